@@ -1,0 +1,83 @@
+// A feed-forward network of dense layers whose parameters live in one flat float buffer (the
+// tiny-cuda-nn layout): for each layer, its kernel (units x inputs, column-major, which is the
+// row-major {inputs, units} tensor stored in dendrite.parameters) and then its bias (units).
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+#include "engine/rng.hpp"
+
+namespace dendrite::engine {
+
+using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;  // column-major
+using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
+
+enum class Activation { Identity, Relu, Tanh, Sigmoid };
+
+Activation parse_activation(const std::string& name);  // throws InvalidParameter
+const char* activation_name(Activation activation);
+
+struct LayerSpec {
+    int units;
+    Activation activation;
+};
+
+struct NetworkSpec {
+    int inputs = 0;
+    std::vector<LayerSpec> layers;  // the last one is the output: 1 unit, sigmoid
+
+    // hidden = {} gives logistic regression.
+    static NetworkSpec binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation);
+
+    int layer_inputs(size_t layer) const { return layer == 0 ? inputs : layers[layer - 1].units; }
+    size_t kernel_offset(size_t layer) const;
+    size_t bias_offset(size_t layer) const { return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer); }
+    size_t parameter_count() const { return kernel_offset(layers.size()); }
+    int widest() const;
+    void validate() const;  // throws InvalidParameter
+};
+
+// Read-only view used by the scoring paths: no allocation, no exceptions.
+struct NetworkView {
+    const NetworkSpec* spec;
+    const float* parameters;
+};
+
+// Scores one row (the output layer's activation applied). scratch holds 2 * spec.widest() floats.
+float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
+
+class Network {
+public:
+    explicit Network(NetworkSpec spec);
+
+    void initialize(Rng& rng);  // He-uniform before ReLU, Glorot-uniform otherwise; zero biases
+
+    const NetworkSpec& spec() const { return spec_; }
+    std::vector<float>& parameters() { return parameters_; }
+    const std::vector<float>& parameters() const { return parameters_; }
+
+    // x: inputs x batch. Returns the output layer's pre-activations (logits), 1 x batch, and keeps the
+    // intermediate values for backward().
+    const RowVector& forward(const Eigen::Ref<const Matrix>& x);
+
+    // Given d(loss)/d(logits) for the last forward() batch, writes d(loss)/d(parameters) into gradient
+    // (parameter_count() floats, overwritten).
+    void backward(const Eigen::Ref<const RowVector>& dlogits, float* gradient);
+
+private:
+    NetworkSpec spec_;
+    std::vector<float> parameters_;
+    const float* input_ = nullptr;
+    Eigen::Index batch_ = 0;
+    std::vector<Matrix> pre_;   // z of each layer
+    std::vector<Matrix> post_;  // activation(z) of each hidden layer
+    RowVector logits_;
+    Matrix delta_, delta_next_;
+};
+
+float sigmoid(float z);
+
+}  // namespace dendrite::engine

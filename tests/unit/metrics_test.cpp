@@ -1,0 +1,69 @@
+// Fraud metrics against small cases computed by hand, ties included.
+#include <gtest/gtest.h>
+
+#include "engine/metrics.hpp"
+
+using namespace dendrite::engine;
+
+namespace {
+// Positives score 0.9, 0.8 and 0.1; negatives 0.8 (tied with a positive) and 0.3.
+const float kScores[] = {0.9f, 0.8f, 0.8f, 0.3f, 0.1f};
+const float kLabels[] = {1, 0, 1, 0, 1};
+}  // namespace
+
+TEST(Metrics, AveragePrecisionWithTies) {
+    // Thresholds 0.9: R=1/3 P=1; 0.8: R=2/3 P=2/3; 0.3: R=2/3; 0.1: R=1 P=3/5.
+    // AP = 1/3 * 1 + 1/3 * 2/3 + 1/3 * 3/5 = 34/45.
+    EXPECT_NEAR(average_precision(kScores, kLabels, 5), 34.0 / 45.0, 1e-12);
+}
+
+TEST(Metrics, RocAucWithTies) {
+    // 6 positive/negative pairs: 0.9 beats both, 0.8 beats 0.3 and ties 0.8 (1/2), 0.1 beats none -> 3.5/6.
+    EXPECT_NEAR(roc_auc(kScores, kLabels, 5), 3.5 / 6.0, 1e-12);
+}
+
+TEST(Metrics, MaxF1Threshold) {
+    // F1 at 0.9 = 0.5, at 0.8 = 2/3, at 0.3 = 4/7, at 0.1 = 0.75.
+    EXPECT_FLOAT_EQ(float(max_f1_threshold(kScores, kLabels, 5)), 0.1f);
+    const Metrics m = evaluate(kScores, kLabels, 5);
+    EXPECT_EQ(m.confusion.tp, 3);
+    EXPECT_EQ(m.confusion.fp, 2);
+    EXPECT_EQ(m.confusion.tn, 0);
+    EXPECT_EQ(m.confusion.fn, 0);
+    EXPECT_NEAR(m.confusion.f1(), 0.75, 1e-12);
+}
+
+TEST(Metrics, ConfusionAtThreshold) {
+    const Confusion c = confusion_at(kScores, kLabels, 5, 0.8);
+    EXPECT_EQ(c.tp, 2);
+    EXPECT_EQ(c.fp, 1);
+    EXPECT_EQ(c.tn, 1);
+    EXPECT_EQ(c.fn, 1);
+    EXPECT_NEAR(c.precision(), 2.0 / 3.0, 1e-12);
+    EXPECT_NEAR(c.recall(), 2.0 / 3.0, 1e-12);
+}
+
+TEST(Metrics, PerfectAndInvertedRankings) {
+    const float scores[] = {0.1f, 0.2f, 0.7f, 0.9f};
+    const float labels[] = {0, 0, 1, 1};
+    const float inverted[] = {1, 1, 0, 0};
+    EXPECT_DOUBLE_EQ(roc_auc(scores, labels, 4), 1.0);
+    EXPECT_DOUBLE_EQ(average_precision(scores, labels, 4), 1.0);
+    EXPECT_DOUBLE_EQ(roc_auc(scores, inverted, 4), 0.0);
+    EXPECT_DOUBLE_EQ(average_precision(scores, inverted, 4), 0.5 * 1.0 / 3.0 + 0.5 * 0.5);
+}
+
+TEST(Metrics, AllTiedScores) {
+    const float scores[] = {0.5f, 0.5f, 0.5f, 0.5f};
+    const float labels[] = {1, 0, 0, 0};
+    EXPECT_DOUBLE_EQ(roc_auc(scores, labels, 4), 0.5);
+    EXPECT_DOUBLE_EQ(average_precision(scores, labels, 4), 0.25);
+}
+
+TEST(Metrics, NoPositives) {
+    const float scores[] = {0.5f, 0.2f};
+    const float labels[] = {0, 0};
+    EXPECT_DOUBLE_EQ(average_precision(scores, labels, 2), 0.0);
+    EXPECT_DOUBLE_EQ(roc_auc(scores, labels, 2), 0.5);
+    EXPECT_DOUBLE_EQ(confusion_at(scores, labels, 2, 0.5).precision(), 0.0);
+}
