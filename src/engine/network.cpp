@@ -72,12 +72,6 @@ size_t NetworkSpec::kernel_offset(size_t layer) const {
     return offset;
 }
 
-int NetworkSpec::widest() const {
-    int widest = inputs;
-    for (const auto& layer : layers) widest = std::max(widest, layer.units);
-    return widest;
-}
-
 void NetworkSpec::validate() const {
     constexpr int max_width = 65536;
     if (inputs < 1) fail(ErrorKind::InvalidParameter, "a network needs at least one input feature");
@@ -94,30 +88,38 @@ void NetworkSpec::validate() const {
                  "A layer of " + std::to_string(layer.units) + " units was requested.");
 }
 
+int scratch_floats(const NetworkView& view) noexcept {
+    int widest = view.inputs;
+    for (int l = 0; l < view.layers; ++l) widest = std::max(widest, view.units[l]);
+    return 2 * widest;
+}
+
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
-    const NetworkSpec& spec = *view.spec;
-    const int widest = spec.widest();
+    const int half = scratch_floats(view) / 2;
     float* in = scratch;
-    float* out = scratch + widest;
+    float* out = scratch + half;
     const float* current = x;
-    for (size_t l = 0; l < spec.layers.size(); ++l) {
-        const int n_in = spec.layer_inputs(l);
-        const int n_out = spec.layers[l].units;
-        Eigen::Map<const Matrix> kernel(view.parameters + spec.kernel_offset(l), n_out, n_in);
-        Eigen::Map<const Eigen::VectorXf> bias(view.parameters + spec.bias_offset(l), n_out);
+    const float* parameters = view.parameters;
+    int n_in = view.inputs;
+    for (int l = 0; l < view.layers; ++l) {
+        const int n_out = view.units[l];
+        Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
+        Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
+        parameters += size_t(n_out) * (n_in + 1);
         Eigen::Map<const Eigen::VectorXf> input(current, n_in);
         Eigen::Map<Eigen::VectorXf> z(out, n_out);
         z.noalias() = kernel * input;
         z += bias;
-        if (l + 1 == spec.layers.size()) {
+        if (l + 1 == view.layers) {
             // The output layer: apply its activation on the scalar, in the overflow-safe form.
-            return spec.layers[l].activation == Activation::Sigmoid ? sigmoid(z[0]) : z[0];
+            return view.activations[l] == Activation::Sigmoid ? sigmoid(z[0]) : z[0];
         }
-        apply_activation(spec.layers[l].activation, z);
+        apply_activation(view.activations[l], z);
         current = out;
         std::swap(in, out);
+        n_in = n_out;
     }
-    return 0.0f;  // unreachable: validate() guarantees an output layer
+    return 0.0f;  // unreachable for a validated network: it has an output layer
 }
 
 Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {

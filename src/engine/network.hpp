@@ -36,18 +36,22 @@ struct NetworkSpec {
     size_t kernel_offset(size_t layer) const;
     size_t bias_offset(size_t layer) const { return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer); }
     size_t parameter_count() const { return kernel_offset(layers.size()); }
-    int widest() const;
     void validate() const;  // throws InvalidParameter
 };
 
-// Read-only view used by the scoring paths: no allocation, no exceptions.
+// Plain-data view of a network for the scoring paths: it can live in memory that PostgreSQL owns (no
+// destructors), and scoring through it allocates nothing and cannot throw.
 struct NetworkView {
-    const NetworkSpec* spec;
-    const float* parameters;
+    int inputs = 0;
+    int layers = 0;
+    const int* units = nullptr;               // per layer
+    const Activation* activations = nullptr;  // per layer
+    const float* parameters = nullptr;        // the flat buffer, NetworkSpec's layout
 };
 
-// Scores one row (the output layer's activation applied). scratch holds 2 * spec.widest() floats.
+// Scores one row (the output layer's activation applied). scratch holds 2 * scratch_floats(view) floats.
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
+int scratch_floats(const NetworkView& view) noexcept;
 
 class Network {
 public:

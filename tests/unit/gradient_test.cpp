@@ -103,9 +103,16 @@ TEST(Network, ForwardOneMatchesBatchForward) {
     network.initialize(rng);
     const Problem p = make_problem(4, 6, 5);
     const RowVector logits = network.forward(p.x);
-    std::vector<float> scratch(2 * network.spec().widest());
+    std::vector<int> units;
+    std::vector<Activation> activations;
+    for (const auto& layer : network.spec().layers) {
+        units.push_back(layer.units);
+        activations.push_back(layer.activation);
+    }
+    const NetworkView view{4, int(units.size()), units.data(), activations.data(), network.parameters().data()};
+    std::vector<float> scratch(scratch_floats(view));
     for (int j = 0; j < 6; ++j) {
-        const float one = forward_one({&network.spec(), network.parameters().data()}, p.x.col(j).data(), scratch.data());
+        const float one = forward_one(view, p.x.col(j).data(), scratch.data());
         EXPECT_NEAR(one, sigmoid(logits[j]), 1e-6);
     }
 }

@@ -1,0 +1,56 @@
+# dendrite: the PostgreSQL extension (PGXS). The engine is built by CMake into build/ and linked statically.
+#
+#   make                  build dendrite.so (and the engine, its tests and the CUDA plugin via CMake)
+#   make install          install the extension into the PostgreSQL that pg_config names
+#   make installcheck     pg_regress suites against a running server (scripts/test.sh starts one)
+#   make engine-test      the GoogleTest unit tests (ctest)
+#
+# The two commands of the README, scripts/demo.sh and scripts/test.sh, install dependencies, start a
+# throw-away cluster and call these targets.
+
+PG_CONFIG ?= pg_config
+
+EXTENSION = dendrite
+MODULE_big = dendrite
+OBJS = src/pg/boundary.o src/pg/catalog.o src/pg/generate.o src/pg/model_cache.o src/pg/module.o \
+       src/pg/score.o src/pg/train.o src/pg/values.o
+DATA = $(wildcard src/sql/dendrite--*.sql)
+REGRESS = setup train score errors generate
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+
+ENGINE_BUILD = build
+ENGINE_LIB = $(ENGINE_BUILD)/libdendrite_engine.a
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+
+# PostgreSQL's headers as system headers: -Wextra would flag their unused parameters.
+PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem /usr/include/eigen3 -DEIGEN_NO_DEBUG
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers \
+              -Wno-maybe-uninitialized -march=native -fno-omit-frame-pointer
+SHLIB_LINK = $(ENGINE_LIB) -lstdc++
+
+# No LLVM bitcode: PostgreSQL's JIT does not inline C++ and Debian's server needs no .bc files.
+override with_llvm = no
+
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PGXS compiles C++ with $(CXX) $(CXXFLAGS); -Wall in pg_config's flags needs no repetition.
+override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
+
+$(ENGINE_LIB): FORCE
+	cmake -S . -B $(ENGINE_BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ENGINE_BUILD) -j$$(nproc)
+
+$(shlib): $(ENGINE_LIB)
+$(OBJS): $(wildcard src/engine/*.hpp src/pg/*.hpp)
+
+installcheck: | build/regress
+build/regress:
+	mkdir -p $@
+
+engine-test: $(ENGINE_LIB)
+	cd $(ENGINE_BUILD) && ctest --output-on-failure
+
+.PHONY: FORCE engine-test
+FORCE:

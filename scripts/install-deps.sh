@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what dendrite needs to build, test and demo on Debian 12 (as root, or with sudo).
+# Does nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15
+  libeigen3-dev cmake g++ make pkg-config
+  googletest libgtest-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "dendrite: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

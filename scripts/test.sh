@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The README's test command (and what .ci/run calls): installs what is missing, builds, runs the engine's
+# GoogleTest unit tests, installs the extension, starts a throw-away cluster, runs the pg_regress suites
+# and the end-to-end scripts in tests/e2e against it, checks the server log for crashes, stops the cluster
+# and ends with one line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+bash scripts/install-deps.sh || { echo "dependency installation failed"; exit 1; }
+
+echo "== build"
+if ! make -j"$(nproc)" >build.log 2>&1; then cat build.log; echo "build failed"; exit 1; fi
+if ! make install >>build.log 2>&1; then cat build.log; echo "make install failed"; exit 1; fi
+rm -f build.log
+
+passed=0 failed=0 skipped=0
+failures=()
+
+echo "== engine unit tests (ctest)"
+ctest_log="$(mktemp)"
+(cd build && ctest --output-on-failure 2>&1) | tee "$ctest_log" | grep -E 'tests passed|tests failed|\*\*\*Failed|Not Run' || true
+summary="$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$ctest_log" | tail -1)"
+if [ -n "$summary" ]; then
+  total="$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")"
+  bad="$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$summary")"
+  passed=$((passed + total - bad)); failed=$((failed + bad))
+  [ "$bad" -gt 0 ] && failures+=("engine unit tests")
+else
+  failed=$((failed + 1)); failures+=("ctest did not run")
+  cat "$ctest_log"
+fi
+rm -f "$ctest_log"
+
+source scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start
+echo "== throw-away cluster on port $PGPORT ($CLUSTER_DIR)"
+
+echo "== pg_regress"
+rm -rf build/regress
+regress_log="$(mktemp)"
+make installcheck >"$regress_log" 2>&1
+grep -E '^(ok|not ok|test|     )|tests (passed|failed)' "$regress_log" | grep -vE '^\+\+\+' || cat "$regress_log"
+if summary="$(grep -E 'All [0-9]+ tests passed' "$regress_log")"; then
+  passed=$((passed + $(grep -oE '[0-9]+' <<<"$summary" | head -1)))
+elif summary="$(grep -E '[0-9]+ of [0-9]+ tests failed' "$regress_log")"; then
+  read -r bad total < <(grep -oE '[0-9]+' <<<"$summary" | head -2 | tr '\n' ' ')
+  passed=$((passed + total - bad)); failed=$((failed + bad)); failures+=("pg_regress")
+  [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs
+else
+  failed=$((failed + 1)); failures+=("pg_regress did not run"); cat "$regress_log"
+fi
+rm -f "$regress_log"
+
+echo "== end-to-end scripts"
+for script in tests/e2e/*.sh; do
+  name="$(basename "$script" .sh)"
+  log="$(mktemp)"
+  start=$SECONDS
+  DENDRITE_ROOT="$root" bash "$script" >"$log" 2>&1
+  rc=$?
+  case $rc in
+    0) passed=$((passed + 1)); echo "ok   $name ($((SECONDS - start)) s)"; sed 's/^/     /' "$log" | grep -E '^\s+(#|metric)' || true ;;
+    77) skipped=$((skipped + 1)); echo "skip $name: $(tail -1 "$log")" ;;
+    *) failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc)"; sed 's/^/     /' "$log" | tail -40 ;;
+  esac
+  rm -f "$log"
+done
+
+echo "== server log"
+if grep -E 'terminated by signal|TRAP:|was terminated by|PANIC' "$(cluster_log)"; then
+  failed=$((failed + 1)); failures+=("server log shows a crash")
+  echo "FAIL the server log shows a crashed backend"
+else
+  passed=$((passed + 1)); echo "ok   no backend crashed (no 'terminated by signal', TRAP or PANIC in the log)"
+fi
+cluster_stop
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,84 @@
+-- Every argument check and error path of dendrite.train reaches psql as a clean ERROR with its SQLSTATE,
+-- and the session keeps working after each.
+SET client_min_messages = warning;
+
+CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION
+    WHEN query_canceled THEN RETURN SQLSTATE || ': ' || SQLERRM;
+    WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+CREATE TEMP TABLE cases (id serial, arguments text);
+INSERT INTO cases (arguments) VALUES
+    -- engine errors (22023), raised by the engine in C++ and mapped at the boundary
+    ($$'e', 'SELECT x, y, label FROM points', 'label', learning_rate => -1$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', epochs => 0$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', batch_size => 0$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', algorithm => 'svm'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', optimizer => 'lbfgs'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', activation => 'swish'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', class_weight => 'heavy'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', class_weight => '-3'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', validation_fraction => 1$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', hidden => '{}'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', hidden => '{0}'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', hidden => '{100000}'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', hidden => '{{1,2},{3,4}}'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', hidden => '{8,NULL}'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', learning_rate => 'NaN'$$),
+    -- devices
+    ($$'e', 'SELECT x, y, label FROM points', 'label', device => 'cuda'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', device => 'tpu'$$),
+    -- NULL arguments
+    ($$NULL, 'SELECT x, y, label FROM points', 'label'$$),
+    ($$'e', NULL, 'label'$$),
+    ($$'e', 'SELECT x, y, label FROM points', NULL$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', epochs => NULL$$),
+    ($$'', 'SELECT x, y, label FROM points', 'label'$$),
+    -- the query
+    ($$'e', 'SELEC x FROM points', 'label'$$),
+    ($$'e', 'SELECT x FROM no_such_table', 'label'$$),
+    ($$'e', 'DELETE FROM points', 'label'$$),
+    ($$'e', 'SELECT 1; SELECT 2', 'label'$$),
+    ($$'e', 'CREATE TABLE t2 AS SELECT 1', 'label'$$),
+    -- the data
+    ($$'e', 'SELECT x, y, label FROM points WHERE false', 'label'$$),
+    ($$'e', 'SELECT x, y, false AS label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'no_such_column'$$),
+    ($$'e', 'SELECT x, y, note AS label FROM points', 'label'$$),
+    ($$'e', 'SELECT note, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, y, CASE WHEN id = 5 THEN NULL ELSE label END AS label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, y, (id % 3) AS label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''NaN''::float8 ELSE y END AS y, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''-Infinity''::float8 ELSE y END AS y, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''NaN''::numeric ELSE x END AS z, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, 1e300::float8 AS big, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, x, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, label, label FROM points', 'label'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', learning_rate => 1e30, optimizer => 'sgd'$$);
+
+SELECT id, pg_temp.sqlstate_of('SELECT dendrite.train(' || arguments || ')') AS result FROM cases ORDER BY id;
+
+-- Nothing was stored by any of them, and the session still works.
+SELECT count(*) AS models_named_e FROM dendrite.models WHERE name IN ('e', '');
+SELECT 1 AS still_working;
+
+-- The error fields psql shows: message, detail and hint.
+\set VERBOSITY default
+SELECT dendrite.train('e', 'SELECT x, y, false AS label FROM points', 'label');
+SELECT dendrite.train('e', 'SELECT x, y, label FROM points', 'label', device => 'cuda');
+SELECT dendrite.train('e', 'SELECT x, y, label FROM points', 'label', class_weight => 'heavy');
+
+-- statement_timeout stops a long training between batches with 57014, and nothing is half-written.
+CREATE TABLE big AS SELECT x, y, label FROM points, generate_series(1, 20);
+SELECT count(*) AS versions_before FROM dendrite.model_versions \gset
+SET statement_timeout = '500ms';
+SELECT pg_temp.sqlstate_of($$SELECT dendrite.train('slow', 'SELECT x, y, label FROM big', 'label', epochs => 100000, batch_size => 32)$$) AS result;
+RESET statement_timeout;
+SELECT count(*) - :versions_before AS new_versions, (SELECT count(*) FROM dendrite.models WHERE name = 'slow') AS slow_models
+  FROM dendrite.model_versions;
+SELECT 1 AS still_working;

@@ -1,0 +1,91 @@
+// The C++ / PostgreSQL error boundary (see README, "The rule at the boundary").
+//
+//  * Every SQL entry point is defined with DENDRITE_FUNCTION, which runs its body under call_guarded():
+//    no C++ exception ever leaves a function that PostgreSQL calls.
+//  * Engine work runs inside engine_call(): exceptions are caught there, the message is copied into
+//    static buffers, the catch scope is left, and only then is the PostgreSQL error raised, with a SQLSTATE
+//    that follows the engine error's kind.
+//  * PostgreSQL code called from inside C++ frames that own resources (engine callbacks) runs inside
+//    pg_guard(), which turns an ereport longjmp into a PgError exception that unwinds the C++ frames and is
+//    re-thrown as the original PostgreSQL error at the boundary.
+//  * Glue code outside engine_call owns no object with a destructor: palloc'd memory and PostgreSQL
+//    structures only, so an ereport longjmp through it loses nothing.
+#pragma once
+
+#include <exception>
+#include <utility>
+
+#include "engine/error.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace dendrite::pg {
+
+// A PostgreSQL error carried through C++ frames as an exception.
+class PgError : public std::exception {
+public:
+    explicit PgError(ErrorData* data) : data_(data) {}
+    ErrorData* data() const noexcept { return data_; }
+    const char* what() const noexcept override { return data_ && data_->message ? data_->message : "postgres error"; }
+
+private:
+    ErrorData* data_;
+};
+
+// Records the exception being handled (call only inside a catch block; allocates nothing).
+void capture_current_exception() noexcept;
+// Raises the recorded error as a PostgreSQL ERROR (call outside any catch block).
+[[noreturn]] void raise_captured();
+
+template <typename F>
+void engine_call(F&& work) {
+    bool failed = false;
+    try {
+        work();
+    } catch (...) {
+        capture_current_exception();
+        failed = true;
+    }
+    if (failed) raise_captured();
+}
+
+using Implementation = Datum (*)(FunctionCallInfo);
+Datum call_guarded(Implementation implementation, FunctionCallInfo fcinfo);
+
+template <typename F>
+void pg_guard(F&& work) {
+    MemoryContext context = CurrentMemoryContext;
+    ErrorData* volatile error = nullptr;
+    std::exception_ptr cpp_exception;  // never thrown through PG_TRY: rethrown after PG_END_TRY
+    PG_TRY();
+    {
+        try {
+            work();
+        } catch (...) {
+            cpp_exception = std::current_exception();
+        }
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(context);
+        error = CopyErrorData();
+        FlushErrorState();
+    }
+    PG_END_TRY();
+    if (error) throw PgError(error);
+    if (cpp_exception) std::rethrow_exception(cpp_exception);
+}
+
+// Allocates size bytes in the current memory context, or throws std::bad_alloc (never longjmps): for
+// use inside engine_call.
+void* palloc_or_throw(size_t size);
+
+}  // namespace dendrite::pg
+
+// Defines a SQL-callable function whose body runs under the error boundary.
+#define DENDRITE_FUNCTION(name)                                                                   \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                           \
+    extern "C" {                                                                                  \
+    PG_FUNCTION_INFO_V1(name);                                                                    \
+    }                                                                                             \
+    Datum name(PG_FUNCTION_ARGS) { return dendrite::pg::call_guarded(name##_body, fcinfo); }      \
+    static Datum name##_body(FunctionCallInfo fcinfo)

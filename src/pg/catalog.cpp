@@ -1,0 +1,52 @@
+#include "pg/catalog.hpp"
+
+namespace dendrite::pg {
+
+void connect_spi() {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not connect to SPI")));
+}
+
+void finish_spi() {
+    if (SPI_finish() != SPI_OK_FINISH)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not disconnect from SPI")));
+}
+
+void execute(const char* sql, int nargs, const Oid* types, Datum* values) {
+    const int rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nullptr, false, 0);
+    if (rc < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
+                        errdetail("Statement: %s", sql)));
+}
+
+int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values) {
+    execute(sql, nargs, types, values);
+    if (SPI_processed != 1 || SPI_tuptable == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement returned %lu rows, expected one",
+                                                                (unsigned long)SPI_processed),
+                        errdetail("Statement: %s", sql)));
+    bool isnull = false;
+    const Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (isnull)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement returned NULL"),
+                        errdetail("Statement: %s", sql)));
+    const Oid type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+    return type == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
+}
+
+SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid*>(types));
+    if (!plan)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not prepare a catalog statement: %s", SPI_result_code_string(SPI_result)),
+                        errdetail("Statement: %s", sql)));
+    return plan;
+}
+
+void execute_plan(SPIPlanPtr plan, Datum* values) {
+    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
+    if (rc < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
+}
+
+}  // namespace dendrite::pg

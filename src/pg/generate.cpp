@@ -1,0 +1,68 @@
+// dendrite.generate_transactions: the demo's data, from the engine's generator.
+#include "engine/generator.hpp"
+#include "pg/boundary.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+using namespace dendrite;
+using namespace dendrite::pg;
+
+DENDRITE_FUNCTION(dendrite_generate_transactions) {
+    engine::GeneratorOptions options;
+    options.customers = PG_GETARG_INT32(0);
+    options.terminals = PG_GETARG_INT32(1);
+    options.days = PG_GETARG_INT32(2);
+    options.seed = uint64_t(PG_GETARG_INT64(3));
+    const Timestamp start = PG_GETARG_TIMESTAMP(4);
+    if (TIMESTAMP_NOT_FINITE(start))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("start_time must be finite")));
+
+    // Generate in the engine and copy into palloc'd memory before leaving engine_call.
+    engine::Transaction* transactions = nullptr;
+    size_t count = 0;
+    engine_call([&] {
+        const auto generated = engine::generate_transactions(options);
+        count = generated.size();
+        transactions = static_cast<engine::Transaction*>(palloc_or_throw(sizeof(engine::Transaction) * std::max<size_t>(count, 1)));
+        std::copy(generated.begin(), generated.end(), transactions);
+    });
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    const auto& countries = engine::generator_countries();
+    const auto& categories = engine::generator_merchant_categories();
+    MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "generate_transactions row",
+                                                      ALLOCSET_DEFAULT_SIZES);
+    for (size_t i = 0; i < count; ++i) {
+        if ((i & 4095) == 0) CHECK_FOR_INTERRUPTS();
+        MemoryContext old = MemoryContextSwitchTo(row_context);
+        const engine::Transaction& tx = transactions[i];
+        char text[64];
+        Datum values[11];
+        bool nulls[11] = {};
+        values[0] = Int64GetDatum(tx.transaction_id);
+        values[1] = TimestampGetDatum(start + tx.seconds * USECS_PER_SEC);
+        values[2] = Int32GetDatum(tx.customer_id);
+        values[3] = Int32GetDatum(tx.terminal_id);
+        snprintf(text, sizeof text, "%.2f", tx.amount);
+        values[4] = DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
+                                        Int32GetDatum(((12 << 16) | 2) + VARHDRSZ));
+        values[5] = BoolGetDatum(tx.online);
+        if (tx.ipv4) {
+            snprintf(text, sizeof text, "%u.%u.%u.%u", tx.ipv4 >> 24, (tx.ipv4 >> 16) & 255, (tx.ipv4 >> 8) & 255,
+                     tx.ipv4 & 255);
+            values[6] = DirectFunctionCall1(inet_in, CStringGetDatum(text));
+        } else {
+            nulls[6] = true;
+        }
+        values[7] = CStringGetTextDatum(countries[tx.country]);
+        values[8] = CStringGetTextDatum(categories[tx.merchant_category]);
+        values[9] = BoolGetDatum(tx.fraud);
+        values[10] = Int32GetDatum(int(tx.scenario));
+        tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+        MemoryContextSwitchTo(old);
+        MemoryContextReset(row_context);
+    }
+    return (Datum)0;
+}

@@ -1,0 +1,73 @@
+#include "pg/values.hpp"
+
+#include <cmath>
+
+namespace dendrite::pg {
+
+bool is_feature_type(Oid type) {
+    switch (type) {
+        case BOOLOID:
+        case INT2OID:
+        case INT4OID:
+        case INT8OID:
+        case FLOAT4OID:
+        case FLOAT8OID:
+        case NUMERICOID: return true;
+        default: return false;
+    }
+}
+
+double feature_value(Datum value, Oid type) {
+    switch (type) {
+        case BOOLOID: return DatumGetBool(value) ? 1.0 : 0.0;
+        case INT2OID: return DatumGetInt16(value);
+        case INT4OID: return DatumGetInt32(value);
+        case INT8OID: return double(DatumGetInt64(value));
+        case FLOAT4OID: return DatumGetFloat4(value);
+        case FLOAT8OID: return DatumGetFloat8(value);
+        case NUMERICOID: return DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
+        default:
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("type %s cannot be used as a feature", format_type_be(type))));
+    }
+    return 0;
+}
+
+void require_finite(double value, const char* column, const char* context) {
+    if (std::isfinite(value)) return;
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("column \"%s\" is %s %s", column, std::isnan(value) ? "NaN" : "infinite", context),
+                    errhint("Filter such rows out, or replace the value with NULL to have it imputed.")));
+}
+
+ArrayType* text_array(char* const* values, int n) {
+    Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i) datums[i] = CStringGetTextDatum(values[i]);
+    return construct_array(datums, n, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+ArrayType* float8_array(const double* values, int n) {
+    Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i) datums[i] = Float8GetDatum(values[i]);
+    return construct_array(datums, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+ArrayType* int4_array(const int* values, int n) {
+    Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i) datums[i] = Int32GetDatum(values[i]);
+    return construct_array(datums, n, INT4OID, sizeof(int32), true, TYPALIGN_INT);
+}
+
+ArrayType* float4_array(const float* values, size_t n) {
+    Datum* datums = static_cast<Datum*>(palloc_extended(sizeof(Datum) * (n > 0 ? n : 1), MCXT_ALLOC_HUGE));
+    for (size_t i = 0; i < n; ++i) datums[i] = Float4GetDatum(values[i]);
+    return construct_array(datums, int(n), FLOAT4OID, sizeof(float4), true, TYPALIGN_INT);
+}
+
+char* required_text_argument(FunctionCallInfo fcinfo, int argument, const char* name) {
+    if (PG_ARGISNULL(argument))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
+    return text_to_cstring(PG_GETARG_TEXT_PP(argument));
+}
+
+}  // namespace dendrite::pg

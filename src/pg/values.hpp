@@ -1,0 +1,26 @@
+// Conversions between SQL values and the engine's floats, shared by training and scoring.
+#pragma once
+
+#include "pg/postgres_headers.hpp"
+
+namespace dendrite::pg {
+
+// Types whose columns become features: bool, int2/4/8, float4/8, numeric.
+bool is_feature_type(Oid type);
+
+// The value of a non-NULL datum of a feature type as a double (numeric NaN gives NaN).
+double feature_value(Datum value, Oid type);
+
+// Raises 22000 when value is NaN or infinite, naming the column.
+void require_finite(double value, const char* column, const char* context);
+
+// A text[] / float8[] / int4[] / real[] from C arrays, in the current memory context.
+ArrayType* text_array(char* const* values, int n);
+ArrayType* float8_array(const double* values, int n);
+ArrayType* int4_array(const int* values, int n);
+ArrayType* float4_array(const float* values, size_t n);
+
+// A text argument that must not be NULL (22004 otherwise), as a palloc'd C string.
+char* required_text_argument(FunctionCallInfo fcinfo, int argument, const char* name);
+
+}  // namespace dendrite::pg
