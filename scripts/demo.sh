@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's demo command: installs what is missing, builds and installs dendrite, starts a throw-away
+# PostgreSQL cluster in a temporary directory on a free port, runs demo/demo.sql, and stops the cluster
+# (also on failure or Ctrl-C), leaving nothing running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+echo "== building and installing dendrite"
+if ! make -j"$(nproc)" >build.log 2>&1 || ! make install >>build.log 2>&1; then cat build.log; exit 1; fi
+rm -f build.log
+
+source scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start
+echo "== throw-away PostgreSQL on port $PGPORT, in $CLUSTER_DIR (removed at the end)"
+start=$SECONDS
+psql -X -q -f demo/demo.sql
+echo
+echo "== demo finished in $((SECONDS - start)) s; stopping the cluster"

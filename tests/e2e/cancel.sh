@@ -1,0 +1,32 @@
+# pg_cancel_backend from another session stops a long training between batches: the caller gets 57014
+# quickly, the session keeps working, and no version is stored.
+source "$(dirname "$0")/lib.bash"
+fresh_database e2e_cancel
+sql -c "SET client_min_messages = warning" \
+    -c "CREATE TABLE tx AS SELECT * FROM dendrite.generate_transactions(days => 20)"
+
+log="$(mktemp)"
+psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+  -c "SELECT dendrite.train('canceled', 'SELECT amount, online, customer_id, is_fraud FROM tx', 'is_fraud', epochs => 100000)" \
+  >"$log" 2>&1 &
+client=$!
+
+pid=""
+for _ in $(seq 1 100); do
+  pid="$(sql -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%dendrite.train(''canceled''%' AND pid <> pg_backend_pid()")"
+  [ -n "$pid" ] && break
+  sleep 0.1
+done
+[ -n "$pid" ] || fail "the training never showed up in pg_stat_activity"
+sleep 1.5  # well into the epochs
+
+start=$(date +%s%N)
+sql -c "SELECT pg_cancel_backend($pid)" >/dev/null
+wait "$client" && fail "the training was not canceled"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+grep -q "canceling statement due to user request" "$log" || { cat "$log"; fail "unexpected error"; }
+[ "$elapsed_ms" -lt 2000 ] || fail "cancel took ${elapsed_ms} ms"
+[ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'canceled'")" = 0 ] || fail "a canceled training left a model"
+[ "$(sql -c "SELECT count(*) FROM dendrite.model_versions")" = 0 ] || fail "a canceled training left a version"
+echo "# canceled training returned 57014 ${elapsed_ms} ms after pg_cancel_backend (includes psql start-up)"
