@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  postgresql-15 postgresql-server-dev-15 postgresql-client-15
-  libeigen3-dev cmake g++ make pkg-config
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
+  libeigen3-dev nlohmann-json3-dev cmake g++ make pkg-config xz-utils
   googletest libgtest-dev
 )
 
