@@ -1,0 +1,449 @@
+#include "engine/featurizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "engine/error.hpp"
+
+namespace dendrite::engine {
+
+namespace {
+
+constexpr int kTimestampOutputs = 6;  // hour sin/cos, weekday sin/cos, weekend, night
+constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
+
+uint64_t fnv1a(const uint8_t* bytes, size_t length, uint64_t hash = 0xcbf29ce484222325ULL) {
+    for (size_t i = 0; i < length; ++i) {
+        hash ^= bytes[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+// Spreads the bits of an FNV hash (whose low bits are weak for short inputs) before taking a bucket.
+uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+double label_value(const RawValue& v) { return v.type == RawValue::Type::Number ? v.number : NAN; }
+
+bool is_private_ipv4(const uint8_t* a) {
+    return a[0] == 10 || (a[0] == 172 && (a[1] & 0xF0) == 16) || (a[0] == 192 && a[1] == 168) ||
+           (a[0] == 100 && (a[1] & 0xC0) == 64);
+}
+bool is_reserved_ipv4(const uint8_t* a) {
+    return a[0] == 0 || a[0] == 127 || (a[0] == 169 && a[1] == 254) || a[0] >= 224;
+}
+bool is_private_ipv6(const uint8_t* a) { return (a[0] & 0xFE) == 0xFC; }
+bool is_reserved_ipv6(const uint8_t* a) {
+    bool zero_prefix = true;
+    for (int i = 0; i < 15; ++i) zero_prefix &= a[i] == 0;
+    return zero_prefix || a[0] == 0xFF || (a[0] == 0xFE && (a[1] & 0xC0) == 0x80);
+}
+
+}  // namespace
+
+uint64_t category_key(const char* text, size_t length) {
+    return fnv1a(reinterpret_cast<const uint8_t*>(text), length);
+}
+
+uint64_t category_key(const RawValue& value) {
+    switch (value.type) {
+        case RawValue::Type::Text: return category_key(value.text, value.length);
+        case RawValue::Type::Number: {
+            char buffer[32];
+            const double x = value.number;
+            const int n = (std::floor(x) == x && std::fabs(x) < 1e15) ? std::snprintf(buffer, sizeof buffer, "%.0f", x)
+                                                                      : std::snprintf(buffer, sizeof buffer, "%.17g", x);
+            return category_key(buffer, size_t(n));
+        }
+        case RawValue::Type::Inet: return fnv1a(value.inet, value.inet_v6 ? 16 : 4, 0x84222325cbf29ce4ULL);
+        case RawValue::Type::Time: return mix(uint64_t(value.time_us));
+        case RawValue::Type::Null: return 0;
+    }
+    return 0;
+}
+
+double numeric_transform(NumericTransform transform, double x) {
+    if (transform == NumericTransform::Log1p) return std::copysign(std::log1p(std::fabs(x)), x);
+    return x;
+}
+
+int FittedColumn::outputs() const {
+    int n = 0;
+    switch (spec.kind) {
+        case ColumnKind::Numeric:
+        case ColumnKind::Boolean: n = 1; break;
+        case ColumnKind::Categorical:
+            n = spec.encoding == CategoricalEncoding::OneHot ? int(categories.size()) + 1 : 1;
+            break;
+        case ColumnKind::Timestamp: n = kTimestampOutputs; break;
+        case ColumnKind::Inet: n = 2 * spec.buckets + 3; break;
+        case ColumnKind::Ignore: n = 0; break;
+    }
+    return n + (missing_indicator ? 1 : 0);
+}
+
+Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, std::vector<FittedHistoryOutput> history)
+    : spec_(std::move(spec)), columns_(std::move(columns)), history_(std::move(history)) {
+    inputs_ = spec_.inputs();
+    auto input = [&](const std::string& name) -> int {
+        if (name.empty()) return -1;
+        return int(std::find(inputs_.begin(), inputs_.end(), name) - inputs_.begin());
+    };
+    for (const auto& column : columns_) column_input_.push_back(input(column.spec.name));
+    for (const auto& h : spec_.history) history_inputs_.push_back({input(h.entity), input(h.time), input(h.value), input(h.label)});
+
+    category_index_.resize(columns_.size());
+    for (size_t c = 0; c < columns_.size(); ++c) {
+        const auto& categories = columns_[c].categories;
+        for (size_t i = 0; i < categories.size(); ++i)
+            category_index_[c].emplace(category_key(categories[i].data(), categories[i].size()), int(i));
+    }
+
+    for (const auto& column : columns_) {
+        const std::string& n = column.spec.name;
+        auto add = [&](const std::string& name) {
+            output_names_.push_back(name);
+            output_sources_.push_back(n);
+        };
+        switch (column.spec.kind) {
+            case ColumnKind::Numeric:
+            case ColumnKind::Boolean: add(n); break;
+            case ColumnKind::Categorical:
+                if (column.spec.encoding == CategoricalEncoding::OneHot) {
+                    for (const auto& category : column.categories) add(n + "=" + category);
+                    add(n + "=__other__");
+                } else {
+                    add(n + (column.spec.encoding == CategoricalEncoding::Frequency ? "_frequency" : "_target"));
+                }
+                break;
+            case ColumnKind::Timestamp:
+                for (const char* suffix : {"_hour_sin", "_hour_cos", "_weekday_sin", "_weekday_cos", "_weekend", "_night"})
+                    add(n + suffix);
+                break;
+            case ColumnKind::Inet:
+                for (int b = 0; b < column.spec.buckets; ++b) add(n + "_net_" + std::to_string(b));
+                for (int b = 0; b < column.spec.buckets; ++b) add(n + "_wide_net_" + std::to_string(b));
+                add(n + "_private");
+                add(n + "_reserved");
+                add(n + "_ipv6");
+                break;
+            case ColumnKind::Ignore: break;
+        }
+        if (column.missing_indicator) add(n + "_missing");
+    }
+    for (const auto& h : spec_.history)
+        for (const auto& name : HistoryState::output_names(h)) {
+            output_names_.push_back(name);
+            output_sources_.push_back("history:" + h.name);
+            ++history_raw_count_;
+        }
+    if (!history_.empty() && int(history_.size()) != history_raw_count_)
+        fail(ErrorKind::Data, "the featurizer's history statistics do not match its declarations");
+    if (history_.empty()) history_.resize(size_t(history_raw_count_));
+}
+
+double Featurizer::numeric_input(const FittedColumn& column, const RawValue& value, bool* missing) const {
+    *missing = value.type != RawValue::Type::Number;
+    if (*missing) return 0;
+    double x = value.number;
+    if (!std::isfinite(x)) {
+        if (spec_.nonfinite_as_missing) {
+            *missing = true;
+            return 0;
+        }
+        fail(ErrorKind::Data, "column \"" + column.spec.name + "\" is " + (std::isnan(x) ? "NaN" : "infinite"), {},
+             "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
+    }
+    return x;
+}
+
+HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
+    const HistoryInputs& in = history_inputs_[h];
+    HistoryEvent event;
+    const RawValue& entity = inputs[in.entity];
+    const RawValue& time = inputs[in.time];
+    event.valid = !entity.is_null() && time.type == RawValue::Type::Time;
+    if (!event.valid) return event;
+    event.entity = category_key(entity);
+    event.time_us = time.time_us;
+    event.value = NAN;
+    if (in.value >= 0 && inputs[in.value].type == RawValue::Type::Number) {
+        event.value = inputs[in.value].number;
+        if (!std::isfinite(event.value)) {
+            if (!spec_.nonfinite_as_missing)
+                fail(ErrorKind::Data, "column \"" + spec_.history[h].value + "\" is " +
+                                          (std::isnan(event.value) ? "NaN" : "infinite"));
+            event.value = NAN;
+        }
+    }
+    if (in.label >= 0) {
+        const double label = label_value(inputs[in.label]);
+        event.label = label == 1.0 ? 1 : label == 0.0 ? 0 : -1;
+    }
+    return event;
+}
+
+void Featurizer::transform(const RawValue* inputs, const HistoryState* history, float* out) const {
+    float* o = out;
+    for (size_t c = 0; c < columns_.size(); ++c) {
+        const FittedColumn& column = columns_[c];
+        const RawValue& value = inputs[column_input_[c]];
+        bool missing = value.is_null();
+        switch (column.spec.kind) {
+            case ColumnKind::Numeric: {
+                double x = numeric_input(column, value, &missing);
+                if (missing) {
+                    *o++ = float(column.impute);
+                    break;
+                }
+                if (column.spec.clip) x = std::clamp(x, column.spec.clip_low, column.spec.clip_high);
+                *o++ = float((numeric_transform(column.spec.transform, x) - column.center) / column.scale);
+                break;
+            }
+            case ColumnKind::Boolean: {
+                double x = numeric_input(column, value, &missing);
+                *o++ = missing ? float(column.impute) : (x != 0 ? 1.0f : 0.0f);
+                break;
+            }
+            case ColumnKind::Categorical: {
+                int index = -1;
+                if (!missing) {
+                    if (value.type == RawValue::Type::Number && !std::isfinite(value.number)) {
+                        bool ignored;
+                        numeric_input(column, value, &ignored);  // raises unless treated as missing
+                        missing = true;
+                    } else {
+                        auto it = category_index_[c].find(category_key(value));
+                        if (it != category_index_[c].end()) index = it->second;
+                    }
+                }
+                if (column.spec.encoding == CategoricalEncoding::OneHot) {
+                    const int k = int(column.categories.size());
+                    std::fill(o, o + k + 1, 0.0f);
+                    if (!missing) o[index >= 0 ? index : k] = 1.0f;  // unseen -> "other"
+                    o += k + 1;
+                } else {
+                    *o++ = float(missing || index < 0 ? column.unseen_value : column.category_values[size_t(index)]);
+                }
+                break;
+            }
+            case ColumnKind::Timestamp: {
+                if (missing || value.type != RawValue::Type::Time) {
+                    missing = true;
+                    std::fill(o, o + kTimestampOutputs, 0.0f);
+                    o += kTimestampOutputs;
+                    break;
+                }
+                int64_t micros_of_day = value.time_us % kMicrosPerDay;
+                int64_t day = value.time_us / kMicrosPerDay;
+                if (micros_of_day < 0) {
+                    micros_of_day += kMicrosPerDay;
+                    --day;
+                }
+                const double hour = double(micros_of_day) / 3600e6;
+                const int weekday = int(((day % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday; 0 = Monday
+                *o++ = float(std::sin(2 * M_PI * hour / 24));
+                *o++ = float(std::cos(2 * M_PI * hour / 24));
+                *o++ = float(std::sin(2 * M_PI * weekday / 7));
+                *o++ = float(std::cos(2 * M_PI * weekday / 7));
+                *o++ = weekday >= 5 ? 1.0f : 0.0f;
+                *o++ = (hour >= 22 || hour < 6) ? 1.0f : 0.0f;
+                break;
+            }
+            case ColumnKind::Inet: {
+                const int buckets = column.spec.buckets;
+                std::fill(o, o + 2 * buckets + 3, 0.0f);
+                if (!missing && value.type == RawValue::Type::Inet) {
+                    const bool v6 = value.inet_v6;
+                    // IPv4: /24 and /16; IPv6: /48 and /32.
+                    const size_t fine = v6 ? 6 : 3, wide = v6 ? 4 : 2;
+                    o[mix(fnv1a(value.inet, fine)) % uint64_t(buckets)] = 1.0f;
+                    o[buckets + mix(fnv1a(value.inet, wide)) % uint64_t(buckets)] = 1.0f;
+                    o[2 * buckets] = (v6 ? is_private_ipv6(value.inet) : is_private_ipv4(value.inet)) ? 1.0f : 0.0f;
+                    o[2 * buckets + 1] = (v6 ? is_reserved_ipv6(value.inet) : is_reserved_ipv4(value.inet)) ? 1.0f : 0.0f;
+                    o[2 * buckets + 2] = v6 ? 1.0f : 0.0f;
+                } else {
+                    missing = true;
+                }
+                o += 2 * buckets + 3;
+                break;
+            }
+            case ColumnKind::Ignore: break;
+        }
+        if (column.missing_indicator) *o++ = missing ? 1.0f : 0.0f;
+    }
+    if (history_raw_count_ > 0) {
+        if (!history) fail(ErrorKind::Internal, "history features need a history state");
+        double raw[256];
+        size_t k = 0;
+        for (size_t h = 0; h < spec_.history.size(); ++h) {
+            const int n = HistoryState::output_count(spec_.history[h]);
+            if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
+            history->compute(h, history_event(h, inputs), raw);
+            for (int i = 0; i < n; ++i, ++k) *o++ = float((raw[i] - history_[k].center) / history_[k].scale);
+        }
+    }
+}
+
+void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {
+    if (spec_.history.empty()) return;
+    for (size_t h = 0; h < spec_.history.size(); ++h) history->observe(h, history_event(h, inputs));
+}
+
+void FeaturizerFitter::Moments::add(double x) {
+    if (count == 0) min = max = x;
+    min = std::min(min, x);
+    max = std::max(max, x);
+    const double delta = x - mean;
+    mean += delta / double(++count);
+    m2 += delta * (x - mean);
+}
+
+FeaturizerFitter::FeaturizerFitter(FeaturizerSpec spec) : spec_(std::move(spec)) {
+    // An unfitted featurizer with no categories: it resolves the inputs and computes the raw history.
+    std::vector<FittedColumn> columns;
+    for (const auto& c : spec_.columns) {
+        FittedColumn column;
+        column.spec = c;
+        columns.push_back(column);
+    }
+    shell_ = std::make_unique<Featurizer>(spec_, columns, std::vector<FittedHistoryOutput>{});
+    inputs_ = shell_->inputs();
+    history_ = shell_->new_history();
+    column_moments_.resize(spec_.columns.size());
+    column_saw_missing_.assign(spec_.columns.size(), false);
+    categories_.resize(spec_.columns.size());
+    history_moments_.resize(size_t(shell_->history_raw_count_));
+    if (!spec_.label.empty())
+        label_input_ = int(std::find(inputs_.begin(), inputs_.end(), spec_.label) - inputs_.begin());
+}
+
+void FeaturizerFitter::add(const RawValue* inputs) {
+    ++rows_;
+    double label = NAN;
+    if (label_input_ >= 0) {
+        label = label_value(inputs[label_input_]);
+        if (!std::isnan(label)) {
+            label_sum_ += label;
+            ++labelled_rows_;
+        }
+    }
+    for (size_t c = 0; c < spec_.columns.size(); ++c) {
+        const ColumnSpec& spec = spec_.columns[c];
+        const RawValue& value = inputs[shell_->column_input_[c]];
+        bool missing = value.is_null();
+        switch (spec.kind) {
+            case ColumnKind::Numeric:
+            case ColumnKind::Boolean: {
+                double x = shell_->numeric_input(shell_->columns_[c], value, &missing);
+                if (missing) break;
+                if (spec.kind == ColumnKind::Boolean) x = x != 0 ? 1 : 0;
+                if (spec.clip) x = std::clamp(x, spec.clip_low, spec.clip_high);
+                column_moments_[c].add(numeric_transform(spec.transform, x));
+                break;
+            }
+            case ColumnKind::Categorical: {
+                if (missing) break;
+                if (value.type == RawValue::Type::Number && !std::isfinite(value.number)) {
+                    bool ignored;
+                    shell_->numeric_input(shell_->columns_[c], value, &ignored);
+                    missing = true;
+                    break;
+                }
+                auto& stats = categories_[c][category_key(value)];
+                if (stats.count == 0) {
+                    if (value.type == RawValue::Type::Text) {
+                        stats.text.assign(value.text, value.length);
+                    } else {
+                        char buffer[32];
+                        const double x = value.number;
+                        if (std::floor(x) == x && std::fabs(x) < 1e15) std::snprintf(buffer, sizeof buffer, "%.0f", x);
+                        else std::snprintf(buffer, sizeof buffer, "%.17g", x);
+                        stats.text = buffer;
+                    }
+                }
+                ++stats.count;
+                if (!std::isnan(label)) stats.label_sum += label;
+                break;
+            }
+            case ColumnKind::Timestamp: missing = missing || value.type != RawValue::Type::Time; break;
+            case ColumnKind::Inet: missing = missing || value.type != RawValue::Type::Inet; break;
+            case ColumnKind::Ignore: break;
+        }
+        if (missing) column_saw_missing_[c] = true;
+    }
+    if (!history_moments_.empty()) {
+        double raw[256];
+        size_t k = 0;
+        for (size_t h = 0; h < spec_.history.size(); ++h) {
+            const int n = HistoryState::output_count(spec_.history[h]);
+            if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
+            history_->compute(h, shell_->history_event(h, inputs), raw);
+            for (int i = 0; i < n; ++i) history_moments_[k++].add(raw[i]);
+        }
+        shell_->observe(inputs, history_.get());
+    }
+}
+
+Featurizer FeaturizerFitter::finish() const {
+    if (rows_ == 0) fail(ErrorKind::Data, "the featurizer's query returned no rows");
+    const double prior = labelled_rows_ ? label_sum_ / double(labelled_rows_) : 0.0;
+    std::vector<FittedColumn> columns;
+    for (size_t c = 0; c < spec_.columns.size(); ++c) {
+        FittedColumn f;
+        f.spec = spec_.columns[c];
+        f.missing_indicator = f.spec.missing_indicator == MissingIndicator::Always ||
+                              (f.spec.missing_indicator == MissingIndicator::Auto && column_saw_missing_[c]);
+        const Moments& m = column_moments_[c];
+        switch (f.spec.kind) {
+            case ColumnKind::Numeric:
+                if (f.spec.transform == NumericTransform::Standardize || f.spec.transform == NumericTransform::Log1p) {
+                    f.center = m.mean;
+                    f.scale = m.sd() > 1e-12 ? m.sd() : 1.0;
+                } else if (f.spec.transform == NumericTransform::MinMax) {
+                    f.center = m.min;
+                    f.scale = m.max - m.min > 1e-12 ? m.max - m.min : 1.0;
+                }
+                f.impute = (m.mean - f.center) / f.scale;  // the mean, in output units
+                break;
+            case ColumnKind::Boolean: f.impute = m.count ? m.mean : 0.0; break;
+            case ColumnKind::Categorical: {
+                std::vector<const CategoryStats*> ranked;
+                for (const auto& entry : categories_[c]) ranked.push_back(&entry.second);
+                std::sort(ranked.begin(), ranked.end(), [](const CategoryStats* a, const CategoryStats* b) {
+                    return a->count != b->count ? a->count > b->count : a->text < b->text;
+                });
+                size_t total = 0;
+                for (const auto* s : ranked) total += s->count;
+                const size_t keep = std::min(ranked.size(), size_t(f.spec.encoding == CategoricalEncoding::OneHot
+                                                                        ? f.spec.top_k
+                                                                        : f.spec.max_categories));
+                for (size_t i = 0; i < keep; ++i) {
+                    f.categories.push_back(ranked[i]->text);
+                    if (f.spec.encoding == CategoricalEncoding::Frequency)
+                        f.category_values.push_back(double(ranked[i]->count) / double(total));
+                    else if (f.spec.encoding == CategoricalEncoding::Target)
+                        f.category_values.push_back((ranked[i]->label_sum + f.spec.smoothing * prior) /
+                                                    (double(ranked[i]->count) + f.spec.smoothing));
+                }
+                f.unseen_value = f.spec.encoding == CategoricalEncoding::Target ? prior : 0.0;
+                break;
+            }
+            default: break;
+        }
+        columns.push_back(std::move(f));
+    }
+    std::vector<FittedHistoryOutput> history;
+    for (const auto& m : history_moments_) history.push_back({m.mean, m.sd() > 1e-12 ? m.sd() : 1.0});
+    return Featurizer(spec_, std::move(columns), std::move(history));
+}
+
+}  // namespace dendrite::engine

@@ -1,0 +1,115 @@
+// The featurizer: raw column values (and entity history) -> one float vector, with every fitted number
+// (centers, scales, vocabularies, encodings) held in plain fields that the glue stores as catalog rows.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/featurizer_spec.hpp"
+#include "engine/history.hpp"
+#include "engine/raw_value.hpp"
+
+namespace dendrite::engine {
+
+struct FittedColumn {
+    ColumnSpec spec;
+    bool missing_indicator = false;
+    double center = 0, scale = 1;  // numeric: (transform(x) - center) / scale
+    double impute = 0;             // numeric: the output for a missing value
+    std::vector<std::string> categories;   // one-hot: the top-K in output order; frequency/target: all kept
+    std::vector<double> category_values;   // frequency / target: the encoded value per category
+    double unseen_value = 0;               // frequency / target: the value of a category not seen in fitting
+    int outputs() const;
+};
+
+// Standardization of one history output.
+struct FittedHistoryOutput {
+    double center = 0, scale = 1;
+};
+
+class Featurizer {
+public:
+    // Assembles a fitted featurizer (from FeaturizerFitter, or from catalog rows).
+    Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, std::vector<FittedHistoryOutput> history);
+
+    const FeaturizerSpec& spec() const { return spec_; }
+    const std::vector<FittedColumn>& columns() const { return columns_; }
+    const std::vector<FittedHistoryOutput>& history_outputs() const { return history_; }
+
+    // The input columns, in the order transform() expects their values.
+    const std::vector<std::string>& inputs() const { return inputs_; }
+    int output_count() const { return int(output_names_.size()); }
+    const std::vector<std::string>& output_names() const { return output_names_; }
+    // For each output, the input column (or history declaration) it comes from.
+    const std::vector<std::string>& output_sources() const { return output_sources_; }
+
+    std::unique_ptr<HistoryState> new_history() const { return std::make_unique<HistoryState>(spec_.history); }
+
+    // Writes output_count() floats. history may be null when the spec declares no history. Throws
+    // ErrorKind::Data for NaN/Infinity unless the spec treats them as missing.
+    void transform(const RawValue* inputs, const HistoryState* history, float* out) const;
+    // Adds the row to the entity histories (after transform, for the offline pass and for inserts).
+    void observe(const RawValue* inputs, HistoryState* history) const;
+
+private:
+    friend class FeaturizerFitter;
+    HistoryEvent history_event(size_t h, const RawValue* inputs) const;
+    double numeric_input(const FittedColumn& column, const RawValue& value, bool* missing) const;
+
+    FeaturizerSpec spec_;
+    std::vector<FittedColumn> columns_;
+    std::vector<FittedHistoryOutput> history_;
+    std::vector<std::string> inputs_;
+    std::vector<int> column_input_;  // per column: index into inputs
+    struct HistoryInputs {
+        int entity, time, value, label;  // -1 when absent
+    };
+    std::vector<HistoryInputs> history_inputs_;
+    std::vector<std::unordered_map<uint64_t, int>> category_index_;  // per column
+    std::vector<std::string> output_names_, output_sources_;
+    int history_raw_count_ = 0;
+};
+
+// Fits a featurizer in one pass over rows in time order (history features need the order).
+class FeaturizerFitter {
+public:
+    explicit FeaturizerFitter(FeaturizerSpec spec);
+    const std::vector<std::string>& inputs() const { return inputs_; }
+    void add(const RawValue* inputs);
+    size_t rows() const { return rows_; }
+    Featurizer finish() const;
+
+private:
+    struct Moments {
+        size_t count = 0;
+        double mean = 0, m2 = 0, min = 0, max = 0;
+        void add(double x);
+        double sd() const { return count > 1 ? std::sqrt(m2 / double(count)) : 0.0; }
+    };
+    struct CategoryStats {
+        std::string text;
+        size_t count = 0;
+        double label_sum = 0;
+    };
+
+    FeaturizerSpec spec_;
+    std::vector<std::string> inputs_;
+    std::unique_ptr<Featurizer> shell_;  // unfitted: resolves inputs and computes raw history
+    std::unique_ptr<HistoryState> history_;
+    std::vector<Moments> column_moments_;
+    std::vector<bool> column_saw_missing_;
+    std::vector<std::unordered_map<uint64_t, CategoryStats>> categories_;
+    std::vector<Moments> history_moments_;
+    int label_input_ = -1;
+    double label_sum_ = 0;
+    size_t labelled_rows_ = 0;
+    size_t rows_ = 0;
+};
+
+double numeric_transform(NumericTransform transform, double x);  // log1p: sign(x) log(1 + |x|)
+
+}  // namespace dendrite::engine

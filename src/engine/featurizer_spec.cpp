@@ -1,0 +1,478 @@
+#include "engine/featurizer_spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+
+#include "engine/error.hpp"
+
+namespace dendrite::engine {
+
+using json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void invalid(const std::string& message, const std::string& hint = {}) {
+    fail(ErrorKind::InvalidParameter, message, {}, hint);
+}
+
+json parse_json(const std::string& text, const char* what) {
+    try {
+        return json::parse(text);
+    } catch (const json::exception& e) {
+        invalid(std::string(what) + " is not valid JSON", e.what());
+    }
+}
+
+const InputColumn* find_column(const std::vector<InputColumn>& columns, const std::string& name) {
+    for (const auto& c : columns)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+std::string get_string(const json& object, const char* key, const std::string& context, bool required = false) {
+    auto it = object.find(key);
+    if (it == object.end() || it->is_null()) {
+        if (required) invalid(context + " needs \"" + key + "\"");
+        return {};
+    }
+    if (!it->is_string()) invalid(context + ": \"" + key + "\" must be a string");
+    return it->get<std::string>();
+}
+
+double get_number(const json& value, const std::string& context) {
+    if (!value.is_number()) invalid(context + " must be a number");
+    const double x = value.get<double>();
+    if (!std::isfinite(x)) invalid(context + " must be finite");
+    return x;
+}
+
+int get_int(const json& object, const char* key, int fallback, int low, int high, const std::string& context) {
+    auto it = object.find(key);
+    if (it == object.end()) return fallback;
+    if (!it->is_number_integer()) invalid(context + ": \"" + key + "\" must be an integer");
+    const auto v = it->get<long long>();
+    if (v < low || v > high)
+        invalid(context + ": \"" + key + "\" must be between " + std::to_string(low) + " and " + std::to_string(high));
+    return int(v);
+}
+
+ColumnKind automatic_kind(SqlTypeClass type) {
+    switch (type) {
+        case SqlTypeClass::Number:
+        case SqlTypeClass::Integer: return ColumnKind::Numeric;
+        case SqlTypeClass::Boolean: return ColumnKind::Boolean;
+        case SqlTypeClass::Text: return ColumnKind::Categorical;
+        case SqlTypeClass::Timestamp: return ColumnKind::Timestamp;
+        case SqlTypeClass::Inet: return ColumnKind::Inet;
+        case SqlTypeClass::Other: return ColumnKind::Ignore;
+    }
+    return ColumnKind::Ignore;
+}
+
+// Applies a shorthand ("log1p", "categorical", "ignore", ...) to a column spec; false when unknown.
+bool apply_shorthand(const std::string& word, ColumnSpec& spec) {
+    if (word == "numeric" || word == "standardize") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::Standardize; }
+    else if (word == "log1p") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::Log1p; }
+    else if (word == "minmax") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::MinMax; }
+    else if (word == "raw" || word == "none") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::None; }
+    else if (word == "boolean") spec.kind = ColumnKind::Boolean;
+    else if (word == "categorical" || word == "onehot") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::OneHot; }
+    else if (word == "frequency") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Frequency; }
+    else if (word == "target") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Target; }
+    else if (word == "timestamp") spec.kind = ColumnKind::Timestamp;
+    else if (word == "inet") spec.kind = ColumnKind::Inet;
+    else if (word == "ignore") spec.kind = ColumnKind::Ignore;
+    else return false;
+    return true;
+}
+
+const char* kShorthandHint =
+    "Use one of numeric, log1p, minmax, raw, boolean, categorical, frequency, target, timestamp, inet, ignore, "
+    "or an object such as {\"kind\": \"categorical\", \"top_k\": 10}.";
+
+void check_kind_fits_type(const ColumnSpec& spec, SqlTypeClass type) {
+    const std::string context = "column \"" + spec.name + "\"";
+    switch (spec.kind) {
+        case ColumnKind::Numeric:
+        case ColumnKind::Boolean:
+            if (type != SqlTypeClass::Number && type != SqlTypeClass::Integer && type != SqlTypeClass::Boolean)
+                invalid(context + " is not a number and cannot be " + kind_name(spec.kind));
+            break;
+        case ColumnKind::Categorical:
+            if (type != SqlTypeClass::Text && type != SqlTypeClass::Integer && type != SqlTypeClass::Boolean)
+                invalid(context + " cannot be categorical", "Categorical columns are text, integer or boolean.");
+            break;
+        case ColumnKind::Timestamp:
+            if (type != SqlTypeClass::Timestamp) invalid(context + " is not a timestamp");
+            break;
+        case ColumnKind::Inet:
+            if (type != SqlTypeClass::Inet) invalid(context + " is not of type inet");
+            break;
+        case ColumnKind::Ignore: break;
+    }
+}
+
+void read_column_object(const json& object, ColumnSpec& spec) {
+    const std::string context = "the spec of column \"" + spec.name + "\"";
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        static const std::set<std::string> known{"kind", "transform", "encoding", "clip", "top_k", "max_categories",
+                                                 "smoothing", "buckets", "missing_indicator"};
+        if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
+    }
+    const std::string kind = get_string(object, "kind", context);
+    if (!kind.empty() && !apply_shorthand(kind, spec)) invalid(context + ": unknown kind \"" + kind + "\"", kShorthandHint);
+    const std::string transform = get_string(object, "transform", context);
+    if (!transform.empty()) {
+        if (transform == "standardize") spec.transform = NumericTransform::Standardize;
+        else if (transform == "log1p") spec.transform = NumericTransform::Log1p;
+        else if (transform == "minmax") spec.transform = NumericTransform::MinMax;
+        else if (transform == "none" || transform == "raw") spec.transform = NumericTransform::None;
+        else invalid(context + ": unknown transform \"" + transform + "\"", "Use standardize, log1p, minmax or none.");
+    }
+    const std::string encoding = get_string(object, "encoding", context);
+    if (!encoding.empty()) {
+        if (encoding == "onehot") spec.encoding = CategoricalEncoding::OneHot;
+        else if (encoding == "frequency") spec.encoding = CategoricalEncoding::Frequency;
+        else if (encoding == "target") spec.encoding = CategoricalEncoding::Target;
+        else invalid(context + ": unknown encoding \"" + encoding + "\"", "Use onehot, frequency or target.");
+    }
+    if (auto it = object.find("clip"); it != object.end()) {
+        if (!it->is_array() || it->size() != 2) invalid(context + ": \"clip\" must be [low, high]");
+        spec.clip = true;
+        spec.clip_low = get_number((*it)[0], context + ": clip low");
+        spec.clip_high = get_number((*it)[1], context + ": clip high");
+        if (spec.clip_low > spec.clip_high) invalid(context + ": clip low is above clip high");
+    }
+    spec.top_k = get_int(object, "top_k", spec.top_k, 1, 1000, context);
+    spec.max_categories = get_int(object, "max_categories", spec.max_categories, 1, 10000000, context);
+    spec.buckets = get_int(object, "buckets", spec.buckets, 1, 1024, context);
+    if (auto it = object.find("smoothing"); it != object.end()) {
+        spec.smoothing = get_number(*it, context + ": smoothing");
+        if (spec.smoothing < 0) invalid(context + ": smoothing must not be negative");
+    }
+    if (auto it = object.find("missing_indicator"); it != object.end()) {
+        if (!it->is_boolean()) invalid(context + ": \"missing_indicator\" must be true or false");
+        spec.missing_indicator = it->get<bool>() ? MissingIndicator::Always : MissingIndicator::Never;
+    }
+}
+
+HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index) {
+    const std::string context = "history declaration " + std::to_string(index + 1);
+    if (!object.is_object()) invalid(context + " must be an object");
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        static const std::set<std::string> known{"name", "entity", "time", "value", "label", "windows", "delay",
+                                                 "aggregates"};
+        if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
+    }
+    HistorySpec h;
+    h.entity = get_string(object, "entity", context, true);
+    h.time = get_string(object, "time", context, true);
+    h.value = get_string(object, "value", context);
+    h.label = get_string(object, "label", context);
+    auto require = [&](const std::string& name, const char* role) {
+        const InputColumn* c = find_column(columns, name);
+        if (!c) invalid(context + ": " + role + " column \"" + name + "\" is not in the query");
+        return c;
+    };
+    const InputColumn* entity = require(h.entity, "entity");
+    if (entity->type != SqlTypeClass::Text && entity->type != SqlTypeClass::Integer && entity->type != SqlTypeClass::Inet)
+        invalid(context + ": entity column \"" + h.entity + "\" must be text, an integer or inet");
+    if (require(h.time, "time")->type != SqlTypeClass::Timestamp)
+        invalid(context + ": time column \"" + h.time + "\" must be a timestamp");
+    if (!h.value.empty()) {
+        const auto t = require(h.value, "value")->type;
+        if (t != SqlTypeClass::Number && t != SqlTypeClass::Integer)
+            invalid(context + ": value column \"" + h.value + "\" must be numeric");
+    }
+    if (!h.label.empty()) {
+        const auto t = require(h.label, "label")->type;
+        if (t != SqlTypeClass::Number && t != SqlTypeClass::Integer && t != SqlTypeClass::Boolean)
+            invalid(context + ": label column \"" + h.label + "\" must be boolean or 0/1");
+    }
+    auto windows = object.find("windows");
+    if (windows == object.end() || !windows->is_array() || windows->empty())
+        invalid(context + " needs \"windows\", a non-empty array such as [\"1 day\", \"7 days\"]");
+    for (const auto& w : *windows) {
+        if (!w.is_string() && !w.is_number()) invalid(context + ": windows are intervals such as \"7 days\"");
+        std::string short_name;
+        h.windows_us.push_back(parse_interval(w.is_string() ? w.get<std::string>() : w.dump(), &short_name));
+        h.window_names.push_back(short_name);
+    }
+    std::string delay_name;
+    if (auto d = object.find("delay"); d != object.end() && !d->is_null()) {
+        if (!d->is_string() && !d->is_number()) invalid(context + ": \"delay\" is an interval such as \"7 days\"");
+        h.delay_us = parse_interval(d->is_string() ? d->get<std::string>() : d->dump(), &delay_name);
+    }
+    auto aggregates = object.find("aggregates");
+    if (aggregates == object.end()) {
+        h.count = true;
+        if (!h.value.empty()) h.mean = true;
+        if (!h.label.empty()) h.fraud_rate = true;
+    } else {
+        if (!aggregates->is_array() || aggregates->empty()) invalid(context + ": \"aggregates\" must be a non-empty array");
+        for (const auto& a : *aggregates) {
+            const std::string name = a.is_string() ? a.get<std::string>() : "";
+            if (name == "count") h.count = true;
+            else if (name == "sum") h.sum = true;
+            else if (name == "mean") h.mean = true;
+            else if (name == "max") h.max = true;
+            else if (name == "ratio_to_mean") h.ratio_to_mean = true;
+            else if (name == "fraud_count") h.fraud_count = true;
+            else if (name == "fraud_rate") h.fraud_rate = true;
+            else
+                invalid(context + ": unknown aggregate " + a.dump(),
+                        "Use count, sum, mean, max, ratio_to_mean, fraud_count, fraud_rate.");
+        }
+    }
+    if ((h.sum || h.mean || h.max || h.ratio_to_mean) && h.value.empty())
+        invalid(context + ": sum, mean, max and ratio_to_mean need a \"value\" column");
+    if ((h.fraud_count || h.fraud_rate) && h.label.empty())
+        invalid(context + ": fraud_count and fraud_rate need a \"label\" column");
+    if (!h.label.empty() && h.delay_us <= 0)
+        invalid(context + ": label aggregates need a positive \"delay\"",
+                "Labels become known only after a while; a delay such as \"7 days\" keeps them from leaking.");
+    h.name = get_string(object, "name", context);
+    if (h.name.empty()) h.name = h.entity + (h.delay_us > 0 ? "_delayed" + delay_name : "");
+    return h;
+}
+
+}  // namespace
+
+const char* kind_name(ColumnKind kind) {
+    switch (kind) {
+        case ColumnKind::Numeric: return "numeric";
+        case ColumnKind::Boolean: return "boolean";
+        case ColumnKind::Categorical: return "categorical";
+        case ColumnKind::Timestamp: return "timestamp";
+        case ColumnKind::Inet: return "inet";
+        case ColumnKind::Ignore: return "ignore";
+    }
+    return "unknown";
+}
+
+int64_t parse_interval(const std::string& text, std::string* short_name) {
+    size_t i = 0;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    size_t digits = i;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    if (digits == i || digits - i > 9)
+        invalid("invalid interval \"" + text + "\"", "Use a whole number and a unit, such as \"7 days\" or \"1 hour\".");
+    const long long amount = std::stoll(text.substr(i, digits - i));
+    std::string unit;
+    for (size_t j = digits; j < text.size(); ++j)
+        if (!std::isspace(static_cast<unsigned char>(text[j]))) unit += char(std::tolower(static_cast<unsigned char>(text[j])));
+    int64_t seconds_per_unit;
+    char letter;
+    if (unit.empty() || unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") { seconds_per_unit = 1; letter = 's'; }
+    else if (unit == "m" || unit == "min" || unit == "minute" || unit == "minutes") { seconds_per_unit = 60; letter = 'm'; }
+    else if (unit == "h" || unit == "hour" || unit == "hours") { seconds_per_unit = 3600; letter = 'h'; }
+    else if (unit == "d" || unit == "day" || unit == "days") { seconds_per_unit = 86400; letter = 'd'; }
+    else if (unit == "w" || unit == "week" || unit == "weeks") { seconds_per_unit = 7 * 86400; letter = 'w'; }
+    else invalid("invalid interval \"" + text + "\"", "Units are seconds, minutes, hours, days and weeks.");
+    if (amount <= 0 || amount * seconds_per_unit > 3650LL * 86400)
+        invalid("interval \"" + text + "\" must be positive and at most 10 years");
+    if (short_name) *short_name = std::to_string(amount) + letter;
+    return amount * seconds_per_unit * 1000000LL;
+}
+
+FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
+                            const std::string& history_json, const std::string& label, const std::string& nonfinite) {
+    FeaturizerSpec spec;
+    spec.label = label;
+    if (nonfinite == "error") spec.nonfinite_as_missing = false;
+    else if (nonfinite == "missing") spec.nonfinite_as_missing = true;
+    else invalid("invalid nonfinite \"" + nonfinite + "\"", "Use 'error' or 'missing'.");
+    if (!label.empty() && !find_column(query_columns, label))
+        invalid("label column \"" + label + "\" is not in the query");
+
+    if (!history_json.empty()) {
+        const json history = parse_json(history_json, "history");
+        if (!history.is_array()) invalid("history must be a JSON array of declarations");
+        for (size_t i = 0; i < history.size(); ++i) spec.history.push_back(read_history(history[i], query_columns, i));
+        std::set<std::string> names;
+        for (const auto& h : spec.history)
+            if (!names.insert(h.name).second)
+                invalid("two history declarations are both named \"" + h.name + "\"", "Give one a \"name\".");
+    }
+
+    json overrides = json::object();
+    if (!columns_json.empty()) {
+        overrides = parse_json(columns_json, "columns");
+        if (!overrides.is_object()) invalid("columns must be a JSON object mapping column names to specs");
+        for (auto it = overrides.begin(); it != overrides.end(); ++it)
+            if (!find_column(query_columns, it.key())) invalid("columns names \"" + it.key() + "\", which is not in the query");
+    }
+
+    std::set<std::string> seen;
+    for (const auto& column : query_columns) {
+        if (!seen.insert(column.name).second)
+            invalid("column \"" + column.name + "\" appears more than once in the query", "Give every column a distinct name with AS.");
+        if (column.name == label) continue;
+        ColumnSpec c;
+        c.name = column.name;
+        c.kind = automatic_kind(column.type);
+        // Entity columns identify rows of history; they are not features unless asked for.
+        for (const auto& h : spec.history)
+            if (h.entity == column.name) c.kind = ColumnKind::Ignore;
+        auto it = overrides.find(column.name);
+        if (it != overrides.end()) {
+            if (it->is_string()) {
+                if (!apply_shorthand(it->get<std::string>(), c))
+                    invalid("unknown spec \"" + it->get<std::string>() + "\" for column \"" + column.name + "\"", kShorthandHint);
+            } else if (it->is_object()) {
+                if (c.kind == ColumnKind::Ignore && !it->contains("kind")) c.kind = automatic_kind(column.type);
+                read_column_object(*it, c);
+            } else {
+                invalid("the spec of column \"" + column.name + "\" must be a string or an object");
+            }
+        }
+        if (c.kind == ColumnKind::Ignore) continue;
+        check_kind_fits_type(c, column.type);
+        if (c.kind == ColumnKind::Categorical && c.encoding == CategoricalEncoding::Target && label.empty())
+            invalid("target encoding of column \"" + c.name + "\" needs a label", "Pass label => 'your_label_column'.");
+        spec.columns.push_back(c);
+    }
+    if (spec.columns.empty() && spec.history.empty())
+        invalid("the featurizer has no input", "The query has no column that can be a feature, and no history is declared.");
+    return spec;
+}
+
+std::vector<std::string> FeaturizerSpec::inputs() const {
+    std::vector<std::string> names;
+    auto add = [&](const std::string& name) {
+        if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    };
+    for (const auto& c : columns) add(c.name);
+    for (const auto& h : history) {
+        add(h.entity);
+        add(h.time);
+        add(h.value);
+        add(h.label);
+    }
+    add(label);
+    return names;
+}
+
+namespace {
+const char* transform_name(NumericTransform t) {
+    switch (t) {
+        case NumericTransform::Standardize: return "standardize";
+        case NumericTransform::Log1p: return "log1p";
+        case NumericTransform::MinMax: return "minmax";
+        case NumericTransform::None: return "none";
+    }
+    return "none";
+}
+const char* encoding_name(CategoricalEncoding e) {
+    switch (e) {
+        case CategoricalEncoding::OneHot: return "onehot";
+        case CategoricalEncoding::Frequency: return "frequency";
+        case CategoricalEncoding::Target: return "target";
+    }
+    return "onehot";
+}
+}  // namespace
+
+std::string FeaturizerSpec::to_json() const {
+    json j;
+    j["label"] = label;
+    j["nonfinite"] = nonfinite_as_missing ? "missing" : "error";
+    j["columns"] = json::array();
+    for (const auto& c : columns) {
+        json o{{"name", c.name}, {"kind", kind_name(c.kind)}};
+        if (c.kind == ColumnKind::Numeric) o["transform"] = transform_name(c.transform);
+        if (c.clip) o["clip"] = {c.clip_low, c.clip_high};
+        if (c.kind == ColumnKind::Categorical) {
+            o["encoding"] = encoding_name(c.encoding);
+            o["top_k"] = c.top_k;
+            o["max_categories"] = c.max_categories;
+            o["smoothing"] = c.smoothing;
+        }
+        if (c.kind == ColumnKind::Inet) o["buckets"] = c.buckets;
+        if (c.missing_indicator != MissingIndicator::Auto) o["missing_indicator"] = c.missing_indicator == MissingIndicator::Always;
+        j["columns"].push_back(o);
+    }
+    j["history"] = json::array();
+    for (const auto& h : history) {
+        json o{{"name", h.name}, {"entity", h.entity}, {"time", h.time}, {"value", h.value}, {"label", h.label},
+               {"windows_us", h.windows_us}, {"window_names", h.window_names}, {"delay_us", h.delay_us}};
+        json aggregates = json::array();
+        if (h.count) aggregates.push_back("count");
+        if (h.sum) aggregates.push_back("sum");
+        if (h.mean) aggregates.push_back("mean");
+        if (h.max) aggregates.push_back("max");
+        if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
+        if (h.fraud_count) aggregates.push_back("fraud_count");
+        if (h.fraud_rate) aggregates.push_back("fraud_rate");
+        o["aggregates"] = aggregates;
+        j["history"].push_back(o);
+    }
+    return j.dump();
+}
+
+FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
+    const json j = parse_json(text, "the stored featurizer spec");
+    try {
+        FeaturizerSpec spec;
+        spec.label = j.at("label").get<std::string>();
+        spec.nonfinite_as_missing = j.at("nonfinite").get<std::string>() == "missing";
+        for (const auto& o : j.at("columns")) {
+            ColumnSpec c;
+            c.name = o.at("name").get<std::string>();
+            if (!apply_shorthand(o.at("kind").get<std::string>(), c)) invalid("the stored featurizer spec has an unknown kind");
+            if (o.contains("transform")) {
+                ColumnSpec t;
+                apply_shorthand(o["transform"].get<std::string>() == "none" ? "raw" : o["transform"].get<std::string>(), t);
+                c.transform = t.transform;
+            }
+            if (o.contains("clip")) {
+                c.clip = true;
+                c.clip_low = o["clip"][0].get<double>();
+                c.clip_high = o["clip"][1].get<double>();
+            }
+            if (o.contains("encoding")) {
+                ColumnSpec e;
+                apply_shorthand(o["encoding"].get<std::string>(), e);
+                c.encoding = e.encoding;
+                c.top_k = o.at("top_k").get<int>();
+                c.max_categories = o.at("max_categories").get<int>();
+                c.smoothing = o.at("smoothing").get<double>();
+            }
+            if (o.contains("buckets")) c.buckets = o["buckets"].get<int>();
+            if (o.contains("missing_indicator"))
+                c.missing_indicator = o["missing_indicator"].get<bool>() ? MissingIndicator::Always : MissingIndicator::Never;
+            spec.columns.push_back(c);
+        }
+        for (const auto& o : j.at("history")) {
+            HistorySpec h;
+            h.name = o.at("name").get<std::string>();
+            h.entity = o.at("entity").get<std::string>();
+            h.time = o.at("time").get<std::string>();
+            h.value = o.at("value").get<std::string>();
+            h.label = o.at("label").get<std::string>();
+            h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
+            h.window_names = o.at("window_names").get<std::vector<std::string>>();
+            h.delay_us = o.at("delay_us").get<int64_t>();
+            for (const auto& a : o.at("aggregates")) {
+                const auto name = a.get<std::string>();
+                h.count |= name == "count";
+                h.sum |= name == "sum";
+                h.mean |= name == "mean";
+                h.max |= name == "max";
+                h.ratio_to_mean |= name == "ratio_to_mean";
+                h.fraud_count |= name == "fraud_count";
+                h.fraud_rate |= name == "fraud_rate";
+            }
+            spec.history.push_back(h);
+        }
+        return spec;
+    } catch (const json::exception& e) {
+        fail(ErrorKind::Data, "the stored featurizer spec is malformed", e.what());
+    }
+}
+
+}  // namespace dendrite::engine

@@ -1,0 +1,78 @@
+// What a featurizer does with each input column, and which entity-history ("velocity") features it adds.
+// Parsed from the jsonb arguments of dendrite.create_featurizer, resolved against the query's columns, and
+// stored (resolved) as jsonb with the featurizer version.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dendrite::engine {
+
+// The SQL type of an input column, as far as the featurizer cares.
+enum class SqlTypeClass { Number, Integer, Boolean, Text, Timestamp, Inet, Other };
+
+struct InputColumn {
+    std::string name;
+    SqlTypeClass type;
+};
+
+enum class ColumnKind { Numeric, Boolean, Categorical, Timestamp, Inet, Ignore };
+enum class NumericTransform { Standardize, Log1p, MinMax, None };
+enum class CategoricalEncoding { OneHot, Frequency, Target };
+enum class MissingIndicator { Auto, Always, Never };
+
+struct ColumnSpec {
+    std::string name;
+    ColumnKind kind = ColumnKind::Numeric;
+    NumericTransform transform = NumericTransform::Standardize;
+    bool clip = false;
+    double clip_low = 0, clip_high = 0;
+    CategoricalEncoding encoding = CategoricalEncoding::OneHot;
+    int top_k = 20;             // one-hot: the most frequent categories, the rest is "other"
+    int max_categories = 100000;  // frequency / target: categories kept
+    double smoothing = 20;      // target encoding: weight of the prior
+    int buckets = 16;           // inet: hashed buckets per prefix length
+    MissingIndicator missing_indicator = MissingIndicator::Auto;
+};
+
+// Aggregates of one entity's trailing windows, at the time of each row.
+struct HistorySpec {
+    std::string name;    // output prefix (default: the entity column, + "_delayed" with a delay)
+    std::string entity;  // column whose value identifies the entity (card, customer, terminal, IP)
+    std::string time;    // timestamp column
+    std::string value;   // numeric column for sum / mean / max / ratio (optional)
+    std::string label;   // 0/1 column for fraud_count / fraud_rate (optional; needs a delay)
+    std::vector<int64_t> windows_us;
+    std::vector<std::string> window_names;  // "1h", "7d", ...
+    int64_t delay_us = 0;  // windows end this long before the row: (t - delay - w, t - delay]
+    bool count = false, sum = false, mean = false, max = false, ratio_to_mean = false;
+    bool fraud_count = false, fraud_rate = false;
+};
+
+struct FeaturizerSpec {
+    std::vector<ColumnSpec> columns;  // the feature columns, in the query's order
+    std::vector<HistorySpec> history;
+    std::string label;                // excluded from features; the target of target encoding
+    bool nonfinite_as_missing = false;  // NaN/Infinity: error (default) or missing
+
+    std::string to_json() const;
+    static FeaturizerSpec from_json(const std::string& json);  // a spec written by to_json
+    // The input columns the featurizer reads, each once: feature columns, then history columns.
+    std::vector<std::string> inputs() const;
+};
+
+// Builds the spec for a query: columns_json (may be empty) overrides the automatic choice by type, per
+// column; history_json (may be empty) is an array of history declarations. Throws InvalidParameter with a
+// message naming what is wrong.
+FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
+                            const std::string& history_json, const std::string& label, const std::string& nonfinite);
+
+// "1 hour", "7 days", "30 d", "90 minutes", "2 weeks", "3600" (seconds) -> microseconds; throws
+// InvalidParameter. short_name receives "1h", "7d", "90m", "2w", "3600s".
+int64_t parse_interval(const std::string& text, std::string* short_name = nullptr);
+
+const char* kind_name(ColumnKind kind);
+
+}  // namespace dendrite::engine

@@ -1,0 +1,73 @@
+// Entity-history ("velocity") features, computed incrementally.
+//
+// For a row of entity e at time t, a window w of a declaration with delay d covers e's earlier events with
+// time in (t - d - w, t - d], and, when d = 0, the row itself. Per entity, events are kept in time order
+// for the longest window plus the delay only; each window holds running aggregates and two pointers (its
+// first and one-past-last event) that only move forward, so observing a row costs amortised O(windows),
+// never a scan of the entity's history. compute() reads the state without changing it; observe() adds the
+// row. The offline pass (training, fitting, bulk scoring) is compute-then-observe for each row in time
+// order; the inline path calls the same two functions, so both give the same numbers bit for bit.
+//
+// Events arriving out of time order for an entity are counted as if they happened at that entity's latest
+// time. Entities are keyed by a 64-bit hash of their value.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/featurizer_spec.hpp"
+
+namespace dendrite::engine {
+
+struct HistoryEvent {
+    bool valid = false;  // entity and time are not NULL
+    uint64_t entity = 0;
+    int64_t time_us = 0;
+    double value = 0;    // NaN when missing or when the declaration has no value column
+    int8_t label = -1;   // 0 / 1, or -1 when unknown
+};
+
+class HistoryState {
+public:
+    explicit HistoryState(const std::vector<HistorySpec>& specs);
+
+    static int output_count(const HistorySpec& spec);
+    static std::vector<std::string> output_names(const HistorySpec& spec);
+
+    // Raw aggregates of declaration h for the event (output_count(spec) doubles).
+    void compute(size_t h, const HistoryEvent& event, double* out) const;
+    void observe(size_t h, const HistoryEvent& event);
+
+    size_t entity_count() const;
+    size_t event_count() const;
+
+private:
+    struct Item {
+        int64_t time;
+        double value;
+        int8_t label;
+    };
+    struct Window {
+        int64_t begin = 0, end = 0;  // sequence numbers: the window holds [begin, end)
+        int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
+        double sum = 0;
+        std::deque<int64_t> maxima;  // sequence numbers of valued items in [begin, end), values decreasing
+    };
+    struct Entity {
+        std::deque<Item> items;
+        int64_t first = 0;  // sequence number of items.front()
+        int64_t latest = INT64_MIN;
+        std::vector<Window> windows;
+        const Item& at(int64_t sequence) const { return items[size_t(sequence - first)]; }
+        int64_t next() const { return first + int64_t(items.size()); }
+    };
+
+    std::vector<HistorySpec> specs_;
+    std::vector<std::unordered_map<uint64_t, Entity>> entities_;
+};
+
+}  // namespace dendrite::engine
