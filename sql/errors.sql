@@ -50,16 +50,19 @@ INSERT INTO cases (arguments) VALUES
     ($$'e', 'SELECT x, y, false AS label FROM points', 'label'$$),
     ($$'e', 'SELECT x, y, label FROM points', 'no_such_column'$$),
     ($$'e', 'SELECT x, y, note AS label FROM points', 'label'$$),
-    ($$'e', 'SELECT note, label FROM points', 'label'$$),
+    ($$'e', 'SELECT ''{}''::json AS doc, label FROM points', 'label'$$),
     ($$'e', 'SELECT x, y, CASE WHEN id = 5 THEN NULL ELSE label END AS label FROM points', 'label'$$),
     ($$'e', 'SELECT x, y, (id % 3) AS label FROM points', 'label'$$),
     ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''NaN''::float8 ELSE y END AS y, label FROM points', 'label'$$),
     ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''-Infinity''::float8 ELSE y END AS y, label FROM points', 'label'$$),
     ($$'e', 'SELECT x, CASE WHEN id = 9 THEN ''NaN''::numeric ELSE x END AS z, label FROM points', 'label'$$),
-    ($$'e', 'SELECT x, 1e300::float8 AS big, label FROM points', 'label'$$),
     ($$'e', 'SELECT x, x, label FROM points', 'label'$$),
     ($$'e', 'SELECT x, label, label FROM points', 'label'$$),
-    ($$'e', 'SELECT x, y, label FROM points', 'label', learning_rate => 1e30, optimizer => 'sgd'$$);
+    ($$'e', 'SELECT x, y, label FROM points', 'label', learning_rate => 1e30, optimizer => 'sgd'$$),
+    -- the featurizer arguments
+    ($$'e', 'SELECT x, y, label FROM points', 'label', featurizer => 'no_such_featurizer'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', since => '2026-01-01'$$),
+    ($$'e', 'SELECT x, y, label FROM points', 'label', since => 'infinity'$$);
 
 SELECT id, pg_temp.sqlstate_of('SELECT dendrite.train(' || arguments || ')') AS result FROM cases ORDER BY id;
 

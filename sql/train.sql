@@ -31,10 +31,13 @@ SELECT m.name, e.epoch, e.tp + e.fp + e.tn + e.fn AS evaluated, e.loss > 0 AS po
   FROM dendrite.epochs e JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id)
  WHERE m.name = 'points_mlp' ORDER BY e.epoch;
 
--- The fitted statistics are rows too.
-SELECT f.name, f.version, c.ordinal, c.column_name, c.source_type, c.transform, round(c.mean::numeric, 3) AS mean,
-       round(c.scale::numeric, 3) AS scale
+-- The fitted statistics are rows too: each model got a featurizer fitted on its query, pinned to the version.
+SELECT f.name, f.version, f.input_columns, f.input_types, f.output_names, f.rows, c.ordinal, c.column_name, c.kind,
+       round(c.center::numeric, 3) AS center, round(c.scale::numeric, 3) AS scale, c.outputs
   FROM dendrite.feature_columns c JOIN dendrite.featurizers f USING (featurizer_id) ORDER BY f.name, c.ordinal;
+SELECT m.name, v.version, f.name AS featurizer, f.version AS featurizer_version
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
+ ORDER BY m.name, v.version;
 
 -- Training again makes version 2; the first stays.
 SELECT version FROM dendrite.train('points_lr', 'SELECT x, y, label FROM points', 'label',
@@ -54,17 +57,18 @@ SELECT count(*) AS tensors, bool_and(a.value = b.value) AS identical
 SELECT bool_and(a.value = b.value) AS identical
   FROM tensors a JOIN tensors b USING (layer, name) WHERE a.model = 'same_a' AND b.model = 'other';
 
--- Boolean and integer labels, boolean/integer/numeric features, NULL features (imputed with the mean),
--- columns of other types ignored.
+-- Boolean and integer labels; boolean, integer, numeric, text (one-hot) and timestamp features; NULL
+-- values (imputed, with a missing indicator).
 SELECT version, epochs FROM dendrite.train('mixed',
     $$SELECT x::numeric AS x, y::real AS y, (id % 2 = 0) AS even, (id % 7)::smallint AS seven,
-             CASE WHEN id % 10 = 0 THEN NULL ELSE x END AS sometimes_null, note, now() AS at,
+             CASE WHEN id % 10 = 0 THEN NULL ELSE x END AS sometimes_null, 'kind ' || (id % 3) AS kind,
+             '2026-01-01'::timestamp + id * interval '1 hour' AS at,
              label::int AS label
         FROM points$$, 'label', epochs => 1, hidden => '{4}');
 SELECT dendrite.feature_names('mixed');
--- Ignored columns are named in a notice.
+-- Columns that cannot be features are named in a notice.
 SET client_min_messages = notice;
-SELECT version FROM dendrite.train('ignored', 'SELECT x, note, now() AS at, false AS label FROM points', 'label');
+SELECT version FROM dendrite.train('ignored', 'SELECT x, ''{}''::json AS doc, false AS label FROM points', 'label');
 SET client_min_messages = warning;
 
 -- SGD with class_weight 'none' and a numeric class weight; validation_fraction 0 measures on the training rows.

@@ -98,6 +98,11 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         return int(std::find(inputs_.begin(), inputs_.end(), name) - inputs_.begin());
     };
     for (const auto& column : columns_) column_input_.push_back(input(column.spec.name));
+    optional_inputs_.assign(inputs_.size(), true);
+    for (const auto& column : columns_) optional_inputs_[size_t(input(column.spec.name))] = false;
+    for (const auto& h : spec_.history)
+        for (const std::string* name : {&h.entity, &h.time, &h.value})
+            if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;
     for (const auto& h : spec_.history) history_inputs_.push_back({input(h.entity), input(h.time), input(h.value), input(h.label)});
 
     category_index_.resize(columns_.size());
@@ -326,7 +331,11 @@ FeaturizerFitter::FeaturizerFitter(FeaturizerSpec spec) : spec_(std::move(spec))
         label_input_ = int(std::find(inputs_.begin(), inputs_.end(), spec_.label) - inputs_.begin());
 }
 
-void FeaturizerFitter::add(const RawValue* inputs) {
+void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
+    if (!fit_statistics) {
+        shell_->observe(inputs, history_.get());
+        return;
+    }
     ++rows_;
     double label = NAN;
     if (label_input_ >= 0) {

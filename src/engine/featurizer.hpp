@@ -42,6 +42,8 @@ public:
 
     // The input columns, in the order transform() expects their values.
     const std::vector<std::string>& inputs() const { return inputs_; }
+    // An input only read as a label (target encoding, label history): a scored row may lack it (NULL).
+    bool optional_input(size_t i) const { return optional_inputs_[i]; }
     int output_count() const { return int(output_names_.size()); }
     const std::vector<std::string>& output_names() const { return output_names_; }
     // For each output, the input column (or history declaration) it comes from.
@@ -64,6 +66,7 @@ private:
     std::vector<FittedColumn> columns_;
     std::vector<FittedHistoryOutput> history_;
     std::vector<std::string> inputs_;
+    std::vector<bool> optional_inputs_;
     std::vector<int> column_input_;  // per column: index into inputs
     struct HistoryInputs {
         int entity, time, value, label;  // -1 when absent
@@ -79,7 +82,8 @@ class FeaturizerFitter {
 public:
     explicit FeaturizerFitter(FeaturizerSpec spec);
     const std::vector<std::string>& inputs() const { return inputs_; }
-    void add(const RawValue* inputs);
+    // fit_statistics false: the row only feeds the history (a warm-up row before the fitting rows).
+    void add(const RawValue* inputs, bool fit_statistics = true);
     size_t rows() const { return rows_; }
     Featurizer finish() const;
 

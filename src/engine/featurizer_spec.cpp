@@ -304,7 +304,7 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
         overrides = parse_json(columns_json, "columns");
         if (!overrides.is_object()) invalid("columns must be a JSON object mapping column names to specs");
         for (auto it = overrides.begin(); it != overrides.end(); ++it)
-            if (!find_column(query_columns, it.key())) invalid("columns names \"" + it.key() + "\", which is not in the query");
+            if (!find_column(query_columns, it.key())) invalid("column \"" + it.key() + "\" of the columns spec is not in the query");
     }
 
     std::set<std::string> seen;

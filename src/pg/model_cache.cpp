@@ -38,30 +38,16 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     connect_spi();
     Datum id[1] = {Int64GetDatum(version_id)};
 
-    execute("SELECT c.column_name, c.mean, c.scale FROM dendrite.model_versions v "
-            "JOIN dendrite.feature_columns c USING (featurizer_id) WHERE v.version_id = $1 ORDER BY c.ordinal",
-            1, oids({INT8OID}), id);
-    const int n_features = int(SPI_processed);
-    if (n_features == 0) corrupted(model, version, "it has no feature columns");
-    entry->n_features = n_features;
-    entry->feature_names = static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * n_features));
-    entry->means = static_cast<double*>(MemoryContextAlloc(entry_context, sizeof(double) * n_features));
-    entry->scales = static_cast<double*>(MemoryContextAlloc(entry_context, sizeof(double) * n_features));
-    for (int j = 0; j < n_features; ++j) {
-        HeapTuple row = SPI_tuptable->vals[j];
-        bool isnull;
-        entry->feature_names[j] = MemoryContextStrdup(entry_context, SPI_getvalue(row, SPI_tuptable->tupdesc, 1));
-        entry->means[j] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-        entry->scales[j] = DatumGetFloat8(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
-        if (!(entry->scales[j] > 0) || !std::isfinite(entry->means[j]))
-            corrupted(model, version, "a feature has an invalid mean or scale");
-    }
-
-    execute("SELECT threshold FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+    execute("SELECT threshold, featurizer_id FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+    int64 featurizer_id;
     {
         bool isnull;
         entry->threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     }
+    entry->featurizer = featurizer_by_id(featurizer_id);
+    const int n_features = entry->featurizer->n_outputs;
+    entry->n_features = n_features;
 
     execute("SELECT (l.layer->>'dense')::int, l.layer->>'activation' FROM dendrite.model_versions v, "
             "jsonb_array_elements(v.configuration->'layers') WITH ORDINALITY AS l(layer, i) "
@@ -145,10 +131,5 @@ const CachedVersion* latest_version(const char* model) {
     return load_version(model, version_id, version);
 }
 
-double score_features(const CachedVersion* version, float* x, float* scratch) {
-    for (int j = 0; j < version->n_features; ++j)
-        x[j] = std::isnan(x[j]) ? 0.0f : float((x[j] - version->means[j]) / version->scales[j]);
-    return engine::forward_one(version->network, x, scratch);
-}
 
 }  // namespace dendrite::pg

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/network.hpp"
+#include "pg/featurizer_cache.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace dendrite::pg {
@@ -12,10 +13,8 @@ struct CachedVersion {
     int64 version_id;
     int version;
     char* model;
-    int n_features;
-    char** feature_names;
-    double* means;
-    double* scales;
+    const CachedFeaturizer* featurizer;  // the version it was trained with, pinned
+    int n_features;                      // = featurizer->n_outputs
     double threshold;
     engine::NetworkView network;
     int scratch_floats;
@@ -26,8 +25,5 @@ struct CachedVersion {
 // when there is no such model.
 const CachedVersion* latest_version(const char* model);
 
-// Scores raw features (NaN = missing) with a cached version. x and scratch are caller-provided buffers of
-// n_features and scratch_floats floats; x is overwritten with the standardized features.
-double score_features(const CachedVersion* version, float* x, float* scratch);
 
 }  // namespace dendrite::pg

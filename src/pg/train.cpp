@@ -1,8 +1,9 @@
 // dendrite.train: query -> cursor read in batches -> one float matrix -> engine -> parameters as rows.
-#include "engine/standardizer.hpp"
 #include "engine/trainer.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+#include "pg/featurize.hpp"
+#include "pg/featurizer_cache.hpp"
 #include "pg/values.hpp"
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 namespace dendrite::pg {
 
 namespace {
-
-constexpr long kFetchRows = 10000;
 
 // The arguments, as plain data (no object with a destructor may outlive an engine_call).
 struct TrainArguments {
@@ -32,17 +31,17 @@ struct TrainArguments {
     double validation_fraction;
     int64 seed;
     char* device;
+    char* featurizer;  // NULL: fit one automatically, named after the model
+    Timestamp since;   // rows before it only feed the history (DT_NOBEGIN: none)
 };
 
-// The rows of the training query: features row-major (NaN marks NULL), labels 0/1.
+// The featurized rows of the training query (row-major) and their labels, palloc'd in data_context.
 struct TrainingData {
-    int n_features;
-    char** names;
-    char** type_names;
-    int* attnums;  // 1-based attribute numbers in the query's result
-    Oid* types;
-    int label_attnum;
+    MemoryContext data_context;
+    const char* label;
+    int label_attnum;  // 0 until the first row
     Oid label_type;
+    int n_features;
     float* features;
     float* labels;
     size_t rows;
@@ -61,8 +60,6 @@ struct TrainOutput {
     int* units;
     engine::Activation* activations;
     float* parameters;
-    double* means;
-    double* scales;
     int n_epochs;
     EpochRow* epochs;
     int64 training_rows, validation_rows;
@@ -111,6 +108,10 @@ TrainArguments read_arguments(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(12)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("seed must not be null")));
     a.seed = PG_GETARG_INT64(12);
     a.device = required_text_argument(fcinfo, 13, "device");
+    a.featurizer = PG_ARGISNULL(14) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(14));
+    a.since = PG_ARGISNULL(15) ? DT_NOBEGIN : PG_GETARG_TIMESTAMP(15);
+    if (a.since != DT_NOBEGIN && TIMESTAMP_NOT_FINITE(a.since))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp")));
     if (a.model[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("model name must not be empty")));
     return a;
@@ -145,64 +146,24 @@ const char* resolve_device(const char* device) {
     return nullptr;
 }
 
-void describe_columns(TupleDesc tupdesc, const char* label, TrainingData* data) {
-    data->n_features = 0;
-    data->label_attnum = 0;
-    data->names = static_cast<char**>(palloc0(sizeof(char*) * tupdesc->natts));
-    data->type_names = static_cast<char**>(palloc0(sizeof(char*) * tupdesc->natts));
-    data->attnums = static_cast<int*>(palloc0(sizeof(int) * tupdesc->natts));
-    data->types = static_cast<Oid*>(palloc0(sizeof(Oid) * tupdesc->natts));
-    StringInfoData ignored;
-    initStringInfo(&ignored);
-    for (int i = 0; i < tupdesc->natts; ++i) {
-        Form_pg_attribute attribute = TupleDescAttr(tupdesc, i);
-        if (attribute->attisdropped) continue;
-        const char* name = NameStr(attribute->attname);
-        const Oid type = getBaseType(attribute->atttypid);
-        if (strcmp(name, label) == 0) {
-            if (data->label_attnum != 0)
-                ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
-                                errmsg("label column \"%s\" appears more than once in the training query", label)));
-            if (!is_feature_type(type))
-                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                                errmsg("label column \"%s\" has type %s", label, format_type_be(attribute->atttypid)),
-                                errhint("The label must be boolean or a number that is 0 or 1.")));
-            data->label_attnum = i + 1;
-            data->label_type = type;
-            continue;
-        }
-        if (!is_feature_type(type)) {
-            appendStringInfo(&ignored, "%s%s (%s)", ignored.len ? ", " : "", name, format_type_be(attribute->atttypid));
-            continue;
-        }
-        for (int j = 0; j < data->n_features; ++j)
-            if (strcmp(data->names[j], name) == 0)
-                ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
-                                errmsg("column \"%s\" appears more than once in the training query", name),
-                                errhint("Give every feature column a distinct name with AS.")));
-        data->names[data->n_features] = pstrdup(name);
-        data->type_names[data->n_features] = format_type_be(attribute->atttypid);
-        data->attnums[data->n_features] = i + 1;
-        data->types[data->n_features] = type;
-        data->n_features++;
+// Receives each featurized row of the offline pass, with its label from the same tuple.
+void collect_training_row(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
+    auto* data = static_cast<TrainingData*>(context);
+    if (data->label_attnum == 0) {
+        data->label_attnum = SPI_fnumber(descriptor, data->label);
+        if (data->label_attnum <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("label column \"%s\" is not in the result of the training query", data->label)));
+        const Oid type = getBaseType(SPI_gettypeid(descriptor, data->label_attnum));
+        if (!is_feature_type(type))
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("label column \"%s\" has type %s", data->label, format_type_be(type)),
+                            errhint("The label must be boolean or a number that is 0 or 1.")));
+        data->label_type = type;
     }
-    if (data->label_attnum == 0)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("label column \"%s\" is not in the result of the training query", label)));
-    if (data->n_features == 0)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("the training query returns no numeric or boolean column besides the label"),
-                        ignored.len ? errdetail("Columns of other types are not features yet: %s.", ignored.data) : 0,
-                        errhint("Cast the columns to use to a numeric type in the query.")));
-    if (ignored.len)
-        ereport(NOTICE, (errmsg("ignoring columns that are not numeric or boolean: %s", ignored.data)));
-}
-
-void append_row(HeapTuple tuple, TupleDesc tupdesc, Datum* values, bool* nulls, TrainingData* data,
-                MemoryContext data_context) {
     if (data->rows == data->capacity) {
         const size_t capacity = data->capacity ? data->capacity * 2 : 65536;
-        MemoryContext old = MemoryContextSwitchTo(data_context);
+        MemoryContext old = MemoryContextSwitchTo(data->data_context);
         data->features = static_cast<float*>(
             data->features ? repalloc_huge(data->features, capacity * data->n_features * sizeof(float))
                            : palloc_extended(capacity * data->n_features * sizeof(float), MCXT_ALLOC_HUGE));
@@ -211,70 +172,19 @@ void append_row(HeapTuple tuple, TupleDesc tupdesc, Datum* values, bool* nulls, 
         MemoryContextSwitchTo(old);
         data->capacity = capacity;
     }
-    heap_deform_tuple(tuple, tupdesc, values, nulls);
-    const int label_index = data->label_attnum - 1;
-    const char* label_name = NameStr(TupleDescAttr(tupdesc, label_index)->attname);
-    if (nulls[label_index])
+    bool isnull;
+    const Datum value = SPI_getbinval(tuple, descriptor, data->label_attnum, &isnull);
+    if (isnull)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("label column \"%s\" is null in row %zu of the training query", label_name,
-                               data->rows + 1),
-                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", label_name)));
-    const double label = feature_value(values[label_index], data->label_type);
+                        errmsg("label column \"%s\" is null in row %zu of the training query", data->label, data->rows + 1),
+                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", data->label)));
+    const double label = feature_value(value, data->label_type);
     if (label != 0.0 && label != 1.0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", label_name, label,
-                               data->rows + 1)));
+                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", data->label, label, data->rows + 1)));
     data->labels[data->rows] = float(label);
-    float* row = data->features + data->rows * data->n_features;
-    for (int j = 0; j < data->n_features; ++j) {
-        const int index = data->attnums[j] - 1;
-        if (nulls[index]) {
-            row[j] = NAN;  // missing: imputed with the mean
-            continue;
-        }
-        const double value = feature_value(values[index], data->types[j]);
-        require_finite(value, data->names[j], "in the training data");
-        row[j] = float(value);
-        if (!std::isfinite(row[j]))
-            ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                            errmsg("column \"%s\" has a value out of the range of real: %g", data->names[j], value)));
-    }
+    memcpy(data->features + data->rows * data->n_features, features, sizeof(float) * data->n_features);
     data->rows++;
-}
-
-// Runs the query through a cursor, fetching kFetchRows at a time, with the caller's rights.
-void read_training_data(const char* query, const char* label, TrainingData* data, MemoryContext data_context) {
-    memset(data, 0, sizeof *data);
-    SPIPlanPtr plan = SPI_prepare_cursor(query, 0, nullptr, CURSOR_OPT_NO_SCROLL);
-    if (!plan)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("could not prepare the training query: %s", SPI_result_code_string(SPI_result))));
-    List* sources = SPI_plan_get_plan_sources(plan);
-    if (!SPI_is_cursor_plan(plan) || list_length(sources) != 1 ||
-        static_cast<CachedPlanSource*>(linitial(sources))->commandTag != CMDTAG_SELECT)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the training query must be a single SELECT"),
-                        errhint("Pass a query that returns rows, such as SELECT ... FROM ...; wrap a table name as "
-                                "TABLE name or SELECT * FROM name.")));
-    Portal portal = SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
-    Datum* values = nullptr;
-    bool* nulls = nullptr;
-    for (bool first = true;; first = false) {
-        CHECK_FOR_INTERRUPTS();
-        SPI_cursor_fetch(portal, true, kFetchRows);
-        SPITupleTable* table = SPI_tuptable;
-        if (first) {
-            MemoryContext old = MemoryContextSwitchTo(data_context);
-            describe_columns(table->tupdesc, label, data);
-            values = static_cast<Datum*>(palloc(sizeof(Datum) * table->tupdesc->natts));
-            nulls = static_cast<bool*>(palloc(sizeof(bool) * table->tupdesc->natts));
-            MemoryContextSwitchTo(old);
-        }
-        const uint64 fetched = SPI_processed;
-        for (uint64 i = 0; i < fetched; ++i) append_row(table->vals[i], table->tupdesc, values, nulls, data, data_context);
-        SPI_freetuptable(table);
-        if (fetched == 0) break;
-    }
-    SPI_cursor_close(portal);
 }
 
 bool should_stop() { return QueryCancelPending || ProcDiePending; }
@@ -283,8 +193,6 @@ bool should_stop() { return QueryCancelPending || ProcDiePending; }
 void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out) {
     engine_call([&] {
         const engine::TrainOptions options = to_options(arguments);
-        const auto statistics = engine::fit_standardizer(data->features, data->rows, data->n_features);
-        engine::standardize(data->features, data->rows, data->n_features, statistics.data());
 
         engine::TrainCallbacks callbacks;
         callbacks.should_stop = should_stop;
@@ -309,12 +217,6 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
         }
         out->parameters = static_cast<float*>(palloc_or_throw(sizeof(float) * result.parameters.size()));
         std::copy(result.parameters.begin(), result.parameters.end(), out->parameters);
-        out->means = static_cast<double*>(palloc_or_throw(sizeof(double) * data->n_features));
-        out->scales = static_cast<double*>(palloc_or_throw(sizeof(double) * data->n_features));
-        for (int j = 0; j < data->n_features; ++j) {
-            out->means[j] = statistics[j].mean;
-            out->scales[j] = statistics[j].scale;
-        }
         out->n_epochs = int(result.epochs.size());
         out->epochs = static_cast<EpochRow*>(palloc_or_throw(sizeof(EpochRow) * out->n_epochs));
         for (int e = 0; e < out->n_epochs; ++e) {
@@ -371,29 +273,14 @@ char* metrics_json(const TrainOutput& out) {
 }
 
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
-int store_version(const TrainArguments& a, const TrainingData& data, const TrainOutput& out, const char* device) {
+int store_version(const TrainArguments& a, const TrainingData& data, const TrainOutput& out, const char* device,
+                  int64 featurizer_id) {
     // The model row (created on first training); its lock serialises concurrent trainings of one model.
     Datum model_values[2] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration_json(out))};
     const int64 model_id = query_int64(
         "INSERT INTO dendrite.models AS m (name, configuration) VALUES ($1, $2::jsonb) "
         "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id",
         2, oids({TEXTOID, TEXTOID}), model_values);
-
-    Datum featurizer_values[2] = {CStringGetTextDatum(a.model), CStringGetTextDatum(a.query)};
-    const int64 featurizer_id = query_int64(
-        "INSERT INTO dendrite.featurizers (name, version, query) "
-        "SELECT $1, coalesce(max(version), 0) + 1, $2 FROM dendrite.featurizers WHERE name = $1 "
-        "RETURNING featurizer_id",
-        2, oids({TEXTOID, TEXTOID}), featurizer_values);
-    Datum column_values[5] = {Int64GetDatum(featurizer_id),
-                              PointerGetDatum(text_array(data.names, data.n_features)),
-                              PointerGetDatum(text_array(data.type_names, data.n_features)),
-                              PointerGetDatum(float8_array(out.means, data.n_features)),
-                              PointerGetDatum(float8_array(out.scales, data.n_features))};
-    execute("INSERT INTO dendrite.feature_columns (featurizer_id, ordinal, column_name, source_type, mean, scale) "
-            "SELECT $1, u.ordinal, u.column_name, u.source_type, u.mean, u.scale "
-            "FROM unnest($2, $3, $4, $5) WITH ORDINALITY AS u(column_name, source_type, mean, scale, ordinal)",
-            5, oids({INT8OID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID}), column_values);
 
     Datum model_id_value[1] = {Int64GetDatum(model_id)};
     const int version = int(query_int64(
@@ -487,16 +374,36 @@ DENDRITE_FUNCTION(dendrite_train) {
 
     MemoryContext function_context = CurrentMemoryContext;
     TrainingData data;
+    memset(&data, 0, sizeof data);
+    data.data_context = function_context;
+    data.label = arguments.label;
     TrainOutput out;
     connect_spi();
-    read_training_data(arguments.query, arguments.label, &data, function_context);
+    // The featurizer: the latest version of the one named, or a new one fitted on the query, named after
+    // the model. Either way the version is pinned to the model version.
+    int64 featurizer_id;
+    if (arguments.featurizer) {
+        featurizer_id = latest_featurizer(arguments.featurizer)->featurizer_id;
+    } else {
+        featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, arguments.label, "error",
+                                       DT_NOBEGIN, nullptr, "training query");
+    }
+    check_query_columns(describe_query(arguments.query, "training query"), arguments.label);
+    const CachedFeaturizer* featurizer = featurizer_by_id(featurizer_id);
+    for (const auto& column : featurizer->featurizer->spec().columns)
+        if (strcmp(column.name.c_str(), arguments.label) == 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
+                            errhint("Create the featurizer with label => '%s' so that it leaves the label out.", arguments.label)));
+    data.n_features = featurizer->n_outputs;
+    offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data);
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
     MemoryContext spi_context = MemoryContextSwitchTo(function_context);
     run_engine(arguments, &data, &out);
     MemoryContextSwitchTo(spi_context);
     CHECK_FOR_INTERRUPTS();
-    const int version = store_version(arguments, data, out, device);
+    const int version = store_version(arguments, data, out, device, featurizer_id);
     finish_spi();
 
     const EpochRow& last = out.epochs[out.n_epochs - 1];

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "engine/error.hpp"
-#include "engine/standardizer.hpp"
 #include "engine/trainer.hpp"
 
 using namespace dendrite::engine;
@@ -122,17 +121,3 @@ TEST(Trainer, DivergenceIsADataError) {
     EXPECT_EQ(kind_of([&] { train(d.view(), options); }), ErrorKind::Data);
 }
 
-TEST(Standardizer, MeanScaleAndMissing) {
-    const float nan = std::nanf("");
-    std::vector<float> data = {1, 5, 3, 5, nan, 5};  // 3 rows x 2 columns; column 1 is constant
-    const auto stats = fit_standardizer(data.data(), 3, 2);
-    EXPECT_NEAR(stats[0].mean, 2.0, 1e-12);
-    EXPECT_NEAR(stats[0].scale, 1.0, 1e-12);  // population sd of {1, 3}
-    EXPECT_NEAR(stats[1].mean, 5.0, 1e-12);
-    EXPECT_EQ(stats[1].scale, 1.0);
-    standardize(data.data(), 3, 2, stats.data());
-    EXPECT_FLOAT_EQ(data[0], -1.0f);
-    EXPECT_FLOAT_EQ(data[2], 1.0f);
-    EXPECT_FLOAT_EQ(data[4], 0.0f);  // missing -> the mean
-    EXPECT_FLOAT_EQ(data[5], 0.0f);
-}

@@ -1,0 +1,138 @@
+-- Featurizers: every column kind, NULL / unseen / NaN, versions pinned by models, dropped and retyped
+-- columns, and entity history that is identical offline and inline.
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.rounded(a real[]) RETURNS numeric[] LANGUAGE sql IMMUTABLE AS
+  $$ SELECT array_agg(round(x::numeric, 3) ORDER BY i) FROM unnest(a) WITH ORDINALITY AS u(x, i) $$;
+
+CREATE TABLE payments (
+    id        int,
+    amount    numeric,
+    merchant  text,
+    mcc       int,
+    card_present boolean,
+    at        timestamp,
+    ip        inet,
+    fraud     int
+);
+INSERT INTO payments
+SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE (g % 50) * 3.5 END,
+       (ARRAY['grocery', 'fuel', 'grocery', 'travel', 'grocery', 'fuel'])[1 + g % 6],
+       5411 + g % 3, g % 4 <> 0,
+       '2026-03-02 00:00'::timestamp + g * interval '37 minutes',
+       CASE WHEN g % 5 = 0 THEN NULL ELSE ('10.0.' || (g % 3) || '.' || (g % 200))::inet END,
+       (g % 7 = 0)::int
+  FROM generate_series(1, 600) AS g;
+
+SELECT dendrite.create_featurizer('pay', 'SELECT * FROM payments', label => 'fraud',
+    columns => '{"id": "ignore", "amount": {"transform": "log1p", "clip": [0, 150]}, "merchant": {"top_k": 2},
+                 "mcc": "target", "ip": {"buckets": 4}}') AS version;
+SELECT dendrite.feature_names('pay');
+SELECT ordinal, column_name, kind, missing_indicator, round(center::numeric, 3) AS center, round(scale::numeric, 3) AS scale,
+       round(impute::numeric, 3) AS impute, round(unseen_value::numeric, 3) AS unseen_value, outputs
+  FROM dendrite.feature_columns JOIN dendrite.featurizers USING (featurizer_id) WHERE name = 'pay' ORDER BY ordinal;
+SELECT c.ordinal, rank, category, round(value::numeric, 4) AS value
+  FROM dendrite.feature_categories c JOIN dendrite.featurizers USING (featurizer_id) WHERE name = 'pay' ORDER BY 1, 2;
+SELECT spec->'columns'->0 AS amount_spec, input_columns, input_types FROM dendrite.featurizers WHERE name = 'pay';
+
+-- A known row, a row with NULLs, and a row with categories never seen.
+SELECT pg_temp.rounded(dendrite.features('pay', p)) FROM payments p WHERE id = 7;
+SELECT pg_temp.rounded(dendrite.features('pay', t))
+  FROM (SELECT NULL::numeric AS amount, NULL::text AS merchant, NULL::int AS mcc, NULL::boolean AS card_present,
+               NULL::timestamp AS at, NULL::inet AS ip) t;
+SELECT pg_temp.rounded(dendrite.features('pay', t))
+  FROM (SELECT 1e6::numeric AS amount, 'casino' AS merchant, 9999 AS mcc, true AS card_present,
+               '2026-03-07 23:30'::timestamp AS at, '2001:db8::1'::inet AS ip) t;
+
+-- NaN: an error naming the column, or missing when the featurizer was created with nonfinite => 'missing'.
+SELECT dendrite.features('pay', t) FROM (SELECT 'NaN'::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
+       true AS card_present, now()::timestamp AS at, NULL::inet AS ip) t;
+SELECT dendrite.create_featurizer('pay_lenient', 'SELECT amount, merchant FROM payments', nonfinite => 'missing',
+                                  columns => '{"amount": {"missing_indicator": true}}');
+SELECT dendrite.features('pay_lenient', t) FROM (SELECT 'Infinity'::float8 AS amount, 'fuel' AS merchant) t;
+
+-- Versions: a refit adds version 2; a model trained on version 1 keeps using it.
+SELECT version FROM dendrite.train('pay_model', 'SELECT * FROM payments', 'fraud', featurizer => 'pay', epochs => 2, hidden => '{8}');
+CREATE TEMP TABLE pinned AS SELECT id, dendrite.score('pay_model', p) AS score FROM payments p;
+SELECT dendrite.create_featurizer('pay', 'SELECT amount, merchant, fraud FROM payments', label => 'fraud') AS version;
+SELECT array_length(dendrite.features('pay', p), 1) AS latest_outputs FROM payments p LIMIT 1;
+SELECT cardinality(dendrite.feature_names('pay_model')) AS model_features, bool_and(dendrite.score('pay_model', p) = pinned.score) AS unchanged
+  FROM payments p JOIN pinned USING (id);
+SELECT m.name, v.version, f.name AS featurizer, f.version AS featurizer_version
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
+ WHERE m.name = 'pay_model';
+
+-- A column dropped or retyped since fitting: a clear error naming it.
+CREATE TABLE payments_copy AS SELECT * FROM payments;
+ALTER TABLE payments_copy DROP COLUMN merchant;
+SELECT dendrite.score('pay_model', p) FROM payments_copy p LIMIT 1;
+CREATE TABLE payments_retyped AS SELECT * FROM payments;
+ALTER TABLE payments_retyped ALTER COLUMN at TYPE text;
+SELECT dendrite.score('pay_model', p) FROM payments_retyped p LIMIT 1;
+
+-- featurize: the vectors of a whole query in one pass, keyed.
+SELECT count(*), bool_and(cardinality(features) = cardinality(dendrite.feature_names('pay'))) AS width FROM dendrite.featurize('pay', 'SELECT * FROM payments', key => 'id');
+
+-- Errors in the spec.
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', columns => '{"nope": "numeric"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', columns => '{"amount": "cubic"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', columns => '{"merchant": "numeric"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', columns => '{"merchant": "target"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', columns => '[1, 2]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at"}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "amount", "windows": ["1 day"]}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "windows": ["a while"]}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "label": "fraud", "windows": ["1 day"]}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', since => '2026-03-05');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', nonfinite => 'ignore');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments WHERE false');
+SELECT dendrite.create_featurizer('bad', 'SELECT ''{}''::json AS doc FROM payments');
+SELECT dendrite.create_featurizer('', 'SELECT * FROM payments');
+SELECT dendrite.create_featurizer('bad', 'DELETE FROM payments');
+SELECT dendrite.features('no_such_featurizer', p) FROM payments p LIMIT 1;
+SELECT dendrite.observe('pay', p) FROM payments p LIMIT 1;
+SELECT count(*) FROM dendrite.featurize('pay', 'SELECT * FROM payments', since => '2026-03-05');
+SELECT count(*) FROM dendrite.featurizers WHERE name = 'bad';
+
+-- drop_featurizer: not while a model uses it.
+SELECT dendrite.drop_featurizer('pay');
+SELECT dendrite.drop_featurizer('pay_lenient');
+SELECT dendrite.drop_featurizer('pay_lenient');
+
+--------------------------------------------------------------------------------------------------------
+-- Entity history: offline (one ordered pass) and inline (row by row) give exactly the same vectors.
+--------------------------------------------------------------------------------------------------------
+CREATE TABLE stream AS
+SELECT transaction_id, tx_time + transaction_id * interval '1 microsecond' AS tx_time,  -- distinct times
+       customer_id, terminal_id, amount, is_fraud::int AS is_fraud
+  FROM dendrite.generate_transactions(customers => 200, terminals => 400, days => 40, seed => 3);
+SELECT count(*) AS rows, count(DISTINCT tx_time) = count(*) AS distinct_times FROM stream;
+CREATE TABLE arrived AS SELECT * FROM stream WHERE transaction_id < 10000;
+
+SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 'is_fraud',
+    history_query => 'SELECT * FROM arrived',
+    columns => '{"transaction_id": "ignore"}',
+    history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 hour", "1 day", "7 days", "30 days"],
+                  "aggregates": ["count", "sum", "mean", "max", "ratio_to_mean"]},
+                 {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days",
+                  "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_count", "fraud_rate"]}]') AS version;
+SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
+
+-- Offline: one pass over every row.
+CREATE TABLE offline AS
+SELECT key::bigint AS transaction_id, features FROM dendrite.featurize('velocity', 'SELECT * FROM stream', key => 'transaction_id');
+
+-- Inline: the rows after the first 10000 arrive one by one; each is featurized, then observed.
+CREATE TABLE inline (transaction_id bigint, features real[]);
+DO $$
+DECLARE
+    r stream;
+BEGIN
+    FOR r IN SELECT * FROM stream WHERE transaction_id >= 10000 ORDER BY tx_time LOOP
+        INSERT INTO inline VALUES (r.transaction_id, dendrite.features('velocity', r));
+        PERFORM dendrite.observe('velocity', r);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS compared, count(*) FILTER (WHERE o.features = i.features) AS identical,
+       count(*) FILTER (WHERE o.features[1] <> 0) > 0 AS non_trivial
+  FROM inline i JOIN offline o USING (transaction_id);

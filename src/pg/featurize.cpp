@@ -1,0 +1,389 @@
+// dendrite.create_featurizer, dendrite.features, dendrite.observe, dendrite.featurize, dendrite.score_query.
+#include "engine/featurizer.hpp"
+#include "pg/featurize.hpp"
+
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/featurizer_cache.hpp"
+#include "pg/model_cache.hpp"
+#include "pg/values.hpp"
+
+#include <cstring>
+
+extern "C" {
+#include "utils/jsonb.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+constexpr long kFetchRows = 10000;
+constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+template <typename T>
+void delete_object(void* object) {
+    try {
+        delete static_cast<T*>(object);
+    } catch (...) {
+    }
+}
+
+template <typename T>
+void own(T* object) {
+    auto* callback = static_cast<MemoryContextCallback*>(palloc0(sizeof(MemoryContextCallback)));
+    callback->func = delete_object<T>;
+    callback->arg = object;
+    MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
+}
+
+// The result columns of a query, without running it.
+TupleDesc query_descriptor(const char* query, const char* what) {
+    SPIPlanPtr plan = SPI_prepare_cursor(query, 0, nullptr, CURSOR_OPT_NO_SCROLL);
+    if (!plan)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
+    List* sources = SPI_plan_get_plan_sources(plan);
+    if (!SPI_is_cursor_plan(plan) || list_length(sources) != 1 ||
+        static_cast<CachedPlanSource*>(linitial(sources))->commandTag != CMDTAG_SELECT ||
+        static_cast<CachedPlanSource*>(linitial(sources))->resultDesc == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what),
+                        errhint("Pass a query that returns rows, such as SELECT ... FROM ...")));
+    TupleDesc descriptor = CreateTupleDescCopy(static_cast<CachedPlanSource*>(linitial(sources))->resultDesc);
+    SPI_freeplan(plan);
+    return descriptor;
+}
+
+}  // namespace
+
+void check_query_columns(TupleDesc descriptor, const char* label) {
+    bool label_found = false;
+    for (int i = 0; i < descriptor->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(descriptor, i);
+        if (a->attisdropped) continue;
+        for (int j = 0; j < i; ++j)
+            if (!TupleDescAttr(descriptor, j)->attisdropped && strcmp(NameStr(a->attname), NameStr(TupleDescAttr(descriptor, j)->attname)) == 0)
+                ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                                errmsg("column \"%s\" appears more than once in the query", NameStr(a->attname)),
+                                errhint("Give every column a distinct name with AS.")));
+        label_found |= label && strcmp(NameStr(a->attname), label) == 0;
+    }
+    if (label && !label_found)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("label column \"%s\" is not in the result of the query", label)));
+}
+
+TupleDesc describe_query(const char* query, const char* what) { return query_descriptor(query, what); }
+
+namespace {
+
+char* jsonb_argument(FunctionCallInfo fcinfo, int argument) {
+    if (PG_ARGISNULL(argument)) return nullptr;
+    return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(argument)));
+}
+
+char* text_argument_or_null(FunctionCallInfo fcinfo, int argument) {
+    return PG_ARGISNULL(argument) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(argument));
+}
+
+}  // namespace
+
+int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
+                     const char* label, const char* nonfinite, Timestamp since, const char* history_query,
+                     const char* what) {
+    TupleDesc descriptor = query_descriptor(query, what);
+    check_query_columns(descriptor, label);
+    const int n_columns = descriptor->natts;
+    char** column_names = static_cast<char**>(palloc(sizeof(char*) * (n_columns + 1)));
+    engine::SqlTypeClass* column_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_columns + 1)));
+    int n_live = 0;
+    for (int i = 0; i < n_columns; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+        if (attribute->attisdropped) continue;
+        column_names[n_live] = pstrdup(NameStr(attribute->attname));
+        column_types[n_live] = type_class(getBaseType(attribute->atttypid));
+        ++n_live;
+    }
+
+    engine::FeaturizerFitter* fitter = nullptr;
+    char** input_names = nullptr;
+    int n_inputs = 0;
+    char* time_column = nullptr;
+    engine_call([&] {
+        std::vector<engine::InputColumn> columns;
+        for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
+        engine::FeaturizerSpec spec = engine::resolve_spec(columns, columns_json ? columns_json : "",
+                                                           history_json ? history_json : "", label ? label : "", nonfinite);
+        if (!spec.history.empty()) {
+            time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
+            memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
+        }
+        auto owned = std::make_unique<engine::FeaturizerFitter>(std::move(spec));
+        n_inputs = int(owned->inputs().size());
+        input_names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (n_inputs + 1)));
+        for (int j = 0; j < n_inputs; ++j) {
+            const std::string& input = owned->inputs()[j];
+            input_names[j] = static_cast<char*>(palloc_or_throw(input.size() + 1));
+            memcpy(input_names[j], input.c_str(), input.size() + 1);
+        }
+        fitter = owned.release();
+    });
+    own(fitter);
+    if (since != DT_NOBEGIN && !time_column)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs history features"),
+                        errhint("Without history, filter the rows in the query instead.")));
+
+    // Columns that feed nothing are named once, so that a typo in a spec does not go unnoticed.
+    StringInfoData ignored;
+    initStringInfo(&ignored);
+    engine::SqlTypeClass* input_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_inputs + 1)));
+    for (int i = 0; i < n_live; ++i) {
+        bool used = false;
+        for (int j = 0; j < n_inputs; ++j)
+            if (strcmp(input_names[j], column_names[i]) == 0) {
+                used = true;
+                input_types[j] = column_types[i];
+            }
+        if (!used) appendStringInfo(&ignored, "%s%s", ignored.len ? ", " : "", column_names[i]);
+    }
+    if (ignored.len) ereport(NOTICE, (errmsg("columns not used as features: %s", ignored.data)));
+
+    const int64 since_us = since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros;
+    int time_index = -1;
+    for (int j = 0; time_column && j < n_inputs; ++j)
+        if (strcmp(input_names[j], time_column) == 0) time_index = j;
+
+    MemoryContext pass_context = CurrentMemoryContext;
+    Portal portal = open_select(ordered_query(query, time_column), what);
+    RowBinding binding;
+    bool bound = false;
+    int64 rows = 0;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        SPI_cursor_fetch(portal, true, kFetchRows);
+        SPITupleTable* table = SPI_tuptable;
+        if (!bound) {
+            bind_inputs(&binding, n_inputs, input_names, nullptr, nullptr, name, 0, table->tupdesc, pass_context);
+            bound = true;
+        }
+        const uint64 fetched = SPI_processed;
+        for (uint64 i = 0; i < fetched; ++i) {
+            load_row(&binding, table->vals[i]);
+            const engine::RawValue* raw = binding.raw;
+            const bool counted = time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time &&
+                                                    raw[time_index].time_us >= since_us);
+            engine_call([&] { fitter->add(raw, counted); });
+            rows += counted;
+        }
+        SPI_freetuptable(table);
+        if (fetched == 0) break;
+    }
+    SPI_cursor_close(portal);
+    if (rows == 0)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the %s returned no rows", what),
+                        since != DT_NOBEGIN ? errhint("No row is at or after since.") : 0));
+
+    engine::Featurizer* featurizer = nullptr;
+    engine_call([&] { featurizer = new engine::Featurizer(fitter->finish()); });
+    own(featurizer);
+    return store_featurizer(name, query, history_query, *featurizer, input_types, rows);
+}
+
+}  // namespace dendrite::pg
+
+using namespace dendrite;
+using namespace dendrite::pg;
+
+namespace {
+
+Timestamp since_argument(FunctionCallInfo fcinfo, int argument) {
+    if (PG_ARGISNULL(argument)) return DT_NOBEGIN;
+    const Timestamp since = PG_GETARG_TIMESTAMP(argument);
+    if (TIMESTAMP_NOT_FINITE(since))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp")));
+    return since;
+}
+
+// Per call site of features/observe: the featurizer resolved once per statement and the row binding.
+struct RowState {
+    char* name;
+    const CachedFeaturizer* featurizer;
+    RowBinding binding;
+    bool bound;
+    float* out;
+};
+
+RowState* row_state(FunctionCallInfo fcinfo, const char* name, HeapTupleHeader row) {
+    auto* state = static_cast<RowState*>(fcinfo->flinfo->fn_extra);
+    MemoryContext context = fcinfo->flinfo->fn_mcxt;
+    if (!state || strcmp(state->name, name) != 0) {
+        if (!state) state = static_cast<RowState*>(MemoryContextAllocZero(context, sizeof(RowState)));
+        state->featurizer = latest_featurizer(name);
+        state->name = MemoryContextStrdup(context, name);
+        state->out = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (state->featurizer->n_outputs + 1)));
+        state->bound = false;
+        fcinfo->flinfo->fn_extra = state;
+    }
+    const Oid type = HeapTupleHeaderGetTypeId(row);
+    const int32 typmod = HeapTupleHeaderGetTypMod(row);
+    if (!state->bound || state->binding.row_type != type || state->binding.row_typmod != typmod) {
+        TupleDesc descriptor = lookup_rowtype_tupdesc(type, typmod);
+        TupleDesc copy = CreateTupleDescCopy(descriptor);
+        ReleaseTupleDesc(descriptor);
+        bind_row(&state->binding, state->featurizer, copy, context);
+        state->binding.row_type = type;
+        state->binding.row_typmod = typmod;
+        state->bound = true;
+    }
+    return state;
+}
+
+void require_row_argument(FunctionCallInfo fcinfo, const char* function) {
+    const Oid argument_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (!type_is_rowtype(argument_type))
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("%s needs a row, got %s", function, format_type_be(argument_type)),
+                        errhint("Pass the table alias, as in SELECT %s('name', t) FROM t.", function)));
+}
+
+void load_row_argument(RowState* state, HeapTupleHeader row) {
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = row;
+    load_row(&state->binding, &tuple);
+}
+
+// Emits (key, features) or (key, score) rows of the offline pass into a tuplestore.
+struct EmitState {
+    ReturnSetInfo* result;
+    const char* key;
+    int key_attnum;  // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
+    int n_outputs;
+    const CachedVersion* version;  // score_query only
+    float* scratch;
+    MemoryContext row_context;
+};
+
+void emit_row(EmitState* s, HeapTuple tuple, TupleDesc descriptor, Datum value) {
+    if (s->key_attnum == 0) {
+        s->key_attnum = -1;
+        if (s->key) {
+            s->key_attnum = SPI_fnumber(descriptor, s->key);
+            if (s->key_attnum <= 0)
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
+        }
+    }
+    Datum values[2] = {(Datum)0, value};
+    bool nulls[2] = {true, false};
+    if (s->key_attnum > 0) {
+        char* text = SPI_getvalue(tuple, descriptor, s->key_attnum);
+        if (text) {
+            values[0] = CStringGetTextDatum(text);
+            nulls[0] = false;
+        }
+    }
+    tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
+}
+
+void emit_features(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
+    auto* s = static_cast<EmitState*>(context);
+    MemoryContext old = MemoryContextSwitchTo(s->row_context);
+    emit_row(s, tuple, descriptor, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(s->row_context);
+}
+
+void emit_score(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
+    auto* s = static_cast<EmitState*>(context);
+    const double score = engine::forward_one(s->version->network, features, s->scratch);
+    MemoryContext old = MemoryContextSwitchTo(s->row_context);
+    emit_row(s, tuple, descriptor, Float8GetDatum(score));
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(s->row_context);
+}
+
+}  // namespace
+
+DENDRITE_FUNCTION(dendrite_create_featurizer) {
+    char* name = required_text_argument(fcinfo, 0, "name");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    char* columns = jsonb_argument(fcinfo, 2);
+    char* history = jsonb_argument(fcinfo, 3);
+    char* label = text_argument_or_null(fcinfo, 4);
+    char* nonfinite = required_text_argument(fcinfo, 5, "nonfinite");
+    const Timestamp since = since_argument(fcinfo, 6);
+    char* history_query = text_argument_or_null(fcinfo, 7);
+    if (name[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("featurizer name must not be empty")));
+    connect_spi();
+    const int64 featurizer_id = fit_featurizer(name, query, columns, history, label, nonfinite, since, history_query,
+                                               "featurizer query");
+    Datum id[1] = {Int64GetDatum(featurizer_id)};
+    const int version = int(query_int64("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
+                                        oids({INT8OID}), id));
+    finish_spi();
+    PG_RETURN_INT32(version);
+}
+
+DENDRITE_FUNCTION(dendrite_features) {
+    char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    require_row_argument(fcinfo, "dendrite.features");
+    HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+    RowState* state = row_state(fcinfo, name, row);
+    load_row_argument(state, row);
+    const engine::HistoryState* history = inline_history(state->featurizer);
+    const engine::Featurizer* featurizer = state->featurizer->featurizer;
+    engine_call([&] { featurizer->transform(state->binding.raw, history, state->out); });
+    PG_RETURN_ARRAYTYPE_P(float4_array(state->out, size_t(state->featurizer->n_outputs)));
+}
+
+DENDRITE_FUNCTION(dendrite_observe) {
+    char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    require_row_argument(fcinfo, "dendrite.observe");
+    HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+    RowState* state = row_state(fcinfo, name, row);
+    load_row_argument(state, row);
+    engine::HistoryState* history = inline_history(state->featurizer);
+    if (!history)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("featurizer \"%s\" has no history features to observe", name)));
+    const engine::Featurizer* featurizer = state->featurizer->featurizer;
+    engine_call([&] { featurizer->observe(state->binding.raw, history); });
+    PG_RETURN_VOID();
+}
+
+DENDRITE_FUNCTION(dendrite_featurize) {
+    char* name = required_text_argument(fcinfo, 0, "featurizer");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    EmitState emit{};
+    emit.key = text_argument_or_null(fcinfo, 2);
+    const Timestamp since = since_argument(fcinfo, 3);
+    InitMaterializedSRF(fcinfo, 0);
+    emit.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "featurize row", ALLOCSET_DEFAULT_SIZES);
+    const CachedFeaturizer* featurizer = latest_featurizer(name);
+    emit.n_outputs = featurizer->n_outputs;
+    connect_spi();
+    offline_pass(featurizer, query, since, emit_features, &emit);
+    finish_spi();
+    return (Datum)0;
+}
+
+DENDRITE_FUNCTION(dendrite_score_query) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    EmitState emit{};
+    emit.key = text_argument_or_null(fcinfo, 2);
+    const Timestamp since = since_argument(fcinfo, 3);
+    InitMaterializedSRF(fcinfo, 0);
+    emit.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
+    emit.version = latest_version(model);
+    emit.n_outputs = emit.version->n_features;
+    emit.scratch = static_cast<float*>(palloc(sizeof(float) * emit.version->scratch_floats));
+    connect_spi();
+    offline_pass(emit.version->featurizer, query, since, emit_score, &emit);
+    finish_spi();
+    return (Datum)0;
+}

@@ -1,0 +1,548 @@
+#include "pg/featurizer_cache.hpp"
+
+#include <cstring>
+
+#include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
+
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/values.hpp"
+
+extern "C" {
+#include "utils/date.h"
+#include "utils/inet.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+constexpr long kFetchRows = 10000;
+// PostgreSQL counts timestamps from 2000-01-01; the engine from 1970-01-01.
+constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+CachedFeaturizer* cached_featurizers = nullptr;
+
+template <typename T>
+void delete_engine_object(void* object) {
+    try {
+        delete static_cast<T*>(object);
+    } catch (...) {
+    }
+}
+
+// Deletes the engine object when the memory context is reset or deleted (an error included).
+template <typename T>
+void own_in_context(MemoryContext context, T* object) {
+    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    callback->func = delete_engine_object<T>;
+    callback->arg = object;
+    MemoryContextRegisterResetCallback(context, callback);
+}
+
+engine::SqlTypeClass parse_type_class(const char* name) {
+    for (auto type : {engine::SqlTypeClass::Number, engine::SqlTypeClass::Integer, engine::SqlTypeClass::Boolean,
+                      engine::SqlTypeClass::Text, engine::SqlTypeClass::Timestamp, engine::SqlTypeClass::Inet})
+        if (strcmp(name, type_class_name(type)) == 0) return type;
+    return engine::SqlTypeClass::Other;
+}
+
+char** text_array_values(Datum datum, int* count) {
+    Datum* elements;
+    bool* nulls;
+    deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, count);
+    char** values = static_cast<char**>(palloc(sizeof(char*) * (*count > 0 ? *count : 1)));
+    for (int i = 0; i < *count; ++i) values[i] = nulls[i] ? pstrdup("") : TextDatumGetCString(elements[i]);
+    return values;
+}
+
+// The catalog rows of one featurizer version, as plain data.
+struct StoredColumn {
+    bool missing_indicator;
+    double center, scale, impute, unseen_value;
+    int n_categories;
+    char** categories;
+    double* values;
+};
+
+CachedFeaturizer* load_featurizer(int64 featurizer_id) {
+    MemoryContext entry_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
+    CachedFeaturizer* entry = static_cast<CachedFeaturizer*>(MemoryContextAllocZero(entry_context, sizeof(CachedFeaturizer)));
+    entry->featurizer_id = featurizer_id;
+
+    connect_spi();
+    Datum id[1] = {Int64GetDatum(featurizer_id)};
+    execute("SELECT name, version, query, coalesce(history_query, query), spec::text, input_columns, input_types "
+            "FROM dendrite.featurizers WHERE featurizer_id = $1",
+            1, oids({INT8OID}), id);
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer version " INT64_FORMAT " does not exist", featurizer_id)));
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc descriptor = SPI_tuptable->tupdesc;
+    bool isnull;
+    entry->name = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 1));
+    entry->version = DatumGetInt32(SPI_getbinval(row, descriptor, 2, &isnull));
+    entry->query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 3));
+    entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));
+    char* spec_json = SPI_getvalue(row, descriptor, 5);
+    int n_inputs, n_types;
+    char** input_names = text_array_values(SPI_getbinval(row, descriptor, 6, &isnull), &n_inputs);
+    char** input_types = text_array_values(SPI_getbinval(row, descriptor, 7, &isnull), &n_types);
+    if (n_types != n_inputs)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
+
+    execute("SELECT missing_indicator, center, scale, impute, unseen_value, ordinal FROM dendrite.feature_columns "
+            "WHERE featurizer_id = $1 ORDER BY ordinal",
+            1, oids({INT8OID}), id);
+    const int n_columns = int(SPI_processed);
+    StoredColumn* columns = static_cast<StoredColumn*>(palloc0(sizeof(StoredColumn) * (n_columns + 1)));
+    for (int c = 0; c < n_columns; ++c) {
+        HeapTuple r = SPI_tuptable->vals[c];
+        TupleDesc d = SPI_tuptable->tupdesc;
+        columns[c].missing_indicator = DatumGetBool(SPI_getbinval(r, d, 1, &isnull));
+        columns[c].center = DatumGetFloat8(SPI_getbinval(r, d, 2, &isnull));
+        columns[c].scale = DatumGetFloat8(SPI_getbinval(r, d, 3, &isnull));
+        columns[c].impute = DatumGetFloat8(SPI_getbinval(r, d, 4, &isnull));
+        columns[c].unseen_value = DatumGetFloat8(SPI_getbinval(r, d, 5, &isnull));
+    }
+    execute("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
+            "ORDER BY ordinal, rank",
+            1, oids({INT8OID}), id);
+    {
+        const uint64 n = SPI_processed;
+        // Two passes: count per column, then fill.
+        for (uint64 i = 0; i < n; ++i) {
+            const int ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+            if (ordinal < 1 || ordinal > n_columns)
+                ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has a category of an unknown column", entry->name)));
+            columns[ordinal - 1].n_categories++;
+        }
+        for (int c = 0; c < n_columns; ++c) {
+            columns[c].categories = static_cast<char**>(palloc(sizeof(char*) * (columns[c].n_categories + 1)));
+            columns[c].values = static_cast<double*>(palloc(sizeof(double) * (columns[c].n_categories + 1)));
+            columns[c].n_categories = 0;
+        }
+        for (uint64 i = 0; i < n; ++i) {
+            HeapTuple r = SPI_tuptable->vals[i];
+            StoredColumn& column = columns[DatumGetInt32(SPI_getbinval(r, SPI_tuptable->tupdesc, 1, &isnull)) - 1];
+            column.categories[column.n_categories] = SPI_getvalue(r, SPI_tuptable->tupdesc, 2);
+            column.values[column.n_categories] = DatumGetFloat8(SPI_getbinval(r, SPI_tuptable->tupdesc, 3, &isnull));
+            column.n_categories++;
+        }
+    }
+    execute("SELECT center, scale FROM dendrite.feature_history WHERE featurizer_id = $1 ORDER BY ordinal", 1,
+            oids({INT8OID}), id);
+    const int n_history = int(SPI_processed);
+    double* history_center = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
+    double* history_scale = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
+    for (int i = 0; i < n_history; ++i) {
+        history_center[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+        history_scale[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+    }
+    engine::Featurizer* featurizer = nullptr;
+    engine_call([&] {
+        engine::FeaturizerSpec spec = engine::FeaturizerSpec::from_json(spec_json);
+        if (int(spec.columns.size()) != n_columns)
+            engine::fail(engine::ErrorKind::Data, "the featurizer's column rows do not match its spec");
+        std::vector<engine::FittedColumn> fitted(spec.columns.size());
+        for (int c = 0; c < n_columns; ++c) {
+            fitted[c].spec = spec.columns[c];
+            fitted[c].missing_indicator = columns[c].missing_indicator;
+            fitted[c].center = columns[c].center;
+            fitted[c].scale = columns[c].scale;
+            fitted[c].impute = columns[c].impute;
+            fitted[c].unseen_value = columns[c].unseen_value;
+            for (int i = 0; i < columns[c].n_categories; ++i) {
+                fitted[c].categories.emplace_back(columns[c].categories[i]);
+                if (spec.columns[c].encoding != engine::CategoricalEncoding::OneHot)
+                    fitted[c].category_values.push_back(columns[c].values[i]);
+            }
+            if (!(fitted[c].scale > 0)) engine::fail(engine::ErrorKind::Data, "a feature column has a scale that is not positive");
+        }
+        std::vector<engine::FittedHistoryOutput> history;
+        for (int i = 0; i < n_history; ++i) history.push_back({history_center[i], history_scale[i]});
+        auto built = std::make_unique<engine::Featurizer>(std::move(spec), std::move(fitted), std::move(history));
+        if (int(built->inputs().size()) != n_inputs)
+            engine::fail(engine::ErrorKind::Data, "the featurizer's input columns do not match its spec");
+        featurizer = built.release();
+    });
+    own_in_context(entry_context, featurizer);
+
+    entry->featurizer = featurizer;
+    entry->n_outputs = featurizer->output_count();
+    entry->n_inputs = n_inputs;
+    entry->input_names = static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * n_inputs));
+    entry->input_types = static_cast<engine::SqlTypeClass*>(MemoryContextAlloc(entry_context, sizeof(engine::SqlTypeClass) * n_inputs));
+    entry->input_optional = static_cast<bool*>(MemoryContextAlloc(entry_context, sizeof(bool) * n_inputs));
+    for (int i = 0; i < n_inputs; ++i) {
+        if (strcmp(input_names[i], featurizer->inputs()[i].c_str()) != 0)
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
+        entry->input_names[i] = MemoryContextStrdup(entry_context, input_names[i]);
+        entry->input_types[i] = parse_type_class(input_types[i]);
+        entry->input_optional[i] = featurizer->optional_input(size_t(i));
+    }
+    if (!featurizer->spec().history.empty())
+        entry->time_column = MemoryContextStrdup(entry_context, featurizer->spec().history[0].time.c_str());
+    finish_spi();  // only now: the names above were read from SPI's memory
+    MemoryContextSetParent(entry_context, TopMemoryContext);
+    entry->next = cached_featurizers;
+    cached_featurizers = entry;
+    return entry;
+}
+
+}  // namespace
+
+engine::SqlTypeClass type_class(Oid type) {
+    switch (type) {
+        case INT2OID:
+        case INT4OID:
+        case INT8OID: return engine::SqlTypeClass::Integer;
+        case FLOAT4OID:
+        case FLOAT8OID:
+        case NUMERICOID: return engine::SqlTypeClass::Number;
+        case BOOLOID: return engine::SqlTypeClass::Boolean;
+        case TEXTOID:
+        case VARCHAROID:
+        case BPCHAROID:
+        case NAMEOID: return engine::SqlTypeClass::Text;
+        case TIMESTAMPOID:
+        case TIMESTAMPTZOID:
+        case DATEOID: return engine::SqlTypeClass::Timestamp;
+        case INETOID:
+        case CIDROID: return engine::SqlTypeClass::Inet;
+        default: return engine::SqlTypeClass::Other;
+    }
+}
+
+const char* type_class_name(engine::SqlTypeClass type) {
+    switch (type) {
+        case engine::SqlTypeClass::Number: return "number";
+        case engine::SqlTypeClass::Integer: return "integer";
+        case engine::SqlTypeClass::Boolean: return "boolean";
+        case engine::SqlTypeClass::Text: return "text";
+        case engine::SqlTypeClass::Timestamp: return "timestamp";
+        case engine::SqlTypeClass::Inet: return "inet";
+        case engine::SqlTypeClass::Other: return "other";
+    }
+    return "other";
+}
+
+const CachedFeaturizer* featurizer_by_id(int64 featurizer_id) {
+    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
+        if (entry->featurizer_id == featurizer_id) return entry;
+    return load_featurizer(featurizer_id);
+}
+
+const CachedFeaturizer* latest_featurizer(const char* name) {
+    connect_spi();
+    Datum values[1] = {CStringGetTextDatum(name)};
+    execute("SELECT featurizer_id FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1", 1,
+            oids({TEXTOID}), values);
+    if (SPI_processed == 0)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer \"%s\" does not exist", name),
+                        errhint("Create it with dendrite.create_featurizer, or train a model of that name.")));
+    bool isnull;
+    const int64 id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    finish_spi();
+    return featurizer_by_id(id);
+}
+
+void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context) {
+    bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
+                featurizer->input_optional, featurizer->name, featurizer->version, descriptor, context);
+}
+
+void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
+                 const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context) {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    binding->descriptor = CreateTupleDescCopy(descriptor);
+    binding->row_type = descriptor->tdtypeid;
+    binding->row_typmod = descriptor->tdtypmod;
+    binding->n_inputs = n_inputs;
+    binding->attnums = static_cast<int*>(palloc(sizeof(int) * (n_inputs + 1)));
+    binding->types = static_cast<Oid*>(palloc(sizeof(Oid) * (n_inputs + 1)));
+    binding->values = static_cast<Datum*>(palloc(sizeof(Datum) * (descriptor->natts + 1)));
+    binding->nulls = static_cast<bool*>(palloc(sizeof(bool) * (descriptor->natts + 1)));
+    binding->raw = static_cast<engine::RawValue*>(palloc0(sizeof(engine::RawValue) * (n_inputs + 1)));
+    MemoryContextSwitchTo(old);
+    for (int j = 0; j < n_inputs; ++j) {
+        const char* name = names[j];
+        int found = -1;
+        for (int i = 0; i < descriptor->natts; ++i) {
+            Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+            if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) {
+                found = i;
+                break;
+            }
+        }
+        if (found < 0 && optional && optional[j]) {
+            binding->attnums[j] = -1;
+            binding->types[j] = InvalidOid;
+            continue;
+        }
+        if (found < 0) {
+            StringInfoData required;
+            initStringInfo(&required);
+            for (int k = 0; k < n_inputs; ++k)
+                if (!optional || !optional[k]) appendStringInfo(&required, "%s%s", required.len ? ", " : "", names[k]);
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" required by featurizer \"%s\" is missing from the row", name, owner),
+                            errdetail("Version %d of the featurizer reads the columns %s.", version, required.data)));
+        }
+        const Oid type = getBaseType(TupleDescAttr(descriptor, found)->atttypid);
+        binding->attnums[j] = found;
+        binding->types[j] = type;
+        if (!fitted_types) continue;
+        const engine::SqlTypeClass fitted = fitted_types[j];
+        const engine::SqlTypeClass now = type_class(type);
+        // Integers may stand in for numbers (and the reverse); anything else is a changed column.
+        const bool numeric_both = (fitted == engine::SqlTypeClass::Number || fitted == engine::SqlTypeClass::Integer) &&
+                                  (now == engine::SqlTypeClass::Number || now == engine::SqlTypeClass::Integer);
+        if (now != fitted && !numeric_both)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
+                                   format_type_be(TupleDescAttr(descriptor, found)->atttypid), owner,
+                                   type_class_name(fitted)),
+                            errhint("Cast the column back in the query, or fit a new featurizer version.")));
+    }
+}
+
+void load_row(RowBinding* binding, HeapTuple tuple) {
+    heap_deform_tuple(tuple, binding->descriptor, binding->values, binding->nulls);
+    for (int j = 0; j < binding->n_inputs; ++j) {
+        const int index = binding->attnums[j];
+        engine::RawValue& raw = binding->raw[j];
+        if (index < 0 || binding->nulls[index]) {
+            raw = engine::RawValue::null();
+            continue;
+        }
+        const Datum value = binding->values[index];
+        switch (binding->types[j]) {
+            case TEXTOID:
+            case VARCHAROID:
+            case BPCHAROID: {
+                text* t = DatumGetTextPP(value);
+                raw = engine::RawValue::of_text(VARDATA_ANY(t), uint32_t(VARSIZE_ANY_EXHDR(t)));
+                break;
+            }
+            case NAMEOID: {
+                const char* name = NameStr(*DatumGetName(value));
+                raw = engine::RawValue::of_text(name, uint32_t(strlen(name)));
+                break;
+            }
+            case TIMESTAMPOID:
+            case TIMESTAMPTZOID: {
+                const Timestamp t = DatumGetTimestamp(value);
+                raw = TIMESTAMP_NOT_FINITE(t) ? engine::RawValue::null() : engine::RawValue::of_time(t + kUnixToPostgresMicros);
+                break;
+            }
+            case DATEOID: {
+                const DateADT d = DatumGetDateADT(value);
+                raw = DATE_NOT_FINITE(d) ? engine::RawValue::null()
+                                         : engine::RawValue::of_time(int64(d) * USECS_PER_DAY + kUnixToPostgresMicros);
+                break;
+            }
+            case INETOID:
+            case CIDROID: {
+                inet* address = DatumGetInetPP(value);
+                const bool v6 = ip_family(address) == PGSQL_AF_INET6;
+                raw = engine::RawValue::of_inet(ip_addr(address), v6);
+                break;
+            }
+            default: raw = engine::RawValue::of_number(feature_value(value, binding->types[j])); break;
+        }
+    }
+}
+
+char* ordered_query(const char* query, const char* time_column) {
+    if (!time_column) return pstrdup(query);
+    return psprintf("SELECT * FROM (%s\n) AS dendrite_rows ORDER BY %s", query, quote_identifier(time_column));
+}
+
+Portal open_select(const char* query, const char* what) {
+    SPIPlanPtr plan = SPI_prepare_cursor(query, 0, nullptr, CURSOR_OPT_NO_SCROLL);
+    if (!plan)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
+    List* sources = SPI_plan_get_plan_sources(plan);
+    if (!SPI_is_cursor_plan(plan) || list_length(sources) != 1 ||
+        static_cast<CachedPlanSource*>(linitial(sources))->commandTag != CMDTAG_SELECT)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what)));
+    return SPI_cursor_open(nullptr, plan, nullptr, nullptr, true);
+}
+
+namespace {
+
+int time_input(const CachedFeaturizer* featurizer) {
+    if (!featurizer->time_column) return -1;
+    for (int j = 0; j < featurizer->n_inputs; ++j)
+        if (strcmp(featurizer->input_names[j], featurizer->time_column) == 0) return j;
+    return -1;
+}
+
+}  // namespace
+
+engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
+    if (featurizer->inline_history || featurizer->featurizer->spec().history.empty()) return featurizer->inline_history;
+    auto* entry = const_cast<CachedFeaturizer*>(featurizer);
+    engine::HistoryState* state = nullptr;
+    engine_call([&] { state = featurizer->featurizer->new_history().release(); });
+    MemoryContext entry_context = GetMemoryChunkContext(entry);
+    own_in_context(entry_context, state);
+
+    // Replay the history query in time order. Until the replay completes the state is not published, so
+    // an error or a cancel leaves no half-built history behind (the object is freed with the context).
+    MemoryContext replay_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(replay_context);
+    connect_spi();
+    Portal portal = open_select(ordered_query(featurizer->history_query, featurizer->time_column), "history query");
+    RowBinding binding;
+    bool bound = false;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        SPI_cursor_fetch(portal, true, kFetchRows);
+        SPITupleTable* table = SPI_tuptable;
+        if (!bound) {
+            bind_row(&binding, featurizer, table->tupdesc, replay_context);
+            bound = true;
+        }
+        const uint64 fetched = SPI_processed;
+        for (uint64 i = 0; i < fetched; ++i) {
+            load_row(&binding, table->vals[i]);
+            engine_call([&] { engine_featurizer->observe(binding.raw, state); });
+        }
+        SPI_freetuptable(table);
+        if (fetched == 0) break;
+    }
+    SPI_cursor_close(portal);
+    finish_spi();
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(replay_context);
+    entry->inline_history = state;
+    return state;
+}
+
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context) {
+    const int time_index = time_input(featurizer);
+    if (since != DT_NOBEGIN && time_index < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("since needs a featurizer with history features"),
+                        errhint("Without history, filter the rows in the query instead.")));
+    const int64 since_us = since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    engine::HistoryState* history = nullptr;
+    if (!engine_featurizer->spec().history.empty()) {
+        engine_call([&] { history = engine_featurizer->new_history().release(); });
+        own_in_context(CurrentMemoryContext, history);
+    }
+    float* features = static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1)));
+    MemoryContext pass_context = CurrentMemoryContext;
+    Portal portal = open_select(ordered_query(query, featurizer->time_column), "query");
+    RowBinding binding;
+    bool bound = false;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        SPI_cursor_fetch(portal, true, kFetchRows);
+        SPITupleTable* table = SPI_tuptable;
+        if (!bound) {
+            bind_row(&binding, featurizer, table->tupdesc, pass_context);
+            bound = true;
+        }
+        const uint64 fetched = SPI_processed;
+        for (uint64 i = 0; i < fetched; ++i) {
+            load_row(&binding, table->vals[i]);
+            const engine::RawValue* raw = binding.raw;
+            const bool wanted = time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time &&
+                                                   raw[time_index].time_us >= since_us);
+            engine_call([&] {
+                if (wanted) engine_featurizer->transform(raw, history, features);
+                engine_featurizer->observe(raw, history);
+            });
+            if (wanted) emit(context, features, table->vals[i], table->tupdesc);
+        }
+        SPI_freetuptable(table);
+        if (fetched == 0) break;
+    }
+    SPI_cursor_close(portal);
+}
+
+int64 store_featurizer(const char* name, const char* query, const char* history_query, const engine::Featurizer& featurizer,
+                       const engine::SqlTypeClass* input_types, int64 rows) {
+    const auto& inputs = featurizer.inputs();
+    const int n_inputs = int(inputs.size());
+    char** input_names = static_cast<char**>(palloc(sizeof(char*) * (n_inputs + 1)));
+    char** type_names = static_cast<char**>(palloc(sizeof(char*) * (n_inputs + 1)));
+    for (int i = 0; i < n_inputs; ++i) {
+        input_names[i] = pstrdup(inputs[i].c_str());
+        type_names[i] = pstrdup(type_class_name(input_types[i]));
+    }
+    const int n_outputs = featurizer.output_count();
+    char** output_names = static_cast<char**>(palloc(sizeof(char*) * (n_outputs + 1)));
+    for (int i = 0; i < n_outputs; ++i) output_names[i] = pstrdup(featurizer.output_names()[i].c_str());
+    char* spec_json = nullptr;
+    engine_call([&] {
+        const std::string json = featurizer.spec().to_json();
+        spec_json = static_cast<char*>(palloc_or_throw(json.size() + 1));
+        memcpy(spec_json, json.c_str(), json.size() + 1);
+    });
+
+    Datum values[8] = {CStringGetTextDatum(name),
+                       CStringGetTextDatum(query),
+                       history_query ? CStringGetTextDatum(history_query) : (Datum)0,
+                       CStringGetTextDatum(spec_json),
+                       PointerGetDatum(text_array(input_names, n_inputs)),
+                       PointerGetDatum(text_array(type_names, n_inputs)),
+                       PointerGetDatum(text_array(output_names, n_outputs)),
+                       Int64GetDatum(rows)};
+    const char nulls[8] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' '};
+    const Oid types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID};
+    const int rc = SPI_execute_with_args(
+        "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, input_types, "
+        "output_names, rows) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, $5, $6, $7, $8 "
+        "FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+        8, const_cast<Oid*>(types), values, nulls, false, 0);
+    if (rc < 0 || SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store featurizer \"%s\"", name)));
+    bool isnull;
+    const int64 featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+    SPIPlanPtr insert_column = prepare(
+        "INSERT INTO dendrite.feature_columns (featurizer_id, ordinal, column_name, kind, missing_indicator, center, "
+        "scale, impute, unseen_value, outputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        10, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, BOOLOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID}));
+    SPIPlanPtr insert_category = prepare(
+        "INSERT INTO dendrite.feature_categories (featurizer_id, ordinal, rank, category, value) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        5, oids({INT8OID, INT4OID, INT4OID, TEXTOID, FLOAT8OID}));
+    const auto& columns = featurizer.columns();
+    for (size_t c = 0; c < columns.size(); ++c) {
+        const engine::FittedColumn& column = columns[c];
+        Datum row[10] = {Int64GetDatum(featurizer_id),           Int32GetDatum(int(c) + 1),
+                         CStringGetTextDatum(column.spec.name.c_str()), CStringGetTextDatum(engine::kind_name(column.spec.kind)),
+                         BoolGetDatum(column.missing_indicator), Float8GetDatum(column.center),
+                         Float8GetDatum(column.scale),           Float8GetDatum(column.impute),
+                         Float8GetDatum(column.unseen_value),    Int32GetDatum(column.outputs())};
+        execute_plan(insert_column, row);
+        for (size_t i = 0; i < column.categories.size(); ++i) {
+            Datum category[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(c) + 1), Int32GetDatum(int(i) + 1),
+                                 CStringGetTextDatum(column.categories[i].c_str()),
+                                 Float8GetDatum(i < column.category_values.size() ? column.category_values[i] : 0.0)};
+            execute_plan(insert_category, category);
+        }
+    }
+    SPIPlanPtr insert_history = prepare(
+        "INSERT INTO dendrite.feature_history (featurizer_id, ordinal, output_name, center, scale) VALUES ($1, $2, $3, $4, $5)",
+        5, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID}));
+    const auto& history = featurizer.history_outputs();
+    const int first_history_output = n_outputs - int(history.size());
+    for (size_t i = 0; i < history.size(); ++i) {
+        Datum row[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(i) + 1),
+                        CStringGetTextDatum(output_names[first_history_output + int(i)]), Float8GetDatum(history[i].center),
+                        Float8GetDatum(history[i].scale)};
+        execute_plan(insert_history, row);
+    }
+    return featurizer_id;
+}
+
+}  // namespace dendrite::pg

@@ -1,0 +1,75 @@
+// Featurizer versions in a backend: stored as catalog rows by store_featurizer, loaded once per backend
+// (a version never changes), bound to the rows of a query or a scored row by column name, and run over
+// whole queries in one ordered offline pass.
+#pragma once
+
+#include "engine/featurizer.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace dendrite::pg {
+
+struct CachedFeaturizer {
+    int64 featurizer_id;
+    char* name;
+    int version;
+    char* query;
+    char* history_query;  // the rows that build the inline history state
+    char* time_column;    // of the first history declaration, or NULL without history
+    engine::Featurizer* featurizer;  // owned: deleted when the entry's memory context goes
+    int n_inputs;
+    char** input_names;
+    engine::SqlTypeClass* input_types;  // as fitted: a column whose type class changed is an error
+    bool* input_optional;               // labels: a row may lack them
+    int n_outputs;
+    engine::HistoryState* inline_history;  // built on first inline use; NULL until then
+    CachedFeaturizer* next;
+};
+
+// How the columns of one row type feed a featurizer's inputs.
+struct RowBinding {
+    Oid row_type;
+    int32 row_typmod;
+    TupleDesc descriptor;
+    int n_inputs;
+    int* attnums;  // per input, 0-based attribute index; -1 for an optional input the row lacks
+    Oid* types;    // per input, base type
+    Datum* values;
+    bool* nulls;
+    engine::RawValue* raw;  // per input
+};
+
+engine::SqlTypeClass type_class(Oid base_type);
+const char* type_class_name(engine::SqlTypeClass type);
+
+const CachedFeaturizer* featurizer_by_id(int64 featurizer_id);
+// The latest version of a featurizer (one catalog query). 42704 when there is none.
+const CachedFeaturizer* latest_featurizer(const char* name);
+
+// Binds a row type to the featurizer's inputs (in context); 42703 for a missing column, 42804 for a
+// column whose type changed since fitting, both naming the column.
+void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context);
+// The same for a list of input names; fitted_types may be NULL (no type check).
+void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
+                 const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context);
+// Opens a read-only cursor over query, which must be a single SELECT (22023 otherwise).
+Portal open_select(const char* query, const char* what);
+// Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current
+// memory context).
+void load_row(RowBinding* binding, HeapTuple tuple);
+
+// The inline history state, built on first use by replaying the featurizer's history query.
+engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);
+
+// One ordered pass over query: every row feeds the history; rows whose time is >= since (all rows when
+// since is DT_NOBEGIN or the featurizer has no history) are featurized and handed to emit.
+typedef void (*EmitRow)(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor);
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context);
+
+// SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
+char* ordered_query(const char* query, const char* time_column);
+
+// Stores a fitted featurizer as a new version of name; returns its featurizer_id.
+int64 store_featurizer(const char* name, const char* query, const char* history_query, const engine::Featurizer& featurizer,
+                       const engine::SqlTypeClass* input_types, int64 rows);
+
+}  // namespace dendrite::pg
