@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Quality on the Fraud Detection Handbook's data (../shared/data), with the handbook's protocol: train on
+# one week, skip a week, assess the next; report ROC-AUC, average precision and card precision@100 for
+# logistic regression and the MLP. Usage: tests/bench/handbook_quality.sh [train_start]
+# (default 2018-07-11; the handbook's other split starts 2018-07-04). Needs `make install` done.
+# MLP settings can be overridden: HIDDEN='{64,32}' EPOCHS=20 LEARNING_RATE=0.001 BATCH_SIZE=256 CLASS_WEIGHT=none
+# XGBOOST=1 adds Debian's python3-xgboost on the same features (benchmark peer only).
+# VALIDATION_FRACTION=0 (the handbook trains on the whole week) AMOUNT=log1p (or standardize); SEEDS='1 2 3' runs one seed after another
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data="../shared/data/fdh_transactions_2018-04-01_2018-07-31.csv.xz"
+[ -f "$data" ] || { echo "skipped: $data is absent"; exit 77; }
+train_start="${1:-2018-07-11}"
+dates=$(date -d "$train_start" +%F)
+train_end=$(date -d "$dates + 7 days" +%F); test_start=$(date -d "$dates + 14 days" +%F); test_end=$(date -d "$dates + 21 days" +%F)
+
+source scripts/cluster.sh
+trap cluster_stop EXIT
+cluster_start
+psql -X -q -c "CREATE EXTENSION dendrite" \
+     -c "CREATE TABLE fdh (transaction_id bigint PRIMARY KEY, tx_datetime timestamp, customer_id int, terminal_id int,
+                           tx_amount float8, tx_time_seconds int, tx_time_days int, tx_fraud int)"
+xz -dc "$data" | psql -X -q -c "\copy fdh FROM STDIN WITH (FORMAT csv, HEADER true)"
+psql -X -q -c "ANALYZE fdh"
+echo "training week $train_start .. $train_end (exclusive), assessment week $test_start .. $test_end (exclusive)"
+for seed in ${SEEDS:-1}; do
+  echo "seed $seed"
+  psql -X -q -v train_start="$train_start" -v train_end="$train_end" -v test_start="$test_start" -v test_end="$test_end" \
+       -v hidden="${HIDDEN:-{64,32\}}" -v epochs="${EPOCHS:-20}" -v learning_rate="${LEARNING_RATE:-0.001}" \
+       -v batch_size="${BATCH_SIZE:-256}" -v class_weight="${CLASS_WEIGHT:-none}" \
+       -v validation_fraction="${VALIDATION_FRACTION:-0}" -v seed="$seed" -v amount="${AMOUNT:-log1p}" \
+       -v xgboost="${XGBOOST:-0}" \
+       -f tests/bench/handbook_quality.sql
+done

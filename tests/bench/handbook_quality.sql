@@ -1,0 +1,88 @@
+-- The Fraud Detection Handbook's protocol on ../shared/data, with dendrite's featurizer and models.
+-- Expects table fdh (loaded by tests/bench/handbook_quality.sh) and psql variables :train_start,
+-- :train_end, :test_start, :test_end (the assessment week starts one week after the training week ends).
+\set ON_ERROR_STOP on
+\pset footer off
+SET client_min_messages = warning;
+
+-- The handbook's features, declared: the customer's count and mean amount over 1/7/30 days, the terminal's
+-- count and fraud rate over 1/7/30 days counted only from transactions at least 7 days old, the amount,
+-- and, beyond the handbook, the customer's largest amount and the ratio of the amount to the customer's mean,
+-- and time of day / weekend. Fitted on the training week; the weeks before only build history.
+SELECT dendrite.create_featurizer('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L', :'train_end'),
+    label => 'tx_fraud', since => :'train_start',
+    columns => format('{"transaction_id": "ignore", "tx_time_seconds": "ignore", "tx_time_days": "ignore", "tx_amount": "%s"}', :'amount')::jsonb,
+    history => '[{"entity": "customer_id", "time": "tx_datetime", "value": "tx_amount",
+                  "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "mean", "max", "ratio_to_mean"]},
+                 {"entity": "terminal_id", "time": "tx_datetime", "label": "tx_fraud", "delay": "7 days",
+                  "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_rate"]}]') AS featurizer_version;
+
+\set training_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'train_end'
+DROP TABLE IF EXISTS results, scores, assessment, xgboost_scores;
+SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name IN ('fdh_lr', 'fdh_mlp');
+CREATE TEMP TABLE results (algorithm text, version int, validation_pr_auc float8, seconds float8);
+INSERT INTO results SELECT 'logistic_regression', version, pr_auc, seconds
+  FROM dendrite.train('fdh_lr', :'training_query', 'tx_fraud', featurizer => 'fdh', since => :'train_start',
+                      algorithm => 'logistic_regression', epochs => 20, learning_rate => 0.01, class_weight => 'none', seed => 1);
+INSERT INTO results SELECT 'mlp', version, pr_auc, seconds
+  FROM dendrite.train('fdh_mlp', :'training_query', 'tx_fraud', featurizer => 'fdh', since => :'train_start',
+                      hidden => :'hidden', epochs => :epochs, learning_rate => :learning_rate, batch_size => :batch_size,
+                      class_weight => :'class_weight', validation_fraction => :validation_fraction, seed => :seed);
+
+-- Score the assessment week in one ordered pass (history from every earlier row).
+CREATE TEMP TABLE scores AS
+SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
+  FROM (VALUES ('logistic_regression', 'fdh_lr'), ('mlp', 'fdh_mlp')) AS m(algorithm, model),
+       LATERAL dendrite.score_query(m.model, format('SELECT * FROM fdh WHERE tx_datetime < %L', :'test_end'),
+                                    key => 'transaction_id', since => :'test_start') s;
+
+-- The peer: xgboost on the same feature vectors (when psql variable xgboost is 1).
+\if :xgboost
+COPY (SELECT f.key, f.features, x.tx_fraud FROM dendrite.featurize('fdh', :'training_query', key => 'transaction_id', since => :'train_start') f
+        JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_train.csv' CSV;
+COPY (SELECT f.key, f.features, x.tx_fraud
+        FROM dendrite.featurize('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L', :'test_end'), key => 'transaction_id', since => :'test_start') f
+        JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_test.csv' CSV;
+\! /usr/bin/python3 tests/bench/handbook_xgboost.py /tmp/dendrite_handbook_train.csv /tmp/dendrite_handbook_test.csv /tmp/dendrite_handbook_xgboost.csv
+CREATE TEMP TABLE xgboost_scores (transaction_id bigint, score float8);
+COPY xgboost_scores FROM '/tmp/dendrite_handbook_xgboost.csv' CSV;
+INSERT INTO scores SELECT transaction_id, 'xgboost (python3-xgboost)', score FROM xgboost_scores;
+INSERT INTO results VALUES ('xgboost (python3-xgboost)', NULL, NULL, NULL);
+\endif
+
+-- The handbook removes from each assessment day the cards already known as compromised: those with a
+-- fraud in the training week, or in the days up to (assessment day - delay - 1).
+CREATE TEMP TABLE assessment AS
+SELECT f.transaction_id, f.customer_id, f.tx_datetime::date AS day, f.tx_fraud
+  FROM fdh f
+ WHERE f.tx_datetime >= :'test_start' AND f.tx_datetime < :'test_end'
+   AND NOT EXISTS (
+        SELECT FROM fdh k
+         WHERE k.customer_id = f.customer_id AND k.tx_fraud = 1
+           AND k.tx_datetime >= :'train_start'
+           AND k.tx_datetime < f.tx_datetime::date - interval '7 days');
+
+WITH scored AS (
+    SELECT s.algorithm, a.*, s.score FROM assessment a JOIN scores s USING (transaction_id)),
+ranked AS (
+    SELECT algorithm, tx_fraud, row_number() OVER w AS k, sum(tx_fraud) OVER w AS tp,
+           rank() OVER (PARTITION BY algorithm ORDER BY score) AS ascending_rank
+      FROM scored WINDOW w AS (PARTITION BY algorithm ORDER BY score DESC ROWS UNBOUNDED PRECEDING)),
+curves AS (
+    SELECT algorithm, count(*) AS transactions, sum(tx_fraud) AS frauds,
+           sum(tp::float8 / k) FILTER (WHERE tx_fraud = 1) / sum(tx_fraud) AS average_precision,
+           (sum(ascending_rank) FILTER (WHERE tx_fraud = 1) - sum(tx_fraud) * (sum(tx_fraud) + 1) / 2.0)
+               / (sum(tx_fraud) * (count(*) - sum(tx_fraud))) AS roc_auc
+      FROM ranked GROUP BY algorithm),
+cards AS (   -- per day and card: its highest score, and whether any of its transactions was fraud
+    SELECT algorithm, day, customer_id, max(score) AS score, max(tx_fraud) AS fraud FROM scored GROUP BY 1, 2, 3),
+card_precision AS (
+    SELECT algorithm, avg(top_frauds / 100.0) AS card_precision_at_100
+      FROM (SELECT algorithm, day, sum(fraud) AS top_frauds
+              FROM (SELECT *, row_number() OVER (PARTITION BY algorithm, day ORDER BY score DESC, customer_id) AS r FROM cards) c
+             WHERE r <= 100 GROUP BY algorithm, day) d
+     GROUP BY algorithm)
+SELECT r.algorithm, c.transactions, c.frauds, round(c.roc_auc::numeric, 3) AS roc_auc,
+       round(c.average_precision::numeric, 3) AS average_precision, round(p.card_precision_at_100, 3) AS card_precision_at_100,
+       round(r.validation_pr_auc::numeric, 3) AS validation_pr_auc, round(r.seconds::numeric, 2) AS train_seconds
+  FROM results r JOIN curves c USING (algorithm) JOIN card_precision p USING (algorithm) ORDER BY r.algorithm;
