@@ -1,6 +1,7 @@
 #include "engine/featurizer.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -57,10 +58,15 @@ uint64_t category_key(const RawValue& value) {
     switch (value.type) {
         case RawValue::Type::Text: return category_key(value.text, value.length);
         case RawValue::Type::Number: {
+            // The decimal text of the number, so that 42 and '42' are one category; integers (ids, the
+            // common case) take the fast path.
             char buffer[32];
             const double x = value.number;
-            const int n = (std::floor(x) == x && std::fabs(x) < 1e15) ? std::snprintf(buffer, sizeof buffer, "%.0f", x)
-                                                                      : std::snprintf(buffer, sizeof buffer, "%.17g", x);
+            if (std::floor(x) == x && std::fabs(x) < 1e15) {
+                const auto end = std::to_chars(buffer, buffer + sizeof buffer, static_cast<long long>(x)).ptr;
+                return category_key(buffer, size_t(end - buffer));
+            }
+            const int n = std::snprintf(buffer, sizeof buffer, "%.17g", x);
             return category_key(buffer, size_t(n));
         }
         case RawValue::Type::Inet: return fnv1a(value.inet, value.inet_v6 ? 16 : 4, 0x84222325cbf29ce4ULL);
