@@ -356,7 +356,11 @@ void load_row(RowBinding* binding, HeapTuple tuple) {
 
 char* ordered_query(const char* query, const char* time_column) {
     if (!time_column) return pstrdup(query);
-    return psprintf("SELECT * FROM (%s\n) AS dendrite_rows ORDER BY %s", query, quote_identifier(time_column));
+    // Sorting is not stable: rows with equal times keep the query's own order through the ordinal, so a
+    // query with ORDER BY time, id gives the same pass (and, with a seed, the same model) every time.
+    return psprintf("SELECT * FROM (SELECT *, row_number() OVER () AS dendrite_query_ordinal FROM (%s\n) AS dendrite_query) "
+                    "AS dendrite_rows ORDER BY %s, dendrite_query_ordinal",
+                    query, quote_identifier(time_column));
 }
 
 Portal open_select(const char* query, const char* what) {

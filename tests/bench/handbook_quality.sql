@@ -9,7 +9,8 @@ SET client_min_messages = warning;
 -- count and fraud rate over 1/7/30 days counted only from transactions at least 7 days old, the amount,
 -- and, beyond the handbook, the customer's largest amount and the ratio of the amount to the customer's mean,
 -- and time of day / weekend. Fitted on the training week; the weeks before only build history.
-SELECT dendrite.create_featurizer('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L', :'train_end'),
+-- Every query orders by time and id: rows with equal times then come in one order, run after run.
+SELECT dendrite.create_featurizer('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'train_end'),
     label => 'tx_fraud', since => :'train_start',
     columns => format('{"transaction_id": "ignore", "tx_time_seconds": "ignore", "tx_time_days": "ignore", "tx_amount": "%s"}', :'amount')::jsonb,
     history => '[{"entity": "customer_id", "time": "tx_datetime", "value": "tx_amount",
@@ -17,7 +18,7 @@ SELECT dendrite.create_featurizer('fdh', format('SELECT * FROM fdh WHERE tx_date
                  {"entity": "terminal_id", "time": "tx_datetime", "label": "tx_fraud", "delay": "7 days",
                   "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_rate"]}]') AS featurizer_version;
 
-\set training_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'train_end'
+\set training_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'train_end' ' ORDER BY tx_datetime, transaction_id'
 DROP TABLE IF EXISTS results, scores, assessment, xgboost_scores;
 SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name IN ('fdh_lr', 'fdh_mlp');
 CREATE TEMP TABLE results (algorithm text, version int, validation_pr_auc float8, seconds float8);
@@ -33,7 +34,7 @@ INSERT INTO results SELECT 'mlp', version, pr_auc, seconds
 CREATE TEMP TABLE scores AS
 SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
   FROM (VALUES ('logistic_regression', 'fdh_lr'), ('mlp', 'fdh_mlp')) AS m(algorithm, model),
-       LATERAL dendrite.score_query(m.model, format('SELECT * FROM fdh WHERE tx_datetime < %L', :'test_end'),
+       LATERAL dendrite.score_query(m.model, format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'test_end'),
                                     key => 'transaction_id', since => :'test_start') s;
 
 -- The peer: xgboost on the same feature vectors (when psql variable xgboost is 1).
@@ -41,7 +42,7 @@ SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
 COPY (SELECT f.key, f.features, x.tx_fraud FROM dendrite.featurize('fdh', :'training_query', key => 'transaction_id', since => :'train_start') f
         JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_train.csv' CSV;
 COPY (SELECT f.key, f.features, x.tx_fraud
-        FROM dendrite.featurize('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L', :'test_end'), key => 'transaction_id', since => :'test_start') f
+        FROM dendrite.featurize('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'test_end'), key => 'transaction_id', since => :'test_start') f
         JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_test.csv' CSV;
 \! /usr/bin/python3 tests/bench/handbook_xgboost.py /tmp/dendrite_handbook_train.csv /tmp/dendrite_handbook_test.csv /tmp/dendrite_handbook_xgboost.csv
 CREATE TEMP TABLE xgboost_scores (transaction_id bigint, score float8);

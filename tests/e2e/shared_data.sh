@@ -46,3 +46,16 @@ read -r assessed in_range ap auc <<<"$assessment"
 [ "$in_range" = t ] || fail "scores outside [0, 1]"
 echo "# raw columns, MLP 64-32, 10 epochs: validation pr_auc $pr_auc roc_auc $roc_auc in ${seconds} s"
 echo "# assessment week 2018-07-25..31 ($assessed rows): average precision $ap, roc_auc $auc"
+
+# The handbook's protocol with dendrite's featurizer (tests/bench/handbook_quality.sql, one seed). The
+# quality bar itself (AP >= 0.68, CP@100 >= 0.28) is checked by the benchmark; here a floor far below it
+# catches a broken pipeline without depending on the last digit of floating point on this CPU.
+report="$(psql -X -q -A -F ' ' -v train_start=2018-07-11 -v train_end=2018-07-18 -v test_start=2018-07-25 \
+            -v test_end=2018-08-01 -v hidden='{64,32}' -v epochs=20 -v learning_rate=0.001 -v batch_size=256 \
+            -v class_weight=none -v validation_fraction=0 -v seed=1 -v amount=log1p -v xgboost=0 \
+            -f "${DENDRITE_ROOT:-.}/tests/bench/handbook_quality.sql" | grep -E '^(mlp|logistic_regression) ')"
+mlp="$(grep '^mlp ' <<<"$report")"
+read -r _ _ _ auc ap cp _ <<<"$mlp"
+echo "# handbook split 2018-07-11 with the featurizer: MLP roc_auc $auc, average precision $ap, card precision@100 $cp"
+echo "# $(grep '^logistic_regression ' <<<"$report" | awk '{print "logistic regression: roc_auc " $4 ", average precision " $5 ", card precision@100 " $6}')"
+awk -v ap="$ap" -v cp="$cp" 'BEGIN { exit !(ap > 0.6 && cp > 0.25) }' || fail "quality far below the handbook's: AP $ap, CP@100 $cp"
