@@ -77,7 +77,10 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     }
     if (units[n_layers - 1] != 1) corrupted(model, version, "the output layer does not have one unit");
 
-    float* parameters = static_cast<float*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters));
+    // 64-byte aligned: Eigen's matrix-vector kernels sum in an order that depends on alignment, and a
+    // score must not change with where a backend happened to put the parameters.
+    char* unaligned = static_cast<char*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters + 64));
+    float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
     execute("SELECT layer_index, name, shape, value FROM dendrite.parameters WHERE version_id = $1 "
             "ORDER BY layer_index, name DESC",  // kernel before bias, the flat buffer's order
             1, oids({INT8OID}), id);
