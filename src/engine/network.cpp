@@ -122,6 +122,38 @@ float forward_one(const NetworkView& view, const float* x, float* scratch) noexc
     return 0.0f;  // unreachable for a validated network: it has an output layer
 }
 
+size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
+    return size_t(scratch_floats(view)) * size_t(n);
+}
+
+void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch) {
+    const size_t half = size_t(scratch_floats(view) / 2) * size_t(n);
+    float* in = scratch;
+    float* out = scratch + half;
+    const float* current = x;
+    const float* parameters = view.parameters;
+    int n_in = view.inputs;
+    for (int l = 0; l < view.layers; ++l) {
+        const int n_out = view.units[l];
+        Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
+        Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
+        parameters += size_t(n_out) * (n_in + 1);
+        Eigen::Map<const Matrix> input(current, n_in, n);
+        Eigen::Map<Matrix> z(out, n_out, n);
+        z.noalias() = kernel * input;
+        z.colwise() += bias;
+        if (l + 1 == view.layers) {
+            for (int i = 0; i < n; ++i)
+                scores[i] = view.activations[l] == Activation::Sigmoid ? sigmoid(z(0, i)) : z(0, i);
+            return;
+        }
+        apply_activation(view.activations[l], z);
+        current = out;
+        std::swap(in, out);
+        n_in = n_out;
+    }
+}
+
 Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
     spec_.validate();
     parameters_.assign(spec_.parameter_count(), 0.0f);

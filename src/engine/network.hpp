@@ -14,6 +14,10 @@ namespace dendrite::engine {
 
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;  // column-major
 using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
+// Buffers that Eigen maps as matrices. Aligned to Eigen's largest packet (64 bytes with AVX-512): Eigen's
+// vectorised reductions peel unaligned leading elements, so the order of a sum, and with it the last bit of
+// a parameter, would otherwise depend on where malloc put the buffer, and one seed would not give one model.
+using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
 enum class Activation { Identity, Relu, Tanh, Sigmoid };
 
@@ -53,6 +57,13 @@ struct NetworkView {
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
 int scratch_floats(const NetworkView& view) noexcept;
 
+// Scores n rows at once: x is inputs x n, column-major (one row's features after another), scores gets n
+// values. Matrix-matrix products instead of n matrix-vector ones; the scores agree with forward_one to float
+// rounding (the summation order differs). scratch holds batch_scratch_floats(view, n) floats. May throw
+// std::bad_alloc (Eigen's blocking buffers): call it inside the error boundary.
+void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch);
+size_t batch_scratch_floats(const NetworkView& view, int n) noexcept;
+
 class Network {
 public:
     explicit Network(NetworkSpec spec);
@@ -60,8 +71,8 @@ public:
     void initialize(Rng& rng);  // He-uniform before ReLU, Glorot-uniform otherwise; zero biases
 
     const NetworkSpec& spec() const { return spec_; }
-    std::vector<float>& parameters() { return parameters_; }
-    const std::vector<float>& parameters() const { return parameters_; }
+    AlignedFloats& parameters() { return parameters_; }
+    const AlignedFloats& parameters() const { return parameters_; }
 
     // x: inputs x batch. Returns the output layer's pre-activations (logits), 1 x batch, and keeps the
     // intermediate values for backward().
@@ -73,7 +84,7 @@ public:
 
 private:
     NetworkSpec spec_;
-    std::vector<float> parameters_;
+    AlignedFloats parameters_;
     const float* input_ = nullptr;
     Eigen::Index batch_ = 0;
     std::vector<Matrix> pre_;   // z of each layer

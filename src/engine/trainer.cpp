@@ -142,7 +142,7 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     }
 
     const size_t batch_size = size_t(options.batch_size);
-    std::vector<float> gradient(network.spec().parameter_count());
+    AlignedFloats gradient(network.spec().parameter_count());
     std::vector<float> batch_labels, batch_weights, evaluation_labels, evaluation_scores;
     Matrix batch;
     RowVector dlogits;
@@ -198,7 +198,7 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     }
 
     result.spec = network.spec();
-    result.parameters = network.parameters();
+    result.parameters.assign(network.parameters().begin(), network.parameters().end());
     result.seconds = seconds_since(start);
     return result;
 }

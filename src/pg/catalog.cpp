@@ -1,6 +1,12 @@
 #include "pg/catalog.hpp"
 
+extern "C" {
+#include "commands/extension.h"
+}
+
 namespace dendrite::pg {
+
+Oid extension_oid() { return get_extension_oid("dendrite", true); }
 
 void connect_spi() {
     if (SPI_connect() != SPI_OK_CONNECT)

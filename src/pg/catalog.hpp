@@ -12,6 +12,11 @@ namespace dendrite::pg {
 // the full expression, which covers the call.
 inline const Oid* oids(std::initializer_list<Oid> types) { return types.begin(); }
 
+// The OID of the dendrite extension in this database (InvalidOid when it is not installed). Cached
+// entries remember it: after DROP EXTENSION and CREATE EXTENSION in one backend, ids restart and an entry
+// of the old extension must not answer for a new row with the same id.
+Oid extension_oid();
+
 void connect_spi();
 void finish_spi();
 

@@ -344,7 +344,7 @@ DENDRITE_FUNCTION(dendrite_observe) {
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     RowState* state = row_state(fcinfo, name, row);
     load_row_argument(state, row);
-    engine::HistoryState* history = inline_history(state->featurizer);
+    engine::HistoryState* history = inline_history_for_update(state->featurizer);
     if (!history)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("featurizer \"%s\" has no history features to observe", name)));
@@ -379,7 +379,7 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     InitMaterializedSRF(fcinfo, 0);
     emit.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
-    emit.version = latest_version(model);
+    emit.version = serving_version(model);
     emit.n_outputs = emit.version->n_features;
     emit.scratch = static_cast<float*>(palloc(sizeof(float) * emit.version->scratch_floats));
     connect_spi();

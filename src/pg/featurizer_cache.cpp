@@ -9,6 +9,7 @@
 #include "pg/values.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "utils/date.h"
 #include "utils/inet.h"
 }
@@ -69,6 +70,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     MemoryContext entry_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
     CachedFeaturizer* entry = static_cast<CachedFeaturizer*>(MemoryContextAllocZero(entry_context, sizeof(CachedFeaturizer)));
     entry->featurizer_id = featurizer_id;
+    entry->extension = extension_oid();
 
     connect_spi();
     Datum id[1] = {Int64GetDatum(featurizer_id)};
@@ -228,8 +230,9 @@ const char* type_class_name(engine::SqlTypeClass type) {
 }
 
 const CachedFeaturizer* featurizer_by_id(int64 featurizer_id) {
+    const Oid extension = extension_oid();
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
-        if (entry->featurizer_id == featurizer_id) return entry;
+        if (entry->featurizer_id == featurizer_id && entry->extension == extension) return entry;
     return load_featurizer(featurizer_id);
 }
 
@@ -386,44 +389,106 @@ int time_input(const CachedFeaturizer* featurizer) {
 
 }  // namespace
 
+namespace {
+
+bool transaction_callbacks_registered = false;
+
+void discard_history(CachedFeaturizer* entry) {
+    entry->inline_history = nullptr;
+    entry->history_in_transaction = false;
+    if (entry->history_context) MemoryContextDelete(entry->history_context);  // deletes the state
+    entry->history_context = nullptr;
+}
+
+void end_of_transaction(XactEvent event, void*) {
+    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) {
+        if (!entry->history_in_transaction) continue;
+        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) discard_history(entry);
+        else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+            entry->history_in_transaction = false;
+    }
+}
+
+void end_of_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+    if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    // Conservative: the state cannot tell rows of the aborted subtransaction from the others.
+    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
+        if (entry->history_in_transaction) discard_history(entry);
+}
+
+void track_transaction() {
+    if (transaction_callbacks_registered) return;
+    RegisterXactCallback(end_of_transaction, nullptr);
+    RegisterSubXactCallback(end_of_subtransaction, nullptr);
+    transaction_callbacks_registered = true;
+}
+
+}  // namespace
+
+engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featurizer) {
+    engine::HistoryState* state = inline_history(featurizer);
+    if (state) {
+        track_transaction();
+        const_cast<CachedFeaturizer*>(featurizer)->history_in_transaction = true;
+    }
+    return state;
+}
+
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     if (featurizer->inline_history || featurizer->featurizer->spec().history.empty()) return featurizer->inline_history;
     auto* entry = const_cast<CachedFeaturizer*>(featurizer);
+    MemoryContext history_context = AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history",
+                                                          ALLOCSET_SMALL_SIZES);
     engine::HistoryState* state = nullptr;
     engine_call([&] { state = featurizer->featurizer->new_history().release(); });
-    MemoryContext entry_context = GetMemoryChunkContext(entry);
-    own_in_context(entry_context, state);
+    own_in_context(history_context, state);
 
     // Replay the history query in time order. Until the replay completes the state is not published, so
-    // an error or a cancel leaves no half-built history behind (the object is freed with the context).
+    // an error or a cancel leaves no half-built history behind (the object is freed with its context,
+    // a child of the entry's, when the transaction's cleanup or the next attempt deletes it).
     MemoryContext replay_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(replay_context);
-    connect_spi();
-    Portal portal = open_select(ordered_query(featurizer->history_query, featurizer->time_column), "history query");
-    RowBinding binding;
-    bool bound = false;
-    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
-    for (;;) {
-        CHECK_FOR_INTERRUPTS();
-        SPI_cursor_fetch(portal, true, kFetchRows);
-        SPITupleTable* table = SPI_tuptable;
-        if (!bound) {
-            bind_row(&binding, featurizer, table->tupdesc, replay_context);
-            bound = true;
+    PG_TRY();
+    {
+        connect_spi();
+        Portal portal = open_select(ordered_query(featurizer->history_query, featurizer->time_column), "history query");
+        RowBinding binding;
+        bool bound = false;
+        const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+        for (;;) {
+            CHECK_FOR_INTERRUPTS();
+            SPI_cursor_fetch(portal, true, kFetchRows);
+            SPITupleTable* table = SPI_tuptable;
+            if (!bound) {
+                bind_row(&binding, featurizer, table->tupdesc, replay_context);
+                bound = true;
+            }
+            const uint64 fetched = SPI_processed;
+            for (uint64 i = 0; i < fetched; ++i) {
+                load_row(&binding, table->vals[i]);
+                engine_call([&] { engine_featurizer->observe(binding.raw, state); });
+            }
+            SPI_freetuptable(table);
+            if (fetched == 0) break;
         }
-        const uint64 fetched = SPI_processed;
-        for (uint64 i = 0; i < fetched; ++i) {
-            load_row(&binding, table->vals[i]);
-            engine_call([&] { engine_featurizer->observe(binding.raw, state); });
-        }
-        SPI_freetuptable(table);
-        if (fetched == 0) break;
+        SPI_cursor_close(portal);
+        finish_spi();
     }
-    SPI_cursor_close(portal);
-    finish_spi();
+    PG_CATCH();
+    {
+        MemoryContextDelete(history_context);  // the half-built state goes now, not with the entry
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
     MemoryContextSwitchTo(old);
     MemoryContextDelete(replay_context);
     entry->inline_history = state;
+    entry->history_context = history_context;
+    // Built inside a transaction that wrote: the replay may have seen that transaction's own rows.
+    if (GetTopTransactionIdIfAny() != InvalidTransactionId) {
+        track_transaction();
+        entry->history_in_transaction = true;
+    }
     return state;
 }
 

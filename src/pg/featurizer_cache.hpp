@@ -10,6 +10,7 @@ namespace dendrite::pg {
 
 struct CachedFeaturizer {
     int64 featurizer_id;
+    Oid extension;  // extension_oid() when loaded
     char* name;
     int version;
     char* query;
@@ -22,6 +23,8 @@ struct CachedFeaturizer {
     bool* input_optional;               // labels: a row may lack them
     int n_outputs;
     engine::HistoryState* inline_history;  // built on first inline use; NULL until then
+    MemoryContext history_context;         // owns inline_history; deleting it discards the state
+    bool history_in_transaction;           // the state holds rows of the current, uncommitted transaction
     CachedFeaturizer* next;
 };
 
@@ -59,6 +62,10 @@ void load_row(RowBinding* binding, HeapTuple tuple);
 
 // The inline history state, built on first use by replaying the featurizer's history query.
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);
+// The same, for a caller about to observe a row. The state is transactional: when a transaction (or
+// subtransaction) that observed rows aborts, the state is discarded and rebuilt from the history query at
+// next use, so a rejected or rolled-back row never counts.
+engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featurizer);
 
 // One ordered pass over query: every row feeds the history; rows whose time is >= since (all rows when
 // since is DT_NOBEGIN or the featurizer has no history) are featurized and handed to emit.

@@ -2,7 +2,15 @@
 
 #include <cmath>
 
+#include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+
+extern "C" {
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+}
 
 namespace dendrite::pg {
 
@@ -32,6 +40,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
                                                         ALLOCSET_SMALL_SIZES);
     CachedVersion* entry = static_cast<CachedVersion*>(MemoryContextAllocZero(entry_context, sizeof(CachedVersion)));
     entry->version_id = version_id;
+    entry->extension = extension_oid();
     entry->version = version;
     entry->model = MemoryContextStrdup(entry_context, model);
 
@@ -114,25 +123,79 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     return entry;
 }
 
+// Model name -> serving version, per backend. Entries live in serving_context, which is reset whenever a
+// watched catalog table changes (or on a full relcache reset).
+struct ServingEntry {
+    char* model;
+    const CachedVersion* version;
+    ServingEntry* next;
+};
+MemoryContext serving_context = nullptr;
+ServingEntry* serving_entries = nullptr;
+Oid watched_relations[3] = {InvalidOid, InvalidOid, InvalidOid};  // models, model_versions, deployments
+
+void forget_serving_versions(Datum, Oid relation) {
+    bool watched = relation == InvalidOid;
+    for (Oid r : watched_relations) watched = watched || (r != InvalidOid && r == relation);
+    if (!watched) return;
+    serving_entries = nullptr;
+    for (Oid& r : watched_relations) r = InvalidOid;  // looked up again: the extension may have been recreated
+    if (serving_context) MemoryContextReset(serving_context);
+}
+
+void watch_catalog() {
+    if (!serving_context) {
+        serving_context = AllocSetContextCreate(TopMemoryContext, "dendrite serving versions", ALLOCSET_SMALL_SIZES);
+        CacheRegisterRelcacheCallback(forget_serving_versions, Datum(0));
+    }
+    if (watched_relations[0] != InvalidOid) return;
+    const Oid schema = get_namespace_oid("dendrite", false);
+    const char* names[3] = {"models", "model_versions", "deployments"};
+    for (int i = 0; i < 3; ++i) watched_relations[i] = get_relname_relid(names[i], schema);
+}
+
 }  // namespace
 
-const CachedVersion* latest_version(const char* model) {
+const CachedVersion* serving_version(const char* model) {
+    watch_catalog();
+    for (ServingEntry* entry = serving_entries; entry; entry = entry->next)
+        if (strcmp(entry->model, model) == 0) return entry->version;
+
     connect_spi();
     Datum name[1] = {CStringGetTextDatum(model)};
-    execute("SELECT v.version_id, v.version FROM dendrite.models m JOIN dendrite.model_versions v USING (model_id) "
-            "WHERE m.name = $1 ORDER BY v.version DESC LIMIT 1",
-            1, oids({TEXTOID}), name);
-    if (SPI_processed == 0)
+    execute("SELECT version_id, version FROM dendrite.serving_version($1)", 1, oids({TEXTOID}), name);
+    bool isnull;
+    if (SPI_processed == 0 || (SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), isnull))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" does not exist", model),
                         errhint("Train it first with dendrite.train.")));
-    bool isnull;
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     const int version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     finish_spi();
-    for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
-        if (entry->version_id == version_id) return entry;
-    return load_version(model, version_id, version);
+    const CachedVersion* found = nullptr;
+    const Oid extension = extension_oid();
+    for (CachedVersion* entry = cached_versions; entry && !found; entry = entry->next)
+        if (entry->version_id == version_id && entry->extension == extension) found = entry;
+    if (!found) found = load_version(model, version_id, version);
+
+    // The SPI queries above may have processed invalidations (which reset serving_context): allocate after.
+    watch_catalog();
+    auto* entry = static_cast<ServingEntry*>(MemoryContextAlloc(serving_context, sizeof(ServingEntry)));
+    entry->model = MemoryContextStrdup(serving_context, model);
+    entry->version = found;
+    entry->next = serving_entries;
+    serving_entries = entry;
+    return found;
 }
 
-
 }  // namespace dendrite::pg
+
+// The statement trigger on dendrite.models, model_versions and deployments: every backend forgets which
+// versions serve its models (at commit for other backends, at the next command for this one).
+DENDRITE_FUNCTION(dendrite_catalog_changed) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("dendrite.catalog_changed must be called as a trigger")));
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    CacheInvalidateRelcache(trigger->tg_relation);
+    return PointerGetDatum(nullptr);
+}

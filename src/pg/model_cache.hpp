@@ -1,6 +1,9 @@
 // Per-backend cache of model versions for scoring. A version's rows are immutable once trained, so an
-// entry keyed by version_id never goes stale: what changes is which version a model name resolves to, and
-// that is looked up once per statement (per call site), never per row.
+// entry keyed by version_id never goes stale: what changes is which version a model name serves with
+// (dendrite.serving_version: the deployed one, or the latest). That answer is cached per backend too and
+// forgotten when any session changes dendrite.models, model_versions or deployments: their statement
+// triggers send a relcache invalidation, which every backend processes at its next statement. A row then
+// costs no catalog query at all.
 #pragma once
 
 #include "engine/network.hpp"
@@ -11,6 +14,7 @@ namespace dendrite::pg {
 
 struct CachedVersion {
     int64 version_id;
+    Oid extension;  // extension_oid() when loaded
     int version;
     char* model;
     const CachedFeaturizer* featurizer;  // the version it was trained with, pinned
@@ -21,9 +25,9 @@ struct CachedVersion {
     CachedVersion* next;
 };
 
-// The latest version of the model, loaded from the catalog on first use in this backend. Raises 42704
+// The version that serves the model, loaded from the catalog on first use in this backend. Raises 42704
 // when there is no such model.
-const CachedVersion* latest_version(const char* model);
+const CachedVersion* serving_version(const char* model);
 
 
 }  // namespace dendrite::pg

@@ -25,7 +25,7 @@ ScoreState* score_state(FunctionCallInfo fcinfo, const char* model) {
     if (state && strcmp(state->model, model) == 0) return state;
     MemoryContext context = fcinfo->flinfo->fn_mcxt;
     if (!state) state = static_cast<ScoreState*>(MemoryContextAllocZero(context, sizeof(ScoreState)));
-    const CachedVersion* version = latest_version(model);
+    const CachedVersion* version = serving_version(model);
     state->model = MemoryContextStrdup(context, model);
     state->version = version;
     state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));

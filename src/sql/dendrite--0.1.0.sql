@@ -124,6 +124,35 @@ CREATE TABLE dendrite.epochs (
 );
 COMMENT ON TABLE dendrite.epochs IS 'per training run and epoch: losses and validation metrics at that epoch''s max-F1 threshold';
 
+-- Deployment: which version of a model scores (dendrite.score, dendrite.predict, dendrite.score_query and
+-- the guard triggers). Every deploy and rollback is a row; the newest row of a model is what serves. A
+-- model that was never deployed serves its latest version.
+CREATE TABLE dendrite.deployments (
+    deployment_id bigserial PRIMARY KEY,
+    model_id      bigint NOT NULL REFERENCES dendrite.models ON DELETE CASCADE,
+    version_id    bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    action        text NOT NULL CHECK (action IN ('deploy', 'rollback')),
+    strategy      text,            -- deploy: 'version', 'latest' or 'best:<metric>'
+    replaces      bigint REFERENCES dendrite.deployments ON DELETE SET NULL,  -- the deployment this one replaced (what a rollback returns to)
+    deployed_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    deployed_by   name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON dendrite.deployments (model_id, deployment_id);
+COMMENT ON TABLE dendrite.deployments IS 'every deploy and rollback of a model; the newest row of a model names the version that scores';
+
+-- Decisions of the guard triggers that log ('log' action): the feedback loop joins outcomes to these.
+CREATE TABLE dendrite.predictions (
+    version_id   bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    table_name   text NOT NULL,   -- the guarded table, schema-qualified
+    row_key      text,            -- the guarded row's key column, as text (NULL when the table has none)
+    score        float8 NOT NULL,
+    threshold    float8 NOT NULL,
+    decision     text NOT NULL CHECK (decision IN ('pass', 'flag')),
+    predicted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON dendrite.predictions (table_name, row_key);
+COMMENT ON TABLE dendrite.predictions IS 'decisions logged by dendrite.guard and dendrite.guard_batch (rejected rows are not: their transaction is rolled back)';
+
 SELECT pg_catalog.pg_extension_config_dump('dendrite.models', '');
 SELECT pg_catalog.pg_extension_config_dump('dendrite.models_model_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dendrite.featurizers', '');
@@ -135,6 +164,37 @@ SELECT pg_catalog.pg_extension_config_dump('dendrite.model_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('dendrite.model_versions_version_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dendrite.parameters', '');
 SELECT pg_catalog.pg_extension_config_dump('dendrite.epochs', '');
+SELECT pg_catalog.pg_extension_config_dump('dendrite.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('dendrite.deployments_deployment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dendrite.predictions', '');
+
+-- Backends cache which version serves each model; a change to these tables (by any session, by hand or
+-- by pg_restore) tells every backend to forget that cache at its next statement.
+CREATE FUNCTION dendrite.catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_catalog_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.catalog_changed IS 'internal: invalidates every backend''s cache of serving versions';
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.models
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.model_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+
+-- The version that serves a model: the newest deployment's, or the latest version when never deployed.
+CREATE FUNCTION dendrite.serving_version(model text, OUT version_id bigint, OUT version int, OUT deployed bool)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT v.version_id, v.version, d.version_id IS NOT NULL
+      FROM dendrite.models m
+      LEFT JOIN LATERAL (SELECT d.version_id FROM dendrite.deployments d WHERE d.model_id = m.model_id
+                          ORDER BY d.deployment_id DESC LIMIT 1) d ON true
+      JOIN dendrite.model_versions v ON v.model_id = m.model_id AND (v.version_id = d.version_id OR d.version_id IS NULL)
+     WHERE m.name = $1
+     ORDER BY v.version DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION dendrite.serving_version IS 'the version of a model that scores: the deployed one, or the latest when the model was never deployed';
 
 --------------------------------------------------------------------------------------------------------
 -- Training
@@ -188,18 +248,135 @@ COMMENT ON FUNCTION dendrite.train IS 'trains a new version of a model on the ro
 CREATE FUNCTION dendrite.predict(model text, features real[]) RETURNS float8
 AS 'MODULE_PATHNAME', 'dendrite_predict'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION dendrite.predict IS 'scores a feature vector (the output of dendrite.features for the model''s featurizer) with the latest version of a model';
+COMMENT ON FUNCTION dendrite.predict IS 'scores a feature vector (the output of dendrite.features for the model''s featurizer) with the serving version of a model (dendrite.serving_version)';
 
 CREATE FUNCTION dendrite.score(model text, "row" anyelement) RETURNS float8
 AS 'MODULE_PATHNAME', 'dendrite_score'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION dendrite.score IS 'scores a row with the latest version of a model and the featurizer version it was trained with; columns are matched by name';
+COMMENT ON FUNCTION dendrite.score IS 'scores a row with the serving version of a model (dendrite.serving_version) and the featurizer version it was trained with; columns are matched by name';
 
 CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (key text, score float8)
 AS 'MODULE_PATHNAME', 'dendrite_score_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.score_query IS 'scores every row of a query in one ordered pass (history features computed offline); rows before since only build history';
+
+--------------------------------------------------------------------------------------------------------
+-- Deployment and inline scoring
+--------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION dendrite.deploy(model text, version int DEFAULT NULL, strategy text DEFAULT NULL, metric text DEFAULT 'pr_auc')
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    target_version_id bigint;
+    target_version int;
+    how text;
+    current_deployment bigint;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The model row's lock serialises deploys, rollbacks and trainings of one model.
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = deploy.model FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', deploy.model USING ERRCODE = 'undefined_object',
+            HINT = 'Train it first with dendrite.train.';
+    END IF;
+    IF version IS NOT NULL AND strategy IS NOT NULL THEN
+        RAISE EXCEPTION 'give either a version or a strategy, not both' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF version IS NOT NULL THEN
+        how := 'version';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id AND v.version = deploy.version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version %', deploy.model, deploy.version USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSIF coalesce(strategy, 'latest') = 'latest' THEN
+        how := 'latest';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id ORDER BY v.version DESC LIMIT 1;
+    ELSIF strategy = 'best' THEN
+        IF metric IS NULL OR metric NOT IN ('pr_auc', 'roc_auc', 'f1', 'precision', 'recall') THEN
+            RAISE EXCEPTION 'unknown metric "%"', metric USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Use pr_auc, roc_auc, f1, precision or recall (the validation metrics stored with each version).';
+        END IF;
+        how := 'best:' || metric;
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id
+         ORDER BY (v.metrics->>metric)::float8 DESC NULLS LAST, v.version DESC LIMIT 1;
+    ELSE
+        RAISE EXCEPTION 'unknown deployment strategy "%"', strategy USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''latest'' or ''best'', or name a version.';
+    END IF;
+    IF target_version_id IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no trained version', deploy.model USING ERRCODE = 'undefined_object';
+    END IF;
+
+    SELECT d.deployment_id INTO current_deployment FROM dendrite.deployments d
+     WHERE d.model_id = target_model_id ORDER BY d.deployment_id DESC LIMIT 1;
+    INSERT INTO dendrite.deployments (model_id, version_id, action, strategy, replaces)
+    VALUES (target_model_id, target_version_id, 'deploy', how, current_deployment);
+    UPDATE dendrite.model_versions v SET status = CASE WHEN v.version_id = target_version_id THEN 'deployed' ELSE 'trained' END
+     WHERE v.model_id = target_model_id AND (v.status = 'deployed' OR v.version_id = target_version_id);
+    RETURN target_version;
+END
+$$;
+COMMENT ON FUNCTION dendrite.deploy IS 'makes a version of a model the one that scores (NULL: the latest; strategy => ''best'' picks the best by a stored validation metric); every session uses it from its next statement';
+
+CREATE FUNCTION dendrite.rollback(model text) RETURNS int
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    current_row dendrite.deployments;
+    earlier dendrite.deployments;
+    earlier_version int;
+BEGIN
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = rollback.model FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', rollback.model USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO current_row FROM dendrite.deployments d WHERE d.model_id = target_model_id ORDER BY d.deployment_id DESC LIMIT 1;
+    IF current_row.replaces IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no earlier deployment to roll back to', rollback.model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN current_row.deployment_id IS NULL THEN 'It was never deployed.'
+                                ELSE 'Its first deployment is the one serving.' END;
+    END IF;
+    SELECT * INTO earlier FROM dendrite.deployments d WHERE d.deployment_id = current_row.replaces;
+    -- The rollback takes the place of the deployment it returns to: a second rollback goes one further back.
+    INSERT INTO dendrite.deployments (model_id, version_id, action, strategy, replaces)
+    VALUES (target_model_id, earlier.version_id, 'rollback', NULL, earlier.replaces);
+    UPDATE dendrite.model_versions v SET status = CASE WHEN v.version_id = earlier.version_id THEN 'deployed' ELSE 'trained' END
+     WHERE v.model_id = target_model_id AND (v.status = 'deployed' OR v.version_id = earlier.version_id);
+    SELECT v.version INTO earlier_version FROM dendrite.model_versions v WHERE v.version_id = earlier.version_id;
+    RETURN earlier_version;
+END
+$$;
+COMMENT ON FUNCTION dendrite.rollback IS 'returns a model to the version deployed before the current deployment; returns that version';
+
+CREATE VIEW dendrite.deployment_history AS
+SELECT m.name AS model, v.version, d.action, d.strategy, d.deployed_at, d.deployed_by,
+       d.deployment_id = max(d.deployment_id) OVER (PARTITION BY d.model_id) AS serving
+  FROM dendrite.deployments d
+  JOIN dendrite.models m USING (model_id)
+  JOIN dendrite.model_versions v USING (version_id);
+COMMENT ON VIEW dendrite.deployment_history IS 'every deploy and rollback, with the one serving each model marked';
+
+CREATE FUNCTION dendrite.guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.guard IS 'BEFORE INSERT OR UPDATE row trigger: guard(model, action [, threshold [, columns [, key]]]) scores NEW with the serving version and rejects, flags and/or logs it';
+
+CREATE FUNCTION dendrite.guard_batch() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_guard_batch'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.guard_batch IS 'AFTER INSERT ... REFERENCING NEW TABLE statement trigger: scores every new row of a statement in one batched pass; same arguments as dendrite.guard';
 
 --------------------------------------------------------------------------------------------------------
 -- Featurizers
@@ -244,10 +421,10 @@ AS $$
            FROM dendrite.models m
            JOIN dendrite.model_versions v USING (model_id)
            JOIN dendrite.featurizers f USING (featurizer_id)
-          WHERE m.name = $1 ORDER BY v.version DESC LIMIT 1),
+          WHERE v.version_id = (SELECT version_id FROM dendrite.serving_version($1))),
         (SELECT output_names FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1))
 $$;
-COMMENT ON FUNCTION dendrite.feature_names IS 'the names of the features of a model''s latest version (or of a featurizer''s latest version), in the order dendrite.predict expects';
+COMMENT ON FUNCTION dendrite.feature_names IS 'the names of the features of a model''s serving version (or of a featurizer''s latest version), in the order dendrite.predict expects';
 
 CREATE FUNCTION dendrite.drop_featurizer(name text) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT

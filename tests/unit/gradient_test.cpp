@@ -117,6 +117,28 @@ TEST(Network, ForwardOneMatchesBatchForward) {
     }
 }
 
+TEST(Network, ForwardBatchMatchesForwardOne) {
+    // The statement-level guard scores in batches; its scores must agree with the per-row path.
+    for (Activation activation : {Activation::Relu, Activation::Tanh, Activation::Sigmoid}) {
+        Network network(NetworkSpec::binary_classifier(7, {16, 8}, activation));
+        Rng rng(11);
+        network.initialize(rng);
+        const int n = 37;  // not a multiple of any SIMD width
+        const Problem p = make_problem(7, n, 9);
+        std::vector<int> units;
+        std::vector<Activation> activations;
+        for (const auto& layer : network.spec().layers) {
+            units.push_back(layer.units);
+            activations.push_back(layer.activation);
+        }
+        const NetworkView view{7, int(units.size()), units.data(), activations.data(), network.parameters().data()};
+        std::vector<float> batch_scratch(batch_scratch_floats(view, n)), scores(n, -1.0f);
+        forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+        std::vector<float> scratch(scratch_floats(view));
+        for (int j = 0; j < n; ++j) EXPECT_NEAR(scores[j], forward_one(view, p.x.col(j).data(), scratch.data()), 1e-6) << j;
+    }
+}
+
 TEST(Network, RejectsBadShapes) {
     EXPECT_THROW(NetworkSpec::binary_classifier(0, {4}, Activation::Relu), dendrite::engine::Error);
     EXPECT_THROW(NetworkSpec::binary_classifier(3, {0}, Activation::Relu), dendrite::engine::Error);

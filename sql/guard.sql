@@ -1,0 +1,169 @@
+-- Deployment (deploy, rollback, serving version) and the guard triggers: each action, each argument
+-- error, rejected rows leave the table and the history state unchanged, two sessions see a deploy.
+SET client_min_messages = warning;
+
+-- Training data: generated transactions; the model's featurizer keeps per-customer history, and its
+-- inline history is built from the guarded table "live".
+CREATE TABLE tx AS SELECT * FROM dendrite.generate_transactions(customers => 200, terminals => 300, days => 15, seed => 7);
+ALTER TABLE tx ADD PRIMARY KEY (transaction_id);
+CREATE TABLE live (LIKE tx INCLUDING ALL);
+ALTER TABLE live ADD COLUMN fraud_score float8, ADD COLUMN suspicious bool;
+SELECT dendrite.create_featurizer('gfz', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', label => 'is_fraud',
+    history_query => 'SELECT * FROM live',
+    columns => '{"transaction_id": "ignore", "fraud_scenario": "ignore", "ip": "ignore", "amount": "log1p"}',
+    history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "mean"]}]') AS featurizer_version;
+SELECT version FROM dendrite.train('gm', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'gfz',
+                                   hidden => '{8}', epochs => 3, seed => 1);
+SELECT version FROM dendrite.train('gm', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'gfz',
+                                   hidden => '{16}', epochs => 2, seed => 2);
+
+-- Never deployed: the latest version serves.
+SELECT version, deployed FROM dendrite.serving_version('gm');
+SELECT version, deployed FROM dendrite.serving_version('no_such_model');
+
+-- Deploy by version, latest, best; rollback walks back through earlier deployments.
+SELECT dendrite.deploy('gm', 1) AS deployed;
+SELECT version, deployed FROM dendrite.serving_version('gm');
+SELECT dendrite.deploy('gm') AS deployed;
+SELECT dendrite.deploy('gm', strategy => 'best', metric => 'roc_auc') IN (1, 2) AS deployed_best;
+SELECT dendrite.rollback('gm') AS rolled_back_to;
+SELECT dendrite.rollback('gm') AS rolled_back_to;
+SELECT dendrite.rollback('gm');
+SELECT model, version, action, strategy, serving FROM dendrite.deployment_history ORDER BY deployed_at;
+SELECT v.version, v.status FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'gm' ORDER BY 1;
+
+-- Deployment errors.
+SELECT dendrite.deploy('no_such_model');
+SELECT dendrite.deploy('gm', 9);
+SELECT dendrite.deploy('gm', 1, strategy => 'latest');
+SELECT dendrite.deploy('gm', strategy => 'newest');
+SELECT dendrite.deploy('gm', strategy => 'best', metric => 'accuracy');
+SELECT dendrite.deploy(NULL);
+SELECT dendrite.rollback('no_such_model');
+
+-- score, predict and score_query use the serving version: deploying version 2 changes the scores.
+SELECT dendrite.deploy('gm', 1) AS deployed;
+CREATE TEMP TABLE probe AS SELECT * FROM tx ORDER BY transaction_id LIMIT 5;
+CREATE TEMP TABLE scores_v1 AS SELECT transaction_id, dendrite.score('gm', p) AS score FROM probe p;
+SELECT dendrite.deploy('gm', 2) AS deployed;
+SELECT count(*) AS changed FROM probe p JOIN scores_v1 s USING (transaction_id) WHERE dendrite.score('gm', p) <> s.score;
+SELECT dendrite.rollback('gm') AS rolled_back_to;
+SELECT count(*) AS changed FROM probe p JOIN scores_v1 s USING (transaction_id) WHERE dendrite.score('gm', p) <> s.score;
+
+-- Two sessions: another session deploys version 2; this one scores with it from its next statement.
+SELECT dendrite.score('gm', p) = s.score AS version_1_here FROM probe p JOIN scores_v1 s USING (transaction_id) LIMIT 1;
+\! psql -X -q -At -d contrib_regression -c "SELECT 'other session deployed version ' || dendrite.deploy('gm', 2)"
+SELECT dendrite.score('gm', p) = s.score AS still_version_1 FROM probe p JOIN scores_v1 s USING (transaction_id) LIMIT 1;
+\! psql -X -q -At -d contrib_regression -c "SELECT 'other session rolled back to ' || dendrite.rollback('gm')"
+SELECT dendrite.score('gm', p) = s.score AS version_1_again FROM probe p JOIN scores_v1 s USING (transaction_id) LIMIT 1;
+
+-- 'flag' writes the score and the decision into NEW, and 'log' records it. Scores equal dendrite.score
+-- with the same history (the trigger observes each row after scoring it, as the offline pass does).
+CREATE TRIGGER guard_flag BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag,log', '0.5', 'fraud_score, suspicious');
+INSERT INTO live SELECT *, NULL, NULL FROM tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
+SELECT count(*) AS rows, count(fraud_score) AS scored, count(*) FILTER (WHERE suspicious = (fraud_score >= 0.5)) AS consistent FROM live;
+SELECT count(*) AS logged, count(DISTINCT row_key) AS keys, min(table_name) AS table_name,
+       count(*) FILTER (WHERE decision = CASE WHEN score >= 0.5 THEN 'flag' ELSE 'pass' END) AS consistent
+  FROM dendrite.predictions;
+SELECT count(*) AS differ_from_offline
+  FROM live l JOIN dendrite.score_query('gm', 'SELECT * FROM live ORDER BY tx_time, transaction_id', key => 'transaction_id') o
+    ON o.key = l.transaction_id::text
+ WHERE abs(l.fraud_score - o.score) > 1e-6;
+
+-- 'reject': the row is not written, the transaction's other rows neither, and the history state does
+-- not count it. The history features of a probe row tell.
+CREATE TEMP TABLE later AS SELECT * FROM tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id LIMIT 3;
+CREATE TEMP TABLE history_before AS SELECT dendrite.features('gfz', l) AS f FROM later l ORDER BY transaction_id;
+DROP TRIGGER guard_flag ON live;
+CREATE TRIGGER guard_reject BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard('gm', 'reject', '0');
+INSERT INTO live SELECT *, NULL, NULL FROM later;
+\set VERBOSITY sqlstate
+INSERT INTO live SELECT *, NULL, NULL FROM later;
+\set VERBOSITY default
+SELECT count(*) AS rows FROM live;
+SELECT count(*) AS unchanged FROM history_before h JOIN (SELECT dendrite.features('gfz', l) AS f FROM later l ORDER BY transaction_id) a ON a.f = h.f;
+DROP TRIGGER guard_reject ON live;
+
+-- A row that passes the guard but whose transaction fails later does not count in the history either.
+CREATE TRIGGER guard_flag BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', '0.5', 'fraud_score');
+ALTER TABLE live ADD CONSTRAINT positive_amount CHECK (amount > 0);
+INSERT INTO live SELECT transaction_id + 1000000, tx_time, customer_id, terminal_id, CASE WHEN n = 3 THEN -1 ELSE amount END,
+                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL
+  FROM (SELECT *, row_number() OVER (ORDER BY tx_time) AS n FROM later) s ORDER BY n;
+SELECT count(*) AS unchanged FROM history_before h
+  JOIN (SELECT dendrite.features('gfz', l) AS f FROM later l ORDER BY transaction_id) a ON a.f = h.f;
+-- Committed, the same rows do count.
+INSERT INTO live SELECT transaction_id + 1000000, tx_time, customer_id, terminal_id, amount,
+                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later;
+SELECT count(*) AS unchanged FROM history_before h
+  JOIN (SELECT dendrite.features('gfz', l) AS f FROM later l ORDER BY transaction_id) a ON a.f = h.f;
+DROP TRIGGER guard_flag ON live;
+ALTER TABLE live DROP CONSTRAINT positive_amount;
+
+-- The statement-level variant: one batched pass per statement, same actions.
+TRUNCATE live;
+TRUNCATE dendrite.predictions;
+CREATE TRIGGER guard_batch AFTER INSERT ON live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'flag,log', '0.5', 'suspicious');
+INSERT INTO live SELECT *, NULL, NULL FROM tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
+SELECT count(*) AS logged, count(*) FILTER (WHERE decision = 'flag') AS flagged FROM dendrite.predictions;
+SELECT count(*) AS flagged_rows FROM live WHERE suspicious;
+SELECT count(*) AS flags_match_log FROM live l JOIN dendrite.predictions p ON p.row_key = l.transaction_id::text
+ WHERE coalesce(l.suspicious, false) = (p.decision = 'flag');
+DROP TRIGGER guard_batch ON live;
+CREATE TRIGGER guard_batch AFTER INSERT ON live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'reject', '0.0');
+\set VERBOSITY sqlstate
+INSERT INTO live SELECT *, NULL, NULL FROM later;
+\set VERBOSITY default
+SELECT count(*) AS rows_after_rejected_batch FROM live WHERE transaction_id IN (SELECT transaction_id FROM later);
+DROP TRIGGER guard_batch ON live;
+
+-- Argument and context errors, at the first row.
+CREATE FUNCTION pg_temp.try_guard(arguments text, kind text DEFAULT 'BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard') RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER try %s(%s)', kind, arguments);
+    INSERT INTO live SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.try_guard('');
+SELECT pg_temp.try_guard($$'gm'$$);
+SELECT pg_temp.try_guard($$'gm', 'block'$$);
+SELECT pg_temp.try_guard($$'gm', ''$$);
+SELECT pg_temp.try_guard($$'gm', 'reject,flag', '0.5', 'fraud_score'$$);
+SELECT pg_temp.try_guard($$'gm', 'reject', 'high'$$);
+SELECT pg_temp.try_guard($$'gm', 'reject', '1.5'$$);
+SELECT pg_temp.try_guard($$'gm', 'reject', 'NaN'$$);
+SELECT pg_temp.try_guard($$'gm', 'flag', '0.5'$$);
+SELECT pg_temp.try_guard($$'gm', 'reject', '0.5', 'fraud_score'$$);
+SELECT pg_temp.try_guard($$'gm', 'flag', '0.5', 'no_such_column'$$);
+SELECT pg_temp.try_guard($$'gm', 'flag', '0.5', 'country'$$);
+SELECT pg_temp.try_guard($$'gm', 'flag', '0.5', 'fraud_score,suspicious,fraud_score'$$);
+SELECT pg_temp.try_guard($$'gm', 'log', 'default', '', 'no_such_key'$$);
+SELECT pg_temp.try_guard($$'no_such_model', 'log'$$);
+SELECT pg_temp.try_guard($$'gm', 'log'$$, 'AFTER INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard');
+SELECT pg_temp.try_guard($$'gm', 'log'$$, 'BEFORE INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard');
+SELECT pg_temp.try_guard($$'gm', 'log'$$, 'AFTER INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch');
+SELECT pg_temp.try_guard($$'gm', 'log'$$, 'BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch');
+SELECT dendrite.guard();
+
+-- A table whose columns no longer match the model: a clear error at the first insert.
+CREATE TABLE narrow (transaction_id bigint PRIMARY KEY, tx_time timestamp, amount numeric);
+CREATE TRIGGER guard_narrow BEFORE INSERT ON narrow FOR EACH ROW EXECUTE FUNCTION dendrite.guard('gm', 'log');
+INSERT INTO narrow VALUES (1, '2026-01-05', 10);
+CREATE TABLE batch_no_key (LIKE tx);
+CREATE TRIGGER guard_no_key AFTER INSERT ON batch_no_key REFERENCING NEW TABLE AS n FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'flag', '0.5', 'is_fraud');
+INSERT INTO batch_no_key SELECT * FROM tx LIMIT 1;
+
+-- Scoring under parallel query gives the same scores.
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx t;
+CREATE TEMP TABLE serial_scores AS SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx t;
+CREATE TABLE parallel_scores AS SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx t;
+SELECT count(*) AS rows, count(*) FILTER (WHERE p.s = s.s) AS equal FROM parallel_scores p JOIN serial_scores s USING (transaction_id);

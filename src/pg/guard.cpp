@@ -1,0 +1,389 @@
+// dendrite.guard and dendrite.guard_batch: fraud decisions taken inside the INSERT.
+//
+//   CREATE TRIGGER t BEFORE INSERT OR UPDATE ON payments FOR EACH ROW
+//       EXECUTE FUNCTION dendrite.guard(model, action [, threshold [, columns [, key]]]);
+//   CREATE TRIGGER t AFTER INSERT ON payments REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+//       EXECUTE FUNCTION dendrite.guard_batch(model, action [, threshold [, columns [, key]]]);
+//
+// action: 'reject', 'flag', 'log', or 'reject,log' / 'flag,log'. threshold: a number in [0, 1], or
+// 'default' (the version's stored threshold, also when absent). columns (for 'flag'): one or two columns
+// of NEW, a float column receives the score and a boolean column whether the score reached the threshold.
+// key (for 'log', and for 'flag' in the batch variant): the column that identifies a row; by default the
+// table's single-column primary key.
+//
+// Everything a statement needs (options, serving version, row binding, buffers) is resolved on its first
+// row and kept in fn_extra, which lives as long as the statement: a row costs a deform, the featurizer, a
+// forward pass and, for 'flag', a tuple rebuild; no catalog access.
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/model_cache.hpp"
+#include "pg/values.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+extern "C" {
+#include "access/tupdesc.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "nodes/bitmapset.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/tuplestore.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+// SQLSTATE SF001, class SF ("suspected fraud", an implementation-defined class): a guard rejected the row.
+constexpr int kRejectedByModel = MAKE_SQLSTATE('S', 'F', '0', '0', '1');
+constexpr int kBatchRows = 1024;
+
+struct GuardState {
+    const char* function;  // "dendrite.guard" or "dendrite.guard_batch", for messages
+    char* model;
+    bool reject, flag, log;
+    bool default_threshold;
+    double threshold;
+    int n_flag_columns;
+    int flag_attnums[2];  // 0-based
+    Oid flag_types[2];
+    int key_attnum;  // 0-based, -1 when the table has no key column
+    Oid key_output_function;
+    char* table_name;  // schema-qualified, quoted
+    const CachedVersion* version;
+    RowBinding binding;
+    float* x;        // kBatchRows feature vectors (one for the row trigger)
+    float* scratch;  // forward_one's, or forward_batch's for kBatchRows
+    float* scores;
+};
+
+[[noreturn]] void bad_argument(const char* function, const char* message, const char* detail) {
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: %s", function, message),
+                    detail ? errdetail("%s", detail) : 0,
+                    errhint("Arguments: model, action ('reject', 'flag', 'log', 'reject,log' or 'flag,log'), "
+                            "threshold (0..1 or 'default'), flag columns (comma-separated), key column.")));
+    pg_unreachable();
+}
+
+int column_index(TupleDesc descriptor, const char* name, const char* function, const char* role, Relation relation) {
+    for (int i = 0; i < descriptor->natts; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+        if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) return i;
+    }
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                    errmsg("%s: table \"%s\" has no column \"%s\" (its %s column)", function,
+                           RelationGetRelationName(relation), name, role)));
+    pg_unreachable();
+}
+
+void parse_action(GuardState* state, const char* action) {
+    char* copy = pstrdup(action);
+    char* saveptr = nullptr;
+    int n = 0;
+    for (char* word = strtok_r(copy, ", +", &saveptr); word; word = strtok_r(nullptr, ", +", &saveptr), ++n) {
+        if (strcmp(word, "reject") == 0) state->reject = true;
+        else if (strcmp(word, "flag") == 0) state->flag = true;
+        else if (strcmp(word, "log") == 0) state->log = true;
+        else bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
+    }
+    if (n == 0) bad_argument(state->function, "the action is empty", nullptr);
+    if (state->reject && state->flag)
+        bad_argument(state->function, "'reject' and 'flag' exclude each other",
+                     "A rejected row is never written, so there is nothing to flag.");
+}
+
+// Parses the trigger's arguments and binds them to the table; once per statement.
+GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const char* function, bool batch) {
+    if (fcinfo->flinfo->fn_extra) return static_cast<GuardState*>(fcinfo->flinfo->fn_extra);
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    auto* state = static_cast<GuardState*>(palloc0(sizeof(GuardState)));
+    state->function = function;
+    Relation relation = trigger->tg_relation;
+    TupleDesc descriptor = RelationGetDescr(relation);
+    const Trigger* t = trigger->tg_trigger;
+    if (t->tgnargs < 2 || t->tgnargs > 5)
+        bad_argument(function, psprintf("expected 2 to 5 trigger arguments, got %d", int(t->tgnargs)), nullptr);
+    state->model = pstrdup(t->tgargs[0]);
+    parse_action(state, t->tgargs[1]);
+
+    state->default_threshold = true;
+    if (t->tgnargs >= 3 && strcmp(t->tgargs[2], "default") != 0) {
+        const char* text = t->tgargs[2];
+        char* end = nullptr;
+        errno = 0;
+        const double threshold = strtod(text, &end);
+        if (errno != 0 || end == text || *end != '\0' || !std::isfinite(threshold) || threshold < 0 || threshold > 1)
+            bad_argument(function, psprintf("threshold \"%s\" is not a number between 0 and 1", text), nullptr);
+        state->default_threshold = false;
+        state->threshold = threshold;
+    }
+
+    const bool has_columns = t->tgnargs >= 4 && t->tgargs[3][0] != '\0';
+    if (state->flag && !has_columns)
+        bad_argument(function, "'flag' needs the column(s) to write", "Give a float column for the score and/or a boolean column as the fourth argument.");
+    if (!state->flag && has_columns) bad_argument(function, "flag columns are given but the action does not flag", nullptr);
+    if (has_columns) {
+        char* copy = pstrdup(t->tgargs[3]);
+        char* saveptr = nullptr;
+        for (char* name = strtok_r(copy, ", ", &saveptr); name; name = strtok_r(nullptr, ", ", &saveptr)) {
+            if (state->n_flag_columns == 2) bad_argument(function, "at most two flag columns (a score and a boolean)", nullptr);
+            const int index = column_index(descriptor, name, function, "flag", relation);
+            const Oid type = TupleDescAttr(descriptor, index)->atttypid;
+            if (type != FLOAT8OID && type != FLOAT4OID && type != NUMERICOID && type != BOOLOID)
+                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                errmsg("%s: flag column \"%s\" is of type %s", function, name, format_type_be(type)),
+                                errhint("A flag column is float8, real or numeric (the score) or boolean (score >= threshold).")));
+            state->flag_attnums[state->n_flag_columns] = index;
+            state->flag_types[state->n_flag_columns] = type;
+            state->n_flag_columns++;
+        }
+    }
+
+    state->key_attnum = -1;
+    if (t->tgnargs >= 5 && t->tgargs[4][0] != '\0') {
+        state->key_attnum = column_index(descriptor, t->tgargs[4], function, "key", relation);
+    } else {
+        Bitmapset* primary_key = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+        if (bms_num_members(primary_key) == 1)
+            state->key_attnum = bms_singleton_member(primary_key) + FirstLowInvalidHeapAttributeNumber - 1;
+    }
+    if (batch && state->flag && state->key_attnum < 0)
+        bad_argument(function, "'flag' in the batch trigger needs a key column",
+                     "The table has no single-column primary key; name the key column as the fifth argument.");
+    if (state->key_attnum >= 0) {
+        bool varlena;
+        getTypeOutputInfo(TupleDescAttr(descriptor, state->key_attnum)->atttypid, &state->key_output_function, &varlena);
+    }
+    state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                                   RelationGetRelationName(relation));
+
+    state->version = serving_version(state->model);
+    state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
+    bind_row(&state->binding, state->version->featurizer, descriptor, fcinfo->flinfo->fn_mcxt);
+    const int rows = batch ? kBatchRows : 1;
+    state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1) * rows));
+    state->scratch = static_cast<float*>(palloc(
+        sizeof(float) * (batch ? engine::batch_scratch_floats(state->version->network, rows) : size_t(state->version->scratch_floats))));
+    state->scores = static_cast<float*>(palloc(sizeof(float) * rows));
+    MemoryContextSwitchTo(old);
+    fcinfo->flinfo->fn_extra = state;
+    return state;
+}
+
+[[noreturn]] void reject(const GuardState* state, double score, const char* key) {
+    ereport(ERROR, (errcode(kRejectedByModel),
+                    errmsg("%s rejected by model \"%s\" version %d: score %.4f is at or above the threshold %.4f",
+                           key ? psprintf("row %s of %s", key, state->table_name) : psprintf("a row of %s", state->table_name),
+                           state->model, state->version->version, score, state->threshold),
+                    errhint("The transaction is rolled back; nothing of it is written.")));
+    pg_unreachable();
+}
+
+char* key_text(const GuardState* state, HeapTuple tuple) {
+    if (state->key_attnum < 0) return nullptr;
+    bool isnull;
+    const Datum value = heap_getattr(tuple, state->key_attnum + 1, state->binding.descriptor, &isnull);
+    return isnull ? nullptr : OidOutputFunctionCall(state->key_output_function, value);
+}
+
+// Logs decisions: one INSERT per call, of n rows (keys may hold NULLs).
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores) {
+    static SPIPlanPtr plan = nullptr;  // kept for the backend; the plan cache revalidates it
+    Datum* key_datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+    bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * (n + 1)));
+    double* score_values = static_cast<double*>(palloc(sizeof(double) * (n + 1)));
+    for (int i = 0; i < n; ++i) {
+        key_nulls[i] = keys[i] == nullptr;
+        key_datums[i] = keys[i] ? CStringGetTextDatum(keys[i]) : Datum(0);
+        score_values[i] = scores[i];
+    }
+    int dims[1] = {n};
+    int lbs[1] = {1};
+    ArrayType* key_array = construct_md_array(key_datums, key_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT);
+    connect_spi();
+    if (!plan) {
+        SPIPlanPtr prepared = prepare(
+            "INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision) "
+            "SELECT $1, $2, u.k, u.s, $3, CASE WHEN u.s >= $3 THEN 'flag' ELSE 'pass' END "
+            "FROM unnest($4::text[], $5::float8[]) AS u(k, s)",
+            5, oids({INT8OID, TEXTOID, FLOAT8OID, TEXTARRAYOID, FLOAT8ARRAYOID}));
+        if (SPI_keepplan(prepared) != 0)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not keep the prediction log's plan")));
+        plan = prepared;
+    }
+    Datum values[5] = {Int64GetDatum(state->version->version_id), CStringGetTextDatum(state->table_name),
+                       Float8GetDatum(state->threshold), PointerGetDatum(key_array),
+                       PointerGetDatum(float8_array(score_values, n))};
+    execute_plan(plan, values);
+    finish_spi();
+}
+
+Datum flag_value(Oid type, double score, bool over) {
+    switch (type) {
+        case BOOLOID: return BoolGetDatum(over);
+        case FLOAT4OID: return Float4GetDatum(float(score));
+        case NUMERICOID: return DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+        default: return Float8GetDatum(score);
+    }
+}
+
+void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool batch) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s can only be called as a trigger", function)));
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    const TriggerEvent event = trigger->tg_event;
+    if (!batch && !(TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event) &&
+                    (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event))))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW", function),
+                        errhint("For a statement-level trigger use dendrite.guard_batch.")));
+    if (batch && !(TRIGGER_FIRED_AFTER(event) && TRIGGER_FIRED_FOR_STATEMENT(event) && TRIGGER_FIRED_BY_INSERT(event) &&
+                   trigger->tg_newtable))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s must be fired AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT", function),
+                        errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows "
+                                "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...)")));
+}
+
+// Features of one row: computed from the inline history, then (for a new row) the row joins it.
+void featurize_row(GuardState* state, HeapTuple tuple, bool observe, float* x) {
+    load_row(&state->binding, tuple);
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    const engine::HistoryState* history = inline_history(featurizer);
+    engine_call([&] { engine_featurizer->transform(state->binding.raw, history, x); });
+    if (observe && history) {
+        // Before a possible rejection the row has joined the history; the rejection's ERROR aborts the
+        // transaction, which discards this backend's state (rebuilt from the history query at next use).
+        engine::HistoryState* updated = inline_history_for_update(featurizer);
+        engine_call([&] { engine_featurizer->observe(state->binding.raw, updated); });
+    }
+}
+
+}  // namespace
+
+}  // namespace dendrite::pg
+
+using namespace dendrite::pg;
+
+DENDRITE_FUNCTION(dendrite_guard) {
+    check_trigger_context(fcinfo, "dendrite.guard", false);
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard", false);
+    const bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
+    HeapTuple tuple = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
+
+    // Score first: a rejected row must not join the history. Only a row that passes is observed.
+    load_row(&state->binding, tuple);
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    const dendrite::engine::HistoryState* history = inline_history(featurizer);
+    engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
+    const double score = dendrite::engine::forward_one(state->version->network, state->x, state->scratch);
+    const bool over = score >= state->threshold;
+    if (over && state->reject) reject(state, score, key_text(state, tuple));
+    if (inserting && history) {
+        dendrite::engine::HistoryState* updated = inline_history_for_update(featurizer);
+        engine_call([&] { engine_featurizer->observe(state->binding.raw, updated); });
+    }
+    if (state->log) {
+        char* key = key_text(state, tuple);
+        float score_value = float(score);
+        log_decisions(state, 1, &key, &score_value);
+    }
+    if (state->flag) {
+        Datum values[2];
+        bool nulls[2] = {false, false};
+        int columns[2];
+        for (int i = 0; i < state->n_flag_columns; ++i) {
+            values[i] = flag_value(state->flag_types[i], score, over);
+            columns[i] = state->flag_attnums[i] + 1;
+        }
+        tuple = heap_modify_tuple_by_cols(tuple, RelationGetDescr(trigger->tg_relation), state->n_flag_columns, columns,
+                                          values, nulls);
+    }
+    return PointerGetDatum(tuple);
+}
+
+DENDRITE_FUNCTION(dendrite_guard_batch) {
+    check_trigger_context(fcinfo, "dendrite.guard_batch", true);
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
+    const int n_features = state->version->n_features;
+
+    Tuplestorestate* rows = trigger->tg_newtable;
+    const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+    tuplestore_select_read_pointer(rows, read_pointer);
+    tuplestore_rescan(rows);
+    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
+    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
+    char** keys = static_cast<char**>(palloc(sizeof(char*) * kBatchRows));
+
+    SPIPlanPtr flag_plan = nullptr;
+    bool done = false;
+    while (!done) {
+        CHECK_FOR_INTERRUPTS();
+        MemoryContextReset(chunk_context);
+        MemoryContext old = MemoryContextSwitchTo(chunk_context);
+        int n = 0;
+        while (n < kBatchRows) {
+            if (!tuplestore_gettupleslot(rows, true, false, slot)) {
+                done = true;
+                break;
+            }
+            bool should_free;
+            HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+            featurize_row(state, tuple, true, state->x + size_t(n) * n_features);
+            keys[n] = key_text(state, tuple);
+            ++n;
+        }
+        if (n > 0) {
+            engine_call([&] { dendrite::engine::forward_batch(state->version->network, state->x, n, state->scores, state->scratch); });
+            if (state->reject)
+                for (int i = 0; i < n; ++i)
+                    if (state->scores[i] >= state->threshold) reject(state, state->scores[i], keys[i]);
+            if (state->log) log_decisions(state, n, keys, state->scores);
+            if (state->flag) {
+                // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
+                connect_spi();
+                if (!flag_plan) {
+                    StringInfoData sql;
+                    initStringInfo(&sql);
+                    appendStringInfo(&sql, "UPDATE %s SET ", state->table_name);
+                    Oid types[3];
+                    for (int i = 0; i < state->n_flag_columns; ++i) {
+                        TupleDesc d = RelationGetDescr(trigger->tg_relation);
+                        appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+                                         quote_identifier(NameStr(TupleDescAttr(d, state->flag_attnums[i])->attname)), i + 1);
+                        types[i] = state->flag_types[i];
+                    }
+                    TupleDesc d = RelationGetDescr(trigger->tg_relation);
+                    // The key travels as text and is cast to the column's type, so the key's index is used.
+                    appendStringInfo(&sql, " WHERE %s = $%d::%s",
+                                     quote_identifier(NameStr(TupleDescAttr(d, state->key_attnum)->attname)),
+                                     state->n_flag_columns + 1, format_type_be(TupleDescAttr(d, state->key_attnum)->atttypid));
+                    types[state->n_flag_columns] = TEXTOID;
+                    flag_plan = prepare(sql.data, state->n_flag_columns + 1, types);
+                }
+                for (int i = 0; i < n; ++i) {
+                    const bool over = state->scores[i] >= state->threshold;
+                    if (!over || keys[i] == nullptr) continue;
+                    Datum values[3];
+                    for (int c = 0; c < state->n_flag_columns; ++c) values[c] = flag_value(state->flag_types[c], state->scores[i], over);
+                    values[state->n_flag_columns] = CStringGetTextDatum(keys[i]);
+                    execute_plan(flag_plan, values);
+                }
+                finish_spi();
+                flag_plan = nullptr;  // belongs to this SPI connection
+            }
+        }
+        MemoryContextSwitchTo(old);
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    MemoryContextDelete(chunk_context);
+    return PointerGetDatum(nullptr);
+}
