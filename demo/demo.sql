@@ -21,7 +21,7 @@ SELECT * FROM transactions ORDER BY transaction_id LIMIT 3;
 \echo '   whose labels are known); the first week only builds history'
 SELECT dendrite.create_featurizer('fraud_features',
     $$SELECT * FROM transactions WHERE tx_time < '2026-02-09'$$,
-    label => 'is_fraud', since => '2026-01-12',
+    label => 'is_fraud', since => '2026-01-12', history_query => 'SELECT * FROM transactions',
     columns => '{"transaction_id": "ignore", "fraud_scenario": "ignore", "ip": "ignore", "amount": "log1p"}',
     history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days", "30 days"],
                   "aggregates": ["count", "mean", "max", "ratio_to_mean"]},
@@ -100,3 +100,38 @@ SELECT m.name AS model, p.layer, p.name AS tensor, p.shape, cardinality(p.value)
 SELECT m.name AS model, v.version, f.name AS featurizer, f.version AS featurizer_version, cardinality(f.output_names) AS features
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
  ORDER BY m.name;
+
+\echo
+\echo '== 6. Deploy the MLP and guard the table: every insert is scored inside the INSERT'
+SELECT dendrite.deploy('fraud_mlp') AS deployed_version;
+ALTER TABLE transactions ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
+CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'flag,log', 'default', 'fraud_score');
+\echo '   A new day of transactions in one INSERT: each row scored, its score written into the row, the'
+\echo '   decision logged in dendrite.predictions, and the row added to its customer''s and terminal''s history'
+\timing on
+INSERT INTO transactions
+SELECT transaction_id + 10000000, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+  FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 1, seed => 43, start_time => '2026-02-24');
+\timing off
+SELECT count(*) AS inserted, count(*) FILTER (WHERE p.decision = 'flag') AS flagged, sum(t.is_fraud::int) AS frauds,
+       count(*) FILTER (WHERE p.decision = 'flag' AND t.is_fraud) AS frauds_flagged
+  FROM transactions t JOIN dendrite.predictions p ON p.row_key = t.transaction_id::text;
+
+\echo '   A blocking guard: a transaction scoring 0.9 or more is rejected (SQLSTATE SF001), nothing is written'
+DROP TRIGGER flag_fraud ON transactions;
+CREATE TRIGGER block_fraud BEFORE INSERT ON transactions FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'reject', '0.9');
+INSERT INTO transactions (transaction_id, tx_time, customer_id, terminal_id, amount, online, country, merchant_category)
+VALUES (20000001, '2026-02-25 09:12', 17, 663, 23.50, false, 'NL', 'grocery');
+\set ON_ERROR_STOP off
+INSERT INTO transactions (transaction_id, tx_time, customer_id, terminal_id, amount, online, country, merchant_category)
+VALUES (20000002, '2026-02-25 09:14', 17, 663, 1850.00, true, 'NL', 'electronics');
+\set ON_ERROR_STOP on
+SELECT transaction_id, amount, round(dendrite.score('fraud_mlp', t)::numeric, 4) AS score_now, 'written' AS outcome
+  FROM transactions t WHERE transaction_id IN (20000001, 20000002);
+
+\echo '   Every deploy and rollback is a row'
+SELECT dendrite.deploy('fraud_mlp', strategy => 'best', metric => 'pr_auc') AS deployed_version;
+SELECT dendrite.rollback('fraud_mlp') AS rolled_back_to_version;
+SELECT model, version, action, strategy, serving FROM dendrite.deployment_history ORDER BY deployed_at;

@@ -102,7 +102,9 @@ SELECT count(*) AS unchanged FROM history_before h
 DROP TRIGGER guard_flag ON live;
 ALTER TABLE live DROP CONSTRAINT positive_amount;
 
--- The statement-level variant: one batched pass per statement, same actions.
+-- The statement-level variant: one batched pass per statement, same actions. A small work_mem makes the
+-- transition table spill to disk, as a bulk load's does.
+SET work_mem = '64kB';
 TRUNCATE live;
 TRUNCATE dendrite.predictions;
 CREATE TRIGGER guard_batch AFTER INSERT ON live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
@@ -120,6 +122,7 @@ INSERT INTO live SELECT *, NULL, NULL FROM later;
 \set VERBOSITY default
 SELECT count(*) AS rows_after_rejected_batch FROM live WHERE transaction_id IN (SELECT transaction_id FROM later);
 DROP TRIGGER guard_batch ON live;
+RESET work_mem;
 
 -- Argument and context errors, at the first row.
 CREATE FUNCTION pg_temp.try_guard(arguments text, kind text DEFAULT 'BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard') RETURNS text

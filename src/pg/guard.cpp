@@ -30,6 +30,7 @@ extern "C" {
 #include "nodes/bitmapset.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/datum.h"
 #include "utils/tuplestore.h"
 }
 
@@ -52,6 +53,8 @@ struct GuardState {
     Oid flag_types[2];
     int key_attnum;  // 0-based, -1 when the table has no key column
     Oid key_output_function;
+    bool key_byval;
+    int16 key_typlen;
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
     RowBinding binding;
@@ -155,7 +158,10 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
                      "The table has no single-column primary key; name the key column as the fifth argument.");
     if (state->key_attnum >= 0) {
         bool varlena;
-        getTypeOutputInfo(TupleDescAttr(descriptor, state->key_attnum)->atttypid, &state->key_output_function, &varlena);
+        Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
+        getTypeOutputInfo(key->atttypid, &state->key_output_function, &varlena);
+        state->key_byval = key->attbyval;
+        state->key_typlen = key->attlen;
     }
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
@@ -182,11 +188,10 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
     pg_unreachable();
 }
 
-char* key_text(const GuardState* state, HeapTuple tuple) {
-    if (state->key_attnum < 0) return nullptr;
-    bool isnull;
-    const Datum value = heap_getattr(tuple, state->key_attnum + 1, state->binding.descriptor, &isnull);
-    return isnull ? nullptr : OidOutputFunctionCall(state->key_output_function, value);
+// The key of the row last loaded into the binding, as text (NULL without a key column or value).
+char* key_text(const GuardState* state) {
+    if (state->key_attnum < 0 || state->binding.nulls[state->key_attnum]) return nullptr;
+    return OidOutputFunctionCall(state->key_output_function, state->binding.values[state->key_attnum]);
 }
 
 // Logs decisions: one INSERT per call, of n rows (keys may hold NULLs).
@@ -285,26 +290,30 @@ DENDRITE_FUNCTION(dendrite_guard) {
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
     const double score = dendrite::engine::forward_one(state->version->network, state->x, state->scratch);
     const bool over = score >= state->threshold;
-    if (over && state->reject) reject(state, score, key_text(state, tuple));
+    if (over && state->reject) reject(state, score, key_text(state));
     if (inserting && history) {
         dendrite::engine::HistoryState* updated = inline_history_for_update(featurizer);
         engine_call([&] { engine_featurizer->observe(state->binding.raw, updated); });
     }
     if (state->log) {
-        char* key = key_text(state, tuple);
+        char* key = key_text(state);
         float score_value = float(score);
         log_decisions(state, 1, &key, &score_value);
     }
     if (state->flag) {
-        Datum values[2];
-        bool nulls[2] = {false, false};
-        int columns[2];
+        // The row is already deformed in the binding: form the flagged tuple from those values rather
+        // than deforming it again (heap_modify_tuple would).
+        Datum* values = state->binding.values;
+        bool* nulls = state->binding.nulls;
         for (int i = 0; i < state->n_flag_columns; ++i) {
-            values[i] = flag_value(state->flag_types[i], score, over);
-            columns[i] = state->flag_attnums[i] + 1;
+            values[state->flag_attnums[i]] = flag_value(state->flag_types[i], score, over);
+            nulls[state->flag_attnums[i]] = false;
         }
-        tuple = heap_modify_tuple_by_cols(tuple, RelationGetDescr(trigger->tg_relation), state->n_flag_columns, columns,
-                                          values, nulls);
+        HeapTuple flagged = heap_form_tuple(state->binding.descriptor, values, nulls);
+        flagged->t_data->t_ctid = tuple->t_data->t_ctid;
+        flagged->t_self = tuple->t_self;
+        flagged->t_tableOid = tuple->t_tableOid;
+        tuple = flagged;
     }
     return PointerGetDatum(tuple);
 }
@@ -321,12 +330,22 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
     tuplestore_rescan(rows);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
     MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
-    char** keys = static_cast<char**>(palloc(sizeof(char*) * kBatchRows));
+    // Keys are kept as values and turned into text only where needed (logged or flagged rows).
+    Datum* key_values = static_cast<Datum*>(palloc(sizeof(Datum) * kBatchRows));
+    bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * kBatchRows));
+    char** keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
+    auto key_of = [&](int i) -> char* {
+        if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
+        return OidOutputFunctionCall(state->key_output_function, key_values[i]);
+    };
 
     SPIPlanPtr flag_plan = nullptr;
     bool done = false;
     while (!done) {
         CHECK_FOR_INTERRUPTS();
+        // The slot may own a tuple read back from a spilled tuplestore, allocated in chunk_context: let
+        // it go before the context does.
+        ExecClearTuple(slot);
         MemoryContextReset(chunk_context);
         MemoryContext old = MemoryContextSwitchTo(chunk_context);
         int n = 0;
@@ -338,15 +357,20 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             bool should_free;
             HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
             featurize_row(state, tuple, true, state->x + size_t(n) * n_features);
-            keys[n] = key_text(state, tuple);
+            key_nulls[n] = state->key_attnum < 0 || state->binding.nulls[state->key_attnum];
+            if (!key_nulls[n])
+                key_values[n] = datumCopy(state->binding.values[state->key_attnum], state->key_byval, state->key_typlen);
             ++n;
         }
         if (n > 0) {
             engine_call([&] { dendrite::engine::forward_batch(state->version->network, state->x, n, state->scores, state->scratch); });
             if (state->reject)
                 for (int i = 0; i < n; ++i)
-                    if (state->scores[i] >= state->threshold) reject(state, state->scores[i], keys[i]);
-            if (state->log) log_decisions(state, n, keys, state->scores);
+                    if (state->scores[i] >= state->threshold) reject(state, state->scores[i], key_of(i));
+            if (state->log) {
+                for (int i = 0; i < n; ++i) keys[i] = key_of(i);
+                log_decisions(state, n, keys, state->scores);
+            }
             if (state->flag) {
                 // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
                 connect_spi();
@@ -371,10 +395,11 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
                 }
                 for (int i = 0; i < n; ++i) {
                     const bool over = state->scores[i] >= state->threshold;
-                    if (!over || keys[i] == nullptr) continue;
+                    char* key = over ? key_of(i) : nullptr;
+                    if (!key) continue;
                     Datum values[3];
                     for (int c = 0; c < state->n_flag_columns; ++c) values[c] = flag_value(state->flag_types[c], state->scores[i], over);
-                    values[state->n_flag_columns] = CStringGetTextDatum(keys[i]);
+                    values[state->n_flag_columns] = CStringGetTextDatum(key);
                     execute_plan(flag_plan, values);
                 }
                 finish_spi();

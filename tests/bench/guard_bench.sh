@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Inline scoring speed (issue #6) on a throw-away cluster (needs `make install`): the cost of the guard
+# triggers against the insert itself, measured in one run.
+#
+#   1. a bulk INSERT ... SELECT of ROWS rows (default 1,000,000) into a table: no trigger, an empty PL/pgSQL
+#      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows), and
+#      the peer, a PL/Python trigger scoring a numpy MLP 30-64-32-1;
+#   2. pgbench single-row inserts (2 clients, synchronous_commit off, RUN_SECONDS each): no trigger, 'reject'
+#      (threshold 1: it scores every row and rejects none of these modest amounts),
+#      'flag', and the numpy peer;
+#   3. SELECT dendrite.score('m', t) FROM t over the same rows, in one backend.
+#
+# The model is an MLP 64-32 over a featurizer of 9 raw columns with 6 customer-history features. Each
+# measurement runs in a fresh session against an emptied table, so the inline history state starts from
+# the (empty) guarded table every time. Installs postgresql-plpython3-15 and python3-numpy (the peer)
+# when absent. Usage: tests/bench/guard_bench.sh  (ROWS=200000 RUN_SECONDS=5 for a quick run)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rows="${ROWS:-1000000}"
+seconds="${RUN_SECONDS:-15}"
+if [ ! -f /usr/share/postgresql/15/extension/plpython3u.control ] || ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  apt-get install -y -q postgresql-plpython3-15 python3-numpy >/dev/null  # the benchmark's peer only
+fi
+source scripts/cluster.sh
+trap "cp \"\$(cluster_log)\" /tmp/guard_bench_server.log 2>/dev/null; [ -n \"\${KEEP_CLUSTER:-}\" ] || cluster_stop" EXIT
+cluster_start
+psql -X -q -c "ALTER SYSTEM SET synchronous_commit = off" -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+
+days=$(( (rows * 50 + 199999) / 200000 ))  # the generator makes about 4,000 transactions a day
+psql -X -q <<SQL
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+CREATE EXTENSION dendrite;
+CREATE EXTENSION plpython3u;
+CREATE TABLE src AS SELECT * FROM dendrite.generate_transactions(days => $days) ORDER BY tx_time, transaction_id LIMIT $rows;
+CREATE TABLE dst (LIKE src);
+ALTER TABLE dst ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
+CREATE SEQUENCE ids START 100000000;
+VACUUM ANALYZE src;
+SELECT dendrite.create_featurizer('m', 'SELECT * FROM src WHERE tx_time < ''2026-01-25'' ORDER BY tx_time, transaction_id',
+    label => 'is_fraud', history_query => 'SELECT * FROM dst',
+    columns => '{"transaction_id": "ignore", "fraud_scenario": "ignore", "amount": "log1p"}',
+    history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "mean"]}]') IS NOT NULL AS fitted;
+SELECT version, round(pr_auc::numeric, 3) AS validation_pr_auc FROM dendrite.train('m',
+    'SELECT * FROM src WHERE tx_time < ''2026-01-25'' ORDER BY tx_time, transaction_id', 'is_fraud',
+    featurizer => 'm', hidden => '{64,32}', epochs => 3);
+SELECT array_length(dendrite.feature_names('m'), 1) AS features;
+
+CREATE FUNCTION empty_trigger() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RETURN NEW; END \$\$;
+-- The peer: an MLP 30-64-32-1 in numpy, weights kept in SD, 30 inputs built from the row's columns.
+CREATE FUNCTION numpy_trigger() RETURNS trigger LANGUAGE plpython3u AS \$\$
+import numpy as np
+if 'w' not in SD:
+    rng = np.random.default_rng(1)
+    SD['w'] = [(rng.standard_normal((30, 64)).astype(np.float32) * 0.1, np.zeros(64, np.float32)),
+               (rng.standard_normal((64, 32)).astype(np.float32) * 0.1, np.zeros(32, np.float32)),
+               (rng.standard_normal((32, 1)).astype(np.float32) * 0.1, np.zeros(1, np.float32))]
+    SD['x'] = np.zeros(30, np.float32)
+new = TD['new']
+x = SD['x']
+x[0] = float(new['amount']); x[1] = new['customer_id'] % 97; x[2] = new['terminal_id'] % 89
+x[3] = 1.0 if new['online'] else 0.0; x[4] = len(new['country'] or ''); x[5] = len(new['merchant_category'] or '')
+h = x
+for i, (w, b) in enumerate(SD['w']):
+    h = h @ w + b
+    if i < 2:
+        h = np.maximum(h, 0)
+new['fraud_score'] = float(1.0 / (1.0 + np.exp(-h[0])))
+return 'MODIFY'
+\$\$;
+CREATE TABLE results (section text, variant text, rate float8);
+SQL
+
+# One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT.
+bulk() {
+  local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "CHECKPOINT" >/dev/null 2>&1
+  [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$
+DECLARE started timestamptz := clock_timestamp(); n bigint;
+BEGIN
+  INSERT INTO dst_run SELECT *, NULL FROM src;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  INSERT INTO results VALUES ('bulk', '$variant', n / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+}
+
+# The featurizer's inline history is built from dst: point it at the table being loaded.
+psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst_run' WHERE name = 'm'" >/dev/null
+for round in 1 2; do
+  bulk "no trigger" ""
+  bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
+  bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
+  bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')"
+  [ "$round" = 1 ] && bulk "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
+done
+
+# pgbench: single-row inserts of fresh transactions, time moving forward.
+cat > /tmp/dendrite_guard_insert.sql <<'SQL'
+\set customer random(1, 2000)
+\set terminal random(1, 4000)
+\set cents random(100, 20000)
+\set country random(1, 4)
+INSERT INTO dst_run (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+VALUES (nextval('ids'), localtimestamp, :customer, :terminal, :cents / 100.0, :customer % 3 = 0, '10.1.2.3',
+        (ARRAY['FR', 'DE', 'NL', 'US'])[:country], 'grocery', false, 0);
+SQL
+tps() {
+  local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "CHECKPOINT" >/dev/null 2>&1
+  [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
+  local rate
+  rate=$(pgbench -n -c 2 -j 2 -T "$seconds" -f /tmp/dendrite_guard_insert.sql 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  psql -X -q -c "INSERT INTO results VALUES ('pgbench', '$variant', ${rate:-0})"
+}
+for round in 1 2; do
+  tps "no trigger" ""
+  tps "dendrite.guard 'reject' (none rejected)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'reject', '1')"
+  tps "dendrite.guard 'flag'" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
+  [ "$round" = 1 ] && tps "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
+done
+
+# Scoring SELECT in one backend (history from the last loaded table).
+psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst' WHERE name = 'm'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET max_parallel_workers_per_gather = 0;
+DO $$
+DECLARE started timestamptz; n bigint;
+BEGIN
+  PERFORM count(dendrite.score('m', t)) FROM src t LIMIT 1;  -- warm-up: loads the model and the (empty) history
+  FOR i IN 1..3 LOOP
+    started := clock_timestamp();
+    SELECT count(*) INTO n FROM (SELECT t FROM src t) s;
+    INSERT INTO results VALUES ('select', 'SELECT t FROM src (scan only)', n / extract(epoch FROM clock_timestamp() - started));
+    started := clock_timestamp();
+    SELECT count(dendrite.score('m', t)) INTO n FROM src t;
+    INSERT INTO results VALUES ('select', 'SELECT dendrite.score(''m'', t) FROM src', n / extract(epoch FROM clock_timestamp() - started));
+  END LOOP;
+END $$;
+SQL
+
+echo "rows: $rows; pgbench: 2 clients, ${seconds} s per run, synchronous_commit off; best of the runs"
+psql -X -q <<'SQL'
+\pset footer off
+WITH best AS (SELECT section, variant, max(rate) AS rate FROM results GROUP BY 1, 2),
+     base AS (SELECT section, max(rate) FILTER (WHERE variant LIKE 'no trigger%' OR variant LIKE '%scan only%') AS rate FROM best GROUP BY 1)
+SELECT b.section, b.variant, round(b.rate) AS rows_per_s, round((b.rate / base.rate)::numeric, 2) AS vs_no_trigger
+  FROM best b JOIN base USING (section)
+ ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'pgbench' THEN 2 ELSE 3 END, b.rate DESC;
+SQL
