@@ -107,12 +107,12 @@ SELECT dendrite.deploy('fraud_mlp') AS deployed_version;
 ALTER TABLE transactions ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
 CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'flag,log', 'default', 'fraud_score');
-\echo '   A new day of transactions in one INSERT: each row scored, its score written into the row, the'
+\echo '   The next day of transactions in one INSERT: each row scored, its score written into the row, the'
 \echo '   decision logged in dendrite.predictions, and the row added to its customer''s and terminal''s history'
 \timing on
 INSERT INTO transactions
-SELECT transaction_id + 10000000, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
-  FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 1, seed => 43, start_time => '2026-02-24');
+SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 51, seed => 42)
+ WHERE tx_time >= '2026-02-24';  -- the simulation's next day (its first 50 days are the table)
 \timing off
 SELECT count(*) AS inserted, count(*) FILTER (WHERE p.decision = 'flag') AS flagged, sum(t.is_fraud::int) AS frauds,
        count(*) FILTER (WHERE p.decision = 'flag' AND t.is_fraud) AS frauds_flagged
