@@ -30,7 +30,17 @@ void for_enabled(const HistorySpec& s, Add add) {
 
 }  // namespace
 
-HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs), entities_(specs.size()) {}
+HistoryState::HistoryState(const std::vector<HistorySpec>& specs)
+    : specs_(specs), entities_(specs.size()), last_(specs.size()) {}
+
+HistoryState::Entity* HistoryState::find_entity(size_t h, uint64_t key) const {
+    LastLookup& last = last_[h];
+    if (last.entity && last.key == key) return last.entity;
+    auto found = entities_[h].find(key);
+    if (found == entities_[h].end()) return nullptr;
+    last = {key, &found->second};
+    return last.entity;
+}
 
 int HistoryState::output_count(const HistorySpec& spec) {
     int n = 0;
@@ -46,9 +56,7 @@ std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
 
 void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) const {
     const HistorySpec& spec = specs_[h];
-    const auto& map = entities_[h];
-    auto found = event.valid ? map.find(event.entity) : map.end();
-    const Entity* entity = found == map.end() ? nullptr : &found->second;
+    const Entity* entity = event.valid ? find_entity(h, event.entity) : nullptr;
     const int64_t now = entity ? std::max(event.time_us, entity->latest) : event.time_us;
     const int64_t upper = now - spec.delay_us;
     const bool include_row = event.valid && spec.delay_us == 0;
@@ -97,8 +105,8 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             }
             if (spec.max) {
                 // The stored maxima are decreasing: the first one still inside is the stored part's maximum.
-                for (int64_t sequence : stored.maxima)
-                    if (sequence >= begin) {
+                for (size_t i = 0; i < stored.maxima.size(); ++i)
+                    if (const int64_t sequence = stored.maxima[i]; sequence >= begin) {
                         a.max = entity->at(sequence).value;
                         break;
                     }
@@ -132,7 +140,8 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
 void HistoryState::observe(size_t h, const HistoryEvent& event) {
     if (!event.valid) return;
     const HistorySpec& spec = specs_[h];
-    Entity& entity = entities_[h][event.entity];
+    Entity* cached = find_entity(h, event.entity);
+    Entity& entity = cached ? *cached : entities_[h][event.entity];
     if (entity.windows.empty()) entity.windows.resize(spec.windows_us.size());
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;

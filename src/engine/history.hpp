@@ -14,7 +14,6 @@
 #include "engine/engine_only.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +28,40 @@ struct HistoryEvent {
     int64_t time_us = 0;
     double value = 0;    // NaN when missing or when the declaration has no value column
     int8_t label = -1;   // 0 / 1, or -1 when unknown
+};
+
+// A FIFO in one contiguous power-of-two ring. Indexing is one masked load where std::deque needs two
+// dependent ones, and an empty ring allocates nothing (libstdc++'s deque allocates on construction): the
+// state of an entity stays in few cache lines, which is what a trigger scoring one row at a time pays for.
+template <typename T>
+class Ring {
+public:
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    const T& operator[](size_t i) const { return buffer_[(head_ + i) & mask_]; }
+    const T& front() const { return buffer_[head_]; }
+    const T& back() const { return (*this)[size_ - 1]; }
+    void push_back(const T& value) {
+        if (size_ == buffer_.size()) grow();
+        buffer_[(head_ + size_) & mask_] = value;
+        ++size_;
+    }
+    void pop_front() {
+        head_ = (head_ + 1) & mask_;
+        --size_;
+    }
+    void pop_back() { --size_; }
+
+private:
+    void grow() {
+        std::vector<T> larger(buffer_.empty() ? 4 : buffer_.size() * 2);
+        for (size_t i = 0; i < size_; ++i) larger[i] = (*this)[i];
+        buffer_.swap(larger);
+        head_ = 0;
+        mask_ = buffer_.size() - 1;
+    }
+    std::vector<T> buffer_;
+    size_t head_ = 0, size_ = 0, mask_ = 0;
 };
 
 class HistoryState {
@@ -55,10 +88,10 @@ private:
         int64_t begin = 0, end = 0;  // sequence numbers: the window holds [begin, end)
         int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
         double sum = 0;
-        std::deque<int64_t> maxima;  // sequence numbers of valued items in [begin, end), values decreasing
+        Ring<int64_t> maxima;  // sequence numbers of valued items in [begin, end), values decreasing
     };
     struct Entity {
-        std::deque<Item> items;
+        Ring<Item> items;
         int64_t first = 0;  // sequence number of items.front()
         int64_t latest = INT64_MIN;
         std::vector<Window> windows;
@@ -66,8 +99,18 @@ private:
         int64_t next() const { return first + int64_t(items.size()); }
     };
 
+    // The entity compute() found last, per declaration: observe() of the same row (the inline path is
+    // compute-then-observe) skips a second hash lookup. unordered_map nodes never move, so the pointer
+    // stays valid as entities are added.
+    struct LastLookup {
+        uint64_t key = 0;
+        Entity* entity = nullptr;
+    };
+    Entity* find_entity(size_t h, uint64_t key) const;
+
     std::vector<HistorySpec> specs_;
-    std::vector<std::unordered_map<uint64_t, Entity>> entities_;
+    mutable std::vector<std::unordered_map<uint64_t, Entity>> entities_;
+    mutable std::vector<LastLookup> last_;
 };
 
 }  // namespace dendrite::engine
