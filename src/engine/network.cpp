@@ -94,10 +94,16 @@ int scratch_floats(const NetworkView& view) noexcept {
     return 2 * widest;
 }
 
-float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
-    const int half = scratch_floats(view) / 2;
+namespace {
+
+// Runs the layers of view over n rows (x: inputs x n, column-major) and returns the output layer's
+// pre-activations (n values, in scratch). Columns = 1 makes every product a matrix-vector one, which
+// allocates nothing; Eigen::Dynamic makes them matrix-matrix products.
+template <int Columns>
+const float* output_logits(const NetworkView& view, const float* x, Eigen::Index n, float* scratch) {
+    using Block = Eigen::Matrix<float, Eigen::Dynamic, Columns>;
     float* in = scratch;
-    float* out = scratch + half;
+    float* out = scratch + Eigen::Index(scratch_floats(view) / 2) * n;
     const float* current = x;
     const float* parameters = view.parameters;
     int n_in = view.inputs;
@@ -106,20 +112,28 @@ float forward_one(const NetworkView& view, const float* x, float* scratch) noexc
         Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
         Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
         parameters += size_t(n_out) * (n_in + 1);
-        Eigen::Map<const Eigen::VectorXf> input(current, n_in);
-        Eigen::Map<Eigen::VectorXf> z(out, n_out);
+        Eigen::Map<const Block> input(current, n_in, n);
+        Eigen::Map<Block> z(out, n_out, n);
         z.noalias() = kernel * input;
-        z += bias;
-        if (l + 1 == view.layers) {
-            // The output layer: apply its activation on the scalar, in the overflow-safe form.
-            return view.activations[l] == Activation::Sigmoid ? sigmoid(z[0]) : z[0];
-        }
+        z.colwise() += bias;
+        if (l + 1 == view.layers) return out;
         apply_activation(view.activations[l], z);
         current = out;
         std::swap(in, out);
         n_in = n_out;
     }
-    return 0.0f;  // unreachable for a validated network: it has an output layer
+    return out;  // unreachable for a validated network: it has an output layer
+}
+
+// The output layer's activation on a scalar, in the overflow-safe form.
+float output_activation(const NetworkView& view, float logit) {
+    return view.activations[view.layers - 1] == Activation::Sigmoid ? sigmoid(logit) : logit;
+}
+
+}  // namespace
+
+float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
+    return output_activation(view, output_logits<1>(view, x, 1, scratch)[0]);
 }
 
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
@@ -127,31 +141,8 @@ size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
 }
 
 void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch) {
-    const size_t half = size_t(scratch_floats(view) / 2) * size_t(n);
-    float* in = scratch;
-    float* out = scratch + half;
-    const float* current = x;
-    const float* parameters = view.parameters;
-    int n_in = view.inputs;
-    for (int l = 0; l < view.layers; ++l) {
-        const int n_out = view.units[l];
-        Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
-        Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
-        parameters += size_t(n_out) * (n_in + 1);
-        Eigen::Map<const Matrix> input(current, n_in, n);
-        Eigen::Map<Matrix> z(out, n_out, n);
-        z.noalias() = kernel * input;
-        z.colwise() += bias;
-        if (l + 1 == view.layers) {
-            for (int i = 0; i < n; ++i)
-                scores[i] = view.activations[l] == Activation::Sigmoid ? sigmoid(z(0, i)) : z(0, i);
-            return;
-        }
-        apply_activation(view.activations[l], z);
-        current = out;
-        std::swap(in, out);
-        n_in = n_out;
-    }
+    const float* logits = output_logits<Eigen::Dynamic>(view, x, n, scratch);
+    for (int i = 0; i < n; ++i) scores[i] = output_activation(view, logits[i]);
 }
 
 Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {

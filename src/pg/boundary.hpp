@@ -75,6 +75,23 @@ void pg_guard(F&& work) {
     if (cpp_exception) std::rethrow_exception(cpp_exception);
 }
 
+// Ties an engine object's lifetime to a memory context: deleted when the context is reset or deleted (an
+// error's cleanup included). A destructor's exception is swallowed: none may reach PostgreSQL.
+template <typename T>
+void delete_engine_object(void* object) {
+    try {
+        delete static_cast<T*>(object);
+    } catch (...) {
+    }
+}
+template <typename T>
+void own_in_context(MemoryContext context, T* object) {
+    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    callback->func = delete_engine_object<T>;
+    callback->arg = object;
+    MemoryContextRegisterResetCallback(context, callback);
+}
+
 // Allocates size bytes in the current memory context, or throws std::bad_alloc (never longjmps): for
 // use inside engine_call.
 void* palloc_or_throw(size_t size);

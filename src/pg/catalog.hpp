@@ -17,6 +17,9 @@ inline const Oid* oids(std::initializer_list<Oid> types) { return types.begin();
 // of the old extension must not answer for a new row with the same id.
 Oid extension_oid();
 
+// Rows per SPI_cursor_fetch of the passes over a query.
+constexpr long kFetchRows = 10000;
+
 void connect_spi();
 void finish_spi();
 

@@ -18,25 +18,6 @@ namespace dendrite::pg {
 
 namespace {
 
-constexpr long kFetchRows = 10000;
-constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
-template <typename T>
-void delete_object(void* object) {
-    try {
-        delete static_cast<T*>(object);
-    } catch (...) {
-    }
-}
-
-template <typename T>
-void own(T* object) {
-    auto* callback = static_cast<MemoryContextCallback*>(palloc0(sizeof(MemoryContextCallback)));
-    callback->func = delete_object<T>;
-    callback->arg = object;
-    MemoryContextRegisterResetCallback(CurrentMemoryContext, callback);
-}
-
 // The result columns of a query, without running it.
 TupleDesc query_descriptor(const char* query, const char* what) {
     SPIPlanPtr plan = SPI_prepare_cursor(query, 0, nullptr, CURSOR_OPT_NO_SCROLL);
@@ -127,7 +108,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         }
         fitter = owned.release();
     });
-    own(fitter);
+    own_in_context(CurrentMemoryContext, fitter);
     if (since != DT_NOBEGIN && !time_column)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs history features"),
                         errhint("Without history, filter the rows in the query instead.")));
@@ -147,7 +128,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     }
     if (ignored.len) ereport(NOTICE, (errmsg("columns not used as features: %s", ignored.data)));
 
-    const int64 since_us = since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros;
+    const int64 since_us = engine_since(since);
     int time_index = -1;
     for (int j = 0; time_column && j < n_inputs; ++j)
         if (strcmp(input_names[j], time_column) == 0) time_index = j;
@@ -184,7 +165,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
 
     engine::Featurizer* featurizer = nullptr;
     engine_call([&] { featurizer = new engine::Featurizer(fitter->finish()); });
-    own(featurizer);
+    own_in_context(CurrentMemoryContext, featurizer);
     return store_featurizer(name, query, history_query, *featurizer, input_types, rows);
 }
 
@@ -212,6 +193,7 @@ struct RowState {
     float* out;
 };
 
+// The call site's state, with the row loaded into its binding.
 RowState* row_state(FunctionCallInfo fcinfo, const char* name, HeapTupleHeader row) {
     auto* state = static_cast<RowState*>(fcinfo->flinfo->fn_extra);
     MemoryContext context = fcinfo->flinfo->fn_mcxt;
@@ -223,17 +205,7 @@ RowState* row_state(FunctionCallInfo fcinfo, const char* name, HeapTupleHeader r
         state->bound = false;
         fcinfo->flinfo->fn_extra = state;
     }
-    const Oid type = HeapTupleHeaderGetTypeId(row);
-    const int32 typmod = HeapTupleHeaderGetTypMod(row);
-    if (!state->bound || state->binding.row_type != type || state->binding.row_typmod != typmod) {
-        TupleDesc descriptor = lookup_rowtype_tupdesc(type, typmod);
-        TupleDesc copy = CreateTupleDescCopy(descriptor);
-        ReleaseTupleDesc(descriptor);
-        bind_row(&state->binding, state->featurizer, copy, context);
-        state->binding.row_type = type;
-        state->binding.row_typmod = typmod;
-        state->bound = true;
-    }
+    load_composite(&state->binding, &state->bound, state->featurizer, row, context);
     return state;
 }
 
@@ -243,15 +215,6 @@ void require_row_argument(FunctionCallInfo fcinfo, const char* function) {
         ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                         errmsg("%s needs a row, got %s", function, format_type_be(argument_type)),
                         errhint("Pass the table alias, as in SELECT %s('name', t) FROM t.", function)));
-}
-
-void load_row_argument(RowState* state, HeapTupleHeader row) {
-    HeapTupleData tuple;
-    tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-    ItemPointerSetInvalid(&tuple.t_self);
-    tuple.t_tableOid = InvalidOid;
-    tuple.t_data = row;
-    load_row(&state->binding, &tuple);
 }
 
 // Emits (key, features) or (key, score) rows of the offline pass into a tuplestore.
@@ -264,6 +227,16 @@ struct EmitState {
     float* scratch;
     MemoryContext row_context;
 };
+
+// The set-returning functions' common start: key and since arguments (2 and 3), the tuplestore. The
+// caller names the per-row context (memory context names must be literals).
+Timestamp start_emit(FunctionCallInfo fcinfo, EmitState* emit) {
+    emit->key = text_argument_or_null(fcinfo, 2);
+    const Timestamp since = since_argument(fcinfo, 3);
+    InitMaterializedSRF(fcinfo, 0);
+    emit->result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    return since;
+}
 
 void emit_row(EmitState* s, HeapTuple tuple, TupleDesc descriptor, Datum value) {
     if (s->key_attnum == 0) {
@@ -331,7 +304,6 @@ DENDRITE_FUNCTION(dendrite_features) {
     require_row_argument(fcinfo, "dendrite.features");
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     RowState* state = row_state(fcinfo, name, row);
-    load_row_argument(state, row);
     const engine::HistoryState* history = inline_history(state->featurizer);
     const engine::Featurizer* featurizer = state->featurizer->featurizer;
     engine_call([&] { featurizer->transform(state->binding.raw, history, state->out); });
@@ -343,7 +315,6 @@ DENDRITE_FUNCTION(dendrite_observe) {
     require_row_argument(fcinfo, "dendrite.observe");
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     RowState* state = row_state(fcinfo, name, row);
-    load_row_argument(state, row);
     engine::HistoryState* history = inline_history_for_update(state->featurizer);
     if (!history)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -357,10 +328,7 @@ DENDRITE_FUNCTION(dendrite_featurize) {
     char* name = required_text_argument(fcinfo, 0, "featurizer");
     char* query = required_text_argument(fcinfo, 1, "query");
     EmitState emit{};
-    emit.key = text_argument_or_null(fcinfo, 2);
-    const Timestamp since = since_argument(fcinfo, 3);
-    InitMaterializedSRF(fcinfo, 0);
-    emit.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    const Timestamp since = start_emit(fcinfo, &emit);
     emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "featurize row", ALLOCSET_DEFAULT_SIZES);
     const CachedFeaturizer* featurizer = latest_featurizer(name);
     emit.n_outputs = featurizer->n_outputs;
@@ -374,10 +342,7 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
     EmitState emit{};
-    emit.key = text_argument_or_null(fcinfo, 2);
-    const Timestamp since = since_argument(fcinfo, 3);
-    InitMaterializedSRF(fcinfo, 0);
-    emit.result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    const Timestamp since = start_emit(fcinfo, &emit);
     emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
     emit.version = serving_version(model);
     emit.n_outputs = emit.version->n_features;

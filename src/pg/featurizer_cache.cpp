@@ -18,28 +18,7 @@ namespace dendrite::pg {
 
 namespace {
 
-constexpr long kFetchRows = 10000;
-// PostgreSQL counts timestamps from 2000-01-01; the engine from 1970-01-01.
-constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
 CachedFeaturizer* cached_featurizers = nullptr;
-
-template <typename T>
-void delete_engine_object(void* object) {
-    try {
-        delete static_cast<T*>(object);
-    } catch (...) {
-    }
-}
-
-// Deletes the engine object when the memory context is reset or deleted (an error included).
-template <typename T>
-void own_in_context(MemoryContext context, T* object) {
-    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
-    callback->func = delete_engine_object<T>;
-    callback->arg = object;
-    MemoryContextRegisterResetCallback(context, callback);
-}
 
 engine::SqlTypeClass parse_type_class(const char* name) {
     for (auto type : {engine::SqlTypeClass::Number, engine::SqlTypeClass::Integer, engine::SqlTypeClass::Boolean,
@@ -310,6 +289,27 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
     }
 }
 
+void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
+                    MemoryContext context) {
+    const Oid type = HeapTupleHeaderGetTypeId(row);
+    const int32 typmod = HeapTupleHeaderGetTypMod(row);
+    if (!*bound || binding->row_type != type || binding->row_typmod != typmod) {
+        TupleDesc descriptor = lookup_rowtype_tupdesc(type, typmod);
+        TupleDesc copy = CreateTupleDescCopy(descriptor);
+        ReleaseTupleDesc(descriptor);
+        bind_row(binding, featurizer, copy, context);
+        binding->row_type = type;
+        binding->row_typmod = typmod;
+        *bound = true;
+    }
+    HeapTupleData tuple;
+    tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+    ItemPointerSetInvalid(&tuple.t_self);
+    tuple.t_tableOid = InvalidOid;
+    tuple.t_data = row;
+    load_row(binding, &tuple);
+}
+
 void load_row(RowBinding* binding, HeapTuple tuple) {
     heap_deform_tuple(tuple, binding->descriptor, binding->values, binding->nulls);
     for (int j = 0; j < binding->n_inputs; ++j) {
@@ -498,7 +498,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("since needs a featurizer with history features"),
                         errhint("Without history, filter the rows in the query instead.")));
-    const int64 since_us = since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros;
+    const int64 since_us = engine_since(since);
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine::HistoryState* history = nullptr;
     if (!engine_featurizer->spec().history.empty()) {

@@ -54,6 +54,10 @@ void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc
 // The same for a list of input names; fitted_types may be NULL (no type check).
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
                  const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context);
+// Loads a composite argument (a row passed to features, observe, score) into binding, binding its row type
+// first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
+void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
+                    MemoryContext context);
 // Opens a read-only cursor over query, which must be a single SELECT (22023 otherwise).
 Portal open_select(const char* query, const char* what);
 // Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current

@@ -254,19 +254,40 @@ void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool b
                                 "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...)")));
 }
 
-// Features of one row: computed from the inline history, then (for a new row) the row joins it.
-void featurize_row(GuardState* state, HeapTuple tuple, bool observe, float* x) {
+// UPDATE <table> SET <flag columns> = $1[, $2] WHERE <key> = $n::<key type>, and its parameter types: the
+// batch trigger's 'flag'. The key travels as text and is cast to the column's type, so its index is used.
+char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types) {
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "UPDATE %s SET ", state->table_name);
+    for (int i = 0; i < state->n_flag_columns; ++i) {
+        appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+                         quote_identifier(NameStr(TupleDescAttr(descriptor, state->flag_attnums[i])->attname)), i + 1);
+        types[i] = state->flag_types[i];
+    }
+    Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
+    appendStringInfo(&sql, " WHERE %s = $%d::%s", quote_identifier(NameStr(key->attname)), state->n_flag_columns + 1,
+                     format_type_be(key->atttypid));
+    types[state->n_flag_columns] = TEXTOID;
+    return sql.data;
+}
+
+// Loads a row into the binding and computes its features from the inline history.
+void featurize_row(GuardState* state, HeapTuple tuple, float* x) {
     load_row(&state->binding, tuple);
     const CachedFeaturizer* featurizer = state->version->featurizer;
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     const engine::HistoryState* history = inline_history(featurizer);
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, x); });
-    if (observe && history) {
-        // Before a possible rejection the row has joined the history; the rejection's ERROR aborts the
-        // transaction, which discards this backend's state (rebuilt from the history query at next use).
-        engine::HistoryState* updated = inline_history_for_update(featurizer);
-        engine_call([&] { engine_featurizer->observe(state->binding.raw, updated); });
-    }
+}
+
+// Adds the loaded row to the inline history (for a new row, once it is scored: the offline pass's order).
+void observe_row(GuardState* state) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    engine::HistoryState* history = inline_history_for_update(featurizer);
+    if (!history) return;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    engine_call([&] { engine_featurizer->observe(state->binding.raw, history); });
 }
 
 }  // namespace
@@ -282,19 +303,12 @@ DENDRITE_FUNCTION(dendrite_guard) {
     const bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     HeapTuple tuple = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
 
-    // Score first: a rejected row must not join the history. Only a row that passes is observed.
-    load_row(&state->binding, tuple);
-    const CachedFeaturizer* featurizer = state->version->featurizer;
-    const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
-    const dendrite::engine::HistoryState* history = inline_history(featurizer);
-    engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
+    // Score first: a rejected row must not join the history. Only a new row that passes is observed.
+    featurize_row(state, tuple, state->x);
     const double score = dendrite::engine::forward_one(state->version->network, state->x, state->scratch);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state));
-    if (inserting && history) {
-        dendrite::engine::HistoryState* updated = inline_history_for_update(featurizer);
-        engine_call([&] { engine_featurizer->observe(state->binding.raw, updated); });
-    }
+    if (inserting) observe_row(state);
     if (state->log) {
         char* key = key_text(state);
         float score_value = float(score);
@@ -339,7 +353,8 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
         return OidOutputFunctionCall(state->key_output_function, key_values[i]);
     };
 
-    SPIPlanPtr flag_plan = nullptr;
+    Oid flag_types[3];
+    const char* flag_sql = state->flag ? flag_update_sql(state, RelationGetDescr(trigger->tg_relation), flag_types) : nullptr;
     bool done = false;
     while (!done) {
         CHECK_FOR_INTERRUPTS();
@@ -356,7 +371,10 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             }
             bool should_free;
             HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-            featurize_row(state, tuple, true, state->x + size_t(n) * n_features);
+            // The row joins the history before the batch's rejection check: a rejection's ERROR aborts the
+            // transaction, which discards this backend's state (rebuilt from the history query at next use).
+            featurize_row(state, tuple, state->x + size_t(n) * n_features);
+            observe_row(state);
             key_nulls[n] = state->key_attnum < 0 || state->binding.nulls[state->key_attnum];
             if (!key_nulls[n])
                 key_values[n] = datumCopy(state->binding.values[state->key_attnum], state->key_byval, state->key_typlen);
@@ -374,25 +392,7 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             if (state->flag) {
                 // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
                 connect_spi();
-                if (!flag_plan) {
-                    StringInfoData sql;
-                    initStringInfo(&sql);
-                    appendStringInfo(&sql, "UPDATE %s SET ", state->table_name);
-                    Oid types[3];
-                    for (int i = 0; i < state->n_flag_columns; ++i) {
-                        TupleDesc d = RelationGetDescr(trigger->tg_relation);
-                        appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
-                                         quote_identifier(NameStr(TupleDescAttr(d, state->flag_attnums[i])->attname)), i + 1);
-                        types[i] = state->flag_types[i];
-                    }
-                    TupleDesc d = RelationGetDescr(trigger->tg_relation);
-                    // The key travels as text and is cast to the column's type, so the key's index is used.
-                    appendStringInfo(&sql, " WHERE %s = $%d::%s",
-                                     quote_identifier(NameStr(TupleDescAttr(d, state->key_attnum)->attname)),
-                                     state->n_flag_columns + 1, format_type_be(TupleDescAttr(d, state->key_attnum)->atttypid));
-                    types[state->n_flag_columns] = TEXTOID;
-                    flag_plan = prepare(sql.data, state->n_flag_columns + 1, types);
-                }
+                SPIPlanPtr flag_plan = prepare(flag_sql, state->n_flag_columns + 1, flag_types);
                 for (int i = 0; i < n; ++i) {
                     const bool over = state->scores[i] >= state->threshold;
                     char* key = over ? key_of(i) : nullptr;
@@ -403,7 +403,6 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
                     execute_plan(flag_plan, values);
                 }
                 finish_spi();
-                flag_plan = nullptr;  // belongs to this SPI connection
             }
         }
         MemoryContextSwitchTo(old);

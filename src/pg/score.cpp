@@ -77,24 +77,8 @@ DENDRITE_FUNCTION(dendrite_score) {
                         errhint("Pass the table alias, as in SELECT dendrite.score('model', t) FROM t.")));
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     ScoreState* state = score_state(fcinfo, model);
-    const Oid row_type = HeapTupleHeaderGetTypeId(row);
-    const int32 row_typmod = HeapTupleHeaderGetTypMod(row);
     const CachedFeaturizer* featurizer = state->version->featurizer;
-    if (!state->bound || state->binding.row_type != row_type || state->binding.row_typmod != row_typmod) {
-        TupleDesc descriptor = lookup_rowtype_tupdesc(row_type, row_typmod);
-        TupleDesc copy = CreateTupleDescCopy(descriptor);
-        ReleaseTupleDesc(descriptor);
-        bind_row(&state->binding, featurizer, copy, fcinfo->flinfo->fn_mcxt);
-        state->binding.row_type = row_type;
-        state->binding.row_typmod = row_typmod;
-        state->bound = true;
-    }
-    HeapTupleData tuple;
-    tuple.t_len = HeapTupleHeaderGetDatumLength(row);
-    ItemPointerSetInvalid(&tuple.t_self);
-    tuple.t_tableOid = InvalidOid;
-    tuple.t_data = row;
-    load_row(&state->binding, &tuple);
+    load_composite(&state->binding, &state->bound, featurizer, row, fcinfo->flinfo->fn_mcxt);
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });

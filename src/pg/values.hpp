@@ -5,6 +5,11 @@
 
 namespace dendrite::pg {
 
+// PostgreSQL counts timestamps from 2000-01-01, the engine from 1970-01-01 (both in microseconds).
+constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+// A `since` argument in engine time; DT_NOBEGIN (no since) is the earliest time.
+inline int64 engine_since(Timestamp since) { return since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros; }
+
 // Types whose columns become features: bool, int2/4/8, float4/8, numeric.
 bool is_feature_type(Oid type);
 
