@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
-  libeigen3-dev nlohmann-json3-dev cmake g++ make pkg-config xz-utils
+  libeigen3-dev nlohmann-json3-dev libxgboost-dev cmake g++ make pkg-config xz-utils
   googletest libgtest-dev
 )
 

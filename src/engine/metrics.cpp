@@ -1,41 +1,48 @@
 #include "engine/metrics.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <vector>
+
+#include "engine/error.hpp"
 
 namespace dendrite::engine {
 
 namespace {
 
-// Indices sorted by descending score (stable, so equal scores keep a defined order).
-std::vector<size_t> order_by_descending_score(const float* scores, size_t n) {
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-    return order;
-}
-
-// Calls visit(threshold, tp, fp) once per distinct score, from the highest down, with the counts of
-// predicted positives at that threshold.
-template <typename Visit>
-void walk_thresholds(const float* scores, const float* labels, size_t n, Visit visit) {
-    const auto order = order_by_descending_score(scores, n);
-    int64_t tp = 0, fp = 0;
-    for (size_t i = 0; i < n;) {
-        const float threshold = scores[order[i]];
-        while (i < n && scores[order[i]] == threshold) {
-            (labels[order[i]] > 0.5f ? tp : fp)++;
-            ++i;
-        }
-        visit(threshold, tp, fp);
+double curve_average_precision(const Curve& c) {
+    if (c.positives == 0) return 0.0;
+    double ap = 0, previous_recall = 0;
+    for (size_t k = 0; k < c.thresholds.size(); ++k) {
+        const double recall = double(c.tp[k]) / double(c.positives);
+        ap += (recall - previous_recall) * (double(c.tp[k]) / double(c.tp[k] + c.fp[k]));
+        previous_recall = recall;
     }
+    return ap;
 }
 
-int64_t count_positives(const float* labels, size_t n) {
-    int64_t positives = 0;
-    for (size_t i = 0; i < n; ++i) positives += labels[i] > 0.5f;
-    return positives;
+double curve_roc_auc(const Curve& c) {
+    if (c.positives == 0 || c.negatives == 0) return 0.5;
+    // Trapezoids between consecutive distinct thresholds: a tie between a positive and a negative counts 1/2.
+    double area = 0;
+    int64_t previous_tp = 0, previous_fp = 0;
+    for (size_t k = 0; k < c.thresholds.size(); ++k) {
+        area += double(c.fp[k] - previous_fp) * double(c.tp[k] + previous_tp) / 2.0;
+        previous_tp = c.tp[k];
+        previous_fp = c.fp[k];
+    }
+    return area / (double(c.positives) * double(c.negatives));
+}
+
+double curve_recall_at_precision(const Curve& c, double target) {
+    if (c.positives == 0) return 0.0;
+    int64_t best_tp = 0;
+    for (size_t k = 0; k < c.thresholds.size(); ++k)
+        if (double(c.tp[k]) >= target * double(c.tp[k] + c.fp[k])) best_tp = std::max(best_tp, c.tp[k]);
+    return double(best_tp) / double(c.positives);
 }
 
 }  // namespace
@@ -53,53 +60,129 @@ Confusion confusion_at(const float* scores, const float* labels, size_t n, doubl
     return c;
 }
 
-double average_precision(const float* scores, const float* labels, size_t n) {
-    const int64_t positives = count_positives(labels, n);
-    if (positives == 0) return 0.0;
-    double ap = 0, previous_recall = 0;
-    walk_thresholds(scores, labels, n, [&](float, int64_t tp, int64_t fp) {
-        const double recall = double(tp) / double(positives);
-        ap += (recall - previous_recall) * (double(tp) / double(tp + fp));
-        previous_recall = recall;
-    });
-    return ap;
+Curve Curve::of(const float* scores, const float* labels, size_t n) {
+    // (score, is positive) pairs sorted by descending score: a direct sort, no indirection through indices.
+    std::vector<std::pair<float, bool>> points(n);
+    for (size_t i = 0; i < n; ++i) points[i] = {scores[i], labels[i] > 0.5f};
+    std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    Curve c;
+    int64_t tp = 0, fp = 0;
+    for (size_t i = 0; i < n;) {
+        const float threshold = points[i].first;
+        while (i < n && points[i].first == threshold) {
+            (points[i].second ? tp : fp)++;
+            ++i;
+        }
+        c.thresholds.push_back(threshold);
+        c.tp.push_back(tp);
+        c.fp.push_back(fp);
+    }
+    c.positives = tp;
+    c.negatives = fp;
+    return c;
 }
 
-double roc_auc(const float* scores, const float* labels, size_t n) {
-    const int64_t positives = count_positives(labels, n);
-    const int64_t negatives = int64_t(n) - positives;
-    if (positives == 0 || negatives == 0) return 0.5;
-    // Trapezoids between consecutive distinct thresholds: a tie between a positive and a negative counts 1/2.
-    double area = 0;
-    int64_t previous_tp = 0, previous_fp = 0;
-    walk_thresholds(scores, labels, n, [&](float, int64_t tp, int64_t fp) {
-        area += double(fp - previous_fp) * double(tp + previous_tp) / 2.0;
-        previous_tp = tp;
-        previous_fp = fp;
-    });
-    return area / (double(positives) * double(negatives));
+double average_precision(const float* scores, const float* labels, size_t n) {
+    return curve_average_precision(Curve::of(scores, labels, n));
+}
+
+double roc_auc(const float* scores, const float* labels, size_t n) { return curve_roc_auc(Curve::of(scores, labels, n)); }
+
+double recall_at_precision(const float* scores, const float* labels, size_t n, double target) {
+    return curve_recall_at_precision(Curve::of(scores, labels, n), target);
 }
 
 double max_f1_threshold(const float* scores, const float* labels, size_t n) {
-    const int64_t positives = count_positives(labels, n);
-    if (positives == 0) return 0.5;
-    double best_f1 = -1, best_threshold = 0.5;
-    walk_thresholds(scores, labels, n, [&](float threshold, int64_t tp, int64_t fp) {
-        const double f1 = 2.0 * double(tp) / double(tp + fp + positives);
-        if (f1 > best_f1) {
-            best_f1 = f1;
-            best_threshold = threshold;
-        }
-    });
-    return best_threshold;
+    return choose_threshold(Curve::of(scores, labels, n), ThresholdRule{});
 }
 
-Metrics evaluate(const float* scores, const float* labels, size_t n) {
+ThresholdRule ThresholdRule::parse(const std::string& text) {
+    ThresholdRule rule;
+    auto number = [&](const std::string& part, double low, double high) {
+        char* end = nullptr;
+        const double value = std::strtod(part.c_str(), &end);
+        if (part.empty() || *end != '\0' || !std::isfinite(value) || value < low || value > high)
+            fail(ErrorKind::InvalidParameter, "invalid threshold \"" + text + "\"", {},
+                 "Use 'f1', 'precision:0.9', 'recall:0.8' or a number between 0 and 1.");
+        return value;
+    };
+    if (text == "f1") return rule;
+    const auto colon = text.find(':');
+    if (colon != std::string::npos) {
+        const std::string kind = text.substr(0, colon);
+        if (kind == "precision") rule.kind = Kind::Precision;
+        else if (kind == "recall") rule.kind = Kind::Recall;
+        else number("", 0, 0);  // fails with the hint
+        rule.value = number(text.substr(colon + 1), 0, 1);
+        if (rule.value == 0) number("", 0, 0);
+        return rule;
+    }
+    rule.kind = Kind::Fixed;
+    rule.value = number(text, 0, 1);
+    return rule;
+}
+
+std::string ThresholdRule::text() const {
+    char buffer[64];
+    switch (kind) {
+        case Kind::MaxF1: return "f1";
+        case Kind::Precision: std::snprintf(buffer, sizeof buffer, "precision:%g", value); return buffer;
+        case Kind::Recall: std::snprintf(buffer, sizeof buffer, "recall:%g", value); return buffer;
+        case Kind::Fixed: std::snprintf(buffer, sizeof buffer, "%g", value); return buffer;
+    }
+    return "f1";
+}
+
+double choose_threshold(const Curve& c, const ThresholdRule& rule, bool* met) {
+    if (met) *met = true;
+    if (rule.kind == ThresholdRule::Kind::Fixed) return rule.value;
+    if (c.positives == 0 || c.thresholds.empty()) {
+        if (met) *met = false;
+        return 0.5;
+    }
+    const size_t points = c.thresholds.size();
+    if (rule.kind == ThresholdRule::Kind::MaxF1) {
+        double best_f1 = -1, best_threshold = 0.5;
+        for (size_t k = 0; k < points; ++k) {
+            const double f1 = 2.0 * double(c.tp[k]) / double(c.tp[k] + c.fp[k] + c.positives);
+            if (f1 > best_f1) {
+                best_f1 = f1;
+                best_threshold = c.thresholds[k];
+            }
+        }
+        return best_threshold;
+    }
+    if (rule.kind == ThresholdRule::Kind::Recall) {
+        for (size_t k = 0; k < points; ++k)  // from the highest threshold down: the first that reaches the recall
+            if (double(c.tp[k]) >= rule.value * double(c.positives)) return c.thresholds[k];
+        return c.thresholds.back();  // unreachable: the lowest threshold has recall 1
+    }
+    // Precision: the lowest threshold that reaches it; failing that, the most precise one.
+    size_t chosen = points, most_precise = 0;
+    double best_precision = -1;
+    for (size_t k = 0; k < points; ++k) {
+        const double precision = double(c.tp[k]) / double(c.tp[k] + c.fp[k]);
+        if (precision >= rule.value) chosen = k;
+        if (precision >= best_precision) {  // ties: the lower threshold, which finds more
+            best_precision = precision;
+            most_precise = k;
+        }
+    }
+    if (chosen == points) {
+        if (met) *met = false;
+        return c.thresholds[most_precise];
+    }
+    return c.thresholds[chosen];
+}
+
+Metrics evaluate(const float* scores, const float* labels, size_t n, const ThresholdRule& rule) {
+    const Curve curve = Curve::of(scores, labels, n);
     Metrics m;
-    m.threshold = max_f1_threshold(scores, labels, n);
+    m.threshold = choose_threshold(curve, rule, &m.threshold_met);
     m.confusion = confusion_at(scores, labels, n, m.threshold);
-    m.pr_auc = average_precision(scores, labels, n);
-    m.roc_auc = roc_auc(scores, labels, n);
+    m.pr_auc = curve_average_precision(curve);
+    m.roc_auc = curve_roc_auc(curve);
+    m.recall_at_precision_90 = curve_recall_at_precision(curve, 0.9);
     return m;
 }
 

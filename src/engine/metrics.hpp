@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace dendrite::engine {
 
@@ -19,10 +21,34 @@ struct Confusion {
     }
 };
 
+// How the decision threshold is chosen on the validation scores:
+//   'f1'             the threshold that maximises F1 (the default);
+//   'precision:0.9'  the lowest threshold whose precision is at least 0.9 (the most recall at that precision);
+//   'recall:0.8'     the highest threshold whose recall is at least 0.8 (the most precision at that recall);
+//   '0.5'            a fixed threshold.
+// When no threshold reaches a precision target, the one with the highest precision is used and met is false.
+struct ThresholdRule {
+    enum class Kind { MaxF1, Precision, Recall, Fixed } kind = Kind::MaxF1;
+    double value = 0;
+    static ThresholdRule parse(const std::string& text);  // throws InvalidParameter
+    std::string text() const;
+};
+
 struct Metrics {
     Confusion confusion;
     double threshold = 0.5;
+    bool threshold_met = true;       // the rule's target was reached
     double pr_auc = 0, roc_auc = 0;
+    double recall_at_precision_90 = 0;  // the most recall with precision >= 0.9 (0 when never reached)
+};
+
+// The precision-recall curve: one point per distinct score, highest first, with the counts of predicted
+// positives at that threshold. One sort serves every metric.
+struct Curve {
+    std::vector<float> thresholds;
+    std::vector<int64_t> tp, fp;
+    int64_t positives = 0, negatives = 0;
+    static Curve of(const float* scores, const float* labels, size_t n);
 };
 
 // A score at or above the threshold is predicted positive. labels are 0/1.
@@ -31,7 +57,11 @@ double average_precision(const float* scores, const float* labels, size_t n);
 double roc_auc(const float* scores, const float* labels, size_t n);
 // The threshold (one of the scores) that maximises F1; 0.5 when there is no positive.
 double max_f1_threshold(const float* scores, const float* labels, size_t n);
-// PR-AUC, ROC-AUC and the confusion counts at the max-F1 threshold.
-Metrics evaluate(const float* scores, const float* labels, size_t n);
+// The most recall among thresholds with precision >= target (0 when none reaches it).
+double recall_at_precision(const float* scores, const float* labels, size_t n, double target);
+// The threshold a rule chooses; met tells whether its target was reached.
+double choose_threshold(const Curve& curve, const ThresholdRule& rule, bool* met = nullptr);
+// PR-AUC, ROC-AUC, recall at precision 0.9 and the confusion counts at the rule's threshold.
+Metrics evaluate(const float* scores, const float* labels, size_t n, const ThresholdRule& rule = {});
 
 }  // namespace dendrite::engine

@@ -9,24 +9,61 @@ namespace dendrite::engine {
 
 namespace {
 
+constexpr float kInverseSqrt2 = 0.70710678118654752f;
+constexpr float kInverseSqrt2Pi = 0.39894228040143268f;
+
+float gelu(float v) { return 0.5f * v * (1.0f + std::erf(v * kInverseSqrt2)); }
+float gelu_derivative(float v) {
+    return 0.5f * (1.0f + std::erf(v * kInverseSqrt2)) + v * kInverseSqrt2Pi * std::exp(-0.5f * v * v);
+}
+
 template <typename Derived>
 void apply_activation(Activation activation, Eigen::MatrixBase<Derived>& z) {
     switch (activation) {
         case Activation::Identity: break;
         case Activation::Relu: z = z.cwiseMax(0.0f); break;
+        case Activation::LeakyRelu: z = z.cwiseMax(kLeakyReluSlope * z); break;
+        case Activation::Gelu: z = z.unaryExpr([](float v) { return gelu(v); }); break;
         case Activation::Tanh: z = z.array().tanh().matrix(); break;
         case Activation::Sigmoid: z = (1.0f / (1.0f + (-z.array()).exp())).matrix(); break;
     }
 }
 
-// delta *= activation'(z), with post = activation(z) already computed.
-void multiply_by_derivative(Activation activation, const Matrix& z, const Matrix& post, Matrix& delta) {
+// delta *= activation'(a), with out = activation(a) already computed.
+void multiply_by_derivative(Activation activation, const Matrix& a, const Matrix& out, Matrix& delta) {
     switch (activation) {
         case Activation::Identity: break;
-        case Activation::Relu: delta = (z.array() > 0.0f).select(delta, 0.0f); break;
-        case Activation::Tanh: delta.array() *= 1.0f - post.array().square(); break;
-        case Activation::Sigmoid: delta.array() *= post.array() * (1.0f - post.array()); break;
+        case Activation::Relu: delta = (a.array() > 0.0f).select(delta, 0.0f); break;
+        case Activation::LeakyRelu: delta = (a.array() > 0.0f).select(delta, kLeakyReluSlope * delta); break;
+        case Activation::Gelu: delta.array() *= a.unaryExpr([](float v) { return gelu_derivative(v); }).array(); break;
+        case Activation::Tanh: delta.array() *= 1.0f - out.array().square(); break;
+        case Activation::Sigmoid: delta.array() *= out.array() * (1.0f - out.array()); break;
     }
+}
+
+// Layer normalization of each column of z in place: z = scale * (z - mean) / sqrt(var + eps) + shift.
+// normalized and inverse_std, when given, keep the intermediate values for the backward pass.
+template <typename Derived>
+void layer_normalize(Eigen::MatrixBase<Derived>& z, const float* scale, const float* shift, Matrix* normalized,
+                     RowVector* inverse_std) {
+    const Eigen::Index units = z.rows(), n = z.cols();
+    Eigen::Map<const Eigen::VectorXf> gamma(scale, units), beta(shift, units);
+    if (normalized) normalized->resize(units, n);
+    if (inverse_std) inverse_std->resize(n);
+    for (Eigen::Index j = 0; j < n; ++j) {
+        auto column = z.col(j);
+        const float mean = column.mean();
+        const float variance = (column.array() - mean).square().mean();
+        const float inv = 1.0f / std::sqrt(variance + kLayerNormEpsilon);
+        column = ((column.array() - mean) * inv).matrix();
+        if (normalized) normalized->col(j) = column;
+        if (inverse_std) (*inverse_std)[j] = inv;
+        column = (column.array() * gamma.array() + beta.array()).matrix();
+    }
+}
+
+bool relu_like(Activation activation) {
+    return activation == Activation::Relu || activation == Activation::LeakyRelu || activation == Activation::Gelu;
 }
 
 }  // namespace
@@ -40,35 +77,45 @@ float sigmoid(float z) {
 
 Activation parse_activation(const std::string& name) {
     if (name == "relu") return Activation::Relu;
+    if (name == "leaky_relu") return Activation::LeakyRelu;
+    if (name == "gelu") return Activation::Gelu;
     if (name == "tanh") return Activation::Tanh;
     if (name == "sigmoid") return Activation::Sigmoid;
     if (name == "identity" || name == "linear") return Activation::Identity;
     fail(ErrorKind::InvalidParameter, "unknown activation \"" + name + "\"", {},
-         "Use one of relu, tanh, sigmoid, identity.");
+         "Use one of relu, leaky_relu, gelu, tanh, sigmoid, identity.");
 }
 
 const char* activation_name(Activation activation) {
     switch (activation) {
         case Activation::Identity: return "identity";
         case Activation::Relu: return "relu";
+        case Activation::LeakyRelu: return "leaky_relu";
+        case Activation::Gelu: return "gelu";
         case Activation::Tanh: return "tanh";
         case Activation::Sigmoid: return "sigmoid";
     }
     return "unknown";
 }
 
-NetworkSpec NetworkSpec::binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation) {
+NetworkSpec NetworkSpec::binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation,
+                                           bool layer_norm) {
     NetworkSpec spec;
     spec.inputs = inputs;
-    for (int units : hidden) spec.layers.push_back({units, activation});
-    spec.layers.push_back({1, Activation::Sigmoid});
+    for (int units : hidden) spec.layers.push_back({units, activation, layer_norm});
+    spec.layers.push_back({1, Activation::Sigmoid, false});
     spec.validate();
     return spec;
 }
 
+size_t NetworkSpec::layer_parameters(size_t layer) const {
+    const size_t units = size_t(layers[layer].units);
+    return units * (size_t(layer_inputs(layer)) + 1) + (layers[layer].layer_norm ? 2 * units : 0);
+}
+
 size_t NetworkSpec::kernel_offset(size_t layer) const {
     size_t offset = 0;
-    for (size_t l = 0; l < layer; ++l) offset += size_t(layers[l].units) * (layer_inputs(l) + 1);
+    for (size_t l = 0; l < layer; ++l) offset += layer_parameters(l);
     return offset;
 }
 
@@ -82,10 +129,21 @@ void NetworkSpec::validate() const {
     if (layers.empty() || layers.back().units != 1)
         fail(ErrorKind::InvalidParameter, "the output layer must have exactly one unit");
     if (layers.size() > 65) fail(ErrorKind::InvalidParameter, "at most 64 hidden layers are supported");
+    if (layers.back().layer_norm) fail(ErrorKind::InvalidParameter, "the output layer cannot have layer normalization");
     for (const auto& layer : layers)
         if (layer.units < 1 || layer.units > 4096)
             fail(ErrorKind::InvalidParameter, "hidden layer widths must be between 1 and 4096",
                  "A layer of " + std::to_string(layer.units) + " units was requested.");
+}
+
+SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_norm_(new bool[spec.layers.size()]) {
+    for (size_t l = 0; l < spec.layers.size(); ++l) {
+        units_.push_back(spec.layers[l].units);
+        activations_.push_back(spec.layers[l].activation);
+        layer_norm_[l] = spec.layers[l].layer_norm;
+    }
+    view_ = NetworkView{spec.inputs, int(spec.layers.size()), units_.data(), activations_.data(), parameters,
+                        layer_norm_.get()};
 }
 
 int scratch_floats(const NetworkView& view) noexcept {
@@ -111,12 +169,15 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
         const int n_out = view.units[l];
         Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
         Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
-        parameters += size_t(n_out) * (n_in + 1);
+        const float* norm_scale = parameters + size_t(n_out) * (n_in + 1);
+        const bool normalized = view.layer_norm && view.layer_norm[l];
+        parameters += size_t(n_out) * (n_in + 1) + (normalized ? 2 * size_t(n_out) : 0);
         Eigen::Map<const Block> input(current, n_in, n);
         Eigen::Map<Block> z(out, n_out, n);
         z.noalias() = kernel * input;
         z.colwise() += bias;
         if (l + 1 == view.layers) return out;
+        if (normalized) layer_normalize(z, norm_scale, norm_scale + n_out, nullptr, nullptr);
         apply_activation(view.activations[l], z);
         current = out;
         std::swap(in, out);
@@ -148,65 +209,118 @@ void forward_batch(const NetworkView& view, const float* x, int n, float* scores
 Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
     spec_.validate();
     parameters_.assign(spec_.parameter_count(), 0.0f);
-    pre_.resize(spec_.layers.size());
-    post_.resize(spec_.layers.size());
 }
 
 void Network::initialize(Rng& rng) {
     for (size_t l = 0; l < spec_.layers.size(); ++l) {
         const int n_in = spec_.layer_inputs(l);
         const int n_out = spec_.layers[l].units;
-        const bool relu = spec_.layers[l].activation == Activation::Relu;
-        const double limit = relu ? std::sqrt(6.0 / n_in) : std::sqrt(6.0 / (n_in + n_out));
+        const double limit =
+            relu_like(spec_.layers[l].activation) ? std::sqrt(6.0 / n_in) : std::sqrt(6.0 / (n_in + n_out));
         float* kernel = parameters_.data() + spec_.kernel_offset(l);
         for (size_t i = 0; i < size_t(n_in) * n_out; ++i) kernel[i] = static_cast<float>(rng.uniform(-limit, limit));
         std::fill_n(parameters_.data() + spec_.bias_offset(l), n_out, 0.0f);
+        if (spec_.layers[l].layer_norm) {
+            std::fill_n(parameters_.data() + spec_.norm_scale_offset(l), n_out, 1.0f);
+            std::fill_n(parameters_.data() + spec_.norm_shift_offset(l), n_out, 0.0f);
+        }
     }
 }
 
-const RowVector& Network::forward(const Eigen::Ref<const Matrix>& x) {
+const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const Matrix>& x,
+                               float dropout, Rng* rng) {
     input_ = x.data();
+    rows_ = x.rows();
     batch_ = x.cols();
-    const size_t n_layers = spec_.layers.size();
+    const size_t n_layers = spec.layers.size();
+    layers_.resize(n_layers);
+    const Matrix* previous = nullptr;  // the previous layer's output
     for (size_t l = 0; l < n_layers; ++l) {
-        const int n_in = spec_.layer_inputs(l);
-        const int n_out = spec_.layers[l].units;
-        Eigen::Map<const Matrix> kernel(parameters_.data() + spec_.kernel_offset(l), n_out, n_in);
-        Eigen::Map<const Eigen::VectorXf> bias(parameters_.data() + spec_.bias_offset(l), n_out);
-        Matrix& z = pre_[l];
-        z.resize(n_out, batch_);
+        const LayerSpec& layer_spec = spec.layers[l];
+        const int n_in = spec.layer_inputs(l);
+        const int n_out = layer_spec.units;
+        Eigen::Map<const Matrix> kernel(parameters + spec.kernel_offset(l), n_out, n_in);
+        Eigen::Map<const Eigen::VectorXf> bias(parameters + spec.bias_offset(l), n_out);
+        Layer& layer = layers_[l];
+        layer.z.resize(n_out, batch_);
         if (l == 0)
-            z.noalias() = kernel * x;
+            layer.z.noalias() = kernel * x;
         else
-            z.noalias() = kernel * post_[l - 1];
-        z.colwise() += bias;
-        if (l + 1 < n_layers) {
-            post_[l] = z;
-            apply_activation(spec_.layers[l].activation, post_[l]);
+            layer.z.noalias() = kernel * *previous;
+        layer.z.colwise() += bias;
+        if (l + 1 == n_layers) break;
+        const Matrix* activation_input = &layer.z;
+        if (layer_spec.layer_norm) {
+            layer.a = layer.z;
+            layer_normalize(layer.a, parameters + spec.norm_scale_offset(l), parameters + spec.norm_shift_offset(l),
+                            &layer.normalized, &layer.inverse_std);
+            activation_input = &layer.a;
         }
+        layer.out = *activation_input;
+        apply_activation(layer_spec.activation, layer.out);
+        layer.dropped = dropout > 0.0f && rng;
+        if (layer.dropped) {
+            const float keep = 1.0f - dropout, kept_scale = 1.0f / keep;
+            layer.mask.resize(n_out, batch_);
+            float* mask = layer.mask.data();
+            for (Eigen::Index i = 0; i < layer.mask.size(); ++i) mask[i] = rng->uniform() < keep ? kept_scale : 0.0f;
+            layer.out.array() *= layer.mask.array();
+        }
+        previous = &layer.out;
     }
-    logits_ = pre_[n_layers - 1];
+    logits_ = layers_[n_layers - 1].z;
     return logits_;
 }
 
-void Network::backward(const Eigen::Ref<const RowVector>& dlogits, float* gradient) {
-    const size_t n_layers = spec_.layers.size();
-    Eigen::Map<const Matrix> x(input_, spec_.inputs, batch_);
+void Pass::backward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const RowVector>& dlogits,
+                    float* gradient) {
+    const size_t n_layers = spec.layers.size();
+    Eigen::Map<const Matrix> x(input_, rows_, batch_);
     delta_ = dlogits;
     for (size_t l = n_layers; l-- > 0;) {
-        const int n_in = spec_.layer_inputs(l);
-        const int n_out = spec_.layers[l].units;
-        Eigen::Map<Matrix> kernel_gradient(gradient + spec_.kernel_offset(l), n_out, n_in);
-        Eigen::Map<Eigen::VectorXf> bias_gradient(gradient + spec_.bias_offset(l), n_out);
+        const int n_in = spec.layer_inputs(l);
+        const int n_out = spec.layers[l].units;
+        Eigen::Map<Matrix> kernel_gradient(gradient + spec.kernel_offset(l), n_out, n_in);
+        Eigen::Map<Eigen::VectorXf> bias_gradient(gradient + spec.bias_offset(l), n_out);
         if (l == 0)
             kernel_gradient.noalias() = delta_ * x.transpose();
         else
-            kernel_gradient.noalias() = delta_ * post_[l - 1].transpose();
+            kernel_gradient.noalias() = delta_ * layers_[l - 1].out.transpose();
         bias_gradient = delta_.rowwise().sum();
         if (l == 0) break;
-        Eigen::Map<const Matrix> kernel(parameters_.data() + spec_.kernel_offset(l), n_out, n_in);
+        Eigen::Map<const Matrix> kernel(parameters + spec.kernel_offset(l), n_out, n_in);
         delta_next_.noalias() = kernel.transpose() * delta_;
-        multiply_by_derivative(spec_.layers[l - 1].activation, pre_[l - 1], post_[l - 1], delta_next_);
+
+        // Back through layer l - 1: dropout, activation, layer normalization.
+        const size_t k = l - 1;
+        const LayerSpec& below = spec.layers[k];
+        Layer& layer = layers_[k];
+        if (layer.dropped) {
+            delta_next_.array() *= layer.mask.array();
+            // out holds activation(a) * mask; the derivatives of tanh and sigmoid need activation(a) itself.
+            if (below.activation == Activation::Tanh || below.activation == Activation::Sigmoid) {
+                layer.out = below.layer_norm ? layer.a : layer.z;
+                apply_activation(below.activation, layer.out);
+            }
+        }
+        multiply_by_derivative(below.activation, below.layer_norm ? layer.a : layer.z, layer.out, delta_next_);
+        if (below.layer_norm) {
+            const Eigen::Index units = below.units;
+            Eigen::Map<const Eigen::VectorXf> gamma(parameters + spec.norm_scale_offset(k), units);
+            Eigen::Map<Eigen::VectorXf> gamma_gradient(gradient + spec.norm_scale_offset(k), units);
+            Eigen::Map<Eigen::VectorXf> beta_gradient(gradient + spec.norm_shift_offset(k), units);
+            gamma_gradient = (delta_next_.array() * layer.normalized.array()).rowwise().sum().matrix();
+            beta_gradient = delta_next_.rowwise().sum();
+            // d(loss)/dz = inv_std * (g - mean(g) - xhat * mean(g * xhat)), with g = delta * gamma, per column.
+            delta_next_.array().colwise() *= gamma.array();
+            for (Eigen::Index j = 0; j < batch_; ++j) {
+                auto g = delta_next_.col(j);
+                const auto xhat = layer.normalized.col(j);
+                const float mean_g = g.mean();
+                const float mean_gx = g.dot(xhat) / float(units);
+                g = ((g.array() - mean_g - xhat.array() * mean_gx) * layer.inverse_std[j]).matrix();
+            }
+        }
         delta_.swap(delta_next_);
     }
 }

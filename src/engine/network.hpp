@@ -1,10 +1,14 @@
 // A feed-forward network of dense layers whose parameters live in one flat float buffer (the
 // tiny-cuda-nn layout): for each layer, its kernel (units x inputs, column-major, which is the
-// row-major {inputs, units} tensor stored in dendrite.parameters) and then its bias (units).
+// row-major {inputs, units} tensor stored in dendrite.parameters), its bias (units) and, for a layer with
+// layer normalization, its norm_scale and norm_shift (units each). A layer computes
+//   z = kernel x + bias;  a = layer_norm ? norm_scale * (z - mean(z)) / sqrt(var(z) + eps) + norm_shift : z;
+//   out = activation(a)   (then, while training only, inverted dropout)
 #pragma once
 #include "engine/engine_only.hpp"
 
 #include <Eigen/Core>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +23,10 @@ using RowVector = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 // a parameter, would otherwise depend on where malloc put the buffer, and one seed would not give one model.
 using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
-enum class Activation { Identity, Relu, Tanh, Sigmoid };
+enum class Activation { Identity, Relu, Tanh, Sigmoid, LeakyRelu, Gelu };
+
+constexpr float kLeakyReluSlope = 0.01f;  // torch's default negative slope
+constexpr float kLayerNormEpsilon = 1e-5f;  // torch's default
 
 Activation parse_activation(const std::string& name);  // throws InvalidParameter
 const char* activation_name(Activation activation);
@@ -27,6 +34,7 @@ const char* activation_name(Activation activation);
 struct LayerSpec {
     int units;
     Activation activation;
+    bool layer_norm = false;
 };
 
 struct NetworkSpec {
@@ -34,11 +42,16 @@ struct NetworkSpec {
     std::vector<LayerSpec> layers;  // the last one is the output: 1 unit, sigmoid
 
     // hidden = {} gives logistic regression.
-    static NetworkSpec binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation);
+    // layer_norm applies to the hidden layers, never to the output.
+    static NetworkSpec binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation,
+                                         bool layer_norm = false);
 
     int layer_inputs(size_t layer) const { return layer == 0 ? inputs : layers[layer - 1].units; }
+    size_t layer_parameters(size_t layer) const;
     size_t kernel_offset(size_t layer) const;
     size_t bias_offset(size_t layer) const { return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer); }
+    size_t norm_scale_offset(size_t layer) const { return bias_offset(layer) + size_t(layers[layer].units); }
+    size_t norm_shift_offset(size_t layer) const { return norm_scale_offset(layer) + size_t(layers[layer].units); }
     size_t parameter_count() const { return kernel_offset(layers.size()); }
     void validate() const;  // throws InvalidParameter
 };
@@ -51,6 +64,23 @@ struct NetworkView {
     const int* units = nullptr;               // per layer
     const Activation* activations = nullptr;  // per layer
     const float* parameters = nullptr;        // the flat buffer, NetworkSpec's layout
+    const bool* layer_norm = nullptr;         // per layer; null: no layer has it
+};
+
+// A NetworkView of a NetworkSpec and a parameter buffer owned elsewhere, with the per-layer arrays the view
+// points to (for the engine's own scoring: timing, tests). Not copyable: the view points into it.
+class SpecView {
+public:
+    SpecView(const NetworkSpec& spec, const float* parameters);
+    SpecView(const SpecView&) = delete;
+    SpecView& operator=(const SpecView&) = delete;
+    const NetworkView& view() const { return view_; }
+
+private:
+    std::vector<int> units_;
+    std::vector<Activation> activations_;
+    std::unique_ptr<bool[]> layer_norm_;
+    NetworkView view_;
 };
 
 // Scores one row (the output layer's activation applied). scratch holds 2 * scratch_floats(view) floats.
@@ -64,33 +94,55 @@ int scratch_floats(const NetworkView& view) noexcept;
 void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch);
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept;
 
+// The values one forward pass over a block of rows keeps for its backward pass. One per training thread.
+class Pass {
+public:
+    // x: inputs x n. dropout > 0 draws inverted-dropout masks for the hidden layers from rng (training).
+    // Returns the output layer's pre-activations (logits), 1 x n.
+    const RowVector& forward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const Matrix>& x,
+                             float dropout = 0.0f, Rng* rng = nullptr);
+    // Given d(loss)/d(logits) of the last forward(), writes d(loss)/d(parameters) into gradient
+    // (parameter_count() floats, overwritten).
+    void backward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const RowVector>& dlogits,
+                  float* gradient);
+
+private:
+    struct Layer {
+        Matrix z;          // kernel x + bias
+        Matrix normalized; // (z - mean) / std, with layer normalization
+        RowVector inverse_std;
+        Matrix a;          // the activation's input: the normalized z scaled and shifted (layer norm only)
+        Matrix out;        // activation(a), then times the dropout mask
+        Matrix mask;       // dropout: 0 or 1 / (1 - rate)
+        bool dropped = false;
+    };
+    const float* input_ = nullptr;
+    Eigen::Index rows_ = 0, batch_ = 0;
+    std::vector<Layer> layers_;
+    RowVector logits_;
+    Matrix delta_, delta_next_;
+};
+
 class Network {
 public:
     explicit Network(NetworkSpec spec);
 
-    void initialize(Rng& rng);  // He-uniform before ReLU, Glorot-uniform otherwise; zero biases
+    void initialize(Rng& rng);  // He-uniform before ReLU-like activations, Glorot-uniform otherwise; zero biases
 
     const NetworkSpec& spec() const { return spec_; }
     AlignedFloats& parameters() { return parameters_; }
     const AlignedFloats& parameters() const { return parameters_; }
 
-    // x: inputs x batch. Returns the output layer's pre-activations (logits), 1 x batch, and keeps the
-    // intermediate values for backward().
-    const RowVector& forward(const Eigen::Ref<const Matrix>& x);
-
-    // Given d(loss)/d(logits) for the last forward() batch, writes d(loss)/d(parameters) into gradient
-    // (parameter_count() floats, overwritten).
-    void backward(const Eigen::Ref<const RowVector>& dlogits, float* gradient);
+    // One Pass over this network's own parameters (no dropout): for scoring and the gradient checks.
+    const RowVector& forward(const Eigen::Ref<const Matrix>& x) { return pass_.forward(spec_, parameters_.data(), x); }
+    void backward(const Eigen::Ref<const RowVector>& dlogits, float* gradient) {
+        pass_.backward(spec_, parameters_.data(), dlogits, gradient);
+    }
 
 private:
     NetworkSpec spec_;
     AlignedFloats parameters_;
-    const float* input_ = nullptr;
-    Eigen::Index batch_ = 0;
-    std::vector<Matrix> pre_;   // z of each layer
-    std::vector<Matrix> post_;  // activation(z) of each hidden layer
-    RowVector logits_;
-    Matrix delta_, delta_next_;
+    Pass pass_;
 };
 
 float sigmoid(float z);

@@ -1,53 +1,144 @@
 #include "engine/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/error.hpp"
 
 namespace dendrite::engine {
 
-std::unique_ptr<Optimizer> Optimizer::create(const OptimizerOptions& options, size_t parameter_count) {
-    if (!(options.learning_rate > 0) || !std::isfinite(options.learning_rate))
+void OptimizerOptions::validate() const {
+    if (!(learning_rate > 0) || !std::isfinite(learning_rate))
         fail(ErrorKind::InvalidParameter, "learning_rate must be a positive number");
-    if (options.kind == "adam")
-        return std::make_unique<Adam>(options.learning_rate, options.beta1, options.beta2, options.epsilon,
-                                      parameter_count);
-    if (options.kind == "sgd") {
-        if (!(options.momentum >= 0 && options.momentum < 1))
-            fail(ErrorKind::InvalidParameter, "momentum must be in [0, 1)");
-        return std::make_unique<Sgd>(options.learning_rate, options.momentum, parameter_count);
-    }
-    fail(ErrorKind::InvalidParameter, "unknown optimizer \"" + options.kind + "\"", {}, "Use adam or sgd.");
+    if (kind != "sgd" && kind != "adam" && kind != "adamw" && kind != "rmsprop")
+        fail(ErrorKind::InvalidParameter, "unknown optimizer \"" + kind + "\"", {},
+             "Use sgd, adam, adamw or rmsprop.");
+    if (!(momentum >= 0 && momentum < 1)) fail(ErrorKind::InvalidParameter, "momentum must be in [0, 1)");
+    if (nesterov && (kind != "sgd" || momentum == 0))
+        fail(ErrorKind::InvalidParameter, "nesterov needs optimizer sgd with a momentum above 0");
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+        fail(ErrorKind::InvalidParameter, "beta1 and beta2 must be in [0, 1)");
+    if (!(alpha >= 0 && alpha < 1)) fail(ErrorKind::InvalidParameter, "alpha must be in [0, 1)");
+    if (!(epsilon > 0) || !std::isfinite(epsilon)) fail(ErrorKind::InvalidParameter, "epsilon must be a positive number");
+    if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+        fail(ErrorKind::InvalidParameter, "weight_decay must be a non-negative number");
 }
 
-Sgd::Sgd(double learning_rate, double momentum, size_t n)
-    : learning_rate_(static_cast<float>(learning_rate)), momentum_(static_cast<float>(momentum)), velocity_(n, 0.0f) {}
+std::unique_ptr<Optimizer> Optimizer::create(const OptimizerOptions& options, size_t parameter_count) {
+    options.validate();
+    std::unique_ptr<Optimizer> optimizer;
+    if (options.kind == "sgd")
+        optimizer = std::make_unique<Sgd>(options.learning_rate, options.momentum, parameter_count, options.nesterov,
+                                          options.weight_decay);
+    else if (options.kind == "rmsprop")
+        optimizer = std::make_unique<RmsProp>(options.learning_rate, options.alpha, options.epsilon, options.momentum,
+                                              parameter_count, options.weight_decay);
+    else
+        optimizer = std::make_unique<Adam>(options.learning_rate, options.beta1, options.beta2, options.epsilon,
+                                           parameter_count, options.weight_decay, options.kind == "adamw");
+    return optimizer;
+}
 
-void Sgd::step(float* parameters, const float* gradient) {
+Sgd::Sgd(double learning_rate, double momentum, size_t n, bool nesterov, double weight_decay)
+    : momentum_(static_cast<float>(momentum)),
+      weight_decay_(static_cast<float>(weight_decay)),
+      nesterov_(nesterov),
+      velocity_(n, 0.0f) {
+    base_learning_rate_ = learning_rate;
+}
+
+void Sgd::step(float* parameters, const float* gradient, double learning_rate) {
+    const float lr = static_cast<float>(learning_rate);
     const size_t n = velocity_.size();
     for (size_t i = 0; i < n; ++i) {
-        velocity_[i] = momentum_ * velocity_[i] + gradient[i];
-        parameters[i] -= learning_rate_ * velocity_[i];
+        const float g = gradient[i] + weight_decay_ * parameters[i];
+        velocity_[i] = momentum_ * velocity_[i] + g;
+        parameters[i] -= lr * (nesterov_ ? g + momentum_ * velocity_[i] : velocity_[i]);
     }
 }
 
-Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon, size_t n)
-    : learning_rate_(learning_rate), beta1_(beta1), beta2_(beta2), epsilon_(epsilon), m_(n, 0.0f), v_(n, 0.0f) {}
+Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon, size_t n, double weight_decay,
+           bool decoupled)
+    : beta1_(beta1), beta2_(beta2), epsilon_(epsilon), weight_decay_(weight_decay), decoupled_(decoupled),
+      m_(n, 0.0f), v_(n, 0.0f) {
+    base_learning_rate_ = learning_rate;
+}
 
-void Adam::step(float* parameters, const float* gradient) {
+void Adam::step(float* parameters, const float* gradient, double learning_rate) {
     ++t_;
     const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
-    const float step_size = static_cast<float>(learning_rate_ / (1.0 - std::pow(beta1_, double(t_))));
+    const float step_size = static_cast<float>(learning_rate / (1.0 - std::pow(beta1_, double(t_))));
     const float v_correction = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(beta2_, double(t_))));
     const float epsilon = static_cast<float>(epsilon_);
+    const float coupled_decay = decoupled_ ? 0.0f : static_cast<float>(weight_decay_);
+    const float decay_factor = decoupled_ ? static_cast<float>(1.0 - learning_rate * weight_decay_) : 1.0f;
     const size_t n = m_.size();
     for (size_t i = 0; i < n; ++i) {
-        const float g = gradient[i];
+        const float g = gradient[i] + coupled_decay * parameters[i];
         m_[i] = b1 * m_[i] + (1.0f - b1) * g;
         v_[i] = b2 * v_[i] + (1.0f - b2) * g * g;
-        // p -= lr * m_hat / (sqrt(v_hat) + eps)
-        parameters[i] -= step_size * m_[i] / (std::sqrt(v_[i]) * v_correction + epsilon);
+        // p -= lr * m_hat / (sqrt(v_hat) + eps), after AdamW's p *= 1 - lr wd
+        parameters[i] = parameters[i] * decay_factor - step_size * m_[i] / (std::sqrt(v_[i]) * v_correction + epsilon);
     }
+}
+
+RmsProp::RmsProp(double learning_rate, double alpha, double epsilon, double momentum, size_t n, double weight_decay)
+    : alpha_(static_cast<float>(alpha)),
+      epsilon_(static_cast<float>(epsilon)),
+      momentum_(static_cast<float>(momentum)),
+      weight_decay_(static_cast<float>(weight_decay)),
+      square_average_(n, 0.0f),
+      buffer_(momentum > 0 ? n : 0, 0.0f) {
+    base_learning_rate_ = learning_rate;
+}
+
+void RmsProp::step(float* parameters, const float* gradient, double learning_rate) {
+    const float lr = static_cast<float>(learning_rate);
+    const size_t n = square_average_.size();
+    for (size_t i = 0; i < n; ++i) {
+        const float g = gradient[i] + weight_decay_ * parameters[i];
+        square_average_[i] = alpha_ * square_average_[i] + (1.0f - alpha_) * g * g;
+        const float update = g / (std::sqrt(square_average_[i]) + epsilon_);
+        if (momentum_ > 0) {
+            buffer_[i] = momentum_ * buffer_[i] + update;
+            parameters[i] -= lr * buffer_[i];
+        } else {
+            parameters[i] -= lr * update;
+        }
+    }
+}
+
+void Schedule::validate() const {
+    if (kind != "constant" && kind != "step" && kind != "cosine")
+        fail(ErrorKind::InvalidParameter, "unknown learning-rate schedule \"" + kind + "\"", {},
+             "Use constant, step or cosine.");
+    if (!(gamma > 0 && gamma <= 1)) fail(ErrorKind::InvalidParameter, "the step schedule's gamma must be in (0, 1]");
+    if (step_epochs < 1) fail(ErrorKind::InvalidParameter, "the step schedule's step_epochs must be at least 1");
+    if (!(warmup_epochs >= 0) || !std::isfinite(warmup_epochs))
+        fail(ErrorKind::InvalidParameter, "warmup_epochs must be a non-negative number");
+}
+
+double Schedule::learning_rate(double base, long step, long steps_per_epoch, long total_steps) const {
+    const long warmup_steps = long(std::ceil(warmup_epochs * double(steps_per_epoch)));
+    if (step < warmup_steps) return base * double(step + 1) / double(warmup_steps);
+    if (kind == "step") return base * std::pow(gamma, double(step / steps_per_epoch / step_epochs));
+    if (kind == "cosine") {
+        const double span = double(std::max(1L, total_steps - warmup_steps));
+        const double t = double(step - warmup_steps) / span;
+        return base * 0.5 * (1.0 + std::cos(M_PI * t));
+    }
+    return base;
+}
+
+double clip_gradient_norm(float* gradient, size_t n, double max_norm) {
+    double squares = 0;
+    for (size_t i = 0; i < n; ++i) squares += double(gradient[i]) * gradient[i];
+    const double norm = std::sqrt(squares);
+    if (max_norm > 0 && norm > max_norm) {
+        const float scale = static_cast<float>(max_norm / (norm + 1e-12));
+        for (size_t i = 0; i < n; ++i) gradient[i] *= scale;
+    }
+    return norm;
 }
 
 }  // namespace dendrite::engine

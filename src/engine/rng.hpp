@@ -76,14 +76,16 @@ public:
         for (size_t i = n; i > 1; --i) std::swap(items[i - 1], items[below(i)]);
     }
 
-private:
-    static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+    // Advances x and returns the next splitmix64 output (also a good 64-bit mixing function).
     static uint64_t splitmix64(uint64_t& x) {
         uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
         return z ^ (z >> 31);
     }
+
+private:
+    static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
     uint64_t state_[4];
     bool has_spare_ = false;

@@ -1,11 +1,15 @@
 #include "engine/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 
 #include "engine/error.hpp"
 #include "engine/loss.hpp"
+#include "engine/model.hpp"
+#include "engine/parallel.hpp"
 
 namespace dendrite::engine {
 
@@ -17,16 +21,64 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct Split {
-    std::vector<uint32_t> training, validation;
+// A batch is cut into shards of this many rows, whatever the number of threads: each shard's gradient is
+// computed on its own and the shards are summed in order, so a seed gives the same model on 1 or 16 threads.
+constexpr size_t kShardRows = 128;
+constexpr size_t kEvaluationChunk = 4096;
+
+// Stream identifiers mixed into the seed, so that the split, the initialisation, the shuffles and the
+// dropout masks draw from independent sequences.
+constexpr uint64_t kSplitStream = 0x5eed5b117ull, kInitStream = 0x1417ull, kShuffleStream = 0x5fffull;
+constexpr uint64_t kDropoutStream = 0xd50ull;
+
+uint64_t mix(uint64_t seed, uint64_t stream, uint64_t a = 0, uint64_t b = 0) {
+    uint64_t x = seed ^ (stream * 0x9e3779b97f4a7c15ull);
+    x = Rng::splitmix64(x) ^ a;
+    x = Rng::splitmix64(x) ^ b;
+    return Rng::splitmix64(x);
+}
+
+// Copies the listed rows into a contiguous columns x count matrix.
+void gather(const Dataset& data, const uint32_t* rows, size_t count, Matrix& out, float* labels) {
+    out.resize(data.columns, Eigen::Index(count));
+    for (size_t j = 0; j < count; ++j) {
+        const float* row = data.features + size_t(rows[j]) * data.columns;
+        std::copy(row, row + data.columns, out.col(Eigen::Index(j)).data());
+        labels[j] = data.labels[rows[j]];
+    }
+}
+
+// What one shard of a batch needs: its rows, its pass and its gradient.
+struct Shard {
+    Pass pass;
+    Matrix x;
+    std::vector<float> labels, weights;
+    RowVector dlogits;
+    AlignedFloats gradient;
+    double loss = 0;
 };
 
-// Stratified: the same fraction of positives and of negatives goes to validation, so both sides keep
-// both classes whenever the data allows it.
-Split stratified_split(const Dataset& data, double validation_fraction, Rng& rng) {
+}  // namespace
+
+Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed) {
+    Split split;
+    if (data.order) {
+        // Time-ordered: the last validation_fraction of the rows by order key (ties by position).
+        std::vector<uint32_t> rows(data.rows);
+        std::iota(rows.begin(), rows.end(), 0u);
+        std::stable_sort(rows.begin(), rows.end(),
+                         [&](uint32_t a, uint32_t b) { return data.order[a] < data.order[b]; });
+        const size_t n_validation = size_t(std::floor(double(data.rows) * validation_fraction));
+        split.training.assign(rows.begin(), rows.end() - n_validation);
+        split.validation.assign(rows.end() - n_validation, rows.end());
+        std::sort(split.validation.begin(), split.validation.end());
+        return split;
+    }
+    // Stratified: the same fraction of positives and of negatives goes to validation, so both sides keep
+    // both classes whenever the data allows it.
+    Rng rng(mix(seed, kSplitStream));
     std::vector<uint32_t> positives, negatives;
     for (size_t i = 0; i < data.rows; ++i) (data.labels[i] > 0.5f ? positives : negatives).push_back(uint32_t(i));
-    Split split;
     for (auto* group : {&positives, &negatives}) {
         rng.shuffle(group->data(), group->size());
         const size_t n_validation = size_t(std::floor(double(group->size()) * validation_fraction));
@@ -35,19 +87,6 @@ Split stratified_split(const Dataset& data, double validation_fraction, Rng& rng
     }
     return split;
 }
-
-// Copies the listed rows into a contiguous columns x count matrix.
-void gather(const Dataset& data, const uint32_t* rows, size_t count, Matrix& out, std::vector<float>& labels) {
-    out.resize(data.columns, Eigen::Index(count));
-    labels.resize(count);
-    for (size_t j = 0; j < count; ++j) {
-        const float* row = data.features + size_t(rows[j]) * data.columns;
-        std::copy(row, row + data.columns, out.col(Eigen::Index(j)).data());
-        labels[j] = data.labels[rows[j]];
-    }
-}
-
-}  // namespace
 
 ClassWeight ClassWeight::parse(const std::string& text) {
     ClassWeight weight;
@@ -67,9 +106,9 @@ ClassWeight ClassWeight::parse(const std::string& text) {
 }
 
 void TrainOptions::validate() const {
-    if (algorithm != "mlp" && algorithm != "logistic_regression")
+    if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt")
         fail(ErrorKind::InvalidParameter, "unknown algorithm \"" + algorithm + "\"", {},
-             "Use 'mlp' or 'logistic_regression'.");
+             "Use 'mlp', 'logistic_regression' or 'gbdt'.");
     if (epochs < 1 || epochs > 100000) fail(ErrorKind::InvalidParameter, "epochs must be between 1 and 100000");
     if (batch_size < 1 || batch_size > 1 << 20)
         fail(ErrorKind::InvalidParameter, "batch_size must be between 1 and 1048576");
@@ -78,28 +117,51 @@ void TrainOptions::validate() const {
     if (algorithm == "mlp" && hidden.empty())
         fail(ErrorKind::InvalidParameter, "an mlp needs at least one hidden layer", {},
              "Use algorithm => 'logistic_regression' for a model without hidden layers.");
+    if (!(dropout >= 0 && dropout < 1)) fail(ErrorKind::InvalidParameter, "dropout must be in [0, 1)");
+    if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
+        fail(ErrorKind::InvalidParameter, "clip_norm must be a non-negative number");
+    if (!(negative_sampling > 0 && negative_sampling <= 1))
+        fail(ErrorKind::InvalidParameter, "negative_sampling must be in (0, 1]",
+             "It is the fraction of the negative rows each epoch trains on.");
+    if (patience < 0) fail(ErrorKind::InvalidParameter, "patience must not be negative");
+    if (threads < 0 || threads > 256) fail(ErrorKind::InvalidParameter, "threads must be between 0 and 256");
     parse_activation(activation);
+    optimizer.validate();
+    schedule.validate();
+    loss.validate();
+    if (algorithm == "gbdt") gbdt.validate();
 }
 
 void predict(const NetworkSpec& spec, const float* parameters, const float* data, size_t rows, float* out) {
     Network network(spec);
     std::copy(parameters, parameters + spec.parameter_count(), network.parameters().begin());
-    constexpr size_t chunk = 4096;
-    for (size_t start = 0; start < rows; start += chunk) {
-        const size_t count = std::min(chunk, rows - start);
+    for (size_t start = 0; start < rows; start += kEvaluationChunk) {
+        const size_t count = std::min(kEvaluationChunk, rows - start);
         Eigen::Map<const Matrix> x(data + start * spec.inputs, spec.inputs, Eigen::Index(count));
         const RowVector& logits = network.forward(x);
         for (size_t j = 0; j < count; ++j) out[start + j] = sigmoid(logits[Eigen::Index(j)]);
     }
 }
 
-TrainResult train(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks) {
-    const auto start = Clock::now();
+EarlyStopping::Verdict EarlyStopping::observe(int epoch, double pr_auc) {
+    if (patience_ <= 0) return Verdict::Continue;
+    if (pr_auc > best_pr_auc_) {
+        best_pr_auc_ = pr_auc;
+        best_epoch_ = epoch;
+        epochs_without_improvement_ = 0;
+        return Verdict::Improved;
+    }
+    return ++epochs_without_improvement_ >= patience_ ? Verdict::Stop : Verdict::Continue;
+}
+
+PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options) {
     options.validate();
     if (data.rows == 0) fail(ErrorKind::Data, "the training query returned no rows");
     if (data.rows > UINT32_MAX) fail(ErrorKind::InvalidParameter, "at most 4294967295 training rows are supported");
 
-    TrainResult result;
+    PreparedTraining p;
+    TrainResult& result = p.result;
+    result.algorithm = options.algorithm;
     for (size_t i = 0; i < data.rows; ++i) result.positives += data.labels[i] > 0.5f;
     const int64_t negatives = int64_t(data.rows) - result.positives;
     if (result.positives == 0 || negatives == 0)
@@ -108,16 +170,17 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
                  " negative rows.",
              "A classifier needs rows of both classes; check the query's WHERE clause and the label column.");
 
-    const std::vector<int> hidden = options.algorithm == "logistic_regression" ? std::vector<int>{} : options.hidden;
-    Network network(NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation)));
-    Rng rng(options.seed);
-    network.initialize(rng);
-    auto optimizer = Optimizer::create(options.optimizer, network.spec().parameter_count());
-
-    Split split = stratified_split(data, options.validation_fraction, rng);
+    p.split = split_rows(data, options.validation_fraction, options.seed);
+    const Split& split = p.split;
     if (split.training.empty()) fail(ErrorKind::Data, "no rows are left for training after the validation split");
     result.training_rows = split.training.size();
     result.validation_rows = split.validation.size();
+    for (uint32_t i : split.training) p.training_positives += data.labels[i] > 0.5f;
+    if (p.training_positives == 0 || p.training_positives == int64_t(split.training.size()))
+        fail(ErrorKind::Data, "the training rows have only one class after the validation split",
+             "The split left " + std::to_string(p.training_positives) + " positive rows out of " +
+                 std::to_string(split.training.size()) + " for training.",
+             "Use a smaller validation_fraction, or a split that leaves positives in the training rows.");
     bool validation_has_both = false;
     {
         int64_t validation_positives = 0;
@@ -125,80 +188,166 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         validation_has_both = validation_positives > 0 && validation_positives < int64_t(split.validation.size());
     }
     result.metrics_on_training_rows = !validation_has_both;
-    const std::vector<uint32_t>& evaluation_rows = validation_has_both ? split.validation : split.training;
+    p.evaluation_rows = validation_has_both ? split.validation : split.training;
 
     // Class weights, from the training rows' class counts.
-    float positive_weight = 1.0f, negative_weight = 1.0f;
     if (options.class_weight.mode == ClassWeight::Mode::Balanced) {
-        int64_t training_positives = 0;
-        for (uint32_t i : split.training) training_positives += data.labels[i] > 0.5f;
         const double n = double(split.training.size());
-        if (training_positives > 0 && training_positives < int64_t(n)) {
-            positive_weight = float(n / (2.0 * double(training_positives)));
-            negative_weight = float(n / (2.0 * (n - double(training_positives))));
-        }
+        p.positive_weight = float(n / (2.0 * double(p.training_positives)));
+        p.negative_weight = float(n / (2.0 * (n - double(p.training_positives))));
     } else if (options.class_weight.mode == ClassWeight::Mode::Positive) {
-        positive_weight = float(options.class_weight.positive);
+        p.positive_weight = float(options.class_weight.positive);
     }
+    return p;
+}
 
+TrainResult train(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks) {
+    if (options.algorithm == "gbdt") return train_gbdt(data, options, callbacks);
+    const auto start = Clock::now();
+    PreparedTraining prepared = prepare_training(data, options);
+    TrainResult result = std::move(prepared.result);
+    const Split& split = prepared.split;
+    const std::vector<uint32_t>& evaluation_rows = prepared.evaluation_rows;
+    const float positive_weight = prepared.positive_weight, negative_weight = prepared.negative_weight;
+
+    const std::vector<int> hidden = options.algorithm == "logistic_regression" ? std::vector<int>{} : options.hidden;
+    Network network(NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation),
+                                                   options.layer_norm));
+    {
+        Rng init(mix(options.seed, kInitStream));
+        network.initialize(init);
+    }
+    const NetworkSpec& spec = network.spec();
+    const size_t n_parameters = spec.parameter_count();
+    auto optimizer = Optimizer::create(options.optimizer, n_parameters);
+    Rng shuffle_rng(mix(options.seed, kShuffleStream));
+
+    std::vector<uint32_t> training_positive_rows, training_negative_rows;
+    for (uint32_t i : split.training) (data.labels[i] > 0.5f ? training_positive_rows : training_negative_rows).push_back(i);
+
+    WorkerPool pool(options.threads);
+    result.threads = pool.size();
     const size_t batch_size = size_t(options.batch_size);
-    AlignedFloats gradient(network.spec().parameter_count());
-    std::vector<float> batch_labels, batch_weights, evaluation_labels, evaluation_scores;
-    Matrix batch;
-    RowVector dlogits;
+    const size_t max_shards = (std::min(batch_size, split.training.size()) + kShardRows - 1) / kShardRows;
+    const size_t evaluation_chunks = (evaluation_rows.size() + kEvaluationChunk - 1) / kEvaluationChunk;
+    std::vector<Shard> shards(std::max<size_t>(max_shards, size_t(pool.size())));
+    for (auto& shard : shards) shard.gradient.assign(n_parameters, 0.0f);
+    AlignedFloats gradient(n_parameters), best_parameters;
+    std::vector<float> evaluation_labels(evaluation_rows.size()), evaluation_scores(evaluation_rows.size());
+    std::vector<double> chunk_losses(evaluation_chunks);
+    std::vector<uint32_t> epoch_rows;
+    const float dropout = float(options.dropout);
+
+    auto check_stop = [&] {
+        if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
+    };
+
+    // Steps per epoch for the schedule: the rows an epoch trains on, which negative sampling makes random.
+    const size_t expected_epoch_rows =
+        training_positive_rows.size() +
+        size_t(std::ceil(double(training_negative_rows.size()) * options.negative_sampling));
+    const long steps_per_epoch = long((expected_epoch_rows + batch_size - 1) / batch_size);
+    const long total_steps = steps_per_epoch * options.epochs;
+    long step = 0;
+    EarlyStopping early_stopping(options.patience);
 
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-        rng.shuffle(split.training.data(), split.training.size());
+        const auto epoch_start = Clock::now();
+        if (options.negative_sampling < 1) {
+            epoch_rows = training_positive_rows;
+            for (uint32_t i : training_negative_rows)
+                if (shuffle_rng.uniform() < options.negative_sampling) epoch_rows.push_back(i);
+        } else if (epoch == 1) {
+            epoch_rows = split.training;
+        }
+        shuffle_rng.shuffle(epoch_rows.data(), epoch_rows.size());
         double loss_sum = 0;
         size_t batches = 0;
-        for (size_t offset = 0; offset < split.training.size(); offset += batch_size) {
-            if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
-            const size_t count = std::min(batch_size, split.training.size() - offset);
-            gather(data, split.training.data() + offset, count, batch, batch_labels);
-            batch_weights.resize(count);
-            for (size_t j = 0; j < count; ++j)
-                batch_weights[j] = batch_labels[j] > 0.5f ? positive_weight : negative_weight;
-            const RowVector& logits = network.forward(batch);
-            loss_sum += weighted_bce_with_logits(logits, batch_labels.data(), batch_weights.data(), &dlogits);
+        for (size_t offset = 0; offset < epoch_rows.size(); offset += batch_size) {
+            check_stop();
+            const size_t count = std::min(batch_size, epoch_rows.size() - offset);
+            const size_t n_shards = (count + kShardRows - 1) / kShardRows;
+            const float* parameters = network.parameters().data();
+            pool.run(int(n_shards), [&](int s) {
+                Shard& shard = shards[size_t(s)];
+                const size_t first = size_t(s) * kShardRows, rows = std::min(kShardRows, count - first);
+                shard.labels.resize(rows);
+                shard.weights.resize(rows);
+                gather(data, epoch_rows.data() + offset + first, rows, shard.x, shard.labels.data());
+                for (size_t j = 0; j < rows; ++j)
+                    shard.weights[j] = shard.labels[j] > 0.5f ? positive_weight : negative_weight;
+                Rng dropout_rng(mix(options.seed, kDropoutStream, uint64_t(step), uint64_t(s)));
+                const RowVector& logits =
+                    shard.pass.forward(spec, parameters, shard.x, dropout, dropout > 0 ? &dropout_rng : nullptr);
+                shard.loss = loss_with_logits(options.loss, logits, shard.labels.data(), shard.weights.data(),
+                                              &shard.dlogits, double(count));
+                shard.pass.backward(spec, parameters, shard.dlogits, shard.gradient.data());
+            });
+            // The batch's gradient: the shards' summed in shard order.
+            std::copy(shards[0].gradient.begin(), shards[0].gradient.end(), gradient.begin());
+            double batch_loss = shards[0].loss;
+            for (size_t s = 1; s < n_shards; ++s) {
+                Eigen::Map<Eigen::VectorXf>(gradient.data(), Eigen::Index(n_parameters)) +=
+                    Eigen::Map<const Eigen::VectorXf>(shards[s].gradient.data(), Eigen::Index(n_parameters));
+                batch_loss += shards[s].loss;
+            }
+            loss_sum += batch_loss;
             ++batches;
-            network.backward(dlogits, gradient.data());
-            optimizer->step(network.parameters().data(), gradient.data());
+            if (options.clip_norm > 0) clip_gradient_norm(gradient.data(), n_parameters, options.clip_norm);
+            const double learning_rate = options.schedule.learning_rate(options.optimizer.learning_rate, step,
+                                                                        steps_per_epoch, total_steps);
+            optimizer->step(network.parameters().data(), gradient.data(), learning_rate);
+            ++step;
         }
-        const double epoch_loss = loss_sum / double(batches);
+        const double step_seconds = seconds_since(epoch_start);
+        const double epoch_loss = batches ? loss_sum / double(batches) : 0.0;
         if (!std::isfinite(epoch_loss))
             fail(ErrorKind::Data, "training diverged: the loss is not finite after epoch " + std::to_string(epoch), {},
-                 "Lower the learning_rate.");
+                 "Lower the learning_rate, or clip gradients with clip_norm.");
 
-        // Evaluate on the validation rows.
+        // Evaluate on the validation rows, a chunk per task.
+        check_stop();
+        const float* parameters = network.parameters().data();
+        pool.run(int(evaluation_chunks), [&](int c) {
+            Shard& shard = shards[size_t(c % pool.size())];  // chunk c runs on thread c % size, alone
+            const size_t first = size_t(c) * kEvaluationChunk;
+            const size_t rows = std::min(kEvaluationChunk, evaluation_rows.size() - first);
+            gather(data, evaluation_rows.data() + first, rows, shard.x, evaluation_labels.data() + first);
+            const RowVector& logits = shard.pass.forward(spec, parameters, shard.x);
+            shard.weights.resize(rows);
+            for (size_t j = 0; j < rows; ++j)
+                shard.weights[j] = evaluation_labels[first + j] > 0.5f ? positive_weight : negative_weight;
+            chunk_losses[size_t(c)] = loss_with_logits(options.loss, logits, evaluation_labels.data() + first,
+                                                       shard.weights.data(), nullptr, double(evaluation_rows.size()));
+            for (size_t j = 0; j < rows; ++j) evaluation_scores[first + j] = sigmoid(logits[Eigen::Index(j)]);
+        });
         EpochReport report;
         report.epoch = epoch;
         report.loss = epoch_loss;
-        evaluation_scores.resize(evaluation_rows.size());
-        double validation_loss_sum = 0;
-        constexpr size_t chunk = 4096;
-        for (size_t offset = 0; offset < evaluation_rows.size(); offset += chunk) {
-            if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
-            const size_t count = std::min(chunk, evaluation_rows.size() - offset);
-            gather(data, evaluation_rows.data() + offset, count, batch, batch_labels);
-            const RowVector& logits = network.forward(batch);
-            batch_weights.resize(count);
-            for (size_t j = 0; j < count; ++j)
-                batch_weights[j] = batch_labels[j] > 0.5f ? positive_weight : negative_weight;
-            validation_loss_sum += weighted_bce_with_logits(logits, batch_labels.data(), batch_weights.data(), nullptr) *
-                                   double(count);
-            for (size_t j = 0; j < count; ++j) evaluation_scores[offset + j] = sigmoid(logits[Eigen::Index(j)]);
-            evaluation_labels.resize(offset + count);
-            std::copy(batch_labels.begin(), batch_labels.end(), evaluation_labels.begin() + offset);
-        }
-        report.validation_loss = validation_loss_sum / double(evaluation_rows.size());
-        report.metrics = evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size());
+        report.validation_loss = std::accumulate(chunk_losses.begin(), chunk_losses.end(), 0.0);
+        report.metrics = evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size(),
+                                  options.threshold);
         report.seconds = seconds_since(start);
+        report.step_seconds = step_seconds;
         result.epochs.push_back(report);
         if (callbacks.on_epoch) callbacks.on_epoch(report);
+
+        const EarlyStopping::Verdict verdict = early_stopping.observe(epoch, report.metrics.pr_auc);
+        if (verdict == EarlyStopping::Verdict::Improved) best_parameters = network.parameters();
+        if (verdict == EarlyStopping::Verdict::Stop) {
+            result.stopped_early = epoch < options.epochs;
+            break;
+        }
     }
 
-    result.spec = network.spec();
-    result.parameters.assign(network.parameters().begin(), network.parameters().end());
+    result.spec = spec;
+    result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
+    const AlignedFloats& kept = options.patience > 0 ? best_parameters : network.parameters();
+    result.parameters.assign(kept.begin(), kept.end());
+    ModelView scorer;
+    const SpecView view(spec, kept.data());
+    scorer.network = view.view();
+    result.score_us_per_row = inline_scoring_microseconds(scorer, data.features, data.rows, data.columns);
     result.seconds = seconds_since(start);
     return result;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/gbdt.hpp"
+#include "engine/loss.hpp"
 #include "engine/metrics.hpp"
 #include "engine/network.hpp"
 #include "engine/optimizer.hpp"
@@ -19,6 +21,8 @@ struct Dataset {
     const float* labels = nullptr;  // 0 or 1
     size_t rows = 0;
     int columns = 0;
+    // Optional, one per row: a time-ordered split puts the rows with the largest keys into validation.
+    const double* order = nullptr;
 };
 
 struct ClassWeight {
@@ -28,17 +32,29 @@ struct ClassWeight {
 };
 
 struct TrainOptions {
-    std::string algorithm = "mlp";  // mlp | logistic_regression
+    std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt
     std::vector<int> hidden{64, 32};
     std::string activation = "relu";
+    double dropout = 0;             // inverted dropout after each hidden layer, while training
+    bool layer_norm = false;        // layer normalization of each hidden layer's pre-activation
     int epochs = 10;
     int batch_size = 256;
     OptimizerOptions optimizer;
+    Schedule schedule;
+    double clip_norm = 0;           // gradient clipping by global L2 norm; 0 = none
+    LossOptions loss;
     ClassWeight class_weight;
+    double negative_sampling = 1;   // fraction of the negative rows drawn afresh for each epoch (1 = all)
     double validation_fraction = 0.2;
+    int patience = 0;               // early stopping: epochs without a better validation PR-AUC; 0 = off
+    ThresholdRule threshold;
+    int threads = 0;                // 0 = one per hardware thread; a network's result does not depend on it
     uint64_t seed = 42;
+    GbdtOptions gbdt;               // algorithm 'gbdt' (which ignores the network settings above)
 
     void validate() const;  // throws InvalidParameter
+    // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.
+    int planned_epochs() const { return algorithm == "gbdt" ? gbdt.rounds : epochs; }
 };
 
 struct EpochReport {
@@ -47,6 +63,7 @@ struct EpochReport {
     double validation_loss = 0;
     Metrics metrics;         // on the validation rows (or the training rows when there are none)
     double seconds = 0;      // since training started
+    double step_seconds = 0; // this epoch's gradient steps alone (no evaluation): the training speed
 };
 
 struct TrainCallbacks {
@@ -55,19 +72,63 @@ struct TrainCallbacks {
 };
 
 struct TrainResult {
-    NetworkSpec spec;
-    std::vector<float> parameters;
+    std::string algorithm;
+    NetworkSpec spec;                // mlp, logistic_regression
+    TreeEnsemble trees;              // gbdt
+    std::vector<float> parameters;   // the best epoch's with early stopping, else the last epoch's
     std::vector<EpochReport> epochs;
+    int best_epoch = 0;              // the epoch whose parameters were kept (1-based)
+    bool stopped_early = false;
     size_t training_rows = 0, validation_rows = 0;
     int64_t positives = 0;
     bool metrics_on_training_rows = false;  // no validation positives to measure on
     double seconds = 0;
-    const EpochReport& final_epoch() const { return epochs.back(); }
+    double score_us_per_row = 0;     // one row scored as a trigger does, timed on the training rows
+    int threads = 1;
+    const EpochReport& final_epoch() const { return epochs[size_t(best_epoch - 1)]; }
 };
 
+// Trains the options' algorithm (gbdt through train_gbdt).
 TrainResult train(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks = {});
+
+// Training and validation rows: stratified at random (the same fraction of each class, drawn from the
+// seed alone, so every algorithm trained with one seed sees the same split), or by data.order.
+struct Split {
+    std::vector<uint32_t> training, validation;
+};
+Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed);
+
+// What every algorithm does first: checks the options and the data (rows, both classes on each side),
+// splits, picks the rows metrics are computed on and the class weights.
+struct PreparedTraining {
+    TrainResult result;  // counts filled in
+    Split split;
+    std::vector<uint32_t> evaluation_rows;  // the validation rows, or the training rows when those lack a class
+    float positive_weight = 1, negative_weight = 1;
+    int64_t training_positives = 0;
+};
+PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options);
+
+// Early stopping on validation PR-AUC, the same rule for epochs and boosting rounds. patience 0: never stops,
+// and the last epoch is the kept one.
+class EarlyStopping {
+public:
+    explicit EarlyStopping(int patience) : patience_(patience) {}
+    enum class Verdict { Improved, Continue, Stop };
+    // After each epoch (1-based, in order): Improved when the caller should keep this epoch's parameters.
+    Verdict observe(int epoch, double pr_auc);
+    // The kept epoch, given how many ran.
+    int kept_epoch(int epochs_run) const { return patience_ > 0 ? best_epoch_ : epochs_run; }
+
+private:
+    int patience_;
+    double best_pr_auc_ = -1;
+    int best_epoch_ = 0;
+    int epochs_without_improvement_ = 0;
+};
 
 // Scores every row of data (rows x spec.inputs, row-major) into out.
 void predict(const NetworkSpec& spec, const float* parameters, const float* data, size_t rows, float* out);
+
 
 }  // namespace dendrite::engine

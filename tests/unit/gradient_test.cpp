@@ -30,34 +30,43 @@ Problem make_problem(int inputs, int batch, uint64_t seed) {
     return p;
 }
 
-double loss_of(Network& network, const Problem& p) {
-    const RowVector& logits = network.forward(p.x);
-    return weighted_bce_with_logits(logits, p.labels.data(), p.weights.data(), nullptr);
+
+// With dropout > 0 every forward pass draws its masks from a fresh Rng(99): the same masks each time, so
+// the loss is a smooth function of the parameters and finite differences apply.
+double loss_with(const NetworkSpec& spec, const float* params, const Problem& p, float dropout, const LossOptions& loss) {
+    Pass pass;
+    Rng masks(99);
+    const RowVector& logits = pass.forward(spec, params, p.x, dropout, dropout > 0 ? &masks : nullptr);
+    return loss_with_logits(loss, logits, p.labels.data(), p.weights.data(), nullptr);
 }
 
-void check_gradients(const std::vector<int>& hidden, Activation activation) {
+void check_gradients(const std::vector<int>& hidden, Activation activation, bool layer_norm = false,
+                     float dropout = 0.0f, LossOptions loss = {}) {
     const int inputs = 5, batch = 7;
-    Network network(NetworkSpec::binary_classifier(inputs, hidden, activation));
+    Network network(NetworkSpec::binary_classifier(inputs, hidden, activation, layer_norm));
     Rng rng(7);
     network.initialize(rng);
     // Non-zero biases, so that the bias gradients are exercised away from the symmetric start.
     for (auto& w : network.parameters()) w += float(rng.uniform(-0.1, 0.1));
     const Problem p = make_problem(inputs, batch, 11);
+    const NetworkSpec& spec = network.spec();
 
     RowVector dlogits;
-    const RowVector& logits = network.forward(p.x);
-    weighted_bce_with_logits(logits, p.labels.data(), p.weights.data(), &dlogits);
-    std::vector<float> analytic(network.spec().parameter_count());
-    network.backward(dlogits, analytic.data());
+    Pass pass;
+    Rng masks(99);
+    const RowVector& logits = pass.forward(spec, network.parameters().data(), p.x, dropout, dropout > 0 ? &masks : nullptr);
+    loss_with_logits(loss, logits, p.labels.data(), p.weights.data(), &dlogits);
+    std::vector<float> analytic(spec.parameter_count());
+    pass.backward(spec, network.parameters().data(), dlogits, analytic.data());
 
     auto& params = network.parameters();
     const float h = 1e-2f;
     for (size_t i = 0; i < params.size(); ++i) {
         const float saved = params[i];
         params[i] = saved + h;
-        const double up = loss_of(network, p);
+        const double up = loss_with(spec, params.data(), p, dropout, loss);
         params[i] = saved - h;
-        const double down = loss_of(network, p);
+        const double down = loss_with(spec, params.data(), p, dropout, loss);
         params[i] = saved;
         const double numeric = (up - down) / (2.0 * h);
         EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric))
@@ -72,6 +81,60 @@ TEST(Gradient, DenseTanh) { check_gradients({6, 4}, Activation::Tanh); }
 TEST(Gradient, DenseSigmoid) { check_gradients({6, 4}, Activation::Sigmoid); }
 TEST(Gradient, DenseIdentity) { check_gradients({6}, Activation::Identity); }
 TEST(Gradient, DenseRelu) { check_gradients({8, 6}, Activation::Relu); }
+TEST(Gradient, DenseLeakyRelu) { check_gradients({8, 6}, Activation::LeakyRelu); }
+TEST(Gradient, DenseGelu) { check_gradients({8, 6}, Activation::Gelu); }
+TEST(Gradient, LayerNormTanh) { check_gradients({6, 5}, Activation::Tanh, true); }
+TEST(Gradient, LayerNormGelu) { check_gradients({6, 5}, Activation::Gelu, true); }
+TEST(Gradient, DropoutRelu) { check_gradients({8, 6}, Activation::Relu, false, 0.3f); }
+TEST(Gradient, DropoutSigmoidWithLayerNorm) { check_gradients({8, 6}, Activation::Sigmoid, true, 0.25f); }
+TEST(Gradient, FocalLoss) {
+    LossOptions focal;
+    focal.kind = "focal";
+    focal.focal_gamma = 2.0;
+    check_gradients({6}, Activation::Tanh, false, 0.0f, focal);
+}
+
+TEST(Loss, FocalWithGammaZeroIsBce) {
+    RowVector logits(4);
+    logits << 2.0f, -1.0f, 0.5f, -30.0f;
+    const float labels[] = {1, 0, 0, 1};
+    const float weights[] = {2, 1, 0.5, 1};
+    RowVector g_bce, g_focal;
+    const double bce = weighted_bce_with_logits(logits, labels, weights, &g_bce);
+    const double focal = weighted_focal_with_logits(logits, labels, weights, 0.0, &g_focal);
+    EXPECT_NEAR(bce, focal, 1e-9);
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(g_bce[i], g_focal[i], 1e-7);
+}
+
+TEST(Loss, FocalDownWeightsEasyExamples) {
+    // An easy positive (p = 0.95) loses far more of its loss than a hard one (p = 0.3): (1 - p)^2.
+    RowVector easy(1), hard(1);
+    easy << std::log(0.95f / 0.05f);
+    hard << std::log(0.3f / 0.7f);
+    const float label = 1;
+    const double easy_ratio = weighted_focal_with_logits(easy, &label, nullptr, 2.0, nullptr) /
+                              weighted_bce_with_logits(easy, &label, nullptr, nullptr);
+    const double hard_ratio = weighted_focal_with_logits(hard, &label, nullptr, 2.0, nullptr) /
+                              weighted_bce_with_logits(hard, &label, nullptr, nullptr);
+    EXPECT_NEAR(easy_ratio, 0.05 * 0.05, 1e-5);
+    EXPECT_NEAR(hard_ratio, 0.7 * 0.7, 1e-5);
+}
+
+TEST(Gradient, DropoutMasksAreInverted) {
+    // Kept units are scaled by 1 / (1 - rate), so the expected activation is unchanged.
+    Network network(NetworkSpec::binary_classifier(3, {2000}, Activation::Identity));
+    Rng init(1);
+    network.initialize(init);
+    Matrix x = Matrix::Ones(3, 1);
+    Pass plain, dropped;
+    const float reference = plain.forward(network.spec(), network.parameters().data(), x)[0];
+    double sum = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+        Rng masks{uint64_t(trial)};
+        sum += dropped.forward(network.spec(), network.parameters().data(), x, 0.5f, &masks)[0];
+    }
+    EXPECT_NEAR(sum / 200, reference, 0.05 * std::fabs(reference) + 0.05);
+}
 
 TEST(Loss, WeightedBceMatchesDefinition) {
     RowVector logits(3);
@@ -103,13 +166,8 @@ TEST(Network, ForwardOneMatchesBatchForward) {
     network.initialize(rng);
     const Problem p = make_problem(4, 6, 5);
     const RowVector logits = network.forward(p.x);
-    std::vector<int> units;
-    std::vector<Activation> activations;
-    for (const auto& layer : network.spec().layers) {
-        units.push_back(layer.units);
-        activations.push_back(layer.activation);
-    }
-    const NetworkView view{4, int(units.size()), units.data(), activations.data(), network.parameters().data()};
+    const SpecView spec_view(network.spec(), network.parameters().data());
+    const NetworkView& view = spec_view.view();
     std::vector<float> scratch(scratch_floats(view));
     for (int j = 0; j < 6; ++j) {
         const float one = forward_one(view, p.x.col(j).data(), scratch.data());
@@ -125,17 +183,33 @@ TEST(Network, ForwardBatchMatchesForwardOne) {
         network.initialize(rng);
         const int n = 37;  // not a multiple of any SIMD width
         const Problem p = make_problem(7, n, 9);
-        std::vector<int> units;
-        std::vector<Activation> activations;
-        for (const auto& layer : network.spec().layers) {
-            units.push_back(layer.units);
-            activations.push_back(layer.activation);
-        }
-        const NetworkView view{7, int(units.size()), units.data(), activations.data(), network.parameters().data()};
+        const SpecView spec_view(network.spec(), network.parameters().data());
+        const NetworkView& view = spec_view.view();
         std::vector<float> batch_scratch(batch_scratch_floats(view, n)), scores(n, -1.0f);
         forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
         std::vector<float> scratch(scratch_floats(view));
         for (int j = 0; j < n; ++j) EXPECT_NEAR(scores[j], forward_one(view, p.x.col(j).data(), scratch.data()), 1e-6) << j;
+    }
+}
+
+TEST(Network, ScoringPathsApplyLayerNorm) {
+    // forward_one and forward_batch (the triggers' paths) agree with the training pass when layers are normalized.
+    for (Activation activation : {Activation::Gelu, Activation::LeakyRelu}) {
+        Network network(NetworkSpec::binary_classifier(6, {12, 5}, activation, true));
+        Rng rng(21);
+        network.initialize(rng);
+        for (auto& w : network.parameters()) w += float(rng.uniform(-0.2, 0.2));  // scale and shift away from 1, 0
+        const int n = 9;
+        const Problem p = make_problem(6, n, 4);
+        const RowVector logits = network.forward(p.x);
+        const SpecView spec_view(network.spec(), network.parameters().data());
+        const NetworkView& view = spec_view.view();
+        std::vector<float> scratch(scratch_floats(view)), batch_scratch(batch_scratch_floats(view, n)), scores(n);
+        forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+        for (int j = 0; j < n; ++j) {
+            EXPECT_NEAR(forward_one(view, p.x.col(j).data(), scratch.data()), sigmoid(logits[j]), 1e-6);
+            EXPECT_NEAR(scores[j], sigmoid(logits[j]), 1e-6);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 // Fraud metrics against small cases computed by hand, ties included.
 #include <gtest/gtest.h>
 
+#include "engine/error.hpp"
 #include "engine/metrics.hpp"
 
 using namespace dendrite::engine;
@@ -66,4 +67,53 @@ TEST(Metrics, NoPositives) {
     EXPECT_DOUBLE_EQ(average_precision(scores, labels, 2), 0.0);
     EXPECT_DOUBLE_EQ(roc_auc(scores, labels, 2), 0.5);
     EXPECT_DOUBLE_EQ(confusion_at(scores, labels, 2, 0.5).precision(), 0.0);
+}
+
+// Ten scores, highest first: labels 1 1 0 1 0 0 1 0 0 0 (4 positives).
+namespace {
+const float kTen[] = {0.95f, 0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f, 0.3f, 0.2f, 0.1f};
+const float kTenLabels[] = {1, 1, 0, 1, 0, 0, 1, 0, 0, 0};
+}  // namespace
+
+TEST(Metrics, ThresholdForATargetPrecision) {
+    // Precision at each cut: 1, 1, 2/3, 3/4, 3/5, 1/2, 4/7, ... The lowest threshold with precision >= 0.75
+    // is 0.7 (3 of 4 positives found).
+    const Metrics m = evaluate(kTen, kTenLabels, 10, ThresholdRule::parse("precision:0.75"));
+    EXPECT_FLOAT_EQ(float(m.threshold), 0.7f);
+    EXPECT_TRUE(m.threshold_met);
+    EXPECT_EQ(m.confusion.tp, 3);
+    EXPECT_EQ(m.confusion.fp, 1);
+    // Unreachable precision: the most precise threshold, flagged as not met.
+    const float labels[] = {0, 1, 0, 1, 0, 0, 1, 0, 0, 0};
+    const Metrics unmet = evaluate(kTen, labels, 10, ThresholdRule::parse("precision:0.9"));
+    EXPECT_FALSE(unmet.threshold_met);
+    EXPECT_FLOAT_EQ(float(unmet.threshold), 0.7f);  // precision 1/2 at 0.9 and 2/4 at 0.7: the one that finds more
+}
+
+TEST(Metrics, ThresholdForATargetRecall) {
+    // Recall 0.75 needs 3 positives: first reached at 0.7.
+    EXPECT_FLOAT_EQ(float(evaluate(kTen, kTenLabels, 10, ThresholdRule::parse("recall:0.75")).threshold), 0.7f);
+    EXPECT_FLOAT_EQ(float(evaluate(kTen, kTenLabels, 10, ThresholdRule::parse("recall:1")).threshold), 0.4f);
+}
+
+TEST(Metrics, FixedThresholdAndMaxF1) {
+    EXPECT_DOUBLE_EQ(evaluate(kTen, kTenLabels, 10, ThresholdRule::parse("0.55")).threshold, 0.55);
+    // F1 per cut: 0.4, 0.667, 0.571, 0.75, 0.667, 0.6, 0.727, ...: the best is at 0.7.
+    EXPECT_FLOAT_EQ(float(evaluate(kTen, kTenLabels, 10).threshold), 0.7f);
+}
+
+TEST(Metrics, RecallAtPrecision) {
+    EXPECT_DOUBLE_EQ(recall_at_precision(kTen, kTenLabels, 10, 0.9), 0.5);   // the top two
+    EXPECT_DOUBLE_EQ(recall_at_precision(kTen, kTenLabels, 10, 0.75), 0.75);
+    EXPECT_DOUBLE_EQ(evaluate(kTen, kTenLabels, 10).recall_at_precision_90, 0.5);
+}
+
+TEST(Metrics, ThresholdRuleParsing) {
+    EXPECT_EQ(ThresholdRule::parse("f1").kind, ThresholdRule::Kind::MaxF1);
+    EXPECT_EQ(ThresholdRule::parse("precision:0.9").text(), "precision:0.9");
+    EXPECT_EQ(ThresholdRule::parse("recall:0.8").kind, ThresholdRule::Kind::Recall);
+    EXPECT_EQ(ThresholdRule::parse("0.3").kind, ThresholdRule::Kind::Fixed);
+    for (const char* bad : {"", "precision", "precision:", "precision:1.5", "precision:0", "accuracy:0.9", "2", "nan",
+                            "recall:abc", "0.5x"})
+        EXPECT_THROW(ThresholdRule::parse(bad), Error) << bad;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/error.hpp"
+#include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
 
 using namespace dendrite::engine;
@@ -121,3 +122,199 @@ TEST(Trainer, DivergenceIsADataError) {
     EXPECT_EQ(kind_of([&] { train(d.view(), options); }), ErrorKind::Data);
 }
 
+
+TEST(Trainer, ThreadCountDoesNotChangeTheModel) {
+    // Batches are cut into fixed shards whose gradients are summed in order: 1, 2 or 3 threads, one model.
+    const Data d = make_data(3000, 7);
+    TrainOptions options;
+    options.epochs = 2;
+    options.batch_size = 512;
+    options.dropout = 0.2;
+    options.threads = 1;
+    const TrainResult one = train(d.view(), options);
+    for (int threads : {2, 3}) {
+        options.threads = threads;
+        const TrainResult many = train(d.view(), options);
+        ASSERT_EQ(one.parameters.size(), many.parameters.size());
+        EXPECT_EQ(0, std::memcmp(one.parameters.data(), many.parameters.data(), one.parameters.size() * sizeof(float)))
+            << threads << " threads";
+    }
+}
+
+TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
+    const Data d = make_data(3000, 8);
+    TrainOptions options;
+    options.epochs = 40;
+    options.patience = 3;
+    options.hidden = {16};
+    options.optimizer.learning_rate = 0.05;  // noisy enough that PR-AUC stops improving
+    const TrainResult r = train(d.view(), options);
+    ASSERT_GE(r.best_epoch, 1);
+    double best = -1;
+    int best_epoch = 0;
+    for (const auto& e : r.epochs)
+        if (e.metrics.pr_auc > best) {
+            best = e.metrics.pr_auc;
+            best_epoch = e.epoch;
+        }
+    EXPECT_EQ(r.best_epoch, best_epoch);
+    EXPECT_EQ(r.final_epoch().epoch, best_epoch);
+    if (r.stopped_early) {
+        EXPECT_EQ(int(r.epochs.size()), best_epoch + options.patience);
+    }
+    // The parameters returned are the best epoch's: scoring the validation rows with them gives its PR-AUC.
+    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
+    std::vector<float> rows, labels, scores(split.validation.size());
+    for (uint32_t i : split.validation) {
+        rows.insert(rows.end(), d.features.begin() + i * 3, d.features.begin() + i * 3 + 3);
+        labels.push_back(d.labels[i]);
+    }
+    predict(r.spec, r.parameters.data(), rows.data(), split.validation.size(), scores.data());
+    EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), best, 1e-6);
+}
+
+TEST(Trainer, TimeOrderedSplitValidatesOnTheLatestRows) {
+    Data d = make_data(1000, 9);
+    std::vector<double> order(1000);
+    for (size_t i = 0; i < 1000; ++i) order[i] = double((i * 7919) % 1000);  // a permutation of 0..999
+    Dataset view = d.view();
+    view.order = order.data();
+    const Split split = split_rows(view, 0.25, 1);
+    ASSERT_EQ(split.validation.size(), 250u);
+    ASSERT_EQ(split.training.size(), 750u);
+    for (uint32_t i : split.validation) EXPECT_GE(order[i], 750.0);
+    for (uint32_t i : split.training) EXPECT_LT(order[i], 750.0);
+    TrainOptions options;
+    options.epochs = 2;
+    options.validation_fraction = 0.25;
+    const TrainResult r = train(view, options);
+    EXPECT_EQ(r.validation_rows, 250u);
+}
+
+TEST(Trainer, SplitDependsOnTheSeedAlone) {
+    // compare() relies on it: every algorithm trained with one seed validates on the same rows.
+    const Data d = make_data(500, 10);
+    const Split a = split_rows(d.view(), 0.2, 5), b = split_rows(d.view(), 0.2, 5), c = split_rows(d.view(), 0.2, 6);
+    EXPECT_EQ(a.validation, b.validation);
+    EXPECT_NE(a.validation, c.validation);
+}
+
+TEST(Trainer, NegativeSamplingFocalLossAndOptimizers) {
+    const Data d = make_data(4000, 11);
+    for (const char* optimizer : {"sgd", "adam", "adamw", "rmsprop"}) {
+        TrainOptions options;
+        options.epochs = 6;
+        options.batch_size = 32;  // ~35 steps per epoch on the sampled rows
+        options.hidden = {16};
+        options.negative_sampling = 0.3;
+        options.loss.kind = "focal";
+        options.optimizer.kind = optimizer;
+        options.optimizer.learning_rate = std::string(optimizer) == "sgd" ? 0.05 : 0.01;
+        options.optimizer.nesterov = std::string(optimizer) == "sgd";
+        options.optimizer.weight_decay = 1e-4;
+        options.schedule.kind = "cosine";
+        options.schedule.warmup_epochs = 1;
+        options.clip_norm = 5;
+        options.layer_norm = true;
+        const TrainResult r = train(d.view(), options);
+        EXPECT_GT(r.final_epoch().metrics.roc_auc, 0.97) << optimizer;
+    }
+}
+
+TEST(Trainer, ThresholdRuleIsAppliedToTheKeptEpoch) {
+    const Data d = make_data(4000, 12);
+    TrainOptions options;
+    options.epochs = 4;
+    options.threshold = ThresholdRule::parse("precision:0.9");
+    const TrainResult r = train(d.view(), options);
+    const Metrics& m = r.final_epoch().metrics;
+    if (m.threshold_met) {
+        EXPECT_GE(m.confusion.precision(), 0.9);
+    }
+    EXPECT_GT(m.recall_at_precision_90, 0.0);
+}
+
+TEST(Trainer, OneClassAfterTheSplitIsAClearError) {
+    // All positives are the latest rows: a time-ordered split leaves none for training.
+    Data d = make_data(200, 13);
+    std::vector<double> order(200);
+    for (size_t i = 0; i < 200; ++i) {
+        d.labels[i] = i >= 180 ? 1.0f : 0.0f;
+        order[i] = double(i);
+    }
+    Dataset view = d.view();
+    view.order = order.data();
+    TrainOptions options;
+    options.validation_fraction = 0.1;
+    EXPECT_EQ(kind_of([&] { train(view, options); }), ErrorKind::Data);
+}
+
+TEST(Gbdt, TrainsAndDendriteScoresItsTreesLikeXgboost) {
+    const Data d = make_data(3000, 14);
+    TrainOptions options;
+    options.algorithm = "gbdt";
+    options.gbdt.rounds = 20;
+    options.gbdt.max_depth = 3;
+    options.threads = 1;
+    const TrainResult r = train(d.view(), options);
+    EXPECT_EQ(r.trees.trees(), 20);
+    EXPECT_EQ(r.epochs.size(), 20u);
+    EXPECT_GT(r.final_epoch().metrics.roc_auc, 0.98);
+    // dendrite's own tree walk on the validation rows gives xgboost's metrics (its predictions fed them).
+    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
+    const TreeEnsembleView view = view_of(r.trees);
+    ASSERT_TRUE(well_formed(view));
+    std::vector<float> scores, labels;
+    for (uint32_t i : split.validation) {
+        scores.push_back(score_trees(view, d.features.data() + i * 3));
+        labels.push_back(d.labels[i]);
+    }
+    EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), r.final_epoch().metrics.pr_auc, 1e-6);
+    EXPECT_NEAR(roc_auc(scores.data(), labels.data(), scores.size()), r.final_epoch().metrics.roc_auc, 1e-6);
+}
+
+TEST(Gbdt, EarlyStoppingKeepsTheBestRoundsTrees) {
+    const Data d = make_data(2000, 15);
+    TrainOptions options;
+    options.algorithm = "gbdt";
+    options.gbdt.rounds = 200;
+    options.gbdt.eta = 0.5;
+    options.patience = 5;
+    const TrainResult r = train(d.view(), options);
+    EXPECT_TRUE(r.stopped_early);
+    EXPECT_EQ(r.trees.trees(), r.best_epoch);
+}
+
+TEST(Gbdt, MalformedTreesAreRejected) {
+    TreeEnsemble e;
+    e.features = 2;
+    e.left = {1, -1, -1};
+    e.right = {2, -1, -1};
+    e.feature = {1, 0, 0};
+    e.threshold = {0.5f, 0, 0};
+    e.value = {0, -1, 1};
+    e.default_left = {1, 0, 0};
+    e.offsets = {0, 3};
+    EXPECT_NO_THROW(e.validate());
+    const float low[] = {0, 0.2f}, high[] = {0, 0.7f};
+    EXPECT_NEAR(score_trees(view_of(e), low), sigmoid(-1), 1e-7);
+    EXPECT_NEAR(score_trees(view_of(e), high), sigmoid(1), 1e-7);
+    e.left[0] = 0;  // a cycle
+    EXPECT_THROW(e.validate(), Error);
+    e.left[0] = 1;
+    e.feature[0] = 2;  // no such feature
+    EXPECT_THROW(e.validate(), Error);
+}
+
+TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
+    const TrainOptions o = parse_train_options(R"({"algorithm": "mlp", "hidden": [32, 16], "threshold": "recall:0.8"})",
+                                               R"({"weight_decay": 0.01, "schedule": "cosine", "threads": 1})");
+    EXPECT_EQ(o.hidden, (std::vector<int>{32, 16}));
+    EXPECT_EQ(o.threshold.kind, ThresholdRule::Kind::Recall);
+    EXPECT_DOUBLE_EQ(o.optimizer.weight_decay, 0.01);
+    EXPECT_EQ(o.schedule.kind, "cosine");
+    EXPECT_NE(train_options_json(o).find("\"weight_decay\":0.01"), std::string::npos);
+    for (const char* bad : {R"({"no_such": 1})", R"({"epochs": 3})", R"({"weight_decay": "lots"})", R"([1])",
+                            R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
+        EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;
+}

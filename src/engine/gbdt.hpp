@@ -1,0 +1,73 @@
+// Gradient-boosted trees through libxgboost's C API (algorithm 'gbdt'), and the trees as plain arrays that
+// dendrite stores as rows (dendrite.trees) and scores itself, without xgboost, in triggers and queries.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dendrite::engine {
+
+struct Dataset;
+struct TrainOptions;
+struct TrainCallbacks;
+struct TrainResult;
+
+struct GbdtOptions {
+    int rounds = 300;          // boosting rounds (the 'epochs' of dendrite.epochs: one row per round)
+    int max_depth = 6;
+    double eta = 0.1;          // shrinkage (xgboost's learning rate)
+    double subsample = 1;      // rows sampled per tree
+    double colsample_bytree = 1;
+    double min_child_weight = 1;
+    double lambda = 1;         // L2 on leaf weights
+    double alpha = 0;          // L1 on leaf weights
+    int max_bin = 256;         // histogram bins (tree_method 'hist')
+
+    void validate() const;  // throws InvalidParameter
+};
+
+// Every tree's nodes, concatenated; tree t owns nodes [offsets[t], offsets[t + 1]). A split node sends a row
+// left when x[feature] < threshold (right otherwise; a NaN goes left when default_left); a leaf (left < 0)
+// adds its value to the margin. score = sigmoid(base_margin + sum of the leaves reached).
+struct TreeEnsemble {
+    int features = 0;
+    float base_margin = 0;
+    std::vector<int32_t> offsets{0};
+    std::vector<int32_t> left, right, feature;  // child indices are relative to the tree's first node
+    std::vector<float> threshold, value;
+    std::vector<uint8_t> default_left;
+
+    int trees() const { return int(offsets.size()) - 1; }
+    // Reads xgboost's JSON model (XGBoosterSaveModelToBuffer, format json). Throws Internal on a format
+    // this code does not know.
+    static TreeEnsemble from_xgboost_json(const std::string& json);
+    void validate() const;  // every index in range and every tree acyclic; throws InvalidParameter
+};
+
+// Plain-data view for the scoring paths (memory that PostgreSQL owns; never throws).
+struct TreeEnsembleView {
+    int features = 0;
+    int trees = 0;
+    float base_margin = 0;
+    const int32_t* offsets = nullptr;
+    const int32_t* left = nullptr;
+    const int32_t* right = nullptr;
+    const int32_t* feature = nullptr;
+    const float* threshold = nullptr;
+    const float* value = nullptr;
+    const uint8_t* default_left = nullptr;
+};
+
+TreeEnsembleView view_of(const TreeEnsemble& ensemble);
+// Every index in range, children after their parents (so no cycle), finite leaves: what score_trees needs
+// to be safe on trees read back from rows that someone may have edited.
+bool well_formed(const TreeEnsembleView& view) noexcept;
+float score_trees(const TreeEnsembleView& view, const float* x) noexcept;
+
+// Trains with xgboost (objective binary:logistic, tree_method hist), evaluating every round on the same
+// validation rows the networks use; with patience, stops early and keeps the best round's trees.
+TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks);
+
+}  // namespace dendrite::engine

@@ -1,0 +1,92 @@
+#include "engine/parallel.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <pthread.h>
+
+namespace dendrite::engine {
+
+int WorkerPool::hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+WorkerPool::WorkerPool(int threads) {
+    if (threads <= 0) threads = hardware_threads();
+    threads = std::min(threads, 256);
+    if (threads == 1) return;
+    // New threads inherit the creating thread's signal mask: block everything while creating them.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    try {
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        start_.notify_all();
+        for (auto& worker : workers_) worker.join();
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+WorkerPool::~WorkerPool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    start_.notify_all();
+    for (auto& worker : workers_) worker.join();
+}
+
+// Thread t takes the tasks t, t + size, t + 2 size, ...: a fixed assignment, so nothing depends on timing.
+void WorkerPool::run_share(int thread) {
+    for (int i = thread; i < count_; i += size()) {
+        try {
+            (*task_)(i);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!error_) error_ = std::current_exception();
+        }
+    }
+}
+
+void WorkerPool::work(int worker) {
+    long seen = 0;
+    for (;;) {
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            start_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+            if (stopping_) return;
+            seen = generation_;
+        }
+        run_share(worker);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (--busy_ == 0) done_.notify_one();
+        }
+    }
+}
+
+void WorkerPool::run(int count, const std::function<void(int)>& task) {
+    if (workers_.empty() || count <= 1) {
+        for (int i = 0; i < count; ++i) task(i);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        task_ = &task;
+        count_ = count;
+        busy_ = int(workers_.size());
+        error_ = nullptr;
+        ++generation_;
+    }
+    start_.notify_all();
+    run_share(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return busy_ == 0; });
+    if (error_) std::rethrow_exception(error_);
+}
+
+}  // namespace dendrite::engine
