@@ -13,9 +13,9 @@ PG_CONFIG ?= pg_config
 EXTENSION = dendrite
 MODULE_big = dendrite
 OBJS = src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/generate.o src/pg/guard.o \
-       src/pg/model_cache.o src/pg/module.o src/pg/score.o src/pg/train.o src/pg/values.o
+       src/pg/model_cache.o src/pg/module.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/values.o
 DATA = $(wildcard src/sql/dendrite--*.sql)
-REGRESS = setup train score errors featurize generate guard
+REGRESS = setup train score errors featurize generate guard training
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 ENGINE_BUILD = build
@@ -26,7 +26,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem /usr/include/eigen3 -DEIGEN_NO_DEBUG
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers \
               -Wno-maybe-uninitialized -march=native -fno-omit-frame-pointer
-SHLIB_LINK = $(ENGINE_LIB) -lstdc++
+SHLIB_LINK = $(ENGINE_LIB) -lxgboost -lstdc++ -lpthread
 
 # No LLVM bitcode: PostgreSQL's JIT does not inline C++ and Debian's server needs no .bc files.
 override with_llvm = no

@@ -269,7 +269,7 @@ void emit_features(void* context, const float* features, HeapTuple tuple, TupleD
 
 void emit_score(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
     auto* s = static_cast<EmitState*>(context);
-    const double score = engine::forward_one(s->version->network, features, s->scratch);
+    const double score = engine::score_one(s->version->scorer, features, s->scratch);
     MemoryContext old = MemoryContextSwitchTo(s->row_context);
     emit_row(s, tuple, descriptor, Float8GetDatum(score));
     MemoryContextSwitchTo(old);

@@ -492,7 +492,8 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     return state;
 }
 
-void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context) {
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
+                  ExpectRows expect) {
     const int time_index = time_input(featurizer);
     if (since != DT_NOBEGIN && time_index < 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -508,6 +509,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
     float* features = static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1)));
     MemoryContext pass_context = CurrentMemoryContext;
     Portal portal = open_select(ordered_query(query, featurizer->time_column), "query");
+    if (expect) {
+        const PlannedStmt* statement = PortalGetPrimaryStmt(portal);
+        if (statement && statement->planTree) expect(context, statement->planTree->plan_rows);
+    }
     RowBinding binding;
     bool bound = false;
     for (;;) {

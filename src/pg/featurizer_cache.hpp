@@ -74,7 +74,10 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 // One ordered pass over query: every row feeds the history; rows whose time is >= since (all rows when
 // since is DT_NOBEGIN or the featurizer has no history) are featurized and handed to emit.
 typedef void (*EmitRow)(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor);
-void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context);
+// Before the first row: the planner's estimate of the query's rows (to size buffers once).
+typedef void (*ExpectRows)(void* context, double estimated_rows);
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
+                  ExpectRows expect = nullptr);
 
 // SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
 char* ordered_query(const char* query, const char* time_column);

@@ -172,7 +172,7 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
     const int rows = batch ? kBatchRows : 1;
     state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1) * rows));
     state->scratch = static_cast<float*>(palloc(
-        sizeof(float) * (batch ? engine::batch_scratch_floats(state->version->network, rows) : size_t(state->version->scratch_floats))));
+        sizeof(float) * (batch ? engine::model_batch_scratch_floats(state->version->scorer, rows) : size_t(state->version->scratch_floats))));
     state->scores = static_cast<float*>(palloc(sizeof(float) * rows));
     MemoryContextSwitchTo(old);
     fcinfo->flinfo->fn_extra = state;
@@ -305,7 +305,7 @@ DENDRITE_FUNCTION(dendrite_guard) {
 
     // Score first: a rejected row must not join the history. Only a new row that passes is observed.
     featurize_row(state, tuple, state->x);
-    const double score = dendrite::engine::forward_one(state->version->network, state->x, state->scratch);
+    const double score = dendrite::engine::score_one(state->version->scorer, state->x, state->scratch);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state));
     if (inserting) observe_row(state);
@@ -381,7 +381,7 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             ++n;
         }
         if (n > 0) {
-            engine_call([&] { dendrite::engine::forward_batch(state->version->network, state->x, n, state->scores, state->scratch); });
+            engine_call([&] { dendrite::engine::score_batch(state->version->scorer, state->x, n, state->scores, state->scratch); });
             if (state->reject)
                 for (int i = 0; i < n; ++i)
                     if (state->scores[i] >= state->threshold) reject(state, state->scores[i], key_of(i));

@@ -33,6 +33,170 @@ const float* float4_values(Datum datum, int expected, const char* model, int ver
     return reinterpret_cast<const float*>(ARR_DATA_PTR(array));
 }
 
+// A network version: its layers from the configuration, its tensors from dendrite.parameters (kernel and
+// bias per layer, norm_scale and norm_shift for a layer with layer normalization), into one flat buffer.
+void load_network(CachedVersion* entry, MemoryContext entry_context, const char* model, int version, Datum* id) {
+    const int n_features = entry->n_features;
+    execute("SELECT (l.layer->>'dense')::int, l.layer->>'activation', coalesce((l.layer->>'layer_norm')::boolean, false) "
+            "FROM dendrite.model_versions v, "
+            "jsonb_array_elements(v.configuration->'layers') WITH ORDINALITY AS l(layer, i) "
+            "WHERE v.version_id = $1 ORDER BY l.i",
+            1, oids({INT8OID}), id);
+    const int n_layers = int(SPI_processed);
+    if (n_layers == 0) corrupted(model, version, "its configuration has no layers");
+    int* units = static_cast<int*>(MemoryContextAlloc(entry_context, sizeof(int) * n_layers));
+    auto* activations = static_cast<engine::Activation*>(
+        MemoryContextAlloc(entry_context, sizeof(engine::Activation) * n_layers));
+    bool* layer_norm = static_cast<bool*>(MemoryContextAlloc(entry_context, sizeof(bool) * n_layers));
+    for (int l = 0; l < n_layers; ++l) {
+        bool units_null, activation_null, norm_null;
+        HeapTuple row = SPI_tuptable->vals[l];
+        const Datum units_datum = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &units_null);
+        const char* activation = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
+        (void)SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &activation_null);
+        layer_norm[l] = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &norm_null));
+        if (units_null || activation_null) corrupted(model, version, "a layer has no size or activation");
+        units[l] = DatumGetInt32(units_datum);
+        if (units[l] < 1 || units[l] > 65536) corrupted(model, version, "a layer has an invalid size");
+        if (strcmp(activation, "relu") == 0) activations[l] = engine::Activation::Relu;
+        else if (strcmp(activation, "leaky_relu") == 0) activations[l] = engine::Activation::LeakyRelu;
+        else if (strcmp(activation, "gelu") == 0) activations[l] = engine::Activation::Gelu;
+        else if (strcmp(activation, "tanh") == 0) activations[l] = engine::Activation::Tanh;
+        else if (strcmp(activation, "sigmoid") == 0) activations[l] = engine::Activation::Sigmoid;
+        else if (strcmp(activation, "identity") == 0) activations[l] = engine::Activation::Identity;
+        else corrupted(model, version, "a layer has an unknown activation");
+    }
+    if (units[n_layers - 1] != 1 || layer_norm[n_layers - 1])
+        corrupted(model, version, "the output layer is not one unit without layer normalization");
+    // Each layer's offset in the flat buffer (engine::NetworkSpec's layout, computed here without C++
+    // objects: an ERROR below must not jump over a destructor).
+    size_t* layer_offset = static_cast<size_t*>(palloc(sizeof(size_t) * (n_layers + 1)));
+    layer_offset[0] = 0;
+    for (int l = 0; l < n_layers; ++l) {
+        const size_t inputs = size_t(l == 0 ? n_features : units[l - 1]);
+        layer_offset[l + 1] = layer_offset[l] + size_t(units[l]) * (inputs + 1) + (layer_norm[l] ? 2 * size_t(units[l]) : 0);
+    }
+    const size_t n_parameters = layer_offset[n_layers];
+
+    // 64-byte aligned: Eigen's matrix-vector kernels sum in an order that depends on alignment, and a
+    // score must not change with where a backend happened to put the parameters.
+    char* unaligned = static_cast<char*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters + 64));
+    float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
+    execute("SELECT layer_index, name, value FROM dendrite.parameters WHERE version_id = $1 ORDER BY layer_index, name",
+            1, oids({INT8OID}), id);
+    uint64 expected_rows = 0;
+    for (int l = 0; l < n_layers; ++l) expected_rows += layer_norm[l] ? 4 : 2;
+    if (SPI_processed != expected_rows) corrupted(model, version, "it does not have the tensors its layers need");
+    for (uint64 r = 0; r < SPI_processed; ++r) {
+        HeapTuple row = SPI_tuptable->vals[r];
+        bool isnull;
+        const int l = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+        const char* name = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
+        if (l < 0 || l >= n_layers) corrupted(model, version, "a tensor names a layer that does not exist");
+        const int inputs = l == 0 ? n_features : units[l - 1];
+        const size_t bias_offset = layer_offset[l] + size_t(inputs) * size_t(units[l]);
+        size_t offset;
+        int count = units[l];
+        if (strcmp(name, "kernel") == 0) {
+            offset = layer_offset[l];
+            count = inputs * units[l];
+        } else if (strcmp(name, "bias") == 0) {
+            offset = bias_offset;
+        } else if (layer_norm[l] && strcmp(name, "norm_scale") == 0) {
+            offset = bias_offset + size_t(units[l]);
+        } else if (layer_norm[l] && strcmp(name, "norm_shift") == 0) {
+            offset = bias_offset + 2 * size_t(units[l]);
+        } else {
+            corrupted(model, version, "a tensor has an unknown name");
+        }
+        const float* values = float4_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), count, model, version);
+        for (int i = 0; i < count; ++i) {
+            if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite");
+            parameters[offset + size_t(i)] = values[i];
+        }
+    }
+    entry->scorer.kind = engine::ModelView::Kind::Network;
+    entry->scorer.network = engine::NetworkView{n_features, n_layers, units, activations, parameters, layer_norm};
+}
+
+// Copies a one-dimensional array of exactly expected elements of element_type into out.
+template <typename T>
+void copy_array(T* out, Datum datum, Oid element_type, int expected, const char* model, int version) {
+    ArrayType* array = DatumGetArrayTypeP(datum);
+    if (ARR_NDIM(array) != 1 || array_contains_nulls(array) || ARR_DIMS(array)[0] != expected ||
+        ARR_ELEMTYPE(array) != element_type)
+        corrupted(model, version, "a tree's arrays differ in length");
+    if (element_type == BOOLOID) {
+        const bool* values = reinterpret_cast<const bool*>(ARR_DATA_PTR(array));
+        for (int i = 0; i < expected; ++i) out[i] = T(values[i]);
+    } else {
+        memcpy(out, ARR_DATA_PTR(array), sizeof(T) * size_t(expected));
+    }
+}
+
+// A gbdt version: its trees from dendrite.trees, validated (indices in range) before anything scores.
+void load_trees(CachedVersion* entry, MemoryContext entry_context, const char* model, int version, Datum* id) {
+    execute("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1", 1,
+            oids({INT8OID}), id);
+    bool isnull;
+    const Datum margin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (isnull) corrupted(model, version, "its configuration has no base_margin");
+    execute("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
+            "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
+            1, oids({INT8OID}), id);
+    const int n_trees = int(SPI_processed);
+    if (n_trees == 0) corrupted(model, version, "it has no trees");
+    TupleDesc d = SPI_tuptable->tupdesc;
+    // Node arrays of all trees, concatenated (plain palloc'd memory: an ERROR must not jump over a destructor).
+    int32* offsets = static_cast<int32*>(MemoryContextAlloc(entry_context, sizeof(int32) * (n_trees + 1)));
+    offsets[0] = 0;
+    for (int t = 0; t < n_trees; ++t) {
+        const Datum size_datum = SPI_getbinval(SPI_tuptable->vals[t], d, 1, &isnull);
+        if (isnull || DatumGetInt32(size_datum) < 1) corrupted(model, version, "a tree has no nodes");
+        if (offsets[t] > PG_INT32_MAX - DatumGetInt32(size_datum)) corrupted(model, version, "it has too many nodes");
+        offsets[t + 1] = offsets[t] + DatumGetInt32(size_datum);
+    }
+    const size_t total = size_t(offsets[n_trees]);
+    auto allocate = [&](size_t element) { return MemoryContextAllocHuge(entry_context, element * total); };
+    int32* left = static_cast<int32*>(allocate(sizeof(int32)));
+    int32* right = static_cast<int32*>(allocate(sizeof(int32)));
+    int32* feature = static_cast<int32*>(allocate(sizeof(int32)));
+    float* threshold = static_cast<float*>(allocate(sizeof(float)));
+    float* value = static_cast<float*>(allocate(sizeof(float)));
+    uint8* default_left = static_cast<uint8*>(allocate(sizeof(uint8)));
+    for (int t = 0; t < n_trees; ++t) {
+        HeapTuple row = SPI_tuptable->vals[t];
+        const int nodes = offsets[t + 1] - offsets[t];
+        Datum columns[6];
+        for (int c = 0; c < 6; ++c) {
+            columns[c] = SPI_getbinval(row, d, c + 2, &isnull);
+            if (isnull) corrupted(model, version, "a tree has a null array");
+        }
+        copy_array(left + offsets[t], columns[0], INT4OID, nodes, model, version);
+        copy_array(right + offsets[t], columns[1], INT4OID, nodes, model, version);
+        copy_array(feature + offsets[t], columns[2], INT4OID, nodes, model, version);
+        copy_array(threshold + offsets[t], columns[3], FLOAT4OID, nodes, model, version);
+        copy_array(value + offsets[t], columns[4], FLOAT4OID, nodes, model, version);
+        copy_array(default_left + offsets[t], columns[5], BOOLOID, nodes, model, version);
+    }
+    engine::TreeEnsembleView view;
+    view.features = entry->n_features;
+    view.trees = n_trees;
+    view.base_margin = DatumGetFloat4(margin);
+    view.offsets = offsets;
+    view.left = left;
+    view.right = right;
+    view.feature = feature;
+    view.threshold = threshold;
+    view.value = value;
+    view.default_left = default_left;
+    bool valid = true;
+    engine_call([&] { valid = engine::well_formed(view); });
+    if (!valid) corrupted(model, version, "its trees are not well formed");
+    entry->scorer.kind = engine::ModelView::Kind::Trees;
+    entry->scorer.trees = view;
+}
+
 // Loads a version into a context that becomes a child of TopMemoryContext only once it is complete, so an
 // error halfway leaves nothing behind.
 CachedVersion* load_version(const char* model, int64 version_id, int version) {
@@ -47,76 +211,26 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     connect_spi();
     Datum id[1] = {Int64GetDatum(version_id)};
 
-    execute("SELECT threshold, featurizer_id FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+    execute("SELECT threshold, featurizer_id, algorithm = 'gbdt' FROM dendrite.model_versions WHERE version_id = $1", 1,
+            oids({INT8OID}), id);
     int64 featurizer_id;
+    bool trees;
     {
         bool isnull;
         entry->threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
         featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+        trees = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
     }
     entry->featurizer = featurizer_by_id(featurizer_id);
     const int n_features = entry->featurizer->n_outputs;
     entry->n_features = n_features;
 
-    execute("SELECT (l.layer->>'dense')::int, l.layer->>'activation' FROM dendrite.model_versions v, "
-            "jsonb_array_elements(v.configuration->'layers') WITH ORDINALITY AS l(layer, i) "
-            "WHERE v.version_id = $1 ORDER BY l.i",
-            1, oids({INT8OID}), id);
-    const int n_layers = int(SPI_processed);
-    if (n_layers == 0) corrupted(model, version, "its configuration has no layers");
-    int* units = static_cast<int*>(MemoryContextAlloc(entry_context, sizeof(int) * n_layers));
-    auto* activations = static_cast<engine::Activation*>(
-        MemoryContextAlloc(entry_context, sizeof(engine::Activation) * n_layers));
-    size_t n_parameters = 0;
-    for (int l = 0; l < n_layers; ++l) {
-        bool units_null, activation_null;
-        HeapTuple row = SPI_tuptable->vals[l];
-        const Datum units_datum = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &units_null);
-        const char* activation = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
-        (void)SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &activation_null);
-        if (units_null || activation_null) corrupted(model, version, "a layer has no size or activation");
-        units[l] = DatumGetInt32(units_datum);
-        if (units[l] < 1 || units[l] > 65536) corrupted(model, version, "a layer has an invalid size");
-        if (strcmp(activation, "relu") == 0) activations[l] = engine::Activation::Relu;
-        else if (strcmp(activation, "tanh") == 0) activations[l] = engine::Activation::Tanh;
-        else if (strcmp(activation, "sigmoid") == 0) activations[l] = engine::Activation::Sigmoid;
-        else if (strcmp(activation, "identity") == 0) activations[l] = engine::Activation::Identity;
-        else corrupted(model, version, "a layer has an unknown activation");
-        n_parameters += size_t(units[l]) * ((l == 0 ? n_features : units[l - 1]) + 1);
-    }
-    if (units[n_layers - 1] != 1) corrupted(model, version, "the output layer does not have one unit");
-
-    // 64-byte aligned: Eigen's matrix-vector kernels sum in an order that depends on alignment, and a
-    // score must not change with where a backend happened to put the parameters.
-    char* unaligned = static_cast<char*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters + 64));
-    float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
-    execute("SELECT layer_index, name, shape, value FROM dendrite.parameters WHERE version_id = $1 "
-            "ORDER BY layer_index, name DESC",  // kernel before bias, the flat buffer's order
-            1, oids({INT8OID}), id);
-    if (SPI_processed != uint64(2 * n_layers)) corrupted(model, version, "it does not have a kernel and a bias per layer");
-    float* cursor = parameters;
-    for (int l = 0; l < n_layers; ++l) {
-        const int inputs = l == 0 ? n_features : units[l - 1];
-        for (int k = 0; k < 2; ++k) {
-            HeapTuple row = SPI_tuptable->vals[2 * l + k];
-            bool isnull;
-            const int layer_index = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-            const char* name = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
-            if (layer_index != l || strcmp(name, k == 0 ? "kernel" : "bias") != 0)
-                corrupted(model, version, "a layer's kernel or bias is missing");
-            const int count = k == 0 ? inputs * units[l] : units[l];
-            const float* values = float4_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull), count, model, version);
-            for (int i = 0; i < count; ++i) {
-                if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite");
-                cursor[i] = values[i];
-            }
-            cursor += count;
-        }
-    }
+    if (trees)
+        load_trees(entry, entry_context, model, version, id);
+    else
+        load_network(entry, entry_context, model, version, id);
     finish_spi();
-
-    entry->network = engine::NetworkView{n_features, n_layers, units, activations, parameters};
-    entry->scratch_floats = engine::scratch_floats(entry->network);
+    entry->scratch_floats = engine::model_scratch_floats(entry->scorer);
     MemoryContextSetParent(entry_context, TopMemoryContext);
     entry->next = cached_versions;
     cached_versions = entry;

@@ -6,7 +6,7 @@
 // costs no catalog query at all.
 #pragma once
 
-#include "engine/network.hpp"
+#include "engine/model.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/postgres_headers.hpp"
 
@@ -20,7 +20,7 @@ struct CachedVersion {
     const CachedFeaturizer* featurizer;  // the version it was trained with, pinned
     int n_features;                      // = featurizer->n_outputs
     double threshold;
-    engine::NetworkView network;
+    engine::ModelView scorer;  // a network or a tree ensemble
     int scratch_floats;
     CachedVersion* next;
 };

@@ -1,11 +1,29 @@
-// The module: PostgreSQL's magic block and _PG_init. CUDA is never touched here (nor in the postmaster):
-// the GPU plugin is loaded lazily by the backend that first asks for it.
+// The module: PostgreSQL's magic block and _PG_init (the GUCs, and with shared_preload_libraries the
+// shared memory for training progress). CUDA is never touched here (nor in the postmaster): the GPU plugin
+// is loaded lazily by the backend that first asks for it.
+#include "pg/progress.hpp"
+#include "pg/settings.hpp"
+
 #include "pg/postgres_headers.hpp"
 
 extern "C" {
+#include "utils/guc.h"
+
 PG_MODULE_MAGIC;
 
 void _PG_init(void);
 }
 
-void _PG_init(void) {}
+namespace dendrite::pg {
+int training_memory_kb = 4 * 1024 * 1024;  // 4 GB: a few trainings at once fit a 24 GB machine
+}
+
+void _PG_init(void) {
+    DefineCustomIntVariable("dendrite.training_memory",
+                            "The most memory one training may use for its data.",
+                            "Training data beyond it is refused with SQLSTATE 53200 before the machine runs out.",
+                            &dendrite::pg::training_memory_kb, dendrite::pg::training_memory_kb, 1024, INT_MAX / 2,
+                            PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("dendrite");
+    dendrite::pg::progress_init();
+}

@@ -65,7 +65,7 @@ DENDRITE_FUNCTION(dendrite_predict) {
                                    std::isnan(values[j]) ? "NaN" : "infinite")));
         state->x[j] = values[j];
     }
-    PG_RETURN_FLOAT8(dendrite::engine::forward_one(version->network, state->x, state->scratch));
+    PG_RETURN_FLOAT8(dendrite::engine::score_one(version->scorer, state->x, state->scratch));
 }
 
 DENDRITE_FUNCTION(dendrite_score) {
@@ -82,5 +82,5 @@ DENDRITE_FUNCTION(dendrite_score) {
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
-    PG_RETURN_FLOAT8(dendrite::engine::forward_one(state->version->network, state->x, state->scratch));
+    PG_RETURN_FLOAT8(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch));
 }

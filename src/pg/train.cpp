@@ -1,14 +1,22 @@
 // dendrite.train: query -> cursor read in batches -> one float matrix -> engine -> parameters as rows.
+#include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/progress.hpp"
+#include "pg/settings.hpp"
 #include "pg/values.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+extern "C" {
+#include "utils/date.h"
+#include "utils/json.h"
+}
 
 namespace dendrite::pg {
 
@@ -33,6 +41,14 @@ struct TrainArguments {
     char* device;
     char* featurizer;  // NULL: fit one automatically, named after the model
     Timestamp since;   // rows before it only feed the history (DT_NOBEGIN: none)
+    // Since 0.2.0 (the 0.1.0 signature stops at since):
+    double dropout;
+    bool layer_norm;
+    char* loss;
+    char* threshold;
+    char* split_column;  // NULL: stratified random split; else time-ordered by this column
+    int patience;
+    char* options;       // jsonb text
 };
 
 // The featurized rows of the training query (row-major) and their labels, palloc'd in data_context.
@@ -41,31 +57,60 @@ struct TrainingData {
     const char* label;
     int label_attnum;  // 0 until the first row
     Oid label_type;
+    const char* split_column;  // NULL: none
+    int split_attnum;
+    Oid split_type;
     int n_features;
     float* features;
     float* labels;
+    double* order;     // with split_column: each row's order key
     size_t rows;
     size_t capacity;
+    size_t budget_bytes;  // dendrite.training_memory
+    size_t expected_rows;  // the planner's estimate, plus a margin: the first allocation's size
 };
+
+// Sizes the first allocation from the planner's estimate: growing by doubling copies the rows again and
+// touches fresh pages each time, a third of the reading time on 500k rows.
+void expect_training_rows(void* context, double estimated_rows) {
+    auto* data = static_cast<TrainingData*>(context);
+    if (estimated_rows > 0 && estimated_rows < 1e10) data->expected_rows = size_t(estimated_rows * 1.05) + 1024;
+}
 
 struct EpochRow {
     int epoch;
     double loss, validation_loss, precision, recall, f1, pr_auc, roc_auc, threshold, seconds;
     int64 tp, fp, tn, fn;
+    double recall_at_precision_90;
+    bool threshold_met;
 };
 
 // What the engine produced, copied into palloc'd memory before leaving engine_call.
 struct TrainOutput {
+    bool trees;  // gbdt
     int n_layers;
     int* units;
     engine::Activation* activations;
+    bool* layer_norm;
     float* parameters;
+    // gbdt: the trees' node arrays, concatenated; tree t owns [tree_offsets[t], tree_offsets[t + 1]).
+    int n_trees;
+    int32* tree_offsets;
+    int32 *left, *right, *feature;
+    float *threshold, *value;
+    bool* default_left;
+    float base_margin;
     int n_epochs;
     EpochRow* epochs;
+    int best_epoch;
+    bool stopped_early;
     int64 training_rows, validation_rows;
     bool metrics_on_training_rows;
     double seconds;
+    double score_us_per_row;
+    char* options_json;  // every setting, canonical
 };
+
 
 int int_argument(FunctionCallInfo fcinfo, int argument, const char* name) {
     if (PG_ARGISNULL(argument))
@@ -114,24 +159,58 @@ TrainArguments read_arguments(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp")));
     if (a.model[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("model name must not be empty")));
+    a.dropout = 0;
+    a.layer_norm = false;
+    a.loss = pstrdup("bce");
+    a.threshold = pstrdup("f1");
+    a.split_column = nullptr;
+    a.patience = 0;
+    a.options = pstrdup("{}");
+    if (PG_NARGS() > 16) {  // the 0.2.0 signature
+        a.dropout = float_argument(fcinfo, 16, "dropout");
+        if (PG_ARGISNULL(17)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("layer_norm must not be null")));
+        a.layer_norm = PG_GETARG_BOOL(17);
+        a.loss = required_text_argument(fcinfo, 18, "loss");
+        a.threshold = required_text_argument(fcinfo, 19, "threshold");
+        a.split_column = PG_ARGISNULL(20) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(20));
+        a.patience = int_argument(fcinfo, 21, "patience");
+        if (PG_ARGISNULL(22)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("options must not be null"),
+                                              errhint("Use '{}' for no options.")));
+        a.options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(22)));
+    }
     return a;
 }
 
+void append_json_string(StringInfo json, const char* key, const char* value, bool first = false) {
+    appendStringInfo(json, "%s\"%s\": ", first ? "" : ", ", key);
+    escape_json(json, value);
+}
+
+// The named arguments that reach the engine, as the JSON that engine::parse_train_options reads.
+char* arguments_json(const TrainArguments& a) {
+    StringInfoData json;
+    initStringInfo(&json);
+    appendStringInfoChar(&json, '{');
+    append_json_string(&json, "algorithm", a.algorithm, true);
+    appendStringInfoString(&json, ", \"hidden\": [");
+    for (int i = 0; i < a.hidden_count; ++i) appendStringInfo(&json, "%s%d", i ? ", " : "", a.hidden[i]);
+    appendStringInfoChar(&json, ']');
+    append_json_string(&json, "activation", a.activation);
+    appendStringInfo(&json, ", \"epochs\": %d, \"batch_size\": %d, \"learning_rate\": %.17g", a.epochs, a.batch_size,
+                     a.learning_rate);
+    append_json_string(&json, "optimizer", a.optimizer);
+    append_json_string(&json, "class_weight", a.class_weight);
+    appendStringInfo(&json, ", \"validation_fraction\": %.17g, \"seed\": " INT64_FORMAT ", \"dropout\": %.17g",
+                     a.validation_fraction, a.seed, a.dropout);
+    appendStringInfo(&json, ", \"layer_norm\": %s, \"patience\": %d", a.layer_norm ? "true" : "false", a.patience);
+    append_json_string(&json, "loss", a.loss);
+    append_json_string(&json, "threshold", a.threshold);
+    appendStringInfoChar(&json, '}');
+    return json.data;
+}
+
 engine::TrainOptions to_options(const TrainArguments& a) {
-    engine::TrainOptions options;
-    options.algorithm = a.algorithm;
-    options.hidden.assign(a.hidden, a.hidden + a.hidden_count);
-    options.activation = a.activation;
-    options.epochs = a.epochs;
-    options.batch_size = a.batch_size;
-    options.optimizer.kind = a.optimizer;
-    options.optimizer.learning_rate = a.learning_rate;
-    options.class_weight = engine::ClassWeight::parse(a.class_weight);
-    options.validation_fraction = a.validation_fraction;
-    options.seed = uint64_t(a.seed);
-    options.validate();
-    engine::Optimizer::create(options.optimizer, 1);  // validates the optimizer's settings
-    return options;
+    return engine::parse_train_options(arguments_json(a), a.options);
 }
 
 // 'auto' and 'cpu' train on the CPU; the GPU backend is not part of this version.
@@ -161,16 +240,63 @@ void collect_training_row(void* context, const float* features, HeapTuple tuple,
                             errhint("The label must be boolean or a number that is 0 or 1.")));
         data->label_type = type;
     }
+    if (data->split_column && data->split_attnum == 0) {
+        data->split_attnum = SPI_fnumber(descriptor, data->split_column);
+        if (data->split_attnum <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("split column \"%s\" is not in the result of the training query", data->split_column)));
+        const Oid type = getBaseType(SPI_gettypeid(descriptor, data->split_attnum));
+        if (!is_feature_type(type) && type != TIMESTAMPOID && type != TIMESTAMPTZOID && type != DATEOID)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("split column \"%s\" has type %s", data->split_column, format_type_be(type)),
+                            errhint("A time-ordered split needs a timestamp, date or numeric column.")));
+        data->split_type = type;
+    }
     if (data->rows == data->capacity) {
-        const size_t capacity = data->capacity ? data->capacity * 2 : 65536;
+        const size_t capacity = data->capacity ? data->capacity * 2 : std::max<size_t>(65536, data->expected_rows);
+        const size_t row_bytes = sizeof(float) * (size_t(data->n_features) + 1) + (data->split_column ? sizeof(double) : 0);
+        // The rows as the engine will hold them, plus its working copies (the split's row lists, gathered
+        // batches; xgboost's own matrices for gbdt): about twice the matrix.
+        if (2 * (data->rows + 1) * row_bytes > data->budget_bytes)
+                ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                                errmsg("the training data does not fit in dendrite.training_memory"),
+                                errdetail("%zu rows of %d features need about %zu MB; dendrite.training_memory is %d MB.",
+                                          data->rows + 1, data->n_features,
+                                          (2 * (data->rows + 1) * row_bytes) >> 20, training_memory_kb >> 10),
+                                errhint("Train on fewer rows (a WHERE clause or TABLESAMPLE in the query), or raise "
+                                        "dendrite.training_memory if the machine has the memory.")));
+        const size_t affordable = std::max(data->rows + 1, std::min(capacity, data->budget_bytes / (2 * row_bytes)));
         MemoryContext old = MemoryContextSwitchTo(data->data_context);
-        data->features = static_cast<float*>(
-            data->features ? repalloc_huge(data->features, capacity * data->n_features * sizeof(float))
-                           : palloc_extended(capacity * data->n_features * sizeof(float), MCXT_ALLOC_HUGE));
-        data->labels = static_cast<float*>(data->labels ? repalloc_huge(data->labels, capacity * sizeof(float))
-                                                        : palloc_extended(capacity * sizeof(float), MCXT_ALLOC_HUGE));
+        auto grow = [&](void* pointer, size_t element) {
+            return pointer ? repalloc_huge(pointer, affordable * element)
+                           : palloc_extended(affordable * element, MCXT_ALLOC_HUGE);
+        };
+        data->features = static_cast<float*>(grow(data->features, sizeof(float) * data->n_features));
+        data->labels = static_cast<float*>(grow(data->labels, sizeof(float)));
+        if (data->split_column) data->order = static_cast<double*>(grow(data->order, sizeof(double)));
         MemoryContextSwitchTo(old);
-        data->capacity = capacity;
+        data->capacity = affordable;
+    }
+    if (data->split_column) {
+        bool split_null;
+        const Datum key = SPI_getbinval(tuple, descriptor, data->split_attnum, &split_null);
+        if (split_null)
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("split column \"%s\" is null in row %zu of the training query", data->split_column,
+                                   data->rows + 1),
+                            errhint("A time-ordered split needs every row's time; filter nulls out in the query.")));
+        double order;
+        if (data->split_type == TIMESTAMPOID || data->split_type == TIMESTAMPTZOID)
+            order = double(DatumGetTimestamp(key));
+        else if (data->split_type == DATEOID)
+            order = double(DatumGetDateADT(key));
+        else
+            order = feature_value(key, data->split_type);
+        if (std::isnan(order))
+            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                            errmsg("split column \"%s\" is NaN in row %zu of the training query", data->split_column,
+                                   data->rows + 1)));
+        data->order[data->rows] = order;
     }
     bool isnull;
     const Datum value = SPI_getbinval(tuple, descriptor, data->label_attnum, &isnull);
@@ -189,34 +315,71 @@ void collect_training_row(void* context, const float* features, HeapTuple tuple,
 
 bool should_stop() { return QueryCancelPending || ProcDiePending; }
 
+char* pstrdup_or_throw(const std::string& text) {
+    char* out = static_cast<char*>(palloc_or_throw(text.size() + 1));
+    memcpy(out, text.c_str(), text.size() + 1);
+    return out;
+}
+
+template <typename T>
+T* palloc_copy(const T* source, size_t n) {
+    T* out = static_cast<T*>(palloc_or_throw(sizeof(T) * std::max<size_t>(1, n)));
+    std::copy(source, source + n, out);
+    return out;
+}
+
 // Trains inside the engine and copies the result into palloc'd memory (current context).
 void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out) {
     engine_call([&] {
         const engine::TrainOptions options = to_options(arguments);
+        const bool gbdt = options.algorithm == "gbdt";
+        const int planned = options.planned_epochs();
 
         engine::TrainCallbacks callbacks;
         callbacks.should_stop = should_stop;
         callbacks.on_epoch = [&](const engine::EpochReport& r) {
+            report_progress(r);
+            // Boosting rounds are many and short: a NOTICE every 10th (and the first).
+            if (gbdt && r.epoch % 10 != 0 && r.epoch != 1) return;
             pg_guard([&] {
-                ereport(NOTICE, (errmsg("epoch %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
+                ereport(NOTICE, (errmsg("%s %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
                                         "precision %.4f, recall %.4f (%.1f s)",
-                                        r.epoch, options.epochs, r.loss, r.validation_loss, r.metrics.pr_auc,
-                                        r.metrics.roc_auc, r.metrics.confusion.precision(),
+                                        gbdt ? "round" : "epoch", r.epoch, planned, r.loss, r.validation_loss,
+                                        r.metrics.pr_auc, r.metrics.roc_auc, r.metrics.confusion.precision(),
                                         r.metrics.confusion.recall(), r.seconds)));
             });
         };
-        const engine::Dataset dataset{data->features, data->labels, data->rows, data->n_features};
+        engine::Dataset dataset{data->features, data->labels, data->rows, data->n_features};
+        dataset.order = data->order;
         const engine::TrainResult result = engine::train(dataset, options, callbacks);
 
-        out->n_layers = int(result.spec.layers.size());
-        out->units = static_cast<int*>(palloc_or_throw(sizeof(int) * out->n_layers));
-        out->activations = static_cast<engine::Activation*>(palloc_or_throw(sizeof(engine::Activation) * out->n_layers));
-        for (int l = 0; l < out->n_layers; ++l) {
-            out->units[l] = result.spec.layers[l].units;
-            out->activations[l] = result.spec.layers[l].activation;
+        out->trees = gbdt;
+        out->options_json = pstrdup_or_throw(engine::train_options_json(options));
+        if (gbdt) {
+            const engine::TreeEnsemble& t = result.trees;
+            out->n_trees = t.trees();
+            out->tree_offsets = palloc_copy(t.offsets.data(), t.offsets.size());
+            out->left = palloc_copy(t.left.data(), t.left.size());
+            out->right = palloc_copy(t.right.data(), t.right.size());
+            out->feature = palloc_copy(t.feature.data(), t.feature.size());
+            out->threshold = palloc_copy(t.threshold.data(), t.threshold.size());
+            out->value = palloc_copy(t.value.data(), t.value.size());
+            out->default_left = static_cast<bool*>(palloc_or_throw(std::max<size_t>(1, t.default_left.size())));
+            for (size_t i = 0; i < t.default_left.size(); ++i) out->default_left[i] = t.default_left[i] != 0;
+            out->base_margin = t.base_margin;
+        } else {
+            out->n_layers = int(result.spec.layers.size());
+            out->units = static_cast<int*>(palloc_or_throw(sizeof(int) * out->n_layers));
+            out->activations = static_cast<engine::Activation*>(palloc_or_throw(sizeof(engine::Activation) * out->n_layers));
+            out->layer_norm = static_cast<bool*>(palloc_or_throw(sizeof(bool) * out->n_layers));
+            for (int l = 0; l < out->n_layers; ++l) {
+                out->units[l] = result.spec.layers[l].units;
+                out->activations[l] = result.spec.layers[l].activation;
+                out->layer_norm[l] = result.spec.layers[l].layer_norm;
+            }
+            out->parameters = palloc_copy(result.parameters.data(), result.parameters.size());
         }
-        out->parameters = static_cast<float*>(palloc_or_throw(sizeof(float) * result.parameters.size()));
-        std::copy(result.parameters.begin(), result.parameters.end(), out->parameters);
+        out->score_us_per_row = result.score_us_per_row;
         out->n_epochs = int(result.epochs.size());
         out->epochs = static_cast<EpochRow*>(palloc_or_throw(sizeof(EpochRow) * out->n_epochs));
         for (int e = 0; e < out->n_epochs; ++e) {
@@ -224,8 +387,11 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
             const engine::Confusion& c = r.metrics.confusion;
             out->epochs[e] = EpochRow{r.epoch,       r.loss,         r.validation_loss,   c.precision(),
                                       c.recall(),    c.f1(),         r.metrics.pr_auc,    r.metrics.roc_auc,
-                                      r.metrics.threshold, r.seconds, c.tp, c.fp, c.tn, c.fn};
+                                      r.metrics.threshold, r.seconds, c.tp, c.fp, c.tn, c.fn,
+                                      r.metrics.recall_at_precision_90, r.metrics.threshold_met};
         }
+        out->best_epoch = result.best_epoch;
+        out->stopped_early = result.stopped_early;
         out->training_rows = int64(result.training_rows);
         out->validation_rows = int64(result.validation_rows);
         out->metrics_on_training_rows = result.metrics_on_training_rows;
@@ -236,40 +402,105 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
 char* configuration_json(const TrainOutput& out) {
     StringInfoData json;
     initStringInfo(&json);
+    if (out.trees) {
+        appendStringInfo(&json, "{\"trees\": %d, \"base_margin\": %.9g}", out.n_trees, double(out.base_margin));
+        return json.data;
+    }
     appendStringInfoString(&json, "{\"layers\": [");
     for (int l = 0; l < out.n_layers; ++l)
-        appendStringInfo(&json, "%s{\"dense\": %d, \"activation\": \"%s\"}", l ? ", " : "", out.units[l],
-                         engine::activation_name(out.activations[l]));
+        appendStringInfo(&json, "%s{\"dense\": %d, \"activation\": \"%s\"%s}", l ? ", " : "", out.units[l],
+                         engine::activation_name(out.activations[l]), out.layer_norm[l] ? ", \"layer_norm\": true" : "");
     appendStringInfoString(&json, "]}");
     return json.data;
 }
 
-char* hyperparameters_json(const TrainArguments& a, const char* device) {
+// Every setting (the engine's canonical JSON) plus what the glue resolved: device, split column.
+char* hyperparameters_json(const TrainArguments& a, const TrainOutput& out, const char* device) {
     StringInfoData json;
     initStringInfo(&json);
-    appendStringInfo(&json, "{\"algorithm\": \"%s\", \"hidden\": [", a.algorithm);
-    for (int i = 0; i < a.hidden_count; ++i) appendStringInfo(&json, "%s%d", i ? ", " : "", a.hidden[i]);
-    appendStringInfo(&json,
-                     "], \"activation\": \"%s\", \"epochs\": %d, \"batch_size\": %d, \"learning_rate\": %.17g, "
-                     "\"optimizer\": \"%s\", \"class_weight\": \"%s\", \"validation_fraction\": %.17g, "
-                     "\"seed\": " INT64_FORMAT ", \"device\": \"%s\"}",
-                     a.activation, a.epochs, a.batch_size, a.learning_rate, a.optimizer, a.class_weight,
-                     a.validation_fraction, a.seed, device);
+    appendBinaryStringInfo(&json, out.options_json, int(strlen(out.options_json)) - 1);  // without the closing brace
+    append_json_string(&json, "device", device);
+    appendStringInfoString(&json, ", \"split_column\": ");
+    if (a.split_column) escape_json(&json, a.split_column);
+    else appendStringInfoString(&json, "null");
+    appendStringInfoChar(&json, '}');
     return json.data;
 }
 
-char* metrics_json(const TrainOutput& out) {
-    const EpochRow& e = out.epochs[out.n_epochs - 1];
+// The kept epoch's validation metrics (the best one with early stopping, else the last).
+const EpochRow& kept_epoch(const TrainOutput& out) { return out.epochs[out.best_epoch - 1]; }
+
+char* metrics_json(const TrainArguments& a, const TrainOutput& out) {
+    const EpochRow& e = kept_epoch(out);
     StringInfoData json;
     initStringInfo(&json);
     appendStringInfo(&json,
                      "{\"loss\": %.9g, \"validation_loss\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
-                     "\"f1\": %.9g, \"pr_auc\": %.9g, \"roc_auc\": %.9g, \"tp\": " INT64_FORMAT
-                     ", \"fp\": " INT64_FORMAT ", \"tn\": " INT64_FORMAT ", \"fn\": " INT64_FORMAT
-                     ", \"evaluated_on\": \"%s\"}",
-                     e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc, e.tp, e.fp, e.tn,
-                     e.fn, out.metrics_on_training_rows ? "training" : "validation");
+                     "\"f1\": %.9g, \"pr_auc\": %.9g, \"roc_auc\": %.9g, \"recall_at_precision_90\": %.9g, "
+                     "\"tp\": " INT64_FORMAT ", \"fp\": " INT64_FORMAT ", \"tn\": " INT64_FORMAT ", \"fn\": " INT64_FORMAT
+                     ", \"evaluated_on\": \"%s\", \"best_epoch\": %d, \"epochs_run\": %d, \"stopped_early\": %s, "
+                     "\"threshold_met\": %s, \"score_us_per_row\": %.4g",
+                     e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc,
+                     e.recall_at_precision_90, e.tp, e.fp, e.tn, e.fn,
+                     out.metrics_on_training_rows ? "training" : "validation", out.best_epoch, out.n_epochs,
+                     out.stopped_early ? "true" : "false", e.threshold_met ? "true" : "false", out.score_us_per_row);
+    append_json_string(&json, "threshold_rule", a.threshold);
+    appendStringInfoChar(&json, '}');
     return json.data;
+}
+
+// One row per named tensor: dense_<l>.kernel {inputs, units}, dense_<l>.bias {units} and, with layer
+// normalization, dense_<l>.norm_scale and dense_<l>.norm_shift {units}.
+void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput& out) {
+    SPIPlanPtr insert_parameter = prepare(
+        "INSERT INTO dendrite.parameters (version_id, layer_index, layer, name, shape, value) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID}));
+    const float* parameters = out.parameters;
+    int inputs = data.n_features;
+    for (int l = 0; l < out.n_layers; ++l) {
+        const int units = out.units[l];
+        char* layer = psprintf("dense_%d", l);
+        auto insert = [&](const char* name, const int* shape, int dimensions, size_t count) {
+            Datum values[6] = {Int64GetDatum(version_id),  Int32GetDatum(l),
+                               CStringGetTextDatum(layer),  CStringGetTextDatum(name),
+                               PointerGetDatum(int4_array(shape, dimensions)),
+                               PointerGetDatum(float4_array(parameters, count))};
+            execute_plan(insert_parameter, values);
+            parameters += count;
+        };
+        const int kernel_shape[2] = {inputs, units};
+        insert("kernel", kernel_shape, 2, size_t(inputs) * units);
+        insert("bias", &units, 1, size_t(units));
+        if (out.layer_norm[l]) {
+            insert("norm_scale", &units, 1, size_t(units));
+            insert("norm_shift", &units, 1, size_t(units));
+        }
+        inputs = units;
+    }
+}
+
+// One row per tree: its nodes as parallel arrays (see dendrite.trees).
+void store_trees(int64 version_id, const TrainOutput& out) {
+    SPIPlanPtr insert_tree = prepare(
+        "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, value, "
+        "default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        8, oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, BOOLARRAYOID}));
+    for (int t = 0; t < out.n_trees; ++t) {
+        const int first = out.tree_offsets[t], nodes = out.tree_offsets[t + 1] - first;
+        Datum* flags = static_cast<Datum*>(palloc(sizeof(Datum) * nodes));
+        for (int i = 0; i < nodes; ++i) flags[i] = BoolGetDatum(out.default_left[first + i]);
+        Datum values[8] = {Int64GetDatum(version_id),
+                           Int32GetDatum(t),
+                           PointerGetDatum(int4_array(out.left + first, nodes)),
+                           PointerGetDatum(int4_array(out.right + first, nodes)),
+                           PointerGetDatum(int4_array(out.feature + first, nodes)),
+                           PointerGetDatum(float4_array(out.threshold + first, size_t(nodes))),
+                           PointerGetDatum(float4_array(out.value + first, size_t(nodes))),
+                           PointerGetDatum(construct_array(flags, nodes, BOOLOID, 1, true, TYPALIGN_CHAR))};
+        execute_plan(insert_tree, values);
+        pfree(flags);
+    }
 }
 
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
@@ -286,7 +517,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
     const int version = int(query_int64(
         "SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
         oids({INT8OID}), model_id_value));
-    const EpochRow& last = out.epochs[out.n_epochs - 1];
+    const EpochRow& last = kept_epoch(out);
     Datum version_values[15] = {Int64GetDatum(model_id),
                                 Int32GetDatum(version),
                                 Int64GetDatum(featurizer_id),
@@ -294,8 +525,8 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                                 CStringGetTextDatum(a.label),
                                 CStringGetTextDatum(a.algorithm),
                                 CStringGetTextDatum(configuration_json(out)),
-                                CStringGetTextDatum(hyperparameters_json(a, device)),
-                                CStringGetTextDatum(metrics_json(out)),
+                                CStringGetTextDatum(hyperparameters_json(a, out, device)),
+                                CStringGetTextDatum(metrics_json(a, out)),
                                 Float8GetDatum(last.threshold),
                                 CStringGetTextDatum(device),
                                 Int64GetDatum(out.training_rows),
@@ -312,30 +543,10 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                 INT8OID, INT8OID, FLOAT8OID}),
         version_values);
 
-    // One row per named tensor: dense_<l>.kernel {inputs, units} and dense_<l>.bias {units}.
-    SPIPlanPtr insert_parameter = prepare(
-        "INSERT INTO dendrite.parameters (version_id, layer_index, layer, name, shape, value) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID}));
-    const float* parameters = out.parameters;
-    int inputs = data.n_features;
-    for (int l = 0; l < out.n_layers; ++l) {
-        const int units = out.units[l];
-        char* layer = psprintf("dense_%d", l);
-        const int kernel_shape[2] = {inputs, units};
-        Datum kernel[6] = {Int64GetDatum(version_id),         Int32GetDatum(l),
-                           CStringGetTextDatum(layer),         CStringGetTextDatum("kernel"),
-                           PointerGetDatum(int4_array(kernel_shape, 2)),
-                           PointerGetDatum(float4_array(parameters, size_t(inputs) * units))};
-        execute_plan(insert_parameter, kernel);
-        parameters += size_t(inputs) * units;
-        Datum bias[6] = {Int64GetDatum(version_id),          Int32GetDatum(l),
-                         CStringGetTextDatum(layer),          CStringGetTextDatum("bias"),
-                         PointerGetDatum(int4_array(&units, 1)), PointerGetDatum(float4_array(parameters, units))};
-        execute_plan(insert_parameter, bias);
-        parameters += units;
-        inputs = units;
-    }
+    if (out.trees)
+        store_trees(version_id, out);
+    else
+        store_tensors(version_id, data, out);
 
     SPIPlanPtr insert_epoch = prepare(
         "INSERT INTO dendrite.epochs (version_id, epoch, loss, validation_loss, precision, recall, f1, pr_auc, "
@@ -365,7 +576,8 @@ using namespace dendrite::pg;
 DENDRITE_FUNCTION(dendrite_train) {
     const TrainArguments arguments = read_arguments(fcinfo);
     const char* device = resolve_device(arguments.device);
-    engine_call([&] { to_options(arguments); });  // reject bad settings before reading any row
+    int planned_epochs = 0;  // reject bad settings before reading any row
+    engine_call([&] { planned_epochs = to_options(arguments).planned_epochs(); });
 
     TupleDesc result_descriptor;
     if (get_call_result_type(fcinfo, nullptr, &result_descriptor) != TYPEFUNC_COMPOSITE)
@@ -377,6 +589,8 @@ DENDRITE_FUNCTION(dendrite_train) {
     memset(&data, 0, sizeof data);
     data.data_context = function_context;
     data.label = arguments.label;
+    data.split_column = arguments.split_column;
+    data.budget_bytes = size_t(training_memory_kb) * 1024;
     TrainOutput out;
     connect_spi();
     // The featurizer: the latest version of the one named, or a new one fitted on the query, named after
@@ -396,9 +610,10 @@ DENDRITE_FUNCTION(dendrite_train) {
                             errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
                             errhint("Create the featurizer with label => '%s' so that it leaves the label out.", arguments.label)));
     data.n_features = featurizer->n_outputs;
-    offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data);
+    offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data, expect_training_rows);
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
+    progress_begin(arguments.model, arguments.algorithm, planned_epochs, int64(data.rows));
     MemoryContext spi_context = MemoryContextSwitchTo(function_context);
     run_engine(arguments, &data, &out);
     MemoryContextSwitchTo(spi_context);
@@ -406,13 +621,17 @@ DENDRITE_FUNCTION(dendrite_train) {
     const int version = store_version(arguments, data, out, device, featurizer_id);
     finish_spi();
 
-    const EpochRow& last = out.epochs[out.n_epochs - 1];
-    Datum values[16] = {Int32GetDatum(version),       Int32GetDatum(out.n_epochs), Float8GetDatum(last.loss),
+    const EpochRow& last = kept_epoch(out);
+    Datum values[17] = {Int32GetDatum(version),       Int32GetDatum(out.n_epochs), Float8GetDatum(last.loss),
                         Float8GetDatum(last.validation_loss), Float8GetDatum(last.precision),
                         Float8GetDatum(last.recall), Float8GetDatum(last.f1), Float8GetDatum(last.pr_auc),
                         Float8GetDatum(last.roc_auc), Int64GetDatum(last.tp), Int64GetDatum(last.fp),
                         Int64GetDatum(last.tn),       Int64GetDatum(last.fn), Float8GetDatum(last.threshold),
-                        Float8GetDatum(out.seconds), CStringGetTextDatum(device)};
-    bool nulls[16] = {};
+                        Float8GetDatum(out.seconds), CStringGetTextDatum(device), Int32GetDatum(out.best_epoch)};
+    bool nulls[17] = {};
+    // The 0.1.0 result type has no best_epoch: fill what the declared type has.
+    if (result_descriptor->natts != 16 && result_descriptor->natts != 17)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("dendrite.training_result has an unexpected shape"),
+                        errhint("Run ALTER EXTENSION dendrite UPDATE.")));
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_descriptor, values, nulls)));
 }

@@ -1,0 +1,115 @@
+-- The training engine's settings from SQL: layers, losses, optimizers, schedules, early stopping, threshold
+-- rules, time-ordered validation, gbdt with trees as rows, compare(), the memory budget and progress.
+SET client_min_messages = warning;
+
+-- Every setting at once: layer normalization, dropout, focal loss, AdamW with weight decay, a cosine schedule
+-- with warm-up, gradient clipping, negative sampling, early stopping and a precision target.
+SELECT version, best_epoch BETWEEN 1 AND epochs AS best_epoch_kept, pr_auc > 0.9 AS good_pr_auc
+  FROM dendrite.train('knobs', 'SELECT x, y, label FROM points', 'label', hidden => '{16,8}', activation => 'gelu',
+                      layer_norm => true, dropout => 0.1, loss => 'focal', epochs => 12, batch_size => 64,
+                      learning_rate => 0.01, optimizer => 'adamw', threshold => 'precision:0.9', patience => 3,
+                      options => '{"weight_decay": 0.001, "schedule": "cosine", "warmup_epochs": 1, "clip_norm": 5,
+                                   "negative_sampling": 0.5, "focal_gamma": 1.5, "threads": 2}');
+
+-- Everything the version was trained with is stored with it, and the metrics of the kept epoch.
+SELECT v.hyperparameters->>'activation' AS activation, v.hyperparameters->>'loss' AS loss,
+       v.hyperparameters->>'optimizer' AS optimizer, v.hyperparameters->>'weight_decay' AS weight_decay,
+       v.hyperparameters->>'schedule' AS schedule, v.hyperparameters->>'negative_sampling' AS negative_sampling,
+       v.hyperparameters->>'threshold' AS threshold_rule, v.configuration,
+       (v.metrics->>'best_epoch')::int = (SELECT e.epoch FROM dendrite.epochs e WHERE e.version_id = v.version_id
+                                          ORDER BY e.pr_auc DESC, e.epoch LIMIT 1) AS best_epoch_has_best_pr_auc,
+       v.metrics->>'threshold_rule' AS metrics_rule,
+       (v.metrics->>'threshold_met')::boolean = ((v.metrics->>'precision')::float8 >= 0.9) AS precision_target_consistent,
+       v.threshold = (SELECT e.threshold FROM dendrite.epochs e WHERE e.version_id = v.version_id
+                       AND e.epoch = (v.metrics->>'best_epoch')::int) AS threshold_of_kept_epoch
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'knobs';
+
+-- Layer normalization adds two tensors to each hidden layer; the scoring paths use them.
+SELECT p.layer, p.name, p.shape FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+  JOIN dendrite.models m USING (model_id) WHERE m.name = 'knobs' ORDER BY p.layer_index, p.name;
+SELECT count(*) AS rows, count(*) FILTER (WHERE dendrite.score('knobs', p) BETWEEN 0 AND 1) AS scored,
+       count(*) FILTER (WHERE abs(dendrite.score('knobs', p) - dendrite.predict('knobs', dendrite.features('knobs', p))) < 1e-6) AS paths_agree
+  FROM points p;
+
+-- A time-ordered split: the validation rows are the latest by the named column.
+SELECT version, epochs FROM dendrite.train('by_time', 'SELECT x, y, label, id FROM points', 'label',
+                                           split_column => 'id', validation_fraction => 0.25, epochs => 2,
+                                           featurizer => 'knobs');
+SELECT training_rows, validation_rows, hyperparameters->>'split_column' AS split_column
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'by_time';
+
+-- Gradient-boosted trees through libxgboost: one row per tree, scored by dendrite itself.
+SELECT version, epochs, best_epoch, pr_auc > 0.9 AS good_pr_auc, device
+  FROM dendrite.train('trees', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt',
+                      options => '{"rounds": 25, "max_depth": 3, "eta": 0.3, "threads": 1}');
+SELECT v.algorithm, v.configuration->>'trees' AS trees, v.configuration ? 'base_margin' AS has_base_margin,
+       (SELECT count(*) FROM dendrite.trees t WHERE t.version_id = v.version_id) AS tree_rows,
+       (SELECT count(*) FROM dendrite.parameters p WHERE p.version_id = v.version_id) AS tensor_rows,
+       (SELECT count(*) FROM dendrite.epochs e WHERE e.version_id = v.version_id) AS round_rows
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'trees';
+SELECT cardinality(t.left_child) = cardinality(t.threshold) AS arrays_align, t.left_child[1] >= 0 AS root_splits
+  FROM dendrite.trees t JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id)
+ WHERE m.name = 'trees' AND t.tree_index = 0;
+-- Its scores rank the points like its validation metrics say.
+SELECT count(*) FILTER (WHERE dendrite.score('trees', p) BETWEEN 0 AND 1) AS scored,
+       avg(dendrite.score('trees', p)) FILTER (WHERE label) > 0.8 AS positives_high,
+       avg(dendrite.score('trees', p)) FILTER (WHERE NOT label) < 0.2 AS negatives_low
+  FROM points p;
+-- Trees edited into an inconsistent shape are refused, not followed (by a backend that loads them afresh).
+UPDATE dendrite.trees t SET left_child[1] = 0 FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+ WHERE t.version_id = v.version_id AND m.name = 'trees' AND t.tree_index = 3;
+\c -
+SELECT dendrite.score('trees', p) FROM points p LIMIT 1;
+UPDATE dendrite.trees t SET left_child[1] = 1 FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+ WHERE t.version_id = v.version_id AND m.name = 'trees' AND t.tree_index = 3;
+\c -
+SET client_min_messages = warning;
+SELECT count(*) FILTER (WHERE dendrite.score('trees', p) BETWEEN 0 AND 1) AS scored_again FROM points p;
+
+-- Early stopping on the boosting rounds keeps the best round's trees.
+SELECT version, best_epoch < epochs AS stopped_after_best
+  FROM dendrite.train('trees', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt', patience => 3,
+                      options => '{"rounds": 300, "eta": 0.5, "threads": 1}');
+SELECT (v.configuration->>'trees')::int = (v.metrics->>'best_epoch')::int AS trees_of_best_round,
+       (v.metrics->>'best_epoch')::int < (v.metrics->>'epochs_run')::int AS rounds_after_best_dropped
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'trees' AND v.version = 2;
+
+-- compare(): every algorithm on one featurizer version and one split, judged on fraud metrics.
+SELECT algorithm, version, pr_auc > 0.8 AS good_pr_auc, roc_auc > 0.9 AS good_roc_auc,
+       recall_at_precision_90 BETWEEN 0 AND 1 AS recall_at_p90_ok, precision BETWEEN 0 AND 1 AS precision_ok,
+       train_seconds > 0 AS timed, score_us_per_row > 0 AS score_timed
+  FROM dendrite.compare('contest', 'SELECT x, y, label FROM points', 'label', epochs => 30,
+                        options => '{"rounds": 30, "threads": 1}');
+SELECT count(DISTINCT featurizer_id) AS featurizers, count(DISTINCT validation_rows) AS split_sizes, count(*) AS versions
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'contest';
+
+-- No training is in progress once the statements are done.
+SELECT count(*) AS in_progress FROM dendrite.training_progress;
+
+-- Errors: clear messages, proper SQLSTATEs, nothing stored.
+\set VERBOSITY default
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"wait_decay": 0.1}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"epochs": 3}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"weight_decay": "some"}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '[1, 2]');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => NULL);
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', threshold => 'accuracy:0.9');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', loss => 'hinge');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', dropout => 1);
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', optimizer => 'lbfgs');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"nesterov": true}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt', options => '{"max_depth": 40}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', split_column => 'nope');
+SELECT dendrite.train('bad', 'SELECT x, y, label, note FROM points', 'label', split_column => 'note');
+SELECT dendrite.train('bad', 'SELECT x, y, label, CASE WHEN id > 10 THEN id END AS t FROM points', 'label', split_column => 't');
+-- All positives are the latest rows: a time-ordered split leaves none to train on.
+SELECT dendrite.train('bad', 'SELECT x, y, id > 2900 AS late, id FROM points', 'late', split_column => 'id');
+\set SHOW_CONTEXT never
+SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algorithms => '{mlp,svm}');
+SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algorithms => '{}');
+\set SHOW_CONTEXT errors
+-- Over the memory budget: 53200 before the data is read in full.
+SET dendrite.training_memory = '1MB';
+SELECT dendrite.train('bad', 'SELECT x, y, label, g FROM points, generate_series(1, 20) AS g', 'label');
+RESET dendrite.training_memory;
+SELECT count(*) AS bad_models FROM dendrite.models WHERE name = 'bad';
