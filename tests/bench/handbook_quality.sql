@@ -31,11 +31,41 @@ INSERT INTO results SELECT 'mlp', version, pr_auc, seconds
                       class_weight => :'class_weight', validation_fraction => :validation_fraction, seed => :seed);
 
 -- Score the assessment week in one ordered pass (history from every earlier row).
+\set assessment_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'test_end' ' ORDER BY tx_datetime, transaction_id'
 CREATE TEMP TABLE scores AS
 SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
   FROM (VALUES ('logistic_regression', 'fdh_lr'), ('mlp', 'fdh_mlp')) AS m(algorithm, model),
-       LATERAL dendrite.score_query(m.model, format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'test_end'),
-                                    key => 'transaction_id', since => :'test_start') s;
+       LATERAL dendrite.score_query(m.model, :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+
+-- dendrite.compare: logistic regression, the MLP and gbdt (libxgboost, trees scored by dendrite) on the same
+-- featurizer and split; each version deployed in turn and scored on the assessment week. The leaderboard's
+-- own metrics are on its validation rows (the training rows when validation_fraction is 0).
+-- gbdt's settings come from psql variable :compare_options (tests/bench/handbook_quality.sh passes
+-- COMPARE_OPTIONS); callers that do not set it (tests/e2e/shared_data.sh) get this default.
+\if :{?compare_options}
+\else
+\set compare_options '{"rounds": 300, "max_depth": 6, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8}'
+\endif
+SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name = 'fdh_cmp';
+CREATE TEMP TABLE leaderboard AS
+SELECT * FROM dendrite.compare('fdh_cmp', :'training_query', 'tx_fraud', featurizer => 'fdh', since => :'train_start',
+                               epochs => :epochs, batch_size => :batch_size, class_weight => :'class_weight',
+                               validation_fraction => :validation_fraction, seed => :seed,
+                               options => :'compare_options');
+SELECT algorithm, version, round(pr_auc::numeric, 3) AS pr_auc, round(roc_auc::numeric, 3) AS roc_auc,
+       round(recall_at_precision_90::numeric, 3) AS recall_at_p90, round(train_seconds::numeric, 2) AS train_seconds,
+       round(score_us_per_row::numeric, 2) AS score_us_per_row
+  FROM leaderboard ORDER BY pr_auc DESC;
+SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'logistic_regression';
+INSERT INTO scores SELECT s.key::bigint, 'compare: logistic_regression', s.score
+  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'mlp';
+INSERT INTO scores SELECT s.key::bigint, 'compare: mlp', s.score
+  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'gbdt';
+INSERT INTO scores SELECT s.key::bigint, 'compare: gbdt', s.score
+  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+INSERT INTO results SELECT 'compare: ' || algorithm, version, pr_auc, train_seconds FROM leaderboard;
 
 -- The peer: xgboost on the same feature vectors (when psql variable xgboost is 1).
 \if :xgboost

@@ -20,6 +20,10 @@ done
 [ -n "$pid" ] || fail "the training never showed up in pg_stat_activity"
 sleep 1.5  # well into the epochs
 
+# Another session sees the training in progress.
+progress="$(sql -c "SELECT algorithm || ' epoch ' || (epoch >= 1)::text || ' of ' || epochs || ' loss ' || (loss > 0)::text FROM dendrite.training_progress WHERE model = 'canceled' AND pid = $pid")"
+[ "$progress" = "mlp epoch true of 100000 loss true" ] || fail "dendrite.training_progress showed '$progress'"
+
 start=$(date +%s%N)
 sql -c "SELECT pg_cancel_backend($pid)" >/dev/null
 wait "$client" && fail "the training was not canceled"
@@ -29,4 +33,6 @@ grep -q "canceling statement due to user request" "$log" || { cat "$log"; fail "
 [ "$elapsed_ms" -lt 2000 ] || fail "cancel took ${elapsed_ms} ms"
 [ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'canceled'")" = 0 ] || fail "a canceled training left a model"
 [ "$(sql -c "SELECT count(*) FROM dendrite.model_versions")" = 0 ] || fail "a canceled training left a version"
+[ "$(sql -c "SELECT count(*) FROM dendrite.training_progress WHERE pid = $pid")" = 0 ] || fail "the canceled training is still shown in progress"
+echo "# another session saw it in dendrite.training_progress: $progress"
 echo "# canceled training returned 57014 ${elapsed_ms} ms after pg_cancel_backend (includes psql start-up)"

@@ -1,0 +1,36 @@
+# ALTER EXTENSION dendrite UPDATE from 0.1.0: a database created with the previous version keeps its models
+# (scores bit for bit), its 0.1.0 train signature keeps working with the new library until the update, and
+# after the update it has the new objects and the new train.
+source "$(dirname "$0")/lib.bash"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS e2e_upgrade" -c "CREATE DATABASE e2e_upgrade"
+export PGDATABASE=e2e_upgrade
+sql -c "CREATE EXTENSION dendrite VERSION '0.1.0'"
+[ "$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'dendrite'")" = "0.1.0" ] || fail "not at 0.1.0"
+
+sql -c "SET client_min_messages = warning" \
+    -c "CREATE TABLE tx AS SELECT * FROM dendrite.generate_transactions(days => 5)" \
+    -c "SELECT version FROM dendrite.train('old', 'SELECT amount, online, customer_id, is_fraud FROM tx', 'is_fraud', epochs => 2)" >/dev/null
+before="$(sql -c "SELECT md5(string_agg(dendrite.score('old', t)::text, ',' ORDER BY transaction_id)) FROM tx t")"
+
+sql -c "ALTER EXTENSION dendrite UPDATE"
+[ "$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'dendrite'")" = "0.2.0" ] || fail "not updated to 0.2.0"
+after="$(sql -c "SELECT md5(string_agg(dendrite.score('old', t)::text, ',' ORDER BY transaction_id)) FROM tx t")"
+[ "$before" = "$after" ] || fail "scores changed across the update ($before vs $after)"
+
+# The new signature, a gbdt version and compare() on the updated database.
+sql -c "SET client_min_messages = warning" \
+    -c "SELECT version FROM dendrite.train('old', 'SELECT amount, online, customer_id, is_fraud FROM tx', 'is_fraud', epochs => 2, patience => 1, threshold => 'recall:0.5')" >/dev/null
+sql -c "SET client_min_messages = warning" \
+    -c "SELECT count(*) FROM dendrite.compare('cmp', 'SELECT amount, online, customer_id, is_fraud FROM tx', 'is_fraud', epochs => 2, options => '{\"rounds\": 10}')" >/dev/null
+[ "$(sql -c "SELECT count(*) FROM dendrite.trees")" -ge 10 ] || fail "no trees stored after the update"
+
+# An updated database has the same objects as a fresh 0.2.0 install.
+objects() {
+  sql -c "SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1) FROM pg_depend
+           WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'dendrite') AND deptype = 'e'"
+}
+updated="$(objects)"
+fresh_database e2e_upgrade_fresh
+fresh="$(objects)"
+[ "$updated" = "$fresh" ] || { diff <(echo "$updated") <(echo "$fresh"); fail "an updated database differs from a fresh install"; }
+echo "# 0.1.0 -> 0.2.0: scores unchanged (md5 $after), $(wc -l <<<"$fresh") extension objects identical to a fresh install"
