@@ -56,6 +56,18 @@ SELECT e.epoch, round(e.loss::numeric, 4) AS loss, round(e.validation_loss::nume
  WHERE m.name = 'fraud_mlp' AND e.epoch % 4 = 0 ORDER BY e.epoch;
 
 \echo
+\echo '   The same contest with dendrite.compare, gradient-boosted trees (libxgboost) included, one featurizer'
+\echo '   and one split for all, validated on the latest 20 % of the training days (time-ordered):'
+SELECT algorithm, version, round(pr_auc::numeric, 3) AS pr_auc, round(roc_auc::numeric, 3) AS roc_auc,
+       round(recall_at_precision_90::numeric, 3) AS recall_at_p90, round(precision::numeric, 3) AS precision,
+       round(recall::numeric, 3) AS recall, round(train_seconds::numeric, 2) AS train_seconds,
+       round(score_us_per_row::numeric, 2) AS score_us_per_row
+  FROM dendrite.compare('fraud_contest', :'training_rows', 'is_fraud', featurizer => 'fraud_features', since => '2026-01-12',
+                        epochs => 10, class_weight => 'none', split_column => 'tx_time',
+                        options => '{"rounds": 200, "eta": 0.1, "max_depth": 5}')
+ ORDER BY pr_auc DESC;
+
+\echo
 \echo '== 4. Score the assessment week (days 43..50, after a one-week gap) in one pass, and measure it'
 CREATE TABLE assessment AS
 SELECT t.transaction_id, t.is_fraud, lr.score AS lr_score, mlp.score AS mlp_score
