@@ -2,6 +2,22 @@
 -- rules, time-ordered validation, gbdt with trees as rows, compare(), the memory budget and progress.
 SET client_min_messages = warning;
 
+-- Without a featurizer, train fits one in the same pass that reads the rows (it keeps them and featurizes
+-- them afterwards): the model must be the one that a featurizer fitted first, then a second pass, gives.
+-- Numbers with NULLs, texts and booleans, so that every kind of kept value comes back.
+\set mixed_query 'SELECT x, CASE WHEN id % 10 = 0 THEN NULL ELSE y END AS y, CASE WHEN id % 3 = 0 THEN \'a\' WHEN id % 3 = 1 THEN \'b\' END AS kind, id % 2 = 0 AS even, label FROM points'
+SELECT dendrite.create_featurizer('two_pass_features', :'mixed_query', label => 'label') AS featurizer_version;
+SELECT a.pr_auc = b.pr_auc AS same_pr_auc, a.loss = b.loss AS same_loss
+  FROM dendrite.train('one_pass', :'mixed_query', 'label', epochs => 3, seed => 5) a,
+       dendrite.train('two_pass', :'mixed_query', 'label', featurizer => 'two_pass_features', epochs => 3, seed => 5) b;
+SELECT count(*) AS tensors, bool_and(a.value = b.value) AS identical_parameters
+  FROM (SELECT p.* FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id) WHERE m.name = 'one_pass') a
+  JOIN (SELECT p.* FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id) WHERE m.name = 'two_pass') b USING (layer_index, name);
+SELECT f.output_names = g.output_names AS same_outputs, f.spec = g.spec AS same_spec
+  FROM dendrite.featurizers f, dendrite.featurizers g WHERE f.name = 'one_pass' AND g.name = 'two_pass_features';
+
 -- Every setting at once: layer normalization, dropout, focal loss, AdamW with weight decay, a cosine schedule
 -- with warm-up, gradient clipping, negative sampling, early stopping and a precision target.
 SELECT version, best_epoch BETWEEN 1 AND epochs AS best_epoch_kept, pr_auc > 0.9 AS good_pr_auc

@@ -161,19 +161,13 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     if (history_.empty()) history_.resize(size_t(history_raw_count_));
 }
 
-double Featurizer::numeric_input(const FittedColumn& column, const RawValue& value, bool* missing) const {
-    *missing = value.type != RawValue::Type::Number;
-    if (*missing) return 0;
-    double x = value.number;
-    if (!std::isfinite(x)) {
-        if (spec_.nonfinite_as_missing) {
-            *missing = true;
-            return 0;
-        }
-        fail(ErrorKind::Data, "column \"" + column.spec.name + "\" is " + (std::isnan(x) ? "NaN" : "infinite"), {},
-             "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
+double Featurizer::nonfinite_input(const FittedColumn& column, double x, bool* missing) const {
+    if (spec_.nonfinite_as_missing) {
+        *missing = true;
+        return 0;
     }
-    return x;
+    fail(ErrorKind::Data, "column \"" + column.spec.name + "\" is " + (std::isnan(x) ? "NaN" : "infinite"), {},
+         "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
 }
 
 HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {

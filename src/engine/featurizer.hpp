@@ -60,7 +60,15 @@ public:
 private:
     friend class FeaturizerFitter;
     HistoryEvent history_event(size_t h, const RawValue* inputs) const;
-    double numeric_input(const FittedColumn& column, const RawValue& value, bool* missing) const;
+    // A number input (missing unless a finite number; non-finite: missing or an error, per the spec).
+    // Inline: it runs for every numeric value of every row.
+    double numeric_input(const FittedColumn& column, const RawValue& value, bool* missing) const {
+        *missing = value.type != RawValue::Type::Number;
+        if (*missing) return 0;
+        if (!std::isfinite(value.number)) return nonfinite_input(column, value.number, missing);
+        return value.number;
+    }
+    double nonfinite_input(const FittedColumn& column, double x, bool* missing) const;
 
     FeaturizerSpec spec_;
     std::vector<FittedColumn> columns_;

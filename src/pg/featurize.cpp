@@ -70,7 +70,7 @@ char* text_argument_or_null(FunctionCallInfo fcinfo, int argument) {
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
                      const char* label, const char* nonfinite, Timestamp since, const char* history_query,
-                     const char* what) {
+                     const char* what, const FitObserver* observer) {
     TupleDesc descriptor = query_descriptor(query, what);
     check_query_columns(descriptor, label);
     const int n_columns = descriptor->natts;
@@ -133,32 +133,37 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     for (int j = 0; time_column && j < n_inputs; ++j)
         if (strcmp(input_names[j], time_column) == 0) time_index = j;
 
-    MemoryContext pass_context = CurrentMemoryContext;
-    Portal portal = open_select(ordered_query(query, time_column), what);
-    RowBinding binding;
-    bool bound = false;
-    int64 rows = 0;
-    for (;;) {
-        CHECK_FOR_INTERRUPTS();
-        SPI_cursor_fetch(portal, true, kFetchRows);
-        SPITupleTable* table = SPI_tuptable;
-        if (!bound) {
-            bind_inputs(&binding, n_inputs, input_names, nullptr, nullptr, name, 0, table->tupdesc, pass_context);
-            bound = true;
-        }
-        const uint64 fetched = SPI_processed;
-        for (uint64 i = 0; i < fetched; ++i) {
-            load_row(&binding, table->vals[i]);
-            const engine::RawValue* raw = binding.raw;
-            const bool counted = time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time &&
-                                                    raw[time_index].time_us >= since_us);
-            engine_call([&] { fitter->add(raw, counted); });
-            rows += counted;
-        }
-        SPI_freetuptable(table);
-        if (fetched == 0) break;
-    }
-    SPI_cursor_close(portal);
+    struct Fit {
+        engine::FeaturizerFitter* fitter;
+        int n_inputs;
+        char** input_names;
+        const char* name;
+        int time_index;
+        int64 since_us;
+        int64 rows;
+        RowBinding binding;
+        MemoryContext pass_context;
+        const FitObserver* observer;
+    } fit{fitter, n_inputs, input_names, name, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
+    RowVisitor visitor{
+        [](void* context, TupleDesc descriptor, double estimated_rows) {
+            auto* f = static_cast<Fit*>(context);
+            bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->name, 0, descriptor, f->pass_context);
+            if (f->observer) f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
+        },
+        [](void* context, TupleTableSlot* slot) {
+            auto* f = static_cast<Fit*>(context);
+            load_slot(&f->binding, slot);
+            const engine::RawValue* raw = f->binding.raw;
+            const bool counted = f->time_index < 0 || (raw[f->time_index].type == engine::RawValue::Type::Time &&
+                                                       raw[f->time_index].time_us >= f->since_us);
+            engine_call([&] { f->fitter->add(raw, counted); });
+            f->rows += counted;
+            if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);
+        },
+        &fit};
+    select_rows(ordered_query(query, time_column), what, visitor);
+    const int64 rows = fit.rows;
     if (rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the %s returned no rows", what),
                         since != DT_NOBEGIN ? errhint("No row is at or after since.") : 0));
@@ -222,6 +227,7 @@ struct EmitState {
     ReturnSetInfo* result;
     const char* key;
     int key_attnum;  // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
+    Oid key_output;  // the key's output function
     int n_outputs;
     const CachedVersion* version;  // score_query only
     float* scratch;
@@ -238,40 +244,40 @@ Timestamp start_emit(FunctionCallInfo fcinfo, EmitState* emit) {
     return since;
 }
 
-void emit_row(EmitState* s, HeapTuple tuple, TupleDesc descriptor, Datum value) {
+void emit_row(EmitState* s, TupleTableSlot* slot, Datum value) {
     if (s->key_attnum == 0) {
         s->key_attnum = -1;
         if (s->key) {
-            s->key_attnum = SPI_fnumber(descriptor, s->key);
+            s->key_attnum = SPI_fnumber(slot->tts_tupleDescriptor, s->key);
             if (s->key_attnum <= 0)
                 ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
+            bool varlena;
+            getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
+                              &varlena);
         }
     }
     Datum values[2] = {(Datum)0, value};
     bool nulls[2] = {true, false};
-    if (s->key_attnum > 0) {
-        char* text = SPI_getvalue(tuple, descriptor, s->key_attnum);
-        if (text) {
-            values[0] = CStringGetTextDatum(text);
-            nulls[0] = false;
-        }
+    if (s->key_attnum > 0 && !slot->tts_isnull[s->key_attnum - 1]) {
+        values[0] = CStringGetTextDatum(OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]));
+        nulls[0] = false;
     }
     tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
 }
 
-void emit_features(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
+void emit_features(void* context, const float* features, TupleTableSlot* slot) {
     auto* s = static_cast<EmitState*>(context);
     MemoryContext old = MemoryContextSwitchTo(s->row_context);
-    emit_row(s, tuple, descriptor, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
+    emit_row(s, slot, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->row_context);
 }
 
-void emit_score(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor) {
+void emit_score(void* context, const float* features, TupleTableSlot* slot) {
     auto* s = static_cast<EmitState*>(context);
     const double score = engine::score_one(s->version->scorer, features, s->scratch);
     MemoryContext old = MemoryContextSwitchTo(s->row_context);
-    emit_row(s, tuple, descriptor, Float8GetDatum(score));
+    emit_row(s, slot, Float8GetDatum(score));
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->row_context);
 }

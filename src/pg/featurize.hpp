@@ -1,6 +1,7 @@
 // Fitting featurizers from queries (dendrite.create_featurizer, and train's automatic featurizer).
 #pragma once
 
+#include "engine/raw_value.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace dendrite::pg {
@@ -8,9 +9,19 @@ namespace dendrite::pg {
 // Fits a new version of featurizer `name` on the rows of query (SPI must be connected). columns_json and
 // history_json may be NULL; rows before since (DT_NOBEGIN: none) only feed the history. Returns the
 // featurizer_id.
+// A caller that wants the rows of the fit pass as they are read (train's automatic featurizer keeps them
+// instead of running the query again): start once before any row, with the planner's row estimate and the
+// number of inputs; row for each row the featurizer is fitted on, its inputs in the featurizer's order.
+struct FitObserver {
+    void (*start)(void* context, TupleDesc descriptor, double estimated_rows, int n_inputs);
+    void (*row)(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
+    void* context;
+};
+
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
                      const char* label, const char* nonfinite, Timestamp since, const char* history_query,
-                     const char* what);  // "training query" or "featurizer query", for messages
+                     const char* what,  // "training query" or "featurizer query", for messages
+                     const FitObserver* observer = nullptr);
 
 // The result columns of a query without running it (22023 unless it is a single SELECT).
 TupleDesc describe_query(const char* query, const char* what);

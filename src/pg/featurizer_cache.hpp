@@ -58,11 +58,23 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
 // first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
 void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
                     MemoryContext context);
-// Opens a read-only cursor over query, which must be a single SELECT (22023 otherwise).
-Portal open_select(const char* query, const char* what);
+// A pass over the rows of a query: start once before any row (the result's descriptor and the planner's
+// estimate of its rows, -1 when unknown), then row for each row, fully deformed in slot.
+struct RowVisitor {
+    void (*start)(void* context, TupleDesc descriptor, double estimated_rows);
+    void (*row)(void* context, TupleTableSlot* slot);
+    void* context;
+};
+// Runs query, which must be a single SELECT (22023 otherwise), read-only, straight into visitor: the
+// executor hands each row over with no copy (a DestReceiver, not a cursor, which copies every tuple).
+// Row callbacks run in a memory context reset every 1,024 rows; what must outlive a row goes into a
+// context of the caller's. Honours cancel at every row.
+void select_rows(const char* query, const char* what, const RowVisitor& visitor);
 // Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current
 // memory context).
 void load_row(RowBinding* binding, HeapTuple tuple);
+// The same for a deformed slot (see select_rows).
+void load_slot(RowBinding* binding, TupleTableSlot* slot);
 
 // The inline history state, built on first use by replaying the featurizer's history query.
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);
@@ -73,7 +85,7 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 
 // One ordered pass over query: every row feeds the history; rows whose time is >= since (all rows when
 // since is DT_NOBEGIN or the featurizer has no history) are featurized and handed to emit.
-typedef void (*EmitRow)(void* context, const float* features, HeapTuple tuple, TupleDesc descriptor);
+typedef void (*EmitRow)(void* context, const float* features, TupleTableSlot* slot);
 // Before the first row: the planner's estimate of the query's rows (to size buffers once).
 typedef void (*ExpectRows)(void* context, double estimated_rows);
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,

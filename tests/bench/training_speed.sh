@@ -3,7 +3,7 @@
 # here (1 and 2 threads, Debian's OpenBLAS), the same MLP (30 -> 64 -> 32 -> 1, ReLU, Adam lr 1e-3), batches
 # and epochs, on one float32 file; scikit-learn's MLPClassifier and xgboost fit times; and training from a
 # table end to end (query -> featurize -> train -> rows stored) against the engine alone on the same rows.
-#   ROWS=500000 EPOCHS=5 bash tests/bench/training_speed.sh
+#   ROWS=500000 EPOCHS=10 REPEATS=3 bash tests/bench/training_speed.sh
 # Installs python3-torch, python3-sklearn, python3-xgboost and libopenblas0-pthread when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,14 +64,22 @@ PY
 columns_sql="$(seq -s, -f 'f%g real' 0 $((COLUMNS - 1))), label real"
 psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION dendrite" -c "CREATE TABLE train_rows ($columns_sql)" \
      -c "\\copy train_rows FROM '$work/train.csv' CSV"
-# The featurizer standardizes the (already standard) columns: the same work any table needs.
-e2e="$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "\\timing on" \
-  -c "SELECT seconds FROM dendrite.train('speed', 'SELECT * FROM train_rows', 'label', epochs => $EPOCHS, batch_size => 512,
-        class_weight => 'none', validation_fraction => 0.1)" | tr '\n' ' ')"
-engine_in_sql="$(grep -oE '^[0-9.]+' <<<"$e2e" | head -1)"
-statement_ms="$(grep -oE 'Time: [0-9.]+' <<<"$e2e" | awk '{print $2}')"
-engine_alone="$(build/train_bench "$data" "$ROWS" "$COLUMNS" "$EPOCHS" 512 2 | grep -oE 'seconds=[0-9.]+' | cut -d= -f2)"
-
+# The featurizer standardizes the (already standard) columns: the same work any table needs. The statement
+# and the engine alone run in turn, REPEATS times (default 3), and the fastest of each is compared: on a
+# shared 2-core machine single runs vary by 15 %.
+statement_ms=""; engine_in_sql=""; engine_alone=""
+for repeat in $(seq "${REPEATS:-3}"); do
+  e2e="$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "\\timing on" \
+    -c "SELECT seconds FROM dendrite.train('speed', 'SELECT * FROM train_rows', 'label', epochs => $EPOCHS, batch_size => 512,
+          class_weight => 'none', validation_fraction => 0.1)" | tr '\n' ' ')"
+  in_sql="$(grep -oE '^[0-9.]+' <<<"$e2e" | head -1)"
+  ms="$(grep -oE 'Time: [0-9.]+' <<<"$e2e" | awk '{print $2}')"
+  alone="$(build/train_bench "$data" "$ROWS" "$COLUMNS" "$EPOCHS" 512 2 | grep -oE 'seconds=[0-9.]+' | cut -d= -f2)"
+  echo "end to end run $repeat: statement $(awk -v m="$ms" 'BEGIN {printf "%.2f", m / 1000}') s (engine inside it $in_sql s), engine alone $alone s"
+  statement_ms="$(awk -v a="$statement_ms" -v b="$ms" 'BEGIN {print (a == "" || b < a) ? b : a}')"
+  engine_in_sql="$(awk -v a="$engine_in_sql" -v b="$in_sql" 'BEGIN {print (a == "" || b < a) ? b : a}')"
+  engine_alone="$(awk -v a="$engine_alone" -v b="$alone" 'BEGIN {print (a == "" || b < a) ? b : a}')"
+done
 echo
 echo "== training speed: samples per second of gradient steps (same data, architecture, Adam, batch, epochs)"
 printf '%-10s %-6s %-8s %16s %16s\n' peer batch threads step_samples/s incl_validation
@@ -87,7 +95,7 @@ echo "fastest torch configuration overall: $best_torch samples/s"
 grep -E '^(sklearn|xgboost)' "$results"
 echo "dendrite gbdt ($ROUNDS rounds, 2 threads): $(grep 'dendrite gbdt' "$results" | grep -oE 'seconds=[0-9.]+')"
 echo
-echo "== end to end from a table ($ROWS rows, $EPOCHS epochs, batch 512)"
+echo "== end to end from a table ($ROWS rows, $EPOCHS epochs, batch 512; fastest of ${REPEATS:-3} runs each)"
 echo "dendrite.train statement: $(awk -v m="$statement_ms" 'BEGIN {printf "%.2f", m / 1000}') s (engine inside it: ${engine_in_sql} s)"
 echo "engine alone on the same rows: ${engine_alone} s"
 echo "statement / engine alone = $(awk -v m="$statement_ms" -v e="$engine_alone" 'BEGIN {printf "%.2f", m / 1000 / e}')x (goal <= 1.3x)"

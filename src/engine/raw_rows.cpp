@@ -1,0 +1,98 @@
+#include "engine/raw_rows.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/error.hpp"
+#include "engine/parallel.hpp"
+
+namespace dendrite::engine {
+
+namespace {
+
+// An address is interned as 17 bytes: the family flag, then the 16 address bytes.
+constexpr size_t kInetKeyBytes = 17;
+
+}  // namespace
+
+uint32_t RawRows::intern(std::string_view bytes) {
+    const auto found = index_.find(bytes);
+    if (found != index_.end()) return found->second;
+    if (interned_.size() >= UINT32_MAX) throw Error(ErrorKind::OutOfMemory, "too many distinct texts to keep in memory");
+    interned_.emplace_back(bytes);
+    const uint32_t id = uint32_t(interned_.size() - 1);
+    index_.emplace(std::string_view(interned_.back()), id);
+    return id;
+}
+
+void RawRows::add(const RawValue* row) {
+    const size_t first = types_.size();
+    types_.resize(first + width_);
+    slots_.resize(first + width_);
+    uint8_t* types = types_.data() + first;
+    uint64_t* slots = slots_.data() + first;
+    for (size_t j = 0; j < width_; ++j) {
+        const RawValue& value = row[j];
+        uint64_t slot = 0;
+        switch (value.type) {
+            case RawValue::Type::Null: break;
+            case RawValue::Type::Number: std::memcpy(&slot, &value.number, sizeof slot); break;
+            case RawValue::Type::Time: slot = uint64_t(value.time_us); break;
+            case RawValue::Type::Text: slot = intern(std::string_view(value.text, value.length)); break;
+            case RawValue::Type::Inet: {
+                char key[kInetKeyBytes];
+                key[0] = value.inet_v6 ? 1 : 0;
+                std::memcpy(key + 1, value.inet, sizeof value.inet);
+                slot = intern(std::string_view(key, kInetKeyBytes));
+                break;
+            }
+        }
+        types[j] = uint8_t(value.type);
+        slots[j] = slot;
+    }
+}
+
+// Sets only the fields that the value's type reads (the featurizer reads by type): building whole
+// RawValues cost as much as featurizing them.
+void RawRows::get(size_t i, RawValue* out) const {
+    const size_t first = i * width_;
+    for (size_t j = 0; j < width_; ++j) {
+        const uint64_t slot = slots_[first + j];
+        RawValue& value = out[j];
+        value.type = RawValue::Type(types_[first + j]);
+        switch (value.type) {
+            case RawValue::Type::Null: break;
+            case RawValue::Type::Number: std::memcpy(&value.number, &slot, sizeof slot); break;
+            case RawValue::Type::Time: value.time_us = int64_t(slot); break;
+            case RawValue::Type::Text: {
+                const std::string& text = interned_[slot];
+                value.text = text.data();
+                value.length = uint32_t(text.size());
+                break;
+            }
+            case RawValue::Type::Inet: {
+                const std::string& key = interned_[slot];
+                value.inet_v6 = key[0] == 1;
+                std::memcpy(value.inet, key.data() + 1, sizeof value.inet);
+                break;
+            }
+        }
+    }
+}
+
+void RawRows::featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads) const {
+    constexpr size_t kBlock = 1024;
+    const size_t outputs = size_t(f.output_count());
+    const int blocks = int((end - first + kBlock - 1) / kBlock);
+    WorkerPool pool(threads);
+    pool.run(blocks, [&](int block) {
+        std::vector<RawValue> raw(width_);
+        const size_t from = first + size_t(block) * kBlock, to = std::min(end, from + kBlock);
+        for (size_t i = from; i < to; ++i) {
+            get(i, raw.data());
+            f.transform(raw.data(), nullptr, out + (i - first) * outputs);
+        }
+    });
+}
+
+}  // namespace dendrite::engine
