@@ -121,6 +121,13 @@ SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
 CREATE TABLE offline AS
 SELECT key::bigint AS transaction_id, features FROM dendrite.featurize('velocity', 'SELECT * FROM stream', key => 'transaction_id');
 
+-- A query without the time column the pass orders by is named as such (not as an error from inside the
+-- ordering wrapper); a query that writes or locks rows is refused before it runs.
+SELECT count(*) FROM dendrite.featurize('velocity', 'SELECT transaction_id, customer_id FROM stream');
+SELECT count(*) FROM dendrite.featurize('velocity', 'WITH gone AS (DELETE FROM stream RETURNING *) SELECT * FROM gone');
+SELECT count(*) FROM dendrite.featurize('velocity', 'SELECT * FROM stream FOR UPDATE');
+SELECT count(*) AS stream_rows_kept FROM stream;
+
 -- Inline: the rows after the first 10000 arrive one by one; each is featurized, then observed.
 CREATE TABLE inline (transaction_id bigint, features real[]);
 DO $$

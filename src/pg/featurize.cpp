@@ -20,16 +20,8 @@ namespace {
 
 // The result columns of a query, without running it.
 TupleDesc query_descriptor(const char* query, const char* what) {
-    SPIPlanPtr plan = SPI_prepare_cursor(query, 0, nullptr, CURSOR_OPT_NO_SCROLL);
-    if (!plan)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
+    SPIPlanPtr plan = prepare_select(query, what);
     List* sources = SPI_plan_get_plan_sources(plan);
-    if (!SPI_is_cursor_plan(plan) || list_length(sources) != 1 ||
-        static_cast<CachedPlanSource*>(linitial(sources))->commandTag != CMDTAG_SELECT ||
-        static_cast<CachedPlanSource*>(linitial(sources))->resultDesc == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what),
-                        errhint("Pass a query that returns rows, such as SELECT ... FROM ...")));
     TupleDesc descriptor = CreateTupleDescCopy(static_cast<CachedPlanSource*>(linitial(sources))->resultDesc);
     SPI_freeplan(plan);
     return descriptor;

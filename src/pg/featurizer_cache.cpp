@@ -6,6 +6,7 @@
 
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+#include "pg/featurize.hpp"
 #include "pg/values.hpp"
 
 extern "C" {
@@ -427,15 +428,27 @@ void end_rows(DestReceiver*) {}
 
 }  // namespace
 
-void select_rows(const char* query, const char* what, const RowVisitor& visitor) {
+SPIPlanPtr prepare_select(const char* query, const char* what) {
     SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
     if (!plan)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
     List* sources = SPI_plan_get_plan_sources(plan);
-    if (!SPI_is_cursor_plan(plan) || list_length(sources) != 1 ||
-        static_cast<CachedPlanSource*>(linitial(sources))->commandTag != CMDTAG_SELECT)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what)));
+    const CachedPlanSource* source = list_length(sources) == 1 ? static_cast<CachedPlanSource*>(linitial(sources)) : nullptr;
+    if (!SPI_is_cursor_plan(plan) || !source || source->commandTag != CMDTAG_SELECT || !source->resultDesc)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what),
+                        errhint("Pass a query that returns rows, such as SELECT ... FROM ...")));
+    // The passes run read-only; PostgreSQL would refuse these later with a message about "non-volatile
+    // functions", or (inside the ordering wrapper) about where WITH may appear.
+    const Query* parsed = list_length(source->query_list) == 1 ? linitial_node(Query, source->query_list) : nullptr;
+    if (parsed && (parsed->hasModifyingCTE || parsed->rowMarks != NIL))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must not change or lock rows", what),
+                        errhint("Data-modifying WITH clauses and FOR UPDATE or FOR SHARE are not allowed here.")));
+    return plan;
+}
+
+void select_rows(const char* query, const char* what, const RowVisitor& visitor) {
+    SPIPlanPtr plan = prepare_select(query, what);
 
     RowReceiver receiver{};
     receiver.base.receiveSlot = receive_row;
@@ -585,6 +598,12 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                         errmsg("since needs a featurizer with history features"),
                         errhint("Without history, filter the rows in the query instead.")));
     const int64 since_us = engine_since(since);
+    // The pass orders the rows by the featurizer's time column: a query without it would fail inside that
+    // wrapper, naming a column the user never wrote. Binding its columns first names what is missing.
+    if (featurizer->time_column) {
+        RowBinding check;
+        bind_row(&check, featurizer, describe_query(query, "query"), CurrentMemoryContext);
+    }
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine::HistoryState* history = nullptr;
     if (!engine_featurizer->spec().history.empty()) {

@@ -65,7 +65,10 @@ struct RowVisitor {
     void (*row)(void* context, TupleTableSlot* slot);
     void* context;
 };
-// Runs query, which must be a single SELECT (22023 otherwise), read-only, straight into visitor: the
+// Prepares query, which must be a single SELECT that neither writes (a data-modifying WITH) nor locks rows
+// (22023 otherwise, with the message naming `what`).
+SPIPlanPtr prepare_select(const char* query, const char* what);
+// Runs query, which must be such a SELECT, straight into visitor: the
 // executor hands each row over with no copy (a DestReceiver, not a cursor, which copies every tuple).
 // Row callbacks run in a memory context reset every 1,024 rows; what must outlive a row goes into a
 // context of the caller's. Honours cancel at every row.
