@@ -1,4 +1,4 @@
-// dendrite.train: query -> cursor read in batches -> one float matrix -> engine -> parameters as rows.
+// dendrite.train: query -> rows from the executor (select_rows) -> one float matrix -> engine -> parameters as rows.
 #include "engine/raw_rows.hpp"
 #include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
@@ -351,11 +351,9 @@ void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs)
     const size_t reserved = std::min(data->expected_rows, data->budget_bytes / (2 * row_bytes));
     data->kept_context = AllocSetContextCreate(data->data_context, "dendrite kept rows", ALLOCSET_SMALL_SIZES);
     engine::RawRows* kept = nullptr;
-    engine_call([&] {
-        kept = new engine::RawRows(size_t(n_inputs));
-        kept->reserve(reserved);
-    });
-    own_in_context(data->kept_context, kept);
+    engine_call([&] { kept = new engine::RawRows(size_t(n_inputs)); });
+    own_in_context(data->kept_context, kept);  // owned before anything else can fail
+    engine_call([&] { kept->reserve(reserved); });
     data->kept = kept;
 }
 
