@@ -72,3 +72,21 @@ SELECT count(*) AS rows, count(DISTINCT key) AS keys,
   FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', key => 'id') s JOIN points p ON p.id = s.key::int;
 SELECT count(*) FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', key => 'nope');
 SELECT count(*) FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', since => '2026-01-01');
+
+-- A backend caches only a few versions and featurizers (it would otherwise keep every one it ever scored
+-- with). Version 1 is scored, then twelve newer versions are trained, deployed and scored, one statement
+-- each, which evicts version 1; deployed again, it is loaded from its rows and scores exactly as before.
+SELECT version FROM dendrite.train('churn', 'SELECT x, y, label FROM points', 'label', epochs => 2, hidden => '{4}', seed => 3);
+CREATE TEMP TABLE churn_first AS SELECT p.id, dendrite.score('churn', p) AS score FROM points p;
+\set ECHO none
+\o /dev/null
+SELECT format($$SELECT dendrite.train('churn', 'SELECT x, y, label FROM points', 'label', epochs => 1, hidden => '{4}', seed => %s);
+                SELECT dendrite.deploy('churn');
+                SELECT count(dendrite.score('churn', p)) FROM points p$$, g)
+  FROM generate_series(1, 12) AS g \gexec
+\o
+\set ECHO all
+SELECT dendrite.deploy('churn', 1) IS NOT NULL AS deployed_version_1;
+SELECT count(*) AS rows, bool_and(f.score = dendrite.score('churn', p)) AS identical_after_reload
+  FROM points p JOIN churn_first f USING (id);
+SELECT dendrite.drop_model('churn') IS NOT NULL AS dropped;  -- the guard suite lists every deployment

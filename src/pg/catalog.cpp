@@ -2,11 +2,14 @@
 
 extern "C" {
 #include "commands/extension.h"
+#include "storage/proc.h"
 }
 
 namespace dendrite::pg {
 
 Oid extension_oid() { return get_extension_oid("dendrite", true); }
+
+LocalTransactionId current_local_transaction() { return MyProc->lxid; }  // vxid.lxid from PostgreSQL 17
 
 void connect_spi() {
     if (SPI_connect() != SPI_OK_CONNECT)

@@ -188,6 +188,7 @@ struct RowState {
     RowBinding binding;
     bool bound;
     float* out;
+    StatePins pins;  // on every featurizer this call site resolved (it may outlive the transaction)
 };
 
 // The call site's state, with the row loaded into its binding.
@@ -197,6 +198,7 @@ RowState* row_state(FunctionCallInfo fcinfo, const char* name, HeapTupleHeader r
     if (!state || strcmp(state->name, name) != 0) {
         if (!state) state = static_cast<RowState*>(MemoryContextAllocZero(context, sizeof(RowState)));
         state->featurizer = latest_featurizer(name);
+        if (state->pins.first_time(state->featurizer)) pin_featurizer(state->featurizer, context);
         state->name = MemoryContextStrdup(context, name);
         state->out = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (state->featurizer->n_outputs + 1)));
         state->bound = false;

@@ -20,6 +20,26 @@ namespace dendrite::pg {
 namespace {
 
 CachedFeaturizer* cached_featurizers = nullptr;
+constexpr int kCachedFeaturizers = 8;
+
+void release_featurizer_pin(void* entry) { static_cast<CachedFeaturizer*>(entry)->pins--; }
+
+// Evicts the oldest entries beyond kCachedFeaturizers that nothing can point to (model_cache.hpp).
+void evict_featurizers(const CachedFeaturizer* keep) {
+    int count = 0;
+    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) ++count;
+    const LocalTransactionId now = current_local_transaction();
+    while (count > kCachedFeaturizers) {
+        CachedFeaturizer** victim = nullptr;  // the last evictable link: the list is newest first
+        for (CachedFeaturizer** link = &cached_featurizers; *link; link = &(*link)->next)
+            if (*link != keep && (*link)->pins == 0 && (*link)->last_used != now) victim = link;
+        if (!victim) return;
+        CachedFeaturizer* entry = *victim;
+        *victim = entry->next;
+        MemoryContextDelete(entry->context);  // the engine featurizer and any inline history with it
+        --count;
+    }
+}
 
 engine::SqlTypeClass parse_type_class(const char* name) {
     for (auto type : {engine::SqlTypeClass::Number, engine::SqlTypeClass::Integer, engine::SqlTypeClass::Boolean,
@@ -167,8 +187,11 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         entry->time_column = MemoryContextStrdup(entry_context, featurizer->spec().history[0].time.c_str());
     finish_spi();  // only now: the names above were read from SPI's memory
     MemoryContextSetParent(entry_context, TopMemoryContext);
+    entry->context = entry_context;
+    entry->last_used = current_local_transaction();
     entry->next = cached_featurizers;
     cached_featurizers = entry;
+    evict_featurizers(entry);
     return entry;
 }
 
@@ -212,9 +235,25 @@ const char* type_class_name(engine::SqlTypeClass type) {
 const CachedFeaturizer* featurizer_by_id(int64 featurizer_id) {
     const Oid extension = extension_oid();
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
-        if (entry->featurizer_id == featurizer_id && entry->extension == extension) return entry;
+        if (entry->featurizer_id == featurizer_id && entry->extension == extension) {
+            entry->last_used = current_local_transaction();
+            return entry;
+        }
     return load_featurizer(featurizer_id);
 }
+
+void pin_featurizer(const CachedFeaturizer* featurizer, MemoryContext holder) {
+    auto* entry = const_cast<CachedFeaturizer*>(featurizer);
+    if (holder) {
+        auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(holder, sizeof(MemoryContextCallback)));
+        callback->func = release_featurizer_pin;
+        callback->arg = entry;
+        MemoryContextRegisterResetCallback(holder, callback);
+    }
+    entry->pins++;
+}
+
+void unpin_featurizer(const CachedFeaturizer* featurizer) { const_cast<CachedFeaturizer*>(featurizer)->pins--; }
 
 const CachedFeaturizer* latest_featurizer(const char* name) {
     connect_spi();

@@ -25,6 +25,9 @@ struct CachedFeaturizer {
     engine::HistoryState* inline_history;  // built on first inline use; NULL until then
     MemoryContext history_context;         // owns inline_history; deleting it discards the state
     bool history_in_transaction;           // the state holds rows of the current, uncommitted transaction
+    int pins;                              // cached versions trained with it, fn_extra states (see model_cache.hpp)
+    LocalTransactionId last_used;
+    MemoryContext context;                 // owns the entry
     CachedFeaturizer* next;
 };
 
@@ -45,6 +48,9 @@ engine::SqlTypeClass type_class(Oid base_type);
 const char* type_class_name(engine::SqlTypeClass type);
 
 const CachedFeaturizer* featurizer_by_id(int64 featurizer_id);
+// Pins a featurizer for the life of holder (NULL: until unpin_featurizer); see pin_version.
+void pin_featurizer(const CachedFeaturizer* featurizer, MemoryContext holder);
+void unpin_featurizer(const CachedFeaturizer* featurizer);
 // The latest version of a featurizer (one catalog query). 42704 when there is none.
 const CachedFeaturizer* latest_featurizer(const char* name);
 

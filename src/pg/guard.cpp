@@ -167,6 +167,7 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
                                                    RelationGetRelationName(relation));
 
     state->version = serving_version(state->model);
+    pin_version(state->version, fcinfo->flinfo->fn_mcxt);  // for as long as fn_extra keeps it
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
     bind_row(&state->binding, state->version->featurizer, descriptor, fcinfo->flinfo->fn_mcxt);
     const int rows = batch ? kBatchRows : 1;

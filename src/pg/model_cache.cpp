@@ -17,6 +17,7 @@ namespace dendrite::pg {
 namespace {
 
 CachedVersion* cached_versions = nullptr;  // in TopMemoryContext
+constexpr int kCachedVersions = 8;
 
 // An inconsistency between a version's parameter rows and its architecture (rows edited by hand).
 [[noreturn]] void corrupted(const char* model, int version, const char* what) {
@@ -197,6 +198,32 @@ void load_trees(CachedVersion* entry, MemoryContext entry_context, const char* m
     entry->scorer.trees = view;
 }
 
+void forget_all_serving_versions();
+
+// Evicts the oldest versions beyond kCachedVersions that nothing can point to (see model_cache.hpp), and
+// with them the serving lookups, which may name them.
+void evict_versions(const CachedVersion* keep) {
+    int count = 0;
+    for (CachedVersion* entry = cached_versions; entry; entry = entry->next) ++count;
+    const LocalTransactionId now = current_local_transaction();
+    bool evicted = false;
+    while (count > kCachedVersions) {
+        CachedVersion** victim = nullptr;  // the last evictable link: the list is newest first
+        for (CachedVersion** link = &cached_versions; *link; link = &(*link)->next)
+            if (*link != keep && (*link)->pins == 0 && (*link)->last_used != now) victim = link;
+        if (!victim) break;
+        CachedVersion* entry = *victim;
+        *victim = entry->next;
+        unpin_featurizer(entry->featurizer);
+        MemoryContextDelete(entry->context);
+        evicted = true;
+        --count;
+    }
+    if (evicted) forget_all_serving_versions();
+}
+
+void release_version_pin(void* entry) { static_cast<CachedVersion*>(entry)->pins--; }
+
 // Loads a version into a context that becomes a child of TopMemoryContext only once it is complete, so an
 // error halfway leaves nothing behind.
 CachedVersion* load_version(const char* model, int64 version_id, int version) {
@@ -232,8 +259,12 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     finish_spi();
     entry->scratch_floats = engine::model_scratch_floats(entry->scorer);
     MemoryContextSetParent(entry_context, TopMemoryContext);
+    entry->context = entry_context;
+    entry->last_used = current_local_transaction();
+    pin_featurizer(entry->featurizer, nullptr);  // until the version is evicted
     entry->next = cached_versions;
     cached_versions = entry;
+    evict_versions(entry);
     return entry;
 }
 
@@ -257,6 +288,8 @@ void forget_serving_versions(Datum, Oid relation) {
     if (serving_context) MemoryContextReset(serving_context);
 }
 
+void forget_all_serving_versions() { forget_serving_versions(Datum(0), InvalidOid); }
+
 void watch_catalog() {
     if (!serving_context) {
         serving_context = AllocSetContextCreate(TopMemoryContext, "dendrite serving versions", ALLOCSET_SMALL_SIZES);
@@ -273,7 +306,10 @@ void watch_catalog() {
 const CachedVersion* serving_version(const char* model) {
     watch_catalog();
     for (ServingEntry* entry = serving_entries; entry; entry = entry->next)
-        if (strcmp(entry->model, model) == 0) return entry->version;
+        if (strcmp(entry->model, model) == 0) {
+            const_cast<CachedVersion*>(entry->version)->last_used = current_local_transaction();
+            return entry->version;
+        }
 
     connect_spi();
     Datum name[1] = {CStringGetTextDatum(model)};
@@ -288,7 +324,10 @@ const CachedVersion* serving_version(const char* model) {
     const CachedVersion* found = nullptr;
     const Oid extension = extension_oid();
     for (CachedVersion* entry = cached_versions; entry && !found; entry = entry->next)
-        if (entry->version_id == version_id && entry->extension == extension) found = entry;
+        if (entry->version_id == version_id && entry->extension == extension) {
+            entry->last_used = current_local_transaction();
+            found = entry;
+        }
     if (!found) found = load_version(model, version_id, version);
 
     // The SPI queries above may have processed invalidations (which reset serving_context): allocate after.
@@ -299,6 +338,15 @@ const CachedVersion* serving_version(const char* model) {
     entry->next = serving_entries;
     serving_entries = entry;
     return found;
+}
+
+void pin_version(const CachedVersion* version, MemoryContext holder) {
+    auto* entry = const_cast<CachedVersion*>(version);
+    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(holder, sizeof(MemoryContextCallback)));
+    callback->func = release_version_pin;
+    callback->arg = entry;
+    MemoryContextRegisterResetCallback(holder, callback);
+    entry->pins++;
 }
 
 }  // namespace dendrite::pg

@@ -22,12 +22,24 @@ struct CachedVersion {
     double threshold;
     engine::ModelView scorer;  // a network or a tree ensemble
     int scratch_floats;
+    // Eviction (see below): holders across statements pin; lookups stamp the local transaction id.
+    int pins;
+    LocalTransactionId last_used;
+    MemoryContext context;  // owns the entry
     CachedVersion* next;
 };
 
 // The version that serves the model, loaded from the catalog on first use in this backend. Raises 42704
 // when there is no such model.
 const CachedVersion* serving_version(const char* model);
+
+// The caches keep a few versions and featurizers a backend used (kCachedVersions, kCachedFeaturizers), not
+// every one: a backend that scores after each of many retrainings would otherwise grow without bound.
+// An entry is evicted only when nothing can still point to it: it is not pinned, and the current local
+// transaction has not looked it up (pointers returned by a lookup are valid until the transaction ends).
+// A state that keeps a pointer beyond that (fn_extra, which a cursor can carry across a procedure's
+// COMMIT) pins the entry for the life of holder, a memory context (fn_mcxt).
+void pin_version(const CachedVersion* version, MemoryContext holder);
 
 
 }  // namespace dendrite::pg

@@ -2,6 +2,7 @@
 // row's columns to features are resolved once per call site and statement (fn_extra); a row then costs a
 // deform, a standardization and one forward pass, with no allocation.
 #include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
 #include "pg/model_cache.hpp"
 #include "pg/values.hpp"
 
@@ -18,6 +19,7 @@ struct ScoreState {
     float* scratch;
     RowBinding binding;  // dendrite.score only
     bool bound;
+    StatePins pins;  // on every version this call site resolved (it may outlive the transaction)
 };
 
 ScoreState* score_state(FunctionCallInfo fcinfo, const char* model) {
@@ -26,6 +28,7 @@ ScoreState* score_state(FunctionCallInfo fcinfo, const char* model) {
     MemoryContext context = fcinfo->flinfo->fn_mcxt;
     if (!state) state = static_cast<ScoreState*>(MemoryContextAllocZero(context, sizeof(ScoreState)));
     const CachedVersion* version = serving_version(model);
+    if (state->pins.first_time(version)) pin_version(version, context);
     state->model = MemoryContextStrdup(context, model);
     state->version = version;
     state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));
