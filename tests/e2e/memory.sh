@@ -40,5 +40,5 @@ second="$(awk '$1 == "second" {print $2}' <<<"$report")"
 [ -n "$warm" ] && [ -n "$first" ] && [ -n "$second" ] || fail "could not read the backend's memory: $report"
 versions="$(sql -c "SELECT max(version) FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'memory'")"
 growth=$((second - first))
-echo "# $versions versions trained, deployed and scored in one backend: RssAnon ${warm} kB after warm-up, ${first} kB after $half iterations, ${second} kB after $((2 * half)) (second half +${growth} kB, limit ${slack_kb} kB)"
+echo "# $versions versions trained, deployed and scored in one backend: RssAnon ${warm} kB after warm-up, ${first} kB after $half iterations, ${second} kB after $((2 * half)) (second half $(printf "%+d" "$growth") kB, limit ${slack_kb} kB)"
 [ "$growth" -lt "$slack_kb" ] || fail "the backend grew by ${growth} kB over the last $half iterations"
