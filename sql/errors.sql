@@ -85,3 +85,21 @@ RESET statement_timeout;
 SELECT count(*) - :versions_before AS new_versions, (SELECT count(*) FROM dendrite.models WHERE name = 'slow') AS slow_models
   FROM dendrite.model_versions;
 SELECT 1 AS still_working;
+
+-- A transaction that aborts after training (and after scoring with the new model in this backend) leaves
+-- nothing behind: no model, version, featurizer or parameter rows, and this backend's caches do not serve
+-- the rolled-back version afterwards.
+SELECT (SELECT count(*) FROM dendrite.model_versions) AS versions_before,
+       (SELECT count(*) FROM dendrite.featurizers) AS featurizers_before,
+       (SELECT count(*) FROM dendrite.parameters) AS parameters_before \gset
+BEGIN;
+SELECT version FROM dendrite.train('ghost', 'SELECT x, y, label FROM points', 'label', epochs => 1, hidden => '{4}');
+SELECT dendrite.deploy('ghost') IS NOT NULL AS deployed;
+SELECT count(dendrite.score('ghost', p)) AS scored_inside FROM points p;
+ROLLBACK;
+SELECT (SELECT count(*) FROM dendrite.model_versions) - :versions_before AS new_versions,
+       (SELECT count(*) FROM dendrite.featurizers) - :featurizers_before AS new_featurizers,
+       (SELECT count(*) FROM dendrite.parameters) - :parameters_before AS new_parameters,
+       (SELECT count(*) FROM dendrite.models WHERE name = 'ghost') AS ghost_models,
+       (SELECT count(*) FROM dendrite.training_progress) AS in_progress;
+SELECT dendrite.score('ghost', p) FROM points p LIMIT 1;
