@@ -128,4 +128,13 @@ SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algori
 SET dendrite.training_memory = '1MB';
 SELECT dendrite.train('bad', 'SELECT x, y, label, g FROM points, generate_series(1, 20) AS g', 'label');
 RESET dendrite.training_memory;
+-- Running out of memory in the middle of training (simulated: an allocation fails inside the engine between
+-- two batches) is a clean 53200, for the network and for gbdt, and stores nothing.
+SET dendrite.fault_injection = 'training_out_of_memory';
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', epochs => 2);
+\set VERBOSITY sqlstate
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', epochs => 2);
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt');
+\set VERBOSITY default
+RESET dendrite.fault_injection;
 SELECT count(*) AS bad_models FROM dendrite.models WHERE name = 'bad';

@@ -16,6 +16,14 @@ void _PG_init(void);
 
 namespace dendrite::pg {
 int training_memory_kb = 4 * 1024 * 1024;  // 4 GB: a few trainings at once fit a 24 GB machine
+int fault_injection = int(Fault::None);
+}
+
+namespace {
+const struct config_enum_entry fault_options[] = {
+    {"none", int(dendrite::pg::Fault::None), false},
+    {"training_out_of_memory", int(dendrite::pg::Fault::TrainingOutOfMemory), false},
+    {nullptr, 0, false}};
 }
 
 void _PG_init(void) {
@@ -24,6 +32,11 @@ void _PG_init(void) {
                             "Training data beyond it is refused with SQLSTATE 53200 before the machine runs out.",
                             &dendrite::pg::training_memory_kb, dendrite::pg::training_memory_kb, 1024, INT_MAX / 2,
                             PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("dendrite.fault_injection", "A failure to simulate, for tests (none or training_out_of_memory).",
+                             "training_out_of_memory: an allocation fails inside the training engine between two "
+                             "batches, as when the machine runs out of memory.",
+                             &dendrite::pg::fault_injection, int(dendrite::pg::Fault::None), fault_options, PGC_SUSET,
+                             0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("dendrite");
     dendrite::pg::progress_init();
 }

@@ -1,4 +1,6 @@
 // dendrite.train: query -> rows from the executor (select_rows) -> one float matrix -> engine -> parameters as rows.
+#include <new>
+
 #include "engine/raw_rows.hpp"
 #include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
@@ -389,7 +391,12 @@ void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer,
 }
 
 
-bool should_stop() { return QueryCancelPending || ProcDiePending; }
+// Between batches, on the backend's thread. dendrite.fault_injection = 'training_out_of_memory' makes an
+// allocation fail here, inside the engine's frames, as std::bad_alloc would anywhere in them.
+bool should_stop() {
+    if (fault_injection == int(Fault::TrainingOutOfMemory)) throw std::bad_alloc();
+    return QueryCancelPending || ProcDiePending;
+}
 
 char* pstrdup_or_throw(const std::string& text) {
     char* out = static_cast<char*>(palloc_or_throw(text.size() + 1));
