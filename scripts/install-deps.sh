@@ -7,6 +7,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
   libeigen3-dev nlohmann-json3-dev libxgboost-dev cmake g++ make pkg-config xz-utils
   googletest libgtest-dev
+  clang libclang-rt-14-dev  # libFuzzer for scripts/fuzz_parsers.sh
 )
 
 missing=()

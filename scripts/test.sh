@@ -53,6 +53,15 @@ else
 fi
 rm -f build-sanitize.log
 
+echo "== libFuzzer on the parsers of user text"
+if [ "${SANITIZE:-1}" = 0 ]; then
+  skipped=$((skipped + 1)); echo "skip parser fuzzing: SANITIZE=0"
+elif fuzz_out="$(FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash scripts/fuzz_parsers.sh 2>&1)"; then
+  passed=$((passed + 1)); echo "ok   $(tail -1 <<<"$fuzz_out")"
+else
+  failed=$((failed + 1)); failures+=("parser fuzzing"); tail -60 <<<"$fuzz_out"
+fi
+
 source scripts/cluster.sh
 trap cluster_stop EXIT
 cluster_start
