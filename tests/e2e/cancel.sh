@@ -30,7 +30,9 @@ wait "$client" && fail "the training was not canceled"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
 grep -q "canceling statement due to user request" "$log" || { cat "$log"; fail "unexpected error"; }
-[ "$elapsed_ms" -lt 2000 ] || fail "cancel took ${elapsed_ms} ms"
+# Issue #8: training stops within 100 ms of the next batch. The figure also holds the start-up of the psql
+# that sends the cancel (~20-40 ms) and the client's wait, hence the 500 ms limit.
+[ "$elapsed_ms" -lt 500 ] || fail "cancel took ${elapsed_ms} ms"
 [ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'canceled'")" = 0 ] || fail "a canceled training left a model"
 [ "$(sql -c "SELECT count(*) FROM dendrite.model_versions")" = 0 ] || fail "a canceled training left a version"
 [ "$(sql -c "SELECT count(*) FROM dendrite.training_progress WHERE pid = $pid")" = 0 ] || fail "the canceled training is still shown in progress"
