@@ -20,19 +20,6 @@ Oid extension_oid();
 // The backend's local transaction id: changes with every transaction, also inside a procedure that commits.
 LocalTransactionId current_local_transaction();
 
-// Pins that one fn_extra state holds on cache entries (see pin_version in model_cache.hpp), each entry at
-// most once, so that a call site alternating between a few models does not pin on every row.
-struct StatePins {
-    const void* entries[8];
-    int count;
-    // True when entry still needs a pin from this state (and records it).
-    bool first_time(const void* entry) {
-        for (int i = 0; i < count; ++i)
-            if (entries[i] == entry) return false;
-        if (count < 8) entries[count++] = entry;
-        return true;
-    }
-};
 
 void connect_spi();
 void finish_spi();

@@ -3,6 +3,7 @@
 #include "pg/featurize.hpp"
 
 #include "pg/boundary.hpp"
+#include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/model_cache.hpp"
@@ -147,8 +148,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             auto* f = static_cast<Fit*>(context);
             load_slot(&f->binding, slot);
             const engine::RawValue* raw = f->binding.raw;
-            const bool counted = f->time_index < 0 || (raw[f->time_index].type == engine::RawValue::Type::Time &&
-                                                       raw[f->time_index].time_us >= f->since_us);
+            const bool counted = at_or_after_since(raw, f->time_index, f->since_us);
             engine_call([&] { f->fitter->add(raw, counted); });
             f->rows += counted;
             if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);

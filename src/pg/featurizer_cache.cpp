@@ -5,6 +5,7 @@
 #include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
 
 #include "pg/boundary.hpp"
+#include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/values.hpp"
@@ -22,24 +23,7 @@ namespace {
 CachedFeaturizer* cached_featurizers = nullptr;
 constexpr int kCachedFeaturizers = 8;
 
-void release_featurizer_pin(void* entry) { static_cast<CachedFeaturizer*>(entry)->pins--; }
 
-// Evicts the oldest entries beyond kCachedFeaturizers that nothing can point to (model_cache.hpp).
-void evict_featurizers(const CachedFeaturizer* keep) {
-    int count = 0;
-    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) ++count;
-    const LocalTransactionId now = current_local_transaction();
-    while (count > kCachedFeaturizers) {
-        CachedFeaturizer** victim = nullptr;  // the last evictable link: the list is newest first
-        for (CachedFeaturizer** link = &cached_featurizers; *link; link = &(*link)->next)
-            if (*link != keep && (*link)->pins == 0 && (*link)->last_used != now) victim = link;
-        if (!victim) return;
-        CachedFeaturizer* entry = *victim;
-        *victim = entry->next;
-        MemoryContextDelete(entry->context);  // the engine featurizer and any inline history with it
-        --count;
-    }
-}
 
 engine::SqlTypeClass parse_type_class(const char* name) {
     for (auto type : {engine::SqlTypeClass::Number, engine::SqlTypeClass::Integer, engine::SqlTypeClass::Boolean,
@@ -188,10 +172,11 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     finish_spi();  // only now: the names above were read from SPI's memory
     MemoryContextSetParent(entry_context, TopMemoryContext);
     entry->context = entry_context;
-    entry->last_used = current_local_transaction();
+    mark_used(entry);
     entry->next = cached_featurizers;
     cached_featurizers = entry;
-    evict_featurizers(entry);
+    // Deleting an evicted entry's context deletes its engine featurizer and any inline history with it.
+    evict_unused(&cached_featurizers, entry, kCachedFeaturizers, [](CachedFeaturizer*) {});
     return entry;
 }
 
@@ -236,22 +221,13 @@ const CachedFeaturizer* featurizer_by_id(int64 featurizer_id) {
     const Oid extension = extension_oid();
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
         if (entry->featurizer_id == featurizer_id && entry->extension == extension) {
-            entry->last_used = current_local_transaction();
+            mark_used(entry);
             return entry;
         }
     return load_featurizer(featurizer_id);
 }
 
-void pin_featurizer(const CachedFeaturizer* featurizer, MemoryContext holder) {
-    auto* entry = const_cast<CachedFeaturizer*>(featurizer);
-    if (holder) {
-        auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(holder, sizeof(MemoryContextCallback)));
-        callback->func = release_featurizer_pin;
-        callback->arg = entry;
-        MemoryContextRegisterResetCallback(holder, callback);
-    }
-    entry->pins++;
-}
+void pin_featurizer(const CachedFeaturizer* featurizer, MemoryContext holder) { pin_entry(featurizer, holder); }
 
 void unpin_featurizer(const CachedFeaturizer* featurizer) { const_cast<CachedFeaturizer*>(featurizer)->pins--; }
 
@@ -674,8 +650,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
             auto* p = static_cast<Pass*>(context);
             load_slot(&p->binding, slot);
             const engine::RawValue* raw = p->binding.raw;
-            const bool wanted = p->time_index < 0 || (raw[p->time_index].type == engine::RawValue::Type::Time &&
-                                                      raw[p->time_index].time_us >= p->since_us);
+            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
             engine_call([&] {
                 if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
                 p->engine_featurizer->observe(raw, p->history);

@@ -100,6 +100,12 @@ typedef void (*ExpectRows)(void* context, double estimated_rows);
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
                   ExpectRows expect = nullptr);
 
+// Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
+// no time input (time_index < 0); never when the row's time is NULL.
+inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64 since_us) {
+    return time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time && raw[time_index].time_us >= since_us);
+}
+
 // SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
 char* ordered_query(const char* query, const char* time_column);
 

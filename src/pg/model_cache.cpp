@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pg/boundary.hpp"
+#include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 
 extern "C" {
@@ -203,26 +204,10 @@ void forget_all_serving_versions();
 // Evicts the oldest versions beyond kCachedVersions that nothing can point to (see model_cache.hpp), and
 // with them the serving lookups, which may name them.
 void evict_versions(const CachedVersion* keep) {
-    int count = 0;
-    for (CachedVersion* entry = cached_versions; entry; entry = entry->next) ++count;
-    const LocalTransactionId now = current_local_transaction();
-    bool evicted = false;
-    while (count > kCachedVersions) {
-        CachedVersion** victim = nullptr;  // the last evictable link: the list is newest first
-        for (CachedVersion** link = &cached_versions; *link; link = &(*link)->next)
-            if (*link != keep && (*link)->pins == 0 && (*link)->last_used != now) victim = link;
-        if (!victim) break;
-        CachedVersion* entry = *victim;
-        *victim = entry->next;
-        unpin_featurizer(entry->featurizer);
-        MemoryContextDelete(entry->context);
-        evicted = true;
-        --count;
-    }
-    if (evicted) forget_all_serving_versions();
+    if (evict_unused(&cached_versions, keep, kCachedVersions,
+                     [](CachedVersion* entry) { unpin_featurizer(entry->featurizer); }))
+        forget_all_serving_versions();
 }
-
-void release_version_pin(void* entry) { static_cast<CachedVersion*>(entry)->pins--; }
 
 // Loads a version into a context that becomes a child of TopMemoryContext only once it is complete, so an
 // error halfway leaves nothing behind.
@@ -260,7 +245,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     entry->scratch_floats = engine::model_scratch_floats(entry->scorer);
     MemoryContextSetParent(entry_context, TopMemoryContext);
     entry->context = entry_context;
-    entry->last_used = current_local_transaction();
+    mark_used(entry);
     pin_featurizer(entry->featurizer, nullptr);  // until the version is evicted
     entry->next = cached_versions;
     cached_versions = entry;
@@ -307,7 +292,7 @@ const CachedVersion* serving_version(const char* model) {
     watch_catalog();
     for (ServingEntry* entry = serving_entries; entry; entry = entry->next)
         if (strcmp(entry->model, model) == 0) {
-            const_cast<CachedVersion*>(entry->version)->last_used = current_local_transaction();
+            mark_used(entry->version);
             return entry->version;
         }
 
@@ -325,7 +310,7 @@ const CachedVersion* serving_version(const char* model) {
     const Oid extension = extension_oid();
     for (CachedVersion* entry = cached_versions; entry && !found; entry = entry->next)
         if (entry->version_id == version_id && entry->extension == extension) {
-            entry->last_used = current_local_transaction();
+            mark_used(entry);
             found = entry;
         }
     if (!found) found = load_version(model, version_id, version);
@@ -340,14 +325,7 @@ const CachedVersion* serving_version(const char* model) {
     return found;
 }
 
-void pin_version(const CachedVersion* version, MemoryContext holder) {
-    auto* entry = const_cast<CachedVersion*>(version);
-    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(holder, sizeof(MemoryContextCallback)));
-    callback->func = release_version_pin;
-    callback->arg = entry;
-    MemoryContextRegisterResetCallback(holder, callback);
-    entry->pins++;
-}
+void pin_version(const CachedVersion* version, MemoryContext holder) { pin_entry(version, holder); }
 
 }  // namespace dendrite::pg
 

@@ -2,7 +2,7 @@
 // row's columns to features are resolved once per call site and statement (fn_extra); a row then costs a
 // deform, a standardization and one forward pass, with no allocation.
 #include "pg/boundary.hpp"
-#include "pg/catalog.hpp"
+#include "pg/cache_eviction.hpp"
 #include "pg/model_cache.hpp"
 #include "pg/values.hpp"
 

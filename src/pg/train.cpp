@@ -73,7 +73,7 @@ struct TrainingData {
     size_t expected_rows;  // the planner's estimate, plus a margin: the first allocation's size
     engine::RawRows* kept;  // the automatic featurizer's single pass: raw rows, featurized afterwards
     MemoryContext kept_context;  // owns kept
-    size_t kept_bytes_per_row;
+    size_t kept_bytes_per_row;  // while there are kept rows; 0 otherwise
     int estimated_features;  // while n_features is not known yet (0): the inputs' count
 };
 
@@ -235,8 +235,7 @@ const char* resolve_device(const char* device) {
 // Bytes one training row costs: features, label, order key, and a kept raw row while there is one.
 size_t training_row_bytes(const TrainingData* data) {
     const int features = data->n_features ? data->n_features : data->estimated_features;
-    return sizeof(float) * (size_t(features) + 1) + (data->split_column ? sizeof(double) : 0) +
-           (data->kept ? data->kept_bytes_per_row : 0);
+    return sizeof(float) * (size_t(features) + 1) + (data->split_column ? sizeof(double) : 0) + data->kept_bytes_per_row;
 }
 
 // 53200 unless rows fit in dendrite.training_memory: the rows as the engine will hold them, plus its
@@ -348,9 +347,7 @@ void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs)
     data->kept_bytes_per_row = size_t(n_inputs) * engine::RawRows::kBytesPerValue;
     data->estimated_features = n_inputs;  // until the featurizer is fitted: for the memory budget
     // Room for the planner's estimate, never beyond what the budget allows (estimates can be far off).
-    const size_t row_bytes = sizeof(float) * (size_t(n_inputs) + 1) + (data->split_column ? sizeof(double) : 0) +
-                             data->kept_bytes_per_row;
-    const size_t reserved = std::min(data->expected_rows, data->budget_bytes / (2 * row_bytes));
+    const size_t reserved = std::min(data->expected_rows, data->budget_bytes / (2 * training_row_bytes(data)));
     data->kept_context = AllocSetContextCreate(data->data_context, "dendrite kept rows", ALLOCSET_SMALL_SIZES);
     engine::RawRows* kept = nullptr;
     engine_call([&] { kept = new engine::RawRows(size_t(n_inputs)); });
@@ -388,6 +385,7 @@ void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer,
     MemoryContextDelete(data->kept_context);  // the raw rows, before the engine's own copies
     data->kept_context = nullptr;
     data->kept = nullptr;
+    data->kept_bytes_per_row = 0;
 }
 
 
