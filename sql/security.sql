@@ -1,6 +1,6 @@
 -- Security (issue #8): names are data, never SQL; nothing runs with rights the caller lacks; parameters are
--- not readable by PUBLIC. Today dendrite is used by roles with rights on its schema (the extension's owner,
--- or roles a DBA grants to); a role without them gets a clear 42501 and reads nothing.
+-- not readable by PUBLIC. A role granted none of dendrite's roles gets a clear 42501 and reads nothing; the
+-- privilege matrix of the roles themselves is in the privileges suite.
 SET client_min_messages = warning;
 
 -- No function of the extension runs with its owner's rights (SECURITY DEFINER), and the SQL-language and
@@ -22,23 +22,23 @@ SELECT dendrite.drop_model($$x'); DROP TABLE points; --$$);
 -- A column name with a quote in it is looked up, not spliced.
 SELECT dendrite.train('quoted', 'SELECT x, y, label FROM points', 'label', split_column => $$x" FROM points; --$$);
 
--- A role with no rights on dendrite's schema can neither train nor score nor read parameters, and cannot
--- read another role's table through train either.
+-- A role that was granted nothing can neither train nor score nor read parameters; a trainer cannot read
+-- another role's table through train either: the training query runs with the caller's rights.
 CREATE ROLE regress_dendrite_outsider;
 SELECT has_table_privilege('regress_dendrite_outsider', 'dendrite.parameters', 'SELECT') AS outsider_reads_parameters,
        has_table_privilege('regress_dendrite_outsider', 'dendrite.trees', 'SELECT') AS outsider_reads_trees,
+       has_function_privilege('regress_dendrite_outsider', 'dendrite.score(text, anyelement)', 'EXECUTE') AS outsider_scores,
        (SELECT count(*) FROM information_schema.role_table_grants
          WHERE table_schema = 'dendrite' AND grantee = 'PUBLIC') AS grants_to_public;
 SET ROLE regress_dendrite_outsider;
 SELECT dendrite.train('outsider', 'SELECT x, y, label FROM points', 'label');
+SELECT dendrite.predict('quoted', '{1,2}');
 SELECT value FROM dendrite.parameters LIMIT 1;
 RESET ROLE;
--- Even with the schema's functions usable, the caller's own rights decide what the training query reads.
-GRANT USAGE ON SCHEMA dendrite TO regress_dendrite_outsider;
+GRANT dendrite_trainer TO regress_dendrite_outsider;
 SET ROLE regress_dendrite_outsider;
 SELECT dendrite.train('outsider', 'SELECT x, y, label FROM points', 'label');
-SELECT value FROM dendrite.parameters LIMIT 1;
 RESET ROLE;
-REVOKE USAGE ON SCHEMA dendrite FROM regress_dendrite_outsider;
+REVOKE dendrite_trainer FROM regress_dendrite_outsider;
 DROP ROLE regress_dendrite_outsider;
 SELECT count(*) AS outsider_models FROM dendrite.models WHERE name = 'outsider';

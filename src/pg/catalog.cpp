@@ -1,8 +1,11 @@
 #include "pg/catalog.hpp"
 
+#include "pg/privileges.hpp"
+
 extern "C" {
 #include "commands/extension.h"
 #include "storage/proc.h"
+#include "utils/guc.h"
 }
 
 namespace dendrite::pg {
@@ -10,6 +13,22 @@ namespace dendrite::pg {
 Oid extension_oid() { return get_extension_oid("dendrite", true); }
 
 LocalTransactionId current_local_transaction() { return MyProc->lxid; }  // vxid.lxid from PostgreSQL 17
+
+OwnerRights enter_owner_rights() {
+    OwnerRights rights;
+    const Oid owner = extension_owner();
+    GetUserIdAndSecContext(&rights.user, &rights.security_context);
+    rights.guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
+    SetUserIdAndSecContext(owner, rights.security_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    return rights;
+}
+
+void leave_owner_rights(const OwnerRights& rights, bool completed) {
+    SetUserIdAndSecContext(rights.user, rights.security_context);
+    AtEOXact_GUC(completed, rights.guc_level);
+}
 
 void connect_spi() {
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -21,8 +40,9 @@ void finish_spi() {
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not disconnect from SPI")));
 }
 
-void execute(const char* sql, int nargs, const Oid* types, Datum* values) {
-    const int rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nullptr, false, 0);
+void execute(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
+    int rc = 0;
+    with_owner_rights([&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, false, 0); });
     if (rc < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
                         errdetail("Statement: %s", sql)));
@@ -44,7 +64,8 @@ int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values) {
 }
 
 SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, const_cast<Oid*>(types));
+    SPIPlanPtr plan = nullptr;
+    with_owner_rights([&] { plan = SPI_prepare(sql, nargs, const_cast<Oid*>(types)); });
     if (!plan)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not prepare a catalog statement: %s", SPI_result_code_string(SPI_result)),
@@ -53,7 +74,8 @@ SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
 }
 
 void execute_plan(SPIPlanPtr plan, Datum* values) {
-    const int rc = SPI_execute_plan(plan, values, nullptr, false, 0);
+    int rc = 0;
+    with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, false, 0); });
     if (rc < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
 }

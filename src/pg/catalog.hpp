@@ -1,5 +1,8 @@
 // Thin SPI helpers for the catalog in schema dendrite. Every statement passes values as parameters:
-// no name or value is ever spliced into SQL text.
+// no name or value is ever spliced into SQL text. Every statement runs as the extension's owner with
+// search_path pinned to pg_catalog, pg_temp (with_owner_rights): the catalog tables are not writable, and
+// mostly not readable, by the roles that train and score (see privileges.hpp). Users' queries never go
+// through these helpers.
 #pragma once
 
 #include <initializer_list>
@@ -21,11 +24,37 @@ Oid extension_oid();
 LocalTransactionId current_local_transaction();
 
 
+// Runs statement() as the extension's owner, in a security-restricted operation, with search_path pinned.
+// The caller's identity and search_path come back when it returns or raises. statement() must own no
+// object with a destructor (it may longjmp).
+struct OwnerRights {
+    Oid user;
+    int security_context;
+    int guc_level;
+};
+OwnerRights enter_owner_rights();
+void leave_owner_rights(const OwnerRights& rights, bool completed);
+template <typename F>
+void with_owner_rights(F&& statement) {
+    const OwnerRights rights = enter_owner_rights();
+    PG_TRY();
+    {
+        statement();
+    }
+    PG_CATCH();
+    {
+        leave_owner_rights(rights, false);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    leave_owner_rights(rights, true);
+}
+
 void connect_spi();
 void finish_spi();
 
-// Runs a statement; raises on failure.
-void execute(const char* sql, int nargs, const Oid* types, Datum* values);
+// Runs a statement; raises on failure. nulls: SPI's ' '/'n' per value, or NULL for none.
+void execute(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls = nullptr);
 // Runs a statement that returns exactly one non-NULL bigint/int value in its first column.
 int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values);
 // A plan kept for the rest of the SPI connection, and its execution (no NULL values).

@@ -6,6 +6,7 @@
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/privileges.hpp"
 #include "pg/model_cache.hpp"
 #include "pg/values.hpp"
 
@@ -64,6 +65,7 @@ char* text_argument_or_null(FunctionCallInfo fcinfo, int argument) {
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
                      const char* label, const char* nonfinite, Timestamp since, const char* history_query,
                      const char* what, const FitObserver* observer) {
+    require_featurizer_manager(name);  // a new version of someone else's featurizer: refused before any row is read
     TupleDesc descriptor = query_descriptor(query, what);
     check_query_columns(descriptor, label);
     const int n_columns = descriptor->natts;

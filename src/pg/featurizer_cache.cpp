@@ -7,6 +7,7 @@
 #include "pg/boundary.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
+#include "pg/privileges.hpp"
 #include "pg/featurize.hpp"
 #include "pg/values.hpp"
 
@@ -663,6 +664,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
 
 int64 store_featurizer(const char* name, const char* query, const char* history_query, const engine::Featurizer& featurizer,
                        const engine::SqlTypeClass* input_types, int64 rows) {
+    require_featurizer_manager(name);  // again: another role may have created it while this one was fitting
     const auto& inputs = featurizer.inputs();
     const int n_inputs = int(inputs.size());
     char** input_names = static_cast<char**>(palloc(sizeof(char*) * (n_inputs + 1)));
@@ -681,22 +683,27 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
         memcpy(spec_json, json.c_str(), json.size() + 1);
     });
 
-    Datum values[8] = {CStringGetTextDatum(name),
+    Datum values[9] = {CStringGetTextDatum(name),
                        CStringGetTextDatum(query),
                        history_query ? CStringGetTextDatum(history_query) : (Datum)0,
                        CStringGetTextDatum(spec_json),
                        PointerGetDatum(text_array(input_names, n_inputs)),
                        PointerGetDatum(text_array(type_names, n_inputs)),
                        PointerGetDatum(text_array(output_names, n_outputs)),
-                       Int64GetDatum(rows)};
-    const char nulls[8] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' '};
-    const Oid types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID};
-    const int rc = SPI_execute_with_args(
-        "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, input_types, "
-        "output_names, rows) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, $5, $6, $7, $8 "
-        "FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
-        8, const_cast<Oid*>(types), values, nulls, false, 0);
-    if (rc < 0 || SPI_processed != 1)
+                       Int64GetDatum(rows),
+                       CStringGetTextDatum(current_user_name())};
+    const char nulls[9] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' '};
+    const Oid types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, TEXTOID};
+    const bool with_owner = featurizers_have_owners();
+    execute(with_owner
+                ? "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
+                  "input_types, output_names, rows, owner) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
+                  "$5, $6, $7, $8, $9 FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id"
+                : "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
+                  "input_types, output_names, rows) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
+                  "$5, $6, $7, $8 FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+            with_owner ? 9 : 8, types, values, nulls);
+    if (SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store featurizer \"%s\"", name)));
     bool isnull;
     const int64 featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

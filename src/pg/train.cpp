@@ -8,6 +8,7 @@
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/privileges.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/values.hpp"
@@ -588,18 +589,23 @@ void store_trees(int64 version_id, const TrainOutput& out) {
 int store_version(const TrainArguments& a, const TrainingData& data, const TrainOutput& out, const char* device,
                   int64 featurizer_id) {
     // The model row (created on first training); its lock serialises concurrent trainings of one model.
-    Datum model_values[2] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration_json(out))};
-    const int64 model_id = query_int64(
-        "INSERT INTO dendrite.models AS m (name, configuration) VALUES ($1, $2::jsonb) "
-        "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id",
-        2, oids({TEXTOID, TEXTOID}), model_values);
+    // Its owner is checked again here: another role may have created the model since train began.
+    char* caller = current_user_name();
+    Datum model_values[3] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration_json(out)),
+                             CStringGetTextDatum(caller)};
+    execute("INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
+            "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id, m.owner",
+            3, oids({TEXTOID, TEXTOID, TEXTOID}), model_values);
+    bool isnull;
+    const int64 model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    require_manager("model", a.model, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 
     Datum model_id_value[1] = {Int64GetDatum(model_id)};
     const int version = int(query_int64(
         "SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
         oids({INT8OID}), model_id_value));
     const EpochRow& last = kept_epoch(out);
-    Datum version_values[15] = {Int64GetDatum(model_id),
+    Datum version_values[16] = {Int64GetDatum(model_id),
                                 Int32GetDatum(version),
                                 Int64GetDatum(featurizer_id),
                                 CStringGetTextDatum(a.query),
@@ -613,15 +619,15 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                                 Int64GetDatum(out.training_rows),
                                 Int64GetDatum(out.validation_rows),
                                 Float8GetDatum(out.seconds),
-                                (Datum)0};
+                                CStringGetTextDatum(caller)};
     const int64 version_id = query_int64(
         "INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, training_query, label_column, "
-        "algorithm, configuration, hyperparameters, metrics, threshold, device, training_rows, validation_rows, seconds) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14) "
+        "algorithm, configuration, hyperparameters, metrics, threshold, device, training_rows, validation_rows, seconds, "
+        "trained_by) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15) "
         "RETURNING version_id",
-        14,
+        15,
         oids({INT8OID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TEXTOID,
-                INT8OID, INT8OID, FLOAT8OID}),
+                INT8OID, INT8OID, FLOAT8OID, TEXTOID}),
         version_values);
 
     if (out.trees)
@@ -679,6 +685,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     data.budget_bytes = size_t(training_memory_kb) * 1024;
     TrainOutput out;
     connect_spi();
+    require_model_manager(arguments.model);  // before any row is read
     // The featurizer: the latest version of the one named, or a new one fitted on the query, named after
     // the model. Either way the version is pinned to the model version.
     int64 featurizer_id;
