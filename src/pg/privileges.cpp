@@ -44,8 +44,9 @@ Oid extension_owner() {
     return owner;
 }
 
-bool may_manage(const char* owner) {
-    const Oid user = GetUserId();
+bool may_manage(const char* owner) { return may_manage_as(GetUserId(), owner); }
+
+bool may_manage_as(Oid user, const char* owner) {
     if (superuser_arg(user) || user == extension_owner()) return true;
     const Oid owner_id = owner ? get_role_oid(owner, true) : InvalidOid;
     if (OidIsValid(owner_id) && has_privs_of_role(user, owner_id)) return true;
@@ -137,7 +138,7 @@ InternalCall* internal_call(FunctionCallInfo fcinfo) {
 
 Datum call_as_extension_owner(FunctionCallInfo fcinfo, void (*require)(const char*)) {
     InternalCall* call = internal_call(fcinfo);
-    if (!PG_ARGISNULL(0)) {
+    if (require && !PG_ARGISNULL(0)) {
         connect_spi();
         require(text_to_cstring(PG_GETARG_TEXT_PP(0)));
         finish_spi();
@@ -165,4 +166,13 @@ DENDRITE_FUNCTION(dendrite_manage_model) { return call_as_extension_owner(fcinfo
 
 DENDRITE_FUNCTION(dendrite_manage_featurizer) { return call_as_extension_owner(fcinfo, require_featurizer_manager); }
 
+// import_model: the internal function finds the names in the document and checks them itself.
+DENDRITE_FUNCTION(dendrite_as_extension_owner) { return call_as_extension_owner(fcinfo, nullptr); }
+
 DENDRITE_FUNCTION(dendrite_may_manage) { PG_RETURN_BOOL(may_manage(NameStr(*PG_GETARG_NAME(0)))); }
+
+// internal_may_manage(caller, owner): may_manage for the caller an internal_ function was given.
+DENDRITE_FUNCTION(dendrite_internal_may_manage) {
+    const Oid caller = get_role_oid(NameStr(*PG_GETARG_NAME(0)), true);
+    PG_RETURN_BOOL(OidIsValid(caller) && may_manage_as(caller, NameStr(*PG_GETARG_NAME(1))));
+}

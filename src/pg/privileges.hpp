@@ -20,6 +20,8 @@ Oid extension_owner();
 
 // Whether the current user may manage (retrain, deploy, roll back, drop) an object owned by owner.
 bool may_manage(const char* owner);
+// The same for another role (the caller that an internal_ function was given).
+bool may_manage_as(Oid user, const char* owner);
 
 // Raises 42501 unless the current user may manage the model (or featurizer) of that name. An object that
 // does not exist yet may be created by anyone with the right to call the function.

@@ -1,0 +1,77 @@
+-- Lifecycle (issue #7): outcomes recorded against logged decisions, a model's live health on a constructed
+-- case, and a version exported as jsonb and imported again, scoring bit for bit.
+SET client_min_messages = warning;
+
+CREATE TABLE lc_tx (id int PRIMARY KEY, x numeric, y float8);
+SELECT version FROM dendrite.train('lc', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 2);
+SELECT version_id AS lc_version_id FROM dendrite.serving_version('lc') \gset
+
+-- Ten decisions logged in the last day: keys 1-4 flagged, 5-10 passed.
+INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision, predicted_at)
+SELECT :lc_version_id, 'public.lc_tx', k::text, CASE WHEN k <= 4 THEN 0.9 ELSE 0.1 END, 0.5,
+       CASE WHEN k <= 4 THEN 'flag' ELSE 'pass' END, now() - interval '1 day'
+  FROM generate_series(1, 10) k;
+-- Outcomes: 1 and 2 fraud (true positives), 3 legitimate (false positive), 4 unknown, 5 fraud (missed),
+-- 6 and 7 legitimate (true negatives); 7 first recorded as fraud, then corrected.
+SELECT dendrite.record_outcome('lc_tx', k, f)
+  FROM (VALUES ('1', true), ('2', true), ('3', false), ('5', true), ('6', false), ('7', true), ('7', false)) o(k, f);
+SELECT table_name, row_key, is_fraud FROM dendrite.outcomes ORDER BY row_key;
+SELECT serving_version, predictions, flagged, labelled, tp, fp, tn, fn, round("precision"::numeric, 4) AS "precision",
+       round(recall::numeric, 4) AS recall, round(labelled_fraud_rate::numeric, 4) AS labelled_fraud_rate,
+       round(mean_score::numeric, 4) AS mean_score, score_psi
+  FROM dendrite.model_health('lc');
+SELECT day = (now() - interval '1 day')::date AS yesterday, predictions, flagged, labelled, frauds, tp, fp
+  FROM dendrite.model_health_daily('lc');
+
+-- Score drift: 200 scores in the week before, then the same 200 in this week (PSI near 0: the ten above are
+-- in this week too), then 200 more that
+-- all sit in the top decile (PSI far above 0.25, the usual alarm level).
+INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision, predicted_at)
+SELECT :lc_version_id, 'public.lc_tx', NULL, k / 200.0, 0.5, CASE WHEN k >= 100 THEN 'flag' ELSE 'pass' END,
+       now() - w * interval '1 day'
+  FROM generate_series(0, 199) k, (VALUES (2), (9)) w(w);
+SELECT predictions, round(score_psi::numeric, 4) AS score_psi FROM dendrite.model_health('lc');
+INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision, predicted_at)
+SELECT :lc_version_id, 'public.lc_tx', NULL, 0.999, 0.5, 'flag', now() - interval '1 day' FROM generate_series(1, 200);
+SELECT predictions, score_psi > 0.25 AS drifted FROM dendrite.model_health('lc');
+-- A window with too few decisions before it has no PSI.
+SELECT predictions, score_psi FROM dendrite.model_health('lc', interval '3 days');
+
+-- Errors.
+SELECT * FROM dendrite.model_health('no_such_model');
+SELECT dendrite.record_outcome('no_such_table', '1', true);
+
+-- Export and import: a new model from the document scores exactly like the original, its featurizer
+-- (named after the model) follows the new name, and the document is plain jsonb.
+SELECT jsonb_object_keys(dendrite.export_model('lc')) AS key ORDER BY 1;
+SELECT dendrite.import_model(dendrite.export_model('lc'), model => 'lc_copy') AS imported_version;
+SELECT dendrite.import_model(dendrite.export_model('lc'), model => 'lc_copy') AS second_import;
+SELECT count(*) FILTER (WHERE dendrite.score('lc', p) = dendrite.score('lc_copy', p)) AS identical, count(*) AS rows
+  FROM points p;
+SELECT f.name, f.version FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+  JOIN dendrite.featurizers f USING (featurizer_id) WHERE m.name = 'lc_copy' ORDER BY v.version;
+SELECT dendrite.export_model('lc', 7);
+SELECT dendrite.import_model('{"format": "dendrite-model", "format_version": 2}');
+SELECT dendrite.import_model('[1, 2]');
+SELECT dendrite.import_model(dendrite.export_model('lc') - 'parameters', model => 'lc_broken');
+SELECT count(*) AS broken_models FROM dendrite.models WHERE name = 'lc_broken';
+
+-- Another trainer may neither read the health of lc, nor export it, nor import over it.
+CREATE ROLE regress_dendrite_other;
+GRANT dendrite_trainer TO regress_dendrite_other;
+SET ROLE regress_dendrite_other;
+SELECT * FROM dendrite.model_health('lc');
+SELECT dendrite.export_model('lc');
+RESET ROLE;
+SELECT dendrite.export_model('lc') AS document \gset
+SET ROLE regress_dendrite_other;
+SELECT dendrite.import_model(:'document');
+SELECT dendrite.import_model(:'document', model => 'other_copy') AS imported_under_own_name;
+SELECT owner FROM dendrite.models WHERE name = 'other_copy';
+SELECT dendrite.drop_model('other_copy');
+RESET ROLE;
+DROP ROLE regress_dendrite_other;
+
+SELECT dendrite.drop_model('lc_copy');
+SELECT dendrite.drop_model('lc');
+DROP TABLE lc_tx;
