@@ -345,6 +345,9 @@ BEGIN
        SET is_fraud = EXCLUDED.is_fraud, recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by;
 END
 $$;
+-- model_health reads a model's decisions of a recent window: without this index it scans the whole log.
+CREATE INDEX predictions_version_time ON dendrite.predictions (version_id, predicted_at);
+
 COMMENT ON FUNCTION dendrite.record_outcome IS 'records that a guarded row (its table and key, as the guard logs them) was fraud or legitimate; a second call for a row replaces the first';
 
 -- Shared by model_health and model_health_daily: the model's logged decisions since a time, with their

@@ -1,6 +1,7 @@
 # Mixed load (issue #8): pgbench inserts through a guarded table (flag + log, 2 clients) while another
-# session retrains and deploys the model over and over and a third reads the serving version and the live
-# decisions. Pass: no pgbench client fails or aborts (no deadlock, no error), no crash (scripts/test.sh
+# session retrains and deploys the model over and over and a third reads the serving version and the
+# model's health. Each as the role a bank would use: the inserts as a clerk with INSERT on the table only,
+# the training, deploys and health reads as the model's owner (a dendrite_trainer). Pass: no pgbench client fails or aborts (no deadlock, no error), no crash (scripts/test.sh
 # scans the log), every inserted row is flagged and logged exactly once, its logged score is the flagged
 # one, and every logged decision comes from a version that was deployed.
 # CONCURRENCY_SECONDS (default 10 here; 60 for the long run) sets the length.
@@ -9,13 +10,18 @@ seconds="${CONCURRENCY_SECONDS:-10}"
 pgbench="$(pg_config --bindir)/pgbench"
 fresh_database e2e_concurrency
 sql -c "SET client_min_messages = warning" \
+    -c "DROP ROLE IF EXISTS e2e_clerk" -c "DROP ROLE IF EXISTS e2e_trainer" \
+    -c "CREATE ROLE e2e_clerk LOGIN" -c "CREATE ROLE e2e_trainer LOGIN IN ROLE dendrite_trainer" \
     -c "CREATE TABLE tx AS SELECT row_number() OVER () AS n, * FROM dendrite.generate_transactions(days => 10)" \
     -c "CREATE UNIQUE INDEX ON tx (n)" \
     -c "CREATE TABLE live_tx (LIKE tx, score float8, PRIMARY KEY (transaction_id))" \
     -c "CREATE SEQUENCE live_ids" \
+    -c "GRANT SELECT ON tx TO e2e_clerk, e2e_trainer" -c "GRANT INSERT ON live_tx TO e2e_clerk" \
+    -c "GRANT USAGE ON SEQUENCE live_ids TO e2e_clerk" >/dev/null
+sql -U e2e_trainer -c "SET client_min_messages = warning" \
     -c "SELECT dendrite.train('guarded', 'SELECT amount, online, country, merchant_category, is_fraud FROM tx', 'is_fraud', epochs => 1)" \
-    -c "SELECT dendrite.deploy('guarded')" \
-    -c "CREATE TRIGGER guard BEFORE INSERT ON live_tx FOR EACH ROW EXECUTE FUNCTION dendrite.guard('guarded', 'flag,log', '0.5', 'score')" >/dev/null
+    -c "SELECT dendrite.deploy('guarded')" >/dev/null
+sql -c "CREATE TRIGGER guard BEFORE INSERT ON live_tx FOR EACH ROW EXECUTE FUNCTION dendrite.guard('guarded', 'flag,log', '0.5', 'score')" >/dev/null
 rows="$(sql -c "SELECT count(*) FROM tx")"
 
 work="$(mktemp -d)"
@@ -29,7 +35,7 @@ SQL
 end=$((SECONDS + seconds))
 ( retrains=0
   while [ $SECONDS -lt $end ]; do
-    sql -c "SET client_min_messages = warning" \
+    sql -U e2e_trainer -c "SET client_min_messages = warning" \
         -c "SELECT version FROM dendrite.train('guarded', 'SELECT amount, online, country, merchant_category, is_fraud FROM tx', 'is_fraud', epochs => 1, seed => $((retrains + 2)))" \
         -c "SELECT dendrite.deploy('guarded')" >/dev/null || { echo "retrain failed"; exit 1; }
     retrains=$((retrains + 1))
@@ -38,14 +44,14 @@ end=$((SECONDS + seconds))
 trainer=$!
 ( reads=0
   while [ $SECONDS -lt $end ]; do
-    sql -c "SELECT version FROM dendrite.serving_version('guarded')" \
-        -c "SELECT count(*), avg(score) FROM dendrite.predictions WHERE table_name = 'public.live_tx'" >/dev/null || { echo "read failed"; exit 1; }
+    sql -U e2e_trainer -c "SELECT version FROM dendrite.serving_version('guarded')" \
+        -c "SELECT predictions, flagged, mean_score FROM dendrite.model_health('guarded', '1 hour')" >/dev/null || { echo "read failed"; exit 1; }
     reads=$((reads + 1))
     sleep 0.1
   done
   echo "$reads" >"$work/reads" ) &
 reader=$!
-"$pgbench" -n -c 2 -j 2 -T "$seconds" -f "$work/insert.sql" >"$work/pgbench.log" 2>&1
+"$pgbench" -U e2e_clerk -n -c 2 -j 2 -T "$seconds" -f "$work/insert.sql" >"$work/pgbench.log" 2>&1
 bench_rc=$?
 wait "$trainer" || fail "the retraining session failed"
 wait "$reader" || fail "the reading session failed"
