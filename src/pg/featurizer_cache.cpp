@@ -695,13 +695,10 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
     const char nulls[9] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' '};
     const Oid types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, TEXTOID};
     const bool with_owner = featurizers_have_owners();
-    execute(with_owner
-                ? "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
-                  "input_types, output_names, rows, owner) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
-                  "$5, $6, $7, $8, $9 FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id"
-                : "INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
-                  "input_types, output_names, rows) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
-                  "$5, $6, $7, $8 FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+    execute(psprintf("INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
+                     "input_types, output_names, rows%s) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
+                     "$5, $6, $7, $8%s FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+                     with_owner ? ", owner" : "", with_owner ? ", $9" : ""),
             with_owner ? 9 : 8, types, values, nulls);
     if (SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store featurizer \"%s\"", name)));

@@ -10,12 +10,10 @@ extern "C" {
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
-#include "catalog/pg_proc.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
-#include "utils/syscache.h"
 }
 
 namespace dendrite::pg {
@@ -147,7 +145,7 @@ Datum call_as_extension_owner(FunctionCallInfo fcinfo, void (*require)(const cha
     InitFunctionCallInfoData(*inner, &call->function, call->nargs + 1, fcinfo->fncollation, nullptr, nullptr);
     for (int i = 0; i < call->nargs; ++i) inner->args[i] = fcinfo->args[i];
     NameData* caller = static_cast<NameData*>(palloc0(sizeof(NameData)));
-    namestrcpy(caller, GetUserNameFromId(GetUserId(), false));
+    namestrcpy(caller, current_user_name());
     inner->args[call->nargs].value = PointerGetDatum(caller);
     inner->args[call->nargs].isnull = false;
     Datum result = (Datum)0;

@@ -388,7 +388,7 @@ LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH window_start AS (SELECT now() - $2 AS t),
-    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p, window_start w),
+    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p),
     current_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at >= w.t),
     previous_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at < w.t),
     -- Score drift: the population stability index of this window's scores against the previous window's,
