@@ -49,6 +49,15 @@ SELECT dendrite.create_featurizer('alice_features', 'SELECT x, y FROM points') A
 SELECT algorithm, version FROM dendrite.compare('alice_compare', 'SELECT x, y, label FROM points', 'label',
                                                 algorithms => '{logistic_regression}', epochs => 1);
 SELECT dendrite.drop_model('alice_compare');
+-- The lifecycle functions under the same path: retrain (which runs with the caller's path, like compare),
+-- evaluate, feature_drift, report.
+SELECT version FROM dendrite.train('alice_retrained', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 1);
+SELECT challenger_version, promoted, serving_version
+  FROM dendrite.retrain('alice_retrained', evaluation_query => 'SELECT x, y, label FROM points');
+SELECT rows, positives FROM dendrite.evaluate('alice_retrained', 'SELECT x, y, label FROM points');
+SELECT feature, psi < 0.1 AS stable FROM dendrite.feature_drift('alice_retrained', 'SELECT x, y FROM points');
+SELECT dendrite.report('alice_retrained') LIKE '<!DOCTYPE html>%' AS reported;
+SELECT dendrite.drop_model('alice_retrained');
 RESET search_path;
 SELECT DISTINCT m.owner AS model_owner, f.owner AS featurizer_owner, v.trained_by, d.deployed_by
   FROM dendrite.models m JOIN dendrite.model_versions v USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
@@ -74,6 +83,8 @@ SELECT dendrite.rollback('alice_model');
 SELECT dendrite.drop_model('alice_model');
 SELECT dendrite.create_featurizer('alice_features', 'SELECT x, y FROM points');
 SELECT dendrite.drop_featurizer('alice_features');
+SELECT * FROM dendrite.retrain('alice_model', promote => 'manual');
+SELECT * FROM dendrite.feature_drift('alice_model', 'SELECT x, y FROM points');
 -- train with a model name whose automatic featurizer would be a new version of alice's featurizer
 SELECT dendrite.train('alice_features', 'SELECT x, y, label FROM points', 'label');
 RESET search_path;
@@ -93,6 +104,8 @@ SET ROLE regress_dendrite_viewer;
 SELECT dendrite.score('alice_model', p) BETWEEN 0 AND 1 AS scored FROM points p WHERE p.id = 1;
 SELECT dendrite.features('alice_features', p) AS features FROM points p WHERE p.id = 1;
 SELECT dendrite.train('viewer_model', 'SELECT x, y, label FROM points', 'label');
+SELECT dendrite.report('alice_model') LIKE '%Model alice_model, version 1 (serving)%' AS viewer_reads_report;
+SELECT * FROM dendrite.evaluate('alice_model', 'SELECT x, y, label FROM points');
 SELECT count(*) FROM dendrite.parameters;
 SELECT count(*) FROM dendrite.predictions;
 RESET ROLE;

@@ -229,6 +229,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     std::vector<float> labels(n_evaluation);
     for (size_t j = 0; j < n_evaluation; ++j) labels[j] = data.labels[prepared.evaluation_rows[j]];
     EarlyStopping early_stopping(options.patience);
+    std::vector<float> kept_scores;  // the kept round's evaluation scores
     for (int round = 1; round <= g.rounds; ++round) {
         if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
         const auto round_start = Clock::now();
@@ -259,12 +260,16 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
         report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         result.epochs.push_back(report);
         if (callbacks.on_epoch) callbacks.on_epoch(report);
-        if (early_stopping.observe(round, report.metrics.pr_auc) == EarlyStopping::Verdict::Stop) {
+        const EarlyStopping::Verdict verdict = early_stopping.observe(round, report.metrics.pr_auc);
+        if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0)
+            kept_scores.assign(scores, scores + n_evaluation);  // xgboost's buffer is reused by the next predict
+        if (verdict == EarlyStopping::Verdict::Stop) {
             result.stopped_early = round < g.rounds;
             break;
         }
     }
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
+    result.curve = summarize_curve(Curve::of(kept_scores.data(), labels.data(), kept_scores.size()));
 
     // The kept rounds' trees, as xgboost's JSON model.
     Booster kept;

@@ -82,6 +82,35 @@ Curve Curve::of(const float* scores, const float* labels, size_t n) {
     return c;
 }
 
+CurveSummary summarize_curve(const Curve& c, double resolution) {
+    CurveSummary s;
+    if (c.thresholds.empty()) return s;
+    auto point = [&](size_t i, double* precision, double* recall, double* fpr) {
+        const double predicted = double(c.tp[i] + c.fp[i]);
+        *precision = predicted > 0 ? double(c.tp[i]) / predicted : 1.0;
+        *recall = c.positives > 0 ? double(c.tp[i]) / double(c.positives) : 0.0;
+        *fpr = c.negatives > 0 ? double(c.fp[i]) / double(c.negatives) : 0.0;
+    };
+    double last_precision = -1, last_recall = -1, last_fpr = -1;
+    const size_t n = c.thresholds.size();
+    for (size_t i = 0; i < n; ++i) {
+        double precision, recall, fpr;
+        point(i, &precision, &recall, &fpr);
+        const bool moved = std::fabs(precision - last_precision) >= resolution ||
+                           std::fabs(recall - last_recall) >= resolution || std::fabs(fpr - last_fpr) >= resolution;
+        if (i == 0 || i + 1 == n || moved) {
+            s.thresholds.push_back(c.thresholds[i]);
+            s.precision.push_back(float(precision));
+            s.recall.push_back(float(recall));
+            s.false_positive_rate.push_back(float(fpr));
+            last_precision = precision;
+            last_recall = recall;
+            last_fpr = fpr;
+        }
+    }
+    return s;
+}
+
 double average_precision(const float* scores, const float* labels, size_t n) {
     return curve_average_precision(Curve::of(scores, labels, n));
 }

@@ -64,4 +64,13 @@ double choose_threshold(const Curve& curve, const ThresholdRule& rule, bool* met
 // PR-AUC, ROC-AUC, recall at precision 0.9 and the confusion counts at the rule's threshold.
 Metrics evaluate(const float* scores, const float* labels, size_t n, const ThresholdRule& rule = {});
 
+// The PR and ROC curves of a set of scores, thinned for storing and drawing: a point per threshold where
+// precision, recall or the false-positive rate moved by at least resolution since the last kept point, and
+// always the first and the last threshold. Recall is the ROC curve's true-positive rate.
+struct CurveSummary {
+    std::vector<float> thresholds, precision, recall, false_positive_rate;
+    size_t size() const { return thresholds.size(); }
+};
+CurveSummary summarize_curve(const Curve& curve, double resolution = 0.005);
+
 }  // namespace dendrite::engine

@@ -233,6 +233,7 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     std::vector<Shard> shards(std::max<size_t>(max_shards, size_t(pool.size())));
     for (auto& shard : shards) shard.gradient.assign(n_parameters, 0.0f);
     AlignedFloats gradient(n_parameters), best_parameters;
+    std::vector<float> kept_scores;  // the kept epoch's evaluation scores
     std::vector<float> evaluation_labels(evaluation_rows.size()), evaluation_scores(evaluation_rows.size());
     std::vector<double> chunk_losses(evaluation_chunks);
     std::vector<uint32_t> epoch_rows;
@@ -334,6 +335,8 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
 
         const EarlyStopping::Verdict verdict = early_stopping.observe(epoch, report.metrics.pr_auc);
         if (verdict == EarlyStopping::Verdict::Improved) best_parameters = network.parameters();
+        if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0)
+            kept_scores = evaluation_scores;  // a copy: the curve is summarized once, at the end
         if (verdict == EarlyStopping::Verdict::Stop) {
             result.stopped_early = epoch < options.epochs;
             break;
@@ -341,6 +344,7 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     }
 
     result.spec = spec;
+    result.curve = summarize_curve(Curve::of(kept_scores.data(), evaluation_labels.data(), kept_scores.size()));
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
     const AlignedFloats& kept = options.patience > 0 ? best_parameters : network.parameters();
     result.parameters.assign(kept.begin(), kept.end());

@@ -84,6 +84,7 @@ struct TrainResult {
     bool metrics_on_training_rows = false;  // no validation positives to measure on
     double seconds = 0;
     double score_us_per_row = 0;     // one row scored as a trigger does, timed on the training rows
+    CurveSummary curve;              // the kept epoch's PR and ROC curves on the rows its metrics came from
     int threads = 1;
     const EpochReport& final_epoch() const { return epochs[size_t(best_epoch - 1)]; }
 };

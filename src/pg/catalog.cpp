@@ -3,6 +3,7 @@
 #include "pg/privileges.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
@@ -11,6 +12,11 @@ extern "C" {
 namespace dendrite::pg {
 
 Oid extension_oid() { return get_extension_oid("dendrite", true); }
+
+bool catalog_has_table(const char* name) {
+    const Oid schema = get_namespace_oid("dendrite", true);
+    return OidIsValid(schema) && OidIsValid(get_relname_relid(name, schema));
+}
 
 LocalTransactionId current_local_transaction() { return MyProc->lxid; }  // vxid.lxid from PostgreSQL 17
 

@@ -50,6 +50,10 @@ void with_owner_rights(F&& statement) {
     leave_owner_rights(rights, true);
 }
 
+// Whether schema dendrite has this table: a new library may run on a catalog that ALTER EXTENSION UPDATE
+// has not brought to its version yet, and then stores only what the old catalog has room for.
+bool catalog_has_table(const char* name);
+
 void connect_spi();
 void finish_spi();
 

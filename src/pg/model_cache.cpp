@@ -325,6 +325,32 @@ const CachedVersion* serving_version(const char* model) {
     return found;
 }
 
+const CachedVersion* model_version(const char* model, int version) {
+    if (version == 0) return serving_version(model);
+    connect_spi();
+    Datum values[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
+    execute("SELECT v.version_id FROM dendrite.models m LEFT JOIN dendrite.model_versions v "
+            "ON v.model_id = m.model_id AND v.version = $2 WHERE m.name = $1",
+            2, oids({TEXTOID, INT4OID}), values);
+    if (SPI_processed == 0)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" does not exist", model),
+                        errhint("Train it first with dendrite.train.")));
+    bool isnull;
+    const Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (isnull)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" has no version %d", model, version),
+                        errhint("SELECT version FROM dendrite.model_versions lists them.")));
+    const int64 version_id = DatumGetInt64(id);
+    finish_spi();
+    const Oid extension = extension_oid();
+    for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
+        if (entry->version_id == version_id && entry->extension == extension) {
+            mark_used(entry);
+            return entry;
+        }
+    return load_version(model, version_id, version);
+}
+
 void pin_version(const CachedVersion* version, MemoryContext holder) { pin_entry(version, holder); }
 
 }  // namespace dendrite::pg

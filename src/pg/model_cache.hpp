@@ -33,6 +33,10 @@ struct CachedVersion {
 // when there is no such model.
 const CachedVersion* serving_version(const char* model);
 
+// A given version of a model (version 0: the serving one), loaded like serving_version. Raises 42704
+// when there is no such model or version.
+const CachedVersion* model_version(const char* model, int version);
+
 // The caches keep a few versions and featurizers a backend used (kCachedVersions, kCachedFeaturizers), not
 // every one: a backend that scores after each of many retrainings would otherwise grow without bound.
 // An entry is evicted only when nothing can still point to it: it is not pinned, and the current local

@@ -1,6 +1,7 @@
 // dendrite.train: query -> rows from the executor (select_rows) -> one float matrix -> engine -> parameters as rows.
 #include <new>
 
+#include "engine/drift.hpp"
 #include "engine/raw_rows.hpp"
 #include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
@@ -117,6 +118,15 @@ struct TrainOutput {
     double seconds;
     double score_us_per_row;
     char* options_json;  // every setting, canonical
+    // The kept epoch's PR and ROC curves (dendrite.validation_curves), n_curve points.
+    int n_curve;
+    float *curve_thresholds, *curve_precision, *curve_recall, *curve_false_positive_rate;
+    // Every feature's deciles on the training rows (dendrite.feature_baselines): feature f's edges are
+    // [edge_offsets[f], edge_offsets[f + 1]) of edges, its fractions one more from fraction_offsets[f].
+    int n_baselines;
+    int32 *edge_offsets, *fraction_offsets;
+    float* edges;
+    double *fractions, *feature_means, *feature_stddevs;
 };
 
 
@@ -410,6 +420,33 @@ T* palloc_copy(const T* source, size_t n) {
     return out;
 }
 
+void copy_baselines(const std::vector<engine::FeatureBaseline>& baselines, TrainOutput* out) {
+    const size_t n = baselines.size();
+    out->n_baselines = int(n);
+    out->edge_offsets = static_cast<int32*>(palloc_or_throw(sizeof(int32) * (n + 1)));
+    out->fraction_offsets = static_cast<int32*>(palloc_or_throw(sizeof(int32) * (n + 1)));
+    out->feature_means = static_cast<double*>(palloc_or_throw(sizeof(double) * (n + 1)));
+    out->feature_stddevs = static_cast<double*>(palloc_or_throw(sizeof(double) * (n + 1)));
+    size_t edges = 0, fractions = 0;
+    for (size_t f = 0; f < n; ++f) {
+        out->edge_offsets[f] = int32(edges);
+        out->fraction_offsets[f] = int32(fractions);
+        edges += baselines[f].edges.size();
+        fractions += baselines[f].fractions.size();
+    }
+    out->edge_offsets[n] = int32(edges);
+    out->fraction_offsets[n] = int32(fractions);
+    out->edges = static_cast<float*>(palloc_or_throw(sizeof(float) * (edges + 1)));
+    out->fractions = static_cast<double*>(palloc_or_throw(sizeof(double) * (fractions + 1)));
+    for (size_t f = 0; f < n; ++f) {
+        const engine::FeatureBaseline& b = baselines[f];
+        std::copy(b.edges.begin(), b.edges.end(), out->edges + out->edge_offsets[f]);
+        std::copy(b.fractions.begin(), b.fractions.end(), out->fractions + out->fraction_offsets[f]);
+        out->feature_means[f] = b.mean;
+        out->feature_stddevs[f] = b.stddev;
+    }
+}
+
 // Trains inside the engine and copies the result into palloc'd memory (current context).
 void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out) {
     engine_call([&] {
@@ -462,6 +499,13 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
             out->parameters = palloc_copy(result.parameters.data(), result.parameters.size());
         }
         out->score_us_per_row = result.score_us_per_row;
+        const engine::CurveSummary& curve = result.curve;
+        out->n_curve = int(curve.size());
+        out->curve_thresholds = palloc_copy(curve.thresholds.data(), curve.size());
+        out->curve_precision = palloc_copy(curve.precision.data(), curve.size());
+        out->curve_recall = palloc_copy(curve.recall.data(), curve.size());
+        out->curve_false_positive_rate = palloc_copy(curve.false_positive_rate.data(), curve.size());
+        copy_baselines(engine::feature_baselines(data->features, data->rows, data->n_features), out);
         out->n_epochs = int(result.epochs.size());
         out->epochs = static_cast<EpochRow*>(palloc_or_throw(sizeof(EpochRow) * out->n_epochs));
         for (int e = 0; e < out->n_epochs; ++e) {
@@ -585,6 +629,39 @@ void store_trees(int64 version_id, const TrainOutput& out) {
     }
 }
 
+// What the report and feature_drift read (0.4.0): the kept epoch's curves and the training rows' deciles.
+// A catalog not yet updated to 0.4.0 has neither table; the version is stored without them.
+void store_evaluation(int64 version_id, int64 featurizer_id, const TrainOutput& out) {
+    if (catalog_has_table("validation_curves") && out.n_curve > 0) {
+        Datum values[5] = {Int64GetDatum(version_id),
+                           PointerGetDatum(float4_array(out.curve_thresholds, size_t(out.n_curve))),
+                           PointerGetDatum(float4_array(out.curve_precision, size_t(out.n_curve))),
+                           PointerGetDatum(float4_array(out.curve_recall, size_t(out.n_curve))),
+                           PointerGetDatum(float4_array(out.curve_false_positive_rate, size_t(out.n_curve)))};
+        execute("INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                5, oids({INT8OID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID}), values);
+    }
+    if (!catalog_has_table("feature_baselines") || out.n_baselines == 0) return;
+    const std::vector<std::string>& names = featurizer_by_id(featurizer_id)->featurizer->output_names();
+    SPIPlanPtr insert_baseline = prepare(
+        "INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        7, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT4ARRAYOID, FLOAT8ARRAYOID}));
+    for (int f = 0; f < out.n_baselines; ++f) {
+        const int n_edges = out.edge_offsets[f + 1] - out.edge_offsets[f];
+        const int n_fractions = out.fraction_offsets[f + 1] - out.fraction_offsets[f];
+        Datum values[7] = {Int64GetDatum(version_id),
+                           Int32GetDatum(f),
+                           CStringGetTextDatum(size_t(f) < names.size() ? names[f].c_str() : ""),
+                           Float8GetDatum(out.feature_means[f]),
+                           Float8GetDatum(out.feature_stddevs[f]),
+                           PointerGetDatum(float4_array(out.edges + out.edge_offsets[f], size_t(n_edges))),
+                           PointerGetDatum(float8_array(out.fractions + out.fraction_offsets[f], n_fractions))};
+        execute_plan(insert_baseline, values);
+    }
+}
+
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
 int store_version(const TrainArguments& a, const TrainingData& data, const TrainOutput& out, const char* device,
                   int64 featurizer_id) {
@@ -651,6 +728,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                             Int64GetDatum(r.fn),       Float8GetDatum(r.threshold), Float8GetDatum(r.seconds)};
         execute_plan(insert_epoch, values);
     }
+    store_evaluation(version_id, featurizer_id, out);
     return version;
 }
 

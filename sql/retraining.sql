@@ -1,0 +1,100 @@
+-- Retraining and monitoring against the training data (issue #7): a version evaluated on any labelled
+-- query, per-feature drift against the training rows' deciles, retrain with each promotion policy and
+-- the comparison it stores, the HTML report, and scheduling without pg_cron.
+SET client_min_messages = warning;
+
+-- points has x, y and label (setup.sql); rt_shifted moves x by 3 of its units, y stays.
+CREATE TABLE rt_shifted AS SELECT id, x + 3 AS x, y, label FROM points;
+SELECT version FROM dendrite.train('rt', 'SELECT x, y, label FROM points WHERE id % 5 <> 0', 'label',
+                                   hidden => '{8}', epochs => 3);
+
+-- What train stores now: the kept epoch's curves (thresholds descending, rates within [0, 1]) and one
+-- baseline per feature.
+SELECT cardinality(c.thresholds) = cardinality(c.precision) AND cardinality(c.thresholds) = cardinality(c.recall)
+           AND cardinality(c.thresholds) = cardinality(c.false_positive_rate) AS same_lengths,
+       cardinality(c.thresholds) BETWEEN 2 AND 1000 AS thinned,
+       c.thresholds[1] >= c.thresholds[cardinality(c.thresholds)] AS descending,
+       c.recall[cardinality(c.recall)] = 1 AND c.false_positive_rate[cardinality(c.false_positive_rate)] = 1 AS ends_at_all_flagged,
+       (SELECT bool_and(r BETWEEN 0 AND 1) FROM unnest(c.recall || c.precision || c.false_positive_rate) r) AS rates
+  FROM dendrite.validation_curves c JOIN dendrite.serving_version('rt') s USING (version_id);
+SELECT b.feature_index, b.feature, cardinality(b.edges) AS edges, cardinality(b.fractions) AS bins,
+       round((SELECT sum(f) FROM unnest(b.fractions) f)::numeric, 6) AS total, round(b.mean::numeric, 2) AS mean,
+       round(b.stddev::numeric, 2) AS stddev
+  FROM dendrite.feature_baselines b JOIN dendrite.serving_version('rt') s USING (version_id)
+ ORDER BY b.feature_index;
+
+-- evaluate: the held-out fifth, with the version's own threshold; counts add up to the rows.
+SELECT version, rows, positives, tp + fp + tn + fn = rows AS counted, tp + fn = positives AS positives_counted,
+       pr_auc > positives::float8 / rows AS better_than_chance, roc_auc > 0.5 AS ranks,
+       threshold = (SELECT v.threshold FROM dendrite.model_versions v JOIN dendrite.serving_version('rt') s USING (version_id)) AS own_threshold
+  FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points WHERE id % 5 = 0');
+-- A label given by name, a version by number; one class leaves the ranking metrics undefined.
+SELECT version, rows, positives, pr_auc, roc_auc, recall_at_precision_90, tp, tp + fp + tn + fn = rows AS counted
+  FROM dendrite.evaluate('rt', 'SELECT x, y, false AS fraud FROM points', version => 1, label => 'fraud');
+
+-- feature_drift: the held-out fifth looks like the training rows; the shifted table drifts in x only.
+SELECT feature_number, feature, psi < 0.1 AS stable, rows FROM dendrite.feature_drift('rt', 'SELECT x, y FROM points WHERE id % 5 = 0');
+SELECT feature_number, feature, psi > 0.25 AS drifted, round((current_mean - training_mean)::numeric, 1) AS mean_shift
+  FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted');
+
+-- retrain, 'manual': a new version with version 1's settings, not deployed; the model, never deployed
+-- before, keeps serving version 1 rather than its latest.
+SELECT champion_version, challenger_version, promoted, decision, serving_version
+  FROM dendrite.retrain('rt', promote => 'manual');
+SELECT v.version, v.hyperparameters - '{threads,device}'::text[] = first.hyperparameters - '{threads,device}'::text[] AS same_settings,
+       v.training_query = first.training_query AS same_query, v.label_column
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id),
+       LATERAL (SELECT f.hyperparameters, f.training_query FROM dendrite.model_versions f
+                 WHERE f.model_id = m.model_id AND f.version = 1) first
+ WHERE m.name = 'rt' ORDER BY v.version;
+-- 'if_better' on the held-out fifth: the same settings on the same rows give the same PR-AUC, which is
+-- not better, so version 1 keeps serving.
+SELECT champion_version, challenger_version, champion_pr_auc = challenger_pr_auc AS equal, evaluation_rows,
+       promoted, serving_version
+  FROM dendrite.retrain('rt', evaluation_query => 'SELECT x, y, label FROM points WHERE id % 5 = 0');
+-- 'if_better' with a training query whose label is inverted: the challenger is worse.
+SELECT champion_version, challenger_version, challenger_pr_auc < champion_pr_auc AS worse, promoted, serving_version
+  FROM dendrite.retrain('rt', 'SELECT x, y, NOT label AS label FROM points WHERE id % 5 <> 0',
+                        evaluation_query => 'SELECT x, y, label FROM points WHERE id % 5 = 0');
+-- 'always' deploys whatever it trained.
+SELECT champion_version, challenger_version, promoted, decision, serving_version
+  FROM dendrite.retrain('rt', promote => 'always');
+SELECT row_number() OVER (ORDER BY r.retraining_id) AS run, c.version AS champion, n.version AS challenger, r.promote, r.evaluation_rows,
+       r.evaluation_positives, r.promoted, r.run_by = current_user AS by_me, r.finished_at >= r.started_at AS timed
+  FROM dendrite.retrainings r
+  JOIN dendrite.model_versions c ON c.version_id = r.champion_version_id
+  JOIN dendrite.model_versions n ON n.version_id = r.challenger_version_id
+ ORDER BY r.retraining_id;
+SELECT version, action, strategy FROM dendrite.deployment_history WHERE model = 'rt' ORDER BY deployed_at, version;
+
+-- The report: one HTML document with four SVG charts, the confusion counts and every feature; names are
+-- escaped.
+SELECT dendrite.report('rt') AS html \gset
+SELECT left(:'html', 15) AS doctype, right(:'html', 14) AS ending,
+       (SELECT count(*) FROM regexp_matches(:'html', '<svg ', 'g')) AS charts,
+       (SELECT count(*) FROM regexp_matches(:'html', '<polyline ', 'g')) AS lines,
+       :'html' LIKE '%(serving)%' AS serving, :'html' LIKE '%<li>x</li><li>y</li>%' AS features,
+       :'html' NOT LIKE '%<script%' AS no_script;
+SELECT dendrite.train('rt <b>&', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 1) IS NOT NULL AS trained;
+SELECT dendrite.report('rt <b>&') LIKE '%rt &lt;b&gt;&amp;%' AS escaped, dendrite.report('rt <b>&') NOT LIKE '%rt <b>%' AS no_markup;
+
+-- Errors.
+SELECT * FROM dendrite.evaluate('no_such_model', 'SELECT x, y, label FROM points');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points', version => 99);
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points', version => 0);
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y FROM points');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, CASE WHEN id = 7 THEN NULL ELSE label END AS label FROM points');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, 2 AS fraud FROM points', label => 'fraud');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, note AS fraud FROM points', label => 'fraud');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points WHERE false');
+SELECT * FROM dendrite.feature_drift('rt', 'SELECT x FROM points');
+SELECT * FROM dendrite.feature_drift('rt', 'SELECT x, y FROM points WHERE false');
+SELECT * FROM dendrite.retrain('no_such_model');
+SELECT * FROM dendrite.retrain('rt', promote => 'sometimes');
+SELECT * FROM dendrite.retrain('rt');
+SELECT dendrite.report('rt', 99);
+SELECT dendrite.report('no_such_model');
+-- Without pg_cron in the database, scheduling says what is missing; retrain itself works without it.
+SELECT dendrite.schedule_retraining('rt', '0 3 * * *', evaluation_query => 'SELECT x, y, label FROM points');
+SELECT dendrite.schedule_retraining('rt', NULL);
+SELECT dendrite.unschedule_retraining('rt');

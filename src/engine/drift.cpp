@@ -1,0 +1,71 @@
+#include "engine/drift.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dendrite::engine {
+
+namespace {
+constexpr size_t kDistinctBins = 10;
+}
+
+size_t bin_of(const std::vector<float>& edges, float value) {
+    return size_t(std::upper_bound(edges.begin(), edges.end(), value) - edges.begin());
+}
+
+std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows, int columns, size_t max_rows) {
+    std::vector<FeatureBaseline> baselines(size_t(std::max(columns, 0)));
+    if (n_rows == 0 || columns <= 0) return baselines;
+    const size_t stride = std::max<size_t>(1, (n_rows + max_rows - 1) / std::max<size_t>(1, max_rows));
+    std::vector<float> values;
+    values.reserve(n_rows / stride + 1);
+    for (int j = 0; j < columns; ++j) {
+        values.clear();
+        for (size_t r = 0; r < n_rows; r += stride) values.push_back(rows[r * size_t(columns) + size_t(j)]);
+        std::sort(values.begin(), values.end());
+        FeatureBaseline& b = baselines[size_t(j)];
+        const size_t n = values.size();
+        // A feature of at most kDistinctBins values (a boolean, a one-hot column) gets a bin per value, so
+        // that a rare value (2 % of the rows) has a bin of its own; any other, a bin per decile.
+        std::vector<float> distinct;
+        for (float v : values)
+            if (distinct.empty() || v > distinct.back()) {
+                distinct.push_back(v);
+                if (distinct.size() > kDistinctBins) break;
+            }
+        if (distinct.size() <= kDistinctBins) {
+            b.edges.assign(distinct.begin() + 1, distinct.end());
+        } else {
+            for (int decile = 1; decile <= 9; ++decile) {
+                const float edge = values[std::min(n - 1, n * size_t(decile) / 10)];
+                // An edge equal to the smallest value would leave bin 0 empty by construction.
+                if (edge > values.front() && (b.edges.empty() || edge > b.edges.back())) b.edges.push_back(edge);
+            }
+        }
+        BinCounts counts(b.edges.size() + 1);
+        double squares = 0;
+        for (float v : values) counts.add(b.edges, v);
+        b.mean = counts.mean();
+        for (float v : values) squares += (double(v) - b.mean) * (double(v) - b.mean);
+        b.stddev = std::sqrt(squares / double(n));
+        b.fractions.resize(counts.counts.size());
+        for (size_t k = 0; k < counts.counts.size(); ++k) b.fractions[k] = double(counts.counts[k]) / double(n);
+    }
+    return baselines;
+}
+
+double population_stability(const std::vector<double>& expected, const std::vector<int64_t>& actual_counts) {
+    int64_t total = 0;
+    for (int64_t c : actual_counts) total += c;
+    if (total == 0 || expected.size() != actual_counts.size()) return 0.0;
+    constexpr double kFloor = 1e-4;
+    double psi = 0;
+    for (size_t k = 0; k < expected.size(); ++k) {
+        const double e = std::max(expected[k], kFloor);
+        const double a = std::max(double(actual_counts[k]) / double(total), kFloor);
+        psi += (a - e) * std::log(a / e);
+    }
+    return psi;
+}
+
+}  // namespace dendrite::engine

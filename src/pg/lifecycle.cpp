@@ -1,0 +1,257 @@
+// dendrite.evaluate and dendrite.feature_drift: a stored model version measured on the rows of any query.
+// evaluate scores a labelled query with one version (the champion/challenger comparison of retrain uses
+// it); feature_drift compares every feature of a query's rows with the version's training rows.
+#include "engine/drift.hpp"
+#include "engine/metrics.hpp"
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/featurize.hpp"
+#include "pg/model_cache.hpp"
+#include "pg/privileges.hpp"
+#include "pg/settings.hpp"
+#include "pg/values.hpp"
+
+#include <algorithm>
+
+namespace dendrite::pg {
+
+namespace {
+
+int version_argument(FunctionCallInfo fcinfo, int argument) {
+    if (PG_ARGISNULL(argument)) return 0;  // the serving version
+    const int version = PG_GETARG_INT32(argument);
+    if (version <= 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("version must be positive, got %d", version),
+                        errhint("Leave it NULL for the version that serves the model.")));
+    return version;
+}
+
+// The scores and labels of evaluate's rows, in the function's memory context (the offline pass runs inside
+// an SPI connection, whose memory goes at its end).
+struct EvaluationRows {
+    const CachedVersion* version;
+    const char* label;
+    int label_attnum;  // 0 until the first row
+    Oid label_type;
+    MemoryContext context;
+    float* scores;
+    float* labels;
+    size_t rows, capacity;
+    float* scratch;
+};
+
+void collect_evaluation_row(void* context, const float* features, TupleTableSlot* slot) {
+    auto* e = static_cast<EvaluationRows*>(context);
+    if (e->label_attnum == 0) {
+        TupleDesc descriptor = slot->tts_tupleDescriptor;
+        e->label_attnum = SPI_fnumber(descriptor, e->label);
+        if (e->label_attnum <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("label column \"%s\" is not in the result of the query", e->label),
+                            errhint("The query must return the label with the rows to score.")));
+        e->label_type = getBaseType(SPI_gettypeid(descriptor, e->label_attnum));
+        if (!is_feature_type(e->label_type))
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("label column \"%s\" has type %s", e->label, format_type_be(e->label_type)),
+                            errhint("The label must be boolean or a number that is 0 or 1.")));
+    }
+    if (slot->tts_isnull[e->label_attnum - 1])
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("label column \"%s\" is null in row %zu of the query", e->label, e->rows + 1),
+                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", e->label)));
+    const double label = feature_value(slot->tts_values[e->label_attnum - 1], e->label_type);
+    if (label != 0.0 && label != 1.0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", e->label, label, e->rows + 1)));
+    if (e->rows == e->capacity) {
+        const size_t capacity = e->capacity ? e->capacity * 2 : 65536;
+        const size_t budget = size_t(training_memory_kb) * 1024;
+        if (capacity * 2 * sizeof(float) > budget)
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("the evaluated rows do not fit in dendrite.training_memory"),
+                            errdetail("%zu rows need about %zu MB; dendrite.training_memory is %d MB.", capacity,
+                                      (capacity * 2 * sizeof(float)) >> 20, training_memory_kb >> 10),
+                            errhint("Evaluate on fewer rows (a WHERE clause or TABLESAMPLE in the query).")));
+        const Size bytes = sizeof(float) * capacity;
+        if (e->scores) {
+            e->scores = static_cast<float*>(repalloc_huge(e->scores, bytes));
+            e->labels = static_cast<float*>(repalloc_huge(e->labels, bytes));
+        } else {
+            e->scores = static_cast<float*>(MemoryContextAllocHuge(e->context, bytes));
+            e->labels = static_cast<float*>(MemoryContextAllocHuge(e->context, bytes));
+        }
+        e->capacity = capacity;
+    }
+    e->scores[e->rows] = float(engine::score_one(e->version->scorer, features, e->scratch));
+    e->labels[e->rows] = float(label);
+    ++e->rows;
+}
+
+// Per feature, the current rows' counts in the bins of the training baseline.
+struct DriftCounts {
+    int n_features;
+    float** edges;      // per feature, n_edges[f] values
+    int* n_edges;
+    double** fractions;  // per feature, n_edges[f] + 1 values
+    int64** counts;      // per feature, n_edges[f] + 1 counters
+    double* sums;
+    int64 rows;
+};
+
+void count_drift_row(void* context, const float* features, TupleTableSlot*) {
+    auto* d = static_cast<DriftCounts*>(context);
+    for (int f = 0; f < d->n_features; ++f) {
+        const float* edges = d->edges[f];
+        const float v = features[f];
+        ++d->counts[f][std::upper_bound(edges, edges + d->n_edges[f], v) - edges];
+        d->sums[f] += v;
+    }
+    ++d->rows;
+}
+
+}  // namespace
+
+}  // namespace dendrite::pg
+
+using namespace dendrite::pg;
+namespace engine = dendrite::engine;
+
+// dendrite.evaluate(model, query, version, label): the version's fraud metrics on the query's rows, at the
+// version's stored threshold.
+DENDRITE_FUNCTION(dendrite_evaluate) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    const int requested = version_argument(fcinfo, 2);
+    TupleDesc descriptor;
+    if (get_call_result_type(fcinfo, nullptr, &descriptor) != TYPEFUNC_COMPOSITE)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("dendrite.evaluate must return a composite type")));
+    descriptor = BlessTupleDesc(descriptor);
+
+    EvaluationRows rows{};
+    rows.context = CurrentMemoryContext;
+    rows.version = model_version(model, requested);
+    rows.scratch = static_cast<float*>(palloc(sizeof(float) * rows.version->scratch_floats));
+    connect_spi();
+    if (PG_ARGISNULL(3)) {
+        Datum id[1] = {Int64GetDatum(rows.version->version_id)};
+        execute("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+        rows.label = MemoryContextStrdup(rows.context, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+    } else {
+        rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
+    }
+    offline_pass(rows.version->featurizer, query, DT_NOBEGIN, collect_evaluation_row, &rows);
+    finish_spi();
+    if (rows.rows == 0)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to evaluate on")));
+
+    engine::Metrics metrics;
+    int64 positives = 0;
+    engine_call([&] {
+        engine::ThresholdRule rule;
+        rule.kind = engine::ThresholdRule::Kind::Fixed;
+        rule.value = rows.version->threshold;
+        metrics = engine::evaluate(rows.scores, rows.labels, rows.rows, rule);
+        for (size_t i = 0; i < rows.rows; ++i) positives += rows.labels[i] > 0.5f;
+    });
+    const bool one_class = positives == 0 || positives == int64(rows.rows);
+    Datum values[13] = {Int32GetDatum(rows.version->version),
+                        Int64GetDatum(int64(rows.rows)),
+                        Int64GetDatum(positives),
+                        Float8GetDatum(metrics.pr_auc),
+                        Float8GetDatum(metrics.roc_auc),
+                        Float8GetDatum(metrics.recall_at_precision_90),
+                        Float8GetDatum(metrics.confusion.precision()),
+                        Float8GetDatum(metrics.confusion.recall()),
+                        Int64GetDatum(metrics.confusion.tp),
+                        Int64GetDatum(metrics.confusion.fp),
+                        Int64GetDatum(metrics.confusion.tn),
+                        Int64GetDatum(metrics.confusion.fn),
+                        Float8GetDatum(rows.version->threshold)};
+    bool nulls[13] = {};
+    // Ranking metrics need both classes: NULL rather than a number that means nothing.
+    nulls[3] = nulls[4] = nulls[5] = one_class;
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
+}
+
+// dendrite.feature_drift(model, query, version): per feature, the population stability index of the
+// query's rows against the version's training rows.
+DENDRITE_FUNCTION(dendrite_feature_drift) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    const int requested = version_argument(fcinfo, 2);
+    const CachedVersion* version = model_version(model, requested);
+    InitMaterializedSRF(fcinfo, 0);
+    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    MemoryContext function_context = CurrentMemoryContext;
+
+    const int n = version->n_features;
+    DriftCounts drift{};
+    drift.n_features = n;
+    drift.edges = static_cast<float**>(palloc0(sizeof(float*) * n));
+    drift.n_edges = static_cast<int*>(palloc0(sizeof(int) * n));
+    drift.fractions = static_cast<double**>(palloc0(sizeof(double*) * n));
+    drift.counts = static_cast<int64**>(palloc0(sizeof(int64*) * n));
+    drift.sums = static_cast<double*>(palloc0(sizeof(double) * n));
+    char** names = static_cast<char**>(palloc0(sizeof(char*) * n));
+    double* training_means = static_cast<double*>(palloc0(sizeof(double) * n));
+    double* training_stddevs = static_cast<double*>(palloc0(sizeof(double) * n));
+
+    connect_spi();
+    require_model_manager(model);  // the baseline tells what the training rows looked like
+    Datum id[1] = {Int64GetDatum(version->version_id)};
+    if (!catalog_has_table("feature_baselines"))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("the dendrite catalog has no training baselines"),
+                        errhint("Run ALTER EXTENSION dendrite UPDATE, then retrain the model.")));
+    execute("SELECT feature_index, feature, mean, stddev, edges, fractions FROM dendrite.feature_baselines "
+            "WHERE version_id = $1 ORDER BY feature_index",
+            1, oids({INT8OID}), id);
+    if (SPI_processed != uint64(n))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("version %d of model \"%s\" has no training baseline", version->version, model),
+                        errdetail("Versions trained before dendrite 0.4.0 did not store their training rows' deciles."),
+                        errhint("Train a new version (dendrite.train or dendrite.retrain).")));
+    for (int f = 0; f < n; ++f) {
+        HeapTuple row = SPI_tuptable->vals[f];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool isnull;
+        names[f] = MemoryContextStrdup(function_context, SPI_getvalue(row, desc, 2));
+        training_means[f] = DatumGetFloat8(SPI_getbinval(row, desc, 3, &isnull));
+        training_stddevs[f] = DatumGetFloat8(SPI_getbinval(row, desc, 4, &isnull));
+        ArrayType* edges = DatumGetArrayTypeP(SPI_getbinval(row, desc, 5, &isnull));
+        ArrayType* fractions = DatumGetArrayTypeP(SPI_getbinval(row, desc, 6, &isnull));
+        const int n_edges = ArrayGetNItems(ARR_NDIM(edges), ARR_DIMS(edges));
+        if (ArrayGetNItems(ARR_NDIM(fractions), ARR_DIMS(fractions)) != n_edges + 1 || array_contains_nulls(edges) ||
+            array_contains_nulls(fractions))
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("the training baseline of feature \"%s\" is malformed", names[f])));
+        drift.n_edges[f] = n_edges;
+        drift.edges[f] = static_cast<float*>(MemoryContextAlloc(function_context, sizeof(float) * (n_edges + 1)));
+        memcpy(drift.edges[f], ARR_DATA_PTR(edges), sizeof(float) * n_edges);
+        drift.fractions[f] = static_cast<double*>(MemoryContextAlloc(function_context, sizeof(double) * (n_edges + 1)));
+        memcpy(drift.fractions[f], ARR_DATA_PTR(fractions), sizeof(double) * (n_edges + 1));
+        drift.counts[f] = static_cast<int64*>(MemoryContextAllocZero(function_context, sizeof(int64) * (n_edges + 1)));
+    }
+    offline_pass(version->featurizer, query, DT_NOBEGIN, count_drift_row, &drift);
+    finish_spi();
+    if (drift.rows == 0)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to compare")));
+
+    for (int f = 0; f < n; ++f) {
+        double psi = 0;
+        engine_call([&] {
+            const std::vector<double> expected(drift.fractions[f], drift.fractions[f] + drift.n_edges[f] + 1);
+            const std::vector<int64_t> actual(drift.counts[f], drift.counts[f] + drift.n_edges[f] + 1);
+            psi = engine::population_stability(expected, actual);
+        });
+        Datum values[7] = {Int32GetDatum(f + 1),
+                           CStringGetTextDatum(names[f]),
+                           Float8GetDatum(training_means[f]),
+                           Float8GetDatum(drift.sums[f] / double(drift.rows)),
+                           Float8GetDatum(training_stddevs[f]),
+                           Float8GetDatum(psi),
+                           Int64GetDatum(drift.rows)};
+        bool nulls[7] = {};
+        tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}

@@ -1,0 +1,96 @@
+// Training baselines, the population stability index and the stored PR/ROC curves, on hand-computed cases.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "engine/drift.hpp"
+#include "engine/metrics.hpp"
+
+namespace dendrite::engine {
+namespace {
+
+TEST(Drift, BinsAreHalfOpenAtTheirUpperEdge) {
+    const std::vector<float> edges{1.0f, 2.0f};
+    EXPECT_EQ(bin_of(edges, 0.5f), 0u);
+    EXPECT_EQ(bin_of(edges, 1.0f), 1u);  // an edge belongs to the bin above it
+    EXPECT_EQ(bin_of(edges, 1.5f), 1u);
+    EXPECT_EQ(bin_of(edges, 2.0f), 2u);
+    EXPECT_EQ(bin_of(edges, 99.0f), 2u);
+    EXPECT_EQ(bin_of({}, 3.0f), 0u);
+}
+
+TEST(Drift, ContinuousFeatureGetsDecileBins) {
+    std::vector<float> rows(1000);
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(i);
+    const auto baselines = feature_baselines(rows.data(), rows.size(), 1);
+    ASSERT_EQ(baselines.size(), 1u);
+    const FeatureBaseline& b = baselines[0];
+    ASSERT_EQ(b.edges.size(), 9u);
+    EXPECT_FLOAT_EQ(b.edges[0], 100.0f);
+    EXPECT_FLOAT_EQ(b.edges[8], 900.0f);
+    for (double f : b.fractions) EXPECT_DOUBLE_EQ(f, 0.1);
+    EXPECT_DOUBLE_EQ(b.mean, 499.5);
+    EXPECT_NEAR(b.stddev, std::sqrt((1000.0 * 1000.0 - 1) / 12.0), 1e-9);
+}
+
+TEST(Drift, RareBinaryValueKeepsItsOwnBin) {
+    // Column 0: 2 % ones (a one-hot column); column 1: constant.
+    std::vector<float> rows(2 * 1000, 0.0f);
+    for (size_t i = 0; i < 20; ++i) rows[2 * i] = 1.0f;
+    for (size_t i = 0; i < 1000; ++i) rows[2 * i + 1] = 7.0f;
+    const auto baselines = feature_baselines(rows.data(), 1000, 2);
+    ASSERT_EQ(baselines[0].edges, std::vector<float>{1.0f});
+    EXPECT_DOUBLE_EQ(baselines[0].fractions[0], 0.98);
+    EXPECT_DOUBLE_EQ(baselines[0].fractions[1], 0.02);
+    EXPECT_TRUE(baselines[1].edges.empty());
+    EXPECT_EQ(baselines[1].fractions, std::vector<double>{1.0});
+    EXPECT_DOUBLE_EQ(baselines[1].stddev, 0.0);
+}
+
+TEST(Drift, SamplesLargeInputsAtAStride) {
+    std::vector<float> rows(200000);
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(i % 1000);
+    const auto b = feature_baselines(rows.data(), rows.size(), 1, 50000)[0];
+    EXPECT_EQ(b.edges.size(), 9u);
+    double total = 0;
+    for (double f : b.fractions) total += f;
+    EXPECT_NEAR(total, 1.0, 1e-12);
+}
+
+TEST(Drift, PopulationStabilityByHand) {
+    EXPECT_DOUBLE_EQ(population_stability({0.5, 0.5}, {50, 50}), 0.0);
+    // (0.9 - 0.5) ln(0.9 / 0.5) + (0.1 - 0.5) ln(0.1 / 0.5)
+    EXPECT_NEAR(population_stability({0.5, 0.5}, {90, 10}), 0.4 * std::log(1.8) - 0.4 * std::log(0.2), 1e-12);
+    // An empty bin counts as 1e-4, not as zero (which would make the index infinite).
+    EXPECT_NEAR(population_stability({0.5, 0.5}, {100, 0}),
+                (1 - 0.5) * std::log(1 / 0.5) + (1e-4 - 0.5) * std::log(1e-4 / 0.5), 1e-12);
+    EXPECT_DOUBLE_EQ(population_stability({0.5, 0.5}, {0, 0}), 0.0);  // nothing to compare
+}
+
+TEST(Curves, SummaryKeepsEveryMovingPoint) {
+    const float scores[] = {0.9f, 0.8f, 0.7f, 0.6f};
+    const float labels[] = {1, 0, 1, 0};
+    const CurveSummary s = summarize_curve(Curve::of(scores, labels, 4));
+    ASSERT_EQ(s.size(), 4u);
+    EXPECT_FLOAT_EQ(s.thresholds[0], 0.9f);
+    EXPECT_FLOAT_EQ(s.precision[0], 1.0f);
+    EXPECT_FLOAT_EQ(s.recall[0], 0.5f);
+    EXPECT_FLOAT_EQ(s.false_positive_rate[0], 0.0f);
+    EXPECT_FLOAT_EQ(s.precision[2], 2.0f / 3.0f);
+    EXPECT_FLOAT_EQ(s.recall[2], 1.0f);
+    EXPECT_FLOAT_EQ(s.false_positive_rate[3], 1.0f);
+}
+
+TEST(Curves, SummaryThinsToTheResolutionButKeepsTheEnds) {
+    const float scores[] = {0.9f, 0.8f, 0.7f, 0.6f};
+    const float labels[] = {1, 0, 1, 0};
+    const CurveSummary s = summarize_curve(Curve::of(scores, labels, 4), 0.6);
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_FLOAT_EQ(s.thresholds[0], 0.9f);
+    EXPECT_FLOAT_EQ(s.thresholds[1], 0.6f);
+    EXPECT_EQ(summarize_curve(Curve::of(scores, labels, 0)).size(), 0u);
+}
+
+}  // namespace
+}  // namespace dendrite::engine
