@@ -45,6 +45,11 @@ $(ENGINE_LIB): FORCE
 $(shlib): $(ENGINE_LIB)
 $(OBJS): $(wildcard src/engine/*.hpp src/pg/*.hpp)
 
+# dendritectl beside PostgreSQL's own programs (pg_config --bindir).
+install: install-cli
+install-cli: $(ENGINE_LIB)
+	$(INSTALL_PROGRAM) $(ENGINE_BUILD)/dendritectl '$(DESTDIR)$(bindir)/dendritectl'
+
 installcheck: | build/regress
 build/regress:
 	mkdir -p $@
@@ -52,5 +57,5 @@ build/regress:
 engine-test: $(ENGINE_LIB)
 	cd $(ENGINE_BUILD) && ctest --output-on-failure
 
-.PHONY: FORCE engine-test
+.PHONY: FORCE engine-test install-cli
 FORCE:

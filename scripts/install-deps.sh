@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
+  postgresql-15-cron  # scheduled retraining (tests/e2e/schedule.sh)
+  chromium            # renders dendrite.report in tests/e2e/report.sh
   libeigen3-dev nlohmann-json3-dev libxgboost-dev cmake g++ make pkg-config xz-utils
   googletest libgtest-dev
   clang libclang-rt-14-dev  # libFuzzer for scripts/fuzz_parsers.sh
