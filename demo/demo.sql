@@ -147,3 +147,29 @@ SELECT transaction_id, amount, round(dendrite.score('fraud_mlp', t)::numeric, 4)
 SELECT dendrite.deploy('fraud_mlp', strategy => 'best', metric => 'pr_auc') AS deployed_version;
 SELECT dendrite.rollback('fraud_mlp') AS rolled_back_to_version;
 SELECT model, version, action, strategy, serving FROM dendrite.deployment_history ORDER BY deployed_at;
+
+\echo '   Outcomes come back (here the simulator''s truth for the inserted day) and the model''s live health'
+SELECT count(*) AS outcomes_recorded
+  FROM (SELECT dendrite.record_outcome('transactions', transaction_id::text, is_fraud)
+          FROM transactions WHERE tx_time >= '2026-02-24' AND is_fraud IS NOT NULL) recorded;
+SELECT serving_version, predictions, flagged, labelled, tp, fp, fn, round("precision"::numeric, 3) AS "precision",
+       round(recall::numeric, 3) AS recall
+  FROM dendrite.model_health('fraud_mlp', '1 day');
+
+\echo '   Drift of the new day against the training rows, per feature (PSI: under 0.1 stable, over 0.25 drifted);'
+\echo '   the days before it only build the cards'' and terminals'' history. One day is one weekday: its weekday'
+\echo '   features drift by construction; the history counts show a month of history behind every card now'
+SELECT feature, round(training_mean::numeric, 3) AS training_mean, round(current_mean::numeric, 3) AS new_day_mean,
+       round(psi::numeric, 4) AS psi
+  FROM dendrite.feature_drift('fraud_mlp', 'SELECT * FROM transactions WHERE transaction_id < 20000000',
+                              since => '2026-02-24')
+ ORDER BY psi DESC LIMIT 5;
+
+\echo '   The report for humans: build/demo-report.html (metrics, confusion matrix, PR and ROC curves, epochs)'
+\pset format unaligned
+\pset tuples_only on
+\o build/demo-report.html
+SELECT dendrite.report('fraud_mlp');
+\o
+\pset format aligned
+\pset tuples_only off

@@ -87,6 +87,7 @@ SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, CASE WHEN id = 7 THEN NULL E
 SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, 2 AS fraud FROM points', label => 'fraud');
 SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, note AS fraud FROM points', label => 'fraud');
 SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points WHERE false');
+SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points', since => '2026-01-01');
 SELECT * FROM dendrite.feature_drift('rt', 'SELECT x FROM points');
 SELECT * FROM dendrite.feature_drift('rt', 'SELECT x, y FROM points WHERE false');
 SELECT * FROM dendrite.retrain('no_such_model');

@@ -168,13 +168,6 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     return store_featurizer(name, query, history_query, *featurizer, input_types, rows);
 }
 
-}  // namespace dendrite::pg
-
-using namespace dendrite;
-using namespace dendrite::pg;
-
-namespace {
-
 Timestamp since_argument(FunctionCallInfo fcinfo, int argument) {
     if (PG_ARGISNULL(argument)) return DT_NOBEGIN;
     const Timestamp since = PG_GETARG_TIMESTAMP(argument);
@@ -182,6 +175,13 @@ Timestamp since_argument(FunctionCallInfo fcinfo, int argument) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since must be a finite timestamp")));
     return since;
 }
+
+}  // namespace dendrite::pg
+
+using namespace dendrite;
+using namespace dendrite::pg;
+
+namespace {
 
 // Per call site of features/observe: the featurizer resolved once per statement and the row binding.
 struct RowState {

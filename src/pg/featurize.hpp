@@ -23,6 +23,9 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                      const char* what,  // "training query" or "featurizer query", for messages
                      const FitObserver* observer = nullptr);
 
+// A `since` argument: DT_NOBEGIN when NULL, 22023 when infinite.
+Timestamp since_argument(FunctionCallInfo fcinfo, int argument);
+
 // The result columns of a query without running it (22023 unless it is a single SELECT).
 TupleDesc describe_query(const char* query, const char* what);
 // 42701 for a duplicate column name, 42703 when label (if not NULL) is not a column.

@@ -115,8 +115,8 @@ void count_drift_row(void* context, const float* features, TupleTableSlot*) {
 using namespace dendrite::pg;
 namespace engine = dendrite::engine;
 
-// dendrite.evaluate(model, query, version, label): the version's fraud metrics on the query's rows, at the
-// version's stored threshold.
+// dendrite.evaluate(model, query, version, label, since): the version's fraud metrics on the query's rows
+// (those at or after since; earlier ones only feed history features), at the version's stored threshold.
 DENDRITE_FUNCTION(dendrite_evaluate) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
@@ -138,7 +138,7 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
     }
-    offline_pass(rows.version->featurizer, query, DT_NOBEGIN, collect_evaluation_row, &rows);
+    offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), collect_evaluation_row, &rows);
     finish_spi();
     if (rows.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to evaluate on")));
@@ -172,8 +172,8 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
 }
 
-// dendrite.feature_drift(model, query, version): per feature, the population stability index of the
-// query's rows against the version's training rows.
+// dendrite.feature_drift(model, query, version, since): per feature, the population stability index of the
+// query's rows (at or after since) against the version's training rows.
 DENDRITE_FUNCTION(dendrite_feature_drift) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
@@ -231,7 +231,7 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         memcpy(drift.fractions[f], ARR_DATA_PTR(fractions), sizeof(double) * (n_edges + 1));
         drift.counts[f] = static_cast<int64*>(MemoryContextAllocZero(function_context, sizeof(int64) * (n_edges + 1)));
     }
-    offline_pass(version->featurizer, query, DT_NOBEGIN, count_drift_row, &drift);
+    offline_pass(version->featurizer, query, since_argument(fcinfo, 3), count_drift_row, &drift);
     finish_spi();
     if (drift.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to compare")));

@@ -38,19 +38,20 @@ COMMENT ON TABLE dendrite.feature_baselines IS 'per version and feature: its dis
 SELECT pg_catalog.pg_extension_config_dump('dendrite.feature_baselines', '');
 
 CREATE FUNCTION dendrite.evaluate(model text, query text, version int DEFAULT NULL, label text DEFAULT NULL,
+    since timestamp DEFAULT NULL,
     OUT version int, OUT rows bigint, OUT positives bigint, OUT pr_auc float8, OUT roc_auc float8,
     OUT recall_at_precision_90 float8, OUT "precision" float8, OUT recall float8,
     OUT tp bigint, OUT fp bigint, OUT tn bigint, OUT fn bigint, OUT threshold float8)
 AS 'MODULE_PATHNAME', 'dendrite_evaluate'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dendrite.evaluate IS 'scores the rows of a labelled query with a version of a model (NULL: the serving one) and returns its fraud metrics at the version''s threshold; label defaults to the column the version was trained on';
+COMMENT ON FUNCTION dendrite.evaluate IS 'scores the rows of a labelled query with a version of a model (NULL: the serving one) and returns its fraud metrics at the version''s threshold; label defaults to the column the version was trained on; rows before since only feed history features';
 
-CREATE FUNCTION dendrite.feature_drift(model text, query text, version int DEFAULT NULL)
+CREATE FUNCTION dendrite.feature_drift(model text, query text, version int DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (feature_number int, feature text, training_mean float8, current_mean float8, training_stddev float8,
                psi float8, rows bigint)
 AS 'MODULE_PATHNAME', 'dendrite_feature_drift'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dendrite.feature_drift IS 'per feature of a model version (NULL: the serving one): the population stability index of the query''s rows against the training rows (< 0.1 stable, 0.1-0.25 moderate, > 0.25 drifted)';
+COMMENT ON FUNCTION dendrite.feature_drift IS 'per feature of a model version (NULL: the serving one): the population stability index of the query''s rows (at or after since; earlier ones only feed history features) against the training rows (< 0.1 stable, 0.1-0.25 moderate, > 0.25 drifted)';
 
 --------------------------------------------------------------------------------------------------------
 -- Retraining: champion (the serving version) against challenger (a new version trained with the
@@ -530,8 +531,8 @@ COMMENT ON FUNCTION dendrite.report IS 'a self-contained HTML report of a model 
 -- Grants (see 0.3.0): nothing new to PUBLIC.
 --------------------------------------------------------------------------------------------------------
 
-REVOKE EXECUTE ON FUNCTION dendrite.evaluate(text, text, int, text),
-                           dendrite.feature_drift(text, text, int),
+REVOKE EXECUTE ON FUNCTION dendrite.evaluate(text, text, int, text, timestamp),
+                           dendrite.feature_drift(text, text, int, timestamp),
                            dendrite.internal_retraining_plan(text, text, text, text),
                            dendrite.internal_record_retraining(text, int, int, text, text, bigint, bigint, float8, float8,
                                                                timestamptz, name),
@@ -552,8 +553,8 @@ GRANT EXECUTE ON FUNCTION dendrite.report(text, int),
                                                       float8, float8, float8, boolean) TO dendrite_scorer;
 GRANT SELECT ON dendrite.validation_curves TO dendrite_scorer;
 
-GRANT EXECUTE ON FUNCTION dendrite.evaluate(text, text, int, text),
-                          dendrite.feature_drift(text, text, int),
+GRANT EXECUTE ON FUNCTION dendrite.evaluate(text, text, int, text, timestamp),
+                          dendrite.feature_drift(text, text, int, timestamp),
                           dendrite.internal_retraining_plan(text, text, text, text),
                           dendrite.record_retraining(text, int, int, text, text, bigint, bigint, float8, float8, timestamptz),
                           dendrite.retrain(text, text, text, text),
