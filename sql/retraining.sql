@@ -78,6 +78,24 @@ SELECT left(:'html', 15) AS doctype, right(:'html', 14) AS ending,
 SELECT dendrite.train('rt <b>&', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 1) IS NOT NULL AS trained;
 SELECT dendrite.report('rt <b>&') LIKE '%rt &lt;b&gt;&amp;%' AS escaped, dendrite.report('rt <b>&') NOT LIKE '%rt <b>%' AS no_markup;
 
+-- export_model / import_model carry the curves and the baselines: the copy drifts and reports like the
+-- original.
+SELECT dendrite.import_model(dendrite.export_model('rt', 1), model => 'rt_copy') AS imported_version;
+SELECT a.thresholds = b.thresholds AND a.precision = b.precision AND a.recall = b.recall
+       AND a.false_positive_rate = b.false_positive_rate AS same_curves
+  FROM dendrite.validation_curves a, dendrite.validation_curves b
+ WHERE a.version_id = (SELECT v.version_id FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+                        WHERE m.name = 'rt' AND v.version = 1)
+   AND b.version_id = (SELECT version_id FROM dendrite.serving_version('rt_copy'));
+SELECT a.feature, a.psi = b.psi AS same_psi
+  FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted', version => 1) a
+  JOIN dendrite.feature_drift('rt_copy', 'SELECT x, y FROM rt_shifted') b USING (feature_number);
+-- An export from 0.3.0 (without the two keys) still imports; the report says the curves are missing.
+SELECT dendrite.import_model(dendrite.export_model('rt', 1) - '{validation_curves,feature_baselines}'::text[],
+                             model => 'rt_old') AS imported_version;
+SELECT dendrite.report('rt_old') LIKE '%No curves%' AS says_no_curves;
+SELECT * FROM dendrite.feature_drift('rt_old', 'SELECT x, y FROM points');
+
 -- Errors.
 SELECT * FROM dendrite.evaluate('no_such_model', 'SELECT x, y, label FROM points');
 SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points', version => 99);

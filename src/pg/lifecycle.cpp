@@ -208,7 +208,7 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
     if (SPI_processed != uint64(n))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("version %d of model \"%s\" has no training baseline", version->version, model),
-                        errdetail("Versions trained before dendrite 0.4.0 did not store their training rows' deciles."),
+                        errdetail("Versions trained before dendrite 0.4.0, and their exports, have no deciles of their training rows."),
                         errhint("Train a new version (dendrite.train or dendrite.retrain).")));
     for (int f = 0; f < n; ++f) {
         HeapTuple row = SPI_tuptable->vals[f];

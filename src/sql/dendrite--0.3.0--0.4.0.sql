@@ -503,7 +503,7 @@ BEGIN
          || format('<tr><th>fraud</th><td>%s (TP)</td><td>%s (FN)</td></tr><tr><th>legitimate</th><td>%s (FP)</td><td>%s (TN)</td></tr></table>',
                    metrics->>'tp', metrics->>'fn', metrics->>'fp', metrics->>'tn')
          || '<h2>Curves</h2><div class="charts">'
-         || CASE WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0.</p>'
+         || CASE WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0 (or imported from such a version).</p>'
             ELSE dendrite.internal_svg_chart('Precision-recall', 'recall', 'precision', curve.recall::float8[],
                                              curve.precision::float8[], format('PR-AUC %s', round((metrics->>'pr_auc')::numeric, 4)),
                                              x_min => 0, x_max => 1, y_min => 0, y_max => 1)
@@ -526,6 +526,173 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION dendrite.report IS 'a self-contained HTML report of a model version (NULL: the serving one): metrics, confusion matrix, PR and ROC curves, loss and PR-AUC per epoch, features; save it with psql \o or dendritectl report';
+
+--------------------------------------------------------------------------------------------------------
+-- export_model / import_model carry the curves and baselines too: their 0.3.0 bodies (frozen in that
+-- script) with two more keys. An export from 0.3.0 has neither key and imports as before.
+--------------------------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION dendrite.export_model(model text, version int DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3  -- every real and float8 written so that it reads back bit for bit
+AS $$
+DECLARE
+    m dendrite.models;
+    v dendrite.model_versions;
+    f dendrite.featurizers;
+BEGIN
+    SELECT * INTO m FROM dendrite.models x WHERE x.name = export_model.model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', export_model.model USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT dendrite.may_manage(m.owner) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', export_model.model USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', m.owner),
+            HINT = 'Only a member of its owner role or of dendrite_admin may export it.';
+    END IF;
+    SELECT * INTO v FROM dendrite.model_versions x
+     WHERE x.model_id = m.model_id
+       AND x.version_id = CASE WHEN export_model.version IS NULL
+                               THEN (SELECT s.version_id FROM dendrite.serving_version(export_model.model) s)
+                               ELSE x.version_id END
+       AND (export_model.version IS NULL OR x.version = export_model.version);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', export_model.model, coalesce(export_model.version::text, 'serving')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO f FROM dendrite.featurizers x WHERE x.featurizer_id = v.featurizer_id;
+    RETURN jsonb_build_object(
+        'format', 'dendrite-model',
+        'format_version', 1,
+        'extension_version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'dendrite'),
+        'exported_at', now(),
+        'model', jsonb_build_object('name', m.name, 'task', m.task, 'configuration', m.configuration),
+        'version', to_jsonb(v) - '{version_id,model_id,featurizer_id,status}'::text[],
+        'featurizer', (to_jsonb(f) - '{featurizer_id,owner}'::text[]) || jsonb_build_object(
+            'columns', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal), '[]')
+                          FROM dendrite.feature_columns c WHERE c.featurizer_id = f.featurizer_id),
+            'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal, c.rank), '[]')
+                             FROM dendrite.feature_categories c WHERE c.featurizer_id = f.featurizer_id),
+            'history', (SELECT coalesce(jsonb_agg(to_jsonb(h) - 'featurizer_id' ORDER BY h.ordinal), '[]')
+                          FROM dendrite.feature_history h WHERE h.featurizer_id = f.featurizer_id)),
+        'parameters', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'version_id' ORDER BY p.layer_index, p.name), '[]')
+                         FROM dendrite.parameters p WHERE p.version_id = v.version_id),
+        'trees', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'version_id' ORDER BY t.tree_index), '[]')
+                    FROM dendrite.trees t WHERE t.version_id = v.version_id),
+        'epochs', (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'version_id' ORDER BY e.epoch), '[]')
+                     FROM dendrite.epochs e WHERE e.version_id = v.version_id),
+        'validation_curves', (SELECT to_jsonb(c) - 'version_id' FROM dendrite.validation_curves c
+                               WHERE c.version_id = v.version_id),
+        'feature_baselines', (SELECT coalesce(jsonb_agg(to_jsonb(b) - 'version_id' ORDER BY b.feature_index), '[]')
+                                FROM dendrite.feature_baselines b WHERE b.version_id = v.version_id));
+END
+$$;
+COMMENT ON FUNCTION dendrite.export_model IS 'a version of a model (NULL: the serving one) as one jsonb document: architecture, parameters or trees, epochs, curves, training baselines and its featurizer version; dendrite.import_model reads it back';
+
+CREATE OR REPLACE FUNCTION dendrite.internal_import_model(document jsonb, model text, caller name) RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target text := coalesce(internal_import_model.model, document->'model'->>'name');
+    featurizer_name text;
+    target_model_id bigint;
+    owner_name name;
+    new_featurizer_id bigint;
+    new_version int;
+    new_version_id bigint;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) IS DISTINCT FROM 'object' OR document->>'format' IS DISTINCT FROM 'dendrite-model' THEN
+        RAISE EXCEPTION 'the document is not a dendrite model export' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Export a model with dendrite.export_model.';
+    END IF;
+    IF jsonb_typeof(document->'format_version') IS DISTINCT FROM 'number' OR (document->>'format_version')::numeric <> 1 THEN
+        RAISE EXCEPTION 'unsupported export format version %', coalesce(document->>'format_version', 'NULL')
+            USING ERRCODE = 'feature_not_supported', HINT = 'This dendrite reads format version 1.';
+    END IF;
+    IF target IS NULL OR target = '' THEN
+        RAISE EXCEPTION 'the document names no model' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass model => ''name''.';
+    END IF;
+    IF jsonb_typeof(document->'version') IS DISTINCT FROM 'object' OR jsonb_typeof(document->'featurizer') IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the document has no version or featurizer' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A featurizer named after the exported model (fitted by train for it) follows the model's new name.
+    featurizer_name := CASE WHEN document->'featurizer'->>'name' = document->'model'->>'name' THEN target
+                            ELSE document->'featurizer'->>'name' END;
+
+    SELECT m.model_id, m.owner INTO target_model_id, owner_name FROM dendrite.models m WHERE m.name = target FOR UPDATE;
+    IF FOUND AND NOT dendrite.internal_may_manage(caller, owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', target USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name),
+            HINT = 'Import under another name: dendrite.import_model(document, model => ''...'').';
+    END IF;
+    SELECT f.owner INTO owner_name FROM dendrite.featurizers f WHERE f.name = featurizer_name ORDER BY f.version LIMIT 1;
+    IF FOUND AND NOT dendrite.internal_may_manage(caller, owner_name) THEN
+        RAISE EXCEPTION 'must be owner of featurizer "%"', featurizer_name USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name);
+    END IF;
+    IF target_model_id IS NULL THEN
+        INSERT INTO dendrite.models (name, task, configuration, owner)
+        VALUES (target, coalesce(document->'model'->>'task', 'binary_classification'),
+                coalesce(document->'model'->'configuration', document->'version'->'configuration'), caller)
+        RETURNING model_id INTO target_model_id;
+    END IF;
+
+    INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, input_types, output_names, rows, owner)
+    SELECT featurizer_name,
+           coalesce((SELECT max(x.version) FROM dendrite.featurizers x WHERE x.name = featurizer_name), 0) + 1,
+           f.query, f.history_query, f.spec, f.input_columns, f.input_types, f.output_names, f.rows, caller
+      FROM jsonb_populate_record(NULL::dendrite.featurizers, document->'featurizer') f
+    RETURNING featurizer_id INTO new_featurizer_id;
+    INSERT INTO dendrite.feature_columns
+    SELECT new_featurizer_id, c.ordinal, c.column_name, c.kind, c.missing_indicator, c.center, c.scale, c.impute,
+           c.unseen_value, c.outputs
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_columns, coalesce(document->'featurizer'->'columns', '[]')) c;
+    INSERT INTO dendrite.feature_categories
+    SELECT new_featurizer_id, c.ordinal, c.rank, c.category, c.value
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_categories, coalesce(document->'featurizer'->'categories', '[]')) c;
+    INSERT INTO dendrite.feature_history
+    SELECT new_featurizer_id, h.ordinal, h.output_name, h.center, h.scale
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_history, coalesce(document->'featurizer'->'history', '[]')) h;
+
+    SELECT coalesce(max(v.version), 0) + 1 INTO new_version FROM dendrite.model_versions v WHERE v.model_id = target_model_id;
+    INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, trained_at, trained_by, training_query,
+                                         label_column, algorithm, configuration, hyperparameters, metrics, threshold,
+                                         device, training_rows, validation_rows, seconds, status)
+    SELECT target_model_id, new_version, new_featurizer_id, coalesce(v.trained_at, now()), coalesce(v.trained_by, caller),
+           v.training_query, v.label_column, v.algorithm, v.configuration, v.hyperparameters, v.metrics, v.threshold,
+           v.device, v.training_rows, v.validation_rows, v.seconds, 'trained'
+      FROM jsonb_populate_record(NULL::dendrite.model_versions, document->'version') v
+    RETURNING version_id INTO new_version_id;
+    INSERT INTO dendrite.parameters
+    SELECT new_version_id, p.layer_index, p.layer, p.name, p.shape, p.value
+      FROM jsonb_populate_recordset(NULL::dendrite.parameters, coalesce(document->'parameters', '[]')) p;
+    INSERT INTO dendrite.trees
+    SELECT new_version_id, t.tree_index, t.left_child, t.right_child, t.feature, t.threshold, t.value, t.default_left
+      FROM jsonb_populate_recordset(NULL::dendrite.trees, coalesce(document->'trees', '[]')) t;
+    INSERT INTO dendrite.epochs
+    SELECT new_version_id, e.epoch, e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc,
+           e.tp, e.fp, e.tn, e.fn, e.threshold, e.seconds
+      FROM jsonb_populate_recordset(NULL::dendrite.epochs, coalesce(document->'epochs', '[]')) e;
+    -- Since 0.4.0; an export from 0.3.0 has neither key.
+    IF jsonb_typeof(document->'validation_curves') = 'object' THEN
+        INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate)
+        SELECT new_version_id, c.thresholds, c.precision, c.recall, c.false_positive_rate
+          FROM jsonb_populate_record(NULL::dendrite.validation_curves, document->'validation_curves') c;
+    END IF;
+    IF jsonb_typeof(document->'feature_baselines') = 'array' THEN
+        INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions)
+        SELECT new_version_id, b.feature_index, b.feature, b.mean, b.stddev, b.edges, b.fractions
+          FROM jsonb_populate_recordset(NULL::dendrite.feature_baselines, document->'feature_baselines') b;
+    END IF;
+    IF NOT EXISTS (SELECT FROM dendrite.parameters p WHERE p.version_id = new_version_id)
+       AND NOT EXISTS (SELECT FROM dendrite.trees t WHERE t.version_id = new_version_id) THEN
+        RAISE EXCEPTION 'the document has no parameters and no trees' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN new_version;
+END
+$$;
 
 --------------------------------------------------------------------------------------------------------
 -- Grants (see 0.3.0): nothing new to PUBLIC.
