@@ -132,7 +132,11 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
                     for (const auto& category : column.categories) add(n + "=" + category);
                     add(n + "=__other__");
                 } else {
-                    add(n + (column.spec.encoding == CategoricalEncoding::Frequency ? "_frequency" : "_target"));
+                    add(n + (column.spec.encoding == CategoricalEncoding::Frequency ? "_frequency"
+                             : column.spec.encoding == CategoricalEncoding::Target  ? "_target"
+                                                                                    : "_index"));
+                    if (column.spec.encoding == CategoricalEncoding::Index)
+                        index_outputs_.push_back({int(output_names_.size()) - 1, int(column.categories.size()) + 1});
                 }
                 break;
             case ColumnKind::Timestamp:
@@ -439,6 +443,8 @@ Featurizer FeaturizerFitter::finish() const {
                     f.categories.push_back(ranked[i]->text);
                     if (f.spec.encoding == CategoricalEncoding::Frequency)
                         f.category_values.push_back(double(ranked[i]->count) / double(total));
+                    else if (f.spec.encoding == CategoricalEncoding::Index)
+                        f.category_values.push_back(double(i + 1));  // 0 is the unseen/missing row
                     else if (f.spec.encoding == CategoricalEncoding::Target)
                         f.category_values.push_back((ranked[i]->label_sum + f.spec.smoothing * prior) /
                                                     (double(ranked[i]->count) + f.spec.smoothing));

@@ -46,6 +46,12 @@ public:
     bool optional_input(size_t i) const { return optional_inputs_[i]; }
     int output_count() const { return int(output_names_.size()); }
     const std::vector<std::string>& output_names() const { return output_names_; }
+    // The outputs of 'index' columns: position and the index's range (categories + 1; 0 = unseen/missing).
+    struct IndexOutput {
+        int output;
+        int rows;
+    };
+    const std::vector<IndexOutput>& index_outputs() const { return index_outputs_; }
     // For each output, the input column (or history declaration) it comes from.
     const std::vector<std::string>& output_sources() const { return output_sources_; }
 
@@ -82,6 +88,7 @@ private:
     std::vector<HistoryInputs> history_inputs_;
     std::vector<std::unordered_map<uint64_t, int>> category_index_;  // per column
     std::vector<std::string> output_names_, output_sources_;
+    std::vector<IndexOutput> index_outputs_;
     int history_raw_count_ = 0;
 };
 

@@ -83,6 +83,7 @@ bool apply_shorthand(const std::string& word, ColumnSpec& spec) {
     else if (word == "categorical" || word == "onehot") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::OneHot; }
     else if (word == "frequency") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Frequency; }
     else if (word == "target") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Target; }
+    else if (word == "index") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Index; }
     else if (word == "timestamp") spec.kind = ColumnKind::Timestamp;
     else if (word == "inet") spec.kind = ColumnKind::Inet;
     else if (word == "ignore") spec.kind = ColumnKind::Ignore;
@@ -91,7 +92,7 @@ bool apply_shorthand(const std::string& word, ColumnSpec& spec) {
 }
 
 const char* kShorthandHint =
-    "Use one of numeric, log1p, minmax, raw, boolean, categorical, frequency, target, timestamp, inet, ignore, "
+    "Use one of numeric, log1p, minmax, raw, boolean, categorical, frequency, target, index, timestamp, inet, ignore, "
     "or an object such as {\"kind\": \"categorical\", \"top_k\": 10}.";
 
 void check_kind_fits_type(const ColumnSpec& spec, SqlTypeClass type) {
@@ -138,7 +139,8 @@ void read_column_object(const json& object, ColumnSpec& spec) {
         if (encoding == "onehot") spec.encoding = CategoricalEncoding::OneHot;
         else if (encoding == "frequency") spec.encoding = CategoricalEncoding::Frequency;
         else if (encoding == "target") spec.encoding = CategoricalEncoding::Target;
-        else invalid(context + ": unknown encoding \"" + encoding + "\"", "Use onehot, frequency or target.");
+        else if (encoding == "index") spec.encoding = CategoricalEncoding::Index;
+        else invalid(context + ": unknown encoding \"" + encoding + "\"", "Use onehot, frequency, target or index.");
     }
     if (auto it = object.find("clip"); it != object.end()) {
         if (!it->is_array() || it->size() != 2) invalid(context + ": \"clip\" must be [low, high]");
@@ -372,6 +374,7 @@ const char* encoding_name(CategoricalEncoding e) {
         case CategoricalEncoding::OneHot: return "onehot";
         case CategoricalEncoding::Frequency: return "frequency";
         case CategoricalEncoding::Target: return "target";
+        case CategoricalEncoding::Index: return "index";
     }
     return "onehot";
 }

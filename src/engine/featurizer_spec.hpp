@@ -20,7 +20,9 @@ struct InputColumn {
 
 enum class ColumnKind { Numeric, Boolean, Categorical, Timestamp, Inet, Ignore };
 enum class NumericTransform { Standardize, Log1p, MinMax, None };
-enum class CategoricalEncoding { OneHot, Frequency, Target };
+// Index: one output holding the category's rank (1 = the most frequent, up to max_categories; 0 for an
+// unseen or missing value), for an embedding layer of the network to look up.
+enum class CategoricalEncoding { OneHot, Frequency, Target, Index };
 enum class MissingIndicator { Auto, Always, Never };
 
 struct ColumnSpec {

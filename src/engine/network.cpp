@@ -66,6 +66,29 @@ bool relu_like(Activation activation) {
     return activation == Activation::Relu || activation == Activation::LeakyRelu || activation == Activation::Gelu;
 }
 
+// The table row an index feature reads: its value when it is a whole number in [0, rows), else row 0 (the
+// featurizer's unseen/missing row).
+inline int embedding_row(float index, int rows) {
+    return index >= 0.0f && index < float(rows) ? int(index) : 0;
+}
+
+// x (inputs values) -> out (the first dense layer's input): each feature's value, or, for feature
+// features[e], the dims[e] values of its table row. tables: the first table; the others follow it.
+void expand_row(int inputs, int n_embeddings, const int* features, const int* rows, const int* dims,
+                const float* tables, const float* x, float* out) {
+    int e = 0;
+    for (int j = 0; j < inputs; ++j) {
+        if (e < n_embeddings && features[e] == j) {
+            const float* row = tables + size_t(embedding_row(x[j], rows[e])) * size_t(dims[e]);
+            out = std::copy(row, row + dims[e], out);
+            tables += size_t(rows[e]) * size_t(dims[e]);
+            ++e;
+        } else {
+            *out++ = x[j];
+        }
+    }
+}
+
 }  // namespace
 
 float sigmoid(float z) {
@@ -108,13 +131,25 @@ NetworkSpec NetworkSpec::binary_classifier(int inputs, const std::vector<int>& h
     return spec;
 }
 
+int NetworkSpec::dense_inputs() const {
+    int width = inputs;
+    for (const auto& e : embeddings) width += e.dim - 1;
+    return width;
+}
+
+size_t NetworkSpec::embedding_offset(size_t e) const {
+    size_t offset = 0;
+    for (size_t i = 0; i < e; ++i) offset += size_t(embeddings[i].rows) * size_t(embeddings[i].dim);
+    return offset;
+}
+
 size_t NetworkSpec::layer_parameters(size_t layer) const {
     const size_t units = size_t(layers[layer].units);
     return units * (size_t(layer_inputs(layer)) + 1) + (layers[layer].layer_norm ? 2 * units : 0);
 }
 
 size_t NetworkSpec::kernel_offset(size_t layer) const {
-    size_t offset = 0;
+    size_t offset = embedding_parameters();
     for (size_t l = 0; l < layer; ++l) offset += layer_parameters(l);
     return offset;
 }
@@ -134,6 +169,24 @@ void NetworkSpec::validate() const {
         if (layer.units < 1 || layer.units > 4096)
             fail(ErrorKind::InvalidParameter, "hidden layer widths must be between 1 and 4096",
                  "A layer of " + std::to_string(layer.units) + " units was requested.");
+    if (embeddings.size() > size_t(kMaxEmbeddings))
+        fail(ErrorKind::InvalidParameter, "at most " + std::to_string(kMaxEmbeddings) + " features can be embedded");
+    int previous = -1;
+    for (const auto& e : embeddings) {
+        if (e.feature <= previous || e.feature >= inputs)
+            fail(ErrorKind::Internal, "embeddings must name distinct input features in ascending order");
+        if (e.rows < 1 || e.rows > 10000000)
+            fail(ErrorKind::InvalidParameter, "an embedded feature has " + std::to_string(e.rows) + " categories",
+                 {}, "At most 10,000,000 categories can be embedded.");
+        if (e.dim < 1 || e.dim > 1024)
+            fail(ErrorKind::InvalidParameter, "embedding_dim must be between 1 and 1024");
+        if (long(e.rows) * long(e.dim) > kMaxEmbeddingFloats)
+            fail(ErrorKind::InvalidParameter, "an embedding table of " + std::to_string(e.rows) + " x " +
+                 std::to_string(e.dim) + " is too large", {},
+                 "Keep fewer categories (max_categories in the featurizer) or lower embedding_dim.");
+        previous = e.feature;
+    }
+    if (dense_inputs() > max_width) fail(ErrorKind::InvalidParameter, "too many input features after embedding");
 }
 
 SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_norm_(new bool[spec.layers.size()]) {
@@ -142,12 +195,29 @@ SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_nor
         activations_.push_back(spec.layers[l].activation);
         layer_norm_[l] = spec.layers[l].layer_norm;
     }
+    for (const auto& e : spec.embeddings) {
+        embedding_features_.push_back(e.feature);
+        embedding_rows_.push_back(e.rows);
+        embedding_dims_.push_back(e.dim);
+    }
     view_ = NetworkView{spec.inputs, int(spec.layers.size()), units_.data(), activations_.data(), parameters,
-                        layer_norm_.get()};
+                        layer_norm_.get(), int(spec.embeddings.size()), embedding_features_.data(),
+                        embedding_rows_.data(), embedding_dims_.data()};
+}
+
+int dense_inputs(const NetworkView& view) noexcept {
+    int width = view.inputs;
+    for (int e = 0; e < view.embeddings; ++e) width += view.embedding_dims[e] - 1;
+    return width;
+}
+
+void expand_embeddings(const NetworkView& view, const float* x, float* out) noexcept {
+    expand_row(view.inputs, view.embeddings, view.embedding_features, view.embedding_rows, view.embedding_dims,
+               view.parameters, x, out);
 }
 
 int scratch_floats(const NetworkView& view) noexcept {
-    int widest = view.inputs;
+    int widest = std::max(view.inputs, dense_inputs(view));
     for (int l = 0; l < view.layers; ++l) widest = std::max(widest, view.units[l]);
     return 2 * widest;
 }
@@ -165,6 +235,12 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
     const float* current = x;
     const float* parameters = view.parameters;
     int n_in = view.inputs;
+    if (view.embeddings > 0) {
+        n_in = dense_inputs(view);
+        for (Eigen::Index j = 0; j < n; ++j) expand_embeddings(view, x + j * view.inputs, in + j * n_in);
+        current = in;
+        for (int e = 0; e < view.embeddings; ++e) parameters += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
+    }
     for (int l = 0; l < view.layers; ++l) {
         const int n_out = view.units[l];
         Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
@@ -212,6 +288,9 @@ Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
 }
 
 void Network::initialize(Rng& rng) {
+    const double unit_variance = std::sqrt(3.0);
+    for (size_t i = 0; i < spec_.embedding_parameters(); ++i)
+        parameters_[i] = static_cast<float>(rng.uniform(-unit_variance, unit_variance));
     for (size_t l = 0; l < spec_.layers.size(); ++l) {
         const int n_in = spec_.layer_inputs(l);
         const int n_out = spec_.layers[l].units;
@@ -229,9 +308,26 @@ void Network::initialize(Rng& rng) {
 
 const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const Matrix>& x,
                                float dropout, Rng* rng) {
+    raw_input_ = x.data();
+    raw_stride_ = x.outerStride();
     input_ = x.data();
     rows_ = x.rows();
     batch_ = x.cols();
+    if (!spec.embeddings.empty()) {
+        const int n_embeddings = int(spec.embeddings.size());
+        int features[kMaxEmbeddings], rows[kMaxEmbeddings], dims[kMaxEmbeddings];  // validate() bounds the count
+        for (int e = 0; e < n_embeddings; ++e) {
+            features[e] = spec.embeddings[size_t(e)].feature;
+            rows[e] = spec.embeddings[size_t(e)].rows;
+            dims[e] = spec.embeddings[size_t(e)].dim;
+        }
+        expanded_.resize(spec.dense_inputs(), batch_);
+        for (Eigen::Index j = 0; j < batch_; ++j)
+            expand_row(spec.inputs, n_embeddings, features, rows, dims, parameters, x.col(j).data(),
+                       expanded_.data() + j * expanded_.rows());
+        input_ = expanded_.data();
+        rows_ = expanded_.rows();
+    }
     const size_t n_layers = spec.layers.size();
     layers_.resize(n_layers);
     const Matrix* previous = nullptr;  // the previous layer's output
@@ -244,7 +340,7 @@ const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters,
         Layer& layer = layers_[l];
         layer.z.resize(n_out, batch_);
         if (l == 0)
-            layer.z.noalias() = kernel * x;
+            layer.z.noalias() = kernel * Eigen::Map<const Matrix>(input_, rows_, batch_);
         else
             layer.z.noalias() = kernel * *previous;
         layer.z.colwise() += bias;
@@ -287,7 +383,10 @@ void Pass::backward(const NetworkSpec& spec, const float* parameters, const Eige
         else
             kernel_gradient.noalias() = delta_ * layers_[l - 1].out.transpose();
         bias_gradient = delta_.rowwise().sum();
-        if (l == 0) break;
+        if (l == 0) {
+            if (!spec.embeddings.empty()) embedding_backward(spec, parameters, gradient);
+            break;
+        }
         Eigen::Map<const Matrix> kernel(parameters + spec.kernel_offset(l), n_out, n_in);
         delta_next_.noalias() = kernel.transpose() * delta_;
 
@@ -322,6 +421,31 @@ void Pass::backward(const NetworkSpec& spec, const float* parameters, const Eige
             }
         }
         delta_.swap(delta_next_);
+    }
+}
+
+// d(loss)/d(table rows): the first layer's input gradient, added into the rows the batch read (a row read
+// twice gets both). delta_ holds the first layer's d(loss)/dz.
+void Pass::embedding_backward(const NetworkSpec& spec, const float* parameters, float* gradient) {
+    std::fill_n(gradient, spec.embedding_parameters(), 0.0f);
+    Eigen::Map<const Matrix> kernel(parameters + spec.kernel_offset(0), spec.layers[0].units, rows_);
+    input_gradient_.noalias() = kernel.transpose() * delta_;
+    for (Eigen::Index j = 0; j < batch_; ++j) {
+        const float* x = raw_input_ + j * raw_stride_;
+        const float* g = input_gradient_.data() + j * rows_;
+        size_t e = 0;
+        for (int f = 0; f < spec.inputs; ++f) {
+            if (e < spec.embeddings.size() && spec.embeddings[e].feature == f) {
+                const EmbeddingSpec& embedding = spec.embeddings[e];
+                float* row = gradient + spec.embedding_offset(e) +
+                             size_t(embedding_row(x[f], embedding.rows)) * size_t(embedding.dim);
+                for (int k = 0; k < embedding.dim; ++k) row[k] += g[k];
+                g += embedding.dim;
+                ++e;
+            } else {
+                ++g;
+            }
+        }
     }
 }
 

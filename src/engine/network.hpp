@@ -37,16 +37,33 @@ struct LayerSpec {
     bool layer_norm = false;
 };
 
+// An embedding of one input feature that holds a category index (the featurizer's 'index' encoding: 0 for
+// unseen or missing, 1..rows-1 for the kept categories): the dense layers see the table's row instead of
+// the index. Tables come first in the flat parameter buffer, row-major {rows, dim}.
+constexpr int kMaxEmbeddings = 64;
+constexpr long kMaxEmbeddingFloats = 1L << 27;  // per table: 512 MB
+
+struct EmbeddingSpec {
+    int feature;  // 0-based input feature
+    int rows;     // the index's range: 0 .. rows - 1 (an index outside it reads row 0)
+    int dim;
+};
+
 struct NetworkSpec {
     int inputs = 0;
     std::vector<LayerSpec> layers;  // the last one is the output: 1 unit, sigmoid
+    std::vector<EmbeddingSpec> embeddings;  // by ascending feature; the first dense layer sees, per input
+                                            // feature in order, its value or its embedding's dim values
 
     // hidden = {} gives logistic regression.
     // layer_norm applies to the hidden layers, never to the output.
     static NetworkSpec binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation,
                                          bool layer_norm = false);
 
-    int layer_inputs(size_t layer) const { return layer == 0 ? inputs : layers[layer - 1].units; }
+    int dense_inputs() const;  // the first dense layer's width: inputs with each embedded one replaced by dim
+    int layer_inputs(size_t layer) const { return layer == 0 ? dense_inputs() : layers[layer - 1].units; }
+    size_t embedding_offset(size_t e) const;  // the table of embeddings[e]
+    size_t embedding_parameters() const { return embedding_offset(embeddings.size()); }
     size_t layer_parameters(size_t layer) const;
     size_t kernel_offset(size_t layer) const;
     size_t bias_offset(size_t layer) const { return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer); }
@@ -65,7 +82,16 @@ struct NetworkView {
     const Activation* activations = nullptr;  // per layer
     const float* parameters = nullptr;        // the flat buffer, NetworkSpec's layout
     const bool* layer_norm = nullptr;         // per layer; null: no layer has it
+    int embeddings = 0;                       // NetworkSpec::embeddings, as three arrays
+    const int* embedding_features = nullptr;
+    const int* embedding_rows = nullptr;
+    const int* embedding_dims = nullptr;
 };
+
+// The first dense layer's input for one row of raw features x (view.inputs values): each embedded feature
+// replaced by its table row. out holds dense_inputs(view) floats.
+int dense_inputs(const NetworkView& view) noexcept;
+void expand_embeddings(const NetworkView& view, const float* x, float* out) noexcept;
 
 // A NetworkView of a NetworkSpec and a parameter buffer owned elsewhere, with the per-layer arrays the view
 // points to (for the engine's own scoring: timing, tests). Not copyable: the view points into it.
@@ -79,6 +105,7 @@ public:
 private:
     std::vector<int> units_;
     std::vector<Activation> activations_;
+    std::vector<int> embedding_features_, embedding_rows_, embedding_dims_;
     std::unique_ptr<bool[]> layer_norm_;
     NetworkView view_;
 };
@@ -107,6 +134,7 @@ public:
                   float* gradient);
 
 private:
+    void embedding_backward(const NetworkSpec& spec, const float* parameters, float* gradient);
     struct Layer {
         Matrix z;          // kernel x + bias
         Matrix normalized; // (z - mean) / std, with layer normalization
@@ -116,8 +144,12 @@ private:
         Matrix mask;       // dropout: 0 or 1 / (1 - rate)
         bool dropped = false;
     };
-    const float* input_ = nullptr;
+    const float* input_ = nullptr;  // the first dense layer's input: the raw x, or expanded_
+    const float* raw_input_ = nullptr;  // x itself (the embedded features' indices)
+    Eigen::Index raw_stride_ = 0;
     Eigen::Index rows_ = 0, batch_ = 0;
+    Matrix expanded_;  // with embeddings: dense_inputs() x n
+    Matrix input_gradient_;  // with embeddings: d(loss)/d(expanded_)
     std::vector<Layer> layers_;
     RowVector logits_;
     Matrix delta_, delta_next_;
@@ -127,7 +159,9 @@ class Network {
 public:
     explicit Network(NetworkSpec spec);
 
-    void initialize(Rng& rng);  // He-uniform before ReLU-like activations, Glorot-uniform otherwise; zero biases
+    // He-uniform before ReLU-like activations, Glorot-uniform otherwise; zero biases; embeddings uniform
+    // with unit variance (like a standardized feature).
+    void initialize(Rng& rng);
 
     const NetworkSpec& spec() const { return spec_; }
     AlignedFloats& parameters() { return parameters_; }

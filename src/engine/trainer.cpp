@@ -105,6 +105,10 @@ ClassWeight ClassWeight::parse(const std::string& text) {
     return weight;
 }
 
+int default_embedding_dim(int rows) {
+    return std::max(1, std::min(16, int(std::lround(1.6 * std::pow(double(std::max(rows, 1)), 0.56)))));
+}
+
 void TrainOptions::validate() const {
     if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt")
         fail(ErrorKind::InvalidParameter, "unknown algorithm \"" + algorithm + "\"", {},
@@ -125,6 +129,8 @@ void TrainOptions::validate() const {
              "It is the fraction of the negative rows each epoch trains on.");
     if (patience < 0) fail(ErrorKind::InvalidParameter, "patience must not be negative");
     if (threads < 0 || threads > 256) fail(ErrorKind::InvalidParameter, "threads must be between 0 and 256");
+    if (embedding_dim < 0 || embedding_dim > 1024)
+        fail(ErrorKind::InvalidParameter, "embedding_dim must be between 0 (automatic) and 1024");
     parse_activation(activation);
     optimizer.validate();
     schedule.validate();
@@ -211,8 +217,13 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     const float positive_weight = prepared.positive_weight, negative_weight = prepared.negative_weight;
 
     const std::vector<int> hidden = options.algorithm == "logistic_regression" ? std::vector<int>{} : options.hidden;
-    Network network(NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation),
-                                                   options.layer_norm));
+    NetworkSpec network_spec =
+        NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation), options.layer_norm);
+    for (const IndexFeature& f : options.index_features)
+        network_spec.embeddings.push_back(
+            {f.feature, f.rows, options.embedding_dim > 0 ? options.embedding_dim : default_embedding_dim(f.rows)});
+    network_spec.validate();
+    Network network(std::move(network_spec));
     {
         Rng init(mix(options.seed, kInitStream));
         network.initialize(init);

@@ -31,6 +31,15 @@ struct ClassWeight {
     static ClassWeight parse(const std::string& text);  // 'balanced' | 'none' | a positive number
 };
 
+struct IndexFeature {
+    int feature;  // 0-based column of the data
+    int rows;     // the index's range, 0 .. rows - 1
+};
+
+// The embedding width for a feature of `rows` categories when the user set none (fastai's rule of thumb,
+// capped for the small networks of fraud scoring).
+int default_embedding_dim(int rows);
+
 struct TrainOptions {
     std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt
     std::vector<int> hidden{64, 32};
@@ -51,6 +60,10 @@ struct TrainOptions {
     int threads = 0;                // 0 = one per hardware thread; a network's result does not depend on it
     uint64_t seed = 42;
     GbdtOptions gbdt;               // algorithm 'gbdt' (which ignores the network settings above)
+    // Features that hold a category index (the featurizer's 'index' encoding), set by the caller from the
+    // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
+    std::vector<IndexFeature> index_features;
+    int embedding_dim = 0;          // per embedded feature; 0: min(16, round(1.6 * categories^0.56))
 
     void validate() const;  // throws InvalidParameter
     // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.

@@ -70,12 +70,41 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
     }
     if (units[n_layers - 1] != 1 || layer_norm[n_layers - 1])
         corrupted(model, version, "the output layer is not one unit without layer normalization");
+
+    // Embeddings of 'index' features (since 0.4.0): their tables come first in the flat buffer.
+    execute("SELECT (e.embedding->>'feature')::int, (e.embedding->>'rows')::int, (e.embedding->>'dim')::int "
+            "FROM dendrite.model_versions v, "
+            "jsonb_array_elements(coalesce(v.configuration->'embeddings', '[]')) WITH ORDINALITY AS e(embedding, i) "
+            "WHERE v.version_id = $1 ORDER BY e.i",
+            1, oids({INT8OID}), id);
+    const int n_embeddings = int(SPI_processed);
+    if (n_embeddings > engine::kMaxEmbeddings) corrupted(model, version, "it has too many embeddings");
+    int* embedding_feature = static_cast<int*>(MemoryContextAlloc(entry_context, sizeof(int) * (n_embeddings + 1)));
+    int* embedding_rows = static_cast<int*>(MemoryContextAlloc(entry_context, sizeof(int) * (n_embeddings + 1)));
+    int* embedding_dim = static_cast<int*>(MemoryContextAlloc(entry_context, sizeof(int) * (n_embeddings + 1)));
+    size_t* embedding_offset = static_cast<size_t*>(palloc(sizeof(size_t) * (n_embeddings + 1)));
+    embedding_offset[0] = 0;
+    int dense_inputs = n_features;
+    for (int e = 0; e < n_embeddings; ++e) {
+        bool null_feature, null_rows, null_dim;
+        HeapTuple row = SPI_tuptable->vals[e];
+        embedding_feature[e] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &null_feature));
+        embedding_rows[e] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &null_rows));
+        embedding_dim[e] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &null_dim));
+        if (null_feature || null_rows || null_dim || embedding_feature[e] < 0 || embedding_feature[e] >= n_features ||
+            (e > 0 && embedding_feature[e] <= embedding_feature[e - 1]) || embedding_rows[e] < 1 ||
+            embedding_rows[e] > 10000000 || embedding_dim[e] < 1 || embedding_dim[e] > 1024 ||
+            long(embedding_rows[e]) * long(embedding_dim[e]) > engine::kMaxEmbeddingFloats)
+            corrupted(model, version, "an embedding is malformed");
+        embedding_offset[e + 1] = embedding_offset[e] + size_t(embedding_rows[e]) * size_t(embedding_dim[e]);
+        dense_inputs += embedding_dim[e] - 1;
+    }
     // Each layer's offset in the flat buffer (engine::NetworkSpec's layout, computed here without C++
     // objects: an ERROR below must not jump over a destructor).
     size_t* layer_offset = static_cast<size_t*>(palloc(sizeof(size_t) * (n_layers + 1)));
-    layer_offset[0] = 0;
+    layer_offset[0] = embedding_offset[n_embeddings];
     for (int l = 0; l < n_layers; ++l) {
-        const size_t inputs = size_t(l == 0 ? n_features : units[l - 1]);
+        const size_t inputs = size_t(l == 0 ? dense_inputs : units[l - 1]);
         layer_offset[l + 1] = layer_offset[l] + size_t(units[l]) * (inputs + 1) + (layer_norm[l] ? 2 * size_t(units[l]) : 0);
     }
     const size_t n_parameters = layer_offset[n_layers];
@@ -86,7 +115,7 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
     float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
     execute("SELECT layer_index, name, value FROM dendrite.parameters WHERE version_id = $1 ORDER BY layer_index, name",
             1, oids({INT8OID}), id);
-    uint64 expected_rows = 0;
+    uint64 expected_rows = uint64(n_embeddings);
     for (int l = 0; l < n_layers; ++l) expected_rows += layer_norm[l] ? 4 : 2;
     if (SPI_processed != expected_rows) corrupted(model, version, "it does not have the tensors its layers need");
     for (uint64 r = 0; r < SPI_processed; ++r) {
@@ -94,8 +123,18 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
         bool isnull;
         const int l = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
         const char* name = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
+        if (l < 0 && -l <= n_embeddings && strcmp(name, "table") == 0) {
+            const int e = -l - 1;
+            const int count = embedding_rows[e] * embedding_dim[e];
+            const float* values = float4_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), count, model, version);
+            for (int i = 0; i < count; ++i) {
+                if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite");
+                parameters[embedding_offset[e] + size_t(i)] = values[i];
+            }
+            continue;
+        }
         if (l < 0 || l >= n_layers) corrupted(model, version, "a tensor names a layer that does not exist");
-        const int inputs = l == 0 ? n_features : units[l - 1];
+        const int inputs = l == 0 ? dense_inputs : units[l - 1];
         const size_t bias_offset = layer_offset[l] + size_t(inputs) * size_t(units[l]);
         size_t offset;
         int count = units[l];
@@ -118,7 +157,9 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
         }
     }
     entry->scorer.kind = engine::ModelView::Kind::Network;
-    entry->scorer.network = engine::NetworkView{n_features, n_layers, units, activations, parameters, layer_norm};
+    entry->scorer.network = engine::NetworkView{n_features,    n_layers,          units,          activations,
+                                                parameters,    layer_norm,        n_embeddings,   embedding_feature,
+                                                embedding_rows, embedding_dim};
 }
 
 // Copies a one-dimensional array of exactly expected elements of element_type into out.

@@ -77,6 +77,9 @@ struct TrainingData {
     MemoryContext kept_context;  // owns kept
     size_t kept_bytes_per_row;  // while there are kept rows; 0 otherwise
     int estimated_features;  // while n_features is not known yet (0): the inputs' count
+    int n_index_features;    // the featurizer's 'index' outputs, which a network embeds
+    int* index_feature;
+    int* index_rows;
 };
 
 // Sizes the first allocation from the planner's estimate: growing by doubling copies the rows again and
@@ -118,6 +121,9 @@ struct TrainOutput {
     double seconds;
     double score_us_per_row;
     char* options_json;  // every setting, canonical
+    // Networks with 'index' features: the embeddings (their tables come first in parameters).
+    int n_embeddings;
+    int *embedding_feature, *embedding_rows, *embedding_dim;
     // The kept epoch's PR and ROC curves (dendrite.validation_curves), n_curve points.
     int n_curve;
     float *curve_thresholds, *curve_precision, *curve_recall, *curve_false_positive_rate;
@@ -450,7 +456,9 @@ void copy_baselines(const std::vector<engine::FeatureBaseline>& baselines, Train
 // Trains inside the engine and copies the result into palloc'd memory (current context).
 void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out) {
     engine_call([&] {
-        const dendrite::engine::TrainOptions options = to_options(arguments);
+        dendrite::engine::TrainOptions options = to_options(arguments);
+        for (int i = 0; i < data->n_index_features; ++i)
+            options.index_features.push_back({data->index_feature[i], data->index_rows[i]});
         const bool gbdt = options.algorithm == "gbdt";
         const int planned = options.planned_epochs();
 
@@ -497,6 +505,16 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
                 out->layer_norm[l] = result.spec.layers[l].layer_norm;
             }
             out->parameters = palloc_copy(result.parameters.data(), result.parameters.size());
+            const auto& embeddings = result.spec.embeddings;
+            out->n_embeddings = int(embeddings.size());
+            out->embedding_feature = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
+            out->embedding_rows = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
+            out->embedding_dim = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
+            for (size_t e = 0; e < embeddings.size(); ++e) {
+                out->embedding_feature[e] = embeddings[e].feature;
+                out->embedding_rows[e] = embeddings[e].rows;
+                out->embedding_dim[e] = embeddings[e].dim;
+            }
         }
         out->score_us_per_row = result.score_us_per_row;
         const engine::CurveSummary& curve = result.curve;
@@ -536,7 +554,15 @@ char* configuration_json(const TrainOutput& out) {
     for (int l = 0; l < out.n_layers; ++l)
         appendStringInfo(&json, "%s{\"dense\": %d, \"activation\": \"%s\"%s}", l ? ", " : "", out.units[l],
                          engine::activation_name(out.activations[l]), out.layer_norm[l] ? ", \"layer_norm\": true" : "");
-    appendStringInfoString(&json, "]}");
+    appendStringInfoChar(&json, ']');
+    if (out.n_embeddings > 0) {
+        appendStringInfoString(&json, ", \"embeddings\": [");
+        for (int e = 0; e < out.n_embeddings; ++e)
+            appendStringInfo(&json, "%s{\"feature\": %d, \"rows\": %d, \"dim\": %d}", e ? ", " : "",
+                             out.embedding_feature[e], out.embedding_rows[e], out.embedding_dim[e]);
+        appendStringInfoChar(&json, ']');
+    }
+    appendStringInfoChar(&json, '}');
     return json.data;
 }
 
@@ -584,6 +610,20 @@ void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput
         6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID}));
     const float* parameters = out.parameters;
     int inputs = data.n_features;
+    // Embedding tables first (layer_index -1, -2, ...): embedding_<e>.table {rows, dim}.
+    for (int e = 0; e < out.n_embeddings; ++e) {
+        const int shape[2] = {out.embedding_rows[e], out.embedding_dim[e]};
+        const size_t count = size_t(shape[0]) * size_t(shape[1]);
+        Datum values[6] = {Int64GetDatum(version_id),
+                           Int32GetDatum(-1 - e),
+                           CStringGetTextDatum(psprintf("embedding_%d", e)),
+                           CStringGetTextDatum("table"),
+                           PointerGetDatum(int4_array(shape, 2)),
+                           PointerGetDatum(float4_array(parameters, count))};
+        execute_plan(insert_parameter, values);
+        parameters += count;
+        inputs += out.embedding_dim[e] - 1;  // the first dense layer sees the table row instead of the index
+    }
     for (int l = 0; l < out.n_layers; ++l) {
         const int units = out.units[l];
         char* layer = psprintf("dense_%d", l);
@@ -787,6 +827,16 @@ DENDRITE_FUNCTION(dendrite_train) {
                             errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
                             errhint("Create the featurizer with label => '%s' so that it leaves the label out.", arguments.label)));
     data.n_features = featurizer->n_outputs;
+    {
+        const auto& index_outputs = featurizer->featurizer->index_outputs();
+        data.n_index_features = int(index_outputs.size());
+        data.index_feature = static_cast<int*>(palloc(sizeof(int) * (index_outputs.size() + 1)));
+        data.index_rows = static_cast<int*>(palloc(sizeof(int) * (index_outputs.size() + 1)));
+        for (size_t i = 0; i < index_outputs.size(); ++i) {
+            data.index_feature[i] = index_outputs[i].output;
+            data.index_rows[i] = index_outputs[i].rows;
+        }
+    }
     if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else

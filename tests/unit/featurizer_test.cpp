@@ -189,6 +189,32 @@ TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
     EXPECT_NEAR(out[4], 2.0 / 6, 1e-6);
 }
 
+TEST(Featurizer, CategoricalIndex) {
+    const std::vector<InputColumn> columns{{"terminal", SqlTypeClass::Integer}, {"m", SqlTypeClass::Text}};
+    FeaturizerFitter fitter(resolve_spec(columns, R"({"terminal": "index", "m": {"encoding": "index", "max_categories": 2}})",
+                                         "", "", "error"));
+    // terminal: 5 x3, 9 x2, 4 x1 -> ranks 1, 2, 3; m keeps its 2 most frequent.
+    const double terminal[] = {5, 5, 5, 9, 9, 4};
+    const char* m[] = {"x", "x", "y", "y", "y", "z"};
+    for (int i = 0; i < 6; ++i) {
+        std::vector<RawValue> row{RawValue::of_number(terminal[i]), text(m[i])};
+        fitter.add(row.data());
+    }
+    const Featurizer f = fitter.finish();
+    EXPECT_EQ(f.output_names(), (std::vector<std::string>{"terminal_index", "m_index"}));
+    ASSERT_EQ(f.index_outputs().size(), 2u);
+    EXPECT_EQ(f.index_outputs()[0].output, 0);
+    EXPECT_EQ(f.index_outputs()[0].rows, 4);  // 3 categories + the unseen row
+    EXPECT_EQ(f.index_outputs()[1].rows, 3);
+    EXPECT_EQ(run(f, {RawValue::of_number(5), text("y")}), (std::vector<float>{1, 1}));
+    EXPECT_EQ(run(f, {RawValue::of_number(4), text("x")}), (std::vector<float>{3, 2}));
+    // Unseen, dropped by max_categories, and missing: the unseen row 0.
+    EXPECT_EQ(run(f, {RawValue::of_number(77), text("z")}), (std::vector<float>{0, 0}));
+    EXPECT_EQ(run(f, {RawValue::null(), RawValue::null()})[0], 0.0f);
+    // The spec survives its JSON.
+    EXPECT_EQ(FeaturizerSpec::from_json(f.spec().to_json()).columns[1].encoding, CategoricalEncoding::Index);
+}
+
 TEST(Featurizer, TimestampFeatures) {
     FeaturizerFitter fitter(resolve_spec({{"at", SqlTypeClass::Timestamp}}, "", "", "", "error"));
     // 2024-01-06 (a Saturday) 23:30.

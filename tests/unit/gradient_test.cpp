@@ -219,3 +219,102 @@ TEST(Network, RejectsBadShapes) {
     EXPECT_THROW(NetworkSpec::binary_classifier(3, {5000}, Activation::Relu), dendrite::engine::Error);
     EXPECT_THROW(parse_activation("swish"), dendrite::engine::Error);
 }
+
+// Embeddings: features 1 and 3 hold category indices (one of them repeats in the batch, one is out of
+// range and reads row 0); every table entry's gradient, read or not, matches finite differences.
+namespace {
+
+void check_embedding_gradients(const std::vector<int>& hidden, bool layer_norm) {
+    const int inputs = 5, batch = 7;
+    NetworkSpec spec = NetworkSpec::binary_classifier(inputs, hidden, Activation::Tanh, layer_norm);
+    spec.embeddings = {{1, 4, 3}, {3, 3, 2}};
+    spec.validate();
+    Network network(spec);
+    Rng rng(7);
+    network.initialize(rng);
+    for (auto& w : network.parameters()) w += float(rng.uniform(-0.1, 0.1));
+    Problem p = make_problem(inputs, batch, 11);
+    const float indices1[batch] = {0, 1, 3, 3, 2, 1, 9};  // 9: out of range -> row 0
+    const float indices3[batch] = {2, 2, 0, 1, 1, 2, -1};
+    for (int j = 0; j < batch; ++j) {
+        p.x(1, j) = indices1[j];
+        p.x(3, j) = indices3[j];
+    }
+    RowVector dlogits;
+    Pass pass;
+    const RowVector& logits = pass.forward(spec, network.parameters().data(), p.x);
+    loss_with_logits(LossOptions{}, logits, p.labels.data(), p.weights.data(), &dlogits);
+    std::vector<float> analytic(spec.parameter_count(), 123.0f);  // overwritten, embeddings included
+    pass.backward(spec, network.parameters().data(), dlogits, analytic.data());
+
+    auto& params = network.parameters();
+    const float h = 1e-2f;
+    for (size_t i = 0; i < params.size(); ++i) {
+        const float saved = params[i];
+        params[i] = saved + h;
+        const double up = loss_with(spec, params.data(), p, 0.0f, LossOptions{});
+        params[i] = saved - h;
+        const double down = loss_with(spec, params.data(), p, 0.0f, LossOptions{});
+        params[i] = saved;
+        const double numeric = (up - down) / (2.0 * h);
+        EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << "parameter " << i;
+    }
+    // Table 0 is 4 x 3: table 1 starts after its 12 floats.
+    EXPECT_EQ(spec.embedding_offset(1), 12u);
+}
+
+}  // namespace
+
+TEST(Gradient, EmbeddingsIntoDenseLayers) { check_embedding_gradients({6, 4}, false); }
+TEST(Gradient, EmbeddingsWithLayerNorm) { check_embedding_gradients({5}, true); }
+TEST(Gradient, EmbeddingsIntoLogisticRegression) { check_embedding_gradients({}, false); }
+
+TEST(Embedding, ScoringPathsAgreeWithTheTrainingPass) {
+    NetworkSpec spec = NetworkSpec::binary_classifier(4, {8}, Activation::Relu);
+    spec.embeddings = {{0, 5, 3}, {2, 2, 4}};
+    spec.validate();
+    EXPECT_EQ(spec.dense_inputs(), 4 - 2 + 3 + 4);
+    Network network(spec);
+    Rng rng(3);
+    network.initialize(rng);
+    const SpecView view(spec, network.parameters().data());
+    EXPECT_EQ(dense_inputs(view.view()), spec.dense_inputs());
+    Matrix x(4, 3);
+    // Row by row (Eigen's comma initializer): feature 0 indexes table 0 (4, 0 and 7, out of range: row 0),
+    // feature 2 table 1.
+    x << 4, 0, 7,
+         0.5f, -1, 2,
+         1, 1, 0.25f,
+         3, 1, -2;
+    Pass pass;
+    const RowVector logits = pass.forward(spec, network.parameters().data(), x);
+    std::vector<float> scratch(size_t(scratch_floats(view.view())) * 2), batch_scores(3);
+    std::vector<float> batch_scratch(batch_scratch_floats(view.view(), 3));
+    forward_batch(view.view(), x.data(), 3, batch_scores.data(), batch_scratch.data());
+    for (int j = 0; j < 3; ++j) {
+        const float one = forward_one(view.view(), x.col(j).data(), scratch.data());
+        EXPECT_NEAR(one, sigmoid(logits[j]), 1e-6f);
+        EXPECT_NEAR(batch_scores[size_t(j)], one, 1e-6f);
+    }
+    // The expanded row: table 0's row 4, feature 1, table 1's row 1, feature 3.
+    std::vector<float> expanded(size_t(spec.dense_inputs()));
+    expand_embeddings(view.view(), x.col(0).data(), expanded.data());
+    const float* tables = network.parameters().data();
+    EXPECT_EQ(expanded[0], tables[4 * 3 + 0]);
+    EXPECT_EQ(expanded[2], tables[4 * 3 + 2]);
+    EXPECT_EQ(expanded[3], 0.5f);
+    EXPECT_EQ(expanded[4], tables[15 + 1 * 4 + 0]);
+    EXPECT_EQ(expanded[8], 3.0f);
+}
+
+TEST(Embedding, SpecChecks) {
+    NetworkSpec spec = NetworkSpec::binary_classifier(3, {4}, Activation::Relu);
+    spec.embeddings = {{2, 5, 3}, {1, 5, 3}};  // not ascending
+    EXPECT_THROW(spec.validate(), Error);
+    spec.embeddings = {{3, 5, 3}};  // no such feature
+    EXPECT_THROW(spec.validate(), Error);
+    spec.embeddings = {{1, 5, 0}};
+    EXPECT_THROW(spec.validate(), Error);
+    spec.embeddings = {{1, 0, 2}};
+    EXPECT_THROW(spec.validate(), Error);
+}

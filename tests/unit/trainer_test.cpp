@@ -318,3 +318,36 @@ TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
                             R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
         EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;
 }
+
+// A category index whose fraud-prone categories are scattered over the index range (every 7th of 50): no
+// threshold on the index as a number separates them, an embedding does.
+TEST(Trainer, EmbeddingLearnsScatteredCategories) {
+    Rng rng(5);
+    std::vector<float> features, labels;
+    const size_t rows = 6000;
+    for (size_t r = 0; r < rows; ++r) {
+        const int category = 1 + int(rng.uniform() * 50);  // 1..50; 0 is the unseen row
+        const float noise = float(rng.normal());
+        features.insert(features.end(), {noise, float(category)});
+        labels.push_back(category % 7 == 0 && rng.uniform() < 0.9 ? 1.0f : 0.0f);
+    }
+    const Dataset data{features.data(), labels.data(), rows, 2};
+    TrainOptions options;
+    options.epochs = 10;
+    options.hidden = {16};
+    options.optimizer.learning_rate = 0.01;
+    const TrainResult plain = train(data, options);
+    options.index_features = {{1, 51}};
+    const TrainResult embedded = train(data, options);
+    ASSERT_EQ(embedded.spec.embeddings.size(), 1u);
+    EXPECT_EQ(embedded.spec.embeddings[0].dim, default_embedding_dim(51));
+    EXPECT_EQ(embedded.parameters.size(), embedded.spec.parameter_count());
+    EXPECT_GT(embedded.final_epoch().metrics.roc_auc, 0.9);
+    EXPECT_GT(embedded.final_epoch().metrics.pr_auc, plain.final_epoch().metrics.pr_auc + 0.2);
+    options.embedding_dim = 3;
+    EXPECT_EQ(train(data, options).spec.embeddings[0].dim, 3);
+    EXPECT_EQ(default_embedding_dim(1), 2);  // round(1.6)
+    EXPECT_EQ(default_embedding_dim(10000), 16);
+    options.embedding_dim = 2000;
+    EXPECT_EQ(kind_of([&] { train(data, options); }), ErrorKind::InvalidParameter);
+}
