@@ -96,6 +96,38 @@ SELECT dendrite.import_model(dendrite.export_model('rt', 1) - '{validation_curve
 SELECT dendrite.report('rt_old') LIKE '%No curves%' AS says_no_curves;
 SELECT * FROM dendrite.feature_drift('rt_old', 'SELECT x, y FROM points');
 
+-- The guard writes its log straight into dendrite.predictions (no INSERT statement, no foreign key since
+-- 0.4.0): the rows are there, with their indexes, roll back with a savepoint, and go with their model.
+CREATE TABLE rt_live (id int PRIMARY KEY, x numeric, y float8);
+CREATE TRIGGER rt_log BEFORE INSERT ON rt_live FOR EACH ROW EXECUTE FUNCTION dendrite.guard('rt_copy', 'log', '0.5');
+INSERT INTO rt_live SELECT id, x, y FROM points WHERE id <= 100;
+BEGIN;
+INSERT INTO rt_live SELECT id, x, y FROM points WHERE id BETWEEN 101 AND 150;
+SAVEPOINT before_more;
+INSERT INTO rt_live SELECT id, x, y FROM points WHERE id BETWEEN 151 AND 200;
+ROLLBACK TO before_more;
+COMMIT;
+SET enable_seqscan = off;  -- read through the indexes the direct insert maintained
+SELECT count(*) AS logged, count(DISTINCT row_key) AS keys,
+       count(*) FILTER (WHERE decision = CASE WHEN score >= threshold THEN 'flag' ELSE 'pass' END) AS consistent,
+       bool_and(predicted_at <= now()) AS timed
+  FROM dendrite.predictions WHERE table_name = 'public.rt_live';
+SELECT count(*) AS by_key FROM dendrite.predictions WHERE table_name = 'public.rt_live' AND row_key = '150';
+SELECT count(*) AS by_version FROM dendrite.predictions p JOIN dendrite.serving_version('rt_copy') s USING (version_id)
+ WHERE p.predicted_at > now() - interval '1 hour';
+RESET enable_seqscan;
+-- amcheck: every index of the table is consistent and holds every heap tuple (it raises otherwise).
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT i.indexrelid::regclass AS verified_index
+  FROM pg_index i, LATERAL bt_index_check(i.indexrelid, true) c
+ WHERE i.indrelid = 'dendrite.predictions'::regclass ORDER BY 1;
+DROP EXTENSION amcheck;
+SELECT count(*) FILTER (WHERE dendrite.score('rt_copy', l) = p.score) AS same_scores
+  FROM rt_live l JOIN dendrite.predictions p ON p.row_key = l.id::text AND p.table_name = 'public.rt_live';
+DROP TABLE rt_live;
+SELECT dendrite.drop_model('rt_copy');
+SELECT count(*) AS left_behind FROM dendrite.predictions WHERE table_name = 'public.rt_live';
+
 -- Errors.
 SELECT * FROM dendrite.evaluate('no_such_model', 'SELECT x, y, label FROM points');
 SELECT * FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points', version => 99);

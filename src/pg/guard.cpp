@@ -24,7 +24,12 @@
 #include <cstdlib>
 
 extern "C" {
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/tupdesc.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "nodes/bitmapset.h"
@@ -195,36 +200,72 @@ char* key_text(const GuardState* state) {
     return OidOutputFunctionCall(state->key_output_function, state->binding.values[state->key_attnum]);
 }
 
-// Logs decisions: one INSERT per call, of n rows (keys may hold NULLs).
+// Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions: a heap insert and its
+// index entries per row, as the executor would make them, without planning and starting an INSERT per row
+// (that cost about 20 us a row, 7 times the guarded insert itself). dendrite owns the table and writes only
+// values it computed: no permission, CHECK or trigger of the table applies (0.4.0 dropped its foreign key;
+// rows of dropped versions are deleted by a trigger on dendrite.model_versions instead). The rows belong to
+// the current (sub)transaction like any other write.
 void log_decisions(const GuardState* state, int n, char** keys, const float* scores) {
-    static SPIPlanPtr plan = nullptr;  // kept for the backend; the plan cache revalidates it
-    Datum* key_datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
-    bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * (n + 1)));
-    double* score_values = static_cast<double*>(palloc(sizeof(double) * (n + 1)));
+    const Oid schema = get_namespace_oid("dendrite", false);
+    const Oid relid = get_relname_relid("predictions", schema);
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
+                        errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+    Relation relation = table_open(relid, RowExclusiveLock);
+    TupleDesc descriptor = RelationGetDescr(relation);
+    // Columns by name: the table's layout is the same in every version, but its attribute numbers need
+    // not be (a column dropped and added back by some later upgrade would move them).
+    const char* names[7] = {"version_id", "table_name", "row_key", "score", "threshold", "decision", "predicted_at"};
+    int attribute[7];
+    for (int c = 0; c < 7; ++c) {
+        attribute[c] = -1;
+        for (int a = 0; a < descriptor->natts; ++a) {
+            const Form_pg_attribute att = TupleDescAttr(descriptor, a);
+            if (!att->attisdropped && strcmp(NameStr(att->attname), names[c]) == 0) attribute[c] = a;
+        }
+        if (attribute[c] < 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("dendrite.predictions has no column \"%s\"", names[c]),
+                            errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+    }
+    ResultRelInfo* info = makeNode(ResultRelInfo);
+    InitResultRelInfo(info, relation, 1, nullptr, 0);
+    ExecOpenIndices(info, false);
+    EState* estate = CreateExecutorState();
+    TupleTableSlot* slot = table_slot_create(relation, nullptr);
+    const CommandId command = GetCurrentCommandId(true);
+    const Datum table_name = CStringGetTextDatum(state->table_name);
+    const Datum flag = CStringGetTextDatum("flag"), pass = CStringGetTextDatum("pass");
+    const Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
     for (int i = 0; i < n; ++i) {
-        key_nulls[i] = keys[i] == nullptr;
-        key_datums[i] = keys[i] ? CStringGetTextDatum(keys[i]) : Datum(0);
-        score_values[i] = scores[i];
+        ExecClearTuple(slot);
+        for (int a = 0; a < descriptor->natts; ++a) slot->tts_isnull[a] = true;  // any other column: NULL
+        const auto set = [&](int c, Datum value, bool null = false) {
+            slot->tts_values[attribute[c]] = value;
+            slot->tts_isnull[attribute[c]] = null;
+        };
+        set(0, Int64GetDatum(state->version->version_id));
+        set(1, table_name);
+        const Datum key = keys[i] ? CStringGetTextDatum(keys[i]) : Datum(0);
+        set(2, key, keys[i] == nullptr);
+        set(3, Float8GetDatum(scores[i]));
+        set(4, Float8GetDatum(state->threshold));
+        set(5, double(scores[i]) >= state->threshold ? flag : pass);
+        set(6, now);
+        ExecStoreVirtualTuple(slot);
+        table_tuple_insert(relation, slot, command, 0, nullptr);
+        if (info->ri_NumIndices > 0) {
+            List* conflicts = ExecInsertIndexTuples(info, slot, estate, false, false, nullptr, NIL);
+            list_free(conflicts);
+        }
+        ResetPerTupleExprContext(estate);
+        // Not through the slot: the insert materialized it, and its values now point into that copy.
+        if (keys[i]) pfree(DatumGetPointer(key));
     }
-    int dims[1] = {n};
-    int lbs[1] = {1};
-    ArrayType* key_array = construct_md_array(key_datums, key_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT);
-    connect_spi();
-    if (!plan) {
-        SPIPlanPtr prepared = prepare(
-            "INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision) "
-            "SELECT $1, $2, u.k, u.s, $3, CASE WHEN u.s >= $3 THEN 'flag' ELSE 'pass' END "
-            "FROM unnest($4::text[], $5::float8[]) AS u(k, s)",
-            5, oids({INT8OID, TEXTOID, FLOAT8OID, TEXTARRAYOID, FLOAT8ARRAYOID}));
-        if (SPI_keepplan(prepared) != 0)
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not keep the prediction log's plan")));
-        plan = prepared;
-    }
-    Datum values[5] = {Int64GetDatum(state->version->version_id), CStringGetTextDatum(state->table_name),
-                       Float8GetDatum(state->threshold), PointerGetDatum(key_array),
-                       PointerGetDatum(float8_array(score_values, n))};
-    execute_plan(plan, values);
-    finish_spi();
+    ExecDropSingleTupleTableSlot(slot);
+    FreeExecutorState(estate);
+    ExecCloseIndices(info);
+    table_close(relation, NoLock);
 }
 
 Datum flag_value(Oid type, double score, bool over) {

@@ -695,6 +695,29 @@ END
 $$;
 
 --------------------------------------------------------------------------------------------------------
+-- The guard triggers write dendrite.predictions directly (a heap insert and its index entries per row,
+-- src/pg/guard.cpp), not through an INSERT statement, which cost about 20 us a row. Such writes do not
+-- check foreign keys, so the table has none: the rows of deleted versions are deleted by this trigger,
+-- as ON DELETE CASCADE did. (A decision logged by a session that still scored with a version while
+-- another dropped it may outlive the version; dendrite.model_health joins versions and ignores it.)
+--------------------------------------------------------------------------------------------------------
+
+ALTER TABLE dendrite.predictions DROP CONSTRAINT IF EXISTS predictions_version_id_fkey;
+
+CREATE FUNCTION dendrite.internal_forget_predictions() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM dendrite.predictions p USING deleted_versions d WHERE p.version_id = d.version_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_forget_predictions IS 'internal: deletes the logged decisions of deleted model versions';
+CREATE TRIGGER forget_predictions AFTER DELETE ON dendrite.model_versions
+    REFERENCING OLD TABLE AS deleted_versions FOR EACH STATEMENT EXECUTE FUNCTION dendrite.internal_forget_predictions();
+
+--------------------------------------------------------------------------------------------------------
 -- Grants (see 0.3.0): nothing new to PUBLIC.
 --------------------------------------------------------------------------------------------------------
 
@@ -712,7 +735,8 @@ REVOKE EXECUTE ON FUNCTION dendrite.evaluate(text, text, int, text, timestamp),
                            dendrite.internal_html(text),
                            dendrite.internal_svg_chart(text, text, text, float8[], float8[], text, float8[], text, float8,
                                                        float8, float8, float8, boolean),
-                           dendrite.report(text, int) FROM PUBLIC;
+                           dendrite.report(text, int),
+                           dendrite.internal_forget_predictions() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.report(text, int),
                           dendrite.internal_html(text),

@@ -3,7 +3,7 @@
 # triggers against the insert itself, measured in one run.
 #
 #   1. a bulk INSERT ... SELECT of ROWS rows (default 1,000,000) into a table: no trigger, an empty PL/pgSQL
-#      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows), and
+#      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows), 'flag,log', and
 #      the peer, a PL/Python trigger scoring a numpy MLP 30-64-32-1;
 #   2. pgbench single-row inserts (2 clients, synchronous_commit off, RUN_SECONDS each): no trigger, 'reject'
 #      (threshold 1: it scores every row and rejects none of these modest amounts),
@@ -75,7 +75,7 @@ SQL
 # One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT.
 bulk() {
   local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "CHECKPOINT" >/dev/null 2>&1
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
@@ -96,6 +96,7 @@ for round in 1 2; do
   bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
   bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
   bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')"
+  bulk "dendrite.guard 'flag,log' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag,log', 'default', 'fraud_score')"
   [ "$round" = 1 ] && bulk "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
 done
 
@@ -111,7 +112,7 @@ VALUES (nextval('ids'), localtimestamp, :customer, :terminal, :cents / 100.0, :c
 SQL
 tps() {
   local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "CHECKPOINT" >/dev/null 2>&1
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   local rate
   rate=$(pgbench -n -c 2 -j 2 -T "$seconds" -f /tmp/dendrite_guard_insert.sql 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
@@ -121,6 +122,7 @@ for round in 1 2 3; do
   tps "no trigger" ""
   tps "dendrite.guard 'reject' (none rejected)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'reject', '1')"
   tps "dendrite.guard 'flag'" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
+  tps "dendrite.guard 'flag,log'" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag,log', 'default', 'fraud_score')"
   [ "$round" = 1 ] && tps "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
 done
 
