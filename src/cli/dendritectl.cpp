@@ -6,6 +6,9 @@
 #include <sys/select.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +35,8 @@ const char* const kUsage =
     "  report MODEL [VERSION] -o FILE.html    write dendrite.report to a file\n"
     "\n"
     "Connection: -d takes a conninfo string or URI; otherwise PGHOST, PGPORT, PGUSER, PGDATABASE... apply.\n"
-    "Exit status: 0 success, 1 the server reported an error, 2 bad usage or connection.\n";
+    "Ctrl-C cancels the running statement on the server. Exit status: 0 success, 1 the server reported an\n"
+    "error (a canceled statement included), 2 bad usage or connection.\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr, "dendritectl: %s\n\n%s", message.c_str(), kUsage);
@@ -148,23 +152,55 @@ void on_notice(void* argument, const PGresult* notice) {
     }
 }
 
+// Ctrl-C (SIGINT) or SIGTERM while a statement runs asks the server to cancel it, as psql does: a training
+// stops at its next batch and the statement fails with 57014, which is reported like any error. Without
+// this the backend would go on training for a client that is gone. PQcancel is async-signal-safe.
+PGcancel* volatile running_statement = nullptr;
+
+extern "C" void cancel_running_statement(int signal_number) {
+    const int saved_errno = errno;
+    char message[256];
+    if (PGcancel* cancel = running_statement) {
+        PQcancel(cancel, message, sizeof message);
+    } else {  // nothing on the server to cancel: end as the signal would have
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+    }
+    errno = saved_errno;
+}
+
+void install_cancel_handler() {
+    struct sigaction action {};
+    action.sa_handler = cancel_running_statement;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+}
+
 // Runs a statement, waiting on the socket so that notices (training progress) arrive as they are sent.
 Result run(PGconn* connection, const std::string& sql, Progress* progress = nullptr) {
     if (progress) PQsetNoticeReceiver(connection, on_notice, progress);
     if (!PQsendQuery(connection, sql.c_str())) return Result(nullptr);
+    running_statement = PQgetCancel(connection);
     Result last(nullptr);
     for (;;) {
         while (PQisBusy(connection)) {
             fd_set sockets;
             FD_ZERO(&sockets);
             FD_SET(PQsocket(connection), &sockets);
-            if (select(PQsocket(connection) + 1, &sockets, nullptr, nullptr, nullptr) < 0) break;
+            if (select(PQsocket(connection) + 1, &sockets, nullptr, nullptr, nullptr) < 0) {
+                if (errno == EINTR) continue;  // a signal: the cancel request is on its way
+                break;
+            }
             if (!PQconsumeInput(connection)) break;
         }
         PGresult* next = PQgetResult(connection);
         if (!next) break;
         last.reset(next);
     }
+    PGcancel* cancel = running_statement;
+    running_statement = nullptr;
+    PQfreeCancel(cancel);
     if (progress) progress->finish();
     return last;
 }
@@ -205,6 +241,7 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
         std::fclose(file);
         return report_error(started.get(), connection);
     }
+    running_statement = PQgetCancel(connection);  // Ctrl-C cancels the COPY
     Progress progress("load " + table);
     std::vector<char> buffer(1 << 20);
     long sent = 0;
@@ -220,6 +257,9 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
     PQputCopyEnd(connection, ok ? nullptr : "dendritectl could not send the file");
     Result result(PQgetResult(connection));
     while (PGresult* extra = PQgetResult(connection)) PQclear(extra);
+    PGcancel* cancel = running_statement;
+    running_statement = nullptr;
+    PQfreeCancel(cancel);
     if (!succeeded(result)) return report_error(result.get(), connection);
     std::printf("loaded %s rows into %s\n", PQcmdTuples(result.get()), PQgetvalue(check.get(), 0, 0));
     return 0;
@@ -276,6 +316,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     PGconn* c = connection.get();
+    install_cancel_handler();
     if (command == "load") {
         need(2, 2);
         return load(c, rest[0], rest[1]);

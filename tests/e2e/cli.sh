@@ -44,6 +44,26 @@ rc=0; "$ctl" train m "SELECT 1" label "epochs); DROP TABLE tx; --=1" >/dev/null 
 [ $rc = 2 ] || fail "a bad argument name was accepted (exit $rc)"
 [ "$(sql -c "SELECT count(*) FROM tx")" = "$rows" ] || fail "tx changed"
 
+# Ctrl-C (here SIGINT) cancels the training on the server: the client exits 1 with the server's message and
+# no training is left running.
+"$ctl" train cli_long "SELECT amount, online, country, merchant_category, is_fraud FROM tx" is_fraud \
+    epochs=100000 >/dev/null 2>"$work/cancel.err" &
+client=$!
+for _ in $(seq 1 100); do
+  [ -n "$(sql -c "SELECT pid FROM dendrite.training_progress WHERE model = 'cli_long' AND epoch >= 1")" ] && break
+  sleep 0.1
+done
+kill -INT "$client"
+rc=0; wait "$client" || rc=$?
+[ $rc = 1 ] || fail "a canceled training exited $rc, not 1: $(cat "$work/cancel.err")"
+grep -q "canceling statement due to user request" "$work/cancel.err" || fail "cancel printed: $(cat "$work/cancel.err")"
+for _ in $(seq 1 50); do
+  [ "$(sql -c "SELECT count(*) FROM dendrite.training_progress WHERE model = 'cli_long'")" = 0 ] && break
+  sleep 0.1
+done
+[ "$(sql -c "SELECT count(*) FROM dendrite.training_progress WHERE model = 'cli_long'")" = 0 ] || fail "the training goes on"
+[ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'cli_long'")" = 0 ] || fail "a canceled training left a model"
+
 "$ctl" report cli_model -o "$work/report.html" | grep -q "^wrote $work/report.html" || fail "report"
 grep -q "<svg" "$work/report.html" || fail "the report has no chart"
 cp "$work/report.html" "$out_dir/report.html"
