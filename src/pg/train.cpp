@@ -802,6 +802,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     data.split_column = arguments.split_column;
     data.budget_bytes = size_t(training_memory_kb) * 1024;
     TrainOutput out;
+    memset(&out, 0, sizeof out);  // what an algorithm does not produce reads as none (no embeddings, no curve)
     connect_spi();
     require_model_manager(arguments.model);  // before any row is read
     // The featurizer: the latest version of the one named, or a new one fitted on the query, named after
