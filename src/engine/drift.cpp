@@ -9,8 +9,8 @@ namespace {
 constexpr size_t kDistinctBins = 10;
 }
 
-size_t bin_of(const std::vector<float>& edges, float value) {
-    return size_t(std::upper_bound(edges.begin(), edges.end(), value) - edges.begin());
+size_t bin_of(const float* edges, size_t n_edges, float value) {
+    return size_t(std::upper_bound(edges, edges + n_edges, value) - edges);
 }
 
 std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows, int columns, size_t max_rows) {

@@ -20,7 +20,8 @@ struct FeatureBaseline {
     double mean = 0, stddev = 0;
 };
 
-size_t bin_of(const std::vector<float>& edges, float value);
+size_t bin_of(const float* edges, size_t n_edges, float value);
+inline size_t bin_of(const std::vector<float>& edges, float value) { return bin_of(edges.data(), edges.size(), value); }
 
 // The baseline of every column of a rows x columns row-major matrix, from at most max_rows rows taken
 // at an even stride (deciles need no more).

@@ -74,12 +74,15 @@ inline int embedding_row(float index, int rows) {
 
 // x (inputs values) -> out (the first dense layer's input): each feature's value, or, for feature
 // features[e], the dims[e] values of its table row. tables: the first table; the others follow it.
+// rows_read, when given, receives the row of each table that x read (for the backward pass).
 void expand_row(int inputs, int n_embeddings, const int* features, const int* rows, const int* dims,
-                const float* tables, const float* x, float* out) {
+                const float* tables, const float* x, float* out, int* rows_read = nullptr) {
     int e = 0;
     for (int j = 0; j < inputs; ++j) {
         if (e < n_embeddings && features[e] == j) {
-            const float* row = tables + size_t(embedding_row(x[j], rows[e])) * size_t(dims[e]);
+            const int read = embedding_row(x[j], rows[e]);
+            if (rows_read) rows_read[e] = read;
+            const float* row = tables + size_t(read) * size_t(dims[e]);
             out = std::copy(row, row + dims[e], out);
             tables += size_t(rows[e]) * size_t(dims[e]);
             ++e;
@@ -308,8 +311,6 @@ void Network::initialize(Rng& rng) {
 
 const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const Matrix>& x,
                                float dropout, Rng* rng) {
-    raw_input_ = x.data();
-    raw_stride_ = x.outerStride();
     input_ = x.data();
     rows_ = x.rows();
     batch_ = x.cols();
@@ -322,9 +323,10 @@ const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters,
             dims[e] = spec.embeddings[size_t(e)].dim;
         }
         expanded_.resize(spec.dense_inputs(), batch_);
+        embedding_reads_.resize(size_t(batch_) * size_t(n_embeddings));
         for (Eigen::Index j = 0; j < batch_; ++j)
             expand_row(spec.inputs, n_embeddings, features, rows, dims, parameters, x.col(j).data(),
-                       expanded_.data() + j * expanded_.rows());
+                       expanded_.data() + j * expanded_.rows(), embedding_reads_.data() + j * n_embeddings);
         input_ = expanded_.data();
         rows_ = expanded_.rows();
     }
@@ -430,21 +432,22 @@ void Pass::embedding_backward(const NetworkSpec& spec, const float* parameters, 
     std::fill_n(gradient, spec.embedding_parameters(), 0.0f);
     Eigen::Map<const Matrix> kernel(parameters + spec.kernel_offset(0), spec.layers[0].units, rows_);
     input_gradient_.noalias() = kernel.transpose() * delta_;
+    // Where each embedding's values sit in the first layer's input, and where its table starts.
+    const size_t n_embeddings = spec.embeddings.size();
+    Eigen::Index position[kMaxEmbeddings];
+    float* table[kMaxEmbeddings];
+    for (size_t e = 0, widened = 0; e < n_embeddings; ++e) {
+        position[e] = Eigen::Index(spec.embeddings[e].feature) + Eigen::Index(widened);
+        widened += size_t(spec.embeddings[e].dim - 1);
+        table[e] = gradient + spec.embedding_offset(e);
+    }
     for (Eigen::Index j = 0; j < batch_; ++j) {
-        const float* x = raw_input_ + j * raw_stride_;
-        const float* g = input_gradient_.data() + j * rows_;
-        size_t e = 0;
-        for (int f = 0; f < spec.inputs; ++f) {
-            if (e < spec.embeddings.size() && spec.embeddings[e].feature == f) {
-                const EmbeddingSpec& embedding = spec.embeddings[e];
-                float* row = gradient + spec.embedding_offset(e) +
-                             size_t(embedding_row(x[f], embedding.rows)) * size_t(embedding.dim);
-                for (int k = 0; k < embedding.dim; ++k) row[k] += g[k];
-                g += embedding.dim;
-                ++e;
-            } else {
-                ++g;
-            }
+        const int* reads = embedding_reads_.data() + size_t(j) * n_embeddings;
+        for (size_t e = 0; e < n_embeddings; ++e) {
+            const int dim = spec.embeddings[e].dim;
+            float* row = table[e] + size_t(reads[e]) * size_t(dim);
+            const float* g = input_gradient_.data() + j * rows_ + position[e];
+            for (int k = 0; k < dim; ++k) row[k] += g[k];
         }
     }
 }

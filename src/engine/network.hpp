@@ -145,8 +145,7 @@ private:
         bool dropped = false;
     };
     const float* input_ = nullptr;  // the first dense layer's input: the raw x, or expanded_
-    const float* raw_input_ = nullptr;  // x itself (the embedded features' indices)
-    Eigen::Index raw_stride_ = 0;
+    std::vector<int> embedding_reads_;  // with embeddings: per row of the batch, the row read from each table
     Eigen::Index rows_ = 0, batch_ = 0;
     Matrix expanded_;  // with embeddings: dense_inputs() x n
     Matrix input_gradient_;  // with embeddings: d(loss)/d(expanded_)

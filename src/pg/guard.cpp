@@ -62,11 +62,32 @@ struct GuardState {
     int16 key_typlen;
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
+    Oid log_relation;        // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
+    int log_attributes[7];
     RowBinding binding;
     float* x;        // kBatchRows feature vectors (one for the row trigger)
     float* scratch;  // forward_one's, or forward_batch's for kBatchRows
     float* scores;
 };
+
+// The columns of dendrite.predictions that 'log' fills, found by name (the layout is the same in every
+// version, but attribute numbers need not be: a column dropped and added back by an upgrade would move).
+const char* const kLogColumns[7] = {"version_id", "table_name", "row_key", "score", "threshold", "decision", "predicted_at"};
+
+void resolve_log_relation(GuardState* state) {
+    state->log_relation = get_relname_relid("predictions", get_namespace_oid("dendrite", false));
+    if (!OidIsValid(state->log_relation))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
+                        errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+    for (int c = 0; c < 7; ++c) {
+        const AttrNumber attnum = get_attnum(state->log_relation, kLogColumns[c]);
+        if (attnum == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("dendrite.predictions has no column \"%s\"", kLogColumns[c]),
+                            errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+        state->log_attributes[c] = attnum - 1;
+    }
+}
 
 [[noreturn]] void bad_argument(const char* function, const char* message, const char* detail) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: %s", function, message),
@@ -171,6 +192,8 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
 
+    if (state->log) resolve_log_relation(state);  // once per statement, not per logged row
+
     state->version = serving_version(state->model);
     pin_version(state->version, fcinfo->flinfo->fn_mcxt);  // for as long as fn_extra keeps it
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
@@ -207,27 +230,12 @@ char* key_text(const GuardState* state) {
 // rows of dropped versions are deleted by a trigger on dendrite.model_versions instead). The rows belong to
 // the current (sub)transaction like any other write.
 void log_decisions(const GuardState* state, int n, char** keys, const float* scores) {
-    const Oid schema = get_namespace_oid("dendrite", false);
-    const Oid relid = get_relname_relid("predictions", schema);
-    if (!OidIsValid(relid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
-                        errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
-    Relation relation = table_open(relid, RowExclusiveLock);
+    // Opened and closed per call: a trigger learns of no statement end at which to close relation and
+    // indexes, and a reference left open would be a leak at commit. After the first call the lock and the
+    // relcache entries are local hits.
+    Relation relation = table_open(state->log_relation, RowExclusiveLock);
     TupleDesc descriptor = RelationGetDescr(relation);
-    // Columns by name: the table's layout is the same in every version, but its attribute numbers need
-    // not be (a column dropped and added back by some later upgrade would move them).
-    const char* names[7] = {"version_id", "table_name", "row_key", "score", "threshold", "decision", "predicted_at"};
-    int attribute[7];
-    for (int c = 0; c < 7; ++c) {
-        attribute[c] = -1;
-        for (int a = 0; a < descriptor->natts; ++a) {
-            const Form_pg_attribute att = TupleDescAttr(descriptor, a);
-            if (!att->attisdropped && strcmp(NameStr(att->attname), names[c]) == 0) attribute[c] = a;
-        }
-        if (attribute[c] < 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("dendrite.predictions has no column \"%s\"", names[c]),
-                            errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
-    }
+    const int* attribute = state->log_attributes;
     ResultRelInfo* info = makeNode(ResultRelInfo);
     InitResultRelInfo(info, relation, 1, nullptr, 0);
     ExecOpenIndices(info, false);

@@ -11,8 +11,6 @@
 #include "pg/settings.hpp"
 #include "pg/values.hpp"
 
-#include <algorithm>
-
 namespace dendrite::pg {
 
 namespace {
@@ -42,27 +40,10 @@ struct EvaluationRows {
 
 void collect_evaluation_row(void* context, const float* features, TupleTableSlot* slot) {
     auto* e = static_cast<EvaluationRows*>(context);
-    if (e->label_attnum == 0) {
-        TupleDesc descriptor = slot->tts_tupleDescriptor;
-        e->label_attnum = SPI_fnumber(descriptor, e->label);
-        if (e->label_attnum <= 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("label column \"%s\" is not in the result of the query", e->label),
-                            errhint("The query must return the label with the rows to score.")));
-        e->label_type = getBaseType(SPI_gettypeid(descriptor, e->label_attnum));
-        if (!is_feature_type(e->label_type))
-            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                            errmsg("label column \"%s\" has type %s", e->label, format_type_be(e->label_type)),
-                            errhint("The label must be boolean or a number that is 0 or 1.")));
-    }
-    if (slot->tts_isnull[e->label_attnum - 1])
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("label column \"%s\" is null in row %zu of the query", e->label, e->rows + 1),
-                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", e->label)));
-    const double label = feature_value(slot->tts_values[e->label_attnum - 1], e->label_type);
-    if (label != 0.0 && label != 1.0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", e->label, label, e->rows + 1)));
+    if (e->label_attnum == 0)
+        e->label_attnum = label_column(slot->tts_tupleDescriptor, e->label, "the query",
+                                       "The query must return the label with the rows to score.", &e->label_type);
+    const double label = label_value(slot, e->label_attnum, e->label_type, e->label, e->rows + 1, "the query");
     if (e->rows == e->capacity) {
         const size_t capacity = e->capacity ? e->capacity * 2 : 65536;
         const size_t budget = size_t(training_memory_kb) * 1024;
@@ -100,10 +81,8 @@ struct DriftCounts {
 void count_drift_row(void* context, const float* features, TupleTableSlot*) {
     auto* d = static_cast<DriftCounts*>(context);
     for (int f = 0; f < d->n_features; ++f) {
-        const float* edges = d->edges[f];
-        const float v = features[f];
-        ++d->counts[f][std::upper_bound(edges, edges + d->n_edges[f], v) - edges];
-        d->sums[f] += v;
+        ++d->counts[f][engine::bin_of(d->edges[f], size_t(d->n_edges[f]), features[f])];
+        d->sums[f] += features[f];
     }
     ++d->rows;
 }

@@ -294,6 +294,17 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     return entry;
 }
 
+// The cached entry of a version (stamped as used), or the version loaded now.
+CachedVersion* cached_or_loaded(const char* model, int64 version_id, int version) {
+    const Oid extension = extension_oid();
+    for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
+        if (entry->version_id == version_id && entry->extension == extension) {
+            mark_used(entry);
+            return entry;
+        }
+    return load_version(model, version_id, version);
+}
+
 // Model name -> serving version, per backend. Entries live in serving_context, which is reset whenever a
 // watched catalog table changes (or on a full relcache reset).
 struct ServingEntry {
@@ -347,14 +358,7 @@ const CachedVersion* serving_version(const char* model) {
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     const int version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     finish_spi();
-    const CachedVersion* found = nullptr;
-    const Oid extension = extension_oid();
-    for (CachedVersion* entry = cached_versions; entry && !found; entry = entry->next)
-        if (entry->version_id == version_id && entry->extension == extension) {
-            mark_used(entry);
-            found = entry;
-        }
-    if (!found) found = load_version(model, version_id, version);
+    const CachedVersion* found = cached_or_loaded(model, version_id, version);
 
     // The SPI queries above may have processed invalidations (which reset serving_context): allocate after.
     watch_catalog();
@@ -383,13 +387,7 @@ const CachedVersion* model_version(const char* model, int version) {
                         errhint("SELECT version FROM dendrite.model_versions lists them.")));
     const int64 version_id = DatumGetInt64(id);
     finish_spi();
-    const Oid extension = extension_oid();
-    for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
-        if (entry->version_id == version_id && entry->extension == extension) {
-            mark_used(entry);
-            return entry;
-        }
-    return load_version(model, version_id, version);
+    return cached_or_loaded(model, version_id, version);
 }
 
 void pin_version(const CachedVersion* version, MemoryContext holder) { pin_entry(version, holder); }

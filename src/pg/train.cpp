@@ -274,18 +274,8 @@ void check_training_memory(const TrainingData* data, size_t rows) {
 // fills the row's features (at data->rows - 1). Returns nothing: errors are ERRORs naming the row.
 void collect_label(TrainingData* data, TupleTableSlot* slot) {
     TupleDesc descriptor = slot->tts_tupleDescriptor;
-    if (data->label_attnum == 0) {
-        data->label_attnum = SPI_fnumber(descriptor, data->label);
-        if (data->label_attnum <= 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("label column \"%s\" is not in the result of the training query", data->label)));
-        const Oid type = getBaseType(SPI_gettypeid(descriptor, data->label_attnum));
-        if (!is_feature_type(type))
-            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                            errmsg("label column \"%s\" has type %s", data->label, format_type_be(type)),
-                            errhint("The label must be boolean or a number that is 0 or 1.")));
-        data->label_type = type;
-    }
+    if (data->label_attnum == 0)
+        data->label_attnum = label_column(descriptor, data->label, "the training query", nullptr, &data->label_type);
     if (data->split_column && data->split_attnum == 0) {
         data->split_attnum = SPI_fnumber(descriptor, data->split_column);
         if (data->split_attnum <= 0)
@@ -334,15 +324,8 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
                                    data->rows + 1)));
         data->order[data->rows] = order;
     }
-    const Datum value = slot->tts_values[data->label_attnum - 1];
-    if (slot->tts_isnull[data->label_attnum - 1])
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("label column \"%s\" is null in row %zu of the training query", data->label, data->rows + 1),
-                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", data->label)));
-    const double label = feature_value(value, data->label_type);
-    if (label != 0.0 && label != 1.0)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", data->label, label, data->rows + 1)));
+    const double label = label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1,
+                                     "the training query");
     data->labels[data->rows] = float(label);
     data->rows++;
 }

@@ -17,6 +17,32 @@ bool is_feature_type(Oid type) {
     }
 }
 
+int label_column(TupleDesc descriptor, const char* column, const char* query, const char* hint, Oid* type) {
+    const int attnum = SPI_fnumber(descriptor, column);
+    if (attnum <= 0)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("label column \"%s\" is not in the result of %s", column, query),
+                        hint ? errhint("%s", hint) : 0));
+    *type = getBaseType(SPI_gettypeid(descriptor, attnum));
+    if (!is_feature_type(*type))
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("label column \"%s\" has type %s", column, format_type_be(*type)),
+                        errhint("The label must be boolean or a number that is 0 or 1.")));
+    return attnum;
+}
+
+double label_value(TupleTableSlot* slot, int attnum, Oid type, const char* column, size_t row, const char* query) {
+    if (slot->tts_isnull[attnum - 1])
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("label column \"%s\" is null in row %zu of %s", column, row, query),
+                        errhint("Filter unlabelled rows out with WHERE %s IS NOT NULL.", column)));
+    const double label = feature_value(slot->tts_values[attnum - 1], type);
+    if (label != 0.0 && label != 1.0)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("label column \"%s\" must be 0 or 1, found %g in row %zu", column, label, row)));
+    return label;
+}
+
 double feature_value(Datum value, Oid type) {
     switch (type) {
         case BOOLOID: return DatumGetBool(value) ? 1.0 : 0.0;

@@ -16,6 +16,13 @@ bool is_feature_type(Oid type);
 // The value of a non-NULL datum of a feature type as a double (numeric NaN gives NaN).
 double feature_value(Datum value, Oid type);
 
+// The label column of a query's rows (train's and evaluate's): its 1-based attribute number and base type,
+// 42703 when the rows lack it (query names them in the message: "the training query"; hint may be NULL),
+// 42804 when it is neither boolean nor a number.
+int label_column(TupleDesc descriptor, const char* column, const char* query, const char* hint, Oid* type);
+// A row's label: 22004 when NULL, 22000 when neither 0 nor 1 (row is 1-based, for the message).
+double label_value(TupleTableSlot* slot, int attnum, Oid type, const char* column, size_t row, const char* query);
+
 // Raises 22000 when value is NaN or infinite, naming the column.
 void require_finite(double value, const char* column, const char* context);
 

@@ -40,6 +40,22 @@ double loss_with(const NetworkSpec& spec, const float* params, const Problem& p,
     return loss_with_logits(loss, logits, p.labels.data(), p.weights.data(), nullptr);
 }
 
+// Every parameter's analytic gradient against the central difference of the loss.
+void expect_finite_differences(const NetworkSpec& spec, AlignedFloats& params, const Problem& p, float dropout,
+                               const LossOptions& loss, const std::vector<float>& analytic, const char* what) {
+    const float h = 1e-2f;
+    for (size_t i = 0; i < params.size(); ++i) {
+        const float saved = params[i];
+        params[i] = saved + h;
+        const double up = loss_with(spec, params.data(), p, dropout, loss);
+        params[i] = saved - h;
+        const double down = loss_with(spec, params.data(), p, dropout, loss);
+        params[i] = saved;
+        const double numeric = (up - down) / (2.0 * h);
+        EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << "parameter " << i << " (" << what << ")";
+    }
+}
+
 void check_gradients(const std::vector<int>& hidden, Activation activation, bool layer_norm = false,
                      float dropout = 0.0f, LossOptions loss = {}) {
     const int inputs = 5, batch = 7;
@@ -59,19 +75,7 @@ void check_gradients(const std::vector<int>& hidden, Activation activation, bool
     std::vector<float> analytic(spec.parameter_count());
     pass.backward(spec, network.parameters().data(), dlogits, analytic.data());
 
-    auto& params = network.parameters();
-    const float h = 1e-2f;
-    for (size_t i = 0; i < params.size(); ++i) {
-        const float saved = params[i];
-        params[i] = saved + h;
-        const double up = loss_with(spec, params.data(), p, dropout, loss);
-        params[i] = saved - h;
-        const double down = loss_with(spec, params.data(), p, dropout, loss);
-        params[i] = saved;
-        const double numeric = (up - down) / (2.0 * h);
-        EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric))
-            << "parameter " << i << " with activation " << activation_name(activation);
-    }
+    expect_finite_differences(spec, network.parameters(), p, dropout, loss, analytic, activation_name(activation));
 }
 
 }  // namespace
@@ -247,18 +251,7 @@ void check_embedding_gradients(const std::vector<int>& hidden, bool layer_norm) 
     std::vector<float> analytic(spec.parameter_count(), 123.0f);  // overwritten, embeddings included
     pass.backward(spec, network.parameters().data(), dlogits, analytic.data());
 
-    auto& params = network.parameters();
-    const float h = 1e-2f;
-    for (size_t i = 0; i < params.size(); ++i) {
-        const float saved = params[i];
-        params[i] = saved + h;
-        const double up = loss_with(spec, params.data(), p, 0.0f, LossOptions{});
-        params[i] = saved - h;
-        const double down = loss_with(spec, params.data(), p, 0.0f, LossOptions{});
-        params[i] = saved;
-        const double numeric = (up - down) / (2.0 * h);
-        EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << "parameter " << i;
-    }
+    expect_finite_differences(spec, network.parameters(), p, 0.0f, LossOptions{}, analytic, "embeddings");
     // Table 0 is 4 x 3: table 1 starts after its 12 floats.
     EXPECT_EQ(spec.embedding_offset(1), 12u);
 }
