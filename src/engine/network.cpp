@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/elementwise.hpp"
 #include "engine/error.hpp"
 
 namespace dendrite::engine {
@@ -94,12 +95,7 @@ void expand_row(int inputs, int n_embeddings, const int* features, const int* ro
 
 }  // namespace
 
-float sigmoid(float z) {
-    // Written so that neither branch overflows.
-    if (z >= 0) return 1.0f / (1.0f + std::exp(-z));
-    const float e = std::exp(z);
-    return e / (1.0f + e);
-}
+float sigmoid(float z) { return elementwise::sigmoid(z); }
 
 Activation parse_activation(const std::string& name) {
     if (name == "relu") return Activation::Relu;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/elementwise.hpp"
 #include "engine/error.hpp"
 
 namespace dendrite::engine {
@@ -50,11 +51,8 @@ Sgd::Sgd(double learning_rate, double momentum, size_t n, bool nesterov, double 
 void Sgd::step(float* parameters, const float* gradient, double learning_rate) {
     const float lr = static_cast<float>(learning_rate);
     const size_t n = velocity_.size();
-    for (size_t i = 0; i < n; ++i) {
-        const float g = gradient[i] + weight_decay_ * parameters[i];
-        velocity_[i] = momentum_ * velocity_[i] + g;
-        parameters[i] -= lr * (nesterov_ ? g + momentum_ * velocity_[i] : velocity_[i]);
-    }
+    for (size_t i = 0; i < n; ++i)
+        elementwise::sgd_update(parameters[i], gradient[i], velocity_[i], lr, momentum_, weight_decay_, nesterov_);
 }
 
 Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon, size_t n, double weight_decay,
@@ -66,20 +64,10 @@ Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon, siz
 
 void Adam::step(float* parameters, const float* gradient, double learning_rate) {
     ++t_;
-    const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
-    const float step_size = static_cast<float>(learning_rate / (1.0 - std::pow(beta1_, double(t_))));
-    const float v_correction = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(beta2_, double(t_))));
-    const float epsilon = static_cast<float>(epsilon_);
-    const float coupled_decay = decoupled_ ? 0.0f : static_cast<float>(weight_decay_);
-    const float decay_factor = decoupled_ ? static_cast<float>(1.0 - learning_rate * weight_decay_) : 1.0f;
+    const elementwise::AdamScalars scalars =
+        elementwise::adam_scalars(learning_rate, beta1_, beta2_, epsilon_, weight_decay_, decoupled_, t_);
     const size_t n = m_.size();
-    for (size_t i = 0; i < n; ++i) {
-        const float g = gradient[i] + coupled_decay * parameters[i];
-        m_[i] = b1 * m_[i] + (1.0f - b1) * g;
-        v_[i] = b2 * v_[i] + (1.0f - b2) * g * g;
-        // p -= lr * m_hat / (sqrt(v_hat) + eps), after AdamW's p *= 1 - lr wd
-        parameters[i] = parameters[i] * decay_factor - step_size * m_[i] / (std::sqrt(v_[i]) * v_correction + epsilon);
-    }
+    for (size_t i = 0; i < n; ++i) elementwise::adam_update(parameters[i], gradient[i], m_[i], v_[i], scalars);
 }
 
 RmsProp::RmsProp(double learning_rate, double alpha, double epsilon, double momentum, size_t n, double weight_decay)
@@ -95,17 +83,9 @@ RmsProp::RmsProp(double learning_rate, double alpha, double epsilon, double mome
 void RmsProp::step(float* parameters, const float* gradient, double learning_rate) {
     const float lr = static_cast<float>(learning_rate);
     const size_t n = square_average_.size();
-    for (size_t i = 0; i < n; ++i) {
-        const float g = gradient[i] + weight_decay_ * parameters[i];
-        square_average_[i] = alpha_ * square_average_[i] + (1.0f - alpha_) * g * g;
-        const float update = g / (std::sqrt(square_average_[i]) + epsilon_);
-        if (momentum_ > 0) {
-            buffer_[i] = momentum_ * buffer_[i] + update;
-            parameters[i] -= lr * buffer_[i];
-        } else {
-            parameters[i] -= lr * update;
-        }
-    }
+    for (size_t i = 0; i < n; ++i)
+        elementwise::rmsprop_update(parameters[i], gradient[i], square_average_[i],
+                                    momentum_ > 0 ? &buffer_[i] : nullptr, lr, alpha_, epsilon_, momentum_, weight_decay_);
 }
 
 void Schedule::validate() const {

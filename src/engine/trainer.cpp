@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 
+#include "engine/device.hpp"
 #include "engine/error.hpp"
 #include "engine/loss.hpp"
 #include "engine/model.hpp"
@@ -263,6 +265,17 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     long step = 0;
     EarlyStopping early_stopping(options.patience);
 
+    // On a device the steps and the evaluation's forward passes run there; the rows, their order, the
+    // schedule and every decision stay here, so the two paths take the same steps.
+    std::unique_ptr<DeviceRun> device;
+    std::vector<float> evaluation_logits;
+    if (options.device) {
+        device = std::make_unique<DeviceRun>(options.device, spec, options, data, options.device_memory_budget);
+        device->set_parameters(network.parameters());
+        evaluation_logits.resize(evaluation_rows.size());
+        for (size_t j = 0; j < evaluation_rows.size(); ++j) evaluation_labels[j] = data.labels[evaluation_rows[j]];
+    }
+
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto epoch_start = Clock::now();
         if (options.negative_sampling < 1) {
@@ -273,11 +286,20 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
             epoch_rows = split.training;
         }
         shuffle_rng.shuffle(epoch_rows.data(), epoch_rows.size());
+        if (device) device->set_epoch_rows(epoch_rows);
         double loss_sum = 0;
         size_t batches = 0;
         for (size_t offset = 0; offset < epoch_rows.size(); offset += batch_size) {
             check_stop();
             const size_t count = std::min(batch_size, epoch_rows.size() - offset);
+            const double learning_rate = options.schedule.learning_rate(options.optimizer.learning_rate, step,
+                                                                        steps_per_epoch, total_steps);
+            if (device) {
+                device->step(offset, count, positive_weight, negative_weight, learning_rate);
+                ++batches;
+                ++step;
+                continue;
+            }
             const size_t n_shards = (count + kShardRows - 1) / kShardRows;
             const float* parameters = network.parameters().data();
             pool.run(int(n_shards), [&](int s) {
@@ -306,11 +328,10 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
             loss_sum += batch_loss;
             ++batches;
             if (options.clip_norm > 0) clip_gradient_norm(gradient.data(), n_parameters, options.clip_norm);
-            const double learning_rate = options.schedule.learning_rate(options.optimizer.learning_rate, step,
-                                                                        steps_per_epoch, total_steps);
             optimizer->step(network.parameters().data(), gradient.data(), learning_rate);
             ++step;
         }
+        if (device) loss_sum = device->take_loss();  // also waits for the epoch's steps
         const double step_seconds = seconds_since(epoch_start);
         const double epoch_loss = batches ? loss_sum / double(batches) : 0.0;
         if (!std::isfinite(epoch_loss))
@@ -320,7 +341,18 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         // Evaluate on the validation rows, a chunk per task.
         check_stop();
         const float* parameters = network.parameters().data();
-        pool.run(int(evaluation_chunks), [&](int c) {
+        if (device) {
+            device->predict_logits(evaluation_rows, evaluation_logits.data());
+            std::vector<float> weights(evaluation_rows.size());
+            for (size_t j = 0; j < weights.size(); ++j)
+                weights[j] = evaluation_labels[j] > 0.5f ? positive_weight : negative_weight;
+            const Eigen::Map<const RowVector> logits(evaluation_logits.data(), Eigen::Index(evaluation_logits.size()));
+            std::fill(chunk_losses.begin(), chunk_losses.end(), 0.0);
+            if (!chunk_losses.empty())
+                chunk_losses[0] = loss_with_logits(options.loss, logits, evaluation_labels.data(), weights.data(),
+                                                   nullptr, double(evaluation_rows.size()));
+            for (size_t j = 0; j < evaluation_logits.size(); ++j) evaluation_scores[j] = sigmoid(evaluation_logits[j]);
+        } else pool.run(int(evaluation_chunks), [&](int c) {
             Shard& shard = shards[size_t(c % pool.size())];  // chunk c runs on thread c % size, alone
             const size_t first = size_t(c) * kEvaluationChunk;
             const size_t rows = std::min(kEvaluationChunk, evaluation_rows.size() - first);
@@ -345,6 +377,9 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         if (callbacks.on_epoch) callbacks.on_epoch(report);
 
         const EarlyStopping::Verdict verdict = early_stopping.observe(epoch, report.metrics.pr_auc);
+        if (device && (verdict == EarlyStopping::Verdict::Improved || verdict == EarlyStopping::Verdict::Stop ||
+                       epoch == options.epochs))
+            device->get_parameters(&network.parameters());  // the host's copy, when it is about to be read
         if (verdict == EarlyStopping::Verdict::Improved) best_parameters = network.parameters();
         if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0)
             kept_scores = evaluation_scores;  // a copy: the curve is summarized once, at the end

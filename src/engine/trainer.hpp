@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/device_abi.h"
 #include "engine/gbdt.hpp"
 #include "engine/loss.hpp"
 #include "engine/metrics.hpp"
@@ -64,6 +65,10 @@ struct TrainOptions {
     // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
     std::vector<IndexFeature> index_features;
     int embedding_dim = 0;          // per embedded feature; 0: min(16, round(1.6 * categories^0.56))
+    // Set by the caller, not by the user: a device plugin's table (engine/device.hpp) to run the gradient
+    // steps and the evaluation's forward passes on; null: the CPU. Everything else stays on the host.
+    const dendrite_device_api* device = nullptr;
+    size_t device_memory_budget = 0;  // bytes; 0: the device's free memory is the limit
 
     void validate() const;  // throws InvalidParameter
     // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.
