@@ -15,7 +15,7 @@ MODULE_big = dendrite
 OBJS = src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/generate.o src/pg/guard.o src/pg/lifecycle.o \
        src/pg/model_cache.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/values.o
 DATA = $(wildcard src/sql/dendrite--*.sql)
-REGRESS = setup train score errors featurize generate guard training embeddings security privileges lifecycle retraining
+REGRESS = setup train score errors featurize generate guard training device embeddings security privileges lifecycle retraining
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 ENGINE_BUILD = build
@@ -26,7 +26,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 PG_CPPFLAGS = -I$(CURDIR)/src -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem /usr/include/eigen3 -DEIGEN_NO_DEBUG
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers \
               -Wno-maybe-uninitialized -march=native -fno-omit-frame-pointer
-SHLIB_LINK = $(ENGINE_LIB) -lxgboost -lstdc++ -lpthread
+SHLIB_LINK = $(ENGINE_LIB) -lxgboost -lstdc++ -lpthread -ldl
 
 # No LLVM bitcode: PostgreSQL's JIT does not inline C++ and Debian's server needs no .bc files.
 override with_llvm = no
@@ -46,9 +46,14 @@ $(shlib): $(ENGINE_LIB)
 $(OBJS): $(wildcard src/engine/*.hpp src/pg/*.hpp)
 
 # dendritectl beside PostgreSQL's own programs (pg_config --bindir).
-install: install-cli
+install: install-cli install-cuda-plugin
 install-cli: $(ENGINE_LIB)
 	$(INSTALL_PROGRAM) $(ENGINE_BUILD)/dendritectl '$(DESTDIR)$(bindir)/dendritectl'
+
+# The CUDA plugin beside dendrite.so (dendrite.cuda_library's default), when nvcc built one.
+install-cuda-plugin: $(ENGINE_LIB)
+	if [ -f $(ENGINE_BUILD)/dendrite_cuda.so ]; then \
+	  $(INSTALL_SHLIB) $(ENGINE_BUILD)/dendrite_cuda.so '$(DESTDIR)$(pkglibdir)/dendrite_cuda.so'; fi
 
 installcheck: | build/regress
 build/regress:
@@ -57,5 +62,5 @@ build/regress:
 engine-test: $(ENGINE_LIB)
 	cd $(ENGINE_BUILD) && ctest --output-on-failure
 
-.PHONY: FORCE engine-test install-cli
+.PHONY: FORCE engine-test install-cli install-cuda-plugin
 FORCE:

@@ -61,8 +61,8 @@ public:
         const cudaError_t status = cudaGetDeviceCount(&count);
         if (status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver)
             device_fail(DENDRITE_DEVICE_UNAVAILABLE,
-                        status == cudaErrorNoDevice ? "no CUDA device is present"
-                                                    : std::string("no usable CUDA driver (") + cudaGetErrorString(status) + ")");
+                        status == cudaErrorNoDevice ? "No CUDA device is present"
+                                                    : std::string("No usable CUDA driver (") + cudaGetErrorString(status) + ")");
         cuda_detail::check(status, "cudaGetDeviceCount");
         if (count > 0) {
             cudaDeviceProp properties;

@@ -1,6 +1,9 @@
 -- Every argument check and error path of dendrite.train reaches psql as a clean ERROR with its SQLSTATE,
 -- and the session keeps working after each.
 SET client_min_messages = warning;
+-- A plugin that is not there: device => 'cuda' fails the same way on machines with and without a GPU
+-- (sql/device.sql covers the choice of device).
+SET dendrite.cuda_library = '/nonexistent/dendrite_cuda.so';
 
 CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,6 +1,10 @@
 -- Installation: the catalog, the functions and their properties.
 CREATE EXTENSION dendrite;
 
+-- The suites train on the CPU whatever the machine has, so that their output is the same with and without
+-- a GPU; the device suite tests how 'auto' and 'cuda' choose.
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET dendrite.device = cpu', current_database()); END $$;
+
 -- Every function is documented and carries the right volatility, strictness and parallel safety.
 SELECT p.proname, p.provolatile AS volatility, p.proparallel AS parallel, p.proisstrict AS strict,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS documented

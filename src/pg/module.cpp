@@ -19,12 +19,20 @@ void _PG_init(void);
 namespace dendrite::pg {
 int training_memory_kb = 4 * 1024 * 1024;  // 4 GB: a few trainings at once fit a 24 GB machine
 int fault_injection = int(Fault::None);
+int default_device = int(DefaultDevice::Auto);
+int gpu_memory_mb = 8 * 1024;  // an H100 has 80 GB; a few trainings at once, and the rest for others
+char* cuda_library = nullptr;
 }
 
 namespace {
 const struct config_enum_entry fault_options[] = {
     {"none", int(dendrite::pg::Fault::None), false},
     {"training_out_of_memory", int(dendrite::pg::Fault::TrainingOutOfMemory), false},
+    {nullptr, 0, false}};
+const struct config_enum_entry device_options[] = {
+    {"auto", int(dendrite::pg::DefaultDevice::Auto), false},
+    {"cpu", int(dendrite::pg::DefaultDevice::Cpu), false},
+    {"cuda", int(dendrite::pg::DefaultDevice::Cuda), false},
     {nullptr, 0, false}};
 }
 
@@ -39,6 +47,18 @@ void _PG_init(void) {
                              "batches, as when the machine runs out of memory.",
                              &dendrite::pg::fault_injection, int(dendrite::pg::Fault::None), fault_options, PGC_SUSET,
                              0, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable("dendrite.device", "Where train's device => 'auto' trains: auto, cpu or cuda.",
+                             "auto: on the GPU when one is usable and the model can train there, else on the CPU.",
+                             &dendrite::pg::default_device, int(dendrite::pg::DefaultDevice::Auto), device_options,
+                             PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("dendrite.gpu_memory", "The most GPU memory one training may allocate (0: no limit but the GPU's).",
+                            "Beyond it training is refused with SQLSTATE 53200 before anything is allocated.",
+                            &dendrite::pg::gpu_memory_mb, dendrite::pg::gpu_memory_mb, 0, INT_MAX / 2, PGC_SUSET,
+                            GUC_UNIT_MB, nullptr, nullptr, nullptr);
+    // Only read when a training asks for the GPU: CUDA is never initialised here or in the postmaster.
+    DefineCustomStringVariable("dendrite.cuda_library", "The CUDA plugin dendrite opens on first GPU use.", nullptr,
+                               &dendrite::pg::cuda_library, "$libdir/dendrite_cuda.so", PGC_SUSET, 0, nullptr, nullptr,
+                               nullptr);
     MarkGUCPrefixReserved("dendrite");
 #ifdef M_MMAP_THRESHOLD
     // A fixed mmap threshold for the backends that load dendrite. Training allocates and frees large

@@ -11,4 +11,15 @@ extern int training_memory_kb;
 enum class Fault { None, TrainingOutOfMemory };
 extern int fault_injection;
 
+// dendrite.device: what train's device => 'auto' (its default) resolves to: 'auto' (the GPU when one is
+// usable and the model can train there, else the CPU), 'cpu' or 'cuda'.
+enum class DefaultDevice { Auto, Cpu, Cuda };
+extern int default_device;
+
+// dendrite.gpu_memory, in MB (superuser only): the most GPU memory one training may allocate; 0: the GPU's.
+extern int gpu_memory_mb;
+
+// dendrite.cuda_library (superuser only): the CUDA plugin dendrite.so opens on first GPU use.
+extern char* cuda_library;
+
 }  // namespace dendrite::pg

@@ -1,6 +1,7 @@
 // dendrite.train: query -> rows from the executor (select_rows) -> one float matrix -> engine -> parameters as rows.
 #include <new>
 
+#include "engine/device.hpp"
 #include "engine/drift.hpp"
 #include "engine/raw_rows.hpp"
 #include "engine/train_options.hpp"
@@ -237,16 +238,103 @@ engine::TrainOptions to_options(const TrainArguments& a) {
     return engine::parse_train_options(arguments_json(a), a.options);
 }
 
-// 'auto' and 'cpu' train on the CPU; the GPU backend is not part of this version.
-const char* resolve_device(const char* device) {
-    if (strcmp(device, "cpu") == 0 || strcmp(device, "auto") == 0) return "cpu";
-    if (strcmp(device, "cuda") == 0)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("training on the GPU is not supported yet"),
-                        errdetail("This build of dendrite has no GPU training backend."),
-                        errhint("Use device => 'cpu' or device => 'auto'.")));
+// Where a training runs: the CPU, or the GPU through the CUDA plugin.
+struct DeviceChoice {
+    const char* name;                    // stored with the version and returned by train: "cpu" | "cuda"
+    const dendrite_device_api* api;      // null: the CPU
+};
+
+// The CUDA plugin and its first device, looked up once per backend (again when dendrite.cuda_library
+// changes): plain data, as it lives as long as the backend.
+struct GpuState {
+    bool probed;
+    char library[MAXPGPATH];
+    const dendrite_device_api* api;  // null: no usable GPU, and why says why
+    char why[700];
+    char name[256];
+};
+GpuState gpu_state;
+bool gpu_fallback_noticed = false;  // 'auto' says once per backend that it trains on the CPU for want of a GPU
+
+const GpuState& probe_gpu() {
+    char path[MAXPGPATH];
+    const char* library = cuda_library ? cuda_library : "$libdir/dendrite_cuda.so";
+    if (strncmp(library, "$libdir", 7) == 0)
+        snprintf(path, sizeof path, "%s%s", pkglib_path, library + 7);
+    else
+        strlcpy(path, library, sizeof path);
+    if (gpu_state.probed && strcmp(gpu_state.library, path) == 0) return gpu_state;
+    memset(&gpu_state, 0, sizeof gpu_state);
+    strlcpy(gpu_state.library, path, sizeof gpu_state.library);
+    engine_call([&] {
+        std::string why;
+        const dendrite_device_api* api = engine::load_device_plugin(path, &why);
+        if (!api) {
+            snprintf(gpu_state.why, sizeof gpu_state.why, "The CUDA plugin could not be loaded: %s.", why.c_str());
+            return;
+        }
+        int devices = 0;
+        dendrite_device_status status{};
+        if (api->describe(&devices, gpu_state.name, sizeof gpu_state.name, &status) != DENDRITE_DEVICE_OK)
+            snprintf(gpu_state.why, sizeof gpu_state.why, "%s.", status.message);
+        else if (devices == 0)
+            snprintf(gpu_state.why, sizeof gpu_state.why, "No CUDA device is present.");
+        else
+            gpu_state.api = api;
+    });
+    gpu_state.probed = true;
+    return gpu_state;
+}
+
+// The device argument's value, before any row is read; a training that must run on the GPU (device =>
+// 'cuda', or 'auto' with dendrite.device = 'cuda') fails here when there is none.
+bool device_is_required(const char* device) {
+    if (strcmp(device, "cuda") == 0) return true;
+    if (strcmp(device, "auto") == 0) return default_device == int(DefaultDevice::Cuda);
+    if (strcmp(device, "cpu") == 0) return false;
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("unknown device \"%s\"", device),
                     errhint("Use 'auto', 'cpu' or 'cuda'.")));
-    return nullptr;
+    return false;
+}
+
+void require_gpu() {
+    const GpuState& gpu = probe_gpu();
+    if (!gpu.api)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("no usable GPU"), errdetail("%s", gpu.why),
+                        errhint("Use device => 'cpu', or 'auto' to train on the GPU only when one is usable.")));
+}
+
+// Once the featurizer is known (its index features decide whether a network embeds): the CPU or the GPU.
+DeviceChoice choose_device(const TrainArguments& a, const TrainingData& data) {
+    const DeviceChoice cpu{"cpu", nullptr};
+    const bool required = device_is_required(a.device);
+    if (!required && (strcmp(a.device, "cpu") == 0 || default_device == int(DefaultDevice::Cpu))) return cpu;
+    char unsupported[256] = "";
+    engine_call([&] {
+        engine::TrainOptions options = to_options(a);
+        for (int i = 0; i < data.n_index_features; ++i) options.index_features.push_back({data.index_feature[i], 2});
+        strlcpy(unsupported, engine::device_unsupported_reason(options).c_str(), sizeof unsupported);
+    });
+    if (required) {
+        require_gpu();
+        if (*unsupported)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("this model cannot train on the GPU"),
+                            errdetail("%s.", unsupported), errhint("Use device => 'cpu' or 'auto'.")));
+        return {"cuda", gpu_state.api};
+    }
+    const GpuState& gpu = probe_gpu();
+    if (!gpu.api) {
+        if (!gpu_fallback_noticed)
+            ereport(NOTICE, (errmsg("no usable GPU: training on the CPU"), errdetail("%s", gpu.why),
+                             errhint("SET dendrite.device = 'cpu' to train on the CPU without looking for one.")));
+        gpu_fallback_noticed = true;
+        return cpu;
+    }
+    if (*unsupported) {
+        ereport(NOTICE, (errmsg("training on the CPU: %s", unsupported)));
+        return cpu;
+    }
+    return {"cuda", gpu.api};
 }
 
 // Bytes one training row costs: features, label, order key, and a kept raw row while there is one.
@@ -437,11 +525,13 @@ void copy_baselines(const std::vector<engine::FeatureBaseline>& baselines, Train
 }
 
 // Trains inside the engine and copies the result into palloc'd memory (current context).
-void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out) {
+void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out, const DeviceChoice& device) {
     engine_call([&] {
         dendrite::engine::TrainOptions options = to_options(arguments);
         for (int i = 0; i < data->n_index_features; ++i)
             options.index_features.push_back({data->index_feature[i], data->index_rows[i]});
+        options.device = device.api;
+        options.device_memory_budget = size_t(gpu_memory_mb) << 20;
         const bool gbdt = options.algorithm == "gbdt";
         const int planned = options.planned_epochs();
 
@@ -550,11 +640,11 @@ char* configuration_json(const TrainOutput& out) {
 }
 
 // Every setting (the engine's canonical JSON) plus what the glue resolved: device, split column.
-char* hyperparameters_json(const TrainArguments& a, const TrainOutput& out, const char* device) {
+char* hyperparameters_json(const TrainArguments& a, const TrainOutput& out) {
     StringInfoData json;
     initStringInfo(&json);
     appendBinaryStringInfo(&json, out.options_json, int(strlen(out.options_json)) - 1);  // without the closing brace
-    append_json_string(&json, "device", device);
+    append_json_string(&json, "device", a.device);  // as asked: a retraining asks again
     appendStringInfoString(&json, ", \"split_column\": ");
     if (a.split_column) escape_json(&json, a.split_column);
     else appendStringInfoString(&json, "null");
@@ -712,7 +802,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                                 CStringGetTextDatum(a.label),
                                 CStringGetTextDatum(a.algorithm),
                                 CStringGetTextDatum(configuration_json(out)),
-                                CStringGetTextDatum(hyperparameters_json(a, out, device)),
+                                CStringGetTextDatum(hyperparameters_json(a, out)),
                                 CStringGetTextDatum(metrics_json(a, out)),
                                 Float8GetDatum(last.threshold),
                                 CStringGetTextDatum(device),
@@ -763,7 +853,7 @@ using namespace dendrite::pg;
 
 DENDRITE_FUNCTION(dendrite_train) {
     const TrainArguments arguments = read_arguments(fcinfo);
-    const char* device = resolve_device(arguments.device);
+    if (device_is_required(arguments.device)) require_gpu();  // before reading rows
     int planned_epochs = 0;  // reject bad settings before reading any row
     int threads = 0;
     engine_call([&] {
@@ -821,6 +911,7 @@ DENDRITE_FUNCTION(dendrite_train) {
             data.index_rows[i] = index_outputs[i].rows;
         }
     }
+    const DeviceChoice device = choose_device(arguments, data);
     if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else
@@ -829,10 +920,10 @@ DENDRITE_FUNCTION(dendrite_train) {
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
     progress_begin(arguments.model, arguments.algorithm, planned_epochs, int64(data.rows));
     MemoryContext spi_context = MemoryContextSwitchTo(function_context);
-    run_engine(arguments, &data, &out);
+    run_engine(arguments, &data, &out, device);
     MemoryContextSwitchTo(spi_context);
     CHECK_FOR_INTERRUPTS();
-    const int version = store_version(arguments, data, out, device, featurizer_id);
+    const int version = store_version(arguments, data, out, device.name, featurizer_id);
     finish_spi();
 
     const EpochRow& last = kept_epoch(out);
@@ -841,7 +932,7 @@ DENDRITE_FUNCTION(dendrite_train) {
                         Float8GetDatum(last.recall), Float8GetDatum(last.f1), Float8GetDatum(last.pr_auc),
                         Float8GetDatum(last.roc_auc), Int64GetDatum(last.tp), Int64GetDatum(last.fp),
                         Int64GetDatum(last.tn),       Int64GetDatum(last.fn), Float8GetDatum(last.threshold),
-                        Float8GetDatum(out.seconds), CStringGetTextDatum(device), Int32GetDatum(out.best_epoch)};
+                        Float8GetDatum(out.seconds), CStringGetTextDatum(device.name), Int32GetDatum(out.best_epoch)};
     bool nulls[17] = {};
     // The 0.1.0 result type has no best_epoch: fill what the declared type has.
     if (result_descriptor->natts != 16 && result_descriptor->natts != 17)
