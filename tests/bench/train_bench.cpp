@@ -3,12 +3,14 @@
 //   dendrite <algorithm> batch=<b> threads=<t> epochs=<e> step_samples_per_s=<x> total_samples_per_s=<y> seconds=<s> pr_auc=<p>
 // step = the gradient steps alone (what the torch peer measures); total adds the per-epoch validation pass.
 // Run: build/train_bench FILE ROWS COLUMNS EPOCHS BATCH THREADS [mlp|logistic_regression|gbdt]
+// With DENDRITE_DEVICE_PLUGIN=path/to/dendrite_cuda.so the network trains on the GPU (lines say dendrite-cuda).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "engine/device.hpp"
 #include "engine/error.hpp"
 #include "engine/trainer.hpp"
 
@@ -42,6 +44,16 @@ int main(int argc, char** argv) {
     options.gbdt.rounds = options.epochs;
     options.class_weight.mode = ClassWeight::Mode::None;  // as the torch peer
     options.validation_fraction = 0.1;
+    const char* plugin = std::getenv("DENDRITE_DEVICE_PLUGIN");
+    if (plugin && *plugin) {
+        std::string why;
+        options.device = load_device_plugin(plugin, &why);
+        if (!options.device) {
+            std::fprintf(stderr, "cannot load %s: %s\n", plugin, why.c_str());
+            return 2;
+        }
+        options.device_memory_budget = 0;
+    }
     try {
         const auto start = std::chrono::steady_clock::now();
         const TrainResult r = train({features.data(), labels.data(), rows, columns}, options);
@@ -49,9 +61,9 @@ int main(int argc, char** argv) {
         double step_seconds = 0;
         for (const auto& e : r.epochs) step_seconds += e.step_seconds;
         const double samples = double(r.training_rows) * double(r.epochs.size());
-        std::printf("dendrite %s batch=%d threads=%d epochs=%zu step_samples_per_s=%.0f total_samples_per_s=%.0f "
+        std::printf("%s %s batch=%d threads=%d epochs=%zu step_samples_per_s=%.0f total_samples_per_s=%.0f "
                     "seconds=%.3f pr_auc=%.4f\n",
-                    options.algorithm.c_str(), options.batch_size, r.threads, r.epochs.size(), samples / step_seconds,
+                    options.device ? "dendrite-cuda" : "dendrite", options.algorithm.c_str(), options.batch_size, r.threads, r.epochs.size(), samples / step_seconds,
                     samples / seconds, seconds, r.final_epoch().metrics.pr_auc);
     } catch (const Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

@@ -1,0 +1,63 @@
+# The device path of train inside a backend, on machines without a GPU: dendrite.cuda_library pointed at
+# the host emulation of the device session (build/dendrite_host_device.so, the same C table and session code
+# as the CUDA plugin, its kernels run as loops). Checks the glue, not the GPU: device => 'cuda' trains and
+# records 'cuda', the same seed gives the CPU's model, the GPU budget gives 53200, what the GPU does not
+# train gives 0A000 ('cuda') or the CPU with a NOTICE ('auto'), the model scores, a cancel stops it.
+source "$(dirname "$0")/lib.bash"
+emulation="$DENDRITE_ROOT/build/dendrite_host_device.so"
+[ -f "$emulation" ] || fail "$emulation was not built"
+fresh_database e2e_device_path
+sql -c "SET client_min_messages = warning" \
+    -c "CREATE TABLE tx AS SELECT * FROM dendrite.generate_transactions(days => 10)"
+query='SELECT amount, online, customer_id, is_fraud FROM tx'
+settings="SET client_min_messages = warning; SET dendrite.cuda_library = '$emulation';"
+
+train() {  # device, model, extra arguments -> "device|pr_auc|parameters"
+  sql -c "$settings" -c "SELECT t.device || '|' || round(t.pr_auc::numeric, 4) FROM dendrite.train('$2', '$query', 'is_fraud', epochs => 2, batch_size => 256, seed => 7, device => '$1' ${3:-}) t"
+}
+cpu="$(train cpu on_cpu)"
+dev="$(train cuda on_device)"
+[ "${dev%%|*}" = cuda ] || fail "device => 'cuda' trained on '${dev%%|*}'"
+[ "${cpu#*|}" = "${dev#*|}" ] || fail "PR-AUC differs between the CPU ($cpu) and the device path ($dev)"
+# The parameters themselves: the largest difference against the CPU's, relative to the largest parameter.
+diff="$(sql -c "SELECT max(abs(a.v - b.v)) / max(abs(a.v)) < 1e-4
+                  FROM (SELECT p.layer_index, p.name, u.ord, u.v FROM dendrite.parameters p
+                          JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id),
+                               unnest(p.value) WITH ORDINALITY u(v, ord) WHERE m.name = 'on_cpu') a
+                  JOIN (SELECT p.layer_index, p.name, u.ord, u.v FROM dendrite.parameters p
+                          JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id),
+                               unnest(p.value) WITH ORDINALITY u(v, ord) WHERE m.name = 'on_device') b
+                 USING (layer_index, name, ord)")"
+[ "$diff" = t ] || fail "the device path's parameters are not the CPU's within 1e-4"
+scored="$(sql -c "SELECT count(*) FROM tx WHERE dendrite.score('on_device', tx) BETWEEN 0 AND 1")"
+[ "$scored" = "$(sql -c "SELECT count(*) FROM tx")" ] || fail "the device-trained model did not score every row"
+echo "# same seed, CPU $cpu, device path $dev; parameters within 1e-4; $scored rows scored"
+
+out="$(psql -X -q -c "$settings" -c "SET dendrite.gpu_memory = '1MB'" -c "SELECT dendrite.train('tiny', '$query', 'is_fraud', device => 'cuda')" 2>&1 || true)"
+echo "$out" | grep -q "ERROR:  out of GPU memory" || fail "a 1 MB budget gave: $out"
+[ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'tiny'")" = 0 ] || fail "a refused training left a model"
+echo "# 1 MB budget: $(echo "$out" | sed -n 's/^DETAIL:  //p')"
+
+out="$(psql -X -q -c "$settings" -c "SELECT dendrite.train('ln', '$query', 'is_fraud', layer_norm => true, device => 'cuda')" 2>&1 || true)"
+echo "$out" | grep -q "ERROR:  this model cannot train on the GPU" || fail "layer_norm on 'cuda' gave: $out"
+out="$(psql -X -q -At -c "SET dendrite.cuda_library = '$emulation'" -c "SET dendrite.device = auto" \
+        -c "SELECT device FROM dendrite.train('ln', '$query', 'is_fraud', epochs => 1, layer_norm => true)" 2>&1)"
+echo "$out" | grep -q "NOTICE:  training on the CPU: layer_norm is not implemented on the GPU" || fail "'auto' with layer_norm: $out"
+[ "$(echo "$out" | tail -1)" = cpu ] || fail "'auto' with layer_norm trained on $(echo "$out" | tail -1)"
+echo "# layer_norm: 0A000 with 'cuda', the CPU with a NOTICE with 'auto'"
+
+# A cancel stops a training on the device between steps, and the backend keeps working.
+log="$(mktemp)"
+psql -X -q -c "$settings" -c "SELECT dendrite.train('long', '$query', 'is_fraud', epochs => 100000, device => 'cuda')" >"$log" 2>&1 &
+client=$!
+pid=""
+for _ in $(seq 1 100); do
+  pid="$(sql -c "SELECT pid FROM dendrite.training_progress WHERE model = 'long' AND epoch >= 1")"
+  [ -n "$pid" ] && break
+  sleep 0.1
+done
+[ -n "$pid" ] || fail "the device training never reported an epoch"
+sql -c "SELECT pg_cancel_backend($pid)" >/dev/null
+wait "$client" && fail "the device training was not canceled"
+grep -q "canceling statement due to user request" "$log" || fail "unexpected: $(cat "$log")"
+echo "# a device training canceled after its first epoch"
