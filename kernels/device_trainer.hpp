@@ -13,6 +13,8 @@
 // flat buffer (2 more with clipping). Nothing is read back during an epoch.
 #pragma once
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -407,6 +409,25 @@ private:
 
 // ---- The C entry points over a Backend: no exception leaves them. ----
 
+// Threads inherit the signal mask of the thread that creates them, and CUDA's runtime and cuBLAS start
+// threads of their own when the driver and the handles are first set up. Inside a PostgreSQL backend a
+// signal (cancel, terminate) must reach the backend's thread, never one of those, so the entry points that
+// may start them run with every signal blocked; a signal that arrives meanwhile is delivered after.
+class SignalsBlocked {
+public:
+    SignalsBlocked() {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous_);
+    }
+    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    SignalsBlocked(const SignalsBlocked&) = delete;
+    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+private:
+    sigset_t previous_;
+};
+
 template <class Backend>
 struct Api {
     static int fail_status(dendrite_device_status* status, int code, const std::string& message) {
@@ -438,6 +459,7 @@ struct Api {
     static Session<Backend>* of(void* session) { return static_cast<Session<Backend>*>(session); }
 
     static int describe(int* devices, char* name, size_t name_size, dendrite_device_status* status) {
+        const SignalsBlocked blocked;
         return guarded(status, [&] {
             std::string device_name;
             *devices = Backend::describe(&device_name);
@@ -447,6 +469,7 @@ struct Api {
     static int open(const dendrite_device_config* config, const float* features, const float* labels, size_t rows,
                     void** session, dendrite_device_status* status) {
         *session = nullptr;
+        const SignalsBlocked blocked;
         return guarded(status, [&] { *session = new Session<Backend>(*config, features, labels, rows); });
     }
     static int set_parameters(void* s, const float* parameters, size_t count, dendrite_device_status* status) {
