@@ -1,10 +1,14 @@
 // The CUDA Backend of kernels/device_trainer.hpp: device memory, cuBLAS (FP32, no TF32, so that results
 // stay within float tolerance of the CPU's) for the matrix products, and one generic kernel per launch of
 // a per-element functor. Everything runs on one stream of its own; nothing synchronises but download().
+// cuBLAS is opened with dlopen when the first session starts, not linked: loading the plugin then costs a
+// backend little (cuBLAS's relocations alone are ~95 MB of private memory), which matters on the servers
+// with no GPU where 'auto' loads it only to learn that there is none.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <string>
 
@@ -52,6 +56,47 @@ inline void check(cublasStatus_t status, const char* what) {
                 std::string(what) + ": cuBLAS status " + std::to_string(int(status)));
 }
 
+// The cuBLAS entry points the backend calls (cublas_v2.h's macros name the _v2 symbols).
+struct Cublas {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSetPointerMode_v2) set_pointer_mode;
+    decltype(&cublasSgemm_v2) sgemm;
+};
+
+inline Cublas load_cublas() {
+    // The soname of the major version the plugin was compiled against, found through the plugin's
+    // RUNPATH (the CUDA toolkit's library folder) or the loader's usual paths.
+    const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+    void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        const char* error = dlerror();
+        device_fail(DENDRITE_DEVICE_UNAVAILABLE, "cuBLAS could not be loaded: " + std::string(error ? error : name));
+    }
+    auto symbol = [&](const char* symbol_name) {
+        void* address = dlsym(library, symbol_name);
+        if (!address) device_fail(DENDRITE_DEVICE_UNAVAILABLE, name + " lacks " + symbol_name);
+        return address;
+    };
+    Cublas table;
+    table.create = reinterpret_cast<decltype(table.create)>(symbol("cublasCreate_v2"));
+    table.destroy = reinterpret_cast<decltype(table.destroy)>(symbol("cublasDestroy_v2"));
+    table.set_stream = reinterpret_cast<decltype(table.set_stream)>(symbol("cublasSetStream_v2"));
+    table.set_math_mode = reinterpret_cast<decltype(table.set_math_mode)>(symbol("cublasSetMathMode"));
+    table.set_pointer_mode = reinterpret_cast<decltype(table.set_pointer_mode)>(symbol("cublasSetPointerMode_v2"));
+    table.sgemm = reinterpret_cast<decltype(table.sgemm)>(symbol("cublasSgemm_v2"));
+    return table;
+}
+
+// Loaded once per process; a failed load is tried again by the next session (a static whose initialiser
+// throws is not initialised).
+inline const Cublas& cublas() {
+    static const Cublas table = load_cublas();
+    return table;
+}
+
 }  // namespace cuda_detail
 
 class CudaBackend {
@@ -72,22 +117,22 @@ public:
         return count;
     }
 
-    CudaBackend() {
+    CudaBackend() : api_(cuda_detail::cublas()) {
         cuda_detail::check(cudaSetDevice(0), "cudaSetDevice");
         cuda_detail::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-        const cublasStatus_t created = cublasCreate(&cublas_);
+        const cublasStatus_t created = api_.create(&cublas_);
         if (created != CUBLAS_STATUS_SUCCESS) {
             cudaStreamDestroy(stream_);
             cuda_detail::check(created, "cublasCreate");
         }
-        cublasSetStream(cublas_, stream_);
-        cublasSetMathMode(cublas_, CUBLAS_PEDANTIC_MATH);  // plain FP32: no TF32 tensor-core rounding
-        cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST);
+        api_.set_stream(cublas_, stream_);
+        api_.set_math_mode(cublas_, CUBLAS_PEDANTIC_MATH);  // plain FP32: no TF32 tensor-core rounding
+        api_.set_pointer_mode(cublas_, CUBLAS_POINTER_MODE_HOST);
     }
 
     ~CudaBackend() {
         cudaStreamSynchronize(stream_);  // nothing in flight may touch memory freed after this
-        cublasDestroy(cublas_);
+        api_.destroy(cublas_);
         cudaStreamDestroy(stream_);
     }
 
@@ -123,7 +168,7 @@ public:
     void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b,
               int ldb, float* c, int ldc) {
         const float one = 1.0f, zero = 0.0f;
-        cuda_detail::check(cublasSgemm(cublas_, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+        cuda_detail::check(api_.sgemm(cublas_, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, a, lda, b, ldb, &zero, c,
                                        ldc),
                            "cublasSgemm");
@@ -144,6 +189,7 @@ public:
     }
 
 private:
+    const cuda_detail::Cublas& api_;
     cudaStream_t stream_ = nullptr;
     cublasHandle_t cublas_ = nullptr;
 };
