@@ -13,8 +13,6 @@
 // flat buffer (2 more with clipping). Nothing is read back during an epoch.
 #pragma once
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +25,7 @@
 
 #include "engine/device_abi.h"
 #include "engine/elementwise.hpp"
+#include "engine/signals.hpp"
 
 namespace dendrite::device {
 
@@ -180,7 +179,7 @@ public:
         inputs_ = size_t(config.inputs);
         size_t offset = 0, widest = inputs_;
         for (int l = 0; l < config.layers; ++l) {
-            if (config.units[l] < 1 || config.activations[l] < 0 || config.activations[l] > elementwise::kGelu)
+            if (config.units[l] < 1 || config.activations[l] < 0 || config.activations[l] > DENDRITE_ACT_GELU)
                 device_fail(DENDRITE_DEVICE_INVALID, "invalid layer configuration");
             units_.push_back(size_t(config.units[l]));
             activations_.push_back(config.activations[l]);
@@ -409,24 +408,9 @@ private:
 
 // ---- The C entry points over a Backend: no exception leaves them. ----
 
-// Threads inherit the signal mask of the thread that creates them, and CUDA's runtime and cuBLAS start
-// threads of their own when the driver and the handles are first set up. Inside a PostgreSQL backend a
-// signal (cancel, terminate) must reach the backend's thread, never one of those, so the entry points that
-// may start them run with every signal blocked; a signal that arrives meanwhile is delivered after.
-class SignalsBlocked {
-public:
-    SignalsBlocked() {
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &previous_);
-    }
-    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-    SignalsBlocked(const SignalsBlocked&) = delete;
-    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
-
-private:
-    sigset_t previous_;
-};
+// CUDA's runtime and cuBLAS start threads of their own when the driver and the handles are first set up:
+// the entry points that may start them (describe, open) run in a SignalsBlocked scope.
+using engine::SignalsBlocked;
 
 template <class Backend>
 struct Api {

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "engine/device_abi.h"
+
 #ifdef __CUDACC__
 #define DENDRITE_HD __host__ __device__
 #else
@@ -13,8 +15,8 @@
 
 namespace dendrite::elementwise {
 
-// engine::Activation's values (and the device ABI's DENDRITE_ACT_*).
-enum : int { kIdentity = 0, kRelu, kTanh, kSigmoid, kLeakyRelu, kGelu };
+// Activations by the device ABI's DENDRITE_ACT_* numbers (engine::Activation's values, asserted in
+// network.cpp).
 constexpr float kLeakySlope = 0.01f;  // torch's default negative slope
 
 DENDRITE_HD inline float sigmoid(float z) {
@@ -26,11 +28,11 @@ DENDRITE_HD inline float sigmoid(float z) {
 
 DENDRITE_HD inline float activate(int activation, float a) {
     switch (activation) {
-        case kRelu: return a > 0.0f ? a : 0.0f;
-        case kLeakyRelu: return a > 0.0f ? a : kLeakySlope * a;
-        case kGelu: return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f));
-        case kTanh: return tanhf(a);
-        case kSigmoid: return 1.0f / (1.0f + expf(-a));
+        case DENDRITE_ACT_RELU: return a > 0.0f ? a : 0.0f;
+        case DENDRITE_ACT_LEAKY_RELU: return a > 0.0f ? a : kLeakySlope * a;
+        case DENDRITE_ACT_GELU: return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f));
+        case DENDRITE_ACT_TANH: return tanhf(a);
+        case DENDRITE_ACT_SIGMOID: return 1.0f / (1.0f + expf(-a));
         default: return a;
     }
 }
@@ -38,12 +40,12 @@ DENDRITE_HD inline float activate(int activation, float a) {
 // d activation(a) / da, given out = activation(a).
 DENDRITE_HD inline float activation_derivative(int activation, float a, float out) {
     switch (activation) {
-        case kRelu: return a > 0.0f ? 1.0f : 0.0f;
-        case kLeakyRelu: return a > 0.0f ? 1.0f : kLeakySlope;
-        case kGelu:
+        case DENDRITE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
+        case DENDRITE_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : kLeakySlope;
+        case DENDRITE_ACT_GELU:
             return 0.5f * (1.0f + erff(a * 0.70710678118654752f)) + a * 0.39894228040143268f * expf(-0.5f * a * a);
-        case kTanh: return 1.0f - out * out;
-        case kSigmoid: return out * (1.0f - out);
+        case DENDRITE_ACT_TANH: return 1.0f - out * out;
+        case DENDRITE_ACT_SIGMOID: return out * (1.0f - out);
         default: return 1.0f;
     }
 }

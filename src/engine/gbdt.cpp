@@ -4,13 +4,12 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <nlohmann/json.hpp>
-#include <pthread.h>
 
 #include "engine/error.hpp"
 #include "engine/model.hpp"
 #include "engine/network.hpp"
+#include "engine/signals.hpp"
 #include "engine/trainer.hpp"
 
 namespace dendrite::engine {
@@ -20,21 +19,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-// xgboost's OpenMP threads are created inside its calls and inherit the calling thread's signal mask: every
-// call runs with signals blocked, so PostgreSQL's handlers only ever run on the backend's thread. A cancel
-// arriving meanwhile stays pending for the length of one call (one boosting round) and is then handled.
-class SignalsBlocked {
-public:
-    SignalsBlocked() {
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &previous_);
-    }
-    ~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-
-private:
-    sigset_t previous_;
-};
+// xgboost's OpenMP threads are created inside its calls: every call runs in a SignalsBlocked scope
+// (engine/signals.hpp). A cancel arriving meanwhile stays pending for the length of one call (one boosting
+// round) and is then handled.
 
 void check(int status, const char* what) {
     if (status != 0) {

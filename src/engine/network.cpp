@@ -10,13 +10,13 @@ namespace dendrite::engine {
 
 namespace {
 
-constexpr float kInverseSqrt2 = 0.70710678118654752f;
-constexpr float kInverseSqrt2Pi = 0.39894228040143268f;
+// The device ABI numbers activations as Activation does: the kernels and elementwise.hpp use those numbers.
+static_assert(int(Activation::Identity) == DENDRITE_ACT_IDENTITY && int(Activation::Relu) == DENDRITE_ACT_RELU &&
+              int(Activation::Tanh) == DENDRITE_ACT_TANH && int(Activation::Sigmoid) == DENDRITE_ACT_SIGMOID &&
+              int(Activation::LeakyRelu) == DENDRITE_ACT_LEAKY_RELU && int(Activation::Gelu) == DENDRITE_ACT_GELU);
 
-float gelu(float v) { return 0.5f * v * (1.0f + std::erf(v * kInverseSqrt2)); }
-float gelu_derivative(float v) {
-    return 0.5f * (1.0f + std::erf(v * kInverseSqrt2)) + v * kInverseSqrt2Pi * std::exp(-0.5f * v * v);
-}
+float gelu(float v) { return elementwise::activate(DENDRITE_ACT_GELU, v); }
+float gelu_derivative(float v) { return elementwise::activation_derivative(DENDRITE_ACT_GELU, v, 0.0f); }
 
 template <typename Derived>
 void apply_activation(Activation activation, Eigen::MatrixBase<Derived>& z) {

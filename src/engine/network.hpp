@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/elementwise.hpp"
 #include "engine/rng.hpp"
 
 namespace dendrite::engine {
@@ -25,7 +26,7 @@ using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
 enum class Activation { Identity, Relu, Tanh, Sigmoid, LeakyRelu, Gelu };
 
-constexpr float kLeakyReluSlope = 0.01f;  // torch's default negative slope
+constexpr float kLeakyReluSlope = elementwise::kLeakySlope;  // torch's default negative slope
 constexpr float kLayerNormEpsilon = 1e-5f;  // torch's default
 
 Activation parse_activation(const std::string& name);  // throws InvalidParameter

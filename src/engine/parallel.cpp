@@ -1,8 +1,8 @@
 #include "engine/parallel.hpp"
 
 #include <algorithm>
-#include <csignal>
-#include <pthread.h>
+
+#include "engine/signals.hpp"
 
 namespace dendrite::engine {
 
@@ -12,14 +12,10 @@ WorkerPool::WorkerPool(int threads) {
     if (threads <= 0) threads = hardware_threads();
     threads = std::min(threads, 256);
     if (threads == 1) return;
-    // New threads inherit the creating thread's signal mask: block everything while creating them.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    const SignalsBlocked blocked;  // the workers start with every signal blocked
     try {
         for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
     } catch (...) {
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
@@ -28,7 +24,6 @@ WorkerPool::WorkerPool(int threads) {
         for (auto& worker : workers_) worker.join();
         throw;
     }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 WorkerPool::~WorkerPool() {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU training speed (issue #5), run on the GPU machine by scripts/device_check.sh: dendrite's engine on the
 # GPU (the CUDA plugin) against PyTorch on the same GPU, same MLP (30 -> 64 -> 32 -> 1, ReLU, Adam lr 1e-3,
-# FP32), batch 512 and 2048, on one float32 file of ROWS rows (1.17M by default: the size the issue's
-# "epoch in < 0.1 s" names). Prints a table of samples/s and the ratio to the fastest torch configuration,
+# FP32), batch 512 and 2048, on the CPU benchmark's data (make_train_file.py) at ROWS rows (1.17M by default,
+# the size of the issue's "epoch in < 0.1 s"). Prints a table of samples/s and the ratio to the fastest torch configuration,
 # and the floor: bytes and FLOPs per step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,16 +14,7 @@ PYTHON="${PYTHON:-python3}"  # the GPU machine's python3 holds PyTorch
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 data="$work/train.f32"
-"$PYTHON" - "$data" "$ROWS" "$COLUMNS" <<'PY'
-import sys
-import numpy as np
-path, rows, columns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(7)
-x = rng.standard_normal((rows, columns), dtype=np.float32)
-score = x[:, 0] * x[:, 1] + np.sin(x[:, 2]) + 0.5 * x[:, 3] - 0.7 * x[:, 4] * (x[:, 5] > 0) + 0.3 * rng.standard_normal(rows)
-y = (score > np.quantile(score, 0.97)).astype(np.float32)
-np.concatenate([x, y[:, None]], axis=1).astype(np.float32).tofile(path)
-PY
+"$PYTHON" tests/bench/make_train_file.py "$data" "$ROWS" "$COLUMNS"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 results="$work/results.txt"
 for batch in 512 2048; do

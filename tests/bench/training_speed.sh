@@ -27,17 +27,7 @@ cmake --build build --target train_bench >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 data="$work/train.f32"
-# 30 standard-normal features; the label is a noisy non-linear function of 6 of them, ~3 % positive.
-"$PYTHON" - "$data" "$ROWS" "$COLUMNS" <<'PY'
-import sys
-import numpy as np
-path, rows, columns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = np.random.default_rng(7)
-x = rng.standard_normal((rows, columns), dtype=np.float32)
-z = 1.5 * x[:, 0] * x[:, 1] + np.abs(x[:, 2]) + 0.8 * x[:, 3] - 0.5 * x[:, 4] ** 2 + np.sin(2 * x[:, 5]) + 0.7 * rng.standard_normal(rows)
-y = (z > np.quantile(z, 0.97)).astype(np.float32)
-np.hstack([x, y[:, None]]).astype(np.float32).tofile(path)
-PY
+"$PYTHON" tests/bench/make_train_file.py "$data" "$ROWS" "$COLUMNS"
 
 echo "== $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $ROWS rows x $COLUMNS features, $EPOCHS epochs"
 echo "BLAS behind torch: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"

@@ -50,12 +50,7 @@ echo "# layer_norm: 0A000 with 'cuda', the CPU with a NOTICE with 'auto'"
 log="$(mktemp)"
 psql -X -q -c "$settings" -c "SELECT dendrite.train('long', '$query', 'is_fraud', epochs => 100000, device => 'cuda')" >"$log" 2>&1 &
 client=$!
-pid=""
-for _ in $(seq 1 100); do
-  pid="$(sql -c "SELECT pid FROM dendrite.training_progress WHERE model = 'long' AND epoch >= 1")"
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
+pid="$(training_pid long)"
 [ -n "$pid" ] || fail "the device training never reported an epoch"
 sql -c "SELECT pg_cancel_backend($pid)" >/dev/null
 wait "$client" && fail "the device training was not canceled"

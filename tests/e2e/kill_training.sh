@@ -22,12 +22,7 @@ psql -X -q -c "SET client_min_messages = warning" \
   -c "SELECT dendrite.train('killed', 'SELECT amount, online, customer_id, is_fraud FROM tx', 'is_fraud', epochs => 100000)" \
   >/dev/null 2>&1 &
 client=$!
-pid=""
-for _ in $(seq 1 100); do
-  pid="$(sql -c "SELECT pid FROM dendrite.training_progress WHERE model = 'killed' AND epoch >= 1")"
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
+pid="$(training_pid killed)"
 [ -n "$pid" ] || fail "the training never reached its first epoch"
 kill -9 "$pid"
 wait "$client" && fail "the killed training's client did not fail"

@@ -13,3 +13,14 @@ fresh_database() {
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+# The pid of the backend training MODEL once it has finished an epoch (polled for up to 10 s), or "".
+training_pid() {
+  local pid=""
+  for _ in $(seq 1 100); do
+    pid="$(sql -c "SELECT pid FROM dendrite.training_progress WHERE model = '$1' AND epoch >= 1")"
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
