@@ -4,7 +4,7 @@
 # logistic regression and the MLP. Usage: tests/bench/handbook_quality.sh [train_start]
 # (default 2018-07-11; the handbook's other split starts 2018-07-04). Needs `make install` done.
 # MLP settings can be overridden: HIDDEN='{64,32}' EPOCHS=20 LEARNING_RATE=0.001 BATCH_SIZE=256 CLASS_WEIGHT=none
-# COMPARE_OPTIONS='{"rounds": 300, ...}' sets gbdt for compare(). XGBOOST=1 adds Debian's python3-xgboost on the same features (benchmark peer only).
+# COMPARE_OPTIONS='{"rounds": 300, ...}' sets gbdt for compare(); HISTORY='[{...}]' replaces the featurizer's history declarations. XGBOOST=1 adds Debian's python3-xgboost on the same features (benchmark peer only).
 # VALIDATION_FRACTION=0 (the handbook trains on the whole week) AMOUNT=log1p (or standardize); SEEDS='1 2 3' runs one seed after another
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,9 +26,10 @@ psql -X -q -c "CREATE EXTENSION dendrite" \
 xz -dc "$data" | psql -X -q -c "\copy fdh FROM STDIN WITH (FORMAT csv, HEADER true)"
 psql -X -q -c "ANALYZE fdh"
 echo "training week $train_start .. $train_end (exclusive), assessment week $test_start .. $test_end (exclusive)"
-# gbdt's settings for compare(); handbook_quality.sql has the default when COMPARE_OPTIONS is unset.
-compare_options=()
-[ -n "${COMPARE_OPTIONS:-}" ] && compare_options=(-v compare_options="$COMPARE_OPTIONS")
+# gbdt's settings for compare() and the history declarations; handbook_quality.sql has the defaults.
+psql_variables=()
+[ -n "${COMPARE_OPTIONS:-}" ] && psql_variables=(-v compare_options="$COMPARE_OPTIONS")
+[ -n "${HISTORY:-}" ] && psql_variables+=(-v history="$HISTORY")
 for seed in ${SEEDS:-1}; do
   echo "seed $seed"
   psql -X -q -v train_start="$train_start" -v train_end="$train_end" -v test_start="$test_start" -v test_end="$test_end" \
@@ -36,6 +37,6 @@ for seed in ${SEEDS:-1}; do
        -v batch_size="${BATCH_SIZE:-256}" -v class_weight="${CLASS_WEIGHT:-none}" \
        -v validation_fraction="${VALIDATION_FRACTION:-0}" -v seed="$seed" -v amount="${AMOUNT:-log1p}" \
        -v xgboost="${XGBOOST:-0}" \
-       "${compare_options[@]}" \
+       "${psql_variables[@]}" \
        -f tests/bench/handbook_quality.sql
 done

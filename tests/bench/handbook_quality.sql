@@ -10,13 +10,15 @@ SET client_min_messages = warning;
 -- and, beyond the handbook, the customer's largest amount and the ratio of the amount to the customer's mean,
 -- and time of day / weekend. Fitted on the training week; the weeks before only build history.
 -- Every query orders by time and id: rows with equal times then come in one order, run after run.
+-- History declarations come from psql variable :history (HISTORY in handbook_quality.sh); this is the default.
+\if :{?history}
+\else
+\set history '[{"entity": "customer_id", "time": "tx_datetime", "value": "tx_amount", "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "mean", "max", "ratio_to_mean"]}, {"entity": "terminal_id", "time": "tx_datetime", "label": "tx_fraud", "delay": "7 days", "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_rate"]}]'
+\endif
 SELECT dendrite.create_featurizer('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'train_end'),
     label => 'tx_fraud', since => :'train_start',
     columns => format('{"transaction_id": "ignore", "tx_time_seconds": "ignore", "tx_time_days": "ignore", "tx_amount": "%s"}', :'amount')::jsonb,
-    history => '[{"entity": "customer_id", "time": "tx_datetime", "value": "tx_amount",
-                  "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "mean", "max", "ratio_to_mean"]},
-                 {"entity": "terminal_id", "time": "tx_datetime", "label": "tx_fraud", "delay": "7 days",
-                  "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_rate"]}]') AS featurizer_version;
+    history => :'history'::jsonb) AS featurizer_version;
 
 \set training_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'train_end' ' ORDER BY tx_datetime, transaction_id'
 DROP TABLE IF EXISTS results, scores, assessment, xgboost_scores;
@@ -44,7 +46,7 @@ SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
 -- COMPARE_OPTIONS); callers that do not set it (tests/e2e/shared_data.sh) get this default.
 \if :{?compare_options}
 \else
-\set compare_options '{"rounds": 300, "max_depth": 6, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8}'
+\set compare_options '{"rounds": 300, "max_depth": 6, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8, "max_bin": 1024}'
 \endif
 SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name = 'fdh_cmp';
 CREATE TEMP TABLE leaderboard AS
