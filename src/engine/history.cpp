@@ -43,9 +43,10 @@ HistoryState::Entity* HistoryState::find_entity(size_t h, uint64_t key) const {
 }
 
 int HistoryState::output_count(const HistorySpec& spec) {
-    int n = 0;
-    for_enabled(spec, [&](const std::string&) { ++n; });
-    return n;
+    // Called per row by transform(): counted, not named (for_enabled builds a string per output).
+    const int per_window = int(spec.count) + int(spec.sum) + int(spec.mean) + int(spec.max) +
+                           int(spec.ratio_to_mean) + int(spec.fraud_count) + int(spec.fraud_rate);
+    return per_window * int(spec.windows_us.size());
 }
 
 std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {

@@ -70,6 +70,17 @@ TEST(FeaturizerSpec, AutomaticKindsAndOverrides) {
     EXPECT_TRUE(spec.history[0].count && spec.history[0].mean);
     EXPECT_EQ(spec.history[0].windows_us[0], kDay);
     EXPECT_EQ(HistoryState::output_names(spec.history[0])[1], "card_mean_1d");
+
+    // output_count (per row, counted) agrees with output_names (named) for every aggregate.
+    spec = resolve_spec(columns, "", R"([{"entity": "card", "time": "at", "value": "amount", "label": "fraud",
+                                          "delay": "1 day", "windows": ["1 day", "7 days", "30 days"],
+                                          "aggregates": ["count", "sum", "mean", "max", "ratio_to_mean",
+                                                         "fraud_count", "fraud_rate"]},
+                                         {"entity": "card", "time": "at", "windows": ["1 hour"]}])",
+                        "fraud", "error");
+    for (const HistorySpec& h : spec.history)
+        EXPECT_EQ(size_t(HistoryState::output_count(h)), HistoryState::output_names(h).size());
+    EXPECT_EQ(HistoryState::output_count(spec.history[0]), 21);
 }
 
 TEST(FeaturizerSpec, ClearErrors) {
