@@ -74,10 +74,16 @@ SET client_min_messages = warning;
 -- SGD with class_weight 'none' and a numeric class weight; validation_fraction 0 measures on the training rows.
 SELECT version, pr_auc > 0.9 AS good FROM dendrite.train('points_sgd', 'SELECT x, y, label FROM points', 'label',
     optimizer => 'sgd', learning_rate => 0.05, class_weight => 'none', epochs => 3, activation => 'tanh');
+-- (A NOTICE then says so: tests/e2e/training_notices.sh, since the per-epoch NOTICEs carry timings.)
 SELECT version, tp + fp + tn + fn AS evaluated FROM dendrite.train('points_weighted', 'SELECT x, y, label FROM points',
     'label', class_weight => '8', validation_fraction => 0, epochs => 2);
 SELECT metrics->>'evaluated_on' AS evaluated_on FROM dendrite.model_versions
  WHERE model_id = (SELECT model_id FROM dendrite.models WHERE name = 'points_weighted');
+-- A split by time whose validation rows hold one class (the last 20 of 100 by i) falls back to the training
+-- rows too, which nobody asked for: a WARNING.
+SELECT version, tp + fp + tn + fn AS evaluated FROM dendrite.train('one_class_validation',
+    'SELECT i::float8 AS x, (i <= 50)::int AS label, i FROM generate_series(1, 100) i', 'label',
+    split_column => 'i', validation_fraction => 0.2, epochs => 1);
 
 -- Training inside a transaction that aborts leaves nothing behind.
 BEGIN;

@@ -925,6 +925,20 @@ DENDRITE_FUNCTION(dendrite_train) {
     CHECK_FOR_INTERRUPTS();
     const int version = store_version(arguments, data, out, device.name, featurizer_id);
     finish_spi();
+    // Metrics on the training rows flatter a model that memorizes them (gbdt's PR-AUC near 1), and a
+    // leaderboard of such metrics picks that model: say so where it happens. Asked for (no validation rows)
+    // it is a NOTICE; a split whose validation rows hold one class did not ask for it: a WARNING.
+    if (out.metrics_on_training_rows) {
+        const bool asked = out.validation_rows == 0;
+        ereport(asked ? NOTICE : WARNING,
+                (errmsg("the metrics of version %d of model \"%s\" are measured on its training rows", version,
+                        arguments.model),
+                 asked ? errdetail("There are no validation rows (validation_fraction is 0).")
+                       : errdetail("The %lld validation rows hold only one class.", (long long)out.validation_rows),
+                 errhint("Such metrics favour a model that memorizes its rows. To compare models or choose a "
+                         "threshold, keep validation rows of both classes (validation_fraction, or split_column "
+                         "for a split by time).")));
+    }
 
     const EpochRow& last = kept_epoch(out);
     Datum values[17] = {Int32GetDatum(version),       Int32GetDatum(out.n_epochs), Float8GetDatum(last.loss),
