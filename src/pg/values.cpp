@@ -1,3 +1,5 @@
+// Engine headers first (engine_only.hpp checks that postgres.h has not been seen yet).
+#include "engine/pg_numeric.hpp"
 #include "pg/values.hpp"
 
 #include <cmath>
@@ -43,6 +45,16 @@ double label_value(TupleTableSlot* slot, int attnum, Oid type, const char* colum
     return label;
 }
 
+double numeric_value(Datum value) {
+    // Read in place when stored inline (the usual 1-byte header included): detoasting would copy it.
+    const struct varlena* stored = reinterpret_cast<const struct varlena*>(DatumGetPointer(value));
+    double out;
+    if (!VARATT_IS_EXTERNAL(stored) && !VARATT_IS_COMPRESSED(stored) &&
+        engine::numeric_payload_to_double(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored), &out))
+        return out;
+    return DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
+}
+
 double feature_value(Datum value, Oid type) {
     switch (type) {
         case BOOLOID: return DatumGetBool(value) ? 1.0 : 0.0;
@@ -51,7 +63,7 @@ double feature_value(Datum value, Oid type) {
         case INT8OID: return double(DatumGetInt64(value));
         case FLOAT4OID: return DatumGetFloat4(value);
         case FLOAT8OID: return DatumGetFloat8(value);
-        case NUMERICOID: return DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
+        case NUMERICOID: return numeric_value(value);
         default:
             ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                             errmsg("type %s cannot be used as a feature", format_type_be(type))));
