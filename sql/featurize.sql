@@ -143,3 +143,17 @@ $$;
 SELECT count(*) AS compared, count(*) FILTER (WHERE o.features = i.features) AS identical,
        count(*) FILTER (WHERE o.features[1] <> 0) > 0 AS non_trivial
   FROM inline i JOIN offline o USING (transaction_id);
+
+-- numeric values are read from their stored digits where the exact double is cheap, through text
+-- otherwise: every shape gives what numeric_float8 gives (raw features are float4 of that double).
+CREATE TABLE numerics AS
+SELECT round((random() - 0.5)::numeric * 10::numeric ^ (i % 40 - 20), (i % 30)) AS a
+  FROM generate_series(1, 20000) i
+UNION ALL
+SELECT v::numeric FROM unnest(ARRAY['0', '-0.00', '12.5', '-42.10', '99999999999.99', '999999999999.99',
+    '123456789012345678901234567890', '0.000000000000000000000000001', '1e22', '1e23', '-1e-22',
+    '9007199254740993', '0.1', '1234567890123.4567']) v;
+SELECT dendrite.create_featurizer('numerics', 'SELECT a FROM numerics', columns => '{"a": "raw"}') IS NOT NULL AS fitted;
+SELECT count(*) AS values_compared,
+       count(*) FILTER (WHERE (dendrite.features('numerics', n))[1] IS DISTINCT FROM a::float8::float4) AS different
+  FROM numerics n;
