@@ -57,8 +57,8 @@ std::vector<uint16_t> encode(const std::string& text, bool allow_short = true) {
 
 bool convert(const std::vector<uint16_t>& payload, double* out, size_t offset = 0) {
     // At an odd offset too: a 1-byte varlena header leaves the payload unaligned.
-    std::vector<char> bytes(offset + payload.size() * sizeof(uint16_t));
-    std::memcpy(bytes.data() + offset, payload.data(), payload.size() * sizeof(uint16_t));
+    std::vector<char> bytes(offset + payload.size() * sizeof(uint16_t) + 1);
+    if (!payload.empty()) std::memcpy(bytes.data() + offset, payload.data(), payload.size() * sizeof(uint16_t));
     return numeric_payload_to_double(bytes.data() + offset, payload.size() * sizeof(uint16_t), out);
 }
 
