@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace dendrite::engine {
 
@@ -14,19 +15,15 @@ struct Aggregate {
     double max = -std::numeric_limits<double>::infinity();
 };
 
-template <typename Add>
-void for_enabled(const HistorySpec& s, Add add) {
-    for (size_t w = 0; w < s.windows_us.size(); ++w) {
-        const std::string& n = s.window_names[w];
-        if (s.count) add("count_" + n);
-        if (s.sum) add("sum_" + n);
-        if (s.mean) add("mean_" + n);
-        if (s.max) add("max_" + n);
-        if (s.ratio_to_mean) add("ratio_to_mean_" + n);
-        if (s.fraud_count) add("fraud_count_" + n);
-        if (s.fraud_rate) add("fraud_rate_" + n);
-    }
-}
+// A declaration's aggregates in output order, within each window (compute() writes them in this order).
+constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {
+    {&HistorySpec::count, "count"},
+    {&HistorySpec::sum, "sum"},
+    {&HistorySpec::mean, "mean"},
+    {&HistorySpec::max, "max"},
+    {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
+    {&HistorySpec::fraud_count, "fraud_count"},
+    {&HistorySpec::fraud_rate, "fraud_rate"}};
 
 }  // namespace
 
@@ -43,15 +40,17 @@ HistoryState::Entity* HistoryState::find_entity(size_t h, uint64_t key) const {
 }
 
 int HistoryState::output_count(const HistorySpec& spec) {
-    // Called per row by transform(): counted, not named (for_enabled builds a string per output).
-    const int per_window = int(spec.count) + int(spec.sum) + int(spec.mean) + int(spec.max) +
-                           int(spec.ratio_to_mean) + int(spec.fraud_count) + int(spec.fraud_rate);
+    // Called per row by transform(): counted, never named.
+    int per_window = 0;
+    for (const auto& [enabled, name] : kAggregates) per_window += int(spec.*enabled);
     return per_window * int(spec.windows_us.size());
 }
 
 std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
     std::vector<std::string> names;
-    for_enabled(spec, [&](const std::string& suffix) { names.push_back(spec.name + "_" + suffix); });
+    for (const std::string& window : spec.window_names)
+        for (const auto& [enabled, name] : kAggregates)
+            if (spec.*enabled) names.push_back(spec.name + "_" + name + "_" + window);
     return names;
 }
 
