@@ -124,6 +124,68 @@ SELECT count(*) AS rows_after_rejected_batch FROM live WHERE transaction_id IN (
 DROP TRIGGER guard_batch ON live;
 RESET work_mem;
 
+-- A guard keeps what it resolved across statements; each statement looks up the serving version again.
+-- A deploy in another session, a dropped or renamed column and a column added back at another position
+-- are all seen at the next statement.
+TRUNCATE live;
+TRUNCATE dendrite.predictions;
+SELECT dendrite.deploy('gm', 2) AS deployed;
+CREATE TRIGGER guard_across BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag,log', 'default', 'fraud_score');
+CREATE TEMP TABLE next_rows AS
+    SELECT *, row_number() OVER (ORDER BY tx_time, transaction_id) AS n FROM tx WHERE tx_time >= '2026-01-10' LIMIT 6;
+INSERT INTO live SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category,
+                        is_fraud, fraud_scenario FROM next_rows WHERE n = 1;
+\! psql -X -q -At -d contrib_regression -c "SELECT 'other session deployed version ' || dendrite.deploy('gm', 1)"
+INSERT INTO live SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category,
+                        is_fraud, fraud_scenario FROM next_rows WHERE n = 2;
+\! psql -X -q -At -d contrib_regression -c "SELECT 'other session rolled back to ' || dendrite.rollback('gm')"
+INSERT INTO live SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category,
+                        is_fraud, fraud_scenario FROM next_rows WHERE n = 3;
+SELECT r.n, v.version AS logged_version, l.fraud_score = p.score::real::float8 OR abs(l.fraud_score - p.score) < 1e-6 AS flag_matches_log
+  FROM next_rows r JOIN live l USING (transaction_id)
+  JOIN dendrite.predictions p ON p.row_key = r.transaction_id::text JOIN dendrite.model_versions v USING (version_id)
+ ORDER BY r.n;
+-- The flag column dropped: a clear error; added back (now after "suspicious"): the score lands in it.
+ALTER TABLE live DROP COLUMN fraud_score;
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 4;
+ALTER TABLE live ADD COLUMN fraud_score float8;
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 4;
+SELECT fraud_score IS NOT NULL AS scored, suspicious IS NULL AS suspicious_untouched
+  FROM live WHERE transaction_id = (SELECT transaction_id FROM next_rows WHERE n = 4);
+-- A column the model reads renamed: the featurizer's error; renamed back: scored again.
+ALTER TABLE live RENAME COLUMN amount TO amount_eur;
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount_eur, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 5;
+ALTER TABLE live RENAME COLUMN amount_eur TO amount;
+-- A trigger that inserts into the guarded table while the outer statement holds the guard's state: the
+-- inner statement gets a state of its own, and both rows are scored.
+CREATE FUNCTION pg_temp.copy_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.transaction_id < 5000000 THEN
+        INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+        VALUES (NEW.transaction_id + 5000000, NEW.tx_time, NEW.customer_id, NEW.terminal_id, NEW.amount, NEW.online, NEW.ip,
+                NEW.country, NEW.merchant_category, NEW.is_fraud, NEW.fraud_scenario);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER copy_row AFTER INSERT ON live FOR EACH ROW EXECUTE FUNCTION pg_temp.copy_row();
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 6;
+SELECT l.transaction_id - r.transaction_id AS offset_from_original, l.fraud_score IS NOT NULL AS scored
+  FROM live l JOIN next_rows r ON l.transaction_id IN (r.transaction_id, r.transaction_id + 5000000)
+ WHERE r.n = 6 ORDER BY 1;
+DROP TRIGGER copy_row ON live;
+DROP TRIGGER guard_across ON live;
+SELECT dendrite.rollback('gm') AS rolled_back_to;
+SELECT version, deployed FROM dendrite.serving_version('gm');
+
 -- Argument and context errors, at the first row.
 CREATE FUNCTION pg_temp.try_guard(arguments text, kind text DEFAULT 'BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard') RETURNS text
 LANGUAGE plpgsql AS $$

@@ -8,12 +8,14 @@
 #   2. pgbench single-row inserts (2 clients, synchronous_commit off, RUN_SECONDS each): no trigger, 'reject'
 #      (threshold 1: it scores every row and rejects none of these modest amounts),
 #      'flag', and the numpy peer;
-#   3. SELECT dendrite.score('m', t) FROM t over the same rows, in one backend.
+#   3. single-row INSERT statements in a PL/pgSQL loop in one backend (STATEMENTS each): no trigger, an
+#      empty PL/pgSQL trigger, 'reject', 'flag': the per-statement cost without pgbench's noise;
+#   4. SELECT dendrite.score('m', t) FROM t over the same rows, in one backend.
 #
 # The model is an MLP 64-32 over a featurizer of 9 raw columns with 6 customer-history features. Each
 # measurement runs in a fresh session against an emptied table, so the inline history state starts from
 # the (empty) guarded table every time. Installs postgresql-plpython3-15 and python3-numpy (the peer)
-# when absent. Usage: tests/bench/guard_bench.sh  (ROWS=200000 RUN_SECONDS=5 for a quick run)
+# when absent. Usage: tests/bench/guard_bench.sh  (ROWS=200000 RUN_SECONDS=5 STATEMENTS=20000 for a quick run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows="${ROWS:-1000000}"
@@ -126,6 +128,34 @@ for round in 1 2 3; do
   [ "$round" = 1 ] && tps "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
 done
 
+# Single-row INSERT statements in one backend, a PL/pgSQL loop of STATEMENTS (default 50,000): what a
+# guard costs a statement without pgbench's client, network and commit, whose noise on this VM is larger
+# than the guard itself.
+statements="${STATEMENTS:-50000}"
+loop() {
+  local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
+  [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$
+DECLARE started timestamptz := clock_timestamp();
+BEGIN
+  FOR i IN 1..$statements LOOP
+    INSERT INTO dst_run (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    VALUES (100000000 + i, localtimestamp, 1 + i % 2000, 1 + i % 4000, (100 + i % 19900) / 100.0, i % 3 = 0, '10.1.2.3', 'FR', 'grocery', false, 0);
+  END LOOP;
+  INSERT INTO results VALUES ('statements', '$variant', $statements / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+}
+for round in 1 2 3; do
+  loop "no trigger" ""
+  loop "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
+  loop "dendrite.guard 'reject' (none rejected)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'reject', '1')"
+  loop "dendrite.guard 'flag'" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
+done
+
 # Scoring SELECT in one backend (history from the last loaded table).
 psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst' WHERE name = 'm'" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
@@ -153,5 +183,5 @@ WITH best AS (SELECT section, variant, max(rate) AS rate, min(rate) AS worst, co
 SELECT b.section, b.variant, round(b.rate) AS rows_per_s, round((b.rate / base.rate)::numeric, 2) AS vs_no_trigger,
        b.runs, round(b.worst) AS worst_run
   FROM best b JOIN base USING (section)
- ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'pgbench' THEN 2 ELSE 3 END, b.rate DESC;
+ ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'pgbench' THEN 2 WHEN 'statements' THEN 3 ELSE 4 END, b.rate DESC;
 SQL
