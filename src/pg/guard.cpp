@@ -425,9 +425,8 @@ char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types)
     return sql.data;
 }
 
-// Loads a row into the binding and computes its features from the inline history.
-void featurize_row(GuardState* state, HeapTuple tuple, float* x) {
-    load_row(&state->binding, tuple);
+// Computes the features of the row loaded into the binding (load_row or load_slot) from the inline history.
+void featurize_loaded(GuardState* state, float* x) {
     const CachedFeaturizer* featurizer = state->version->featurizer;
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     const engine::HistoryState* history = inline_history(featurizer);
@@ -457,7 +456,8 @@ DENDRITE_FUNCTION(dendrite_guard) {
     HeapTuple tuple = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
 
     // Score first: a rejected row must not join the history. Only a new row that passes is observed.
-    featurize_row(state, tuple, state->x);
+    load_row(&state->binding, tuple);
+    featurize_loaded(state, state->x);
     const double score = dendrite::engine::score_one(state->version->scorer, state->x, state->scratch);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state));
@@ -522,15 +522,16 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
                 done = true;
                 break;
             }
-            bool should_free;
-            HeapTuple tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+            // Deformed in place from the transition table's minimal tuple (no heap tuple copy).
+            slot_getallattrs(slot);
+            load_slot(&state->binding, slot);
             // The row joins the history before the batch's rejection check: a rejection's ERROR aborts the
             // transaction, which discards this backend's state (rebuilt from the history query at next use).
-            featurize_row(state, tuple, state->x + size_t(n) * n_features);
+            featurize_loaded(state, state->x + size_t(n) * n_features);
             observe_row(state);
-            key_nulls[n] = state->key_attnum < 0 || state->binding.nulls[state->key_attnum];
+            key_nulls[n] = state->key_attnum < 0 || slot->tts_isnull[state->key_attnum];
             if (!key_nulls[n])
-                key_values[n] = datumCopy(state->binding.values[state->key_attnum], state->key_byval, state->key_typlen);
+                key_values[n] = datumCopy(slot->tts_values[state->key_attnum], state->key_byval, state->key_typlen);
             ++n;
         }
         if (n > 0) {
