@@ -4,7 +4,8 @@
 #
 #   1. a bulk INSERT ... SELECT of ROWS rows (default 1,000,000) into a table: no trigger, an empty PL/pgSQL
 #      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows), 'flag,log', and
-#      the peer, a PL/Python trigger scoring a numpy MLP 30-64-32-1;
+#      the peer, a PL/Python trigger scoring a numpy MLP 30-64-32-1; then no trigger, the empty trigger and
+#      both guards again on the same table with indexes on (customer_id, tx_time) and (terminal_id, tx_time);
 #   2. pgbench single-row inserts (2 clients, synchronous_commit off, RUN_SECONDS each): no trigger, 'reject'
 #      (threshold 1: it scores every row and rejects none of these modest amounts),
 #      'flag', and the numpy peer;
@@ -74,10 +75,14 @@ return 'MODIFY'
 CREATE TABLE results (section text, variant text, rate float8);
 SQL
 
-# One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT.
+# One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT. With
+# section 'bulk, indexed' the table also has the two indexes a transactions table usually has (by customer
+# and by terminal, in time): each insert then costs about what the issue's reference measurement did.
 bulk() {
-  local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
+  local variant="${1//\'/\'\'}" ddl="$2" section="${3:-bulk}"  # quotes doubled for the SQL literal
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
+  [ "$section" = "bulk, indexed" ] && psql -X -q -c "CREATE INDEX ON dst_run (customer_id, tx_time)" -c "CREATE INDEX ON dst_run (terminal_id, tx_time)" >/dev/null
+  psql -X -q -c "CHECKPOINT" >/dev/null
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
@@ -86,7 +91,7 @@ DECLARE started timestamptz := clock_timestamp(); n bigint;
 BEGIN
   INSERT INTO dst_run SELECT *, NULL FROM src;
   GET DIAGNOSTICS n = ROW_COUNT;
-  INSERT INTO results VALUES ('bulk', '$variant', n / extract(epoch FROM clock_timestamp() - started));
+  INSERT INTO results VALUES ('$section', '$variant', n / extract(epoch FROM clock_timestamp() - started));
 END \$\$;
 SQL
 }
@@ -100,6 +105,12 @@ for round in 1 2; do
   bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')"
   bulk "dendrite.guard 'flag,log' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag,log', 'default', 'fraud_score')"
   [ "$round" = 1 ] && bulk "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
+done
+for round in 1 2; do
+  bulk "no trigger" "" "bulk, indexed"
+  bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()" "bulk, indexed"
+  bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')" "bulk, indexed"
+  bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')" "bulk, indexed"
 done
 
 # pgbench: single-row inserts of fresh transactions, time moving forward.
@@ -183,5 +194,5 @@ WITH best AS (SELECT section, variant, max(rate) AS rate, min(rate) AS worst, co
 SELECT b.section, b.variant, round(b.rate) AS rows_per_s, round((b.rate / base.rate)::numeric, 2) AS vs_no_trigger,
        b.runs, round(b.worst) AS worst_run
   FROM best b JOIN base USING (section)
- ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'pgbench' THEN 2 WHEN 'statements' THEN 3 ELSE 4 END, b.rate DESC;
+ ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'bulk, indexed' THEN 2 WHEN 'pgbench' THEN 3 WHEN 'statements' THEN 4 ELSE 5 END, b.rate DESC;
 SQL
