@@ -114,6 +114,10 @@ SELECT count(*) AS logged, count(*) FILTER (WHERE decision = 'flag') AS flagged 
 SELECT count(*) AS flagged_rows FROM live WHERE suspicious;
 SELECT count(*) AS flags_match_log FROM live l JOIN dendrite.predictions p ON p.row_key = l.transaction_id::text
  WHERE coalesce(l.suspicious, false) = (p.decision = 'flag');
+-- A second statement through the same trigger (the state kept from the first, new buffers) logs its rows.
+INSERT INTO live SELECT *, NULL, NULL FROM later;
+SELECT count(*) AS later_rows_logged FROM dendrite.predictions p JOIN later l ON p.row_key = l.transaction_id::text;
+DELETE FROM live WHERE transaction_id IN (SELECT transaction_id FROM later);
 DROP TRIGGER guard_batch ON live;
 CREATE TRIGGER guard_batch AFTER INSERT ON live REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('gm', 'reject', '0.0');

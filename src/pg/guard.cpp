@@ -67,9 +67,8 @@ struct GuardState {
     Oid log_relation;        // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
     int log_attributes[7];
     RowBinding binding;
-    float* x;        // kBatchRows feature vectors (one for the row trigger)
-    float* scratch;  // forward_one's, or forward_batch's for kBatchRows
-    float* scores;
+    float* x;        // the row trigger's feature vector (the batch trigger allocates its own per statement)
+    float* scratch;  // forward_one's
     // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
     // with its statement's fn_mcxt.
     Oid trigger_oid, relation_oid;
@@ -211,11 +210,10 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     pin_version(state->version, context);  // for as long as the state lives
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
     bind_row(&state->binding, state->version->featurizer, descriptor, context);
-    const int rows = batch ? kBatchRows : 1;
-    state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1) * rows));
-    state->scratch = static_cast<float*>(palloc(
-        sizeof(float) * (batch ? engine::model_batch_scratch_floats(state->version->scorer, rows) : size_t(state->version->scratch_floats))));
-    state->scores = static_cast<float*>(palloc(sizeof(float) * rows));
+    if (!batch) {  // the batch trigger's buffers (~1 MB) are its statement's, not kept between statements
+        state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1)));
+        state->scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->scratch_floats)));
+    }
     MemoryContextSwitchTo(old);
     return state;
 }
@@ -491,6 +489,11 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
     const int n_features = state->version->n_features;
 
+    // Buffers for kBatchRows rows, in the statement's memory (freed when the trigger returns).
+    float* x = static_cast<float*>(palloc(sizeof(float) * size_t(n_features + 1) * kBatchRows));
+    float* scratch = static_cast<float*>(palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
+    float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
+
     Tuplestorestate* rows = trigger->tg_newtable;
     const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
     tuplestore_select_read_pointer(rows, read_pointer);
@@ -527,7 +530,7 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             load_slot(&state->binding, slot);
             // The row joins the history before the batch's rejection check: a rejection's ERROR aborts the
             // transaction, which discards this backend's state (rebuilt from the history query at next use).
-            featurize_loaded(state, state->x + size_t(n) * n_features);
+            featurize_loaded(state, x + size_t(n) * n_features);
             observe_row(state);
             key_nulls[n] = state->key_attnum < 0 || slot->tts_isnull[state->key_attnum];
             if (!key_nulls[n])
@@ -535,24 +538,24 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             ++n;
         }
         if (n > 0) {
-            engine_call([&] { dendrite::engine::score_batch(state->version->scorer, state->x, n, state->scores, state->scratch); });
+            engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
             if (state->reject)
                 for (int i = 0; i < n; ++i)
-                    if (state->scores[i] >= state->threshold) reject(state, state->scores[i], key_of(i));
+                    if (scores[i] >= state->threshold) reject(state, scores[i], key_of(i));
             if (state->log) {
                 for (int i = 0; i < n; ++i) keys[i] = key_of(i);
-                log_decisions(state, n, keys, state->scores);
+                log_decisions(state, n, keys, scores);
             }
             if (state->flag) {
                 // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
                 connect_spi();
                 SPIPlanPtr flag_plan = prepare(flag_sql, state->n_flag_columns + 1, flag_types);
                 for (int i = 0; i < n; ++i) {
-                    const bool over = state->scores[i] >= state->threshold;
+                    const bool over = scores[i] >= state->threshold;
                     char* key = over ? key_of(i) : nullptr;
                     if (!key) continue;
                     Datum values[3];
-                    for (int c = 0; c < state->n_flag_columns; ++c) values[c] = flag_value(state->flag_types[c], state->scores[i], over);
+                    for (int c = 0; c < state->n_flag_columns; ++c) values[c] = flag_value(state->flag_types[c], scores[i], over);
                     values[state->n_flag_columns] = CStringGetTextDatum(key);
                     execute_plan(flag_plan, values);
                 }
