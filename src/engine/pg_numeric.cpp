@@ -68,5 +68,4 @@ bool numeric_payload_to_double(const char* payload, size_t payload_bytes, double
     return true;
 }
 
-
 }  // namespace dendrite::engine

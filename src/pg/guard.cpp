@@ -71,8 +71,7 @@ struct GuardState {
     float* scratch;  // forward_one's
     // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
     // with its statement's fn_mcxt.
-    Oid trigger_oid, relation_oid;
-    bool batch;
+    Oid trigger_oid, relation_oid;  // the key (a trigger calls one function, so it tells guard from guard_batch)
     bool stale;   // the table's relcache entry was invalidated since the state was built
     bool in_use;  // lent to a running statement, whose fn_extra points to it
     MemoryContext context;  // owns the state (a child of TopMemoryContext once cached)
@@ -141,7 +140,6 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     state->function = function;
     state->trigger_oid = trigger->tg_trigger->tgoid;
     state->relation_oid = RelationGetRelid(trigger->tg_relation);
-    state->batch = batch;
     Relation relation = trigger->tg_relation;
     TupleDesc descriptor = RelationGetDescr(relation);
     const Trigger* t = trigger->tg_trigger;
@@ -204,7 +202,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
 
-    if (state->log) resolve_log_relation(state);  // once per statement, not per logged row
+    if (state->log) resolve_log_relation(state);  // once per state, not per logged row
 
     state->version = serving_version(state->model);
     pin_version(state->version, context);  // for as long as the state lives
@@ -278,7 +276,7 @@ GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const cha
     const Oid trigger_oid = trigger->tg_trigger->tgoid, relation_oid = RelationGetRelid(trigger->tg_relation);
     const auto find = [&]() -> GuardState* {
         for (GuardState* state = cached_guards; state; state = state->next)
-            if (state->trigger_oid == trigger_oid && state->relation_oid == relation_oid && state->batch == batch) return state;
+            if (state->trigger_oid == trigger_oid && state->relation_oid == relation_oid) return state;
         return nullptr;
     };
     GuardState* cached = find();

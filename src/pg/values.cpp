@@ -45,6 +45,9 @@ double label_value(TupleTableSlot* slot, int attnum, Oid type, const char* colum
     return label;
 }
 
+namespace {
+
+// A numeric as numeric_float8 gives it, without its detour through text where the value allows.
 double numeric_value(Datum value) {
     // Read in place when stored inline (the usual 1-byte header included): detoasting would copy it.
     const struct varlena* stored = reinterpret_cast<const struct varlena*>(DatumGetPointer(value));
@@ -54,6 +57,8 @@ double numeric_value(Datum value) {
         return out;
     return DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
 }
+
+}  // namespace
 
 double feature_value(Datum value, Oid type) {
     switch (type) {

@@ -15,8 +15,6 @@ bool is_feature_type(Oid type);
 
 // The value of a non-NULL datum of a feature type as a double (numeric NaN gives NaN).
 double feature_value(Datum value, Oid type);
-// A numeric as numeric_float8 gives it, without its detour through text where the value allows.
-double numeric_value(Datum value);
 
 // The label column of a query's rows (train's and evaluate's): its 1-based attribute number and base type,
 // 42703 when the rows lack it (query names them in the message: "the training query"; hint may be NULL),
