@@ -75,12 +75,17 @@ return 'MODIFY'
 CREATE TABLE results (section text, variant text, rate float8);
 SQL
 
+# Each measurement starts from an empty dst_run and an empty prediction log.
+fresh_table() {
+  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
+}
+
 # One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT. With
 # section 'bulk, indexed' the table also has the two indexes a transactions table usually has (by customer
 # and by terminal, in time): each insert then costs about what the issue's reference measurement did.
 bulk() {
   local variant="${1//\'/\'\'}" ddl="$2" section="${3:-bulk}"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
+  fresh_table
   [ "$section" = "bulk, indexed" ] && psql -X -q -c "CREATE INDEX ON dst_run (customer_id, tx_time)" -c "CREATE INDEX ON dst_run (terminal_id, tx_time)" >/dev/null
   psql -X -q -c "CHECKPOINT" >/dev/null
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
@@ -125,7 +130,8 @@ VALUES (nextval('ids'), localtimestamp, :customer, :terminal, :cents / 100.0, :c
 SQL
 tps() {
   local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
+  fresh_table
+  psql -X -q -c "CHECKPOINT" >/dev/null
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   local rate
   rate=$(pgbench -n -c 2 -j 2 -T "$seconds" -f /tmp/dendrite_guard_insert.sql 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
@@ -145,14 +151,15 @@ done
 statements="${STATEMENTS:-50000}"
 loop() {
   local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
-  psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
+  fresh_table
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 DO \$\$
 DECLARE started timestamptz := clock_timestamp();
 BEGIN
-  FOR i IN 1..$statements LOOP
+  FOR i IN 0..$statements LOOP
+    IF i = 1 THEN started := clock_timestamp(); END IF;  -- statement 0 loads the model and history: not timed
     INSERT INTO dst_run (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
     VALUES (100000000 + i, localtimestamp, 1 + i % 2000, 1 + i % 4000, (100 + i % 19900) / 100.0, i % 3 = 0, '10.1.2.3', 'FR', 'grocery', false, 0);
   END LOOP;
