@@ -71,7 +71,7 @@ int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values) {
 
 SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
     SPIPlanPtr plan = nullptr;
-    with_owner_rights([&] { plan = SPI_prepare(sql, nargs, const_cast<Oid*>(types)); });
+    with_owner_rights([&] { plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN); });
     if (!plan)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("could not prepare a catalog statement: %s", SPI_result_code_string(SPI_result)),

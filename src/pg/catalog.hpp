@@ -61,7 +61,9 @@ void finish_spi();
 void execute(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls = nullptr);
 // Runs a statement that returns exactly one non-NULL bigint/int value in its first column.
 int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values);
-// A plan kept for the rest of the SPI connection, and its execution (no NULL values).
+// A plan kept for the rest of the SPI connection, and its execution (no NULL values). The plan is generic,
+// planned once: these statements run many times with parameters that never change the best plan (a row
+// insert, an update by key), and SPI's default would plan each of the first five executions again.
 SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types);
 void execute_plan(SPIPlanPtr plan, Datum* values);
 

@@ -507,8 +507,15 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
         return OidOutputFunctionCall(state->key_output_function, key_values[i]);
     };
 
-    Oid flag_types[3];
-    const char* flag_sql = state->flag ? flag_update_sql(state, RelationGetDescr(trigger->tg_relation), flag_types) : nullptr;
+    // 'flag' updates the flagged rows through one plan for the whole statement (and SPI stays connected
+    // until the last chunk is done: the plan lives in the connection).
+    SPIPlanPtr flag_plan = nullptr;
+    if (state->flag) {
+        Oid flag_types[3];
+        const char* flag_sql = flag_update_sql(state, RelationGetDescr(trigger->tg_relation), flag_types);
+        connect_spi();
+        flag_plan = prepare(flag_sql, state->n_flag_columns + 1, flag_types);
+    }
     bool done = false;
     while (!done) {
         CHECK_FOR_INTERRUPTS();
@@ -546,8 +553,6 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
             }
             if (state->flag) {
                 // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
-                connect_spi();
-                SPIPlanPtr flag_plan = prepare(flag_sql, state->n_flag_columns + 1, flag_types);
                 for (int i = 0; i < n; ++i) {
                     const bool over = scores[i] >= state->threshold;
                     char* key = over ? key_of(i) : nullptr;
@@ -557,11 +562,11 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
                     values[state->n_flag_columns] = CStringGetTextDatum(key);
                     execute_plan(flag_plan, values);
                 }
-                finish_spi();
             }
         }
         MemoryContextSwitchTo(old);
     }
+    if (state->flag) finish_spi();
     ExecDropSingleTupleTableSlot(slot);
     MemoryContextDelete(chunk_context);
     return PointerGetDatum(nullptr);
