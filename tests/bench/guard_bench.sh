@@ -72,7 +72,7 @@ for i, (w, b) in enumerate(SD['w']):
 new['fraud_score'] = float(1.0 / (1.0 + np.exp(-h[0])))
 return 'MODIFY'
 \$\$;
-CREATE TABLE results (section text, variant text, rate float8);
+CREATE TABLE results (section text, variant text, round int, rate float8);
 SQL
 
 # Each measurement starts from an empty dst_run and an empty prediction log.
@@ -96,7 +96,7 @@ DECLARE started timestamptz := clock_timestamp(); n bigint;
 BEGIN
   INSERT INTO dst_run SELECT *, NULL FROM src;
   GET DIAGNOSTICS n = ROW_COUNT;
-  INSERT INTO results VALUES ('$section', '$variant', n / extract(epoch FROM clock_timestamp() - started));
+  INSERT INTO results VALUES ('$section', '$variant', $round, n / extract(epoch FROM clock_timestamp() - started));
 END \$\$;
 SQL
 }
@@ -135,7 +135,7 @@ tps() {
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   local rate
   rate=$(pgbench -n -c 2 -j 2 -T "$seconds" -f /tmp/dendrite_guard_insert.sql 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  psql -X -q -c "INSERT INTO results VALUES ('pgbench', '$variant', ${rate:-0})"
+  psql -X -q -c "INSERT INTO results VALUES ('pgbench', '$variant', $round, ${rate:-0})"
 }
 for round in 1 2 3; do
   tps "no trigger" ""
@@ -163,7 +163,7 @@ BEGIN
     INSERT INTO dst_run (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
     VALUES (100000000 + i, localtimestamp, 1 + i % 2000, 1 + i % 4000, (100 + i % 19900) / 100.0, i % 3 = 0, '10.1.2.3', 'FR', 'grocery', false, 0);
   END LOOP;
-  INSERT INTO results VALUES ('statements', '$variant', $statements / extract(epoch FROM clock_timestamp() - started));
+  INSERT INTO results VALUES ('statements', '$variant', $round, $statements / extract(epoch FROM clock_timestamp() - started));
 END \$\$;
 SQL
 }
@@ -185,21 +185,27 @@ BEGIN
   FOR i IN 1..3 LOOP
     started := clock_timestamp();
     SELECT count(*) INTO n FROM (SELECT t FROM src t) s;
-    INSERT INTO results VALUES ('select', 'SELECT t FROM src (scan only)', n / extract(epoch FROM clock_timestamp() - started));
+    INSERT INTO results VALUES ('select', 'SELECT t FROM src (scan only)', i, n / extract(epoch FROM clock_timestamp() - started));
     started := clock_timestamp();
     SELECT count(dendrite.score('m', t)) INTO n FROM src t;
-    INSERT INTO results VALUES ('select', 'SELECT dendrite.score(''m'', t) FROM src', n / extract(epoch FROM clock_timestamp() - started));
+    INSERT INTO results VALUES ('select', 'SELECT dendrite.score(''m'', t) FROM src', i, n / extract(epoch FROM clock_timestamp() - started));
   END LOOP;
 END $$;
 SQL
 
-echo "rows: $rows; pgbench: 2 clients, ${seconds} s per run, synchronous_commit off; best of the runs (this 2-core VM is noisy: compare the worst runs too)"
+echo "rows: $rows; pgbench: 2 clients, ${seconds} s per run, synchronous_commit off. vs_no_trigger: best run against the best baseline run;"
+echo "paired_median: the median over rounds of each run against the same round's baseline run (steadier when this VM's speed drifts)"
 psql -X -q <<'SQL'
 \pset footer off
 WITH best AS (SELECT section, variant, max(rate) AS rate, min(rate) AS worst, count(*) AS runs FROM results GROUP BY 1, 2),
-     base AS (SELECT section, max(rate) FILTER (WHERE variant LIKE 'no trigger%' OR variant LIKE '%scan only%') AS rate FROM best GROUP BY 1)
+     base AS (SELECT section, max(rate) FILTER (WHERE variant LIKE 'no trigger%' OR variant LIKE '%scan only%') AS rate FROM best GROUP BY 1),
+     -- Each run against the baseline run of the same round (measured minutes apart, not an hour): the
+     -- median of these ratios is steadier than best against best when the VM's speed drifts.
+     base_runs AS (SELECT section, round, rate FROM results WHERE variant LIKE 'no trigger%' OR variant LIKE '%scan only%'),
+     paired AS (SELECT r.section, r.variant, percentile_cont(0.5) WITHIN GROUP (ORDER BY r.rate / b.rate) AS ratio
+                  FROM results r JOIN base_runs b USING (section, round) GROUP BY 1, 2)
 SELECT b.section, b.variant, round(b.rate) AS rows_per_s, round((b.rate / base.rate)::numeric, 2) AS vs_no_trigger,
-       b.runs, round(b.worst) AS worst_run
-  FROM best b JOIN base USING (section)
+       round(p.ratio::numeric, 2) AS paired_median, b.runs, round(b.worst) AS worst_run
+  FROM best b JOIN base USING (section) LEFT JOIN paired p USING (section, variant)
  ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'bulk, indexed' THEN 2 WHEN 'pgbench' THEN 3 WHEN 'statements' THEN 4 ELSE 5 END, b.rate DESC;
 SQL
