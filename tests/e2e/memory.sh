@@ -4,9 +4,8 @@
 # dropped and created again (the guard's states kept across statements, see guard.cpp), each its own
 # statement in one session. The backend's private resident memory (RssAnon: VmRSS also counts the shared
 # buffers a backend touches, which grow with the catalog tables) is read from /proc after a warm-up and
-# after each half. Pass: the second half grows it
-# by less than MEMORY_SLACK_KB (default 2 MB). Before the caches evicted (model_cache.hpp) it grew ~18 kB
-# an iteration, 9 MB a half.
+# after each half. Pass: the second half grows it by less than MEMORY_SLACK_KB (default 2 MB). Before the
+# caches evicted (model_cache.hpp) it grew ~18 kB an iteration, 9 MB a half.
 source "$(dirname "$0")/lib.bash"
 iterations="${MEMORY_ITERATIONS:-1000}"
 slack_kb="${MEMORY_SLACK_KB:-2048}"
