@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <utility>
 
 namespace dendrite::engine {
@@ -27,16 +28,88 @@ constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {
 
 }  // namespace
 
-HistoryState::HistoryState(const std::vector<HistorySpec>& specs)
-    : specs_(specs), entities_(specs.size()), last_(specs.size()) {}
+namespace {
+
+constexpr size_t kRecordsPerBlock = 64;
+constexpr size_t kFirstSlots = 16;
+
+// The table's bucket for an entity key (an FNV hash, whose low bits are weak for short inputs).
+size_t bucket(uint64_t key, size_t mask) {
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return size_t(key) & mask;
+}
+
+}  // namespace
+
+HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs), declarations_(specs.size()) {
+    for (size_t h = 0; h < specs_.size(); ++h) {
+        Declaration& d = declarations_[h];
+        d.windows = specs_[h].windows_us.size();
+        d.keeps_maxima = specs_[h].max;
+        d.record_bytes = sizeof(Entity) + d.windows * sizeof(Window) + (d.keeps_maxima ? d.windows * sizeof(Ring<int64_t>) : 0);
+        d.slots.assign(kFirstSlots, Slot{0, nullptr});
+    }
+}
+
+HistoryState::~HistoryState() {
+    for (Declaration& d : declarations_) {
+        for (const Slot& slot : d.slots) {
+            if (!slot.entity) continue;
+            if (d.keeps_maxima)
+                for (size_t w = 0; w < d.windows; ++w) maxima(d, slot.entity)[w].~Ring();
+            slot.entity->~Entity();  // Window is trivially destructible
+        }
+        for (unsigned char* block : d.blocks) ::operator delete(block);
+    }
+}
 
 HistoryState::Entity* HistoryState::find_entity(size_t h, uint64_t key) const {
-    LastLookup& last = last_[h];
-    if (last.entity && last.key == key) return last.entity;
-    auto found = entities_[h].find(key);
-    if (found == entities_[h].end()) return nullptr;
-    last = {key, &found->second};
-    return last.entity;
+    Declaration& d = declarations_[h];
+    if (d.last && d.last_key == key) return d.last;
+    const size_t mask = d.slots.size() - 1;
+    for (size_t i = bucket(key, mask);; i = (i + 1) & mask) {
+        const Slot& slot = d.slots[i];
+        if (!slot.entity) return nullptr;
+        if (slot.key == key) {
+            d.last_key = key;
+            d.last = slot.entity;
+            return slot.entity;
+        }
+    }
+}
+
+HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
+    Declaration& d = declarations_[h];
+    if (2 * (d.entities + 1) > d.slots.size()) {
+        std::vector<Slot> larger(2 * d.slots.size(), Slot{0, nullptr});
+        const size_t mask = larger.size() - 1;
+        for (const Slot& slot : d.slots) {
+            if (!slot.entity) continue;
+            size_t i = bucket(slot.key, mask);
+            while (larger[i].entity) i = (i + 1) & mask;
+            larger[i] = slot;
+        }
+        d.slots.swap(larger);
+    }
+    if (d.blocks.empty() || d.used_in_last_block == kRecordsPerBlock) {
+        d.blocks.reserve(d.blocks.size() + 1);  // so that push_back below cannot throw and leak the block
+        d.blocks.push_back(static_cast<unsigned char*>(::operator new(d.record_bytes * kRecordsPerBlock)));
+        d.used_in_last_block = 0;
+    }
+    auto* entity = new (d.blocks.back() + d.record_bytes * d.used_in_last_block++) Entity;
+    for (size_t w = 0; w < d.windows; ++w) new (entity->windows() + w) Window;
+    if (d.keeps_maxima)
+        for (size_t w = 0; w < d.windows; ++w) new (maxima(d, entity) + w) Ring<int64_t>;
+    const size_t mask = d.slots.size() - 1;
+    size_t i = bucket(key, mask);
+    while (d.slots[i].entity) i = (i + 1) & mask;
+    d.slots[i] = Slot{key, entity};
+    ++d.entities;
+    d.last_key = key;
+    d.last = entity;
+    return entity;
 }
 
 int HistoryState::output_count(const HistorySpec& spec) {
@@ -56,8 +129,18 @@ std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
 
 void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) const {
     const HistorySpec& spec = specs_[h];
-    const Entity* entity = event.valid ? find_entity(h, event.entity) : nullptr;
+    Entity* entity = event.valid ? find_entity(h, event.entity) : nullptr;
     const int64_t now = entity ? std::max(event.time_us, entity->latest) : event.time_us;
+    if (entity) {
+        // The items at the windows' edges are where the loops below start, each a likely cache miss in a
+        // trigger: ask for all of them at once rather than one window after the other.
+        const int64_t next = entity->next();
+        for (size_t w = 0; w < spec.windows_us.size(); ++w) {
+            const Window& window = entity->windows()[w];
+            if (window.begin < next) __builtin_prefetch(&entity->at(window.begin));
+            if (window.end < next) __builtin_prefetch(&entity->at(window.end));
+        }
+    }
     const int64_t upper = now - spec.delay_us;
     const bool include_row = event.valid && spec.delay_us == 0;
     const bool row_valued = include_row && !std::isnan(event.value);
@@ -67,7 +150,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
         Aggregate a;
         if (entity) {
             // Start from the stored window and move its pointers to this row's time, on copies.
-            const Window& stored = entity->windows[w];
+            const Window& stored = entity->windows()[w];
             a.count = stored.count;
             a.valued = stored.valued;
             a.labelled = stored.labelled;
@@ -105,8 +188,9 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             }
             if (spec.max) {
                 // The stored maxima are decreasing: the first one still inside is the stored part's maximum.
-                for (size_t i = 0; i < stored.maxima.size(); ++i)
-                    if (const int64_t sequence = stored.maxima[i]; sequence >= begin) {
+                const Ring<int64_t>& stored_maxima = maxima(declarations_[h], entity)[w];
+                for (size_t i = 0; i < stored_maxima.size(); ++i)
+                    if (const int64_t sequence = stored_maxima[i]; sequence >= begin) {
                         a.max = entity->at(sequence).value;
                         break;
                     }
@@ -140,9 +224,9 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
 void HistoryState::observe(size_t h, const HistoryEvent& event) {
     if (!event.valid) return;
     const HistorySpec& spec = specs_[h];
-    Entity* cached = find_entity(h, event.entity);
-    Entity& entity = cached ? *cached : entities_[h][event.entity];
-    if (entity.windows.empty()) entity.windows.resize(spec.windows_us.size());
+    Entity* found = find_entity(h, event.entity);
+    Entity& entity = found ? *found : *add_entity(h, event.entity);
+    const Declaration& d = declarations_[h];
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;
     entity.items.push_back({now, event.value, event.label});
@@ -151,15 +235,18 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
 
     int64_t oldest_needed = next;
     for (size_t w = 0; w < spec.windows_us.size(); ++w) {
-        Window& window = entity.windows[w];
+        Window& window = entity.windows()[w];
+        Ring<int64_t>* window_maxima = d.keeps_maxima ? &maxima(d, &entity)[w] : nullptr;
         for (; window.end < next && entity.at(window.end).time <= upper; ++window.end) {
             const Item& item = entity.at(window.end);
             ++window.count;
             if (!std::isnan(item.value)) {
                 ++window.valued;
                 window.sum += item.value;
-                while (!window.maxima.empty() && entity.at(window.maxima.back()).value <= item.value) window.maxima.pop_back();
-                window.maxima.push_back(window.end);
+                if (window_maxima) {
+                    while (!window_maxima->empty() && entity.at(window_maxima->back()).value <= item.value) window_maxima->pop_back();
+                    window_maxima->push_back(window.end);
+                }
             }
             if (item.label >= 0) {
                 ++window.labelled;
@@ -178,7 +265,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
                 --window.labelled;
                 window.frauds -= item.label;
             }
-            if (!window.maxima.empty() && window.maxima.front() == window.begin) window.maxima.pop_front();
+            if (window_maxima && !window_maxima->empty() && window_maxima->front() == window.begin) window_maxima->pop_front();
         }
         oldest_needed = std::min(oldest_needed, window.begin);
     }
@@ -190,14 +277,15 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
 
 size_t HistoryState::entity_count() const {
     size_t n = 0;
-    for (const auto& map : entities_) n += map.size();
+    for (const Declaration& d : declarations_) n += d.entities;
     return n;
 }
 
 size_t HistoryState::event_count() const {
     size_t n = 0;
-    for (const auto& map : entities_)
-        for (const auto& entry : map) n += entry.second.items.size();
+    for (const Declaration& d : declarations_)
+        for (const Slot& slot : d.slots)
+            if (slot.entity) n += slot.entity->items.size();
     return n;
 }
 

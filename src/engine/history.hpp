@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/featurizer_spec.hpp"
@@ -67,6 +66,9 @@ private:
 class HistoryState {
 public:
     explicit HistoryState(const std::vector<HistorySpec>& specs);
+    ~HistoryState();
+    HistoryState(const HistoryState&) = delete;
+    HistoryState& operator=(const HistoryState&) = delete;
 
     static int output_count(const HistorySpec& spec);
     static std::vector<std::string> output_names(const HistorySpec& spec);
@@ -88,29 +90,50 @@ private:
         int64_t begin = 0, end = 0;  // sequence numbers: the window holds [begin, end)
         int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
         double sum = 0;
-        Ring<int64_t> maxima;  // sequence numbers of valued items in [begin, end), values decreasing
     };
+    // An entity's record: this header, then its declaration's windows, then (only for a declaration with
+    // 'max') one Ring of maxima per window, in one allocation. The row path reads the header and the
+    // windows of one entity per row with caches that the insert itself has just emptied: one record in
+    // consecutive lines is one or two memory round trips where separate allocations were four or more.
     struct Entity {
         Ring<Item> items;
         int64_t first = 0;  // sequence number of items.front()
         int64_t latest = INT64_MIN;
-        std::vector<Window> windows;
         const Item& at(int64_t sequence) const { return items[size_t(sequence - first)]; }
         int64_t next() const { return first + int64_t(items.size()); }
+        Window* windows() { return reinterpret_cast<Window*>(this + 1); }
+        const Window* windows() const { return reinterpret_cast<const Window*>(this + 1); }
     };
+    static_assert(sizeof(Entity) % alignof(Window) == 0 && sizeof(Window) % alignof(Ring<int64_t>) == 0,
+                  "an entity's record is laid out without padding");
 
-    // The entity compute() found last, per declaration: observe() of the same row (the inline path is
-    // compute-then-observe) skips a second hash lookup. unordered_map nodes never move, so the pointer
-    // stays valid as entities are added.
-    struct LastLookup {
-        uint64_t key = 0;
-        Entity* entity = nullptr;
+    // Per declaration: entities by key in an open-addressing table (linear probing, at most half full),
+    // records in blocks that never move (so pointers to them stay valid as entities are added).
+    struct Slot {
+        uint64_t key;
+        Entity* entity;  // null: empty
     };
+    struct Declaration {
+        size_t windows = 0;
+        bool keeps_maxima = false;
+        size_t record_bytes = 0;
+        std::vector<Slot> slots;
+        size_t entities = 0;
+        std::vector<unsigned char*> blocks;
+        size_t used_in_last_block = 0;
+        // The entity compute() found last: observe() of the same row (the inline path is compute-then-
+        // observe) skips a second lookup.
+        uint64_t last_key = 0;
+        Entity* last = nullptr;
+    };
+    Ring<int64_t>* maxima(const Declaration& d, Entity* entity) const {
+        return reinterpret_cast<Ring<int64_t>*>(entity->windows() + d.windows);
+    }
     Entity* find_entity(size_t h, uint64_t key) const;
+    Entity* add_entity(size_t h, uint64_t key);
 
     std::vector<HistorySpec> specs_;
-    mutable std::vector<std::unordered_map<uint64_t, Entity>> entities_;
-    mutable std::vector<LastLookup> last_;
+    mutable std::vector<Declaration> declarations_;
 };
 
 }  // namespace dendrite::engine

@@ -418,6 +418,34 @@ TEST(History, IncrementalMatchesBruteForce) {
     EXPECT_EQ(state.entity_count(), 80u);  // 40 cards in each declaration
 }
 
+// Many entities: the state's table grows and its records span many blocks; keys that agree in their low
+// bits (FNV hashes of short texts differ mostly in the high ones) still find their own entity.
+TEST(History, ManyEntitiesKeepTheirOwnState) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, R"({"amount": "raw", "at": "ignore"})",
+        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "max"]}])",
+        "", "error");
+    HistoryState state(spec.history);
+    constexpr int kEntities = 5000;
+    const auto key = [](int e) { return (uint64_t(e) << 40) | 0x5bd1e995ULL; };
+    std::vector<double> out(4);
+    for (int round = 0; round < 3; ++round)
+        for (int e = 0; e < kEntities; ++e) {
+            // Entity e's events: amounts e, e + 1, e + 2, twelve hours apart, so the 1-day window drops the first.
+            const HistoryEvent event{true, key(e), int64_t(round) * 12 * kHour, double(e + round), -1};
+            state.compute(0, event, out.data());
+            ASSERT_EQ(out[0], std::min(round, 1) + 1.0) << "entity " << e << " round " << round;  // count, 1 day
+            ASSERT_EQ(out[1], double(e + round)) << "entity " << e;                               // max, 1 day
+            ASSERT_EQ(out[2], round + 1.0) << "entity " << e;                                     // count, 7 days
+            ASSERT_EQ(out[3], double(e + round)) << "entity " << e;                               // max, 7 days
+            state.observe(0, event);
+        }
+    EXPECT_EQ(state.entity_count(), size_t(kEntities));
+    EXPECT_EQ(state.event_count(), size_t(3 * kEntities));
+}
+
 // The offline pass (fit, then transform + observe in order) and the inline path (a fresh state fed row
 // by row, transform before observe) give identical vectors, and NULL entities or times are skipped.
 TEST(History, OfflineAndInlineAgreeBitForBit) {
