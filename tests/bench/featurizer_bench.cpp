@@ -88,37 +88,29 @@ int main(int argc, char** argv) {
     }
     const double batch_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / double(n);
 
-    // Inline: the last rows again, one timed call each, on a state that holds the history before them.
-    auto inline_history = f.new_history();
+    // Inline: the last rows again, one timed call each, on a state that holds the history before them,
+    // sorted latencies. With evict_bytes, that many bytes are written between timed calls: in a trigger the
+    // insert's own heap and index work (a few MB a row on a table with indexes) evicts the history state.
     const size_t timed = std::min<size_t>(100000, n / 2);
-    for (size_t i = 0; i < n - timed; ++i) f.observe(&rows[i * inputs.size()], inline_history.get());
-    std::vector<double> latencies;
-    latencies.reserve(timed);
-    for (size_t i = n - timed; i < n; ++i) {
-        const auto t0 = Clock::now();
-        f.transform(&rows[i * inputs.size()], inline_history.get(), out.data());
-        f.observe(&rows[i * inputs.size()], inline_history.get());
-        latencies.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
-        sink = sink + out[0];
-    }
-    std::sort(latencies.begin(), latencies.end());
-
-    // Inline with cold caches: in a trigger, the insert's own heap and index work (a few MB a row on a
-    // table with indexes) evicts the history state between rows. 4 MB are written between timed calls.
-    std::vector<char> evict(size_t(4) << 20);
-    std::vector<double> cold;
-    cold.reserve(timed);
-    auto cold_history = f.new_history();
-    for (size_t i = 0; i < n - timed; ++i) f.observe(&rows[i * inputs.size()], cold_history.get());
-    for (size_t i = n - timed; i < n; ++i) {
-        for (size_t b = 0; b < evict.size(); b += 64) evict[b] = char(b + i);
-        const auto t0 = Clock::now();
-        f.transform(&rows[i * inputs.size()], cold_history.get(), out.data());
-        f.observe(&rows[i * inputs.size()], cold_history.get());
-        cold.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
-        sink = sink + out[0];
-    }
-    std::sort(cold.begin(), cold.end());
+    const auto time_inline = [&](size_t evict_bytes) {
+        auto state = f.new_history();
+        for (size_t i = 0; i < n - timed; ++i) f.observe(&rows[i * inputs.size()], state.get());
+        std::vector<char> evict(evict_bytes);
+        std::vector<double> latencies;
+        latencies.reserve(timed);
+        for (size_t i = n - timed; i < n; ++i) {
+            for (size_t b = 0; b < evict.size(); b += 64) evict[b] = char(b + i);
+            const auto t0 = Clock::now();
+            f.transform(&rows[i * inputs.size()], state.get(), out.data());
+            f.observe(&rows[i * inputs.size()], state.get());
+            latencies.push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+            sink = sink + out[0];
+        }
+        std::sort(latencies.begin(), latencies.end());
+        return latencies;
+    };
+    const std::vector<double> latencies = time_inline(0);
+    const std::vector<double> cold = time_inline(size_t(4) << 20);
 
     std::printf("featurizer: %zu raw inputs -> %d features (%d from entity history), %zu rows, %zu entities kept\n",
                 inputs.size(), f.output_count(), int(f.history_outputs().size()), n, history->entity_count());
