@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "engine/elementwise.hpp"
 #include "engine/error.hpp"
@@ -93,6 +99,112 @@ void expand_row(int inputs, int n_embeddings, const int* features, const int* ro
     }
 }
 
+
+// One row's affine layer, z = bias + kernel * x, reading only the kernel columns of the non-zero inputs.
+// A trigger scores one row at a time with caches the insert has just emptied, and a typical row is mostly
+// zeros (one-hot codes, hashed buckets; about half of a ReLU layer's outputs): reading ~40 % of the weights
+// from L2 and keeping the sums in registers takes half the time of a dense matrix-vector product, which
+// reads all of them (docs/benchmarks.md, session 11). forward_one and the batch path for small networks
+// both run this, so a trigger's score and dendrite.score's agree bit for bit.
+using Lanes = float __attribute__((vector_size(64)));  // 16 floats: one AVX-512 register, or four SSE ones
+constexpr int kLanes = 16;
+constexpr int kInputBlock = 256;  // inputs listed at a time (the list lives on the stack)
+
+// Unaligned loads and stores. Through references: a function returning Lanes by value has a
+// target-dependent ABI, which GCC warns of (-Wpsabi) in builds without AVX-512.
+inline void load_lanes(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store_lanes(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
+
+// p rounded up to a multiple of 64 bytes (at most kLanes - 1 floats further).
+inline float* align_to_lanes(float* p) {
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
+// The indices (first + j) of the non-zero values among x[0..n), n <= kInputBlock, into index; their count.
+// NaN counts as non-zero, so it reaches the score as a dense product would carry it.
+int nonzero_inputs(const float* x, int n, int first, int* index) {
+    int m = 0, j = 0;
+#if defined(__AVX512F__)
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; j + kLanes <= n; j += kLanes) {
+        const __mmask16 nonzero = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        // Compressed into a register, then stored: vpcompressd's memory form is microcoded on AMD (~10x slower).
+        const __m512i indices = _mm512_maskz_compress_epi32(nonzero, _mm512_add_epi32(lane, _mm512_set1_epi32(first + j)));
+        _mm512_storeu_si512(index + m, indices);
+        m += __builtin_popcount(nonzero);
+    }
+#endif
+    for (; j < n; ++j) {  // branch-free: a non-zero input keeps its slot
+        index[m] = first + j;
+        m += x[j] != 0.0f;
+    }
+    return m;
+}
+
+// z[o, o + 16 * Blocks) += the listed inputs' kernel columns times their values, the sums in registers (two
+// sets of accumulators, every other input, so that consecutive multiply-adds do not wait on each other).
+template <int Blocks>
+void add_listed_columns(const float* kernel, int n_out, int o, const float* x, const int* index, int m, float* z) {
+    Lanes even[Blocks], odd[Blocks];
+#pragma GCC unroll 4
+    for (int b = 0; b < Blocks; ++b) {
+        load_lanes(even[b], z + o + kLanes * b);
+        odd[b] = Lanes{};
+    }
+    int t = 0;
+    for (; t + 2 <= m; t += 2) {
+        const float v0 = x[index[t]], v1 = x[index[t + 1]];
+        const float* c0 = kernel + size_t(index[t]) * size_t(n_out) + o;
+        const float* c1 = kernel + size_t(index[t + 1]) * size_t(n_out) + o;
+#pragma GCC unroll 4
+        for (int b = 0; b < Blocks; ++b) {
+            Lanes w0, w1;
+            load_lanes(w0, c0 + kLanes * b);
+            load_lanes(w1, c1 + kLanes * b);
+            even[b] += v0 * w0;
+            odd[b] += v1 * w1;
+        }
+    }
+    if (t < m) {
+        const float v0 = x[index[t]];
+        const float* c0 = kernel + size_t(index[t]) * size_t(n_out) + o;
+#pragma GCC unroll 4
+        for (int b = 0; b < Blocks; ++b) {
+            Lanes w0;
+            load_lanes(w0, c0 + kLanes * b);
+            even[b] += v0 * w0;
+        }
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < Blocks; ++b) store_lanes(z + o + kLanes * b, even[b] + odd[b]);
+}
+
+// z (n_out floats) = bias + kernel * x, kernel n_out x n_in column-major.
+void affine_one_row(const float* kernel, const float* bias, const float* x, int n_in, int n_out, float* z) {
+    std::copy_n(bias, n_out, z);
+    int index[kInputBlock];
+    for (int first = 0; first < n_in; first += kInputBlock) {
+        const int m = nonzero_inputs(x + first, std::min(kInputBlock, n_in - first), first, index);
+        if (m == 0) continue;
+        int o = 0;
+        for (; o + 4 * kLanes <= n_out; o += 4 * kLanes) add_listed_columns<4>(kernel, n_out, o, x, index, m, z);
+        switch ((n_out - o) / kLanes) {
+            case 3: add_listed_columns<3>(kernel, n_out, o, x, index, m, z); o += 3 * kLanes; break;
+            case 2: add_listed_columns<2>(kernel, n_out, o, x, index, m, z); o += 2 * kLanes; break;
+            case 1: add_listed_columns<1>(kernel, n_out, o, x, index, m, z); o += kLanes; break;
+            default: break;
+        }
+        // The last n_out % 16 outputs (an output layer's one) one at a time, four partial sums each.
+        for (; o < n_out; ++o) {
+            float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            int t = 0;
+            for (; t + 4 <= m; t += 4)
+                for (int k = 0; k < 4; ++k) partial[k] += x[index[t + k]] * kernel[size_t(index[t + k]) * size_t(n_out) + o];
+            for (; t < m; ++t) partial[0] += x[index[t]] * kernel[size_t(index[t]) * size_t(n_out) + o];
+            z[o] += (partial[0] + partial[1]) + (partial[2] + partial[3]);
+        }
+    }
+}
 }  // namespace
 
 float sigmoid(float z) { return elementwise::sigmoid(z); }
@@ -218,19 +330,26 @@ void expand_embeddings(const NetworkView& view, const float* x, float* out) noex
 int scratch_floats(const NetworkView& view) noexcept {
     int widest = std::max(view.inputs, dense_inputs(view));
     for (int l = 0; l < view.layers; ++l) widest = std::max(widest, view.units[l]);
-    return 2 * widest;
+    return 2 * (widest + kLanes);  // two layers' values, each room to start on a 64-byte boundary
 }
 
 namespace {
 
 // Runs the layers of view over n rows (x: inputs x n, column-major) and returns the output layer's
-// pre-activations (n values, in scratch). Columns = 1 makes every product a matrix-vector one, which
+// pre-activations (n values, in scratch). Columns = 1 (n = 1) runs each layer through affine_one_row, which
 // allocates nothing; Eigen::Dynamic makes them matrix-matrix products.
 template <int Columns>
 const float* output_logits(const NetworkView& view, const float* x, Eigen::Index n, float* scratch) {
     using Block = Eigen::Matrix<float, Eigen::Dynamic, Columns>;
     float* in = scratch;
     float* out = scratch + Eigen::Index(scratch_floats(view) / 2) * n;
+    if constexpr (Columns == 1) {
+        // Eigen's vectorized tanh, exp and sums treat an unaligned vector's head and tail with scalar code,
+        // whose results differ in the last bit: one row's layers start on 64-byte boundaries, so that its
+        // score does not depend on where the caller's scratch lies (a trigger's and dendrite.score's agree).
+        in = align_to_lanes(in);
+        out = align_to_lanes(out);
+    }
     const float* current = x;
     const float* parameters = view.parameters;
     int n_in = view.inputs;
@@ -242,15 +361,18 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
     }
     for (int l = 0; l < view.layers; ++l) {
         const int n_out = view.units[l];
-        Eigen::Map<const Matrix> kernel(parameters, n_out, n_in);
-        Eigen::Map<const Eigen::VectorXf> bias(parameters + size_t(n_out) * n_in, n_out);
-        const float* norm_scale = parameters + size_t(n_out) * (n_in + 1);
+        const float* kernel = parameters;
+        const float* bias = parameters + size_t(n_out) * n_in;
+        const float* norm_scale = bias + n_out;
         const bool normalized = view.layer_norm && view.layer_norm[l];
         parameters += size_t(n_out) * (n_in + 1) + (normalized ? 2 * size_t(n_out) : 0);
-        Eigen::Map<const Block> input(current, n_in, n);
         Eigen::Map<Block> z(out, n_out, n);
-        z.noalias() = kernel * input;
-        z.colwise() += bias;
+        if constexpr (Columns == 1) {
+            affine_one_row(kernel, bias, current, n_in, n_out, out);
+        } else {
+            z.noalias() = Eigen::Map<const Matrix>(kernel, n_out, n_in) * Eigen::Map<const Block>(current, n_in, n);
+            z.colwise() += Eigen::Map<const Eigen::VectorXf>(bias, n_out);
+        }
         if (l + 1 == view.layers) return out;
         if (normalized) layer_normalize(z, norm_scale, norm_scale + n_out, nullptr, nullptr);
         apply_activation(view.activations[l], z);
@@ -268,15 +390,37 @@ float output_activation(const NetworkView& view, float logit) {
 
 }  // namespace
 
-float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
+namespace {
+
+// forward_one's body, kept out of line: forward_batch's rows must run the very same instructions (an
+// inlined copy may be compiled with other multiply-add contractions, and its scores differ in the last bit).
+__attribute__((noinline)) float score_row(const NetworkView& view, const float* x, float* scratch) noexcept {
     return output_activation(view, output_logits<1>(view, x, 1, scratch)[0]);
 }
+
+}  // namespace
+
+float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept { return score_row(view, x, scratch); }
 
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
     return size_t(scratch_floats(view)) * size_t(n);
 }
 
+bool scores_rows_one_at_a_time(const NetworkView& view) noexcept {
+    size_t weights = 0;
+    int n_in = dense_inputs(view);
+    for (int l = 0; l < view.layers; ++l) {
+        weights += size_t(view.units[l]) * size_t(n_in);
+        n_in = view.units[l];
+    }
+    return weights <= kOneRowBatchMaxWeights;
+}
+
 void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch) {
+    if (scores_rows_one_at_a_time(view)) {
+        for (int i = 0; i < n; ++i) scores[i] = score_row(view, x + size_t(i) * size_t(view.inputs), scratch);
+        return;
+    }
     const float* logits = output_logits<Eigen::Dynamic>(view, x, n, scratch);
     for (int i = 0; i < n; ++i) scores[i] = output_activation(view, logits[i]);
 }

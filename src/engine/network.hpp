@@ -111,14 +111,18 @@ private:
     NetworkView view_;
 };
 
-// Scores one row (the output layer's activation applied). scratch holds 2 * scratch_floats(view) floats.
+// Scores one row (the output layer's activation applied). scratch holds scratch_floats(view) floats.
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
 int scratch_floats(const NetworkView& view) noexcept;
 
 // Scores n rows at once: x is inputs x n, column-major (one row's features after another), scores gets n
-// values. Matrix-matrix products instead of n matrix-vector ones; the scores agree with forward_one to float
-// rounding (the summation order differs). scratch holds batch_scratch_floats(view, n) floats. May throw
-// std::bad_alloc (Eigen's blocking buffers): call it inside the error boundary.
+// values. A network of at most kOneRowBatchMaxWeights weights scores row after row through forward_one
+// (its weights stay in cache, and skipping zero inputs beats a dense matrix product), so its scores equal
+// forward_one's bit for bit; a larger one takes matrix-matrix products, whose scores agree with forward_one
+// to float rounding (the summation order differs). scratch holds batch_scratch_floats(view, n) floats. May
+// throw std::bad_alloc (Eigen's blocking buffers): call it inside the error boundary.
+constexpr size_t kOneRowBatchMaxWeights = 32768;
+bool scores_rows_one_at_a_time(const NetworkView& view) noexcept;
 void forward_batch(const NetworkView& view, const float* x, int n, float* scores, float* scratch);
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept;
 

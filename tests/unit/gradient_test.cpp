@@ -180,20 +180,77 @@ TEST(Network, ForwardOneMatchesBatchForward) {
 }
 
 TEST(Network, ForwardBatchMatchesForwardOne) {
-    // The statement-level guard scores in batches; its scores must agree with the per-row path.
+    // The statement-level guard scores in batches; its scores must agree with the per-row path: bit for bit
+    // for a small network (rows one at a time), to rounding for one that takes matrix products (a hidden
+    // layer of 2,500 units puts it past kOneRowBatchMaxWeights).
     for (Activation activation : {Activation::Relu, Activation::Tanh, Activation::Sigmoid}) {
-        Network network(NetworkSpec::binary_classifier(7, {16, 8}, activation));
-        Rng rng(11);
-        network.initialize(rng);
-        const int n = 37;  // not a multiple of any SIMD width
-        const Problem p = make_problem(7, n, 9);
-        const SpecView spec_view(network.spec(), network.parameters().data());
-        const NetworkView& view = spec_view.view();
-        std::vector<float> batch_scratch(batch_scratch_floats(view, n)), scores(n, -1.0f);
-        forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
-        std::vector<float> scratch(scratch_floats(view));
-        for (int j = 0; j < n; ++j) EXPECT_NEAR(scores[j], forward_one(view, p.x.col(j).data(), scratch.data()), 1e-6) << j;
+        for (int width : {16, 2500}) {
+            Network network(NetworkSpec::binary_classifier(7, {width, 8}, activation));
+            Rng rng(11);
+            network.initialize(rng);
+            const int n = 37;  // not a multiple of any SIMD width
+            const Problem p = make_problem(7, n, 9);
+            const SpecView spec_view(network.spec(), network.parameters().data());
+            const NetworkView& view = spec_view.view();
+            EXPECT_EQ(scores_rows_one_at_a_time(view), width == 16);
+            std::vector<float> batch_scratch(batch_scratch_floats(view, n)), scores(n, -1.0f);
+            forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+            std::vector<float> scratch(scratch_floats(view));
+            for (int j = 0; j < n; ++j) {
+                const float one = forward_one(view, p.x.col(j).data(), scratch.data());
+                if (width == 16) EXPECT_EQ(scores[j], one) << j;
+                else EXPECT_NEAR(scores[j], one, 1e-6) << j;
+            }
+        }
     }
+}
+
+TEST(Network, OneRowPathSkipsZeroInputsOnEveryShape) {
+    // forward_one reads only the kernel columns of non-zero inputs, in blocks of 256 inputs and 16 outputs
+    // (an odd remainder one output at a time): mostly-zero rows (one-hot codes), an all-zero row, widths
+    // on both sides of every block edge, with and without layer norm; the training pass is the reference.
+    struct Shape {
+        int inputs;
+        std::vector<int> hidden;
+    };
+    for (const Shape& shape : {Shape{1, {}}, Shape{17, {5, 3}}, Shape{300, {16, 33}}, Shape{530, {70, 20}}, Shape{64, {64, 48, 17}}}) {
+        for (bool layer_norm : {false, true}) {
+            for (Activation activation : {Activation::Relu, Activation::Tanh}) {
+                Network network(NetworkSpec::binary_classifier(shape.inputs, shape.hidden, activation, layer_norm && !shape.hidden.empty()));
+                Rng rng(uint64_t(shape.inputs) + 5);
+                network.initialize(rng);
+                const int n = 11;
+                Problem p = make_problem(shape.inputs, n, 13);
+                for (int j = 0; j < n; ++j)
+                    for (int i = 0; i < shape.inputs; ++i)
+                        if (j == 0 || (i * 7 + j * 3) % 10 < 7) p.x(i, j) = 0.0f;  // column 0 all zeros, the rest ~70 %
+                const RowVector logits = network.forward(p.x);
+                const SpecView spec_view(network.spec(), network.parameters().data());
+                const NetworkView& view = spec_view.view();
+                std::vector<float> scratch(scratch_floats(view)), batch_scratch(batch_scratch_floats(view, n)), scores(n);
+                forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+                for (int j = 0; j < n; ++j) {
+                    const float one = forward_one(view, p.x.col(j).data(), scratch.data());
+                    EXPECT_NEAR(one, sigmoid(logits[j]), 2e-6) << shape.inputs << " inputs, row " << j;
+                    if (scores_rows_one_at_a_time(view)) EXPECT_EQ(scores[j], one) << "bit for bit";
+                    else EXPECT_NEAR(scores[j], one, 2e-6);
+                }
+            }
+        }
+    }
+}
+
+TEST(Network, OneRowPathCarriesNanAsTheDenseProductDoes) {
+    // Skipping zeros must not skip a NaN: it reaches the score, as 0 * w + NaN would.
+    Network network(NetworkSpec::binary_classifier(20, {16}, Activation::Relu));
+    Rng rng(2);
+    network.initialize(rng);
+    const SpecView spec_view(network.spec(), network.parameters().data());
+    std::vector<float> x(20, 0.0f), scratch(scratch_floats(spec_view.view()));
+    x[3] = 1.0f;
+    EXPECT_TRUE(std::isfinite(forward_one(spec_view.view(), x.data(), scratch.data())));
+    x[17] = std::nanf("");
+    EXPECT_TRUE(std::isnan(forward_one(spec_view.view(), x.data(), scratch.data())));
 }
 
 TEST(Network, ScoringPathsApplyLayerNorm) {
