@@ -99,13 +99,13 @@ void expand_row(int inputs, int n_embeddings, const int* features, const int* ro
     }
 }
 
-
 // One row's affine layer, z = bias + kernel * x, reading only the kernel columns of the non-zero inputs.
 // A trigger scores one row at a time with caches the insert has just emptied, and a typical row is mostly
 // zeros (one-hot codes, hashed buckets; about half of a ReLU layer's outputs): reading ~40 % of the weights
 // from L2 and keeping the sums in registers takes half the time of a dense matrix-vector product, which
 // reads all of them (docs/benchmarks.md, session 11). forward_one and the batch path for small networks
-// both run this, so a trigger's score and dendrite.score's agree bit for bit.
+// both run this, so a trigger's score and dendrite.score's agree bit for bit. Skipping 0 * w changes only
+// the order of the sum: weights are finite (the model cache refuses a version with any other).
 using Lanes = float __attribute__((vector_size(64)));  // 16 floats: one AVX-512 register, or four SSE ones
 constexpr int kLanes = 16;
 constexpr int kInputBlock = 256;  // inputs listed at a time (the list lives on the stack)
@@ -388,12 +388,9 @@ float output_activation(const NetworkView& view, float logit) {
     return view.activations[view.layers - 1] == Activation::Sigmoid ? sigmoid(logit) : logit;
 }
 
-}  // namespace
-
-namespace {
-
-// forward_one's body, kept out of line: forward_batch's rows must run the very same instructions (an
-// inlined copy may be compiled with other multiply-add contractions, and its scores differ in the last bit).
+// forward_one's body, kept out of line so that forward_batch's rows run the very same instructions (a
+// precaution: an inlined copy could be compiled differently, other multiply-add contractions for one,
+// and differ in the last bit).
 __attribute__((noinline)) float score_row(const NetworkView& view, const float* x, float* scratch) noexcept {
     return output_activation(view, output_logits<1>(view, x, 1, scratch)[0]);
 }
