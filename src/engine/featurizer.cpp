@@ -201,6 +201,11 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
 }
 
 void Featurizer::transform(const RawValue* inputs, const HistoryState* history, float* out) const {
+    // The entities' table slots are usually cache misses in a trigger: ask for them now, so that they
+    // arrive while the columns below are computed.
+    if (history)
+        for (size_t h = 0; h < history_inputs_.size(); ++h)
+            if (const RawValue& entity = inputs[history_inputs_[h].entity]; !entity.is_null()) history->prefetch(h, category_key(entity));
     float* o = out;
     for (size_t c = 0; c < columns_.size(); ++c) {
         const FittedColumn& column = columns_[c];

@@ -80,6 +80,12 @@ HistoryState::Entity* HistoryState::find_entity(size_t h, uint64_t key) const {
     }
 }
 
+void HistoryState::prefetch(size_t h, uint64_t key) const {
+    const Declaration& d = declarations_[h];
+    if (d.last && d.last_key == key) return;
+    __builtin_prefetch(&d.slots[bucket(key, d.slots.size() - 1)]);
+}
+
 HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     Declaration& d = declarations_[h];
     if (2 * (d.entities + 1) > d.slots.size()) {

@@ -75,6 +75,8 @@ public:
 
     // Raw aggregates of declaration h for the event (output_count(spec) doubles).
     void compute(size_t h, const HistoryEvent& event, double* out) const;
+    // Asks for the cache line of entity key's table slot, for a compute() a little later (a hint only).
+    void prefetch(size_t h, uint64_t key) const;
     void observe(size_t h, const HistoryEvent& event);
 
     size_t entity_count() const;
