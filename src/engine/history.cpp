@@ -43,6 +43,13 @@ size_t bucket(uint64_t key, size_t mask) {
 
 }  // namespace
 
+void HistoryState::place(std::vector<Slot>& slots, const Slot& slot) {
+    const size_t mask = slots.size() - 1;
+    size_t i = bucket(slot.key, mask);
+    while (slots[i].entity) i = (i + 1) & mask;
+    slots[i] = slot;
+}
+
 HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs), declarations_(specs.size()) {
     for (size_t h = 0; h < specs_.size(); ++h) {
         Declaration& d = declarations_[h];
@@ -90,13 +97,8 @@ HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     Declaration& d = declarations_[h];
     if (2 * (d.entities + 1) > d.slots.size()) {
         std::vector<Slot> larger(2 * d.slots.size(), Slot{0, nullptr});
-        const size_t mask = larger.size() - 1;
-        for (const Slot& slot : d.slots) {
-            if (!slot.entity) continue;
-            size_t i = bucket(slot.key, mask);
-            while (larger[i].entity) i = (i + 1) & mask;
-            larger[i] = slot;
-        }
+        for (const Slot& slot : d.slots)
+            if (slot.entity) place(larger, slot);
         d.slots.swap(larger);
     }
     if (d.blocks.empty() || d.used_in_last_block == kRecordsPerBlock) {
@@ -108,10 +110,7 @@ HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     for (size_t w = 0; w < d.windows; ++w) new (entity->windows() + w) Window;
     if (d.keeps_maxima)
         for (size_t w = 0; w < d.windows; ++w) new (maxima(d, entity) + w) Ring<int64_t>;
-    const size_t mask = d.slots.size() - 1;
-    size_t i = bucket(key, mask);
-    while (d.slots[i].entity) i = (i + 1) & mask;
-    d.slots[i] = Slot{key, entity};
+    place(d.slots, Slot{key, entity});
     ++d.entities;
     d.last_key = key;
     d.last = entity;

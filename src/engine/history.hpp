@@ -133,6 +133,7 @@ private:
     }
     Entity* find_entity(size_t h, uint64_t key) const;
     Entity* add_entity(size_t h, uint64_t key);
+    static void place(std::vector<Slot>& slots, const Slot& slot);  // into the first free slot of its probe sequence
 
     std::vector<HistorySpec> specs_;
     mutable std::vector<Declaration> declarations_;

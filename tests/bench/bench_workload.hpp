@@ -17,6 +17,13 @@ struct BenchWorkload {
     std::vector<std::string> inputs;  // the featurizer's input order
     std::vector<RawValue> rows;       // n rows of inputs.size() values, in time order
     size_t n = 0;
+
+    // The featurizer fitted on the first fifth of the rows.
+    Featurizer fit() const {
+        FeaturizerFitter fitter(spec);
+        for (size_t i = 0; i < n / 5; ++i) fitter.add(&rows[i * inputs.size()]);
+        return fitter.finish();
+    }
 };
 
 inline BenchWorkload make_bench_workload(size_t wanted, bool handbook) {

@@ -22,10 +22,7 @@ int main(int argc, char** argv) {
     const size_t n = workload.n;
     const std::vector<std::string>& inputs = workload.inputs;
     const std::vector<RawValue>& rows = workload.rows;
-    FeaturizerFitter fitter(workload.spec);
-    const size_t fit_rows = n / 5;
-    for (size_t i = 0; i < fit_rows; ++i) fitter.add(&rows[i * inputs.size()]);
-    const Featurizer f = fitter.finish();
+    const Featurizer f = workload.fit();
     std::vector<float> out(size_t(f.output_count()));
     volatile float sink = 0;
 

@@ -61,9 +61,7 @@ int main(int argc, char** argv) {
     const size_t wanted = argc > 1 ? size_t(std::atol(argv[1])) : 200000;
     const BenchWorkload workload = make_bench_workload(wanted, false);
     const size_t n = workload.n, width = workload.inputs.size();
-    FeaturizerFitter fitter(workload.spec);
-    for (size_t i = 0; i < n / 5; ++i) fitter.add(&workload.rows[i * width]);
-    const Featurizer featurizer = fitter.finish();
+    const Featurizer featurizer = workload.fit();
     const int features = featurizer.output_count();
     std::vector<float> x(n * size_t(features));
     auto history = featurizer.new_history();
@@ -92,6 +90,7 @@ int main(int argc, char** argv) {
         char name[64];
         std::snprintf(name, sizeof name, "MLP %d-%d-%d-1", features, hidden[0], hidden[1]);
 
+        // forward_batch's, plus dense_scores' two layers of kBlock columns (no layer here is wider than 512).
         std::vector<float> scratch(batch_scratch_floats(view, kBlock) + 2 * size_t(features + 512) * kBlock);
         std::vector<float> dense(timed), ours(timed);
         const auto one_row = [&](size_t evict_bytes, bool baseline) {

@@ -164,6 +164,32 @@ TEST(Loss, StableForHugeLogits) {
     EXPECT_NEAR(loss, 1000.0, 1e-6);
 }
 
+namespace {
+
+// The three ways a network scores the columns of x: the training pass (logits), forward_one per column and
+// forward_batch over all of them.
+struct ScoringPaths {
+    RowVector logits;
+    std::vector<float> one, batch;
+    bool rows_one_at_a_time;  // forward_batch's choice for this network
+};
+
+ScoringPaths score_all_paths(Network& network, const Matrix& x) {
+    ScoringPaths s;
+    s.logits = network.forward(x);
+    const SpecView spec_view(network.spec(), network.parameters().data());
+    const NetworkView& view = spec_view.view();
+    const int n = int(x.cols());
+    std::vector<float> scratch(scratch_floats(view)), batch_scratch(batch_scratch_floats(view, n));
+    s.rows_one_at_a_time = scores_rows_one_at_a_time(view);
+    s.batch.resize(size_t(n));
+    forward_batch(view, x.data(), n, s.batch.data(), batch_scratch.data());
+    for (int j = 0; j < n; ++j) s.one.push_back(forward_one(view, x.col(j).data(), scratch.data()));
+    return s;
+}
+
+}  // namespace
+
 TEST(Network, ForwardOneMatchesBatchForward) {
     Network network(NetworkSpec::binary_classifier(4, {5, 3}, Activation::Tanh));
     Rng rng(3);
@@ -190,16 +216,11 @@ TEST(Network, ForwardBatchMatchesForwardOne) {
             network.initialize(rng);
             const int n = 37;  // not a multiple of any SIMD width
             const Problem p = make_problem(7, n, 9);
-            const SpecView spec_view(network.spec(), network.parameters().data());
-            const NetworkView& view = spec_view.view();
-            EXPECT_EQ(scores_rows_one_at_a_time(view), width == 16);
-            std::vector<float> batch_scratch(batch_scratch_floats(view, n)), scores(n, -1.0f);
-            forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
-            std::vector<float> scratch(scratch_floats(view));
+            const ScoringPaths s = score_all_paths(network, p.x);
+            EXPECT_EQ(s.rows_one_at_a_time, width == 16);
             for (int j = 0; j < n; ++j) {
-                const float one = forward_one(view, p.x.col(j).data(), scratch.data());
-                if (width == 16) EXPECT_EQ(scores[j], one) << j;
-                else EXPECT_NEAR(scores[j], one, 1e-6) << j;
+                if (width == 16) EXPECT_EQ(s.batch[j], s.one[j]) << j;
+                else EXPECT_NEAR(s.batch[j], s.one[j], 1e-6) << j;
             }
         }
     }
@@ -224,16 +245,11 @@ TEST(Network, OneRowPathSkipsZeroInputsOnEveryShape) {
                 for (int j = 0; j < n; ++j)
                     for (int i = 0; i < shape.inputs; ++i)
                         if (j == 0 || (i * 7 + j * 3) % 10 < 7) p.x(i, j) = 0.0f;  // column 0 all zeros, the rest ~70 %
-                const RowVector logits = network.forward(p.x);
-                const SpecView spec_view(network.spec(), network.parameters().data());
-                const NetworkView& view = spec_view.view();
-                std::vector<float> scratch(scratch_floats(view)), batch_scratch(batch_scratch_floats(view, n)), scores(n);
-                forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+                const ScoringPaths s = score_all_paths(network, p.x);
                 for (int j = 0; j < n; ++j) {
-                    const float one = forward_one(view, p.x.col(j).data(), scratch.data());
-                    EXPECT_NEAR(one, sigmoid(logits[j]), 2e-6) << shape.inputs << " inputs, row " << j;
-                    if (scores_rows_one_at_a_time(view)) EXPECT_EQ(scores[j], one) << "bit for bit";
-                    else EXPECT_NEAR(scores[j], one, 2e-6);
+                    EXPECT_NEAR(s.one[j], sigmoid(s.logits[j]), 2e-6) << shape.inputs << " inputs, row " << j;
+                    if (s.rows_one_at_a_time) EXPECT_EQ(s.batch[j], s.one[j]) << "bit for bit";
+                    else EXPECT_NEAR(s.batch[j], s.one[j], 2e-6);
                 }
             }
         }
@@ -262,14 +278,10 @@ TEST(Network, ScoringPathsApplyLayerNorm) {
         for (auto& w : network.parameters()) w += float(rng.uniform(-0.2, 0.2));  // scale and shift away from 1, 0
         const int n = 9;
         const Problem p = make_problem(6, n, 4);
-        const RowVector logits = network.forward(p.x);
-        const SpecView spec_view(network.spec(), network.parameters().data());
-        const NetworkView& view = spec_view.view();
-        std::vector<float> scratch(scratch_floats(view)), batch_scratch(batch_scratch_floats(view, n)), scores(n);
-        forward_batch(view, p.x.data(), n, scores.data(), batch_scratch.data());
+        const ScoringPaths s = score_all_paths(network, p.x);
         for (int j = 0; j < n; ++j) {
-            EXPECT_NEAR(forward_one(view, p.x.col(j).data(), scratch.data()), sigmoid(logits[j]), 1e-6);
-            EXPECT_NEAR(scores[j], sigmoid(logits[j]), 1e-6);
+            EXPECT_NEAR(s.one[j], sigmoid(s.logits[j]), 1e-6);
+            EXPECT_NEAR(s.batch[j], sigmoid(s.logits[j]), 1e-6);
         }
     }
 }
