@@ -1,6 +1,7 @@
 #include "engine/parallel.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/signals.hpp"
 
@@ -82,6 +83,67 @@ void WorkerPool::run(int count, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return busy_ == 0; });
     if (error_) std::rethrow_exception(error_);
+}
+
+}  // namespace dendrite::engine
+
+namespace dendrite::engine {
+
+SerialWorker::SerialWorker() {
+    const SignalsBlocked blocked;  // the thread starts with every signal blocked
+    thread_ = std::thread([this] { work(); });
+}
+
+SerialWorker::~SerialWorker() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    queued_.notify_one();
+    thread_.join();
+}
+
+void SerialWorker::submit(std::function<void()> task) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        tasks_.push_back(std::move(task));
+        ++unfinished_;
+    }
+    queued_.notify_one();
+}
+
+size_t SerialWorker::unfinished() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return unfinished_;
+}
+
+bool SerialWorker::wait_until_unfinished_at_most(size_t most, int64_t microseconds) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return finished_.wait_for(lock, std::chrono::microseconds(microseconds), [&] { return unfinished_ <= most; });
+}
+
+void SerialWorker::work() {
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            queued_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+            if (tasks_.empty()) return;  // stopping, with nothing left to run
+            task = std::move(tasks_.front());
+            tasks_.pop_front();
+        }
+        try {
+            task();
+        } catch (...) {
+            // Dropped: tasks keep their own errors (see the class comment).
+        }
+        task = nullptr;  // its captures go before it counts as finished
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --unfinished_;
+        }
+        finished_.notify_all();
+    }
 }
 
 }  // namespace dendrite::engine

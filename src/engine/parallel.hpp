@@ -5,6 +5,8 @@
 #include "engine/engine_only.hpp"
 
 #include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -42,6 +44,36 @@ private:
     int busy_ = 0;
     bool stopping_ = false;
     std::exception_ptr error_;
+};
+
+// One helper thread that runs tasks one after the other, in the order they were handed over: work that
+// the backend hands off (guard_batch's row capture featurizes and scores an insert's rows on it while the
+// backend goes on inserting) and that must still happen as if done at the moment it was handed over.
+// Tasks must not throw (what one throws is dropped; catch and keep your own errors) and must touch no
+// PostgreSQL state. The thread runs with every signal blocked, as the pool's do.
+class SerialWorker {
+public:
+    SerialWorker();
+    ~SerialWorker();  // runs what is queued, then joins
+    SerialWorker(const SerialWorker&) = delete;
+    SerialWorker& operator=(const SerialWorker&) = delete;
+
+    void submit(std::function<void()> task);
+    // Tasks handed over and not finished (queued or running).
+    size_t unfinished() const;
+    // Waits until at most `most` tasks are unfinished, or for `microseconds` at most; true when reached.
+    // A caller that must stay interruptible waits in short steps.
+    bool wait_until_unfinished_at_most(size_t most, int64_t microseconds);
+
+private:
+    void work();
+
+    mutable std::mutex mutex_;
+    std::condition_variable queued_, finished_;
+    std::deque<std::function<void()>> tasks_;
+    size_t unfinished_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
 };
 
 }  // namespace dendrite::engine

@@ -5,6 +5,7 @@
 #include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
 
 #include "pg/boundary.hpp"
+#include "pg/background.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/privileges.hpp"
@@ -511,6 +512,7 @@ namespace {
 bool transaction_callbacks_registered = false;
 
 void discard_history(CachedFeaturizer* entry) {
+    drain_background_work();  // the helper may be observing rows into it (see background.hpp)
     entry->inline_history = nullptr;
     entry->history_in_transaction = false;
     if (entry->history_context) MemoryContextDelete(entry->history_context);  // deletes the state
@@ -552,6 +554,7 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 }
 
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
+    drain_background_work();  // rows handed to the helper are observed before this thread reads the state
     if (featurizer->inline_history || featurizer->featurizer->spec().history.empty()) return featurizer->inline_history;
     auto* entry = const_cast<CachedFeaturizer*>(featurizer);
     MemoryContext history_context = AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history",

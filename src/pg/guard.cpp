@@ -15,6 +15,8 @@
 // and kept for the next statements too (see "Guard states across statements" below): a row costs a deform,
 // the featurizer, a forward pass and, for 'flag', a tuple rebuild; a statement adds one lookup of the
 // serving version; no catalog access.
+#include "engine/captured_rows.hpp"
+#include "pg/background.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/model_cache.hpp"
@@ -30,6 +32,7 @@ extern "C" {
 #include "access/tupdesc.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
 #include "executor/executor.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
@@ -69,6 +72,7 @@ struct GuardState {
     RowBinding binding;
     float* x;        // the row trigger's feature vector (the batch trigger allocates its own per statement)
     float* scratch;  // forward_one's
+    struct Capture* capture;  // guard_batch BEFORE ... FOR EACH ROW: the statement's captured rows (see below)
     // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
     // with its statement's fn_mcxt.
     Oid trigger_oid, relation_oid;  // the key (a trigger calls one function, so it tells guard from guard_batch)
@@ -246,6 +250,7 @@ void lend(GuardState* state, FunctionCallInfo fcinfo) {
     callback->arg = state;
     MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
     state->in_use = true;
+    state->capture = nullptr;  // a capture of an earlier statement that failed is gone with its transaction
     fcinfo->flinfo->fn_extra = state;
 }
 
@@ -395,29 +400,46 @@ void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool b
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW", function),
                         errhint("For a statement-level trigger use dendrite.guard_batch.")));
-    if (batch && !(TRIGGER_FIRED_AFTER(event) && TRIGGER_FIRED_FOR_STATEMENT(event) && TRIGGER_FIRED_BY_INSERT(event) &&
-                   trigger->tg_newtable))
+    // guard_batch: AFTER INSERT ... FOR EACH STATEMENT (with a transition table, or closing a row capture),
+    // or BEFORE INSERT ... FOR EACH ROW (the row capture).
+    const bool statement = TRIGGER_FIRED_AFTER(event) && TRIGGER_FIRED_FOR_STATEMENT(event);
+    const bool capture = TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event);
+    if (batch && !(TRIGGER_FIRED_BY_INSERT(event) && (statement || capture)))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("%s must be fired AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT", function),
+                        errmsg("%s must be fired AFTER INSERT ... FOR EACH STATEMENT, or BEFORE INSERT ... FOR EACH ROW", function),
                         errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows "
-                                "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...)")));
+                                "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...); or, for bulk loads, "
+                                "the same function as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... "
+                                "FOR EACH STATEMENT trigger without REFERENCING.")));
 }
 
-// UPDATE <table> SET <flag columns> = $1[, $2] WHERE <key> = $n::<key type>, and its parameter types: the
-// batch trigger's 'flag'. The key travels as text and is cast to the column's type, so its index is used.
-char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types) {
+// The batch trigger's 'flag': one UPDATE for the flagged rows of a chunk, and its parameter types,
+//   UPDATE <table> AS t SET <flag column> = v.f1[, <flag column> = v.f2]
+//     FROM unnest($1::text[], $2::<type>[][, $3::<type>[]]) AS v(k, f1[, f2]) WHERE t.<key> = v.k::<key type>
+// The keys travel as text and are cast to the column's type, so its index is used. own_rows_only adds
+// "AND t.xmin = $m::xid" (the current transaction's id): a captured row that INSERT ... ON CONFLICT did
+// not insert must not flag the existing row that has its key.
+char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types, bool own_rows_only) {
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfo(&sql, "UPDATE %s SET ", state->table_name);
-    for (int i = 0; i < state->n_flag_columns; ++i) {
-        appendStringInfo(&sql, "%s%s = $%d", i ? ", " : "",
+    appendStringInfo(&sql, "UPDATE %s AS t SET ", state->table_name);
+    for (int i = 0; i < state->n_flag_columns; ++i)
+        appendStringInfo(&sql, "%s%s = v.f%d", i ? ", " : "",
                          quote_identifier(NameStr(TupleDescAttr(descriptor, state->flag_attnums[i])->attname)), i + 1);
-        types[i] = state->flag_types[i];
+    appendStringInfoString(&sql, " FROM unnest($1");
+    types[0] = TEXTARRAYOID;
+    for (int i = 0; i < state->n_flag_columns; ++i) {
+        appendStringInfo(&sql, ", $%d", i + 2);
+        types[i + 1] = get_array_type(state->flag_types[i]);
     }
+    appendStringInfoString(&sql, ") AS v(k");
+    for (int i = 0; i < state->n_flag_columns; ++i) appendStringInfo(&sql, ", f%d", i + 1);
     Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
-    appendStringInfo(&sql, " WHERE %s = $%d::%s", quote_identifier(NameStr(key->attname)), state->n_flag_columns + 1,
-                     format_type_be(key->atttypid));
-    types[state->n_flag_columns] = TEXTOID;
+    appendStringInfo(&sql, ") WHERE t.%s = v.k::%s", quote_identifier(NameStr(key->attname)), format_type_be(key->atttypid));
+    if (own_rows_only) {
+        appendStringInfo(&sql, " AND t.xmin = $%d::xid", state->n_flag_columns + 2);
+        types[state->n_flag_columns + 1] = TEXTOID;
+    }
     return sql.data;
 }
 
@@ -436,6 +458,367 @@ void observe_row(GuardState* state) {
     if (!history) return;
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->observe(state->binding.raw, history); });
+}
+
+// What guard_batch does with scored rows, a chunk at a time: 'reject' raises on the first row at or above
+// the threshold, 'log' records every row, 'flag' updates the flagged rows by key (an AFTER trigger cannot
+// change the new rows), through one plan for the statement (SPI stays connected until end_actions).
+struct RowActions {
+    GuardState* state;
+    SPIPlanPtr flag_plan;
+    Datum own_transaction;  // the row capture's 'flag': this transaction's id as text (flag_update_sql)
+    char** keys;            // kBatchRows, for 'log'
+};
+
+void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only) {
+    actions->state = state;
+    actions->flag_plan = nullptr;
+    actions->own_transaction = own_rows_only ? CStringGetTextDatum(psprintf("%u", GetCurrentTransactionId())) : Datum(0);
+    actions->keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
+    if (state->flag) {
+        Oid flag_types[4];
+        const char* flag_sql = flag_update_sql(state, RelationGetDescr(relation), flag_types, own_rows_only);
+        connect_spi();
+        actions->flag_plan = prepare(flag_sql, state->n_flag_columns + (own_rows_only ? 2 : 1), flag_types);
+    }
+}
+
+// n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
+void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls) {
+    const GuardState* state = actions->state;
+    auto key_of = [&](int i) -> char* {
+        if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
+        return OidOutputFunctionCall(state->key_output_function, key_values[i]);
+    };
+    if (state->reject)
+        for (int i = 0; i < n; ++i)
+            if (scores[i] >= state->threshold) reject(state, scores[i], key_of(i));
+    if (state->log) {
+        for (int i = 0; i < n; ++i) actions->keys[i] = key_of(i);
+        log_decisions(state, n, actions->keys, scores);
+    }
+    if (state->flag) {
+        // The flagged rows' keys and flag values as arrays: one UPDATE for the chunk.
+        Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+        Datum* flags[2];
+        for (int c = 0; c < state->n_flag_columns; ++c) flags[c] = static_cast<Datum*>(palloc(sizeof(Datum) * n));
+        int flagged = 0;
+        for (int i = 0; i < n; ++i) {
+            const bool over = scores[i] >= state->threshold;
+            char* key = over ? key_of(i) : nullptr;
+            if (!key) continue;
+            keys[flagged] = CStringGetTextDatum(key);
+            for (int c = 0; c < state->n_flag_columns; ++c) flags[c][flagged] = flag_value(state->flag_types[c], scores[i], over);
+            ++flagged;
+        }
+        if (flagged > 0) {
+            Datum values[4];
+            values[0] = PointerGetDatum(construct_array(keys, flagged, TEXTOID, -1, false, TYPALIGN_INT));
+            for (int c = 0; c < state->n_flag_columns; ++c) {
+                int16 length;
+                bool by_value;
+                char align;
+                get_typlenbyvalalign(state->flag_types[c], &length, &by_value, &align);
+                values[c + 1] = PointerGetDatum(construct_array(flags[c], flagged, state->flag_types[c], length, by_value, align));
+            }
+            values[state->n_flag_columns + 1] = actions->own_transaction;  // unused without own_rows_only
+            execute_plan(actions->flag_plan, values);
+        }
+    }
+}
+
+void end_actions(const RowActions* actions) {
+    if (actions->flag_plan) finish_spi();
+}
+
+// guard_batch AFTER INSERT ... REFERENCING NEW TABLE: the statement's rows read back from the transition
+// table, featurized and scored kBatchRows at a time.
+void score_transition_table(GuardState* state, TriggerData* trigger) {
+    const int n_features = state->version->n_features;
+    // Buffers for kBatchRows rows, in the statement's memory (freed when the trigger returns).
+    float* x = static_cast<float*>(palloc(sizeof(float) * size_t(n_features + 1) * kBatchRows));
+    float* scratch = static_cast<float*>(palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
+    float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
+
+    Tuplestorestate* rows = trigger->tg_newtable;
+    const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+    tuplestore_select_read_pointer(rows, read_pointer);
+    tuplestore_rescan(rows);
+    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
+    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
+    // Keys are kept as values and turned into text only where needed (logged or flagged rows).
+    Datum* key_values = static_cast<Datum*>(palloc(sizeof(Datum) * kBatchRows));
+    bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * kBatchRows));
+    RowActions actions;
+    begin_actions(&actions, state, trigger->tg_relation, false);  // last: 'flag' connects SPI, which has memory of its own
+    bool done = false;
+    while (!done) {
+        CHECK_FOR_INTERRUPTS();
+        // The slot may own a tuple read back from a spilled tuplestore, allocated in chunk_context: let
+        // it go before the context does.
+        ExecClearTuple(slot);
+        MemoryContextReset(chunk_context);
+        MemoryContext old = MemoryContextSwitchTo(chunk_context);
+        int n = 0;
+        while (n < kBatchRows) {
+            if (!tuplestore_gettupleslot(rows, true, false, slot)) {
+                done = true;
+                break;
+            }
+            // Deformed in place from the transition table's minimal tuple (no heap tuple copy).
+            slot_getallattrs(slot);
+            load_slot(&state->binding, slot);
+            // The row joins the history before the batch's rejection check: a rejection's ERROR aborts the
+            // transaction, which discards this backend's state (rebuilt from the history query at next use).
+            featurize_loaded(state, x + size_t(n) * n_features);
+            observe_row(state);
+            key_nulls[n] = state->key_attnum < 0 || slot->tts_isnull[state->key_attnum];
+            if (!key_nulls[n])
+                key_values[n] = datumCopy(slot->tts_values[state->key_attnum], state->key_byval, state->key_typlen);
+            ++n;
+        }
+        if (n > 0) {
+            engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
+            act_on_rows(&actions, n, scores, key_values, key_nulls);
+        }
+        MemoryContextSwitchTo(old);
+    }
+    end_actions(&actions);
+    ExecDropSingleTupleTableSlot(slot);
+    MemoryContextDelete(chunk_context);
+}
+
+// ---- The row capture: guard_batch fired BEFORE INSERT ... FOR EACH ROW, closed by the same function fired
+// AFTER INSERT ... FOR EACH STATEMENT (no transition table).
+//
+// A transition table costs the insert a copy of every row, and the statement trigger then reads it back,
+// deforms it and featurizes and scores every row on the backend's thread after the last insert. The
+// capture instead copies each row's input values as it is inserted (a deform and a few stores) into an
+// engine::CapturedRows, whose full chunks the backend's helper thread featurizes and scores while the
+// insert goes on (see background.hpp for why that is safe); the statement trigger waits for the last
+// chunk and acts on the scores as the transition-table form does. Same scores, same history, same actions.
+//
+// Captures live in a list for the transaction: the statement trigger finds its statement's capture by the
+// memory context both trigger calls of a statement get (fn_mcxt, the statement's executor memory), so a
+// nested statement on the same table has its own. An aborted (sub)transaction discards its captures; a
+// capture still open at commit means no statement trigger closed it, and the commit fails rather than
+// commit rows that no guard has seen.
+constexpr size_t kChunksInFlight = 2;
+
+struct Capture {
+    GuardState* state;          // the row trigger's state, lent to the statement (its actions are done with it)
+    MemoryContext statement;    // the row trigger's fn_mcxt
+    Oid relation;
+    int nest_level;             // the (sub)transaction that captured
+    const CachedFeaturizer* featurizer;  // pinned by state's version
+    bool has_history;
+    engine::HistoryState* history;       // the state the sealed chunks observe into
+    engine::CapturedRows* rows;          // deleted by end_capture
+    size_t captured;
+    Datum* key_values;  // per captured row (by-reference values copied into memory)
+    bool* key_nulls;
+    size_t key_room;
+    MemoryContext memory;  // owns the capture (a child of TopTransactionContext)
+    Capture* next;
+};
+Capture* captures = nullptr;
+bool capture_callbacks_registered = false;
+
+// Only once the helper runs nothing of it (drained).
+void end_capture(Capture* capture) noexcept {
+    for (Capture** link = &captures; *link; link = &(*link)->next)
+        if (*link == capture) {
+            *link = capture->next;
+            break;
+        }
+    delete capture->rows;  // CapturedRows' destructor does not throw
+    MemoryContextDelete(capture->memory);
+}
+
+// The captures of the (sub)transactions at nest level >= from_level (0: all).
+void discard_captures(int from_level) noexcept {
+    drain_background_work();
+    for (Capture* capture = captures, *next; capture; capture = next) {
+        next = capture->next;
+        if (capture->nest_level >= from_level) end_capture(capture);
+    }
+}
+
+void captures_at_transaction_end(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PARALLEL_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            if (captures) {
+                const char* name = get_rel_name(captures->relation);
+                const char* table = name ? name : "?";
+                discard_captures(0);
+                ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                                errmsg("dendrite.guard_batch captured rows of \"%s\" that no statement trigger scored", table),
+                                errdetail("The transaction is rolled back rather than commit rows that no guard has seen."),
+                                errhint("The BEFORE INSERT ... FOR EACH ROW trigger needs an enabled AFTER INSERT ... FOR EACH "
+                                        "STATEMENT trigger calling dendrite.guard_batch with the same arguments.")));
+            }
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            discard_captures(0);
+            stop_background_worker();
+            break;
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_PREPARE:
+            stop_background_worker();  // no helper thread outlives its transaction
+            break;
+        default: break;
+    }
+}
+
+void captures_at_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+    if (event == SUBXACT_EVENT_ABORT_SUB) discard_captures(GetCurrentTransactionNestLevel());
+}
+
+bool same_arguments(const Trigger* a, const Trigger* b) {
+    if (a->tgnargs != b->tgnargs) return false;
+    for (int i = 0; i < a->tgnargs; ++i)
+        if (strcmp(a->tgargs[i], b->tgargs[i]) != 0) return false;
+    return true;
+}
+
+// The table's enabled guard_batch trigger of the other kind (closing statement trigger for a row trigger,
+// and the reverse) with the same arguments, if any.
+bool has_partner_trigger(TriggerData* trigger, Oid function, bool want_row_trigger) {
+    const TriggerDesc* triggers = trigger->tg_relation->trigdesc;
+    const bool replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+    for (int i = 0; triggers && i < triggers->numtriggers; ++i) {
+        const Trigger* t = &triggers->triggers[i];
+        const bool row = TRIGGER_FOR_ROW(t->tgtype);
+        const bool timing_ok = want_row_trigger ? TRIGGER_FOR_BEFORE(t->tgtype) : TRIGGER_FOR_AFTER(t->tgtype);
+        if (t->tgfoid != function || row != want_row_trigger || !timing_ok || !TRIGGER_FOR_INSERT(t->tgtype)) continue;
+        const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS ||
+                           (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
+        if (fires && (want_row_trigger || !t->tgqual) && same_arguments(t, trigger->tg_trigger)) return true;
+    }
+    return false;
+}
+
+engine::HistoryState* capture_history(Capture* capture) {
+    // A subtransaction that aborted meanwhile may have discarded the state (after draining the helper):
+    // the next chunks observe into the rebuilt one, as the row trigger's next row would.
+    if (capture->has_history && capture->featurizer->inline_history != capture->history)
+        capture->history = inline_history_for_update(capture->featurizer);
+    return capture->history;
+}
+
+Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* trigger) {
+    Relation relation = trigger->tg_relation;
+    if (relation->rd_rel->relispartition)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("dendrite.guard_batch cannot capture the rows of partition \"%s\"", RelationGetRelationName(relation)),
+                        errhint("On a partitioned table use the statement trigger with REFERENCING NEW TABLE.")));
+    if (!has_partner_trigger(trigger, fcinfo->flinfo->fn_oid, false))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("dendrite.guard_batch captures the rows of \"%s\" but no statement trigger scores them",
+                               RelationGetRelationName(relation)),
+                        errdetail("A BEFORE INSERT ... FOR EACH ROW trigger calling dendrite.guard_batch needs an enabled AFTER "
+                                  "INSERT ... FOR EACH STATEMENT trigger calling it with the same arguments."),
+                        errhint("CREATE TRIGGER ... AFTER INSERT ON %s FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...), "
+                                "with this trigger's arguments.", state->table_name)));
+    if (!capture_callbacks_registered) {
+        RegisterXactCallback(captures_at_transaction_end, nullptr);
+        RegisterSubXactCallback(captures_at_subtransaction_end, nullptr);
+        capture_callbacks_registered = true;
+    }
+    MemoryContext memory = AllocSetContextCreate(TopTransactionContext, "dendrite guard_batch capture", ALLOCSET_DEFAULT_SIZES);
+    auto* capture = static_cast<Capture*>(MemoryContextAllocZero(memory, sizeof(Capture)));
+    capture->memory = memory;
+    capture->state = state;
+    capture->statement = fcinfo->flinfo->fn_mcxt;
+    capture->relation = RelationGetRelid(relation);
+    capture->nest_level = GetCurrentTransactionNestLevel();
+    capture->featurizer = state->version->featurizer;
+    capture->has_history = !capture->featurizer->featurizer->spec().history.empty();
+    capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
+    engine_call([&] {
+        capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, state->version->n_features);
+    });
+    capture->next = captures;
+    captures = capture;
+    state->capture = capture;
+    return capture;
+}
+
+void seal_chunk(Capture* capture, engine::SerialWorker* worker) {
+    engine::HistoryState* history = capture_history(capture);
+    engine_call([&] { capture->rows->seal(history, worker); });
+}
+
+Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
+    GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
+    Capture* capture = state->capture ? state->capture : start_capture(state, fcinfo, trigger);
+    HeapTuple tuple = trigger->tg_trigtuple;
+    RowBinding* binding = &state->binding;
+    load_row(binding, tuple);
+    engine_call([&] { capture->rows->add_row(binding->raw); });
+    if (state->key_attnum >= 0) {
+        if (capture->captured == capture->key_room) {
+            const size_t room = capture->key_room ? 2 * capture->key_room : 64;
+            capture->key_values = static_cast<Datum*>(capture->key_room ? repalloc_huge(capture->key_values, room * sizeof(Datum))
+                                                                        : MemoryContextAllocHuge(capture->memory, room * sizeof(Datum)));
+            capture->key_nulls = static_cast<bool*>(capture->key_room ? repalloc_huge(capture->key_nulls, room * sizeof(bool))
+                                                                      : MemoryContextAllocHuge(capture->memory, room * sizeof(bool)));
+            capture->key_room = room;
+        }
+        const bool null = binding->nulls[state->key_attnum];
+        capture->key_nulls[capture->captured] = null;
+        if (!null) {
+            MemoryContext old = MemoryContextSwitchTo(capture->memory);
+            capture->key_values[capture->captured] = datumCopy(binding->values[state->key_attnum], state->key_byval, state->key_typlen);
+            MemoryContextSwitchTo(old);
+        }
+    }
+    capture->captured++;
+    if (capture->rows->open_rows() == engine::CapturedRows::kChunkRows) {
+        // A full chunk goes to the helper; the backend waits only when it is kChunksInFlight chunks ahead.
+        seal_chunk(capture, background_worker());
+        wait_for_background_work(kChunksInFlight);
+    }
+    return PointerGetDatum(tuple);
+}
+
+// The statement trigger closing a capture: the last chunk, then the actions on every captured row.
+void score_capture(Capture* capture, Relation relation) {
+    // The last (short) chunk runs where the others ran, after them: on the helper if there is one.
+    if (capture->rows->open_rows() > 0) seal_chunk(capture, running_background_worker());
+    wait_for_background_work(0);
+    engine_call([&] { capture->rows->rethrow_error(); });
+
+    GuardState* state = capture->state;
+    float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
+    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
+    RowActions actions;
+    begin_actions(&actions, state, relation, true);  // last: 'flag' connects SPI, which has memory of its own
+    const size_t rows = capture->rows->rows();
+    for (size_t first = 0; first < rows; first += kBatchRows) {
+        CHECK_FOR_INTERRUPTS();
+        MemoryContextReset(chunk_context);
+        MemoryContext old = MemoryContextSwitchTo(chunk_context);
+        const int n = int(std::min<size_t>(kBatchRows, rows - first));
+        for (int i = 0; i < n; ++i) scores[i] = capture->rows->score(first + size_t(i));
+        const bool have_keys = state->key_attnum >= 0;
+        act_on_rows(&actions, n, scores, have_keys ? capture->key_values + first : nullptr, have_keys ? capture->key_nulls + first : nullptr);
+        MemoryContextSwitchTo(old);
+    }
+    end_actions(&actions);
+    MemoryContextDelete(chunk_context);
+    state->capture = nullptr;
+    end_capture(capture);
+}
+
+Capture* statement_capture(FunctionCallInfo fcinfo, Relation relation) {
+    for (Capture* capture = captures; capture; capture = capture->next)
+        if (capture->statement == fcinfo->flinfo->fn_mcxt && capture->relation == RelationGetRelid(relation)) return capture;
+    return nullptr;
 }
 
 }  // namespace
@@ -484,90 +867,21 @@ DENDRITE_FUNCTION(dendrite_guard) {
 DENDRITE_FUNCTION(dendrite_guard_batch) {
     check_trigger_context(fcinfo, "dendrite.guard_batch", true);
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) return capture_row(fcinfo, trigger);
+
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
-    const int n_features = state->version->n_features;
-
-    // Buffers for kBatchRows rows, in the statement's memory (freed when the trigger returns).
-    float* x = static_cast<float*>(palloc(sizeof(float) * size_t(n_features + 1) * kBatchRows));
-    float* scratch = static_cast<float*>(palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
-    float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
-
-    Tuplestorestate* rows = trigger->tg_newtable;
-    const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
-    tuplestore_select_read_pointer(rows, read_pointer);
-    tuplestore_rescan(rows);
-    TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
-    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
-    // Keys are kept as values and turned into text only where needed (logged or flagged rows).
-    Datum* key_values = static_cast<Datum*>(palloc(sizeof(Datum) * kBatchRows));
-    bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * kBatchRows));
-    char** keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
-    auto key_of = [&](int i) -> char* {
-        if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
-        return OidOutputFunctionCall(state->key_output_function, key_values[i]);
-    };
-
-    // 'flag' updates the flagged rows through one plan for the whole statement (and SPI stays connected
-    // until the last chunk is done: the plan lives in the connection).
-    SPIPlanPtr flag_plan = nullptr;
-    if (state->flag) {
-        Oid flag_types[3];
-        const char* flag_sql = flag_update_sql(state, RelationGetDescr(trigger->tg_relation), flag_types);
-        connect_spi();
-        flag_plan = prepare(flag_sql, state->n_flag_columns + 1, flag_types);
+    if (Capture* capture = statement_capture(fcinfo, trigger->tg_relation)) {
+        score_capture(capture, trigger->tg_relation);
+    } else if (trigger->tg_newtable) {
+        score_transition_table(state, trigger);
+    } else if (!has_partner_trigger(trigger, fcinfo->flinfo->fn_oid, true)) {
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("dendrite.guard_batch fired FOR EACH STATEMENT has no rows to score"),
+                        errdetail("It reads the statement's rows from REFERENCING NEW TABLE, or from a BEFORE INSERT ... FOR "
+                                  "EACH ROW trigger calling dendrite.guard_batch with the same arguments."),
+                        errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
+                                "EXECUTE FUNCTION dendrite.guard_batch(...)")));
     }
-    bool done = false;
-    while (!done) {
-        CHECK_FOR_INTERRUPTS();
-        // The slot may own a tuple read back from a spilled tuplestore, allocated in chunk_context: let
-        // it go before the context does.
-        ExecClearTuple(slot);
-        MemoryContextReset(chunk_context);
-        MemoryContext old = MemoryContextSwitchTo(chunk_context);
-        int n = 0;
-        while (n < kBatchRows) {
-            if (!tuplestore_gettupleslot(rows, true, false, slot)) {
-                done = true;
-                break;
-            }
-            // Deformed in place from the transition table's minimal tuple (no heap tuple copy).
-            slot_getallattrs(slot);
-            load_slot(&state->binding, slot);
-            // The row joins the history before the batch's rejection check: a rejection's ERROR aborts the
-            // transaction, which discards this backend's state (rebuilt from the history query at next use).
-            featurize_loaded(state, x + size_t(n) * n_features);
-            observe_row(state);
-            key_nulls[n] = state->key_attnum < 0 || slot->tts_isnull[state->key_attnum];
-            if (!key_nulls[n])
-                key_values[n] = datumCopy(slot->tts_values[state->key_attnum], state->key_byval, state->key_typlen);
-            ++n;
-        }
-        if (n > 0) {
-            engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
-            if (state->reject)
-                for (int i = 0; i < n; ++i)
-                    if (scores[i] >= state->threshold) reject(state, scores[i], key_of(i));
-            if (state->log) {
-                for (int i = 0; i < n; ++i) keys[i] = key_of(i);
-                log_decisions(state, n, keys, scores);
-            }
-            if (state->flag) {
-                // An AFTER trigger cannot change the new rows: flagged rows (only those) are updated by key.
-                for (int i = 0; i < n; ++i) {
-                    const bool over = scores[i] >= state->threshold;
-                    char* key = over ? key_of(i) : nullptr;
-                    if (!key) continue;
-                    Datum values[3];
-                    for (int c = 0; c < state->n_flag_columns; ++c) values[c] = flag_value(state->flag_types[c], scores[i], over);
-                    values[state->n_flag_columns] = CStringGetTextDatum(key);
-                    execute_plan(flag_plan, values);
-                }
-            }
-        }
-        MemoryContextSwitchTo(old);
-    }
-    if (state->flag) finish_spi();
-    ExecDropSingleTupleTableSlot(slot);
-    MemoryContextDelete(chunk_context);
+    // else: the row capture saw no row of this statement (none inserted, or its WHEN clause matched none)
     return PointerGetDatum(nullptr);
 }

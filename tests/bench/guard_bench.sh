@@ -3,9 +3,10 @@
 # triggers against the insert itself, measured in one run.
 #
 #   1. a bulk INSERT ... SELECT of ROWS rows (default 1,000,000) into a table: no trigger, an empty PL/pgSQL
-#      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows), 'flag,log', and
-#      the peer, a PL/Python trigger scoring a numpy MLP 30-64-32-1; then no trigger, the empty trigger and
-#      both guards again on the same table with indexes on (customer_id, tx_time) and (terminal_id, tx_time);
+#      trigger, dendrite.guard 'flag', dendrite.guard_batch 'flag' (updates the flagged rows) with a
+#      transition table and with the row capture, 'flag,log', and the peer, a PL/Python trigger scoring a
+#      numpy MLP 30-64-32-1; then no trigger, the empty trigger and the guards again on the same table with
+#      indexes on (customer_id, tx_time) and (terminal_id, tx_time);
 #   2. pgbench single-row inserts (2 clients, synchronous_commit off, RUN_SECONDS each): no trigger, 'reject'
 #      (threshold 1: it scores every row and rejects none of these modest amounts),
 #      'flag', and the numpy peer;
@@ -101,6 +102,13 @@ END \$\$;
 SQL
 }
 
+# guard_batch's row capture: the same function as a BEFORE ... FOR EACH ROW trigger (it copies each row's
+# inputs as it is inserted; a helper thread featurizes and scores them meanwhile) plus the statement
+# trigger without a transition table, which acts on the scores.
+capture_variant="dendrite.guard_batch 'flag' (row capture + statement)"
+capture_ddl="CREATE TRIGGER c BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score');
+CREATE TRIGGER t AFTER INSERT ON dst_run FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')"
+
 # The featurizer's inline history is built from dst: point it at the table being loaded.
 psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst_run' WHERE name = 'm'" >/dev/null
 for round in 1 2; do
@@ -108,6 +116,7 @@ for round in 1 2; do
   bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
   bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
   bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')"
+  bulk "$capture_variant" "$capture_ddl"
   bulk "dendrite.guard 'flag,log' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag,log', 'default', 'fraud_score')"
   [ "$round" = 1 ] && bulk "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
 done
@@ -116,6 +125,7 @@ for round in 1 2; do
   bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()" "bulk, indexed"
   bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')" "bulk, indexed"
   bulk "dendrite.guard_batch 'flag' (statement)" "CREATE TRIGGER t AFTER INSERT ON dst_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('m', 'flag', 'default', 'fraud_score')" "bulk, indexed"
+  bulk "$capture_variant" "$capture_ddl" "bulk, indexed"
 done
 
 # pgbench: single-row inserts of fresh transactions, time moving forward.

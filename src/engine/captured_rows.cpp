@@ -1,0 +1,122 @@
+#include "engine/captured_rows.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace dendrite::engine {
+
+CapturedRows::CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features)
+    : featurizer_(featurizer), model_(model), n_inputs_(featurizer.inputs().size()), n_features_(n_features) {}
+
+CapturedRows::~CapturedRows() = default;
+
+std::unique_ptr<CapturedRows::Chunk> CapturedRows::take_chunk() {
+    // The oldest sealed chunk, once finished, gives its buffers to the next one (its scores stay behind in
+    // scores_): a long statement keeps as many buffers as chunks in flight, not one per chunk.
+    if (!sealed_.empty() && sealed_.front()->finished.load(std::memory_order_acquire)) {
+        std::unique_ptr<Chunk> chunk = std::move(sealed_.front());
+        sealed_.pop_front();
+        chunk->rows = 0;
+        chunk->bytes.clear();
+        chunk->scores = nullptr;
+        chunk->finished.store(false, std::memory_order_relaxed);
+        return chunk;
+    }
+    return std::make_unique<Chunk>();
+}
+
+void CapturedRows::add_row(const RawValue* row) {
+    if (sealed_short_) throw std::logic_error("CapturedRows: a row after the last chunk");
+    if (!open_) open_ = take_chunk();
+    Chunk& chunk = *open_;
+    const size_t first = size_t(chunk.rows) * n_inputs_;
+    // Grown as rows come (a one-row statement allocates for one row), kept at its size for reuse.
+    if (chunk.values.size() < first + n_inputs_) chunk.values.resize(std::max(first + n_inputs_, 2 * chunk.values.size()));
+    PackedValue* packed = chunk.values.data() + first;
+    for (size_t j = 0; j < n_inputs_; ++j) {
+        const RawValue& value = row[j];
+        PackedValue& p = packed[j];
+        p.type = value.type;
+        switch (value.type) {
+            case RawValue::Type::Number: p.number = value.number; break;
+            case RawValue::Type::Time: p.time_us = value.time_us; break;
+            case RawValue::Type::Text:
+                p.length = value.length;
+                p.offset = chunk.bytes.size();
+                chunk.bytes.insert(chunk.bytes.end(), value.text, value.text + value.length);
+                break;
+            case RawValue::Type::Inet:
+                p.inet_v6 = value.inet_v6;
+                p.offset = chunk.bytes.size();
+                chunk.bytes.insert(chunk.bytes.end(), value.inet, value.inet + (value.inet_v6 ? 16 : 4));
+                break;
+            case RawValue::Type::Null: break;
+        }
+    }
+    ++chunk.rows;
+}
+
+int CapturedRows::open_rows() const { return open_ ? open_->rows : 0; }
+
+void CapturedRows::seal(HistoryState* history, SerialWorker* worker) {
+    if (!open_ || open_->rows == 0) return;
+    Chunk& chunk = *open_;
+    // Everything the chunk's run needs is allocated here, on the caller's thread, so that running it
+    // allocates only what the history and the model do themselves.
+    chunk.row.resize(n_inputs_);
+    chunk.x.resize(size_t(chunk.rows) * size_t(n_features_));
+    chunk.scratch.resize(model_batch_scratch_floats(model_, chunk.rows));
+    scores_.emplace_back(size_t(chunk.rows));
+    chunk.scores = scores_.back().data();
+    rows_ += size_t(chunk.rows);
+    sealed_short_ = chunk.rows < kChunkRows;
+    Chunk* running = open_.get();
+    sealed_.push_back(std::move(open_));
+    if (worker)
+        worker->submit([this, running, history] { run(*running, history); });
+    else
+        run(*running, history);
+}
+
+void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
+    if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+            RawValue* row = chunk.row.data();
+            for (int i = 0; i < chunk.rows; ++i) {
+                const PackedValue* packed = chunk.values.data() + size_t(i) * n_inputs_;
+                for (size_t j = 0; j < n_inputs_; ++j) {
+                    const PackedValue& p = packed[j];
+                    RawValue& value = row[j];
+                    value.type = p.type;
+                    switch (p.type) {
+                        case RawValue::Type::Number: value.number = p.number; break;
+                        case RawValue::Type::Time: value.time_us = p.time_us; break;
+                        case RawValue::Type::Text:
+                            value.length = p.length;
+                            value.text = chunk.bytes.data() + p.offset;
+                            break;
+                        case RawValue::Type::Inet:
+                            value.inet_v6 = p.inet_v6;
+                            std::memcpy(value.inet, chunk.bytes.data() + p.offset, p.inet_v6 ? 16 : 4);
+                            break;
+                        case RawValue::Type::Null: break;
+                    }
+                }
+                featurizer_.transform(row, history, chunk.x.data() + size_t(i) * size_t(n_features_));
+                featurizer_.observe(row, history);
+            }
+            score_batch(model_, chunk.x.data(), chunk.rows, chunk.scores, chunk.scratch.data());
+        } catch (...) {
+            error_ = std::current_exception();
+            failed_.store(true, std::memory_order_relaxed);
+        }
+    }
+    chunk.finished.store(true, std::memory_order_release);
+}
+
+void CapturedRows::rethrow_error() const {
+    if (error_) std::rethrow_exception(error_);
+}
+
+}  // namespace dendrite::engine

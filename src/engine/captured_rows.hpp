@@ -1,0 +1,90 @@
+// A statement's rows captured one at a time as they are inserted (dendrite.guard_batch fired BEFORE INSERT
+// ... FOR EACH ROW), featurized with the inline history and scored in chunks of kChunkRows, in capture
+// order, on a SerialWorker when the caller gives one: the offline pass's compute-then-observe row after
+// row, so scores and history end up bit for bit as if each row had been featurized when it was captured,
+// while the backend's own thread goes on inserting.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include "engine/featurizer.hpp"
+#include "engine/model.hpp"
+#include "engine/parallel.hpp"
+
+namespace dendrite::engine {
+
+class CapturedRows {
+public:
+    static constexpr int kChunkRows = 1024;
+
+    // featurizer and model must outlive this object; n_features is the featurizer's output count.
+    CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features);
+    // Only once no sealed chunk is running (the owner waits for the worker first).
+    ~CapturedRows();
+    CapturedRows(const CapturedRows&) = delete;
+    CapturedRows& operator=(const CapturedRows&) = delete;
+
+    // Copies a row's inputs (featurizer.inputs().size() values, texts included) into the open chunk, in a
+    // packed form (16 bytes a value): the backend's thread writes, and the helper's reads, a third of the
+    // cache lines that RawValues would take.
+    void add_row(const RawValue* row);
+    int open_rows() const;  // rows in the open chunk (kChunkRows: time to seal)
+
+    // Hands the open chunk over, to be featurized (observing its rows into history, which may be null for
+    // a featurizer without history) and scored on worker, or here and now when worker is null. Only the
+    // last chunk may have fewer than kChunkRows rows.
+    void seal(HistoryState* history, SerialWorker* worker);
+
+    // After every sealed chunk has run (the owner waited for the worker):
+    // the first error a chunk raised, rethrown; the rows after the failing one were neither featurized nor
+    // observed, and later chunks were skipped.
+    void rethrow_error() const;
+    size_t rows() const { return rows_; }  // captured and sealed
+    float score(size_t row) const { return scores_[row / kChunkRows][row % kChunkRows]; }
+
+private:
+    // A RawValue in 16 bytes: a number or a time in place, a text's or an address's bytes in the chunk's
+    // byte store (at `offset`).
+    struct PackedValue {
+        RawValue::Type type;
+        bool inet_v6;
+        uint32_t length;
+        union {
+            double number;
+            int64_t time_us;
+            uint64_t offset;
+        };
+    };
+    static_assert(sizeof(PackedValue) == 16, "a packed value is 16 bytes");
+    struct Chunk {
+        int rows = 0;
+        std::vector<PackedValue> values;  // rows x inputs
+        std::vector<char> bytes;          // texts and addresses
+        std::vector<RawValue> row;        // one row unpacked, for the featurizer
+        std::vector<float> x, scratch;
+        float* scores = nullptr;
+        std::atomic<bool> finished{false};
+    };
+    void run(Chunk& chunk, HistoryState* history) noexcept;
+    std::unique_ptr<Chunk> take_chunk();
+
+    const Featurizer& featurizer_;
+    const ModelView& model_;
+    const size_t n_inputs_;
+    const int n_features_;
+    std::unique_ptr<Chunk> open_;
+    std::deque<std::unique_ptr<Chunk>> sealed_;  // in order; finished ones are taken back for reuse
+    std::deque<std::vector<float>> scores_;      // one block per sealed chunk (a deque: blocks never move)
+    size_t rows_ = 0;
+    bool sealed_short_ = false;  // a chunk of fewer than kChunkRows rows was sealed: no more rows
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_;  // written by the chunk that failed, read once all have run
+};
+
+}  // namespace dendrite::engine
