@@ -53,6 +53,25 @@ else
 fi
 rm -f build-sanitize.log
 
+# The helper thread that scores guard_batch's captured rows inside a backend (src/engine/captured_rows.hpp)
+# under ThreadSanitizer: a data race between it and the backend's thread fails the run.
+echo "== captured rows and the helper thread under TSan"
+if [ "${SANITIZE:-1}" = 0 ]; then
+  skipped=$((skipped + 1)); echo "skip ThreadSanitizer: SANITIZE=0"
+elif ! { cmake -S . -B build-tsan -DDENDRITE_SANITIZE=thread -DDENDRITE_NATIVE=OFF \
+           -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null &&
+         cmake --build build-tsan -j"$(nproc)" --target engine_tests >build-tsan.log 2>&1; }; then
+  cat build-tsan.log; failed=$((failed + 1)); failures+=("ThreadSanitizer build")
+elif tsan_out="$(TSAN_OPTIONS=halt_on_error=1 build-tsan/engine_tests --gtest_filter='CapturedRows.*:SerialWorker.*' 2>&1)" &&
+     ! grep -q 'WARNING: ThreadSanitizer' <<<"$tsan_out"; then
+  passed=$((passed + 1)); echo "ok   $(grep -E '^\[  PASSED  \]' <<<"$tsan_out") with no ThreadSanitizer report"
+else
+  failed=$((failed + 1)); failures+=("captured rows under ThreadSanitizer")
+  grep -E 'WARNING: ThreadSanitizer|FAILED' <<<"$tsan_out" | head -20
+  tail -40 <<<"$tsan_out"
+fi
+rm -f build-tsan.log
+
 echo "== libFuzzer on the parsers of user text"
 if [ "${SANITIZE:-1}" = 0 ]; then
   skipped=$((skipped + 1)); echo "skip parser fuzzing: SANITIZE=0"
