@@ -32,45 +32,40 @@ else
 fi
 rm -f "$ctest_log"
 
-# The same unit tests built with AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer (issue #8):
-# out-of-bounds access, use after free, undefined arithmetic and leaks in the engine fail the run. Without
-# -march=native (GCC 12 reports a false 'uninitialized' inside its AVX-512 headers under the sanitizers) and
-# at -O1, which keeps the build near two minutes on two cores. SANITIZE=0 skips it.
-echo "== engine unit tests under ASan + UBSan + LSan"
-if [ "${SANITIZE:-1}" = 0 ]; then
-  skipped=$((skipped + 1)); echo "skip sanitizers: SANITIZE=0"
-elif ! { cmake -S . -B build-sanitize -DDENDRITE_SANITIZE=address,undefined -DDENDRITE_NATIVE=OFF \
+# The engine's unit tests built with sanitizers: sanitized_unit_tests NAME SANITIZERS BUILD_DIR REPORT [FILTER]
+# builds them with -fsanitize=SANITIZERS, without -march=native (GCC 12 reports a false 'uninitialized'
+# inside its AVX-512 headers under the sanitizers) and at -O1, which keeps a build near two minutes on two
+# cores; a failed test or output matching REPORT fails the run. The sanitizer's runtime options come from
+# the call's environment. SANITIZE=0 skips them.
+sanitized_unit_tests() {
+  local name="$1" sanitizers="$2" dir="$3" report="$4" filter="${5:-*}" out
+  if [ "${SANITIZE:-1}" = 0 ]; then
+    skipped=$((skipped + 1)); echo "skip $name: SANITIZE=0"; return
+  fi
+  if ! { cmake -S . -B "$dir" -DDENDRITE_SANITIZE="$sanitizers" -DDENDRITE_NATIVE=OFF \
            -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null &&
-         cmake --build build-sanitize -j"$(nproc)" --target engine_tests >build-sanitize.log 2>&1; }; then
-  cat build-sanitize.log; failed=$((failed + 1)); failures+=("sanitizer build")
-elif sanitize_out="$(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-                      build-sanitize/engine_tests 2>&1)"; then
-  passed=$((passed + 1)); echo "ok   $(grep -E '^\[  PASSED  \]' <<<"$sanitize_out") with no sanitizer report"
-else
-  failed=$((failed + 1)); failures+=("engine unit tests under sanitizers")
-  grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error|FAILED' <<<"$sanitize_out" | head -20
-  tail -40 <<<"$sanitize_out"
-fi
-rm -f build-sanitize.log
+         cmake --build "$dir" -j"$(nproc)" --target engine_tests >"$dir.log" 2>&1; }; then
+    cat "$dir.log"; failed=$((failed + 1)); failures+=("$name build")
+  elif out="$("$dir/engine_tests" --gtest_filter="$filter" 2>&1)" && ! grep -qE "$report" <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   $(grep -E '^\[  PASSED  \]' <<<"$out") with no $name report"
+  else
+    failed=$((failed + 1)); failures+=("engine unit tests under $name")
+    grep -E "$report|FAILED" <<<"$out" | head -20
+    tail -40 <<<"$out"
+  fi
+  rm -f "$dir.log"
+}
 
-# The helper thread that scores guard_batch's captured rows inside a backend (src/engine/captured_rows.hpp)
-# under ThreadSanitizer: a data race between it and the backend's thread fails the run.
+# Out-of-bounds access, use after free, undefined arithmetic and leaks in the engine (issue #8).
+echo "== engine unit tests under ASan + UBSan + LSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  sanitized_unit_tests "ASan + UBSan + LSan" address,undefined build-sanitize 'ERROR: (Address|Leak)Sanitizer|runtime error'
+
+# The helper thread that scores guard_batch's captured rows inside a backend (src/engine/captured_rows.hpp):
+# a data race between it and the backend's thread fails the run.
 echo "== captured rows and the helper thread under TSan"
-if [ "${SANITIZE:-1}" = 0 ]; then
-  skipped=$((skipped + 1)); echo "skip ThreadSanitizer: SANITIZE=0"
-elif ! { cmake -S . -B build-tsan -DDENDRITE_SANITIZE=thread -DDENDRITE_NATIVE=OFF \
-           -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null &&
-         cmake --build build-tsan -j"$(nproc)" --target engine_tests >build-tsan.log 2>&1; }; then
-  cat build-tsan.log; failed=$((failed + 1)); failures+=("ThreadSanitizer build")
-elif tsan_out="$(TSAN_OPTIONS=halt_on_error=1 build-tsan/engine_tests --gtest_filter='CapturedRows.*:SerialWorker.*' 2>&1)" &&
-     ! grep -q 'WARNING: ThreadSanitizer' <<<"$tsan_out"; then
-  passed=$((passed + 1)); echo "ok   $(grep -E '^\[  PASSED  \]' <<<"$tsan_out") with no ThreadSanitizer report"
-else
-  failed=$((failed + 1)); failures+=("captured rows under ThreadSanitizer")
-  grep -E 'WARNING: ThreadSanitizer|FAILED' <<<"$tsan_out" | head -20
-  tail -40 <<<"$tsan_out"
-fi
-rm -f build-tsan.log
+TSAN_OPTIONS=halt_on_error=1 \
+  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*'
 
 echo "== libFuzzer on the parsers of user text"
 if [ "${SANITIZE:-1}" = 0 ]; then

@@ -136,3 +136,26 @@ CREATE TRIGGER capture_rows BEFORE INSERT ON parted FOR EACH ROW EXECUTE FUNCTIO
 CREATE TRIGGER score_rows AFTER INSERT ON parted FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('cm', 'log');
 INSERT INTO parted SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
 DROP TABLE parted;
+
+-- A trigger that inserts into the captured table while the outer statement runs: the inner statement has a
+-- capture of its own (each statement trigger finds its own statement's rows), and every row is logged once.
+TRUNCATE dendrite.predictions;
+CREATE TRIGGER capture_rows BEFORE INSERT ON bulk FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('cm', 'log');
+CREATE TRIGGER score_rows AFTER INSERT ON bulk FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('cm', 'log');
+CREATE FUNCTION pg_temp.copy_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.transaction_id < 5000000 THEN
+        INSERT INTO bulk (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+        VALUES (NEW.transaction_id + 5000000, NEW.tx_time, NEW.customer_id, NEW.terminal_id, NEW.amount, NEW.online, NEW.ip,
+                NEW.country, NEW.merchant_category, NEW.is_fraud, NEW.fraud_scenario);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER copy_row AFTER INSERT ON bulk FOR EACH ROW EXECUTE FUNCTION pg_temp.copy_row();
+INSERT INTO bulk SELECT transaction_id + 3000000, tx_time, customer_id, terminal_id, amount, online, ip, country,
+                        merchant_category, is_fraud, fraud_scenario FROM probe;
+SELECT count(*) AS logged, count(DISTINCT row_key) AS distinct_keys,
+       count(*) FILTER (WHERE row_key::bigint > 8000000) AS from_inner_statements FROM dendrite.predictions;
+DROP TRIGGER copy_row ON bulk;
+DROP TRIGGER capture_rows ON bulk;
+DROP TRIGGER score_rows ON bulk;
