@@ -157,5 +157,15 @@ INSERT INTO bulk SELECT transaction_id + 3000000, tx_time, customer_id, terminal
 SELECT count(*) AS logged, count(DISTINCT row_key) AS distinct_keys,
        count(*) FILTER (WHERE row_key::bigint > 8000000) AS from_inner_statements FROM dendrite.predictions;
 DROP TRIGGER copy_row ON bulk;
+-- A second guard on the same table, in the transition-table form and with other arguments: each statement
+-- trigger acts on its own rows (the capture's are logged, the transition table's flagged).
+CREATE TRIGGER flag_all AFTER INSERT ON bulk REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
+TRUNCATE dendrite.predictions;
+INSERT INTO bulk SELECT transaction_id + 4000000, tx_time, customer_id, terminal_id, amount, online, ip, country,
+                        merchant_category, is_fraud, fraud_scenario FROM probe;
+SELECT (SELECT count(*) FROM dendrite.predictions) AS logged,
+       count(fraud_score) AS flagged FROM bulk WHERE transaction_id BETWEEN 4000000 AND 5000000;
+DROP TRIGGER flag_all ON bulk;
 DROP TRIGGER capture_rows ON bulk;
 DROP TRIGGER score_rows ON bulk;

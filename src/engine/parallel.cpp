@@ -85,10 +85,6 @@ void WorkerPool::run(int count, const std::function<void(int)>& task) {
     if (error_) std::rethrow_exception(error_);
 }
 
-}  // namespace dendrite::engine
-
-namespace dendrite::engine {
-
 SerialWorker::SerialWorker() {
     const SignalsBlocked blocked;  // the thread starts with every signal blocked
     thread_ = std::thread([this] { work(); });

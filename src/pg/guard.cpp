@@ -4,6 +4,8 @@
 //       EXECUTE FUNCTION dendrite.guard(model, action [, threshold [, columns [, key]]]);
 //   CREATE TRIGGER t AFTER INSERT ON payments REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
 //       EXECUTE FUNCTION dendrite.guard_batch(model, action [, threshold [, columns [, key]]]);
+// or, for bulk loads, guard_batch's row capture (see "The row capture" below): the same function and
+// arguments as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... FOR EACH STATEMENT one.
 //
 // action: 'reject', 'flag', 'log', or 'reject,log' / 'flag,log'. threshold: a number in [0, 1], or
 // 'default' (the version's stored threshold, also when absent). columns (for 'flag'): one or two columns
@@ -609,6 +611,8 @@ struct Capture {
     GuardState* state;          // the row trigger's state, lent to the statement (its actions are done with it)
     MemoryContext statement;    // the row trigger's fn_mcxt
     Oid relation;
+    int nargs;                  // the row trigger's arguments: its statement trigger has the same
+    char** args;
     int nest_level;             // the (sub)transaction that captured
     const CachedFeaturizer* featurizer;  // pinned by state's version
     bool has_history;
@@ -678,10 +682,10 @@ void captures_at_subtransaction_end(SubXactEvent event, SubTransactionId, SubTra
     if (event == SUBXACT_EVENT_ABORT_SUB) discard_captures(GetCurrentTransactionNestLevel());
 }
 
-bool same_arguments(const Trigger* a, const Trigger* b) {
-    if (a->tgnargs != b->tgnargs) return false;
-    for (int i = 0; i < a->tgnargs; ++i)
-        if (strcmp(a->tgargs[i], b->tgargs[i]) != 0) return false;
+bool same_arguments(int nargs, char* const* args, const Trigger* other) {
+    if (nargs != other->tgnargs) return false;
+    for (int i = 0; i < nargs; ++i)
+        if (strcmp(args[i], other->tgargs[i]) != 0) return false;
     return true;
 }
 
@@ -697,7 +701,7 @@ bool has_partner_trigger(TriggerData* trigger, Oid function, bool want_row_trigg
         if (t->tgfoid != function || row != want_row_trigger || !timing_ok || !TRIGGER_FOR_INSERT(t->tgtype)) continue;
         const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS ||
                            (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
-        if (fires && (want_row_trigger || !t->tgqual) && same_arguments(t, trigger->tg_trigger)) return true;
+        if (fires && (want_row_trigger || !t->tgqual) && same_arguments(t->tgnargs, t->tgargs, trigger->tg_trigger)) return true;
     }
     return false;
 }
@@ -735,6 +739,9 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->state = state;
     capture->statement = fcinfo->flinfo->fn_mcxt;
     capture->relation = RelationGetRelid(relation);
+    capture->nargs = trigger->tg_trigger->tgnargs;
+    capture->args = static_cast<char**>(MemoryContextAlloc(memory, sizeof(char*) * size_t(capture->nargs + 1)));
+    for (int i = 0; i < capture->nargs; ++i) capture->args[i] = MemoryContextStrdup(memory, trigger->tg_trigger->tgargs[i]);
     capture->nest_level = GetCurrentTransactionNestLevel();
     capture->featurizer = state->version->featurizer;
     capture->has_history = !capture->featurizer->featurizer->spec().history.empty();
@@ -815,9 +822,12 @@ void score_capture(Capture* capture, Relation relation) {
     end_capture(capture);
 }
 
-Capture* statement_capture(FunctionCallInfo fcinfo, Relation relation) {
+// A capture of this statement by a row trigger with the statement trigger's arguments, if any.
+Capture* statement_capture(FunctionCallInfo fcinfo, TriggerData* trigger) {
     for (Capture* capture = captures; capture; capture = capture->next)
-        if (capture->statement == fcinfo->flinfo->fn_mcxt && capture->relation == RelationGetRelid(relation)) return capture;
+        if (capture->statement == fcinfo->flinfo->fn_mcxt && capture->relation == RelationGetRelid(trigger->tg_relation) &&
+            same_arguments(capture->nargs, capture->args, trigger->tg_trigger))
+            return capture;
     return nullptr;
 }
 
@@ -870,8 +880,9 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
     if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) return capture_row(fcinfo, trigger);
 
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
-    if (Capture* capture = statement_capture(fcinfo, trigger->tg_relation)) {
-        score_capture(capture, trigger->tg_relation);
+    if (Capture* capture = statement_capture(fcinfo, trigger)) {
+        // Every capture of this statement with these arguments (two row triggers alike make two).
+        for (; capture; capture = statement_capture(fcinfo, trigger)) score_capture(capture, trigger->tg_relation);
     } else if (trigger->tg_newtable) {
         score_transition_table(state, trigger);
     } else if (!has_partner_trigger(trigger, fcinfo->flinfo->fn_oid, true)) {
