@@ -6,10 +6,42 @@
 
 namespace dendrite::engine {
 
-CapturedRows::CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features)
-    : featurizer_(featurizer), model_(model), n_inputs_(featurizer.inputs().size()), n_features_(n_features) {}
+namespace {
 
-CapturedRows::~CapturedRows() = default;
+// A chunk's buffers, emptied for new rows (their capacity kept).
+std::unique_ptr<CapturedChunk> emptied(std::unique_ptr<CapturedChunk> chunk) {
+    chunk->rows = 0;
+    chunk->bytes.clear();
+    chunk->scores = nullptr;
+    chunk->finished.store(false, std::memory_order_relaxed);
+    return chunk;
+}
+
+}  // namespace
+
+std::unique_ptr<CapturedChunk> CapturedChunkPool::take() {
+    if (spare_.empty()) return std::make_unique<CapturedChunk>();
+    std::unique_ptr<CapturedChunk> chunk = std::move(spare_.back());
+    spare_.pop_back();
+    return chunk;
+}
+
+void CapturedChunkPool::give_back(std::unique_ptr<CapturedChunk> chunk) {
+    if (spare_.size() < keep_) spare_.push_back(emptied(std::move(chunk)));
+}
+
+CapturedRows::CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features, CapturedChunkPool* pool)
+    : featurizer_(featurizer), model_(model), pool_(pool), n_inputs_(featurizer.inputs().size()), n_features_(n_features) {}
+
+CapturedRows::~CapturedRows() {
+    if (!pool_) return;
+    try {
+        if (open_) pool_->give_back(std::move(open_));
+        for (std::unique_ptr<Chunk>& chunk : sealed_) pool_->give_back(std::move(chunk));
+    } catch (...) {
+        // The pool could not grow: the chunks are freed instead.
+    }
+}
 
 std::unique_ptr<CapturedRows::Chunk> CapturedRows::take_chunk() {
     // The oldest sealed chunk, once finished, gives its buffers to the next one (its scores stay behind in
@@ -17,13 +49,9 @@ std::unique_ptr<CapturedRows::Chunk> CapturedRows::take_chunk() {
     if (!sealed_.empty() && sealed_.front()->finished.load(std::memory_order_acquire)) {
         std::unique_ptr<Chunk> chunk = std::move(sealed_.front());
         sealed_.pop_front();
-        chunk->rows = 0;
-        chunk->bytes.clear();
-        chunk->scores = nullptr;
-        chunk->finished.store(false, std::memory_order_relaxed);
-        return chunk;
+        return emptied(std::move(chunk));
     }
-    return std::make_unique<Chunk>();
+    return pool_ ? pool_->take() : std::make_unique<Chunk>();
 }
 
 void CapturedRows::add_row(const RawValue* row) {

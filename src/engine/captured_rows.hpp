@@ -19,12 +19,53 @@
 
 namespace dendrite::engine {
 
+// A RawValue in 16 bytes: a number or a time in place, a text's or an address's bytes in the chunk's byte
+// store (at `offset`).
+struct PackedValue {
+    RawValue::Type type;
+    bool inet_v6;
+    uint32_t length;
+    union {
+        double number;
+        int64_t time_us;
+        uint64_t offset;
+    };
+};
+static_assert(sizeof(PackedValue) == 16, "a packed value is 16 bytes");
+
+// The rows of one chunk and what featurizing and scoring them needs.
+struct CapturedChunk {
+    int rows = 0;
+    std::vector<PackedValue> values;  // rows x inputs
+    std::vector<char> bytes;          // texts and addresses
+    std::vector<RawValue> row;        // one row unpacked, for the featurizer
+    std::vector<float> x, scratch;
+    float* scores = nullptr;
+    std::atomic<bool> finished{false};
+};
+
+// Chunks kept from one statement's CapturedRows for the next (used by one thread, the backend's): a trigger
+// loading many medium-sized statements, each its own transaction, would otherwise map, fault in and zero
+// about a megabyte of buffers per statement.
+class CapturedChunkPool {
+public:
+    explicit CapturedChunkPool(size_t keep) : keep_(keep) {}
+    std::unique_ptr<CapturedChunk> take();
+    void give_back(std::unique_ptr<CapturedChunk> chunk);  // kept while fewer than `keep` are
+    size_t spare() const { return spare_.size(); }
+
+private:
+    size_t keep_;
+    std::vector<std::unique_ptr<CapturedChunk>> spare_;
+};
+
 class CapturedRows {
 public:
     static constexpr int kChunkRows = 1024;
 
-    // featurizer and model must outlive this object; n_features is the featurizer's output count.
-    CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features);
+    // featurizer and model must outlive this object; n_features is the featurizer's output count. pool, if
+    // not null, lends the chunks and gets them back (it must outlive this object too).
+    CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features, CapturedChunkPool* pool = nullptr);
     // Only once no sealed chunk is running (the owner waits for the worker first).
     ~CapturedRows();
     CapturedRows(const CapturedRows&) = delete;
@@ -49,33 +90,13 @@ public:
     float score(size_t row) const { return scores_[row / kChunkRows][row % kChunkRows]; }
 
 private:
-    // A RawValue in 16 bytes: a number or a time in place, a text's or an address's bytes in the chunk's
-    // byte store (at `offset`).
-    struct PackedValue {
-        RawValue::Type type;
-        bool inet_v6;
-        uint32_t length;
-        union {
-            double number;
-            int64_t time_us;
-            uint64_t offset;
-        };
-    };
-    static_assert(sizeof(PackedValue) == 16, "a packed value is 16 bytes");
-    struct Chunk {
-        int rows = 0;
-        std::vector<PackedValue> values;  // rows x inputs
-        std::vector<char> bytes;          // texts and addresses
-        std::vector<RawValue> row;        // one row unpacked, for the featurizer
-        std::vector<float> x, scratch;
-        float* scores = nullptr;
-        std::atomic<bool> finished{false};
-    };
+    using Chunk = CapturedChunk;
     void run(Chunk& chunk, HistoryState* history) noexcept;
     std::unique_ptr<Chunk> take_chunk();
 
     const Featurizer& featurizer_;
     const ModelView& model_;
+    CapturedChunkPool* pool_;
     const size_t n_inputs_;
     const int n_features_;
     std::unique_ptr<Chunk> open_;

@@ -627,6 +627,9 @@ struct Capture {
 };
 Capture* captures = nullptr;
 bool capture_callbacks_registered = false;
+// The backend's spare chunks, kept across statements (3 chunks of a few hundred kB for a model like the
+// issue's; see CapturedChunkPool). Used on the backend's thread only; freed with the process.
+engine::CapturedChunkPool* chunk_pool = nullptr;
 
 // Only once the helper runs nothing of it (drained).
 void end_capture(Capture* capture) noexcept {
@@ -747,7 +750,9 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->has_history = !capture->featurizer->featurizer->spec().history.empty();
     capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
     engine_call([&] {
-        capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, state->version->n_features);
+        if (!chunk_pool) chunk_pool = new engine::CapturedChunkPool(3);
+        capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, state->version->n_features,
+                                                 chunk_pool);
     });
     capture->next = captures;
     captures = capture;

@@ -113,6 +113,26 @@ TEST(CapturedRows, ChunksOnAHelperThreadEqualRowByRow) {
     }
 }
 
+TEST(CapturedRows, ChunksComeBackToThePoolForTheNextStatement) {
+    // Statement after statement through one pool: the same scores as row by row each time, the chunks
+    // reused (at most `keep` kept), whatever size the previous statement left them at.
+    const Fixture f;
+    CapturedChunkPool pool(3);
+    SerialWorker worker;
+    for (size_t n : {size_t(2 * CapturedRows::kChunkRows + 5), size_t(7), size_t(4 * CapturedRows::kChunkRows)}) {
+        const Scored reference = f.one_at_a_time(n);
+        auto history = f.featurizer.new_history();
+        {
+            CapturedRows captured(f.featurizer, f.model, f.featurizer.output_count(), &pool);
+            f.capture(captured, n, history.get(), &worker);
+            captured.rethrow_error();
+            for (size_t i = 0; i < n; ++i) ASSERT_EQ(captured.score(i), reference.scores[i]) << n << " rows, row " << i;
+        }
+        EXPECT_GE(pool.spare(), 1u);
+        EXPECT_LE(pool.spare(), 3u);
+    }
+}
+
 TEST(CapturedRows, OneRowStatementNeedsNoThread) {
     const Fixture f;
     const Scored reference = f.one_at_a_time(1);
