@@ -1,9 +1,10 @@
 # guard_batch's row capture under load (issue #6): two pgbench clients load 2,500-row INSERT ... SELECT
 # statements (each two full chunks on the backend's helper thread and a short one) into a table guarded by
 # the capture pair with 'flag,log', while another session retrains and deploys the model over and over and
-# a third loads the same statements under a statement_timeout that cancels them midway. Pass: no crash (scripts/test.sh scans the log), every
-# committed row logged exactly once with a version that was deployed, the flagged rows exactly those logged
-# at or above the threshold, and nothing of a cancelled statement written or logged.
+# a third loads such statements into a table of its own under a statement_timeout that cancels them
+# midway. Pass: no crash (scripts/test.sh scans the log), every committed row logged exactly once with a
+# version that was deployed, the flagged rows exactly those logged at or above the threshold, and nothing
+# of a cancelled statement written or logged.
 # CAPTURE_SECONDS (default 10) sets the length.
 source "$(dirname "$0")/lib.bash"
 seconds="${CAPTURE_SECONDS:-10}"
