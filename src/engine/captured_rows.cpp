@@ -30,8 +30,12 @@ void CapturedChunkPool::give_back(std::unique_ptr<CapturedChunk> chunk) {
     if (spare_.size() < keep_) spare_.push_back(emptied(std::move(chunk)));
 }
 
-CapturedRows::CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features, CapturedChunkPool* pool)
-    : featurizer_(featurizer), model_(model), pool_(pool), n_inputs_(featurizer.inputs().size()), n_features_(n_features) {}
+CapturedRows::CapturedRows(const Featurizer& featurizer, const ModelView& model, CapturedChunkPool* pool)
+    : featurizer_(featurizer),
+      model_(model),
+      pool_(pool),
+      n_inputs_(featurizer.inputs().size()),
+      n_features_(size_t(featurizer.output_count())) {}
 
 CapturedRows::~CapturedRows() {
     if (!pool_) return;
@@ -93,7 +97,7 @@ void CapturedRows::seal(HistoryState* history, SerialWorker* worker) {
     // Everything the chunk's run needs is allocated here, on the caller's thread, so that running it
     // allocates only what the history and the model do themselves.
     chunk.row.resize(n_inputs_);
-    chunk.x.resize(size_t(chunk.rows) * size_t(n_features_));
+    chunk.x.resize(size_t(chunk.rows) * n_features_);
     chunk.scratch.resize(model_batch_scratch_floats(model_, chunk.rows));
     scores_.emplace_back(size_t(chunk.rows));
     chunk.scores = scores_.back().data();
@@ -131,7 +135,7 @@ void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
                         case RawValue::Type::Null: break;
                     }
                 }
-                featurizer_.transform(row, history, chunk.x.data() + size_t(i) * size_t(n_features_));
+                featurizer_.transform(row, history, chunk.x.data() + size_t(i) * n_features_);
                 featurizer_.observe(row, history);
             }
             score_batch(model_, chunk.x.data(), chunk.rows, chunk.scores, chunk.scratch.data());

@@ -63,9 +63,9 @@ class CapturedRows {
 public:
     static constexpr int kChunkRows = 1024;
 
-    // featurizer and model must outlive this object; n_features is the featurizer's output count. pool, if
-    // not null, lends the chunks and gets them back (it must outlive this object too).
-    CapturedRows(const Featurizer& featurizer, const ModelView& model, int n_features, CapturedChunkPool* pool = nullptr);
+    // featurizer and model (over the featurizer's outputs) must outlive this object. pool, if not null,
+    // lends the chunks and gets them back (it must outlive this object too).
+    CapturedRows(const Featurizer& featurizer, const ModelView& model, CapturedChunkPool* pool = nullptr);
     // Only once no sealed chunk is running (the owner waits for the worker first).
     ~CapturedRows();
     CapturedRows(const CapturedRows&) = delete;
@@ -88,6 +88,8 @@ public:
     void rethrow_error() const;
     size_t rows() const { return rows_; }  // captured and sealed
     float score(size_t row) const { return scores_[row / kChunkRows][row % kChunkRows]; }
+    // The scores of rows [first, first + kChunkRows) (fewer in the last chunk), first a multiple of kChunkRows.
+    const float* chunk_scores(size_t first) const { return scores_[first / kChunkRows].data(); }
 
 private:
     using Chunk = CapturedChunk;
@@ -98,7 +100,7 @@ private:
     const ModelView& model_;
     CapturedChunkPool* pool_;
     const size_t n_inputs_;
-    const int n_features_;
+    const size_t n_features_;
     std::unique_ptr<Chunk> open_;
     std::deque<std::unique_ptr<Chunk>> sealed_;  // in order; finished ones are taken back for reuse
     std::deque<std::vector<float>> scores_;      // one block per sealed chunk (a deque: blocks never move)

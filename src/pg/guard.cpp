@@ -751,8 +751,7 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
     engine_call([&] {
         if (!chunk_pool) chunk_pool = new engine::CapturedChunkPool(3);
-        capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, state->version->n_features,
-                                                 chunk_pool);
+        capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, chunk_pool);
     });
     capture->next = captures;
     captures = capture;
@@ -806,19 +805,21 @@ void score_capture(Capture* capture, Relation relation) {
     engine_call([&] { capture->rows->rethrow_error(); });
 
     GuardState* state = capture->state;
-    float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
     MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
     RowActions actions;
     begin_actions(&actions, state, relation, true);  // last: 'flag' connects SPI, which has memory of its own
     const size_t rows = capture->rows->rows();
-    for (size_t first = 0; first < rows; first += kBatchRows) {
+    // A chunk of captured rows at a time, its scores where the helper wrote them (act_on_rows takes up to
+    // kBatchRows rows).
+    static_assert(engine::CapturedRows::kChunkRows <= kBatchRows, "a captured chunk fits act_on_rows");
+    for (size_t first = 0; first < rows; first += engine::CapturedRows::kChunkRows) {
         CHECK_FOR_INTERRUPTS();
         MemoryContextReset(chunk_context);
         MemoryContext old = MemoryContextSwitchTo(chunk_context);
-        const int n = int(std::min<size_t>(kBatchRows, rows - first));
-        for (int i = 0; i < n; ++i) scores[i] = capture->rows->score(first + size_t(i));
+        const int n = int(std::min<size_t>(engine::CapturedRows::kChunkRows, rows - first));
         const bool have_keys = state->key_attnum >= 0;
-        act_on_rows(&actions, n, scores, have_keys ? capture->key_values + first : nullptr, have_keys ? capture->key_nulls + first : nullptr);
+        act_on_rows(&actions, n, capture->rows->chunk_scores(first), have_keys ? capture->key_values + first : nullptr,
+                    have_keys ? capture->key_nulls + first : nullptr);
         MemoryContextSwitchTo(old);
     }
     end_actions(&actions);

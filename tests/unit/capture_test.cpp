@@ -102,11 +102,13 @@ TEST(CapturedRows, ChunksOnAHelperThreadEqualRowByRow) {
     for (bool threaded : {true, false}) {
         SerialWorker worker;
         auto history = f.featurizer.new_history();
-        CapturedRows captured(f.featurizer, f.model, f.featurizer.output_count());
+        CapturedRows captured(f.featurizer, f.model);
         f.capture(captured, n, history.get(), threaded ? &worker : nullptr);
         captured.rethrow_error();
         ASSERT_EQ(captured.rows(), n);
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(captured.score(i), reference.scores[i]) << "row " << i << (threaded ? ", threaded" : "");
+        for (size_t first = 0; first < n; first += CapturedRows::kChunkRows)  // the statement trigger reads them so
+            for (size_t k = 0; k < CapturedRows::kChunkRows && first + k < n; ++k) ASSERT_EQ(captured.chunk_scores(first)[k], reference.scores[first + k]);
         EXPECT_EQ(history->entity_count(), reference.history->entity_count());
         EXPECT_EQ(history->event_count(), reference.history->event_count());
         EXPECT_EQ(f.probe(history.get(), n), f.probe(reference.history.get(), n));
@@ -123,7 +125,7 @@ TEST(CapturedRows, ChunksComeBackToThePoolForTheNextStatement) {
         const Scored reference = f.one_at_a_time(n);
         auto history = f.featurizer.new_history();
         {
-            CapturedRows captured(f.featurizer, f.model, f.featurizer.output_count(), &pool);
+            CapturedRows captured(f.featurizer, f.model, &pool);
             f.capture(captured, n, history.get(), &worker);
             captured.rethrow_error();
             for (size_t i = 0; i < n; ++i) ASSERT_EQ(captured.score(i), reference.scores[i]) << n << " rows, row " << i;
@@ -137,7 +139,7 @@ TEST(CapturedRows, OneRowStatementNeedsNoThread) {
     const Fixture f;
     const Scored reference = f.one_at_a_time(1);
     auto history = f.featurizer.new_history();
-    CapturedRows captured(f.featurizer, f.model, f.featurizer.output_count());
+    CapturedRows captured(f.featurizer, f.model);
     f.capture(captured, 1, history.get(), nullptr);
     captured.rethrow_error();
     ASSERT_EQ(captured.rows(), 1u);
@@ -156,7 +158,7 @@ TEST(CapturedRows, AnErrorStopsTheRowsAfterIt) {
     for (bool threaded : {true, false}) {
         SerialWorker worker;
         auto history = f.featurizer.new_history();
-        CapturedRows captured(f.featurizer, f.model, f.featurizer.output_count());
+        CapturedRows captured(f.featurizer, f.model);
         f.capture(captured, n, history.get(), threaded ? &worker : nullptr);
         try {
             captured.rethrow_error();
