@@ -148,7 +148,7 @@ bool well_formed(const TreeEnsembleView& v) noexcept {
         const int32_t size = v.offsets[t + 1] - first;
         for (int32_t i = 0; i < size; ++i) {
             const size_t n = size_t(first) + size_t(i);
-            if (v.left[n] < 0) {
+            if (v.left[n] == -1 && v.right[n] == -1) {  // a leaf: both children -1, as xgboost writes them
                 if (!std::isfinite(v.value[n])) return false;
                 continue;
             }

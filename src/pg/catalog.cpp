@@ -7,6 +7,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 }
 
 namespace dendrite::pg {
@@ -18,20 +19,26 @@ bool catalog_has_table(const char* name) {
     return OidIsValid(schema) && OidIsValid(get_relname_relid(name, schema));
 }
 
+bool catalog_has_column(const char* table, const char* column) {
+    const Oid schema = get_namespace_oid("dendrite", true);
+    const Oid relation = OidIsValid(schema) ? get_relname_relid(table, schema) : InvalidOid;
+    return OidIsValid(relation) && get_attnum(relation, column) != InvalidAttrNumber;
+}
+
 LocalTransactionId current_local_transaction() { return MyProc->lxid; }  // vxid.lxid from PostgreSQL 17
 
-OwnerRights enter_owner_rights() {
-    OwnerRights rights;
-    const Oid owner = extension_owner();
+Oid extension_owner_id() { return extension_owner(); }
+
+SavedRights enter_role_rights(Oid role, const char* search_path) {
+    SavedRights rights;
     GetUserIdAndSecContext(&rights.user, &rights.security_context);
     rights.guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                            false);
-    SetUserIdAndSecContext(owner, rights.security_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    (void)set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    SetUserIdAndSecContext(role, rights.security_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     return rights;
 }
 
-void leave_owner_rights(const OwnerRights& rights, bool completed) {
+void leave_role_rights(const SavedRights& rights, bool completed) {
     SetUserIdAndSecContext(rights.user, rights.security_context);
     AtEOXact_GUC(completed, rights.guc_level);
 }
@@ -46,7 +53,7 @@ void finish_spi() {
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not disconnect from SPI")));
 }
 
-void execute(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
+void execute_as_owner(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
     int rc = 0;
     with_owner_rights([&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, false, 0); });
     if (rc < 0)
@@ -54,8 +61,8 @@ void execute(const char* sql, int nargs, const Oid* types, Datum* values, const 
                         errdetail("Statement: %s", sql)));
 }
 
-int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values) {
-    execute(sql, nargs, types, values);
+int64 query_int64_as_owner(const char* sql, int nargs, const Oid* types, Datum* values) {
+    execute_as_owner(sql, nargs, types, values);
     if (SPI_processed != 1 || SPI_tuptable == nullptr)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement returned %lu rows, expected one",
                                                                 (unsigned long)SPI_processed),
@@ -69,7 +76,7 @@ int64 query_int64(const char* sql, int nargs, const Oid* types, Datum* values) {
     return type == INT4OID ? DatumGetInt32(value) : DatumGetInt64(value);
 }
 
-SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
+SPIPlanPtr prepare_as_owner(const char* sql, int nargs, const Oid* types) {
     SPIPlanPtr plan = nullptr;
     with_owner_rights([&] { plan = SPI_prepare_cursor(sql, nargs, const_cast<Oid*>(types), CURSOR_OPT_GENERIC_PLAN); });
     if (!plan)
@@ -79,7 +86,7 @@ SPIPlanPtr prepare(const char* sql, int nargs, const Oid* types) {
     return plan;
 }
 
-void execute_plan(SPIPlanPtr plan, Datum* values) {
+void execute_plan_as_owner(SPIPlanPtr plan, Datum* values) {
     int rc = 0;
     with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, false, 0); });
     if (rc < 0)

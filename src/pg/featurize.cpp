@@ -162,6 +162,15 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the %s returned no rows", what),
                         since != DT_NOBEGIN ? errhint("No row is at or after since.") : 0));
 
+    // A history query is stored and later run as this featurizer's owner (the caller): its author must be
+    // able to run it now. Planned and started, not run: LIMIT 0 checks the privileges on its tables and
+    // functions without reading a row.
+    if (history_query) {
+        RowVisitor nothing{nullptr, [](void*, TupleTableSlot*) {}, nullptr};
+        select_rows(psprintf("SELECT * FROM (%s\n) AS dendrite_history_query LIMIT 0", history_query), "history query",
+                    nothing);
+    }
+
     engine::Featurizer* featurizer = nullptr;
     engine_call([&] { featurizer = new engine::Featurizer(fitter->finish()); });
     own_in_context(CurrentMemoryContext, featurizer);
@@ -295,7 +304,7 @@ DENDRITE_FUNCTION(dendrite_create_featurizer) {
     const int64 featurizer_id = fit_featurizer(name, query, columns, history, label, nonfinite, since, history_query,
                                                "featurizer query");
     Datum id[1] = {Int64GetDatum(featurizer_id)};
-    const int version = int(query_int64("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
+    const int version = int(query_int64_as_owner("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
                                         oids({INT8OID}), id));
     finish_spi();
     PG_RETURN_INT32(version);

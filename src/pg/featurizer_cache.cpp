@@ -14,6 +14,9 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/date.h"
 #include "utils/inet.h"
 }
@@ -60,9 +63,12 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
 
     connect_spi();
     Datum id[1] = {Int64GetDatum(featurizer_id)};
-    execute("SELECT name, version, query, coalesce(history_query, query), spec::text, input_columns, input_types "
-            "FROM dendrite.featurizers WHERE featurizer_id = $1",
-            1, oids({INT8OID}), id);
+    // The owner (0.3.0 on) and search_path (0.5.0 on) columns, as this catalog has them.
+    execute_as_owner(psprintf("SELECT name, version, query, coalesce(history_query, query), spec::text, input_columns, "
+                              "input_types, %s, %s FROM dendrite.featurizers WHERE featurizer_id = $1",
+                              featurizers_have_owners() ? "owner" : "NULL::name",
+                              catalog_has_column("featurizers", "search_path") ? "search_path" : "NULL::text"),
+                     1, oids({INT8OID}), id);
     if (SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer version " INT64_FORMAT " does not exist", featurizer_id)));
     HeapTuple row = SPI_tuptable->vals[0];
@@ -72,6 +78,11 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     entry->version = DatumGetInt32(SPI_getbinval(row, descriptor, 2, &isnull));
     entry->query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 3));
     entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));
+    {
+        const char* owner = SPI_getvalue(row, descriptor, 8);
+        entry->query_owner = owner ? get_role_oid(owner, false) : InvalidOid;
+        entry->search_path = MemoryContextStrdup(entry_context, stored_search_path(SPI_getvalue(row, descriptor, 9)));
+    }
     char* spec_json = SPI_getvalue(row, descriptor, 5);
     int n_inputs, n_types;
     char** input_names = text_array_values(SPI_getbinval(row, descriptor, 6, &isnull), &n_inputs);
@@ -79,7 +90,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     if (n_types != n_inputs)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
 
-    execute("SELECT missing_indicator, center, scale, impute, unseen_value, ordinal FROM dendrite.feature_columns "
+    execute_as_owner("SELECT missing_indicator, center, scale, impute, unseen_value, ordinal FROM dendrite.feature_columns "
             "WHERE featurizer_id = $1 ORDER BY ordinal",
             1, oids({INT8OID}), id);
     const int n_columns = int(SPI_processed);
@@ -93,7 +104,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         columns[c].impute = DatumGetFloat8(SPI_getbinval(r, d, 4, &isnull));
         columns[c].unseen_value = DatumGetFloat8(SPI_getbinval(r, d, 5, &isnull));
     }
-    execute("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
+    execute_as_owner("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
             "ORDER BY ordinal, rank",
             1, oids({INT8OID}), id);
     {
@@ -118,7 +129,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
             column.n_categories++;
         }
     }
-    execute("SELECT center, scale FROM dendrite.feature_history WHERE featurizer_id = $1 ORDER BY ordinal", 1,
+    execute_as_owner("SELECT center, scale FROM dendrite.feature_history WHERE featurizer_id = $1 ORDER BY ordinal", 1,
             oids({INT8OID}), id);
     const int n_history = int(SPI_processed);
     double* history_center = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
@@ -236,7 +247,7 @@ void unpin_featurizer(const CachedFeaturizer* featurizer) { const_cast<CachedFea
 const CachedFeaturizer* latest_featurizer(const char* name) {
     connect_spi();
     Datum values[1] = {CStringGetTextDatum(name)};
-    execute("SELECT featurizer_id FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1", 1,
+    execute_as_owner("SELECT featurizer_id FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1", 1,
             oids({TEXTOID}), values);
     if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer \"%s\" does not exist", name),
@@ -445,8 +456,60 @@ void end_rows(DestReceiver*) {}
 
 }  // namespace
 
+namespace {
+
+const QueryRights* active_query_rights = nullptr;  // set by with_stored_query_rights
+
+// Runs an SPI call on a user's query with the active rights: the caller's, or a stored query's owner's.
+template <typename F>
+void with_active_query_rights(F&& call) {
+    if (active_query_rights)
+        with_role_rights(active_query_rights->role, active_query_rights->search_path, call);
+    else
+        call();
+}
+
+}  // namespace
+
+void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), void* context) {
+    const QueryRights* previous = active_query_rights;
+    active_query_rights = rights;
+    PG_TRY();
+    {
+        body(context);
+    }
+    PG_CATCH();
+    {
+        active_query_rights = previous;
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    active_query_rights = previous;
+}
+
+char* search_path_to_store() {
+    StringInfoData path;
+    initStringInfo(&path);
+    List* schemas = fetch_search_path(false);
+    ListCell* cell;
+    foreach (cell, schemas) {
+        const Oid schema = lfirst_oid(cell);
+        if (isAnyTempNamespace(schema)) continue;  // another session's objects, or this one's, never a stored query's
+        const char* name = get_namespace_name(schema);
+        if (name) appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
+    }
+    list_free(schemas);
+    return path.data;
+}
+
+const char* stored_search_path(const char* stored) {
+    // pg_temp last, named: otherwise the session's temporary schema is searched first for relations.
+    return psprintf("%s, pg_temp", stored ? (stored[0] ? stored : "pg_catalog") : "\"$user\", public");
+}
+
 SPIPlanPtr prepare_select(const char* query, const char* what) {
-    SPIPlanPtr plan = SPI_prepare(query, 0, nullptr);
+    SPIPlanPtr plan = nullptr;
+    with_active_query_rights([&] { plan = SPI_prepare(query, 0, nullptr); });
     if (!plan)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
@@ -478,7 +541,8 @@ void select_rows(const char* query, const char* what, const RowVisitor& visitor)
     receiver.visitor = &visitor;
     receiver.estimated_rows = -1;
     // The generic plan, built once here and reused by the execution below (the query has no parameters).
-    CachedPlan* cached = SPI_plan_get_cached_plan(plan);
+    CachedPlan* cached = nullptr;
+    with_active_query_rights([&] { cached = SPI_plan_get_cached_plan(plan); });
     if (cached) {
         const PlannedStmt* statement = linitial_node(PlannedStmt, cached->stmt_list);
         if (statement->planTree) receiver.estimated_rows = statement->planTree->plan_rows;
@@ -488,7 +552,8 @@ void select_rows(const char* query, const char* what, const RowVisitor& visitor)
     SPIExecuteOptions options{};
     options.read_only = true;
     options.dest = &receiver.base;
-    const int result = SPI_execute_plan_extended(plan, &options);
+    int result = 0;
+    with_active_query_rights([&] { result = SPI_execute_plan_extended(plan, &options); });
     if (result != SPI_OK_SELECT)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("could not run the %s: %s", what, SPI_result_code_string(result))));
@@ -588,7 +653,11 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
                 engine_call([&] { r->featurizer->featurizer->observe(r->binding.raw, r->state); });
             },
             &replay};
-        select_rows(ordered_query(featurizer->history_query, featurizer->time_column), "history query", visitor);
+        // The stored history query runs as the featurizer's owner, whoever scores or inserts.
+        const QueryRights owner_rights{featurizer->query_owner, featurizer->search_path};
+        with_stored_query_rights(OidIsValid(featurizer->query_owner) ? &owner_rights : nullptr, [&] {
+            select_rows(ordered_query(featurizer->history_query, featurizer->time_column), "history query", visitor);
+        });
         finish_spi();
     }
     PG_CATCH();
@@ -686,7 +755,7 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
         memcpy(spec_json, json.c_str(), json.size() + 1);
     });
 
-    Datum values[9] = {CStringGetTextDatum(name),
+    Datum values[10] = {CStringGetTextDatum(name),
                        CStringGetTextDatum(query),
                        history_query ? CStringGetTextDatum(history_query) : (Datum)0,
                        CStringGetTextDatum(spec_json),
@@ -694,25 +763,30 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
                        PointerGetDatum(text_array(type_names, n_inputs)),
                        PointerGetDatum(text_array(output_names, n_outputs)),
                        Int64GetDatum(rows),
-                       CStringGetTextDatum(current_user_name())};
-    const char nulls[9] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' '};
-    const Oid types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, TEXTOID};
+                       CStringGetTextDatum(current_user_name()),
+                       CStringGetTextDatum(search_path_to_store())};
+    const char nulls[10] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+    const Oid types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID,
+                           TEXTOID, TEXTOID};
+    // The owner (0.3.0 on) and the search_path its queries resolve names in (0.5.0 on), as the catalog has them.
     const bool with_owner = featurizers_have_owners();
-    execute(psprintf("INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
-                     "input_types, output_names, rows%s) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
-                     "$5, $6, $7, $8%s FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
-                     with_owner ? ", owner" : "", with_owner ? ", $9" : ""),
-            with_owner ? 9 : 8, types, values, nulls);
+    const bool with_path = with_owner && catalog_has_column("featurizers", "search_path");
+    execute_as_owner(psprintf("INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
+                     "input_types, output_names, rows%s%s) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
+                     "$5, $6, $7, $8%s%s FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+                     with_owner ? ", owner" : "", with_path ? ", search_path" : "", with_owner ? ", $9" : "",
+                     with_path ? ", $10" : ""),
+            with_path ? 10 : with_owner ? 9 : 8, types, values, nulls);
     if (SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store featurizer \"%s\"", name)));
     bool isnull;
     const int64 featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-    SPIPlanPtr insert_column = prepare(
+    SPIPlanPtr insert_column = prepare_as_owner(
         "INSERT INTO dendrite.feature_columns (featurizer_id, ordinal, column_name, kind, missing_indicator, center, "
         "scale, impute, unseen_value, outputs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         10, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, BOOLOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID}));
-    SPIPlanPtr insert_category = prepare(
+    SPIPlanPtr insert_category = prepare_as_owner(
         "INSERT INTO dendrite.feature_categories (featurizer_id, ordinal, rank, category, value) "
         "VALUES ($1, $2, $3, $4, $5)",
         5, oids({INT8OID, INT4OID, INT4OID, TEXTOID, FLOAT8OID}));
@@ -724,15 +798,15 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
                          BoolGetDatum(column.missing_indicator), Float8GetDatum(column.center),
                          Float8GetDatum(column.scale),           Float8GetDatum(column.impute),
                          Float8GetDatum(column.unseen_value),    Int32GetDatum(column.outputs())};
-        execute_plan(insert_column, row);
+        execute_plan_as_owner(insert_column, row);
         for (size_t i = 0; i < column.categories.size(); ++i) {
             Datum category[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(c) + 1), Int32GetDatum(int(i) + 1),
                                  CStringGetTextDatum(column.categories[i].c_str()),
                                  Float8GetDatum(i < column.category_values.size() ? column.category_values[i] : 0.0)};
-            execute_plan(insert_category, category);
+            execute_plan_as_owner(insert_category, category);
         }
     }
-    SPIPlanPtr insert_history = prepare(
+    SPIPlanPtr insert_history = prepare_as_owner(
         "INSERT INTO dendrite.feature_history (featurizer_id, ordinal, output_name, center, scale) VALUES ($1, $2, $3, $4, $5)",
         5, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID}));
     const auto& history = featurizer.history_outputs();
@@ -741,7 +815,7 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
         Datum row[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(i) + 1),
                         CStringGetTextDatum(output_names[first_history_output + int(i)]), Float8GetDatum(history[i].center),
                         Float8GetDatum(history[i].scale)};
-        execute_plan(insert_history, row);
+        execute_plan_as_owner(insert_history, row);
     }
     return featurizer_id;
 }

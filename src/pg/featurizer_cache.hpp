@@ -15,6 +15,8 @@ struct CachedFeaturizer {
     int version;
     char* query;
     char* history_query;  // the rows that build the inline history state
+    Oid query_owner;      // the role its stored queries run as (InvalidOid: the caller, on a pre-0.3.0 catalog)
+    char* search_path;    // the search_path they run with (stored with the version, or the default)
     char* time_column;    // of the first history declaration, or NULL without history
     engine::Featurizer* featurizer;  // owned: deleted when the entry's memory context goes
     int n_inputs;
@@ -71,6 +73,28 @@ struct RowVisitor {
     void (*row)(void* context, TupleTableSlot* slot);
     void* context;
 };
+// Whose rights a query runs with. A query the caller passes now runs as the caller. A stored query (a
+// featurizer's history query, a model version's training query reused by retrain) is code written by the
+// role that stored it: it runs as the owner of the object that stores it, in a security-restricted
+// operation, with the search_path stored beside it (and pg_temp last), as a view's query runs as the view's
+// owner. Nothing a scorer, a guard's inserter or an admin who retrains can do changes what it runs.
+struct QueryRights {
+    Oid role;
+    const char* search_path;
+};
+// Runs body() with prepare_select, select_rows and describe_query running their queries with rights
+// (nullptr: the caller's); the previous rights come back when body returns or raises. body() must own no
+// object with a destructor.
+void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), void* context);
+template <typename F>
+void with_stored_query_rights(const QueryRights* rights, F&& body) {
+    with_stored_query_rights(rights, [](void* f) { (*static_cast<F*>(f))(); }, &body);
+}
+// The search_path to store beside a query the caller stores now: the schemas it resolves names in, quoted,
+// without the session's temporary schema. And the path a stored query runs with (stored NULL: the default).
+char* search_path_to_store();
+const char* stored_search_path(const char* stored);
+
 // Prepares query, which must be a single SELECT that neither writes (a data-modifying WITH) nor locks rows
 // (22023 otherwise, with the message naming `what`).
 SPIPlanPtr prepare_select(const char* query, const char* what);

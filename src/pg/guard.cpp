@@ -437,7 +437,9 @@ char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types,
     appendStringInfoString(&sql, ") AS v(k");
     for (int i = 0; i < state->n_flag_columns; ++i) appendStringInfo(&sql, ", f%d", i + 1);
     Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
-    appendStringInfo(&sql, ") WHERE t.%s = v.k::%s", quote_identifier(NameStr(key->attname)), format_type_be(key->atttypid));
+    // The key's type schema-qualified: the update runs with search_path pinned to pg_catalog.
+    appendStringInfo(&sql, ") WHERE t.%s = v.k::%s", quote_identifier(NameStr(key->attname)),
+                     format_type_be_qualified(key->atttypid));
     if (own_rows_only) {
         appendStringInfo(&sql, " AND t.xmin = $%d::xid", state->n_flag_columns + 2);
         types[state->n_flag_columns + 1] = TEXTOID;
@@ -468,6 +470,7 @@ void observe_row(GuardState* state) {
 struct RowActions {
     GuardState* state;
     SPIPlanPtr flag_plan;
+    Oid table_owner;        // 'flag' updates the guarded table as its owner (see flag_rows_as_table_owner)
     Datum own_transaction;  // the row capture's 'flag': this transaction's id as text (flag_update_sql)
     char** keys;            // kBatchRows, for 'log'
 };
@@ -481,8 +484,27 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
         Oid flag_types[4];
         const char* flag_sql = flag_update_sql(state, RelationGetDescr(relation), flag_types, own_rows_only);
         connect_spi();
-        actions->flag_plan = prepare(flag_sql, state->n_flag_columns + (own_rows_only ? 2 : 1), flag_types);
+        actions->table_owner = relation->rd_rel->relowner;
+        const int nargs = state->n_flag_columns + (own_rows_only ? 2 : 1);
+        with_table_owner_rights(actions->table_owner, [&] {
+            actions->flag_plan = SPI_prepare_cursor(flag_sql, nargs, flag_types, CURSOR_OPT_GENERIC_PLAN);
+        });
+        if (!actions->flag_plan)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg("could not prepare the flag update: %s", SPI_result_code_string(SPI_result)),
+                            errdetail("Statement: %s", flag_sql)));
     }
+}
+
+// The flag write-back is an UPDATE of the user's table: its triggers, row security policies and the
+// functions they call are the table owner's code. They run as the table owner, in a security-restricted
+// operation with search_path pinned (as VACUUM, ANALYZE and REINDEX run a table's index expressions): never
+// as the extension's owner, and never with the rights of whoever inserts.
+void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
+    int rc = 0;
+    with_table_owner_rights(actions->table_owner, [&] { rc = SPI_execute_plan(actions->flag_plan, values, nullptr, false, 0); });
+    if (rc < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the flag update failed: %s", SPI_result_code_string(rc))));
 }
 
 // n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
@@ -524,7 +546,7 @@ void act_on_rows(const RowActions* actions, int n, const float* scores, const Da
                 values[c + 1] = PointerGetDatum(construct_array(flags[c], flagged, state->flag_types[c], length, by_value, align));
             }
             values[state->n_flag_columns + 1] = actions->own_transaction;  // unused without own_rows_only
-            execute_plan(actions->flag_plan, values);
+            flag_rows_as_table_owner(actions, values);
         }
     }
 }

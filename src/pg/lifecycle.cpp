@@ -112,7 +112,7 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     connect_spi();
     if (PG_ARGISNULL(3)) {
         Datum id[1] = {Int64GetDatum(rows.version->version_id)};
-        execute("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+        execute_as_owner("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
         rows.label = MemoryContextStrdup(rows.context, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
@@ -181,7 +181,7 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the dendrite catalog has no training baselines"),
                         errhint("Run ALTER EXTENSION dendrite UPDATE, then retrain the model.")));
-    execute("SELECT feature_index, feature, mean, stddev, edges, fractions FROM dendrite.feature_baselines "
+    execute_as_owner("SELECT feature_index, feature, mean, stddev, edges, fractions FROM dendrite.feature_baselines "
             "WHERE version_id = $1 ORDER BY feature_index",
             1, oids({INT8OID}), id);
     if (SPI_processed != uint64(n))

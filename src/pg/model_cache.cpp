@@ -39,7 +39,7 @@ const float* float4_values(Datum datum, int expected, const char* model, int ver
 // bias per layer, norm_scale and norm_shift for a layer with layer normalization), into one flat buffer.
 void load_network(CachedVersion* entry, MemoryContext entry_context, const char* model, int version, Datum* id) {
     const int n_features = entry->n_features;
-    execute("SELECT (l.layer->>'dense')::int, l.layer->>'activation', coalesce((l.layer->>'layer_norm')::boolean, false) "
+    execute_as_owner("SELECT (l.layer->>'dense')::int, l.layer->>'activation', coalesce((l.layer->>'layer_norm')::boolean, false) "
             "FROM dendrite.model_versions v, "
             "jsonb_array_elements(v.configuration->'layers') WITH ORDINALITY AS l(layer, i) "
             "WHERE v.version_id = $1 ORDER BY l.i",
@@ -72,7 +72,7 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
         corrupted(model, version, "the output layer is not one unit without layer normalization");
 
     // Embeddings of 'index' features (since 0.4.0): their tables come first in the flat buffer.
-    execute("SELECT (e.embedding->>'feature')::int, (e.embedding->>'rows')::int, (e.embedding->>'dim')::int "
+    execute_as_owner("SELECT (e.embedding->>'feature')::int, (e.embedding->>'rows')::int, (e.embedding->>'dim')::int "
             "FROM dendrite.model_versions v, "
             "jsonb_array_elements(coalesce(v.configuration->'embeddings', '[]')) WITH ORDINALITY AS e(embedding, i) "
             "WHERE v.version_id = $1 ORDER BY e.i",
@@ -113,7 +113,7 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
     // score must not change with where a backend happened to put the parameters.
     char* unaligned = static_cast<char*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters + 64));
     float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
-    execute("SELECT layer_index, name, value FROM dendrite.parameters WHERE version_id = $1 ORDER BY layer_index, name",
+    execute_as_owner("SELECT layer_index, name, value FROM dendrite.parameters WHERE version_id = $1 ORDER BY layer_index, name",
             1, oids({INT8OID}), id);
     uint64 expected_rows = uint64(n_embeddings);
     for (int l = 0; l < n_layers; ++l) expected_rows += layer_norm[l] ? 4 : 2;
@@ -179,12 +179,12 @@ void copy_array(T* out, Datum datum, Oid element_type, int expected, const char*
 
 // A gbdt version: its trees from dendrite.trees, validated (indices in range) before anything scores.
 void load_trees(CachedVersion* entry, MemoryContext entry_context, const char* model, int version, Datum* id) {
-    execute("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1", 1,
+    execute_as_owner("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1", 1,
             oids({INT8OID}), id);
     bool isnull;
     const Datum margin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     if (isnull) corrupted(model, version, "its configuration has no base_margin");
-    execute("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
+    execute_as_owner("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
             "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
             1, oids({INT8OID}), id);
     const int n_trees = int(SPI_processed);
@@ -264,7 +264,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     connect_spi();
     Datum id[1] = {Int64GetDatum(version_id)};
 
-    execute("SELECT threshold, featurizer_id, algorithm = 'gbdt' FROM dendrite.model_versions WHERE version_id = $1", 1,
+    execute_as_owner("SELECT threshold, featurizer_id, algorithm = 'gbdt' FROM dendrite.model_versions WHERE version_id = $1", 1,
             oids({INT8OID}), id);
     int64 featurizer_id;
     bool trees;
@@ -350,7 +350,7 @@ const CachedVersion* serving_version(const char* model) {
 
     connect_spi();
     Datum name[1] = {CStringGetTextDatum(model)};
-    execute("SELECT version_id, version FROM dendrite.serving_version($1)", 1, oids({TEXTOID}), name);
+    execute_as_owner("SELECT version_id, version FROM dendrite.serving_version($1)", 1, oids({TEXTOID}), name);
     bool isnull;
     if (SPI_processed == 0 || (SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), isnull))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" does not exist", model),
@@ -374,7 +374,7 @@ const CachedVersion* model_version(const char* model, int version) {
     if (version == 0) return serving_version(model);
     connect_spi();
     Datum values[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
-    execute("SELECT v.version_id FROM dendrite.models m LEFT JOIN dendrite.model_versions v "
+    execute_as_owner("SELECT v.version_id FROM dendrite.models m LEFT JOIN dendrite.model_versions v "
             "ON v.model_id = m.model_id AND v.version = $2 WHERE m.name = $1",
             2, oids({TEXTOID, INT4OID}), values);
     if (SPI_processed == 0)

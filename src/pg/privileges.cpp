@@ -1,5 +1,6 @@
 #include "pg/boundary.hpp"  // engine headers (through boundary.hpp) come before postgres.h
 #include "pg/catalog.hpp"
+#include "pg/model_cache.hpp"
 #include "pg/privileges.hpp"
 
 #include <cstring>
@@ -66,7 +67,7 @@ namespace {
 // The owner of the named model or featurizer, or NULL when there is none. Needs an SPI connection.
 char* owner_of(const char* sql, const char* name) {
     Datum values[1] = {CStringGetTextDatum(name)};
-    execute(sql, 1, oids({TEXTOID}), values);
+    execute_as_owner(sql, 1, oids({TEXTOID}), values);
     if (SPI_processed == 0) return nullptr;
     return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -166,6 +167,25 @@ DENDRITE_FUNCTION(dendrite_manage_featurizer) { return call_as_extension_owner(f
 
 // import_model: the internal function finds the names in the document and checks them itself.
 DENDRITE_FUNCTION(dendrite_as_extension_owner) { return call_as_extension_owner(fcinfo, nullptr); }
+
+// import_model since 0.5.0: the same, then the version it added is loaded as the cache loader loads every
+// version, with every check of its rows (model_cache.hpp): a document with wrong shapes, counts, indices or
+// statistics is an error (XX001) and the import's transaction keeps nothing of it.
+DENDRITE_FUNCTION(dendrite_import_model) {
+    const Datum result = call_as_extension_owner(fcinfo, nullptr);
+    if (fcinfo->isnull) return result;
+    MemoryContext outer = CurrentMemoryContext;
+    connect_spi();
+    Datum values[2] = {PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? Datum(0) : PG_GETARG_DATUM(1)};
+    const char nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
+    execute_as_owner("SELECT coalesce($2, $1->'model'->>'name')", 2, oids({JSONBOID, TEXTOID}), values, nulls);
+    char* model = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    if (!model) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not name the imported model")));
+    model = MemoryContextStrdup(outer, model);  // SPI's memory goes with finish_spi
+    finish_spi();
+    (void)model_version(model, DatumGetInt32(result));
+    return result;
+}
 
 DENDRITE_FUNCTION(dendrite_may_manage) { PG_RETURN_BOOL(may_manage(NameStr(*PG_GETARG_NAME(0)))); }
 

@@ -20,6 +20,7 @@
 #include <cstring>
 
 extern "C" {
+#include "utils/acl.h"
 #include "utils/date.h"
 #include "utils/json.h"
 }
@@ -31,7 +32,10 @@ namespace {
 // The arguments, as plain data (no object with a destructor may outlive an engine_call).
 struct TrainArguments {
     char* model;
-    char* query;
+    char* query;       // the caller's; or, when train is called with none, the serving version's stored query
+    bool stored_query;  // query is the serving version's: it runs as the model's owner (see QueryRights)
+    QueryRights query_rights;
+    char* search_path;  // stored with the version: the path its query resolves names in (NULL: the default)
     char* label;
     char* algorithm;
     int* hidden;
@@ -155,7 +159,9 @@ double float_argument(FunctionCallInfo fcinfo, int argument, const char* name) {
 TrainArguments read_arguments(FunctionCallInfo fcinfo) {
     TrainArguments a;
     a.model = required_text_argument(fcinfo, 0, "model");
-    a.query = required_text_argument(fcinfo, 1, "query");
+    a.query = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    a.stored_query = false;
+    a.search_path = nullptr;
     a.label = required_text_argument(fcinfo, 2, "label");
     a.algorithm = required_text_argument(fcinfo, 3, "algorithm");
     if (PG_ARGISNULL(4))
@@ -677,7 +683,7 @@ char* metrics_json(const TrainArguments& a, const TrainOutput& out) {
 // One row per named tensor: dense_<l>.kernel {inputs, units}, dense_<l>.bias {units} and, with layer
 // normalization, dense_<l>.norm_scale and dense_<l>.norm_shift {units}.
 void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput& out) {
-    SPIPlanPtr insert_parameter = prepare(
+    SPIPlanPtr insert_parameter = prepare_as_owner(
         "INSERT INTO dendrite.parameters (version_id, layer_index, layer, name, shape, value) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
         6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID}));
@@ -693,7 +699,7 @@ void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput
                            CStringGetTextDatum("table"),
                            PointerGetDatum(int4_array(shape, 2)),
                            PointerGetDatum(float4_array(parameters, count))};
-        execute_plan(insert_parameter, values);
+        execute_plan_as_owner(insert_parameter, values);
         parameters += count;
         inputs += out.embedding_dim[e] - 1;  // the first dense layer sees the table row instead of the index
     }
@@ -705,7 +711,7 @@ void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput
                                CStringGetTextDatum(layer),  CStringGetTextDatum(name),
                                PointerGetDatum(int4_array(shape, dimensions)),
                                PointerGetDatum(float4_array(parameters, count))};
-            execute_plan(insert_parameter, values);
+            execute_plan_as_owner(insert_parameter, values);
             parameters += count;
         };
         const int kernel_shape[2] = {inputs, units};
@@ -721,7 +727,7 @@ void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput
 
 // One row per tree: its nodes as parallel arrays (see dendrite.trees).
 void store_trees(int64 version_id, const TrainOutput& out) {
-    SPIPlanPtr insert_tree = prepare(
+    SPIPlanPtr insert_tree = prepare_as_owner(
         "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, value, "
         "default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         8, oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, BOOLARRAYOID}));
@@ -737,7 +743,7 @@ void store_trees(int64 version_id, const TrainOutput& out) {
                            PointerGetDatum(float4_array(out.threshold + first, size_t(nodes))),
                            PointerGetDatum(float4_array(out.value + first, size_t(nodes))),
                            PointerGetDatum(construct_array(flags, nodes, BOOLOID, 1, true, TYPALIGN_CHAR))};
-        execute_plan(insert_tree, values);
+        execute_plan_as_owner(insert_tree, values);
         pfree(flags);
     }
 }
@@ -751,13 +757,13 @@ void store_evaluation(int64 version_id, int64 featurizer_id, const TrainOutput& 
                            PointerGetDatum(float4_array(out.curve_precision, size_t(out.n_curve))),
                            PointerGetDatum(float4_array(out.curve_recall, size_t(out.n_curve))),
                            PointerGetDatum(float4_array(out.curve_false_positive_rate, size_t(out.n_curve)))};
-        execute("INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate) "
+        execute_as_owner("INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate) "
                 "VALUES ($1, $2, $3, $4, $5)",
                 5, oids({INT8OID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID}), values);
     }
     if (!catalog_has_table("feature_baselines") || out.n_baselines == 0) return;
     const std::vector<std::string>& names = featurizer_by_id(featurizer_id)->featurizer->output_names();
-    SPIPlanPtr insert_baseline = prepare(
+    SPIPlanPtr insert_baseline = prepare_as_owner(
         "INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
         7, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT4ARRAYOID, FLOAT8ARRAYOID}));
@@ -771,8 +777,37 @@ void store_evaluation(int64 version_id, int64 featurizer_id, const TrainOutput& 
                            Float8GetDatum(out.feature_stddevs[f]),
                            PointerGetDatum(float4_array(out.edges + out.edge_offsets[f], size_t(n_edges))),
                            PointerGetDatum(float8_array(out.fractions + out.fraction_offsets[f], n_fractions))};
-        execute_plan(insert_baseline, values);
+        execute_plan_as_owner(insert_baseline, values);
     }
+}
+
+// train(model, NULL, ...): the serving version's training query, run as the model's owner with the
+// search_path stored beside it (as a view's query runs as the view's owner), and, unless another is named,
+// the serving version's featurizer. Needs an SPI connection.
+void use_stored_query(TrainArguments* a) {
+    Datum name[1] = {CStringGetTextDatum(a->model)};
+    execute_as_owner(psprintf("SELECT v.training_query, m.owner, f.name, %s FROM dendrite.serving_version($1) s "
+                              "JOIN dendrite.model_versions v ON v.version_id = s.version_id "
+                              "JOIN dendrite.models m ON m.model_id = v.model_id "
+                              "JOIN dendrite.featurizers f ON f.featurizer_id = v.featurizer_id",
+                              catalog_has_column("model_versions", "search_path") ? "v.search_path" : "NULL::text"),
+                     1, oids({TEXTOID}), name);
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("query must not be null"),
+                        errdetail("Model \"%s\" has no version whose training query could be reused.", a->model),
+                        errhint("Pass the query of the rows to train on.")));
+    HeapTuple row = SPI_tuptable->vals[0];
+    TupleDesc descriptor = SPI_tuptable->tupdesc;
+    a->query = SPI_getvalue(row, descriptor, 1);
+    const char* owner = SPI_getvalue(row, descriptor, 2);
+    if (!a->query || !owner)
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("the serving version of model \"%s\" has no training query or owner", a->model),
+                        errdetail("Table dendrite.model_versions or dendrite.models was edited.")));
+    if (!a->featurizer) a->featurizer = SPI_getvalue(row, descriptor, 3);
+    a->search_path = SPI_getvalue(row, descriptor, 4);
+    a->stored_query = true;
+    a->query_rights = QueryRights{get_role_oid(owner, false), stored_search_path(a->search_path)};
 }
 
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
@@ -783,7 +818,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
     char* caller = current_user_name();
     Datum model_values[3] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration_json(out)),
                              CStringGetTextDatum(caller)};
-    execute("INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
+    execute_as_owner("INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
             "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id, m.owner",
             3, oids({TEXTOID, TEXTOID, TEXTOID}), model_values);
     bool isnull;
@@ -791,10 +826,11 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
     require_manager("model", a.model, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 
     Datum model_id_value[1] = {Int64GetDatum(model_id)};
-    const int version = int(query_int64(
+    const int version = int(query_int64_as_owner(
         "SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
         oids({INT8OID}), model_id_value));
     const EpochRow& last = kept_epoch(out);
+    const bool with_path = catalog_has_column("model_versions", "search_path");
     Datum version_values[16] = {Int64GetDatum(model_id),
                                 Int32GetDatum(version),
                                 Int64GetDatum(featurizer_id),
@@ -809,23 +845,30 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                                 Int64GetDatum(out.training_rows),
                                 Int64GetDatum(out.validation_rows),
                                 Float8GetDatum(out.seconds),
-                                CStringGetTextDatum(caller)};
-    const int64 version_id = query_int64(
+                                CStringGetTextDatum(caller),
+                                a.search_path ? CStringGetTextDatum(a.search_path) : Datum(0)};
+    const char version_nulls[16] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+                                    a.search_path ? ' ' : 'n'};
+    // The search_path column since 0.5.0.
+    execute_as_owner(psprintf(
         "INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, training_query, label_column, "
         "algorithm, configuration, hyperparameters, metrics, threshold, device, training_rows, validation_rows, seconds, "
-        "trained_by) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15) "
-        "RETURNING version_id",
-        15,
+        "trained_by%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15%s) "
+        "RETURNING version_id", with_path ? ", search_path" : "", with_path ? ", $16" : ""),
+        with_path ? 16 : 15,
         oids({INT8OID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TEXTOID,
-                INT8OID, INT8OID, FLOAT8OID, TEXTOID}),
-        version_values);
+                INT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID}),
+        version_values, version_nulls);
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store version %d of model \"%s\"", version, a.model)));
+    const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
     if (out.trees)
         store_trees(version_id, out);
     else
         store_tensors(version_id, data, out);
 
-    SPIPlanPtr insert_epoch = prepare(
+    SPIPlanPtr insert_epoch = prepare_as_owner(
         "INSERT INTO dendrite.epochs (version_id, epoch, loss, validation_loss, precision, recall, f1, pr_auc, "
         "roc_auc, tp, fp, tn, fn, threshold, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
         "$13, $14, $15)",
@@ -839,7 +882,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                             Float8GetDatum(r.f1),      Float8GetDatum(r.pr_auc), Float8GetDatum(r.roc_auc),
                             Int64GetDatum(r.tp),       Int64GetDatum(r.fp),      Int64GetDatum(r.tn),
                             Int64GetDatum(r.fn),       Float8GetDatum(r.threshold), Float8GetDatum(r.seconds)};
-        execute_plan(insert_epoch, values);
+        execute_plan_as_owner(insert_epoch, values);
     }
     store_evaluation(version_id, featurizer_id, out);
     return version;
@@ -852,7 +895,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
 using namespace dendrite::pg;
 
 DENDRITE_FUNCTION(dendrite_train) {
-    const TrainArguments arguments = read_arguments(fcinfo);
+    TrainArguments arguments = read_arguments(fcinfo);
     if (device_is_required(arguments.device)) require_gpu();  // before reading rows
     int planned_epochs = 0;  // reject bad settings before reading any row
     int threads = 0;
@@ -878,6 +921,11 @@ DENDRITE_FUNCTION(dendrite_train) {
     memset(&out, 0, sizeof out);  // what an algorithm does not produce reads as none (no embeddings, no curve)
     connect_spi();
     require_model_manager(arguments.model);  // before any row is read
+    if (arguments.query)
+        arguments.search_path = search_path_to_store();  // the caller's query resolves names in the caller's path
+    else
+        use_stored_query(&arguments);
+    const QueryRights* query_rights = arguments.stored_query ? &arguments.query_rights : nullptr;
     // The featurizer: the latest version of the one named, or a new one fitted on the query, named after
     // the model. Either way the version is pinned to the model version.
     int64 featurizer_id;
@@ -893,7 +941,9 @@ DENDRITE_FUNCTION(dendrite_train) {
         featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, arguments.label, "error",
                                        DT_NOBEGIN, nullptr, "training query", &keep);
     }
-    check_query_columns(describe_query(arguments.query, "training query"), arguments.label);
+    with_stored_query_rights(query_rights, [&] {
+        check_query_columns(describe_query(arguments.query, "training query"), arguments.label);
+    });
     const CachedFeaturizer* featurizer = featurizer_by_id(featurizer_id);
     for (const auto& column : featurizer->featurizer->spec().columns)
         if (strcmp(column.name.c_str(), arguments.label) == 0)
@@ -915,7 +965,9 @@ DENDRITE_FUNCTION(dendrite_train) {
     if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else
-        offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data, expect_training_rows);
+        with_stored_query_rights(query_rights, [&] {
+            offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data, expect_training_rows);
+        });
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
     progress_begin(arguments.model, arguments.algorithm, planned_epochs, int64(data.rows));

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <gtest/gtest.h>
 
 #include "engine/error.hpp"
@@ -273,6 +274,41 @@ TEST(Gbdt, TrainsAndDendriteScoresItsTreesLikeXgboost) {
     }
     EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), r.final_epoch().metrics.pr_auc, 1e-6);
     EXPECT_NEAR(roc_auc(scores.data(), labels.data(), scores.size()), r.final_epoch().metrics.roc_auc, 1e-6);
+}
+
+// Catalog rows edited by hand: a leaf is a node whose children are both -1; any other negative child, a child
+// before its parent or past the tree, a feature out of range or a value that is not finite is refused.
+TEST(Gbdt, WellFormedRefusesEditedTrees) {
+    // One split on feature 0 and its two leaves.
+    int32_t offsets[2] = {0, 3};
+    int32_t left[3] = {1, -1, -1}, right[3] = {2, -1, -1}, feature[3] = {0, 0, 0};
+    float threshold[3] = {0.5f, 0, 0}, value[3] = {0, -1.0f, 1.0f};
+    uint8_t default_left[3] = {1, 0, 0};
+    auto view = [&] {
+        return TreeEnsembleView{2, 1, 0.0f, offsets, left, right, feature, threshold, value, default_left};
+    };
+    EXPECT_TRUE(well_formed(view()));
+    left[1] = -7;  // neither a leaf nor a child
+    EXPECT_FALSE(well_formed(view()));
+    left[1] = -1;
+    right[2] = -3;
+    EXPECT_FALSE(well_formed(view()));
+    right[2] = -1;
+    left[0] = 0;  // its own child: a cycle
+    EXPECT_FALSE(well_formed(view()));
+    left[0] = 3;  // past the tree
+    EXPECT_FALSE(well_formed(view()));
+    left[0] = 1;
+    feature[0] = 2;
+    EXPECT_FALSE(well_formed(view()));
+    feature[0] = 0;
+    value[2] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_FALSE(well_formed(view()));
+    value[2] = 1.0f;
+    threshold[0] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_FALSE(well_formed(view()));
+    threshold[0] = 0.5f;
+    EXPECT_TRUE(well_formed(view()));
 }
 
 TEST(Gbdt, EarlyStoppingKeepsTheBestRoundsTrees) {
