@@ -160,9 +160,19 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
             output_sources_.push_back("history:" + h.name);
             ++history_raw_count_;
         }
+    first_history_output_ = int(output_names_.size()) - history_raw_count_;
     if (!history_.empty() && int(history_.size()) != history_raw_count_)
         fail(ErrorKind::Data, "the featurizer's history statistics do not match its declarations");
     if (history_.empty()) history_.resize(size_t(history_raw_count_));
+}
+
+void Featurizer::overflowed_feature(const std::string& feature, double x) const {
+    if (spec_.nonfinite_as_missing) return;
+    char value[32];
+    std::snprintf(value, sizeof value, "%.6g", x);
+    fail(ErrorKind::Data, "feature \"" + feature + "\" is not finite (from the value " + value + ")",
+         "The value is outside what the featurizer can represent as a 32-bit float after standardization.",
+         "Filter such rows out, or create the featurizer with nonfinite => 'missing' to impute them.");
 }
 
 double Featurizer::nonfinite_input(const FittedColumn& column, double x, bool* missing) const {
@@ -219,7 +229,16 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
                     break;
                 }
                 if (column.spec.clip) x = std::clamp(x, column.spec.clip_low, column.spec.clip_high);
-                *o++ = float((numeric_transform(column.spec.transform, x) - column.center) / column.scale);
+                const float feature = float((numeric_transform(column.spec.transform, x) - column.center) / column.scale);
+                // A finite input can still overflow its feature (1e300 standardized is infinite as a float):
+                // the model never saw such a value, so the nonfinite policy decides, as for an infinite input.
+                if (!std::isfinite(feature)) {
+                    overflowed_feature(column.spec.name, x);
+                    missing = true;
+                    *o++ = float(column.impute);
+                    break;
+                }
+                *o++ = feature;
                 break;
             }
             case ColumnKind::Boolean: {
@@ -302,7 +321,15 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
             const int n = HistoryState::output_count(spec_.history[h]);
             if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
             history->compute(h, history_event(h, inputs), raw);
-            for (int i = 0; i < n; ++i, ++k) *o++ = float((raw[i] - history_[k].center) / history_[k].scale);
+            for (int i = 0; i < n; ++i, ++k) {
+                const float feature = float((raw[i] - history_[k].center) / history_[k].scale);
+                if (std::isfinite(feature)) {
+                    *o++ = feature;
+                    continue;
+                }
+                overflowed_feature(output_names_[size_t(first_history_output_) + k], raw[i]);
+                *o++ = 0.0f;  // 'missing': the history output's training mean
+            }
         }
     }
 }

@@ -75,6 +75,9 @@ private:
         return value.number;
     }
     double nonfinite_input(const FittedColumn& column, double x, bool* missing) const;
+    // A feature that is not finite although its input was (an overflow): raises unless the spec treats
+    // non-finite values as missing (then the caller imputes).
+    void overflowed_feature(const std::string& feature, double x) const;
 
     FeaturizerSpec spec_;
     std::vector<FittedColumn> columns_;
@@ -90,6 +93,7 @@ private:
     std::vector<std::string> output_names_, output_sources_;
     std::vector<IndexOutput> index_outputs_;
     int history_raw_count_ = 0;
+    int first_history_output_ = 0;  // the index of the first history output in output_names_
 };
 
 // Fits a featurizer in one pass over rows in time order (history features need the order).

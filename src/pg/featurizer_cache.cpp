@@ -1,5 +1,6 @@
 #include "pg/featurizer_cache.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
@@ -55,6 +56,22 @@ struct StoredColumn {
     double* values;
 };
 
+// A featurizer version whose rows were edited by hand (or imported wrong): XX001 naming it, the table and
+// what is wrong. Never a crash, never a score.
+[[noreturn]] void stored_featurizer_corrupted(const char* name, const char* table, int64 featurizer_id, const char* what) {
+    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                    errmsg("featurizer \"%s\" is inconsistent: %s", name ? name : "?", what),
+                    errdetail("Table %s, rows of featurizer_id " INT64_FORMAT ".", table, featurizer_id),
+                    errhint("Fitted featurizer rows must not be edited; fit a new featurizer version.")));
+    pg_unreachable();
+}
+
+bool spec_json_is_set(HeapTuple row, TupleDesc descriptor) {
+    bool isnull;
+    SPI_getbinval(row, descriptor, 5, &isnull);
+    return !isnull;
+}
+
 CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     MemoryContext entry_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
     CachedFeaturizer* entry = static_cast<CachedFeaturizer*>(MemoryContextAllocZero(entry_context, sizeof(CachedFeaturizer)));
@@ -65,7 +82,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     Datum id[1] = {Int64GetDatum(featurizer_id)};
     // The owner (0.3.0 on) and search_path (0.5.0 on) columns, as this catalog has them.
     execute_as_owner(psprintf("SELECT name, version, query, coalesce(history_query, query), spec::text, input_columns, "
-                              "input_types, %s, %s FROM dendrite.featurizers WHERE featurizer_id = $1",
+                              "input_types, %s, %s, output_names FROM dendrite.featurizers WHERE featurizer_id = $1",
                               featurizers_have_owners() ? "owner" : "NULL::name",
                               catalog_has_column("featurizers", "search_path") ? "search_path" : "NULL::text"),
                      1, oids({INT8OID}), id);
@@ -74,19 +91,39 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc descriptor = SPI_tuptable->tupdesc;
     bool isnull;
-    entry->name = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 1));
+    {
+        const char* name = SPI_getvalue(row, descriptor, 1);
+        const char* query = SPI_getvalue(row, descriptor, 3);
+        if (!name || !query)
+            stored_featurizer_corrupted(name, "dendrite.featurizers", featurizer_id, "its name or query is NULL");
+        entry->name = MemoryContextStrdup(entry_context, name);
+        entry->query = MemoryContextStrdup(entry_context, query);
+        entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));  // coalesce'd
+    }
     entry->version = DatumGetInt32(SPI_getbinval(row, descriptor, 2, &isnull));
-    entry->query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 3));
-    entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));
     {
         const char* owner = SPI_getvalue(row, descriptor, 8);
         entry->query_owner = owner ? get_role_oid(owner, false) : InvalidOid;
         entry->search_path = MemoryContextStrdup(entry_context, stored_search_path(SPI_getvalue(row, descriptor, 9)));
     }
     char* spec_json = SPI_getvalue(row, descriptor, 5);
-    int n_inputs, n_types;
-    char** input_names = text_array_values(SPI_getbinval(row, descriptor, 6, &isnull), &n_inputs);
-    char** input_types = text_array_values(SPI_getbinval(row, descriptor, 7, &isnull), &n_types);
+    int n_inputs = 0, n_types = 0, n_output_names = 0;
+    char** input_names = nullptr;
+    char** input_types = nullptr;
+    char** output_names = nullptr;
+    {
+        bool inputs_null, types_null, outputs_null;
+        const Datum inputs = SPI_getbinval(row, descriptor, 6, &inputs_null);
+        const Datum types = SPI_getbinval(row, descriptor, 7, &types_null);
+        const Datum outputs = SPI_getbinval(row, descriptor, 10, &outputs_null);
+        SPI_getbinval(row, descriptor, 2, &isnull);
+        if (!entry->name || isnull || !entry->query || !spec_json_is_set(row, descriptor) || inputs_null || types_null ||
+            outputs_null)
+            stored_featurizer_corrupted(entry->name, "dendrite.featurizers", featurizer_id, "a column is NULL");
+        input_names = text_array_values(inputs, &n_inputs);
+        input_types = text_array_values(types, &n_types);
+        output_names = text_array_values(outputs, &n_output_names);
+    }
     if (n_types != n_inputs)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
 
@@ -98,11 +135,20 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     for (int c = 0; c < n_columns; ++c) {
         HeapTuple r = SPI_tuptable->vals[c];
         TupleDesc d = SPI_tuptable->tupdesc;
-        columns[c].missing_indicator = DatumGetBool(SPI_getbinval(r, d, 1, &isnull));
-        columns[c].center = DatumGetFloat8(SPI_getbinval(r, d, 2, &isnull));
-        columns[c].scale = DatumGetFloat8(SPI_getbinval(r, d, 3, &isnull));
-        columns[c].impute = DatumGetFloat8(SPI_getbinval(r, d, 4, &isnull));
-        columns[c].unseen_value = DatumGetFloat8(SPI_getbinval(r, d, 5, &isnull));
+        // Every statistic is a finite number (and the scale positive, checked with the spec below): a NULL or
+        // a NaN would become a NaN feature, and a NaN feature a score.
+        bool nulls[6];
+        columns[c].missing_indicator = DatumGetBool(SPI_getbinval(r, d, 1, &nulls[0]));
+        columns[c].center = DatumGetFloat8(SPI_getbinval(r, d, 2, &nulls[1]));
+        columns[c].scale = DatumGetFloat8(SPI_getbinval(r, d, 3, &nulls[2]));
+        columns[c].impute = DatumGetFloat8(SPI_getbinval(r, d, 4, &nulls[3]));
+        columns[c].unseen_value = DatumGetFloat8(SPI_getbinval(r, d, 5, &nulls[4]));
+        const int ordinal = DatumGetInt32(SPI_getbinval(r, d, 6, &nulls[5]));
+        if (nulls[0] || nulls[1] || nulls[2] || nulls[3] || nulls[4] || nulls[5] || ordinal != c + 1 ||
+            !std::isfinite(columns[c].center) || !std::isfinite(columns[c].scale) || !std::isfinite(columns[c].impute) ||
+            !std::isfinite(columns[c].unseen_value))
+            stored_featurizer_corrupted(entry->name, "dendrite.feature_columns", featurizer_id,
+                                        psprintf("column %d has a missing or non-finite statistic", c + 1));
     }
     execute_as_owner("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
             "ORDER BY ordinal, rank",
@@ -112,6 +158,11 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         // Two passes: count per column, then fill.
         for (uint64 i = 0; i < n; ++i) {
             const int ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+            bool value_null;
+            const double value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &value_null));
+            if (isnull || value_null || !std::isfinite(value) || !SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))
+                stored_featurizer_corrupted(entry->name, "dendrite.feature_categories", featurizer_id,
+                                            "a category or its value is missing or not finite");
             if (ordinal < 1 || ordinal > n_columns)
                 ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has a category of an unknown column", entry->name)));
             columns[ordinal - 1].n_categories++;
@@ -135,8 +186,13 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     double* history_center = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
     double* history_scale = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
     for (int i = 0; i < n_history; ++i) {
-        history_center[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-        history_scale[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+        bool center_null, scale_null;
+        history_center[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &center_null));
+        history_scale[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &scale_null));
+        if (center_null || scale_null || !std::isfinite(history_center[i]) || !std::isfinite(history_scale[i]) ||
+            !(history_scale[i] > 0))
+            stored_featurizer_corrupted(entry->name, "dendrite.feature_history", featurizer_id,
+                                        psprintf("history output %d has a missing, non-finite or non-positive statistic", i + 1));
     }
     engine::Featurizer* featurizer = nullptr;
     engine_call([&] {
@@ -166,6 +222,17 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         featurizer = built.release();
     });
     own_in_context(entry_context, featurizer);
+    // Every history output has its stored standardization (the engine defaults missing ones to none), and
+    // the stored output names are the spec's.
+    if (!featurizer->spec().history.empty() && int(featurizer->history_outputs().size()) != n_history)
+        stored_featurizer_corrupted(entry->name, "dendrite.feature_history", featurizer_id,
+                                    "its history rows do not match its declarations");
+    bool names_match = featurizer->output_count() == n_output_names;
+    for (int i = 0; names_match && i < n_output_names; ++i)
+        names_match = strcmp(featurizer->output_names()[size_t(i)].c_str(), output_names[i]) == 0;
+    if (!names_match)
+        stored_featurizer_corrupted(entry->name, "dendrite.featurizers", featurizer_id,
+                                    "its output_names do not match its spec");
 
     entry->featurizer = featurizer;
     entry->n_outputs = featurizer->output_count();

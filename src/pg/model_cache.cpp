@@ -20,19 +20,43 @@ namespace {
 CachedVersion* cached_versions = nullptr;  // in TopMemoryContext
 constexpr int kCachedVersions = 8;
 
-// An inconsistency between a version's parameter rows and its architecture (rows edited by hand).
-[[noreturn]] void corrupted(const char* model, int version, const char* what) {
+// The row being validated, for the error's detail: which catalog table and which of its rows.
+struct RowInQuestion {
+    const char* table;
+    const char* row;  // e.g. "layer_index 0, name kernel"; NULL: the version's rows as a whole
+};
+
+// An inconsistency between a version's rows and its architecture (rows edited by hand, or a bad import):
+// XX001 naming the model, version, table and row. Never a crash, never a score.
+[[noreturn]] void corrupted(const char* model, int version, const char* what, RowInQuestion where = {nullptr, nullptr}) {
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                     errmsg("parameters of model \"%s\" version %d are inconsistent: %s", model, version, what),
+                    where.table ? (where.row ? errdetail("Table %s, row (%s).", where.table, where.row)
+                                             : errdetail("Table %s.", where.table))
+                                : 0,
                     errhint("Parameter rows of a trained version must not be edited; retrain the model.")));
     pg_unreachable();
 }
 
-const float* float4_values(Datum datum, int expected, const char* model, int version) {
+const float* float4_values(Datum datum, int expected, const char* model, int version, RowInQuestion where) {
     ArrayType* array = DatumGetArrayTypeP(datum);
-    if (ARR_NDIM(array) != 1 || array_contains_nulls(array) || ARR_DIMS(array)[0] != expected)
-        corrupted(model, version, "a tensor has the wrong number of values");
+    if (ARR_NDIM(array) != 1 || array_contains_nulls(array) || ARR_DIMS(array)[0] != expected ||
+        ARR_ELEMTYPE(array) != FLOAT4OID)
+        corrupted(model, version, "a tensor has the wrong number of values", where);
     return reinterpret_cast<const float*>(ARR_DATA_PTR(array));
+}
+
+// A tensor's shape column against the shape its layer needs: {first} or {first, second} (second < 0: 1-D).
+void check_shape(Datum datum, bool isnull, int first, int second, const char* model, int version, RowInQuestion where) {
+    if (isnull) corrupted(model, version, "a tensor has no shape", where);
+    ArrayType* array = DatumGetArrayTypeP(datum);
+    const int dims = second < 0 ? 1 : 2;
+    const int length = ARR_NDIM(array) == 1 ? ARR_DIMS(array)[0] : 0;
+    if (ARR_ELEMTYPE(array) != INT4OID || array_contains_nulls(array) || length != dims)
+        corrupted(model, version, "a tensor's shape does not match its layer", where);
+    const int32* shape = reinterpret_cast<const int32*>(ARR_DATA_PTR(array));
+    if (shape[0] != first || (dims == 2 && shape[1] != second))
+        corrupted(model, version, "a tensor's shape does not match its layer", where);
 }
 
 // A network version: its layers from the configuration, its tensors from dendrite.parameters (kernel and
@@ -113,46 +137,71 @@ void load_network(CachedVersion* entry, MemoryContext entry_context, const char*
     // score must not change with where a backend happened to put the parameters.
     char* unaligned = static_cast<char*>(MemoryContextAllocHuge(entry_context, sizeof(float) * n_parameters + 64));
     float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
-    execute_as_owner("SELECT layer_index, name, value FROM dendrite.parameters WHERE version_id = $1 ORDER BY layer_index, name",
-            1, oids({INT8OID}), id);
+    execute_as_owner("SELECT layer_index, name, value, shape FROM dendrite.parameters WHERE version_id = $1 "
+                     "ORDER BY layer_index, name",
+                     1, oids({INT8OID}), id);
     uint64 expected_rows = uint64(n_embeddings);
     for (int l = 0; l < n_layers; ++l) expected_rows += layer_norm[l] ? 4 : 2;
-    if (SPI_processed != expected_rows) corrupted(model, version, "it does not have the tensors its layers need");
+    if (SPI_processed != expected_rows)
+        corrupted(model, version, "it does not have the tensors its layers need", {"dendrite.parameters", nullptr});
+    // Which tensors were read: 4 per layer (kernel, bias, norm_scale, norm_shift) and 1 per embedding, so
+    // that a duplicated row cannot stand in for a missing one.
+    bool* seen = static_cast<bool*>(palloc0(sizeof(bool) * (size_t(n_layers) * 4 + size_t(n_embeddings) + 1)));
     for (uint64 r = 0; r < SPI_processed; ++r) {
         HeapTuple row = SPI_tuptable->vals[r];
-        bool isnull;
-        const int l = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-        const char* name = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
+        TupleDesc d = SPI_tuptable->tupdesc;
+        bool index_null, value_null, shape_null;
+        const int l = DatumGetInt32(SPI_getbinval(row, d, 1, &index_null));
+        const char* name = SPI_getvalue(row, d, 2);
+        const Datum value = SPI_getbinval(row, d, 3, &value_null);
+        const Datum shape = SPI_getbinval(row, d, 4, &shape_null);
+        const RowInQuestion where{"dendrite.parameters",
+                                  psprintf("layer_index %s, name %s", index_null ? "NULL" : psprintf("%d", l),
+                                           name ? name : "NULL")};
+        if (index_null || !name) corrupted(model, version, "a tensor has no layer or name", where);
+        if (value_null) corrupted(model, version, "a tensor has no values", where);
         if (l < 0 && -l <= n_embeddings && strcmp(name, "table") == 0) {
             const int e = -l - 1;
+            if (seen[size_t(n_layers) * 4 + size_t(e)]) corrupted(model, version, "a tensor appears twice", where);
+            seen[size_t(n_layers) * 4 + size_t(e)] = true;
+            check_shape(shape, shape_null, embedding_rows[e], embedding_dim[e], model, version, where);
             const int count = embedding_rows[e] * embedding_dim[e];
-            const float* values = float4_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), count, model, version);
+            const float* values = float4_values(value, count, model, version, where);
             for (int i = 0; i < count; ++i) {
-                if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite");
+                if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite", where);
                 parameters[embedding_offset[e] + size_t(i)] = values[i];
             }
             continue;
         }
-        if (l < 0 || l >= n_layers) corrupted(model, version, "a tensor names a layer that does not exist");
+        if (l < 0 || l >= n_layers) corrupted(model, version, "a tensor names a layer that does not exist", where);
         const int inputs = l == 0 ? dense_inputs : units[l - 1];
         const size_t bias_offset = layer_offset[l] + size_t(inputs) * size_t(units[l]);
         size_t offset;
         int count = units[l];
+        int slot;
         if (strcmp(name, "kernel") == 0) {
             offset = layer_offset[l];
             count = inputs * units[l];
+            slot = 0;
         } else if (strcmp(name, "bias") == 0) {
             offset = bias_offset;
+            slot = 1;
         } else if (layer_norm[l] && strcmp(name, "norm_scale") == 0) {
             offset = bias_offset + size_t(units[l]);
+            slot = 2;
         } else if (layer_norm[l] && strcmp(name, "norm_shift") == 0) {
             offset = bias_offset + 2 * size_t(units[l]);
+            slot = 3;
         } else {
-            corrupted(model, version, "a tensor has an unknown name");
+            corrupted(model, version, "a tensor has an unknown name", where);
         }
-        const float* values = float4_values(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull), count, model, version);
+        if (seen[size_t(l) * 4 + size_t(slot)]) corrupted(model, version, "a tensor appears twice", where);
+        seen[size_t(l) * 4 + size_t(slot)] = true;
+        // kernel: {inputs, units} (row-major); bias and the layer norm's vectors: {units}.
+        check_shape(shape, shape_null, slot == 0 ? inputs : units[l], slot == 0 ? units[l] : -1, model, version, where);
+        const float* values = float4_values(value, count, model, version, where);
         for (int i = 0; i < count; ++i) {
-            if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite");
+            if (!std::isfinite(values[i])) corrupted(model, version, "a parameter is not finite", where);
             parameters[offset + size_t(i)] = values[i];
         }
     }
@@ -181,9 +230,10 @@ void copy_array(T* out, Datum datum, Oid element_type, int expected, const char*
 void load_trees(CachedVersion* entry, MemoryContext entry_context, const char* model, int version, Datum* id) {
     execute_as_owner("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1", 1,
             oids({INT8OID}), id);
-    bool isnull;
-    const Datum margin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    if (isnull) corrupted(model, version, "its configuration has no base_margin");
+    bool isnull = true;
+    const Datum margin = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : Datum(0);
+    if (isnull || !std::isfinite(DatumGetFloat4(margin)))
+        corrupted(model, version, "its configuration has no finite base_margin", {"dendrite.model_versions", nullptr});
     execute_as_owner("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
             "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
             1, oids({INT8OID}), id);
@@ -235,7 +285,9 @@ void load_trees(CachedVersion* entry, MemoryContext entry_context, const char* m
     view.default_left = default_left;
     bool valid = true;
     engine_call([&] { valid = engine::well_formed(view); });
-    if (!valid) corrupted(model, version, "its trees are not well formed");
+    if (!valid)
+        corrupted(model, version, "its trees are not well formed (a child index, a feature or a value out of range)",
+                  {"dendrite.trees", nullptr});
     entry->scorer.kind = engine::ModelView::Kind::Trees;
     entry->scorer.trees = view;
 }
@@ -264,15 +316,24 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     connect_spi();
     Datum id[1] = {Int64GetDatum(version_id)};
 
-    execute_as_owner("SELECT threshold, featurizer_id, algorithm = 'gbdt' FROM dendrite.model_versions WHERE version_id = $1", 1,
-            oids({INT8OID}), id);
+    execute_as_owner("SELECT threshold, featurizer_id, algorithm = 'gbdt', algorithm FROM dendrite.model_versions "
+                     "WHERE version_id = $1",
+                     1, oids({INT8OID}), id);
+    const RowInQuestion version_row{"dendrite.model_versions", psprintf("version_id " INT64_FORMAT, version_id)};
+    if (SPI_processed != 1) corrupted(model, version, "its version row is missing", version_row);
     int64 featurizer_id;
     bool trees;
     {
-        bool isnull;
-        entry->threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-        trees = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+        bool threshold_null, featurizer_null, algorithm_null;
+        entry->threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &threshold_null));
+        featurizer_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &featurizer_null));
+        trees = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &algorithm_null));
+        const char* algorithm = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+        if (threshold_null || !std::isfinite(entry->threshold))
+            corrupted(model, version, "its threshold is not a finite number", version_row);
+        if (featurizer_null) corrupted(model, version, "it has no featurizer", version_row);
+        if (algorithm_null || !(trees || strcmp(algorithm, "mlp") == 0 || strcmp(algorithm, "logistic_regression") == 0))
+            corrupted(model, version, "its algorithm is unknown", version_row);
     }
     entry->featurizer = featurizer_by_id(featurizer_id);
     const int n_features = entry->featurizer->n_outputs;

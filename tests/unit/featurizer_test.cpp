@@ -172,6 +172,26 @@ TEST(Featurizer, NonFiniteAsMissing) {
     EXPECT_EQ(run(f, {v}), (std::vector<float>{0.0f, 1.0f}));
 }
 
+// A finite input whose feature overflows a float (1e300 standardized) is not finite either: the nonfinite
+// policy decides, as for an infinite input (issue #22): an error, or the column's imputation when 'missing'.
+TEST(Featurizer, OverflowedFeatureFollowsTheNonFinitePolicy) {
+    for (const char* policy : {"error", "missing"}) {
+        FeaturizerFitter fitter(resolve_spec({{"a", SqlTypeClass::Number}}, R"({"a": {"missing_indicator": true}})", "", "", policy));
+        for (double x : {1.0, 3.0}) {
+            RawValue v = RawValue::of_number(x);
+            fitter.add(&v);
+        }
+        const Featurizer f = fitter.finish();
+        EXPECT_EQ(run(f, {RawValue::of_number(3.0)}), (std::vector<float>{1.0f, 0.0f}));
+        if (std::strcmp(policy, "error") == 0) {
+            EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(1e300)}); }), ErrorKind::Data);
+            EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(-1e300)}); }), ErrorKind::Data);
+        } else {
+            EXPECT_EQ(run(f, {RawValue::of_number(1e300)}), (std::vector<float>{0.0f, 1.0f}));  // the mean, flagged missing
+        }
+    }
+}
+
 TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
     const std::vector<InputColumn> columns{{"m", SqlTypeClass::Text}, {"f", SqlTypeClass::Text},
                                            {"t", SqlTypeClass::Integer}, {"y", SqlTypeClass::Integer}};
