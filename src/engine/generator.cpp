@@ -73,8 +73,24 @@ void GeneratorOptions::validate() const {
              "customers * days must stay under 80000000.");
 }
 
+double GeneratorOptions::estimated_bytes() const {
+    const double nearby_terminals = double(terminals) * M_PI * kTerminalRadius * kTerminalRadius / (kMapSize * kMapSize);
+    const double rows = double(customers) * days * 2.5;
+    return double(customers) * (sizeof(int32_t) * nearby_terminals + 64) + 2 * rows * sizeof(Transaction);
+}
+
 std::vector<Transaction> generate_transactions(const GeneratorOptions& options) {
     options.validate();
+    if (options.memory_limit_bytes > 0 && options.estimated_bytes() > double(options.memory_limit_bytes))
+        fail(ErrorKind::OutOfMemory, "the requested data set needs more memory than the limit",
+             "About " + std::to_string(int64_t(options.estimated_bytes() / (1 << 20))) + " MB for " +
+                 std::to_string(options.customers) + " customers with " + std::to_string(options.terminals) +
+                 " terminals over " + std::to_string(options.days) + " days; the limit is " +
+                 std::to_string(options.memory_limit_bytes >> 20) + " MB.",
+             "Ask for fewer customers, terminals or days, or raise dendrite.training_memory.");
+    auto stop_if_asked = [&] {
+        if (options.should_stop && options.should_stop()) fail(ErrorKind::Canceled, "the generation was canceled");
+    };
     Rng rng(options.seed);
     const int n_countries = int(generator_countries().size());
     const int n_categories = int(generator_merchant_categories().size());
@@ -93,7 +109,9 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
     std::sort(by_x.begin(), by_x.end(), [&](int32_t a, int32_t b) { return terminals[a].x < terminals[b].x; });
 
     std::vector<Customer> customers(options.customers);
-    for (auto& c : customers) {
+    for (size_t i = 0; i < customers.size(); ++i) {
+        if ((i & 1023) == 0) stop_if_asked();
+        Customer& c = customers[i];
         c.x = rng.uniform(0, kMapSize);
         c.y = rng.uniform(0, kMapSize);
         c.mean_amount = rng.uniform(5, 100);
@@ -120,6 +138,7 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
     std::vector<Transaction> transactions;
     transactions.reserve(size_t(options.customers) * options.days * 2 + 1024);
     for (int day = 0; day < options.days; ++day) {
+        const size_t day_start = transactions.size();
         for (int k = rng.poisson(terminals_per_day); k > 0; --k)
             terminal_compromised_until[rng.below(terminals.size())] = day + kCompromisedTerminalDays;
         for (int k = rng.poisson(cards_per_day); k > 0; --k)
@@ -127,6 +146,7 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
 
         const double activity = kWeekdayActivity[day % 7];
         for (int32_t customer_id = 0; customer_id < options.customers; ++customer_id) {
+            if ((customer_id & 4095) == 0) stop_if_asked();
             Customer& c = customers[customer_id];
             if (c.terminals.empty()) continue;
             for (int k = rng.poisson(c.transactions_per_day * activity); k > 0; --k) {
@@ -162,9 +182,11 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
                 transactions.push_back(tx);
             }
         }
+        // A day's transactions all come after the previous day's: sorting each day in turn is the sort of the
+        // whole set, in steps short enough to answer a cancel.
+        std::stable_sort(transactions.begin() + std::ptrdiff_t(day_start), transactions.end(),
+                         [](const Transaction& a, const Transaction& b) { return a.seconds < b.seconds; });
     }
-    std::stable_sort(transactions.begin(), transactions.end(),
-                     [](const Transaction& a, const Transaction& b) { return a.seconds < b.seconds; });
     for (size_t i = 0; i < transactions.size(); ++i) transactions[i].transaction_id = int64_t(i);
     return transactions;
 }

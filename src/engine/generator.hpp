@@ -6,7 +6,9 @@
 #pragma once
 #include "engine/engine_only.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace dendrite::engine {
@@ -16,7 +18,15 @@ struct GeneratorOptions {
     int terminals = 4000;
     int days = 50;
     uint64_t seed = 42;
+    // Polled every few thousand customers and between days: true -> ErrorKind::Canceled.
+    std::function<bool()> should_stop;
+    // The most memory the generation may take (its estimate, checked before it starts): 0 for no limit;
+    // more -> ErrorKind::OutOfMemory.
+    size_t memory_limit_bytes = 0;
     void validate() const;  // throws InvalidParameter
+    // What the generation takes at its peak, estimated from the options: the customers' nearby terminals
+    // and the transactions, twice (the caller copies them out).
+    double estimated_bytes() const;
 };
 
 enum class FraudScenario : int8_t { None = 0, LargeAmount = 1, CompromisedTerminal = 2, LeakedCard = 3 };

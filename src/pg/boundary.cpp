@@ -3,6 +3,10 @@
 #include <cstring>
 #include <new>
 
+extern "C" {
+#include "utils/lsyscache.h"
+}
+
 namespace dendrite::pg {
 
 namespace {
@@ -82,6 +86,12 @@ void raise_captured() {
 }
 
 Datum call_guarded(Implementation implementation, FunctionCallInfo fcinfo) {
+    // pg_duckdb's sanity check: PostgreSQL's stack of error handlers (and of error context callbacks) must
+    // be where it was when the function returns or throws. A PG_TRY left by a C++ exception or a return
+    // would leave PG_exception_stack pointing into a dead frame, and the next ERROR would jump there: put
+    // them back and raise an internal error instead of crashing later.
+    sigjmp_buf* const exception_stack = PG_exception_stack;
+    ErrorContextCallback* const context_stack = error_context_stack;
     bool failed = false;
     Datum result = (Datum)0;
     try {
@@ -89,6 +99,14 @@ Datum call_guarded(Implementation implementation, FunctionCallInfo fcinfo) {
     } catch (...) {
         capture_current_exception();
         failed = true;
+    }
+    if (PG_exception_stack != exception_stack || error_context_stack != context_stack) {
+        PG_exception_stack = exception_stack;
+        error_context_stack = context_stack;
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("dendrite function %s left PostgreSQL's error handler stack unbalanced",
+                               fcinfo->flinfo ? get_func_name(fcinfo->flinfo->fn_oid) : "?"),
+                        errhint("This is a bug in dendrite; please report it.")));
     }
     if (failed) raise_captured();
     return result;

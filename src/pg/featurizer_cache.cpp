@@ -58,10 +58,12 @@ struct StoredColumn {
 
 // A featurizer version whose rows were edited by hand (or imported wrong): XX001 naming it, the table and
 // what is wrong. Never a crash, never a score.
-[[noreturn]] void stored_featurizer_corrupted(const char* name, const char* table, int64 featurizer_id, const char* what) {
+[[noreturn]] void stored_featurizer_corrupted(const CachedFeaturizer* entry, const char* table, const char* what) {
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                    errmsg("featurizer \"%s\" is inconsistent: %s", name ? name : "?", what),
-                    errdetail("Table %s, rows of featurizer_id " INT64_FORMAT ".", table, featurizer_id),
+                    errmsg("featurizer \"%s\" is inconsistent: %s", entry->name ? entry->name : "?", what),
+                    entry->name ? errdetail("Table %s, the rows of version %d of featurizer \"%s\".", table, entry->version,
+                                            entry->name)
+                                : errdetail("Table %s, the row of featurizer_id " INT64_FORMAT ".", table, entry->featurizer_id),
                     errhint("Fitted featurizer rows must not be edited; fit a new featurizer version.")));
     pg_unreachable();
 }
@@ -91,16 +93,16 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc descriptor = SPI_tuptable->tupdesc;
     bool isnull;
+    entry->version = DatumGetInt32(SPI_getbinval(row, descriptor, 2, &isnull));
     {
         const char* name = SPI_getvalue(row, descriptor, 1);
         const char* query = SPI_getvalue(row, descriptor, 3);
         if (!name || !query)
-            stored_featurizer_corrupted(name, "dendrite.featurizers", featurizer_id, "its name or query is NULL");
+            stored_featurizer_corrupted(entry, "dendrite.featurizers", "its name or query is NULL");
         entry->name = MemoryContextStrdup(entry_context, name);
         entry->query = MemoryContextStrdup(entry_context, query);
         entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));  // coalesce'd
     }
-    entry->version = DatumGetInt32(SPI_getbinval(row, descriptor, 2, &isnull));
     {
         const char* owner = SPI_getvalue(row, descriptor, 8);
         entry->query_owner = owner ? get_role_oid(owner, false) : InvalidOid;
@@ -119,7 +121,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         SPI_getbinval(row, descriptor, 2, &isnull);
         if (!entry->name || isnull || !entry->query || !spec_json_is_set(row, descriptor) || inputs_null || types_null ||
             outputs_null)
-            stored_featurizer_corrupted(entry->name, "dendrite.featurizers", featurizer_id, "a column is NULL");
+            stored_featurizer_corrupted(entry, "dendrite.featurizers", "a column is NULL");
         input_names = text_array_values(inputs, &n_inputs);
         input_types = text_array_values(types, &n_types);
         output_names = text_array_values(outputs, &n_output_names);
@@ -147,7 +149,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         if (nulls[0] || nulls[1] || nulls[2] || nulls[3] || nulls[4] || nulls[5] || ordinal != c + 1 ||
             !std::isfinite(columns[c].center) || !std::isfinite(columns[c].scale) || !std::isfinite(columns[c].impute) ||
             !std::isfinite(columns[c].unseen_value))
-            stored_featurizer_corrupted(entry->name, "dendrite.feature_columns", featurizer_id,
+            stored_featurizer_corrupted(entry, "dendrite.feature_columns",
                                         psprintf("column %d has a missing or non-finite statistic", c + 1));
     }
     execute_as_owner("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
@@ -161,7 +163,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
             bool value_null;
             const double value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &value_null));
             if (isnull || value_null || !std::isfinite(value) || !SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))
-                stored_featurizer_corrupted(entry->name, "dendrite.feature_categories", featurizer_id,
+                stored_featurizer_corrupted(entry, "dendrite.feature_categories",
                                             "a category or its value is missing or not finite");
             if (ordinal < 1 || ordinal > n_columns)
                 ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has a category of an unknown column", entry->name)));
@@ -191,7 +193,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         history_scale[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &scale_null));
         if (center_null || scale_null || !std::isfinite(history_center[i]) || !std::isfinite(history_scale[i]) ||
             !(history_scale[i] > 0))
-            stored_featurizer_corrupted(entry->name, "dendrite.feature_history", featurizer_id,
+            stored_featurizer_corrupted(entry, "dendrite.feature_history",
                                         psprintf("history output %d has a missing, non-finite or non-positive statistic", i + 1));
     }
     engine::Featurizer* featurizer = nullptr;
@@ -225,13 +227,13 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     // Every history output has its stored standardization (the engine defaults missing ones to none), and
     // the stored output names are the spec's.
     if (!featurizer->spec().history.empty() && int(featurizer->history_outputs().size()) != n_history)
-        stored_featurizer_corrupted(entry->name, "dendrite.feature_history", featurizer_id,
+        stored_featurizer_corrupted(entry, "dendrite.feature_history",
                                     "its history rows do not match its declarations");
     bool names_match = featurizer->output_count() == n_output_names;
     for (int i = 0; names_match && i < n_output_names; ++i)
         names_match = strcmp(featurizer->output_names()[size_t(i)].c_str(), output_names[i]) == 0;
     if (!names_match)
-        stored_featurizer_corrupted(entry->name, "dendrite.featurizers", featurizer_id,
+        stored_featurizer_corrupted(entry, "dendrite.featurizers",
                                     "its output_names do not match its spec");
 
     entry->featurizer = featurizer;

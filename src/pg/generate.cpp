@@ -1,6 +1,7 @@
 // dendrite.generate_transactions: the demo's data, from the engine's generator.
 #include "engine/generator.hpp"
 #include "pg/boundary.hpp"
+#include "pg/settings.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,24 +10,33 @@ using namespace dendrite;
 using namespace dendrite::pg;
 
 DENDRITE_FUNCTION(dendrite_generate_transactions) {
-    engine::GeneratorOptions options;
-    options.customers = PG_GETARG_INT32(0);
-    options.terminals = PG_GETARG_INT32(1);
-    options.days = PG_GETARG_INT32(2);
-    options.seed = uint64_t(PG_GETARG_INT64(3));
+    // Plain values here: the options (which hold a std::function) live only inside engine_call, as no
+    // object with a destructor may be jumped over by an ERROR.
+    const int customers = PG_GETARG_INT32(0), terminals = PG_GETARG_INT32(1), days = PG_GETARG_INT32(2);
+    const uint64_t seed = uint64_t(PG_GETARG_INT64(3));
     const Timestamp start = PG_GETARG_TIMESTAMP(4);
     if (TIMESTAMP_NOT_FINITE(start))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("start_time must be finite")));
 
-    // Generate in the engine and copy into palloc'd memory before leaving engine_call.
+    // Generate in the engine and copy into palloc'd memory before leaving engine_call. Cancel and
+    // statement_timeout stop it within a few thousand customers; its memory stays within
+    // dendrite.training_memory (53200 before anything is generated otherwise).
     engine::Transaction* transactions = nullptr;
     size_t count = 0;
     engine_call([&] {
+        engine::GeneratorOptions options;
+        options.customers = customers;
+        options.terminals = terminals;
+        options.days = days;
+        options.seed = seed;
+        options.should_stop = [] { return QueryCancelPending || ProcDiePending; };
+        options.memory_limit_bytes = size_t(training_memory_kb) * 1024;
         const auto generated = engine::generate_transactions(options);
         count = generated.size();
         transactions = static_cast<engine::Transaction*>(palloc_or_throw(sizeof(engine::Transaction) * std::max<size_t>(count, 1)));
         std::copy(generated.begin(), generated.end(), transactions);
     });
+    CHECK_FOR_INTERRUPTS();
 
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
