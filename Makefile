@@ -13,7 +13,7 @@ PG_CONFIG ?= pg_config
 EXTENSION = dendrite
 MODULE_big = dendrite
 OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/generate.o src/pg/guard.o src/pg/lifecycle.o \
-       src/pg/model_cache.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/values.o
+       src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/values.o
 DATA = $(wildcard src/sql/dendrite--*.sql)
 REGRESS = setup train score errors featurize generate guard guard_capture training device embeddings security privileges lifecycle retraining hostile
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress

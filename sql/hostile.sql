@@ -124,6 +124,21 @@ SELECT dendrite.predict('m_model', '{1}');
 \c
 UPDATE dendrite.parameters SET shape = '{1,4}' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
+\c
+-- The configuration is read by the engine's one description of a version's rows (engine/model_layout.hpp).
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,activation}', '"swish"')
+ WHERE version_id = :m_version_id;
+SELECT dendrite.predict('m_model', '{1}');
+\c
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,activation}', '"relu"')
+ WHERE version_id = :m_version_id;
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,dense}', '5')
+ WHERE version_id = :m_version_id;
+SELECT dendrite.predict('m_model', '{1}');
+\c
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,dense}', '4')
+ WHERE version_id = :m_version_id;
+SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
 ALTER TABLE dendrite.parameters ALTER value SET NOT NULL, ALTER shape SET NOT NULL;
 \c
 UPDATE dendrite.feature_columns SET center = 'NaN' WHERE featurizer_id = :m_featurizer_id;

@@ -73,6 +73,11 @@ const std::map<std::string, Setter>& argument_setters() {
         {"threshold",
          [](TrainOptions& o, const std::string& k, const json& v) { o.threshold = ThresholdRule::parse(as_string(k, v)); }},
         {"patience", [](TrainOptions& o, const std::string& k, const json& v) { o.patience = as_int(k, v); }},
+        {"device", [](TrainOptions& o, const std::string& k, const json& v) { o.device_request = as_string(k, v); }},
+        {"split_column",
+         [](TrainOptions& o, const std::string& k, const json& v) {
+             o.split_column = v.is_null() ? std::string() : as_string(k, v);
+         }},
     };
     return setters;
 }
@@ -171,6 +176,8 @@ std::string train_options_json(const TrainOptions& o) {
     j["threshold"] = o.threshold.text();
     j["patience"] = o.patience;
     j["threads"] = o.threads;
+    j["device"] = o.device_request;
+    j["split_column"] = o.split_column.empty() ? json(nullptr) : json(o.split_column);
     if (o.algorithm == "gbdt") {
         j["rounds"] = o.gbdt.rounds;
         j["max_depth"] = o.gbdt.max_depth;

@@ -69,6 +69,10 @@ struct TrainOptions {
     // steps and the evaluation's forward passes on; null: the CPU. Everything else stays on the host.
     const dendrite_device_api* device = nullptr;
     size_t device_memory_budget = 0;  // bytes; 0: the device's free memory is the limit
+    // Recorded with the other settings (model_versions.hyperparameters) for a retraining to ask again;
+    // the caller acts on them: the device as asked ('auto', 'cpu', 'cuda'), the split column (empty: none).
+    std::string device_request = "auto";
+    std::string split_column;
 
     void validate() const;  // throws InvalidParameter
     // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.

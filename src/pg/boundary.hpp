@@ -92,6 +92,20 @@ void own_in_context(MemoryContext context, T* object) {
     MemoryContextRegisterResetCallback(context, callback);
 }
 
+// Creates an engine object inside the error boundary (create returns it, made with new) and ties it to
+// context as own_in_context does. The callback is allocated first, so no error can come between the object's
+// creation and its owner.
+template <typename T, typename F>
+T* create_owned(MemoryContext context, F&& create) {
+    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    T* object = nullptr;
+    engine_call([&] { object = create(); });
+    callback->func = delete_engine_object<T>;
+    callback->arg = object;
+    MemoryContextRegisterResetCallback(context, callback);
+    return object;
+}
+
 // Allocates size bytes in the current memory context, or throws std::bad_alloc (never longjmps): for
 // use inside engine_call.
 void* palloc_or_throw(size_t size);

@@ -1,4 +1,5 @@
 // dendrite.train: query -> rows from the executor (select_rows) -> one float matrix -> engine -> parameters as rows.
+#include <memory>
 #include <new>
 
 #include "engine/device.hpp"
@@ -10,6 +11,7 @@
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/model_rows.hpp"
 #include "pg/privileges.hpp"
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
@@ -94,52 +96,14 @@ void expect_training_rows(void* context, double estimated_rows) {
     if (estimated_rows > 0 && estimated_rows < 1e10) data->expected_rows = size_t(estimated_rows * 1.05) + 1024;
 }
 
-struct EpochRow {
-    int epoch;
-    double loss, validation_loss, precision, recall, f1, pr_auc, roc_auc, threshold, seconds;
-    int64 tp, fp, tn, fn;
-    double recall_at_precision_90;
-    bool threshold_met;
+// The engine's side of one training, created once the arguments are read and owned by the function's
+// memory context (own_in_context: deleted with it, an error's cleanup included): the options, parsed once,
+// then the result and the training rows' feature baselines, which the writer reads in place.
+struct TrainRun {
+    engine::TrainOptions options;
+    engine::TrainResult result;
+    std::vector<engine::FeatureBaseline> baselines;
 };
-
-// What the engine produced, copied into palloc'd memory before leaving engine_call.
-struct TrainOutput {
-    bool trees;  // gbdt
-    int n_layers;
-    int* units;
-    engine::Activation* activations;
-    bool* layer_norm;
-    float* parameters;
-    // gbdt: the trees' node arrays, concatenated; tree t owns [tree_offsets[t], tree_offsets[t + 1]).
-    int n_trees;
-    int32* tree_offsets;
-    int32 *left, *right, *feature;
-    float *threshold, *value;
-    bool* default_left;
-    float base_margin;
-    int n_epochs;
-    EpochRow* epochs;
-    int best_epoch;
-    bool stopped_early;
-    int64 training_rows, validation_rows;
-    bool metrics_on_training_rows;
-    double seconds;
-    double score_us_per_row;
-    char* options_json;  // every setting, canonical
-    // Networks with 'index' features: the embeddings (their tables come first in parameters).
-    int n_embeddings;
-    int *embedding_feature, *embedding_rows, *embedding_dim;
-    // The kept epoch's PR and ROC curves (dendrite.validation_curves), n_curve points.
-    int n_curve;
-    float *curve_thresholds, *curve_precision, *curve_recall, *curve_false_positive_rate;
-    // Every feature's deciles on the training rows (dendrite.feature_baselines): feature f's edges are
-    // [edge_offsets[f], edge_offsets[f + 1]) of edges, its fractions one more from fraction_offsets[f].
-    int n_baselines;
-    int32 *edge_offsets, *fraction_offsets;
-    float* edges;
-    double *fractions, *feature_means, *feature_stddevs;
-};
-
 
 int int_argument(FunctionCallInfo fcinfo, int argument, const char* name) {
     if (PG_ARGISNULL(argument))
@@ -236,12 +200,12 @@ char* arguments_json(const TrainArguments& a) {
     appendStringInfo(&json, ", \"layer_norm\": %s, \"patience\": %d", a.layer_norm ? "true" : "false", a.patience);
     append_json_string(&json, "loss", a.loss);
     append_json_string(&json, "threshold", a.threshold);
+    append_json_string(&json, "device", a.device);  // as asked: a retraining asks again
+    appendStringInfoString(&json, ", \"split_column\": ");
+    if (a.split_column) escape_json(&json, a.split_column);
+    else appendStringInfoString(&json, "null");
     appendStringInfoChar(&json, '}');
     return json.data;
-}
-
-engine::TrainOptions to_options(const TrainArguments& a) {
-    return engine::parse_train_options(arguments_json(a), a.options);
 }
 
 // Where a training runs: the CPU, or the GPU through the CUDA plugin.
@@ -311,13 +275,13 @@ void require_gpu() {
 }
 
 // Once the featurizer is known (its index features decide whether a network embeds): the CPU or the GPU.
-DeviceChoice choose_device(const TrainArguments& a, const TrainingData& data) {
+DeviceChoice choose_device(const TrainArguments& a, const engine::TrainOptions& parsed, const TrainingData& data) {
     const DeviceChoice cpu{"cpu", nullptr};
     const bool required = device_is_required(a.device);
     if (!required && (strcmp(a.device, "cpu") == 0 || default_device == int(DefaultDevice::Cpu))) return cpu;
     char unsupported[256] = "";
     engine_call([&] {
-        engine::TrainOptions options = to_options(a);
+        engine::TrainOptions options = parsed;
         for (int i = 0; i < data.n_index_features; ++i) options.index_features.push_back({data.index_feature[i], 2});
         strlcpy(unsupported, engine::device_unsupported_reason(options).c_str(), sizeof unsupported);
     });
@@ -490,50 +454,10 @@ bool should_stop() {
     return QueryCancelPending || ProcDiePending;
 }
 
-char* pstrdup_or_throw(const std::string& text) {
-    char* out = static_cast<char*>(palloc_or_throw(text.size() + 1));
-    memcpy(out, text.c_str(), text.size() + 1);
-    return out;
-}
-
-template <typename T>
-T* palloc_copy(const T* source, size_t n) {
-    T* out = static_cast<T*>(palloc_or_throw(sizeof(T) * std::max<size_t>(1, n)));
-    std::copy(source, source + n, out);
-    return out;
-}
-
-void copy_baselines(const std::vector<engine::FeatureBaseline>& baselines, TrainOutput* out) {
-    const size_t n = baselines.size();
-    out->n_baselines = int(n);
-    out->edge_offsets = static_cast<int32*>(palloc_or_throw(sizeof(int32) * (n + 1)));
-    out->fraction_offsets = static_cast<int32*>(palloc_or_throw(sizeof(int32) * (n + 1)));
-    out->feature_means = static_cast<double*>(palloc_or_throw(sizeof(double) * (n + 1)));
-    out->feature_stddevs = static_cast<double*>(palloc_or_throw(sizeof(double) * (n + 1)));
-    size_t edges = 0, fractions = 0;
-    for (size_t f = 0; f < n; ++f) {
-        out->edge_offsets[f] = int32(edges);
-        out->fraction_offsets[f] = int32(fractions);
-        edges += baselines[f].edges.size();
-        fractions += baselines[f].fractions.size();
-    }
-    out->edge_offsets[n] = int32(edges);
-    out->fraction_offsets[n] = int32(fractions);
-    out->edges = static_cast<float*>(palloc_or_throw(sizeof(float) * (edges + 1)));
-    out->fractions = static_cast<double*>(palloc_or_throw(sizeof(double) * (fractions + 1)));
-    for (size_t f = 0; f < n; ++f) {
-        const engine::FeatureBaseline& b = baselines[f];
-        std::copy(b.edges.begin(), b.edges.end(), out->edges + out->edge_offsets[f]);
-        std::copy(b.fractions.begin(), b.fractions.end(), out->fractions + out->fraction_offsets[f]);
-        out->feature_means[f] = b.mean;
-        out->feature_stddevs[f] = b.stddev;
-    }
-}
-
-// Trains inside the engine and copies the result into palloc'd memory (current context).
-void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput* out, const DeviceChoice& device) {
+// Trains inside the engine: run->result and run->baselines.
+void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
     engine_call([&] {
-        dendrite::engine::TrainOptions options = to_options(arguments);
+        engine::TrainOptions& options = run->options;
         for (int i = 0; i < data->n_index_features; ++i)
             options.index_features.push_back({data->index_feature[i], data->index_rows[i]});
         options.device = device.api;
@@ -557,112 +481,14 @@ void run_engine(const TrainArguments& arguments, TrainingData* data, TrainOutput
         };
         engine::Dataset dataset{data->features, data->labels, data->rows, data->n_features};
         dataset.order = data->order;
-        const engine::TrainResult result = engine::train(dataset, options, callbacks);
-
-        out->trees = gbdt;
-        out->options_json = pstrdup_or_throw(engine::train_options_json(options));
-        if (gbdt) {
-            const engine::TreeEnsemble& t = result.trees;
-            out->n_trees = t.trees();
-            out->tree_offsets = palloc_copy(t.offsets.data(), t.offsets.size());
-            out->left = palloc_copy(t.left.data(), t.left.size());
-            out->right = palloc_copy(t.right.data(), t.right.size());
-            out->feature = palloc_copy(t.feature.data(), t.feature.size());
-            out->threshold = palloc_copy(t.threshold.data(), t.threshold.size());
-            out->value = palloc_copy(t.value.data(), t.value.size());
-            out->default_left = static_cast<bool*>(palloc_or_throw(std::max<size_t>(1, t.default_left.size())));
-            for (size_t i = 0; i < t.default_left.size(); ++i) out->default_left[i] = t.default_left[i] != 0;
-            out->base_margin = t.base_margin;
-        } else {
-            out->n_layers = int(result.spec.layers.size());
-            out->units = static_cast<int*>(palloc_or_throw(sizeof(int) * out->n_layers));
-            out->activations = static_cast<engine::Activation*>(palloc_or_throw(sizeof(engine::Activation) * out->n_layers));
-            out->layer_norm = static_cast<bool*>(palloc_or_throw(sizeof(bool) * out->n_layers));
-            for (int l = 0; l < out->n_layers; ++l) {
-                out->units[l] = result.spec.layers[l].units;
-                out->activations[l] = result.spec.layers[l].activation;
-                out->layer_norm[l] = result.spec.layers[l].layer_norm;
-            }
-            out->parameters = palloc_copy(result.parameters.data(), result.parameters.size());
-            const auto& embeddings = result.spec.embeddings;
-            out->n_embeddings = int(embeddings.size());
-            out->embedding_feature = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
-            out->embedding_rows = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
-            out->embedding_dim = static_cast<int*>(palloc_or_throw(sizeof(int) * (embeddings.size() + 1)));
-            for (size_t e = 0; e < embeddings.size(); ++e) {
-                out->embedding_feature[e] = embeddings[e].feature;
-                out->embedding_rows[e] = embeddings[e].rows;
-                out->embedding_dim[e] = embeddings[e].dim;
-            }
-        }
-        out->score_us_per_row = result.score_us_per_row;
-        const engine::CurveSummary& curve = result.curve;
-        out->n_curve = int(curve.size());
-        out->curve_thresholds = palloc_copy(curve.thresholds.data(), curve.size());
-        out->curve_precision = palloc_copy(curve.precision.data(), curve.size());
-        out->curve_recall = palloc_copy(curve.recall.data(), curve.size());
-        out->curve_false_positive_rate = palloc_copy(curve.false_positive_rate.data(), curve.size());
-        copy_baselines(engine::feature_baselines(data->features, data->rows, data->n_features), out);
-        out->n_epochs = int(result.epochs.size());
-        out->epochs = static_cast<EpochRow*>(palloc_or_throw(sizeof(EpochRow) * out->n_epochs));
-        for (int e = 0; e < out->n_epochs; ++e) {
-            const engine::EpochReport& r = result.epochs[e];
-            const engine::Confusion& c = r.metrics.confusion;
-            out->epochs[e] = EpochRow{r.epoch,       r.loss,         r.validation_loss,   c.precision(),
-                                      c.recall(),    c.f1(),         r.metrics.pr_auc,    r.metrics.roc_auc,
-                                      r.metrics.threshold, r.seconds, c.tp, c.fp, c.tn, c.fn,
-                                      r.metrics.recall_at_precision_90, r.metrics.threshold_met};
-        }
-        out->best_epoch = result.best_epoch;
-        out->stopped_early = result.stopped_early;
-        out->training_rows = int64(result.training_rows);
-        out->validation_rows = int64(result.validation_rows);
-        out->metrics_on_training_rows = result.metrics_on_training_rows;
-        out->seconds = result.seconds;
+        run->result = engine::train(dataset, options, callbacks);
+        run->baselines = engine::feature_baselines(data->features, data->rows, data->n_features);
     });
 }
 
-char* configuration_json(const TrainOutput& out) {
-    StringInfoData json;
-    initStringInfo(&json);
-    if (out.trees) {
-        appendStringInfo(&json, "{\"trees\": %d, \"base_margin\": %.9g}", out.n_trees, double(out.base_margin));
-        return json.data;
-    }
-    appendStringInfoString(&json, "{\"layers\": [");
-    for (int l = 0; l < out.n_layers; ++l)
-        appendStringInfo(&json, "%s{\"dense\": %d, \"activation\": \"%s\"%s}", l ? ", " : "", out.units[l],
-                         engine::activation_name(out.activations[l]), out.layer_norm[l] ? ", \"layer_norm\": true" : "");
-    appendStringInfoChar(&json, ']');
-    if (out.n_embeddings > 0) {
-        appendStringInfoString(&json, ", \"embeddings\": [");
-        for (int e = 0; e < out.n_embeddings; ++e)
-            appendStringInfo(&json, "%s{\"feature\": %d, \"rows\": %d, \"dim\": %d}", e ? ", " : "",
-                             out.embedding_feature[e], out.embedding_rows[e], out.embedding_dim[e]);
-        appendStringInfoChar(&json, ']');
-    }
-    appendStringInfoChar(&json, '}');
-    return json.data;
-}
-
-// Every setting (the engine's canonical JSON) plus what the glue resolved: device, split column.
-char* hyperparameters_json(const TrainArguments& a, const TrainOutput& out) {
-    StringInfoData json;
-    initStringInfo(&json);
-    appendBinaryStringInfo(&json, out.options_json, int(strlen(out.options_json)) - 1);  // without the closing brace
-    append_json_string(&json, "device", a.device);  // as asked: a retraining asks again
-    appendStringInfoString(&json, ", \"split_column\": ");
-    if (a.split_column) escape_json(&json, a.split_column);
-    else appendStringInfoString(&json, "null");
-    appendStringInfoChar(&json, '}');
-    return json.data;
-}
-
-// The kept epoch's validation metrics (the best one with early stopping, else the last).
-const EpochRow& kept_epoch(const TrainOutput& out) { return out.epochs[out.best_epoch - 1]; }
-
-char* metrics_json(const TrainArguments& a, const TrainOutput& out) {
-    const EpochRow& e = kept_epoch(out);
+char* metrics_json(const TrainArguments& a, const engine::TrainResult& result) {
+    const engine::EpochReport& kept = result.final_epoch();
+    const engine::Confusion& c = kept.metrics.confusion;
     StringInfoData json;
     initStringInfo(&json);
     appendStringInfo(&json,
@@ -671,114 +497,14 @@ char* metrics_json(const TrainArguments& a, const TrainOutput& out) {
                      "\"tp\": " INT64_FORMAT ", \"fp\": " INT64_FORMAT ", \"tn\": " INT64_FORMAT ", \"fn\": " INT64_FORMAT
                      ", \"evaluated_on\": \"%s\", \"best_epoch\": %d, \"epochs_run\": %d, \"stopped_early\": %s, "
                      "\"threshold_met\": %s, \"score_us_per_row\": %.4g",
-                     e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc,
-                     e.recall_at_precision_90, e.tp, e.fp, e.tn, e.fn,
-                     out.metrics_on_training_rows ? "training" : "validation", out.best_epoch, out.n_epochs,
-                     out.stopped_early ? "true" : "false", e.threshold_met ? "true" : "false", out.score_us_per_row);
+                     kept.loss, kept.validation_loss, c.precision(), c.recall(), c.f1(), kept.metrics.pr_auc,
+                     kept.metrics.roc_auc, kept.metrics.recall_at_precision_90, int64(c.tp), int64(c.fp), int64(c.tn),
+                     int64(c.fn), result.metrics_on_training_rows ? "training" : "validation", result.best_epoch,
+                     int(result.epochs.size()), result.stopped_early ? "true" : "false",
+                     kept.metrics.threshold_met ? "true" : "false", result.score_us_per_row);
     append_json_string(&json, "threshold_rule", a.threshold);
     appendStringInfoChar(&json, '}');
     return json.data;
-}
-
-// One row per named tensor: dense_<l>.kernel {inputs, units}, dense_<l>.bias {units} and, with layer
-// normalization, dense_<l>.norm_scale and dense_<l>.norm_shift {units}.
-void store_tensors(int64 version_id, const TrainingData& data, const TrainOutput& out) {
-    SPIPlanPtr insert_parameter = prepare_as_owner(
-        "INSERT INTO dendrite.parameters (version_id, layer_index, layer, name, shape, value) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, INT4ARRAYOID, FLOAT4ARRAYOID}));
-    const float* parameters = out.parameters;
-    int inputs = data.n_features;
-    // Embedding tables first (layer_index -1, -2, ...): embedding_<e>.table {rows, dim}.
-    for (int e = 0; e < out.n_embeddings; ++e) {
-        const int shape[2] = {out.embedding_rows[e], out.embedding_dim[e]};
-        const size_t count = size_t(shape[0]) * size_t(shape[1]);
-        Datum values[6] = {Int64GetDatum(version_id),
-                           Int32GetDatum(-1 - e),
-                           CStringGetTextDatum(psprintf("embedding_%d", e)),
-                           CStringGetTextDatum("table"),
-                           PointerGetDatum(int4_array(shape, 2)),
-                           PointerGetDatum(float4_array(parameters, count))};
-        execute_plan_as_owner(insert_parameter, values);
-        parameters += count;
-        inputs += out.embedding_dim[e] - 1;  // the first dense layer sees the table row instead of the index
-    }
-    for (int l = 0; l < out.n_layers; ++l) {
-        const int units = out.units[l];
-        char* layer = psprintf("dense_%d", l);
-        auto insert = [&](const char* name, const int* shape, int dimensions, size_t count) {
-            Datum values[6] = {Int64GetDatum(version_id),  Int32GetDatum(l),
-                               CStringGetTextDatum(layer),  CStringGetTextDatum(name),
-                               PointerGetDatum(int4_array(shape, dimensions)),
-                               PointerGetDatum(float4_array(parameters, count))};
-            execute_plan_as_owner(insert_parameter, values);
-            parameters += count;
-        };
-        const int kernel_shape[2] = {inputs, units};
-        insert("kernel", kernel_shape, 2, size_t(inputs) * units);
-        insert("bias", &units, 1, size_t(units));
-        if (out.layer_norm[l]) {
-            insert("norm_scale", &units, 1, size_t(units));
-            insert("norm_shift", &units, 1, size_t(units));
-        }
-        inputs = units;
-    }
-}
-
-// One row per tree: its nodes as parallel arrays (see dendrite.trees).
-void store_trees(int64 version_id, const TrainOutput& out) {
-    SPIPlanPtr insert_tree = prepare_as_owner(
-        "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, value, "
-        "default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        8, oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, BOOLARRAYOID}));
-    for (int t = 0; t < out.n_trees; ++t) {
-        const int first = out.tree_offsets[t], nodes = out.tree_offsets[t + 1] - first;
-        Datum* flags = static_cast<Datum*>(palloc(sizeof(Datum) * nodes));
-        for (int i = 0; i < nodes; ++i) flags[i] = BoolGetDatum(out.default_left[first + i]);
-        Datum values[8] = {Int64GetDatum(version_id),
-                           Int32GetDatum(t),
-                           PointerGetDatum(int4_array(out.left + first, nodes)),
-                           PointerGetDatum(int4_array(out.right + first, nodes)),
-                           PointerGetDatum(int4_array(out.feature + first, nodes)),
-                           PointerGetDatum(float4_array(out.threshold + first, size_t(nodes))),
-                           PointerGetDatum(float4_array(out.value + first, size_t(nodes))),
-                           PointerGetDatum(construct_array(flags, nodes, BOOLOID, 1, true, TYPALIGN_CHAR))};
-        execute_plan_as_owner(insert_tree, values);
-        pfree(flags);
-    }
-}
-
-// What the report and feature_drift read (0.4.0): the kept epoch's curves and the training rows' deciles.
-// A catalog not yet updated to 0.4.0 has neither table; the version is stored without them.
-void store_evaluation(int64 version_id, int64 featurizer_id, const TrainOutput& out) {
-    if (catalog_has_table("validation_curves") && out.n_curve > 0) {
-        Datum values[5] = {Int64GetDatum(version_id),
-                           PointerGetDatum(float4_array(out.curve_thresholds, size_t(out.n_curve))),
-                           PointerGetDatum(float4_array(out.curve_precision, size_t(out.n_curve))),
-                           PointerGetDatum(float4_array(out.curve_recall, size_t(out.n_curve))),
-                           PointerGetDatum(float4_array(out.curve_false_positive_rate, size_t(out.n_curve)))};
-        execute_as_owner("INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                5, oids({INT8OID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID}), values);
-    }
-    if (!catalog_has_table("feature_baselines") || out.n_baselines == 0) return;
-    const std::vector<std::string>& names = featurizer_by_id(featurizer_id)->featurizer->output_names();
-    SPIPlanPtr insert_baseline = prepare_as_owner(
-        "INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        7, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT4ARRAYOID, FLOAT8ARRAYOID}));
-    for (int f = 0; f < out.n_baselines; ++f) {
-        const int n_edges = out.edge_offsets[f + 1] - out.edge_offsets[f];
-        const int n_fractions = out.fraction_offsets[f + 1] - out.fraction_offsets[f];
-        Datum values[7] = {Int64GetDatum(version_id),
-                           Int32GetDatum(f),
-                           CStringGetTextDatum(size_t(f) < names.size() ? names[f].c_str() : ""),
-                           Float8GetDatum(out.feature_means[f]),
-                           Float8GetDatum(out.feature_stddevs[f]),
-                           PointerGetDatum(float4_array(out.edges + out.edge_offsets[f], size_t(n_edges))),
-                           PointerGetDatum(float8_array(out.fractions + out.fraction_offsets[f], n_fractions))};
-        execute_plan_as_owner(insert_baseline, values);
-    }
 }
 
 // train(model, NULL, ...): the serving version's training query, run as the model's owner with the
@@ -811,12 +537,19 @@ void use_stored_query(TrainArguments* a) {
 }
 
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
-int store_version(const TrainArguments& a, const TrainingData& data, const TrainOutput& out, const char* device,
-                  int64 featurizer_id) {
+int store_version(const TrainArguments& a, const TrainRun& run, const char* device, int64 featurizer_id) {
+    const engine::TrainResult& result = run.result;
+    char* configuration = model_configuration_json(result);
+    char* hyperparameters = nullptr;
+    engine_call([&] {
+        const std::string json = engine::train_options_json(run.options);
+        hyperparameters = static_cast<char*>(palloc_or_throw(json.size() + 1));
+        memcpy(hyperparameters, json.c_str(), json.size() + 1);
+    });
     // The model row (created on first training); its lock serialises concurrent trainings of one model.
     // Its owner is checked again here: another role may have created the model since train began.
     char* caller = current_user_name();
-    Datum model_values[3] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration_json(out)),
+    Datum model_values[3] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration),
                              CStringGetTextDatum(caller)};
     execute_as_owner("INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
             "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id, m.owner",
@@ -829,7 +562,6 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
     const int version = int(query_int64_as_owner(
         "SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
         oids({INT8OID}), model_id_value));
-    const EpochRow& last = kept_epoch(out);
     const bool with_path = catalog_has_column("model_versions", "search_path");
     Datum version_values[16] = {Int64GetDatum(model_id),
                                 Int32GetDatum(version),
@@ -837,14 +569,14 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
                                 CStringGetTextDatum(a.query),
                                 CStringGetTextDatum(a.label),
                                 CStringGetTextDatum(a.algorithm),
-                                CStringGetTextDatum(configuration_json(out)),
-                                CStringGetTextDatum(hyperparameters_json(a, out)),
-                                CStringGetTextDatum(metrics_json(a, out)),
-                                Float8GetDatum(last.threshold),
+                                CStringGetTextDatum(configuration),
+                                CStringGetTextDatum(hyperparameters),
+                                CStringGetTextDatum(metrics_json(a, result)),
+                                Float8GetDatum(result.final_epoch().metrics.threshold),
                                 CStringGetTextDatum(device),
-                                Int64GetDatum(out.training_rows),
-                                Int64GetDatum(out.validation_rows),
-                                Float8GetDatum(out.seconds),
+                                Int64GetDatum(int64(result.training_rows)),
+                                Int64GetDatum(int64(result.validation_rows)),
+                                Float8GetDatum(result.seconds),
                                 CStringGetTextDatum(caller),
                                 a.search_path ? CStringGetTextDatum(a.search_path) : Datum(0)};
     const char version_nulls[16] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
@@ -863,28 +595,7 @@ int store_version(const TrainArguments& a, const TrainingData& data, const Train
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store version %d of model \"%s\"", version, a.model)));
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-    if (out.trees)
-        store_trees(version_id, out);
-    else
-        store_tensors(version_id, data, out);
-
-    SPIPlanPtr insert_epoch = prepare_as_owner(
-        "INSERT INTO dendrite.epochs (version_id, epoch, loss, validation_loss, precision, recall, f1, pr_auc, "
-        "roc_auc, tp, fp, tn, fn, threshold, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-        "$13, $14, $15)",
-        15,
-        oids({INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID}));
-    for (int e = 0; e < out.n_epochs; ++e) {
-        const EpochRow& r = out.epochs[e];
-        Datum values[15] = {Int64GetDatum(version_id), Int32GetDatum(r.epoch),   Float8GetDatum(r.loss),
-                            Float8GetDatum(r.validation_loss), Float8GetDatum(r.precision), Float8GetDatum(r.recall),
-                            Float8GetDatum(r.f1),      Float8GetDatum(r.pr_auc), Float8GetDatum(r.roc_auc),
-                            Int64GetDatum(r.tp),       Int64GetDatum(r.fp),      Int64GetDatum(r.tn),
-                            Int64GetDatum(r.fn),       Float8GetDatum(r.threshold), Float8GetDatum(r.seconds)};
-        execute_plan_as_owner(insert_epoch, values);
-    }
-    store_evaluation(version_id, featurizer_id, out);
+    write_model_rows(version_id, result, run.baselines, featurizer_by_id(featurizer_id)->featurizer->output_names());
     return version;
 }
 
@@ -897,28 +608,28 @@ using namespace dendrite::pg;
 DENDRITE_FUNCTION(dendrite_train) {
     TrainArguments arguments = read_arguments(fcinfo);
     if (device_is_required(arguments.device)) require_gpu();  // before reading rows
-    int planned_epochs = 0;  // reject bad settings before reading any row
-    int threads = 0;
-    engine_call([&] {
-        const dendrite::engine::TrainOptions options = to_options(arguments);
-        planned_epochs = options.planned_epochs();
-        threads = options.threads;
+    MemoryContext function_context = CurrentMemoryContext;
+    // The settings, parsed once (bad ones are rejected before any row is read).
+    const char* named_arguments = arguments_json(arguments);
+    TrainRun* run = create_owned<TrainRun>(function_context, [&] {
+        auto created = std::make_unique<TrainRun>();
+        created->options = dendrite::engine::parse_train_options(named_arguments, arguments.options);
+        return created.release();
     });
+    const int planned_epochs = run->options.planned_epochs();
+    const int threads = run->options.threads;
 
     TupleDesc result_descriptor;
     if (get_call_result_type(fcinfo, nullptr, &result_descriptor) != TYPEFUNC_COMPOSITE)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("dendrite.train must return a composite type")));
     result_descriptor = BlessTupleDesc(result_descriptor);
 
-    MemoryContext function_context = CurrentMemoryContext;
     TrainingData data;
     memset(&data, 0, sizeof data);
     data.data_context = function_context;
     data.label = arguments.label;
     data.split_column = arguments.split_column;
     data.budget_bytes = size_t(training_memory_kb) * 1024;
-    TrainOutput out;
-    memset(&out, 0, sizeof out);  // what an algorithm does not produce reads as none (no embeddings, no curve)
     connect_spi();
     require_model_manager(arguments.model);  // before any row is read
     if (arguments.query)
@@ -961,7 +672,7 @@ DENDRITE_FUNCTION(dendrite_train) {
             data.index_rows[i] = index_outputs[i].rows;
         }
     }
-    const DeviceChoice device = choose_device(arguments, data);
+    const DeviceChoice device = choose_device(arguments, run->options, data);
     if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else
@@ -972,33 +683,38 @@ DENDRITE_FUNCTION(dendrite_train) {
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
     progress_begin(arguments.model, arguments.algorithm, planned_epochs, int64(data.rows));
     MemoryContext spi_context = MemoryContextSwitchTo(function_context);
-    run_engine(arguments, &data, &out, device);
+    run_engine(run, &data, device);
     MemoryContextSwitchTo(spi_context);
     CHECK_FOR_INTERRUPTS();
-    const int version = store_version(arguments, data, out, device.name, featurizer_id);
+    const int version = store_version(arguments, *run, device.name, featurizer_id);
+    const dendrite::engine::TrainResult& result = run->result;
     finish_spi();
     // Metrics on the training rows flatter a model that memorizes them (gbdt's PR-AUC near 1), and a
     // leaderboard of such metrics picks that model: say so where it happens. Asked for (no validation rows)
     // it is a NOTICE; a split whose validation rows hold one class did not ask for it: a WARNING.
-    if (out.metrics_on_training_rows) {
-        const bool asked = out.validation_rows == 0;
+    if (result.metrics_on_training_rows) {
+        const bool asked = result.validation_rows == 0;
         ereport(asked ? NOTICE : WARNING,
                 (errmsg("the metrics of version %d of model \"%s\" are measured on its training rows", version,
                         arguments.model),
                  asked ? errdetail("There are no validation rows (validation_fraction is 0).")
-                       : errdetail("The %lld validation rows hold only one class.", (long long)out.validation_rows),
+                       : errdetail("The %lld validation rows hold only one class.", (long long)result.validation_rows),
                  errhint("Such metrics favour a model that memorizes its rows. To compare models or choose a "
                          "threshold, keep validation rows of both classes (validation_fraction, or split_column "
                          "for a split by time).")));
     }
 
-    const EpochRow& last = kept_epoch(out);
-    Datum values[17] = {Int32GetDatum(version),       Int32GetDatum(out.n_epochs), Float8GetDatum(last.loss),
-                        Float8GetDatum(last.validation_loss), Float8GetDatum(last.precision),
-                        Float8GetDatum(last.recall), Float8GetDatum(last.f1), Float8GetDatum(last.pr_auc),
-                        Float8GetDatum(last.roc_auc), Int64GetDatum(last.tp), Int64GetDatum(last.fp),
-                        Int64GetDatum(last.tn),       Int64GetDatum(last.fn), Float8GetDatum(last.threshold),
-                        Float8GetDatum(out.seconds), CStringGetTextDatum(device.name), Int32GetDatum(out.best_epoch)};
+    const dendrite::engine::EpochReport& kept = result.final_epoch();
+    const dendrite::engine::Confusion& c = kept.metrics.confusion;
+    Datum values[17] = {Int32GetDatum(version),        Int32GetDatum(int(result.epochs.size())),
+                        Float8GetDatum(kept.loss),     Float8GetDatum(kept.validation_loss),
+                        Float8GetDatum(c.precision()), Float8GetDatum(c.recall()),
+                        Float8GetDatum(c.f1()),        Float8GetDatum(kept.metrics.pr_auc),
+                        Float8GetDatum(kept.metrics.roc_auc), Int64GetDatum(int64(c.tp)),
+                        Int64GetDatum(int64(c.fp)),    Int64GetDatum(int64(c.tn)),
+                        Int64GetDatum(int64(c.fn)),    Float8GetDatum(kept.metrics.threshold),
+                        Float8GetDatum(result.seconds), CStringGetTextDatum(device.name),
+                        Int32GetDatum(result.best_epoch)};
     bool nulls[17] = {};
     // The 0.1.0 result type has no best_epoch: fill what the declared type has.
     if (result_descriptor->natts != 16 && result_descriptor->natts != 17)

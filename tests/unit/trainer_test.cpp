@@ -385,6 +385,12 @@ TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
     EXPECT_DOUBLE_EQ(o.optimizer.weight_decay, 0.01);
     EXPECT_EQ(o.schedule.kind, "cosine");
     EXPECT_NE(train_options_json(o).find("\"weight_decay\":0.01"), std::string::npos);
+    // The device and split column as asked are stored with the settings, for a retraining to ask again.
+    EXPECT_NE(train_options_json(o).find("\"device\":\"auto\""), std::string::npos);
+    EXPECT_NE(train_options_json(o).find("\"split_column\":null"), std::string::npos);
+    const TrainOptions split = parse_train_options(R"({"algorithm": "gbdt", "device": "cpu", "split_column": "tx_time"})", "{}");
+    EXPECT_NE(train_options_json(split).find("\"device\":\"cpu\""), std::string::npos);
+    EXPECT_NE(train_options_json(split).find("\"split_column\":\"tx_time\""), std::string::npos);
     for (const char* bad : {R"({"no_such": 1})", R"({"epochs": 3})", R"({"weight_decay": "lots"})", R"([1])",
                             R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
         EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;

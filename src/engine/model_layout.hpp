@@ -1,0 +1,46 @@
+// A model version as the catalog stores it, described once (as tiny-cuda-nn's objects own their parameter
+// layout): its configuration (dendrite.model_versions.configuration, JSON) and, for a network, its named
+// tensors (the rows of dendrite.parameters) with where each one lives in the flat parameter buffer. The
+// glue's one writer and one reader (src/pg/model_rows.cpp) turn a trained model into rows and rows back into
+// a model that scores; export and import copy the rows as they are.
+#pragma once
+#include "engine/engine_only.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "engine/gbdt.hpp"
+#include "engine/network.hpp"
+
+namespace dendrite::engine {
+
+// One named tensor: one row of dendrite.parameters. Plain data with fixed-size names, so that the glue can
+// keep a copy in memory that PostgreSQL owns.
+struct TensorSlot {
+    int layer_index;  // dense layer l: l; embedding table e: -1 - e
+    char layer[24];   // "dense_<l>" or "embedding_<e>"
+    char name[16];    // kernel {inputs, units} (row-major), bias / norm_scale / norm_shift {units}, table {rows, dim}
+    int dims;         // 1 or 2
+    int shape[2];     // shape[1] = 0 when dims is 1
+    size_t offset;    // its first float in the flat buffer (NetworkSpec's layout)
+    size_t count;     // the product of its shape
+};
+
+// Every tensor of a network, in the order of the flat buffer: the embedding tables, then per dense layer
+// its kernel, bias and, with layer normalization, norm_scale and norm_shift. Their counts add up to
+// spec.parameter_count().
+std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec);
+
+// A network's configuration: {"layers": [{"dense": 16, "activation": "relu", "layer_norm": true}, ...,
+// {"dense": 1, "activation": "sigmoid"}], "embeddings": [{"feature": 3, "rows": 12, "dim": 4}]} (no
+// "embeddings" key without embeddings).
+std::string network_configuration_json(const NetworkSpec& spec);
+// The network a stored configuration describes for inputs features, validated. Throws Error naming what is
+// wrong (the glue reports it as a corrupted version).
+NetworkSpec network_from_configuration(const std::string& configuration, int inputs);
+
+// A tree ensemble's configuration: {"trees": 300, "base_margin": -3.2}.
+std::string trees_configuration_json(const TreeEnsemble& trees);
+
+}  // namespace dendrite::engine
