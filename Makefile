@@ -14,7 +14,11 @@ EXTENSION = dendrite
 MODULE_big = dendrite
 OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/generate.o src/pg/guard.o src/pg/lifecycle.o \
        src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/values.o
+# The SQL surface: src/sql/dendrite.sql is the current version's install script (hand-edited), copied to
+# dendrite--<default_version>.sql at build time; dendrite--0.1.0.sql and the upgrade deltas are frozen.
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" dendrite.control)
 DATA = $(wildcard src/sql/dendrite--*.sql)
+DATA_built = build/sql/dendrite--$(EXTVERSION).sql
 REGRESS = setup train score errors featurize generate guard guard_capture training device embeddings security privileges lifecycle retraining hostile
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
@@ -41,6 +45,9 @@ override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-state
 $(ENGINE_LIB): FORCE
 	cmake -S . -B $(ENGINE_BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ENGINE_BUILD) -j$$(nproc)
+
+build/sql/dendrite--$(EXTVERSION).sql: src/sql/dendrite.sql dendrite.control
+	mkdir -p build/sql && cp $< $@
 
 $(shlib): $(ENGINE_LIB)
 $(OBJS): $(wildcard src/engine/*.hpp src/pg/*.hpp)

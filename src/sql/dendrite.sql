@@ -1,0 +1,1701 @@
+-- dendrite: train neural networks and gradient-boosted trees over queries, store their parameters as rows,
+-- score rows inline. The current version's whole SQL surface, hand-edited: the Makefile installs it as
+-- dendrite--<default_version>.sql. An older database reaches the same objects through the frozen upgrade
+-- scripts dendrite--A--B.sql (tests/e2e/upgrade.sh proves the two identical).
+\echo Use "CREATE EXTENSION dendrite" to load this file. \quit
+
+--------------------------------------------------------------------------------------------------------
+-- Roles
+--------------------------------------------------------------------------------------------------------
+-- dendrite_scorer scores and reads models' metadata, dendrite_trainer (a scorer) trains and manages what it
+-- owns, dendrite_admin (a trainer) manages everything. Roles belong to the cluster: a second database reuses
+-- them, DROP EXTENSION leaves them.
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dendrite_scorer') THEN
+        CREATE ROLE dendrite_scorer NOLOGIN;
+        COMMENT ON ROLE dendrite_scorer IS 'dendrite: may score with any model, create guard triggers and read models'' metadata and metrics';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dendrite_trainer') THEN
+        CREATE ROLE dendrite_trainer NOLOGIN;
+        COMMENT ON ROLE dendrite_trainer IS 'dendrite: a scorer that may also train models and featurizers, and deploy, roll back, drop and read the parameters of those it owns';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dendrite_admin') THEN
+        CREATE ROLE dendrite_admin NOLOGIN;
+        COMMENT ON ROLE dendrite_admin IS 'dendrite: a trainer that may manage every model and featurizer';
+    END IF;
+    IF NOT pg_catalog.pg_has_role('dendrite_trainer', 'dendrite_scorer', 'MEMBER') THEN
+        GRANT dendrite_scorer TO dendrite_trainer;
+    END IF;
+    IF NOT pg_catalog.pg_has_role('dendrite_admin', 'dendrite_trainer', 'MEMBER') THEN
+        GRANT dendrite_trainer TO dendrite_admin;
+    END IF;
+END
+$roles$;
+
+--------------------------------------------------------------------------------------------------------
+-- Catalog: every table is registered with pg_extension_config_dump, so pg_dump keeps models
+--------------------------------------------------------------------------------------------------------
+CREATE TABLE dendrite.models (
+    model_id      bigserial PRIMARY KEY,
+    name          text NOT NULL UNIQUE CHECK (name <> ''),
+    task          text NOT NULL DEFAULT 'binary_classification' CHECK (task = 'binary_classification'),
+    configuration jsonb NOT NULL,  -- the architecture as code, e.g. {"layers": [{"dense": 64, "activation": "relu"}, ...]}
+    owner         name NOT NULL DEFAULT current_user,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE dendrite.models IS 'one row per named model; its versions are in dendrite.model_versions';
+
+-- Featurizers turn raw columns (and entity history) into the feature vector a model eats. Every fitted
+-- number is a row: per input column in dendrite.feature_columns, per category in
+-- dendrite.feature_categories, per history output in dendrite.feature_history. A model version pins the
+-- featurizer version it was trained with.
+CREATE TABLE dendrite.featurizers (
+    featurizer_id bigserial PRIMARY KEY,
+    name          text NOT NULL CHECK (name <> ''),
+    version       int NOT NULL,
+    query         text NOT NULL,   -- the rows it was fitted on
+    history_query text,            -- the rows that build inline history state (NULL: query)
+    spec          jsonb NOT NULL,  -- the resolved spec: every column's kind and options, history declarations
+    input_columns text[] NOT NULL,
+    input_types   text[] NOT NULL, -- type class of each input when fitted: number, integer, boolean, text, timestamp, inet
+    output_names  text[] NOT NULL,
+    rows          bigint NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (name, version),
+    owner         name NOT NULL DEFAULT current_user,
+    search_path   text
+);
+
+COMMENT ON TABLE dendrite.featurizers IS 'fitted featurizers, versioned; a refit adds a version and old versions stay usable';
+
+CREATE TABLE dendrite.feature_columns (
+    featurizer_id     bigint NOT NULL REFERENCES dendrite.featurizers ON DELETE CASCADE,
+    ordinal           int NOT NULL,  -- 1-based position among the featurizer's feature columns
+    column_name       text NOT NULL,
+    kind              text NOT NULL, -- numeric, boolean, categorical, timestamp, inet
+    missing_indicator bool NOT NULL,
+    center            float8 NOT NULL,  -- numeric: (transform(x) - center) / scale
+    scale             float8 NOT NULL,
+    impute            float8 NOT NULL,  -- the output for a NULL
+    unseen_value      float8 NOT NULL,  -- frequency / target encoding of an unseen category
+    outputs           int NOT NULL,
+    PRIMARY KEY (featurizer_id, ordinal)
+);
+
+COMMENT ON TABLE dendrite.feature_columns IS 'per featurizer version and feature column: its fitted statistics';
+
+CREATE TABLE dendrite.feature_categories (
+    featurizer_id bigint NOT NULL REFERENCES dendrite.featurizers ON DELETE CASCADE,
+    ordinal       int NOT NULL,  -- the feature column (dendrite.feature_columns.ordinal)
+    rank          int NOT NULL,  -- 1 = most frequent
+    category      text NOT NULL,
+    value         float8,        -- frequency or smoothed target mean; NULL for one-hot
+    PRIMARY KEY (featurizer_id, ordinal, rank)
+);
+
+COMMENT ON TABLE dendrite.feature_categories IS 'the vocabulary of each categorical column (one-hot: the top-K, the rest is "other")';
+
+CREATE TABLE dendrite.feature_history (
+    featurizer_id bigint NOT NULL REFERENCES dendrite.featurizers ON DELETE CASCADE,
+    ordinal       int NOT NULL,
+    output_name   text NOT NULL,
+    center        float8 NOT NULL,
+    scale         float8 NOT NULL,
+    PRIMARY KEY (featurizer_id, ordinal)
+);
+
+COMMENT ON TABLE dendrite.feature_history IS 'standardization of each entity-history output, fitted in the same pass';
+
+CREATE TABLE dendrite.model_versions (
+    version_id      bigserial PRIMARY KEY,
+    model_id        bigint NOT NULL REFERENCES dendrite.models ON DELETE CASCADE,
+    version         int NOT NULL,
+    featurizer_id   bigint NOT NULL REFERENCES dendrite.featurizers,
+    trained_at      timestamptz NOT NULL DEFAULT now(),
+    trained_by      name NOT NULL DEFAULT current_user,
+    training_query  text NOT NULL,
+    label_column    text NOT NULL,
+    algorithm       text NOT NULL,
+    configuration   jsonb NOT NULL,  -- the architecture this version was trained with
+    hyperparameters jsonb NOT NULL,
+    metrics         jsonb NOT NULL,  -- the final epoch's validation metrics
+    threshold       float8 NOT NULL, -- the decision threshold (max F1 on the validation rows)
+    device          text NOT NULL,
+    training_rows   bigint NOT NULL,
+    validation_rows bigint NOT NULL,
+    seconds         float8 NOT NULL,
+    status          text NOT NULL DEFAULT 'trained' CHECK (status IN ('trained', 'deployed', 'retired')),
+    UNIQUE (model_id, version),
+    search_path     text
+);
+
+COMMENT ON TABLE dendrite.model_versions IS 'one row per training run of a model; parameters in dendrite.parameters, per-epoch metrics in dendrite.epochs';
+
+CREATE TABLE dendrite.parameters (
+    version_id  bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    layer_index int NOT NULL,   -- 0-based position of the layer in the network
+    layer       text NOT NULL,  -- dense_0, dense_1, ...
+    name        text NOT NULL,  -- kernel | bias
+    shape       int[] NOT NULL, -- kernel: {inputs, units} (row-major); bias: {units}
+    value       real[] NOT NULL,
+    PRIMARY KEY (version_id, layer, name)
+);
+
+COMMENT ON TABLE dendrite.parameters IS 'one row per named tensor of a network version (kernel, bias; norm_scale, norm_shift with layer normalization); rows of a version are immutable';
+
+CREATE TABLE dendrite.epochs (
+    version_id      bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    epoch           int NOT NULL,
+    loss            float8 NOT NULL,
+    validation_loss float8 NOT NULL,
+    precision       float8 NOT NULL,
+    recall          float8 NOT NULL,
+    f1              float8 NOT NULL,
+    pr_auc          float8 NOT NULL,
+    roc_auc         float8 NOT NULL,
+    tp              bigint NOT NULL,
+    fp              bigint NOT NULL,
+    tn              bigint NOT NULL,
+    fn              bigint NOT NULL,
+    threshold       float8 NOT NULL,
+    seconds         float8 NOT NULL,
+    PRIMARY KEY (version_id, epoch)
+);
+
+COMMENT ON TABLE dendrite.epochs IS 'per training run and epoch: losses and validation metrics at that epoch''s max-F1 threshold';
+
+-- Deployment: which version of a model scores (dendrite.score, dendrite.predict, dendrite.score_query and
+-- the guard triggers). Every deploy and rollback is a row; the newest row of a model is what serves. A
+-- model that was never deployed serves its latest version.
+CREATE TABLE dendrite.deployments (
+    deployment_id bigserial PRIMARY KEY,
+    model_id      bigint NOT NULL REFERENCES dendrite.models ON DELETE CASCADE,
+    version_id    bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    action        text NOT NULL CHECK (action IN ('deploy', 'rollback')),
+    strategy      text,            -- deploy: 'version', 'latest' or 'best:<metric>'
+    replaces      bigint REFERENCES dendrite.deployments ON DELETE SET NULL,  -- the deployment this one replaced (what a rollback returns to)
+    deployed_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    deployed_by   name NOT NULL DEFAULT current_user
+);
+
+COMMENT ON TABLE dendrite.deployments IS 'every deploy and rollback of a model; the newest row of a model names the version that scores';
+
+CREATE INDEX ON dendrite.deployments (model_id, deployment_id);
+
+-- Decisions of the guard triggers that log ('log' action): the feedback loop joins outcomes to these.
+CREATE TABLE dendrite.predictions (
+    version_id   bigint NOT NULL,  -- no foreign key: see internal_forget_predictions
+    table_name   text NOT NULL,   -- the guarded table, schema-qualified
+    row_key      text,            -- the guarded row's key column, as text (NULL when the table has none)
+    score        float8 NOT NULL,
+    threshold    float8 NOT NULL,
+    decision     text NOT NULL CHECK (decision IN ('pass', 'flag')),
+    predicted_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE dendrite.predictions IS 'decisions logged by dendrite.guard and dendrite.guard_batch (rejected rows are not: their transaction is rolled back)';
+
+CREATE INDEX ON dendrite.predictions (table_name, row_key);
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.models', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.models_model_id_seq', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.featurizers', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.featurizers_featurizer_id_seq', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.feature_columns', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.feature_categories', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.feature_history', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.model_versions', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.model_versions_version_id_seq', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.parameters', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.epochs', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.deployments', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.deployments_deployment_id_seq', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.predictions', '');
+
+-- Gradient-boosted trees: one row per tree, its nodes as parallel arrays (node 0 is the root).
+CREATE TABLE dendrite.trees (
+    version_id   bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    tree_index   int NOT NULL,      -- 0-based, in boosting order
+    left_child   int[] NOT NULL,    -- per node: the child for x[feature] < threshold; -1 at a leaf
+    right_child  int[] NOT NULL,    -- per node: the child otherwise; -1 at a leaf
+    feature      int[] NOT NULL,    -- per node: the 0-based feature (dendrite.feature_names order) a split tests
+    threshold    real[] NOT NULL,   -- per node: the split threshold (0 at a leaf)
+    value        real[] NOT NULL,   -- per node: the leaf's contribution to the margin (0 at a split)
+    default_left boolean[] NOT NULL,-- per node: where a missing (NaN) value goes
+    PRIMARY KEY (version_id, tree_index)
+);
+
+COMMENT ON TABLE dendrite.trees IS 'the trees of a gbdt version: score = sigmoid(base_margin + the leaves reached), base_margin in model_versions.configuration';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.trees', '');
+
+COMMENT ON COLUMN dendrite.featurizers.owner IS 'the role that created the featurizer''s first version; only its members (and dendrite_admin) may refit or drop it';
+
+COMMENT ON COLUMN dendrite.models.owner IS 'the role that first trained the model; only its members (and dendrite_admin) may retrain, deploy, roll back or drop it';
+
+CREATE TABLE dendrite.outcomes (
+    table_name  text NOT NULL,   -- as in dendrite.predictions: the guarded table, schema-qualified and quoted
+    row_key     text NOT NULL,   -- the row's key, as the guard logged it
+    is_fraud    boolean NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_by name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (table_name, row_key)
+);
+
+COMMENT ON TABLE dendrite.outcomes IS 'confirmed fraud or legitimate, per guarded row (the labels that dendrite.model_health joins to dendrite.predictions)';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.outcomes', '');
+
+-- model_health reads a model's decisions of a recent window: without this index it scans the whole log.
+CREATE INDEX predictions_version_time ON dendrite.predictions (version_id, predicted_at);
+
+CREATE TABLE dendrite.validation_curves (
+    version_id          bigint PRIMARY KEY REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    thresholds          real[] NOT NULL,  -- descending; a score >= threshold is flagged
+    precision           real[] NOT NULL,
+    recall              real[] NOT NULL,  -- also the ROC curve's true-positive rate
+    false_positive_rate real[] NOT NULL
+);
+
+COMMENT ON TABLE dendrite.validation_curves IS 'per version: the PR and ROC curves of the kept epoch on the validation rows, thinned to steps of 0.005';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.validation_curves', '');
+
+CREATE TABLE dendrite.feature_baselines (
+    version_id    bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    feature_index int NOT NULL,       -- 0-based, in dendrite.feature_names order
+    feature       text NOT NULL,
+    mean          float8 NOT NULL,
+    stddev        float8 NOT NULL,
+    edges         real[] NOT NULL,    -- the distinct interior deciles on the training rows (at most 10 distinct values: each but the smallest)
+    fractions     float8[] NOT NULL,  -- the training rows' share of each bin (one more than edges)
+    PRIMARY KEY (version_id, feature_index)
+);
+
+COMMENT ON TABLE dendrite.feature_baselines IS 'per version and feature: its distribution on the training rows, the baseline of dendrite.feature_drift';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.feature_baselines', '');
+
+CREATE TABLE dendrite.retrainings (
+    retraining_id         bigserial PRIMARY KEY,
+    model_id              bigint NOT NULL REFERENCES dendrite.models ON DELETE CASCADE,
+    champion_version_id   bigint REFERENCES dendrite.model_versions ON DELETE SET NULL,
+    challenger_version_id bigint REFERENCES dendrite.model_versions ON DELETE SET NULL,
+    promote               text NOT NULL CHECK (promote IN ('manual', 'always', 'if_better')),
+    evaluation_query      text,
+    evaluation_rows       bigint,
+    evaluation_positives  bigint,
+    champion_pr_auc       float8,  -- on the evaluation rows (NULL: no evaluation, or one class)
+    challenger_pr_auc     float8,
+    promoted              boolean NOT NULL,
+    decision              text NOT NULL,
+    started_at            timestamptz NOT NULL,
+    finished_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+    run_by                name NOT NULL
+);
+
+COMMENT ON TABLE dendrite.retrainings IS 'every dendrite.retrain run: the champion and the challenger, their PR-AUC on the evaluation rows, and whether the challenger was deployed';
+
+CREATE INDEX ON dendrite.retrainings (model_id, retraining_id);
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.retrainings', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.retrainings_retraining_id_seq', '');
+
+COMMENT ON COLUMN dendrite.featurizers.search_path IS 'the search_path its query and history_query run with, as its owner (NULL: "$user", public)';
+
+COMMENT ON COLUMN dendrite.model_versions.search_path IS 'the search_path its training_query runs with when retrain reuses it, as the model''s owner (NULL: "$user", public)';
+
+--------------------------------------------------------------------------------------------------------
+-- Result types
+--------------------------------------------------------------------------------------------------------
+CREATE TYPE dendrite.training_result AS (
+    version         int,
+    epochs          int,
+    loss            float8,
+    validation_loss float8,
+    precision       float8,
+    recall          float8,
+    f1              float8,
+    pr_auc          float8,
+    roc_auc         float8,
+    tp              bigint,
+    fp              bigint,
+    tn              bigint,
+    fn              bigint,
+    threshold       float8,
+    seconds         float8,
+    device          text,
+    best_epoch      int
+);
+
+CREATE TYPE dendrite.retraining_result AS (
+    retraining_id      bigint,
+    champion_version   int,
+    challenger_version int,
+    champion_pr_auc    float8,
+    challenger_pr_auc  float8,
+    evaluation_rows    bigint,
+    promoted           boolean,
+    decision           text,
+    serving_version    int
+);
+
+--------------------------------------------------------------------------------------------------------
+-- Which version serves a model
+--------------------------------------------------------------------------------------------------------
+-- Backends cache which version serves each model; a change to these tables (by any session, by hand or
+-- by pg_restore) tells every backend to forget that cache at its next statement.
+CREATE FUNCTION dendrite.catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_catalog_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.catalog_changed IS 'internal: invalidates every backend''s cache of serving versions';
+
+-- The version that serves a model: the newest deployment's, or the latest version when never deployed.
+CREATE FUNCTION dendrite.serving_version(model text, OUT version_id bigint, OUT version int, OUT deployed bool)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT v.version_id, v.version, d.version_id IS NOT NULL
+      FROM dendrite.models m
+      LEFT JOIN LATERAL (SELECT d.version_id FROM dendrite.deployments d WHERE d.model_id = m.model_id
+                          ORDER BY d.deployment_id DESC LIMIT 1) d ON true
+      JOIN dendrite.model_versions v ON v.model_id = m.model_id AND (v.version_id = d.version_id OR d.version_id IS NULL)
+     WHERE m.name = $1
+     ORDER BY v.version DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION dendrite.serving_version IS 'the version of a model that scores: the deployed one, or the latest when the model was never deployed';
+
+--------------------------------------------------------------------------------------------------------
+-- Featurizers
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.create_featurizer(
+    name          text,
+    query         text,
+    columns       jsonb     DEFAULT NULL,
+    history       jsonb     DEFAULT NULL,
+    label         text      DEFAULT NULL,
+    nonfinite     text      DEFAULT 'error',
+    since         timestamp DEFAULT NULL,
+    history_query text      DEFAULT NULL
+) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_create_featurizer'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.create_featurizer IS 'fits a new version of a featurizer on the rows of a query and stores what it learned as rows; returns the version';
+
+CREATE FUNCTION dendrite.features(featurizer text, "row" anyelement) RETURNS real[]
+AS 'MODULE_PATHNAME', 'dendrite_features'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.features IS 'the feature vector of a row under the latest version of a featurizer (history features from this backend''s inline state)';
+
+CREATE FUNCTION dendrite.observe(featurizer text, "row" anyelement) RETURNS void
+AS 'MODULE_PATHNAME', 'dendrite_observe'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.observe IS 'adds a row to this backend''s inline history state of a featurizer';
+
+CREATE FUNCTION dendrite.featurize(featurizer text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
+RETURNS TABLE (key text, features real[])
+AS 'MODULE_PATHNAME', 'dendrite_featurize'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.featurize IS 'the feature vectors of every row of a query, in one ordered pass; rows before since only build history';
+
+CREATE FUNCTION dendrite.feature_names(name text) RETURNS text[]
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        (SELECT f.output_names
+           FROM dendrite.models m
+           JOIN dendrite.model_versions v USING (model_id)
+           JOIN dendrite.featurizers f USING (featurizer_id)
+          WHERE v.version_id = (SELECT version_id FROM dendrite.serving_version($1))),
+        (SELECT output_names FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1))
+$$;
+COMMENT ON FUNCTION dendrite.feature_names IS 'the names of the features of a model''s serving version (or of a featurizer''s latest version), in the order dendrite.predict expects';
+
+-- caller: unused, the signature every internal_ function has.
+CREATE FUNCTION dendrite.internal_drop_featurizer(name text, caller name) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM dendrite.model_versions v JOIN dendrite.featurizers f USING (featurizer_id) WHERE f.name = internal_drop_featurizer.name) THEN
+        RAISE EXCEPTION 'featurizer "%" is used by trained models', internal_drop_featurizer.name
+            USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop those models first.';
+    END IF;
+    DELETE FROM dendrite.featurizers f WHERE f.name = internal_drop_featurizer.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'featurizer "%" does not exist', internal_drop_featurizer.name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_drop_featurizer IS 'internal: the body of dendrite.drop_featurizer, run as the extension owner once the caller is known to manage the featurizer';
+
+CREATE FUNCTION dendrite.drop_featurizer(name text) RETURNS void
+AS 'MODULE_PATHNAME', 'dendrite_manage_featurizer'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.drop_featurizer IS 'drops every version of a featurizer that no trained model uses';
+
+--------------------------------------------------------------------------------------------------------
+-- Training
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.train(
+    model               text,
+    query               text,
+    label               text,
+    algorithm           text    DEFAULT 'mlp',
+    hidden              int[]   DEFAULT '{64,32}',
+    activation          text    DEFAULT 'relu',
+    epochs              int     DEFAULT 10,
+    batch_size          int     DEFAULT 256,
+    learning_rate       float8  DEFAULT 0.001,
+    optimizer           text    DEFAULT 'adam',
+    class_weight        text    DEFAULT 'balanced',
+    validation_fraction float8  DEFAULT 0.2,
+    seed                bigint  DEFAULT 42,
+    device              text    DEFAULT 'auto',
+    featurizer          text    DEFAULT NULL,
+    since               timestamp DEFAULT NULL,
+    dropout             float8  DEFAULT 0,
+    layer_norm          boolean DEFAULT false,
+    loss                text    DEFAULT 'bce',
+    threshold           text    DEFAULT 'f1',
+    split_column        text    DEFAULT NULL,
+    patience            int     DEFAULT 0,
+    options             jsonb   DEFAULT '{}'
+) RETURNS dendrite.training_result
+AS 'MODULE_PATHNAME', 'dendrite_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
+                                   text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows';
+
+CREATE FUNCTION dendrite.compare(
+    name                text,
+    query               text,
+    label               text,
+    algorithms          text[]  DEFAULT '{logistic_regression,mlp,gbdt}',
+    epochs              int     DEFAULT 10,
+    batch_size          int     DEFAULT 256,
+    class_weight        text    DEFAULT 'balanced',
+    validation_fraction float8  DEFAULT 0.2,
+    split_column        text    DEFAULT NULL,
+    threshold           text    DEFAULT 'f1',
+    patience            int     DEFAULT 0,
+    seed                bigint  DEFAULT 42,
+    featurizer          text    DEFAULT NULL,
+    since               timestamp DEFAULT NULL,
+    options             jsonb   DEFAULT '{}'
+) RETURNS TABLE (
+    algorithm              text,
+    version                int,
+    pr_auc                 float8,
+    roc_auc                float8,
+    recall_at_precision_90 float8,
+    "precision"            float8,
+    recall                 float8,
+    decision_threshold     float8,
+    train_seconds          float8,
+    score_us_per_row       float8
+)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- No pinned search_path: the query is the caller's and runs with the caller's path and rights, as in train.
+AS $$
+DECLARE
+    candidate pg_catalog.text;
+    trained   dendrite.training_result;
+    features  pg_catalog.text := compare.featurizer;
+BEGIN
+    PERFORM dendrite.internal_compare_check(compare.algorithms);
+    -- Every algorithm: the same rows, the same featurizer version (fitted once, by the first training),
+    -- the same seed and so the same validation split.
+    FOREACH candidate IN ARRAY compare.algorithms LOOP
+        trained := dendrite.train(compare.name, compare.query, compare.label,
+                                  algorithm => candidate,
+                                  epochs => compare.epochs,
+                                  batch_size => compare.batch_size,
+                                  class_weight => compare.class_weight,
+                                  learning_rate => dendrite.internal_compare_learning_rate(candidate),
+                                  validation_fraction => compare.validation_fraction,
+                                  seed => compare.seed,
+                                  featurizer => features,
+                                  since => compare.since,
+                                  threshold => compare.threshold,
+                                  split_column => compare.split_column,
+                                  patience => compare.patience,
+                                  options => compare.options);
+        features := coalesce(features, compare.name);
+        RETURN QUERY SELECT * FROM dendrite.internal_compare_row(compare.name, trained.version);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION dendrite.compare IS 'trains each algorithm as a version of one model on the same rows, featurizer and split, and returns a leaderboard judged on fraud metrics';
+
+CREATE FUNCTION dendrite.training_progress()
+RETURNS TABLE (pid int, model text, algorithm text, epoch int, epochs int, loss float8, pr_auc float8,
+               rows bigint, started_at timestamptz, updated_at timestamptz)
+AS 'MODULE_PATHNAME', 'dendrite_training_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dendrite.training_progress IS 'the trainings in progress in any session: model, epoch so far, loss and validation PR-AUC';
+
+CREATE FUNCTION dendrite.internal_compare_check(algorithms text[]) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidate text;
+BEGIN
+    IF algorithms IS NULL OR cardinality(algorithms) = 0 THEN
+        RAISE EXCEPTION 'algorithms must name at least one algorithm' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use a subset of {logistic_regression,mlp,gbdt}.';
+    END IF;
+    FOREACH candidate IN ARRAY algorithms LOOP
+        IF candidate IS NULL OR candidate NOT IN ('logistic_regression', 'mlp', 'gbdt') THEN
+            RAISE EXCEPTION 'unknown algorithm "%"', candidate USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Use a subset of {logistic_regression,mlp,gbdt}.';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_check IS 'internal: compare''s check of its algorithms';
+
+CREATE FUNCTION dendrite.internal_compare_learning_rate(algorithm text) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE algorithm WHEN 'logistic_regression' THEN 0.01 ELSE 0.001 END::float8 $$;
+COMMENT ON FUNCTION dendrite.internal_compare_learning_rate IS 'internal: the learning rate compare trains each algorithm with';
+
+CREATE FUNCTION dendrite.internal_compare_row(model text, version int)
+RETURNS TABLE (algorithm text, version int, pr_auc float8, roc_auc float8, recall_at_precision_90 float8,
+               "precision" float8, recall float8, decision_threshold float8, train_seconds float8,
+               score_us_per_row float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT v.algorithm, v.version, (v.metrics->>'pr_auc')::float8, (v.metrics->>'roc_auc')::float8,
+           (v.metrics->>'recall_at_precision_90')::float8, (v.metrics->>'precision')::float8,
+           (v.metrics->>'recall')::float8, v.threshold, v.seconds, (v.metrics->>'score_us_per_row')::float8
+      FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+     WHERE m.name = $1 AND v.version = $2
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_row IS 'internal: compare''s leaderboard row of a version';
+
+--------------------------------------------------------------------------------------------------------
+-- Scoring
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.predict(model text, features real[]) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_predict'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.predict IS 'scores a feature vector (the output of dendrite.features for the model''s featurizer) with the serving version of a model (dendrite.serving_version)';
+
+CREATE FUNCTION dendrite.score(model text, "row" anyelement) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_score'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.score IS 'scores a row with the serving version of a model (dendrite.serving_version) and the featurizer version it was trained with; columns are matched by name';
+
+CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
+RETURNS TABLE (key text, score float8)
+AS 'MODULE_PATHNAME', 'dendrite_score_query'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.score_query IS 'scores every row of a query in one ordered pass (history features computed offline); rows before since only build history';
+
+CREATE FUNCTION dendrite.evaluate(model text, query text, version int DEFAULT NULL, label text DEFAULT NULL,
+    since timestamp DEFAULT NULL,
+    OUT version int, OUT rows bigint, OUT positives bigint, OUT pr_auc float8, OUT roc_auc float8,
+    OUT recall_at_precision_90 float8, OUT "precision" float8, OUT recall float8,
+    OUT tp bigint, OUT fp bigint, OUT tn bigint, OUT fn bigint, OUT threshold float8)
+AS 'MODULE_PATHNAME', 'dendrite_evaluate'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.evaluate IS 'scores the rows of a labelled query with a version of a model (NULL: the serving one) and returns its fraud metrics at the version''s threshold; label defaults to the column the version was trained on; rows before since only feed history features';
+
+--------------------------------------------------------------------------------------------------------
+-- Ownership, deployment and dropping
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.may_manage(owner name) RETURNS boolean
+AS 'MODULE_PATHNAME', 'dendrite_may_manage'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.may_manage IS 'whether the current user may manage (retrain, deploy, drop) what the role owner owns: a member of it, of dendrite_admin, or a superuser';
+
+CREATE FUNCTION dendrite.internal_deploy(model text, version int, strategy text, metric text, caller name)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    target_version_id bigint;
+    target_version int;
+    how text;
+    current_deployment bigint;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The model row's lock serialises deploys, rollbacks and trainings of one model.
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = internal_deploy.model FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', internal_deploy.model USING ERRCODE = 'undefined_object',
+            HINT = 'Train it first with dendrite.train.';
+    END IF;
+    IF version IS NOT NULL AND strategy IS NOT NULL THEN
+        RAISE EXCEPTION 'give either a version or a strategy, not both' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF version IS NOT NULL THEN
+        how := 'version';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id AND v.version = internal_deploy.version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version %', internal_deploy.model, internal_deploy.version USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSIF coalesce(strategy, 'latest') = 'latest' THEN
+        how := 'latest';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id ORDER BY v.version DESC LIMIT 1;
+    ELSIF strategy = 'best' THEN
+        IF metric IS NULL OR metric NOT IN ('pr_auc', 'roc_auc', 'f1', 'precision', 'recall') THEN
+            RAISE EXCEPTION 'unknown metric "%"', metric USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Use pr_auc, roc_auc, f1, precision or recall (the validation metrics stored with each version).';
+        END IF;
+        how := 'best:' || metric;
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id
+         ORDER BY (v.metrics->>metric)::float8 DESC NULLS LAST, v.version DESC LIMIT 1;
+    ELSE
+        RAISE EXCEPTION 'unknown deployment strategy "%"', strategy USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''latest'' or ''best'', or name a version.';
+    END IF;
+    IF target_version_id IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no trained version', internal_deploy.model USING ERRCODE = 'undefined_object';
+    END IF;
+
+    SELECT d.deployment_id INTO current_deployment FROM dendrite.deployments d
+     WHERE d.model_id = target_model_id ORDER BY d.deployment_id DESC LIMIT 1;
+    INSERT INTO dendrite.deployments (model_id, version_id, action, strategy, replaces, deployed_by)
+    VALUES (target_model_id, target_version_id, 'deploy', how, current_deployment, caller);
+    UPDATE dendrite.model_versions v SET status = CASE WHEN v.version_id = target_version_id THEN 'deployed' ELSE 'trained' END
+     WHERE v.model_id = target_model_id AND (v.status = 'deployed' OR v.version_id = target_version_id);
+    RETURN target_version;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_deploy IS 'internal: the body of dendrite.deploy, run as the extension owner once the caller is known to manage the model';
+
+CREATE FUNCTION dendrite.internal_rollback(model text, caller name) RETURNS int
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    current_row dendrite.deployments;
+    earlier dendrite.deployments;
+    earlier_version int;
+BEGIN
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = internal_rollback.model FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', internal_rollback.model USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO current_row FROM dendrite.deployments d WHERE d.model_id = target_model_id ORDER BY d.deployment_id DESC LIMIT 1;
+    IF current_row.replaces IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no earlier deployment to roll back to', internal_rollback.model
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN current_row.deployment_id IS NULL THEN 'It was never deployed.'
+                                ELSE 'Its first deployment is the one serving.' END;
+    END IF;
+    SELECT * INTO earlier FROM dendrite.deployments d WHERE d.deployment_id = current_row.replaces;
+    -- The rollback takes the place of the deployment it returns to: a second rollback goes one further back.
+    INSERT INTO dendrite.deployments (model_id, version_id, action, strategy, replaces, deployed_by)
+    VALUES (target_model_id, earlier.version_id, 'rollback', NULL, earlier.replaces, caller);
+    UPDATE dendrite.model_versions v SET status = CASE WHEN v.version_id = earlier.version_id THEN 'deployed' ELSE 'trained' END
+     WHERE v.model_id = target_model_id AND (v.status = 'deployed' OR v.version_id = earlier.version_id);
+    SELECT v.version INTO earlier_version FROM dendrite.model_versions v WHERE v.version_id = earlier.version_id;
+    RETURN earlier_version;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_rollback IS 'internal: the body of dendrite.rollback, run as the extension owner once the caller is known to manage the model';
+
+CREATE FUNCTION dendrite.internal_drop_model(model text, caller name) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped_featurizers bigint[];
+BEGIN
+    SELECT array_agg(v.featurizer_id) INTO dropped_featurizers
+      FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = model;
+    DELETE FROM dendrite.models WHERE name = model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Featurizers fitted automatically for this model go with it; named ones stay.
+    DELETE FROM dendrite.featurizers f
+     WHERE f.featurizer_id = ANY (dropped_featurizers) AND f.name = model
+       AND NOT EXISTS (SELECT FROM dendrite.model_versions v WHERE v.featurizer_id = f.featurizer_id);
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_drop_model IS 'internal: the body of dendrite.drop_model, run as the extension owner once the caller is known to manage the model';
+
+CREATE FUNCTION dendrite.deploy(model text, version int DEFAULT NULL, strategy text DEFAULT NULL, metric text DEFAULT 'pr_auc')
+RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_manage_model'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.deploy IS 'makes a version of a model the one that scores (NULL: the latest; strategy => ''best'' picks the best by a stored validation metric); every session uses it from its next statement';
+
+CREATE FUNCTION dendrite.rollback(model text) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_manage_model'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.rollback IS 'returns a model to the version deployed before the current deployment; returns that version';
+
+CREATE FUNCTION dendrite.drop_model(model text) RETURNS void
+AS 'MODULE_PATHNAME', 'dendrite_manage_model'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.drop_model IS 'drops a model with all its versions, parameters and epochs, and the featurizers fitted for it';
+
+CREATE FUNCTION dendrite.internal_may_manage(caller name, owner name) RETURNS boolean
+AS 'MODULE_PATHNAME', 'dendrite_internal_may_manage'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.internal_may_manage IS 'internal: whether a caller given to an internal_ function may manage what owner owns';
+
+--------------------------------------------------------------------------------------------------------
+-- Guards: scoring inside INSERT and UPDATE
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_guard'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.guard IS 'BEFORE INSERT OR UPDATE row trigger: guard(model, action [, threshold [, columns [, key]]]) scores NEW with the serving version and rejects, flags and/or logs it';
+
+CREATE FUNCTION dendrite.guard_batch() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_guard_batch'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.guard_batch IS 'AFTER INSERT ... REFERENCING NEW TABLE statement trigger: scores every new row of a statement in one batched pass; same arguments as dendrite.guard';
+
+CREATE FUNCTION dendrite.internal_forget_predictions() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM dendrite.predictions p USING deleted_versions d WHERE p.version_id = d.version_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_forget_predictions IS 'internal: deletes the logged decisions of deleted model versions';
+
+--------------------------------------------------------------------------------------------------------
+-- Lifecycle: outcomes, health, drift
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.record_outcome(guarded_table regclass, row_key text, is_fraud boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT has_table_privilege(guarded_table, 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied to record outcomes of table %', guarded_table
+            USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'Outcomes are the labels that model_health and retraining trust.',
+            HINT = 'Recording an outcome needs the UPDATE privilege on the guarded table.';
+    END IF;
+    INSERT INTO dendrite.outcomes AS o (table_name, row_key, is_fraud)
+    SELECT format('%I.%I', n.nspname, c.relname), record_outcome.row_key, record_outcome.is_fraud
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = guarded_table
+    ON CONFLICT ON CONSTRAINT outcomes_pkey DO UPDATE
+       SET is_fraud = EXCLUDED.is_fraud, recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by;
+END
+$$;
+COMMENT ON FUNCTION dendrite.record_outcome IS 'records that a guarded row (its table and key, as the guard logs them) was fraud or legitimate; a second call for a row replaces the first';
+
+-- Shared by model_health and model_health_daily: the model's logged decisions since a time, with their
+-- outcomes. Raises when the model does not exist or the caller may not manage it.
+CREATE FUNCTION dendrite.internal_labelled_predictions(model text, since timestamptz)
+RETURNS TABLE (version int, predicted_at timestamptz, score float8, flagged boolean, is_fraud boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner_name name;
+BEGIN
+    SELECT m.owner INTO owner_name FROM dendrite.models m WHERE m.name = internal_labelled_predictions.model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', internal_labelled_predictions.model USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT dendrite.may_manage(owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', internal_labelled_predictions.model USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name),
+            HINT = 'Only a member of its owner role or of dendrite_admin may read its predictions.';
+    END IF;
+    RETURN QUERY
+        SELECT v.version, p.predicted_at, p.score, p.decision = 'flag', o.is_fraud
+          FROM dendrite.predictions p
+          JOIN dendrite.model_versions v ON v.version_id = p.version_id
+          JOIN dendrite.models m ON m.model_id = v.model_id
+          LEFT JOIN dendrite.outcomes o ON o.table_name = p.table_name AND o.row_key = p.row_key
+         WHERE m.name = internal_labelled_predictions.model AND p.predicted_at >= internal_labelled_predictions.since;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time, joined to their outcomes';
+
+CREATE FUNCTION dendrite.model_health(model text, since interval DEFAULT '7 days')
+RETURNS TABLE (serving_version int, window_start timestamptz, predictions bigint, flagged bigint, labelled bigint,
+               tp bigint, fp bigint, tn bigint, fn bigint, "precision" float8, recall float8,
+               labelled_fraud_rate float8, mean_score float8, score_psi float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH window_start AS (SELECT now() - $2 AS t),
+    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p),
+    current_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at >= w.t),
+    previous_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at < w.t),
+    -- Score drift: the population stability index of this window's scores against the previous window's,
+    -- over the previous window's deciles (NULL with fewer than 100 scores in either window).
+    edges AS (SELECT percentile_cont(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY score)::float8[] AS e
+                FROM previous_window HAVING count(*) >= 100),
+    bins AS (SELECT width_bucket(c.score, e.e) AS bin, 'current' AS side FROM current_window c, edges e
+             UNION ALL
+             SELECT width_bucket(p.score, e.e), 'previous' FROM previous_window p, edges e),
+    shares AS (SELECT b.bin,
+                      greatest(count(*) FILTER (WHERE b.side = 'current')::float8 / nullif((SELECT count(*) FROM current_window), 0), 1e-4) AS actual,
+                      greatest(count(*) FILTER (WHERE b.side = 'previous')::float8 / nullif((SELECT count(*) FROM previous_window), 0), 1e-4) AS expected
+                 FROM bins b GROUP BY b.bin),
+    psi AS (SELECT sum((s.actual - s.expected) * ln(s.actual / s.expected)) AS value FROM shares s
+             WHERE (SELECT count(*) FROM current_window) >= 100)
+    SELECT (SELECT s.version FROM dendrite.serving_version($1) s),
+           (SELECT t FROM window_start),
+           count(*), count(*) FILTER (WHERE c.flagged), count(c.is_fraud),
+           count(*) FILTER (WHERE c.flagged AND c.is_fraud), count(*) FILTER (WHERE c.flagged AND NOT c.is_fraud),
+           count(*) FILTER (WHERE NOT c.flagged AND NOT c.is_fraud), count(*) FILTER (WHERE NOT c.flagged AND c.is_fraud),
+           (count(*) FILTER (WHERE c.flagged AND c.is_fraud))::float8 / nullif(count(*) FILTER (WHERE c.flagged AND c.is_fraud IS NOT NULL), 0),
+           (count(*) FILTER (WHERE c.flagged AND c.is_fraud))::float8 / nullif(count(*) FILTER (WHERE c.is_fraud), 0),
+           (count(*) FILTER (WHERE c.is_fraud))::float8 / nullif(count(c.is_fraud), 0),
+           avg(c.score),
+           (SELECT value FROM psi)
+      FROM current_window c
+$$;
+COMMENT ON FUNCTION dendrite.model_health IS 'live health of a model over a recent window of logged decisions: volumes, confusion counts, precision and recall against recorded outcomes, score drift (PSI against the window before)';
+
+CREATE FUNCTION dendrite.model_health_daily(model text, since interval DEFAULT '30 days')
+RETURNS TABLE (day date, predictions bigint, flagged bigint, labelled bigint, frauds bigint, tp bigint, fp bigint,
+               mean_score float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.predicted_at::date, count(*), count(*) FILTER (WHERE p.flagged), count(p.is_fraud),
+           count(*) FILTER (WHERE p.is_fraud), count(*) FILTER (WHERE p.flagged AND p.is_fraud),
+           count(*) FILTER (WHERE p.flagged AND NOT p.is_fraud), avg(p.score)
+      FROM dendrite.internal_labelled_predictions($1, now() - $2) p
+     GROUP BY 1 ORDER BY 1
+$$;
+COMMENT ON FUNCTION dendrite.model_health_daily IS 'a model''s logged decisions per day: volumes, flags, recorded outcomes, true and false positives, mean score';
+
+CREATE FUNCTION dendrite.feature_drift(model text, query text, version int DEFAULT NULL, since timestamp DEFAULT NULL)
+RETURNS TABLE (feature_number int, feature text, training_mean float8, current_mean float8, training_stddev float8,
+               psi float8, rows bigint)
+AS 'MODULE_PATHNAME', 'dendrite_feature_drift'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.feature_drift IS 'per feature of a model version (NULL: the serving one): the population stability index of the query''s rows (at or after since; earlier ones only feed history features) against the training rows (< 0.1 stable, 0.1-0.25 moderate, > 0.25 drifted)';
+
+CREATE FUNCTION dendrite.internal_may_label(table_name text) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(has_table_privilege(to_regclass($1), 'UPDATE'), false) $$;
+COMMENT ON FUNCTION dendrite.internal_may_label IS 'internal: whether the current user may record outcomes of a guarded table (it may update it)';
+
+--------------------------------------------------------------------------------------------------------
+-- Retraining: champion against challenger, on a schedule
+--------------------------------------------------------------------------------------------------------
+-- The settings a retraining reuses: the serving version's query, label, featurizer and hyperparameters
+-- (stored by train as every named argument and option), split into train's named arguments and options.
+-- Checks the policy and that the caller manages the model, before anything is trained.
+CREATE FUNCTION dendrite.internal_retraining_plan(model text, query text, evaluation_query text, promote text,
+    OUT champion_version int, OUT training_query text, OUT label text, OUT featurizer text, OUT algorithm text,
+    OUT hidden int[], OUT activation text, OUT epochs int, OUT batch_size int, OUT learning_rate float8,
+    OUT optimizer text, OUT class_weight text, OUT validation_fraction float8, OUT seed bigint, OUT dropout float8,
+    OUT layer_norm boolean, OUT loss text, OUT threshold text, OUT split_column text, OUT patience int,
+    OUT options jsonb, OUT evaluation text, OUT policy text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner_name name;
+    settings jsonb;
+    named_arguments text[] := '{algorithm,hidden,activation,epochs,batch_size,learning_rate,optimizer,class_weight,'
+                              'validation_fraction,seed,dropout,layer_norm,loss,threshold,patience,device,split_column}';
+BEGIN
+    IF $1 IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT m.owner INTO owner_name FROM dendrite.models m WHERE m.name = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', $1 USING ERRCODE = 'undefined_object',
+            HINT = 'Train its first version with dendrite.train: retraining reuses its settings.';
+    END IF;
+    IF NOT dendrite.may_manage(owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', $1 USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name),
+            HINT = 'Only a member of its owner role or of dendrite_admin may retrain it.';
+    END IF;
+    IF $4 IS NULL OR $4 NOT IN ('manual', 'always', 'if_better') THEN
+        RAISE EXCEPTION 'unknown promotion policy "%"', $4 USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''manual'' (never deploy), ''always'' or ''if_better'' (deploy when the new version''s PR-AUC on evaluation_query beats the serving version''s).';
+    END IF;
+    IF $4 = 'if_better' AND $3 IS NULL THEN
+        RAISE EXCEPTION 'promote => ''if_better'' needs an evaluation_query' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'The new version and the serving one are compared on the same labelled rows.',
+            HINT = 'Pass a query of recent labelled rows the training query leaves out, e.g. the last week.';
+    END IF;
+    SELECT s.version, v.training_query, v.label_column, f.name, v.hyperparameters
+      INTO champion_version, training_query, label, featurizer, settings
+      FROM dendrite.serving_version($1) s
+      JOIN dendrite.model_versions v ON v.version_id = s.version_id
+      JOIN dendrite.featurizers f ON f.featurizer_id = v.featurizer_id;
+    training_query := coalesce($2, training_query);
+    algorithm := settings->>'algorithm';
+    hidden := coalesce((SELECT array_agg(h::int) FROM jsonb_array_elements_text(settings->'hidden') h), '{64,32}');
+    IF algorithm = 'logistic_regression' THEN
+        hidden := '{}';
+    END IF;
+    activation := coalesce(settings->>'activation', 'relu');
+    epochs := coalesce((settings->>'epochs')::int, 10);
+    batch_size := coalesce((settings->>'batch_size')::int, 256);
+    learning_rate := coalesce((settings->>'learning_rate')::float8, 0.001);
+    optimizer := coalesce(settings->>'optimizer', 'adam');
+    class_weight := coalesce(settings->>'class_weight', 'balanced');
+    validation_fraction := coalesce((settings->>'validation_fraction')::float8, 0.2);
+    seed := coalesce((settings->>'seed')::bigint, 42);
+    dropout := coalesce((settings->>'dropout')::float8, 0);
+    layer_norm := coalesce((settings->>'layer_norm')::boolean, false);
+    loss := coalesce(settings->>'loss', 'bce');
+    threshold := coalesce(settings->>'threshold', 'f1');
+    split_column := settings->>'split_column';
+    patience := coalesce((settings->>'patience')::int, 0);
+    options := settings - named_arguments;
+    evaluation := $3;
+    policy := $4;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_retraining_plan IS 'internal: the serving version''s training settings, as retrain passes them to train';
+
+CREATE FUNCTION dendrite.internal_record_retraining(model text, champion_version int, challenger_version int,
+    promote text, evaluation_query text, evaluation_rows bigint, evaluation_positives bigint, champion_pr_auc float8,
+    challenger_pr_auc float8, started_at timestamptz, caller name)
+RETURNS dendrite.retraining_result
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    result dendrite.retraining_result;
+BEGIN
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = $1 FOR UPDATE;
+    result.champion_version := champion_version;
+    result.challenger_version := challenger_version;
+    result.champion_pr_auc := champion_pr_auc;
+    result.challenger_pr_auc := challenger_pr_auc;
+    result.evaluation_rows := evaluation_rows;
+    CASE promote
+        WHEN 'manual' THEN
+            result.promoted := false;
+            result.decision := format('not deployed (promote => ''manual''): deploy it with dendrite.deploy(%L, %s)', $1, challenger_version);
+        WHEN 'always' THEN
+            result.promoted := true;
+            result.decision := 'deployed (promote => ''always'')';
+        ELSE
+            IF champion_pr_auc IS NULL OR challenger_pr_auc IS NULL THEN
+                result.promoted := false;
+                result.decision := format('kept version %s: the %s evaluation rows have a single class, PR-AUC is undefined',
+                                          champion_version, evaluation_rows);
+            ELSIF challenger_pr_auc > champion_pr_auc THEN
+                result.promoted := true;
+                result.decision := format('deployed: PR-AUC %s > %s of version %s on %s evaluation rows',
+                                          round(challenger_pr_auc::numeric, 4), round(champion_pr_auc::numeric, 4),
+                                          champion_version, evaluation_rows);
+            ELSE
+                result.promoted := false;
+                result.decision := format('kept version %s: PR-AUC %s <= its %s on %s evaluation rows', champion_version,
+                                          round(challenger_pr_auc::numeric, 4), round(champion_pr_auc::numeric, 4),
+                                          evaluation_rows);
+            END IF;
+    END CASE;
+    IF result.promoted THEN
+        PERFORM dendrite.internal_deploy($1, challenger_version, NULL, 'pr_auc', caller);
+    ELSIF NOT EXISTS (SELECT FROM dendrite.deployments d WHERE d.model_id = target_model_id) THEN
+        -- A model never deployed serves its latest version, which is now the challenger: deploy the
+        -- champion explicitly so that it keeps serving.
+        PERFORM dendrite.internal_deploy($1, champion_version, NULL, 'pr_auc', caller);
+    END IF;
+    INSERT INTO dendrite.retrainings (model_id, champion_version_id, challenger_version_id, promote, evaluation_query,
+                                      evaluation_rows, evaluation_positives, champion_pr_auc, challenger_pr_auc,
+                                      promoted, decision, started_at, run_by)
+    SELECT target_model_id,
+           (SELECT v.version_id FROM dendrite.model_versions v WHERE v.model_id = target_model_id AND v.version = $2),
+           (SELECT v.version_id FROM dendrite.model_versions v WHERE v.model_id = target_model_id AND v.version = $3),
+           promote, evaluation_query, evaluation_rows, evaluation_positives, champion_pr_auc, challenger_pr_auc,
+           result.promoted, result.decision, started_at, caller
+    RETURNING retraining_id INTO result.retraining_id;
+    result.serving_version := (SELECT s.version FROM dendrite.serving_version($1) s);
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_record_retraining IS 'internal: retrain''s decision, recorded (and the challenger deployed) as the extension owner';
+
+CREATE FUNCTION dendrite.record_retraining(model text, champion_version int, challenger_version int, promote text,
+    evaluation_query text, evaluation_rows bigint, evaluation_positives bigint, champion_pr_auc float8,
+    challenger_pr_auc float8, started_at timestamptz)
+RETURNS dendrite.retraining_result
+AS 'MODULE_PATHNAME', 'dendrite_manage_model'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.record_retraining IS 'internal to dendrite.retrain: applies the promotion policy and records the comparison';
+
+CREATE FUNCTION dendrite.retrain(model text, query text DEFAULT NULL, evaluation_query text DEFAULT NULL,
+                                            promote text DEFAULT 'if_better')
+RETURNS dendrite.retraining_result
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- No pinned search_path: the queries given now are the caller's and run with the caller's path and rights, as
+-- in train. So the body uses no operator a caller's schema could stand in for; the logic is in helpers.
+AS $$
+DECLARE
+    plan record;
+    started pg_catalog.timestamptz := pg_catalog.clock_timestamp();
+    trained dendrite.training_result;
+    champion_pr_auc pg_catalog.float8;
+    challenger_pr_auc pg_catalog.float8;
+    evaluated_rows pg_catalog.int8;
+    evaluated_positives pg_catalog.int8;
+BEGIN
+    SELECT * INTO plan FROM dendrite.internal_retraining_plan(retrain.model, retrain.query, retrain.evaluation_query,
+                                                              retrain.promote);
+    trained := dendrite.train(retrain.model, retrain.query, plan.label,
+                              algorithm => plan.algorithm,
+                              hidden => plan.hidden,
+                              activation => plan.activation,
+                              epochs => plan.epochs,
+                              batch_size => plan.batch_size,
+                              learning_rate => plan.learning_rate,
+                              optimizer => plan.optimizer,
+                              class_weight => plan.class_weight,
+                              validation_fraction => plan.validation_fraction,
+                              seed => plan.seed,
+                              featurizer => plan.featurizer,
+                              dropout => plan.dropout,
+                              layer_norm => plan.layer_norm,
+                              loss => plan.loss,
+                              threshold => plan.threshold,
+                              split_column => plan.split_column,
+                              patience => plan.patience,
+                              options => plan.options);
+    IF plan.evaluation IS NOT NULL THEN
+        SELECT e.pr_auc INTO champion_pr_auc
+          FROM dendrite.evaluate(retrain.model, plan.evaluation, plan.champion_version) e;
+        SELECT e.pr_auc, e.rows, e.positives INTO challenger_pr_auc, evaluated_rows, evaluated_positives
+          FROM dendrite.evaluate(retrain.model, plan.evaluation, trained.version) e;
+    END IF;
+    RETURN dendrite.record_retraining(retrain.model, plan.champion_version, trained.version, plan.policy,
+                                      plan.evaluation, evaluated_rows, evaluated_positives, champion_pr_auc,
+                                      challenger_pr_auc, started);
+END
+$$;
+COMMENT ON FUNCTION dendrite.retrain IS 'trains a new version of a model with its serving version''s settings (query: default the serving version''s) and deploys it by the promotion policy: ''manual'', ''always'', or ''if_better'' (PR-AUC on evaluation_query above the serving version''s); every run is a row of dendrite.retrainings';
+
+CREATE FUNCTION dendrite.internal_cron_job_name(model text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'dendrite retrain ' || $1 $$;
+COMMENT ON FUNCTION dendrite.internal_cron_job_name IS 'internal: the pg_cron job name of a model''s scheduled retraining';
+
+-- Raises unless pg_cron is installed in this database and the caller may schedule with it.
+CREATE FUNCTION dendrite.internal_require_cron() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Scheduled retraining runs as a pg_cron job; everything else in dendrite works without it.',
+            HINT = 'Install postgresql-15-cron, set shared_preload_libraries = ''pg_cron'' and cron.database_name to this database, restart, and CREATE EXTENSION pg_cron. Or call dendrite.retrain from your own scheduler.';
+    END IF;
+    IF NOT has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for schema cron' USING ERRCODE = 'insufficient_privilege',
+            HINT = format('A superuser can allow it: GRANT USAGE ON SCHEMA cron TO %I.', current_user);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_require_cron IS 'internal: raises unless pg_cron can schedule jobs here for the current user';
+
+CREATE FUNCTION dendrite.schedule_retraining(model text, schedule text, query text DEFAULT NULL,
+                                             evaluation_query text DEFAULT NULL, promote text DEFAULT 'if_better')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan record;
+    job_id bigint;
+BEGIN
+    IF schedule IS NULL THEN
+        RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Use cron syntax, e.g. ''0 3 * * *'' for every night at 03:00.';
+    END IF;
+    -- Every check retrain would make at its first run, made now.
+    SELECT * INTO plan FROM dendrite.internal_retraining_plan($1, $3, $4, $5);
+    PERFORM dendrite.internal_require_cron();
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job_id
+      USING dendrite.internal_cron_job_name($1), $2,
+            format('SELECT dendrite.retrain(%L, query => %L, evaluation_query => %L, promote => %L)', $1, $3, $4, $5);
+    RETURN job_id;
+END
+$$;
+COMMENT ON FUNCTION dendrite.schedule_retraining IS 'schedules dendrite.retrain of a model as a pg_cron job (cron syntax), run as the current user; a second call replaces the schedule; returns the job id (cron.job, cron.job_run_details)';
+
+CREATE FUNCTION dendrite.unschedule_retraining(model text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_job boolean;
+BEGIN
+    PERFORM dendrite.internal_require_cron();
+    EXECUTE 'SELECT EXISTS (SELECT FROM cron.job WHERE jobname = $1 AND username = current_user)' INTO found_job
+      USING dendrite.internal_cron_job_name($1);
+    IF found_job THEN
+        EXECUTE 'SELECT cron.unschedule($1)' USING dendrite.internal_cron_job_name($1);
+    END IF;
+    RETURN found_job;
+END
+$$;
+COMMENT ON FUNCTION dendrite.unschedule_retraining IS 'removes the current user''s scheduled retraining of a model; false when there was none';
+
+--------------------------------------------------------------------------------------------------------
+-- Export and import
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.export_model(model text, version int DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 3  -- every real and float8 written so that it reads back bit for bit
+AS $$
+DECLARE
+    m dendrite.models;
+    v dendrite.model_versions;
+    f dendrite.featurizers;
+BEGIN
+    SELECT * INTO m FROM dendrite.models x WHERE x.name = export_model.model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', export_model.model USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT dendrite.may_manage(m.owner) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', export_model.model USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', m.owner),
+            HINT = 'Only a member of its owner role or of dendrite_admin may export it.';
+    END IF;
+    SELECT * INTO v FROM dendrite.model_versions x
+     WHERE x.model_id = m.model_id
+       AND x.version_id = CASE WHEN export_model.version IS NULL
+                               THEN (SELECT s.version_id FROM dendrite.serving_version(export_model.model) s)
+                               ELSE x.version_id END
+       AND (export_model.version IS NULL OR x.version = export_model.version);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no version %', export_model.model, coalesce(export_model.version::text, 'serving')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO f FROM dendrite.featurizers x WHERE x.featurizer_id = v.featurizer_id;
+    RETURN jsonb_build_object(
+        'format', 'dendrite-model',
+        'format_version', 1,
+        'extension_version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'dendrite'),
+        'exported_at', now(),
+        'model', jsonb_build_object('name', m.name, 'task', m.task, 'configuration', m.configuration),
+        'version', to_jsonb(v) - '{version_id,model_id,featurizer_id,status}'::text[],
+        'featurizer', (to_jsonb(f) - '{featurizer_id,owner}'::text[]) || jsonb_build_object(
+            'columns', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal), '[]')
+                          FROM dendrite.feature_columns c WHERE c.featurizer_id = f.featurizer_id),
+            'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal, c.rank), '[]')
+                             FROM dendrite.feature_categories c WHERE c.featurizer_id = f.featurizer_id),
+            'history', (SELECT coalesce(jsonb_agg(to_jsonb(h) - 'featurizer_id' ORDER BY h.ordinal), '[]')
+                          FROM dendrite.feature_history h WHERE h.featurizer_id = f.featurizer_id)),
+        'parameters', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'version_id' ORDER BY p.layer_index, p.name), '[]')
+                         FROM dendrite.parameters p WHERE p.version_id = v.version_id),
+        'trees', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'version_id' ORDER BY t.tree_index), '[]')
+                    FROM dendrite.trees t WHERE t.version_id = v.version_id),
+        'epochs', (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'version_id' ORDER BY e.epoch), '[]')
+                     FROM dendrite.epochs e WHERE e.version_id = v.version_id),
+        'validation_curves', (SELECT to_jsonb(c) - 'version_id' FROM dendrite.validation_curves c
+                               WHERE c.version_id = v.version_id),
+        'feature_baselines', (SELECT coalesce(jsonb_agg(to_jsonb(b) - 'version_id' ORDER BY b.feature_index), '[]')
+                                FROM dendrite.feature_baselines b WHERE b.version_id = v.version_id));
+END
+$$;
+COMMENT ON FUNCTION dendrite.export_model IS 'a version of a model (NULL: the serving one) as one jsonb document: architecture, parameters or trees, epochs, curves, training baselines and its featurizer version; dendrite.import_model reads it back';
+
+CREATE FUNCTION dendrite.internal_import_model(document jsonb, model text, caller name) RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target text := coalesce(internal_import_model.model, document->'model'->>'name');
+    featurizer_name text;
+    target_model_id bigint;
+    owner_name name;
+    new_featurizer_id bigint;
+    new_version int;
+    new_version_id bigint;
+BEGIN
+    IF document IS NULL OR jsonb_typeof(document) IS DISTINCT FROM 'object' OR document->>'format' IS DISTINCT FROM 'dendrite-model' THEN
+        RAISE EXCEPTION 'the document is not a dendrite model export' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Export a model with dendrite.export_model.';
+    END IF;
+    IF jsonb_typeof(document->'format_version') IS DISTINCT FROM 'number' OR (document->>'format_version')::numeric <> 1 THEN
+        RAISE EXCEPTION 'unsupported export format version %', coalesce(document->>'format_version', 'NULL')
+            USING ERRCODE = 'feature_not_supported', HINT = 'This dendrite reads format version 1.';
+    END IF;
+    IF target IS NULL OR target = '' THEN
+        RAISE EXCEPTION 'the document names no model' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass model => ''name''.';
+    END IF;
+    IF jsonb_typeof(document->'version') IS DISTINCT FROM 'object' OR jsonb_typeof(document->'featurizer') IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the document has no version or featurizer' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A featurizer named after the exported model (fitted by train for it) follows the model's new name.
+    featurizer_name := CASE WHEN document->'featurizer'->>'name' = document->'model'->>'name' THEN target
+                            ELSE document->'featurizer'->>'name' END;
+
+    SELECT m.model_id, m.owner INTO target_model_id, owner_name FROM dendrite.models m WHERE m.name = target FOR UPDATE;
+    IF FOUND AND NOT dendrite.internal_may_manage(caller, owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', target USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name),
+            HINT = 'Import under another name: dendrite.import_model(document, model => ''...'').';
+    END IF;
+    SELECT f.owner INTO owner_name FROM dendrite.featurizers f WHERE f.name = featurizer_name ORDER BY f.version LIMIT 1;
+    IF FOUND AND NOT dendrite.internal_may_manage(caller, owner_name) THEN
+        RAISE EXCEPTION 'must be owner of featurizer "%"', featurizer_name USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name);
+    END IF;
+    IF target_model_id IS NULL THEN
+        INSERT INTO dendrite.models (name, task, configuration, owner)
+        VALUES (target, coalesce(document->'model'->>'task', 'binary_classification'),
+                coalesce(document->'model'->'configuration', document->'version'->'configuration'), caller)
+        RETURNING model_id INTO target_model_id;
+    END IF;
+
+    INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, input_types, output_names, rows, owner)
+    SELECT featurizer_name,
+           coalesce((SELECT max(x.version) FROM dendrite.featurizers x WHERE x.name = featurizer_name), 0) + 1,
+           f.query, f.history_query, f.spec, f.input_columns, f.input_types, f.output_names, f.rows, caller
+      FROM jsonb_populate_record(NULL::dendrite.featurizers, document->'featurizer') f
+    RETURNING featurizer_id INTO new_featurizer_id;
+    INSERT INTO dendrite.feature_columns
+    SELECT new_featurizer_id, c.ordinal, c.column_name, c.kind, c.missing_indicator, c.center, c.scale, c.impute,
+           c.unseen_value, c.outputs
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_columns, coalesce(document->'featurizer'->'columns', '[]')) c;
+    INSERT INTO dendrite.feature_categories
+    SELECT new_featurizer_id, c.ordinal, c.rank, c.category, c.value
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_categories, coalesce(document->'featurizer'->'categories', '[]')) c;
+    INSERT INTO dendrite.feature_history
+    SELECT new_featurizer_id, h.ordinal, h.output_name, h.center, h.scale
+      FROM jsonb_populate_recordset(NULL::dendrite.feature_history, coalesce(document->'featurizer'->'history', '[]')) h;
+
+    SELECT coalesce(max(v.version), 0) + 1 INTO new_version FROM dendrite.model_versions v WHERE v.model_id = target_model_id;
+    INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, trained_at, trained_by, training_query,
+                                         label_column, algorithm, configuration, hyperparameters, metrics, threshold,
+                                         device, training_rows, validation_rows, seconds, status)
+    SELECT target_model_id, new_version, new_featurizer_id, coalesce(v.trained_at, now()), coalesce(v.trained_by, caller),
+           v.training_query, v.label_column, v.algorithm, v.configuration, v.hyperparameters, v.metrics, v.threshold,
+           v.device, v.training_rows, v.validation_rows, v.seconds, 'trained'
+      FROM jsonb_populate_record(NULL::dendrite.model_versions, document->'version') v
+    RETURNING version_id INTO new_version_id;
+    INSERT INTO dendrite.parameters
+    SELECT new_version_id, p.layer_index, p.layer, p.name, p.shape, p.value
+      FROM jsonb_populate_recordset(NULL::dendrite.parameters, coalesce(document->'parameters', '[]')) p;
+    INSERT INTO dendrite.trees
+    SELECT new_version_id, t.tree_index, t.left_child, t.right_child, t.feature, t.threshold, t.value, t.default_left
+      FROM jsonb_populate_recordset(NULL::dendrite.trees, coalesce(document->'trees', '[]')) t;
+    INSERT INTO dendrite.epochs
+    SELECT new_version_id, e.epoch, e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc,
+           e.tp, e.fp, e.tn, e.fn, e.threshold, e.seconds
+      FROM jsonb_populate_recordset(NULL::dendrite.epochs, coalesce(document->'epochs', '[]')) e;
+    -- Since 0.4.0; an export from 0.3.0 has neither key.
+    IF jsonb_typeof(document->'validation_curves') = 'object' THEN
+        INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate)
+        SELECT new_version_id, c.thresholds, c.precision, c.recall, c.false_positive_rate
+          FROM jsonb_populate_record(NULL::dendrite.validation_curves, document->'validation_curves') c;
+    END IF;
+    IF jsonb_typeof(document->'feature_baselines') = 'array' THEN
+        INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions)
+        SELECT new_version_id, b.feature_index, b.feature, b.mean, b.stddev, b.edges, b.fractions
+          FROM jsonb_populate_recordset(NULL::dendrite.feature_baselines, document->'feature_baselines') b;
+    END IF;
+    IF NOT EXISTS (SELECT FROM dendrite.parameters p WHERE p.version_id = new_version_id)
+       AND NOT EXISTS (SELECT FROM dendrite.trees t WHERE t.version_id = new_version_id) THEN
+        RAISE EXCEPTION 'the document has no parameters and no trees' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN new_version;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_import_model IS 'internal: the body of dendrite.import_model, run as the extension owner; checks the caller itself';
+
+CREATE FUNCTION dendrite.import_model(document jsonb, model text DEFAULT NULL) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_import_model'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.import_model IS 'adds a model version (and its featurizer version) from a dendrite.export_model document, as a new version of the named model (default: the exported name); returns the version; deploy it to serve';
+
+--------------------------------------------------------------------------------------------------------
+-- The report: one self-contained HTML document, charts as inline SVG, no script
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.internal_html(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT replace(replace(replace(replace(replace(coalesce($1, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                           '"', '&quot;'), '''', '&#39;')
+$$;
+COMMENT ON FUNCTION dendrite.internal_html IS 'internal: text escaped for HTML';
+
+-- A line chart of up to two series over one x axis, 420 x 300 pixels. Axes span [x_min, x_max] and
+-- [y_min, y_max]; a NULL bound is the data's.
+CREATE FUNCTION dendrite.internal_svg_chart(title text, x_label text, y_label text, x float8[], y1 float8[],
+                                            name1 text, y2 float8[] DEFAULT NULL, name2 text DEFAULT NULL,
+                                            x_min float8 DEFAULT NULL, x_max float8 DEFAULT NULL,
+                                            y_min float8 DEFAULT NULL, y_max float8 DEFAULT NULL,
+                                            diagonal boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    left_edge constant float8 := 60;
+    top_edge constant float8 := 44;  -- the title and the legend above the plot
+    width constant float8 := 340;
+    height constant float8 := 206;
+    lo_x float8 := coalesce(x_min, (SELECT min(v) FROM unnest(x) v));
+    hi_x float8 := coalesce(x_max, (SELECT max(v) FROM unnest(x) v));
+    lo_y float8 := coalesce(y_min, (SELECT min(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
+    hi_y float8 := coalesce(y_max, (SELECT max(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
+    svg text;
+    series text;
+    tick int;
+BEGIN
+    IF hi_x IS NULL OR hi_y IS NULL THEN
+        RETURN format('<p class="empty">%s: no data</p>', dendrite.internal_html(title));
+    END IF;
+    IF hi_x <= lo_x THEN hi_x := lo_x + 1; END IF;
+    IF hi_y <= lo_y THEN hi_y := lo_y + 1; END IF;
+    svg := format('<svg xmlns="http://www.w3.org/2000/svg" width="420" height="300" viewBox="0 0 420 300" role="img" aria-label="%1$s">'
+                  '<text x="210" y="18" text-anchor="middle" class="title">%1$s</text>'
+                  '<rect x="%2$s" y="%3$s" width="%4$s" height="%5$s" class="frame"/>'
+                  '<text x="%6$s" y="292" text-anchor="middle">%7$s</text>'
+                  '<text x="14" y="%8$s" text-anchor="middle" transform="rotate(-90 14 %8$s)">%9$s</text>',
+                  dendrite.internal_html(title), left_edge, top_edge, width, height, left_edge + width / 2,
+                  dendrite.internal_html(x_label), top_edge + height / 2, dendrite.internal_html(y_label));
+    FOR tick IN 0..4 LOOP
+        svg := svg || format('<text x="%s" y="%s" text-anchor="middle" class="tick">%s</text>',
+                             left_edge + width * tick / 4, top_edge + height + 14,
+                             round((lo_x + (hi_x - lo_x) * tick / 4)::numeric, 3))
+                   || format('<text x="%s" y="%s" text-anchor="end" class="tick">%s</text>',
+                             left_edge - 4, top_edge + height - height * tick / 4 + 4,
+                             round((lo_y + (hi_y - lo_y) * tick / 4)::numeric, 3));
+    END LOOP;
+    IF diagonal THEN
+        svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="chance"/>', left_edge, top_edge + height,
+                             left_edge + width, top_edge);
+    END IF;
+    FOR series IN
+        SELECT format('<polyline class="%s" points="%s"/>', s.css,
+                      string_agg(format('%s,%s', round((left_edge + (p.px - lo_x) / (hi_x - lo_x) * width)::numeric, 1),
+                                        round((top_edge + height - (p.py - lo_y) / (hi_y - lo_y) * height)::numeric, 1)),
+                                 ' ' ORDER BY p.i))
+          FROM (VALUES (1, 'series1', y1), (2, 'series2', y2)) s(n, css, y)
+          CROSS JOIN LATERAL unnest(x, s.y) WITH ORDINALITY p(px, py, i)
+         WHERE s.y IS NOT NULL AND p.px IS NOT NULL AND p.py IS NOT NULL
+         GROUP BY s.n, s.css ORDER BY s.n
+    LOOP
+        svg := svg || series;
+    END LOOP;
+    svg := svg || format('<text x="%s" y="%s" class="legend series1">&#8212; %s</text>', left_edge, top_edge - 8,
+                         dendrite.internal_html(name1));
+    IF y2 IS NOT NULL THEN
+        svg := svg || format('<text x="%s" y="%s" class="legend series2">&#8212; %s</text>', left_edge + width / 2, top_edge - 8,
+                             dendrite.internal_html(name2));
+    END IF;
+    RETURN svg || '</svg>';
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_svg_chart IS 'internal: an SVG line chart for dendrite.report';
+
+CREATE FUNCTION dendrite.report(model text, version int DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    curve record;
+    epochs record;
+    feature_list text;
+    deployed int;
+    html text;
+    metrics jsonb;  -- the version's validation metrics
+BEGIN
+    SELECT mv.*, m.name AS model_name, m.owner, f.name AS featurizer_name, f.version AS featurizer_version,
+           f.output_names
+      INTO v
+      FROM dendrite.models m
+      JOIN dendrite.model_versions mv ON mv.model_id = m.model_id
+      JOIN dendrite.featurizers f ON f.featurizer_id = mv.featurizer_id
+     WHERE m.name = $1
+       AND mv.version = coalesce($2, (SELECT s.version FROM dendrite.serving_version($1) s));
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM dendrite.models WHERE name = $1) THEN
+            RAISE EXCEPTION 'model "%" does not exist', $1 USING ERRCODE = 'undefined_object';
+        END IF;
+        RAISE EXCEPTION 'model "%" has no version %', $1, $2 USING ERRCODE = 'undefined_object';
+    END IF;
+    metrics := v.metrics;
+    deployed := (SELECT s.version FROM dendrite.serving_version($1) s);
+    SELECT * INTO curve FROM dendrite.validation_curves c WHERE c.version_id = v.version_id;
+    SELECT array_agg(e.epoch::float8 ORDER BY e.epoch) AS epoch, array_agg(e.loss ORDER BY e.epoch) AS loss,
+           array_agg(e.validation_loss ORDER BY e.epoch) AS validation_loss, array_agg(e.pr_auc ORDER BY e.epoch) AS pr_auc,
+           array_agg(e.roc_auc ORDER BY e.epoch) AS roc_auc
+      INTO epochs FROM dendrite.epochs e WHERE e.version_id = v.version_id;
+    SELECT string_agg(format('<li>%s</li>', dendrite.internal_html(n)), '' ORDER BY i) INTO feature_list
+      FROM unnest(v.output_names) WITH ORDINALITY o(n, i);
+
+    html := '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+         || format('<title>dendrite: %s version %s</title>', dendrite.internal_html(v.model_name), v.version)
+         || '<style>body{font-family:sans-serif;margin:2em;color:#222}h1{font-size:1.5em}'
+            'table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}'
+            'th{background:#eee}.charts{display:flex;flex-wrap:wrap;gap:1em}svg{background:#fff;border:1px solid #ddd}'
+            'svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:bold}svg .tick{font-size:9px}'
+            '.frame{fill:none;stroke:#999}.series1{fill:none;stroke:#1f77b4;stroke-width:2}'
+            '.series2{fill:none;stroke:#d62728;stroke-width:2}text.series1,text.series2{stroke:none}'
+            'text.series1{fill:#1f77b4}text.series2{fill:#d62728}.chance{stroke:#aaa;stroke-dasharray:4 4}'
+            'ol{columns:3}</style></head><body>'
+         || format('<h1>Model %s, version %s%s</h1>', dendrite.internal_html(v.model_name), v.version,
+                   CASE WHEN deployed = v.version THEN ' (serving)' ELSE '' END)
+         || format('<p>%s, trained %s by %s on %s rows (%s validation rows), %s s on %s. Featurizer %s version %s.</p>',
+                   dendrite.internal_html(v.algorithm), to_char(v.trained_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
+                   dendrite.internal_html(v.trained_by), v.training_rows, v.validation_rows, round(v.seconds::numeric, 2),
+                   dendrite.internal_html(v.device), dendrite.internal_html(v.featurizer_name), v.featurizer_version)
+         || '<h2>Validation metrics</h2><table><tr><th>PR-AUC</th><th>ROC-AUC</th><th>recall at precision 0.9</th>'
+            '<th>precision</th><th>recall</th><th>F1</th><th>threshold</th></tr>'
+         || format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr></table>',
+                   round((metrics->>'pr_auc')::numeric, 4), round((metrics->>'roc_auc')::numeric, 4),
+                   round((metrics->>'recall_at_precision_90')::numeric, 4), round((metrics->>'precision')::numeric, 4),
+                   round((metrics->>'recall')::numeric, 4), round((metrics->>'f1')::numeric, 4), round(v.threshold::numeric, 4))
+         || format('<h2>Confusion matrix</h2><p>At threshold %s, on the %s rows.</p>', round(v.threshold::numeric, 4),
+                   dendrite.internal_html(metrics->>'evaluated_on'))
+         || '<table class="confusion"><tr><th></th><th>flagged</th><th>passed</th></tr>'
+         || format('<tr><th>fraud</th><td>%s (TP)</td><td>%s (FN)</td></tr><tr><th>legitimate</th><td>%s (FP)</td><td>%s (TN)</td></tr></table>',
+                   metrics->>'tp', metrics->>'fn', metrics->>'fp', metrics->>'tn')
+         || '<h2>Curves</h2><div class="charts">'
+         || CASE WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0 (or imported from such a version).</p>'
+            ELSE dendrite.internal_svg_chart('Precision-recall', 'recall', 'precision', curve.recall::float8[],
+                                             curve.precision::float8[], format('PR-AUC %s', round((metrics->>'pr_auc')::numeric, 4)),
+                                             x_min => 0, x_max => 1, y_min => 0, y_max => 1)
+              || dendrite.internal_svg_chart('ROC', 'false positive rate', 'true positive rate',
+                                             curve.false_positive_rate::float8[], curve.recall::float8[],
+                                             format('ROC-AUC %s', round((metrics->>'roc_auc')::numeric, 4)),
+                                             x_min => 0, x_max => 1, y_min => 0, y_max => 1, diagonal => true)
+            END
+         || dendrite.internal_svg_chart('Loss per epoch', 'epoch', 'loss', epochs.epoch, epochs.loss, 'training',
+                                        epochs.validation_loss, 'validation', y_min => 0)
+         || dendrite.internal_svg_chart('PR-AUC and ROC-AUC per epoch', 'epoch', 'validation', epochs.epoch,
+                                        epochs.pr_auc, 'PR-AUC', epochs.roc_auc, 'ROC-AUC', y_min => 0, y_max => 1)
+         || '</div>'
+         || format('<h2>Features (%s)</h2><ol>%s</ol>', coalesce(cardinality(v.output_names), 0), coalesce(feature_list, ''))
+         || format('<h2>Training</h2><p>Query: <code>%s</code></p><p>Label: <code>%s</code></p><p>Settings: <code>%s</code></p>',
+                   dendrite.internal_html(v.training_query), dendrite.internal_html(v.label_column),
+                   dendrite.internal_html(v.hyperparameters::text))
+         || '</body></html>';
+    RETURN html;
+END
+$$;
+COMMENT ON FUNCTION dendrite.report IS 'a self-contained HTML report of a model version (NULL: the serving one): metrics, confusion matrix, PR and ROC curves, loss and PR-AUC per epoch, features; save it with psql \o or dendritectl report';
+
+--------------------------------------------------------------------------------------------------------
+-- Demo data
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.generate_transactions(
+    customers  int       DEFAULT 2000,
+    terminals  int       DEFAULT 4000,
+    days       int       DEFAULT 50,
+    seed       bigint    DEFAULT 42,
+    start_time timestamp DEFAULT '2026-01-05 00:00:00'
+) RETURNS TABLE (
+    transaction_id    bigint,
+    tx_time           timestamp,
+    customer_id       int,
+    terminal_id       int,
+    amount            numeric(12,2),
+    online            boolean,
+    ip                inet,
+    country           text,
+    merchant_category text,
+    is_fraud          boolean,
+    fraud_scenario    int
+)
+AS 'MODULE_PATHNAME', 'dendrite_generate_transactions'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200000;
+COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactions with ~1% fraud (large amounts, compromised terminals, leaked cards), deterministic for a seed';
+
+--------------------------------------------------------------------------------------------------------
+-- Views
+--------------------------------------------------------------------------------------------------------
+CREATE VIEW dendrite.deployment_history AS
+SELECT m.name AS model, v.version, d.action, d.strategy, d.deployed_at, d.deployed_by,
+       d.deployment_id = max(d.deployment_id) OVER (PARTITION BY d.model_id) AS serving
+  FROM dendrite.deployments d
+  JOIN dendrite.models m USING (model_id)
+  JOIN dendrite.model_versions v USING (version_id);
+
+COMMENT ON VIEW dendrite.deployment_history IS 'every deploy and rollback, with the one serving each model marked';
+
+CREATE VIEW dendrite.training_progress AS SELECT * FROM dendrite.training_progress();
+
+COMMENT ON VIEW dendrite.training_progress IS 'the trainings in progress in any session (epochs: boosting rounds for gbdt)';
+
+--------------------------------------------------------------------------------------------------------
+-- Catalog triggers
+--------------------------------------------------------------------------------------------------------
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.models
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.model_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+
+CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON dendrite.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed();
+
+CREATE TRIGGER forget_predictions AFTER DELETE ON dendrite.model_versions
+    REFERENCING OLD TABLE AS deleted_versions FOR EACH STATEMENT EXECUTE FUNCTION dendrite.internal_forget_predictions();
+
+--------------------------------------------------------------------------------------------------------
+-- Row security: a role sees the rows of what it manages
+--------------------------------------------------------------------------------------------------------
+ALTER TABLE dendrite.parameters ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.trees ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.predictions ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.feature_columns ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.feature_categories ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.feature_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY managed_models ON dendrite.parameters FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+     WHERE v.version_id = parameters.version_id AND dendrite.may_manage(m.owner)));
+
+CREATE POLICY managed_models ON dendrite.trees FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+     WHERE v.version_id = trees.version_id AND dendrite.may_manage(m.owner)));
+
+CREATE POLICY managed_models ON dendrite.predictions FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+     WHERE v.version_id = predictions.version_id AND dendrite.may_manage(m.owner)));
+
+CREATE POLICY managed_featurizers ON dendrite.feature_columns FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.featurizers f WHERE f.featurizer_id = feature_columns.featurizer_id AND dendrite.may_manage(f.owner)));
+
+CREATE POLICY managed_featurizers ON dendrite.feature_categories FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.featurizers f WHERE f.featurizer_id = feature_categories.featurizer_id AND dendrite.may_manage(f.owner)));
+
+CREATE POLICY managed_featurizers ON dendrite.feature_history FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.featurizers f WHERE f.featurizer_id = feature_history.featurizer_id AND dendrite.may_manage(f.owner)));
+
+ALTER TABLE dendrite.feature_baselines ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE dendrite.retrainings ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY managed_models ON dendrite.feature_baselines FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+     WHERE v.version_id = feature_baselines.version_id AND dendrite.may_manage(m.owner)));
+
+CREATE POLICY managed_models ON dendrite.retrainings FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.models m WHERE m.model_id = retrainings.model_id AND dendrite.may_manage(m.owner)));
+
+ALTER TABLE dendrite.outcomes ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY readable ON dendrite.outcomes FOR SELECT USING (true);
+
+CREATE POLICY labelled_by_table_writers_insert ON dendrite.outcomes FOR INSERT
+    WITH CHECK (dendrite.internal_may_label(table_name));
+
+CREATE POLICY labelled_by_table_writers_update ON dendrite.outcomes FOR UPDATE
+    USING (dendrite.internal_may_label(table_name)) WITH CHECK (dendrite.internal_may_label(table_name));
+
+CREATE POLICY labelled_by_table_writers_delete ON dendrite.outcomes FOR DELETE
+    USING (dendrite.internal_may_label(table_name));
+
+--------------------------------------------------------------------------------------------------------
+-- Privileges. PUBLIC may use the schema and call only generate_transactions and may_manage. Scorers score,
+-- guard and read models' metadata; trainers also train and manage what they own, and read parameters,
+-- trees, fitted statistics and logged predictions row by row for what they manage (row security above).
+-- The catalog tables stay the extension owner's: dendrite's own catalog statements run as that owner.
+--------------------------------------------------------------------------------------------------------
+
+GRANT USAGE ON SCHEMA dendrite TO PUBLIC;
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA dendrite FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp),
+                          dendrite.may_manage(name) TO PUBLIC;
+
+GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
+                          dendrite.score(text, anyelement),
+                          dendrite.score_query(text, text, text, timestamp),
+                          dendrite.features(text, anyelement),
+                          dendrite.observe(text, anyelement),
+                          dendrite.featurize(text, text, text, timestamp),
+                          dendrite.feature_names(text),
+                          dendrite.serving_version(text),
+                          dendrite.guard(),
+                          dendrite.guard_batch(),
+                          dendrite.training_progress(),
+                          dendrite.report(text, int),
+                          dendrite.internal_html(text),
+                          dendrite.internal_svg_chart(text, text, text, float8[], float8[], text, float8[], text, float8,
+                                                      float8, float8, float8, boolean),
+                          dendrite.internal_may_label(text) TO dendrite_scorer;
+GRANT SELECT ON dendrite.models, dendrite.model_versions, dendrite.epochs, dendrite.deployments, dendrite.featurizers,
+                dendrite.deployment_history, dendrite.training_progress, dendrite.validation_curves TO dendrite_scorer;
+
+GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
+                                         text, text, timestamp, float8, boolean, text, text, text, int, jsonb),
+                          dendrite.compare(text, text, text, text[], int, int, text, float8, text, text, int, bigint,
+                                           text, timestamp, jsonb),
+                          dendrite.internal_compare_check(text[]),
+                          dendrite.internal_compare_learning_rate(text),
+                          dendrite.internal_compare_row(text, int),
+                          dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text),
+                          dendrite.deploy(text, int, text, text),
+                          dendrite.rollback(text),
+                          dendrite.drop_model(text),
+                          dendrite.drop_featurizer(text),
+                          dendrite.evaluate(text, text, int, text, timestamp),
+                          dendrite.record_outcome(regclass, text, boolean),
+                          dendrite.model_health(text, interval),
+                          dendrite.model_health_daily(text, interval),
+                          dendrite.internal_labelled_predictions(text, timestamptz),
+                          dendrite.feature_drift(text, text, int, timestamp),
+                          dendrite.retrain(text, text, text, text),
+                          dendrite.internal_retraining_plan(text, text, text, text),
+                          dendrite.record_retraining(text, int, int, text, text, bigint, bigint, float8, float8, timestamptz),
+                          dendrite.schedule_retraining(text, text, text, text, text),
+                          dendrite.unschedule_retraining(text),
+                          dendrite.internal_cron_job_name(text),
+                          dendrite.internal_require_cron(),
+                          dendrite.export_model(text, int),
+                          dendrite.import_model(jsonb, text) TO dendrite_trainer;
+GRANT SELECT ON dendrite.parameters, dendrite.trees, dendrite.predictions, dendrite.feature_columns,
+                dendrite.feature_categories, dendrite.feature_history, dendrite.feature_baselines,
+                dendrite.retrainings TO dendrite_trainer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dendrite.outcomes TO dendrite_trainer;
