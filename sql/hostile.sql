@@ -161,7 +161,7 @@ UPDATE dendrite.trees t SET left_child[1] = -7 FROM dendrite.model_versions v JO
 SELECT dendrite.predict('m_trees', '{1}');
 \c
 -- An import whose first tensor (layer 0's bias) has the wrong shape adds nothing.
-SELECT dendrite.import_model(jsonb_set(dendrite.export_model('m_model'), '{parameters,0,shape}', '[3, 4]'), model => 'm_bad_import');
+SELECT dendrite.import_model(jsonb_set(dendrite.export_model('m_model'), '{version_rows,parameters,0,shape}', '[3, 4]'), model => 'm_bad_import');
 SELECT count(*) AS bad_imports FROM dendrite.models WHERE name = 'm_bad_import';
 \set VERBOSITY terse
 

@@ -44,6 +44,9 @@ SELECT dendrite.record_outcome('no_such_table', '1', true);
 -- Export and import: a new model from the document scores exactly like the original, its featurizer
 -- (named after the model) follows the new name, and the document is plain jsonb.
 SELECT jsonb_object_keys(dendrite.export_model('lc')) AS key ORDER BY 1;
+-- Every table of rows that belongs to a version or a featurizer version, by name.
+SELECT jsonb_object_keys(dendrite.export_model('lc')->'version_rows') AS version_table ORDER BY 1;
+SELECT jsonb_object_keys(dendrite.export_model('lc')->'featurizer_rows') AS featurizer_table ORDER BY 1;
 SELECT dendrite.import_model(dendrite.export_model('lc'), model => 'lc_copy') AS imported_version;
 SELECT dendrite.import_model(dendrite.export_model('lc'), model => 'lc_copy') AS second_import;
 SELECT count(*) FILTER (WHERE dendrite.score('lc', p) = dendrite.score('lc_copy', p)) AS identical, count(*) AS rows
@@ -51,9 +54,29 @@ SELECT count(*) FILTER (WHERE dendrite.score('lc', p) = dendrite.score('lc_copy'
 SELECT f.name, f.version FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
   JOIN dendrite.featurizers f USING (featurizer_id) WHERE m.name = 'lc_copy' ORDER BY v.version;
 SELECT dendrite.export_model('lc', 7);
+SELECT dendrite.import_model('{"format": "dendrite-model", "format_version": 3}');
 SELECT dendrite.import_model('{"format": "dendrite-model", "format_version": 2}');
 SELECT dendrite.import_model('[1, 2]');
-SELECT dendrite.import_model(dendrite.export_model('lc') - 'parameters', model => 'lc_broken');
+SELECT dendrite.import_model(dendrite.export_model('lc') #- '{version_rows,parameters}', model => 'lc_broken');
+SELECT dendrite.import_model(jsonb_set(dendrite.export_model('lc'), '{version_rows,epochs}', '{"epoch": 1}'),
+                             model => 'lc_broken');
+SELECT count(*) AS broken_models FROM dendrite.models WHERE name = 'lc_broken';
+-- A format 1 document (dendrite 0.3.0 to 0.5.0 wrote each table under a key of its own) still imports.
+SELECT dendrite.import_model(d - '{version_rows,featurizer_rows}'::text[]
+                             || jsonb_build_object('format_version', 1,
+                                                   'parameters', d->'version_rows'->'parameters',
+                                                   'trees', d->'version_rows'->'trees',
+                                                   'epochs', d->'version_rows'->'epochs',
+                                                   'validation_curves', d->'version_rows'->'validation_curves'->0,
+                                                   'feature_baselines', d->'version_rows'->'feature_baselines',
+                                                   'featurizer', d->'featurizer' || jsonb_build_object(
+                                                       'columns', d->'featurizer_rows'->'feature_columns',
+                                                       'categories', d->'featurizer_rows'->'feature_categories',
+                                                       'history', d->'featurizer_rows'->'feature_history')),
+                             model => 'lc_format_1') AS imported_version
+  FROM (SELECT dendrite.export_model('lc') AS d) e;
+SELECT count(*) FILTER (WHERE dendrite.score('lc', p) = dendrite.score('lc_format_1', p)) AS identical, count(*) AS rows
+  FROM points p;
 SELECT count(*) AS broken_models FROM dendrite.models WHERE name = 'lc_broken';
 
 -- Another trainer may neither read the health of lc, nor export it, nor import over it.

@@ -90,8 +90,8 @@ SELECT a.thresholds = b.thresholds AND a.precision = b.precision AND a.recall = 
 SELECT a.feature, a.psi = b.psi AS same_psi
   FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted', version => 1) a
   JOIN dendrite.feature_drift('rt_copy', 'SELECT x, y FROM rt_shifted') b USING (feature_number);
--- An export from 0.3.0 (without the two keys) still imports; the report says the curves are missing.
-SELECT dendrite.import_model(dendrite.export_model('rt', 1) - '{validation_curves,feature_baselines}'::text[],
+-- An export without curves and baselines (from 0.3.0) still imports; the report says the curves are missing.
+SELECT dendrite.import_model(dendrite.export_model('rt', 1) #- '{version_rows,validation_curves}' #- '{version_rows,feature_baselines}',
                              model => 'rt_old') AS imported_version;
 SELECT dendrite.report('rt_old') LIKE '%No curves%' AS says_no_curves;
 SELECT * FROM dendrite.feature_drift('rt_old', 'SELECT x, y FROM points');

@@ -1179,6 +1179,28 @@ COMMENT ON FUNCTION dendrite.unschedule_retraining IS 'removes the current user'
 --------------------------------------------------------------------------------------------------------
 -- Export and import
 --------------------------------------------------------------------------------------------------------
+-- The tables of the rows that belong to one model version or one featurizer version: those keyed by it (their
+-- primary key starts with its key column, which references it ON DELETE CASCADE). export_model and
+-- import_model copy them generically, so a new kind of row needs no new code there.
+CREATE FUNCTION dendrite.internal_owned_tables(parent regclass)
+RETURNS TABLE (table_name text, key_column text, order_by text)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.relname::text, a.attname::text,
+           (SELECT string_agg(quote_ident(k.attname), ', ' ORDER BY array_position(i.indkey::int2[], k.attnum))
+              FROM pg_index i JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = ANY (i.indkey::int2[])
+             WHERE i.indrelid = c.oid AND i.indisprimary)
+      FROM pg_constraint f
+      JOIN pg_class c ON c.oid = f.conrelid
+      JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = f.conkey[1]
+      JOIN pg_index p ON p.indrelid = f.conrelid AND p.indisprimary AND p.indkey[0] = f.conkey[1]
+     WHERE f.contype = 'f' AND f.confrelid = parent AND f.confdeltype = 'c' AND cardinality(f.conkey) = 1
+       AND c.relnamespace = 'dendrite'::regnamespace
+     ORDER BY c.relname
+$$;
+COMMENT ON FUNCTION dendrite.internal_owned_tables IS 'internal: the tables of the rows that belong to a row of parent (keyed by it), for export and import';
+
 CREATE FUNCTION dendrite.export_model(model text, version int DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1188,6 +1210,10 @@ DECLARE
     m dendrite.models;
     v dendrite.model_versions;
     f dendrite.featurizers;
+    owned record;
+    version_rows jsonb := '{}';
+    featurizer_rows jsonb := '{}';
+    table_rows jsonb;
 BEGIN
     SELECT * INTO m FROM dendrite.models x WHERE x.name = export_model.model;
     IF NOT FOUND THEN
@@ -1209,33 +1235,33 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     SELECT * INTO f FROM dendrite.featurizers x WHERE x.featurizer_id = v.featurizer_id;
+    -- Every table of rows that belong to the version (parameters, trees, epochs, curves, baselines) and to
+    -- its featurizer version (columns, categories, history): table name -> its rows, without the key.
+    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.model_versions') LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) - %L ORDER BY %s), ''[]'') FROM dendrite.%I t WHERE t.%I = $1',
+                       owned.key_column, owned.order_by, owned.table_name, owned.key_column)
+           INTO table_rows USING v.version_id;
+        version_rows := version_rows || jsonb_build_object(owned.table_name, table_rows);
+    END LOOP;
+    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.featurizers') LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) - %L ORDER BY %s), ''[]'') FROM dendrite.%I t WHERE t.%I = $1',
+                       owned.key_column, owned.order_by, owned.table_name, owned.key_column)
+           INTO table_rows USING f.featurizer_id;
+        featurizer_rows := featurizer_rows || jsonb_build_object(owned.table_name, table_rows);
+    END LOOP;
     RETURN jsonb_build_object(
         'format', 'dendrite-model',
-        'format_version', 1,
+        'format_version', 2,
         'extension_version', (SELECT e.extversion FROM pg_extension e WHERE e.extname = 'dendrite'),
         'exported_at', now(),
         'model', jsonb_build_object('name', m.name, 'task', m.task, 'configuration', m.configuration),
         'version', to_jsonb(v) - '{version_id,model_id,featurizer_id,status}'::text[],
-        'featurizer', (to_jsonb(f) - '{featurizer_id,owner}'::text[]) || jsonb_build_object(
-            'columns', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal), '[]')
-                          FROM dendrite.feature_columns c WHERE c.featurizer_id = f.featurizer_id),
-            'categories', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal, c.rank), '[]')
-                             FROM dendrite.feature_categories c WHERE c.featurizer_id = f.featurizer_id),
-            'history', (SELECT coalesce(jsonb_agg(to_jsonb(h) - 'featurizer_id' ORDER BY h.ordinal), '[]')
-                          FROM dendrite.feature_history h WHERE h.featurizer_id = f.featurizer_id)),
-        'parameters', (SELECT coalesce(jsonb_agg(to_jsonb(p) - 'version_id' ORDER BY p.layer_index, p.name), '[]')
-                         FROM dendrite.parameters p WHERE p.version_id = v.version_id),
-        'trees', (SELECT coalesce(jsonb_agg(to_jsonb(t) - 'version_id' ORDER BY t.tree_index), '[]')
-                    FROM dendrite.trees t WHERE t.version_id = v.version_id),
-        'epochs', (SELECT coalesce(jsonb_agg(to_jsonb(e) - 'version_id' ORDER BY e.epoch), '[]')
-                     FROM dendrite.epochs e WHERE e.version_id = v.version_id),
-        'validation_curves', (SELECT to_jsonb(c) - 'version_id' FROM dendrite.validation_curves c
-                               WHERE c.version_id = v.version_id),
-        'feature_baselines', (SELECT coalesce(jsonb_agg(to_jsonb(b) - 'version_id' ORDER BY b.feature_index), '[]')
-                                FROM dendrite.feature_baselines b WHERE b.version_id = v.version_id));
+        'version_rows', version_rows,
+        'featurizer', to_jsonb(f) - '{featurizer_id,owner}'::text[],
+        'featurizer_rows', featurizer_rows);
 END
 $$;
-COMMENT ON FUNCTION dendrite.export_model IS 'a version of a model (NULL: the serving one) as one jsonb document: architecture, parameters or trees, epochs, curves, training baselines and its featurizer version; dendrite.import_model reads it back';
+COMMENT ON FUNCTION dendrite.export_model IS 'a version of a model (NULL: the serving one) as one jsonb document: its row and every row that belongs to it (parameters or trees, epochs, curves, training baselines), and its featurizer version''s; dendrite.import_model reads it back';
 
 CREATE FUNCTION dendrite.internal_import_model(document jsonb, model text, caller name) RETURNS int
 LANGUAGE plpgsql VOLATILE
@@ -1249,20 +1275,41 @@ DECLARE
     new_featurizer_id bigint;
     new_version int;
     new_version_id bigint;
+    owned record;
 BEGIN
     IF document IS NULL OR jsonb_typeof(document) IS DISTINCT FROM 'object' OR document->>'format' IS DISTINCT FROM 'dendrite-model' THEN
         RAISE EXCEPTION 'the document is not a dendrite model export' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Export a model with dendrite.export_model.';
     END IF;
-    IF jsonb_typeof(document->'format_version') IS DISTINCT FROM 'number' OR (document->>'format_version')::numeric <> 1 THEN
+    IF jsonb_typeof(document->'format_version') IS DISTINCT FROM 'number' OR (document->>'format_version')::numeric NOT IN (1, 2) THEN
         RAISE EXCEPTION 'unsupported export format version %', coalesce(document->>'format_version', 'NULL')
-            USING ERRCODE = 'feature_not_supported', HINT = 'This dendrite reads format version 1.';
+            USING ERRCODE = 'feature_not_supported', HINT = 'This dendrite reads format versions 1 and 2.';
+    END IF;
+    IF (document->>'format_version')::numeric = 1 THEN
+        -- Format 1 (dendrite 0.3.0 to 0.5.0) named each table's rows by hand; format 2 names them by table.
+        document := document || jsonb_build_object(
+            'version_rows', jsonb_strip_nulls(jsonb_build_object(
+                'parameters', document->'parameters', 'trees', document->'trees', 'epochs', document->'epochs',
+                'validation_curves', CASE WHEN jsonb_typeof(document->'validation_curves') = 'object'
+                                          THEN jsonb_build_array(document->'validation_curves') END,
+                'feature_baselines', document->'feature_baselines')),
+            'featurizer_rows', jsonb_strip_nulls(jsonb_build_object(
+                'feature_columns', document->'featurizer'->'columns',
+                'feature_categories', document->'featurizer'->'categories',
+                'feature_history', document->'featurizer'->'history')));
     END IF;
     IF target IS NULL OR target = '' THEN
         RAISE EXCEPTION 'the document names no model' USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass model => ''name''.';
     END IF;
     IF jsonb_typeof(document->'version') IS DISTINCT FROM 'object' OR jsonb_typeof(document->'featurizer') IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'the document has no version or featurizer' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(coalesce(document->'version_rows', '{}')) <> 'object'
+       OR jsonb_typeof(coalesce(document->'featurizer_rows', '{}')) <> 'object'
+       OR EXISTS (SELECT FROM jsonb_each(coalesce(document->'version_rows', '{}') || coalesce(document->'featurizer_rows', '{}')) r
+                   WHERE jsonb_typeof(r.value) <> 'array') THEN
+        RAISE EXCEPTION 'the document''s rows are not arrays of objects by table' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Export a model with dendrite.export_model.';
     END IF;
     -- A featurizer named after the exported model (fitted by train for it) follows the model's new name.
     featurizer_name := CASE WHEN document->'featurizer'->>'name' = document->'model'->>'name' THEN target
@@ -1292,16 +1339,6 @@ BEGIN
            f.query, f.history_query, f.spec, f.input_columns, f.input_types, f.output_names, f.rows, caller
       FROM jsonb_populate_record(NULL::dendrite.featurizers, document->'featurizer') f
     RETURNING featurizer_id INTO new_featurizer_id;
-    INSERT INTO dendrite.feature_columns
-    SELECT new_featurizer_id, c.ordinal, c.column_name, c.kind, c.missing_indicator, c.center, c.scale, c.impute,
-           c.unseen_value, c.outputs
-      FROM jsonb_populate_recordset(NULL::dendrite.feature_columns, coalesce(document->'featurizer'->'columns', '[]')) c;
-    INSERT INTO dendrite.feature_categories
-    SELECT new_featurizer_id, c.ordinal, c.rank, c.category, c.value
-      FROM jsonb_populate_recordset(NULL::dendrite.feature_categories, coalesce(document->'featurizer'->'categories', '[]')) c;
-    INSERT INTO dendrite.feature_history
-    SELECT new_featurizer_id, h.ordinal, h.output_name, h.center, h.scale
-      FROM jsonb_populate_recordset(NULL::dendrite.feature_history, coalesce(document->'featurizer'->'history', '[]')) h;
 
     SELECT coalesce(max(v.version), 0) + 1 INTO new_version FROM dendrite.model_versions v WHERE v.model_id = target_model_id;
     INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, trained_at, trained_by, training_query,
@@ -1312,27 +1349,21 @@ BEGIN
            v.device, v.training_rows, v.validation_rows, v.seconds, 'trained'
       FROM jsonb_populate_record(NULL::dendrite.model_versions, document->'version') v
     RETURNING version_id INTO new_version_id;
-    INSERT INTO dendrite.parameters
-    SELECT new_version_id, p.layer_index, p.layer, p.name, p.shape, p.value
-      FROM jsonb_populate_recordset(NULL::dendrite.parameters, coalesce(document->'parameters', '[]')) p;
-    INSERT INTO dendrite.trees
-    SELECT new_version_id, t.tree_index, t.left_child, t.right_child, t.feature, t.threshold, t.value, t.default_left
-      FROM jsonb_populate_recordset(NULL::dendrite.trees, coalesce(document->'trees', '[]')) t;
-    INSERT INTO dendrite.epochs
-    SELECT new_version_id, e.epoch, e.loss, e.validation_loss, e.precision, e.recall, e.f1, e.pr_auc, e.roc_auc,
-           e.tp, e.fp, e.tn, e.fn, e.threshold, e.seconds
-      FROM jsonb_populate_recordset(NULL::dendrite.epochs, coalesce(document->'epochs', '[]')) e;
-    -- Since 0.4.0; an export from 0.3.0 has neither key.
-    IF jsonb_typeof(document->'validation_curves') = 'object' THEN
-        INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, false_positive_rate)
-        SELECT new_version_id, c.thresholds, c.precision, c.recall, c.false_positive_rate
-          FROM jsonb_populate_record(NULL::dendrite.validation_curves, document->'validation_curves') c;
-    END IF;
-    IF jsonb_typeof(document->'feature_baselines') = 'array' THEN
-        INSERT INTO dendrite.feature_baselines (version_id, feature_index, feature, mean, stddev, edges, fractions)
-        SELECT new_version_id, b.feature_index, b.feature, b.mean, b.stddev, b.edges, b.fractions
-          FROM jsonb_populate_recordset(NULL::dendrite.feature_baselines, document->'feature_baselines') b;
-    END IF;
+
+    -- The rows that belong to each, table by table, with the new key (a key in the document is ignored; a
+    -- table the document lacks gets no rows, a table this dendrite lacks is ignored).
+    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.featurizers') LOOP
+        EXECUTE format('INSERT INTO dendrite.%I SELECT row.* FROM jsonb_array_elements($2) r, '
+                       'jsonb_populate_record(NULL::dendrite.%I, r || jsonb_build_object(%L, $1)) row',
+                       owned.table_name, owned.table_name, owned.key_column)
+          USING new_featurizer_id, coalesce(document->'featurizer_rows'->owned.table_name, '[]');
+    END LOOP;
+    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.model_versions') LOOP
+        EXECUTE format('INSERT INTO dendrite.%I SELECT row.* FROM jsonb_array_elements($2) r, '
+                       'jsonb_populate_record(NULL::dendrite.%I, r || jsonb_build_object(%L, $1)) row',
+                       owned.table_name, owned.table_name, owned.key_column)
+          USING new_version_id, coalesce(document->'version_rows'->owned.table_name, '[]');
+    END LOOP;
     IF NOT EXISTS (SELECT FROM dendrite.parameters p WHERE p.version_id = new_version_id)
        AND NOT EXISTS (SELECT FROM dendrite.trees t WHERE t.version_id = new_version_id) THEN
         RAISE EXCEPTION 'the document has no parameters and no trees' USING ERRCODE = 'invalid_parameter_value';
@@ -1694,6 +1725,7 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_cron_job_name(text),
                           dendrite.internal_require_cron(),
                           dendrite.export_model(text, int),
+                          dendrite.internal_owned_tables(regclass),
                           dendrite.import_model(jsonb, text) TO dendrite_trainer;
 GRANT SELECT ON dendrite.parameters, dendrite.trees, dendrite.predictions, dendrite.feature_columns,
                 dendrite.feature_categories, dendrite.feature_history, dendrite.feature_baselines,
