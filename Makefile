@@ -19,7 +19,7 @@ OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" dendrite.control)
 DATA = $(wildcard src/sql/dendrite--*.sql)
 DATA_built = build/sql/dendrite--$(EXTVERSION).sql
-REGRESS = setup train score errors featurize generate guard guard_capture training device embeddings security privileges lifecycle retraining hostile
+REGRESS = setup parameters_as_rows score deploy errors featurize generate guard guard_capture training_settings device embeddings security privileges lifecycle retraining hostile
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 ENGINE_BUILD = build
@@ -63,11 +63,13 @@ install-cuda-plugin: $(ENGINE_LIB)
 	  $(INSTALL_SHLIB) $(ENGINE_BUILD)/dendrite_cuda.so '$(DESTDIR)$(pkglibdir)/dendrite_cuda.so'; fi
 
 installcheck: | build/regress
+print-regress:
+	@echo $(REGRESS)
 build/regress:
 	mkdir -p $@
 
 engine-test: $(ENGINE_LIB)
 	cd $(ENGINE_BUILD) && ctest --output-on-failure
 
-.PHONY: FORCE engine-test install-cli install-cuda-plugin
+.PHONY: FORCE engine-test install-cli install-cuda-plugin print-regress
 FORCE:

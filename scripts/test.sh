@@ -97,6 +97,21 @@ else
 fi
 rm -f "$regress_log"
 
+# Each suite runs alone after setup (it makes its own tables and models): a newcomer can run one.
+echo "== pg_regress suites alone"
+alone_failed=0
+for suite in $(make -s print-regress); do
+  [ "$suite" = setup ] && continue
+  if make installcheck REGRESS="setup $suite" >/dev/null 2>&1; then
+    passed=$((passed + 1))
+  else
+    echo "not ok: suite $suite fails when run alone (make installcheck REGRESS=\"setup $suite\")"
+    failed=$((failed + 1)); failures+=("suite $suite alone"); alone_failed=1
+  fi
+done
+[ "$alone_failed" = 0 ] && echo "ok: every suite passes alone after setup"
+rm -rf build/regress
+
 echo "== end-to-end scripts"
 for script in tests/e2e/*.sh; do
   name="$(basename "$script" .sh)"

@@ -1,16 +1,19 @@
 -- guard_batch's row capture: dendrite.guard_batch fired BEFORE INSERT ... FOR EACH ROW captures each row as
 -- it is inserted (featurized and scored in chunks of 1,024 on a helper thread), and the same function
 -- fired AFTER INSERT ... FOR EACH STATEMENT acts on the scores. Same scores, history and actions as the
--- transition-table form; errors, rollbacks and cancels lose nothing. Uses guard's tables (tx) and model (gm).
+-- transition-table form; errors, rollbacks and cancels lose nothing.
 SET client_min_messages = warning;
-CREATE TABLE bulk (LIKE tx INCLUDING ALL);
+CREATE TABLE capture_tx AS
+    SELECT * FROM dendrite.generate_transactions(customers => 200, terminals => 300, days => 15, seed => 7);
+ALTER TABLE capture_tx ADD PRIMARY KEY (transaction_id);
+CREATE TABLE bulk (LIKE capture_tx INCLUDING ALL);
 ALTER TABLE bulk ADD COLUMN fraud_score float8, ADD COLUMN suspicious bool;
 -- The featurizer's inline history is built from "bulk": a featurizer and model of their own.
-SELECT dendrite.create_featurizer('cfz', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', label => 'is_fraud',
+SELECT dendrite.create_featurizer('cfz', 'SELECT * FROM capture_tx ORDER BY tx_time, transaction_id', label => 'is_fraud',
     history_query => 'SELECT * FROM bulk',
     columns => '{"transaction_id": "ignore", "fraud_scenario": "ignore", "ip": "ignore", "amount": "log1p"}',
     history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "mean"]}]') AS featurizer_version;
-SELECT version FROM dendrite.train('cm', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'cfz',
+SELECT version FROM dendrite.train('cm', 'SELECT * FROM capture_tx ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'cfz',
                                    hidden => '{8}', epochs => 3, seed => 1);
 CREATE TRIGGER capture_rows BEFORE INSERT ON bulk FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag,log', '0.5', 'suspicious');
@@ -20,7 +23,7 @@ CREATE TRIGGER score_rows AFTER INSERT ON bulk FOR EACH STATEMENT
 -- 1,791 rows: one full chunk on the helper thread, the short last one after it. Every row logged with the
 -- score the offline pass gives (the history observes the rows in insert order), the flagged ones updated.
 TRUNCATE dendrite.predictions;
-INSERT INTO bulk SELECT *, NULL, NULL FROM tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
 SELECT count(*) AS logged, count(DISTINCT row_key) AS keys, count(*) FILTER (WHERE decision = 'flag') > 0 AS some_flagged
   FROM dendrite.predictions;
 SELECT count(*) AS flags_match_log FROM bulk b JOIN dendrite.predictions p ON p.row_key = b.transaction_id::text
@@ -30,24 +33,24 @@ SELECT count(*) AS differ_from_offline
     ON o.key = p.row_key
  WHERE abs(p.score - o.score) > 1e-6;
 -- A small statement (no helper thread): its rows are logged too.
-CREATE TEMP TABLE later AS SELECT * FROM tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id LIMIT 3;
+CREATE TEMP TABLE later AS SELECT * FROM capture_tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id LIMIT 3;
 INSERT INTO bulk SELECT *, NULL, NULL FROM later;
 SELECT count(*) AS later_rows_logged FROM dendrite.predictions p JOIN later l ON p.row_key = l.transaction_id::text;
 -- A statement that inserts nothing.
-INSERT INTO bulk SELECT *, NULL, NULL FROM tx WHERE false;
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx WHERE false;
 -- COPY fires the same triggers.
-CREATE TEMP TABLE copied AS SELECT * FROM tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id OFFSET 3 LIMIT 2;
+CREATE TEMP TABLE copied AS SELECT * FROM capture_tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id OFFSET 3 LIMIT 2;
 COPY (SELECT *, NULL, NULL FROM copied) TO '/tmp/dendrite_guard_capture.copy';
 \copy bulk FROM '/tmp/dendrite_guard_capture.copy'
 SELECT count(*) AS copied_rows_logged FROM dendrite.predictions p JOIN copied c ON p.row_key = c.transaction_id::text;
 
 -- The history features of a probe row tell whether rows were observed.
-CREATE TEMP TABLE probe AS SELECT * FROM tx WHERE tx_time >= '2026-01-15' ORDER BY tx_time, transaction_id LIMIT 3;
+CREATE TEMP TABLE probe AS SELECT * FROM capture_tx WHERE tx_time >= '2026-01-15' ORDER BY tx_time, transaction_id LIMIT 3;
 CREATE TEMP TABLE history_before AS SELECT dendrite.features('cfz', p) AS f FROM probe p ORDER BY transaction_id;
 CREATE TEMP TABLE big_batch AS
     SELECT transaction_id + 2000000 AS transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country,
            merchant_category, is_fraud, fraud_scenario, row_number() OVER (ORDER BY tx_time, transaction_id) AS n
-      FROM tx WHERE tx_time >= '2026-01-10' AND tx_time < '2026-01-15';
+      FROM capture_tx WHERE tx_time >= '2026-01-10' AND tx_time < '2026-01-15';
 SELECT count(*) > 1024 AS more_than_one_chunk FROM big_batch;
 
 -- 'reject': the statement fails at its end with the guard's SQLSTATE; no row is written and the history
@@ -119,13 +122,13 @@ SELECT count(*) = (SELECT count(*) FROM before_conflict) AS all_unchanged FROM b
 -- Misconfigured: the statement trigger disabled (or missing) fails at the first row; the statement
 -- trigger alone with neither REFERENCING NEW TABLE nor a row trigger fails too.
 ALTER TABLE bulk DISABLE TRIGGER score_rows;
-INSERT INTO bulk SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx ORDER BY transaction_id DESC LIMIT 1;
 ALTER TABLE bulk ENABLE TRIGGER score_rows;
 DROP TRIGGER capture_rows ON bulk;
-INSERT INTO bulk SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx ORDER BY transaction_id DESC LIMIT 1;
 -- A row trigger with other arguments than the statement trigger's is not its partner.
 CREATE TRIGGER capture_rows BEFORE INSERT ON bulk FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0.9', 'fraud_score');
-INSERT INTO bulk SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx ORDER BY transaction_id DESC LIMIT 1;
 DROP TRIGGER capture_rows ON bulk;
 DROP TRIGGER score_rows ON bulk;
 -- Partitions: not captured (the statement trigger fires on the partitioned table, the row trigger on a
@@ -134,7 +137,7 @@ CREATE TABLE parted (LIKE bulk) PARTITION BY RANGE (tx_time);
 CREATE TABLE parted_jan PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
 CREATE TRIGGER capture_rows BEFORE INSERT ON parted FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('cm', 'log');
 CREATE TRIGGER score_rows AFTER INSERT ON parted FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('cm', 'log');
-INSERT INTO parted SELECT *, NULL, NULL FROM tx ORDER BY transaction_id DESC LIMIT 1;
+INSERT INTO parted SELECT *, NULL, NULL FROM capture_tx ORDER BY transaction_id DESC LIMIT 1;
 DROP TABLE parted;
 
 -- A trigger that inserts into the captured table while the outer statement runs: the inner statement has a

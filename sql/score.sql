@@ -1,63 +1,67 @@
--- dendrite.score and dendrite.predict.
+-- dendrite.score, dendrite.predict and dendrite.score_query.
 SET client_min_messages = warning;
+SELECT version FROM dendrite.train('score_lr', 'SELECT x, y, label FROM points', 'label',
+                                   algorithm => 'logistic_regression', epochs => 10, learning_rate => 0.05, batch_size => 32);
+SELECT version FROM dendrite.train('score_mlp', 'SELECT x, y, label FROM points', 'label',
+                                   hidden => '{16,8}', epochs => 8, learning_rate => 0.01, batch_size => 64);
 
 -- score(row) featurizes with the version's featurizer and agrees with predict(features(row)).
-SELECT dendrite.feature_names('points_mlp');
+SELECT dendrite.feature_names('score_mlp');
 SELECT count(*) AS rows,
-       bool_and(dendrite.score('points_mlp', p) = dendrite.predict('points_mlp', dendrite.features('points_mlp', p))) AS agree
+       bool_and(dendrite.score('score_mlp', p) = dendrite.predict('score_mlp', dendrite.features('score_mlp', p))) AS agree
   FROM points p;
 
 -- Scores are probabilities and rank the positives first.
 SELECT min(s) >= 0 AND max(s) <= 1 AS probabilities,
        avg(s) FILTER (WHERE label) > 0.5 AS positives_high,
        avg(s) FILTER (WHERE NOT label) < 0.5 AS negatives_low
-  FROM (SELECT dendrite.score('points_mlp', p) AS s, label FROM points p) t;
-SELECT round(dendrite.score('points_mlp', t)::numeric, 2) AS score FROM (VALUES (5, 5), (-5, -5)) AS t(x, y);
+  FROM (SELECT dendrite.score('score_mlp', p) AS s, label FROM points p) t;
+SELECT round(dendrite.score('score_mlp', t)::numeric, 2) AS score FROM (VALUES (5, 5), (-5, -5)) AS t(x, y);
 
 -- Extra columns are ignored and the order of the columns does not matter.
 CREATE TABLE reordered AS SELECT 'extra' AS extra, y, 42 AS other, x FROM points WHERE id <= 100;
-SELECT bool_and(dendrite.score('points_mlp', r) = dendrite.score('points_mlp', p)) AS same
+SELECT bool_and(dendrite.score('score_mlp', r) = dendrite.score('score_mlp', p)) AS same
   FROM reordered r JOIN points p USING (x, y);
 
 -- A row built on the fly, with integer / numeric columns where the model saw numeric / double.
-SELECT round(dendrite.score('points_mlp', t)::numeric, 4) = round(dendrite.score('points_mlp', u)::numeric, 4) AS same
+SELECT round(dendrite.score('score_mlp', t)::numeric, 4) = round(dendrite.score('score_mlp', u)::numeric, 4) AS same
   FROM (SELECT 1::int AS x, 2::numeric AS y) t, (SELECT 1.0::numeric AS x, 2.0::float8 AS y) u;
 
 -- NULL raw values are imputed with the training mean.
-SELECT dendrite.features('points_mlp', t) AS features, dendrite.score('points_mlp', t) IS NOT NULL AS scored
+SELECT dendrite.features('score_mlp', t) AS features, dendrite.score('score_mlp', t) IS NOT NULL AS scored
   FROM (SELECT NULL::float8 AS x, NULL::float8 AS y) t;
 
 -- Strict: a NULL row or model scores NULL.
-SELECT dendrite.score('points_mlp', NULL::points) IS NULL AS null_row, dendrite.predict(NULL, '{1,2}') IS NULL AS null_model;
+SELECT dendrite.score('score_mlp', NULL::points) IS NULL AS null_row, dendrite.predict(NULL, '{1,2}') IS NULL AS null_model;
 
 -- The latest version is used: retraining changes the scores of the next statement.
-CREATE TEMP TABLE before AS SELECT dendrite.score('points_lr', t) AS s FROM (SELECT 1 AS x, 1 AS y) t;
-SELECT version FROM dendrite.train('points_lr', 'SELECT x, y, label FROM points', 'label',
+CREATE TEMP TABLE before AS SELECT dendrite.score('score_lr', t) AS s FROM (SELECT 1 AS x, 1 AS y) t;
+SELECT version FROM dendrite.train('score_lr', 'SELECT x, y, label FROM points', 'label',
                                    algorithm => 'logistic_regression', epochs => 1, seed => 12345);
-SELECT (SELECT s FROM before) <> dendrite.score('points_lr', t) AS changed FROM (SELECT 1 AS x, 1 AS y) t;
+SELECT (SELECT s FROM before) <> dendrite.score('score_lr', t) AS changed FROM (SELECT 1 AS x, 1 AS y) t;
 
 -- Errors.
 SELECT dendrite.predict('no_such_model', '{1,2}');
-SELECT dendrite.predict('points_mlp', '{1,2,3}');
-SELECT dendrite.predict('points_mlp', '{{1,2},{3,4}}');
-SELECT dendrite.predict('points_mlp', '{NaN, 1}');
-SELECT dendrite.predict('points_mlp', '{Infinity, 1}');
-SELECT dendrite.predict('points_mlp', '{NULL, 1}');
-SELECT dendrite.score('points_mlp', t) FROM (SELECT 1.0 AS x) t;
-SELECT dendrite.score('points_mlp', t) FROM (SELECT 'a'::text AS x, 1 AS y) t;
-SELECT dendrite.score('points_mlp', t) FROM (SELECT 'NaN'::float8 AS x, 1 AS y) t;
-SELECT dendrite.score('points_mlp', 42);
+SELECT dendrite.predict('score_mlp', '{1,2,3}');
+SELECT dendrite.predict('score_mlp', '{{1,2},{3,4}}');
+SELECT dendrite.predict('score_mlp', '{NaN, 1}');
+SELECT dendrite.predict('score_mlp', '{Infinity, 1}');
+SELECT dendrite.predict('score_mlp', '{NULL, 1}');
+SELECT dendrite.score('score_mlp', t) FROM (SELECT 1.0 AS x) t;
+SELECT dendrite.score('score_mlp', t) FROM (SELECT 'a'::text AS x, 1 AS y) t;
+SELECT dendrite.score('score_mlp', t) FROM (SELECT 'NaN'::float8 AS x, 1 AS y) t;
+SELECT dendrite.score('score_mlp', 42);
 
 -- A feature column dropped from the table since training: a clear error naming it.
 CREATE TABLE shrinking AS SELECT x, y FROM points WHERE id <= 10;
-SELECT count(dendrite.score('points_mlp', s)) FROM shrinking s;
+SELECT count(dendrite.score('score_mlp', s)) FROM shrinking s;
 ALTER TABLE shrinking DROP COLUMN y;
-SELECT count(dendrite.score('points_mlp', s)) FROM shrinking s;
+SELECT count(dendrite.score('score_mlp', s)) FROM shrinking s;
 ALTER TABLE shrinking ADD COLUMN y float8 DEFAULT 0;
-SELECT count(dendrite.score('points_mlp', s)) FROM shrinking s;
+SELECT count(dendrite.score('score_mlp', s)) FROM shrinking s;
 -- ... or retyped.
 ALTER TABLE shrinking ALTER COLUMN y TYPE text;
-SELECT count(dendrite.score('points_mlp', s)) FROM shrinking s;
+SELECT count(dendrite.score('score_mlp', s)) FROM shrinking s;
 
 -- Parameter rows edited by hand are detected, not trusted.
 SELECT version FROM dendrite.train('tampered', 'SELECT x, y, label FROM points', 'label', epochs => 1, hidden => '{4}');
@@ -68,10 +72,10 @@ SELECT dendrite.score('tampered', p) FROM points p LIMIT 1;
 
 -- score_query: one pass over a query, keyed.
 SELECT count(*) AS rows, count(DISTINCT key) AS keys,
-       bool_and(abs(s.score - dendrite.score('points_mlp', p)) < 1e-6) AS same_as_score
-  FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', key => 'id') s JOIN points p ON p.id = s.key::int;
-SELECT count(*) FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', key => 'nope');
-SELECT count(*) FROM dendrite.score_query('points_mlp', 'SELECT * FROM points', since => '2026-01-01');
+       bool_and(abs(s.score - dendrite.score('score_mlp', p)) < 1e-6) AS same_as_score
+  FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'id') s JOIN points p ON p.id = s.key::int;
+SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'nope');
+SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', since => '2026-01-01');
 
 -- A backend caches only a few versions and featurizers (it would otherwise keep every one it ever scored
 -- with). Version 1 is scored, then twelve newer versions are trained, deployed and scored, one statement

@@ -1,0 +1,166 @@
+// Entity history (engine/history.hpp): incremental windows equal brute force, entities keep their own
+// state, and the offline pass and the inline state agree bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/featurizer.hpp"
+#include "engine/history.hpp"
+#include "engine/rng.hpp"
+#include "test_support.hpp"
+
+using namespace dendrite::engine;
+using namespace dendrite::engine::testing;
+
+// History: the incremental state against the definition, recomputed by brute force for every row.
+TEST(History, IncrementalMatchesBruteForce) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number}, {"y", SqlTypeClass::Integer}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, R"({"amount": "raw", "at": "ignore"})",
+        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
+             "aggregates": ["count", "sum", "mean", "max", "ratio_to_mean"]},
+            {"entity": "card", "time": "at", "label": "y", "delay": "2 days", "windows": ["1 day", "5 days"],
+             "aggregates": ["count", "fraud_count", "fraud_rate"], "name": "risk"}])",
+        "y", "error");
+    struct Row {
+        int64_t card, at;
+        double amount;
+        double y;  // NaN = unknown label
+    };
+    std::vector<Row> rows;
+    Rng rng(5);
+    int64_t now = 0;
+    for (int i = 0; i < 4000; ++i) {
+        now += int64_t(rng.uniform(0, 3 * kHour)) * (rng.uniform() < 0.1 ? 0 : 1);  // some equal times
+        const double amount = rng.uniform() < 0.05 ? NAN : std::round(rng.uniform(1, 500) * 100) / 100;
+        const double y = rng.uniform() < 0.1 ? NAN : (rng.uniform() < 0.2 ? 1 : 0);
+        rows.push_back({int64_t(rng.below(40)), now, amount, y});
+    }
+    auto raw = [](const Row& r) {
+        return std::vector<RawValue>{RawValue::of_number(double(r.card)), RawValue::of_time(r.at),
+                                     std::isnan(r.amount) ? RawValue::null() : RawValue::of_number(r.amount),
+                                     std::isnan(r.y) ? RawValue::null() : RawValue::of_number(r.y)};
+    };
+    HistoryState state(spec.history);
+    std::vector<double> incremental(64);
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const Row& r = rows[i];
+        const auto values = raw(r);
+        // Declaration 0: windows (t - w, t], the row included.
+        HistoryEvent event{true, category_key(values[0]), r.at, r.amount, int8_t(std::isnan(r.y) ? -1 : int(r.y))};
+        state.compute(0, event, incremental.data());
+        size_t k = 0;
+        for (int64_t w : spec.history[0].windows_us) {
+            double count = 0, valued = 0, sum = 0, max = -INFINITY;
+            for (size_t j = 0; j <= i; ++j)
+                if (rows[j].card == r.card && rows[j].at > r.at - w && rows[j].at <= r.at) {
+                    ++count;
+                    if (!std::isnan(rows[j].amount)) {
+                        ++valued;
+                        sum += rows[j].amount;
+                        max = std::max(max, rows[j].amount);
+                    }
+                }
+            const double mean = valued ? sum / valued : 0;
+            EXPECT_EQ(incremental[k++], count) << "row " << i;
+            EXPECT_NEAR(incremental[k++], sum, 1e-7 * std::max(1.0, sum)) << "row " << i;
+            EXPECT_NEAR(incremental[k++], mean, 1e-9 * std::max(1.0, mean)) << "row " << i;
+            EXPECT_EQ(incremental[k++], valued ? max : 0) << "row " << i;
+            const double ratio = !std::isnan(r.amount) && valued && mean != 0 ? r.amount / mean : 1.0;
+            EXPECT_NEAR(incremental[k++], ratio, 1e-9 * std::max(1.0, ratio)) << "row " << i;
+        }
+        // Declaration 1: windows (t - 2d - w, t - 2d], labels only when known.
+        state.compute(1, event, incremental.data());
+        k = 0;
+        for (int64_t w : spec.history[1].windows_us) {
+            const int64_t upper = r.at - 2 * kDay;
+            double count = 0, labelled = 0, frauds = 0;
+            for (size_t j = 0; j < i; ++j)
+                if (rows[j].card == r.card && rows[j].at > upper - w && rows[j].at <= upper) {
+                    ++count;
+                    if (!std::isnan(rows[j].y)) {
+                        ++labelled;
+                        frauds += rows[j].y;
+                    }
+                }
+            EXPECT_EQ(incremental[k++], count) << "row " << i;
+            EXPECT_EQ(incremental[k++], frauds) << "row " << i;
+            EXPECT_DOUBLE_EQ(incremental[k++], labelled ? frauds / labelled : 0) << "row " << i;
+        }
+        state.observe(0, event);
+        state.observe(1, event);
+        if (::testing::Test::HasFailure()) break;
+    }
+    // Only the longest window plus the delay is kept per entity.
+    EXPECT_LT(state.event_count(), rows.size() / 4);
+    EXPECT_EQ(state.entity_count(), 80u);  // 40 cards in each declaration
+}
+
+// Many entities: the state's table grows and its records span many blocks; keys that agree in their low
+// bits (FNV hashes of short texts differ mostly in the high ones) still find their own entity.
+TEST(History, ManyEntitiesKeepTheirOwnState) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, R"({"amount": "raw", "at": "ignore"})",
+        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "max"]}])",
+        "", "error");
+    HistoryState state(spec.history);
+    constexpr int kEntities = 5000;
+    const auto key = [](int e) { return (uint64_t(e) << 40) | 0x5bd1e995ULL; };
+    std::vector<double> out(4);
+    for (int round = 0; round < 3; ++round)
+        for (int e = 0; e < kEntities; ++e) {
+            // Entity e's events: amounts e, e + 1, e + 2, twelve hours apart, so the 1-day window drops the first.
+            const HistoryEvent event{true, key(e), int64_t(round) * 12 * kHour, double(e + round), -1};
+            state.prefetch(0, key(e));  // a hint for the table's slot (what transform() asks first); reads nothing
+            state.compute(0, event, out.data());
+            ASSERT_EQ(out[0], std::min(round, 1) + 1.0) << "entity " << e << " round " << round;  // count, 1 day
+            ASSERT_EQ(out[1], double(e + round)) << "entity " << e;                               // max, 1 day
+            ASSERT_EQ(out[2], round + 1.0) << "entity " << e;                                     // count, 7 days
+            ASSERT_EQ(out[3], double(e + round)) << "entity " << e;                               // max, 7 days
+            state.observe(0, event);
+        }
+    EXPECT_EQ(state.entity_count(), size_t(kEntities));
+    EXPECT_EQ(state.event_count(), size_t(3 * kEntities));
+}
+
+// The offline pass (fit, then transform + observe in order) and the inline path (a fresh state fed row
+// by row, transform before observe) give identical vectors, and NULL entities or times are skipped.
+TEST(History, OfflineAndInlineAgreeBitForBit) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, "", R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "30 days"],
+                          "aggregates": ["count", "mean", "max", "ratio_to_mean"]}])",
+        "", "error");
+    const char* cards[] = {"alice", "bob", "carol"};
+    std::vector<std::vector<RawValue>> rows;
+    Rng rng(9);
+    for (int i = 0; i < 3000; ++i) {
+        std::vector<RawValue> row{text(cards[rng.below(3)]), RawValue::of_time(int64_t(i) * 20 * 60 * 1000000LL),
+                                  RawValue::of_number(rng.uniform(1, 100))};
+        if (i % 97 == 0) row[0] = RawValue::null();
+        rows.push_back(row);
+    }
+    FeaturizerFitter fitter(spec);
+    for (const auto& row : rows) fitter.add(row.data());
+    const Featurizer f = fitter.finish();
+    auto offline = f.new_history();
+    auto inline_state = f.new_history();
+    for (const auto& row : rows) {
+        const auto a = run(f, row, offline.get());
+        f.observe(row.data(), offline.get());
+        const auto b = run(f, row, inline_state.get());
+        f.observe(row.data(), inline_state.get());
+        ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    }
+    // The history outputs were standardized with statistics fitted in the same pass.
+    EXPECT_EQ(f.history_outputs().size(), 8u);
+    EXPECT_GT(f.history_outputs()[0].scale, 0.0);
+}

@@ -1,0 +1,32 @@
+// dendrite.train's settings (engine/train_options.hpp): the named arguments and the options jsonb parsed
+// into TrainOptions, and every setting written back as the JSON stored with a version.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/train_options.hpp"
+#include "test_support.hpp"
+
+using namespace dendrite::engine;
+using namespace dendrite::engine::testing;
+
+TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
+    const TrainOptions o = parse_train_options(R"({"algorithm": "mlp", "hidden": [32, 16], "threshold": "recall:0.8"})",
+                                               R"({"weight_decay": 0.01, "schedule": "cosine", "threads": 1})");
+    EXPECT_EQ(o.hidden, (std::vector<int>{32, 16}));
+    EXPECT_EQ(o.threshold.kind, ThresholdRule::Kind::Recall);
+    EXPECT_DOUBLE_EQ(o.optimizer.weight_decay, 0.01);
+    EXPECT_EQ(o.schedule.kind, "cosine");
+    EXPECT_NE(train_options_json(o).find("\"weight_decay\":0.01"), std::string::npos);
+    // The device and split column as asked are stored with the settings, for a retraining to ask again.
+    EXPECT_NE(train_options_json(o).find("\"device\":\"auto\""), std::string::npos);
+    EXPECT_NE(train_options_json(o).find("\"split_column\":null"), std::string::npos);
+    const TrainOptions split = parse_train_options(R"({"algorithm": "gbdt", "device": "cpu", "split_column": "tx_time"})", "{}");
+    EXPECT_NE(train_options_json(split).find("\"device\":\"cpu\""), std::string::npos);
+    EXPECT_NE(train_options_json(split).find("\"split_column\":\"tx_time\""), std::string::npos);
+    for (const char* bad : {R"({"no_such": 1})", R"({"epochs": 3})", R"({"weight_decay": "lots"})", R"([1])",
+                            R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
+        EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;
+}
