@@ -1,0 +1,34 @@
+// What a guard does with a scored row: reject it (SF001), log the decision into dendrite.predictions, write
+// the flag; and guard_batch's actions on a chunk of scored rows (its 'flag' an UPDATE by key, run as the
+// guarded table's owner).
+#pragma once
+
+#include "pg/guard_state.hpp"
+
+namespace dendrite::pg {
+
+constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on rows a chunk at a time
+
+// Raises SF001 for a row whose score reached the threshold (key: the row's key as text, or NULL).
+[[noreturn]] void reject(const GuardState* state, double score, const char* key);
+// Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions.
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores);
+// A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
+Datum flag_value(Oid type, double score, bool over);
+
+// What guard_batch does with scored rows, a chunk at a time: 'reject' raises on the first row at or above
+// the threshold, 'log' records every row, 'flag' updates the flagged rows by key (an AFTER trigger cannot
+// change the new rows), through one plan for the statement (SPI stays connected until end_actions).
+struct RowActions {
+    GuardState* state;
+    SPIPlanPtr flag_plan;
+    Oid table_owner;        // 'flag' updates the guarded table as its owner (see flag_rows_as_table_owner)
+    Datum own_transaction;  // the row capture's 'flag': this transaction's id as text (flag_update_sql)
+    char** keys;            // kBatchRows, for 'log'
+};
+
+void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only);
+void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls);
+void end_actions(const RowActions* actions);
+
+}  // namespace dendrite::pg

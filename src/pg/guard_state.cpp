@@ -1,0 +1,315 @@
+// Guard states: built on a trigger's first row, kept per backend across statements (see "Guard states
+// across statements" below), lent to one statement at a time.
+#include "pg/guard_state.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/values.hpp"
+
+extern "C" {
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/tupdesc.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_trigger.h"
+#include "executor/executor.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "nodes/bitmapset.h"
+#include "utils/rel.h"
+#include "utils/inval.h"
+#include "utils/relcache.h"
+#include "utils/datum.h"
+#include "utils/tuplestore.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+// The columns of dendrite.predictions that 'log' fills, found by name (the layout is the same in every
+// version, but attribute numbers need not be: a column dropped and added back by an upgrade would move).
+const char* const kLogColumns[7] = {"version_id", "table_name", "row_key", "score", "threshold", "decision", "predicted_at"};
+
+void resolve_log_relation(GuardState* state) {
+    state->log_relation = get_relname_relid("predictions", get_namespace_oid("dendrite", false));
+    if (!OidIsValid(state->log_relation))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
+                        errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+    for (int c = 0; c < 7; ++c) {
+        const AttrNumber attnum = get_attnum(state->log_relation, kLogColumns[c]);
+        if (attnum == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("dendrite.predictions has no column \"%s\"", kLogColumns[c]),
+                            errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
+        state->log_attributes[c] = attnum - 1;
+    }
+}
+
+[[noreturn]] void bad_argument(const char* function, const char* message, const char* detail) {
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: %s", function, message),
+                    detail ? errdetail("%s", detail) : 0,
+                    errhint("Arguments: model, action ('reject', 'flag', 'log', 'reject,log' or 'flag,log'), "
+                            "threshold (0..1 or 'default'), flag columns (comma-separated), key column.")));
+    pg_unreachable();
+}
+
+int column_index(TupleDesc descriptor, const char* name, const char* function, const char* role, Relation relation) {
+    for (int i = 0; i < descriptor->natts; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+        if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) return i;
+    }
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                    errmsg("%s: table \"%s\" has no column \"%s\" (its %s column)", function,
+                           RelationGetRelationName(relation), name, role)));
+    pg_unreachable();
+}
+
+void parse_action(GuardState* state, const char* action) {
+    char* copy = pstrdup(action);
+    char* saveptr = nullptr;
+    int n = 0;
+    for (char* word = strtok_r(copy, ", +", &saveptr); word; word = strtok_r(nullptr, ", +", &saveptr), ++n) {
+        if (strcmp(word, "reject") == 0) state->reject = true;
+        else if (strcmp(word, "flag") == 0) state->flag = true;
+        else if (strcmp(word, "log") == 0) state->log = true;
+        else bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
+    }
+    if (n == 0) bad_argument(state->function, "the action is empty", nullptr);
+    if (state->reject && state->flag)
+        bad_argument(state->function, "'reject' and 'flag' exclude each other",
+                     "A rejected row is never written, so there is nothing to flag.");
+}
+
+// Parses the trigger's arguments and binds them to the table and the serving version, allocating in
+// context (which the state then belongs to, pins included).
+GuardState* build_guard_state(TriggerData* trigger, const char* function, bool batch, MemoryContext context) {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    auto* state = static_cast<GuardState*>(palloc0(sizeof(GuardState)));
+    state->function = function;
+    state->trigger_oid = trigger->tg_trigger->tgoid;
+    state->relation_oid = RelationGetRelid(trigger->tg_relation);
+    Relation relation = trigger->tg_relation;
+    TupleDesc descriptor = RelationGetDescr(relation);
+    const Trigger* t = trigger->tg_trigger;
+    if (t->tgnargs < 2 || t->tgnargs > 5)
+        bad_argument(function, psprintf("expected 2 to 5 trigger arguments, got %d", int(t->tgnargs)), nullptr);
+    state->model = pstrdup(t->tgargs[0]);
+    parse_action(state, t->tgargs[1]);
+
+    state->default_threshold = true;
+    if (t->tgnargs >= 3 && strcmp(t->tgargs[2], "default") != 0) {
+        const char* text = t->tgargs[2];
+        char* end = nullptr;
+        errno = 0;
+        const double threshold = strtod(text, &end);
+        if (errno != 0 || end == text || *end != '\0' || !std::isfinite(threshold) || threshold < 0 || threshold > 1)
+            bad_argument(function, psprintf("threshold \"%s\" is not a number between 0 and 1", text), nullptr);
+        state->default_threshold = false;
+        state->threshold = threshold;
+    }
+
+    const bool has_columns = t->tgnargs >= 4 && t->tgargs[3][0] != '\0';
+    if (state->flag && !has_columns)
+        bad_argument(function, "'flag' needs the column(s) to write", "Give a float column for the score and/or a boolean column as the fourth argument.");
+    if (!state->flag && has_columns) bad_argument(function, "flag columns are given but the action does not flag", nullptr);
+    if (has_columns) {
+        char* copy = pstrdup(t->tgargs[3]);
+        char* saveptr = nullptr;
+        for (char* name = strtok_r(copy, ", ", &saveptr); name; name = strtok_r(nullptr, ", ", &saveptr)) {
+            if (state->n_flag_columns == 2) bad_argument(function, "at most two flag columns (a score and a boolean)", nullptr);
+            const int index = column_index(descriptor, name, function, "flag", relation);
+            const Oid type = TupleDescAttr(descriptor, index)->atttypid;
+            if (type != FLOAT8OID && type != FLOAT4OID && type != NUMERICOID && type != BOOLOID)
+                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                errmsg("%s: flag column \"%s\" is of type %s", function, name, format_type_be(type)),
+                                errhint("A flag column is float8, real or numeric (the score) or boolean (score >= threshold).")));
+            state->flag_attnums[state->n_flag_columns] = index;
+            state->flag_types[state->n_flag_columns] = type;
+            state->n_flag_columns++;
+        }
+    }
+
+    state->key_attnum = -1;
+    if (t->tgnargs >= 5 && t->tgargs[4][0] != '\0') {
+        state->key_attnum = column_index(descriptor, t->tgargs[4], function, "key", relation);
+    } else {
+        Bitmapset* primary_key = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+        if (bms_num_members(primary_key) == 1)
+            state->key_attnum = bms_singleton_member(primary_key) + FirstLowInvalidHeapAttributeNumber - 1;
+    }
+    if (batch && state->flag && state->key_attnum < 0)
+        bad_argument(function, "'flag' in the batch trigger needs a key column",
+                     "The table has no single-column primary key; name the key column as the fifth argument.");
+    if (state->key_attnum >= 0) {
+        bool varlena;
+        Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
+        getTypeOutputInfo(key->atttypid, &state->key_output_function, &varlena);
+        state->key_byval = key->attbyval;
+        state->key_typlen = key->attlen;
+    }
+    state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                                   RelationGetRelationName(relation));
+
+    if (state->log) resolve_log_relation(state);  // once per state, not per logged row
+
+    state->version = serving_version(state->model);
+    pin_version(state->version, context);  // for as long as the state lives
+    state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
+    bind_row(&state->binding, state->version->featurizer, descriptor, context);
+    if (!batch) {  // the batch trigger's buffers (~1 MB) are its statement's, not kept between statements
+        state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1)));
+        state->scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->scratch_floats)));
+    }
+    MemoryContextSwitchTo(old);
+    return state;
+}
+
+
+// Guard states across statements. fn_extra lives as long as one statement, and building a state costs
+// more than scoring a row (~3.5 us against ~1 us: copying the table's descriptor, binding columns by name,
+// syscache lookups), which every single-row INSERT paid. Built states are therefore kept per backend,
+// keyed by trigger and table, and lent to one statement at a time:
+//  * a relcache invalidation of the table (ALTER TABLE, CREATE or DROP TRIGGER, a new primary key, a
+//    dropped extension's cascade, a cache reset) marks its states stale; the callback only sets flags,
+//    since it can run in the middle of a statement that uses the state;
+//  * each statement looks up the serving version again (a list lookup, see model_cache.hpp), so a deploy
+//    in any session is seen at the next statement as before;
+//  * a stale state, or one built for another version, is deleted once no statement holds it, and rebuilt;
+//  * a statement that finds the state lent to an enclosing statement (a trigger inserting into the same
+//    table) builds a private one for itself: buffers are never shared.
+// The loan ends when the statement's fn_mcxt goes, also on error: a reset callback hands the state back.
+constexpr int kCachedGuards = 16;
+GuardState* cached_guards = nullptr;
+bool guard_callback_registered = false;
+
+void mark_guards_stale(Datum, Oid relation) {
+    for (GuardState* state = cached_guards; state; state = state->next)
+        if (relation == InvalidOid || state->relation_oid == relation) state->stale = true;
+}
+
+void end_loan(void* arg) { static_cast<GuardState*>(arg)->in_use = false; }
+
+void lend(GuardState* state, FunctionCallInfo fcinfo) {
+    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
+    callback->func = end_loan;
+    callback->arg = state;
+    MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
+    state->in_use = true;
+    state->capture = nullptr;  // a capture of an earlier statement that failed is gone with its transaction
+    fcinfo->flinfo->fn_extra = state;
+}
+
+// Deletes the cached states that no statement holds and that are stale or beyond kCachedGuards (the list
+// is newest first, so the oldest go).
+void drop_unused_guards() {
+    int kept = 0;
+    for (GuardState** link = &cached_guards; *link;) {
+        GuardState* state = *link;
+        if (!state->in_use && (state->stale || kept >= kCachedGuards)) {
+            *link = state->next;
+            MemoryContextDelete(state->context);  // unpins the version
+            continue;
+        }
+        ++kept;
+        link = &state->next;
+    }
+}
+
+}  // namespace
+
+// The state for this statement: fn_extra after its first row; else the cached state of this trigger,
+// checked against the serving version; else a new one.
+GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const char* function, bool batch) {
+    if (fcinfo->flinfo->fn_extra) return static_cast<GuardState*>(fcinfo->flinfo->fn_extra);
+    if (!guard_callback_registered) {
+        CacheRegisterRelcacheCallback(mark_guards_stale, Datum(0));
+        guard_callback_registered = true;
+    }
+    const Oid trigger_oid = trigger->tg_trigger->tgoid, relation_oid = RelationGetRelid(trigger->tg_relation);
+    const auto find = [&]() -> GuardState* {
+        for (GuardState* state = cached_guards; state; state = state->next)
+            if (state->trigger_oid == trigger_oid && state->relation_oid == relation_oid) return state;
+        return nullptr;
+    };
+    GuardState* cached = find();
+    if (cached && !cached->in_use && !cached->stale) {
+        // May run a catalog query, and with it invalidations that mark this state stale: check after.
+        const CachedVersion* serving = serving_version(cached->model);
+        if (!cached->stale && serving == cached->version) {
+            lend(cached, fcinfo);
+            return cached;
+        }
+        cached->stale = true;  // built for another version
+    }
+    drop_unused_guards();
+    const bool shared = find() == nullptr;  // else lent to an enclosing statement: build a private state
+    MemoryContext context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "dendrite guard", ALLOCSET_SMALL_SIZES);
+    GuardState* state = build_guard_state(trigger, function, batch, context);
+    if (!shared) {
+        fcinfo->flinfo->fn_extra = state;  // deleted with fn_mcxt, its parent
+        return state;
+    }
+    // Complete: only now does it outlive the statement (an error while building freed it with fn_mcxt).
+    MemoryContextSetParent(context, TopMemoryContext);
+    state->context = context;
+    state->next = cached_guards;
+    cached_guards = state;
+    lend(state, fcinfo);
+    drop_unused_guards();
+    return state;
+}
+
+void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool batch) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s can only be called as a trigger", function)));
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    const TriggerEvent event = trigger->tg_event;
+    if (!batch && !(TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event) &&
+                    (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event))))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW", function),
+                        errhint("For a statement-level trigger use dendrite.guard_batch.")));
+    // guard_batch: AFTER INSERT ... FOR EACH STATEMENT (with a transition table, or closing a row capture),
+    // or BEFORE INSERT ... FOR EACH ROW (the row capture).
+    const bool statement = TRIGGER_FIRED_AFTER(event) && TRIGGER_FIRED_FOR_STATEMENT(event);
+    const bool capture = TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event);
+    if (batch && !(TRIGGER_FIRED_BY_INSERT(event) && (statement || capture)))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s must be fired AFTER INSERT ... FOR EACH STATEMENT, or BEFORE INSERT ... FOR EACH ROW", function),
+                        errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows "
+                                "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...); or, for bulk loads, "
+                                "the same function as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... "
+                                "FOR EACH STATEMENT trigger without REFERENCING.")));
+}
+
+// Computes the features of the row loaded into the binding (load_row or load_slot) from the inline history.
+void featurize_loaded(GuardState* state, float* x) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    const engine::HistoryState* history = inline_history(featurizer);
+    engine_call([&] { engine_featurizer->transform(state->binding.raw, history, x); });
+}
+
+// Adds the loaded row to the inline history (for a new row, once it is scored: the offline pass's order).
+void observe_row(GuardState* state) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    engine::HistoryState* history = inline_history_for_update(featurizer);
+    if (!history) return;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    engine_call([&] { engine_featurizer->observe(state->binding.raw, history); });
+}
+
+// The key of the row last loaded into the binding, as text (NULL without a key column or value).
+char* key_text(const GuardState* state) {
+    if (state->key_attnum < 0 || state->binding.nulls[state->key_attnum]) return nullptr;
+    return OidOutputFunctionCall(state->key_output_function, state->binding.values[state->key_attnum]);
+}
+
+}  // namespace dendrite::pg

@@ -1,0 +1,66 @@
+// A guard trigger's state (see guard.cpp): what its first row resolves (options, serving version, row
+// binding, buffers), kept per backend across statements and lent to one statement at a time, and the row
+// binding's two uses, featurizing the loaded row and adding it to the inline history.
+#pragma once
+
+#include "pg/featurizer_cache.hpp"
+#include "pg/model_cache.hpp"
+#include "pg/postgres_headers.hpp"
+
+extern "C" {
+#include "commands/trigger.h"
+}
+
+namespace dendrite::pg {
+
+// SQLSTATE SF001, class SF ("suspected fraud", an implementation-defined class): a guard rejected the row.
+constexpr int kRejectedByModel = MAKE_SQLSTATE('S', 'F', '0', '0', '1');
+
+struct Capture;  // guard_capture.hpp
+
+struct GuardState {
+    const char* function;  // "dendrite.guard" or "dendrite.guard_batch", for messages
+    char* model;
+    bool reject, flag, log;
+    bool default_threshold;
+    double threshold;
+    int n_flag_columns;
+    int flag_attnums[2];  // 0-based
+    Oid flag_types[2];
+    int key_attnum;  // 0-based, -1 when the table has no key column
+    Oid key_output_function;
+    bool key_byval;
+    int16 key_typlen;
+    char* table_name;  // schema-qualified, quoted
+    const CachedVersion* version;
+    Oid log_relation;        // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
+    int log_attributes[7];
+    RowBinding binding;
+    float* x;        // the row trigger's feature vector (the batch trigger allocates its own per statement)
+    float* scratch;  // forward_one's
+    Capture* capture;  // guard_batch BEFORE ... FOR EACH ROW: the statement's captured rows (guard_capture.cpp)
+    // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
+    // with its statement's fn_mcxt.
+    Oid trigger_oid, relation_oid;  // the key (a trigger calls one function, so it tells guard from guard_batch)
+    bool stale;   // the table's relcache entry was invalidated since the state was built
+    bool in_use;  // lent to a running statement, whose fn_extra points to it
+    MemoryContext context;  // owns the state (a child of TopMemoryContext once cached)
+    GuardState* next;
+};
+
+// Raises unless called as the trigger function expects: dendrite.guard a BEFORE INSERT OR UPDATE row
+// trigger, dendrite.guard_batch an AFTER INSERT statement trigger or a BEFORE INSERT row trigger.
+void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool batch);
+
+// The state for this statement: fn_extra after its first row; else the cached state of this trigger,
+// checked against the serving version; else a new one.
+GuardState* guard_state(FunctionCallInfo fcinfo, TriggerData* trigger, const char* function, bool batch);
+
+// The features of the row loaded into the binding (load_row or load_slot), from the inline history.
+void featurize_loaded(GuardState* state, float* x);
+// Adds the loaded row to the inline history (for a new row, once it is scored: the offline pass's order).
+void observe_row(GuardState* state);
+// The key of the row last loaded into the binding, as text (NULL without a key column or value).
+char* key_text(const GuardState* state);
+
+}  // namespace dendrite::pg
