@@ -6,6 +6,9 @@
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/featurizer_rows.hpp"
+#include "pg/query_pass.hpp"
+#include "pg/row_binding.hpp"
 #include "pg/privileges.hpp"
 #include "pg/model_cache.hpp"
 #include "pg/values.hpp"
@@ -227,62 +230,10 @@ void require_row_argument(FunctionCallInfo fcinfo, const char* function) {
                         errhint("Pass the table alias, as in SELECT %s('name', t) FROM t.", function)));
 }
 
-// Emits (key, features) or (key, score) rows of the offline pass into a tuplestore.
-struct EmitState {
-    ReturnSetInfo* result;
-    const char* key;
-    int key_attnum;  // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
-    Oid key_output;  // the key's output function
-    int n_outputs;
-    const CachedVersion* version;  // score_query only
-    float* scratch;
-    MemoryContext row_context;
-};
-
-// The set-returning functions' common start: key and since arguments (2 and 3), the tuplestore. The
-// caller names the per-row context (memory context names must be literals).
-Timestamp start_emit(FunctionCallInfo fcinfo, EmitState* emit) {
-    emit->key = text_argument_or_null(fcinfo, 2);
-    const Timestamp since = since_argument(fcinfo, 3);
-    InitMaterializedSRF(fcinfo, 0);
-    emit->result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    return since;
-}
-
-void emit_row(EmitState* s, TupleTableSlot* slot, Datum value) {
-    if (s->key_attnum == 0) {
-        s->key_attnum = -1;
-        if (s->key) {
-            s->key_attnum = SPI_fnumber(slot->tts_tupleDescriptor, s->key);
-            if (s->key_attnum <= 0)
-                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
-            bool varlena;
-            getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
-                              &varlena);
-        }
-    }
-    Datum values[2] = {(Datum)0, value};
-    bool nulls[2] = {true, false};
-    if (s->key_attnum > 0 && !slot->tts_isnull[s->key_attnum - 1]) {
-        values[0] = CStringGetTextDatum(OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]));
-        nulls[0] = false;
-    }
-    tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
-}
-
 void emit_features(void* context, const float* features, TupleTableSlot* slot) {
-    auto* s = static_cast<EmitState*>(context);
+    auto* s = static_cast<KeyedOutput*>(context);
     MemoryContext old = MemoryContextSwitchTo(s->row_context);
-    emit_row(s, slot, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
-    MemoryContextSwitchTo(old);
-    MemoryContextReset(s->row_context);
-}
-
-void emit_score(void* context, const float* features, TupleTableSlot* slot) {
-    auto* s = static_cast<EmitState*>(context);
-    const double score = engine::score_one(s->version->scorer, features, s->scratch);
-    MemoryContext old = MemoryContextSwitchTo(s->row_context);
-    emit_row(s, slot, Float8GetDatum(score));
+    emit_keyed_row(s, slot, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->row_context);
 }
@@ -338,28 +289,14 @@ DENDRITE_FUNCTION(dendrite_observe) {
 DENDRITE_FUNCTION(dendrite_featurize) {
     char* name = required_text_argument(fcinfo, 0, "featurizer");
     char* query = required_text_argument(fcinfo, 1, "query");
-    EmitState emit{};
-    const Timestamp since = start_emit(fcinfo, &emit);
+    KeyedOutput emit{};
+    const Timestamp since = since_argument(fcinfo, 3);
+    start_keyed_output(fcinfo, &emit, text_argument_or_null(fcinfo, 2));
     emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "featurize row", ALLOCSET_DEFAULT_SIZES);
     const CachedFeaturizer* featurizer = latest_featurizer(name);
     emit.n_outputs = featurizer->n_outputs;
     connect_spi();
     offline_pass(featurizer, query, since, emit_features, &emit);
-    finish_spi();
-    return (Datum)0;
-}
-
-DENDRITE_FUNCTION(dendrite_score_query) {
-    char* model = required_text_argument(fcinfo, 0, "model");
-    char* query = required_text_argument(fcinfo, 1, "query");
-    EmitState emit{};
-    const Timestamp since = start_emit(fcinfo, &emit);
-    emit.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
-    emit.version = serving_version(model);
-    emit.n_outputs = emit.version->n_features;
-    emit.scratch = static_cast<float*>(palloc(sizeof(float) * emit.version->scratch_floats));
-    connect_spi();
-    offline_pass(emit.version->featurizer, query, since, emit_score, &emit);
     finish_spi();
     return (Datum)0;
 }

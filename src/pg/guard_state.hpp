@@ -3,7 +3,7 @@
 // binding's two uses, featurizing the loaded row and adding it to the inline history.
 #pragma once
 
-#include "pg/featurizer_cache.hpp"
+#include "pg/row_binding.hpp"
 #include "pg/model_cache.hpp"
 #include "pg/postgres_headers.hpp"
 

@@ -7,6 +7,7 @@
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/model_cache.hpp"
+#include "pg/query_pass.hpp"
 #include "pg/privileges.hpp"
 #include "pg/settings.hpp"
 #include "pg/values.hpp"

@@ -1,9 +1,14 @@
 // dendrite.predict and dendrite.score: the per-row scoring paths. The model version and the mapping of the
 // row's columns to features are resolved once per call site and statement (fn_extra); a row then costs a
-// deform, a standardization and one forward pass, with no allocation.
+// deform, a standardization and one forward pass, with no allocation. dendrite.score_query: every row of a
+// query scored in one ordered offline pass (query_pass.hpp).
 #include "pg/boundary.hpp"
 #include "pg/cache_eviction.hpp"
+#include "pg/catalog.hpp"
+#include "pg/featurize.hpp"
 #include "pg/model_cache.hpp"
+#include "pg/query_pass.hpp"
+#include "pg/row_binding.hpp"
 #include "pg/values.hpp"
 
 #include <cmath>
@@ -86,4 +91,40 @@ DENDRITE_FUNCTION(dendrite_score) {
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
     PG_RETURN_FLOAT8(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch));
+}
+
+namespace {
+
+// score_query's rows: the offline pass's features scored with the serving version.
+struct ScoreQuery {
+    dendrite::pg::KeyedOutput out;
+    const dendrite::pg::CachedVersion* version;
+    float* scratch;
+};
+
+void emit_score(void* context, const float* features, TupleTableSlot* slot) {
+    auto* s = static_cast<ScoreQuery*>(context);
+    const double score = dendrite::engine::score_one(s->version->scorer, features, s->scratch);
+    MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
+    emit_keyed_row(&s->out, slot, Float8GetDatum(score));
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(s->out.row_context);
+}
+
+}  // namespace
+
+DENDRITE_FUNCTION(dendrite_score_query) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    ScoreQuery state{};
+    const Timestamp since = since_argument(fcinfo, 3);
+    start_keyed_output(fcinfo, &state.out, PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+    state.out.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
+    state.version = serving_version(model);
+    state.out.n_outputs = state.version->n_features;
+    state.scratch = static_cast<float*>(palloc(sizeof(float) * state.version->scratch_floats));
+    connect_spi();
+    offline_pass(state.version->featurizer, query, since, emit_score, &state);
+    finish_spi();
+    return (Datum)0;
 }

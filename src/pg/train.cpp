@@ -11,6 +11,7 @@
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/query_pass.hpp"
 #include "pg/model_rows.hpp"
 #include "pg/privileges.hpp"
 #include "pg/progress.hpp"

@@ -1,0 +1,270 @@
+#include "pg/query_pass.hpp"
+#include "pg/row_binding.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
+
+#include "pg/boundary.hpp"
+#include "pg/background.hpp"
+#include "pg/cache_eviction.hpp"
+#include "pg/catalog.hpp"
+#include "pg/privileges.hpp"
+#include "pg/featurize.hpp"
+#include "pg/values.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/date.h"
+#include "utils/inet.h"
+}
+
+
+namespace dendrite::pg {
+
+char* ordered_query(const char* query, const char* time_column) {
+    if (!time_column) return pstrdup(query);
+    // Sorting is not stable: rows with equal times keep the query's own order through the ordinal, so a
+    // query with ORDER BY time, id gives the same pass (and, with a seed, the same model) every time.
+    return psprintf("SELECT * FROM (SELECT *, row_number() OVER () AS dendrite_query_ordinal FROM (%s\n) AS dendrite_query) "
+                    "AS dendrite_rows ORDER BY %s, dendrite_query_ordinal",
+                    query, quote_identifier(time_column));
+}
+
+namespace {
+
+// The executor's rows straight to a RowVisitor.
+struct RowReceiver {
+    DestReceiver base;  // first, so that the executor's DestReceiver* is this
+    const RowVisitor* visitor;
+    double estimated_rows;
+    MemoryContext row_context;
+    uint64 rows;
+};
+
+bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
+    auto* receiver = reinterpret_cast<RowReceiver*>(self);
+    CHECK_FOR_INTERRUPTS();
+    slot_getallattrs(slot);
+    MemoryContext old = MemoryContextSwitchTo(receiver->row_context);
+    receiver->visitor->row(receiver->visitor->context, slot);
+    MemoryContextSwitchTo(old);
+    if ((++receiver->rows & 1023) == 0) MemoryContextReset(receiver->row_context);
+    return true;
+}
+
+void start_rows(DestReceiver* self, int, TupleDesc descriptor) {
+    auto* receiver = reinterpret_cast<RowReceiver*>(self);
+    if (receiver->visitor->start)
+        receiver->visitor->start(receiver->visitor->context, descriptor, receiver->estimated_rows);
+}
+
+void end_rows(DestReceiver*) {}
+
+}  // namespace
+
+namespace {
+
+const QueryRights* active_query_rights = nullptr;  // set by with_stored_query_rights
+
+// Runs an SPI call on a user's query with the active rights: the caller's, or a stored query's owner's.
+template <typename F>
+void with_active_query_rights(F&& call) {
+    if (active_query_rights)
+        with_role_rights(active_query_rights->role, active_query_rights->search_path, call);
+    else
+        call();
+}
+
+}  // namespace
+
+void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), void* context) {
+    const QueryRights* previous = active_query_rights;
+    active_query_rights = rights;
+    PG_TRY();
+    {
+        body(context);
+    }
+    PG_CATCH();
+    {
+        active_query_rights = previous;
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    active_query_rights = previous;
+}
+
+char* search_path_to_store() {
+    StringInfoData path;
+    initStringInfo(&path);
+    List* schemas = fetch_search_path(false);
+    ListCell* cell;
+    foreach (cell, schemas) {
+        const Oid schema = lfirst_oid(cell);
+        if (isAnyTempNamespace(schema)) continue;  // another session's objects, or this one's, never a stored query's
+        const char* name = get_namespace_name(schema);
+        if (name) appendStringInfo(&path, "%s%s", path.len ? ", " : "", quote_identifier(name));
+    }
+    list_free(schemas);
+    return path.data;
+}
+
+const char* stored_search_path(const char* stored) {
+    // pg_temp last, named: otherwise the session's temporary schema is searched first for relations.
+    return psprintf("%s, pg_temp", stored ? (stored[0] ? stored : "pg_catalog") : "\"$user\", public");
+}
+
+SPIPlanPtr prepare_select(const char* query, const char* what) {
+    SPIPlanPtr plan = nullptr;
+    with_active_query_rights([&] { plan = SPI_prepare(query, 0, nullptr); });
+    if (!plan)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
+    List* sources = SPI_plan_get_plan_sources(plan);
+    const CachedPlanSource* source = list_length(sources) == 1 ? static_cast<CachedPlanSource*>(linitial(sources)) : nullptr;
+    if (!SPI_is_cursor_plan(plan) || !source || source->commandTag != CMDTAG_SELECT || !source->resultDesc)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what),
+                        errhint("Pass a query that returns rows, such as SELECT ... FROM ...")));
+    // The passes run read-only; PostgreSQL would refuse these later with a message about "non-volatile
+    // functions", or (inside the ordering wrapper) about where WITH may appear.
+    const Query* parsed = list_length(source->query_list) == 1 ? linitial_node(Query, source->query_list) : nullptr;
+    if (parsed && (parsed->hasModifyingCTE || parsed->rowMarks != NIL))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must not change or lock rows", what),
+                        errhint("Data-modifying WITH clauses and FOR UPDATE or FOR SHARE are not allowed here.")));
+    return plan;
+}
+
+void select_rows(const char* query, const char* what, const RowVisitor& visitor) {
+    SPIPlanPtr plan = prepare_select(query, what);
+
+    RowReceiver receiver{};
+    receiver.base.receiveSlot = receive_row;
+    receiver.base.rStartup = start_rows;
+    receiver.base.rShutdown = end_rows;
+    receiver.base.rDestroy = end_rows;
+    // Not DestNone (SPI would report a SELECT into it as a utility command) nor DestSPI (SPI would check its
+    // own tuple table): a receiver of its own, as PL/pgSQL's RETURN QUERY passes a tuplestore receiver.
+    receiver.base.mydest = DestTuplestore;
+    receiver.visitor = &visitor;
+    receiver.estimated_rows = -1;
+    // The generic plan, built once here and reused by the execution below (the query has no parameters).
+    CachedPlan* cached = nullptr;
+    with_active_query_rights([&] { cached = SPI_plan_get_cached_plan(plan); });
+    if (cached) {
+        const PlannedStmt* statement = linitial_node(PlannedStmt, cached->stmt_list);
+        if (statement->planTree) receiver.estimated_rows = statement->planTree->plan_rows;
+        ReleaseCachedPlan(cached, nullptr);  // an unsaved plan's reference belongs to no resource owner
+    }
+    receiver.row_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite query row", ALLOCSET_DEFAULT_SIZES);
+    SPIExecuteOptions options{};
+    options.read_only = true;
+    options.dest = &receiver.base;
+    int result = 0;
+    with_active_query_rights([&] { result = SPI_execute_plan_extended(plan, &options); });
+    if (result != SPI_OK_SELECT)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("could not run the %s: %s", what, SPI_result_code_string(result))));
+    MemoryContextDelete(receiver.row_context);
+    SPI_freeplan(plan);
+}
+
+namespace {
+
+int time_input(const CachedFeaturizer* featurizer) {
+    if (!featurizer->time_column) return -1;
+    for (int j = 0; j < featurizer->n_inputs; ++j)
+        if (strcmp(featurizer->input_names[j], featurizer->time_column) == 0) return j;
+    return -1;
+}
+
+}  // namespace
+
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
+                  ExpectRows expect) {
+    const int time_index = time_input(featurizer);
+    if (since != DT_NOBEGIN && time_index < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("since needs a featurizer with history features"),
+                        errhint("Without history, filter the rows in the query instead.")));
+    const int64 since_us = engine_since(since);
+    // The pass orders the rows by the featurizer's time column: a query without it would fail inside that
+    // wrapper, naming a column the user never wrote. Binding its columns first names what is missing.
+    if (featurizer->time_column) {
+        RowBinding check;
+        bind_row(&check, featurizer, describe_query(query, "query"), CurrentMemoryContext);
+    }
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    engine::HistoryState* history = nullptr;
+    if (!engine_featurizer->spec().history.empty()) {
+        engine_call([&] { history = engine_featurizer->new_history().release(); });
+        own_in_context(CurrentMemoryContext, history);
+    }
+    struct Pass {
+        const CachedFeaturizer* featurizer;
+        const engine::Featurizer* engine_featurizer;
+        engine::HistoryState* history;
+        int time_index;
+        int64 since_us;
+        float* features;
+        EmitRow emit;
+        void* context;
+        ExpectRows expect;
+        RowBinding binding;
+        MemoryContext pass_context;
+    } pass{featurizer, engine_featurizer, history, time_index, since_us,
+           static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1))), emit, context, expect, {},
+           CurrentMemoryContext};
+    RowVisitor visitor{
+        [](void* context, TupleDesc descriptor, double estimated_rows) {
+            auto* p = static_cast<Pass*>(context);
+            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
+            if (p->expect && estimated_rows >= 0) p->expect(p->context, estimated_rows);
+        },
+        [](void* context, TupleTableSlot* slot) {
+            auto* p = static_cast<Pass*>(context);
+            load_slot(&p->binding, slot);
+            const engine::RawValue* raw = p->binding.raw;
+            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
+            engine_call([&] {
+                if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
+                p->engine_featurizer->observe(raw, p->history);
+            });
+            if (wanted) p->emit(p->context, p->features, slot);
+        },
+        &pass};
+    select_rows(ordered_query(query, featurizer->time_column), "query", visitor);
+}
+
+
+void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key) {
+    out->key = key;
+    InitMaterializedSRF(fcinfo, 0);
+    out->result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+}
+
+void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
+    if (s->key_attnum == 0) {
+        s->key_attnum = -1;
+        if (s->key) {
+            s->key_attnum = SPI_fnumber(slot->tts_tupleDescriptor, s->key);
+            if (s->key_attnum <= 0)
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
+            bool varlena;
+            getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
+                              &varlena);
+        }
+    }
+    Datum values[2] = {(Datum)0, value};
+    bool nulls[2] = {true, false};
+    if (s->key_attnum > 0 && !slot->tts_isnull[s->key_attnum - 1]) {
+        values[0] = CStringGetTextDatum(OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]));
+        nulls[0] = false;
+    }
+    tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
+}
+
+}  // namespace dendrite::pg

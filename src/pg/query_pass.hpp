@@ -1,0 +1,82 @@
+// The query pass: a user's query run straight into a visitor (one SELECT, no copy of its rows), with whose
+// rights it runs (the caller's, or a stored query's owner's), and the ordered offline pass that featurizes
+// every row of a query with the history it has built so far.
+#pragma once
+
+#include "pg/featurizer_cache.hpp"
+
+extern "C" {
+#include "funcapi.h"
+}
+
+namespace dendrite::pg {
+
+// A pass over the rows of a query: start once before any row (the result's descriptor and the planner's
+// estimate of its rows, -1 when unknown), then row for each row, fully deformed in slot.
+struct RowVisitor {
+    void (*start)(void* context, TupleDesc descriptor, double estimated_rows);
+    void (*row)(void* context, TupleTableSlot* slot);
+    void* context;
+};
+// Whose rights a query runs with. A query the caller passes now runs as the caller. A stored query (a
+// featurizer's history query, a model version's training query reused by retrain) is code written by the
+// role that stored it: it runs as the owner of the object that stores it, in a security-restricted
+// operation, with the search_path stored beside it (and pg_temp last), as a view's query runs as the view's
+// owner. Nothing a scorer, a guard's inserter or an admin who retrains can do changes what it runs.
+struct QueryRights {
+    Oid role;
+    const char* search_path;
+};
+// Runs body() with prepare_select, select_rows and describe_query running their queries with rights
+// (nullptr: the caller's); the previous rights come back when body returns or raises. body() must own no
+// object with a destructor.
+void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), void* context);
+template <typename F>
+void with_stored_query_rights(const QueryRights* rights, F&& body) {
+    with_stored_query_rights(rights, [](void* f) { (*static_cast<F*>(f))(); }, &body);
+}
+// The search_path to store beside a query the caller stores now: the schemas it resolves names in, quoted,
+// without the session's temporary schema. And the path a stored query runs with (stored NULL: the default).
+char* search_path_to_store();
+const char* stored_search_path(const char* stored);
+
+// Prepares query, which must be a single SELECT that neither writes (a data-modifying WITH) nor locks rows
+// (22023 otherwise, with the message naming `what`).
+SPIPlanPtr prepare_select(const char* query, const char* what);
+// Runs query, which must be such a SELECT, straight into visitor: the
+// executor hands each row over with no copy (a DestReceiver, not a cursor, which copies every tuple).
+// Row callbacks run in a memory context reset every 1,024 rows; what must outlive a row goes into a
+// context of the caller's. Honours cancel at every row.
+void select_rows(const char* query, const char* what, const RowVisitor& visitor);
+// One ordered pass over query: every row feeds the history; rows whose time is >= since (all rows when
+// since is DT_NOBEGIN or the featurizer has no history) are featurized and handed to emit.
+typedef void (*EmitRow)(void* context, const float* features, TupleTableSlot* slot);
+// Before the first row: the planner's estimate of the query's rows (to size buffers once).
+typedef void (*ExpectRows)(void* context, double estimated_rows);
+void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
+                  ExpectRows expect = nullptr);
+
+// Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
+// no time input (time_index < 0); never when the row's time is NULL.
+inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64 since_us) {
+    return time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time && raw[time_index].time_us >= since_us);
+}
+
+// SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
+char* ordered_query(const char* query, const char* time_column);
+
+// The (key, value) rows that featurize and score_query return: the value of each row of an offline pass,
+// with the row's key column (when one is named) as text, into the function's tuplestore.
+struct KeyedOutput {
+    ReturnSetInfo* result;
+    const char* key;
+    int key_attnum;  // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
+    Oid key_output;  // the key's output function
+    int n_outputs;
+    MemoryContext row_context;  // the caller's, reset after each row
+};
+// Starts the set-returning function's result (a materialized tuplestore); key may be NULL.
+void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key);
+void emit_keyed_row(KeyedOutput* out, TupleTableSlot* slot, Datum value);
+
+}  // namespace dendrite::pg

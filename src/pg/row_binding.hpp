@@ -1,0 +1,41 @@
+// How a row feeds a featurizer: its row type bound to the featurizer's inputs by column name (checked
+// against the types it was fitted on), and a tuple, a slot or a composite argument loaded into raw values.
+#pragma once
+
+#include "pg/featurizer_cache.hpp"
+
+namespace dendrite::pg {
+
+// How the columns of one row type feed a featurizer's inputs.
+struct RowBinding {
+    Oid row_type;
+    int32 row_typmod;
+    TupleDesc descriptor;
+    int n_inputs;
+    int* attnums;  // per input, 0-based attribute index; -1 for an optional input the row lacks
+    Oid* types;    // per input, base type
+    Datum* values;
+    bool* nulls;
+    engine::RawValue* raw;  // per input
+};
+
+engine::SqlTypeClass type_class(Oid base_type);
+const char* type_class_name(engine::SqlTypeClass type);
+
+// Binds a row type to the featurizer's inputs (in context); 42703 for a missing column, 42804 for a
+// column whose type changed since fitting, both naming the column.
+void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context);
+// The same for a list of input names; fitted_types may be NULL (no type check).
+void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
+                 const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context);
+// Loads a composite argument (a row passed to features, observe, score) into binding, binding its row type
+// first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
+void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
+                    MemoryContext context);
+// Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current
+// memory context).
+void load_row(RowBinding* binding, HeapTuple tuple);
+// The same for a deformed slot (see select_rows).
+void load_slot(RowBinding* binding, TupleTableSlot* slot);
+
+}  // namespace dendrite::pg
