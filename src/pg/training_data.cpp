@@ -1,0 +1,168 @@
+#include "pg/training_data.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/parallel.hpp"
+#include "pg/boundary.hpp"
+#include "pg/featurize.hpp"
+#include "pg/row_binding.hpp"
+#include "pg/settings.hpp"
+#include "pg/values.hpp"
+
+extern "C" {
+#include "utils/date.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+// Bytes one training row costs: features, label, order key, and a kept raw row while there is one.
+size_t training_row_bytes(const TrainingData* data) {
+    const int features = data->n_features ? data->n_features : data->estimated_features;
+    return sizeof(float) * (size_t(features) + 1) + (data->split_column ? sizeof(double) : 0) + data->kept_bytes_per_row;
+}
+
+// 53200 unless rows fit in dendrite.training_memory: the rows as the engine will hold them, plus its
+// working copies (the split's row lists, gathered batches; xgboost's own matrices for gbdt), about twice
+// the matrix.
+void check_training_memory(const TrainingData* data, size_t rows) {
+    const size_t needed = 2 * rows * training_row_bytes(data);
+    if (needed <= data->budget_bytes) return;
+    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("the training data does not fit in dendrite.training_memory"),
+                    data->n_features ? errdetail("%zu rows of %d features need about %zu MB; dendrite.training_memory is %d MB.",
+                                                 rows, data->n_features, needed >> 20, training_memory_kb >> 10)
+                                     : errdetail("%zu rows of %d columns need about %zu MB; dendrite.training_memory is %d MB.",
+                                                 rows, data->estimated_features, needed >> 20, training_memory_kb >> 10),
+                    errhint("Train on fewer rows (a WHERE clause or TABLESAMPLE in the query), or raise "
+                            "dendrite.training_memory if the machine has the memory.")));
+}
+
+// Appends a row's label (and order key) to data, growing its arrays within the memory budget; the caller
+// fills the row's features (at data->rows - 1). Returns nothing: errors are ERRORs naming the row.
+void collect_label(TrainingData* data, TupleTableSlot* slot) {
+    TupleDesc descriptor = slot->tts_tupleDescriptor;
+    if (data->label_attnum == 0)
+        data->label_attnum = label_column(descriptor, data->label, "the training query", nullptr, &data->label_type);
+    if (data->split_column && data->split_attnum == 0) {
+        data->split_attnum = SPI_fnumber(descriptor, data->split_column);
+        if (data->split_attnum <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("split column \"%s\" is not in the result of the training query", data->split_column)));
+        const Oid type = getBaseType(SPI_gettypeid(descriptor, data->split_attnum));
+        if (!is_feature_type(type) && type != TIMESTAMPOID && type != TIMESTAMPTZOID && type != DATEOID)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("split column \"%s\" has type %s", data->split_column, format_type_be(type)),
+                            errhint("A time-ordered split needs a timestamp, date or numeric column.")));
+        data->split_type = type;
+    }
+    if (data->rows == data->capacity) {
+        const size_t capacity = data->capacity ? data->capacity * 2 : std::max<size_t>(65536, data->expected_rows);
+        const size_t row_bytes = training_row_bytes(data);
+        check_training_memory(data, data->rows + 1);
+        const size_t affordable = std::max(data->rows + 1, std::min(capacity, data->budget_bytes / (2 * row_bytes)));
+        MemoryContext old = MemoryContextSwitchTo(data->data_context);
+        auto grow = [&](void* pointer, size_t element) {
+            return pointer ? repalloc_huge(pointer, affordable * element)
+                           : palloc_extended(affordable * element, MCXT_ALLOC_HUGE);
+        };
+        if (!data->kept) data->features = static_cast<float*>(grow(data->features, sizeof(float) * data->n_features));
+        data->labels = static_cast<float*>(grow(data->labels, sizeof(float)));
+        if (data->split_column) data->order = static_cast<double*>(grow(data->order, sizeof(double)));
+        MemoryContextSwitchTo(old);
+        data->capacity = affordable;
+    }
+    if (data->split_column) {
+        const Datum key = slot->tts_values[data->split_attnum - 1];
+        if (slot->tts_isnull[data->split_attnum - 1])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("split column \"%s\" is null in row %zu of the training query", data->split_column,
+                                   data->rows + 1),
+                            errhint("A time-ordered split needs every row's time; filter nulls out in the query.")));
+        double order;
+        if (data->split_type == TIMESTAMPOID || data->split_type == TIMESTAMPTZOID)
+            order = double(DatumGetTimestamp(key));
+        else if (data->split_type == DATEOID)
+            order = double(DatumGetDateADT(key));
+        else
+            order = feature_value(key, data->split_type);
+        if (std::isnan(order))
+            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                            errmsg("split column \"%s\" is NaN in row %zu of the training query", data->split_column,
+                                   data->rows + 1)));
+        data->order[data->rows] = order;
+    }
+    const double label = label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1,
+                                     "the training query");
+    data->labels[data->rows] = float(label);
+    data->rows++;
+}
+
+}  // namespace
+
+// Sizes the first allocation from the planner's estimate: growing by doubling copies the rows again and
+// touches fresh pages each time, a third of the reading time on 500k rows.
+void expect_training_rows(void* context, double estimated_rows) {
+    auto* data = static_cast<TrainingData*>(context);
+    if (estimated_rows > 0 && estimated_rows < 1e10) data->expected_rows = size_t(estimated_rows * 1.05) + 1024;
+}
+
+// Receives each featurized row of the offline pass, with its label from the same row.
+void collect_training_row(void* context, const float* features, TupleTableSlot* slot) {
+    auto* data = static_cast<TrainingData*>(context);
+    collect_label(data, slot);
+    memcpy(data->features + (data->rows - 1) * data->n_features, features, sizeof(float) * data->n_features);
+}
+
+// train's automatic featurizer in one pass over the query: the fit pass keeps every row's raw inputs
+// (compactly, engine::RawRows), label and order key, and the rows are featurized from memory once the
+// featurizer is fitted. A second pass would run the query again: a third of the statement's time on a
+// 500k-row table (docs/benchmarks.md).
+void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs) {
+    auto* data = static_cast<TrainingData*>(context);
+    expect_training_rows(data, estimated_rows);
+    data->kept_bytes_per_row = size_t(n_inputs) * engine::RawRows::kBytesPerValue;
+    data->estimated_features = n_inputs;  // until the featurizer is fitted: for the memory budget
+    // Room for the planner's estimate, never beyond what the budget allows (estimates can be far off).
+    const size_t reserved = std::min(data->expected_rows, data->budget_bytes / (2 * training_row_bytes(data)));
+    data->kept_context = AllocSetContextCreate(data->data_context, "dendrite kept rows", ALLOCSET_SMALL_SIZES);
+    engine::RawRows* kept = nullptr;
+    engine_call([&] { kept = new engine::RawRows(size_t(n_inputs)); });
+    own_in_context(data->kept_context, kept);  // owned before anything else can fail
+    engine_call([&] { kept->reserve(reserved); });
+    data->kept = kept;
+}
+
+void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot) {
+    auto* data = static_cast<TrainingData*>(context);
+    collect_label(data, slot);
+    engine_call([&] { data->kept->add(raw); });
+}
+
+void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads) {
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    if (size_t(featurizer->n_inputs) != data->kept->width())
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the stored featurizer has %d inputs, the fit pass kept %zu",
+                                                                 featurizer->n_inputs, data->kept->width())));
+    check_training_memory(data, data->rows);
+    MemoryContext old = MemoryContextSwitchTo(data->data_context);
+    data->features = static_cast<float*>(palloc_extended(std::max<size_t>(data->rows, 1) * sizeof(float) * data->n_features,
+                                                         MCXT_ALLOC_HUGE));
+    MemoryContextSwitchTo(old);
+    constexpr size_t kSlice = 65536;
+    for (size_t first = 0; first < data->rows; first += kSlice) {
+        CHECK_FOR_INTERRUPTS();
+        const size_t end = std::min(data->rows, first + kSlice);
+        engine_call([&] {
+            data->kept->featurize(*engine_featurizer, first, end, data->features + first * data->n_features, threads);
+        });
+    }
+    MemoryContextDelete(data->kept_context);  // the raw rows, before the engine's own copies
+    data->kept_context = nullptr;
+    data->kept = nullptr;
+    data->kept_bytes_per_row = 0;
+}
+
+}  // namespace dendrite::pg

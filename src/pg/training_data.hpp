@@ -1,0 +1,49 @@
+// dendrite.train's rows: the training query's featurized rows (row-major) and labels collected within
+// dendrite.training_memory, either from the offline pass or, with an automatic featurizer, kept raw during
+// the fitting pass and featurized afterwards (one pass over the query).
+#pragma once
+
+#include "engine/raw_rows.hpp"
+#include "pg/featurizer_cache.hpp"
+#include "pg/postgres_headers.hpp"
+
+namespace dendrite::pg {
+
+// The featurized rows of the training query (row-major) and their labels, palloc'd in data_context.
+struct TrainingData {
+    MemoryContext data_context;
+    const char* label;
+    int label_attnum;  // 0 until the first row
+    Oid label_type;
+    const char* split_column;  // NULL: none
+    int split_attnum;
+    Oid split_type;
+    int n_features;
+    float* features;
+    float* labels;
+    double* order;     // with split_column: each row's order key
+    size_t rows;
+    size_t capacity;
+    size_t budget_bytes;  // dendrite.training_memory
+    size_t expected_rows;  // the planner's estimate, plus a margin: the first allocation's size
+    engine::RawRows* kept;  // the automatic featurizer's single pass: raw rows, featurized afterwards
+    MemoryContext kept_context;  // owns kept
+    size_t kept_bytes_per_row;  // while there are kept rows; 0 otherwise
+    int estimated_features;  // while n_features is not known yet (0): the inputs' count
+    int n_index_features;    // the featurizer's 'index' outputs, which a network embeds
+    int* index_feature;
+    int* index_rows;
+};
+
+// The offline pass's callbacks (query_pass.hpp): the planner's estimate, then each featurized row with its
+// label from the same row.
+void expect_training_rows(void* context, double estimated_rows);
+void collect_training_row(void* context, const float* features, TupleTableSlot* slot);
+// The automatic featurizer's fitting pass's callbacks (featurize.hpp's FitObserver): keep every raw row.
+void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs);
+void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
+// Featurizes the kept rows with the featurizer as stored (the one scoring will use), on the training's
+// threads, in slices so that a cancel is seen within a fraction of a second.
+void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads);
+
+}  // namespace dendrite::pg
