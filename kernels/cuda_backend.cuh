@@ -106,8 +106,9 @@ public:
         const cudaError_t status = cudaGetDeviceCount(&count);
         if (status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver)
             device_fail(DENDRITE_DEVICE_UNAVAILABLE,
-                        status == cudaErrorNoDevice ? "No CUDA device is present"
-                                                    : std::string("No usable CUDA driver (") + cudaGetErrorString(status) + ")");
+                        status == cudaErrorNoDevice
+                            ? "No CUDA device is present"
+                            : std::string("No usable CUDA driver (") + cudaGetErrorString(status) + ")");
         cuda_detail::check(status, "cudaGetDeviceCount");
         if (count > 0) {
             cudaDeviceProp properties;
@@ -160,18 +161,19 @@ public:
         cuda_detail::check(cudaStreamSynchronize(stream_), "the GPU's work");
     }
     void download(void* dst, const void* src, size_t bytes) {
-        cuda_detail::check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy from the GPU");
+        cuda_detail::check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_),
+                           "cudaMemcpy from the GPU");
         cuda_detail::check(cudaStreamSynchronize(stream_), "the GPU's work");
     }
     void zero(void* dst, size_t bytes) { cuda_detail::check(cudaMemsetAsync(dst, 0, bytes, stream_), "cudaMemset"); }
 
-    void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b,
-              int ldb, float* c, int ldc) {
+    void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+              float* c, int ldc) {
         const float one = 1.0f, zero = 0.0f;
-        cuda_detail::check(api_.sgemm(cublas_, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                       transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &one, a, lda, b, ldb, &zero, c,
-                                       ldc),
-                           "cublasSgemm");
+        cuda_detail::check(
+            api_.sgemm(cublas_, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n,
+                       k, &one, a, lda, b, ldb, &zero, c, ldc),
+            "cublasSgemm");
     }
 
     template <class F>

@@ -75,8 +75,8 @@ struct AddBias {
 // Per example of the batch: its weighted loss term and d(loss)/d(logit).
 struct LossGradient {
     const float* logits;
-    const float* labels;      // the whole uploaded set
-    const uint32_t* rows;     // the batch's rows
+    const float* labels;   // the whole uploaded set
+    const uint32_t* rows;  // the batch's rows
     float positive_weight, negative_weight;
     double divisor;
     int loss;
@@ -86,9 +86,9 @@ struct LossGradient {
     DENDRITE_HD void operator()(size_t i) const {
         const float label = labels[rows[i]];
         const float weight = label > 0.5f ? positive_weight : negative_weight;
-        const elementwise::LossTerm term =
-            loss == DENDRITE_LOSS_FOCAL ? elementwise::focal_term(logits[i], label, weight, focal_gamma, divisor)
-                                        : elementwise::bce_term(logits[i], label, weight, divisor);
+        const elementwise::LossTerm term = loss == DENDRITE_LOSS_FOCAL
+                                               ? elementwise::focal_term(logits[i], label, weight, focal_gamma, divisor)
+                                               : elementwise::bce_term(logits[i], label, weight, divisor);
         dlogits[i] = term.gradient;
         losses[i] = term.loss;
     }
@@ -173,7 +173,8 @@ public:
         : config_(config), rows_(rows) {
         if (config.inputs < 1 || config.layers < 1 || !config.units || !config.activations || config.max_batch < 1)
             device_fail(DENDRITE_DEVICE_INVALID, "invalid network configuration");
-        if (config.units[config.layers - 1] != 1) device_fail(DENDRITE_DEVICE_INVALID, "the output layer must have one unit");
+        if (config.units[config.layers - 1] != 1)
+            device_fail(DENDRITE_DEVICE_INVALID, "the output layer must have one unit");
         if (config.optimizer < DENDRITE_OPT_SGD || config.optimizer > DENDRITE_OPT_RMSPROP)
             device_fail(DENDRITE_DEVICE_INVALID, "unknown optimizer");
         inputs_ = size_t(config.inputs);
@@ -197,16 +198,17 @@ public:
         // Everything the session will hold, checked against the budget before the first allocation.
         size_t activation_floats = 0;
         for (size_t units : units_) activation_floats += 2 * units * capacity_;  // z and out per layer
-        const size_t optimizer_floats =
-            config.optimizer == DENDRITE_OPT_SGD ? 1 : config.optimizer == DENDRITE_OPT_RMSPROP && config.momentum <= 0 ? 1 : 2;
+        const size_t optimizer_floats = config.optimizer == DENDRITE_OPT_SGD                               ? 1
+                                        : config.optimizer == DENDRITE_OPT_RMSPROP && config.momentum <= 0 ? 1
+                                                                                                           : 2;
         const size_t bytes = sizeof(float) * (rows * (inputs_ + 1) + parameter_count_ * (2 + optimizer_floats) +
                                               capacity_ * (inputs_ + 2 * widest + 1) + activation_floats) +
                              sizeof(uint32_t) * (rows + capacity_) + sizeof(double) * (capacity_ + 2);
         const size_t mib = size_t(1) << 20;
         if (config.memory_budget > 0 && bytes > config.memory_budget)
-            device_fail(DENDRITE_DEVICE_OUT_OF_MEMORY,
-                        "training needs " + std::to_string(bytes / mib + 1) + " MiB of GPU memory, over the budget of " +
-                            std::to_string(config.memory_budget / mib) + " MiB");
+            device_fail(DENDRITE_DEVICE_OUT_OF_MEMORY, "training needs " + std::to_string(bytes / mib + 1) +
+                                                           " MiB of GPU memory, over the budget of " +
+                                                           std::to_string(config.memory_budget / mib) + " MiB");
         const size_t available = backend_.free_memory();
         if (bytes > available)
             device_fail(DENDRITE_DEVICE_OUT_OF_MEMORY, "training needs " + std::to_string(bytes / mib + 1) +
@@ -263,7 +265,8 @@ public:
     }
 
     void step(size_t offset, int count, float positive_weight, float negative_weight, double learning_rate) {
-        if (count < 1 || count > config_.max_batch || offset > epoch_row_count_ || size_t(count) > epoch_row_count_ - offset)
+        if (count < 1 || count > config_.max_batch || offset > epoch_row_count_ ||
+            size_t(count) > epoch_row_count_ - offset)
             device_fail(DENDRITE_DEVICE_INVALID, "a step outside the epoch's rows or larger than max_batch");
         const size_t n = size_t(count);
         const uint32_t* rows = epoch_rows_ + offset;
@@ -308,8 +311,8 @@ private:
 
     void check_parameter_count(size_t count) const {
         if (count != parameter_count_)
-            device_fail(DENDRITE_DEVICE_INVALID, "expected " + std::to_string(parameter_count_) + " parameters, got " +
-                                                     std::to_string(count));
+            device_fail(DENDRITE_DEVICE_INVALID,
+                        "expected " + std::to_string(parameter_count_) + " parameters, got " + std::to_string(count));
     }
 
     // Row indices are checked on the host: a kernel must never read outside the uploaded set.
@@ -330,8 +333,8 @@ private:
                 backend_.for_each(n * units, AddBias{z_[l], parameters_ + bias_offsets_[l], units});
                 return z_[l];
             }
-            backend_.for_each(n * units, BiasActivation{z_[l], out_[l], parameters_ + bias_offsets_[l], units,
-                                                        activations_[l]});
+            backend_.for_each(n * units,
+                              BiasActivation{z_[l], out_[l], parameters_ + bias_offsets_[l], units, activations_[l]});
             input = out_[l];
         }
         return z_.back();
@@ -368,10 +371,10 @@ private:
                                             float(config_.weight_decay), config_.nesterov != 0});
                 break;
             case DENDRITE_OPT_RMSPROP:
-                backend_.for_each(parameter_count_,
-                                  RmsPropUpdate{parameters_, gradient_, state_a_, state_b_, lr, float(config_.alpha),
-                                                float(config_.epsilon), float(config_.momentum),
-                                                float(config_.weight_decay)});
+                backend_.for_each(
+                    parameter_count_,
+                    RmsPropUpdate{parameters_, gradient_, state_a_, state_b_, lr, float(config_.alpha),
+                                  float(config_.epsilon), float(config_.momentum), float(config_.weight_decay)});
                 break;
             default:
                 backend_.for_each(parameter_count_,
@@ -479,8 +482,15 @@ struct Api {
     static void close(void* s) { delete of(s); }
 
     static const dendrite_device_api* table() {
-        static const dendrite_device_api api = {DENDRITE_DEVICE_ABI_VERSION, describe, open, set_parameters,
-                                                get_parameters, set_epoch_rows, step, take_loss, predict_logits,
+        static const dendrite_device_api api = {DENDRITE_DEVICE_ABI_VERSION,
+                                                describe,
+                                                open,
+                                                set_parameters,
+                                                get_parameters,
+                                                set_epoch_rows,
+                                                step,
+                                                take_loss,
+                                                predict_logits,
                                                 close};
         return &api;
     }

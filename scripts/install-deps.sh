@@ -10,6 +10,7 @@ packages=(
   libeigen3-dev nlohmann-json3-dev libxgboost-dev cmake g++ make pkg-config xz-utils
   googletest libgtest-dev
   clang libclang-rt-14-dev  # libFuzzer for scripts/fuzz_parsers.sh
+  clang-format              # the C++ style (.clang-format), checked by scripts/test.sh
 )
 
 missing=()

@@ -17,6 +17,18 @@ rm -f build.log
 passed=0 failed=0 skipped=0
 failures=()
 
+echo "== C++ style (.clang-format)"
+style_files=$(git ls-files 'src/*.cpp' 'src/*.hpp' 'src/*.h' 'kernels/*.cu' 'kernels/*.cuh' 'kernels/*.hpp' 'tests/*.cpp' \
+                             'tests/*.hpp' 'tests/*.cu' 2>/dev/null || true)
+if [ -z "$style_files" ]; then
+  echo "skipped: not a git checkout"; skipped=$((skipped + 1))
+elif clang-format --dry-run -Werror $style_files >/dev/null 2>&1; then
+  echo "ok: every C++ file is formatted"; passed=$((passed + 1))
+else
+  clang-format --dry-run $style_files 2>&1 | grep 'warning:' | head -20
+  echo "not ok: run clang-format -i on the files above"; failed=$((failed + 1)); failures+=("clang-format")
+fi
+
 echo "== engine unit tests (ctest)"
 ctest_log="$(mktemp)"
 (cd build && ctest --output-on-failure 2>&1) | tee "$ctest_log" | grep -E 'tests passed|tests failed|\*\*\*Failed|Not Run' || true

@@ -96,8 +96,10 @@ int report_error(const PGresult* result, PGconn* connection) {
     std::fprintf(stderr, "dendritectl: %s: %s\n", severity ? severity : "ERROR",
                  message ? message : PQerrorMessage(connection));
     if (result) {
-        if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) std::fprintf(stderr, "DETAIL:  %s\n", detail);
-        if (const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT)) std::fprintf(stderr, "HINT:  %s\n", hint);
+        if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL))
+            std::fprintf(stderr, "DETAIL:  %s\n", detail);
+        if (const char* hint = PQresultErrorField(result, PG_DIAG_MESSAGE_HINT))
+            std::fprintf(stderr, "HINT:  %s\n", hint);
     }
     return 1;
 }
@@ -108,11 +110,11 @@ void print_table(const PGresult* result) {
     std::vector<size_t> width(static_cast<size_t>(columns));
     for (int c = 0; c < columns; ++c) {
         width[size_t(c)] = std::strlen(PQfname(result, c));
-        for (int r = 0; r < rows; ++r) width[size_t(c)] = std::max(width[size_t(c)], std::strlen(PQgetvalue(result, r, c)));
+        for (int r = 0; r < rows; ++r)
+            width[size_t(c)] = std::max(width[size_t(c)], std::strlen(PQgetvalue(result, r, c)));
     }
     auto line = [&](auto cell) {
-        for (int c = 0; c < columns; ++c)
-            std::printf("%s%-*s", c ? " | " : " ", int(width[size_t(c)]), cell(c));
+        for (int c = 0; c < columns; ++c) std::printf("%s%-*s", c ? " | " : " ", int(width[size_t(c)]), cell(c));
         std::printf("\n");
     };
     line([&](int c) { return PQfname(result, c); });
@@ -144,8 +146,10 @@ void on_notice(void* argument, const PGresult* notice) {
         const char* loss = std::strstr(message, "validation loss");
         const char* pr_auc = std::strstr(message, "pr_auc");
         std::string detail = std::string(unit) + " " + std::to_string(done) + "/" + std::to_string(total);
-        if (pr_auc) detail += ", " + std::string(pr_auc, strcspn(pr_auc, ","));
-        else if (loss) detail += ", " + std::string(loss, strcspn(loss, ","));
+        if (pr_auc)
+            detail += ", " + std::string(pr_auc, strcspn(pr_auc, ","));
+        else if (loss)
+            detail += ", " + std::string(loss, strcspn(loss, ","));
         progress->update(done, total, detail);
     } else {
         std::fprintf(stderr, "%s: %s\n", PQresultErrorField(notice, PG_DIAG_SEVERITY), message);
@@ -206,7 +210,8 @@ Result run(PGconn* connection, const std::string& sql, Progress* progress = null
 }
 
 bool succeeded(const Result& result) {
-    return result && (PQresultStatus(result.get()) == PGRES_TUPLES_OK || PQresultStatus(result.get()) == PGRES_COMMAND_OK);
+    return result &&
+           (PQresultStatus(result.get()) == PGRES_TUPLES_OK || PQresultStatus(result.get()) == PGRES_COMMAND_OK);
 }
 
 // NAME=VALUE arguments as named SQL arguments: , name => 'value'. Names must be identifiers.
@@ -235,7 +240,8 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
         std::fclose(file);
         return report_error(check.get(), connection);
     }
-    const std::string copy = "COPY " + std::string(PQgetvalue(check.get(), 0, 0)) + " FROM STDIN WITH (FORMAT csv, HEADER true)";
+    const std::string copy =
+        "COPY " + std::string(PQgetvalue(check.get(), 0, 0)) + " FROM STDIN WITH (FORMAT csv, HEADER true)";
     Result started(PQexec(connection, copy.c_str()));
     if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
         std::fclose(file);
@@ -250,7 +256,8 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
     while (ok && (n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) {
         ok = PQputCopyData(connection, buffer.data(), int(n)) == 1;
         sent += long(n);
-        progress.update(double(sent), double(size), std::to_string(sent >> 20) + " of " + std::to_string(size >> 20) + " MB");
+        progress.update(double(sent), double(size),
+                        std::to_string(sent >> 20) + " of " + std::to_string(size >> 20) + " MB");
     }
     std::fclose(file);
     progress.finish();
@@ -268,8 +275,10 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
 int query_and_print(PGconn* connection, const std::string& sql, bool record, Progress* progress = nullptr) {
     Result result = run(connection, sql, progress);
     if (!succeeded(result)) return report_error(result.get(), connection);
-    if (record) print_record(result.get());
-    else print_table(result.get());
+    if (record)
+        print_record(result.get());
+    else
+        print_table(result.get());
     return 0;
 }
 
@@ -324,22 +333,25 @@ int main(int argc, char** argv) {
     if (command == "train" || command == "compare") {
         need(3, 64);
         Progress progress(command + " " + rest[0]);
-        const std::string sql = "SELECT * FROM dendrite." + command + "(" + literal(c, rest[0]) + ", " + literal(c, rest[1]) +
-                                ", " + literal(c, rest[2]) +
+        const std::string sql = "SELECT * FROM dendrite." + command + "(" + literal(c, rest[0]) + ", " +
+                                literal(c, rest[1]) + ", " + literal(c, rest[2]) +
                                 named_arguments(c, std::vector<std::string>(rest.begin() + 3, rest.end())) + ")";
         return query_and_print(c, sql, command == "train", &progress);
     }
     if (command == "retrain") {
         need(1, 64);
         Progress progress("retrain " + rest[0]);
-        return query_and_print(c, "SELECT * FROM dendrite.retrain(" + literal(c, rest[0]) +
-                                      named_arguments(c, std::vector<std::string>(rest.begin() + 1, rest.end())) + ")",
+        return query_and_print(c,
+                               "SELECT * FROM dendrite.retrain(" + literal(c, rest[0]) +
+                                   named_arguments(c, std::vector<std::string>(rest.begin() + 1, rest.end())) + ")",
                                true, &progress);
     }
     if (command == "deploy") {
         need(1, 2);
-        return query_and_print(c, "SELECT dendrite.deploy(" + literal(c, rest[0]) + ", " +
-                                      (rest.size() > 1 ? literal(c, rest[1]) : std::string("NULL")) + ") AS deployed_version",
+        return query_and_print(c,
+                               "SELECT dendrite.deploy(" + literal(c, rest[0]) + ", " +
+                                   (rest.size() > 1 ? literal(c, rest[1]) : std::string("NULL")) +
+                                   ") AS deployed_version",
                                true);
     }
     if (command == "rollback") {
@@ -348,8 +360,9 @@ int main(int argc, char** argv) {
     }
     if (command == "health") {
         need(1, 2);
-        return query_and_print(c, "SELECT * FROM dendrite.model_health(" + literal(c, rest[0]) + ", " +
-                                      literal(c, rest.size() > 1 ? rest[1] : "7 days") + ")",
+        return query_and_print(c,
+                               "SELECT * FROM dendrite.model_health(" + literal(c, rest[0]) + ", " +
+                                   literal(c, rest.size() > 1 ? rest[1] : "7 days") + ")",
                                true);
     }
     if (command == "report") {

@@ -64,15 +64,20 @@ void CapturedRows::add_row(const RawValue* row) {
     Chunk& chunk = *open_;
     const size_t first = size_t(chunk.rows) * n_inputs_;
     // Grown as rows come (a one-row statement allocates for one row), kept at its size for reuse.
-    if (chunk.values.size() < first + n_inputs_) chunk.values.resize(std::max(first + n_inputs_, 2 * chunk.values.size()));
+    if (chunk.values.size() < first + n_inputs_)
+        chunk.values.resize(std::max(first + n_inputs_, 2 * chunk.values.size()));
     PackedValue* packed = chunk.values.data() + first;
     for (size_t j = 0; j < n_inputs_; ++j) {
         const RawValue& value = row[j];
         PackedValue& p = packed[j];
         p.type = value.type;
         switch (value.type) {
-            case RawValue::Type::Number: p.number = value.number; break;
-            case RawValue::Type::Time: p.time_us = value.time_us; break;
+            case RawValue::Type::Number:
+                p.number = value.number;
+                break;
+            case RawValue::Type::Time:
+                p.time_us = value.time_us;
+                break;
             case RawValue::Type::Text:
                 p.length = value.length;
                 p.offset = chunk.bytes.size();
@@ -83,7 +88,8 @@ void CapturedRows::add_row(const RawValue* row) {
                 p.offset = chunk.bytes.size();
                 chunk.bytes.insert(chunk.bytes.end(), value.inet, value.inet + (value.inet_v6 ? 16 : 4));
                 break;
-            case RawValue::Type::Null: break;
+            case RawValue::Type::Null:
+                break;
         }
     }
     ++chunk.rows;
@@ -122,8 +128,12 @@ void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
                     RawValue& value = row[j];
                     value.type = p.type;
                     switch (p.type) {
-                        case RawValue::Type::Number: value.number = p.number; break;
-                        case RawValue::Type::Time: value.time_us = p.time_us; break;
+                        case RawValue::Type::Number:
+                            value.number = p.number;
+                            break;
+                        case RawValue::Type::Time:
+                            value.time_us = p.time_us;
+                            break;
                         case RawValue::Type::Text:
                             value.length = p.length;
                             value.text = chunk.bytes.data() + p.offset;
@@ -132,7 +142,8 @@ void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
                             value.inet_v6 = p.inet_v6;
                             std::memcpy(value.inet, chunk.bytes.data() + p.offset, p.inet_v6 ? 16 : 4);
                             break;
-                        case RawValue::Type::Null: break;
+                        case RawValue::Type::Null:
+                            break;
                     }
                 }
                 featurizer_.transform(row, history, chunk.x.data() + size_t(i) * n_features_);

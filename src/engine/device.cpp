@@ -35,7 +35,8 @@ std::string device_unsupported_reason(const TrainOptions& options) {
     if (options.algorithm == "gbdt") return "gbdt trains with xgboost's CPU build";
     if (options.layer_norm) return "layer_norm is not implemented on the GPU";
     if (options.dropout > 0) return "dropout is not implemented on the GPU";
-    if (!options.index_features.empty()) return "embeddings (features of the 'index' encoding) are not implemented on the GPU";
+    if (!options.index_features.empty())
+        return "embeddings (features of the 'index' encoding) are not implemented on the GPU";
     return {};
 }
 

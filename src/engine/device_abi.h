@@ -32,8 +32,14 @@ typedef struct dendrite_device_status {
 } dendrite_device_status;
 
 /* engine::Activation's values */
-enum { DENDRITE_ACT_IDENTITY = 0, DENDRITE_ACT_RELU, DENDRITE_ACT_TANH, DENDRITE_ACT_SIGMOID, DENDRITE_ACT_LEAKY_RELU,
-       DENDRITE_ACT_GELU };
+enum {
+    DENDRITE_ACT_IDENTITY = 0,
+    DENDRITE_ACT_RELU,
+    DENDRITE_ACT_TANH,
+    DENDRITE_ACT_SIGMOID,
+    DENDRITE_ACT_LEAKY_RELU,
+    DENDRITE_ACT_GELU
+};
 enum { DENDRITE_OPT_SGD = 0, DENDRITE_OPT_ADAM, DENDRITE_OPT_ADAMW, DENDRITE_OPT_RMSPROP };
 enum { DENDRITE_LOSS_BCE = 0, DENDRITE_LOSS_FOCAL };
 
@@ -50,9 +56,9 @@ typedef struct dendrite_device_config {
     int32_t nesterov;
     int32_t loss;
     double focal_gamma;
-    double clip_norm;           /* 0: none */
-    int32_t max_batch;          /* the most rows one step takes */
-    size_t memory_budget;       /* bytes the session may allocate on the device; 0: no limit but the device's */
+    double clip_norm;     /* 0: none */
+    int32_t max_batch;    /* the most rows one step takes */
+    size_t memory_budget; /* bytes the session may allocate on the device; 0: no limit but the device's */
 } dendrite_device_config;
 
 typedef struct dendrite_device_api {

@@ -28,25 +28,36 @@ DENDRITE_HD inline float sigmoid(float z) {
 
 DENDRITE_HD inline float activate(int activation, float a) {
     switch (activation) {
-        case DENDRITE_ACT_RELU: return a > 0.0f ? a : 0.0f;
-        case DENDRITE_ACT_LEAKY_RELU: return a > 0.0f ? a : kLeakySlope * a;
-        case DENDRITE_ACT_GELU: return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f));
-        case DENDRITE_ACT_TANH: return tanhf(a);
-        case DENDRITE_ACT_SIGMOID: return 1.0f / (1.0f + expf(-a));
-        default: return a;
+        case DENDRITE_ACT_RELU:
+            return a > 0.0f ? a : 0.0f;
+        case DENDRITE_ACT_LEAKY_RELU:
+            return a > 0.0f ? a : kLeakySlope * a;
+        case DENDRITE_ACT_GELU:
+            return 0.5f * a * (1.0f + erff(a * 0.70710678118654752f));
+        case DENDRITE_ACT_TANH:
+            return tanhf(a);
+        case DENDRITE_ACT_SIGMOID:
+            return 1.0f / (1.0f + expf(-a));
+        default:
+            return a;
     }
 }
 
 // d activation(a) / da, given out = activation(a).
 DENDRITE_HD inline float activation_derivative(int activation, float a, float out) {
     switch (activation) {
-        case DENDRITE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-        case DENDRITE_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : kLeakySlope;
+        case DENDRITE_ACT_RELU:
+            return a > 0.0f ? 1.0f : 0.0f;
+        case DENDRITE_ACT_LEAKY_RELU:
+            return a > 0.0f ? 1.0f : kLeakySlope;
         case DENDRITE_ACT_GELU:
             return 0.5f * (1.0f + erff(a * 0.70710678118654752f)) + a * 0.39894228040143268f * expf(-0.5f * a * a);
-        case DENDRITE_ACT_TANH: return 1.0f - out * out;
-        case DENDRITE_ACT_SIGMOID: return out * (1.0f - out);
-        default: return 1.0f;
+        case DENDRITE_ACT_TANH:
+            return 1.0f - out * out;
+        case DENDRITE_ACT_SIGMOID:
+            return out * (1.0f - out);
+        default:
+            return 1.0f;
     }
 }
 

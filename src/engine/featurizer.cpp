@@ -50,13 +50,12 @@ bool is_reserved_ipv6(const uint8_t* a) {
 
 }  // namespace
 
-uint64_t category_key(const char* text, size_t length) {
-    return fnv1a(reinterpret_cast<const uint8_t*>(text), length);
-}
+uint64_t category_key(const char* text, size_t length) { return fnv1a(reinterpret_cast<const uint8_t*>(text), length); }
 
 uint64_t category_key(const RawValue& value) {
     switch (value.type) {
-        case RawValue::Type::Text: return category_key(value.text, value.length);
+        case RawValue::Type::Text:
+            return category_key(value.text, value.length);
         case RawValue::Type::Number: {
             // The decimal text of the number, so that 42 and '42' are one category; integers (ids, the
             // common case) take the fast path.
@@ -69,9 +68,12 @@ uint64_t category_key(const RawValue& value) {
             const int n = std::snprintf(buffer, sizeof buffer, "%.17g", x);
             return category_key(buffer, size_t(n));
         }
-        case RawValue::Type::Inet: return fnv1a(value.inet, value.inet_v6 ? 16 : 4, 0x84222325cbf29ce4ULL);
-        case RawValue::Type::Time: return mix(uint64_t(value.time_us));
-        case RawValue::Type::Null: return 0;
+        case RawValue::Type::Inet:
+            return fnv1a(value.inet, value.inet_v6 ? 16 : 4, 0x84222325cbf29ce4ULL);
+        case RawValue::Type::Time:
+            return mix(uint64_t(value.time_us));
+        case RawValue::Type::Null:
+            return 0;
     }
     return 0;
 }
@@ -85,13 +87,21 @@ int FittedColumn::outputs() const {
     int n = 0;
     switch (spec.kind) {
         case ColumnKind::Numeric:
-        case ColumnKind::Boolean: n = 1; break;
+        case ColumnKind::Boolean:
+            n = 1;
+            break;
         case ColumnKind::Categorical:
             n = spec.encoding == CategoricalEncoding::OneHot ? int(categories.size()) + 1 : 1;
             break;
-        case ColumnKind::Timestamp: n = kTimestampOutputs; break;
-        case ColumnKind::Inet: n = 2 * spec.buckets + 3; break;
-        case ColumnKind::Ignore: n = 0; break;
+        case ColumnKind::Timestamp:
+            n = kTimestampOutputs;
+            break;
+        case ColumnKind::Inet:
+            n = 2 * spec.buckets + 3;
+            break;
+        case ColumnKind::Ignore:
+            n = 0;
+            break;
     }
     return n + (missing_indicator ? 1 : 0);
 }
@@ -109,7 +119,8 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& h : spec_.history)
         for (const std::string* name : {&h.entity, &h.time, &h.value})
             if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;
-    for (const auto& h : spec_.history) history_inputs_.push_back({input(h.entity), input(h.time), input(h.value), input(h.label)});
+    for (const auto& h : spec_.history)
+        history_inputs_.push_back({input(h.entity), input(h.time), input(h.value), input(h.label)});
 
     category_index_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -126,7 +137,9 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         };
         switch (column.spec.kind) {
             case ColumnKind::Numeric:
-            case ColumnKind::Boolean: add(n); break;
+            case ColumnKind::Boolean:
+                add(n);
+                break;
             case ColumnKind::Categorical:
                 if (column.spec.encoding == CategoricalEncoding::OneHot) {
                     for (const auto& category : column.categories) add(n + "=" + category);
@@ -140,7 +153,8 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
                 }
                 break;
             case ColumnKind::Timestamp:
-                for (const char* suffix : {"_hour_sin", "_hour_cos", "_weekday_sin", "_weekday_cos", "_weekend", "_night"})
+                for (const char* suffix :
+                     {"_hour_sin", "_hour_cos", "_weekday_sin", "_weekday_cos", "_weekend", "_night"})
                     add(n + suffix);
                 break;
             case ColumnKind::Inet:
@@ -150,7 +164,8 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
                 add(n + "_reserved");
                 add(n + "_ipv6");
                 break;
-            case ColumnKind::Ignore: break;
+            case ColumnKind::Ignore:
+                break;
         }
         if (column.missing_indicator) add(n + "_missing");
     }
@@ -198,8 +213,8 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
         event.value = inputs[in.value].number;
         if (!std::isfinite(event.value)) {
             if (!spec_.nonfinite_as_missing)
-                fail(ErrorKind::Data, "column \"" + spec_.history[h].value + "\" is " +
-                                          (std::isnan(event.value) ? "NaN" : "infinite"));
+                fail(ErrorKind::Data,
+                     "column \"" + spec_.history[h].value + "\" is " + (std::isnan(event.value) ? "NaN" : "infinite"));
             event.value = NAN;
         }
     }
@@ -215,7 +230,8 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
     // arrive while the columns below are computed.
     if (history)
         for (size_t h = 0; h < history_inputs_.size(); ++h)
-            if (const RawValue& entity = inputs[history_inputs_[h].entity]; !entity.is_null()) history->prefetch(h, category_key(entity));
+            if (const RawValue& entity = inputs[history_inputs_[h].entity]; !entity.is_null())
+                history->prefetch(h, category_key(entity));
     float* o = out;
     for (size_t c = 0; c < columns_.size(); ++c) {
         const FittedColumn& column = columns_[c];
@@ -229,7 +245,8 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
                     break;
                 }
                 if (column.spec.clip) x = std::clamp(x, column.spec.clip_low, column.spec.clip_high);
-                const float feature = float((numeric_transform(column.spec.transform, x) - column.center) / column.scale);
+                const float feature =
+                    float((numeric_transform(column.spec.transform, x) - column.center) / column.scale);
                 // A finite input can still overflow its feature (1e300 standardized is infinite as a float):
                 // the model never saw such a value, so the nonfinite policy decides, as for an infinite input.
                 if (!std::isfinite(feature)) {
@@ -301,7 +318,8 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
                     o[mix(fnv1a(value.inet, fine)) % uint64_t(buckets)] = 1.0f;
                     o[buckets + mix(fnv1a(value.inet, wide)) % uint64_t(buckets)] = 1.0f;
                     o[2 * buckets] = (v6 ? is_private_ipv6(value.inet) : is_private_ipv4(value.inet)) ? 1.0f : 0.0f;
-                    o[2 * buckets + 1] = (v6 ? is_reserved_ipv6(value.inet) : is_reserved_ipv4(value.inet)) ? 1.0f : 0.0f;
+                    o[2 * buckets + 1] =
+                        (v6 ? is_reserved_ipv6(value.inet) : is_reserved_ipv4(value.inet)) ? 1.0f : 0.0f;
                     o[2 * buckets + 2] = v6 ? 1.0f : 0.0f;
                 } else {
                     missing = true;
@@ -309,7 +327,8 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
                 o += 2 * buckets + 3;
                 break;
             }
-            case ColumnKind::Ignore: break;
+            case ColumnKind::Ignore:
+                break;
         }
         if (column.missing_indicator) *o++ = missing ? 1.0f : 0.0f;
     }
@@ -410,8 +429,10 @@ void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
                     } else {
                         char buffer[32];
                         const double x = value.number;
-                        if (std::floor(x) == x && std::fabs(x) < 1e15) std::snprintf(buffer, sizeof buffer, "%.0f", x);
-                        else std::snprintf(buffer, sizeof buffer, "%.17g", x);
+                        if (std::floor(x) == x && std::fabs(x) < 1e15)
+                            std::snprintf(buffer, sizeof buffer, "%.0f", x);
+                        else
+                            std::snprintf(buffer, sizeof buffer, "%.17g", x);
                         stats.text = buffer;
                     }
                 }
@@ -419,9 +440,14 @@ void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
                 if (!std::isnan(label)) stats.label_sum += label;
                 break;
             }
-            case ColumnKind::Timestamp: missing = missing || value.type != RawValue::Type::Time; break;
-            case ColumnKind::Inet: missing = missing || value.type != RawValue::Type::Inet; break;
-            case ColumnKind::Ignore: break;
+            case ColumnKind::Timestamp:
+                missing = missing || value.type != RawValue::Type::Time;
+                break;
+            case ColumnKind::Inet:
+                missing = missing || value.type != RawValue::Type::Inet;
+                break;
+            case ColumnKind::Ignore:
+                break;
         }
         if (missing) column_saw_missing_[c] = true;
     }
@@ -459,7 +485,9 @@ Featurizer FeaturizerFitter::finish() const {
                 }
                 f.impute = (m.mean - f.center) / f.scale;  // the mean, in output units
                 break;
-            case ColumnKind::Boolean: f.impute = m.count ? m.mean : 0.0; break;
+            case ColumnKind::Boolean:
+                f.impute = m.count ? m.mean : 0.0;
+                break;
             case ColumnKind::Categorical: {
                 std::vector<const CategoryStats*> ranked;
                 for (const auto& entry : categories_[c]) ranked.push_back(&entry.second);
@@ -468,9 +496,9 @@ Featurizer FeaturizerFitter::finish() const {
                 });
                 size_t total = 0;
                 for (const auto* s : ranked) total += s->count;
-                const size_t keep = std::min(ranked.size(), size_t(f.spec.encoding == CategoricalEncoding::OneHot
-                                                                        ? f.spec.top_k
-                                                                        : f.spec.max_categories));
+                const size_t keep = std::min(
+                    ranked.size(),
+                    size_t(f.spec.encoding == CategoricalEncoding::OneHot ? f.spec.top_k : f.spec.max_categories));
                 for (size_t i = 0; i < keep; ++i) {
                     f.categories.push_back(ranked[i]->text);
                     if (f.spec.encoding == CategoricalEncoding::Frequency)
@@ -484,7 +512,8 @@ Featurizer FeaturizerFitter::finish() const {
                 f.unseen_value = f.spec.encoding == CategoricalEncoding::Target ? prior : 0.0;
                 break;
             }
-            default: break;
+            default:
+                break;
         }
         columns.push_back(std::move(f));
     }

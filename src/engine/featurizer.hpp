@@ -18,11 +18,11 @@ namespace dendrite::engine {
 struct FittedColumn {
     ColumnSpec spec;
     bool missing_indicator = false;
-    double center = 0, scale = 1;  // numeric: (transform(x) - center) / scale
-    double impute = 0;             // numeric: the output for a missing value
-    std::vector<std::string> categories;   // one-hot: the top-K in output order; frequency/target: all kept
-    std::vector<double> category_values;   // frequency / target: the encoded value per category
-    double unseen_value = 0;               // frequency / target: the value of a category not seen in fitting
+    double center = 0, scale = 1;         // numeric: (transform(x) - center) / scale
+    double impute = 0;                    // numeric: the output for a missing value
+    std::vector<std::string> categories;  // one-hot: the top-K in output order; frequency/target: all kept
+    std::vector<double> category_values;  // frequency / target: the encoded value per category
+    double unseen_value = 0;              // frequency / target: the value of a category not seen in fitting
     int outputs() const;
 };
 

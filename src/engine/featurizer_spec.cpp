@@ -63,31 +63,58 @@ int get_int(const json& object, const char* key, int fallback, int low, int high
 ColumnKind automatic_kind(SqlTypeClass type) {
     switch (type) {
         case SqlTypeClass::Number:
-        case SqlTypeClass::Integer: return ColumnKind::Numeric;
-        case SqlTypeClass::Boolean: return ColumnKind::Boolean;
-        case SqlTypeClass::Text: return ColumnKind::Categorical;
-        case SqlTypeClass::Timestamp: return ColumnKind::Timestamp;
-        case SqlTypeClass::Inet: return ColumnKind::Inet;
-        case SqlTypeClass::Other: return ColumnKind::Ignore;
+        case SqlTypeClass::Integer:
+            return ColumnKind::Numeric;
+        case SqlTypeClass::Boolean:
+            return ColumnKind::Boolean;
+        case SqlTypeClass::Text:
+            return ColumnKind::Categorical;
+        case SqlTypeClass::Timestamp:
+            return ColumnKind::Timestamp;
+        case SqlTypeClass::Inet:
+            return ColumnKind::Inet;
+        case SqlTypeClass::Other:
+            return ColumnKind::Ignore;
     }
     return ColumnKind::Ignore;
 }
 
 // Applies a shorthand ("log1p", "categorical", "ignore", ...) to a column spec; false when unknown.
 bool apply_shorthand(const std::string& word, ColumnSpec& spec) {
-    if (word == "numeric" || word == "standardize") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::Standardize; }
-    else if (word == "log1p") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::Log1p; }
-    else if (word == "minmax") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::MinMax; }
-    else if (word == "raw" || word == "none") { spec.kind = ColumnKind::Numeric; spec.transform = NumericTransform::None; }
-    else if (word == "boolean") spec.kind = ColumnKind::Boolean;
-    else if (word == "categorical" || word == "onehot") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::OneHot; }
-    else if (word == "frequency") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Frequency; }
-    else if (word == "target") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Target; }
-    else if (word == "index") { spec.kind = ColumnKind::Categorical; spec.encoding = CategoricalEncoding::Index; }
-    else if (word == "timestamp") spec.kind = ColumnKind::Timestamp;
-    else if (word == "inet") spec.kind = ColumnKind::Inet;
-    else if (word == "ignore") spec.kind = ColumnKind::Ignore;
-    else return false;
+    if (word == "numeric" || word == "standardize") {
+        spec.kind = ColumnKind::Numeric;
+        spec.transform = NumericTransform::Standardize;
+    } else if (word == "log1p") {
+        spec.kind = ColumnKind::Numeric;
+        spec.transform = NumericTransform::Log1p;
+    } else if (word == "minmax") {
+        spec.kind = ColumnKind::Numeric;
+        spec.transform = NumericTransform::MinMax;
+    } else if (word == "raw" || word == "none") {
+        spec.kind = ColumnKind::Numeric;
+        spec.transform = NumericTransform::None;
+    } else if (word == "boolean")
+        spec.kind = ColumnKind::Boolean;
+    else if (word == "categorical" || word == "onehot") {
+        spec.kind = ColumnKind::Categorical;
+        spec.encoding = CategoricalEncoding::OneHot;
+    } else if (word == "frequency") {
+        spec.kind = ColumnKind::Categorical;
+        spec.encoding = CategoricalEncoding::Frequency;
+    } else if (word == "target") {
+        spec.kind = ColumnKind::Categorical;
+        spec.encoding = CategoricalEncoding::Target;
+    } else if (word == "index") {
+        spec.kind = ColumnKind::Categorical;
+        spec.encoding = CategoricalEncoding::Index;
+    } else if (word == "timestamp")
+        spec.kind = ColumnKind::Timestamp;
+    else if (word == "inet")
+        spec.kind = ColumnKind::Inet;
+    else if (word == "ignore")
+        spec.kind = ColumnKind::Ignore;
+    else
+        return false;
     return true;
 }
 
@@ -113,34 +140,47 @@ void check_kind_fits_type(const ColumnSpec& spec, SqlTypeClass type) {
         case ColumnKind::Inet:
             if (type != SqlTypeClass::Inet) invalid(context + " is not of type inet");
             break;
-        case ColumnKind::Ignore: break;
+        case ColumnKind::Ignore:
+            break;
     }
 }
 
 void read_column_object(const json& object, ColumnSpec& spec) {
     const std::string context = "the spec of column \"" + spec.name + "\"";
     for (auto it = object.begin(); it != object.end(); ++it) {
-        static const std::set<std::string> known{"kind", "transform", "encoding", "clip", "top_k", "max_categories",
-                                                 "smoothing", "buckets", "missing_indicator"};
+        static const std::set<std::string> known{"kind",      "transform", "encoding",
+                                                 "clip",      "top_k",     "max_categories",
+                                                 "smoothing", "buckets",   "missing_indicator"};
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     const std::string kind = get_string(object, "kind", context);
-    if (!kind.empty() && !apply_shorthand(kind, spec)) invalid(context + ": unknown kind \"" + kind + "\"", kShorthandHint);
+    if (!kind.empty() && !apply_shorthand(kind, spec))
+        invalid(context + ": unknown kind \"" + kind + "\"", kShorthandHint);
     const std::string transform = get_string(object, "transform", context);
     if (!transform.empty()) {
-        if (transform == "standardize") spec.transform = NumericTransform::Standardize;
-        else if (transform == "log1p") spec.transform = NumericTransform::Log1p;
-        else if (transform == "minmax") spec.transform = NumericTransform::MinMax;
-        else if (transform == "none" || transform == "raw") spec.transform = NumericTransform::None;
-        else invalid(context + ": unknown transform \"" + transform + "\"", "Use standardize, log1p, minmax or none.");
+        if (transform == "standardize")
+            spec.transform = NumericTransform::Standardize;
+        else if (transform == "log1p")
+            spec.transform = NumericTransform::Log1p;
+        else if (transform == "minmax")
+            spec.transform = NumericTransform::MinMax;
+        else if (transform == "none" || transform == "raw")
+            spec.transform = NumericTransform::None;
+        else
+            invalid(context + ": unknown transform \"" + transform + "\"", "Use standardize, log1p, minmax or none.");
     }
     const std::string encoding = get_string(object, "encoding", context);
     if (!encoding.empty()) {
-        if (encoding == "onehot") spec.encoding = CategoricalEncoding::OneHot;
-        else if (encoding == "frequency") spec.encoding = CategoricalEncoding::Frequency;
-        else if (encoding == "target") spec.encoding = CategoricalEncoding::Target;
-        else if (encoding == "index") spec.encoding = CategoricalEncoding::Index;
-        else invalid(context + ": unknown encoding \"" + encoding + "\"", "Use onehot, frequency, target or index.");
+        if (encoding == "onehot")
+            spec.encoding = CategoricalEncoding::OneHot;
+        else if (encoding == "frequency")
+            spec.encoding = CategoricalEncoding::Frequency;
+        else if (encoding == "target")
+            spec.encoding = CategoricalEncoding::Target;
+        else if (encoding == "index")
+            spec.encoding = CategoricalEncoding::Index;
+        else
+            invalid(context + ": unknown encoding \"" + encoding + "\"", "Use onehot, frequency, target or index.");
     }
     if (auto it = object.find("clip"); it != object.end()) {
         if (!it->is_array() || it->size() != 2) invalid(context + ": \"clip\" must be [low, high]");
@@ -166,8 +206,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
     const std::string context = "history declaration " + std::to_string(index + 1);
     if (!object.is_object()) invalid(context + " must be an object");
     for (auto it = object.begin(); it != object.end(); ++it) {
-        static const std::set<std::string> known{"name", "entity", "time", "value", "label", "windows", "delay",
-                                                 "aggregates"};
+        static const std::set<std::string> known{"name",  "entity",  "time",  "value",
+                                                 "label", "windows", "delay", "aggregates"};
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     HistorySpec h;
@@ -181,7 +221,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         return c;
     };
     const InputColumn* entity = require(h.entity, "entity");
-    if (entity->type != SqlTypeClass::Text && entity->type != SqlTypeClass::Integer && entity->type != SqlTypeClass::Inet)
+    if (entity->type != SqlTypeClass::Text && entity->type != SqlTypeClass::Integer &&
+        entity->type != SqlTypeClass::Inet)
         invalid(context + ": entity column \"" + h.entity + "\" must be text, an integer or inet");
     if (require(h.time, "time")->type != SqlTypeClass::Timestamp)
         invalid(context + ": time column \"" + h.time + "\" must be a timestamp");
@@ -215,16 +256,24 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         if (!h.value.empty()) h.mean = true;
         if (!h.label.empty()) h.fraud_rate = true;
     } else {
-        if (!aggregates->is_array() || aggregates->empty()) invalid(context + ": \"aggregates\" must be a non-empty array");
+        if (!aggregates->is_array() || aggregates->empty())
+            invalid(context + ": \"aggregates\" must be a non-empty array");
         for (const auto& a : *aggregates) {
             const std::string name = a.is_string() ? a.get<std::string>() : "";
-            if (name == "count") h.count = true;
-            else if (name == "sum") h.sum = true;
-            else if (name == "mean") h.mean = true;
-            else if (name == "max") h.max = true;
-            else if (name == "ratio_to_mean") h.ratio_to_mean = true;
-            else if (name == "fraud_count") h.fraud_count = true;
-            else if (name == "fraud_rate") h.fraud_rate = true;
+            if (name == "count")
+                h.count = true;
+            else if (name == "sum")
+                h.sum = true;
+            else if (name == "mean")
+                h.mean = true;
+            else if (name == "max")
+                h.max = true;
+            else if (name == "ratio_to_mean")
+                h.ratio_to_mean = true;
+            else if (name == "fraud_count")
+                h.fraud_count = true;
+            else if (name == "fraud_rate")
+                h.fraud_rate = true;
             else
                 invalid(context + ": unknown aggregate " + a.dump(),
                         "Use count, sum, mean, max, ratio_to_mean, fraud_count, fraud_rate.");
@@ -246,12 +295,18 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
 
 const char* kind_name(ColumnKind kind) {
     switch (kind) {
-        case ColumnKind::Numeric: return "numeric";
-        case ColumnKind::Boolean: return "boolean";
-        case ColumnKind::Categorical: return "categorical";
-        case ColumnKind::Timestamp: return "timestamp";
-        case ColumnKind::Inet: return "inet";
-        case ColumnKind::Ignore: return "ignore";
+        case ColumnKind::Numeric:
+            return "numeric";
+        case ColumnKind::Boolean:
+            return "boolean";
+        case ColumnKind::Categorical:
+            return "categorical";
+        case ColumnKind::Timestamp:
+            return "timestamp";
+        case ColumnKind::Inet:
+            return "inet";
+        case ColumnKind::Ignore:
+            return "ignore";
     }
     return "unknown";
 }
@@ -262,19 +317,32 @@ int64_t parse_interval(const std::string& text, std::string* short_name) {
     size_t digits = i;
     while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
     if (digits == i || digits - i > 9)
-        invalid("invalid interval \"" + text + "\"", "Use a whole number and a unit, such as \"7 days\" or \"1 hour\".");
+        invalid("invalid interval \"" + text + "\"",
+                "Use a whole number and a unit, such as \"7 days\" or \"1 hour\".");
     const long long amount = std::stoll(text.substr(i, digits - i));
     std::string unit;
     for (size_t j = digits; j < text.size(); ++j)
-        if (!std::isspace(static_cast<unsigned char>(text[j]))) unit += char(std::tolower(static_cast<unsigned char>(text[j])));
+        if (!std::isspace(static_cast<unsigned char>(text[j])))
+            unit += char(std::tolower(static_cast<unsigned char>(text[j])));
     int64_t seconds_per_unit;
     char letter;
-    if (unit.empty() || unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") { seconds_per_unit = 1; letter = 's'; }
-    else if (unit == "m" || unit == "min" || unit == "minute" || unit == "minutes") { seconds_per_unit = 60; letter = 'm'; }
-    else if (unit == "h" || unit == "hour" || unit == "hours") { seconds_per_unit = 3600; letter = 'h'; }
-    else if (unit == "d" || unit == "day" || unit == "days") { seconds_per_unit = 86400; letter = 'd'; }
-    else if (unit == "w" || unit == "week" || unit == "weeks") { seconds_per_unit = 7 * 86400; letter = 'w'; }
-    else invalid("invalid interval \"" + text + "\"", "Units are seconds, minutes, hours, days and weeks.");
+    if (unit.empty() || unit == "s" || unit == "sec" || unit == "second" || unit == "seconds") {
+        seconds_per_unit = 1;
+        letter = 's';
+    } else if (unit == "m" || unit == "min" || unit == "minute" || unit == "minutes") {
+        seconds_per_unit = 60;
+        letter = 'm';
+    } else if (unit == "h" || unit == "hour" || unit == "hours") {
+        seconds_per_unit = 3600;
+        letter = 'h';
+    } else if (unit == "d" || unit == "day" || unit == "days") {
+        seconds_per_unit = 86400;
+        letter = 'd';
+    } else if (unit == "w" || unit == "week" || unit == "weeks") {
+        seconds_per_unit = 7 * 86400;
+        letter = 'w';
+    } else
+        invalid("invalid interval \"" + text + "\"", "Units are seconds, minutes, hours, days and weeks.");
     if (amount <= 0 || amount * seconds_per_unit > 3650LL * 86400)
         invalid("interval \"" + text + "\" must be positive and at most 10 years");
     if (short_name) *short_name = std::to_string(amount) + letter;
@@ -285,9 +353,12 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
                             const std::string& history_json, const std::string& label, const std::string& nonfinite) {
     FeaturizerSpec spec;
     spec.label = label;
-    if (nonfinite == "error") spec.nonfinite_as_missing = false;
-    else if (nonfinite == "missing") spec.nonfinite_as_missing = true;
-    else invalid("invalid nonfinite \"" + nonfinite + "\"", "Use 'error' or 'missing'.");
+    if (nonfinite == "error")
+        spec.nonfinite_as_missing = false;
+    else if (nonfinite == "missing")
+        spec.nonfinite_as_missing = true;
+    else
+        invalid("invalid nonfinite \"" + nonfinite + "\"", "Use 'error' or 'missing'.");
     if (!label.empty() && !find_column(query_columns, label))
         invalid("label column \"" + label + "\" is not in the query");
 
@@ -306,13 +377,15 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
         overrides = parse_json(columns_json, "columns");
         if (!overrides.is_object()) invalid("columns must be a JSON object mapping column names to specs");
         for (auto it = overrides.begin(); it != overrides.end(); ++it)
-            if (!find_column(query_columns, it.key())) invalid("column \"" + it.key() + "\" of the columns spec is not in the query");
+            if (!find_column(query_columns, it.key()))
+                invalid("column \"" + it.key() + "\" of the columns spec is not in the query");
     }
 
     std::set<std::string> seen;
     for (const auto& column : query_columns) {
         if (!seen.insert(column.name).second)
-            invalid("column \"" + column.name + "\" appears more than once in the query", "Give every column a distinct name with AS.");
+            invalid("column \"" + column.name + "\" appears more than once in the query",
+                    "Give every column a distinct name with AS.");
         if (column.name == label) continue;
         ColumnSpec c;
         c.name = column.name;
@@ -324,7 +397,8 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
         if (it != overrides.end()) {
             if (it->is_string()) {
                 if (!apply_shorthand(it->get<std::string>(), c))
-                    invalid("unknown spec \"" + it->get<std::string>() + "\" for column \"" + column.name + "\"", kShorthandHint);
+                    invalid("unknown spec \"" + it->get<std::string>() + "\" for column \"" + column.name + "\"",
+                            kShorthandHint);
             } else if (it->is_object()) {
                 if (c.kind == ColumnKind::Ignore && !it->contains("kind")) c.kind = automatic_kind(column.type);
                 read_column_object(*it, c);
@@ -339,7 +413,8 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
         spec.columns.push_back(c);
     }
     if (spec.columns.empty() && spec.history.empty())
-        invalid("the featurizer has no input", "The query has no column that can be a feature, and no history is declared.");
+        invalid("the featurizer has no input",
+                "The query has no column that can be a feature, and no history is declared.");
     return spec;
 }
 
@@ -362,19 +437,27 @@ std::vector<std::string> FeaturizerSpec::inputs() const {
 namespace {
 const char* transform_name(NumericTransform t) {
     switch (t) {
-        case NumericTransform::Standardize: return "standardize";
-        case NumericTransform::Log1p: return "log1p";
-        case NumericTransform::MinMax: return "minmax";
-        case NumericTransform::None: return "none";
+        case NumericTransform::Standardize:
+            return "standardize";
+        case NumericTransform::Log1p:
+            return "log1p";
+        case NumericTransform::MinMax:
+            return "minmax";
+        case NumericTransform::None:
+            return "none";
     }
     return "none";
 }
 const char* encoding_name(CategoricalEncoding e) {
     switch (e) {
-        case CategoricalEncoding::OneHot: return "onehot";
-        case CategoricalEncoding::Frequency: return "frequency";
-        case CategoricalEncoding::Target: return "target";
-        case CategoricalEncoding::Index: return "index";
+        case CategoricalEncoding::OneHot:
+            return "onehot";
+        case CategoricalEncoding::Frequency:
+            return "frequency";
+        case CategoricalEncoding::Target:
+            return "target";
+        case CategoricalEncoding::Index:
+            return "index";
     }
     return "onehot";
 }
@@ -396,13 +479,20 @@ std::string FeaturizerSpec::to_json() const {
             o["smoothing"] = c.smoothing;
         }
         if (c.kind == ColumnKind::Inet) o["buckets"] = c.buckets;
-        if (c.missing_indicator != MissingIndicator::Auto) o["missing_indicator"] = c.missing_indicator == MissingIndicator::Always;
+        if (c.missing_indicator != MissingIndicator::Auto)
+            o["missing_indicator"] = c.missing_indicator == MissingIndicator::Always;
         j["columns"].push_back(o);
     }
     j["history"] = json::array();
     for (const auto& h : history) {
-        json o{{"name", h.name}, {"entity", h.entity}, {"time", h.time}, {"value", h.value}, {"label", h.label},
-               {"windows_us", h.windows_us}, {"window_names", h.window_names}, {"delay_us", h.delay_us}};
+        json o{{"name", h.name},
+               {"entity", h.entity},
+               {"time", h.time},
+               {"value", h.value},
+               {"label", h.label},
+               {"windows_us", h.windows_us},
+               {"window_names", h.window_names},
+               {"delay_us", h.delay_us}};
         json aggregates = json::array();
         if (h.count) aggregates.push_back("count");
         if (h.sum) aggregates.push_back("sum");
@@ -426,10 +516,12 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
         for (const auto& o : j.at("columns")) {
             ColumnSpec c;
             c.name = o.at("name").get<std::string>();
-            if (!apply_shorthand(o.at("kind").get<std::string>(), c)) invalid("the stored featurizer spec has an unknown kind");
+            if (!apply_shorthand(o.at("kind").get<std::string>(), c))
+                invalid("the stored featurizer spec has an unknown kind");
             if (o.contains("transform")) {
                 ColumnSpec t;
-                apply_shorthand(o["transform"].get<std::string>() == "none" ? "raw" : o["transform"].get<std::string>(), t);
+                apply_shorthand(o["transform"].get<std::string>() == "none" ? "raw" : o["transform"].get<std::string>(),
+                                t);
                 c.transform = t.transform;
             }
             if (o.contains("clip")) {
@@ -447,7 +539,8 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
             }
             if (o.contains("buckets")) c.buckets = o["buckets"].get<int>();
             if (o.contains("missing_indicator"))
-                c.missing_indicator = o["missing_indicator"].get<bool>() ? MissingIndicator::Always : MissingIndicator::Never;
+                c.missing_indicator =
+                    o["missing_indicator"].get<bool>() ? MissingIndicator::Always : MissingIndicator::Never;
             spec.columns.push_back(c);
         }
         for (const auto& o : j.at("history")) {

@@ -32,10 +32,10 @@ struct ColumnSpec {
     bool clip = false;
     double clip_low = 0, clip_high = 0;
     CategoricalEncoding encoding = CategoricalEncoding::OneHot;
-    int top_k = 20;             // one-hot: the most frequent categories, the rest is "other"
+    int top_k = 20;               // one-hot: the most frequent categories, the rest is "other"
     int max_categories = 100000;  // frequency / target: categories kept
-    double smoothing = 20;      // target encoding: weight of the prior
-    int buckets = 16;           // inet: hashed buckets per prefix length
+    double smoothing = 20;        // target encoding: weight of the prior
+    int buckets = 16;             // inet: hashed buckets per prefix length
     MissingIndicator missing_indicator = MissingIndicator::Auto;
 };
 
@@ -48,7 +48,7 @@ struct HistorySpec {
     std::string label;   // 0/1 column for fraud_count / fraud_rate (optional; needs a delay)
     std::vector<int64_t> windows_us;
     std::vector<std::string> window_names;  // "1h", "7d", ...
-    int64_t delay_us = 0;  // windows end this long before the row: (t - delay - w, t - delay]
+    int64_t delay_us = 0;                   // windows end this long before the row: (t - delay - w, t - delay]
     bool count = false, sum = false, mean = false, max = false, ratio_to_mean = false;
     bool fraud_count = false, fraud_rate = false;
 };
@@ -56,7 +56,7 @@ struct HistorySpec {
 struct FeaturizerSpec {
     std::vector<ColumnSpec> columns;  // the feature columns, in the query's order
     std::vector<HistorySpec> history;
-    std::string label;                // excluded from features; the target of target encoding
+    std::string label;                  // excluded from features; the target of target encoding
     bool nonfinite_as_missing = false;  // NaN/Infinity: error (default) or missing
 
     std::string to_json() const;

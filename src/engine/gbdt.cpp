@@ -162,8 +162,9 @@ bool well_formed(const TreeEnsembleView& v) noexcept {
 }
 
 TreeEnsembleView view_of(const TreeEnsemble& e) {
-    return TreeEnsembleView{e.features,    e.trees(),        e.base_margin,       e.offsets.data(), e.left.data(),
-                            e.right.data(), e.feature.data(), e.threshold.data(), e.value.data(),   e.default_left.data()};
+    return TreeEnsembleView{
+        e.features,     e.trees(),        e.base_margin,      e.offsets.data(), e.left.data(),
+        e.right.data(), e.feature.data(), e.threshold.data(), e.value.data(),   e.default_left.data()};
 }
 
 float score_trees(const TreeEnsembleView& view, const float* x) noexcept {
@@ -269,10 +270,12 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
             check(XGBoosterSlice(booster.handle, 0, result.best_epoch, 1, &kept.handle), "XGBoosterSlice");
             source = kept.handle;
         }
-        check(XGBoosterSaveModelToBuffer(source, "{\"format\": \"json\"}", &length, &buffer), "XGBoosterSaveModelToBuffer");
+        check(XGBoosterSaveModelToBuffer(source, "{\"format\": \"json\"}", &length, &buffer),
+              "XGBoosterSaveModelToBuffer");
     }
     result.trees = TreeEnsemble::from_xgboost_json(std::string(buffer, length));
-    if (result.trees.features != data.columns) fail(ErrorKind::Internal, "xgboost's model has the wrong number of features");
+    if (result.trees.features != data.columns)
+        fail(ErrorKind::Internal, "xgboost's model has the wrong number of features");
     ModelView scorer;
     scorer.kind = ModelView::Kind::Trees;
     scorer.trees = view_of(result.trees);

@@ -15,14 +15,14 @@ struct TrainCallbacks;
 struct TrainResult;
 
 struct GbdtOptions {
-    int rounds = 300;          // boosting rounds (the 'epochs' of dendrite.epochs: one row per round)
+    int rounds = 300;  // boosting rounds (the 'epochs' of dendrite.epochs: one row per round)
     int max_depth = 6;
-    double eta = 0.1;          // shrinkage (xgboost's learning rate)
-    double subsample = 1;      // rows sampled per tree
+    double eta = 0.1;      // shrinkage (xgboost's learning rate)
+    double subsample = 1;  // rows sampled per tree
     double colsample_bytree = 1;
     double min_child_weight = 1;
-    double lambda = 1;         // L2 on leaf weights
-    double alpha = 0;          // L1 on leaf weights
+    double lambda = 1;  // L2 on leaf weights
+    double alpha = 0;   // L1 on leaf weights
     // Histogram bins (tree_method 'hist'). 1024, not xgboost's 256: quantile bins are sparse in the tail of a
     // skewed amount, where fraud rules (limits) sit; see docs/benchmarks.md (handbook data, +0.005..0.018 AP).
     int max_bin = 1024;

@@ -34,9 +34,12 @@ struct Terminal {
 int time_of_day(Rng& rng) {
     const double u = rng.uniform();
     double t;
-    if (u < 0.05) t = rng.uniform(0, kSecondsPerDay);                 // any time, nights included
-    else if (u < 0.55) t = rng.normal(12.5 * 3600, 2.5 * 3600);       // midday
-    else t = rng.normal(18.5 * 3600, 2.0 * 3600);                     // evening
+    if (u < 0.05)
+        t = rng.uniform(0, kSecondsPerDay);  // any time, nights included
+    else if (u < 0.55)
+        t = rng.normal(12.5 * 3600, 2.5 * 3600);  // midday
+    else
+        t = rng.normal(18.5 * 3600, 2.0 * 3600);  // evening
     const int s = int(std::floor(t));
     return std::clamp(s, 0, kSecondsPerDay - 1);
 }
@@ -58,14 +61,16 @@ const std::vector<const char*>& generator_countries() {
 }
 
 const std::vector<const char*>& generator_merchant_categories() {
-    static const std::vector<const char*> categories{"grocery",     "restaurant", "fuel",     "pharmacy",
-                                                     "electronics", "fashion",    "travel",   "digital_goods"};
+    static const std::vector<const char*> categories{"grocery",     "restaurant", "fuel",   "pharmacy",
+                                                     "electronics", "fashion",    "travel", "digital_goods"};
     return categories;
 }
 
 void GeneratorOptions::validate() const {
-    if (customers < 1 || customers > 1000000) fail(ErrorKind::InvalidParameter, "customers must be between 1 and 1000000");
-    if (terminals < 1 || terminals > 1000000) fail(ErrorKind::InvalidParameter, "terminals must be between 1 and 1000000");
+    if (customers < 1 || customers > 1000000)
+        fail(ErrorKind::InvalidParameter, "customers must be between 1 and 1000000");
+    if (terminals < 1 || terminals > 1000000)
+        fail(ErrorKind::InvalidParameter, "terminals must be between 1 and 1000000");
     if (days < 1 || days > 3650) fail(ErrorKind::InvalidParameter, "days must be between 1 and 3650");
     // Average 2 transactions a customer a day: refuse what would not fit in memory comfortably.
     if (double(customers) * days * 2.5 > 200e6)
@@ -74,7 +79,8 @@ void GeneratorOptions::validate() const {
 }
 
 double GeneratorOptions::estimated_bytes() const {
-    const double nearby_terminals = double(terminals) * M_PI * kTerminalRadius * kTerminalRadius / (kMapSize * kMapSize);
+    const double nearby_terminals =
+        double(terminals) * M_PI * kTerminalRadius * kTerminalRadius / (kMapSize * kMapSize);
     const double rows = double(customers) * days * 2.5;
     return double(customers) * (sizeof(int32_t) * nearby_terminals + 64) + 2 * rows * sizeof(Transaction);
 }

@@ -33,13 +33,13 @@ enum class FraudScenario : int8_t { None = 0, LargeAmount = 1, CompromisedTermin
 
 struct Transaction {
     int64_t transaction_id;
-    int64_t seconds;       // since the start of day 0
+    int64_t seconds;  // since the start of day 0
     int32_t customer_id;
     int32_t terminal_id;
-    double amount;         // rounded to cents
-    bool online;           // card not present
-    uint32_t ipv4;         // the client's address for online transactions, 0 otherwise
-    int8_t country;        // index into generator_countries()
+    double amount;             // rounded to cents
+    bool online;               // card not present
+    uint32_t ipv4;             // the client's address for online transactions, 0 otherwise
+    int8_t country;            // index into generator_countries()
     int8_t merchant_category;  // index into generator_merchant_categories()
     bool fraud;
     FraudScenario scenario;

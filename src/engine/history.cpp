@@ -17,14 +17,13 @@ struct Aggregate {
 };
 
 // A declaration's aggregates in output order, within each window (compute() writes them in this order).
-constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {
-    {&HistorySpec::count, "count"},
-    {&HistorySpec::sum, "sum"},
-    {&HistorySpec::mean, "mean"},
-    {&HistorySpec::max, "max"},
-    {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
-    {&HistorySpec::fraud_count, "fraud_count"},
-    {&HistorySpec::fraud_rate, "fraud_rate"}};
+constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {{&HistorySpec::count, "count"},
+                                                                       {&HistorySpec::sum, "sum"},
+                                                                       {&HistorySpec::mean, "mean"},
+                                                                       {&HistorySpec::max, "max"},
+                                                                       {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
+                                                                       {&HistorySpec::fraud_count, "fraud_count"},
+                                                                       {&HistorySpec::fraud_rate, "fraud_rate"}};
 
 }  // namespace
 
@@ -55,7 +54,8 @@ HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs
         Declaration& d = declarations_[h];
         d.windows = specs_[h].windows_us.size();
         d.keeps_maxima = specs_[h].max;
-        d.record_bytes = sizeof(Entity) + d.windows * sizeof(Window) + (d.keeps_maxima ? d.windows * sizeof(Ring<int64_t>) : 0);
+        d.record_bytes =
+            sizeof(Entity) + d.windows * sizeof(Window) + (d.keeps_maxima ? d.windows * sizeof(Ring<int64_t>) : 0);
         d.slots.assign(kFirstSlots, Slot{0, nullptr});
     }
 }
@@ -103,7 +103,7 @@ HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     }
     if (d.blocks.empty() || d.used_in_last_block == kRecordsPerBlock) {
         d.blocks.reserve(d.blocks.size() + 1);  // so that push_back below cannot throw and leak the block
-        d.blocks.push_back(static_cast<unsigned char*>(::operator new(d.record_bytes * kRecordsPerBlock)));
+        d.blocks.push_back(static_cast<unsigned char*>(::operator new(d.record_bytes* kRecordsPerBlock)));
         d.used_in_last_block = 0;
     }
     auto* entity = new (d.blocks.back() + d.record_bytes * d.used_in_last_block++) Entity;
@@ -200,7 +200,8 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                         break;
                     }
                 // Items added above that were then dropped again never count.
-                if (begin <= stored.end) a.max = std::max(a.max, added_max);
+                if (begin <= stored.end)
+                    a.max = std::max(a.max, added_max);
                 else
                     for (int64_t s = begin; s < end; ++s)
                         if (!std::isnan(entity->at(s).value)) a.max = std::max(a.max, entity->at(s).value);
@@ -249,7 +250,8 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
                 ++window.valued;
                 window.sum += item.value;
                 if (window_maxima) {
-                    while (!window_maxima->empty() && entity.at(window_maxima->back()).value <= item.value) window_maxima->pop_back();
+                    while (!window_maxima->empty() && entity.at(window_maxima->back()).value <= item.value)
+                        window_maxima->pop_back();
                     window_maxima->push_back(window.end);
                 }
             }
@@ -270,7 +272,8 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
                 --window.labelled;
                 window.frauds -= item.label;
             }
-            if (window_maxima && !window_maxima->empty() && window_maxima->front() == window.begin) window_maxima->pop_front();
+            if (window_maxima && !window_maxima->empty() && window_maxima->front() == window.begin)
+                window_maxima->pop_front();
         }
         oldest_needed = std::min(oldest_needed, window.begin);
     }

@@ -25,8 +25,8 @@ struct HistoryEvent {
     bool valid = false;  // entity and time are not NULL
     uint64_t entity = 0;
     int64_t time_us = 0;
-    double value = 0;    // NaN when missing or when the declaration has no value column
-    int8_t label = -1;   // 0 / 1, or -1 when unknown
+    double value = 0;   // NaN when missing or when the declaration has no value column
+    int8_t label = -1;  // 0 / 1, or -1 when unknown
 };
 
 // A FIFO in one contiguous power-of-two ring. Indexing is one masked load where std::deque needs two

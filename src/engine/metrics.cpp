@@ -52,10 +52,14 @@ Confusion confusion_at(const float* scores, const float* labels, size_t n, doubl
     for (size_t i = 0; i < n; ++i) {
         const bool predicted = scores[i] >= threshold;
         const bool actual = labels[i] > 0.5f;
-        if (predicted && actual) ++c.tp;
-        else if (predicted) ++c.fp;
-        else if (actual) ++c.fn;
-        else ++c.tn;
+        if (predicted && actual)
+            ++c.tp;
+        else if (predicted)
+            ++c.fp;
+        else if (actual)
+            ++c.fn;
+        else
+            ++c.tn;
     }
     return c;
 }
@@ -115,7 +119,9 @@ double average_precision(const float* scores, const float* labels, size_t n) {
     return curve_average_precision(Curve::of(scores, labels, n));
 }
 
-double roc_auc(const float* scores, const float* labels, size_t n) { return curve_roc_auc(Curve::of(scores, labels, n)); }
+double roc_auc(const float* scores, const float* labels, size_t n) {
+    return curve_roc_auc(Curve::of(scores, labels, n));
+}
 
 double recall_at_precision(const float* scores, const float* labels, size_t n, double target) {
     return curve_recall_at_precision(Curve::of(scores, labels, n), target);
@@ -139,9 +145,12 @@ ThresholdRule ThresholdRule::parse(const std::string& text) {
     const auto colon = text.find(':');
     if (colon != std::string::npos) {
         const std::string kind = text.substr(0, colon);
-        if (kind == "precision") rule.kind = Kind::Precision;
-        else if (kind == "recall") rule.kind = Kind::Recall;
-        else number("", 0, 0);  // fails with the hint
+        if (kind == "precision")
+            rule.kind = Kind::Precision;
+        else if (kind == "recall")
+            rule.kind = Kind::Recall;
+        else
+            number("", 0, 0);  // fails with the hint
         rule.value = number(text.substr(colon + 1), 0, 1);
         if (rule.value == 0) number("", 0, 0);
         return rule;
@@ -154,10 +163,17 @@ ThresholdRule ThresholdRule::parse(const std::string& text) {
 std::string ThresholdRule::text() const {
     char buffer[64];
     switch (kind) {
-        case Kind::MaxF1: return "f1";
-        case Kind::Precision: std::snprintf(buffer, sizeof buffer, "precision:%g", value); return buffer;
-        case Kind::Recall: std::snprintf(buffer, sizeof buffer, "recall:%g", value); return buffer;
-        case Kind::Fixed: std::snprintf(buffer, sizeof buffer, "%g", value); return buffer;
+        case Kind::MaxF1:
+            return "f1";
+        case Kind::Precision:
+            std::snprintf(buffer, sizeof buffer, "precision:%g", value);
+            return buffer;
+        case Kind::Recall:
+            std::snprintf(buffer, sizeof buffer, "recall:%g", value);
+            return buffer;
+        case Kind::Fixed:
+            std::snprintf(buffer, sizeof buffer, "%g", value);
+            return buffer;
     }
     return "f1";
 }

@@ -37,7 +37,7 @@ struct ThresholdRule {
 struct Metrics {
     Confusion confusion;
     double threshold = 0.5;
-    bool threshold_met = true;       // the rule's target was reached
+    bool threshold_met = true;  // the rule's target was reached
     double pr_auc = 0, roc_auc = 0;
     double recall_at_precision_90 = 0;  // the most recall with precision >= 0.9 (0 when never reached)
 };

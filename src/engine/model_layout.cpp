@@ -41,8 +41,8 @@ std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec) {
     std::vector<TensorSlot> slots;
     for (size_t e = 0; e < spec.embeddings.size(); ++e) {
         const EmbeddingSpec& embedding = spec.embeddings[e];
-        slots.push_back(slot(-1 - int(e), "embedding", int(e), "table", embedding.rows, embedding.dim,
-                             spec.embedding_offset(e)));
+        slots.push_back(
+            slot(-1 - int(e), "embedding", int(e), "table", embedding.rows, embedding.dim, spec.embedding_offset(e)));
     }
     for (size_t l = 0; l < spec.layers.size(); ++l) {
         const int units = spec.layers[l].units, inputs = spec.layer_inputs(l);
@@ -70,7 +70,8 @@ std::string network_configuration_json(const NetworkSpec& spec) {
         for (size_t e = 0; e < spec.embeddings.size(); ++e) {
             const EmbeddingSpec& embedding = spec.embeddings[e];
             out += (e ? ", " : "") + std::string("{\"feature\": ") + std::to_string(embedding.feature) +
-                   ", \"rows\": " + std::to_string(embedding.rows) + ", \"dim\": " + std::to_string(embedding.dim) + "}";
+                   ", \"rows\": " + std::to_string(embedding.rows) + ", \"dim\": " + std::to_string(embedding.dim) +
+                   "}";
         }
         out += "]";
     }
@@ -86,7 +87,8 @@ NetworkSpec network_from_configuration(const std::string& configuration, int inp
     }
     if (!document.is_object()) malformed("its configuration is not an object");
     const auto layers = document.find("layers");
-    if (layers == document.end() || !layers->is_array() || layers->empty()) malformed("its configuration has no layers");
+    if (layers == document.end() || !layers->is_array() || layers->empty())
+        malformed("its configuration has no layers");
     NetworkSpec spec;
     spec.inputs = inputs;
     for (const json& layer : *layers) {
@@ -126,7 +128,8 @@ NetworkSpec network_from_configuration(const std::string& configuration, int inp
 
 std::string trees_configuration_json(const TreeEnsemble& trees) {
     char text[96];
-    std::snprintf(text, sizeof text, "{\"trees\": %d, \"base_margin\": %.9g}", trees.trees(), double(trees.base_margin));
+    std::snprintf(text, sizeof text, "{\"trees\": %d, \"base_margin\": %.9g}", trees.trees(),
+                  double(trees.base_margin));
     return text;
 }
 

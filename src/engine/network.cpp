@@ -27,24 +27,46 @@ float gelu_derivative(float v) { return elementwise::activation_derivative(DENDR
 template <typename Derived>
 void apply_activation(Activation activation, Eigen::MatrixBase<Derived>& z) {
     switch (activation) {
-        case Activation::Identity: break;
-        case Activation::Relu: z = z.cwiseMax(0.0f); break;
-        case Activation::LeakyRelu: z = z.cwiseMax(kLeakyReluSlope * z); break;
-        case Activation::Gelu: z = z.unaryExpr([](float v) { return gelu(v); }); break;
-        case Activation::Tanh: z = z.array().tanh().matrix(); break;
-        case Activation::Sigmoid: z = (1.0f / (1.0f + (-z.array()).exp())).matrix(); break;
+        case Activation::Identity:
+            break;
+        case Activation::Relu:
+            z = z.cwiseMax(0.0f);
+            break;
+        case Activation::LeakyRelu:
+            z = z.cwiseMax(kLeakyReluSlope * z);
+            break;
+        case Activation::Gelu:
+            z = z.unaryExpr([](float v) { return gelu(v); });
+            break;
+        case Activation::Tanh:
+            z = z.array().tanh().matrix();
+            break;
+        case Activation::Sigmoid:
+            z = (1.0f / (1.0f + (-z.array()).exp())).matrix();
+            break;
     }
 }
 
 // delta *= activation'(a), with out = activation(a) already computed.
 void multiply_by_derivative(Activation activation, const Matrix& a, const Matrix& out, Matrix& delta) {
     switch (activation) {
-        case Activation::Identity: break;
-        case Activation::Relu: delta = (a.array() > 0.0f).select(delta, 0.0f); break;
-        case Activation::LeakyRelu: delta = (a.array() > 0.0f).select(delta, kLeakyReluSlope * delta); break;
-        case Activation::Gelu: delta.array() *= a.unaryExpr([](float v) { return gelu_derivative(v); }).array(); break;
-        case Activation::Tanh: delta.array() *= 1.0f - out.array().square(); break;
-        case Activation::Sigmoid: delta.array() *= out.array() * (1.0f - out.array()); break;
+        case Activation::Identity:
+            break;
+        case Activation::Relu:
+            delta = (a.array() > 0.0f).select(delta, 0.0f);
+            break;
+        case Activation::LeakyRelu:
+            delta = (a.array() > 0.0f).select(delta, kLeakyReluSlope * delta);
+            break;
+        case Activation::Gelu:
+            delta.array() *= a.unaryExpr([](float v) { return gelu_derivative(v); }).array();
+            break;
+        case Activation::Tanh:
+            delta.array() *= 1.0f - out.array().square();
+            break;
+        case Activation::Sigmoid:
+            delta.array() *= out.array() * (1.0f - out.array());
+            break;
     }
 }
 
@@ -75,9 +97,7 @@ bool relu_like(Activation activation) {
 
 // The table row an index feature reads: its value when it is a whole number in [0, rows), else row 0 (the
 // featurizer's unseen/missing row).
-inline int embedding_row(float index, int rows) {
-    return index >= 0.0f && index < float(rows) ? int(index) : 0;
-}
+inline int embedding_row(float index, int rows) { return index >= 0.0f && index < float(rows) ? int(index) : 0; }
 
 // x (inputs values) -> out (the first dense layer's input): each feature's value, or, for feature
 // features[e], the dims[e] values of its table row. tables: the first table; the others follow it.
@@ -129,7 +149,8 @@ int nonzero_inputs(const float* x, int n, int first, int* index) {
     for (; j + kLanes <= n; j += kLanes) {
         const __mmask16 nonzero = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
         // Compressed into a register, then stored: vpcompressd's memory form is microcoded on AMD (~10x slower).
-        const __m512i indices = _mm512_maskz_compress_epi32(nonzero, _mm512_add_epi32(lane, _mm512_set1_epi32(first + j)));
+        const __m512i indices =
+            _mm512_maskz_compress_epi32(nonzero, _mm512_add_epi32(lane, _mm512_set1_epi32(first + j)));
         _mm512_storeu_si512(index + m, indices);
         m += __builtin_popcount(nonzero);
     }
@@ -189,17 +210,28 @@ void affine_one_row(const float* kernel, const float* bias, const float* x, int 
         int o = 0;
         for (; o + 4 * kLanes <= n_out; o += 4 * kLanes) add_listed_columns<4>(kernel, n_out, o, x, index, m, z);
         switch ((n_out - o) / kLanes) {
-            case 3: add_listed_columns<3>(kernel, n_out, o, x, index, m, z); o += 3 * kLanes; break;
-            case 2: add_listed_columns<2>(kernel, n_out, o, x, index, m, z); o += 2 * kLanes; break;
-            case 1: add_listed_columns<1>(kernel, n_out, o, x, index, m, z); o += kLanes; break;
-            default: break;
+            case 3:
+                add_listed_columns<3>(kernel, n_out, o, x, index, m, z);
+                o += 3 * kLanes;
+                break;
+            case 2:
+                add_listed_columns<2>(kernel, n_out, o, x, index, m, z);
+                o += 2 * kLanes;
+                break;
+            case 1:
+                add_listed_columns<1>(kernel, n_out, o, x, index, m, z);
+                o += kLanes;
+                break;
+            default:
+                break;
         }
         // The last n_out % 16 outputs (an output layer's one) one at a time, four partial sums each.
         for (; o < n_out; ++o) {
             float partial[4] = {0.0f, 0.0f, 0.0f, 0.0f};
             int t = 0;
             for (; t + 4 <= m; t += 4)
-                for (int k = 0; k < 4; ++k) partial[k] += x[index[t + k]] * kernel[size_t(index[t + k]) * size_t(n_out) + o];
+                for (int k = 0; k < 4; ++k)
+                    partial[k] += x[index[t + k]] * kernel[size_t(index[t + k]) * size_t(n_out) + o];
             for (; t < m; ++t) partial[0] += x[index[t]] * kernel[size_t(index[t]) * size_t(n_out) + o];
             z[o] += (partial[0] + partial[1]) + (partial[2] + partial[3]);
         }
@@ -222,12 +254,18 @@ Activation parse_activation(const std::string& name) {
 
 const char* activation_name(Activation activation) {
     switch (activation) {
-        case Activation::Identity: return "identity";
-        case Activation::Relu: return "relu";
-        case Activation::LeakyRelu: return "leaky_relu";
-        case Activation::Gelu: return "gelu";
-        case Activation::Tanh: return "tanh";
-        case Activation::Sigmoid: return "sigmoid";
+        case Activation::Identity:
+            return "identity";
+        case Activation::Relu:
+            return "relu";
+        case Activation::LeakyRelu:
+            return "leaky_relu";
+        case Activation::Gelu:
+            return "gelu";
+        case Activation::Tanh:
+            return "tanh";
+        case Activation::Sigmoid:
+            return "sigmoid";
     }
     return "unknown";
 }
@@ -287,14 +325,13 @@ void NetworkSpec::validate() const {
         if (e.feature <= previous || e.feature >= inputs)
             fail(ErrorKind::Internal, "embeddings must name distinct input features in ascending order");
         if (e.rows < 1 || e.rows > 10000000)
-            fail(ErrorKind::InvalidParameter, "an embedded feature has " + std::to_string(e.rows) + " categories",
-                 {}, "At most 10,000,000 categories can be embedded.");
-        if (e.dim < 1 || e.dim > 1024)
-            fail(ErrorKind::InvalidParameter, "embedding_dim must be between 1 and 1024");
+            fail(ErrorKind::InvalidParameter, "an embedded feature has " + std::to_string(e.rows) + " categories", {},
+                 "At most 10,000,000 categories can be embedded.");
+        if (e.dim < 1 || e.dim > 1024) fail(ErrorKind::InvalidParameter, "embedding_dim must be between 1 and 1024");
         if (long(e.rows) * long(e.dim) > kMaxEmbeddingFloats)
-            fail(ErrorKind::InvalidParameter, "an embedding table of " + std::to_string(e.rows) + " x " +
-                 std::to_string(e.dim) + " is too large", {},
-                 "Keep fewer categories (max_categories in the featurizer) or lower embedding_dim.");
+            fail(ErrorKind::InvalidParameter,
+                 "an embedding table of " + std::to_string(e.rows) + " x " + std::to_string(e.dim) + " is too large",
+                 {}, "Keep fewer categories (max_categories in the featurizer) or lower embedding_dim.");
         previous = e.feature;
     }
     if (dense_inputs() > max_width) fail(ErrorKind::InvalidParameter, "too many input features after embedding");
@@ -311,9 +348,16 @@ SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_nor
         embedding_rows_.push_back(e.rows);
         embedding_dims_.push_back(e.dim);
     }
-    view_ = NetworkView{spec.inputs, int(spec.layers.size()), units_.data(), activations_.data(), parameters,
-                        layer_norm_.get(), int(spec.embeddings.size()), embedding_features_.data(),
-                        embedding_rows_.data(), embedding_dims_.data()};
+    view_ = NetworkView{spec.inputs,
+                        int(spec.layers.size()),
+                        units_.data(),
+                        activations_.data(),
+                        parameters,
+                        layer_norm_.get(),
+                        int(spec.embeddings.size()),
+                        embedding_features_.data(),
+                        embedding_rows_.data(),
+                        embedding_dims_.data()};
 }
 
 int dense_inputs(const NetworkView& view) noexcept {
@@ -357,7 +401,8 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
         n_in = dense_inputs(view);
         for (Eigen::Index j = 0; j < n; ++j) expand_embeddings(view, x + j * view.inputs, in + j * n_in);
         current = in;
-        for (int e = 0; e < view.embeddings; ++e) parameters += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
+        for (int e = 0; e < view.embeddings; ++e)
+            parameters += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
     }
     for (int l = 0; l < view.layers; ++l) {
         const int n_out = view.units[l];
@@ -397,7 +442,9 @@ __attribute__((noinline)) float score_row(const NetworkView& view, const float* 
 
 }  // namespace
 
-float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept { return score_row(view, x, scratch); }
+float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
+    return score_row(view, x, scratch);
+}
 
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
     return size_t(scratch_floats(view)) * size_t(n);

@@ -27,7 +27,7 @@ using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 enum class Activation { Identity, Relu, Tanh, Sigmoid, LeakyRelu, Gelu };
 
 constexpr float kLeakyReluSlope = elementwise::kLeakySlope;  // torch's default negative slope
-constexpr float kLayerNormEpsilon = 1e-5f;  // torch's default
+constexpr float kLayerNormEpsilon = 1e-5f;                   // torch's default
 
 Activation parse_activation(const std::string& name);  // throws InvalidParameter
 const char* activation_name(Activation activation);
@@ -52,7 +52,7 @@ struct EmbeddingSpec {
 
 struct NetworkSpec {
     int inputs = 0;
-    std::vector<LayerSpec> layers;  // the last one is the output: 1 unit, sigmoid
+    std::vector<LayerSpec> layers;          // the last one is the output: 1 unit, sigmoid
     std::vector<EmbeddingSpec> embeddings;  // by ascending feature; the first dense layer sees, per input
                                             // feature in order, its value or its embedding's dim values
 
@@ -67,7 +67,9 @@ struct NetworkSpec {
     size_t embedding_parameters() const { return embedding_offset(embeddings.size()); }
     size_t layer_parameters(size_t layer) const;
     size_t kernel_offset(size_t layer) const;
-    size_t bias_offset(size_t layer) const { return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer); }
+    size_t bias_offset(size_t layer) const {
+        return kernel_offset(layer) + size_t(layers[layer].units) * layer_inputs(layer);
+    }
     size_t norm_scale_offset(size_t layer) const { return bias_offset(layer) + size_t(layers[layer].units); }
     size_t norm_shift_offset(size_t layer) const { return norm_scale_offset(layer) + size_t(layers[layer].units); }
     size_t parameter_count() const { return kernel_offset(layers.size()); }
@@ -141,18 +143,18 @@ public:
 private:
     void embedding_backward(const NetworkSpec& spec, const float* parameters, float* gradient);
     struct Layer {
-        Matrix z;          // kernel x + bias
-        Matrix normalized; // (z - mean) / std, with layer normalization
+        Matrix z;           // kernel x + bias
+        Matrix normalized;  // (z - mean) / std, with layer normalization
         RowVector inverse_std;
-        Matrix a;          // the activation's input: the normalized z scaled and shifted (layer norm only)
-        Matrix out;        // activation(a), then times the dropout mask
-        Matrix mask;       // dropout: 0 or 1 / (1 - rate)
+        Matrix a;     // the activation's input: the normalized z scaled and shifted (layer norm only)
+        Matrix out;   // activation(a), then times the dropout mask
+        Matrix mask;  // dropout: 0 or 1 / (1 - rate)
         bool dropped = false;
     };
-    const float* input_ = nullptr;  // the first dense layer's input: the raw x, or expanded_
+    const float* input_ = nullptr;      // the first dense layer's input: the raw x, or expanded_
     std::vector<int> embedding_reads_;  // with embeddings: per row of the batch, the row read from each table
     Eigen::Index rows_ = 0, batch_ = 0;
-    Matrix expanded_;  // with embeddings: dense_inputs() x n
+    Matrix expanded_;        // with embeddings: dense_inputs() x n
     Matrix input_gradient_;  // with embeddings: d(loss)/d(expanded_)
     std::vector<Layer> layers_;
     RowVector logits_;

@@ -12,15 +12,15 @@ void OptimizerOptions::validate() const {
     if (!(learning_rate > 0) || !std::isfinite(learning_rate))
         fail(ErrorKind::InvalidParameter, "learning_rate must be a positive number");
     if (kind != "sgd" && kind != "adam" && kind != "adamw" && kind != "rmsprop")
-        fail(ErrorKind::InvalidParameter, "unknown optimizer \"" + kind + "\"", {},
-             "Use sgd, adam, adamw or rmsprop.");
+        fail(ErrorKind::InvalidParameter, "unknown optimizer \"" + kind + "\"", {}, "Use sgd, adam, adamw or rmsprop.");
     if (!(momentum >= 0 && momentum < 1)) fail(ErrorKind::InvalidParameter, "momentum must be in [0, 1)");
     if (nesterov && (kind != "sgd" || momentum == 0))
         fail(ErrorKind::InvalidParameter, "nesterov needs optimizer sgd with a momentum above 0");
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
         fail(ErrorKind::InvalidParameter, "beta1 and beta2 must be in [0, 1)");
     if (!(alpha >= 0 && alpha < 1)) fail(ErrorKind::InvalidParameter, "alpha must be in [0, 1)");
-    if (!(epsilon > 0) || !std::isfinite(epsilon)) fail(ErrorKind::InvalidParameter, "epsilon must be a positive number");
+    if (!(epsilon > 0) || !std::isfinite(epsilon))
+        fail(ErrorKind::InvalidParameter, "epsilon must be a positive number");
     if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
         fail(ErrorKind::InvalidParameter, "weight_decay must be a non-negative number");
 }
@@ -57,8 +57,13 @@ void Sgd::step(float* parameters, const float* gradient, double learning_rate) {
 
 Adam::Adam(double learning_rate, double beta1, double beta2, double epsilon, size_t n, double weight_decay,
            bool decoupled)
-    : beta1_(beta1), beta2_(beta2), epsilon_(epsilon), weight_decay_(weight_decay), decoupled_(decoupled),
-      m_(n, 0.0f), v_(n, 0.0f) {
+    : beta1_(beta1),
+      beta2_(beta2),
+      epsilon_(epsilon),
+      weight_decay_(weight_decay),
+      decoupled_(decoupled),
+      m_(n, 0.0f),
+      v_(n, 0.0f) {
     base_learning_rate_ = learning_rate;
 }
 
@@ -85,7 +90,8 @@ void RmsProp::step(float* parameters, const float* gradient, double learning_rat
     const size_t n = square_average_.size();
     for (size_t i = 0; i < n; ++i)
         elementwise::rmsprop_update(parameters[i], gradient[i], square_average_[i],
-                                    momentum_ > 0 ? &buffer_[i] : nullptr, lr, alpha_, epsilon_, momentum_, weight_decay_);
+                                    momentum_ > 0 ? &buffer_[i] : nullptr, lr, alpha_, epsilon_, momentum_,
+                                    weight_decay_);
 }
 
 void Schedule::validate() const {

@@ -12,11 +12,11 @@ namespace dendrite::engine {
 struct OptimizerOptions {
     std::string kind = "adam";  // sgd | adam | adamw | rmsprop
     double learning_rate = 1e-3;
-    double momentum = 0.9;      // sgd (heavy ball, or Nesterov) and rmsprop (0 = none)
-    bool nesterov = false;      // sgd
+    double momentum = 0.9;                              // sgd (heavy ball, or Nesterov) and rmsprop (0 = none)
+    bool nesterov = false;                              // sgd
     double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // adam, adamw; epsilon also rmsprop
-    double alpha = 0.99;        // rmsprop: decay of the squared-gradient average
-    double weight_decay = 0;    // L2 added to the gradient; decoupled (p -= lr * wd * p) for adamw
+    double alpha = 0.99;                                // rmsprop: decay of the squared-gradient average
+    double weight_decay = 0;  // L2 added to the gradient; decoupled (p -= lr * wd * p) for adamw
 
     void validate() const;  // throws InvalidParameter
 };
@@ -79,8 +79,8 @@ private:
 //   constant | step (lr * gamma ^ floor(epoch / step_epochs)) | cosine (lr/2 (1 + cos(pi t / T)) to 0 at the end).
 struct Schedule {
     std::string kind = "constant";
-    double gamma = 0.1;   // step
-    int step_epochs = 10; // step
+    double gamma = 0.1;    // step
+    int step_epochs = 10;  // step
     double warmup_epochs = 0;
 
     void validate() const;  // throws InvalidParameter

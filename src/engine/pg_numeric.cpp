@@ -58,9 +58,8 @@ bool numeric_payload_to_double(const char* payload, size_t payload_bytes, double
         ++exponent;
     }
     if (mantissa > (uint64_t(1) << 53)) return false;
-    static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                              1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                              1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     if (exponent > 22 || exponent < -22) return false;
     const double m = double(mantissa);
     const double magnitude = exponent >= 0 ? m * kPowersOfTen[exponent] : m / kPowersOfTen[-exponent];

@@ -18,7 +18,8 @@ constexpr size_t kInetKeyBytes = 17;
 uint32_t RawRows::intern(std::string_view bytes) {
     const auto found = index_.find(bytes);
     if (found != index_.end()) return found->second;
-    if (interned_.size() >= UINT32_MAX) throw Error(ErrorKind::OutOfMemory, "too many distinct texts to keep in memory");
+    if (interned_.size() >= UINT32_MAX)
+        throw Error(ErrorKind::OutOfMemory, "too many distinct texts to keep in memory");
     interned_.emplace_back(bytes);
     const uint32_t id = uint32_t(interned_.size() - 1);
     index_.emplace(std::string_view(interned_.back()), id);
@@ -35,10 +36,17 @@ void RawRows::add(const RawValue* row) {
         const RawValue& value = row[j];
         uint64_t slot = 0;
         switch (value.type) {
-            case RawValue::Type::Null: break;
-            case RawValue::Type::Number: std::memcpy(&slot, &value.number, sizeof slot); break;
-            case RawValue::Type::Time: slot = uint64_t(value.time_us); break;
-            case RawValue::Type::Text: slot = intern(std::string_view(value.text, value.length)); break;
+            case RawValue::Type::Null:
+                break;
+            case RawValue::Type::Number:
+                std::memcpy(&slot, &value.number, sizeof slot);
+                break;
+            case RawValue::Type::Time:
+                slot = uint64_t(value.time_us);
+                break;
+            case RawValue::Type::Text:
+                slot = intern(std::string_view(value.text, value.length));
+                break;
             case RawValue::Type::Inet: {
                 char key[kInetKeyBytes];
                 key[0] = value.inet_v6 ? 1 : 0;
@@ -61,9 +69,14 @@ void RawRows::get(size_t i, RawValue* out) const {
         RawValue& value = out[j];
         value.type = RawValue::Type(types_[first + j]);
         switch (value.type) {
-            case RawValue::Type::Null: break;
-            case RawValue::Type::Number: std::memcpy(&value.number, &slot, sizeof slot); break;
-            case RawValue::Type::Time: value.time_us = int64_t(slot); break;
+            case RawValue::Type::Null:
+                break;
+            case RawValue::Type::Number:
+                std::memcpy(&value.number, &slot, sizeof slot);
+                break;
+            case RawValue::Type::Time:
+                value.time_us = int64_t(slot);
+                break;
             case RawValue::Type::Text: {
                 const std::string& text = interned_[slot];
                 value.text = text.data();

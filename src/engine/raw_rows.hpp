@@ -42,8 +42,8 @@ private:
     uint32_t intern(std::string_view bytes);
 
     size_t width_;
-    std::vector<uint8_t> types_;   // RawValue::Type, one per value
-    std::vector<uint64_t> slots_;  // the number's bits, the time, or the interned text's index
+    std::vector<uint8_t> types_;        // RawValue::Type, one per value
+    std::vector<uint64_t> slots_;       // the number's bits, the time, or the interned text's index
     std::deque<std::string> interned_;  // a deque: its strings never move, so the map's views stay valid
     std::unordered_map<std::string_view, uint32_t> index_;
 };

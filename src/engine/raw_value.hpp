@@ -11,11 +11,11 @@ struct RawValue {
     enum class Type : uint8_t { Null, Number, Text, Time, Inet };
     Type type = Type::Null;
     bool inet_v6 = false;
-    uint32_t length = 0;      // Text: bytes
-    double number = 0;        // Number (booleans are 0/1)
-    int64_t time_us = 0;      // Time: microseconds since 1970-01-01 00:00, wall clock
+    uint32_t length = 0;  // Text: bytes
+    double number = 0;    // Number (booleans are 0/1)
+    int64_t time_us = 0;  // Time: microseconds since 1970-01-01 00:00, wall clock
     const char* text = nullptr;
-    uint8_t inet[16] = {};    // Inet: address bytes, network order (4 used for IPv4)
+    uint8_t inet[16] = {};  // Inet: address bytes, network order (4 used for IPv4)
 
     static RawValue null() { return {}; }
     static RawValue of_number(double x) {

@@ -26,7 +26,8 @@ double as_number(const std::string& key, const json& v) {
 
 int as_int(const std::string& key, const json& v) {
     const double d = as_number(key, v);
-    if (d != std::floor(d) || d < -2147483648.0 || d > 2147483647.0) bad(key, "an integer is expected, found " + v.dump());
+    if (d != std::floor(d) || d < -2147483648.0 || d > 2147483647.0)
+        bad(key, "an integer is expected, found " + v.dump());
     return int(d);
 }
 
@@ -58,8 +59,8 @@ const std::map<std::string, Setter>& argument_setters() {
         {"learning_rate",
          [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.learning_rate = as_number(k, v); }},
         {"optimizer", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.kind = as_string(k, v); }},
-        {"class_weight",
-         [](TrainOptions& o, const std::string& k, const json& v) { o.class_weight = ClassWeight::parse(as_string(k, v)); }},
+        {"class_weight", [](TrainOptions& o, const std::string& k,
+                            const json& v) { o.class_weight = ClassWeight::parse(as_string(k, v)); }},
         {"validation_fraction",
          [](TrainOptions& o, const std::string& k, const json& v) { o.validation_fraction = as_number(k, v); }},
         {"seed",
@@ -70,14 +71,12 @@ const std::map<std::string, Setter>& argument_setters() {
         {"dropout", [](TrainOptions& o, const std::string& k, const json& v) { o.dropout = as_number(k, v); }},
         {"layer_norm", [](TrainOptions& o, const std::string& k, const json& v) { o.layer_norm = as_bool(k, v); }},
         {"loss", [](TrainOptions& o, const std::string& k, const json& v) { o.loss.kind = as_string(k, v); }},
-        {"threshold",
-         [](TrainOptions& o, const std::string& k, const json& v) { o.threshold = ThresholdRule::parse(as_string(k, v)); }},
+        {"threshold", [](TrainOptions& o, const std::string& k,
+                         const json& v) { o.threshold = ThresholdRule::parse(as_string(k, v)); }},
         {"patience", [](TrainOptions& o, const std::string& k, const json& v) { o.patience = as_int(k, v); }},
         {"device", [](TrainOptions& o, const std::string& k, const json& v) { o.device_request = as_string(k, v); }},
-        {"split_column",
-         [](TrainOptions& o, const std::string& k, const json& v) {
-             o.split_column = v.is_null() ? std::string() : as_string(k, v);
-         }},
+        {"split_column", [](TrainOptions& o, const std::string& k,
+                            const json& v) { o.split_column = v.is_null() ? std::string() : as_string(k, v); }},
     };
     return setters;
 }
@@ -85,21 +84,26 @@ const std::map<std::string, Setter>& argument_setters() {
 // The keys of the options jsonb.
 const std::map<std::string, Setter>& option_setters() {
     static const std::map<std::string, Setter> setters{
-        {"momentum", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.momentum = as_number(k, v); }},
-        {"nesterov", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.nesterov = as_bool(k, v); }},
+        {"momentum",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.momentum = as_number(k, v); }},
+        {"nesterov",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.nesterov = as_bool(k, v); }},
         {"beta1", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.beta1 = as_number(k, v); }},
         {"beta2", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.beta2 = as_number(k, v); }},
-        {"epsilon", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.epsilon = as_number(k, v); }},
+        {"epsilon",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.epsilon = as_number(k, v); }},
         {"alpha", [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.alpha = as_number(k, v); }},
         {"weight_decay",
          [](TrainOptions& o, const std::string& k, const json& v) { o.optimizer.weight_decay = as_number(k, v); }},
         {"schedule", [](TrainOptions& o, const std::string& k, const json& v) { o.schedule.kind = as_string(k, v); }},
         {"warmup_epochs",
          [](TrainOptions& o, const std::string& k, const json& v) { o.schedule.warmup_epochs = as_number(k, v); }},
-        {"step_epochs", [](TrainOptions& o, const std::string& k, const json& v) { o.schedule.step_epochs = as_int(k, v); }},
+        {"step_epochs",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.schedule.step_epochs = as_int(k, v); }},
         {"gamma", [](TrainOptions& o, const std::string& k, const json& v) { o.schedule.gamma = as_number(k, v); }},
         {"clip_norm", [](TrainOptions& o, const std::string& k, const json& v) { o.clip_norm = as_number(k, v); }},
-        {"focal_gamma", [](TrainOptions& o, const std::string& k, const json& v) { o.loss.focal_gamma = as_number(k, v); }},
+        {"focal_gamma",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.loss.focal_gamma = as_number(k, v); }},
         {"negative_sampling",
          [](TrainOptions& o, const std::string& k, const json& v) { o.negative_sampling = as_number(k, v); }},
         {"threads", [](TrainOptions& o, const std::string& k, const json& v) { o.threads = as_int(k, v); }},
@@ -171,8 +175,8 @@ std::string train_options_json(const TrainOptions& o) {
     j["seed"] = int64_t(o.seed);
     j["validation_fraction"] = o.validation_fraction;
     j["class_weight"] = o.class_weight.mode == ClassWeight::Mode::Balanced ? std::string("balanced")
-                        : o.class_weight.mode == ClassWeight::Mode::None ? std::string("none")
-                                                                          : json(o.class_weight.positive).dump();
+                        : o.class_weight.mode == ClassWeight::Mode::None   ? std::string("none")
+                                                                           : json(o.class_weight.positive).dump();
     j["threshold"] = o.threshold.text();
     j["patience"] = o.patience;
     j["threads"] = o.threads;

@@ -19,9 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // A batch is cut into shards of this many rows, whatever the number of threads: each shard's gradient is
 // computed on its own and the shards are summed in order, so a seed gives the same model on 1 or 16 threads.
@@ -236,7 +234,8 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     Rng shuffle_rng(mix(options.seed, kShuffleStream));
 
     std::vector<uint32_t> training_positive_rows, training_negative_rows;
-    for (uint32_t i : split.training) (data.labels[i] > 0.5f ? training_positive_rows : training_negative_rows).push_back(i);
+    for (uint32_t i : split.training)
+        (data.labels[i] > 0.5f ? training_positive_rows : training_negative_rows).push_back(i);
 
     WorkerPool pool(options.threads);
     result.threads = pool.size();
@@ -292,8 +291,8 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         for (size_t offset = 0; offset < epoch_rows.size(); offset += batch_size) {
             check_stop();
             const size_t count = std::min(batch_size, epoch_rows.size() - offset);
-            const double learning_rate = options.schedule.learning_rate(options.optimizer.learning_rate, step,
-                                                                        steps_per_epoch, total_steps);
+            const double learning_rate =
+                options.schedule.learning_rate(options.optimizer.learning_rate, step, steps_per_epoch, total_steps);
             if (device) {
                 device->step(offset, count, positive_weight, negative_weight, learning_rate);
                 ++batches;
@@ -352,25 +351,27 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
                 chunk_losses[0] = loss_with_logits(options.loss, logits, evaluation_labels.data(), weights.data(),
                                                    nullptr, double(evaluation_rows.size()));
             for (size_t j = 0; j < evaluation_logits.size(); ++j) evaluation_scores[j] = sigmoid(evaluation_logits[j]);
-        } else pool.run(int(evaluation_chunks), [&](int c) {
-            Shard& shard = shards[size_t(c % pool.size())];  // chunk c runs on thread c % size, alone
-            const size_t first = size_t(c) * kEvaluationChunk;
-            const size_t rows = std::min(kEvaluationChunk, evaluation_rows.size() - first);
-            gather(data, evaluation_rows.data() + first, rows, shard.x, evaluation_labels.data() + first);
-            const RowVector& logits = shard.pass.forward(spec, parameters, shard.x);
-            shard.weights.resize(rows);
-            for (size_t j = 0; j < rows; ++j)
-                shard.weights[j] = evaluation_labels[first + j] > 0.5f ? positive_weight : negative_weight;
-            chunk_losses[size_t(c)] = loss_with_logits(options.loss, logits, evaluation_labels.data() + first,
-                                                       shard.weights.data(), nullptr, double(evaluation_rows.size()));
-            for (size_t j = 0; j < rows; ++j) evaluation_scores[first + j] = sigmoid(logits[Eigen::Index(j)]);
-        });
+        } else
+            pool.run(int(evaluation_chunks), [&](int c) {
+                Shard& shard = shards[size_t(c % pool.size())];  // chunk c runs on thread c % size, alone
+                const size_t first = size_t(c) * kEvaluationChunk;
+                const size_t rows = std::min(kEvaluationChunk, evaluation_rows.size() - first);
+                gather(data, evaluation_rows.data() + first, rows, shard.x, evaluation_labels.data() + first);
+                const RowVector& logits = shard.pass.forward(spec, parameters, shard.x);
+                shard.weights.resize(rows);
+                for (size_t j = 0; j < rows; ++j)
+                    shard.weights[j] = evaluation_labels[first + j] > 0.5f ? positive_weight : negative_weight;
+                chunk_losses[size_t(c)] =
+                    loss_with_logits(options.loss, logits, evaluation_labels.data() + first, shard.weights.data(),
+                                     nullptr, double(evaluation_rows.size()));
+                for (size_t j = 0; j < rows; ++j) evaluation_scores[first + j] = sigmoid(logits[Eigen::Index(j)]);
+            });
         EpochReport report;
         report.epoch = epoch;
         report.loss = epoch_loss;
         report.validation_loss = std::accumulate(chunk_losses.begin(), chunk_losses.end(), 0.0);
-        report.metrics = evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size(),
-                                  options.threshold);
+        report.metrics =
+            evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size(), options.threshold);
         report.seconds = seconds_since(start);
         report.step_seconds = step_seconds;
         result.epochs.push_back(report);

@@ -28,7 +28,7 @@ struct Dataset {
 
 struct ClassWeight {
     enum class Mode { Balanced, None, Positive } mode = Mode::Balanced;
-    double positive = 1.0;  // with Mode::Positive
+    double positive = 1.0;                              // with Mode::Positive
     static ClassWeight parse(const std::string& text);  // 'balanced' | 'none' | a positive number
 };
 
@@ -45,26 +45,26 @@ struct TrainOptions {
     std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt
     std::vector<int> hidden{64, 32};
     std::string activation = "relu";
-    double dropout = 0;             // inverted dropout after each hidden layer, while training
-    bool layer_norm = false;        // layer normalization of each hidden layer's pre-activation
+    double dropout = 0;       // inverted dropout after each hidden layer, while training
+    bool layer_norm = false;  // layer normalization of each hidden layer's pre-activation
     int epochs = 10;
     int batch_size = 256;
     OptimizerOptions optimizer;
     Schedule schedule;
-    double clip_norm = 0;           // gradient clipping by global L2 norm; 0 = none
+    double clip_norm = 0;  // gradient clipping by global L2 norm; 0 = none
     LossOptions loss;
     ClassWeight class_weight;
-    double negative_sampling = 1;   // fraction of the negative rows drawn afresh for each epoch (1 = all)
+    double negative_sampling = 1;  // fraction of the negative rows drawn afresh for each epoch (1 = all)
     double validation_fraction = 0.2;
-    int patience = 0;               // early stopping: epochs without a better validation PR-AUC; 0 = off
+    int patience = 0;  // early stopping: epochs without a better validation PR-AUC; 0 = off
     ThresholdRule threshold;
-    int threads = 0;                // 0 = one per hardware thread; a network's result does not depend on it
+    int threads = 0;  // 0 = one per hardware thread; a network's result does not depend on it
     uint64_t seed = 42;
-    GbdtOptions gbdt;               // algorithm 'gbdt' (which ignores the network settings above)
+    GbdtOptions gbdt;  // algorithm 'gbdt' (which ignores the network settings above)
     // Features that hold a category index (the featurizer's 'index' encoding), set by the caller from the
     // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
     std::vector<IndexFeature> index_features;
-    int embedding_dim = 0;          // per embedded feature; 0: min(16, round(1.6 * categories^0.56))
+    int embedding_dim = 0;  // per embedded feature; 0: min(16, round(1.6 * categories^0.56))
     // Set by the caller, not by the user: a device plugin's table (engine/device.hpp) to run the gradient
     // steps and the evaluation's forward passes on; null: the CPU. Everything else stays on the host.
     const dendrite_device_api* device = nullptr;
@@ -80,33 +80,33 @@ struct TrainOptions {
 };
 
 struct EpochReport {
-    int epoch = 0;           // 1-based
-    double loss = 0;         // mean weighted training loss over the epoch's batches
+    int epoch = 0;    // 1-based
+    double loss = 0;  // mean weighted training loss over the epoch's batches
     double validation_loss = 0;
-    Metrics metrics;         // on the validation rows (or the training rows when there are none)
-    double seconds = 0;      // since training started
-    double step_seconds = 0; // this epoch's gradient steps alone (no evaluation): the training speed
+    Metrics metrics;          // on the validation rows (or the training rows when there are none)
+    double seconds = 0;       // since training started
+    double step_seconds = 0;  // this epoch's gradient steps alone (no evaluation): the training speed
 };
 
 struct TrainCallbacks {
-    std::function<bool()> should_stop;                  // polled between batches; true -> ErrorKind::Canceled
-    std::function<void(const EpochReport&)> on_epoch;   // after each epoch
+    std::function<bool()> should_stop;                 // polled between batches; true -> ErrorKind::Canceled
+    std::function<void(const EpochReport&)> on_epoch;  // after each epoch
 };
 
 struct TrainResult {
     std::string algorithm;
-    NetworkSpec spec;                // mlp, logistic_regression
-    TreeEnsemble trees;              // gbdt
-    std::vector<float> parameters;   // the best epoch's with early stopping, else the last epoch's
+    NetworkSpec spec;               // mlp, logistic_regression
+    TreeEnsemble trees;             // gbdt
+    std::vector<float> parameters;  // the best epoch's with early stopping, else the last epoch's
     std::vector<EpochReport> epochs;
-    int best_epoch = 0;              // the epoch whose parameters were kept (1-based)
+    int best_epoch = 0;  // the epoch whose parameters were kept (1-based)
     bool stopped_early = false;
     size_t training_rows = 0, validation_rows = 0;
     int64_t positives = 0;
     bool metrics_on_training_rows = false;  // no validation positives to measure on
     double seconds = 0;
-    double score_us_per_row = 0;     // one row scored as a trigger does, timed on the training rows
-    CurveSummary curve;              // the kept epoch's PR and ROC curves on the rows its metrics came from
+    double score_us_per_row = 0;  // one row scored as a trigger does, timed on the training rows
+    CurveSummary curve;           // the kept epoch's PR and ROC curves on the rows its metrics came from
     int threads = 1;
     const EpochReport& final_epoch() const { return epochs[size_t(best_epoch - 1)]; }
 };
@@ -152,6 +152,5 @@ private:
 
 // Scores every row of data (rows x spec.inputs, row-major) into out.
 void predict(const NetworkSpec& spec, const float* parameters, const float* data, size_t rows, float* out);
-
 
 }  // namespace dendrite::engine

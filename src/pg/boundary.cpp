@@ -29,12 +29,18 @@ void copy_text(char* destination, size_t size, const char* source) {
 
 int sqlstate_of(engine::ErrorKind kind) {
     switch (kind) {
-        case engine::ErrorKind::InvalidParameter: return ERRCODE_INVALID_PARAMETER_VALUE;
-        case engine::ErrorKind::Data: return ERRCODE_DATA_EXCEPTION;
-        case engine::ErrorKind::OutOfMemory: return ERRCODE_OUT_OF_MEMORY;
-        case engine::ErrorKind::NotSupported: return ERRCODE_FEATURE_NOT_SUPPORTED;
-        case engine::ErrorKind::Canceled: return ERRCODE_QUERY_CANCELED;
-        case engine::ErrorKind::Internal: return ERRCODE_INTERNAL_ERROR;
+        case engine::ErrorKind::InvalidParameter:
+            return ERRCODE_INVALID_PARAMETER_VALUE;
+        case engine::ErrorKind::Data:
+            return ERRCODE_DATA_EXCEPTION;
+        case engine::ErrorKind::OutOfMemory:
+            return ERRCODE_OUT_OF_MEMORY;
+        case engine::ErrorKind::NotSupported:
+            return ERRCODE_FEATURE_NOT_SUPPORTED;
+        case engine::ErrorKind::Canceled:
+            return ERRCODE_QUERY_CANCELED;
+        case engine::ErrorKind::Internal:
+            return ERRCODE_INTERNAL_ERROR;
     }
     return ERRCODE_INTERNAL_ERROR;
 }

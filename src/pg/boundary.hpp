@@ -86,7 +86,8 @@ void delete_engine_object(void* object) {
 }
 template <typename T>
 void own_in_context(MemoryContext context, T* object) {
-    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    auto* callback =
+        static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
     callback->func = delete_engine_object<T>;
     callback->arg = object;
     MemoryContextRegisterResetCallback(context, callback);
@@ -97,7 +98,8 @@ void own_in_context(MemoryContext context, T* object) {
 // creation and its owner.
 template <typename T, typename F>
 T* create_owned(MemoryContext context, F&& create) {
-    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    auto* callback =
+        static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
     T* object = nullptr;
     engine_call([&] { object = create(); });
     callback->func = delete_engine_object<T>;
@@ -113,10 +115,10 @@ void* palloc_or_throw(size_t size);
 }  // namespace dendrite::pg
 
 // Defines a SQL-callable function whose body runs under the error boundary.
-#define DENDRITE_FUNCTION(name)                                                                   \
-    static Datum name##_body(FunctionCallInfo fcinfo);                                           \
-    extern "C" {                                                                                  \
-    PG_FUNCTION_INFO_V1(name);                                                                    \
-    }                                                                                             \
-    Datum name(PG_FUNCTION_ARGS) { return dendrite::pg::call_guarded(name##_body, fcinfo); }      \
+#define DENDRITE_FUNCTION(name)                                                              \
+    static Datum name##_body(FunctionCallInfo fcinfo);                                       \
+    extern "C" {                                                                             \
+    PG_FUNCTION_INFO_V1(name);                                                               \
+    }                                                                                        \
+    Datum name(PG_FUNCTION_ARGS) { return dendrite::pg::call_guarded(name##_body, fcinfo); } \
     static Datum name##_body(FunctionCallInfo fcinfo)

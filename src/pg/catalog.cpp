@@ -34,7 +34,8 @@ SavedRights enter_role_rights(Oid role, const char* search_path) {
     GetUserIdAndSecContext(&rights.user, &rights.security_context);
     rights.guc_level = NewGUCNestLevel();
     (void)set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    SetUserIdAndSecContext(role, rights.security_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    SetUserIdAndSecContext(role,
+                           rights.security_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     return rights;
 }
 
@@ -55,17 +56,19 @@ void finish_spi() {
 
 void execute_as_owner(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
     int rc = 0;
-    with_owner_rights([&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, false, 0); });
+    with_owner_rights(
+        [&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, false, 0); });
     if (rc < 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
-                        errdetail("Statement: %s", sql)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
+                 errdetail("Statement: %s", sql)));
 }
 
 int64 query_int64_as_owner(const char* sql, int nargs, const Oid* types, Datum* values) {
     execute_as_owner(sql, nargs, types, values);
     if (SPI_processed != 1 || SPI_tuptable == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement returned %lu rows, expected one",
-                                                                (unsigned long)SPI_processed),
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("catalog statement returned %lu rows, expected one", (unsigned long)SPI_processed),
                         errdetail("Statement: %s", sql)));
     bool isnull = false;
     const Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -90,7 +93,8 @@ void execute_plan_as_owner(SPIPlanPtr plan, Datum* values) {
     int rc = 0;
     with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, false, 0); });
     if (rc < 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
+        ereport(ERROR,
+                (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
 }
 
 }  // namespace dendrite::pg

@@ -26,7 +26,6 @@ Oid extension_owner_id();
 // The backend's local transaction id: changes with every transaction, also inside a procedure that commits.
 LocalTransactionId current_local_transaction();
 
-
 // Runs statement() as another role, in a security-restricted operation (no SET ROLE, no temporary objects,
 // no deferred work), with search_path set to search_path. The caller's identity and search_path come back
 // when it returns or raises. statement() must own no object with a destructor (it may longjmp). The three
@@ -46,9 +45,7 @@ template <typename F>
 void with_role_rights(Oid role, const char* search_path, F&& statement) {
     const SavedRights rights = enter_role_rights(role, search_path);
     PG_TRY();
-    {
-        statement();
-    }
+    { statement(); }
     PG_CATCH();
     {
         leave_role_rights(rights, false);

@@ -40,14 +40,16 @@ void check_query_columns(TupleDesc descriptor, const char* label) {
         Form_pg_attribute a = TupleDescAttr(descriptor, i);
         if (a->attisdropped) continue;
         for (int j = 0; j < i; ++j)
-            if (!TupleDescAttr(descriptor, j)->attisdropped && strcmp(NameStr(a->attname), NameStr(TupleDescAttr(descriptor, j)->attname)) == 0)
+            if (!TupleDescAttr(descriptor, j)->attisdropped &&
+                strcmp(NameStr(a->attname), NameStr(TupleDescAttr(descriptor, j)->attname)) == 0)
                 ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
                                 errmsg("column \"%s\" appears more than once in the query", NameStr(a->attname)),
                                 errhint("Give every column a distinct name with AS.")));
         label_found |= label && strcmp(NameStr(a->attname), label) == 0;
     }
     if (label && !label_found)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("label column \"%s\" is not in the result of the query", label)));
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("label column \"%s\" is not in the result of the query", label)));
 }
 
 TupleDesc describe_query(const char* query, const char* what) { return query_descriptor(query, what); }
@@ -73,7 +75,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     check_query_columns(descriptor, label);
     const int n_columns = descriptor->natts;
     char** column_names = static_cast<char**>(palloc(sizeof(char*) * (n_columns + 1)));
-    engine::SqlTypeClass* column_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_columns + 1)));
+    engine::SqlTypeClass* column_types =
+        static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_columns + 1)));
     int n_live = 0;
     for (int i = 0; i < n_columns; ++i) {
         Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
@@ -90,8 +93,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     engine_call([&] {
         std::vector<engine::InputColumn> columns;
         for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
-        engine::FeaturizerSpec spec = engine::resolve_spec(columns, columns_json ? columns_json : "",
-                                                           history_json ? history_json : "", label ? label : "", nonfinite);
+        engine::FeaturizerSpec spec = engine::resolve_spec(
+            columns, columns_json ? columns_json : "", history_json ? history_json : "", label ? label : "", nonfinite);
         if (!spec.history.empty()) {
             time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
             memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
@@ -114,7 +117,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     // Columns that feed nothing are named once, so that a typo in a spec does not go unnoticed.
     StringInfoData ignored;
     initStringInfo(&ignored);
-    engine::SqlTypeClass* input_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_inputs + 1)));
+    engine::SqlTypeClass* input_types =
+        static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_inputs + 1)));
     for (int i = 0; i < n_live; ++i) {
         bool used = false;
         for (int j = 0; j < n_inputs; ++j)
@@ -143,22 +147,23 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         MemoryContext pass_context;
         const FitObserver* observer;
     } fit{fitter, n_inputs, input_names, name, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
-    RowVisitor visitor{
-        [](void* context, TupleDesc descriptor, double estimated_rows) {
-            auto* f = static_cast<Fit*>(context);
-            bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->name, 0, descriptor, f->pass_context);
-            if (f->observer) f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
-        },
-        [](void* context, TupleTableSlot* slot) {
-            auto* f = static_cast<Fit*>(context);
-            load_slot(&f->binding, slot);
-            const engine::RawValue* raw = f->binding.raw;
-            const bool counted = at_or_after_since(raw, f->time_index, f->since_us);
-            engine_call([&] { f->fitter->add(raw, counted); });
-            f->rows += counted;
-            if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);
-        },
-        &fit};
+    RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
+                           auto* f = static_cast<Fit*>(context);
+                           bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->name, 0,
+                                       descriptor, f->pass_context);
+                           if (f->observer)
+                               f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
+                       },
+                       [](void* context, TupleTableSlot* slot) {
+                           auto* f = static_cast<Fit*>(context);
+                           load_slot(&f->binding, slot);
+                           const engine::RawValue* raw = f->binding.raw;
+                           const bool counted = at_or_after_since(raw, f->time_index, f->since_us);
+                           engine_call([&] { f->fitter->add(raw, counted); });
+                           f->rows += counted;
+                           if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);
+                       },
+                       &fit};
     select_rows(ordered_query(query, time_column), what, visitor);
     const int64 rows = fit.rows;
     if (rows == 0)
@@ -214,7 +219,8 @@ RowState* row_state(FunctionCallInfo fcinfo, const char* name, HeapTupleHeader r
         state->featurizer = latest_featurizer(name);
         if (state->pins.first_time(state->featurizer)) pin_featurizer(state->featurizer, context);
         state->name = MemoryContextStrdup(context, name);
-        state->out = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (state->featurizer->n_outputs + 1)));
+        state->out =
+            static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (state->featurizer->n_outputs + 1)));
         state->bound = false;
         fcinfo->flinfo->fn_extra = state;
     }
@@ -252,11 +258,11 @@ DENDRITE_FUNCTION(dendrite_create_featurizer) {
     if (name[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("featurizer name must not be empty")));
     connect_spi();
-    const int64 featurizer_id = fit_featurizer(name, query, columns, history, label, nonfinite, since, history_query,
-                                               "featurizer query");
+    const int64 featurizer_id =
+        fit_featurizer(name, query, columns, history, label, nonfinite, since, history_query, "featurizer query");
     Datum id[1] = {Int64GetDatum(featurizer_id)};
     const int version = int(query_int64_as_owner("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
-                                        oids({INT8OID}), id));
+                                                 oids({INT8OID}), id));
     finish_spi();
     PG_RETURN_INT32(version);
 }

@@ -25,7 +25,6 @@ extern "C" {
 #include "utils/inet.h"
 }
 
-
 namespace dendrite::pg {
 
 namespace {
@@ -36,7 +35,8 @@ constexpr int kCachedFeaturizers = 8;
 // Loads a version into a context that becomes a child of TopMemoryContext only once it is complete, so an
 // error halfway leaves nothing behind.
 CachedFeaturizer* load_featurizer(int64 featurizer_id) {
-    MemoryContext entry_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
+    MemoryContext entry_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
     CachedFeaturizer* entry = read_featurizer_rows(featurizer_id, entry_context);
     MemoryContextSetParent(entry_context, TopMemoryContext);
     entry->context = entry_context;
@@ -47,7 +47,6 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     evict_unused(&cached_featurizers, entry, kCachedFeaturizers, [](CachedFeaturizer*) {});
     return entry;
 }
-
 
 }  // namespace
 
@@ -69,7 +68,7 @@ const CachedFeaturizer* latest_featurizer(const char* name) {
     connect_spi();
     Datum values[1] = {CStringGetTextDatum(name)};
     execute_as_owner("SELECT featurizer_id FROM dendrite.featurizers WHERE name = $1 ORDER BY version DESC LIMIT 1", 1,
-            oids({TEXTOID}), values);
+                     oids({TEXTOID}), values);
     if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer \"%s\" does not exist", name),
                         errhint("Create it with dendrite.create_featurizer, or train a model of that name.")));
@@ -94,7 +93,8 @@ void discard_history(CachedFeaturizer* entry) {
 void end_of_transaction(XactEvent event, void*) {
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) {
         if (!entry->history_in_transaction) continue;
-        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) discard_history(entry);
+        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+            discard_history(entry);
         else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
             entry->history_in_transaction = false;
     }
@@ -129,8 +129,8 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     drain_background_work();  // rows handed to the helper are observed before this thread reads the state
     if (featurizer->inline_history || featurizer->featurizer->spec().history.empty()) return featurizer->inline_history;
     auto* entry = const_cast<CachedFeaturizer*>(featurizer);
-    MemoryContext history_context = AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history",
-                                                          ALLOCSET_SMALL_SIZES);
+    MemoryContext history_context =
+        AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history", ALLOCSET_SMALL_SIZES);
     engine::HistoryState* state = nullptr;
     engine_call([&] { state = featurizer->featurizer->new_history().release(); });
     own_in_context(history_context, state);
@@ -138,7 +138,8 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     // Replay the history query in time order. Until the replay completes the state is not published, so
     // an error or a cancel leaves no half-built history behind (the object is freed with its context,
     // a child of the entry's, when the transaction's cleanup or the next attempt deletes it).
-    MemoryContext replay_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext replay_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(replay_context);
     PG_TRY();
     {
@@ -149,17 +150,16 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
             engine::HistoryState* state;
             MemoryContext context;
         } replay{{}, featurizer, state, replay_context};
-        RowVisitor visitor{
-            [](void* context, TupleDesc descriptor, double) {
-                auto* r = static_cast<Replay*>(context);
-                bind_row(&r->binding, r->featurizer, descriptor, r->context);
-            },
-            [](void* context, TupleTableSlot* slot) {
-                auto* r = static_cast<Replay*>(context);
-                load_slot(&r->binding, slot);
-                engine_call([&] { r->featurizer->featurizer->observe(r->binding.raw, r->state); });
-            },
-            &replay};
+        RowVisitor visitor{[](void* context, TupleDesc descriptor, double) {
+                               auto* r = static_cast<Replay*>(context);
+                               bind_row(&r->binding, r->featurizer, descriptor, r->context);
+                           },
+                           [](void* context, TupleTableSlot* slot) {
+                               auto* r = static_cast<Replay*>(context);
+                               load_slot(&r->binding, slot);
+                               engine_call([&] { r->featurizer->featurizer->observe(r->binding.raw, r->state); });
+                           },
+                           &replay};
         // The stored history query runs as the featurizer's owner, whoever scores or inserts.
         const QueryRights owner_rights{featurizer->query_owner, featurizer->search_path};
         with_stored_query_rights(OidIsValid(featurizer->query_owner) ? &owner_rights : nullptr, [&] {
@@ -184,6 +184,5 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     }
     return state;
 }
-
 
 }  // namespace dendrite::pg

@@ -30,7 +30,7 @@ struct CachedFeaturizer {
     bool history_in_transaction;           // the state holds rows of the current, uncommitted transaction
     int pins;                              // cached versions trained with it, fn_extra states (see model_cache.hpp)
     LocalTransactionId last_used;
-    MemoryContext context;                 // owns the entry
+    MemoryContext context;  // owns the entry
     CachedFeaturizer* next;
 };
 

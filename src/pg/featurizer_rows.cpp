@@ -24,7 +24,6 @@ extern "C" {
 #include "utils/inet.h"
 }
 
-
 namespace dendrite::pg {
 
 namespace {
@@ -57,12 +56,14 @@ struct StoredColumn {
 // A featurizer version whose rows were edited by hand (or imported wrong): XX001 naming it, the table and
 // what is wrong. Never a crash, never a score.
 [[noreturn]] void stored_featurizer_corrupted(const CachedFeaturizer* entry, const char* table, const char* what) {
-    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                    errmsg("featurizer \"%s\" is inconsistent: %s", entry->name ? entry->name : "?", what),
-                    entry->name ? errdetail("Table %s, the rows of version %d of featurizer \"%s\".", table, entry->version,
-                                            entry->name)
-                                : errdetail("Table %s, the row of featurizer_id " INT64_FORMAT ".", table, entry->featurizer_id),
-                    errhint("Fitted featurizer rows must not be edited; fit a new featurizer version.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_DATA_CORRUPTED),
+         errmsg("featurizer \"%s\" is inconsistent: %s", entry->name ? entry->name : "?", what),
+         entry->name
+             ? errdetail("Table %s, the rows of version %d of featurizer \"%s\".", table, entry->version, entry->name)
+             : errdetail("Table %s, the row of featurizer_id " INT64_FORMAT ".", table, entry->featurizer_id),
+         errhint("Fitted featurizer rows must not be edited; fit a new featurizer version.")));
     pg_unreachable();
 }
 
@@ -72,11 +73,11 @@ bool spec_json_is_set(HeapTuple row, TupleDesc descriptor) {
     return !isnull;
 }
 
-
 }  // namespace
 
 CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_context) {
-    CachedFeaturizer* entry = static_cast<CachedFeaturizer*>(MemoryContextAllocZero(entry_context, sizeof(CachedFeaturizer)));
+    CachedFeaturizer* entry =
+        static_cast<CachedFeaturizer*>(MemoryContextAllocZero(entry_context, sizeof(CachedFeaturizer)));
     entry->featurizer_id = featurizer_id;
     entry->extension = extension_oid();
 
@@ -89,7 +90,8 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
                               catalog_has_column("featurizers", "search_path") ? "search_path" : "NULL::text"),
                      1, oids({INT8OID}), id);
     if (SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("featurizer version " INT64_FORMAT " does not exist", featurizer_id)));
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("featurizer version " INT64_FORMAT " does not exist", featurizer_id)));
     HeapTuple row = SPI_tuptable->vals[0];
     TupleDesc descriptor = SPI_tuptable->tupdesc;
     bool isnull;
@@ -97,8 +99,7 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     {
         const char* name = SPI_getvalue(row, descriptor, 1);
         const char* query = SPI_getvalue(row, descriptor, 3);
-        if (!name || !query)
-            stored_featurizer_corrupted(entry, "dendrite.featurizers", "its name or query is NULL");
+        if (!name || !query) stored_featurizer_corrupted(entry, "dendrite.featurizers", "its name or query is NULL");
         entry->name = MemoryContextStrdup(entry_context, name);
         entry->query = MemoryContextStrdup(entry_context, query);
         entry->history_query = MemoryContextStrdup(entry_context, SPI_getvalue(row, descriptor, 4));  // coalesce'd
@@ -119,19 +120,21 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
         const Datum types = SPI_getbinval(row, descriptor, 7, &types_null);
         const Datum outputs = SPI_getbinval(row, descriptor, 10, &outputs_null);
         SPI_getbinval(row, descriptor, 2, &isnull);
-        if (!entry->name || isnull || !entry->query || !spec_json_is_set(row, descriptor) || inputs_null || types_null ||
-            outputs_null)
+        if (!entry->name || isnull || !entry->query || !spec_json_is_set(row, descriptor) || inputs_null ||
+            types_null || outputs_null)
             stored_featurizer_corrupted(entry, "dendrite.featurizers", "a column is NULL");
         input_names = text_array_values(inputs, &n_inputs);
         input_types = text_array_values(types, &n_types);
         output_names = text_array_values(outputs, &n_output_names);
     }
     if (n_types != n_inputs)
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
 
-    execute_as_owner("SELECT missing_indicator, center, scale, impute, unseen_value, ordinal FROM dendrite.feature_columns "
-            "WHERE featurizer_id = $1 ORDER BY ordinal",
-            1, oids({INT8OID}), id);
+    execute_as_owner(
+        "SELECT missing_indicator, center, scale, impute, unseen_value, ordinal FROM dendrite.feature_columns "
+        "WHERE featurizer_id = $1 ORDER BY ordinal",
+        1, oids({INT8OID}), id);
     const int n_columns = int(SPI_processed);
     StoredColumn* columns = static_cast<StoredColumn*>(palloc0(sizeof(StoredColumn) * (n_columns + 1)));
     for (int c = 0; c < n_columns; ++c) {
@@ -147,26 +150,30 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
         columns[c].unseen_value = DatumGetFloat8(SPI_getbinval(r, d, 5, &nulls[4]));
         const int ordinal = DatumGetInt32(SPI_getbinval(r, d, 6, &nulls[5]));
         if (nulls[0] || nulls[1] || nulls[2] || nulls[3] || nulls[4] || nulls[5] || ordinal != c + 1 ||
-            !std::isfinite(columns[c].center) || !std::isfinite(columns[c].scale) || !std::isfinite(columns[c].impute) ||
-            !std::isfinite(columns[c].unseen_value))
+            !std::isfinite(columns[c].center) || !std::isfinite(columns[c].scale) ||
+            !std::isfinite(columns[c].impute) || !std::isfinite(columns[c].unseen_value))
             stored_featurizer_corrupted(entry, "dendrite.feature_columns",
                                         psprintf("column %d has a missing or non-finite statistic", c + 1));
     }
-    execute_as_owner("SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
-            "ORDER BY ordinal, rank",
-            1, oids({INT8OID}), id);
+    execute_as_owner(
+        "SELECT ordinal, category, coalesce(value, 0) FROM dendrite.feature_categories WHERE featurizer_id = $1 "
+        "ORDER BY ordinal, rank",
+        1, oids({INT8OID}), id);
     {
         const uint64 n = SPI_processed;
         // Two passes: count per column, then fill.
         for (uint64 i = 0; i < n; ++i) {
             const int ordinal = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
             bool value_null;
-            const double value = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &value_null));
-            if (isnull || value_null || !std::isfinite(value) || !SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))
+            const double value =
+                DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &value_null));
+            if (isnull || value_null || !std::isfinite(value) ||
+                !SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))
                 stored_featurizer_corrupted(entry, "dendrite.feature_categories",
                                             "a category or its value is missing or not finite");
             if (ordinal < 1 || ordinal > n_columns)
-                ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has a category of an unknown column", entry->name)));
+                ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                                errmsg("featurizer \"%s\" has a category of an unknown column", entry->name)));
             columns[ordinal - 1].n_categories++;
         }
         for (int c = 0; c < n_columns; ++c) {
@@ -183,18 +190,20 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
         }
     }
     execute_as_owner("SELECT center, scale FROM dendrite.feature_history WHERE featurizer_id = $1 ORDER BY ordinal", 1,
-            oids({INT8OID}), id);
+                     oids({INT8OID}), id);
     const int n_history = int(SPI_processed);
     double* history_center = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
     double* history_scale = static_cast<double*>(palloc(sizeof(double) * (n_history + 1)));
     for (int i = 0; i < n_history; ++i) {
         bool center_null, scale_null;
-        history_center[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &center_null));
+        history_center[i] =
+            DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &center_null));
         history_scale[i] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &scale_null));
         if (center_null || scale_null || !std::isfinite(history_center[i]) || !std::isfinite(history_scale[i]) ||
             !(history_scale[i] > 0))
-            stored_featurizer_corrupted(entry, "dendrite.feature_history",
-                                        psprintf("history output %d has a missing, non-finite or non-positive statistic", i + 1));
+            stored_featurizer_corrupted(
+                entry, "dendrite.feature_history",
+                psprintf("history output %d has a missing, non-finite or non-positive statistic", i + 1));
     }
     engine::Featurizer* featurizer = nullptr;
     engine_call([&] {
@@ -214,7 +223,8 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
                 if (spec.columns[c].encoding != engine::CategoricalEncoding::OneHot)
                     fitted[c].category_values.push_back(columns[c].values[i]);
             }
-            if (!(fitted[c].scale > 0)) engine::fail(engine::ErrorKind::Data, "a feature column has a scale that is not positive");
+            if (!(fitted[c].scale > 0))
+                engine::fail(engine::ErrorKind::Data, "a feature column has a scale that is not positive");
         }
         std::vector<engine::FittedHistoryOutput> history;
         for (int i = 0; i < n_history; ++i) history.push_back({history_center[i], history_scale[i]});
@@ -233,18 +243,19 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     for (int i = 0; names_match && i < n_output_names; ++i)
         names_match = strcmp(featurizer->output_names()[size_t(i)].c_str(), output_names[i]) == 0;
     if (!names_match)
-        stored_featurizer_corrupted(entry, "dendrite.featurizers",
-                                    "its output_names do not match its spec");
+        stored_featurizer_corrupted(entry, "dendrite.featurizers", "its output_names do not match its spec");
 
     entry->featurizer = featurizer;
     entry->n_outputs = featurizer->output_count();
     entry->n_inputs = n_inputs;
     entry->input_names = static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * n_inputs));
-    entry->input_types = static_cast<engine::SqlTypeClass*>(MemoryContextAlloc(entry_context, sizeof(engine::SqlTypeClass) * n_inputs));
+    entry->input_types =
+        static_cast<engine::SqlTypeClass*>(MemoryContextAlloc(entry_context, sizeof(engine::SqlTypeClass) * n_inputs));
     entry->input_optional = static_cast<bool*>(MemoryContextAlloc(entry_context, sizeof(bool) * n_inputs));
     for (int i = 0; i < n_inputs; ++i) {
         if (strcmp(input_names[i], featurizer->inputs()[i].c_str()) != 0)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
+            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                            errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
         entry->input_names[i] = MemoryContextStrdup(entry_context, input_names[i]);
         entry->input_types[i] = parse_type_class(input_types[i]);
         entry->input_optional[i] = featurizer->optional_input(size_t(i));
@@ -255,8 +266,8 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     return entry;
 }
 
-int64 store_featurizer(const char* name, const char* query, const char* history_query, const engine::Featurizer& featurizer,
-                       const engine::SqlTypeClass* input_types, int64 rows) {
+int64 store_featurizer(const char* name, const char* query, const char* history_query,
+                       const engine::Featurizer& featurizer, const engine::SqlTypeClass* input_types, int64 rows) {
     require_featurizer_manager(name);  // again: another role may have created it while this one was fitting
     const auto& inputs = featurizer.inputs();
     const int n_inputs = int(inputs.size());
@@ -277,27 +288,31 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
     });
 
     Datum values[10] = {CStringGetTextDatum(name),
-                       CStringGetTextDatum(query),
-                       history_query ? CStringGetTextDatum(history_query) : (Datum)0,
-                       CStringGetTextDatum(spec_json),
-                       PointerGetDatum(text_array(input_names, n_inputs)),
-                       PointerGetDatum(text_array(type_names, n_inputs)),
-                       PointerGetDatum(text_array(output_names, n_outputs)),
-                       Int64GetDatum(rows),
-                       CStringGetTextDatum(current_user_name()),
-                       CStringGetTextDatum(search_path_to_store())};
+                        CStringGetTextDatum(query),
+                        history_query ? CStringGetTextDatum(history_query) : (Datum)0,
+                        CStringGetTextDatum(spec_json),
+                        PointerGetDatum(text_array(input_names, n_inputs)),
+                        PointerGetDatum(text_array(type_names, n_inputs)),
+                        PointerGetDatum(text_array(output_names, n_outputs)),
+                        Int64GetDatum(rows),
+                        CStringGetTextDatum(current_user_name()),
+                        CStringGetTextDatum(search_path_to_store())};
     const char nulls[10] = {' ', ' ', history_query ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-    const Oid types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8OID,
-                           TEXTOID, TEXTOID};
+    const Oid types[10] = {TEXTOID,      TEXTOID,      TEXTOID, TEXTOID, TEXTARRAYOID,
+                           TEXTARRAYOID, TEXTARRAYOID, INT8OID, TEXTOID, TEXTOID};
     // The owner (0.3.0 on) and the search_path its queries resolve names in (0.5.0 on), as the catalog has them.
     const bool with_owner = featurizers_have_owners();
     const bool with_path = with_owner && catalog_has_column("featurizers", "search_path");
-    execute_as_owner(psprintf("INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
-                     "input_types, output_names, rows%s%s) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
-                     "$5, $6, $7, $8%s%s FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
-                     with_owner ? ", owner" : "", with_path ? ", search_path" : "", with_owner ? ", $9" : "",
-                     with_path ? ", $10" : ""),
-            with_path ? 10 : with_owner ? 9 : 8, types, values, nulls);
+    execute_as_owner(
+        psprintf("INSERT INTO dendrite.featurizers (name, version, query, history_query, spec, input_columns, "
+                 "input_types, output_names, rows%s%s) SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4::jsonb, "
+                 "$5, $6, $7, $8%s%s FROM dendrite.featurizers WHERE name = $1 RETURNING featurizer_id",
+                 with_owner ? ", owner" : "", with_path ? ", search_path" : "", with_owner ? ", $9" : "",
+                 with_path ? ", $10" : ""),
+        with_path    ? 10
+        : with_owner ? 9
+                     : 8,
+        types, values, nulls);
     if (SPI_processed != 1)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store featurizer \"%s\"", name)));
     bool isnull;
@@ -314,11 +329,16 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
     const auto& columns = featurizer.columns();
     for (size_t c = 0; c < columns.size(); ++c) {
         const engine::FittedColumn& column = columns[c];
-        Datum row[10] = {Int64GetDatum(featurizer_id),           Int32GetDatum(int(c) + 1),
-                         CStringGetTextDatum(column.spec.name.c_str()), CStringGetTextDatum(engine::kind_name(column.spec.kind)),
-                         BoolGetDatum(column.missing_indicator), Float8GetDatum(column.center),
-                         Float8GetDatum(column.scale),           Float8GetDatum(column.impute),
-                         Float8GetDatum(column.unseen_value),    Int32GetDatum(column.outputs())};
+        Datum row[10] = {Int64GetDatum(featurizer_id),
+                         Int32GetDatum(int(c) + 1),
+                         CStringGetTextDatum(column.spec.name.c_str()),
+                         CStringGetTextDatum(engine::kind_name(column.spec.kind)),
+                         BoolGetDatum(column.missing_indicator),
+                         Float8GetDatum(column.center),
+                         Float8GetDatum(column.scale),
+                         Float8GetDatum(column.impute),
+                         Float8GetDatum(column.unseen_value),
+                         Int32GetDatum(column.outputs())};
         execute_plan_as_owner(insert_column, row);
         for (size_t i = 0; i < column.categories.size(); ++i) {
             Datum category[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(c) + 1), Int32GetDatum(int(i) + 1),
@@ -328,18 +348,18 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
         }
     }
     SPIPlanPtr insert_history = prepare_as_owner(
-        "INSERT INTO dendrite.feature_history (featurizer_id, ordinal, output_name, center, scale) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO dendrite.feature_history (featurizer_id, ordinal, output_name, center, scale) VALUES ($1, $2, $3, "
+        "$4, $5)",
         5, oids({INT8OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID}));
     const auto& history = featurizer.history_outputs();
     const int first_history_output = n_outputs - int(history.size());
     for (size_t i = 0; i < history.size(); ++i) {
         Datum row[5] = {Int64GetDatum(featurizer_id), Int32GetDatum(int(i) + 1),
-                        CStringGetTextDatum(output_names[first_history_output + int(i)]), Float8GetDatum(history[i].center),
-                        Float8GetDatum(history[i].scale)};
+                        CStringGetTextDatum(output_names[first_history_output + int(i)]),
+                        Float8GetDatum(history[i].center), Float8GetDatum(history[i].scale)};
         execute_plan_as_owner(insert_history, row);
     }
     return featurizer_id;
 }
-
 
 }  // namespace dendrite::pg

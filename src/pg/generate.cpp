@@ -33,7 +33,8 @@ DENDRITE_FUNCTION(dendrite_generate_transactions) {
         options.memory_limit_bytes = size_t(training_memory_kb) * 1024;
         const auto generated = engine::generate_transactions(options);
         count = generated.size();
-        transactions = static_cast<engine::Transaction*>(palloc_or_throw(sizeof(engine::Transaction) * std::max<size_t>(count, 1)));
+        transactions = static_cast<engine::Transaction*>(
+            palloc_or_throw(sizeof(engine::Transaction) * std::max<size_t>(count, 1)));
         std::copy(generated.begin(), generated.end(), transactions);
     });
     CHECK_FOR_INTERRUPTS();
@@ -42,8 +43,8 @@ DENDRITE_FUNCTION(dendrite_generate_transactions) {
     ReturnSetInfo* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     const auto& countries = engine::generator_countries();
     const auto& categories = engine::generator_merchant_categories();
-    MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "generate_transactions row",
-                                                      ALLOCSET_DEFAULT_SIZES);
+    MemoryContext row_context =
+        AllocSetContextCreate(CurrentMemoryContext, "generate_transactions row", ALLOCSET_DEFAULT_SIZES);
     for (size_t i = 0; i < count; ++i) {
         if ((i & 4095) == 0) CHECK_FOR_INTERRUPTS();
         MemoryContext old = MemoryContextSwitchTo(row_context);

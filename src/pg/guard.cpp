@@ -50,7 +50,8 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
     const int n_features = state->version->n_features;
     // Buffers for kBatchRows rows, in the statement's memory (freed when the trigger returns).
     float* x = static_cast<float*>(palloc(sizeof(float) * size_t(n_features + 1) * kBatchRows));
-    float* scratch = static_cast<float*>(palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
+    float* scratch = static_cast<float*>(
+        palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
     float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
 
     Tuplestorestate* rows = trigger->tg_newtable;
@@ -58,12 +59,14 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
     tuplestore_select_read_pointer(rows, read_pointer);
     tuplestore_rescan(rows);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
-    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext chunk_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
     // Keys are kept as values and turned into text only where needed (logged or flagged rows).
     Datum* key_values = static_cast<Datum*>(palloc(sizeof(Datum) * kBatchRows));
     bool* key_nulls = static_cast<bool*>(palloc(sizeof(bool) * kBatchRows));
     RowActions actions;
-    begin_actions(&actions, state, trigger->tg_relation, false);  // last: 'flag' connects SPI, which has memory of its own
+    begin_actions(&actions, state, trigger->tg_relation,
+                  false);  // last: 'flag' connects SPI, which has memory of its own
     bool done = false;
     while (!done) {
         CHECK_FOR_INTERRUPTS();
@@ -156,12 +159,13 @@ DENDRITE_FUNCTION(dendrite_guard_batch) {
     } else if (trigger->tg_newtable) {
         score_transition_table(state, trigger);
     } else if (!has_partner_trigger(trigger, fcinfo->flinfo->fn_oid, true)) {
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("dendrite.guard_batch fired FOR EACH STATEMENT has no rows to score"),
-                        errdetail("It reads the statement's rows from REFERENCING NEW TABLE, or from a BEFORE INSERT ... FOR "
-                                  "EACH ROW trigger calling dendrite.guard_batch with the same arguments."),
-                        errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
-                                "EXECUTE FUNCTION dendrite.guard_batch(...)")));
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("dendrite.guard_batch fired FOR EACH STATEMENT has no rows to score"),
+                 errdetail("It reads the statement's rows from REFERENCING NEW TABLE, or from a BEFORE INSERT ... FOR "
+                           "EACH ROW trigger calling dendrite.guard_batch with the same arguments."),
+                 errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
+                         "EXECUTE FUNCTION dendrite.guard_batch(...)")));
     }
     // else: the row capture saw no row of this statement (none inserted, or its WHEN clause matched none)
     return PointerGetDatum(nullptr);

@@ -58,26 +58,28 @@ char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types,
     return sql.data;
 }
 
-
 // The flag write-back is an UPDATE of the user's table: its triggers, row security policies and the
 // functions they call are the table owner's code. They run as the table owner, in a security-restricted
 // operation with search_path pinned (as VACUUM, ANALYZE and REINDEX run a table's index expressions): never
 // as the extension's owner, and never with the rights of whoever inserts.
 void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
     int rc = 0;
-    with_table_owner_rights(actions->table_owner, [&] { rc = SPI_execute_plan(actions->flag_plan, values, nullptr, false, 0); });
+    with_table_owner_rights(actions->table_owner,
+                            [&] { rc = SPI_execute_plan(actions->flag_plan, values, nullptr, false, 0); });
     if (rc < 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the flag update failed: %s", SPI_result_code_string(rc))));
+        ereport(ERROR,
+                (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the flag update failed: %s", SPI_result_code_string(rc))));
 }
 
 }  // namespace
 
 [[noreturn]] void reject(const GuardState* state, double score, const char* key) {
-    ereport(ERROR, (errcode(kRejectedByModel),
-                    errmsg("%s rejected by model \"%s\" version %d: score %.4f is at or above the threshold %.4f",
-                           key ? psprintf("row %s of %s", key, state->table_name) : psprintf("a row of %s", state->table_name),
-                           state->model, state->version->version, score, state->threshold),
-                    errhint("The transaction is rolled back; nothing of it is written.")));
+    ereport(ERROR,
+            (errcode(kRejectedByModel),
+             errmsg("%s rejected by model \"%s\" version %d: score %.4f is at or above the threshold %.4f",
+                    key ? psprintf("row %s of %s", key, state->table_name) : psprintf("a row of %s", state->table_name),
+                    state->model, state->version->version, score, state->threshold),
+             errhint("The transaction is rolled back; nothing of it is written.")));
     pg_unreachable();
 }
 
@@ -136,17 +138,22 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
 
 Datum flag_value(Oid type, double score, bool over) {
     switch (type) {
-        case BOOLOID: return BoolGetDatum(over);
-        case FLOAT4OID: return Float4GetDatum(float(score));
-        case NUMERICOID: return DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
-        default: return Float8GetDatum(score);
+        case BOOLOID:
+            return BoolGetDatum(over);
+        case FLOAT4OID:
+            return Float4GetDatum(float(score));
+        case NUMERICOID:
+            return DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+        default:
+            return Float8GetDatum(score);
     }
 }
 
 void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only) {
     actions->state = state;
     actions->flag_plan = nullptr;
-    actions->own_transaction = own_rows_only ? CStringGetTextDatum(psprintf("%u", GetCurrentTransactionId())) : Datum(0);
+    actions->own_transaction =
+        own_rows_only ? CStringGetTextDatum(psprintf("%u", GetCurrentTransactionId())) : Datum(0);
     actions->keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
     if (state->flag) {
         Oid flag_types[4];
@@ -164,9 +171,9 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
     }
 }
 
-
 // n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
-void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls) {
+void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values,
+                 const bool* key_nulls) {
     const GuardState* state = actions->state;
     auto key_of = [&](int i) -> char* {
         if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
@@ -190,7 +197,8 @@ void act_on_rows(const RowActions* actions, int n, const float* scores, const Da
             char* key = over ? key_of(i) : nullptr;
             if (!key) continue;
             keys[flagged] = CStringGetTextDatum(key);
-            for (int c = 0; c < state->n_flag_columns; ++c) flags[c][flagged] = flag_value(state->flag_types[c], scores[i], over);
+            for (int c = 0; c < state->n_flag_columns; ++c)
+                flags[c][flagged] = flag_value(state->flag_types[c], scores[i], over);
             ++flagged;
         }
         if (flagged > 0) {
@@ -201,7 +209,8 @@ void act_on_rows(const RowActions* actions, int n, const float* scores, const Da
                 bool by_value;
                 char align;
                 get_typlenbyvalalign(state->flag_types[c], &length, &by_value, &align);
-                values[c + 1] = PointerGetDatum(construct_array(flags[c], flagged, state->flag_types[c], length, by_value, align));
+                values[c + 1] =
+                    PointerGetDatum(construct_array(flags[c], flagged, state->flag_types[c], length, by_value, align));
             }
             values[state->n_flag_columns + 1] = actions->own_transaction;  // unused without own_rows_only
             flag_rows_as_table_owner(actions, values);

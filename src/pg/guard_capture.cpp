@@ -41,16 +41,16 @@ extern "C" {
 namespace dendrite::pg {
 
 struct Capture {
-    GuardState* state;          // the row trigger's state, lent to the statement (its actions are done with it)
-    MemoryContext statement;    // the row trigger's fn_mcxt
+    GuardState* state;        // the row trigger's state, lent to the statement (its actions are done with it)
+    MemoryContext statement;  // the row trigger's fn_mcxt
     Oid relation;
-    int nargs;                  // the row trigger's arguments: its statement trigger has the same
+    int nargs;  // the row trigger's arguments: its statement trigger has the same
     char** args;
-    int nest_level;             // the (sub)transaction that captured
+    int nest_level;                      // the (sub)transaction that captured
     const CachedFeaturizer* featurizer;  // pinned by state's version
     bool has_history;
-    engine::HistoryState* history;       // the state the sealed chunks observe into
-    engine::CapturedRows* rows;          // deleted by end_capture
+    engine::HistoryState* history;  // the state the sealed chunks observe into
+    engine::CapturedRows* rows;     // deleted by end_capture
     size_t captured;
     Datum* key_values;  // per captured row (by-reference values copied into memory)
     bool* key_nulls;
@@ -62,7 +62,6 @@ struct Capture {
 namespace {
 
 constexpr size_t kChunksInFlight = 2;
-
 
 Capture* captures = nullptr;
 bool capture_callbacks_registered = false;
@@ -84,7 +83,7 @@ void end_capture(Capture* capture) noexcept {
 // The captures of the (sub)transactions at nest level >= from_level (0: all).
 void discard_captures(int from_level) noexcept {
     drain_background_work();
-    for (Capture* capture = captures, *next; capture; capture = next) {
+    for (Capture *capture = captures, *next; capture; capture = next) {
         next = capture->next;
         if (capture->nest_level >= from_level) end_capture(capture);
     }
@@ -99,11 +98,13 @@ void captures_at_transaction_end(XactEvent event, void*) {
                 const char* name = get_rel_name(captures->relation);
                 const char* table = name ? name : "?";
                 discard_captures(0);
-                ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                                errmsg("dendrite.guard_batch captured rows of \"%s\" that no statement trigger scored", table),
-                                errdetail("The transaction is rolled back rather than commit rows that no guard has seen."),
-                                errhint("The BEFORE INSERT ... FOR EACH ROW trigger needs an enabled AFTER INSERT ... FOR EACH "
-                                        "STATEMENT trigger calling dendrite.guard_batch with the same arguments.")));
+                ereport(
+                    ERROR,
+                    (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                     errmsg("dendrite.guard_batch captured rows of \"%s\" that no statement trigger scored", table),
+                     errdetail("The transaction is rolled back rather than commit rows that no guard has seen."),
+                     errhint("The BEFORE INSERT ... FOR EACH ROW trigger needs an enabled AFTER INSERT ... FOR EACH "
+                             "STATEMENT trigger calling dendrite.guard_batch with the same arguments.")));
             }
             break;
         case XACT_EVENT_ABORT:
@@ -116,7 +117,8 @@ void captures_at_transaction_end(XactEvent event, void*) {
         case XACT_EVENT_PREPARE:
             stop_background_worker();  // no helper thread outlives its transaction
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -143,9 +145,10 @@ bool has_partner_trigger(TriggerData* trigger, Oid function, bool want_row_trigg
         const bool row = TRIGGER_FOR_ROW(t->tgtype);
         const bool timing_ok = want_row_trigger ? TRIGGER_FOR_BEFORE(t->tgtype) : TRIGGER_FOR_AFTER(t->tgtype);
         if (t->tgfoid != function || row != want_row_trigger || !timing_ok || !TRIGGER_FOR_INSERT(t->tgtype)) continue;
-        const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS ||
-                           (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
-        if (fires && (want_row_trigger || !t->tgqual) && same_arguments(t->tgnargs, t->tgargs, trigger->tg_trigger)) return true;
+        const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS || (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA
+                                                                            : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
+        if (fires && (want_row_trigger || !t->tgqual) && same_arguments(t->tgnargs, t->tgargs, trigger->tg_trigger))
+            return true;
     }
     return false;
 }
@@ -164,22 +167,28 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     Relation relation = trigger->tg_relation;
     if (relation->rd_rel->relispartition)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("dendrite.guard_batch cannot capture the rows of partition \"%s\"", RelationGetRelationName(relation)),
+                        errmsg("dendrite.guard_batch cannot capture the rows of partition \"%s\"",
+                               RelationGetRelationName(relation)),
                         errhint("On a partitioned table use the statement trigger with REFERENCING NEW TABLE.")));
     if (!has_partner_trigger(trigger, fcinfo->flinfo->fn_oid, false))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("dendrite.guard_batch captures the rows of \"%s\" but no statement trigger scores them",
-                               RelationGetRelationName(relation)),
-                        errdetail("A BEFORE INSERT ... FOR EACH ROW trigger calling dendrite.guard_batch needs an enabled AFTER "
-                                  "INSERT ... FOR EACH STATEMENT trigger calling it with the same arguments."),
-                        errhint("CREATE TRIGGER ... AFTER INSERT ON %s FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...), "
-                                "with this trigger's arguments.", state->table_name)));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("dendrite.guard_batch captures the rows of \"%s\" but no statement trigger scores them",
+                    RelationGetRelationName(relation)),
+             errdetail("A BEFORE INSERT ... FOR EACH ROW trigger calling dendrite.guard_batch needs an enabled AFTER "
+                       "INSERT ... FOR EACH STATEMENT trigger calling it with the same arguments."),
+             errhint(
+                 "CREATE TRIGGER ... AFTER INSERT ON %s FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...), "
+                 "with this trigger's arguments.",
+                 state->table_name)));
     if (!capture_callbacks_registered) {
         RegisterXactCallback(captures_at_transaction_end, nullptr);
         RegisterSubXactCallback(captures_at_subtransaction_end, nullptr);
         capture_callbacks_registered = true;
     }
-    MemoryContext memory = AllocSetContextCreate(TopTransactionContext, "dendrite guard_batch capture", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext memory =
+        AllocSetContextCreate(TopTransactionContext, "dendrite guard_batch capture", ALLOCSET_DEFAULT_SIZES);
     auto* capture = static_cast<Capture*>(MemoryContextAllocZero(memory, sizeof(Capture)));
     capture->memory = memory;
     capture->state = state;
@@ -187,7 +196,8 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->relation = RelationGetRelid(relation);
     capture->nargs = trigger->tg_trigger->tgnargs;
     capture->args = static_cast<char**>(MemoryContextAlloc(memory, sizeof(char*) * size_t(capture->nargs + 1)));
-    for (int i = 0; i < capture->nargs; ++i) capture->args[i] = MemoryContextStrdup(memory, trigger->tg_trigger->tgargs[i]);
+    for (int i = 0; i < capture->nargs; ++i)
+        capture->args[i] = MemoryContextStrdup(memory, trigger->tg_trigger->tgargs[i]);
     capture->nest_level = GetCurrentTransactionNestLevel();
     capture->featurizer = state->version->featurizer;
     capture->has_history = !capture->featurizer->featurizer->spec().history.empty();
@@ -219,17 +229,20 @@ Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
     if (state->key_attnum >= 0) {
         if (capture->captured == capture->key_room) {
             const size_t room = capture->key_room ? 2 * capture->key_room : 64;
-            capture->key_values = static_cast<Datum*>(capture->key_room ? repalloc_huge(capture->key_values, room * sizeof(Datum))
-                                                                        : MemoryContextAllocHuge(capture->memory, room * sizeof(Datum)));
-            capture->key_nulls = static_cast<bool*>(capture->key_room ? repalloc_huge(capture->key_nulls, room * sizeof(bool))
-                                                                      : MemoryContextAllocHuge(capture->memory, room * sizeof(bool)));
+            capture->key_values =
+                static_cast<Datum*>(capture->key_room ? repalloc_huge(capture->key_values, room * sizeof(Datum))
+                                                      : MemoryContextAllocHuge(capture->memory, room * sizeof(Datum)));
+            capture->key_nulls =
+                static_cast<bool*>(capture->key_room ? repalloc_huge(capture->key_nulls, room * sizeof(bool))
+                                                     : MemoryContextAllocHuge(capture->memory, room * sizeof(bool)));
             capture->key_room = room;
         }
         const bool null = binding->nulls[state->key_attnum];
         capture->key_nulls[capture->captured] = null;
         if (!null) {
             MemoryContext old = MemoryContextSwitchTo(capture->memory);
-            capture->key_values[capture->captured] = datumCopy(binding->values[state->key_attnum], state->key_byval, state->key_typlen);
+            capture->key_values[capture->captured] =
+                datumCopy(binding->values[state->key_attnum], state->key_byval, state->key_typlen);
             MemoryContextSwitchTo(old);
         }
     }
@@ -250,7 +263,8 @@ void score_capture(Capture* capture, Relation relation) {
     engine_call([&] { capture->rows->rethrow_error(); });
 
     GuardState* state = capture->state;
-    MemoryContext chunk_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext chunk_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
     RowActions actions;
     begin_actions(&actions, state, relation, true);  // last: 'flag' connects SPI, which has memory of its own
     const size_t rows = capture->rows->rows();
@@ -276,7 +290,8 @@ void score_capture(Capture* capture, Relation relation) {
 // A capture of this statement by a row trigger with the statement trigger's arguments, if any.
 Capture* statement_capture(FunctionCallInfo fcinfo, TriggerData* trigger) {
     for (Capture* capture = captures; capture; capture = capture->next)
-        if (capture->statement == fcinfo->flinfo->fn_mcxt && capture->relation == RelationGetRelid(trigger->tg_relation) &&
+        if (capture->statement == fcinfo->flinfo->fn_mcxt &&
+            capture->relation == RelationGetRelid(trigger->tg_relation) &&
             same_arguments(capture->nargs, capture->args, trigger->tg_trigger))
             return capture;
     return nullptr;

@@ -34,7 +34,8 @@ namespace {
 
 // The columns of dendrite.predictions that 'log' fills, found by name (the layout is the same in every
 // version, but attribute numbers need not be: a column dropped and added back by an upgrade would move).
-const char* const kLogColumns[7] = {"version_id", "table_name", "row_key", "score", "threshold", "decision", "predicted_at"};
+const char* const kLogColumns[7] = {"version_id", "table_name", "row_key",     "score",
+                                    "threshold",  "decision",   "predicted_at"};
 
 void resolve_log_relation(GuardState* state) {
     state->log_relation = get_relname_relid("predictions", get_namespace_oid("dendrite", false));
@@ -64,9 +65,9 @@ int column_index(TupleDesc descriptor, const char* name, const char* function, c
         Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
         if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) return i;
     }
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                    errmsg("%s: table \"%s\" has no column \"%s\" (its %s column)", function,
-                           RelationGetRelationName(relation), name, role)));
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("%s: table \"%s\" has no column \"%s\" (its %s column)",
+                                                       function, RelationGetRelationName(relation), name, role)));
     pg_unreachable();
 }
 
@@ -75,10 +76,14 @@ void parse_action(GuardState* state, const char* action) {
     char* saveptr = nullptr;
     int n = 0;
     for (char* word = strtok_r(copy, ", +", &saveptr); word; word = strtok_r(nullptr, ", +", &saveptr), ++n) {
-        if (strcmp(word, "reject") == 0) state->reject = true;
-        else if (strcmp(word, "flag") == 0) state->flag = true;
-        else if (strcmp(word, "log") == 0) state->log = true;
-        else bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
+        if (strcmp(word, "reject") == 0)
+            state->reject = true;
+        else if (strcmp(word, "flag") == 0)
+            state->flag = true;
+        else if (strcmp(word, "log") == 0)
+            state->log = true;
+        else
+            bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
     }
     if (n == 0) bad_argument(state->function, "the action is empty", nullptr);
     if (state->reject && state->flag)
@@ -116,19 +121,24 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
 
     const bool has_columns = t->tgnargs >= 4 && t->tgargs[3][0] != '\0';
     if (state->flag && !has_columns)
-        bad_argument(function, "'flag' needs the column(s) to write", "Give a float column for the score and/or a boolean column as the fourth argument.");
-    if (!state->flag && has_columns) bad_argument(function, "flag columns are given but the action does not flag", nullptr);
+        bad_argument(function, "'flag' needs the column(s) to write",
+                     "Give a float column for the score and/or a boolean column as the fourth argument.");
+    if (!state->flag && has_columns)
+        bad_argument(function, "flag columns are given but the action does not flag", nullptr);
     if (has_columns) {
         char* copy = pstrdup(t->tgargs[3]);
         char* saveptr = nullptr;
         for (char* name = strtok_r(copy, ", ", &saveptr); name; name = strtok_r(nullptr, ", ", &saveptr)) {
-            if (state->n_flag_columns == 2) bad_argument(function, "at most two flag columns (a score and a boolean)", nullptr);
+            if (state->n_flag_columns == 2)
+                bad_argument(function, "at most two flag columns (a score and a boolean)", nullptr);
             const int index = column_index(descriptor, name, function, "flag", relation);
             const Oid type = TupleDescAttr(descriptor, index)->atttypid;
             if (type != FLOAT8OID && type != FLOAT4OID && type != NUMERICOID && type != BOOLOID)
-                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                                errmsg("%s: flag column \"%s\" is of type %s", function, name, format_type_be(type)),
-                                errhint("A flag column is float8, real or numeric (the score) or boolean (score >= threshold).")));
+                ereport(
+                    ERROR,
+                    (errcode(ERRCODE_DATATYPE_MISMATCH),
+                     errmsg("%s: flag column \"%s\" is of type %s", function, name, format_type_be(type)),
+                     errhint("A flag column is float8, real or numeric (the score) or boolean (score >= threshold).")));
             state->flag_attnums[state->n_flag_columns] = index;
             state->flag_types[state->n_flag_columns] = type;
             state->n_flag_columns++;
@@ -170,7 +180,6 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     return state;
 }
 
-
 // Guard states across statements. fn_extra lives as long as one statement, and building a state costs
 // more than scoring a row (~3.5 us against ~1 us: copying the table's descriptor, binding columns by name,
 // syscache lookups), which every single-row INSERT paid. Built states are therefore kept per backend,
@@ -196,7 +205,8 @@ void mark_guards_stale(Datum, Oid relation) {
 void end_loan(void* arg) { static_cast<GuardState*>(arg)->in_use = false; }
 
 void lend(GuardState* state, FunctionCallInfo fcinfo) {
-    auto* callback = static_cast<MemoryContextCallback*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
+    auto* callback =
+        static_cast<MemoryContextCallback*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
     callback->func = end_loan;
     callback->arg = state;
     MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
@@ -281,12 +291,14 @@ void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool b
     const bool statement = TRIGGER_FIRED_AFTER(event) && TRIGGER_FIRED_FOR_STATEMENT(event);
     const bool capture = TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event);
     if (batch && !(TRIGGER_FIRED_BY_INSERT(event) && (statement || capture)))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("%s must be fired AFTER INSERT ... FOR EACH STATEMENT, or BEFORE INSERT ... FOR EACH ROW", function),
-                        errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows "
-                                "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...); or, for bulk loads, "
-                                "the same function as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... "
-                                "FOR EACH STATEMENT trigger without REFERENCING.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("%s must be fired AFTER INSERT ... FOR EACH STATEMENT, or BEFORE INSERT ... FOR EACH ROW",
+                        function),
+                 errhint("CREATE TRIGGER ... AFTER INSERT ON t REFERENCING NEW TABLE AS new_rows "
+                         "FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch(...); or, for bulk loads, "
+                         "the same function as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... "
+                         "FOR EACH STATEMENT trigger without REFERENCING.")));
 }
 
 // Computes the features of the row loaded into the binding (load_row or load_slot) from the inline history.

@@ -33,18 +33,18 @@ struct GuardState {
     int16 key_typlen;
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
-    Oid log_relation;        // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
+    Oid log_relation;  // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
     int log_attributes[7];
     RowBinding binding;
-    float* x;        // the row trigger's feature vector (the batch trigger allocates its own per statement)
-    float* scratch;  // forward_one's
+    float* x;          // the row trigger's feature vector (the batch trigger allocates its own per statement)
+    float* scratch;    // forward_one's
     Capture* capture;  // guard_batch BEFORE ... FOR EACH ROW: the statement's captured rows (guard_capture.cpp)
     // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
     // with its statement's fn_mcxt.
     Oid trigger_oid, relation_oid;  // the key (a trigger calls one function, so it tells guard from guard_batch)
-    bool stale;   // the table's relcache entry was invalidated since the state was built
-    bool in_use;  // lent to a running statement, whose fn_extra points to it
-    MemoryContext context;  // owns the state (a child of TopMemoryContext once cached)
+    bool stale;                     // the table's relcache entry was invalidated since the state was built
+    bool in_use;                    // lent to a running statement, whose fn_extra points to it
+    MemoryContext context;          // owns the state (a child of TopMemoryContext once cached)
     GuardState* next;
 };
 

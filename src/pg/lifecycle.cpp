@@ -49,7 +49,8 @@ void collect_evaluation_row(void* context, const float* features, TupleTableSlot
         const size_t capacity = e->capacity ? e->capacity * 2 : 65536;
         const size_t budget = size_t(training_memory_kb) * 1024;
         if (capacity * 2 * sizeof(float) > budget)
-            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("the evaluated rows do not fit in dendrite.training_memory"),
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+                            errmsg("the evaluated rows do not fit in dendrite.training_memory"),
                             errdetail("%zu rows need about %zu MB; dendrite.training_memory is %d MB.", capacity,
                                       (capacity * 2 * sizeof(float)) >> 20, training_memory_kb >> 10),
                             errhint("Evaluate on fewer rows (a WHERE clause or TABLESAMPLE in the query).")));
@@ -71,7 +72,7 @@ void collect_evaluation_row(void* context, const float* features, TupleTableSlot
 // Per feature, the current rows' counts in the bins of the training baseline.
 struct DriftCounts {
     int n_features;
-    float** edges;      // per feature, n_edges[f] values
+    float** edges;  // per feature, n_edges[f] values
     int* n_edges;
     double** fractions;  // per feature, n_edges[f] + 1 values
     int64** counts;      // per feature, n_edges[f] + 1 counters
@@ -113,7 +114,8 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     connect_spi();
     if (PG_ARGISNULL(3)) {
         Datum id[1] = {Int64GetDatum(rows.version->version_id)};
-        execute_as_owner("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}), id);
+        execute_as_owner("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}),
+                         id);
         rows.label = MemoryContextStrdup(rows.context, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
@@ -182,14 +184,18 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("the dendrite catalog has no training baselines"),
                         errhint("Run ALTER EXTENSION dendrite UPDATE, then retrain the model.")));
-    execute_as_owner("SELECT feature_index, feature, mean, stddev, edges, fractions FROM dendrite.feature_baselines "
-            "WHERE version_id = $1 ORDER BY feature_index",
-            1, oids({INT8OID}), id);
+    execute_as_owner(
+        "SELECT feature_index, feature, mean, stddev, edges, fractions FROM dendrite.feature_baselines "
+        "WHERE version_id = $1 ORDER BY feature_index",
+        1, oids({INT8OID}), id);
     if (SPI_processed != uint64(n))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("version %d of model \"%s\" has no training baseline", version->version, model),
-                        errdetail("Versions trained before dendrite 0.4.0, and their exports, have no deciles of their training rows."),
-                        errhint("Train a new version (dendrite.train or dendrite.retrain).")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("version %d of model \"%s\" has no training baseline", version->version, model),
+             errdetail(
+                 "Versions trained before dendrite 0.4.0, and their exports, have no deciles of their training rows."),
+             errhint("Train a new version (dendrite.train or dendrite.retrain).")));
     for (int f = 0; f < n; ++f) {
         HeapTuple row = SPI_tuptable->vals[f];
         TupleDesc desc = SPI_tuptable->tupdesc;

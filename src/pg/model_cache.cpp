@@ -32,8 +32,8 @@ void evict_versions(const CachedVersion* keep) {
 // Loads a version into a context that becomes a child of TopMemoryContext only once it is complete, so an
 // error halfway leaves nothing behind.
 CachedVersion* load_version(const char* model, int64 version_id, int version) {
-    MemoryContext entry_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite model version",
-                                                        ALLOCSET_SMALL_SIZES);
+    MemoryContext entry_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite model version", ALLOCSET_SMALL_SIZES);
     CachedVersion* entry = static_cast<CachedVersion*>(MemoryContextAllocZero(entry_context, sizeof(CachedVersion)));
     entry->version_id = version_id;
     entry->extension = extension_oid();
@@ -139,9 +139,10 @@ const CachedVersion* model_version(const char* model, int version) {
     if (version == 0) return serving_version(model);
     connect_spi();
     Datum values[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
-    execute_as_owner("SELECT v.version_id FROM dendrite.models m LEFT JOIN dendrite.model_versions v "
-            "ON v.model_id = m.model_id AND v.version = $2 WHERE m.name = $1",
-            2, oids({TEXTOID, INT4OID}), values);
+    execute_as_owner(
+        "SELECT v.version_id FROM dendrite.models m LEFT JOIN dendrite.model_versions v "
+        "ON v.model_id = m.model_id AND v.version = $2 WHERE m.name = $1",
+        2, oids({TEXTOID, INT4OID}), values);
     if (SPI_processed == 0)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" does not exist", model),
                         errhint("Train it first with dendrite.train.")));

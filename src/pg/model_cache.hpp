@@ -45,5 +45,4 @@ const CachedVersion* model_version(const char* model, int version);
 // COMMIT) pins the entry for the life of holder, a memory context (fn_mcxt).
 void pin_version(const CachedVersion* version, MemoryContext holder);
 
-
 }  // namespace dendrite::pg

@@ -16,7 +16,7 @@ namespace {
 // The row being validated, for the error's detail: which catalog table and which of its rows.
 struct RowInQuestion {
     const char* table;
-    const char* row;  // e.g. "layer_index 0, name kernel"; NULL: the version's rows as a whole
+    const char* row;               // e.g. "layer_index 0, name kernel"; NULL: the version's rows as a whole
     const char* column = nullptr;  // the version row's column in question
 };
 
@@ -25,8 +25,8 @@ struct RowInQuestion {
 [[noreturn]] void corrupted(VersionName v, const char* what, RowInQuestion where = {nullptr, nullptr}) {
     ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                     errmsg("parameters of model \"%s\" version %d are inconsistent: %s", v.model, v.version, what),
-                    where.column ? errdetail("Table %s, column %s.", where.table, where.column)
-                    : where.row  ? errdetail("Table %s, row (%s).", where.table, where.row)
+                    where.column  ? errdetail("Table %s, column %s.", where.table, where.column)
+                    : where.row   ? errdetail("Table %s, row (%s).", where.table, where.row)
                     : where.table ? errdetail("Table %s.", where.table)
                                   : 0,
                     errhint("Parameter rows of a trained version must not be edited; retrain the model.")));
@@ -94,9 +94,9 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
         const std::vector<engine::TensorSlot> slots = engine::tensor_layout(spec);
         auto* slot_copy = static_cast<engine::TensorSlot*>(palloc_or_throw(sizeof(engine::TensorSlot) * slots.size()));
         std::copy(slots.begin(), slots.end(), slot_copy);
-        layout.view = engine::NetworkView{n_features,     int(n_layers),  units,          activations,    nullptr,
-                                          layer_norm,     int(n_embeddings), embedding_feature, embedding_rows,
-                                          embedding_dim};
+        layout.view =
+            engine::NetworkView{n_features,        int(n_layers),     units,          activations,  nullptr, layer_norm,
+                                int(n_embeddings), embedding_feature, embedding_rows, embedding_dim};
         layout.slots = slot_copy;
         layout.n_slots = int(slots.size());
         layout.n_parameters = spec.parameter_count();
@@ -111,17 +111,20 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
 engine::NetworkView read_network(VersionName v, Datum* id, int n_features, MemoryContext context) {
     execute_as_owner("SELECT configuration::text FROM dendrite.model_versions WHERE version_id = $1", 1,
                      oids({INT8OID}), id);
-    const char* configuration = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
-    if (!configuration) corrupted(v, "its configuration has no layers", {"dendrite.model_versions", nullptr, "configuration"});
+    const char* configuration =
+        SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    if (!configuration)
+        corrupted(v, "its configuration has no layers", {"dendrite.model_versions", nullptr, "configuration"});
     NetworkLayout layout = network_layout(v, configuration, n_features, context);
 
     // 64-byte aligned: Eigen's matrix-vector kernels sum in an order that depends on alignment, and a
     // score must not change with where a backend happened to put the parameters.
     char* unaligned = static_cast<char*>(MemoryContextAllocHuge(context, sizeof(float) * layout.n_parameters + 64));
     float* parameters = reinterpret_cast<float*>(TYPEALIGN(64, unaligned));
-    execute_as_owner("SELECT layer_index, name, value, shape FROM dendrite.parameters WHERE version_id = $1 "
-                     "ORDER BY layer_index, name",
-                     1, oids({INT8OID}), id);
+    execute_as_owner(
+        "SELECT layer_index, name, value, shape FROM dendrite.parameters WHERE version_id = $1 "
+        "ORDER BY layer_index, name",
+        1, oids({INT8OID}), id);
     if (SPI_processed != uint64(layout.n_slots))
         corrupted(v, "it does not have the tensors its layers need", {"dendrite.parameters", nullptr});
     // Which slots were read, so that a duplicated row cannot stand in for a missing one.
@@ -134,16 +137,18 @@ engine::NetworkView read_network(VersionName v, Datum* id, int n_features, Memor
         const char* name = SPI_getvalue(row, d, 2);
         const Datum value = SPI_getbinval(row, d, 3, &value_null);
         const Datum shape = SPI_getbinval(row, d, 4, &shape_null);
-        const RowInQuestion where{"dendrite.parameters",
-                                  psprintf("layer_index %s, name %s", index_null ? "NULL" : psprintf("%d", l),
-                                           name ? name : "NULL")};
+        const RowInQuestion where{
+            "dendrite.parameters",
+            psprintf("layer_index %s, name %s", index_null ? "NULL" : psprintf("%d", l), name ? name : "NULL")};
         if (index_null || !name) corrupted(v, "a tensor has no layer or name", where);
         if (value_null) corrupted(v, "a tensor has no values", where);
         int s = 0;
-        while (s < layout.n_slots && !(layout.slots[s].layer_index == l && strcmp(layout.slots[s].name, name) == 0)) ++s;
+        while (s < layout.n_slots && !(layout.slots[s].layer_index == l && strcmp(layout.slots[s].name, name) == 0))
+            ++s;
         if (s == layout.n_slots)
-            corrupted(v, l >= 0 && l < layout.view.layers ? "a tensor has an unknown name"
-                                                           : "a tensor names a layer that does not exist",
+            corrupted(v,
+                      l >= 0 && l < layout.view.layers ? "a tensor has an unknown name"
+                                                       : "a tensor names a layer that does not exist",
                       where);
         if (seen[s]) corrupted(v, "a tensor appears twice", where);
         seen[s] = true;
@@ -176,15 +181,18 @@ void copy_array(T* out, Datum datum, Oid element_type, int expected, VersionName
 
 // A gbdt version: its trees from dendrite.trees, validated (indices in range) before anything scores.
 engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, MemoryContext context) {
-    execute_as_owner("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1", 1,
-                     oids({INT8OID}), id);
-    bool isnull = true;
-    const Datum margin = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : Datum(0);
-    if (isnull || !std::isfinite(DatumGetFloat4(margin)))
-        corrupted(v, "its configuration has no finite base_margin", {"dendrite.model_versions", nullptr, "configuration"});
-    execute_as_owner("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
-                     "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
+    execute_as_owner("SELECT (configuration->>'base_margin')::real FROM dendrite.model_versions WHERE version_id = $1",
                      1, oids({INT8OID}), id);
+    bool isnull = true;
+    const Datum margin =
+        SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : Datum(0);
+    if (isnull || !std::isfinite(DatumGetFloat4(margin)))
+        corrupted(v, "its configuration has no finite base_margin",
+                  {"dendrite.model_versions", nullptr, "configuration"});
+    execute_as_owner(
+        "SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
+        "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
+        1, oids({INT8OID}), id);
     const int n_trees = int(SPI_processed);
     if (n_trees == 0) corrupted(v, "it has no trees");
     TupleDesc d = SPI_tuptable->tupdesc;
@@ -245,7 +253,8 @@ void write_network(int64 version_id, const engine::TrainResult& result) {
     int n_slots = 0;
     engine_call([&] {
         const std::vector<engine::TensorSlot> layout = engine::tensor_layout(result.spec);
-        auto* copy = static_cast<engine::TensorSlot*>(palloc_or_throw(sizeof(engine::TensorSlot) * (layout.size() + 1)));
+        auto* copy =
+            static_cast<engine::TensorSlot*>(palloc_or_throw(sizeof(engine::TensorSlot) * (layout.size() + 1)));
         std::copy(layout.begin(), layout.end(), copy);
         slots = copy;
         n_slots = int(layout.size());
@@ -271,7 +280,9 @@ void write_trees(int64 version_id, const engine::TreeEnsemble& trees) {
     SPIPlanPtr insert_tree = prepare_as_owner(
         "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, value, "
         "default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        8, oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, BOOLARRAYOID}));
+        8,
+        oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID,
+              BOOLARRAYOID}));
     for (int t = 0; t < trees.trees(); ++t) {
         const int first = trees.offsets[size_t(t)], nodes = trees.offsets[size_t(t) + 1] - first;
         Datum* flags = static_cast<Datum*>(palloc(sizeof(Datum) * nodes));
@@ -295,16 +306,25 @@ void write_epochs(int64 version_id, const std::vector<engine::EpochReport>& epoc
         "roc_auc, tp, fp, tn, fn, threshold, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
         "$13, $14, $15)",
         15,
-        oids({INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-              INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID}));
+        oids({INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID,
+              INT8OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID}));
     for (const engine::EpochReport& r : epochs) {
         const engine::Confusion& c = r.metrics.confusion;
-        Datum values[15] = {Int64GetDatum(version_id),         Int32GetDatum(r.epoch),        Float8GetDatum(r.loss),
-                            Float8GetDatum(r.validation_loss), Float8GetDatum(c.precision()), Float8GetDatum(c.recall()),
-                            Float8GetDatum(c.f1()),            Float8GetDatum(r.metrics.pr_auc),
-                            Float8GetDatum(r.metrics.roc_auc), Int64GetDatum(c.tp),           Int64GetDatum(c.fp),
-                            Int64GetDatum(c.tn),               Int64GetDatum(c.fn),
-                            Float8GetDatum(r.metrics.threshold), Float8GetDatum(r.seconds)};
+        Datum values[15] = {Int64GetDatum(version_id),
+                            Int32GetDatum(r.epoch),
+                            Float8GetDatum(r.loss),
+                            Float8GetDatum(r.validation_loss),
+                            Float8GetDatum(c.precision()),
+                            Float8GetDatum(c.recall()),
+                            Float8GetDatum(c.f1()),
+                            Float8GetDatum(r.metrics.pr_auc),
+                            Float8GetDatum(r.metrics.roc_auc),
+                            Int64GetDatum(c.tp),
+                            Int64GetDatum(c.fp),
+                            Int64GetDatum(c.tn),
+                            Int64GetDatum(c.fn),
+                            Float8GetDatum(r.metrics.threshold),
+                            Float8GetDatum(r.seconds)};
         execute_plan_as_owner(insert_epoch, values);
     }
 }
@@ -319,9 +339,10 @@ void write_evaluation(int64 version_id, const engine::CurveSummary& curve,
                            PointerGetDatum(float4_array(curve.precision.data(), curve.size())),
                            PointerGetDatum(float4_array(curve.recall.data(), curve.size())),
                            PointerGetDatum(float4_array(curve.false_positive_rate.data(), curve.size()))};
-        execute_as_owner("INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, "
-                         "false_positive_rate) VALUES ($1, $2, $3, $4, $5)",
-                         5, oids({INT8OID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID}), values);
+        execute_as_owner(
+            "INSERT INTO dendrite.validation_curves (version_id, thresholds, precision, recall, "
+            "false_positive_rate) VALUES ($1, $2, $3, $4, $5)",
+            5, oids({INT8OID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID}), values);
     }
     if (!catalog_has_table("feature_baselines") || baselines.empty()) return;
     SPIPlanPtr insert_baseline = prepare_as_owner(
@@ -345,9 +366,10 @@ void write_evaluation(int64 version_id, const engine::CurveSummary& curve,
 
 VersionRow read_version_row(VersionName name, int64 version_id) {
     Datum id[1] = {Int64GetDatum(version_id)};
-    execute_as_owner("SELECT threshold, featurizer_id, algorithm = 'gbdt', algorithm FROM dendrite.model_versions "
-                     "WHERE version_id = $1",
-                     1, oids({INT8OID}), id);
+    execute_as_owner(
+        "SELECT threshold, featurizer_id, algorithm = 'gbdt', algorithm FROM dendrite.model_versions "
+        "WHERE version_id = $1",
+        1, oids({INT8OID}), id);
     const RowInQuestion version_row{"dendrite.model_versions", psprintf("version_id " INT64_FORMAT, version_id)};
     if (SPI_processed != 1) corrupted(name, "its version row is missing", version_row);
     VersionRow row;
@@ -361,12 +383,14 @@ VersionRow read_version_row(VersionName name, int64 version_id) {
     if (threshold_null || !std::isfinite(row.threshold))
         corrupted(name, "its threshold is not a finite number", version_row);
     if (featurizer_null) corrupted(name, "it has no featurizer", version_row);
-    if (algorithm_null || !(row.trees || strcmp(algorithm, "mlp") == 0 || strcmp(algorithm, "logistic_regression") == 0))
+    if (algorithm_null ||
+        !(row.trees || strcmp(algorithm, "mlp") == 0 || strcmp(algorithm, "logistic_regression") == 0))
         corrupted(name, "its algorithm is unknown", version_row);
     return row;
 }
 
-engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features, MemoryContext context) {
+engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features,
+                                  MemoryContext context) {
     Datum id[1] = {Int64GetDatum(version_id)};
     engine::ModelView model;
     if (trees) {
@@ -383,7 +407,7 @@ char* model_configuration_json(const engine::TrainResult& result) {
     char* json = nullptr;
     engine_call([&] {
         const std::string text = result.algorithm == "gbdt" ? engine::trees_configuration_json(result.trees)
-                                                           : engine::network_configuration_json(result.spec);
+                                                            : engine::network_configuration_json(result.spec);
         json = static_cast<char*>(palloc_or_throw(text.size() + 1));
         memcpy(json, text.c_str(), text.size() + 1);
     });
@@ -391,7 +415,8 @@ char* model_configuration_json(const engine::TrainResult& result) {
 }
 
 void write_model_rows(int64 version_id, const engine::TrainResult& result,
-                      const std::vector<engine::FeatureBaseline>& baselines, const std::vector<std::string>& output_names) {
+                      const std::vector<engine::FeatureBaseline>& baselines,
+                      const std::vector<std::string>& output_names) {
     if (result.algorithm == "gbdt")
         write_trees(version_id, result.trees);
     else

@@ -33,7 +33,8 @@ struct VersionRow {
 VersionRow read_version_row(VersionName name, int64 version_id);
 
 // The version's network or trees for n_features inputs, in memory allocated in context. Needs SPI.
-engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features, MemoryContext context);
+engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features,
+                                  MemoryContext context);
 
 // model_versions.configuration of a trained model, palloc'd.
 char* model_configuration_json(const engine::TrainResult& result);
@@ -41,6 +42,7 @@ char* model_configuration_json(const engine::TrainResult& result);
 // Writes what belongs to a new version beside its model_versions row: the network's tensors or the
 // trees, the epochs, the kept epoch's curves and the feature baselines (named by output_names). Needs SPI.
 void write_model_rows(int64 version_id, const engine::TrainResult& result,
-                      const std::vector<engine::FeatureBaseline>& baselines, const std::vector<std::string>& output_names);
+                      const std::vector<engine::FeatureBaseline>& baselines,
+                      const std::vector<std::string>& output_names);
 
 }  // namespace dendrite::pg

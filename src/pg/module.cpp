@@ -22,27 +22,26 @@ int fault_injection = int(Fault::None);
 int default_device = int(DefaultDevice::Auto);
 int gpu_memory_mb = 8 * 1024;  // an H100 has 80 GB; a few trainings at once, and the rest for others
 char* cuda_library = nullptr;
-}
+}  // namespace dendrite::pg
 
 namespace {
 const struct config_enum_entry fault_options[] = {
     {"none", int(dendrite::pg::Fault::None), false},
     {"training_out_of_memory", int(dendrite::pg::Fault::TrainingOutOfMemory), false},
     {nullptr, 0, false}};
-const struct config_enum_entry device_options[] = {
-    {"auto", int(dendrite::pg::DefaultDevice::Auto), false},
-    {"cpu", int(dendrite::pg::DefaultDevice::Cpu), false},
-    {"cuda", int(dendrite::pg::DefaultDevice::Cuda), false},
-    {nullptr, 0, false}};
-}
+const struct config_enum_entry device_options[] = {{"auto", int(dendrite::pg::DefaultDevice::Auto), false},
+                                                   {"cpu", int(dendrite::pg::DefaultDevice::Cpu), false},
+                                                   {"cuda", int(dendrite::pg::DefaultDevice::Cuda), false},
+                                                   {nullptr, 0, false}};
+}  // namespace
 
 void _PG_init(void) {
-    DefineCustomIntVariable("dendrite.training_memory",
-                            "The most memory one training may use for its data.",
+    DefineCustomIntVariable("dendrite.training_memory", "The most memory one training may use for its data.",
                             "Training data beyond it is refused with SQLSTATE 53200 before the machine runs out.",
                             &dendrite::pg::training_memory_kb, dendrite::pg::training_memory_kb, 1024, INT_MAX / 2,
                             PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
-    DefineCustomEnumVariable("dendrite.fault_injection", "A failure to simulate, for tests (none or training_out_of_memory).",
+    DefineCustomEnumVariable("dendrite.fault_injection",
+                             "A failure to simulate, for tests (none or training_out_of_memory).",
                              "training_out_of_memory: an allocation fails inside the training engine between two "
                              "batches, as when the machine runs out of memory.",
                              &dendrite::pg::fault_injection, int(dendrite::pg::Fault::None), fault_options, PGC_SUSET,
@@ -51,10 +50,10 @@ void _PG_init(void) {
                              "auto: on the GPU when one is usable and the model can train there, else on the CPU.",
                              &dendrite::pg::default_device, int(dendrite::pg::DefaultDevice::Auto), device_options,
                              PGC_USERSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("dendrite.gpu_memory", "The most GPU memory one training may allocate (0: no limit but the GPU's).",
-                            "Beyond it training is refused with SQLSTATE 53200 before anything is allocated.",
-                            &dendrite::pg::gpu_memory_mb, dendrite::pg::gpu_memory_mb, 0, INT_MAX / 2, PGC_SUSET,
-                            GUC_UNIT_MB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "dendrite.gpu_memory", "The most GPU memory one training may allocate (0: no limit but the GPU's).",
+        "Beyond it training is refused with SQLSTATE 53200 before anything is allocated.", &dendrite::pg::gpu_memory_mb,
+        dendrite::pg::gpu_memory_mb, 0, INT_MAX / 2, PGC_SUSET, GUC_UNIT_MB, nullptr, nullptr, nullptr);
     // Only read when a training asks for the GPU: CUDA is never initialised here or in the postmaster.
     DefineCustomStringVariable("dendrite.cuda_library", "The CUDA plugin dendrite opens on first GPU use.", nullptr,
                                &dendrite::pg::cuda_library, "$libdir/dendrite_cuda.so", PGC_SUSET, 0, nullptr, nullptr,

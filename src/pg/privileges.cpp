@@ -26,14 +26,15 @@ Oid extension_owner() {
     if (cached_in == current_local_transaction() && OidIsValid(cached_owner)) return cached_owner;
     const Oid extension = extension_oid();
     if (!OidIsValid(extension))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg("extension \"dendrite\" is not installed"),
-                        errhint("Run CREATE EXTENSION dendrite.")));
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("extension \"dendrite\" is not installed"), errhint("Run CREATE EXTENSION dendrite.")));
     Relation relation = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(extension));
     SysScanDesc scan = systable_beginscan(relation, ExtensionOidIndexId, true, nullptr, 1, &key);
     HeapTuple tuple = systable_getnext(scan);
-    const Oid owner = HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tuple))->extowner : InvalidOid;
+    const Oid owner =
+        HeapTupleIsValid(tuple) ? reinterpret_cast<Form_pg_extension>(GETSTRUCT(tuple))->extowner : InvalidOid;
     systable_endscan(scan);
     table_close(relation, AccessShareLock);
     if (!OidIsValid(owner))
@@ -55,11 +56,14 @@ bool may_manage_as(Oid user, const char* owner) {
 
 void require_manager(const char* kind, const char* name, const char* owner) {
     if (may_manage(owner)) return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("must be owner of %s \"%s\"", kind, name),
-                    errdetail("It belongs to role \"%s\".", owner ? owner : "?"),
-                    strcmp(kind, "model") == 0
-                        ? errhint("Only a member of its owner role or of dendrite_admin may retrain, deploy, roll back or drop it.")
-                        : errhint("Only a member of its owner role or of dendrite_admin may refit or drop it.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("must be owner of %s \"%s\"", kind, name),
+         errdetail("It belongs to role \"%s\".", owner ? owner : "?"),
+         strcmp(kind, "model") == 0
+             ? errhint(
+                   "Only a member of its owner role or of dendrite_admin may retrain, deploy, roll back or drop it.")
+             : errhint("Only a member of its owner role or of dendrite_admin may refit or drop it.")));
 }
 
 namespace {
@@ -93,8 +97,8 @@ bool featurizers_have_owners() {
 void require_featurizer_manager(const char* featurizer) {
     if (!featurizers_have_owners()) return;
     // Every version carries its creator; the first version's decides.
-    const char* owner = owner_of("SELECT owner FROM dendrite.featurizers WHERE name = $1 ORDER BY version LIMIT 1",
-                                 featurizer);
+    const char* owner =
+        owner_of("SELECT owner FROM dendrite.featurizers WHERE name = $1 ORDER BY version LIMIT 1", featurizer);
     if (owner) require_manager("featurizer", featurizer, owner);
 }
 

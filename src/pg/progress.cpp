@@ -152,11 +152,16 @@ DENDRITE_FUNCTION(dendrite_training_progress) {
     SpinLockRelease(&area->mutex);
     for (const auto& slot : copy) {
         if (slot.pid == 0) continue;
-        Datum values[10] = {Int32GetDatum(slot.pid),         CStringGetTextDatum(slot.model),
-                            CStringGetTextDatum(slot.algorithm), Int32GetDatum(slot.epoch),
-                            Int32GetDatum(slot.epochs),       Float8GetDatum(slot.loss),
-                            Float8GetDatum(slot.pr_auc),      Int64GetDatum(slot.rows),
-                            TimestampTzGetDatum(slot.started_at), TimestampTzGetDatum(slot.updated_at)};
+        Datum values[10] = {Int32GetDatum(slot.pid),
+                            CStringGetTextDatum(slot.model),
+                            CStringGetTextDatum(slot.algorithm),
+                            Int32GetDatum(slot.epoch),
+                            Int32GetDatum(slot.epochs),
+                            Float8GetDatum(slot.loss),
+                            Float8GetDatum(slot.pr_auc),
+                            Int64GetDatum(slot.rows),
+                            TimestampTzGetDatum(slot.started_at),
+                            TimestampTzGetDatum(slot.updated_at)};
         bool nulls[10] = {};
         if (slot.epoch == 0) nulls[5] = nulls[6] = true;  // no epoch finished yet
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

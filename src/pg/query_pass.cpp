@@ -23,16 +23,16 @@ extern "C" {
 #include "utils/inet.h"
 }
 
-
 namespace dendrite::pg {
 
 char* ordered_query(const char* query, const char* time_column) {
     if (!time_column) return pstrdup(query);
     // Sorting is not stable: rows with equal times keep the query's own order through the ordinal, so a
     // query with ORDER BY time, id gives the same pass (and, with a seed, the same model) every time.
-    return psprintf("SELECT * FROM (SELECT *, row_number() OVER () AS dendrite_query_ordinal FROM (%s\n) AS dendrite_query) "
-                    "AS dendrite_rows ORDER BY %s, dendrite_query_ordinal",
-                    query, quote_identifier(time_column));
+    return psprintf(
+        "SELECT * FROM (SELECT *, row_number() OVER () AS dendrite_query_ordinal FROM (%s\n) AS dendrite_query) "
+        "AS dendrite_rows ORDER BY %s, dendrite_query_ordinal",
+        query, quote_identifier(time_column));
 }
 
 namespace {
@@ -86,9 +86,7 @@ void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), vo
     const QueryRights* previous = active_query_rights;
     active_query_rights = rights;
     PG_TRY();
-    {
-        body(context);
-    }
+    { body(context); }
     PG_CATCH();
     {
         active_query_rights = previous;
@@ -125,7 +123,8 @@ SPIPlanPtr prepare_select(const char* query, const char* what) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("could not prepare the %s: %s", what, SPI_result_code_string(SPI_result))));
     List* sources = SPI_plan_get_plan_sources(plan);
-    const CachedPlanSource* source = list_length(sources) == 1 ? static_cast<CachedPlanSource*>(linitial(sources)) : nullptr;
+    const CachedPlanSource* source =
+        list_length(sources) == 1 ? static_cast<CachedPlanSource*>(linitial(sources)) : nullptr;
     if (!SPI_is_cursor_plan(plan) || !source || source->commandTag != CMDTAG_SELECT || !source->resultDesc)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("the %s must be a single SELECT", what),
                         errhint("Pass a query that returns rows, such as SELECT ... FROM ...")));
@@ -187,9 +186,9 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                   ExpectRows expect) {
     const int time_index = time_input(featurizer);
     if (since != DT_NOBEGIN && time_index < 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("since needs a featurizer with history features"),
-                        errhint("Without history, filter the rows in the query instead.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),
+                 errhint("Without history, filter the rows in the query instead.")));
     const int64 since_us = engine_since(since);
     // The pass orders the rows by the featurizer's time column: a query without it would fail inside that
     // wrapper, naming a column the user never wrote. Binding its columns first names what is missing.
@@ -215,30 +214,36 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         ExpectRows expect;
         RowBinding binding;
         MemoryContext pass_context;
-    } pass{featurizer, engine_featurizer, history, time_index, since_us,
-           static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1))), emit, context, expect, {},
+    } pass{featurizer,
+           engine_featurizer,
+           history,
+           time_index,
+           since_us,
+           static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1))),
+           emit,
+           context,
+           expect,
+           {},
            CurrentMemoryContext};
-    RowVisitor visitor{
-        [](void* context, TupleDesc descriptor, double estimated_rows) {
-            auto* p = static_cast<Pass*>(context);
-            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
-            if (p->expect && estimated_rows >= 0) p->expect(p->context, estimated_rows);
-        },
-        [](void* context, TupleTableSlot* slot) {
-            auto* p = static_cast<Pass*>(context);
-            load_slot(&p->binding, slot);
-            const engine::RawValue* raw = p->binding.raw;
-            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
-            engine_call([&] {
-                if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
-                p->engine_featurizer->observe(raw, p->history);
-            });
-            if (wanted) p->emit(p->context, p->features, slot);
-        },
-        &pass};
+    RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
+                           auto* p = static_cast<Pass*>(context);
+                           bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
+                           if (p->expect && estimated_rows >= 0) p->expect(p->context, estimated_rows);
+                       },
+                       [](void* context, TupleTableSlot* slot) {
+                           auto* p = static_cast<Pass*>(context);
+                           load_slot(&p->binding, slot);
+                           const engine::RawValue* raw = p->binding.raw;
+                           const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
+                           engine_call([&] {
+                               if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
+                               p->engine_featurizer->observe(raw, p->history);
+                           });
+                           if (wanted) p->emit(p->context, p->features, slot);
+                       },
+                       &pass};
     select_rows(ordered_query(query, featurizer->time_column), "query", visitor);
 }
-
 
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key) {
     out->key = key;
@@ -252,7 +257,8 @@ void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
         if (s->key) {
             s->key_attnum = SPI_fnumber(slot->tts_tupleDescriptor, s->key);
             if (s->key_attnum <= 0)
-                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
+                ereport(ERROR,
+                        (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
             bool varlena;
             getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
                               &varlena);

@@ -33,7 +33,8 @@ struct QueryRights {
 void with_stored_query_rights(const QueryRights* rights, void (*body)(void*), void* context);
 template <typename F>
 void with_stored_query_rights(const QueryRights* rights, F&& body) {
-    with_stored_query_rights(rights, [](void* f) { (*static_cast<F*>(f))(); }, &body);
+    with_stored_query_rights(
+        rights, [](void* f) { (*static_cast<F*>(f))(); }, &body);
 }
 // The search_path to store beside a query the caller stores now: the schemas it resolves names in, quoted,
 // without the session's temporary schema. And the path a stored query runs with (stored NULL: the default).
@@ -59,7 +60,8 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
 // Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
 // no time input (time_index < 0); never when the row's time is NULL.
 inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64 since_us) {
-    return time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time && raw[time_index].time_us >= since_us);
+    return time_index < 0 ||
+           (raw[time_index].type == engine::RawValue::Type::Time && raw[time_index].time_us >= since_us);
 }
 
 // SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.

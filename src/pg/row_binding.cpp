@@ -22,40 +22,53 @@ extern "C" {
 #include "utils/inet.h"
 }
 
-
 namespace dendrite::pg {
 
 engine::SqlTypeClass type_class(Oid type) {
     switch (type) {
         case INT2OID:
         case INT4OID:
-        case INT8OID: return engine::SqlTypeClass::Integer;
+        case INT8OID:
+            return engine::SqlTypeClass::Integer;
         case FLOAT4OID:
         case FLOAT8OID:
-        case NUMERICOID: return engine::SqlTypeClass::Number;
-        case BOOLOID: return engine::SqlTypeClass::Boolean;
+        case NUMERICOID:
+            return engine::SqlTypeClass::Number;
+        case BOOLOID:
+            return engine::SqlTypeClass::Boolean;
         case TEXTOID:
         case VARCHAROID:
         case BPCHAROID:
-        case NAMEOID: return engine::SqlTypeClass::Text;
+        case NAMEOID:
+            return engine::SqlTypeClass::Text;
         case TIMESTAMPOID:
         case TIMESTAMPTZOID:
-        case DATEOID: return engine::SqlTypeClass::Timestamp;
+        case DATEOID:
+            return engine::SqlTypeClass::Timestamp;
         case INETOID:
-        case CIDROID: return engine::SqlTypeClass::Inet;
-        default: return engine::SqlTypeClass::Other;
+        case CIDROID:
+            return engine::SqlTypeClass::Inet;
+        default:
+            return engine::SqlTypeClass::Other;
     }
 }
 
 const char* type_class_name(engine::SqlTypeClass type) {
     switch (type) {
-        case engine::SqlTypeClass::Number: return "number";
-        case engine::SqlTypeClass::Integer: return "integer";
-        case engine::SqlTypeClass::Boolean: return "boolean";
-        case engine::SqlTypeClass::Text: return "text";
-        case engine::SqlTypeClass::Timestamp: return "timestamp";
-        case engine::SqlTypeClass::Inet: return "inet";
-        case engine::SqlTypeClass::Other: return "other";
+        case engine::SqlTypeClass::Number:
+            return "number";
+        case engine::SqlTypeClass::Integer:
+            return "integer";
+        case engine::SqlTypeClass::Boolean:
+            return "boolean";
+        case engine::SqlTypeClass::Text:
+            return "text";
+        case engine::SqlTypeClass::Timestamp:
+            return "timestamp";
+        case engine::SqlTypeClass::Inet:
+            return "inet";
+        case engine::SqlTypeClass::Other:
+            return "other";
     }
     return "other";
 }
@@ -112,11 +125,11 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
         const bool numeric_both = (fitted == engine::SqlTypeClass::Number || fitted == engine::SqlTypeClass::Integer) &&
                                   (now == engine::SqlTypeClass::Number || now == engine::SqlTypeClass::Integer);
         if (now != fitted && !numeric_both)
-            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                            errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
-                                   format_type_be(TupleDescAttr(descriptor, found)->atttypid), owner,
-                                   type_class_name(fitted)),
-                            errhint("Cast the column back in the query, or fit a new featurizer version.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_DATATYPE_MISMATCH),
+                     errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
+                            format_type_be(TupleDescAttr(descriptor, found)->atttypid), owner, type_class_name(fitted)),
+                     errhint("Cast the column back in the query, or fit a new featurizer version.")));
     }
 }
 
@@ -156,13 +169,26 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
         // RawValue (56 bytes) per value was a third of the time of a pass over a wide numeric table.
         double number;
         switch (binding->types[j]) {
-            case FLOAT4OID: number = DatumGetFloat4(value); break;
-            case FLOAT8OID: number = DatumGetFloat8(value); break;
-            case INT4OID: number = DatumGetInt32(value); break;
-            case INT8OID: number = double(DatumGetInt64(value)); break;
-            case INT2OID: number = DatumGetInt16(value); break;
-            case BOOLOID: number = DatumGetBool(value) ? 1.0 : 0.0; break;
-            default: goto other_types;
+            case FLOAT4OID:
+                number = DatumGetFloat4(value);
+                break;
+            case FLOAT8OID:
+                number = DatumGetFloat8(value);
+                break;
+            case INT4OID:
+                number = DatumGetInt32(value);
+                break;
+            case INT8OID:
+                number = double(DatumGetInt64(value));
+                break;
+            case INT2OID:
+                number = DatumGetInt16(value);
+                break;
+            case BOOLOID:
+                number = DatumGetBool(value) ? 1.0 : 0.0;
+                break;
+            default:
+                goto other_types;
         }
         raw.type = engine::RawValue::Type::Number;
         raw.number = number;
@@ -184,7 +210,8 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
             case TIMESTAMPOID:
             case TIMESTAMPTZOID: {
                 const Timestamp t = DatumGetTimestamp(value);
-                raw = TIMESTAMP_NOT_FINITE(t) ? engine::RawValue::null() : engine::RawValue::of_time(t + kUnixToPostgresMicros);
+                raw = TIMESTAMP_NOT_FINITE(t) ? engine::RawValue::null()
+                                              : engine::RawValue::of_time(t + kUnixToPostgresMicros);
                 break;
             }
             case DATEOID: {
@@ -200,11 +227,12 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
                 raw = engine::RawValue::of_inet(ip_addr(address), v6);
                 break;
             }
-            default: raw = engine::RawValue::of_number(feature_value(value, binding->types[j])); break;
+            default:
+                raw = engine::RawValue::of_number(feature_value(value, binding->types[j]));
+                break;
         }
     }
 }
-
 
 }  // namespace
 
@@ -213,8 +241,6 @@ void load_row(RowBinding* binding, HeapTuple tuple) {
     load_values(binding, binding->values, binding->nulls);
 }
 
-void load_slot(RowBinding* binding, TupleTableSlot* slot) {
-    load_values(binding, slot->tts_values, slot->tts_isnull);
-}
+void load_slot(RowBinding* binding, TupleTableSlot* slot) { load_values(binding, slot->tts_values, slot->tts_isnull); }
 
 }  // namespace dendrite::pg

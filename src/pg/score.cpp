@@ -68,9 +68,10 @@ DENDRITE_FUNCTION(dendrite_predict) {
     const float* values = reinterpret_cast<const float*>(ARR_DATA_PTR(features));
     for (int j = 0; j < n; ++j) {
         if (!std::isfinite(values[j]))
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("feature %d (%s) is %s", j + 1, version->featurizer->featurizer->output_names()[j].c_str(),
-                                   std::isnan(values[j]) ? "NaN" : "infinite")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_DATA_EXCEPTION),
+                     errmsg("feature %d (%s) is %s", j + 1, version->featurizer->featurizer->output_names()[j].c_str(),
+                            std::isnan(values[j]) ? "NaN" : "infinite")));
         state->x[j] = values[j];
     }
     PG_RETURN_FLOAT8(dendrite::engine::score_one(version->scorer, state->x, state->scratch));
@@ -80,8 +81,8 @@ DENDRITE_FUNCTION(dendrite_score) {
     char* model = text_to_cstring(PG_GETARG_TEXT_PP(0));
     const Oid argument_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
     if (!type_is_rowtype(argument_type))
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("dendrite.score needs a row, got %s",
-                                                                   format_type_be(argument_type)),
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("dendrite.score needs a row, got %s", format_type_be(argument_type)),
                         errhint("Pass the table alias, as in SELECT dendrite.score('model', t) FROM t.")));
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     ScoreState* state = score_state(fcinfo, model);

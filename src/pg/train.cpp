@@ -37,7 +37,7 @@ namespace {
 // The arguments, as plain data (no object with a destructor may outlive an engine_call).
 struct TrainArguments {
     char* model;
-    char* query;       // the caller's; or, when train is called with none, the serving version's stored query
+    char* query;        // the caller's; or, when train is called with none, the serving version's stored query
     bool stored_query;  // query is the serving version's: it runs as the model's owner (see QueryRights)
     QueryRights query_rights;
     char* search_path;  // stored with the version: the path its query resolves names in (NULL: the default)
@@ -63,7 +63,7 @@ struct TrainArguments {
     char* threshold;
     char* split_column;  // NULL: stratified random split; else time-ordered by this column
     int patience;
-    char* options;       // jsonb text
+    char* options;  // jsonb text
 };
 
 // The engine's side of one training, created once the arguments are read and owned by the function's
@@ -133,14 +133,16 @@ TrainArguments read_arguments(FunctionCallInfo fcinfo) {
     a.options = pstrdup("{}");
     if (PG_NARGS() > 16) {  // the 0.2.0 signature
         a.dropout = float_argument(fcinfo, 16, "dropout");
-        if (PG_ARGISNULL(17)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("layer_norm must not be null")));
+        if (PG_ARGISNULL(17))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("layer_norm must not be null")));
         a.layer_norm = PG_GETARG_BOOL(17);
         a.loss = required_text_argument(fcinfo, 18, "loss");
         a.threshold = required_text_argument(fcinfo, 19, "threshold");
         a.split_column = PG_ARGISNULL(20) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(20));
         a.patience = int_argument(fcinfo, 21, "patience");
-        if (PG_ARGISNULL(22)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("options must not be null"),
-                                              errhint("Use '{}' for no options.")));
+        if (PG_ARGISNULL(22))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("options must not be null"),
+                            errhint("Use '{}' for no options.")));
         a.options = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(22)));
     }
     return a;
@@ -172,8 +174,10 @@ char* arguments_json(const TrainArguments& a) {
     append_json_string(&json, "threshold", a.threshold);
     append_json_string(&json, "device", a.device);  // as asked: a retraining asks again
     appendStringInfoString(&json, ", \"split_column\": ");
-    if (a.split_column) escape_json(&json, a.split_column);
-    else appendStringInfoString(&json, "null");
+    if (a.split_column)
+        escape_json(&json, a.split_column);
+    else
+        appendStringInfoString(&json, "null");
     appendStringInfoChar(&json, '}');
     return json.data;
 }
@@ -225,7 +229,8 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result) {
     appendStringInfo(&json,
                      "{\"loss\": %.9g, \"validation_loss\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
                      "\"f1\": %.9g, \"pr_auc\": %.9g, \"roc_auc\": %.9g, \"recall_at_precision_90\": %.9g, "
-                     "\"tp\": " INT64_FORMAT ", \"fp\": " INT64_FORMAT ", \"tn\": " INT64_FORMAT ", \"fn\": " INT64_FORMAT
+                     "\"tp\": " INT64_FORMAT ", \"fp\": " INT64_FORMAT ", \"tn\": " INT64_FORMAT
+                     ", \"fn\": " INT64_FORMAT
                      ", \"evaluated_on\": \"%s\", \"best_epoch\": %d, \"epochs_run\": %d, \"stopped_early\": %s, "
                      "\"threshold_met\": %s, \"score_us_per_row\": %.4g",
                      kept.loss, kept.validation_loss, c.precision(), c.recall(), c.f1(), kept.metrics.pr_auc,
@@ -282,17 +287,18 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
     char* caller = current_user_name();
     Datum model_values[3] = {CStringGetTextDatum(a.model), CStringGetTextDatum(configuration),
                              CStringGetTextDatum(caller)};
-    execute_as_owner("INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
-            "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id, m.owner",
-            3, oids({TEXTOID, TEXTOID, TEXTOID}), model_values);
+    execute_as_owner(
+        "INSERT INTO dendrite.models AS m (name, configuration, owner) VALUES ($1, $2::jsonb, $3) "
+        "ON CONFLICT (name) DO UPDATE SET configuration = EXCLUDED.configuration RETURNING m.model_id, m.owner",
+        3, oids({TEXTOID, TEXTOID, TEXTOID}), model_values);
     bool isnull;
     const int64 model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     require_manager("model", a.model, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 
     Datum model_id_value[1] = {Int64GetDatum(model_id)};
-    const int version = int(query_int64_as_owner(
-        "SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
-        oids({INT8OID}), model_id_value));
+    const int version = int(
+        query_int64_as_owner("SELECT coalesce(max(version), 0) + 1 FROM dendrite.model_versions WHERE model_id = $1", 1,
+                             oids({INT8OID}), model_id_value));
     const bool with_path = catalog_has_column("model_versions", "search_path");
     Datum version_values[16] = {Int64GetDatum(model_id),
                                 Int32GetDatum(version),
@@ -310,20 +316,24 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
                                 Float8GetDatum(result.seconds),
                                 CStringGetTextDatum(caller),
                                 a.search_path ? CStringGetTextDatum(a.search_path) : Datum(0)};
-    const char version_nulls[16] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-                                    a.search_path ? ' ' : 'n'};
+    const char version_nulls[16] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+                                    ' ', ' ', ' ', ' ', ' ', ' ', ' ', a.search_path ? ' ' : 'n'};
     // The search_path column since 0.5.0.
-    execute_as_owner(psprintf(
-        "INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, training_query, label_column, "
-        "algorithm, configuration, hyperparameters, metrics, threshold, device, training_rows, validation_rows, seconds, "
-        "trained_by%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15%s) "
-        "RETURNING version_id", with_path ? ", search_path" : "", with_path ? ", $16" : ""),
+    execute_as_owner(
+        psprintf("INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, training_query, label_column, "
+                 "algorithm, configuration, hyperparameters, metrics, threshold, device, training_rows, "
+                 "validation_rows, seconds, "
+                 "trained_by%s) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, "
+                 "$14, $15%s) "
+                 "RETURNING version_id",
+                 with_path ? ", search_path" : "", with_path ? ", $16" : ""),
         with_path ? 16 : 15,
         oids({INT8OID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TEXTOID,
-                INT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID}),
+              INT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID}),
         version_values, version_nulls);
     if (SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not store version %d of model \"%s\"", version, a.model)));
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("could not store version %d of model \"%s\"", version, a.model)));
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
     write_model_rows(version_id, result, run.baselines, featurizer_by_id(featurizer_id)->featurizer->output_names());
@@ -376,22 +386,23 @@ DENDRITE_FUNCTION(dendrite_train) {
     } else {
         // The automatic featurizer has no history features, so nothing can come before since.
         if (arguments.since != DT_NOBEGIN)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("since needs a featurizer with history features"),
-                            errhint("Without history, filter the rows in the query instead.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),
+                     errhint("Without history, filter the rows in the query instead.")));
         const FitObserver keep{keep_started, keep_row, &data};
         featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, arguments.label, "error",
                                        DT_NOBEGIN, nullptr, "training query", &keep);
     }
-    with_stored_query_rights(query_rights, [&] {
-        check_query_columns(describe_query(arguments.query, "training query"), arguments.label);
-    });
+    with_stored_query_rights(
+        query_rights, [&] { check_query_columns(describe_query(arguments.query, "training query"), arguments.label); });
     const CachedFeaturizer* featurizer = featurizer_by_id(featurizer_id);
     for (const auto& column : featurizer->featurizer->spec().columns)
         if (strcmp(column.name.c_str(), arguments.label) == 0)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
-                            errhint("Create the featurizer with label => '%s' so that it leaves the label out.", arguments.label)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
+                     errhint("Create the featurizer with label => '%s' so that it leaves the label out.",
+                             arguments.label)));
     data.n_features = featurizer->n_outputs;
     {
         const auto& index_outputs = featurizer->featurizer->index_outputs();
@@ -403,12 +414,14 @@ DENDRITE_FUNCTION(dendrite_train) {
             data.index_rows[i] = index_outputs[i].rows;
         }
     }
-    const DeviceChoice device = choose_device(arguments.device, run->options, data.n_index_features, data.index_feature);
+    const DeviceChoice device =
+        choose_device(arguments.device, run->options, data.n_index_features, data.index_feature);
     if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else
         with_stored_query_rights(query_rights, [&] {
-            offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data, expect_training_rows);
+            offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data,
+                         expect_training_rows);
         });
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
@@ -437,14 +450,22 @@ DENDRITE_FUNCTION(dendrite_train) {
 
     const dendrite::engine::EpochReport& kept = result.final_epoch();
     const dendrite::engine::Confusion& c = kept.metrics.confusion;
-    Datum values[17] = {Int32GetDatum(version),        Int32GetDatum(int(result.epochs.size())),
-                        Float8GetDatum(kept.loss),     Float8GetDatum(kept.validation_loss),
-                        Float8GetDatum(c.precision()), Float8GetDatum(c.recall()),
-                        Float8GetDatum(c.f1()),        Float8GetDatum(kept.metrics.pr_auc),
-                        Float8GetDatum(kept.metrics.roc_auc), Int64GetDatum(int64(c.tp)),
-                        Int64GetDatum(int64(c.fp)),    Int64GetDatum(int64(c.tn)),
-                        Int64GetDatum(int64(c.fn)),    Float8GetDatum(kept.metrics.threshold),
-                        Float8GetDatum(result.seconds), CStringGetTextDatum(device.name),
+    Datum values[17] = {Int32GetDatum(version),
+                        Int32GetDatum(int(result.epochs.size())),
+                        Float8GetDatum(kept.loss),
+                        Float8GetDatum(kept.validation_loss),
+                        Float8GetDatum(c.precision()),
+                        Float8GetDatum(c.recall()),
+                        Float8GetDatum(c.f1()),
+                        Float8GetDatum(kept.metrics.pr_auc),
+                        Float8GetDatum(kept.metrics.roc_auc),
+                        Int64GetDatum(int64(c.tp)),
+                        Int64GetDatum(int64(c.fp)),
+                        Int64GetDatum(int64(c.tn)),
+                        Int64GetDatum(int64(c.fn)),
+                        Float8GetDatum(kept.metrics.threshold),
+                        Float8GetDatum(result.seconds),
+                        CStringGetTextDatum(device.name),
                         Int32GetDatum(result.best_epoch)};
     bool nulls[17] = {};
     // The 0.1.0 result type has no best_epoch: fill what the declared type has.

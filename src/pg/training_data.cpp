@@ -22,7 +22,8 @@ namespace {
 // Bytes one training row costs: features, label, order key, and a kept raw row while there is one.
 size_t training_row_bytes(const TrainingData* data) {
     const int features = data->n_features ? data->n_features : data->estimated_features;
-    return sizeof(float) * (size_t(features) + 1) + (data->split_column ? sizeof(double) : 0) + data->kept_bytes_per_row;
+    return sizeof(float) * (size_t(features) + 1) + (data->split_column ? sizeof(double) : 0) +
+           data->kept_bytes_per_row;
 }
 
 // 53200 unless rows fit in dendrite.training_memory: the rows as the engine will hold them, plus its
@@ -31,13 +32,15 @@ size_t training_row_bytes(const TrainingData* data) {
 void check_training_memory(const TrainingData* data, size_t rows) {
     const size_t needed = 2 * rows * training_row_bytes(data);
     if (needed <= data->budget_bytes) return;
-    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("the training data does not fit in dendrite.training_memory"),
-                    data->n_features ? errdetail("%zu rows of %d features need about %zu MB; dendrite.training_memory is %d MB.",
-                                                 rows, data->n_features, needed >> 20, training_memory_kb >> 10)
-                                     : errdetail("%zu rows of %d columns need about %zu MB; dendrite.training_memory is %d MB.",
-                                                 rows, data->estimated_features, needed >> 20, training_memory_kb >> 10),
-                    errhint("Train on fewer rows (a WHERE clause or TABLESAMPLE in the query), or raise "
-                            "dendrite.training_memory if the machine has the memory.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("the training data does not fit in dendrite.training_memory"),
+         data->n_features ? errdetail("%zu rows of %d features need about %zu MB; dendrite.training_memory is %d MB.",
+                                      rows, data->n_features, needed >> 20, training_memory_kb >> 10)
+                          : errdetail("%zu rows of %d columns need about %zu MB; dendrite.training_memory is %d MB.",
+                                      rows, data->estimated_features, needed >> 20, training_memory_kb >> 10),
+         errhint("Train on fewer rows (a WHERE clause or TABLESAMPLE in the query), or raise "
+                 "dendrite.training_memory if the machine has the memory.")));
 }
 
 // Appends a row's label (and order key) to data, growing its arrays within the memory budget; the caller
@@ -49,8 +52,9 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
     if (data->split_column && data->split_attnum == 0) {
         data->split_attnum = SPI_fnumber(descriptor, data->split_column);
         if (data->split_attnum <= 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("split column \"%s\" is not in the result of the training query", data->split_column)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_UNDEFINED_COLUMN),
+                     errmsg("split column \"%s\" is not in the result of the training query", data->split_column)));
         const Oid type = getBaseType(SPI_gettypeid(descriptor, data->split_attnum));
         if (!is_feature_type(type) && type != TIMESTAMPOID && type != TIMESTAMPTZOID && type != DATEOID)
             ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -94,8 +98,8 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
                                    data->rows + 1)));
         data->order[data->rows] = order;
     }
-    const double label = label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1,
-                                     "the training query");
+    const double label =
+        label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1, "the training query");
     data->labels[data->rows] = float(label);
     data->rows++;
 }
@@ -144,12 +148,13 @@ void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot) 
 void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads) {
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     if (size_t(featurizer->n_inputs) != data->kept->width())
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the stored featurizer has %d inputs, the fit pass kept %zu",
-                                                                 featurizer->n_inputs, data->kept->width())));
+        ereport(ERROR,
+                (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the stored featurizer has %d inputs, the fit pass kept %zu",
+                                                         featurizer->n_inputs, data->kept->width())));
     check_training_memory(data, data->rows);
     MemoryContext old = MemoryContextSwitchTo(data->data_context);
-    data->features = static_cast<float*>(palloc_extended(std::max<size_t>(data->rows, 1) * sizeof(float) * data->n_features,
-                                                         MCXT_ALLOC_HUGE));
+    data->features = static_cast<float*>(
+        palloc_extended(std::max<size_t>(data->rows, 1) * sizeof(float) * data->n_features, MCXT_ALLOC_HUGE));
     MemoryContextSwitchTo(old);
     constexpr size_t kSlice = 65536;
     for (size_t first = 0; first < data->rows; first += kSlice) {

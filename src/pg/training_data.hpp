@@ -21,16 +21,16 @@ struct TrainingData {
     int n_features;
     float* features;
     float* labels;
-    double* order;     // with split_column: each row's order key
+    double* order;  // with split_column: each row's order key
     size_t rows;
     size_t capacity;
-    size_t budget_bytes;  // dendrite.training_memory
-    size_t expected_rows;  // the planner's estimate, plus a margin: the first allocation's size
-    engine::RawRows* kept;  // the automatic featurizer's single pass: raw rows, featurized afterwards
+    size_t budget_bytes;         // dendrite.training_memory
+    size_t expected_rows;        // the planner's estimate, plus a margin: the first allocation's size
+    engine::RawRows* kept;       // the automatic featurizer's single pass: raw rows, featurized afterwards
     MemoryContext kept_context;  // owns kept
-    size_t kept_bytes_per_row;  // while there are kept rows; 0 otherwise
-    int estimated_features;  // while n_features is not known yet (0): the inputs' count
-    int n_index_features;    // the featurizer's 'index' outputs, which a network embeds
+    size_t kept_bytes_per_row;   // while there are kept rows; 0 otherwise
+    int estimated_features;      // while n_features is not known yet (0): the inputs' count
+    int n_index_features;        // the featurizer's 'index' outputs, which a network embeds
     int* index_feature;
     int* index_rows;
 };

@@ -10,8 +10,8 @@ namespace dendrite::pg {
 
 // Where a training runs: the CPU, or the GPU through the CUDA plugin.
 struct DeviceChoice {
-    const char* name;                    // stored with the version and returned by train: "cpu" | "cuda"
-    const dendrite_device_api* api;      // null: the CPU
+    const char* name;                // stored with the version and returned by train: "cpu" | "cuda"
+    const dendrite_device_api* api;  // null: the CPU
 };
 
 // The device argument's value, before any row is read; a training that must run on the GPU (device =>

@@ -14,8 +14,10 @@ bool is_feature_type(Oid type) {
         case INT8OID:
         case FLOAT4OID:
         case FLOAT8OID:
-        case NUMERICOID: return true;
-        default: return false;
+        case NUMERICOID:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -62,13 +64,20 @@ double numeric_value(Datum value) {
 
 double feature_value(Datum value, Oid type) {
     switch (type) {
-        case BOOLOID: return DatumGetBool(value) ? 1.0 : 0.0;
-        case INT2OID: return DatumGetInt16(value);
-        case INT4OID: return DatumGetInt32(value);
-        case INT8OID: return double(DatumGetInt64(value));
-        case FLOAT4OID: return DatumGetFloat4(value);
-        case FLOAT8OID: return DatumGetFloat8(value);
-        case NUMERICOID: return numeric_value(value);
+        case BOOLOID:
+            return DatumGetBool(value) ? 1.0 : 0.0;
+        case INT2OID:
+            return DatumGetInt16(value);
+        case INT4OID:
+            return DatumGetInt32(value);
+        case INT8OID:
+            return double(DatumGetInt64(value));
+        case FLOAT4OID:
+            return DatumGetFloat4(value);
+        case FLOAT8OID:
+            return DatumGetFloat8(value);
+        case NUMERICOID:
+            return numeric_value(value);
         default:
             ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                             errmsg("type %s cannot be used as a feature", format_type_be(type))));

@@ -74,19 +74,25 @@ int main(int argc, char** argv) {
     const size_t timed = std::min<size_t>(n, 50000);
     const size_t blocks = timed / kBlock;
 
-    std::printf("%zu rows, %d features (%.1f non-zero in an average row); one row: p50 of %zu timed calls; "
-                "batch: %zu blocks of %d rows\n\n", n, features, double(nonzero) / double(n), timed, blocks, kBlock);
-    std::printf("| network | weights | path | baseline (Eigen, dense) | dendrite | baseline / dendrite | max score difference |\n");
+    std::printf(
+        "%zu rows, %d features (%.1f non-zero in an average row); one row: p50 of %zu timed calls; "
+        "batch: %zu blocks of %d rows\n\n",
+        n, features, double(nonzero) / double(n), timed, blocks, kBlock);
+    std::printf(
+        "| network | weights | path | baseline (Eigen, dense) | dendrite | baseline / dendrite | max score difference "
+        "|\n");
     std::printf("|---|---|---|---|---|---|---|\n");
     volatile float sink = 0;
-    for (const std::vector<int>& hidden : {std::vector<int>{64, 32}, std::vector<int>{128, 64}, std::vector<int>{256, 128}, std::vector<int>{512, 256}}) {
+    for (const std::vector<int>& hidden : {std::vector<int>{64, 32}, std::vector<int>{128, 64},
+                                           std::vector<int>{256, 128}, std::vector<int>{512, 256}}) {
         Network network(NetworkSpec::binary_classifier(features, hidden, Activation::Relu));
         Rng rng(7);
         network.initialize(rng);
         const SpecView spec_view(network.spec(), network.parameters().data());
         const NetworkView& view = spec_view.view();
         size_t weights = 0;
-        for (int l = 0, n_in = features; l < view.layers; n_in = view.units[l], ++l) weights += size_t(view.units[l]) * size_t(n_in);
+        for (int l = 0, n_in = features; l < view.layers; n_in = view.units[l], ++l)
+            weights += size_t(view.units[l]) * size_t(n_in);
         char name[64];
         std::snprintf(name, sizeof name, "MLP %d-%d-%d-1", features, hidden[0], hidden[1]);
 
@@ -100,19 +106,22 @@ int main(int argc, char** argv) {
                 for (size_t b = 0; b < evict.size(); b += 64) evict[b] = char(b + i);
                 const float* row = &x[i * size_t(features)];
                 const auto t0 = Clock::now();
-                if (baseline) dense_scores(view, row, 1, scratch.data(), &dense[i]);
-                else ours[i] = forward_one(view, row, scratch.data());
+                if (baseline)
+                    dense_scores(view, row, 1, scratch.data(), &dense[i]);
+                else
+                    ours[i] = forward_one(view, row, scratch.data());
                 latencies[i] = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
             }
             return median(latencies);
         };
         float difference = 0;
         const auto report = [&](const char* path, double baseline_ns, double ours_ns) {
-            std::printf("| %s | %zu | %s | %.3f us | %.3f us | %.2fx | %.1e |\n", name, weights, path, baseline_ns / 1000,
-                        ours_ns / 1000, baseline_ns / ours_ns, double(difference));
+            std::printf("| %s | %zu | %s | %.3f us | %.3f us | %.2fx | %.1e |\n", name, weights, path,
+                        baseline_ns / 1000, ours_ns / 1000, baseline_ns / ours_ns, double(difference));
         };
         const bool first = hidden[0] == 64;
-        for (size_t evict : first ? std::vector<size_t>{0, size_t(64) << 10, size_t(4) << 20} : std::vector<size_t>{size_t(64) << 10}) {
+        for (size_t evict : first ? std::vector<size_t>{0, size_t(64) << 10, size_t(4) << 20}
+                                  : std::vector<size_t>{size_t(64) << 10}) {
             const double baseline_ns = one_row(evict, true), ours_ns = one_row(evict, false);
             difference = 0;
             for (size_t i = 0; i < timed; ++i) difference = std::max(difference, std::fabs(dense[i] - ours[i]));
@@ -128,10 +137,13 @@ int main(int argc, char** argv) {
             for (size_t b = 0; b < blocks; ++b) {
                 const float* block = &x[b * kBlock * size_t(features)];
                 float* scores = &(mode == Batch::Baseline ? dense : ours)[b * kBlock];
-                if (mode == Batch::Baseline) dense_scores(view, block, kBlock, scratch.data(), scores);
-                else if (mode == Batch::ForwardBatch) forward_batch(view, block, kBlock, scores, scratch.data());
+                if (mode == Batch::Baseline)
+                    dense_scores(view, block, kBlock, scratch.data(), scores);
+                else if (mode == Batch::ForwardBatch)
+                    forward_batch(view, block, kBlock, scores, scratch.data());
                 else
-                    for (int i = 0; i < kBlock; ++i) scores[i] = forward_one(view, block + size_t(i) * size_t(features), scratch.data());
+                    for (int i = 0; i < kBlock; ++i)
+                        scores[i] = forward_one(view, block + size_t(i) * size_t(features), scratch.data());
             }
             return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / double(blocks * kBlock);
         };
@@ -140,8 +152,9 @@ int main(int argc, char** argv) {
         for (Batch mode : {Batch::OneAtATime, Batch::ForwardBatch}) {
             const double ours_ns = batch(mode);
             difference = 0;
-            for (size_t i = 0; i < blocks * kBlock; ++i) difference = std::max(difference, std::fabs(dense[i] - ours[i]));
-            report(mode == Batch::OneAtATime ? "batch of 1,024, per row: rows one at a time"
+            for (size_t i = 0; i < blocks * kBlock; ++i)
+                difference = std::max(difference, std::fabs(dense[i] - ours[i]));
+            report(mode == Batch::OneAtATime         ? "batch of 1,024, per row: rows one at a time"
                    : scores_rows_one_at_a_time(view) ? "batch of 1,024, per row: forward_batch (one at a time)"
                                                      : "batch of 1,024, per row: forward_batch (matrix products)",
                    baseline_ns, ours_ns);

@@ -61,10 +61,11 @@ int main(int argc, char** argv) {
         double step_seconds = 0;
         for (const auto& e : r.epochs) step_seconds += e.step_seconds;
         const double samples = double(r.training_rows) * double(r.epochs.size());
-        std::printf("%s %s batch=%d threads=%d epochs=%zu step_samples_per_s=%.0f total_samples_per_s=%.0f "
-                    "seconds=%.3f pr_auc=%.4f\n",
-                    options.device ? "dendrite-cuda" : "dendrite", options.algorithm.c_str(), options.batch_size, r.threads, r.epochs.size(), samples / step_seconds,
-                    samples / seconds, seconds, r.final_epoch().metrics.pr_auc);
+        std::printf(
+            "%s %s batch=%d threads=%d epochs=%zu step_samples_per_s=%.0f total_samples_per_s=%.0f "
+            "seconds=%.3f pr_auc=%.4f\n",
+            options.device ? "dendrite-cuda" : "dendrite", options.algorithm.c_str(), options.batch_size, r.threads,
+            r.epochs.size(), samples / step_seconds, samples / seconds, seconds, r.final_epoch().metrics.pr_auc);
     } catch (const Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

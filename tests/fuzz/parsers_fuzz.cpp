@@ -34,15 +34,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The first byte picks the parser, the rest is its text.
     const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
     static const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number}, {"merchant", SqlTypeClass::Text},
-                                                  {"at", SqlTypeClass::Timestamp}, {"card", SqlTypeClass::Integer},
-                                                  {"ip", SqlTypeClass::Inet}, {"online", SqlTypeClass::Boolean},
+                                                  {"at", SqlTypeClass::Timestamp},  {"card", SqlTypeClass::Integer},
+                                                  {"ip", SqlTypeClass::Inet},       {"online", SqlTypeClass::Boolean},
                                                   {"fraud", SqlTypeClass::Integer}};
     switch (data[0] % 5) {
-        case 0: expect_clean([&] { parse_train_options("{}", text); }); break;
-        case 1: expect_clean([&] { parse_train_options(text, "{}"); }); break;
-        case 2: expect_clean([&] { resolve_spec(columns, text, "", "fraud", "error"); }); break;
-        case 3: expect_clean([&] { resolve_spec(columns, "", text, "fraud", "missing"); }); break;
-        case 4: expect_clean([&] { FeaturizerSpec::from_json(text); }); break;
+        case 0:
+            expect_clean([&] { parse_train_options("{}", text); });
+            break;
+        case 1:
+            expect_clean([&] { parse_train_options(text, "{}"); });
+            break;
+        case 2:
+            expect_clean([&] { resolve_spec(columns, text, "", "fraud", "error"); });
+            break;
+        case 3:
+            expect_clean([&] { resolve_spec(columns, "", text, "fraud", "missing"); });
+            break;
+        case 4:
+            expect_clean([&] { FeaturizerSpec::from_json(text); });
+            break;
     }
     return 0;
 }

@@ -106,9 +106,11 @@ TEST(CapturedRows, ChunksOnAHelperThreadEqualRowByRow) {
         f.capture(captured, n, history.get(), threaded ? &worker : nullptr);
         captured.rethrow_error();
         ASSERT_EQ(captured.rows(), n);
-        for (size_t i = 0; i < n; ++i) ASSERT_EQ(captured.score(i), reference.scores[i]) << "row " << i << (threaded ? ", threaded" : "");
+        for (size_t i = 0; i < n; ++i)
+            ASSERT_EQ(captured.score(i), reference.scores[i]) << "row " << i << (threaded ? ", threaded" : "");
         for (size_t first = 0; first < n; first += CapturedRows::kChunkRows)  // the statement trigger reads them so
-            for (size_t k = 0; k < CapturedRows::kChunkRows && first + k < n; ++k) ASSERT_EQ(captured.chunk_scores(first)[k], reference.scores[first + k]);
+            for (size_t k = 0; k < CapturedRows::kChunkRows && first + k < n; ++k)
+                ASSERT_EQ(captured.chunk_scores(first)[k], reference.scores[first + k]);
         EXPECT_EQ(history->entity_count(), reference.history->entity_count());
         EXPECT_EQ(history->event_count(), reference.history->event_count());
         EXPECT_EQ(f.probe(history.get(), n), f.probe(reference.history.get(), n));
@@ -170,6 +172,7 @@ TEST(CapturedRows, AnErrorStopsTheRowsAfterIt) {
         // chunk were not observed.
         EXPECT_EQ(history->event_count(), before_bad.history->event_count());
         EXPECT_EQ(f.probe(history.get(), n), f.probe(before_bad.history.get(), n));
-        for (size_t i = 0; i < size_t(CapturedRows::kChunkRows); ++i) ASSERT_EQ(captured.score(i), before_bad.scores[i]);
+        for (size_t i = 0; i < size_t(CapturedRows::kChunkRows); ++i)
+            ASSERT_EQ(captured.score(i), before_bad.scores[i]);
     }
 }

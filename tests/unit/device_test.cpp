@@ -299,7 +299,9 @@ TEST(DeviceCuda, KernelsMatchTheReferenceOnManyShapes) {
         config.layers = layers;
         config.units = units.data();
         config.activations = activations.data();
-        config.optimizer = trial % 4 == 0 ? DENDRITE_OPT_SGD : trial % 4 == 1 ? DENDRITE_OPT_RMSPROP : DENDRITE_OPT_ADAM;
+        config.optimizer = trial % 4 == 0   ? DENDRITE_OPT_SGD
+                           : trial % 4 == 1 ? DENDRITE_OPT_RMSPROP
+                                            : DENDRITE_OPT_ADAM;
         config.momentum = 0.9;
         config.beta1 = 0.9;
         config.beta2 = 0.999;

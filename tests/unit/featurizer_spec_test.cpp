@@ -12,7 +12,7 @@ using namespace dendrite::engine;
 using namespace dendrite::engine::testing;
 
 TEST(FeaturizerSpec, AutomaticKindsAndOverrides) {
-    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number}, {"merchant", SqlTypeClass::Text},
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},  {"merchant", SqlTypeClass::Text},
                                            {"online", SqlTypeClass::Boolean}, {"at", SqlTypeClass::Timestamp},
                                            {"ip", SqlTypeClass::Inet},        {"blob", SqlTypeClass::Other},
                                            {"card", SqlTypeClass::Integer},   {"fraud", SqlTypeClass::Integer}};
@@ -57,8 +57,10 @@ TEST(FeaturizerSpec, AutomaticKindsAndOverrides) {
 }
 
 TEST(FeaturizerSpec, ClearErrors) {
-    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number}, {"merchant", SqlTypeClass::Text},
-                                           {"at", SqlTypeClass::Timestamp}, {"card", SqlTypeClass::Integer}};
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},
+                                           {"merchant", SqlTypeClass::Text},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"card", SqlTypeClass::Integer}};
     auto bad = [&](const std::string& cols, const std::string& history, const std::string& label = "") {
         EXPECT_EQ(kind_of([&] { resolve_spec(columns, cols, history, label, "error"); }), ErrorKind::InvalidParameter)
             << cols << " " << history;

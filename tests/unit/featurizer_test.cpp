@@ -17,10 +17,12 @@ using namespace dendrite::engine;
 using namespace dendrite::engine::testing;
 
 TEST(Featurizer, NumericTransformsMissingAndNonFinite) {
-    const std::vector<InputColumn> columns{{"a", SqlTypeClass::Number}, {"b", SqlTypeClass::Number},
-                                           {"c", SqlTypeClass::Number}, {"d", SqlTypeClass::Number}};
-    FeaturizerFitter fitter(resolve_spec(columns, R"({"b": "log1p", "c": "minmax", "d": {"clip": [0, 10], "transform": "none"}})",
-                                         "", "", "error"));
+    const std::vector<InputColumn> columns{{"a", SqlTypeClass::Number},
+                                           {"b", SqlTypeClass::Number},
+                                           {"c", SqlTypeClass::Number},
+                                           {"d", SqlTypeClass::Number}};
+    FeaturizerFitter fitter(resolve_spec(
+        columns, R"({"b": "log1p", "c": "minmax", "d": {"clip": [0, 10], "transform": "none"}})", "", "", "error"));
     const double a[] = {1, 3, 5}, b[] = {0, std::exp(1.0) - 1, std::exp(2.0) - 1}, c[] = {2, 4, 6}, d[] = {-5, 5, 50};
     for (int i = 0; i < 3; ++i) {
         std::vector<RawValue> row{RawValue::of_number(a[i]), RawValue::of_number(b[i]), RawValue::of_number(c[i]),
@@ -33,23 +35,30 @@ TEST(Featurizer, NumericTransformsMissingAndNonFinite) {
     EXPECT_EQ(f.output_names(), (std::vector<std::string>{"a", "a_missing", "b", "c", "d"}));
     auto out = run(f, {RawValue::of_number(4), RawValue::of_number(std::exp(1.0) - 1), RawValue::of_number(5),
                        RawValue::of_number(20)});
-    EXPECT_FLOAT_EQ(out[0], 2.0f);           // (4 - 2) / 1
-    EXPECT_FLOAT_EQ(out[1], 0.0f);           // not missing
-    EXPECT_NEAR(out[2], 0.0f, 1e-6);         // log1p: log 1+x = 1, the mean of {0, 1, 2}
-    EXPECT_FLOAT_EQ(out[3], 0.75f);          // (5 - 2) / (6 - 2)
-    EXPECT_FLOAT_EQ(out[4], 10.0f);          // clipped, raw
+    EXPECT_FLOAT_EQ(out[0], 2.0f);    // (4 - 2) / 1
+    EXPECT_FLOAT_EQ(out[1], 0.0f);    // not missing
+    EXPECT_NEAR(out[2], 0.0f, 1e-6);  // log1p: log 1+x = 1, the mean of {0, 1, 2}
+    EXPECT_FLOAT_EQ(out[3], 0.75f);   // (5 - 2) / (6 - 2)
+    EXPECT_FLOAT_EQ(out[4], 10.0f);   // clipped, raw
     out = run(f, {RawValue::null(), RawValue::of_number(0), RawValue::of_number(2), RawValue::of_number(-3)});
     EXPECT_FLOAT_EQ(out[0], 0.0f);  // imputed with the mean
     EXPECT_FLOAT_EQ(out[1], 1.0f);
     EXPECT_FLOAT_EQ(out[4], 0.0f);
-    EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(NAN), RawValue::of_number(0), RawValue::of_number(0), RawValue::of_number(0)}); }),
-              ErrorKind::Data);
-    EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(1), RawValue::of_number(INFINITY), RawValue::of_number(0), RawValue::of_number(0)}); }),
+    EXPECT_EQ(
+        kind_of([&] {
+            run(f, {RawValue::of_number(NAN), RawValue::of_number(0), RawValue::of_number(0), RawValue::of_number(0)});
+        }),
+        ErrorKind::Data);
+    EXPECT_EQ(kind_of([&] {
+                  run(f, {RawValue::of_number(1), RawValue::of_number(INFINITY), RawValue::of_number(0),
+                          RawValue::of_number(0)});
+              }),
               ErrorKind::Data);
 }
 
 TEST(Featurizer, NonFiniteAsMissing) {
-    FeaturizerFitter fitter(resolve_spec({{"a", SqlTypeClass::Number}}, R"({"a": {"missing_indicator": true}})", "", "", "missing"));
+    FeaturizerFitter fitter(
+        resolve_spec({{"a", SqlTypeClass::Number}}, R"({"a": {"missing_indicator": true}})", "", "", "missing"));
     for (double x : {1.0, 3.0, double(NAN)}) {
         RawValue v = RawValue::of_number(x);
         fitter.add(&v);
@@ -63,7 +72,8 @@ TEST(Featurizer, NonFiniteAsMissing) {
 // policy decides, as for an infinite input (issue #22): an error, or the column's imputation when 'missing'.
 TEST(Featurizer, OverflowedFeatureFollowsTheNonFinitePolicy) {
     for (const char* policy : {"error", "missing"}) {
-        FeaturizerFitter fitter(resolve_spec({{"a", SqlTypeClass::Number}}, R"({"a": {"missing_indicator": true}})", "", "", policy));
+        FeaturizerFitter fitter(
+            resolve_spec({{"a", SqlTypeClass::Number}}, R"({"a": {"missing_indicator": true}})", "", "", policy));
         for (double x : {1.0, 3.0}) {
             RawValue v = RawValue::of_number(x);
             fitter.add(&v);
@@ -74,16 +84,20 @@ TEST(Featurizer, OverflowedFeatureFollowsTheNonFinitePolicy) {
             EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(1e300)}); }), ErrorKind::Data);
             EXPECT_EQ(kind_of([&] { run(f, {RawValue::of_number(-1e300)}); }), ErrorKind::Data);
         } else {
-            EXPECT_EQ(run(f, {RawValue::of_number(1e300)}), (std::vector<float>{0.0f, 1.0f}));  // the mean, flagged missing
+            EXPECT_EQ(run(f, {RawValue::of_number(1e300)}),
+                      (std::vector<float>{0.0f, 1.0f}));  // the mean, flagged missing
         }
     }
 }
 
 TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
-    const std::vector<InputColumn> columns{{"m", SqlTypeClass::Text}, {"f", SqlTypeClass::Text},
-                                           {"t", SqlTypeClass::Integer}, {"y", SqlTypeClass::Integer}};
-    FeaturizerFitter fitter(resolve_spec(columns, R"({"m": {"top_k": 2}, "f": "frequency", "t": {"kind": "target", "smoothing": 2}})",
-                                         "", "y", "error"));
+    const std::vector<InputColumn> columns{{"m", SqlTypeClass::Text},
+                                           {"f", SqlTypeClass::Text},
+                                           {"t", SqlTypeClass::Integer},
+                                           {"y", SqlTypeClass::Integer}};
+    FeaturizerFitter fitter(
+        resolve_spec(columns, R"({"m": {"top_k": 2}, "f": "frequency", "t": {"kind": "target", "smoothing": 2}})", "",
+                     "y", "error"));
     // m: a x3, b x2, c x1; t: 7 -> labels {1, 1, 0}, 8 -> {0, 0, 0}; prior = 2 / 6.
     const char* m[] = {"a", "a", "a", "b", "b", "c"};
     const double t[] = {7, 7, 7, 8, 8, 8}, y[] = {1, 1, 0, 0, 0, 0};
@@ -95,8 +109,8 @@ TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
     EXPECT_EQ(f.output_names(), (std::vector<std::string>{"m=a", "m=b", "m=__other__", "f_frequency", "t_target"}));
     auto out = run(f, {text("b"), text("a"), RawValue::of_number(7), RawValue::null()});
     EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 3), (std::vector<float>{0, 1, 0}));
-    EXPECT_FLOAT_EQ(out[3], 0.5f);                                 // 3 of 6
-    EXPECT_NEAR(out[4], (2 + 2 * (2.0 / 6)) / (3 + 2), 1e-6);       // smoothed mean of 7's labels
+    EXPECT_FLOAT_EQ(out[3], 0.5f);                             // 3 of 6
+    EXPECT_NEAR(out[4], (2 + 2 * (2.0 / 6)) / (3 + 2), 1e-6);  // smoothed mean of 7's labels
     // Unseen -> other / 0 / the prior; the text '8' is the same category as the integer 8.
     out = run(f, {text("zzz"), text("zzz"), text("8"), RawValue::null()});
     EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 3), (std::vector<float>{0, 0, 1}));
@@ -109,8 +123,8 @@ TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
 
 TEST(Featurizer, CategoricalIndex) {
     const std::vector<InputColumn> columns{{"terminal", SqlTypeClass::Integer}, {"m", SqlTypeClass::Text}};
-    FeaturizerFitter fitter(resolve_spec(columns, R"({"terminal": "index", "m": {"encoding": "index", "max_categories": 2}})",
-                                         "", "", "error"));
+    FeaturizerFitter fitter(resolve_spec(
+        columns, R"({"terminal": "index", "m": {"encoding": "index", "max_categories": 2}})", "", "", "error"));
     // terminal: 5 x3, 9 x2, 4 x1 -> ranks 1, 2, 3; m keeps its 2 most frequent.
     const double terminal[] = {5, 5, 5, 9, 9, 4};
     const char* m[] = {"x", "x", "y", "y", "y", "z"};
@@ -145,8 +159,8 @@ TEST(Featurizer, TimestampFeatures) {
     EXPECT_NEAR(out[0], std::sin(2 * M_PI * hour / 24), 1e-6);
     EXPECT_NEAR(out[1], std::cos(2 * M_PI * hour / 24), 1e-6);
     EXPECT_NEAR(out[2], std::sin(2 * M_PI * 5 / 7), 1e-6);
-    EXPECT_FLOAT_EQ(out[4], 1.0f);  // weekend
-    EXPECT_FLOAT_EQ(out[5], 1.0f);  // night
+    EXPECT_FLOAT_EQ(out[4], 1.0f);                                             // weekend
+    EXPECT_FLOAT_EQ(out[5], 1.0f);                                             // night
     out = run(f, {RawValue::of_time(saturday_2330 - 2 * kDay - 12 * kHour)});  // Thursday 11:30
     EXPECT_FLOAT_EQ(out[4], 0.0f);
     EXPECT_FLOAT_EQ(out[5], 0.0f);
@@ -179,8 +193,10 @@ TEST(Featurizer, InetFeatures) {
 }
 
 TEST(Featurizer, SpecRoundTripGivesTheSameOutputs) {
-    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number}, {"m", SqlTypeClass::Text},
-                                           {"at", SqlTypeClass::Timestamp}, {"card", SqlTypeClass::Integer},
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},
+                                           {"m", SqlTypeClass::Text},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"card", SqlTypeClass::Integer},
                                            {"y", SqlTypeClass::Integer}};
     const FeaturizerSpec spec = resolve_spec(
         columns, R"({"amount": {"transform": "log1p", "clip": [0, 1000]}, "m": {"encoding": "target"}})",

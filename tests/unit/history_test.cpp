@@ -18,15 +18,17 @@ using namespace dendrite::engine::testing;
 
 // History: the incremental state against the definition, recomputed by brute force for every row.
 TEST(History, IncrementalMatchesBruteForce) {
-    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp},
-                                           {"amount", SqlTypeClass::Number}, {"y", SqlTypeClass::Integer}};
-    const FeaturizerSpec spec = resolve_spec(
-        columns, R"({"amount": "raw", "at": "ignore"})",
-        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number},
+                                           {"y", SqlTypeClass::Integer}};
+    const FeaturizerSpec spec =
+        resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
+                     R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
              "aggregates": ["count", "sum", "mean", "max", "ratio_to_mean"]},
             {"entity": "card", "time": "at", "label": "y", "delay": "2 days", "windows": ["1 day", "5 days"],
              "aggregates": ["count", "fraud_count", "fraud_rate"], "name": "risk"}])",
-        "y", "error");
+                     "y", "error");
     struct Row {
         int64_t card, at;
         double amount;
@@ -104,8 +106,8 @@ TEST(History, IncrementalMatchesBruteForce) {
 // Many entities: the state's table grows and its records span many blocks; keys that agree in their low
 // bits (FNV hashes of short texts differ mostly in the high ones) still find their own entity.
 TEST(History, ManyEntitiesKeepTheirOwnState) {
-    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp},
-                                           {"amount", SqlTypeClass::Number}};
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
     const FeaturizerSpec spec = resolve_spec(
         columns, R"({"amount": "raw", "at": "ignore"})",
         R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "max"]}])",
@@ -133,8 +135,8 @@ TEST(History, ManyEntitiesKeepTheirOwnState) {
 // The offline pass (fit, then transform + observe in order) and the inline path (a fresh state fed row
 // by row, transform before observe) give identical vectors, and NULL entities or times are skipped.
 TEST(History, OfflineAndInlineAgreeBitForBit) {
-    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp},
-                                           {"amount", SqlTypeClass::Number}};
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
     const FeaturizerSpec spec = resolve_spec(
         columns, "", R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "30 days"],
                           "aggregates": ["count", "mean", "max", "ratio_to_mean"]}])",

@@ -40,8 +40,8 @@ public:
     void zero(void* dst, size_t bytes) { std::memset(dst, 0, bytes); }
 
     // cublasSgemm with alpha 1, beta 0: C (m x n) = op(A) op(B), column-major, op(A) m x k.
-    void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b,
-              int ldb, float* c, int ldc) {
+    void gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+              float* c, int ldc) {
         for (int j = 0; j < n; ++j)
             for (int i = 0; i < m; ++i) {
                 float sum = 0;

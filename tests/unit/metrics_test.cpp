@@ -103,7 +103,7 @@ TEST(Metrics, FixedThresholdAndMaxF1) {
 }
 
 TEST(Metrics, RecallAtPrecision) {
-    EXPECT_DOUBLE_EQ(recall_at_precision(kTen, kTenLabels, 10, 0.9), 0.5);   // the top two
+    EXPECT_DOUBLE_EQ(recall_at_precision(kTen, kTenLabels, 10, 0.9), 0.5);  // the top two
     EXPECT_DOUBLE_EQ(recall_at_precision(kTen, kTenLabels, 10, 0.75), 0.75);
     EXPECT_DOUBLE_EQ(evaluate(kTen, kTenLabels, 10).recall_at_precision_90, 0.5);
 }

@@ -45,10 +45,11 @@ TEST(ModelLayout, TensorsTileTheFlatBufferInOrder) {
 TEST(ModelLayout, ConfigurationReadsBackAsTheNetworkThatWroteIt) {
     const NetworkSpec spec = embedded_network();
     const std::string configuration = network_configuration_json(spec);
-    EXPECT_EQ(configuration,
-              "{\"layers\": [{\"dense\": 8, \"activation\": \"gelu\", \"layer_norm\": true}, {\"dense\": 4, "
-              "\"activation\": \"gelu\", \"layer_norm\": true}, {\"dense\": 1, \"activation\": \"sigmoid\"}], "
-              "\"embeddings\": [{\"feature\": 1, \"rows\": 7, \"dim\": 3}, {\"feature\": 4, \"rows\": 2, \"dim\": 2}]}");
+    EXPECT_EQ(
+        configuration,
+        "{\"layers\": [{\"dense\": 8, \"activation\": \"gelu\", \"layer_norm\": true}, {\"dense\": 4, "
+        "\"activation\": \"gelu\", \"layer_norm\": true}, {\"dense\": 1, \"activation\": \"sigmoid\"}], "
+        "\"embeddings\": [{\"feature\": 1, \"rows\": 7, \"dim\": 3}, {\"feature\": 4, \"rows\": 2, \"dim\": 2}]}");
     const NetworkSpec read = network_from_configuration(configuration, 5);
     ASSERT_EQ(read.layers.size(), spec.layers.size());
     for (size_t l = 0; l < spec.layers.size(); ++l) {
@@ -76,15 +77,20 @@ TEST(ModelLayout, EditedConfigurationsAreErrorsNamingWhatIsWrong) {
     EXPECT_EQ(message("not json"), "its configuration is not JSON");
     EXPECT_EQ(message("{\"layers\": []}"), "its configuration has no layers");
     EXPECT_EQ(message("{\"layers\": [{\"dense\": 1}]}"), "a layer has no size or activation");
-    EXPECT_EQ(message("{\"layers\": [{\"dense\": 1.5, \"activation\": \"sigmoid\"}]}"), "a layer has no size or activation");
-    EXPECT_EQ(message("{\"layers\": [{\"dense\": 1, \"activation\": \"swish\"}]}"), "a layer has an unknown activation");
+    EXPECT_EQ(message("{\"layers\": [{\"dense\": 1.5, \"activation\": \"sigmoid\"}]}"),
+              "a layer has no size or activation");
+    EXPECT_EQ(message("{\"layers\": [{\"dense\": 1, \"activation\": \"swish\"}]}"),
+              "a layer has an unknown activation");
     EXPECT_NE(message("{\"layers\": [{\"dense\": 2, \"activation\": \"sigmoid\"}]}").find("exactly one unit"),
               std::string::npos);
-    EXPECT_NE(message("{\"layers\": [{\"dense\": -3, \"activation\": \"relu\"}, {\"dense\": 1, \"activation\": \"sigmoid\"}]}")
-                  .find("widths"),
-              std::string::npos);
-    EXPECT_EQ(message("{\"layers\": [{\"dense\": 1, \"activation\": \"sigmoid\"}], \"embeddings\": [{\"feature\": 1}]}"),
-              "an embedding is malformed");
+    EXPECT_NE(
+        message(
+            "{\"layers\": [{\"dense\": -3, \"activation\": \"relu\"}, {\"dense\": 1, \"activation\": \"sigmoid\"}]}")
+            .find("widths"),
+        std::string::npos);
+    EXPECT_EQ(
+        message("{\"layers\": [{\"dense\": 1, \"activation\": \"sigmoid\"}], \"embeddings\": [{\"feature\": 1}]}"),
+        "an embedding is malformed");
     // An embedding of a feature the featurizer does not have.
     EXPECT_NE(message("{\"layers\": [{\"dense\": 1, \"activation\": \"sigmoid\"}], "
                       "\"embeddings\": [{\"feature\": 9, \"rows\": 2, \"dim\": 2}]}")

@@ -31,10 +31,10 @@ Problem make_problem(int inputs, int batch, uint64_t seed) {
     return p;
 }
 
-
 // With dropout > 0 every forward pass draws its masks from a fresh Rng(99): the same masks each time, so
 // the loss is a smooth function of the parameters and finite differences apply.
-double loss_with(const NetworkSpec& spec, const float* params, const Problem& p, float dropout, const LossOptions& loss) {
+double loss_with(const NetworkSpec& spec, const float* params, const Problem& p, float dropout,
+                 const LossOptions& loss) {
     Pass pass;
     Rng masks(99);
     const RowVector& logits = pass.forward(spec, params, p.x, dropout, dropout > 0 ? &masks : nullptr);
@@ -71,7 +71,8 @@ void check_gradients(const std::vector<int>& hidden, Activation activation, bool
     RowVector dlogits;
     Pass pass;
     Rng masks(99);
-    const RowVector& logits = pass.forward(spec, network.parameters().data(), p.x, dropout, dropout > 0 ? &masks : nullptr);
+    const RowVector& logits =
+        pass.forward(spec, network.parameters().data(), p.x, dropout, dropout > 0 ? &masks : nullptr);
     loss_with_logits(loss, logits, p.labels.data(), p.weights.data(), &dlogits);
     std::vector<float> analytic(spec.parameter_count());
     pass.backward(spec, network.parameters().data(), dlogits, analytic.data());
@@ -170,8 +171,10 @@ TEST(Network, ForwardBatchMatchesForwardOne) {
             const ScoringPaths s = score_all_paths(network, p.x);
             EXPECT_EQ(s.rows_one_at_a_time, width == 16);
             for (int j = 0; j < n; ++j) {
-                if (width == 16) EXPECT_EQ(s.batch[j], s.one[j]) << j;
-                else EXPECT_NEAR(s.batch[j], s.one[j], 1e-6) << j;
+                if (width == 16)
+                    EXPECT_EQ(s.batch[j], s.one[j]) << j;
+                else
+                    EXPECT_NEAR(s.batch[j], s.one[j], 1e-6) << j;
             }
         }
     }
@@ -185,10 +188,12 @@ TEST(Network, OneRowPathSkipsZeroInputsOnEveryShape) {
         int inputs;
         std::vector<int> hidden;
     };
-    for (const Shape& shape : {Shape{1, {}}, Shape{17, {5, 3}}, Shape{300, {16, 33}}, Shape{530, {70, 20}}, Shape{64, {64, 48, 17}}}) {
+    for (const Shape& shape :
+         {Shape{1, {}}, Shape{17, {5, 3}}, Shape{300, {16, 33}}, Shape{530, {70, 20}}, Shape{64, {64, 48, 17}}}) {
         for (bool layer_norm : {false, true}) {
             for (Activation activation : {Activation::Relu, Activation::Tanh}) {
-                Network network(NetworkSpec::binary_classifier(shape.inputs, shape.hidden, activation, layer_norm && !shape.hidden.empty()));
+                Network network(NetworkSpec::binary_classifier(shape.inputs, shape.hidden, activation,
+                                                               layer_norm && !shape.hidden.empty()));
                 Rng rng(uint64_t(shape.inputs) + 5);
                 network.initialize(rng);
                 const int n = 11;
@@ -199,8 +204,10 @@ TEST(Network, OneRowPathSkipsZeroInputsOnEveryShape) {
                 const ScoringPaths s = score_all_paths(network, p.x);
                 for (int j = 0; j < n; ++j) {
                     EXPECT_NEAR(s.one[j], sigmoid(s.logits[j]), 2e-6) << shape.inputs << " inputs, row " << j;
-                    if (s.rows_one_at_a_time) EXPECT_EQ(s.batch[j], s.one[j]) << "bit for bit";
-                    else EXPECT_NEAR(s.batch[j], s.one[j], 2e-6);
+                    if (s.rows_one_at_a_time)
+                        EXPECT_EQ(s.batch[j], s.one[j]) << "bit for bit";
+                    else
+                        EXPECT_NEAR(s.batch[j], s.one[j], 2e-6);
                 }
             }
         }
@@ -295,10 +302,7 @@ TEST(Embedding, ScoringPathsAgreeWithTheTrainingPass) {
     Matrix x(4, 3);
     // Row by row (Eigen's comma initializer): feature 0 indexes table 0 (4, 0 and 7, out of range: row 0),
     // feature 2 table 1.
-    x << 4, 0, 7,
-         0.5f, -1, 2,
-         1, 1, 0.25f,
-         3, 1, -2;
+    x << 4, 0, 7, 0.5f, -1, 2, 1, 1, 0.25f, 3, 1, -2;
     Pass pass;
     const RowVector logits = pass.forward(spec, network.parameters().data(), x);
     std::vector<float> scratch(size_t(scratch_floats(view.view())) * 2), batch_scores(3);

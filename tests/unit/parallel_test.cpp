@@ -34,8 +34,8 @@ TEST(SerialWorker, BlocksEverySignal) {
     worker.submit([&] {
         sigset_t mask;
         pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-        all_blocked = sigismember(&mask, SIGINT) == 1 && sigismember(&mask, SIGTERM) == 1 && sigismember(&mask, SIGALRM) == 1 &&
-                      sigismember(&mask, SIGUSR1) == 1;
+        all_blocked = sigismember(&mask, SIGINT) == 1 && sigismember(&mask, SIGTERM) == 1 &&
+                      sigismember(&mask, SIGALRM) == 1 && sigismember(&mask, SIGUSR1) == 1;
     });
     ASSERT_TRUE(worker.wait_until_unfinished_at_most(0, 60 * 1000000LL));
     EXPECT_TRUE(all_blocked.load());

@@ -45,8 +45,8 @@ std::vector<uint16_t> encode(const std::string& text, bool allow_short = true) {
     }
     std::vector<uint16_t> payload;
     if (allow_short && dscale <= 63 && weight >= -64 && weight <= 63) {
-        payload.push_back(uint16_t(0x8000 | (negative ? 0x2000 : 0) | (dscale << 7) | (weight < 0 ? 0x40 : 0) |
-                                   (weight & 0x3F)));
+        payload.push_back(
+            uint16_t(0x8000 | (negative ? 0x2000 : 0) | (dscale << 7) | (weight < 0 ? 0x40 : 0) | (weight & 0x3F)));
     } else {
         payload.push_back(uint16_t((negative ? 0x4000 : 0) | (dscale & 0x3FFF)));
         payload.push_back(uint16_t(int16_t(weight)));
@@ -115,12 +115,12 @@ TEST(PgNumeric, ZeroSpecialValuesAndMalformedPayloads) {
     EXPECT_EQ(got, 0.0);
     // NaN, +Infinity, -Infinity: numeric_float8 handles them.
     for (uint16_t special : {0xC000, 0xD000, 0xF000}) EXPECT_FALSE(convert({special}, &got));
-    EXPECT_FALSE(convert({}, &got));                      // no header
-    EXPECT_FALSE(convert({0x0000}, &got));                // long form without its weight
-    EXPECT_FALSE(convert({0x8000, 10000}, &got));         // a digit out of range
-    EXPECT_FALSE(convert(encode("123456789012345678901234"), &got));  // more than four digits
+    EXPECT_FALSE(convert({}, &got));                                         // no header
+    EXPECT_FALSE(convert({0x0000}, &got));                                   // long form without its weight
+    EXPECT_FALSE(convert({0x8000, 10000}, &got));                            // a digit out of range
+    EXPECT_FALSE(convert(encode("123456789012345678901234"), &got));         // more than four digits
     EXPECT_FALSE(convert(encode("1000000000000000000000000000000"), &got));  // 10^30
-    EXPECT_FALSE(convert(encode("0.0000000000000000000000001"), &got));  // 10^-25
+    EXPECT_FALSE(convert(encode("0.0000000000000000000000001"), &got));      // 10^-25
     ASSERT_TRUE(convert({0x8000, 0}, &got));  // an unstripped zero digit (PostgreSQL never stores one)
     EXPECT_EQ(got, 0.0);
     ASSERT_TRUE(convert(encode("-42.5"), &got));

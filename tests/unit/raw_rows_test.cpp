@@ -17,8 +17,10 @@ using namespace dendrite::engine::testing;
 // train's automatic featurizer keeps the fit pass's rows in RawRows and featurizes them afterwards: every
 // kind of value must come back as it went in, so that the features are those of a second pass.
 TEST(RawRows, GiveBackEveryKindOfValueAndTheSameFeatures) {
-    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number}, {"m", SqlTypeClass::Text},
-                                           {"at", SqlTypeClass::Timestamp}, {"ip", SqlTypeClass::Inet}};
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},
+                                           {"m", SqlTypeClass::Text},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"ip", SqlTypeClass::Inet}};
     FeaturizerFitter fitter(resolve_spec(columns, "", "", "", "error"));
     const uint8_t v4[4] = {10, 1, 2, 3};
     uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};

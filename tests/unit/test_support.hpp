@@ -48,7 +48,8 @@ constexpr int64_t kHour = 3600LL * 1000000LL;  // engine time: microseconds
 constexpr int64_t kDay = 24 * kHour;
 
 // One row's outputs of a featurizer (history from history, when it has history features).
-inline std::vector<float> run(const Featurizer& f, const std::vector<RawValue>& row, const HistoryState* history = nullptr) {
+inline std::vector<float> run(const Featurizer& f, const std::vector<RawValue>& row,
+                              const HistoryState* history = nullptr) {
     std::vector<float> out(f.output_count());
     f.transform(row.data(), history, out.data());
     return out;

@@ -23,7 +23,8 @@ TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
     // The device and split column as asked are stored with the settings, for a retraining to ask again.
     EXPECT_NE(train_options_json(o).find("\"device\":\"auto\""), std::string::npos);
     EXPECT_NE(train_options_json(o).find("\"split_column\":null"), std::string::npos);
-    const TrainOptions split = parse_train_options(R"({"algorithm": "gbdt", "device": "cpu", "split_column": "tx_time"})", "{}");
+    const TrainOptions split =
+        parse_train_options(R"({"algorithm": "gbdt", "device": "cpu", "split_column": "tx_time"})", "{}");
     EXPECT_NE(train_options_json(split).find("\"device\":\"cpu\""), std::string::npos);
     EXPECT_NE(train_options_json(split).find("\"split_column\":\"tx_time\""), std::string::npos);
     for (const char* bad : {R"({"no_such": 1})", R"({"epochs": 3})", R"({"weight_decay": "lots"})", R"([1])",

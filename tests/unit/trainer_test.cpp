@@ -97,7 +97,6 @@ TEST(Trainer, DivergenceIsADataError) {
     EXPECT_EQ(kind_of([&] { train(d.view(), options); }), ErrorKind::Data);
 }
 
-
 TEST(Trainer, ThreadCountDoesNotChangeTheModel) {
     // Batches are cut into fixed shards whose gradients are summed in order: 1, 2 or 3 threads, one model.
     const Data d = make_data(3000, 7);
