@@ -200,3 +200,31 @@ EXPLAIN (COSTS OFF) SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx 
 CREATE TEMP TABLE serial_scores AS SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx t;
 CREATE TABLE parallel_scores AS SELECT transaction_id, dendrite.score('gm', t) AS s FROM tx t;
 SELECT count(*) AS rows, count(*) FILTER (WHERE p.s = s.s) AS equal FROM parallel_scores p JOIN serial_scores s USING (transaction_id);
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
+
+-- A stored generated column the model reads: PostgreSQL computes it after BEFORE triggers, so NEW holds NULL
+-- (on UPDATE, the old value). The row guard and guard_batch's row capture compute it as PostgreSQL will
+-- store it: the scores they write equal dendrite.score over the stored rows, never the mean of a NULL.
+CREATE TABLE gen_train (id int PRIMARY KEY, x float8, y float8, label boolean,
+                        z float8 GENERATED ALWAYS AS (2 * x + y) STORED);
+INSERT INTO gen_train (id, x, y, label) SELECT id, x, y, label FROM points;
+SELECT version FROM dendrite.train('gen_m', 'SELECT z, label FROM gen_train', 'label', hidden => '{4}', epochs => 2, seed => 1);
+CREATE TABLE gen_rows (LIKE gen_train INCLUDING GENERATED);
+ALTER TABLE gen_rows ADD PRIMARY KEY (id), ADD COLUMN fraud_score float8;
+CREATE TRIGGER guard_gen BEFORE INSERT OR UPDATE ON gen_rows FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gen_m', 'flag', 'default', 'fraud_score');
+INSERT INTO gen_rows (id, x, y, label) SELECT id, x, y, label FROM points WHERE id <= 200;
+SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('gen_m', g)) AS equal_to_score,
+       count(DISTINCT round(fraud_score::numeric, 6)) > 10 AS scores_vary
+  FROM gen_rows g;
+UPDATE gen_rows SET x = -x WHERE id <= 50;
+SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('gen_m', g)) AS equal_after_update
+  FROM gen_rows g;
+CREATE TABLE gen_bulk (LIKE gen_rows INCLUDING GENERATED INCLUDING INDEXES);
+CREATE TRIGGER capture_gen BEFORE INSERT ON gen_bulk FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('gen_m', 'flag', '0', 'fraud_score');
+CREATE TRIGGER score_gen AFTER INSERT ON gen_bulk FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gen_m', 'flag', '0', 'fraud_score');
+INSERT INTO gen_bulk (id, x, y, label) SELECT id, x, y, label FROM points WHERE id <= 1500;
+SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score::real = dendrite.score('gen_m', g)::real) AS equal_to_score
+  FROM gen_bulk g;

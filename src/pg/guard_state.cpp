@@ -172,6 +172,9 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     pin_version(state->version, context);  // for as long as the state lives
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
     bind_row(&state->binding, state->version->featurizer, descriptor, context);
+    // A row trigger fired BEFORE sees no stored generated column yet: compute those the model reads.
+    if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+        bind_generated_inputs(&state->binding, relation, context);
     if (!batch) {  // the batch trigger's buffers (~1 MB) are its statement's, not kept between statements
         state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1)));
         state->scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->scratch_floats)));

@@ -15,6 +15,9 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "executor/executor.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/rel.h"
 #include "catalog/namespace.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
@@ -90,6 +93,7 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
     binding->values = static_cast<Datum*>(palloc(sizeof(Datum) * (descriptor->natts + 1)));
     binding->nulls = static_cast<bool*>(palloc(sizeof(bool) * (descriptor->natts + 1)));
     binding->raw = static_cast<engine::RawValue*>(palloc0(sizeof(engine::RawValue) * (n_inputs + 1)));
+    binding->generated = nullptr;
     MemoryContextSwitchTo(old);
     for (int j = 0; j < n_inputs; ++j) {
         const char* name = names[j];
@@ -236,8 +240,69 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
 
 }  // namespace
 
+struct GeneratedInputs {
+    int n;
+    int* attnums;  // 0-based attributes of the row that are stored generated inputs
+    ExprState** expressions;
+    EState* estate;  // its per-tuple context holds the computed values until the next row
+    TupleTableSlot* slot;
+};
+
+void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext context) {
+    TupleDesc descriptor = RelationGetDescr(relation);
+    if (!descriptor->constr || !descriptor->constr->has_generated_stored) return;
+    int n = 0;
+    for (int j = 0; j < binding->n_inputs; ++j)
+        if (binding->attnums[j] >= 0 &&
+            TupleDescAttr(descriptor, binding->attnums[j])->attgenerated == ATTRIBUTE_GENERATED_STORED)
+            ++n;
+    if (n == 0) return;
+    MemoryContext old = MemoryContextSwitchTo(context);
+    auto* generated = static_cast<GeneratedInputs*>(palloc0(sizeof(GeneratedInputs)));
+    generated->attnums = static_cast<int*>(palloc(sizeof(int) * n));
+    generated->expressions = static_cast<ExprState**>(palloc(sizeof(ExprState*) * n));
+    generated->estate = CreateExecutorState();  // its memory is a child of context
+    generated->slot = MakeSingleTupleTableSlot(binding->descriptor, &TTSOpsHeapTuple);
+    for (int j = 0; j < binding->n_inputs; ++j) {
+        const int attnum = binding->attnums[j];
+        if (attnum < 0 || TupleDescAttr(descriptor, attnum)->attgenerated != ATTRIBUTE_GENERATED_STORED) continue;
+        // The expression PostgreSQL itself evaluates for the column (ExecInitStoredGenerated does the same).
+        Node* expression = build_column_default(relation, attnum + 1);
+        if (!expression)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INTERNAL_ERROR),
+                     errmsg("no generation expression for column \"%s\" of \"%s\"",
+                            NameStr(TupleDescAttr(descriptor, attnum)->attname), RelationGetRelationName(relation))));
+        generated->attnums[generated->n] = attnum;
+        generated->expressions[generated->n] = ExecPrepareExpr(reinterpret_cast<Expr*>(expression), generated->estate);
+        ++generated->n;
+    }
+    MemoryContextSwitchTo(old);
+    binding->generated = generated;
+}
+
+namespace {
+
+// Overwrites the generated inputs of the deformed row with the values PostgreSQL will store.
+void compute_generated_inputs(RowBinding* binding, HeapTuple tuple) {
+    GeneratedInputs* generated = binding->generated;
+    ExprContext* econtext = GetPerTupleExprContext(generated->estate);
+    ResetExprContext(econtext);
+    ExecStoreHeapTuple(tuple, generated->slot, false);
+    econtext->ecxt_scantuple = generated->slot;
+    for (int i = 0; i < generated->n; ++i) {
+        const int attnum = generated->attnums[i];
+        binding->values[attnum] =
+            ExecEvalExprSwitchContext(generated->expressions[i], econtext, &binding->nulls[attnum]);
+    }
+    ExecClearTuple(generated->slot);
+}
+
+}  // namespace
+
 void load_row(RowBinding* binding, HeapTuple tuple) {
     heap_deform_tuple(tuple, binding->descriptor, binding->values, binding->nulls);
+    if (binding->generated) compute_generated_inputs(binding, tuple);
     load_values(binding, binding->values, binding->nulls);
 }
 

@@ -16,7 +16,8 @@ struct RowBinding {
     Oid* types;    // per input, base type
     Datum* values;
     bool* nulls;
-    engine::RawValue* raw;  // per input
+    engine::RawValue* raw;              // per input
+    struct GeneratedInputs* generated;  // stored generated inputs a BEFORE ROW trigger computes; NULL: none
 };
 
 engine::SqlTypeClass type_class(Oid base_type);
@@ -32,6 +33,11 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
 // first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
 void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
                     MemoryContext context);
+// For a BEFORE ROW trigger's binding: PostgreSQL computes a table's stored generated columns after the
+// BEFORE triggers, so NEW holds NULL there (on UPDATE, the old value). The generation expressions of the
+// inputs that are such columns are compiled once (in context) and load_row evaluates them from the row's
+// other columns, exactly as PostgreSQL will store them. Nothing to do when no input is generated.
+void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext context);
 // Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current
 // memory context).
 void load_row(RowBinding* binding, HeapTuple tuple);
