@@ -153,7 +153,8 @@ SELECT featurizer_id AS h_featurizer_id FROM dendrite.featurizers WHERE name = '
 DELETE FROM dendrite.feature_history WHERE featurizer_id = :h_featurizer_id;
 SELECT count(*) FROM m_train t WHERE dendrite.score('m_trojan', t) >= 0;
 \c
--- A gbdt version whose tree names a child -7.
+-- A gbdt version whose tree names a child -7. (Its per-round NOTICEs carry timings: not shown.)
+SET client_min_messages = warning;
 SELECT version FROM dendrite.train('m_trees', 'SELECT amount, is_fraud FROM m_train', 'is_fraud', algorithm => 'gbdt',
                                    options => '{"rounds": 3}') \gset
 UPDATE dendrite.trees t SET left_child[1] = -7 FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)

@@ -160,6 +160,24 @@ EarlyStopping::Verdict EarlyStopping::observe(int epoch, double pr_auc) {
     return ++epochs_without_improvement_ >= patience_ ? Verdict::Stop : Verdict::Continue;
 }
 
+std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows) {
+    const size_t stride = std::max<size_t>(1, (rows.size() + max_rows - 1) / std::max<size_t>(1, max_rows));
+    std::vector<float> values, labels;
+    for (size_t i = 0; i < rows.size(); i += stride) labels.push_back(data.labels[rows[i]]);
+    size_t positives = 0;
+    for (float label : labels) positives += label > 0.5f;
+    if (positives < 10 || labels.size() - positives < 10) return {};  // too few rows of a class to say
+    std::vector<double> separation(size_t(data.columns), 0.5);
+    values.resize(labels.size());
+    for (int f = 0; f < data.columns; ++f) {
+        for (size_t i = 0, k = 0; i < rows.size(); i += stride, ++k)
+            values[k] = data.features[size_t(rows[i]) * size_t(data.columns) + size_t(f)];
+        const double auc = roc_auc(values.data(), labels.data(), values.size());
+        separation[size_t(f)] = std::max(auc, 1.0 - auc);
+    }
+    return separation;
+}
+
 PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options) {
     options.validate();
     if (data.rows == 0) fail(ErrorKind::Data, "the training query returned no rows");
@@ -195,6 +213,7 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
     }
     result.metrics_on_training_rows = !validation_has_both;
     p.evaluation_rows = validation_has_both ? split.validation : split.training;
+    result.feature_separation = feature_separation(data, p.evaluation_rows);
 
     // Class weights, from the training rows' class counts.
     if (options.class_weight.mode == ClassWeight::Mode::Balanced) {

@@ -107,6 +107,10 @@ struct TrainResult {
     double seconds = 0;
     double score_us_per_row = 0;  // one row scored as a trigger does, timed on the training rows
     CurveSummary curve;           // the kept epoch's PR and ROC curves on the rows its metrics came from
+    // Per feature: how well the feature alone separates the classes on the rows the metrics come from,
+    // max(ROC-AUC, 1 - ROC-AUC) of its value as a score (0.5: not at all, 1: perfectly). A feature near 1 is
+    // most often a leak (a column known only after the fact), which the caller warns about.
+    std::vector<double> feature_separation;
     int threads = 1;
     const EpochReport& final_epoch() const { return epochs[size_t(best_epoch - 1)]; }
 };
@@ -131,6 +135,10 @@ struct PreparedTraining {
     int64_t training_positives = 0;
 };
 PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options);
+
+// TrainResult::feature_separation over the given rows (at most max_rows of them, taken at an even stride);
+// empty when they hold fewer than 10 rows of a class (too few to tell a leak from chance).
+std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows = 50000);
 
 // Early stopping on validation PR-AUC, the same rule for epochs and boosting rounds. patience 0: never stops,
 // and the last epoch is the kept one.

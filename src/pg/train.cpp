@@ -243,6 +243,43 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result) {
     return json.data;
 }
 
+// A feature that alone separates the evaluation rows almost perfectly, or a first epoch that is already
+// perfect, is most often a leak: a column known only after the fact (an outcome, a fraud case number), which
+// the model learns and new rows do not have. Say so; the model is kept (it may be meant).
+constexpr double kLeakSeparation = 0.99;
+
+void warn_about_leaks(const engine::TrainResult& result, const CachedFeaturizer* featurizer, const char* model,
+                      int version) {
+    const std::vector<std::string>& names = featurizer->featurizer->output_names();
+    const char* rows = result.metrics_on_training_rows ? "training" : "validation";
+    StringInfoData leaking;
+    initStringInfo(&leaking);
+    int n_leaking = 0, first = -1;
+    for (size_t f = 0; f < result.feature_separation.size() && f < names.size(); ++f) {
+        if (result.feature_separation[f] < kLeakSeparation) continue;
+        if (first < 0) first = int(f);
+        if (++n_leaking <= 10)
+            appendStringInfo(&leaking, "%s%s (%.4f)", n_leaking > 1 ? ", " : "", names[f].c_str(),
+                             result.feature_separation[f]);
+    }
+    if (n_leaking > 0) {
+        ereport(WARNING,
+                (errmsg("feature \"%s\" alone separates the %s rows of model \"%s\" version %d (ROC-AUC %.4f)",
+                        names[size_t(first)].c_str(), rows, model, version, result.feature_separation[size_t(first)]),
+                 errdetail("Features that alone reach a ROC-AUC of %.2f or more: %s%s.", kLeakSeparation, leaking.data,
+                           n_leaking > 10 ? ", ..." : ""),
+                 errhint("A column known only after the fact (an outcome, a fraud case number) leaks the label into "
+                         "the model, which then fails on new rows. Leave it out of the query, or set it to "
+                         "\"ignore\" in the featurizer's columns.")));
+        return;
+    }
+    if (!result.epochs.empty() && result.epochs[0].metrics.pr_auc >= 0.9999)
+        ereport(WARNING, (errmsg("model \"%s\" version %d reaches a %s PR-AUC of %.4f at its first %s", model, version,
+                                 rows, result.epochs[0].metrics.pr_auc, result.algorithm == "gbdt" ? "round" : "epoch"),
+                          errhint("A perfect score that early usually means the label leaks through the features "
+                                  "(a column known only after the fact). Check the query's columns.")));
+}
+
 // train(model, NULL, ...): the serving version's training query, run as the model's owner with the
 // search_path stored beside it (as a view's query runs as the view's owner), and, unless another is named,
 // the serving version's featurizer. Needs an SPI connection.
@@ -432,6 +469,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     CHECK_FOR_INTERRUPTS();
     const int version = store_version(arguments, *run, device.name, featurizer_id);
     const dendrite::engine::TrainResult& result = run->result;
+    warn_about_leaks(result, featurizer, arguments.model, version);
     finish_spi();
     // Metrics on the training rows flatter a model that memorizes them (gbdt's PR-AUC near 1), and a
     // leaderboard of such metrics picks that model: say so where it happens. Asked for (no validation rows)

@@ -255,3 +255,26 @@ TEST(Trainer, EmbeddingLearnsScatteredCategories) {
     options.embedding_dim = 2000;
     EXPECT_EQ(kind_of([&] { train(data, options); }), ErrorKind::InvalidParameter);
 }
+
+// A feature that alone separates the classes (a leaked label) is measured as such; an informative one less,
+// noise near 0.5; too few rows of a class give no measure at all.
+TEST(Trainer, FeatureSeparationFindsALeakedLabel) {
+    Data d = make_data(4000, 21);
+    for (size_t r = 0; r < d.labels.size(); ++r) d.features[r * 3 + 2] = d.labels[r] > 0.5f ? 7.0f : -1.0f;  // the leak
+    std::vector<uint32_t> rows(d.labels.size());
+    for (size_t r = 0; r < rows.size(); ++r) rows[r] = uint32_t(r);
+    const std::vector<double> separation = feature_separation(d.view(), rows);
+    ASSERT_EQ(separation.size(), 3u);
+    EXPECT_DOUBLE_EQ(separation[2], 1.0);
+    EXPECT_GT(separation[0], 0.8);  // x0 drives the label, but not alone
+    EXPECT_LT(separation[0], 0.99);
+    const std::vector<uint32_t> few(rows.begin(), rows.begin() + 30);
+    EXPECT_TRUE(feature_separation(d.view(), few).empty());
+    // train() reports it for the rows its metrics come from.
+    TrainOptions options;
+    options.epochs = 1;
+    options.hidden = {4};
+    const TrainResult result = train(d.view(), options);
+    ASSERT_EQ(result.feature_separation.size(), 3u);
+    EXPECT_DOUBLE_EQ(result.feature_separation[2], 1.0);
+}
