@@ -228,3 +228,21 @@ CREATE TRIGGER score_gen AFTER INSERT ON gen_bulk FOR EACH STATEMENT
 INSERT INTO gen_bulk (id, x, y, label) SELECT id, x, y, label FROM points WHERE id <= 1500;
 SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score::real = dendrite.score('gen_m', g)::real) AS equal_to_score
   FROM gen_bulk g;
+
+-- dendrite.distance_km: immutable, so a stored generated column can hold it, and the guard computes it as
+-- PostgreSQL will store it (a card holder's home to the merchant).
+SELECT round(dendrite.distance_km(48.8566, 2.3522, 51.5074, -0.1278)::numeric, 1) AS paris_london_km,
+       dendrite.distance_km(10, 20, 10, 20) AS same_point, dendrite.distance_km(0, 0, 0, 180) > 20015 AS half_way_round,
+       dendrite.distance_km(NULL, 0, 0, 0) IS NULL AS strict;
+CREATE TABLE geo_train (id int PRIMARY KEY, lat float8, lon float8, merchant_lat float8, merchant_lon float8, label boolean,
+                        home_km float8 GENERATED ALWAYS AS (dendrite.distance_km(lat, lon, merchant_lat, merchant_lon)) STORED);
+INSERT INTO geo_train (id, lat, lon, merchant_lat, merchant_lon, label)
+SELECT id, 45 + x / 10, 5 + y / 10, 45 + y / 5, 5 - x / 5, label FROM points;
+SELECT version FROM dendrite.train('geo_m', 'SELECT home_km, label FROM geo_train', 'label', hidden => '{4}', epochs => 2, seed => 1);
+CREATE TABLE geo_rows (LIKE geo_train INCLUDING GENERATED);
+ALTER TABLE geo_rows ADD COLUMN fraud_score float8;
+CREATE TRIGGER guard_geo BEFORE INSERT ON geo_rows FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('geo_m', 'flag', 'default', 'fraud_score');
+INSERT INTO geo_rows (id, lat, lon, merchant_lat, merchant_lon, label)
+SELECT id, lat, lon, merchant_lat, merchant_lon, label FROM geo_train WHERE id <= 300;
+SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('geo_m', g)) AS equal_to_score FROM geo_rows g;

@@ -1,7 +1,8 @@
 -- dendrite 0.5.0 -> 0.6.0: one description of a model version's rows (issue #23). export_model writes, and
 -- import_model reads, every table of rows that belong to a version or a featurizer version generically
 -- (format_version 2: "version_rows" and "featurizer_rows", table name -> rows); import_model still reads
--- format 1. The rest of the surface is unchanged; src/sql/dendrite.sql is the whole of 0.6.0.
+-- format 1. dendrite.distance_km (issue #24), for derived inputs such as stored generated columns, which the
+-- guards now compute as PostgreSQL will store them. src/sql/dendrite.sql is the whole of 0.6.0.
 \echo Use "ALTER EXTENSION dendrite UPDATE TO '0.6.0'" to load this file. \quit
 
 -- The tables of the rows that belong to one model version or one featurizer version: those keyed by it (their
@@ -200,3 +201,16 @@ COMMENT ON FUNCTION dendrite.internal_import_model IS 'internal: the body of den
 
 REVOKE EXECUTE ON FUNCTION dendrite.internal_owned_tables(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.internal_owned_tables(regclass) TO dendrite_trainer;
+
+-- Derived features for a featurizer's input, e.g. as a stored generated column that a guard computes as
+-- PostgreSQL will store it: the great-circle distance between two points (haversine, the mean Earth radius).
+CREATE FUNCTION dendrite.distance_km(lat1 float8, lon1 float8, lat2 float8, lon2 float8) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 2 * 6371.0088 * asin(sqrt(least(1, sin(radians(lat2 - lat1) / 2) ^ 2
+                                              + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2)))
+$$;
+COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a stored generated column (e.g. card holder to merchant)';
+REVOKE EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8) TO PUBLIC;

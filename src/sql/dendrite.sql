@@ -1551,8 +1551,24 @@ $$;
 COMMENT ON FUNCTION dendrite.report IS 'a self-contained HTML report of a model version (NULL: the serving one): metrics, confusion matrix, PR and ROC curves, loss and PR-AUC per epoch, features; save it with psql \o or dendritectl report';
 
 --------------------------------------------------------------------------------------------------------
+-- Derived features
+--------------------------------------------------------------------------------------------------------
+
+-- Derived features for a featurizer's input, e.g. as a stored generated column that a guard computes as
+-- PostgreSQL will store it: the great-circle distance between two points (haversine, the mean Earth radius).
+CREATE FUNCTION dendrite.distance_km(lat1 float8, lon1 float8, lat2 float8, lon2 float8) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 2 * 6371.0088 * asin(sqrt(least(1, sin(radians(lat2 - lat1) / 2) ^ 2
+                                              + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2)))
+$$;
+COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a stored generated column (e.g. card holder to merchant)';
+
+--------------------------------------------------------------------------------------------------------
 -- Demo data
 --------------------------------------------------------------------------------------------------------
+
 CREATE FUNCTION dendrite.generate_transactions(
     customers  int       DEFAULT 2000,
     terminals  int       DEFAULT 4000,
@@ -1678,6 +1694,7 @@ GRANT USAGE ON SCHEMA dendrite TO PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA dendrite FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp),
+                          dendrite.distance_km(float8, float8, float8, float8),
                           dendrite.may_manage(name) TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
