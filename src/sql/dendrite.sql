@@ -1684,8 +1684,8 @@ CREATE POLICY labelled_by_table_writers_delete ON dendrite.outcomes FOR DELETE
     USING (dendrite.internal_may_label(table_name));
 
 --------------------------------------------------------------------------------------------------------
--- Privileges. PUBLIC may use the schema and call only generate_transactions and may_manage. Scorers score,
--- guard and read models' metadata; trainers also train and manage what they own, and read parameters,
+-- Privileges. PUBLIC may use the schema and call only generate_transactions, distance_km and may_manage.
+-- Scorers score, guard and read models' metadata; trainers also train and manage what they own, and read parameters,
 -- trees, fitted statistics and logged predictions row by row for what they manage (row security above).
 -- The catalog tables stay the extension owner's: dendrite's own catalog statements run as that owner.
 --------------------------------------------------------------------------------------------------------
