@@ -268,6 +268,10 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
                 h.mean = true;
             else if (name == "max")
                 h.max = true;
+            else if (name == "stddev")
+                h.stddev = true;
+            else if (name == "since_last")
+                h.since_last = true;
             else if (name == "ratio_to_mean")
                 h.ratio_to_mean = true;
             else if (name == "fraud_count")
@@ -276,11 +280,11 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
                 h.fraud_rate = true;
             else
                 invalid(context + ": unknown aggregate " + a.dump(),
-                        "Use count, sum, mean, max, ratio_to_mean, fraud_count, fraud_rate.");
+                        "Use count, sum, mean, max, stddev, ratio_to_mean, fraud_count, fraud_rate, since_last.");
         }
     }
-    if ((h.sum || h.mean || h.max || h.ratio_to_mean) && h.value.empty())
-        invalid(context + ": sum, mean, max and ratio_to_mean need a \"value\" column");
+    if ((h.sum || h.mean || h.max || h.stddev || h.ratio_to_mean) && h.value.empty())
+        invalid(context + ": sum, mean, max, stddev and ratio_to_mean need a \"value\" column");
     if ((h.fraud_count || h.fraud_rate) && h.label.empty())
         invalid(context + ": fraud_count and fraud_rate need a \"label\" column");
     if (!h.label.empty() && h.delay_us <= 0)
@@ -498,9 +502,11 @@ std::string FeaturizerSpec::to_json() const {
         if (h.sum) aggregates.push_back("sum");
         if (h.mean) aggregates.push_back("mean");
         if (h.max) aggregates.push_back("max");
+        if (h.stddev) aggregates.push_back("stddev");
         if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
         if (h.fraud_count) aggregates.push_back("fraud_count");
         if (h.fraud_rate) aggregates.push_back("fraud_rate");
+        if (h.since_last) aggregates.push_back("since_last");
         o["aggregates"] = aggregates;
         j["history"].push_back(o);
     }
@@ -559,6 +565,8 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
                 h.sum |= name == "sum";
                 h.mean |= name == "mean";
                 h.max |= name == "max";
+                h.stddev |= name == "stddev";
+                h.since_last |= name == "since_last";
                 h.ratio_to_mean |= name == "ratio_to_mean";
                 h.fraud_count |= name == "fraud_count";
                 h.fraud_rate |= name == "fraud_rate";

@@ -12,7 +12,7 @@ namespace {
 
 struct Aggregate {
     int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
-    double sum = 0;
+    double sum = 0, sum_squares = 0;
     double max = -std::numeric_limits<double>::infinity();
 };
 
@@ -21,6 +21,7 @@ constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {{&History
                                                                        {&HistorySpec::sum, "sum"},
                                                                        {&HistorySpec::mean, "mean"},
                                                                        {&HistorySpec::max, "max"},
+                                                                       {&HistorySpec::stddev, "stddev"},
                                                                        {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
                                                                        {&HistorySpec::fraud_count, "fraud_count"},
                                                                        {&HistorySpec::fraud_rate, "fraud_rate"}};
@@ -121,7 +122,7 @@ int HistoryState::output_count(const HistorySpec& spec) {
     // Called per row by transform(): counted, never named.
     int per_window = 0;
     for (const auto& [enabled, name] : kAggregates) per_window += int(spec.*enabled);
-    return per_window * int(spec.windows_us.size());
+    return per_window * int(spec.windows_us.size()) + int(spec.since_last);
 }
 
 std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
@@ -129,6 +130,7 @@ std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
     for (const std::string& window : spec.window_names)
         for (const auto& [enabled, name] : kAggregates)
             if (spec.*enabled) names.push_back(spec.name + "_" + name + "_" + window);
+    if (spec.since_last) names.push_back(spec.name + "_hours_since_last");
     return names;
 }
 
@@ -161,6 +163,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             a.labelled = stored.labelled;
             a.frauds = stored.frauds;
             a.sum = stored.sum;
+            a.sum_squares = stored.sum_squares;
             int64_t end = stored.end;
             const int64_t next = entity->next();
             double added_max = -std::numeric_limits<double>::infinity();
@@ -170,6 +173,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                 if (!std::isnan(item.value)) {
                     ++a.valued;
                     a.sum += item.value;
+                    a.sum_squares += item.value * item.value;
                     added_max = std::max(added_max, item.value);
                 }
                 if (item.label >= 0) {
@@ -185,6 +189,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                 if (!std::isnan(item.value)) {
                     --a.valued;
                     a.sum -= item.value;
+                    a.sum_squares -= item.value * item.value;
                 }
                 if (item.label >= 0) {
                     --a.labelled;
@@ -212,6 +217,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             if (row_valued) {
                 ++a.valued;
                 a.sum += event.value;
+                a.sum_squares += event.value * event.value;
                 a.max = std::max(a.max, event.value);
             }
         }
@@ -220,10 +226,20 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
         if (spec.sum) out[k++] = a.valued > 0 ? a.sum : 0.0;
         if (spec.mean) out[k++] = mean;
         if (spec.max) out[k++] = a.valued > 0 ? a.max : 0.0;
+        // Population standard deviation; the running sums can leave a tiny negative variance: none.
+        if (spec.stddev)
+            out[k++] = a.valued > 0 ? std::sqrt(std::max(0.0, a.sum_squares / double(a.valued) - mean * mean)) : 0.0;
         if (spec.ratio_to_mean)
             out[k++] = !std::isnan(event.value) && a.valued > 0 && mean != 0.0 ? event.value / mean : 1.0;
         if (spec.fraud_count) out[k++] = double(a.frauds);
         if (spec.fraud_rate) out[k++] = a.labelled > 0 ? double(a.frauds) / double(a.labelled) : 0.0;
+    }
+    if (spec.since_last) {
+        const int64_t horizon = *std::max_element(spec.windows_us.begin(), spec.windows_us.end()) + spec.delay_us;
+        int64_t since = horizon;
+        if (entity && entity->latest != INT64_MIN)
+            since = std::min(horizon, std::max<int64_t>(0, event.time_us - entity->latest));
+        out[k++] = double(since) / 3.6e9;  // hours
     }
 }
 
@@ -249,6 +265,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
             if (!std::isnan(item.value)) {
                 ++window.valued;
                 window.sum += item.value;
+                window.sum_squares += item.value * item.value;
                 if (window_maxima) {
                     while (!window_maxima->empty() && entity.at(window_maxima->back()).value <= item.value)
                         window_maxima->pop_back();
@@ -267,6 +284,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
             if (!std::isnan(item.value)) {
                 --window.valued;
                 window.sum -= item.value;
+                window.sum_squares -= item.value * item.value;
             }
             if (item.label >= 0) {
                 --window.labelled;

@@ -91,7 +91,7 @@ private:
     struct Window {
         int64_t begin = 0, end = 0;  // sequence numbers: the window holds [begin, end)
         int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
-        double sum = 0;
+        double sum = 0, sum_squares = 0;
     };
     // An entity's record: this header, then its declaration's windows, then (only for a declaration with
     // 'max') one Ring of maxima per window, in one allocation. The row path reads the header and the

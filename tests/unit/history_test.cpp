@@ -25,7 +25,7 @@ TEST(History, IncrementalMatchesBruteForce) {
     const FeaturizerSpec spec =
         resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
                      R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
-             "aggregates": ["count", "sum", "mean", "max", "ratio_to_mean"]},
+             "aggregates": ["count", "sum", "mean", "max", "stddev", "ratio_to_mean", "since_last"]},
             {"entity": "card", "time": "at", "label": "y", "delay": "2 days", "windows": ["1 day", "5 days"],
              "aggregates": ["count", "fraud_count", "fraud_rate"], "name": "risk"}])",
                      "y", "error");
@@ -69,13 +69,35 @@ TEST(History, IncrementalMatchesBruteForce) {
                     }
                 }
             const double mean = valued ? sum / valued : 0;
+            double squared_deviations = 0;  // the two-pass definition, against the running sums of squares
+            for (size_t j = 0; j <= i; ++j)
+                if (rows[j].card == r.card && rows[j].at > r.at - w && rows[j].at <= r.at &&
+                    !std::isnan(rows[j].amount))
+                    squared_deviations += (rows[j].amount - mean) * (rows[j].amount - mean);
+            const double variance = valued ? squared_deviations / valued : 0;
+            double mean_square = 0;  // the scale of the running sums whose difference gives the variance
+            for (size_t j = 0; j <= i; ++j)
+                if (rows[j].card == r.card && rows[j].at > r.at - w && rows[j].at <= r.at &&
+                    !std::isnan(rows[j].amount))
+                    mean_square += rows[j].amount * rows[j].amount / valued;
             EXPECT_EQ(incremental[k++], count) << "row " << i;
             EXPECT_NEAR(incremental[k++], sum, 1e-7 * std::max(1.0, sum)) << "row " << i;
             EXPECT_NEAR(incremental[k++], mean, 1e-9 * std::max(1.0, mean)) << "row " << i;
             EXPECT_EQ(incremental[k++], valued ? max : 0) << "row " << i;
+            // The variance is E[x^2] - mean^2 of running sums of squares that values (up to 500) were added to
+            // and removed from: exact up to rounding relative to the largest squares they held, as the sum's
+            // check above is relative to the sums.
+            const double incremental_stddev = incremental[k++];
+            EXPECT_NEAR(incremental_stddev * incremental_stddev, variance, 1e-12 * std::max(mean_square, 500.0 * 500.0))
+                << "row " << i;
             const double ratio = !std::isnan(r.amount) && valued && mean != 0 ? r.amount / mean : 1.0;
             EXPECT_NEAR(incremental[k++], ratio, 1e-9 * std::max(1.0, ratio)) << "row " << i;
         }
+        // Hours since the card's previous event, at most the horizon (7 days, no delay).
+        double since = 7 * kDay;
+        for (size_t j = 0; j < i; ++j)
+            if (rows[j].card == r.card) since = std::min<double>(7 * kDay, double(r.at - rows[j].at));
+        EXPECT_DOUBLE_EQ(incremental[k++], since / 3.6e9) << "row " << i;
         // Declaration 1: windows (t - 2d - w, t - 2d], labels only when known.
         state.compute(1, event, incremental.data());
         k = 0;
@@ -139,7 +161,7 @@ TEST(History, OfflineAndInlineAgreeBitForBit) {
         {"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
     const FeaturizerSpec spec = resolve_spec(
         columns, "", R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "30 days"],
-                          "aggregates": ["count", "mean", "max", "ratio_to_mean"]}])",
+                          "aggregates": ["count", "mean", "max", "stddev", "ratio_to_mean", "since_last"]}])",
         "", "error");
     const char* cards[] = {"alice", "bob", "carol"};
     std::vector<std::vector<RawValue>> rows;
@@ -163,6 +185,6 @@ TEST(History, OfflineAndInlineAgreeBitForBit) {
         ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
     }
     // The history outputs were standardized with statistics fitted in the same pass.
-    EXPECT_EQ(f.history_outputs().size(), 8u);
+    EXPECT_EQ(f.history_outputs().size(), 11u);  // 5 aggregates in 2 windows, and since_last
     EXPECT_GT(f.history_outputs()[0].scale, 0.0);
 }
