@@ -160,19 +160,42 @@ EarlyStopping::Verdict EarlyStopping::observe(int epoch, double pr_auc) {
     return ++epochs_without_improvement_ >= patience_ ? Verdict::Stop : Verdict::Continue;
 }
 
+namespace {
+
+// ROC-AUC of values as scores for labels (Mann-Whitney: the positives' mean rank, ties sharing their
+// ranks). pairs is scratch space (value, label), sorted here.
+double rank_auc(std::vector<std::pair<float, float>>& pairs, size_t positives) {
+    std::sort(pairs.begin(), pairs.end(),
+              [](const std::pair<float, float>& a, const std::pair<float, float>& b) { return a.first < b.first; });
+    double positive_rank_sum = 0;
+    for (size_t i = 0; i < pairs.size();) {
+        size_t j = i;
+        size_t tied_positives = 0;
+        while (j < pairs.size() && pairs[j].first == pairs[i].first) tied_positives += pairs[j++].second > 0.5f;
+        positive_rank_sum += double(tied_positives) * (double(i + 1) + double(j)) / 2.0;  // the average rank
+        i = j;
+    }
+    const double p = double(positives), n = double(pairs.size() - positives);
+    return (positive_rank_sum - p * (p + 1) / 2) / (p * n);
+}
+
+}  // namespace
+
 std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows) {
     const size_t stride = std::max<size_t>(1, (rows.size() + max_rows - 1) / std::max<size_t>(1, max_rows));
-    std::vector<float> values, labels;
-    for (size_t i = 0; i < rows.size(); i += stride) labels.push_back(data.labels[rows[i]]);
+    std::vector<uint32_t> sample;
     size_t positives = 0;
-    for (float label : labels) positives += label > 0.5f;
-    if (positives < 10 || labels.size() - positives < 10) return {};  // too few rows of a class to say
+    for (size_t i = 0; i < rows.size(); i += stride) {
+        sample.push_back(rows[i]);
+        positives += data.labels[rows[i]] > 0.5f;
+    }
+    if (positives < 10 || sample.size() - positives < 10) return {};  // too few rows of a class to say
     std::vector<double> separation(size_t(data.columns), 0.5);
-    values.resize(labels.size());
+    std::vector<std::pair<float, float>> pairs(sample.size());
     for (int f = 0; f < data.columns; ++f) {
-        for (size_t i = 0, k = 0; i < rows.size(); i += stride, ++k)
-            values[k] = data.features[size_t(rows[i]) * size_t(data.columns) + size_t(f)];
-        const double auc = roc_auc(values.data(), labels.data(), values.size());
+        for (size_t k = 0; k < sample.size(); ++k)
+            pairs[k] = {data.features[size_t(sample[k]) * size_t(data.columns) + size_t(f)], data.labels[sample[k]]};
+        const double auc = rank_auc(pairs, positives);
         separation[size_t(f)] = std::max(auc, 1.0 - auc);
     }
     return separation;

@@ -138,7 +138,7 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
 
 // TrainResult::feature_separation over the given rows (at most max_rows of them, taken at an even stride);
 // empty when they hold fewer than 10 rows of a class (too few to tell a leak from chance).
-std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows = 50000);
+std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows = 20000);
 
 // Early stopping on validation PR-AUC, the same rule for epochs and boosting rounds. patience 0: never stops,
 // and the last epoch is the kept one.
