@@ -55,6 +55,8 @@ HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs
         Declaration& d = declarations_[h];
         d.windows = specs_[h].windows_us.size();
         d.keeps_maxima = specs_[h].max;
+        for (int64_t window : specs_[h].windows_us) d.horizon = std::max(d.horizon, window);
+        d.horizon += specs_[h].delay_us;
         d.record_bytes =
             sizeof(Entity) + d.windows * sizeof(Window) + (d.keeps_maxima ? d.windows * sizeof(Ring<int64_t>) : 0);
         d.slots.assign(kFirstSlots, Slot{0, nullptr});
@@ -235,7 +237,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
         if (spec.fraud_rate) out[k++] = a.labelled > 0 ? double(a.frauds) / double(a.labelled) : 0.0;
     }
     if (spec.since_last) {
-        const int64_t horizon = *std::max_element(spec.windows_us.begin(), spec.windows_us.end()) + spec.delay_us;
+        const int64_t horizon = declarations_[h].horizon;
         int64_t since = horizon;
         if (entity && entity->latest != INT64_MIN)
             since = std::min(horizon, std::max<int64_t>(0, event.time_us - entity->latest));

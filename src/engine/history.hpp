@@ -117,6 +117,7 @@ private:
     };
     struct Declaration {
         size_t windows = 0;
+        int64_t horizon = 0;  // the longest window plus the delay: what since_last reports at most
         bool keeps_maxima = false;
         size_t record_bytes = 0;
         std::vector<Slot> slots;

@@ -84,13 +84,20 @@ void delete_engine_object(void* object) {
     } catch (...) {
     }
 }
+// The reset callback that will own an engine object, allocated in context (which may raise: before the
+// object exists), and armed with the object once it does.
+inline MemoryContextCallback* owner_callback(MemoryContext context) {
+    return static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+}
 template <typename T>
-void own_in_context(MemoryContext context, T* object) {
-    auto* callback =
-        static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+void arm_owner(MemoryContext context, MemoryContextCallback* callback, T* object) {
     callback->func = delete_engine_object<T>;
     callback->arg = object;
     MemoryContextRegisterResetCallback(context, callback);
+}
+template <typename T>
+void own_in_context(MemoryContext context, T* object) {
+    arm_owner(context, owner_callback(context), object);
 }
 
 // Creates an engine object inside the error boundary (create returns it, made with new) and ties it to
@@ -98,13 +105,10 @@ void own_in_context(MemoryContext context, T* object) {
 // creation and its owner.
 template <typename T, typename F>
 T* create_owned(MemoryContext context, F&& create) {
-    auto* callback =
-        static_cast<MemoryContextCallback*>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+    MemoryContextCallback* callback = owner_callback(context);
     T* object = nullptr;
     engine_call([&] { object = create(); });
-    callback->func = delete_engine_object<T>;
-    callback->arg = object;
-    MemoryContextRegisterResetCallback(context, callback);
+    arm_owner(context, callback, object);
     return object;
 }
 

@@ -1,26 +1,16 @@
 #include "pg/query_pass.hpp"
-#include "pg/row_binding.hpp"
 
-#include <cmath>
 #include <cstring>
 
-#include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
-
 #include "pg/boundary.hpp"
-#include "pg/background.hpp"
-#include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
-#include "pg/privileges.hpp"
 #include "pg/featurize.hpp"
+#include "pg/row_binding.hpp"
 #include "pg/values.hpp"
 
 extern "C" {
-#include "access/xact.h"
 #include "catalog/namespace.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
-#include "utils/date.h"
-#include "utils/inet.h"
 }
 
 namespace dendrite::pg {

@@ -37,8 +37,7 @@ DECLARE
     v dendrite.model_versions;
     f dendrite.featurizers;
     owned record;
-    version_rows jsonb := '{}';
-    featurizer_rows jsonb := '{}';
+    owned_rows jsonb := '{"version_rows": {}, "featurizer_rows": {}}';
     table_rows jsonb;
 BEGIN
     SELECT * INTO m FROM dendrite.models x WHERE x.name = export_model.model;
@@ -63,17 +62,14 @@ BEGIN
     SELECT * INTO f FROM dendrite.featurizers x WHERE x.featurizer_id = v.featurizer_id;
     -- Every table of rows that belong to the version (parameters, trees, epochs, curves, baselines) and to
     -- its featurizer version (columns, categories, history): table name -> its rows, without the key.
-    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.model_versions') LOOP
+    FOR owned IN SELECT p.member, p.key, o.*
+                   FROM (VALUES ('version_rows', 'dendrite.model_versions'::regclass, v.version_id),
+                                ('featurizer_rows', 'dendrite.featurizers'::regclass, f.featurizer_id)) AS p(member, parent, key),
+                        dendrite.internal_owned_tables(p.parent) o LOOP
         EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) - %L ORDER BY %s), ''[]'') FROM dendrite.%I t WHERE t.%I = $1',
                        owned.key_column, owned.order_by, owned.table_name, owned.key_column)
-           INTO table_rows USING v.version_id;
-        version_rows := version_rows || jsonb_build_object(owned.table_name, table_rows);
-    END LOOP;
-    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.featurizers') LOOP
-        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(t) - %L ORDER BY %s), ''[]'') FROM dendrite.%I t WHERE t.%I = $1',
-                       owned.key_column, owned.order_by, owned.table_name, owned.key_column)
-           INTO table_rows USING f.featurizer_id;
-        featurizer_rows := featurizer_rows || jsonb_build_object(owned.table_name, table_rows);
+           INTO table_rows USING owned.key;
+        owned_rows := jsonb_set(owned_rows, ARRAY[owned.member, owned.table_name], table_rows);
     END LOOP;
     RETURN jsonb_build_object(
         'format', 'dendrite-model',
@@ -82,9 +78,9 @@ BEGIN
         'exported_at', now(),
         'model', jsonb_build_object('name', m.name, 'task', m.task, 'configuration', m.configuration),
         'version', to_jsonb(v) - '{version_id,model_id,featurizer_id,status}'::text[],
-        'version_rows', version_rows,
+        'version_rows', owned_rows->'version_rows',
         'featurizer', to_jsonb(f) - '{featurizer_id,owner}'::text[],
-        'featurizer_rows', featurizer_rows);
+        'featurizer_rows', owned_rows->'featurizer_rows');
 END
 $$;
 COMMENT ON FUNCTION dendrite.export_model IS 'a version of a model (NULL: the serving one) as one jsonb document: its row and every row that belongs to it (parameters or trees, epochs, curves, training baselines), and its featurizer version''s; dendrite.import_model reads it back';
@@ -178,17 +174,14 @@ BEGIN
 
     -- The rows that belong to each, table by table, with the new key (a key in the document is ignored; a
     -- table the document lacks gets no rows, a table this dendrite lacks is ignored).
-    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.featurizers') LOOP
+    FOR owned IN SELECT p.member, p.key, o.*
+                   FROM (VALUES ('featurizer_rows', 'dendrite.featurizers'::regclass, new_featurizer_id),
+                                ('version_rows', 'dendrite.model_versions'::regclass, new_version_id)) AS p(member, parent, key),
+                        dendrite.internal_owned_tables(p.parent) o LOOP
         EXECUTE format('INSERT INTO dendrite.%I SELECT row.* FROM jsonb_array_elements($2) r, '
                        'jsonb_populate_record(NULL::dendrite.%I, r || jsonb_build_object(%L, $1)) row',
                        owned.table_name, owned.table_name, owned.key_column)
-          USING new_featurizer_id, coalesce(document->'featurizer_rows'->owned.table_name, '[]');
-    END LOOP;
-    FOR owned IN SELECT * FROM dendrite.internal_owned_tables('dendrite.model_versions') LOOP
-        EXECUTE format('INSERT INTO dendrite.%I SELECT row.* FROM jsonb_array_elements($2) r, '
-                       'jsonb_populate_record(NULL::dendrite.%I, r || jsonb_build_object(%L, $1)) row',
-                       owned.table_name, owned.table_name, owned.key_column)
-          USING new_version_id, coalesce(document->'version_rows'->owned.table_name, '[]');
+          USING owned.key, coalesce(document->owned.member->owned.table_name, '[]');
     END LOOP;
     IF NOT EXISTS (SELECT FROM dendrite.parameters p WHERE p.version_id = new_version_id)
        AND NOT EXISTS (SELECT FROM dendrite.trees t WHERE t.version_id = new_version_id) THEN
