@@ -353,23 +353,65 @@ int64_t parse_interval(const std::string& text, std::string* short_name) {
     return amount * seconds_per_unit * 1000000LL;
 }
 
-FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
-                            const std::string& history_json, const std::string& label, const std::string& nonfinite) {
+std::vector<DerivedColumn> parse_derived(const std::string& derived_json) {
+    std::vector<DerivedColumn> derived;
+    if (derived_json.empty()) return derived;
+    // In the order written (nlohmann's json object sorts its keys; ordered_json keeps them; a jsonb argument
+    // has already put them in jsonb's order).
+    nlohmann::ordered_json object;
+    try {
+        object = nlohmann::ordered_json::parse(derived_json);
+    } catch (const nlohmann::ordered_json::exception& e) {
+        invalid("derived is not valid JSON", e.what());
+    }
+    if (!object.is_object())
+        invalid("derived must be a JSON object mapping new column names to SQL expressions",
+                "For example {\"home_km\": \"dendrite.distance_km(lat, long, merch_lat, merch_long)\"}.");
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        const std::string& name = it.key();
+        const auto& expression = it.value();
+        if (name.empty()) invalid("a derived column needs a name");
+        if (name.size() >= 64) invalid("derived column name \"" + name + "\" is longer than 63 bytes");
+        if (!expression.is_string() || expression.get<std::string>().find_first_not_of(" \t\r\n") == std::string::npos)
+            invalid("derived column \"" + name + "\" must be a non-empty SQL expression (a JSON string)");
+        for (const auto& d : derived)
+            if (d.name == name) invalid("derived column \"" + name + "\" is declared twice");
+        derived.push_back({name, expression.get<std::string>(), SqlTypeClass::Other});
+    }
+    return derived;
+}
+
+FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const std::string& columns_json,
+                            const std::string& history_json, const std::string& label, const std::string& nonfinite,
+                            const std::vector<DerivedColumn>& derived) {
     FeaturizerSpec spec;
     spec.label = label;
+    spec.derived = derived;
+    // Derived columns are read like the query's own, after them.
+    std::vector<InputColumn> query_columns = given_columns;
+    for (const auto& d : derived) {
+        if (find_column(given_columns, d.name))
+            invalid("derived column \"" + d.name + "\" has the name of a column of the query",
+                    "Give the derived column another name, or leave the query's column out.");
+        query_columns.push_back({d.name, d.type});
+    }
     if (nonfinite == "error")
         spec.nonfinite_as_missing = false;
     else if (nonfinite == "missing")
         spec.nonfinite_as_missing = true;
     else
         invalid("invalid nonfinite \"" + nonfinite + "\"", "Use 'error' or 'missing'.");
-    if (!label.empty() && !find_column(query_columns, label))
+    if (!label.empty() && !find_column(given_columns, label))
         invalid("label column \"" + label + "\" is not in the query");
 
     if (!history_json.empty()) {
         const json history = parse_json(history_json, "history");
         if (!history.is_array()) invalid("history must be a JSON array of declarations");
         for (size_t i = 0; i < history.size(); ++i) spec.history.push_back(read_history(history[i], query_columns, i));
+        for (const auto& h : spec.history)
+            if (!find_column(given_columns, h.time))
+                invalid("history time column \"" + h.time + "\" is a derived column",
+                        "Rows are replayed in the order of the time column, which must be a column of the query.");
         std::set<std::string> names;
         for (const auto& h : spec.history)
             if (!names.insert(h.name).second)
@@ -469,6 +511,10 @@ const char* encoding_name(CategoricalEncoding e) {
 
 std::string FeaturizerSpec::to_json() const {
     json j;
+    if (!derived.empty()) {
+        j["derived"] = json::array();
+        for (const auto& d : derived) j["derived"].push_back({{"name", d.name}, {"expression", d.expression}});
+    }
     j["label"] = label;
     j["nonfinite"] = nonfinite_as_missing ? "missing" : "error";
     j["columns"] = json::array();
@@ -519,6 +565,10 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
         FeaturizerSpec spec;
         spec.label = j.at("label").get<std::string>();
         spec.nonfinite_as_missing = j.at("nonfinite").get<std::string>() == "missing";
+        if (j.contains("derived"))  // since 0.6.0
+            for (const auto& o : j.at("derived"))
+                spec.derived.push_back(
+                    {o.at("name").get<std::string>(), o.at("expression").get<std::string>(), SqlTypeClass::Other});
         for (const auto& o : j.at("columns")) {
             ColumnSpec c;
             c.name = o.at("name").get<std::string>();

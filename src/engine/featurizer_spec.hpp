@@ -18,6 +18,15 @@ struct InputColumn {
     SqlTypeClass type;
 };
 
+// A column the featurizer computes from the row: an SQL expression over the row's columns, compiled and
+// evaluated by PostgreSQL (src/pg/derived_columns.hpp) in the same way offline and inline. The engine sees it
+// as one more input column; type is the class of the expression's result (known once compiled).
+struct DerivedColumn {
+    std::string name;
+    std::string expression;
+    SqlTypeClass type = SqlTypeClass::Other;
+};
+
 enum class ColumnKind { Numeric, Boolean, Categorical, Timestamp, Inet, Ignore };
 enum class NumericTransform { Standardize, Log1p, MinMax, None };
 // Index: one output holding the category's rank (1 = the most frequent, up to max_categories; 0 for an
@@ -58,7 +67,8 @@ struct HistorySpec {
 };
 
 struct FeaturizerSpec {
-    std::vector<ColumnSpec> columns;  // the feature columns, in the query's order
+    std::vector<DerivedColumn> derived;  // computed from the row before anything else reads it
+    std::vector<ColumnSpec> columns;     // the feature columns, in the query's order, then derived columns'
     std::vector<HistorySpec> history;
     std::string label;                  // excluded from features; the target of target encoding
     bool nonfinite_as_missing = false;  // NaN/Infinity: error (default) or missing
@@ -69,11 +79,17 @@ struct FeaturizerSpec {
     std::vector<std::string> inputs() const;
 };
 
+// The derived columns declared by derived_json (may be empty): an object mapping each new column's name to
+// its SQL expression, in declaration order. Their types are left Other for the caller to fill in.
+std::vector<DerivedColumn> parse_derived(const std::string& derived_json);
+
 // Builds the spec for a query: columns_json (may be empty) overrides the automatic choice by type, per
-// column; history_json (may be empty) is an array of history declarations. Throws InvalidParameter with a
-// message naming what is wrong.
+// column (of the query or derived); history_json (may be empty) is an array of history declarations;
+// derived are the derived columns with their types. Throws InvalidParameter with a message naming what is
+// wrong.
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
-                            const std::string& history_json, const std::string& label, const std::string& nonfinite);
+                            const std::string& history_json, const std::string& label, const std::string& nonfinite,
+                            const std::vector<DerivedColumn>& derived = {});
 
 // "1 hour", "7 days", "30 d", "90 minutes", "2 weeks", "3600" (seconds) -> microseconds; throws
 // InvalidParameter. short_name receives "1h", "7d", "90m", "2w", "3600s".

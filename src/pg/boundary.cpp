@@ -125,4 +125,10 @@ void* palloc_or_throw(size_t size) {
     return memory;
 }
 
+char* pstrdup_or_throw(const std::string& text) {
+    auto* copy = static_cast<char*>(palloc_or_throw(text.size() + 1));
+    memcpy(copy, text.c_str(), text.size() + 1);
+    return copy;
+}
+
 }  // namespace dendrite::pg

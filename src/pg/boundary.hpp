@@ -13,6 +13,7 @@
 #pragma once
 
 #include <exception>
+#include <string>
 #include <utility>
 
 #include "engine/error.hpp"
@@ -115,6 +116,8 @@ T* create_owned(MemoryContext context, F&& create) {
 // Allocates size bytes in the current memory context, or throws std::bad_alloc (never longjmps): for
 // use inside engine_call.
 void* palloc_or_throw(size_t size);
+// A copy of text in the current memory context, the same way.
+char* pstrdup_or_throw(const std::string& text);
 
 }  // namespace dendrite::pg
 

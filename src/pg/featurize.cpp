@@ -5,6 +5,7 @@
 #include "pg/boundary.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
+#include "pg/derived_columns.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/featurizer_rows.hpp"
 #include "pg/query_pass.hpp"
@@ -16,6 +17,7 @@
 #include <cstring>
 
 extern "C" {
+#include "nodes/nodeFuncs.h"
 #include "utils/jsonb.h"
 }
 
@@ -68,8 +70,8 @@ char* text_argument_or_null(FunctionCallInfo fcinfo, int argument) {
 }  // namespace
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
-                     const char* label, const char* nonfinite, Timestamp since, const char* history_query,
-                     const char* what, const FitObserver* observer) {
+                     const char* derived_json, const char* label, const char* nonfinite, Timestamp since,
+                     const char* history_query, const char* what, const FitObserver* observer) {
     require_featurizer_manager(name);  // a new version of someone else's featurizer: refused before any row is read
     TupleDesc descriptor = query_descriptor(query, what);
     check_query_columns(descriptor, label);
@@ -86,6 +88,26 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         ++n_live;
     }
 
+    // Derived columns: declared, then analysed over the query's rows for their types (the caller's rights:
+    // the caller is their author).
+    DerivedDeclarations derived{0, nullptr, nullptr, InvalidOid, nullptr};
+    engine::SqlTypeClass* derived_types = nullptr;
+    engine_call([&] {
+        const std::vector<engine::DerivedColumn> declared = engine::parse_derived(derived_json ? derived_json : "");
+        derived.n = int(declared.size());
+        derived.names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (declared.size() + 1)));
+        derived.expressions = static_cast<char**>(palloc_or_throw(sizeof(char*) * (declared.size() + 1)));
+        for (size_t k = 0; k < declared.size(); ++k) {
+            derived.names[k] = pstrdup_or_throw(declared[k].name);
+            derived.expressions[k] = pstrdup_or_throw(declared[k].expression);
+        }
+    });
+    derived_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (derived.n + 1)));
+    for (int k = 0; k < derived.n; ++k) {
+        Expr* analysed = analyse_derived_column(name, derived.names[k], derived.expressions[k], descriptor);
+        derived_types[k] = type_class(getBaseType(exprType(reinterpret_cast<Node*>(analysed))));
+    }
+
     engine::FeaturizerFitter* fitter = nullptr;
     char** input_names = nullptr;
     int n_inputs = 0;
@@ -93,8 +115,12 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     engine_call([&] {
         std::vector<engine::InputColumn> columns;
         for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
-        engine::FeaturizerSpec spec = engine::resolve_spec(
-            columns, columns_json ? columns_json : "", history_json ? history_json : "", label ? label : "", nonfinite);
+        std::vector<engine::DerivedColumn> derived_columns;
+        for (int k = 0; k < derived.n; ++k)
+            derived_columns.push_back({derived.names[k], derived.expressions[k], derived_types[k]});
+        engine::FeaturizerSpec spec =
+            engine::resolve_spec(columns, columns_json ? columns_json : "", history_json ? history_json : "",
+                                 label ? label : "", nonfinite, derived_columns);
         if (!spec.history.empty()) {
             time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
             memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
@@ -128,6 +154,15 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             }
         if (!used) appendStringInfo(&ignored, "%s%s", ignored.len ? ", " : "", column_names[i]);
     }
+    for (int k = 0; k < derived.n; ++k) {
+        bool used = false;
+        for (int j = 0; j < n_inputs; ++j)
+            if (strcmp(input_names[j], derived.names[k]) == 0) {
+                used = true;
+                input_types[j] = derived_types[k];
+            }
+        if (!used) appendStringInfo(&ignored, "%s%s", ignored.len ? ", " : "", derived.names[k]);
+    }
     if (ignored.len) ereport(NOTICE, (errmsg("columns not used as features: %s", ignored.data)));
 
     const int64 since_us = engine_since(since);
@@ -140,17 +175,18 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         int n_inputs;
         char** input_names;
         const char* name;
+        const DerivedDeclarations* derived;
         int time_index;
         int64 since_us;
         int64 rows;
         RowBinding binding;
         MemoryContext pass_context;
         const FitObserver* observer;
-    } fit{fitter, n_inputs, input_names, name, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
+    } fit{fitter, n_inputs, input_names, name, &derived, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* f = static_cast<Fit*>(context);
-                           bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->name, 0,
-                                       descriptor, f->pass_context);
+                           bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->derived, f->name,
+                                       0, descriptor, f->pass_context);
                            if (f->observer)
                                f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
                        },
@@ -255,11 +291,12 @@ DENDRITE_FUNCTION(dendrite_create_featurizer) {
     char* nonfinite = required_text_argument(fcinfo, 5, "nonfinite");
     const Timestamp since = since_argument(fcinfo, 6);
     char* history_query = text_argument_or_null(fcinfo, 7);
+    char* derived = PG_NARGS() > 8 ? jsonb_argument(fcinfo, 8) : nullptr;  // since 0.6.0
     if (name[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("featurizer name must not be empty")));
     connect_spi();
-    const int64 featurizer_id =
-        fit_featurizer(name, query, columns, history, label, nonfinite, since, history_query, "featurizer query");
+    const int64 featurizer_id = fit_featurizer(name, query, columns, history, derived, label, nonfinite, since,
+                                               history_query, "featurizer query");
     Datum id[1] = {Int64GetDatum(featurizer_id)};
     const int version = int(query_int64_as_owner("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
                                                  oids({INT8OID}), id));

@@ -6,8 +6,8 @@
 
 namespace dendrite::pg {
 
-// Fits a new version of featurizer `name` on the rows of query (SPI must be connected). columns_json and
-// history_json may be NULL; rows before since (DT_NOBEGIN: none) only feed the history. Returns the
+// Fits a new version of featurizer `name` on the rows of query (SPI must be connected). columns_json,
+// history_json and derived_json may be NULL; rows before since (DT_NOBEGIN: none) only feed the history. Returns the
 // featurizer_id.
 // A caller that wants the rows of the fit pass as they are read (train's automatic featurizer keeps them
 // instead of running the query again): start once before any row, with the planner's row estimate and the
@@ -19,7 +19,8 @@ struct FitObserver {
 };
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
-                     const char* label, const char* nonfinite, Timestamp since, const char* history_query,
+                     const char* derived_json, const char* label, const char* nonfinite, Timestamp since,
+                     const char* history_query,
                      const char* what,  // "training query" or "featurizer query", for messages
                      const FitObserver* observer = nullptr);
 

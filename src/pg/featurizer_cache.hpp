@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/featurizer.hpp"
+#include "pg/derived_columns.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace dendrite::pg {
@@ -24,6 +25,7 @@ struct CachedFeaturizer {
     char** input_names;
     engine::SqlTypeClass* input_types;  // as fitted: a column whose type class changed is an error
     bool* input_optional;               // labels: a row may lack them
+    DerivedDeclarations derived;        // compiled as query_owner with search_path
     int n_outputs;
     engine::HistoryState* inline_history;  // built on first inline use; NULL until then
     MemoryContext history_context;         // owns inline_history; deleting it discards the state

@@ -252,6 +252,18 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     }
     if (!featurizer->spec().history.empty())
         entry->time_column = MemoryContextStrdup(entry_context, featurizer->spec().history[0].time.c_str());
+    // Derived columns are the author's code: compiled as the owner, with the stored search_path.
+    const auto& derived = featurizer->spec().derived;
+    entry->derived.n = int(derived.size());
+    entry->derived.names = static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * (derived.size() + 1)));
+    entry->derived.expressions =
+        static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * (derived.size() + 1)));
+    for (size_t k = 0; k < derived.size(); ++k) {
+        entry->derived.names[k] = MemoryContextStrdup(entry_context, derived[k].name.c_str());
+        entry->derived.expressions[k] = MemoryContextStrdup(entry_context, derived[k].expression.c_str());
+    }
+    entry->derived.compile_role = entry->query_owner;
+    entry->derived.search_path = entry->search_path;
     finish_spi();  // only now: the names above were read from SPI's memory
     return entry;
 }

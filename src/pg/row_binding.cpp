@@ -5,6 +5,7 @@
 #include <sys/socket.h>  // AF_INET, behind PGSQL_AF_INET
 
 #include "pg/boundary.hpp"
+#include "pg/derived_columns.hpp"
 #include "pg/values.hpp"
 
 extern "C" {
@@ -69,11 +70,54 @@ const char* type_class_name(engine::SqlTypeClass type) {
 
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context) {
     bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
-                featurizer->input_optional, featurizer->name, featurizer->version, descriptor, context);
+                featurizer->input_optional, &featurizer->derived, featurizer->name, featurizer->version, descriptor,
+                context);
 }
 
+// The derived columns a binding evaluates per row, into values[natts + k].
+struct DerivedInputs {
+    int n;
+    const char** names;  // for the error context
+    int* value_index;    // natts + k
+    ExprState** expressions;
+    EState* estate;          // its per-tuple context holds the computed values until the next row
+    TupleTableSlot* slot;    // the row, for a tuple (load_row)
+    const char* featurizer;  // for the error context
+};
+
+namespace {
+
+// Compiles the derived declaration behind input j (in context), returning its base type.
+Oid bind_derived_input(RowBinding* binding, const DerivedDeclarations& declarations, int declaration,
+                       const char* featurizer, MemoryContext context) {
+    MemoryContext old = MemoryContextSwitchTo(context);
+    DerivedInputs* derived = binding->derived;
+    if (!derived) {
+        derived = static_cast<DerivedInputs*>(palloc0(sizeof(DerivedInputs)));
+        derived->names = static_cast<const char**>(palloc(sizeof(char*) * (declarations.n + 1)));
+        derived->value_index = static_cast<int*>(palloc(sizeof(int) * (declarations.n + 1)));
+        derived->expressions = static_cast<ExprState**>(palloc(sizeof(ExprState*) * (declarations.n + 1)));
+        derived->estate = CreateExecutorState();  // its memory is a child of context
+        derived->slot = MakeSingleTupleTableSlot(binding->descriptor, &TTSOpsVirtual);
+        derived->featurizer = pstrdup(featurizer);
+        binding->derived = derived;
+    }
+    Oid type = InvalidOid;
+    derived->expressions[derived->n] =
+        compile_derived_column(declarations, declaration, featurizer, binding->descriptor, derived->estate, &type);
+    derived->names[derived->n] = declarations.names[declaration];
+    derived->value_index[derived->n] = binding->descriptor->natts + declaration;
+    ++derived->n;
+    MemoryContextSwitchTo(old);
+    return type;
+}
+
+}  // namespace
+
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
-                 const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context) {
+                 const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
+                 TupleDesc descriptor, MemoryContext context) {
+    const int n_derived = derived ? derived->n : 0;
     MemoryContext old = MemoryContextSwitchTo(context);
     binding->descriptor = CreateTupleDescCopy(descriptor);
     binding->row_type = descriptor->tdtypeid;
@@ -81,15 +125,23 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
     binding->n_inputs = n_inputs;
     binding->attnums = static_cast<int*>(palloc(sizeof(int) * (n_inputs + 1)));
     binding->types = static_cast<Oid*>(palloc(sizeof(Oid) * (n_inputs + 1)));
-    binding->values = static_cast<Datum*>(palloc(sizeof(Datum) * (descriptor->natts + 1)));
-    binding->nulls = static_cast<bool*>(palloc(sizeof(bool) * (descriptor->natts + 1)));
+    binding->values = static_cast<Datum*>(palloc(sizeof(Datum) * (descriptor->natts + n_derived + 1)));
+    binding->nulls = static_cast<bool*>(palloc(sizeof(bool) * (descriptor->natts + n_derived + 1)));
     binding->raw = static_cast<engine::RawValue*>(palloc0(sizeof(engine::RawValue) * (n_inputs + 1)));
     binding->generated = nullptr;
+    binding->derived = nullptr;
     MemoryContextSwitchTo(old);
     for (int j = 0; j < n_inputs; ++j) {
         const char* name = names[j];
         int found = -1;
-        for (int i = 0; i < descriptor->natts; ++i) {
+        Oid type = InvalidOid;
+        // A derived column is the featurizer's, whatever the row holds under that name.
+        for (int k = 0; k < n_derived && found < 0; ++k)
+            if (strcmp(derived->names[k], name) == 0) {
+                type = bind_derived_input(binding, *derived, k, owner, context);
+                found = descriptor->natts + k;
+            }
+        for (int i = 0; i < descriptor->natts && found < 0; ++i) {
             Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
             if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) {
                 found = i;
@@ -110,7 +162,7 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
                             errmsg("column \"%s\" required by featurizer \"%s\" is missing from the row", name, owner),
                             errdetail("Version %d of the featurizer reads the columns %s.", version, required.data)));
         }
-        const Oid type = getBaseType(TupleDescAttr(descriptor, found)->atttypid);
+        if (!OidIsValid(type)) type = getBaseType(TupleDescAttr(descriptor, found)->atttypid);
         binding->attnums[j] = found;
         binding->types[j] = type;
         if (!fitted_types) continue;
@@ -120,11 +172,13 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
         const bool numeric_both = (fitted == engine::SqlTypeClass::Number || fitted == engine::SqlTypeClass::Integer) &&
                                   (now == engine::SqlTypeClass::Number || now == engine::SqlTypeClass::Integer);
         if (now != fitted && !numeric_both)
-            ereport(ERROR,
-                    (errcode(ERRCODE_DATATYPE_MISMATCH),
-                     errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
-                            format_type_be(TupleDescAttr(descriptor, found)->atttypid), owner, type_class_name(fitted)),
-                     errhint("Cast the column back in the query, or fit a new featurizer version.")));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_DATATYPE_MISMATCH),
+                 errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
+                        format_type_be(found < descriptor->natts ? TupleDescAttr(descriptor, found)->atttypid : type),
+                        owner, type_class_name(fitted)),
+                 errhint("Cast the column back in the query, or fit a new featurizer version.")));
     }
 }
 
@@ -291,12 +345,64 @@ void compute_generated_inputs(RowBinding* binding, HeapTuple tuple) {
 
 }  // namespace
 
+namespace {
+
+struct DerivedInProgress {
+    const DerivedInputs* derived;
+    int index;
+};
+
+void name_derived_column(void* argument) {
+    const auto* current = static_cast<const DerivedInProgress*>(argument);
+    errcontext("derived column \"%s\" of featurizer \"%s\"", current->derived->names[current->index],
+               current->derived->featurizer);
+}
+
+// Evaluates the derived inputs over the row in slot (deformed), into binding->values[natts + k].
+void compute_derived_inputs(RowBinding* binding, TupleTableSlot* slot) {
+    DerivedInputs* derived = binding->derived;
+    ExprContext* econtext = GetPerTupleExprContext(derived->estate);
+    ResetExprContext(econtext);
+    econtext->ecxt_scantuple = slot;
+    DerivedInProgress current{derived, 0};
+    ErrorContextCallback callback{error_context_stack, name_derived_column, &current};
+    error_context_stack = &callback;
+    for (int i = 0; i < derived->n; ++i) {
+        current.index = i;
+        const int index = derived->value_index[i];
+        binding->values[index] = ExecEvalExprSwitchContext(derived->expressions[i], econtext, &binding->nulls[index]);
+    }
+    error_context_stack = callback.previous;
+}
+
+}  // namespace
+
 void load_row(RowBinding* binding, HeapTuple tuple) {
     heap_deform_tuple(tuple, binding->descriptor, binding->values, binding->nulls);
     if (binding->generated) compute_generated_inputs(binding, tuple);
+    if (binding->derived) {
+        // Derived columns see the row as it will be stored: generated columns computed.
+        TupleTableSlot* slot = binding->derived->slot;
+        ExecClearTuple(slot);
+        const int natts = binding->descriptor->natts;
+        memcpy(slot->tts_values, binding->values, sizeof(Datum) * natts);
+        memcpy(slot->tts_isnull, binding->nulls, sizeof(bool) * natts);
+        ExecStoreVirtualTuple(slot);
+        compute_derived_inputs(binding, slot);
+    }
     load_values(binding, binding->values, binding->nulls);
 }
 
-void load_slot(RowBinding* binding, TupleTableSlot* slot) { load_values(binding, slot->tts_values, slot->tts_isnull); }
+void load_slot(RowBinding* binding, TupleTableSlot* slot) {
+    if (!binding->derived) {
+        load_values(binding, slot->tts_values, slot->tts_isnull);
+        return;
+    }
+    const int natts = binding->descriptor->natts;
+    memcpy(binding->values, slot->tts_values, sizeof(Datum) * natts);
+    memcpy(binding->nulls, slot->tts_isnull, sizeof(bool) * natts);
+    compute_derived_inputs(binding, slot);
+    load_values(binding, binding->values, binding->nulls);
+}
 
 }  // namespace dendrite::pg

@@ -12,23 +12,27 @@ struct RowBinding {
     int32 row_typmod;
     TupleDesc descriptor;
     int n_inputs;
-    int* attnums;  // per input, 0-based attribute index; -1 for an optional input the row lacks
-    Oid* types;    // per input, base type
-    Datum* values;
+    int* attnums;   // per input, 0-based attribute index (natts + k: derived column k); -1: an optional input the
+                    // row lacks
+    Oid* types;     // per input, base type
+    Datum* values;  // the row's columns, then its derived columns
     bool* nulls;
     engine::RawValue* raw;              // per input
     struct GeneratedInputs* generated;  // stored generated inputs a BEFORE ROW trigger computes; NULL: none
+    struct DerivedInputs* derived;      // the featurizer's derived columns that are inputs; NULL: none
 };
 
 engine::SqlTypeClass type_class(Oid base_type);
 const char* type_class_name(engine::SqlTypeClass type);
 
 // Binds a row type to the featurizer's inputs (in context); 42703 for a missing column, 42804 for a
-// column whose type changed since fitting, both naming the column.
+// column whose type changed since fitting, both naming the column. Inputs that are derived columns are
+// compiled over the row type (derived_columns.hpp).
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context);
-// The same for a list of input names; fitted_types may be NULL (no type check).
+// The same for a list of input names; fitted_types may be NULL (no type check), derived NULL (none).
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
-                 const bool* optional, const char* owner, int version, TupleDesc descriptor, MemoryContext context);
+                 const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
+                 TupleDesc descriptor, MemoryContext context);
 // Loads a composite argument (a row passed to features, observe, score) into binding, binding its row type
 // first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
 void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
@@ -38,8 +42,8 @@ void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* fe
 // inputs that are such columns are compiled once (in context) and load_row evaluates them from the row's
 // other columns, exactly as PostgreSQL will store them. Nothing to do when no input is generated.
 void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext context);
-// Reads a tuple into binding->raw (text values point into the tuple or a detoasted copy in the current
-// memory context).
+// Reads a tuple into binding->raw (text values point into the tuple, a detoasted copy in the current
+// memory context, or a derived value that lives until the next row is loaded).
 void load_row(RowBinding* binding, HeapTuple tuple);
 // The same for a deformed slot (see select_rows).
 void load_slot(RowBinding* binding, TupleTableSlot* slot);

@@ -427,8 +427,8 @@ DENDRITE_FUNCTION(dendrite_train) {
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),
                      errhint("Without history, filter the rows in the query instead.")));
         const FitObserver keep{keep_started, keep_row, &data};
-        featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, arguments.label, "error",
-                                       DT_NOBEGIN, nullptr, "training query", &keep);
+        featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, nullptr, arguments.label,
+                                       "error", DT_NOBEGIN, nullptr, "training query", &keep);
     }
     with_stored_query_rights(
         query_rights, [&] { check_query_columns(describe_query(arguments.query, "training query"), arguments.label); });

@@ -1,8 +1,9 @@
 -- dendrite 0.5.0 -> 0.6.0: one description of a model version's rows (issue #23). export_model writes, and
 -- import_model reads, every table of rows that belong to a version or a featurizer version generically
 -- (format_version 2: "version_rows" and "featurizer_rows", table name -> rows); import_model still reads
--- format 1. dendrite.distance_km (issue #24), for derived inputs such as stored generated columns, which the
--- guards now compute as PostgreSQL will store them. src/sql/dendrite.sql is the whole of 0.6.0.
+-- format 1. Derived columns (issue #24): create_featurizer's derived (SQL expressions over the row), and the
+-- immutable helpers dendrite.distance_km and dendrite.age_years; the guards compute stored generated columns as
+-- PostgreSQL will store them. src/sql/dendrite.sql is the whole of 0.6.0.
 \echo Use "ALTER EXTENSION dendrite UPDATE TO '0.6.0'" to load this file. \quit
 
 -- The tables of the rows that belong to one model version or one featurizer version: those keyed by it (their
@@ -195,15 +196,44 @@ COMMENT ON FUNCTION dendrite.internal_import_model IS 'internal: the body of den
 REVOKE EXECUTE ON FUNCTION dendrite.internal_owned_tables(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.internal_owned_tables(regclass) TO dendrite_trainer;
 
--- Derived features for a featurizer's input, e.g. as a stored generated column that a guard computes as
--- PostgreSQL will store it: the great-circle distance between two points (haversine, the mean Earth radius).
+-- Immutable helpers for derived columns (create_featurizer's derived, or stored generated columns, which the
+-- guards compute as PostgreSQL will store them). In C: no time zone, no catalog lookup, no SET clause.
 CREATE FUNCTION dendrite.distance_km(lat1 float8, lon1 float8, lat2 float8, lon2 float8) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 2 * 6371.0088 * asin(sqrt(least(1, sin(radians(lat2 - lat1) / 2) ^ 2
-                                              + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2)))
-$$;
-COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a stored generated column (e.g. card holder to merchant)';
-REVOKE EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8) TO PUBLIC;
+AS 'MODULE_PATHNAME', 'dendrite_distance_km'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a derived column or a stored generated column (e.g. card holder to merchant)';
+
+CREATE FUNCTION dendrite.age_years(born date, at timestamptz) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_age_years_tz'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.age_years(date, timestamptz) IS 'years of 365.25 days from midnight UTC of born to at (an age at a transaction); immutable, unlike casting a date to timestamptz';
+CREATE FUNCTION dendrite.age_years(born date, at timestamp) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_age_years'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.age_years(date, timestamp) IS 'years of 365.25 days from midnight of born to at (an age at a transaction)';
+REVOKE EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8),
+                           dendrite.age_years(date, timestamptz),
+                           dendrite.age_years(date, timestamp) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8),
+                          dendrite.age_years(date, timestamptz),
+                          dendrite.age_years(date, timestamp) TO PUBLIC;
+
+-- create_featurizer's derived columns: SQL expressions over the row, compiled with PostgreSQL's own parser
+-- and evaluated the same way offline and inline.
+DROP FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text);
+CREATE FUNCTION dendrite.create_featurizer(
+    name          text,
+    query         text,
+    columns       jsonb     DEFAULT NULL,
+    history       jsonb     DEFAULT NULL,
+    label         text      DEFAULT NULL,
+    nonfinite     text      DEFAULT 'error',
+    since         timestamp DEFAULT NULL,
+    history_query text      DEFAULT NULL,
+    derived       jsonb     DEFAULT NULL
+) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_create_featurizer'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.create_featurizer IS 'fits a new version of a featurizer on the rows of a query and stores what it learned as rows; returns the version';
+REVOKE EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) TO dendrite_trainer;

@@ -393,7 +393,8 @@ CREATE FUNCTION dendrite.create_featurizer(
     label         text      DEFAULT NULL,
     nonfinite     text      DEFAULT 'error',
     since         timestamp DEFAULT NULL,
-    history_query text      DEFAULT NULL
+    history_query text      DEFAULT NULL,
+    derived       jsonb     DEFAULT NULL
 ) RETURNS int
 AS 'MODULE_PATHNAME', 'dendrite_create_featurizer'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -1547,16 +1548,21 @@ COMMENT ON FUNCTION dendrite.report IS 'a self-contained HTML report of a model 
 -- Derived features
 --------------------------------------------------------------------------------------------------------
 
--- Derived features for a featurizer's input, e.g. as a stored generated column that a guard computes as
--- PostgreSQL will store it: the great-circle distance between two points (haversine, the mean Earth radius).
+-- Immutable helpers for derived columns (create_featurizer's derived, or stored generated columns, which the
+-- guards compute as PostgreSQL will store them). In C: no time zone, no catalog lookup, no SET clause.
 CREATE FUNCTION dendrite.distance_km(lat1 float8, lon1 float8, lat2 float8, lon2 float8) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT 2 * 6371.0088 * asin(sqrt(least(1, sin(radians(lat2 - lat1) / 2) ^ 2
-                                              + cos(radians(lat1)) * cos(radians(lat2)) * sin(radians(lon2 - lon1) / 2) ^ 2)))
-$$;
-COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a stored generated column (e.g. card holder to merchant)';
+AS 'MODULE_PATHNAME', 'dendrite_distance_km'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.distance_km IS 'the great-circle distance in km between two points given in degrees (haversine, mean Earth radius 6371.0088 km); immutable, so usable in a derived column or a stored generated column (e.g. card holder to merchant)';
+
+CREATE FUNCTION dendrite.age_years(born date, at timestamptz) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_age_years_tz'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.age_years(date, timestamptz) IS 'years of 365.25 days from midnight UTC of born to at (an age at a transaction); immutable, unlike casting a date to timestamptz';
+CREATE FUNCTION dendrite.age_years(born date, at timestamp) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_age_years'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.age_years(date, timestamp) IS 'years of 365.25 days from midnight of born to at (an age at a transaction)';
 
 --------------------------------------------------------------------------------------------------------
 -- Demo data
@@ -1677,7 +1683,7 @@ CREATE POLICY labelled_by_table_writers_delete ON dendrite.outcomes FOR DELETE
     USING (dendrite.internal_may_label(table_name));
 
 --------------------------------------------------------------------------------------------------------
--- Privileges. PUBLIC may use the schema and call only generate_transactions, distance_km and may_manage.
+-- Privileges. PUBLIC may use the schema and call only generate_transactions, distance_km, age_years and may_manage.
 -- Scorers score, guard and read models' metadata; trainers also train and manage what they own, and read parameters,
 -- trees, fitted statistics and logged predictions row by row for what they manage (row security above).
 -- The catalog tables stay the extension owner's: dendrite's own catalog statements run as that owner.
@@ -1688,6 +1694,8 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA dendrite FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp),
                           dendrite.distance_km(float8, float8, float8, float8),
+                          dendrite.age_years(date, timestamptz),
+                          dendrite.age_years(date, timestamp),
                           dendrite.may_manage(name) TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
@@ -1716,7 +1724,7 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_compare_check(text[]),
                           dendrite.internal_compare_learning_rate(text),
                           dendrite.internal_compare_row(text, int),
-                          dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text),
+                          dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb),
                           dendrite.deploy(text, int, text, text),
                           dendrite.rollback(text),
                           dendrite.drop_model(text),

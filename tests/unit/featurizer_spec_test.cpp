@@ -2,6 +2,7 @@
 // intervals, and clear errors naming what is wrong.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "engine/error.hpp"
@@ -102,4 +103,60 @@ TEST(FeaturizerSpec, Intervals) {
     EXPECT_THROW(parse_interval("1 fortnight"), Error);
     EXPECT_THROW(parse_interval("0 days"), Error);
     EXPECT_THROW(parse_interval("99999 days"), Error);
+}
+
+// Derived columns: declared as an object of name -> SQL expression, read like the query's columns after
+// them, kept in the stored spec; a derived column may not hide a query column nor be a history's time.
+TEST(FeaturizerSpec, DerivedColumns) {
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"card", SqlTypeClass::Integer},
+                                           {"merchant", SqlTypeClass::Text},
+                                           {"fraud", SqlTypeClass::Boolean}};
+    std::vector<DerivedColumn> derived =
+        parse_derived(R"j({"home_km": "dendrite.distance_km(a, b, c, d)", "card_merchant": "card || merchant"})j");
+    ASSERT_EQ(derived.size(), 2u);
+    EXPECT_EQ(derived[0].name, "home_km");  // in the order written
+    EXPECT_EQ(derived[1].expression, "card || merchant");
+    EXPECT_EQ(derived[0].type, SqlTypeClass::Other);  // known once PostgreSQL has compiled it
+    derived[0].type = SqlTypeClass::Number;
+    derived[1].type = SqlTypeClass::Text;
+
+    const FeaturizerSpec spec =
+        resolve_spec(columns, R"({"home_km": "log1p"})",
+                     R"([{"entity": "card_merchant", "time": "at", "value": "home_km", "windows": ["1 day"]}])",
+                     "fraud", "error", derived);
+    ASSERT_EQ(spec.derived.size(), 2u);
+    EXPECT_EQ(spec.columns.back().name, "home_km");  // after the query's columns
+    EXPECT_EQ(spec.columns.back().transform, NumericTransform::Log1p);
+    for (const auto& c : spec.columns) EXPECT_NE(c.name, "card_merchant");  // an entity, not a feature
+    const std::vector<std::string> inputs = spec.inputs();
+    EXPECT_NE(std::find(inputs.begin(), inputs.end(), "card_merchant"), inputs.end());
+
+    const FeaturizerSpec stored = FeaturizerSpec::from_json(spec.to_json());
+    ASSERT_EQ(stored.derived.size(), 2u);
+    EXPECT_EQ(stored.derived[0].name, "home_km");
+    EXPECT_EQ(stored.derived[0].expression, "dendrite.distance_km(a, b, c, d)");
+    EXPECT_EQ(stored.inputs(), inputs);
+    // A spec stored before derived columns existed has none.
+    EXPECT_TRUE(FeaturizerSpec::from_json(R"({"label": "", "nonfinite": "error", "columns": [], "history": []})")
+                    .derived.empty());
+
+    auto bad_declaration = [](const std::string& json) {
+        EXPECT_EQ(kind_of([&] { parse_derived(json); }), ErrorKind::InvalidParameter) << json;
+    };
+    bad_declaration("{not json");
+    bad_declaration(R"(["amount * 2"])");
+    bad_declaration(R"({"x": 2})");
+    bad_declaration(R"({"x": "  "})");
+    bad_declaration(R"({"": "amount"})");
+    bad_declaration("{\"" + std::string(64, 'x') + "\": \"amount\"}");
+
+    auto bad_spec = [&](const std::vector<DerivedColumn>& d, const std::string& history) {
+        EXPECT_EQ(kind_of([&] { resolve_spec(columns, "", history, "fraud", "error", d); }),
+                  ErrorKind::InvalidParameter)
+            << history;
+    };
+    bad_spec({{"amount", "amount * 2", SqlTypeClass::Number}}, "");  // hides a query column
+    bad_spec({{"t", "at", SqlTypeClass::Timestamp}}, R"([{"entity": "card", "time": "t", "windows": ["1 day"]}])");
 }

@@ -1,0 +1,118 @@
+-- Derived columns: SQL expressions over the row that a featurizer declares (create_featurizer's derived),
+-- compiled by PostgreSQL's parser and computed identically offline (featurize, train) and inline (features,
+-- score, the guards); only immutable functions that come with PostgreSQL or dendrite; errors that name
+-- the featurizer and the column.
+SET client_min_messages = warning;
+
+-- Raw card data as a bank holds it: dates of birth, home and merchant coordinates, card and merchant ids.
+CREATE TABLE card_tx (
+    id        int PRIMARY KEY,
+    tx_time   timestamptz,
+    card      int,
+    merchant  text,
+    dob       date,
+    home_lat  float8,
+    home_lon  float8,
+    merch_lat float8,
+    merch_lon float8,
+    amount    numeric(10, 2),
+    fraud     boolean
+);
+INSERT INTO card_tx
+SELECT i, timestamptz '2026-01-01 00:00+00' + i * interval '37 minutes', i % 40, 'm' || (i % 9),
+       date '1950-01-01' + (i % 40) * 401, 45 + (i % 40) * 0.05, 5 + (i % 40) * 0.03,
+       45 + (i % 9) * 0.4, 5 - (i % 9) * 0.2, ((i * 7919) % 500) / 2.0,
+       (i % 40 < 4 AND i % 9 > 5) OR (i * 7919) % 500 > 480
+  FROM generate_series(1, 3000) i;
+
+-- The helpers: immutable, strict, no time zone.
+SELECT round(dendrite.age_years(date '2000-01-01', timestamptz '2030-01-01 00:00+00')::numeric, 4) AS age_tz,
+       round(dendrite.age_years(date '2000-01-01', timestamp '2030-01-01')::numeric, 4) AS age,
+       dendrite.age_years('infinity', timestamp '2030-01-01') IS NULL AS infinite_is_null,
+       round(dendrite.distance_km(48.8566, 2.3522, 51.5074, -0.1278)::numeric, 1) AS paris_london_km;
+
+-- New payments arrive in card_tx_new, guarded; the inline history is built from what it holds.
+CREATE TABLE card_tx_new (LIKE card_tx);
+ALTER TABLE card_tx_new ADD COLUMN score float8;
+SELECT dendrite.create_featurizer('card_f', 'SELECT * FROM card_tx', label => 'fraud',
+    history_query => 'SELECT * FROM card_tx_new',
+    columns => '{"id": "ignore", "dob": "ignore", "home_lat": "ignore", "home_lon": "ignore",
+                 "merch_lat": "ignore", "merch_lon": "ignore", "card": "ignore"}',
+    derived => '{"age_years": "dendrite.age_years(dob, tx_time)",
+                 "home_km": "dendrite.distance_km(home_lat, home_lon, merch_lat, merch_lon)",
+                 "card_merchant": "card::text || ''/'' || merchant",
+                 "night": "extract(hour FROM tx_time AT TIME ZONE ''UTC'') < 6"}',
+    history => '[{"entity": "card_merchant", "time": "tx_time", "value": "amount", "windows": ["1 day", "30 days"],
+                  "aggregates": ["count", "mean", "since_last"]}]');
+-- The declarations are kept in the stored spec; each derived column is an input with the type of its result.
+SELECT jsonb_pretty(spec->'derived') AS derived, input_columns, input_types FROM dendrite.featurizers WHERE name = 'card_f';
+SELECT dendrite.feature_names('card_f');
+
+-- Without history, features(row) and featurize agree row for row.
+SELECT dendrite.create_featurizer('card_plain', 'SELECT * FROM card_tx', label => 'fraud',
+    columns => '{"id": "ignore", "dob": "ignore", "card": "ignore"}',
+    derived => '{"age_years": "dendrite.age_years(dob, tx_time)", "home_km": "dendrite.distance_km(home_lat, home_lon, merch_lat, merch_lon)"}');
+SELECT count(*) AS rows, count(*) FILTER (WHERE f.features = dendrite.features('card_plain', t)) AS equal_inline
+  FROM dendrite.featurize('card_plain', 'SELECT * FROM card_tx', key => 'id') f JOIN card_tx t ON t.id = f.key::int;
+-- A derived value is computed from the row: a NULL input gives a missing value, imputed as for any column.
+SELECT f[array_position(dendrite.feature_names('card_plain'), 'age_years')] AS age_feature_of_null_dob
+  FROM (SELECT dendrite.features('card_plain', t) AS f
+          FROM (SELECT id, tx_time, card, merchant, NULL::date AS dob, home_lat, home_lon, merch_lat, merch_lon, amount, fraud
+                  FROM card_tx WHERE id = 1) t) x;
+
+-- A model over the featurizer, and a guard on the table of new payments: the trigger's scores are
+-- score_query's over the stored rows, derived columns and their history included.
+SELECT version FROM dendrite.train('card_m', 'SELECT * FROM card_tx WHERE id <= 2500', 'fraud',
+                                   featurizer => 'card_f', hidden => '{8}', epochs => 3, seed => 7);
+CREATE TRIGGER guard_cards BEFORE INSERT ON card_tx_new FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('card_m', 'flag', '0', 'score');
+INSERT INTO card_tx_new SELECT * FROM card_tx WHERE id > 2700 ORDER BY tx_time;
+SELECT count(*) AS rows, count(*) FILTER (WHERE score IS NOT NULL) AS scored, count(DISTINCT score) > 100 AS varied
+  FROM card_tx_new;
+SELECT count(*) FILTER (WHERE n.score::real = s.score::real) AS equal_to_score_query
+  FROM card_tx_new n JOIN dendrite.score_query('card_m', 'SELECT * FROM card_tx_new', key => 'id') s ON s.key::int = n.id;
+
+-- A row that lacks a column a derived column reads: the error names it.
+CREATE TABLE card_tx_short AS SELECT id, tx_time, card, merchant, amount, fraud FROM card_tx WHERE id = 1;
+SELECT dendrite.features('card_f', s) FROM card_tx_short s;
+
+-- Errors, each with the featurizer and the derived column in the context.
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "nosuch + 1"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "amount +"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "1 FROM pg_authid"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "1; DROP TABLE card_tx"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "(SELECT count(*) FROM card_tx)"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "max(amount)"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "random() * amount"}');
+-- Casting a date to timestamptz depends on the time zone: STABLE, refused; dendrite.age_years is the way.
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx',
+                                  derived => '{"x": "extract(epoch FROM tx_time - dob::timestamptz)"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "tx_time - dob"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "tx_time - tx_time"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"amount": "amount * 2"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": ""}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '["amount * 2"]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "amount / 0"}');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"t": "tx_time"}',
+                                  history => '[{"entity": "card", "time": "t", "windows": ["1 day"]}]');
+-- No user's code: a derived column runs inside other roles' inserts. An immutable function of one's own, a
+-- domain (its CHECK constraints are code) and a user-defined operator are refused.
+CREATE FUNCTION double_it(numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "double_it(amount)"}');
+CREATE DOMAIN positive_amount AS numeric CHECK (VALUE > 0);
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "amount::positive_amount"}');
+CREATE OPERATOR %%% (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = numeric_add);
+CREATE FUNCTION my_add(numeric, numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS 'SELECT $1 + $2';
+CREATE OPERATOR ### (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = my_add);
+SELECT dendrite.create_featurizer('ok_op', 'SELECT * FROM card_tx', derived => '{"x": "amount %%% amount"}') AS builtin_function_behind_an_operator;
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "amount ### amount"}');
+SELECT count(*) AS nothing_stored FROM dendrite.featurizers WHERE name = 'bad';
+
+-- A stored derived column edited to call a user's function is refused when the featurizer is loaded,
+-- before anything runs.
+UPDATE dendrite.featurizers
+   SET spec = jsonb_set(spec, '{derived,0,expression}', '"double_it(card::numeric)"')
+ WHERE name = 'card_f';
+\c
+SET client_min_messages = warning;
+SELECT dendrite.features('card_f', t) FROM card_tx t WHERE id = 1;
