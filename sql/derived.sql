@@ -108,6 +108,36 @@ SELECT dendrite.create_featurizer('ok_op', 'SELECT * FROM card_tx', derived => '
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx', derived => '{"x": "amount ### amount"}');
 SELECT count(*) AS nothing_stored FROM dendrite.featurizers WHERE name = 'bad';
 
+-- With no spec, the automatic choice looks at a sample of the rows (its first 50,000) as well as the types:
+-- row identifiers and long free text are left out, identifiers (many distinct values, 10+ digit numbers)
+-- are frequency-encoded, and a date that is not the event time becomes an age at it (a derived column).
+-- One NOTICE lists every such choice; the stored spec keeps them.
+CREATE TABLE raw_cards AS
+SELECT i AS row_index, md5(i::text) AS trans_num, timestamptz '2026-01-01 00:00+00' + i * interval '7 minutes' AS tx_time,
+       4000000000000000 + (i % 300) * 7919 AS cc_num, 'merchant_' || (i % 120) AS merchant,
+       (ARRAY['grocery', 'gas', 'travel'])[1 + i % 3] AS category, (i % 97) * 1.5 AS amount,
+       (ARRAY['Jennifer', 'John', 'Mary', 'Robert'])[1 + i % 4] || (i % 300) AS first_name,
+       (i % 300) || ' ' || (ARRAY['Main', 'Oak', 'Pine'])[1 + i % 3] || ' Street, Apt ' || (i % 300) AS street,
+       date '1950-01-01' + (i % 300) * 50 AS dob, (i % 300 < 10 AND i % 3 = 2) OR i % 97 = 96 AS is_fraud
+  FROM generate_series(1, 5000) i;
+SET client_min_messages = notice;
+SELECT dendrite.create_featurizer('raw_auto', 'SELECT * FROM raw_cards', label => 'is_fraud');
+SET client_min_messages = warning;
+SELECT a->>'column' AS "column", a->>'choice' AS choice
+  FROM dendrite.featurizers, jsonb_array_elements(spec->'automatic') a WHERE name = 'raw_auto';
+SELECT dendrite.feature_names('raw_auto');
+-- train's own featurizer makes the same choices; its scores inline are score_query's.
+SELECT version FROM dendrite.train('raw_m', 'SELECT * FROM raw_cards', 'is_fraud', hidden => '{4}', epochs => 2, seed => 1);
+SELECT cardinality(dendrite.feature_names('raw_m')) AS features;
+SELECT count(*) AS rows, count(*) FILTER (WHERE s.score::real = dendrite.score('raw_m', r)::real) AS equal_inline
+  FROM raw_cards r JOIN dendrite.score_query('raw_m', 'SELECT * FROM raw_cards', key => 'row_index') s
+    ON s.key::int = r.row_index;
+-- An override wins over the data: street as a category, trans_num kept (frequency).
+SELECT dendrite.create_featurizer('raw_auto', 'SELECT * FROM raw_cards', label => 'is_fraud',
+                                  columns => '{"street": "frequency", "trans_num": "frequency"}') AS version;
+SELECT string_agg(a->>'column', ', ') AS still_automatic
+  FROM dendrite.featurizers, jsonb_array_elements(spec->'automatic') a WHERE name = 'raw_auto' AND version = 2;
+
 -- A stored derived column edited to call a user's function is refused when the featurizer is loaded,
 -- before anything runs.
 UPDATE dendrite.featurizers

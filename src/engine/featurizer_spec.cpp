@@ -353,6 +353,119 @@ int64_t parse_interval(const std::string& text, std::string* short_name) {
     return amount * seconds_per_unit * 1000000LL;
 }
 
+namespace {
+
+std::string quoted_identifier(const std::string& name) {
+    std::string quoted = "\"";
+    for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+// Percent with no decimals, for reasons.
+std::string share(int64_t part, int64_t whole) {
+    return std::to_string(whole > 0 ? int64_t(std::lround(100.0 * double(part) / double(whole))) : 0) + " %";
+}
+
+struct AutomaticDecision {
+    ColumnKind kind;
+    CategoricalEncoding encoding;
+    std::string choice, reason;
+};
+
+// The data-driven choices for the columns without an override (see resolve_spec), and the derived
+// columns they add. columns holds the query's columns; taken are the names in use.
+std::vector<std::pair<std::string, AutomaticDecision>> decide_from_profiles(
+    const std::vector<InputColumn>& columns, const std::vector<ColumnProfile>& profiles, const json& overrides,
+    const std::vector<HistorySpec>& history, const std::string& label, std::vector<DerivedColumn>& derived) {
+    std::vector<std::pair<std::string, AutomaticDecision>> decisions;
+    if (profiles.empty()) return decisions;
+    auto profile_of = [&](const std::string& name) -> const ColumnProfile* {
+        for (const auto& p : profiles)
+            if (p.name == name) return &p;
+        return nullptr;
+    };
+    std::set<std::string> roles{label};  // columns with a part in a history declaration keep their choice
+    for (const auto& h : history) roles.insert({h.entity, h.time, h.value, h.label});
+    // The event time: the history's, else the timestamp with the most distinct values.
+    std::string event_time = history.empty() ? "" : history[0].time;
+    if (event_time.empty()) {
+        int64_t most = -1;
+        for (const auto& c : columns)
+            if (const ColumnProfile* p = profile_of(c.name);
+                p && c.type == SqlTypeClass::Timestamp && p->distinct > most && c.name != label) {
+                most = p->distinct;
+                event_time = c.name;
+            }
+    }
+    const ColumnProfile* event = event_time.empty() ? nullptr : profile_of(event_time);
+    auto taken = [&](const std::string& name) {
+        for (const auto& c : columns)
+            if (c.name == name) return true;
+        for (const auto& d : derived)
+            if (d.name == name) return true;
+        return false;
+    };
+    for (const auto& c : columns) {
+        const ColumnProfile* p = profile_of(c.name);
+        if (!p || roles.count(c.name) || overrides.contains(c.name)) continue;
+        const std::string counted =
+            std::to_string(p->distinct) + " distinct values in " + std::to_string(p->non_null) + " sampled rows";
+        AutomaticDecision d{ColumnKind::Ignore, CategoricalEncoding::OneHot, "", ""};
+        if (c.type == SqlTypeClass::Text) {
+            if (p->non_null >= 1000 && double(p->distinct) >= 0.95 * double(p->non_null)) {
+                d.choice = "ignore";
+                d.reason = "identifies rows (" + counted + ")";
+            } else if (p->with_space >= 0.5 && p->mean_length >= 12 && p->distinct >= 100) {
+                d.choice = "ignore";
+                d.reason = "free text (" + share(int64_t(std::lround(p->with_space * 100)), 100) +
+                           " of values with a space, " + std::to_string(int(std::lround(p->mean_length))) +
+                           " characters on average, " + std::to_string(p->distinct) + " distinct)";
+            } else if (p->distinct > 50) {
+                d.kind = ColumnKind::Categorical;
+                d.encoding = CategoricalEncoding::Frequency;
+                d.choice = "frequency";
+                d.reason = "an identifier with " + counted + ": one-hot would keep 20 of them";
+            }
+        } else if (c.type == SqlTypeClass::Integer) {
+            if (p->non_null >= 1000 && double(p->distinct) >= 0.995 * double(p->non_null)) {
+                d.choice = "ignore";
+                d.reason = "identifies rows (" + counted + ")";
+            } else if (p->min_value >= 1e9 && p->distinct > 50) {
+                d.kind = ColumnKind::Categorical;
+                d.encoding = CategoricalEncoding::Frequency;
+                d.choice = "frequency";
+                d.reason = "numbers of 10+ digits (" + counted + "): an identifier, not a quantity";
+            }
+        } else if (c.type == SqlTypeClass::Timestamp && event && c.name != event_time && c.name != label) {
+            const std::string age = c.name + "_age_years";
+            const std::string t = quoted_identifier(event_time), x = quoted_identifier(c.name);
+            std::string expression;
+            if (p->sql_type == "date" && (event->sql_type == "timestamp" || event->sql_type == "timestamptz"))
+                expression = "dendrite.age_years(" + x + ", " + t + ")";
+            else if (p->sql_type == "date" && event->sql_type == "date")
+                expression = "(" + t + " - " + x + ") / 365.25";
+            else if (p->sql_type == event->sql_type)
+                expression = "extract(epoch FROM " + t + " - " + x + ") / 31557600";
+            if (!expression.empty() && age.size() < 64 && !taken(age)) {
+                derived.push_back({age, expression, SqlTypeClass::Number});
+                d.choice = "age_years";
+                d.reason = "a date other than the event time " + event_time + ": its age in years, as " + age;
+            }
+        }
+        if (!d.choice.empty()) decisions.emplace_back(c.name, d);
+    }
+    return decisions;
+}
+
+}  // namespace
+
+std::string describe_automatic_choices(const FeaturizerSpec& spec) {
+    std::string text;
+    for (const auto& a : spec.automatic)
+        text += (text.empty() ? "" : "; ") + a.column + ": " + a.choice + ", " + a.reason;
+    return text;
+}
+
 std::vector<DerivedColumn> parse_derived(const std::string& derived_json) {
     std::vector<DerivedColumn> derived;
     if (derived_json.empty()) return derived;
@@ -383,18 +496,16 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json) {
 
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
-                            const std::vector<DerivedColumn>& derived) {
+                            const std::vector<DerivedColumn>& derived, const std::vector<ColumnProfile>& profiles) {
     FeaturizerSpec spec;
     spec.label = label;
     spec.derived = derived;
-    // Derived columns are read like the query's own, after them.
-    std::vector<InputColumn> query_columns = given_columns;
-    for (const auto& d : derived) {
+    for (const auto& d : derived)
         if (find_column(given_columns, d.name))
             invalid("derived column \"" + d.name + "\" has the name of a column of the query",
                     "Give the derived column another name, or leave the query's column out.");
-        query_columns.push_back({d.name, d.type});
-    }
+    std::vector<InputColumn> declared_columns = given_columns;  // the query's and the declared derived ones
+    for (const auto& d : derived) declared_columns.push_back({d.name, d.type});
     if (nonfinite == "error")
         spec.nonfinite_as_missing = false;
     else if (nonfinite == "missing")
@@ -407,7 +518,8 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
     if (!history_json.empty()) {
         const json history = parse_json(history_json, "history");
         if (!history.is_array()) invalid("history must be a JSON array of declarations");
-        for (size_t i = 0; i < history.size(); ++i) spec.history.push_back(read_history(history[i], query_columns, i));
+        for (size_t i = 0; i < history.size(); ++i)
+            spec.history.push_back(read_history(history[i], declared_columns, i));
         for (const auto& h : spec.history)
             if (!find_column(given_columns, h.time))
                 invalid("history time column \"" + h.time + "\" is a derived column",
@@ -423,9 +535,13 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
         overrides = parse_json(columns_json, "columns");
         if (!overrides.is_object()) invalid("columns must be a JSON object mapping column names to specs");
         for (auto it = overrides.begin(); it != overrides.end(); ++it)
-            if (!find_column(query_columns, it.key()))
+            if (!find_column(declared_columns, it.key()))
                 invalid("column \"" + it.key() + "\" of the columns spec is not in the query");
     }
+    const auto decisions = decide_from_profiles(given_columns, profiles, overrides, spec.history, label, spec.derived);
+    // Derived columns (declared, then automatic) are read like the query's own, after them.
+    std::vector<InputColumn> query_columns = given_columns;
+    for (const auto& d : spec.derived) query_columns.push_back({d.name, d.type});
 
     std::set<std::string> seen;
     for (const auto& column : query_columns) {
@@ -439,6 +555,12 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
         // Entity columns identify rows of history; they are not features unless asked for.
         for (const auto& h : spec.history)
             if (h.entity == column.name) c.kind = ColumnKind::Ignore;
+        for (const auto& [name, decision] : decisions)
+            if (name == column.name) {
+                c.kind = decision.kind;
+                c.encoding = decision.encoding;
+                spec.automatic.push_back({name, decision.choice, decision.reason});
+            }
         auto it = overrides.find(column.name);
         if (it != overrides.end()) {
             if (it->is_string()) {
@@ -517,6 +639,11 @@ std::string FeaturizerSpec::to_json() const {
     }
     j["label"] = label;
     j["nonfinite"] = nonfinite_as_missing ? "missing" : "error";
+    if (!automatic.empty()) {
+        j["automatic"] = json::array();
+        for (const auto& a : automatic)
+            j["automatic"].push_back({{"column", a.column}, {"choice", a.choice}, {"reason", a.reason}});
+    }
     j["columns"] = json::array();
     for (const auto& c : columns) {
         json o{{"name", c.name}, {"kind", kind_name(c.kind)}};
@@ -565,6 +692,10 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
         FeaturizerSpec spec;
         spec.label = j.at("label").get<std::string>();
         spec.nonfinite_as_missing = j.at("nonfinite").get<std::string>() == "missing";
+        if (j.contains("automatic"))  // since 0.6.0
+            for (const auto& o : j.at("automatic"))
+                spec.automatic.push_back({o.at("column").get<std::string>(), o.at("choice").get<std::string>(),
+                                          o.at("reason").get<std::string>()});
         if (j.contains("derived"))  // since 0.6.0
             for (const auto& o : j.at("derived"))
                 spec.derived.push_back(

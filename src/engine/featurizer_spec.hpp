@@ -66,12 +66,32 @@ struct HistorySpec {
     bool since_last = false;
 };
 
+// What a sample of a query's rows says about one column, for the automatic choices (text, integer and
+// timestamp columns; the rest is chosen by type alone).
+struct ColumnProfile {
+    std::string name;
+    int64_t non_null = 0, distinct = 0;  // over the sample
+    double with_space = 0;               // text: share of values containing a space
+    double mean_length = 0;              // text: mean length in characters
+    double min_value = 0;                // integer: the smallest value
+    std::string sql_type;                // timestamp columns: "date", "timestamp" or "timestamptz"
+};
+
+// One choice the automatic featurization made from the data, not from the type alone (stored with the
+// spec and listed in a NOTICE).
+struct AutomaticChoice {
+    std::string column;
+    std::string choice;  // "ignore", "frequency", "age_years"
+    std::string reason;
+};
+
 struct FeaturizerSpec {
     std::vector<DerivedColumn> derived;  // computed from the row before anything else reads it
     std::vector<ColumnSpec> columns;     // the feature columns, in the query's order, then derived columns'
     std::vector<HistorySpec> history;
     std::string label;                  // excluded from features; the target of target encoding
     bool nonfinite_as_missing = false;  // NaN/Infinity: error (default) or missing
+    std::vector<AutomaticChoice> automatic;
 
     std::string to_json() const;
     static FeaturizerSpec from_json(const std::string& json);  // a spec written by to_json
@@ -87,9 +107,19 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json);
 // column (of the query or derived); history_json (may be empty) is an array of history declarations;
 // derived are the derived columns with their types. Throws InvalidParameter with a message naming what is
 // wrong.
+// With profiles (a sample of the rows), the automatic choice of a column without an override also looks at
+// its data: a column that identifies rows (text >= 95 %, integer >= 99.5 % distinct over >= 1,000 rows) and
+// long free text (most values with a space, 12+ characters on average, 100+ distinct) are left out; text
+// with more than 50 distinct values and integers of 10+ digits (card numbers) get frequency encoding; a
+// timestamp that is not the event time (the history's time column, else the timestamp with the most
+// distinct values) becomes its age in years at the event time (a derived column <name>_age_years). Each such
+// choice is listed in spec.automatic.
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
-                            const std::vector<DerivedColumn>& derived = {});
+                            const std::vector<DerivedColumn>& derived = {},
+                            const std::vector<ColumnProfile>& profiles = {});
+// The NOTICE text listing spec.automatic ("" when empty).
+std::string describe_automatic_choices(const FeaturizerSpec& spec);
 
 // "1 hour", "7 days", "30 d", "90 minutes", "2 weeks", "3600" (seconds) -> microseconds; throws
 // InvalidParameter. short_name receives "1h", "7d", "90m", "2w", "3600s".

@@ -67,6 +67,77 @@ char* text_argument_or_null(FunctionCallInfo fcinfo, int argument) {
     return PG_ARGISNULL(argument) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(argument));
 }
 
+// What a sample of the query's rows says about its text, integer and timestamp columns (engine's
+// ColumnProfile, in palloc'd memory): the automatic featurization looks at the data, not at types alone.
+struct SampledColumn {
+    char* name;
+    int64 non_null, distinct;
+    double with_space, mean_length, min_value;
+    const char* sql_type;
+};
+
+constexpr int kProfileSampleRows = 50000;
+
+// One statement over the first kProfileSampleRows rows of the query (the caller's, or the active stored
+// query's rights, as every pass over it).
+SampledColumn* sample_columns(const char* query, TupleDesc descriptor, const char* label, int* n_sampled) {
+    *n_sampled = 0;
+    SampledColumn* sampled = static_cast<SampledColumn*>(palloc0(sizeof(SampledColumn) * (descriptor->natts + 1)));
+    StringInfoData select;
+    initStringInfo(&select);
+    for (int i = 0; i < descriptor->natts; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+        const Oid type = getBaseType(attribute->atttypid);
+        const engine::SqlTypeClass type_kind = type_class(type);
+        if (attribute->attisdropped || (label && strcmp(NameStr(attribute->attname), label) == 0)) continue;
+        const char* column = quote_identifier(NameStr(attribute->attname));
+        if (type_kind == engine::SqlTypeClass::Text)
+            appendStringInfo(&select,
+                             "%scount(%s), count(DISTINCT %s), avg((strpos(%s::text, ' ') > 0)::int)::float8, "
+                             "avg(length(%s::text))::float8, NULL::float8",
+                             select.len ? ", " : "", column, column, column, column);
+        else if (type_kind == engine::SqlTypeClass::Integer)
+            appendStringInfo(&select, "%scount(%s), count(DISTINCT %s), NULL::float8, NULL::float8, min(%s)::float8",
+                             select.len ? ", " : "", column, column, column);
+        else if (type_kind == engine::SqlTypeClass::Timestamp)
+            appendStringInfo(&select, "%scount(%s), count(DISTINCT %s), NULL::float8, NULL::float8, NULL::float8",
+                             select.len ? ", " : "", column, column);
+        else
+            continue;
+        SampledColumn& s = sampled[(*n_sampled)++];
+        s.name = pstrdup(NameStr(attribute->attname));
+        s.sql_type = type == DATEOID          ? "date"
+                     : type == TIMESTAMPOID   ? "timestamp"
+                     : type == TIMESTAMPTZOID ? "timestamptz"
+                                              : "";
+    }
+    if (*n_sampled == 0) return sampled;
+    struct Reading {
+        SampledColumn* sampled;
+        int n;
+    } reading{sampled, *n_sampled};
+    RowVisitor visitor{nullptr,
+                       [](void* context, TupleTableSlot* slot) {
+                           auto* r = static_cast<Reading*>(context);
+                           for (int c = 0; c < r->n; ++c) {
+                               const int at = 5 * c;
+                               r->sampled[c].non_null = DatumGetInt64(slot->tts_values[at]);
+                               r->sampled[c].distinct = DatumGetInt64(slot->tts_values[at + 1]);
+                               if (!slot->tts_isnull[at + 2])
+                                   r->sampled[c].with_space = DatumGetFloat8(slot->tts_values[at + 2]);
+                               if (!slot->tts_isnull[at + 3])
+                                   r->sampled[c].mean_length = DatumGetFloat8(slot->tts_values[at + 3]);
+                               if (!slot->tts_isnull[at + 4])
+                                   r->sampled[c].min_value = DatumGetFloat8(slot->tts_values[at + 4]);
+                           }
+                       },
+                       &reading};
+    select_rows(psprintf("SELECT %s FROM (SELECT * FROM (%s\n) AS dendrite_query LIMIT %d) AS dendrite_sample",
+                         select.data, query, kProfileSampleRows),
+                "sample of the query's rows", visitor);
+    return sampled;
+}
+
 }  // namespace
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
@@ -108,19 +179,44 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         derived_types[k] = type_class(getBaseType(exprType(reinterpret_cast<Node*>(analysed))));
     }
 
+    int n_sampled = 0;
+    SampledColumn* sampled = sample_columns(query, descriptor, label, &n_sampled);
+
     engine::FeaturizerFitter* fitter = nullptr;
     char** input_names = nullptr;
     int n_inputs = 0;
     char* time_column = nullptr;
+    char* automatic_choices = nullptr;
     engine_call([&] {
         std::vector<engine::InputColumn> columns;
         for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
         std::vector<engine::DerivedColumn> derived_columns;
         for (int k = 0; k < derived.n; ++k)
             derived_columns.push_back({derived.names[k], derived.expressions[k], derived_types[k]});
+        std::vector<engine::ColumnProfile> profiles;
+        for (int c = 0; c < n_sampled; ++c) {
+            const SampledColumn& s = sampled[c];
+            profiles.push_back({s.name, s.non_null, s.distinct, s.with_space, s.mean_length, s.min_value, s.sql_type});
+        }
         engine::FeaturizerSpec spec =
             engine::resolve_spec(columns, columns_json ? columns_json : "", history_json ? history_json : "",
-                                 label ? label : "", nonfinite, derived_columns);
+                                 label ? label : "", nonfinite, derived_columns, profiles);
+        // The automatic choices may have added derived columns (ages): the pass computes them all.
+        if (spec.derived.size() != size_t(derived.n)) {
+            derived.n = int(spec.derived.size());
+            derived.names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
+            derived.expressions = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
+            auto* types = static_cast<engine::SqlTypeClass*>(
+                palloc_or_throw(sizeof(engine::SqlTypeClass) * (spec.derived.size() + 1)));
+            for (size_t k = 0; k < spec.derived.size(); ++k) {
+                derived.names[k] = pstrdup_or_throw(spec.derived[k].name);
+                derived.expressions[k] = pstrdup_or_throw(spec.derived[k].expression);
+                types[k] = spec.derived[k].type;
+            }
+            derived_types = types;
+        }
+        const std::string choices = engine::describe_automatic_choices(spec);
+        if (!choices.empty()) automatic_choices = pstrdup_or_throw(choices);
         if (!spec.history.empty()) {
             time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
             memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
@@ -136,6 +232,10 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         fitter = owned.release();
     });
     own_in_context(CurrentMemoryContext, fitter);
+    if (automatic_choices)
+        ereport(NOTICE, (errmsg("automatic choices from the data: %s", automatic_choices),
+                         errhint("Override any of them with columns => '{\"column\": \"kind\"}'; they are kept in "
+                                 "dendrite.featurizers.spec->'automatic'.")));
     if (since != DT_NOBEGIN && !time_column)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs history features"),
                         errhint("Without history, filter the rows in the query instead.")));

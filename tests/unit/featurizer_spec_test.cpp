@@ -160,3 +160,67 @@ TEST(FeaturizerSpec, DerivedColumns) {
     bad_spec({{"amount", "amount * 2", SqlTypeClass::Number}}, "");  // hides a query column
     bad_spec({{"t", "at", SqlTypeClass::Timestamp}}, R"([{"entity": "card", "time": "t", "windows": ["1 day"]}])");
 }
+
+// The automatic choice looks at a sample of the data (profiles) for the columns without an override: row
+// identifiers and free text are left out, identifiers get frequency encoding, a date of birth becomes an
+// age at the event time; each choice is listed and stored.
+TEST(FeaturizerSpec, AutomaticChoicesFromTheData) {
+    const std::vector<InputColumn> columns{
+        {"trans_num", SqlTypeClass::Text},    {"row_index", SqlTypeClass::Integer}, {"cc_num", SqlTypeClass::Integer},
+        {"merchant", SqlTypeClass::Text},     {"category", SqlTypeClass::Text},     {"street", SqlTypeClass::Text},
+        {"tx_time", SqlTypeClass::Timestamp}, {"dob", SqlTypeClass::Timestamp},     {"amount", SqlTypeClass::Number},
+        {"zip", SqlTypeClass::Integer},       {"fraud", SqlTypeClass::Boolean}};
+    const std::vector<ColumnProfile> profiles{{"trans_num", 5000, 5000, 0, 32, 0, ""},
+                                              {"row_index", 5000, 5000, 0, 0, 0, ""},
+                                              {"cc_num", 5000, 300, 0, 0, 4e15, ""},
+                                              {"merchant", 5000, 120, 0.2, 9, 0, ""},
+                                              {"category", 5000, 14, 0, 6, 0, ""},
+                                              {"street", 5000, 300, 1.0, 22, 0, ""},
+                                              {"tx_time", 5000, 4990, 0, 0, 0, "timestamptz"},
+                                              {"dob", 5000, 300, 0, 0, 0, "date"},
+                                              {"zip", 5000, 900, 0, 0, 10001, ""}};
+    const FeaturizerSpec spec = resolve_spec(columns, R"({"merchant": "onehot"})", "", "fraud", "error", {}, profiles);
+    auto kind_of_column = [&](const std::string& name) -> const ColumnSpec* {
+        for (const auto& c : spec.columns)
+            if (c.name == name) return &c;
+        return nullptr;
+    };
+    EXPECT_EQ(kind_of_column("trans_num"), nullptr);  // identifies rows
+    EXPECT_EQ(kind_of_column("row_index"), nullptr);
+    EXPECT_EQ(kind_of_column("street"), nullptr);  // free text
+    EXPECT_EQ(kind_of_column("dob"), nullptr);     // replaced by its age
+    ASSERT_NE(kind_of_column("cc_num"), nullptr);
+    EXPECT_EQ(kind_of_column("cc_num")->encoding, CategoricalEncoding::Frequency);
+    EXPECT_EQ(kind_of_column("merchant")->encoding, CategoricalEncoding::OneHot);  // the override wins
+    EXPECT_EQ(kind_of_column("category")->encoding, CategoricalEncoding::OneHot);  // few values
+    EXPECT_EQ(kind_of_column("zip")->kind, ColumnKind::Numeric);                   // neither unique nor 10 digits
+    EXPECT_EQ(kind_of_column("tx_time")->kind, ColumnKind::Timestamp);             // the event time
+    ASSERT_NE(kind_of_column("dob_age_years"), nullptr);
+    EXPECT_EQ(kind_of_column("dob_age_years")->kind, ColumnKind::Numeric);
+    ASSERT_EQ(spec.derived.size(), 1u);
+    EXPECT_EQ(spec.derived[0].expression, R"(dendrite.age_years("dob", "tx_time"))");
+    ASSERT_EQ(spec.automatic.size(), 5u);  // trans_num, row_index, cc_num, street, dob
+    const std::string notice = describe_automatic_choices(spec);
+    EXPECT_NE(notice.find("trans_num: ignore, identifies rows (5000 distinct values in 5000 sampled rows)"),
+              std::string::npos)
+        << notice;
+    EXPECT_NE(notice.find("street: ignore, free text"), std::string::npos) << notice;
+    // Kept with the stored spec.
+    EXPECT_EQ(FeaturizerSpec::from_json(spec.to_json()).automatic.size(), 5u);
+
+    // Under 1,000 sampled rows, all-distinct values do not prove a row identifier: the integer stays a
+    // number, the text (more than 50 values) is frequency-encoded rather than left out.
+    const std::vector<ColumnProfile> few{{"trans_num", 200, 200, 0, 32, 0, ""}, {"row_index", 200, 200, 0, 0, 0, ""}};
+    const FeaturizerSpec small = resolve_spec(columns, "", "", "fraud", "error", {}, few);
+    ASSERT_EQ(small.automatic.size(), 1u);
+    EXPECT_EQ(small.automatic[0].column, "trans_num");
+    EXPECT_EQ(small.automatic[0].choice, "frequency");
+
+    // With history, the event time is the history's time column, whatever has more distinct values.
+    const FeaturizerSpec with_history = resolve_spec(
+        columns, "", R"([{"entity": "cc_num", "time": "dob", "windows": ["1 day"]}])", "fraud", "error", {}, profiles);
+    for (const auto& a : with_history.automatic) EXPECT_NE(a.column, "cc_num");  // an entity keeps its role
+    bool tx_time_aged = false;
+    for (const auto& d : with_history.derived) tx_time_aged |= d.name == "tx_time_age_years";
+    EXPECT_FALSE(tx_time_aged);  // timestamptz against a date event time: no expression, left as it was
+}
