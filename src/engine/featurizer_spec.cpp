@@ -374,9 +374,41 @@ struct AutomaticDecision {
 
 // The data-driven choices for the columns without an override (see resolve_spec), and the derived
 // columns they add. columns holds the query's columns; taken are the names in use.
+std::string lower(std::string text) {
+    for (char& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Two latitude/longitude pairs (lat/long, merch_lat/merch_long; "lon", "lng", "latitude", "longitude"):
+// the numeric columns of each, or nothing when there are not exactly two.
+std::vector<std::pair<std::string, std::string>> coordinate_pairs(const std::vector<InputColumn>& columns) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& latitude : columns) {
+        if (latitude.type != SqlTypeClass::Number) continue;
+        const std::string name = lower(latitude.name);
+        std::string prefix;
+        if (ends_with(name, "latitude"))
+            prefix = name.substr(0, name.size() - 8);
+        else if (ends_with(name, "lat"))
+            prefix = name.substr(0, name.size() - 3);
+        else
+            continue;
+        for (const auto& longitude : columns)
+            if (longitude.type == SqlTypeClass::Number)
+                for (const char* suffix : {"long", "lon", "lng", "longitude"})
+                    if (lower(longitude.name) == prefix + suffix) pairs.emplace_back(latitude.name, longitude.name);
+    }
+    if (pairs.size() != 2) pairs.clear();
+    return pairs;
+}
+
 std::vector<std::pair<std::string, AutomaticDecision>> decide_from_profiles(
     const std::vector<InputColumn>& columns, const std::vector<ColumnProfile>& profiles, const json& overrides,
-    const std::vector<HistorySpec>& history, const std::string& label, std::vector<DerivedColumn>& derived) {
+    std::vector<HistorySpec>& history, const std::string& label, std::vector<DerivedColumn>& derived) {
     std::vector<std::pair<std::string, AutomaticDecision>> decisions;
     if (profiles.empty()) return decisions;
     auto profile_of = [&](const std::string& name) -> const ColumnProfile* {
@@ -453,6 +485,68 @@ std::vector<std::pair<std::string, AutomaticDecision>> decide_from_profiles(
             }
         }
         if (!d.choice.empty()) decisions.emplace_back(c.name, d);
+    }
+
+    // Two places (a card holder's home and the merchant): the distance between them.
+    // (Only where the four columns are left to the automatic choice.)
+    const auto pairs = coordinate_pairs(columns);
+    const bool chosen_by_user = std::any_of(pairs.begin(), pairs.end(), [&](const auto& pair) {
+        return overrides.contains(pair.first) || overrides.contains(pair.second);
+    });
+    if (!pairs.empty() && !chosen_by_user && !taken("distance_km")) {
+        const auto& [lat1, lon1] = pairs[0];
+        const auto& [lat2, lon2] = pairs[1];
+        derived.push_back({"distance_km",
+                           "dendrite.distance_km(" + quoted_identifier(lat1) + ", " + quoted_identifier(lon1) + ", " +
+                               quoted_identifier(lat2) + ", " + quoted_identifier(lon2) + ")",
+                           SqlTypeClass::Number});
+        decisions.emplace_back("distance_km",
+                               AutomaticDecision{ColumnKind::Numeric, CategoricalEncoding::OneHot, "distance_km",
+                                                 "two places, (" + lat1 + ", " + lon1 + ") and (" + lat2 + ", " + lon2 +
+                                                     "): the great-circle distance between them"});
+    }
+
+    // No history declared, an event time and an identifier: the identifier with the most distinct values (the
+    // card, the account) gets the history fraud teams start from: how many payments it made over the last
+    // hour, day and week, the hours since its previous one, and with an amount column, their mean and
+    // largest amount and this amount against the mean.
+    if (history.empty() && event) {
+        const ColumnProfile* entity = nullptr;
+        AutomaticDecision* entity_decision = nullptr;
+        for (auto& [name, d] : decisions)
+            if (d.choice == "frequency")
+                if (const ColumnProfile* p = profile_of(name); p && (!entity || p->distinct > entity->distinct)) {
+                    entity = p;
+                    entity_decision = &d;
+                }
+        if (entity) {
+            HistorySpec h;
+            h.name = entity->name;
+            h.entity = entity->name;
+            h.time = event_time;
+            for (const auto& c : columns) {
+                const std::string name = lower(c.name);
+                if ((c.type == SqlTypeClass::Number || c.type == SqlTypeClass::Integer) && c.name != label &&
+                    (name.find("amount") != std::string::npos || name == "amt")) {
+                    h.value = c.name;
+                    break;
+                }
+            }
+            for (const char* window : {"1 hour", "1 day", "7 days"}) {
+                std::string short_name;
+                h.windows_us.push_back(parse_interval(window, &short_name));
+                h.window_names.push_back(short_name);
+            }
+            h.count = h.since_last = true;
+            h.mean = h.max = h.ratio_to_mean = !h.value.empty();
+            history.push_back(h);
+            entity_decision->kind = ColumnKind::Ignore;
+            entity_decision->choice = "history";
+            entity_decision->reason = "the identifier with the most distinct values (" +
+                                      std::to_string(entity->distinct) + "): its count" +
+                                      (h.value.empty() ? "" : ", mean and max of " + h.value + ", ratio to mean") +
+                                      " over 1 hour, 1 day and 7 days of " + event_time + ", and hours since its last";
+        }
     }
     return decisions;
 }

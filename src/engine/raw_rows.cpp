@@ -93,9 +93,19 @@ void RawRows::get(size_t i, RawValue* out) const {
     }
 }
 
-void RawRows::featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads) const {
+void RawRows::featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads,
+                        HistoryState* history) const {
     constexpr size_t kBlock = 1024;
     const size_t outputs = size_t(f.output_count());
+    if (history) {
+        std::vector<RawValue> raw(width_);
+        for (size_t i = first; i < end; ++i) {
+            get(i, raw.data());
+            f.transform(raw.data(), history, out + (i - first) * outputs);
+            f.observe(raw.data(), history);
+        }
+        return;
+    }
     const int blocks = int((end - first + kBlock - 1) / kBlock);
     WorkerPool pool(threads);
     pool.run(blocks, [&](int block) {

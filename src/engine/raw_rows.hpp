@@ -29,9 +29,13 @@ public:
     // Row i as it was added; text values point into this object and live as long as it does.
     void get(size_t i, RawValue* out) const;
 
-    // Featurizes rows [first, end) into out (f.output_count() floats a row, row first at out), with f (no
-    // history), spread over threads (one per hardware thread when <= 0) in blocks of 1,024 rows.
-    void featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads) const;
+    // Featurizes rows [first, end) into out (f.output_count() floats a row, row first at out), with f,
+    // spread over threads (one per hardware thread when <= 0) in blocks of 1,024 rows. With history (f's
+    // spec declares some), one thread: each row is featurized from the history of the rows before it, then
+    // observed, as the offline pass does; the rows must have been added in time order and [first, end)
+    // must follow the previous call's range.
+    void featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads,
+                   HistoryState* history = nullptr) const;
 
     size_t width() const { return width_; }
     size_t size() const { return width_ ? types_.size() / width_ : 0; }

@@ -421,7 +421,8 @@ DENDRITE_FUNCTION(dendrite_train) {
     if (arguments.featurizer) {
         featurizer_id = latest_featurizer(arguments.featurizer)->featurizer_id;
     } else {
-        // The automatic featurizer has no history features, so nothing can come before since.
+        // Every row of the automatic featurizer's pass is a training row (its history, when the data gave it
+        // one, starts with the first row): nothing comes before since.
         if (arguments.since != DT_NOBEGIN)
             ereport(ERROR,
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),

@@ -156,12 +156,20 @@ void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer,
     data->features = static_cast<float*>(
         palloc_extended(std::max<size_t>(data->rows, 1) * sizeof(float) * data->n_features, MCXT_ALLOC_HUGE));
     MemoryContextSwitchTo(old);
+    // With history (an automatic one), the kept rows are in time order (the fit pass was ordered by it):
+    // featurized one after another from the history of the rows before, as the offline pass does.
+    engine::HistoryState* history = nullptr;
+    if (!engine_featurizer->spec().history.empty()) {
+        engine_call([&] { history = engine_featurizer->new_history().release(); });
+        own_in_context(data->kept_context, history);
+    }
     constexpr size_t kSlice = 65536;
     for (size_t first = 0; first < data->rows; first += kSlice) {
         CHECK_FOR_INTERRUPTS();
         const size_t end = std::min(data->rows, first + kSlice);
         engine_call([&] {
-            data->kept->featurize(*engine_featurizer, first, end, data->features + first * data->n_features, threads);
+            data->kept->featurize(*engine_featurizer, first, end, data->features + first * data->n_features, threads,
+                                  history);
         });
     }
     MemoryContextDelete(data->kept_context);  // the raw rows, before the engine's own copies

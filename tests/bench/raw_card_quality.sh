@@ -51,10 +51,9 @@ SELECT algorithm, version, round(pr_auc::numeric, 4) AS validation_pr_auc, round
   FROM leaderboard ORDER BY pr_auc DESC;
 SELECT dendrite.deploy('auto', (SELECT version FROM leaderboard ORDER BY pr_auc DESC LIMIT 1)) AS deployed;
 SQL
-# The test rows, with the card's history from every earlier row (since); compare()'s featurizer has no history.
-for model in spec_gbdt spec_mlp; do
+# The test rows, with the card's history from every earlier row (since).
+for model in spec_gbdt spec_mlp auto; do
   psql -X -q -c "\\copy (SELECT key, score FROM dendrite.score_query('$model', 'SELECT * FROM raw_cards', key => 'trans_num', since => '$split')) TO '$work/$model.csv' CSV"
 done
-psql -X -q -c "\\copy (SELECT key, score FROM dendrite.score_query('auto', \$\$SELECT * FROM raw_cards WHERE tx_time >= '$split'\$\$, key => 'trans_num')) TO '$work/auto.csv' CSV"
 psql -X -q -c "\\copy (SELECT * FROM raw_cards) TO '$work/rows.csv' CSV HEADER"
 /usr/bin/python3 tests/bench/raw_card_xgboost.py "$work/rows.csv" "$split" "$work/spec_gbdt.csv" "$work/spec_mlp.csv" "$work/auto.csv"

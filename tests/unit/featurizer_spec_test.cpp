@@ -189,8 +189,14 @@ TEST(FeaturizerSpec, AutomaticChoicesFromTheData) {
     EXPECT_EQ(kind_of_column("row_index"), nullptr);
     EXPECT_EQ(kind_of_column("street"), nullptr);  // free text
     EXPECT_EQ(kind_of_column("dob"), nullptr);     // replaced by its age
-    ASSERT_NE(kind_of_column("cc_num"), nullptr);
-    EXPECT_EQ(kind_of_column("cc_num")->encoding, CategoricalEncoding::Frequency);
+    // The identifier with the most distinct values is the entity of an automatic history (not a feature).
+    EXPECT_EQ(kind_of_column("cc_num"), nullptr);
+    ASSERT_EQ(spec.history.size(), 1u);
+    EXPECT_EQ(spec.history[0].entity, "cc_num");
+    EXPECT_EQ(spec.history[0].time, "tx_time");
+    EXPECT_EQ(spec.history[0].value, "amount");
+    EXPECT_TRUE(spec.history[0].count && spec.history[0].since_last && spec.history[0].ratio_to_mean);
+    EXPECT_EQ(spec.history[0].window_names, (std::vector<std::string>{"1h", "1d", "7d"}));
     EXPECT_EQ(kind_of_column("merchant")->encoding, CategoricalEncoding::OneHot);  // the override wins
     EXPECT_EQ(kind_of_column("category")->encoding, CategoricalEncoding::OneHot);  // few values
     EXPECT_EQ(kind_of_column("zip")->kind, ColumnKind::Numeric);                   // neither unique nor 10 digits
@@ -199,12 +205,14 @@ TEST(FeaturizerSpec, AutomaticChoicesFromTheData) {
     EXPECT_EQ(kind_of_column("dob_age_years")->kind, ColumnKind::Numeric);
     ASSERT_EQ(spec.derived.size(), 1u);
     EXPECT_EQ(spec.derived[0].expression, R"(dendrite.age_years("dob", "tx_time"))");
-    ASSERT_EQ(spec.automatic.size(), 5u);  // trans_num, row_index, cc_num, street, dob
+    ASSERT_EQ(spec.automatic.size(), 5u);  // trans_num, row_index, cc_num (history), street, dob
     const std::string notice = describe_automatic_choices(spec);
     EXPECT_NE(notice.find("trans_num: ignore, identifies rows (5000 distinct values in 5000 sampled rows)"),
               std::string::npos)
         << notice;
     EXPECT_NE(notice.find("street: ignore, free text"), std::string::npos) << notice;
+    EXPECT_NE(notice.find("cc_num: history, the identifier with the most distinct values (300)"), std::string::npos)
+        << notice;
     // Kept with the stored spec.
     EXPECT_EQ(FeaturizerSpec::from_json(spec.to_json()).automatic.size(), 5u);
 
@@ -215,6 +223,18 @@ TEST(FeaturizerSpec, AutomaticChoicesFromTheData) {
     ASSERT_EQ(small.automatic.size(), 1u);
     EXPECT_EQ(small.automatic[0].column, "trans_num");
     EXPECT_EQ(small.automatic[0].choice, "frequency");
+
+    // Two latitude/longitude pairs: their distance, a derived column.
+    std::vector<InputColumn> with_places = columns;
+    for (const char* name : {"lat", "long", "merch_lat", "merch_long"})
+        with_places.push_back({name, SqlTypeClass::Number});
+    const FeaturizerSpec placed = resolve_spec(with_places, "", "", "fraud", "error", {}, profiles);
+    bool distance = false;
+    for (const auto& d : placed.derived)
+        distance |= d.name == "distance_km" &&
+                    d.expression == R"(dendrite.distance_km("lat", "long", "merch_lat", "merch_long"))";
+    EXPECT_TRUE(distance);
+    EXPECT_EQ(placed.automatic.size(), 7u);  // the five above, merchant (no override here), distance_km
 
     // With history, the event time is the history's time column, whatever has more distinct values.
     const FeaturizerSpec with_history = resolve_spec(
