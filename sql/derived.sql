@@ -60,6 +60,25 @@ SELECT f[array_position(dendrite.feature_names('card_plain'), 'age_years')] AS a
           FROM (SELECT id, tx_time, card, merchant, NULL::date AS dob, home_lat, home_lon, merch_lat, merch_lon, amount, fraud
                   FROM card_tx WHERE id = 1) t) x;
 
+-- A composite entity, "entity": ["card", "merchant"], is the same history as a derived pair column.
+SELECT dendrite.create_featurizer('pair_declared', 'SELECT card, merchant, tx_time, amount FROM card_tx',
+    derived => '{"card_merchant": "card::text || ''/'' || merchant"}',
+    columns => '{"card": "ignore", "merchant": "ignore", "tx_time": "ignore", "amount": "ignore"}',
+    history => '[{"entity": "card_merchant", "time": "tx_time", "value": "amount", "windows": ["1 day", "30 days"],
+                  "aggregates": ["count", "mean", "min", "max"]}]') AS version;
+SELECT dendrite.create_featurizer('pair_composite', 'SELECT card, merchant, tx_time, amount FROM card_tx',
+    columns => '{"card": "ignore", "merchant": "ignore", "tx_time": "ignore", "amount": "ignore"}',
+    history => '[{"entity": ["card", "merchant"], "time": "tx_time", "value": "amount", "windows": ["1 day", "30 days"],
+                  "aggregates": ["count", "mean", "min", "max"]}]') AS version;
+SELECT dendrite.feature_names('pair_composite') = dendrite.feature_names('pair_declared') AS same_names,
+       dendrite.feature_names('pair_composite') AS names;
+SELECT count(*) AS rows, count(*) FILTER (WHERE a.features = b.features) AS same_features,
+       count(DISTINCT a.features[5]) > 1 AS counts_30d_vary
+  FROM dendrite.featurize('pair_composite', 'SELECT * FROM card_tx', key => 'id') a
+  JOIN dendrite.featurize('pair_declared', 'SELECT * FROM card_tx', key => 'id') b USING (key);
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM card_tx',
+    history => '[{"entity": ["card", "amount"], "time": "tx_time", "windows": ["1 day"]}]');
+
 -- A model over the featurizer, and a guard on the table of new payments: the trigger's scores are
 -- score_query's over the stored rows, derived columns and their history included.
 SELECT version FROM dendrite.train('card_m', 'SELECT * FROM card_tx WHERE id <= 2500', 'fraud',

@@ -202,7 +202,40 @@ void read_column_object(const json& object, ColumnSpec& spec) {
     }
 }
 
-HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index) {
+std::string quoted_identifier(const std::string& name);
+
+// "entity": ["card", "merchant"]: a derived text column card_merchant, the parts' text joined by a unit
+// separator (a NULL part makes the entity NULL: the row has no such entity). Returns its name.
+std::string composite_entity(const json& parts, const std::vector<InputColumn>& columns,
+                             std::vector<DerivedColumn>& derived, const std::string& context) {
+    if (parts.size() < 2) invalid(context + ": a composite \"entity\" names two or more columns");
+    std::string name, expression;
+    for (const auto& part : parts) {
+        if (!part.is_string()) invalid(context + ": the parts of a composite \"entity\" are column names");
+        const std::string column = part.get<std::string>();
+        const InputColumn* c = find_column(columns, column);
+        if (!c) invalid(context + ": entity column \"" + column + "\" is not in the query");
+        if (c->type != SqlTypeClass::Text && c->type != SqlTypeClass::Integer && c->type != SqlTypeClass::Inet)
+            invalid(context + ": entity column \"" + column + "\" must be text, an integer or inet");
+        name += (name.empty() ? "" : "_") + column;
+        expression += (expression.empty() ? "" : " || chr(31) || ") + quoted_identifier(column) + "::text";
+    }
+    for (const auto& d : derived)
+        if (d.name == name) {
+            if (d.expression != expression)
+                invalid(context + ": the composite entity's column \"" + name + "\" is already a derived column");
+            return name;
+        }
+    if (find_column(columns, name))
+        invalid(context + ": the composite entity would be named \"" + name + "\", a column of the query",
+                "Rename that column in the query.");
+    if (name.size() >= 64) invalid(context + ": the composite entity's name \"" + name + "\" is too long");
+    derived.push_back({name, expression, SqlTypeClass::Text});
+    return name;
+}
+
+HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index,
+                         std::vector<DerivedColumn>& derived) {
     const std::string context = "history declaration " + std::to_string(index + 1);
     if (!object.is_object()) invalid(context + " must be an object");
     for (auto it = object.begin(); it != object.end(); ++it) {
@@ -211,7 +244,9 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     HistorySpec h;
-    h.entity = get_string(object, "entity", context, true);
+    const bool composite = object.contains("entity") && object.at("entity").is_array();
+    h.entity = composite ? composite_entity(object.at("entity"), columns, derived, context)
+                         : get_string(object, "entity", context, true);
     h.time = get_string(object, "time", context, true);
     h.value = get_string(object, "value", context);
     h.label = get_string(object, "label", context);
@@ -220,10 +255,12 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         if (!c) invalid(context + ": " + role + " column \"" + name + "\" is not in the query");
         return c;
     };
-    const InputColumn* entity = require(h.entity, "entity");
-    if (entity->type != SqlTypeClass::Text && entity->type != SqlTypeClass::Integer &&
-        entity->type != SqlTypeClass::Inet)
-        invalid(context + ": entity column \"" + h.entity + "\" must be text, an integer or inet");
+    if (!composite) {
+        const InputColumn* entity = require(h.entity, "entity");
+        if (entity->type != SqlTypeClass::Text && entity->type != SqlTypeClass::Integer &&
+            entity->type != SqlTypeClass::Inet)
+            invalid(context + ": entity column \"" + h.entity + "\" must be text, an integer or inet");
+    }
     if (require(h.time, "time")->type != SqlTypeClass::Timestamp)
         invalid(context + ": time column \"" + h.time + "\" must be a timestamp");
     if (!h.value.empty()) {
@@ -268,6 +305,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
                 h.mean = true;
             else if (name == "max")
                 h.max = true;
+            else if (name == "min")
+                h.min = true;
             else if (name == "stddev")
                 h.stddev = true;
             else if (name == "since_last")
@@ -280,11 +319,11 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
                 h.fraud_rate = true;
             else
                 invalid(context + ": unknown aggregate " + a.dump(),
-                        "Use count, sum, mean, max, stddev, ratio_to_mean, fraud_count, fraud_rate, since_last.");
+                        "Use count, sum, mean, max, min, stddev, ratio_to_mean, fraud_count, fraud_rate, since_last.");
         }
     }
-    if ((h.sum || h.mean || h.max || h.stddev || h.ratio_to_mean) && h.value.empty())
-        invalid(context + ": sum, mean, max, stddev and ratio_to_mean need a \"value\" column");
+    if ((h.sum || h.mean || h.max || h.min || h.stddev || h.ratio_to_mean) && h.value.empty())
+        invalid(context + ": sum, mean, max, min, stddev and ratio_to_mean need a \"value\" column");
     if ((h.fraud_count || h.fraud_rate) && h.label.empty())
         invalid(context + ": fraud_count and fraud_rate need a \"label\" column");
     if (!h.label.empty() && h.delay_us <= 0)
@@ -613,7 +652,7 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
         const json history = parse_json(history_json, "history");
         if (!history.is_array()) invalid("history must be a JSON array of declarations");
         for (size_t i = 0; i < history.size(); ++i)
-            spec.history.push_back(read_history(history[i], declared_columns, i));
+            spec.history.push_back(read_history(history[i], declared_columns, i, spec.derived));
         for (const auto& h : spec.history)
             if (!find_column(given_columns, h.time))
                 invalid("history time column \"" + h.time + "\" is a derived column",
@@ -769,6 +808,7 @@ std::string FeaturizerSpec::to_json() const {
         if (h.sum) aggregates.push_back("sum");
         if (h.mean) aggregates.push_back("mean");
         if (h.max) aggregates.push_back("max");
+        if (h.min) aggregates.push_back("min");
         if (h.stddev) aggregates.push_back("stddev");
         if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
         if (h.fraud_count) aggregates.push_back("fraud_count");
@@ -840,6 +880,7 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
                 h.sum |= name == "sum";
                 h.mean |= name == "mean";
                 h.max |= name == "max";
+                h.min |= name == "min";
                 h.stddev |= name == "stddev";
                 h.since_last |= name == "since_last";
                 h.ratio_to_mean |= name == "ratio_to_mean";

@@ -58,7 +58,7 @@ struct HistorySpec {
     std::vector<int64_t> windows_us;
     std::vector<std::string> window_names;  // "1h", "7d", ...
     int64_t delay_us = 0;                   // windows end this long before the row: (t - delay - w, t - delay]
-    bool count = false, sum = false, mean = false, max = false, stddev = false, ratio_to_mean = false;
+    bool count = false, sum = false, mean = false, max = false, min = false, stddev = false, ratio_to_mean = false;
     bool fraud_count = false, fraud_rate = false;
     // Not per window: hours since the entity's previous event (any earlier event: an event's time is known at
     // once, only its label waits for the delay), at most the declaration's horizon (longest window + delay),

@@ -14,6 +14,7 @@ struct Aggregate {
     int64_t count = 0, valued = 0, labelled = 0, frauds = 0;
     double sum = 0, sum_squares = 0;
     double max = -std::numeric_limits<double>::infinity();
+    double min = std::numeric_limits<double>::infinity();
 };
 
 // A declaration's aggregates in output order, within each window (compute() writes them in this order).
@@ -21,6 +22,7 @@ constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {{&History
                                                                        {&HistorySpec::sum, "sum"},
                                                                        {&HistorySpec::mean, "mean"},
                                                                        {&HistorySpec::max, "max"},
+                                                                       {&HistorySpec::min, "min"},
                                                                        {&HistorySpec::stddev, "stddev"},
                                                                        {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
                                                                        {&HistorySpec::fraud_count, "fraud_count"},
@@ -55,10 +57,11 @@ HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs
         Declaration& d = declarations_[h];
         d.windows = specs_[h].windows_us.size();
         d.keeps_maxima = specs_[h].max;
+        d.keeps_minima = specs_[h].min;
+        d.rings = d.windows * (size_t(d.keeps_maxima) + size_t(d.keeps_minima));
         for (int64_t window : specs_[h].windows_us) d.horizon = std::max(d.horizon, window);
         d.horizon += specs_[h].delay_us;
-        d.record_bytes =
-            sizeof(Entity) + d.windows * sizeof(Window) + (d.keeps_maxima ? d.windows * sizeof(Ring<int64_t>) : 0);
+        d.record_bytes = sizeof(Entity) + d.windows * sizeof(Window) + d.rings * sizeof(Ring<int64_t>);
         d.slots.assign(kFirstSlots, Slot{0, nullptr});
     }
 }
@@ -67,8 +70,7 @@ HistoryState::~HistoryState() {
     for (Declaration& d : declarations_) {
         for (const Slot& slot : d.slots) {
             if (!slot.entity) continue;
-            if (d.keeps_maxima)
-                for (size_t w = 0; w < d.windows; ++w) maxima(d, slot.entity)[w].~Ring();
+            for (size_t r = 0; r < d.rings; ++r) extrema(d, slot.entity)[r].~Ring();
             slot.entity->~Entity();  // Window is trivially destructible
         }
         for (unsigned char* block : d.blocks) ::operator delete(block);
@@ -111,8 +113,7 @@ HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     }
     auto* entity = new (d.blocks.back() + d.record_bytes * d.used_in_last_block++) Entity;
     for (size_t w = 0; w < d.windows; ++w) new (entity->windows() + w) Window;
-    if (d.keeps_maxima)
-        for (size_t w = 0; w < d.windows; ++w) new (maxima(d, entity) + w) Ring<int64_t>;
+    for (size_t r = 0; r < d.rings; ++r) new (extrema(d, entity) + r) Ring<int64_t>;
     place(d.slots, Slot{key, entity});
     ++d.entities;
     d.last_key = key;
@@ -169,6 +170,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             int64_t end = stored.end;
             const int64_t next = entity->next();
             double added_max = -std::numeric_limits<double>::infinity();
+            double added_min = std::numeric_limits<double>::infinity();
             for (; end < next && entity->at(end).time <= upper; ++end) {
                 const Item& item = entity->at(end);
                 ++a.count;
@@ -177,6 +179,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                     a.sum += item.value;
                     a.sum_squares += item.value * item.value;
                     added_max = std::max(added_max, item.value);
+                    added_min = std::min(added_min, item.value);
                 }
                 if (item.label >= 0) {
                     ++a.labelled;
@@ -198,21 +201,28 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                     a.frauds -= item.label;
                 }
             }
-            if (spec.max) {
-                // The stored maxima are decreasing: the first one still inside is the stored part's maximum.
-                const Ring<int64_t>& stored_maxima = maxima(declarations_[h], entity)[w];
-                for (size_t i = 0; i < stored_maxima.size(); ++i)
-                    if (const int64_t sequence = stored_maxima[i]; sequence >= begin) {
-                        a.max = entity->at(sequence).value;
+            // The stored extrema rings are monotone: the first entry still inside is the stored part's
+            // extremum. Items added above that were then dropped again never count.
+            auto extremum = [&](const Ring<int64_t>& stored_extrema, double added, double initial, auto better) {
+                double result = initial;
+                for (size_t i = 0; i < stored_extrema.size(); ++i)
+                    if (const int64_t sequence = stored_extrema[i]; sequence >= begin) {
+                        result = entity->at(sequence).value;
                         break;
                     }
-                // Items added above that were then dropped again never count.
                 if (begin <= stored.end)
-                    a.max = std::max(a.max, added_max);
+                    result = better(result, added);
                 else
                     for (int64_t s = begin; s < end; ++s)
-                        if (!std::isnan(entity->at(s).value)) a.max = std::max(a.max, entity->at(s).value);
-            }
+                        if (!std::isnan(entity->at(s).value)) result = better(result, entity->at(s).value);
+                return result;
+            };
+            if (spec.max)
+                a.max = extremum(maxima(declarations_[h], entity)[w], added_max, a.max,
+                                 [](double x, double y) { return std::max(x, y); });
+            if (spec.min)
+                a.min = extremum(minima(declarations_[h], entity)[w], added_min, a.min,
+                                 [](double x, double y) { return std::min(x, y); });
         }
         if (include_row) {
             ++a.count;
@@ -221,6 +231,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                 a.sum += event.value;
                 a.sum_squares += event.value * event.value;
                 a.max = std::max(a.max, event.value);
+                a.min = std::min(a.min, event.value);
             }
         }
         const double mean = a.valued > 0 ? a.sum / double(a.valued) : 0.0;
@@ -228,6 +239,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
         if (spec.sum) out[k++] = a.valued > 0 ? a.sum : 0.0;
         if (spec.mean) out[k++] = mean;
         if (spec.max) out[k++] = a.valued > 0 ? a.max : 0.0;
+        if (spec.min) out[k++] = a.valued > 0 ? a.min : 0.0;
         // Population standard deviation; the running sums can leave a tiny negative variance: none.
         if (spec.stddev)
             out[k++] = a.valued > 0 ? std::sqrt(std::max(0.0, a.sum_squares / double(a.valued) - mean * mean)) : 0.0;
@@ -261,6 +273,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     for (size_t w = 0; w < spec.windows_us.size(); ++w) {
         Window& window = entity.windows()[w];
         Ring<int64_t>* window_maxima = d.keeps_maxima ? &maxima(d, &entity)[w] : nullptr;
+        Ring<int64_t>* window_minima = d.keeps_minima ? &minima(d, &entity)[w] : nullptr;
         for (; window.end < next && entity.at(window.end).time <= upper; ++window.end) {
             const Item& item = entity.at(window.end);
             ++window.count;
@@ -272,6 +285,11 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
                     while (!window_maxima->empty() && entity.at(window_maxima->back()).value <= item.value)
                         window_maxima->pop_back();
                     window_maxima->push_back(window.end);
+                }
+                if (window_minima) {
+                    while (!window_minima->empty() && entity.at(window_minima->back()).value >= item.value)
+                        window_minima->pop_back();
+                    window_minima->push_back(window.end);
                 }
             }
             if (item.label >= 0) {
@@ -294,6 +312,8 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
             }
             if (window_maxima && !window_maxima->empty() && window_maxima->front() == window.begin)
                 window_maxima->pop_front();
+            if (window_minima && !window_minima->empty() && window_minima->front() == window.begin)
+                window_minima->pop_front();
         }
         oldest_needed = std::min(oldest_needed, window.begin);
     }

@@ -94,7 +94,7 @@ private:
         double sum = 0, sum_squares = 0;
     };
     // An entity's record: this header, then its declaration's windows, then (only for a declaration with
-    // 'max') one Ring of maxima per window, in one allocation. The row path reads the header and the
+    // 'max', 'min') one Ring of maxima, then one of minima, per window, in one allocation. The row path reads the header and the
     // windows of one entity per row with caches that the insert itself has just emptied: one record in
     // consecutive lines is one or two memory round trips where separate allocations were four or more.
     struct Entity {
@@ -118,7 +118,8 @@ private:
     struct Declaration {
         size_t windows = 0;
         int64_t horizon = 0;  // the longest window plus the delay: what since_last reports at most
-        bool keeps_maxima = false;
+        bool keeps_maxima = false, keeps_minima = false;
+        size_t rings = 0;  // extremum rings per entity: windows times (keeps_maxima + keeps_minima)
         size_t record_bytes = 0;
         std::vector<Slot> slots;
         size_t entities = 0;
@@ -129,8 +130,14 @@ private:
         uint64_t last_key = 0;
         Entity* last = nullptr;
     };
-    Ring<int64_t>* maxima(const Declaration& d, Entity* entity) const {
+    Ring<int64_t>* extrema(const Declaration& d, Entity* entity) const {
         return reinterpret_cast<Ring<int64_t>*>(entity->windows() + d.windows);
+    }
+    // Per window, the sequence numbers of the items that can still become the window's maximum (values
+    // decreasing) and minimum (values increasing).
+    Ring<int64_t>* maxima(const Declaration& d, Entity* entity) const { return extrema(d, entity); }
+    Ring<int64_t>* minima(const Declaration& d, Entity* entity) const {
+        return extrema(d, entity) + (d.keeps_maxima ? d.windows : 0);
     }
     Entity* find_entity(size_t h, uint64_t key) const;
     Entity* add_entity(size_t h, uint64_t key);

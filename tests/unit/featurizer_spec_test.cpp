@@ -244,3 +244,30 @@ TEST(FeaturizerSpec, AutomaticChoicesFromTheData) {
     for (const auto& d : with_history.derived) tx_time_aged |= d.name == "tx_time_age_years";
     EXPECT_FALSE(tx_time_aged);  // timestamptz against a date event time: no expression, left as it was
 }
+
+// "entity": ["card", "merchant"]: a composite entity is a derived text column, the entity of the history.
+TEST(FeaturizerSpec, CompositeEntity) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
+                                           {"merchant", SqlTypeClass::Text},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, "", R"([{"entity": ["card", "merchant"], "time": "at", "value": "amount", "windows": ["1 day"]}])", "",
+        "error");
+    ASSERT_EQ(spec.derived.size(), 1u);
+    EXPECT_EQ(spec.derived[0].name, "card_merchant");
+    EXPECT_EQ(spec.derived[0].expression, R"("card"::text || chr(31) || "merchant"::text)");
+    EXPECT_EQ(spec.history[0].entity, "card_merchant");
+    EXPECT_EQ(spec.history[0].name, "card_merchant");
+    for (const auto& c : spec.columns) EXPECT_NE(c.name, "card_merchant");  // an entity, not a feature
+    EXPECT_EQ(FeaturizerSpec::from_json(spec.to_json()).inputs(), spec.inputs());
+
+    auto bad = [&](const std::string& history) {
+        EXPECT_EQ(kind_of([&] { resolve_spec(columns, "", history, "", "error"); }), ErrorKind::InvalidParameter)
+            << history;
+    };
+    bad(R"([{"entity": ["card"], "time": "at", "windows": ["1 day"]}])");
+    bad(R"([{"entity": ["card", "nope"], "time": "at", "windows": ["1 day"]}])");
+    bad(R"([{"entity": ["card", "amount"], "time": "at", "windows": ["1 day"]}])");  // a number is no entity
+    bad(R"([{"entity": ["card", 3], "time": "at", "windows": ["1 day"]}])");
+}

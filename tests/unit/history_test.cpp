@@ -25,7 +25,7 @@ TEST(History, IncrementalMatchesBruteForce) {
     const FeaturizerSpec spec =
         resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
                      R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
-             "aggregates": ["count", "sum", "mean", "max", "stddev", "ratio_to_mean", "since_last"]},
+             "aggregates": ["count", "sum", "mean", "max", "min", "stddev", "ratio_to_mean", "since_last"]},
             {"entity": "card", "time": "at", "label": "y", "delay": "2 days", "windows": ["1 day", "5 days"],
              "aggregates": ["count", "fraud_count", "fraud_rate"], "name": "risk"}])",
                      "y", "error");
@@ -58,7 +58,7 @@ TEST(History, IncrementalMatchesBruteForce) {
         state.compute(0, event, incremental.data());
         size_t k = 0;
         for (int64_t w : spec.history[0].windows_us) {
-            double count = 0, valued = 0, sum = 0, max = -INFINITY;
+            double count = 0, valued = 0, sum = 0, max = -INFINITY, min = INFINITY;
             for (size_t j = 0; j <= i; ++j)
                 if (rows[j].card == r.card && rows[j].at > r.at - w && rows[j].at <= r.at) {
                     ++count;
@@ -66,6 +66,7 @@ TEST(History, IncrementalMatchesBruteForce) {
                         ++valued;
                         sum += rows[j].amount;
                         max = std::max(max, rows[j].amount);
+                        min = std::min(min, rows[j].amount);
                     }
                 }
             const double mean = valued ? sum / valued : 0;
@@ -84,6 +85,7 @@ TEST(History, IncrementalMatchesBruteForce) {
             EXPECT_NEAR(incremental[k++], sum, 1e-7 * std::max(1.0, sum)) << "row " << i;
             EXPECT_NEAR(incremental[k++], mean, 1e-9 * std::max(1.0, mean)) << "row " << i;
             EXPECT_EQ(incremental[k++], valued ? max : 0) << "row " << i;
+            EXPECT_EQ(incremental[k++], valued ? min : 0) << "row " << i;
             // The variance is E[x^2] - mean^2 of running sums of squares that values (up to 500) were added to
             // and removed from: exact up to rounding relative to the largest squares they held, as the sum's
             // check above is relative to the sums.
