@@ -112,12 +112,13 @@ SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 
     history_query => 'SELECT * FROM arrived',
     columns => '{"transaction_id": "ignore"}',
     history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 hour", "1 day", "7 days", "30 days"],
-                  "aggregates": ["count", "sum", "mean", "max", "min", "stddev", "ratio_to_mean", "since_last"]},
+                  "distinct": "terminal_id",
+                  "aggregates": ["count", "sum", "mean", "max", "min", "stddev", "ratio_to_mean", "distinct", "since_last"]},
                  {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days",
                   "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_count", "fraud_rate"]}]') AS version;
 SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
 SELECT name FROM unnest(dendrite.feature_names('velocity')) AS name
- WHERE name LIKE '%stddev%' OR name LIKE '%since_last%' OR name LIKE '%\_min\_%' ORDER BY 1;
+ WHERE name LIKE '%stddev%' OR name LIKE '%since_last%' OR name LIKE '%\_min\_%' OR name LIKE '%distinct%' ORDER BY 1;
 -- stddev needs a value column; an unknown aggregate names the ones there are.
 SELECT dendrite.create_featurizer('velocity_bad', 'SELECT * FROM arrived',
     history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "aggregates": ["stddev"]}]');

@@ -120,7 +120,8 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         for (const std::string* name : {&h.entity, &h.time, &h.value})
             if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;
     for (const auto& h : spec_.history)
-        history_inputs_.push_back({input(h.entity), input(h.time), input(h.value), input(h.label)});
+        history_inputs_.push_back(
+            {input(h.entity), input(h.time), input(h.value), input(h.label), input(h.distinct_of)});
 
     category_index_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -222,6 +223,7 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
         const double label = label_value(inputs[in.label]);
         event.label = label == 1.0 ? 1 : label == 0.0 ? 0 : -1;
     }
+    if (in.distinct >= 0 && !inputs[in.distinct].is_null()) event.distinct_key = category_key(inputs[in.distinct]);
     return event;
 }
 

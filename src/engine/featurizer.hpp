@@ -86,7 +86,7 @@ private:
     std::vector<bool> optional_inputs_;
     std::vector<int> column_input_;  // per column: index into inputs
     struct HistoryInputs {
-        int entity, time, value, label;  // -1 when absent
+        int entity, time, value, label, distinct;  // -1 when absent
     };
     std::vector<HistoryInputs> history_inputs_;
     std::vector<std::unordered_map<uint64_t, int>> category_index_;  // per column

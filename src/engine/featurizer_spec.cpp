@@ -239,8 +239,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
     const std::string context = "history declaration " + std::to_string(index + 1);
     if (!object.is_object()) invalid(context + " must be an object");
     for (auto it = object.begin(); it != object.end(); ++it) {
-        static const std::set<std::string> known{"name",  "entity",  "time",  "value",
-                                                 "label", "windows", "delay", "aggregates"};
+        static const std::set<std::string> known{"name",    "entity", "time",       "value",   "label",
+                                                 "windows", "delay",  "aggregates", "distinct"};
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     HistorySpec h;
@@ -268,6 +268,13 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         if (t != SqlTypeClass::Number && t != SqlTypeClass::Integer)
             invalid(context + ": value column \"" + h.value + "\" must be numeric");
     }
+    h.distinct_of = get_string(object, "distinct", context);
+    if (!h.distinct_of.empty()) {
+        const auto t = require(h.distinct_of, "distinct")->type;
+        if (t != SqlTypeClass::Text && t != SqlTypeClass::Integer && t != SqlTypeClass::Inet &&
+            t != SqlTypeClass::Boolean)
+            invalid(context + ": distinct column \"" + h.distinct_of + "\" must be text, an integer, inet or boolean");
+    }
     if (!h.label.empty()) {
         const auto t = require(h.label, "label")->type;
         if (t != SqlTypeClass::Number && t != SqlTypeClass::Integer && t != SqlTypeClass::Boolean)
@@ -292,6 +299,7 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         h.count = true;
         if (!h.value.empty()) h.mean = true;
         if (!h.label.empty()) h.fraud_rate = true;
+        if (!h.distinct_of.empty()) h.distinct = true;
     } else {
         if (!aggregates->is_array() || aggregates->empty())
             invalid(context + ": \"aggregates\" must be a non-empty array");
@@ -317,13 +325,18 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
                 h.fraud_count = true;
             else if (name == "fraud_rate")
                 h.fraud_rate = true;
+            else if (name == "distinct")
+                h.distinct = true;
             else
                 invalid(context + ": unknown aggregate " + a.dump(),
-                        "Use count, sum, mean, max, min, stddev, ratio_to_mean, fraud_count, fraud_rate, since_last.");
+                        "Use count, sum, mean, max, min, stddev, ratio_to_mean, fraud_count, fraud_rate, distinct, "
+                        "since_last.");
         }
     }
     if ((h.sum || h.mean || h.max || h.min || h.stddev || h.ratio_to_mean) && h.value.empty())
         invalid(context + ": sum, mean, max, min, stddev and ratio_to_mean need a \"value\" column");
+    if (h.distinct && h.distinct_of.empty())
+        invalid(context + ": distinct needs a \"distinct\" column, such as \"merchant\"");
     if ((h.fraud_count || h.fraud_rate) && h.label.empty())
         invalid(context + ": fraud_count and fraud_rate need a \"label\" column");
     if (!h.label.empty() && h.delay_us <= 0)
@@ -456,7 +469,7 @@ std::vector<std::pair<std::string, AutomaticDecision>> decide_from_profiles(
         return nullptr;
     };
     std::set<std::string> roles{label};  // columns with a part in a history declaration keep their choice
-    for (const auto& h : history) roles.insert({h.entity, h.time, h.value, h.label});
+    for (const auto& h : history) roles.insert({h.entity, h.time, h.value, h.label, h.distinct_of});
     // The event time: the history's, else the timestamp with the most distinct values.
     std::string event_time = history.empty() ? "" : history[0].time;
     if (event_time.empty()) {
@@ -730,6 +743,7 @@ std::vector<std::string> FeaturizerSpec::inputs() const {
         add(h.time);
         add(h.value);
         add(h.label);
+        add(h.distinct_of);
     }
     add(label);
     return names;
@@ -800,6 +814,7 @@ std::string FeaturizerSpec::to_json() const {
                {"time", h.time},
                {"value", h.value},
                {"label", h.label},
+               {"distinct", h.distinct_of},
                {"windows_us", h.windows_us},
                {"window_names", h.window_names},
                {"delay_us", h.delay_us}};
@@ -813,6 +828,7 @@ std::string FeaturizerSpec::to_json() const {
         if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
         if (h.fraud_count) aggregates.push_back("fraud_count");
         if (h.fraud_rate) aggregates.push_back("fraud_rate");
+        if (h.distinct) aggregates.push_back("distinct");
         if (h.since_last) aggregates.push_back("since_last");
         o["aggregates"] = aggregates;
         j["history"].push_back(o);
@@ -871,6 +887,7 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
             h.time = o.at("time").get<std::string>();
             h.value = o.at("value").get<std::string>();
             h.label = o.at("label").get<std::string>();
+            if (o.contains("distinct")) h.distinct_of = o.at("distinct").get<std::string>();  // since 0.6.0
             h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
             h.window_names = o.at("window_names").get<std::vector<std::string>>();
             h.delay_us = o.at("delay_us").get<int64_t>();
@@ -886,6 +903,7 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
                 h.ratio_to_mean |= name == "ratio_to_mean";
                 h.fraud_count |= name == "fraud_count";
                 h.fraud_rate |= name == "fraud_rate";
+                h.distinct |= name == "distinct";
             }
             spec.history.push_back(h);
         }

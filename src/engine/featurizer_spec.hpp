@@ -50,16 +50,18 @@ struct ColumnSpec {
 
 // Aggregates of one entity's trailing windows, at the time of each row.
 struct HistorySpec {
-    std::string name;    // output prefix (default: the entity column, + "_delayed" with a delay)
-    std::string entity;  // column whose value identifies the entity (card, customer, terminal, IP)
-    std::string time;    // timestamp column
-    std::string value;   // numeric column for sum / mean / max / ratio (optional)
-    std::string label;   // 0/1 column for fraud_count / fraud_rate (optional; needs a delay)
+    std::string name;         // output prefix (default: the entity column, + "_delayed" with a delay)
+    std::string entity;       // column whose value identifies the entity (card, customer, terminal, IP)
+    std::string time;         // timestamp column
+    std::string value;        // numeric column for sum / mean / max / ratio (optional)
+    std::string label;        // 0/1 column for fraud_count / fraud_rate (optional; needs a delay)
+    std::string distinct_of;  // column whose distinct values the distinct aggregate counts (optional)
     std::vector<int64_t> windows_us;
     std::vector<std::string> window_names;  // "1h", "7d", ...
     int64_t delay_us = 0;                   // windows end this long before the row: (t - delay - w, t - delay]
     bool count = false, sum = false, mean = false, max = false, min = false, stddev = false, ratio_to_mean = false;
     bool fraud_count = false, fraud_rate = false;
+    bool distinct = false;  // per window: distinct values of distinct_of (a scan of the window's rows)
     // Not per window: hours since the entity's previous event (any earlier event: an event's time is known at
     // once, only its label waits for the delay), at most the declaration's horizon (longest window + delay),
     // which is also the value of an entity's first event.

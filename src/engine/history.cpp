@@ -26,7 +26,8 @@ constexpr std::pair<bool HistorySpec::*, const char*> kAggregates[] = {{&History
                                                                        {&HistorySpec::stddev, "stddev"},
                                                                        {&HistorySpec::ratio_to_mean, "ratio_to_mean"},
                                                                        {&HistorySpec::fraud_count, "fraud_count"},
-                                                                       {&HistorySpec::fraud_rate, "fraud_rate"}};
+                                                                       {&HistorySpec::fraud_rate, "fraud_rate"},
+                                                                       {&HistorySpec::distinct, "distinct"}};
 
 }  // namespace
 
@@ -58,10 +59,12 @@ HistoryState::HistoryState(const std::vector<HistorySpec>& specs) : specs_(specs
         d.windows = specs_[h].windows_us.size();
         d.keeps_maxima = specs_[h].max;
         d.keeps_minima = specs_[h].min;
+        d.keeps_keys = specs_[h].distinct;
         d.rings = d.windows * (size_t(d.keeps_maxima) + size_t(d.keeps_minima));
         for (int64_t window : specs_[h].windows_us) d.horizon = std::max(d.horizon, window);
         d.horizon += specs_[h].delay_us;
-        d.record_bytes = sizeof(Entity) + d.windows * sizeof(Window) + d.rings * sizeof(Ring<int64_t>);
+        d.record_bytes = sizeof(Entity) + d.windows * sizeof(Window) + d.rings * sizeof(Ring<int64_t>) +
+                         (d.keeps_keys ? sizeof(Ring<uint64_t>) : 0);
         d.slots.assign(kFirstSlots, Slot{0, nullptr});
     }
 }
@@ -71,6 +74,7 @@ HistoryState::~HistoryState() {
         for (const Slot& slot : d.slots) {
             if (!slot.entity) continue;
             for (size_t r = 0; r < d.rings; ++r) extrema(d, slot.entity)[r].~Ring();
+            if (d.keeps_keys) distinct_keys(d, slot.entity)->~Ring();
             slot.entity->~Entity();  // Window is trivially destructible
         }
         for (unsigned char* block : d.blocks) ::operator delete(block);
@@ -114,6 +118,7 @@ HistoryState::Entity* HistoryState::add_entity(size_t h, uint64_t key) {
     auto* entity = new (d.blocks.back() + d.record_bytes * d.used_in_last_block++) Entity;
     for (size_t w = 0; w < d.windows; ++w) new (entity->windows() + w) Window;
     for (size_t r = 0; r < d.rings; ++r) new (extrema(d, entity) + r) Ring<int64_t>;
+    if (d.keeps_keys) new (distinct_keys(d, entity)) Ring<uint64_t>;
     place(d.slots, Slot{key, entity});
     ++d.entities;
     d.last_key = key;
@@ -132,7 +137,10 @@ std::vector<std::string> HistoryState::output_names(const HistorySpec& spec) {
     std::vector<std::string> names;
     for (const std::string& window : spec.window_names)
         for (const auto& [enabled, name] : kAggregates)
-            if (spec.*enabled) names.push_back(spec.name + "_" + name + "_" + window);
+            if (spec.*enabled)
+                names.push_back(spec.name + "_" + name +
+                                (enabled == &HistorySpec::distinct ? "_" + spec.distinct_of : std::string()) + "_" +
+                                window);
     if (spec.since_last) names.push_back(spec.name + "_hours_since_last");
     return names;
 }
@@ -223,6 +231,15 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             if (spec.min)
                 a.min = extremum(minima(declarations_[h], entity)[w], added_min, a.min,
                                  [](double x, double y) { return std::min(x, y); });
+            if (spec.distinct) {
+                const Ring<uint64_t>& keys = *distinct_keys(declarations_[h], entity);
+                distinct_scratch_.clear();
+                for (int64_t s = begin; s < end; ++s)
+                    if (const uint64_t key = keys[size_t(s - entity->first)]; key != HistoryEvent::kNoDistinctKey)
+                        distinct_scratch_.push_back(key);
+            }
+        } else if (spec.distinct) {
+            distinct_scratch_.clear();
         }
         if (include_row) {
             ++a.count;
@@ -233,6 +250,13 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
                 a.max = std::max(a.max, event.value);
                 a.min = std::min(a.min, event.value);
             }
+        }
+        int64_t distinct = 0;
+        if (spec.distinct) {
+            if (include_row && event.distinct_key != HistoryEvent::kNoDistinctKey)
+                distinct_scratch_.push_back(event.distinct_key);
+            std::sort(distinct_scratch_.begin(), distinct_scratch_.end());
+            distinct = std::unique(distinct_scratch_.begin(), distinct_scratch_.end()) - distinct_scratch_.begin();
         }
         const double mean = a.valued > 0 ? a.sum / double(a.valued) : 0.0;
         if (spec.count) out[k++] = double(a.count);
@@ -247,6 +271,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
             out[k++] = !std::isnan(event.value) && a.valued > 0 && mean != 0.0 ? event.value / mean : 1.0;
         if (spec.fraud_count) out[k++] = double(a.frauds);
         if (spec.fraud_rate) out[k++] = a.labelled > 0 ? double(a.frauds) / double(a.labelled) : 0.0;
+        if (spec.distinct) out[k++] = double(distinct);
     }
     if (spec.since_last) {
         const int64_t horizon = declarations_[h].horizon;
@@ -266,6 +291,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;
     entity.items.push_back({now, event.value, event.label});
+    if (d.keeps_keys) distinct_keys(d, &entity)->push_back(event.distinct_key);
     const int64_t upper = now - spec.delay_us;
     const int64_t next = entity.next();
 
@@ -317,8 +343,10 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
         }
         oldest_needed = std::min(oldest_needed, window.begin);
     }
+    Ring<uint64_t>* keys = d.keeps_keys ? distinct_keys(d, &entity) : nullptr;
     while (entity.first < oldest_needed) {
         entity.items.pop_front();
+        if (keys) keys->pop_front();
         ++entity.first;
     }
 }

@@ -25,8 +25,11 @@ struct HistoryEvent {
     bool valid = false;  // entity and time are not NULL
     uint64_t entity = 0;
     int64_t time_us = 0;
-    double value = 0;   // NaN when missing or when the declaration has no value column
-    int8_t label = -1;  // 0 / 1, or -1 when unknown
+    double value = 0;                        // NaN when missing or when the declaration has no value column
+    int8_t label = -1;                       // 0 / 1, or -1 when unknown
+    uint64_t distinct_key = kNoDistinctKey;  // the distinct column's value (category_key), when it has one
+
+    static constexpr uint64_t kNoDistinctKey = ~uint64_t(0);  // NULL, or no distinct column: not counted
 };
 
 // A FIFO in one contiguous power-of-two ring. Indexing is one masked load where std::deque needs two
@@ -94,7 +97,8 @@ private:
         double sum = 0, sum_squares = 0;
     };
     // An entity's record: this header, then its declaration's windows, then (only for a declaration with
-    // 'max', 'min') one Ring of maxima, then one of minima, per window, in one allocation. The row path reads the header and the
+    // 'max', 'min') one Ring of maxima, then one of minima, per window, and (with 'distinct') one Ring of
+    // the items' distinct keys, in one allocation. The row path reads the header and the
     // windows of one entity per row with caches that the insert itself has just emptied: one record in
     // consecutive lines is one or two memory round trips where separate allocations were four or more.
     struct Entity {
@@ -118,7 +122,7 @@ private:
     struct Declaration {
         size_t windows = 0;
         int64_t horizon = 0;  // the longest window plus the delay: what since_last reports at most
-        bool keeps_maxima = false, keeps_minima = false;
+        bool keeps_maxima = false, keeps_minima = false, keeps_keys = false;
         size_t rings = 0;  // extremum rings per entity: windows times (keeps_maxima + keeps_minima)
         size_t record_bytes = 0;
         std::vector<Slot> slots;
@@ -139,12 +143,19 @@ private:
     Ring<int64_t>* minima(const Declaration& d, Entity* entity) const {
         return extrema(d, entity) + (d.keeps_maxima ? d.windows : 0);
     }
+    // With 'distinct': the distinct column's key of every kept item, in step with items.
+    Ring<uint64_t>* distinct_keys(const Declaration& d, Entity* entity) const {
+        return reinterpret_cast<Ring<uint64_t>*>(extrema(d, entity) + d.rings);
+    }
     Entity* find_entity(size_t h, uint64_t key) const;
     Entity* add_entity(size_t h, uint64_t key);
     static void place(std::vector<Slot>& slots, const Slot& slot);  // into the first free slot of its probe sequence
 
     std::vector<HistorySpec> specs_;
     mutable std::vector<Declaration> declarations_;
+    // compute()'s: the keys of a window, sorted. compute() is const but not for concurrent calls on one
+    // state (no caller makes them: a state is a backend's, or one pass's).
+    mutable std::vector<uint64_t> distinct_scratch_;
 };
 
 }  // namespace dendrite::engine

@@ -2,6 +2,8 @@
 // state, and the offline pass and the inline state agree bit for bit.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -125,6 +127,53 @@ TEST(History, IncrementalMatchesBruteForce) {
     // Only the longest window plus the delay is kept per entity.
     EXPECT_LT(state.event_count(), rows.size() / 4);
     EXPECT_EQ(state.entity_count(), 80u);  // 40 cards in each declaration
+}
+
+// distinct: the distinct values of a column among the window's rows (merchants per card), with and without a
+// delay, NULLs not counted, against brute force.
+TEST(History, DistinctMatchesBruteForce) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"merchant", SqlTypeClass::Integer}};
+    const FeaturizerSpec spec =
+        resolve_spec(columns, R"({"at": "ignore", "merchant": "ignore"})",
+                     R"([{"entity": "card", "time": "at", "distinct": "merchant", "windows": ["3 hours", "1 day"]},
+            {"entity": "card", "time": "at", "distinct": "merchant", "delay": "6 hours", "windows": ["1 day"],
+             "aggregates": ["count", "distinct"], "name": "late"}])",
+                     "", "error");
+    // Without "aggregates": count and distinct, per window.
+    EXPECT_EQ(HistoryState::output_names(spec.history[0])[3], "card_distinct_merchant_1d");
+    struct Row {
+        int64_t card, at, merchant;  // merchant -1: NULL
+    };
+    std::vector<Row> rows;
+    Rng rng(11);
+    int64_t now = 0;
+    for (int i = 0; i < 3000; ++i) {
+        now += int64_t(rng.uniform(0, kHour)) * (rng.uniform() < 0.1 ? 0 : 1);
+        rows.push_back({int64_t(rng.below(25)), now, rng.uniform() < 0.05 ? -1 : int64_t(rng.below(12))});
+    }
+    HistoryState state(spec.history);
+    double out[8];
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const Row& r = rows[i];
+        HistoryEvent event{true, category_key(RawValue::of_number(double(r.card))), r.at, NAN, -1};
+        if (r.merchant >= 0) event.distinct_key = category_key(RawValue::of_number(double(r.merchant)));
+        auto brute = [&](int64_t upper, int64_t w, bool include_row) {
+            std::set<int64_t> seen;
+            for (size_t j = 0; j < i + (include_row ? 1 : 0); ++j)
+                if (rows[j].card == r.card && rows[j].at > upper - w && rows[j].at <= upper && rows[j].merchant >= 0)
+                    seen.insert(rows[j].merchant);
+            return double(seen.size());
+        };
+        state.compute(0, event, out);
+        EXPECT_EQ(out[1], brute(r.at, 3 * kHour, true)) << "row " << i;
+        EXPECT_EQ(out[3], brute(r.at, kDay, true)) << "row " << i;
+        state.compute(1, event, out);
+        EXPECT_EQ(out[1], brute(r.at - 6 * kHour, kDay, false)) << "row " << i;
+        state.observe(0, event);
+        state.observe(1, event);
+        if (::testing::Test::HasFailure()) break;
+    }
 }
 
 // Many entities: the state's table grows and its records span many blocks; keys that agree in their low
