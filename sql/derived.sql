@@ -160,6 +160,24 @@ SELECT dendrite.create_featurizer('raw_auto', 'SELECT * FROM raw_cards', label =
 SELECT string_agg(a->>'column', ', ') AS still_automatic
   FROM dendrite.featurizers, jsonb_array_elements(spec->'automatic') a WHERE name = 'raw_auto' AND version = 2;
 
+-- A stored featurizer's derived columns resolve names in the search_path stored with it, whoever scores:
+-- a scorer whose path puts a schema of look-alike functions first changes nothing (were the expression
+-- compiled in the scorer's path, evil.distance_km would be called, or refused as a user's function).
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.distance_km(float8, float8, float8, float8) RETURNS float8 IMMUTABLE LANGUAGE sql AS 'SELECT 0::float8';
+SET search_path = dendrite, public;
+SELECT create_featurizer('path_f', 'SELECT home_lat, home_lon, merch_lat, merch_lon FROM card_tx',
+    columns => '{"home_lat": "ignore", "home_lon": "ignore", "merch_lat": "ignore", "merch_lon": "ignore"}',
+    derived => '{"km": "distance_km(home_lat, home_lon, merch_lat, merch_lon)"}') AS version;
+RESET search_path;
+\c
+SET client_min_messages = warning;
+SET search_path = evil, dendrite, public;
+SELECT count(DISTINCT features('path_f', t)) > 1 AS real_distances,
+       count(*) FILTER (WHERE features('path_f', t) = f.features) AS inline_equals_offline
+  FROM card_tx t JOIN featurize('path_f', 'SELECT * FROM card_tx', key => 'id') f ON f.key::int = t.id;
+RESET search_path;
+
 -- A stored derived column edited to call a user's function is refused when the featurizer is loaded,
 -- before anything runs.
 UPDATE dendrite.featurizers
