@@ -106,9 +106,10 @@ TreeEnsemble TreeEnsemble::from_xgboost_json(const std::string& text) {
             const auto& indices = tree.at("split_indices");
             const auto& conditions = tree.at("split_conditions");
             const auto& default_left = tree.at("default_left");
+            const auto& hessians = tree.at("sum_hessian");
             const size_t nodes = left.size();
             if (right.size() != nodes || indices.size() != nodes || conditions.size() != nodes ||
-                default_left.size() != nodes || nodes == 0)
+                default_left.size() != nodes || hessians.size() != nodes || nodes == 0)
                 fail(ErrorKind::Internal, "xgboost model JSON: a tree's arrays differ in length");
             for (size_t i = 0; i < nodes; ++i) {
                 const int32_t l = left[i].get<int32_t>();
@@ -120,6 +121,7 @@ TreeEnsemble TreeEnsemble::from_xgboost_json(const std::string& text) {
                 ensemble.threshold.push_back(leaf ? 0.0f : condition);
                 ensemble.value.push_back(leaf ? condition : 0.0f);
                 ensemble.default_left.push_back(default_left[i].get<int>() != 0);
+                ensemble.cover.push_back(hessians[i].get<float>());
             }
             ensemble.offsets.push_back(int32_t(ensemble.left.size()));
         }
@@ -135,8 +137,8 @@ TreeEnsemble TreeEnsemble::from_xgboost_json(const std::string& text) {
 void TreeEnsemble::validate() const {
     const size_t nodes = left.size();
     if (right.size() != nodes || feature.size() != nodes || threshold.size() != nodes || value.size() != nodes ||
-        default_left.size() != nodes || offsets.empty() || offsets.front() != 0 || size_t(offsets.back()) != nodes ||
-        !well_formed(view_of(*this)))
+        default_left.size() != nodes || (!cover.empty() && cover.size() != nodes) || offsets.empty() ||
+        offsets.front() != 0 || size_t(offsets.back()) != nodes || !well_formed(view_of(*this)))
         fail(ErrorKind::InvalidParameter, "invalid tree ensemble");
 }
 
@@ -148,6 +150,7 @@ bool well_formed(const TreeEnsembleView& v) noexcept {
         const int32_t size = v.offsets[t + 1] - first;
         for (int32_t i = 0; i < size; ++i) {
             const size_t n = size_t(first) + size_t(i);
+            if (v.cover && !(v.cover[n] >= 0 && std::isfinite(v.cover[n]))) return false;
             if (v.left[n] == -1 && v.right[n] == -1) {  // a leaf: both children -1, as xgboost writes them
                 if (!std::isfinite(v.value[n])) return false;
                 continue;
@@ -162,9 +165,17 @@ bool well_formed(const TreeEnsembleView& v) noexcept {
 }
 
 TreeEnsembleView view_of(const TreeEnsemble& e) {
-    return TreeEnsembleView{
-        e.features,     e.trees(),        e.base_margin,      e.offsets.data(), e.left.data(),
-        e.right.data(), e.feature.data(), e.threshold.data(), e.value.data(),   e.default_left.data()};
+    return TreeEnsembleView{e.features,
+                            e.trees(),
+                            e.base_margin,
+                            e.offsets.data(),
+                            e.left.data(),
+                            e.right.data(),
+                            e.feature.data(),
+                            e.threshold.data(),
+                            e.value.data(),
+                            e.default_left.data(),
+                            e.cover.empty() ? nullptr : e.cover.data()};
 }
 
 float score_trees(const TreeEnsembleView& view, const float* x) noexcept {

@@ -40,6 +40,7 @@ struct TreeEnsemble {
     std::vector<int32_t> left, right, feature;  // child indices are relative to the tree's first node
     std::vector<float> threshold, value;
     std::vector<uint8_t> default_left;
+    std::vector<float> cover;  // per node: the sum of the training rows' hessians reaching it (for explain)
 
     int trees() const { return int(offsets.size()) - 1; }
     // Reads xgboost's JSON model (XGBoosterSaveModelToBuffer, format json). Throws Internal on a format
@@ -60,6 +61,7 @@ struct TreeEnsembleView {
     const float* threshold = nullptr;
     const float* value = nullptr;
     const uint8_t* default_left = nullptr;
+    const float* cover = nullptr;  // NULL: not stored (versions trained before 0.6.0)
 };
 
 TreeEnsembleView view_of(const TreeEnsemble& ensemble);

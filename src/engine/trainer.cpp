@@ -165,13 +165,19 @@ namespace {
 // ROC-AUC of values as scores for labels (Mann-Whitney: the positives' mean rank, ties sharing their
 // ranks). pairs is scratch space (value, label), sorted here.
 double rank_auc(std::vector<std::pair<float, float>>& pairs, size_t positives) {
-    std::sort(pairs.begin(), pairs.end(),
-              [](const std::pair<float, float>& a, const std::pair<float, float>& b) { return a.first < b.first; });
+    // A missing value (NaN, which gbdt trains on) ranks below every number, all missing values tied: NaN
+    // compares false with everything, so a plain < is no ordering (std::sort's behaviour is then undefined)
+    // and a plain == would never end a run of them.
+    auto less = [](float a, float b) { return std::isnan(a) ? !std::isnan(b) : !std::isnan(b) && a < b; };
+    auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : a == b; };
+    std::sort(pairs.begin(), pairs.end(), [&](const std::pair<float, float>& a, const std::pair<float, float>& b) {
+        return less(a.first, b.first);
+    });
     double positive_rank_sum = 0;
     for (size_t i = 0; i < pairs.size();) {
         size_t j = i;
         size_t tied_positives = 0;
-        while (j < pairs.size() && pairs[j].first == pairs[i].first) tied_positives += pairs[j++].second > 0.5f;
+        while (j < pairs.size() && same(pairs[j].first, pairs[i].first)) tied_positives += pairs[j++].second > 0.5f;
         positive_rank_sum += double(tied_positives) * (double(i + 1) + double(j)) / 2.0;  // the average rank
         i = j;
     }

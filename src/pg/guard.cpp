@@ -18,6 +18,7 @@
 // the featurizer, a forward pass and, for 'flag', a tuple rebuild; a statement adds one lookup of the
 // serving version; no catalog access.
 #include "pg/boundary.hpp"
+#include "pg/explain.hpp"
 #include "pg/guard_actions.hpp"
 #include "pg/guard_capture.hpp"
 #include "pg/guard_state.hpp"
@@ -104,6 +105,15 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
     MemoryContextDelete(chunk_context);
 }
 
+// The three largest reasons of the row in the binding (its features in state->x), for a rejection's
+// DETAIL; NULL when the version cannot be explained. Only a rejected row pays for it.
+char* rejection_reasons(GuardState* state) {
+    if (unexplainable(state->version)) return nullptr;
+    Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (state->version->n_features + 1)));
+    const int n = explain_features(state->version, &state->binding, state->x, reasons);
+    return reasons_text(reasons, n, 3);
+}
+
 }  // namespace
 
 }  // namespace dendrite::pg
@@ -122,7 +132,7 @@ DENDRITE_FUNCTION(dendrite_guard) {
     featurize_loaded(state, state->x);
     const double score = dendrite::engine::score_one(state->version->scorer, state->x, state->scratch);
     const bool over = score >= state->threshold;
-    if (over && state->reject) reject(state, score, key_text(state));
+    if (over && state->reject) reject(state, score, key_text(state), rejection_reasons(state));
     if (inserting) observe_row(state);
     if (state->log) {
         char* key = key_text(state);

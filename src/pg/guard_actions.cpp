@@ -73,12 +73,13 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
 
 }  // namespace
 
-[[noreturn]] void reject(const GuardState* state, double score, const char* key) {
+[[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons) {
     ereport(ERROR,
             (errcode(kRejectedByModel),
              errmsg("%s rejected by model \"%s\" version %d: score %.4f is at or above the threshold %.4f",
                     key ? psprintf("row %s of %s", key, state->table_name) : psprintf("a row of %s", state->table_name),
                     state->model, state->version->version, score, state->threshold),
+             reasons && reasons[0] ? errdetail("Top reasons: %s.", reasons) : 0,
              errhint("The transaction is rolled back; nothing of it is written.")));
     pg_unreachable();
 }

@@ -9,8 +9,9 @@ namespace dendrite::pg {
 
 constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on rows a chunk at a time
 
-// Raises SF001 for a row whose score reached the threshold (key: the row's key as text, or NULL).
-[[noreturn]] void reject(const GuardState* state, double score, const char* key);
+// Raises SF001 for a row whose score reached the threshold (key: the row's key as text, or NULL; reasons:
+// the explanation for the DETAIL, or NULL).
+[[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons = nullptr);
 // Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions.
 void log_decisions(const GuardState* state, int n, char** keys, const float* scores);
 // A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.

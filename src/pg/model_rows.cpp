@@ -189,10 +189,11 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
     if (isnull || !std::isfinite(DatumGetFloat4(margin)))
         corrupted(v, "its configuration has no finite base_margin",
                   {"dendrite.model_versions", nullptr, "configuration"});
-    execute_as_owner(
-        "SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, default_left "
-        "FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
-        1, oids({INT8OID}), id);
+    // The covers (explain) since 0.6.0: NULL for versions trained before, and on an older catalog.
+    execute_as_owner(psprintf("SELECT cardinality(left_child), left_child, right_child, feature, threshold, value, "
+                              "default_left, %s FROM dendrite.trees WHERE version_id = $1 ORDER BY tree_index",
+                              catalog_has_column("trees", "cover") ? "cover" : "NULL::real[]"),
+                     1, oids({INT8OID}), id);
     const int n_trees = int(SPI_processed);
     if (n_trees == 0) corrupted(v, "it has no trees");
     TupleDesc d = SPI_tuptable->tupdesc;
@@ -213,6 +214,10 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
     float* threshold = static_cast<float*>(allocate(sizeof(float)));
     float* value = static_cast<float*>(allocate(sizeof(float)));
     uint8* default_left = static_cast<uint8*>(allocate(sizeof(uint8)));
+    // Covers: every tree has them, or none (a version trained before 0.6.0); anything else is an edit.
+    bool cover_null = true;
+    SPI_getbinval(SPI_tuptable->vals[0], d, 8, &cover_null);
+    float* cover = cover_null ? nullptr : static_cast<float*>(allocate(sizeof(float)));
     for (int t = 0; t < n_trees; ++t) {
         HeapTuple row = SPI_tuptable->vals[t];
         const int nodes = offsets[t + 1] - offsets[t];
@@ -221,6 +226,10 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
             columns[c] = SPI_getbinval(row, d, c + 2, &isnull);
             if (isnull) corrupted(v, "a tree has a null array");
         }
+        const Datum tree_cover = SPI_getbinval(row, d, 8, &isnull);
+        if (isnull != cover_null)
+            corrupted(v, "some of its trees have covers and some do not", {"dendrite.trees", nullptr, "cover"});
+        if (cover) copy_array(cover + offsets[t], tree_cover, FLOAT4OID, nodes, v);
         copy_array(left + offsets[t], columns[0], INT4OID, nodes, v);
         copy_array(right + offsets[t], columns[1], INT4OID, nodes, v);
         copy_array(feature + offsets[t], columns[2], INT4OID, nodes, v);
@@ -239,10 +248,11 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
     view.threshold = threshold;
     view.value = value;
     view.default_left = default_left;
+    view.cover = cover;
     bool valid = true;
     engine_call([&] { valid = engine::well_formed(view); });
     if (!valid)
-        corrupted(v, "its trees are not well formed (a child index, a feature or a value out of range)",
+        corrupted(v, "its trees are not well formed (a child index, a feature, a value or a cover out of range)",
                   {"dendrite.trees", nullptr});
     return view;
 }
@@ -277,24 +287,30 @@ void write_network(int64 version_id, const engine::TrainResult& result) {
 
 // One row per tree: its nodes as parallel arrays (see dendrite.trees).
 void write_trees(int64 version_id, const engine::TreeEnsemble& trees) {
+    // The covers since 0.6.0 (explain), as this catalog has room for them.
+    const bool with_cover = !trees.cover.empty() && catalog_has_column("trees", "cover");
     SPIPlanPtr insert_tree = prepare_as_owner(
-        "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, value, "
-        "default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        8,
-        oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID,
-              BOOLARRAYOID}));
+        with_cover ? "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, "
+                     "value, default_left, cover) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                   : "INSERT INTO dendrite.trees (version_id, tree_index, left_child, right_child, feature, threshold, "
+                     "value, default_left) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        with_cover ? 9 : 8,
+        oids({INT8OID, INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID, FLOAT4ARRAYOID, BOOLARRAYOID,
+              FLOAT4ARRAYOID}));
     for (int t = 0; t < trees.trees(); ++t) {
         const int first = trees.offsets[size_t(t)], nodes = trees.offsets[size_t(t) + 1] - first;
         Datum* flags = static_cast<Datum*>(palloc(sizeof(Datum) * nodes));
         for (int i = 0; i < nodes; ++i) flags[i] = BoolGetDatum(trees.default_left[size_t(first + i)] != 0);
-        Datum values[8] = {Int64GetDatum(version_id),
-                           Int32GetDatum(t),
-                           PointerGetDatum(int4_array(trees.left.data() + first, nodes)),
-                           PointerGetDatum(int4_array(trees.right.data() + first, nodes)),
-                           PointerGetDatum(int4_array(trees.feature.data() + first, nodes)),
-                           PointerGetDatum(float4_array(trees.threshold.data() + first, size_t(nodes))),
-                           PointerGetDatum(float4_array(trees.value.data() + first, size_t(nodes))),
-                           PointerGetDatum(construct_array(flags, nodes, BOOLOID, 1, true, TYPALIGN_CHAR))};
+        Datum values[9] = {
+            Int64GetDatum(version_id),
+            Int32GetDatum(t),
+            PointerGetDatum(int4_array(trees.left.data() + first, nodes)),
+            PointerGetDatum(int4_array(trees.right.data() + first, nodes)),
+            PointerGetDatum(int4_array(trees.feature.data() + first, nodes)),
+            PointerGetDatum(float4_array(trees.threshold.data() + first, size_t(nodes))),
+            PointerGetDatum(float4_array(trees.value.data() + first, size_t(nodes))),
+            PointerGetDatum(construct_array(flags, nodes, BOOLOID, 1, true, TYPALIGN_CHAR)),
+            with_cover ? PointerGetDatum(float4_array(trees.cover.data() + first, size_t(nodes))) : Datum(0)};
         execute_plan_as_owner(insert_tree, values);
         pfree(flags);
     }

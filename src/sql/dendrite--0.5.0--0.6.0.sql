@@ -237,3 +237,14 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.create_featurizer IS 'fits a new version of a featurizer on the rows of a query and stores what it learned as rows; returns the version';
 REVOKE EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) TO dendrite_trainer;
+
+-- Reason codes (issue #25): the trees keep their covers, and dendrite.explain says why a row scored as it did.
+ALTER TABLE dendrite.trees ADD COLUMN cover real[];
+
+CREATE FUNCTION dendrite.explain(model text, "row" anyelement, top int DEFAULT 5)
+RETURNS TABLE (feature text, input text, value text, contribution float8)
+AS 'MODULE_PATHNAME', 'dendrite_explain'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION dendrite.explain IS 'why the serving version of a model scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
+REVOKE EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int) TO dendrite_scorer;

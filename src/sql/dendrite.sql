@@ -238,6 +238,7 @@ CREATE TABLE dendrite.trees (
     threshold    real[] NOT NULL,   -- per node: the split threshold (0 at a leaf)
     value        real[] NOT NULL,   -- per node: the leaf's contribution to the margin (0 at a split)
     default_left boolean[] NOT NULL,-- per node: where a missing (NaN) value goes
+    cover        real[],            -- per node: the training rows' hessian sum reaching it (explain); NULL before 0.6.0
     PRIMARY KEY (version_id, tree_index)
 );
 
@@ -609,6 +610,12 @@ CREATE FUNCTION dendrite.score(model text, "row" anyelement) RETURNS float8
 AS 'MODULE_PATHNAME', 'dendrite_score'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION dendrite.score IS 'scores a row with the serving version of a model (dendrite.serving_version) and the featurizer version it was trained with; columns are matched by name';
+
+CREATE FUNCTION dendrite.explain(model text, "row" anyelement, top int DEFAULT 5)
+RETURNS TABLE (feature text, input text, value text, contribution float8)
+AS 'MODULE_PATHNAME', 'dendrite_explain'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION dendrite.explain IS 'why the serving version of a model scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
 
 CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (key text, score float8)
@@ -1700,6 +1707,7 @@ GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, 
 
 GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.score(text, anyelement),
+                          dendrite.explain(text, anyelement, int),
                           dendrite.score_query(text, text, text, timestamp),
                           dendrite.features(text, anyelement),
                           dendrite.observe(text, anyelement),

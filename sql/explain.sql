@@ -1,0 +1,71 @@
+-- Reason codes: dendrite.explain says which inputs pushed a row's score up (gbdt: exact TreeSHAP over the
+-- stored trees and their covers), folded per column and per history declaration, with the row's value.
+SET client_min_messages = warning;
+
+CREATE TABLE card_payments AS
+SELECT i AS id, timestamp '2026-03-01' + i * interval '13 minutes' AS at, 'card' || (i % 60) AS card,
+       (ARRAY['grocery', 'fuel', 'travel', 'online', 'jewellery'])[1 + i % 5] AS merchant,
+       round(((i * 7919) % 400) / 2.0, 2) AS amount, i % 4 = 0 AS card_present,
+       ((i * 7919) % 400 > 330 AND i % 5 >= 3 AND (i * 31) % 10 < 7) OR (i * 13) % 97 = 0 AS fraud
+  FROM generate_series(1, 4000) i;
+SELECT dendrite.create_featurizer('reasons_f', 'SELECT * FROM card_payments', label => 'fraud',
+    columns => '{"id": "ignore", "at": "ignore", "card": "ignore"}',
+    history => '[{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["count", "mean"]}]')
+    AS version;
+SELECT version FROM dendrite.train('reasons', 'SELECT * FROM card_payments', 'fraud', featurizer => 'reasons_f',
+                                   algorithm => 'gbdt', options => '{"rounds": 40, "max_depth": 4}', seed => 3);
+-- The trees keep their covers (one per node).
+SELECT bool_and(cardinality(cover) = cardinality(left_child)) AS covers_stored
+  FROM dendrite.trees t JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id)
+ WHERE m.name = 'reasons';
+
+-- The top reasons of the highest-scored row: one row per input (merchant's one-hot outputs folded into
+-- merchant, the history declaration's into card), the row's own value, largest contribution first.
+CREATE TEMP TABLE top_row AS
+SELECT * FROM card_payments p ORDER BY dendrite.score('reasons', p) DESC, id LIMIT 1;
+SELECT round(dendrite.score('reasons', p)::numeric, 3) AS score FROM top_row p;
+SELECT feature, input, value, round(contribution::numeric, 3) AS contribution
+  FROM top_row p, dendrite.explain('reasons', p, 3);
+-- Every input at most once, and in order.
+SELECT count(*) AS inputs, count(DISTINCT feature) AS distinct_inputs,
+       bool_and(contribution >= coalesce(next, contribution)) AS descending
+  FROM (SELECT feature, contribution, lead(contribution) OVER (ORDER BY ordinality) AS next
+          FROM top_row p, dendrite.explain('reasons', p, 100) WITH ORDINALITY) e;
+
+-- The contributions add up to the score's logit, up to the bias (the same for every row): between two rows
+-- their sums differ exactly as the logits do.
+CREATE TEMP TABLE sums AS
+SELECT p.id, ln(s / (1 - s)) AS logit, (SELECT sum(contribution) FROM dendrite.explain('reasons', p, 100)) AS total
+  FROM card_payments p, LATERAL (SELECT dendrite.score('reasons', p)::float8 AS s) score
+ WHERE p.id IN (3, 8, 1500, 2222, 3999);
+SELECT count(*) AS pairs,
+       count(*) FILTER (WHERE abs((a.total - b.total) - (a.logit - b.logit)) < 1e-4) AS consistent
+  FROM sums a JOIN sums b ON a.id < b.id;
+
+-- A guard that rejects a row says why, in the error's DETAIL (only a rejected row pays for it).
+CREATE TABLE new_payments (LIKE card_payments);
+CREATE TRIGGER reject_fraud BEFORE INSERT ON new_payments FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('reasons', 'reject', '0.5');
+INSERT INTO new_payments SELECT * FROM top_row;
+SELECT count(*) AS written FROM new_payments;
+
+-- Errors: a network model (not yet explained), top below 1, something that is not a row, no such model.
+SELECT version FROM dendrite.train('reasons_mlp', 'SELECT * FROM card_payments', 'fraud', featurizer => 'reasons_f',
+                                   hidden => '{4}', epochs => 1, seed => 3);
+SELECT * FROM top_row p, dendrite.explain('reasons_mlp', p);
+SELECT * FROM top_row p, dendrite.explain('reasons', p, 0);
+SELECT * FROM dendrite.explain('reasons', 42);
+SELECT * FROM top_row p, dendrite.explain('nosuch', p);
+
+-- Edited covers are refused when the version is loaded, before anything scores or explains: a negative
+-- cover, or covers on some trees and not on others.
+UPDATE dendrite.trees SET cover[1] = -1
+ WHERE tree_index = 0 AND version_id = (SELECT version_id FROM dendrite.serving_version('reasons'));
+\c
+SET client_min_messages = warning;
+SELECT dendrite.score('reasons', p) FROM card_payments p WHERE id = 1;
+UPDATE dendrite.trees SET cover = NULL
+ WHERE tree_index = 0 AND version_id = (SELECT version_id FROM dendrite.serving_version('reasons'));
+\c
+SET client_min_messages = warning;
+SELECT * FROM card_payments p, dendrite.explain('reasons', p) WHERE id = 1;

@@ -1,0 +1,164 @@
+// dendrite.explain and the reasons the guards give: TreeSHAP (engine/explain.hpp) of a row's features,
+// folded per column and history declaration, with the row's values.
+#include "engine/explain.hpp"
+#include "pg/explain.hpp"
+
+#include "pg/boundary.hpp"
+#include "pg/cache_eviction.hpp"
+#include "pg/featurizer_cache.hpp"
+
+extern "C" {
+#include "funcapi.h"
+#include "utils/lsyscache.h"
+}
+
+namespace dendrite::pg {
+
+namespace {
+
+// Largest contribution first; equal ones by name, so that the order never depends on qsort.
+int by_contribution_descending(const void* a, const void* b) {
+    const auto* x = static_cast<const Reason*>(a);
+    const auto* y = static_cast<const Reason*>(b);
+    if (x->contribution != y->contribution) return x->contribution > y->contribution ? -1 : 1;
+    return strcmp(x->feature, y->feature);
+}
+
+// The row's value of a featurizer input, as text (from the binding's deformed values, derived included).
+char* input_value_text(const RowBinding* binding, const CachedFeaturizer* featurizer, const char* input) {
+    if (!binding) return nullptr;
+    for (int j = 0; j < featurizer->n_inputs; ++j) {
+        if (strcmp(featurizer->input_names[j], input) != 0) continue;
+        const int index = binding->attnums[j];
+        if (index < 0 || binding->nulls[index]) return nullptr;
+        Oid output;
+        bool varlena;
+        getTypeOutputInfo(binding->types[j], &output, &varlena);
+        return OidOutputFunctionCall(output, binding->values[index]);
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+const char* unexplainable(const CachedVersion* version) {
+    if (version->scorer.kind != engine::ModelView::Kind::Trees)
+        return "it is a network, and dendrite explains gbdt models only, for now";
+    if (!version->scorer.trees.cover) return "it was trained before dendrite 0.6.0, which stores no covers";
+    return nullptr;
+}
+
+int explain_features(const CachedVersion* version, const RowBinding* binding, const float* x, Reason* reasons) {
+    const int n = version->n_features;
+    double* phi = static_cast<double*>(palloc(sizeof(double) * (n + 1)));
+    engine_call([&] {
+        engine::TreeShapScratch scratch;
+        engine::tree_shap(version->scorer.trees, x, phi, scratch);
+    });
+    const engine::Featurizer* featurizer = version->featurizer->featurizer;
+    int n_reasons = 0;
+    for (int j = 0; j < n; ++j) {
+        const char* source = featurizer->output_sources()[size_t(j)].c_str();
+        int r = 0;
+        while (r < n_reasons && strcmp(reasons[r].feature, source) != 0) ++r;
+        if (r == n_reasons) {
+            reasons[r] = Reason{source, source, nullptr, 0};
+            // A history declaration's outputs come from "history:<name>": their input is its entity.
+            for (const auto& h : featurizer->spec().history)
+                if (strncmp(source, "history:", 8) == 0 && h.name == source + 8) reasons[r].input = h.entity.c_str();
+            reasons[r].value = input_value_text(binding, version->featurizer, reasons[r].input);
+            ++n_reasons;
+        }
+        reasons[r].contribution += phi[j];
+    }
+    pfree(phi);
+    qsort(reasons, size_t(n_reasons), sizeof(Reason), by_contribution_descending);
+    return n_reasons;
+}
+
+char* reasons_text(const Reason* reasons, int n, int top) {
+    StringInfoData text;
+    initStringInfo(&text);
+    for (int r = 0, shown = 0; r < n && shown < top && reasons[r].contribution > 0; ++r, ++shown) {
+        const Reason& reason = reasons[r];
+        appendStringInfoString(&text, shown ? ", " : "");
+        if (strcmp(reason.feature, reason.input) != 0)
+            appendStringInfo(&text, "the history of %s = %s", reason.input, reason.value ? reason.value : "NULL");
+        else
+            appendStringInfo(&text, "%s = %s", reason.feature, reason.value ? reason.value : "NULL");
+        appendStringInfo(&text, " (+%.3f)", reason.contribution);
+    }
+    return text.data;
+}
+
+}  // namespace dendrite::pg
+
+using namespace dendrite::pg;
+
+namespace {
+
+// Per call site: the version resolved once per statement, the row binding, the feature vector.
+struct ExplainState {
+    char* model;
+    const CachedVersion* version;
+    float* x;
+    Reason* reasons;
+    RowBinding binding;
+    bool bound;
+    StatePins pins;  // on every version this call site resolved (it may outlive the transaction)
+};
+
+ExplainState* explain_state(FunctionCallInfo fcinfo, const char* model) {
+    auto* state = static_cast<ExplainState*>(fcinfo->flinfo->fn_extra);
+    if (state && strcmp(state->model, model) == 0) return state;
+    MemoryContext context = fcinfo->flinfo->fn_mcxt;
+    if (!state) state = static_cast<ExplainState*>(MemoryContextAllocZero(context, sizeof(ExplainState)));
+    const CachedVersion* version = serving_version(model);
+    if (state->pins.first_time(version)) pin_version(version, context);
+    state->model = MemoryContextStrdup(context, model);
+    state->version = version;
+    state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));
+    state->reasons = static_cast<Reason*>(MemoryContextAlloc(context, sizeof(Reason) * (version->n_features + 1)));
+    state->bound = false;  // the row binding depends on the version's featurizer
+    fcinfo->flinfo->fn_extra = state;
+    return state;
+}
+
+}  // namespace
+
+// dendrite.explain(model, row, top): the serving version's reasons for the row, largest first.
+DENDRITE_FUNCTION(dendrite_explain) {
+    char* model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const Oid argument_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (!type_is_rowtype(argument_type))
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("dendrite.explain needs a row, got %s", format_type_be(argument_type)),
+                        errhint("Pass the table alias, as in SELECT * FROM t, dendrite.explain('model', t).")));
+    HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
+    const int top = PG_GETARG_INT32(2);
+    if (top < 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("top must be at least 1")));
+    ExplainState* state = explain_state(fcinfo, model);
+    const CachedVersion* version = state->version;
+    if (const char* why = unexplainable(version))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
+                        errhint("Train a gbdt version (algorithm => 'gbdt') to explain its scores.")));
+    const CachedFeaturizer* featurizer = version->featurizer;
+    load_composite(&state->binding, &state->bound, featurizer, row, fcinfo->flinfo->fn_mcxt);
+    const dendrite::engine::HistoryState* history = inline_history(featurizer);
+    const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
+    const int n = explain_features(version, &state->binding, state->x, state->reasons);
+
+    InitMaterializedSRF(fcinfo, 0);
+    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    for (int r = 0; r < n && r < top; ++r) {
+        const Reason& reason = state->reasons[r];
+        Datum values[4] = {CStringGetTextDatum(reason.feature), CStringGetTextDatum(reason.input),
+                           reason.value ? CStringGetTextDatum(reason.value) : Datum(0),
+                           Float8GetDatum(reason.contribution)};
+        bool nulls[4] = {false, false, reason.value == nullptr, false};
+        tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}

@@ -1,0 +1,27 @@
+// Reason codes: which inputs pushed a row's score up (dendrite.explain, and the guards' rejections).
+#pragma once
+
+#include "pg/model_cache.hpp"
+#include "pg/row_binding.hpp"
+
+namespace dendrite::pg {
+
+// One input's share of an explanation: the outputs of a column, or of a history declaration, folded.
+struct Reason {
+    const char* feature;  // the column, or "history:<declaration name>" (feature_names' prefix of its outputs)
+    const char* input;    // the row's column it reads (a history declaration: its entity)
+    char* value;          // that column's value in the row, as text (NULL: NULL, or no row at hand)
+    double contribution;  // to the score's logit
+};
+
+// NULL when the version can be explained (gbdt with covers); otherwise why not, for a message.
+const char* unexplainable(const CachedVersion* version);
+// The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), all
+// of them, largest contribution first (equal ones by name). reasons has room for version->n_features.
+// Returns how many. The version must be explainable.
+int explain_features(const CachedVersion* version, const RowBinding* binding, const float* x, Reason* reasons);
+// "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
+// the score.
+char* reasons_text(const Reason* reasons, int n, int top);
+
+}  // namespace dendrite::pg

@@ -1,0 +1,207 @@
+// Explanations (engine/explain.hpp): TreeSHAP against the definition of Shapley values (brute force over
+// every subset, with the path-dependent expectation the algorithm defines) and against libxgboost's own
+// pred_contribs on a model it trained; the contributions add up to the margin.
+#include <gtest/gtest.h>
+
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/explain.hpp"
+#include "engine/gbdt.hpp"
+#include "test_support.hpp"
+
+using namespace dendrite::engine;
+using namespace dendrite::engine::testing;
+
+namespace {
+
+// The path-dependent conditional expectation of one tree given the features in `known` (a bit set): at a
+// split on a known feature follow x, otherwise average the children by their covers.
+double expectation(const TreeEnsembleView& v, int32_t first, int32_t node, const float* x, unsigned known) {
+    const size_t n = size_t(first + node);
+    if (v.left[n] < 0) return v.value[n];
+    const int f = v.feature[n];
+    if (known & (1u << f)) {
+        const float value = x[f];
+        const int32_t next = std::isnan(value) ? (v.default_left[n] ? v.left[n] : v.right[n])
+                                               : (value < v.threshold[n] ? v.left[n] : v.right[n]);
+        return expectation(v, first, next, x, known);
+    }
+    const double l = v.cover[size_t(first + v.left[n])], r = v.cover[size_t(first + v.right[n])];
+    return (l * expectation(v, first, v.left[n], x, known) + r * expectation(v, first, v.right[n], x, known)) / (l + r);
+}
+
+double ensemble_expectation(const TreeEnsembleView& v, const float* x, unsigned known) {
+    double total = v.base_margin;
+    for (int t = 0; t < v.trees; ++t) total += expectation(v, v.offsets[t], 0, x, known);
+    return total;
+}
+
+// Shapley values by their definition: sum over subsets S without i of |S|! (M - |S| - 1)! / M! times
+// the expectation with i known minus without.
+std::vector<double> brute_force_shapley(const TreeEnsembleView& v, const float* x) {
+    const int m = v.features;
+    std::vector<double> factorial(size_t(m) + 1, 1);
+    for (int k = 1; k <= m; ++k) factorial[size_t(k)] = factorial[size_t(k - 1)] * k;
+    std::vector<double> phi(size_t(m) + 1, 0);
+    for (int i = 0; i < m; ++i)
+        for (unsigned s = 0; s < (1u << m); ++s) {
+            if (s & (1u << i)) continue;
+            const int size = __builtin_popcount(s);
+            const double weight = factorial[size_t(size)] * factorial[size_t(m - size - 1)] / factorial[size_t(m)];
+            phi[size_t(i)] += weight * (ensemble_expectation(v, x, s | (1u << i)) - ensemble_expectation(v, x, s));
+        }
+    phi[size_t(m)] = ensemble_expectation(v, x, 0);
+    return phi;
+}
+
+// A random tree of at most the given depth over e.features features, numbered breadth first as xgboost
+// numbers them (children after their parents), with covers that add up from the leaves.
+void add_random_tree(TreeEnsemble& e, Rng& rng, int depth) {
+    const int32_t first = int32_t(e.left.size());
+    struct Pending {
+        int32_t node;
+        int depth;
+    };
+    std::vector<Pending> queue{{0, 0}};
+    int32_t count = 1;
+    e.left.push_back(-1);
+    e.right.push_back(-1);
+    e.feature.push_back(0);
+    e.threshold.push_back(0);
+    e.value.push_back(0);
+    e.default_left.push_back(0);
+    e.cover.push_back(0);
+    for (size_t q = 0; q < queue.size(); ++q) {
+        const Pending p = queue[q];
+        const size_t n = size_t(first + p.node);
+        if (p.depth < depth && (p.depth == 0 || rng.uniform() < 0.8)) {
+            e.left[n] = count;
+            e.right[n] = count + 1;
+            e.feature[n] = int32_t(rng.below(uint64_t(e.features)));
+            e.threshold[n] = float(rng.normal());
+            e.default_left[n] = rng.uniform() < 0.5;
+            for (int c = 0; c < 2; ++c) {
+                e.left.push_back(-1);
+                e.right.push_back(-1);
+                e.feature.push_back(0);
+                e.threshold.push_back(0);
+                e.value.push_back(0);
+                e.default_left.push_back(0);
+                e.cover.push_back(0);
+                queue.push_back({count + c, p.depth + 1});
+            }
+            count += 2;
+        } else {
+            e.value[n] = float(rng.normal());
+            e.cover[n] = float(1 + rng.below(50));
+        }
+    }
+    // Covers of the splits: the sum of their children's (children come after parents).
+    for (int32_t node = count - 1; node >= 0; --node) {
+        const size_t n = size_t(first + node);
+        if (e.left[n] >= 0) e.cover[n] = e.cover[size_t(first + e.left[n])] + e.cover[size_t(first + e.right[n])];
+    }
+    e.offsets.push_back(int32_t(e.left.size()));
+}
+
+}  // namespace
+
+TEST(Explain, TreeShapIsTheShapleyValueOfThePathDependentExpectation) {
+    Rng rng(17);
+    for (int trial = 0; trial < 40; ++trial) {
+        TreeEnsemble e;
+        e.features = 5;
+        e.base_margin = float(rng.normal());
+        const int trees = 1 + int(rng.below(4));
+        for (int t = 0; t < trees; ++t) add_random_tree(e, rng, 1 + int(rng.below(5)));
+        e.validate();
+        const TreeEnsembleView view = view_of(e);
+        TreeShapScratch scratch;
+        for (int row = 0; row < 5; ++row) {
+            std::vector<float> x(5);
+            for (float& value : x) value = rng.uniform() < 0.1 ? NAN : float(rng.normal());
+            std::vector<double> phi(6);
+            tree_shap(view, x.data(), phi.data(), scratch);
+            const std::vector<double> expected = brute_force_shapley(view, x.data());
+            double sum = 0;
+            for (size_t i = 0; i < phi.size(); ++i) {
+                EXPECT_NEAR(phi[i], expected[i], 1e-9) << "trial " << trial << " feature " << i;
+                sum += phi[i];
+            }
+            EXPECT_NEAR(sum, tree_margin(view, x.data()), 1e-9);  // contributions + bias = the margin
+            EXPECT_NEAR(1 / (1 + std::exp(-tree_margin(view, x.data()))), score_trees(view, x.data()), 1e-6);
+        }
+        if (::testing::Test::HasFailure()) break;
+    }
+}
+
+TEST(Explain, TreeShapNeedsCovers) {
+    TreeEnsemble e;
+    e.features = 1;
+    Rng rng(3);
+    add_random_tree(e, rng, 2);
+    e.cover.clear();
+    std::vector<double> phi(2);
+    TreeShapScratch scratch;
+    const float x[1] = {0.5f};
+    EXPECT_EQ(kind_of([&] { tree_shap(view_of(e), x, phi.data(), scratch); }), ErrorKind::InvalidParameter);
+}
+
+namespace {
+
+void check(int status, const char* what) {
+    if (status != 0) FAIL() << what << ": " << XGBGetLastError();
+}
+
+}  // namespace
+
+// The same numbers as libxgboost's own TreeSHAP (pred_contribs) on a model it trained, with missing values.
+TEST(Explain, TreeShapEqualsXgboostPredContribs) {
+    Data d = make_data(2000, 23);
+    for (size_t i = 0; i < d.features.size(); i += 17) d.features[i] = NAN;
+    const size_t rows = d.labels.size();
+    DMatrixHandle matrix = nullptr;
+    BoosterHandle booster = nullptr;
+    check(XGDMatrixCreateFromMat(d.features.data(), rows, 3, NAN, &matrix), "XGDMatrixCreateFromMat");
+    check(XGDMatrixSetFloatInfo(matrix, "label", d.labels.data(), rows), "XGDMatrixSetFloatInfo");
+    check(XGBoosterCreate(&matrix, 1, &booster), "XGBoosterCreate");
+    for (const auto& [name, value] : std::vector<std::pair<const char*, const char*>>{
+             {"objective", "binary:logistic"}, {"max_depth", "4"}, {"eta", "0.3"}, {"nthread", "1"}, {"seed", "1"}})
+        check(XGBoosterSetParam(booster, name, value), "XGBoosterSetParam");
+    for (int round = 0; round < 15; ++round) check(XGBoosterUpdateOneIter(booster, round, matrix), "update");
+    bst_ulong length = 0;
+    const char* buffer = nullptr;
+    check(XGBoosterSaveModelToBuffer(booster, R"({"format": "json"})", &length, &buffer), "save");
+    const TreeEnsemble e = TreeEnsemble::from_xgboost_json(std::string(buffer, length));
+    const bst_ulong* shape = nullptr;
+    bst_ulong dimensions = 0;
+    const float* contributions = nullptr;
+    check(XGBoosterPredictFromDMatrix(booster, matrix,
+                                      R"({"type": 2, "training": false, "iteration_begin": 0, "iteration_end": 0,
+                                          "strict_shape": false})",
+                                      &shape, &dimensions, &contributions),
+          "predict contributions");
+    ASSERT_EQ(dimensions, 2u);
+    ASSERT_EQ(shape[1], 4u);  // 3 features and the bias
+    const TreeEnsembleView view = view_of(e);
+    TreeShapScratch scratch;
+    std::vector<double> phi(4);
+    double largest_difference = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        tree_shap(view, d.features.data() + r * 3, phi.data(), scratch);
+        for (size_t i = 0; i < 4; ++i)
+            largest_difference = std::max(largest_difference, std::abs(phi[i] - double(contributions[r * 4 + i])));
+        double sum = 0;
+        for (double p : phi) sum += p;
+        EXPECT_NEAR(sum, tree_margin(view, d.features.data() + r * 3), 1e-9);
+    }
+    // xgboost accumulates in float: equal within float rounding of margins of a few units.
+    EXPECT_LT(largest_difference, 1e-5);
+    XGBoosterFree(booster);
+    XGDMatrixFree(matrix);
+}
