@@ -42,6 +42,11 @@ SELECT count(*) AS pairs,
        count(*) FILTER (WHERE abs((a.total - b.total) - (a.logit - b.logit)) < 1e-4) AS consistent
   FROM sums a JOIN sums b ON a.id < b.id;
 
+-- The global view: each input's mean absolute contribution over a query's rows (history computed offline, as
+-- score_query does), largest first.
+SELECT feature, input, round(mean_abs_contribution::numeric, 3) AS importance, rows
+  FROM dendrite.feature_importance('reasons', 'SELECT * FROM card_payments WHERE id <= 1000');
+
 -- A guard that rejects a row says why, in the error's DETAIL (only a rejected row pays for it).
 CREATE TABLE new_payments (LIKE card_payments);
 CREATE TRIGGER reject_fraud BEFORE INSERT ON new_payments FOR EACH ROW
@@ -53,6 +58,7 @@ SELECT count(*) AS written FROM new_payments;
 SELECT version FROM dendrite.train('reasons_mlp', 'SELECT * FROM card_payments', 'fraud', featurizer => 'reasons_f',
                                    hidden => '{4}', epochs => 1, seed => 3);
 SELECT * FROM top_row p, dendrite.explain('reasons_mlp', p);
+SELECT * FROM dendrite.feature_importance('reasons_mlp', 'SELECT * FROM card_payments');
 SELECT * FROM top_row p, dendrite.explain('reasons', p, 0);
 SELECT * FROM dendrite.explain('reasons', 42);
 SELECT * FROM top_row p, dendrite.explain('nosuch', p);

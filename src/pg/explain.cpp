@@ -6,6 +6,10 @@
 #include "pg/boundary.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/featurizer_cache.hpp"
+#include "pg/query_pass.hpp"
+#include "pg/values.hpp"
+
+#include <cmath>
 
 extern "C" {
 #include "funcapi.h"
@@ -158,6 +162,86 @@ DENDRITE_FUNCTION(dendrite_explain) {
                            reason.value ? CStringGetTextDatum(reason.value) : Datum(0),
                            Float8GetDatum(reason.contribution)};
         bool nulls[4] = {false, false, reason.value == nullptr, false};
+        tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}
+
+namespace {
+
+// feature_importance's pass: per input (column or history declaration), the sum of |its contribution|.
+struct Importance {
+    const CachedVersion* version;
+    int n_groups;
+    int* group_of;  // per output
+    const char** feature;
+    const char** input;
+    double* total;
+    double* phi;
+    int64 rows;
+    dendrite::engine::TreeShapScratch* scratch;  // owned by the function's memory context
+};
+
+void add_importance(void* context, const float* features, TupleTableSlot*) {
+    auto* s = static_cast<Importance*>(context);
+    engine_call([&] { dendrite::engine::tree_shap(s->version->scorer.trees, features, s->phi, *s->scratch); });
+    double* folded = s->phi + s->version->n_features + 1;  // n_groups more doubles after phi
+    for (int g = 0; g < s->n_groups; ++g) folded[g] = 0;
+    for (int j = 0; j < s->version->n_features; ++j) folded[s->group_of[j]] += s->phi[j];
+    for (int g = 0; g < s->n_groups; ++g) s->total[g] += std::abs(folded[g]);
+    ++s->rows;
+}
+
+}  // namespace
+
+// dendrite.feature_importance(model, query): the mean absolute contribution of each input over the rows.
+DENDRITE_FUNCTION(dendrite_feature_importance) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    const CachedVersion* version = serving_version(model);
+    if (const char* why = unexplainable(version))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
+                        errhint("Train a gbdt version (algorithm => 'gbdt') to explain its scores.")));
+    const dendrite::engine::Featurizer* featurizer = version->featurizer->featurizer;
+    const int n = version->n_features;
+    Importance s{};
+    s.version = version;
+    s.group_of = static_cast<int*>(palloc(sizeof(int) * (n + 1)));
+    s.feature = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
+    s.input = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
+    s.total = static_cast<double*>(palloc0(sizeof(double) * (n + 1)));
+    s.phi = static_cast<double*>(palloc(sizeof(double) * (2 * n + 2)));
+    for (int j = 0; j < n; ++j) {
+        const char* source = featurizer->output_sources()[size_t(j)].c_str();
+        int g = 0;
+        while (g < s.n_groups && strcmp(s.feature[g], source) != 0) ++g;
+        if (g == s.n_groups) {
+            s.feature[g] = source;
+            s.input[g] = source;
+            for (const auto& h : featurizer->spec().history)
+                if (strncmp(source, "history:", 8) == 0 && h.name == source + 8) s.input[g] = h.entity.c_str();
+            ++s.n_groups;
+        }
+        s.group_of[j] = g;
+    }
+    s.scratch = create_owned<dendrite::engine::TreeShapScratch>(CurrentMemoryContext,
+                                                                [] { return new dendrite::engine::TreeShapScratch(); });
+
+    InitMaterializedSRF(fcinfo, 0);
+    auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    connect_spi();
+    offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s);
+    finish_spi();
+    // Largest first (a selection: there are few inputs).
+    Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.n_groups + 1)));
+    for (int g = 0; g < s.n_groups; ++g)
+        ranked[g] = Reason{s.feature[g], s.input[g], nullptr, s.rows ? s.total[g] / double(s.rows) : 0};
+    qsort(ranked, size_t(s.n_groups), sizeof(Reason), by_contribution_descending);
+    for (int g = 0; g < s.n_groups; ++g) {
+        Datum values[4] = {CStringGetTextDatum(ranked[g].feature), CStringGetTextDatum(ranked[g].input),
+                           Float8GetDatum(ranked[g].contribution), Int64GetDatum(s.rows)};
+        bool nulls[4] = {false, false, false, false};
         tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
     }
     return (Datum)0;

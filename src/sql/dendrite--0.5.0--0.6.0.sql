@@ -246,5 +246,10 @@ RETURNS TABLE (feature text, input text, value text, contribution float8)
 AS 'MODULE_PATHNAME', 'dendrite_explain'
 LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
 COMMENT ON FUNCTION dendrite.explain IS 'why the serving version of a model scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
-REVOKE EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int) TO dendrite_scorer;
+CREATE FUNCTION dendrite.feature_importance(model text, query text)
+RETURNS TABLE (feature text, input text, mean_abs_contribution float8, rows bigint)
+AS 'MODULE_PATHNAME', 'dendrite_feature_importance'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the serving version''s logit over the rows of a query, largest first (gbdt: TreeSHAP)';
+REVOKE EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int), dendrite.feature_importance(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int), dendrite.feature_importance(text, text) TO dendrite_scorer;

@@ -617,6 +617,12 @@ AS 'MODULE_PATHNAME', 'dendrite_explain'
 LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
 COMMENT ON FUNCTION dendrite.explain IS 'why the serving version of a model scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
 
+CREATE FUNCTION dendrite.feature_importance(model text, query text)
+RETURNS TABLE (feature text, input text, mean_abs_contribution float8, rows bigint)
+AS 'MODULE_PATHNAME', 'dendrite_feature_importance'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the serving version''s logit over the rows of a query, largest first (gbdt: TreeSHAP)';
+
 CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (key text, score float8)
 AS 'MODULE_PATHNAME', 'dendrite_score_query'
@@ -1709,6 +1715,7 @@ GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.score(text, anyelement),
                           dendrite.explain(text, anyelement, int),
                           dendrite.score_query(text, text, text, timestamp),
+                          dendrite.feature_importance(text, text),
                           dendrite.features(text, anyelement),
                           dendrite.observe(text, anyelement),
                           dendrite.featurize(text, text, text, timestamp),
