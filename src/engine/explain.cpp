@@ -126,29 +126,172 @@ double expected_value(const TreeEnsembleView& v, int32_t first, int32_t node) {
 
 }  // namespace
 
-void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& scratch) {
+namespace {
+
+void require_covers(const TreeEnsembleView& view) {
     if (!view.cover)
         fail(ErrorKind::InvalidParameter, "the trees have no covers to explain them with",
              "Versions trained before dendrite 0.6.0 did not store them: retrain the model.");
-    if (scratch.prepared_for != view.value || scratch.prepared_offsets != view.offsets ||
-        int(scratch.depth.size()) != view.trees) {
-        scratch.depth.assign(size_t(view.trees), 0);
-        scratch.bias = double(view.base_margin);
-        int deepest = 0;
-        for (int t = 0; t < view.trees; ++t) {
-            scratch.depth[size_t(t)] = tree_depth(view, view.offsets[t], 0);
-            deepest = std::max(deepest, scratch.depth[size_t(t)]);
-            scratch.bias += expected_value(view, view.offsets[t], 0);
+}
+
+struct PathStep {
+    int32_t node;  // the split, as an index into the ensemble's arrays
+    bool left;     // the path goes left there
+    double share;  // the child's share of the split's cover
+};
+
+// The leaf tables of one tree (see TreeShapScratch), depth first; false when a share of the covers is zero
+// somewhere on a path (the tree then takes Algorithm 2).
+bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, std::vector<PathStep>& path,
+                     TreeShapScratch& s) {
+    const size_t n = size_t(first + node);
+    if (v.left[n] >= 0) {
+        const double cover = double(v.cover[n]);
+        for (const bool left : {true, false}) {
+            const int32_t child = left ? v.left[n] : v.right[n];
+            const double share = cover > 0 ? double(v.cover[size_t(first + child)]) / cover : 0;
+            if (!(share > 0)) return false;
+            path.push_back({int32_t(n), left, share});
+            const bool ok = add_leaf_tables(v, first, child, path, s);
+            path.pop_back();
+            if (!ok) return false;
         }
-        const size_t needed = size_t(deepest + 2) * size_t(deepest + 3) / 2;
-        if (scratch.path.size() < needed) scratch.path.resize(needed);
-        scratch.prepared_for = view.value;
-        scratch.prepared_offsets = view.offsets;
+        return true;
     }
+    TreeShapScratch::Leaf leaf{double(v.value[n]),           0,
+                               int(s.split_node.size()),     int(path.size()),
+                               int(s.factor_feature.size()), s.subset_sums.size()};
+    for (const PathStep& step : path) {
+        const int32_t feature = v.feature[size_t(step.node)];
+        int k = 0;
+        while (k < leaf.factors && s.factor_feature[size_t(leaf.first_factor + k)] != feature) ++k;
+        if (k == leaf.factors) {
+            s.factor_feature.push_back(feature);
+            s.factor_zero.push_back(1.0);
+            ++leaf.factors;
+        }
+        s.factor_zero[size_t(leaf.first_factor + k)] *= step.share;
+        s.split_node.push_back(step.node);
+        s.split_left.push_back(step.left);
+        s.split_factor.push_back(uint8_t(k));
+    }
+    const int d = leaf.factors;
+    const double* z = s.factor_zero.data() + leaf.first_factor;
+    for (int k = 0; k < d; ++k) s.factor_inverse_zero.push_back(1.0 / z[k]);
+    // Shapley weights |S|! (d - |S| - 1)! / d! for |S| < d.
+    double weight[17];
+    for (int size = 0; size < d; ++size) {
+        double w = 1.0 / d;  // (d - 1)! / d! at size 0, then times size / (d - size) per step
+        for (int i = 1; i <= size; ++i) w *= double(i) / double(d - i);
+        weight[size] = w;
+    }
+    const unsigned full = (1u << d) - 1;
+    for (unsigned b = 0; b <= full; ++b) {
+        double sum = 0;
+        // Every subset S of B (S = B included, except the whole path, which no term uses).
+        for (unsigned subset = b;; subset = (subset - 1) & b) {
+            if (subset != full) {
+                double product = weight[__builtin_popcount(subset)];
+                for (int j = 0; j < d; ++j)
+                    if (!(subset & (1u << j))) product *= z[j];
+                sum += product;
+            }
+            if (subset == 0) break;
+        }
+        s.subset_sums.push_back(sum);
+    }
+    s.leaves.push_back(leaf);
+    return true;
+}
+
+void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
+    if (s.prepared_for == view.value && s.prepared_offsets == view.offsets &&
+        int(s.tree_first_leaf.size()) == view.trees + 1)
+        return;
+    s.leaves.clear();
+    s.tree_first_leaf.assign(1, 0);
+    s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
+    s.split_node.clear();
+    s.split_left.clear();
+    s.split_factor.clear();
+    s.factor_feature.clear();
+    s.factor_zero.clear();
+    s.factor_inverse_zero.clear();
+    s.subset_sums.clear();
+    s.bias = double(view.base_margin);
+    int deepest = 0;
+    std::vector<PathStep> path;
+    for (int t = 0; t < view.trees; ++t) {
+        const int32_t first = view.offsets[t];
+        deepest = std::max(deepest, tree_depth(view, first, 0));
+        s.bias += expected_value(view, first, 0);
+        const size_t leaves = s.leaves.size(), splits = s.split_node.size(), factors = s.factor_feature.size(),
+                     sums = s.subset_sums.size();
+        path.clear();
+        // Tables of 2^depth sums, each over up to 2^depth subsets: past depth 10 Algorithm 2 is cheaper.
+        if (tree_depth(view, first, 0) > 10 || !add_leaf_tables(view, first, 0, path, s)) {
+            s.tree_needs_algorithm_2[size_t(t)] = 1;  // undo what this tree added
+            s.leaves.resize(leaves);
+            s.split_node.resize(splits);
+            s.split_left.resize(splits);
+            s.split_factor.resize(splits);
+            s.factor_feature.resize(factors);
+            s.factor_zero.resize(factors);
+            s.factor_inverse_zero.resize(factors);
+            s.subset_sums.resize(sums);
+        }
+        s.tree_first_leaf.push_back(int32_t(s.leaves.size()));
+    }
+    const size_t needed = size_t(deepest + 2) * size_t(deepest + 3) / 2;
+    if (s.path.size() < needed) s.path.resize(needed);
+    s.goes_left.assign(size_t(view.offsets[view.trees]), 0);
+    s.prepared_for = view.value;
+    s.prepared_offsets = view.offsets;
+}
+
+}  // namespace
+
+void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& s) {
+    require_covers(view);
+    prepare(view, s);
     std::fill(phi, phi + view.features + 1, 0.0);
-    phi[view.features] = scratch.bias;
-    for (int t = 0; t < view.trees; ++t)
-        recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, scratch.path.data(), 1, 1, -1);
+    phi[view.features] = s.bias;
+    // Which way x goes at every split, once.
+    const int32_t nodes = view.offsets[view.trees];
+    for (int32_t n = 0; n < nodes; ++n) {
+        if (view.left[n] < 0) continue;
+        const float value = x[view.feature[n]];
+        s.goes_left[size_t(n)] = std::isnan(value) ? view.default_left[n] != 0 : value < view.threshold[n];
+    }
+    for (int t = 0; t < view.trees; ++t) {
+        if (s.tree_needs_algorithm_2[size_t(t)]) {
+            recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
+            continue;
+        }
+        for (int32_t l = s.tree_first_leaf[size_t(t)]; l < s.tree_first_leaf[size_t(t) + 1]; ++l) {
+            const TreeShapScratch::Leaf& leaf = s.leaves[size_t(l)];
+            unsigned agree = (1u << leaf.factors) - 1;  // A: the features at all of whose splits x follows the path
+            for (int i = leaf.first_split; i < leaf.first_split + leaf.splits; ++i)
+                if ((s.goes_left[size_t(s.split_node[size_t(i)])] != 0) != (s.split_left[size_t(i)] != 0))
+                    agree &= ~(1u << s.split_factor[size_t(i)]);
+            const double* sums = s.subset_sums.data() + leaf.first_sum;
+            for (int k = 0; k < leaf.factors; ++k) {
+                const size_t f = size_t(leaf.first_factor + k);
+                const bool one = agree & (1u << k);
+                const double sum = sums[one ? agree & ~(1u << k) : agree];
+                phi[s.factor_feature[f]] +=
+                    leaf.value * ((one ? 1.0 : 0.0) - s.factor_zero[f]) * sum * s.factor_inverse_zero[f];
+            }
+        }
+    }
+}
+
+void tree_shap_reference(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& s) {
+    require_covers(view);
+    prepare(view, s);
+    std::fill(phi, phi + view.features + 1, 0.0);
+    phi[view.features] = s.bias;
+    for (int t = 0; t < view.trees; ++t) recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
 }
 
 double tree_margin(const TreeEnsembleView& view, const float* x) noexcept {

@@ -11,28 +11,51 @@
 
 namespace dendrite::engine {
 
-// Reusable working memory for tree_shap: the path (sized for the deepest tree), and what does not depend on
-// the row, computed once per ensemble (the trees' depths and expected values, the bias). One scratch serves
-// one ensemble for as long as that ensemble lives (it is recognised by its arrays' addresses).
+// What tree_shap computes once per ensemble and reuses for every row (and its working memory). One scratch
+// serves one ensemble for as long as that ensemble lives (it is recognised by its arrays' addresses).
+//
+// Per leaf, the path from the root folded per feature (k = 0..d-1 its d distinct features): the leaf's share
+// of the covers along the splits on feature k, z_k, and, for every subset B of the path's features, the
+// Shapley-weighted sum F(B) = sum over S within B of |S|! (d - |S| - 1)! / d! * product of z_j for j not in S.
+// For a row, o_k is 1 when x follows the path at every split on k, A the set of such k, and feature k gets
+// value * (o_k - z_k) * F(o_k ? A - {k} : A) / z_k: the terms of the path-dependent Shapley sum, grouped
+// (the same numbers as Algorithm 2, in trees x leaves x depth steps instead of trees x leaves x depth^2,
+// as Fast TreeSHAP v2 (Yang 2021) does). A tree with a zero share somewhere takes Algorithm 2.
 struct TreeShapScratch {
     struct PathElement {
         int feature;
         double zero_fraction, one_fraction, weight;
     };
-    std::vector<PathElement> path;
+    struct Leaf {
+        double value;
+        int factors;       // d: distinct features on the path
+        int first_split;   // into split_node / split_left / split_factor
+        int splits;        // the path's length
+        int first_factor;  // into factor_feature / factor_zero / factor_inverse_zero
+        size_t first_sum;  // into subset_sums (2^d of them)
+    };
+    std::vector<PathElement> path;        // Algorithm 2's
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
     const int32_t* prepared_offsets = nullptr;
-    std::vector<int> depth;  // per tree
-    double bias = 0;         // base margin + every tree's expected value
-};
-
-// Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
-// attribution for tree ensembles", Algorithm 2) of the ensemble at x. Writes view.features + 1 doubles:
+    double bias = 0;  // base margin + every tree's expected value
+    std::vector<Leaf> leaves;
+    std::vector<int32_t> tree_first_leaf;  // per tree, + 1
+    std::vector<uint8_t> tree_needs_algorithm_2;
+    std::vector<int32_t> split_node;  // the ensemble's node index
+    std::vector<uint8_t> split_left, split_factor;
+    std::vector<int32_t> factor_feature;
+    std::vector<double> factor_zero, factor_inverse_zero, subset_sums;
+    std::vector<uint8_t> goes_left;  // per node, for the row at hand
+};  // Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
+// attribution for tree ensembles") of the ensemble at x, with the per-leaf tables above. Writes view.features + 1 doubles:
 // phi[i] is feature i's contribution, phi[features] the bias (the base margin plus every tree's expected
 // value under its covers), and their sum is the margin (base margin + the leaves x reaches), in double.
 // A feature whose value is NaN follows the split's default direction, as in score_trees. Needs the covers
 // (view.cover); throws InvalidParameter without them.
 void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& scratch);
+
+// The same by Algorithm 2 of the paper alone (the reference the tables are tested against).
+void tree_shap_reference(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& scratch);
 
 // The margin score_trees takes the sigmoid of, summed in double (what tree_shap's phi add up to).
 double tree_margin(const TreeEnsembleView& view, const float* x) noexcept;

@@ -150,7 +150,9 @@ bool well_formed(const TreeEnsembleView& v) noexcept {
         const int32_t size = v.offsets[t + 1] - first;
         for (int32_t i = 0; i < size; ++i) {
             const size_t n = size_t(first) + size_t(i);
-            if (v.cover && !(v.cover[n] >= 0 && std::isfinite(v.cover[n]))) return false;
+            // A cover is a sum of hessians p(1 - p) of the rows reaching the node: positive. (A zero one
+            // would divide by zero in TreeSHAP.)
+            if (v.cover && !(v.cover[n] > 0 && std::isfinite(v.cover[n]))) return false;
             if (v.left[n] == -1 && v.right[n] == -1) {  // a leaf: both children -1, as xgboost writes them
                 if (!std::isfinite(v.value[n])) return false;
                 continue;
