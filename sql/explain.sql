@@ -54,9 +54,28 @@ CREATE TRIGGER reject_fraud BEFORE INSERT ON new_payments FOR EACH ROW
 INSERT INTO new_payments SELECT * FROM top_row;
 SELECT count(*) AS written FROM new_payments;
 
--- Errors: a network model (not yet explained), top below 1, something that is not a row, no such model.
+-- A network version is explained by integrated gradients of its logit from its training rows' mean (an index
+-- feature from its unseen row): the contributions add up to the logit difference within 0.1 %.
 SELECT version FROM dendrite.train('reasons_mlp', 'SELECT * FROM card_payments', 'fraud', featurizer => 'reasons_f',
-                                   hidden => '{4}', epochs => 1, seed => 3);
+                                   hidden => '{8}', epochs => 3, seed => 3);
+SELECT feature, input, value, round(contribution::numeric, 2) AS contribution
+  FROM top_row p, dendrite.explain('reasons_mlp', p, 3);
+CREATE TEMP TABLE network_sums AS
+SELECT p.id, ln(s / (1 - s)) AS logit, (SELECT sum(contribution) FROM dendrite.explain('reasons_mlp', p, 100)) AS total
+  FROM card_payments p, LATERAL (SELECT dendrite.score('reasons_mlp', p)::float8 AS s) score
+ WHERE p.id IN (3, 8, 1500, 2222, 3999);
+-- logit(x) - sum = the logit at the mean row, the same for every row (to the 0.1 %).
+SELECT max(logit - total) - min(logit - total) < 0.01 AS same_baseline_logit FROM network_sums;
+SELECT feature, round(mean_abs_contribution::numeric, 2) AS importance
+  FROM dendrite.feature_importance('reasons_mlp', 'SELECT * FROM card_payments WHERE id <= 300');
+
+-- Errors: a version with nothing to explain it from (a network without its training means, as versions
+-- trained before 0.4.0 are), top below 1, something that is not a row, no such model.
+DELETE FROM dendrite.feature_baselines
+ WHERE version_id = (SELECT version_id FROM dendrite.serving_version('reasons_mlp'));
+\c
+SET client_min_messages = warning;
+CREATE TEMP TABLE top_row AS SELECT * FROM card_payments WHERE id = 1;
 SELECT * FROM top_row p, dendrite.explain('reasons_mlp', p);
 SELECT * FROM dendrite.feature_importance('reasons_mlp', 'SELECT * FROM card_payments');
 SELECT * FROM top_row p, dendrite.explain('reasons', p, 0);

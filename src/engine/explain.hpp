@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/gbdt.hpp"
+#include "engine/network.hpp"
 
 namespace dendrite::engine {
 
@@ -59,5 +60,24 @@ void tree_shap_reference(const TreeEnsembleView& view, const float* x, double* p
 
 // The margin score_trees takes the sigmoid of, summed in double (what tree_shap's phi add up to).
 double tree_margin(const TreeEnsembleView& view, const float* x) noexcept;
+
+// Networks. The logit (the output layer's pre-activation) at a point of the first dense layer's input space
+// (dense_inputs(view) values: embedded features as their table rows), and its gradient there, in double by
+// backpropagation through every layer (layer normalization and each activation included).
+double network_logit(const NetworkView& view, const double* dense_x, double* gradient);
+
+// Integrated gradients (Sundararajan, Taly and Yan 2017) of the logit from baseline to x along the straight
+// line in that space (an embedded feature moves from its baseline row to its row), by Simpson's rule over
+// `steps` intervals (rounded up to even). Writes view.inputs + 2 doubles: phi[i] feature i's attribution (an
+// embedded one: the sum over its dimensions), phi[inputs] the logit at the baseline, phi[inputs + 1] the
+// logit at x. The attributions add up to logit(x) - logit(baseline) up to the rule's error, which falls as
+// 1 / steps^4 where the network is smooth along the line (where ReLU bends: as 1 / steps^2).
+void integrated_gradients(const NetworkView& view, const float* x, const float* baseline, int steps, double* phi);
+
+// The same with steps doubled from 16 until the attributions add up to the logit difference within
+// tolerance (relative to max(1, |difference|)), at most max_steps. Returns the steps taken; *gap gets the
+// final |sum - difference|, which the caller can report.
+int integrated_gradients_to(const NetworkView& view, const float* x, const float* baseline, double tolerance,
+                            int max_steps, double* phi, double* gap);
 
 }  // namespace dendrite::engine

@@ -4,6 +4,7 @@
 #include "pg/explain.hpp"
 
 #include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/query_pass.hpp"
@@ -63,18 +64,87 @@ engine::TreeShapScratch* tables_for(const CachedVersion* version) {
 
 }  // namespace
 
+namespace {
+
+// A network's explanations start from its training rows' mean (dendrite.feature_baselines; an index
+// feature's baseline is 0, its unseen row): the last version's, kept per backend. NULL when the version has
+// none (trained before 0.4.0, or an export of one).
+const float* network_baseline(const CachedVersion* version) {
+    static float* baseline = nullptr;
+    static int64 loaded_version = -1;
+    static Oid loaded_extension = InvalidOid;
+    if (loaded_version == version->version_id && loaded_extension == version->extension) return baseline;
+    if (baseline) pfree(baseline);
+    baseline = nullptr;
+    loaded_version = -1;
+    const int n = version->n_features;
+    float* means = nullptr;
+    if (catalog_has_table("feature_baselines")) {
+        connect_spi();
+        Datum id[1] = {Int64GetDatum(version->version_id)};
+        execute_as_owner(
+            "SELECT feature_index, mean FROM dendrite.feature_baselines WHERE version_id = $1 "
+            "ORDER BY feature_index",
+            1, oids({INT8OID}), id);
+        if (SPI_processed == uint64(n)) {
+            means = static_cast<float*>(MemoryContextAlloc(TopMemoryContext, sizeof(float) * (n + 1)));
+            for (int f = 0; f < n; ++f) {
+                bool index_null, mean_null;
+                const int index =
+                    DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[f], SPI_tuptable->tupdesc, 1, &index_null));
+                const double mean =
+                    DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[f], SPI_tuptable->tupdesc, 2, &mean_null));
+                if (index_null || mean_null || index != f || !std::isfinite(mean)) {
+                    pfree(means);
+                    ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                                    errmsg("the training baseline of model \"%s\" version %d is inconsistent",
+                                           version->model, version->version),
+                                    errdetail("Table dendrite.feature_baselines, feature_index %d.", f),
+                                    errhint("Rows of a trained version must not be edited; retrain the model.")));
+                }
+                means[f] = float(mean);
+            }
+            const engine::NetworkView& view = version->scorer.network;
+            for (int e = 0; e < view.embeddings; ++e) means[view.embedding_features[e]] = 0;  // the unseen row
+        }
+        finish_spi();
+    }
+    baseline = means;
+    loaded_version = version->version_id;
+    loaded_extension = version->extension;
+    return baseline;
+}
+
+// Integrated gradients stop doubling their steps once the contributions add up to the logit difference
+// within this share (or at kMaxSteps: ReLU's kinks make the last digits slow).
+constexpr double kCompleteness = 1e-3;
+constexpr int kMaxSteps = 4096;
+
+}  // namespace
+
 const char* unexplainable(const CachedVersion* version) {
-    if (version->scorer.kind != engine::ModelView::Kind::Trees)
-        return "it is a network, and dendrite explains gbdt models only, for now";
-    if (!version->scorer.trees.cover) return "it was trained before dendrite 0.6.0, which stores no covers";
-    return nullptr;
+    if (version->scorer.kind == engine::ModelView::Kind::Trees)
+        return version->scorer.trees.cover
+                   ? nullptr
+                   : "its trees have no covers (versions trained before dendrite 0.6.0 store none)";
+    return network_baseline(version) ? nullptr
+                                     : "it has no training means to explain a network's scores from (versions "
+                                       "trained before dendrite 0.4.0 store none)";
 }
 
 int explain_features(const CachedVersion* version, const RowBinding* binding, const float* x, Reason* reasons) {
     const int n = version->n_features;
-    double* phi = static_cast<double*>(palloc(sizeof(double) * (n + 1)));
-    engine::TreeShapScratch* scratch = tables_for(version);
-    engine_call([&] { engine::tree_shap(version->scorer.trees, x, phi, *scratch); });
+    double* phi = static_cast<double*>(palloc(sizeof(double) * (n + 2)));
+    if (version->scorer.kind == engine::ModelView::Kind::Trees) {
+        engine::TreeShapScratch* scratch = tables_for(version);
+        engine_call([&] { engine::tree_shap(version->scorer.trees, x, phi, *scratch); });
+    } else {
+        const float* baseline = network_baseline(version);
+        double gap = 0;
+        engine_call([&] {
+            engine::integrated_gradients_to(version->scorer.network, x, baseline, kCompleteness, kMaxSteps, phi, &gap);
+        });
+    }
     const engine::Featurizer* featurizer = version->featurizer->featurizer;
     int n_reasons = 0;
     for (int j = 0; j < n; ++j) {
@@ -162,7 +232,7 @@ DENDRITE_FUNCTION(dendrite_explain) {
     if (const char* why = unexplainable(version))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        errhint("Train a gbdt version (algorithm => 'gbdt') to explain its scores.")));
+                        errhint("Retrain the model.")));
     const CachedFeaturizer* featurizer = version->featurizer;
     load_composite(&state->binding, &state->bound, featurizer, row, fcinfo->flinfo->fn_mcxt);
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
@@ -196,12 +266,21 @@ struct Importance {
     double* phi;
     int64 rows;
     dendrite::engine::TreeShapScratch* scratch;  // the backend's tables (tables_for)
+    const float* baseline;                       // a network's (network_baseline)
 };
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<Importance*>(context);
-    engine_call([&] { dendrite::engine::tree_shap(s->version->scorer.trees, features, s->phi, *s->scratch); });
-    double* folded = s->phi + s->version->n_features + 1;  // n_groups more doubles after phi
+    if (s->version->scorer.kind == dendrite::engine::ModelView::Kind::Trees) {
+        engine_call([&] { dendrite::engine::tree_shap(s->version->scorer.trees, features, s->phi, *s->scratch); });
+    } else {
+        double gap = 0;
+        engine_call([&] {
+            dendrite::engine::integrated_gradients_to(s->version->scorer.network, features, s->baseline, kCompleteness,
+                                                      kMaxSteps, s->phi, &gap);
+        });
+    }
+    double* folded = s->phi + s->version->n_features + 2;  // n_groups more doubles after phi
     for (int g = 0; g < s->n_groups; ++g) folded[g] = 0;
     for (int j = 0; j < s->version->n_features; ++j) folded[s->group_of[j]] += s->phi[j];
     for (int g = 0; g < s->n_groups; ++g) s->total[g] += std::abs(folded[g]);
@@ -218,7 +297,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     if (const char* why = unexplainable(version))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        errhint("Train a gbdt version (algorithm => 'gbdt') to explain its scores.")));
+                        errhint("Retrain the model.")));
     const dendrite::engine::Featurizer* featurizer = version->featurizer->featurizer;
     const int n = version->n_features;
     Importance s{};
@@ -227,7 +306,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     s.feature = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
     s.input = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
     s.total = static_cast<double*>(palloc0(sizeof(double) * (n + 1)));
-    s.phi = static_cast<double*>(palloc(sizeof(double) * (2 * n + 2)));
+    s.phi = static_cast<double*>(palloc(sizeof(double) * (2 * n + 3)));
     for (int j = 0; j < n; ++j) {
         const char* source = featurizer->output_sources()[size_t(j)].c_str();
         int g = 0;
@@ -241,7 +320,10 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
         }
         s.group_of[j] = g;
     }
-    s.scratch = tables_for(version);
+    if (version->scorer.kind == dendrite::engine::ModelView::Kind::Trees)
+        s.scratch = tables_for(version);
+    else
+        s.baseline = network_baseline(version);
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
