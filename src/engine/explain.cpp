@@ -484,8 +484,131 @@ void integrated_gradients(const NetworkView& view, const float* x, const float* 
     }
 }
 
+bool piecewise_linear(const NetworkView& view) noexcept {
+    for (int l = 0; l + 1 < view.layers; ++l) {
+        if (view.layer_norm && view.layer_norm[l]) return false;
+        const Activation a = view.activations[l];
+        if (a != Activation::Relu && a != Activation::LeakyRelu && a != Activation::Identity) return false;
+    }
+    return !(view.layer_norm && view.layer_norm[view.layers - 1]);
+}
+
+int integrated_gradients_exact(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
+                               double* phi) {
+    if (!piecewise_linear(view)) return 0;
+    const int n = dense_inputs(view);
+    std::vector<float> dense_x(static_cast<size_t>(n)), dense_base(static_cast<size_t>(n));
+    expand_embeddings(view, x, dense_x.data());
+    expand_embeddings(view, baseline, dense_base.data());
+    std::vector<double> direction(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) direction[size_t(i)] = double(dense_x[size_t(i)]) - double(dense_base[size_t(i)]);
+    const float* first_layer = view.parameters;
+    for (int e = 0; e < view.embeddings; ++e)
+        first_layer += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
+
+    // Per layer, for the current piece: which units are on (their slope: 1, or leaky / identity's).
+    std::vector<std::vector<double>> slope(size_t(view.layers));
+    std::vector<double> h, dh, z, dz, integral(static_cast<size_t>(n), 0.0), g, g_in;
+    double alpha = 0, base_logit = 0, logit = 0;
+    int pieces = 0;
+    while (alpha < 1) {
+        if (++pieces > max_pieces) return 0;
+        // Forward at alpha, with each value's derivative along the line (d / d alpha).
+        h.assign(static_cast<size_t>(n), 0);
+        dh = direction;
+        for (int i = 0; i < n; ++i) h[size_t(i)] = double(dense_base[size_t(i)]) + alpha * direction[size_t(i)];
+        const float* kernel = first_layer;
+        int n_in = n;
+        double next = 1;  // where the first unit switches (the piece's end)
+        for (int l = 0; l < view.layers; ++l) {
+            const int n_out = view.units[l];
+            const float* bias = kernel + size_t(n_out) * size_t(n_in);
+            z.assign(size_t(n_out), 0);
+            dz.assign(size_t(n_out), 0);
+            for (int u = 0; u < n_out; ++u) z[size_t(u)] = bias[u];
+            for (int i = 0; i < n_in; ++i)
+                for (int u = 0; u < n_out; ++u) {
+                    const double w = kernel[size_t(i) * size_t(n_out) + size_t(u)];
+                    z[size_t(u)] += w * h[size_t(i)];
+                    dz[size_t(u)] += w * dh[size_t(i)];
+                }
+            kernel = bias + n_out;
+            if (l + 1 == view.layers) {
+                if (pieces == 1) base_logit = z[0];
+                break;
+            }
+            slope[size_t(l)].assign(size_t(n_out), 1.0);
+            h.resize(size_t(n_out));
+            dh.resize(size_t(n_out));
+            for (int u = 0; u < n_out; ++u) {
+                const double value = z[size_t(u)], rate = dz[size_t(u)];
+                // On for the piece that starts here: positive now, or zero and rising.
+                const bool on = value > 0 || (value == 0 && rate > 0);
+                const double s = view.activations[l] == Activation::Identity    ? 1.0
+                                 : on                                           ? 1.0
+                                 : view.activations[l] == Activation::LeakyRelu ? double(kLeakyReluSlope)
+                                                                                : 0.0;
+                slope[size_t(l)][size_t(u)] = s;
+                h[size_t(u)] = s * value;
+                dh[size_t(u)] = s * rate;
+                // Where this unit's pre-activation reaches zero, if it is heading there.
+                if (view.activations[l] != Activation::Identity && value * rate < 0)
+                    next = std::min(next, alpha - value / rate);
+            }
+            n_in = n_out;
+        }
+        if (!(next > alpha)) next = std::nextafter(alpha, 2.0);  // a switch at alpha itself: move past it
+        next = std::min(next, 1.0);
+        // The gradient of the logit on this piece (constant there), by the layers' slopes.
+        {
+            std::vector<const float*> kernels(size_t(view.layers));
+            const float* k = first_layer;
+            int width = n;
+            for (int l = 0; l < view.layers; ++l) {
+                kernels[size_t(l)] = k;
+                k += size_t(view.units[l]) * size_t(width + 1);
+                width = view.units[l];
+            }
+            g.assign(1, 1.0);
+            for (int l = view.layers - 1; l >= 0; --l) {
+                const int n_out = view.units[l];
+                const int width_in = l == 0 ? n : view.units[l - 1];
+                g_in.assign(size_t(width_in), 0);
+                for (int i = 0; i < width_in; ++i)
+                    for (int u = 0; u < n_out; ++u)
+                        g_in[size_t(i)] +=
+                            double(kernels[size_t(l)][size_t(i) * size_t(n_out) + size_t(u)]) * g[size_t(u)];
+                if (l > 0)
+                    for (int i = 0; i < width_in; ++i) g_in[size_t(i)] *= slope[size_t(l - 1)][size_t(i)];
+                g.swap(g_in);
+            }
+        }
+        for (int i = 0; i < n; ++i) integral[size_t(i)] += g[size_t(i)] * (next - alpha);
+        alpha = next;
+    }
+    std::vector<double> at_x(dense_x.begin(), dense_x.end());
+    logit = network_logit(view, at_x.data(), nullptr);
+    // Folded back per input feature, as integrated_gradients does.
+    int dense = 0, e = 0;
+    for (int j = 0; j < view.inputs; ++j) {
+        const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
+        double total = 0;
+        for (int d = 0; d < width; ++d, ++dense) total += direction[size_t(dense)] * integral[size_t(dense)];
+        phi[j] = total;
+    }
+    phi[view.inputs] = base_logit;
+    phi[view.inputs + 1] = logit;
+    return pieces;
+}
+
 int integrated_gradients_to(const NetworkView& view, const float* x, const float* baseline, double tolerance,
                             int max_steps, double* phi, double* gap) {
+    if (const int pieces = integrated_gradients_exact(view, x, baseline, 100000, phi); pieces > 0) {
+        double sum = 0;
+        for (int i = 0; i < view.inputs; ++i) sum += phi[i];
+        *gap = std::abs(sum - (phi[view.inputs + 1] - phi[view.inputs]));
+        return pieces;
+    }
     int steps = 16;
     for (;; steps *= 2) {
         integrated_gradients(view, x, baseline, steps, phi);

@@ -74,9 +74,18 @@ double network_logit(const NetworkView& view, const double* dense_x, double* gra
 // 1 / steps^4 where the network is smooth along the line (where ReLU bends: as 1 / steps^2).
 void integrated_gradients(const NetworkView& view, const float* x, const float* baseline, int steps, double* phi);
 
+// The same, exactly, for a piecewise-linear network (hidden activations ReLU, leaky ReLU or identity, no layer
+// normalization): along the line the logit is affine between the points where a unit switches, so the
+// integral is a sum over those pieces, each found from the pre-activations' values and slopes (no
+// quadrature; the attributions add up to the logit difference to rounding). Returns the number of pieces, or
+// 0 when the network is not piecewise linear (or crosses more than max_pieces) and nothing was written.
+int integrated_gradients_exact(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
+                               double* phi);
+bool piecewise_linear(const NetworkView& view) noexcept;
+
 // The same with steps doubled from 16 until the attributions add up to the logit difference within
-// tolerance (relative to max(1, |difference|)), at most max_steps. Returns the steps taken; *gap gets the
-// final |sum - difference|, which the caller can report.
+// tolerance (relative to max(1, |difference|)), at most max_steps; a piecewise-linear network takes the exact
+// sum above instead. Returns the steps (or pieces) taken; *gap gets the final |sum - difference|.
 int integrated_gradients_to(const NetworkView& view, const float* x, const float* baseline, double tolerance,
                             int max_steps, double* phi, double* gap);
 

@@ -337,3 +337,41 @@ TEST(Explain, IntegratedGradientsAddUpToTheLogitDifference) {
             }
         }
 }
+
+// A piecewise-linear network's integrated gradients, summed exactly over the pieces the line crosses: they add
+// up to the logit difference to rounding, equal Simpson's rule with many steps, and a network with layer
+// normalization or a smooth activation is not taken that way.
+TEST(Explain, ExactIntegratedGradientsOfPiecewiseLinearNetworks) {
+    Rng rng(47);
+    for (Activation activation : {Activation::Relu, Activation::LeakyRelu, Activation::Identity})
+        for (bool embedded : {false, true}) {
+            const Network network = random_network(activation, false, embedded, 11);
+            const SpecView spec_view(network.spec(), network.parameters().data());
+            const NetworkView& view = spec_view.view();
+            ASSERT_TRUE(piecewise_linear(view));
+            for (int row = 0; row < 10; ++row) {
+                float x[5], baseline[5];
+                for (int i = 0; i < 5; ++i) {
+                    x[i] = float(2 * rng.normal());
+                    baseline[i] = float(0.5 * rng.normal());
+                }
+                x[2] = float(1 + rng.below(6));
+                baseline[2] = 0;
+                double exact[7], simpson[7];
+                const int pieces = integrated_gradients_exact(view, x, baseline, 100000, exact);
+                ASSERT_GT(pieces, 0);
+                double sum = 0;
+                for (int i = 0; i < 5; ++i) sum += exact[i];
+                EXPECT_NEAR(sum, exact[6] - exact[5], 1e-9 * std::max(1.0, std::abs(exact[6] - exact[5])))
+                    << activation_name(activation) << " pieces " << pieces;
+                integrated_gradients(view, x, baseline, 16384, simpson);
+                for (int i = 0; i < 7; ++i)
+                    EXPECT_NEAR(exact[i], simpson[i], 2e-3 * std::max(1.0, std::abs(simpson[i])))
+                        << activation_name(activation) << " embedded " << embedded << " feature " << i;
+            }
+        }
+    const Network normalized = random_network(Activation::Relu, true, false, 1);
+    EXPECT_FALSE(piecewise_linear(SpecView(normalized.spec(), normalized.parameters().data()).view()));
+    const Network smooth = random_network(Activation::Tanh, false, false, 1);
+    EXPECT_FALSE(piecewise_linear(SpecView(smooth.spec(), smooth.parameters().data()).view()));
+}
