@@ -53,11 +53,13 @@ namespace {
 engine::TreeShapScratch* tables_for(const CachedVersion* version) {
     static engine::TreeShapScratch* scratch = nullptr;
     static int64 prepared_version = -1;
+    static Oid prepared_extension = InvalidOid;  // after DROP and CREATE EXTENSION, ids start again
     if (!scratch)
         scratch = create_owned<engine::TreeShapScratch>(TopMemoryContext, [] { return new engine::TreeShapScratch(); });
-    if (prepared_version != version->version_id) {
+    if (prepared_version != version->version_id || prepared_extension != version->extension) {
         scratch->prepared_for = nullptr;  // another version: its arrays may even sit where the last one's did
         prepared_version = version->version_id;
+        prepared_extension = version->extension;
     }
     return scratch;
 }
@@ -132,38 +134,67 @@ const char* unexplainable(const CachedVersion* version) {
                                        "trained before dendrite 0.4.0 store none)";
 }
 
-int explain_features(const CachedVersion* version, const RowBinding* binding, const float* x, Reason* reasons) {
-    const int n = version->n_features;
-    double* phi = static_cast<double*>(palloc(sizeof(double) * (n + 2)));
+namespace {
+
+// The contributions of features x to the version's logit: view.inputs (= n_features) + 2 doubles, TreeSHAP
+// for trees, integrated gradients from the training means for a network. The version must be explainable.
+void contributions(const CachedVersion* version, const float* x, double* phi) {
     if (version->scorer.kind == engine::ModelView::Kind::Trees) {
         engine::TreeShapScratch* scratch = tables_for(version);
         engine_call([&] { engine::tree_shap(version->scorer.trees, x, phi, *scratch); });
-    } else {
-        const float* baseline = network_baseline(version);
-        double gap = 0;
-        engine_call([&] {
-            engine::integrated_gradients_to(version->scorer.network, x, baseline, kCompleteness, kMaxSteps, phi, &gap);
-        });
+        return;
     }
+    const float* baseline = network_baseline(version);
+    double gap = 0;
+    engine_call([&] {
+        engine::integrated_gradients_to(version->scorer.network, x, baseline, kCompleteness, kMaxSteps, phi, &gap);
+    });
+}
+
+// Raises 0A000 unless the version can be explained.
+void require_explainable(const CachedVersion* version, const char* model) {
+    if (const char* why = unexplainable(version))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
+                        errhint("Retrain the model.")));
+}
+
+}  // namespace
+
+InputGroups input_groups(const CachedVersion* version) {
     const engine::Featurizer* featurizer = version->featurizer->featurizer;
-    int n_reasons = 0;
+    const int n = version->n_features;
+    InputGroups groups{0, static_cast<int*>(palloc(sizeof(int) * (n + 1))),
+                       static_cast<const char**>(palloc(sizeof(char*) * (n + 1))),
+                       static_cast<const char**>(palloc(sizeof(char*) * (n + 1)))};
     for (int j = 0; j < n; ++j) {
         const char* source = featurizer->output_sources()[size_t(j)].c_str();
-        int r = 0;
-        while (r < n_reasons && strcmp(reasons[r].feature, source) != 0) ++r;
-        if (r == n_reasons) {
-            reasons[r] = Reason{source, source, nullptr, 0};
+        int g = 0;
+        while (g < groups.n && strcmp(groups.feature[g], source) != 0) ++g;
+        if (g == groups.n) {
+            groups.feature[g] = source;
+            groups.input[g] = source;
             // A history declaration's outputs come from "history:<name>": their input is its entity.
             for (const auto& h : featurizer->spec().history)
-                if (strncmp(source, "history:", 8) == 0 && h.name == source + 8) reasons[r].input = h.entity.c_str();
-            reasons[r].value = input_value_text(binding, version->featurizer, reasons[r].input);
-            ++n_reasons;
+                if (strncmp(source, "history:", 8) == 0 && h.name == source + 8) groups.input[g] = h.entity.c_str();
+            ++groups.n;
         }
-        reasons[r].contribution += phi[j];
+        groups.group_of[j] = g;
     }
+    return groups;
+}
+
+int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
+                     Reason* reasons) {
+    double* phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
+    contributions(version, x, phi);
+    for (int g = 0; g < groups.n; ++g)
+        reasons[g] = Reason{groups.feature[g], groups.input[g],
+                            input_value_text(binding, version->featurizer, groups.input[g]), 0};
+    for (int j = 0; j < version->n_features; ++j) reasons[groups.group_of[j]].contribution += phi[j];
     pfree(phi);
-    qsort(reasons, size_t(n_reasons), sizeof(Reason), by_contribution_descending);
-    return n_reasons;
+    qsort(reasons, size_t(groups.n), sizeof(Reason), by_contribution_descending);
+    return groups.n;
 }
 
 char* reasons_text(const Reason* reasons, int n, int top) {
@@ -192,6 +223,7 @@ struct ExplainState {
     char* model;
     const CachedVersion* version;
     float* x;
+    InputGroups groups;
     Reason* reasons;
     RowBinding binding;
     bool bound;
@@ -208,7 +240,10 @@ ExplainState* explain_state(FunctionCallInfo fcinfo, const char* model) {
     state->model = MemoryContextStrdup(context, model);
     state->version = version;
     state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));
-    state->reasons = static_cast<Reason*>(MemoryContextAlloc(context, sizeof(Reason) * (version->n_features + 1)));
+    MemoryContext old = MemoryContextSwitchTo(context);
+    state->groups = input_groups(version);
+    MemoryContextSwitchTo(old);
+    state->reasons = static_cast<Reason*>(MemoryContextAlloc(context, sizeof(Reason) * (state->groups.n + 1)));
     state->bound = false;  // the row binding depends on the version's featurizer
     fcinfo->flinfo->fn_extra = state;
     return state;
@@ -229,16 +264,13 @@ DENDRITE_FUNCTION(dendrite_explain) {
     if (top < 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("top must be at least 1")));
     ExplainState* state = explain_state(fcinfo, model);
     const CachedVersion* version = state->version;
-    if (const char* why = unexplainable(version))
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        errhint("Retrain the model.")));
+    require_explainable(version, model);
     const CachedFeaturizer* featurizer = version->featurizer;
     load_composite(&state->binding, &state->bound, featurizer, row, fcinfo->flinfo->fn_mcxt);
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
-    const int n = explain_features(version, &state->binding, state->x, state->reasons);
+    const int n = explain_features(version, state->groups, &state->binding, state->x, state->reasons);
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -258,32 +290,19 @@ namespace {
 // feature_importance's pass: per input (column or history declaration), the sum of |its contribution|.
 struct Importance {
     const CachedVersion* version;
-    int n_groups;
-    int* group_of;  // per output
-    const char** feature;
-    const char** input;
-    double* total;
+    InputGroups groups;
+    double* total;   // per group
+    double* folded;  // per group, the row at hand
     double* phi;
     int64 rows;
-    dendrite::engine::TreeShapScratch* scratch;  // the backend's tables (tables_for)
-    const float* baseline;                       // a network's (network_baseline)
 };
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<Importance*>(context);
-    if (s->version->scorer.kind == dendrite::engine::ModelView::Kind::Trees) {
-        engine_call([&] { dendrite::engine::tree_shap(s->version->scorer.trees, features, s->phi, *s->scratch); });
-    } else {
-        double gap = 0;
-        engine_call([&] {
-            dendrite::engine::integrated_gradients_to(s->version->scorer.network, features, s->baseline, kCompleteness,
-                                                      kMaxSteps, s->phi, &gap);
-        });
-    }
-    double* folded = s->phi + s->version->n_features + 2;  // n_groups more doubles after phi
-    for (int g = 0; g < s->n_groups; ++g) folded[g] = 0;
-    for (int j = 0; j < s->version->n_features; ++j) folded[s->group_of[j]] += s->phi[j];
-    for (int g = 0; g < s->n_groups; ++g) s->total[g] += std::abs(folded[g]);
+    contributions(s->version, features, s->phi);
+    for (int g = 0; g < s->groups.n; ++g) s->folded[g] = 0;
+    for (int j = 0; j < s->version->n_features; ++j) s->folded[s->groups.group_of[j]] += s->phi[j];
+    for (int g = 0; g < s->groups.n; ++g) s->total[g] += std::abs(s->folded[g]);
     ++s->rows;
 }
 
@@ -294,36 +313,13 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
     const CachedVersion* version = serving_version(model);
-    if (const char* why = unexplainable(version))
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        errhint("Retrain the model.")));
-    const dendrite::engine::Featurizer* featurizer = version->featurizer->featurizer;
-    const int n = version->n_features;
+    require_explainable(version, model);
     Importance s{};
     s.version = version;
-    s.group_of = static_cast<int*>(palloc(sizeof(int) * (n + 1)));
-    s.feature = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
-    s.input = static_cast<const char**>(palloc(sizeof(char*) * (n + 1)));
-    s.total = static_cast<double*>(palloc0(sizeof(double) * (n + 1)));
-    s.phi = static_cast<double*>(palloc(sizeof(double) * (2 * n + 3)));
-    for (int j = 0; j < n; ++j) {
-        const char* source = featurizer->output_sources()[size_t(j)].c_str();
-        int g = 0;
-        while (g < s.n_groups && strcmp(s.feature[g], source) != 0) ++g;
-        if (g == s.n_groups) {
-            s.feature[g] = source;
-            s.input[g] = source;
-            for (const auto& h : featurizer->spec().history)
-                if (strncmp(source, "history:", 8) == 0 && h.name == source + 8) s.input[g] = h.entity.c_str();
-            ++s.n_groups;
-        }
-        s.group_of[j] = g;
-    }
-    if (version->scorer.kind == dendrite::engine::ModelView::Kind::Trees)
-        s.scratch = tables_for(version);
-    else
-        s.baseline = network_baseline(version);
+    s.groups = input_groups(version);
+    s.total = static_cast<double*>(palloc0(sizeof(double) * (s.groups.n + 1)));
+    s.folded = static_cast<double*>(palloc(sizeof(double) * (s.groups.n + 1)));
+    s.phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -331,11 +327,11 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s);
     finish_spi();
     // Largest first (a selection: there are few inputs).
-    Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.n_groups + 1)));
-    for (int g = 0; g < s.n_groups; ++g)
-        ranked[g] = Reason{s.feature[g], s.input[g], nullptr, s.rows ? s.total[g] / double(s.rows) : 0};
-    qsort(ranked, size_t(s.n_groups), sizeof(Reason), by_contribution_descending);
-    for (int g = 0; g < s.n_groups; ++g) {
+    Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));
+    for (int g = 0; g < s.groups.n; ++g)
+        ranked[g] = Reason{s.groups.feature[g], s.groups.input[g], nullptr, s.rows ? s.total[g] / double(s.rows) : 0};
+    qsort(ranked, size_t(s.groups.n), sizeof(Reason), by_contribution_descending);
+    for (int g = 0; g < s.groups.n; ++g) {
         Datum values[4] = {CStringGetTextDatum(ranked[g].feature), CStringGetTextDatum(ranked[g].input),
                            Float8GetDatum(ranked[g].contribution), Int64GetDatum(s.rows)};
         bool nulls[4] = {false, false, false, false};

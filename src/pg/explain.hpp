@@ -14,12 +14,25 @@ struct Reason {
     double contribution;  // to the score's logit
 };
 
-// NULL when the version can be explained (gbdt with covers); otherwise why not, for a message.
+// NULL when the version can be explained (gbdt with covers, a network with its training means); otherwise
+// why not, for a message.
 const char* unexplainable(const CachedVersion* version);
-// The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), all
-// of them, largest contribution first (equal ones by name). reasons has room for version->n_features.
-// Returns how many. The version must be explainable.
-int explain_features(const CachedVersion* version, const RowBinding* binding, const float* x, Reason* reasons);
+
+// A version's outputs grouped per input (a column, or a history declaration), in output order: group_of[j]
+// per output, and per group its feature and input names (palloc'd in the current memory context).
+struct InputGroups {
+    int n;
+    int* group_of;
+    const char** feature;
+    const char** input;
+};
+InputGroups input_groups(const CachedVersion* version);
+
+// The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), one per
+// group, largest contribution first (equal ones by name). reasons has room for groups.n. Returns how many.
+// The version must be explainable.
+int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
+                     Reason* reasons);
 // "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
 // the score.
 char* reasons_text(const Reason* reasons, int n, int top);

@@ -201,19 +201,17 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         engine::FeaturizerSpec spec =
             engine::resolve_spec(columns, columns_json ? columns_json : "", history_json ? history_json : "",
                                  label ? label : "", nonfinite, derived_columns, profiles);
-        // The automatic choices may have added derived columns (ages): the pass computes them all.
-        if (spec.derived.size() != size_t(derived.n)) {
-            derived.n = int(spec.derived.size());
-            derived.names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
-            derived.expressions = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
-            auto* types = static_cast<engine::SqlTypeClass*>(
-                palloc_or_throw(sizeof(engine::SqlTypeClass) * (spec.derived.size() + 1)));
-            for (size_t k = 0; k < spec.derived.size(); ++k) {
-                derived.names[k] = pstrdup_or_throw(spec.derived[k].name);
-                derived.expressions[k] = pstrdup_or_throw(spec.derived[k].expression);
-                types[k] = spec.derived[k].type;
-            }
-            derived_types = types;
+        // The spec's derived columns are the declared ones and those the automatic choices added (ages, a
+        // distance, a composite entity): the pass computes them all.
+        derived.n = int(spec.derived.size());
+        derived.names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
+        derived.expressions = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.derived.size() + 1)));
+        derived_types = static_cast<engine::SqlTypeClass*>(
+            palloc_or_throw(sizeof(engine::SqlTypeClass) * (spec.derived.size() + 1)));
+        for (size_t k = 0; k < spec.derived.size(); ++k) {
+            derived.names[k] = pstrdup_or_throw(spec.derived[k].name);
+            derived.expressions[k] = pstrdup_or_throw(spec.derived[k].expression);
+            derived_types[k] = spec.derived[k].type;
         }
         const std::string choices = engine::describe_automatic_choices(spec);
         if (!choices.empty()) automatic_choices = pstrdup_or_throw(choices);

@@ -109,8 +109,9 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
 // DETAIL; NULL when the version cannot be explained. Only a rejected row pays for it.
 char* rejection_reasons(GuardState* state) {
     if (unexplainable(state->version)) return nullptr;
-    Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (state->version->n_features + 1)));
-    const int n = explain_features(state->version, &state->binding, state->x, reasons);
+    const InputGroups groups = input_groups(state->version);
+    Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
+    const int n = explain_features(state->version, groups, &state->binding, state->x, reasons);
     return reasons_text(reasons, n, 3);
 }
 

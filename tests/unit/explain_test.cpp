@@ -68,15 +68,18 @@ void add_random_tree(TreeEnsemble& e, Rng& rng, int depth) {
         int32_t node;
         int depth;
     };
+    auto add_leaf = [&] {
+        e.left.push_back(-1);
+        e.right.push_back(-1);
+        e.feature.push_back(0);
+        e.threshold.push_back(0);
+        e.value.push_back(0);
+        e.default_left.push_back(0);
+        e.cover.push_back(0);
+    };
     std::vector<Pending> queue{{0, 0}};
     int32_t count = 1;
-    e.left.push_back(-1);
-    e.right.push_back(-1);
-    e.feature.push_back(0);
-    e.threshold.push_back(0);
-    e.value.push_back(0);
-    e.default_left.push_back(0);
-    e.cover.push_back(0);
+    add_leaf();
     for (size_t q = 0; q < queue.size(); ++q) {
         const Pending p = queue[q];
         const size_t n = size_t(first + p.node);
@@ -87,13 +90,7 @@ void add_random_tree(TreeEnsemble& e, Rng& rng, int depth) {
             e.threshold[n] = float(rng.normal());
             e.default_left[n] = rng.uniform() < 0.5;
             for (int c = 0; c < 2; ++c) {
-                e.left.push_back(-1);
-                e.right.push_back(-1);
-                e.feature.push_back(0);
-                e.threshold.push_back(0);
-                e.value.push_back(0);
-                e.default_left.push_back(0);
-                e.cover.push_back(0);
+                add_leaf();
                 queue.push_back({count + c, p.depth + 1});
             }
             count += 2;
