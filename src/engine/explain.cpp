@@ -143,7 +143,7 @@ struct PathStep {
 
 // The leaf tables of one tree (see TreeShapScratch), depth first; false when a share of the covers is zero
 // somewhere on a path (the tree then takes Algorithm 2).
-bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, std::vector<PathStep>& path,
+bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, int stride, std::vector<PathStep>& path,
                      TreeShapScratch& s) {
     const size_t n = size_t(first + node);
     if (v.left[n] >= 0) {
@@ -153,32 +153,37 @@ bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, std
             const double share = cover > 0 ? double(v.cover[size_t(first + child)]) / cover : 0;
             if (!(share > 0)) return false;
             path.push_back({int32_t(n), left, share});
-            const bool ok = add_leaf_tables(v, first, child, path, s);
+            const bool ok = add_leaf_tables(v, first, child, stride, path, s);
             path.pop_back();
             if (!ok) return false;
         }
         return true;
     }
-    TreeShapScratch::Leaf leaf{double(v.value[n]),           0,
-                               int(s.split_node.size()),     int(path.size()),
-                               int(s.factor_feature.size()), s.subset_sums.size()};
+    TreeShapScratch::Leaf leaf{0, int(s.splits.size()), int(path.size()), int(s.factor_feature.size()),
+                               s.subset_sums.size()};
+    double z[16];  // the path's depth is at most 10 here (prepare)
     for (const PathStep& step : path) {
         const int32_t feature = v.feature[size_t(step.node)];
         int k = 0;
         while (k < leaf.factors && s.factor_feature[size_t(leaf.first_factor + k)] != feature) ++k;
         if (k == leaf.factors) {
             s.factor_feature.push_back(feature);
-            s.factor_zero.push_back(1.0);
-            ++leaf.factors;
+            z[leaf.factors++] = 1.0;
         }
-        s.factor_zero[size_t(leaf.first_factor + k)] *= step.share;
-        s.split_node.push_back(step.node);
-        s.split_left.push_back(step.left);
-        s.split_factor.push_back(uint8_t(k));
+        z[k] *= step.share;
+        s.splits.push_back({step.node, uint8_t(step.left), uint8_t(k)});
     }
     const int d = leaf.factors;
-    const double* z = s.factor_zero.data() + leaf.first_factor;
-    for (int k = 0; k < d; ++k) s.factor_inverse_zero.push_back(1.0 / z[k]);
+    for (int k = 0; k < d; ++k) s.factor_multiplier.push_back(1.0 / z[k]);
+    // Every leaf of a tree padded to the tree's depth, so that the loops over a leaf's splits and factors
+    // run as many times for each leaf and their exits are predicted: a padding split is on a node x always
+    // agrees with, a padding factor adds its term to a slot past the features.
+    for (int i = int(path.size()); i < stride; ++i) s.splits.push_back({int32_t(v.offsets[v.trees]), 0, 0});
+    for (int k = d; k < stride; ++k) {
+        s.factor_feature.push_back(v.features + 1);
+        s.factor_multiplier.push_back(0.0);
+    }
+    leaf.splits = stride;
     // Shapley weights |S|! (d - |S| - 1)! / d! for |S| < d.
     double weight[17];
     for (int size = 0; size < d; ++size) {
@@ -186,6 +191,7 @@ bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, std
         for (int i = 1; i <= size; ++i) w *= double(i) / double(d - i);
         weight[size] = w;
     }
+    const double value = double(v.value[n]);
     const unsigned full = (1u << d) - 1;
     for (unsigned b = 0; b <= full; ++b) {
         double sum = 0;
@@ -199,7 +205,7 @@ bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, std
             }
             if (subset == 0) break;
         }
-        s.subset_sums.push_back(sum);
+        s.subset_sums.push_back(value * sum);
     }
     s.leaves.push_back(leaf);
     return true;
@@ -212,12 +218,9 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.leaves.clear();
     s.tree_first_leaf.assign(1, 0);
     s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
-    s.split_node.clear();
-    s.split_left.clear();
-    s.split_factor.clear();
+    s.splits.clear();
     s.factor_feature.clear();
-    s.factor_zero.clear();
-    s.factor_inverse_zero.clear();
+    s.factor_multiplier.clear();
     s.subset_sums.clear();
     s.bias = double(view.base_margin);
     int deepest = 0;
@@ -226,26 +229,25 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         const int32_t first = view.offsets[t];
         deepest = std::max(deepest, tree_depth(view, first, 0));
         s.bias += expected_value(view, first, 0);
-        const size_t leaves = s.leaves.size(), splits = s.split_node.size(), factors = s.factor_feature.size(),
+        const size_t leaves = s.leaves.size(), splits = s.splits.size(), factors = s.factor_feature.size(),
                      sums = s.subset_sums.size();
         path.clear();
         // Tables of 2^depth sums, each over up to 2^depth subsets: past depth 10 Algorithm 2 is cheaper.
-        if (tree_depth(view, first, 0) > 10 || !add_leaf_tables(view, first, 0, path, s)) {
+        const int depth = tree_depth(view, first, 0);
+        if (depth > 10 || !add_leaf_tables(view, first, 0, depth, path, s)) {
             s.tree_needs_algorithm_2[size_t(t)] = 1;  // undo what this tree added
             s.leaves.resize(leaves);
-            s.split_node.resize(splits);
-            s.split_left.resize(splits);
-            s.split_factor.resize(splits);
+            s.splits.resize(splits);
             s.factor_feature.resize(factors);
-            s.factor_zero.resize(factors);
-            s.factor_inverse_zero.resize(factors);
+            s.factor_multiplier.resize(factors);
             s.subset_sums.resize(sums);
         }
         s.tree_first_leaf.push_back(int32_t(s.leaves.size()));
     }
     const size_t needed = size_t(deepest + 2) * size_t(deepest + 3) / 2;
     if (s.path.size() < needed) s.path.resize(needed);
-    s.goes_left.assign(size_t(view.offsets[view.trees]), 0);
+    s.goes_left.assign(size_t(view.offsets[view.trees]) + 1, 0);  // and the padding splits' node
+    s.accumulated.assign(size_t(view.features) + 2, 0.0);
     s.prepared_for = view.value;
     s.prepared_offsets = view.offsets;
 }
@@ -264,6 +266,10 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         const float value = x[view.feature[n]];
         s.goes_left[size_t(n)] = std::isnan(value) ? view.default_left[n] != 0 : value < view.threshold[n];
     }
+    const TreeShapScratch::Split* splits = s.splits.data();
+    const uint8_t* goes_left = s.goes_left.data();
+    double* accumulated = s.accumulated.data();  // phi and the padding factors' slot
+    std::fill(s.accumulated.begin(), s.accumulated.end(), 0.0);
     for (int t = 0; t < view.trees; ++t) {
         if (s.tree_needs_algorithm_2[size_t(t)]) {
             recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
@@ -271,20 +277,25 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         }
         for (int32_t l = s.tree_first_leaf[size_t(t)]; l < s.tree_first_leaf[size_t(t) + 1]; ++l) {
             const TreeShapScratch::Leaf& leaf = s.leaves[size_t(l)];
-            unsigned agree = (1u << leaf.factors) - 1;  // A: the features at all of whose splits x follows the path
-            for (int i = leaf.first_split; i < leaf.first_split + leaf.splits; ++i)
-                if ((s.goes_left[size_t(s.split_node[size_t(i)])] != 0) != (s.split_left[size_t(i)] != 0))
-                    agree &= ~(1u << s.split_factor[size_t(i)]);
+            const int stride = leaf.splits;
+            // A: the features at all of whose splits x follows the path.
+            unsigned strays = 0;
+            const TreeShapScratch::Split* split = splits + leaf.first_split;
+            for (int i = 0; i < stride; ++i)
+                strays |= unsigned(goes_left[split[i].node] ^ split[i].left) << split[i].factor;
+            const unsigned agree = ((1u << leaf.factors) - 1) & ~strays;
             const double* sums = s.subset_sums.data() + leaf.first_sum;
-            for (int k = 0; k < leaf.factors; ++k) {
-                const size_t f = size_t(leaf.first_factor + k);
-                const bool one = agree & (1u << k);
-                const double sum = sums[one ? agree & ~(1u << k) : agree];
-                phi[s.factor_feature[f]] +=
-                    leaf.value * ((one ? 1.0 : 0.0) - s.factor_zero[f]) * sum * s.factor_inverse_zero[f];
+            const int32_t* features = s.factor_feature.data() + leaf.first_factor;
+            const double* multipliers = s.factor_multiplier.data() + leaf.first_factor;
+            for (int k = 0; k < stride; ++k) {
+                // o_k ? 1 / z_k - 1 : -1, as arithmetic: a branch here mispredicts half the time and throws
+                // away the table loads of the leaves after it that were already under way.
+                const unsigned one = (agree >> k) & 1u;
+                accumulated[features[k]] += sums[agree & ~(one << k)] * (double(one) * multipliers[k] - 1.0);
             }
         }
     }
+    for (int f = 0; f < view.features; ++f) phi[f] += accumulated[f];
 }
 
 void tree_shap_reference(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& s) {
@@ -493,8 +504,8 @@ bool piecewise_linear(const NetworkView& view) noexcept {
     return !(view.layer_norm && view.layer_norm[view.layers - 1]);
 }
 
-int integrated_gradients_exact(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
-                               double* phi) {
+int integrated_gradients_by_pieces(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
+                                   double* phi) {
     if (!piecewise_linear(view)) return 0;
     const int n = dense_inputs(view);
     std::vector<float> dense_x(static_cast<size_t>(n)), dense_base(static_cast<size_t>(n));
@@ -594,6 +605,249 @@ int integrated_gradients_exact(const NetworkView& view, const float* x, const fl
         const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
         double total = 0;
         for (int d = 0; d < width; ++d, ++dense) total += direction[size_t(dense)] * integral[size_t(dense)];
+        phi[j] = total;
+    }
+    phi[view.inputs] = base_logit;
+    phi[view.inputs + 1] = logit;
+    return pieces;
+}
+
+namespace {
+
+// One dense layer of a piecewise-linear network: kernel n_out x n_in (column-major), then the bias.
+struct DenseLayer {
+    const float* kernel;
+    const float* bias;
+    int n_in, n_out;
+};
+
+// The slope of a hidden unit's activation when it is on / off.
+double off_slope(Activation activation) {
+    return activation == Activation::Identity    ? 1.0
+           : activation == Activation::LeakyRelu ? double(kLeakyReluSlope)
+                                                 : 0.0;
+}
+
+}  // namespace
+
+// Along the line base + t (x - base), t in [0, 1], every pre-activation of a piecewise-linear network is
+// affine in t between the points where a unit switches, so each hidden unit's is kept as intercept + t slope
+// and changes only when a unit below it switches: a switch of unit u in layer l adds column u of the layer
+// above (times the change of u's activation slope) to that layer's intercepts and slopes, and densely from
+// there up; and changes r = d logit / d (layer-0 pre-activations) through row u of l's kernel and densely from
+// there down. The integral of r over t, taken piece by piece, times the first kernel and the direction, is
+// the attributions. Each switch costs O(width) for a network of two hidden layers, instead of a forward
+// and a backward pass (integrated_gradients_by_pieces, the reference it is tested against).
+int integrated_gradients_exact(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
+                               double* phi) {
+    if (!piecewise_linear(view)) return 0;
+    const int n = dense_inputs(view);
+    const int hidden = view.layers - 1;
+    std::vector<DenseLayer> layers(size_t(view.layers));
+    {
+        const float* p = view.parameters;
+        for (int e = 0; e < view.embeddings; ++e) p += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
+        int width = n;
+        for (int l = 0; l < view.layers; ++l) {
+            layers[size_t(l)] = {p, p + size_t(view.units[l]) * size_t(width), width, view.units[l]};
+            p += size_t(view.units[l]) * size_t(width + 1);
+            width = view.units[l];
+        }
+    }
+    // One buffer: the input line, and per hidden layer intercept, slope, activation slope, crossing time,
+    // d logit / d its activation (q), and two change vectors of the widest layer.
+    int widest = 1, hidden_units = 0;
+    for (int l = 0; l < view.layers; ++l) widest = std::max(widest, view.units[l]);
+    for (int l = 0; l < hidden; ++l) hidden_units += view.units[l];
+    std::vector<float> dense(2 * size_t(n));
+    float* dense_x = dense.data();
+    float* dense_base = dense_x + n;
+    expand_embeddings(view, x, dense_x);
+    expand_embeddings(view, baseline, dense_base);
+    std::vector<double> buffer(3 * size_t(n) + 5 * size_t(hidden_units) + 4 * size_t(widest) + size_t(view.units[0]));
+    double* direction = buffer.data();
+    double* start = direction + n;
+    double* gradient = start + n;
+    double* intercept = gradient + n;  // per hidden unit, layer after layer
+    double* slope = intercept + hidden_units;
+    double* on_slope = slope + hidden_units;  // the activation's slope on the current piece
+    double* crossing = on_slope + hidden_units;
+    double* q = crossing + hidden_units;
+    double* change_a = q + hidden_units;
+    double* change_b = change_a + widest;
+    double* change_c = change_b + widest;
+    double* change_d = change_c + widest;
+    double* integral = change_d + widest;  // of r over t, per layer-0 unit
+    std::vector<int> first(size_t(hidden) + 1, 0);
+    for (int l = 0; l < hidden; ++l) first[size_t(l) + 1] = first[size_t(l)] + view.units[l];
+    for (int i = 0; i < n; ++i) {
+        start[i] = dense_base[i];
+        direction[i] = double(dense_x[i]) - double(dense_base[i]);
+    }
+    // out = bias (or 0) + kernel * in, in double.
+    auto multiply = [](const DenseLayer& layer, const double* in, bool with_bias, double* out) {
+        for (int u = 0; u < layer.n_out; ++u) out[u] = with_bias ? double(layer.bias[u]) : 0.0;
+        for (int i = 0; i < layer.n_in; ++i) {
+            const double v = in[i];
+            if (v == 0) continue;
+            const float* column = layer.kernel + size_t(i) * size_t(layer.n_out);
+            for (int u = 0; u < layer.n_out; ++u) out[u] += double(column[u]) * v;
+        }
+    };
+    auto crossing_time = [&](int l, int u) {
+        const int k = first[size_t(l)] + u;
+        if (view.activations[l] == Activation::Identity || slope[k] == 0) return 2.0;
+        const bool on = on_slope[k] == 1.0;
+        if (on == (slope[k] > 0)) return 2.0;  // moving away from zero
+        return -intercept[k] / slope[k];
+    };
+    // The first piece: forward at t = 0 with the slopes along the line.
+    double base_logit = 0;
+    {
+        const double* in_intercept = start;
+        const double* in_slope = direction;
+        for (int l = 0; l < view.layers; ++l) {
+            if (l == hidden) {  // the output unit
+                base_logit = double(layers[size_t(l)].bias[0]);
+                for (int i = 0; i < layers[size_t(l)].n_in; ++i)
+                    base_logit +=
+                        double(layers[size_t(l)].kernel[size_t(i) * size_t(layers[size_t(l)].n_out)]) * in_intercept[i];
+                break;
+            }
+            const int k0 = first[size_t(l)];
+            multiply(layers[size_t(l)], in_intercept, true, intercept + k0);
+            multiply(layers[size_t(l)], in_slope, false, slope + k0);
+            for (int u = 0; u < view.units[l]; ++u) {
+                const double c = intercept[k0 + u], m = slope[k0 + u];
+                const bool on = c > 0 || (c == 0 && m > 0);
+                on_slope[k0 + u] = on ? 1.0 : off_slope(view.activations[l]);
+                change_a[u] = on_slope[k0 + u] * c;
+                change_b[u] = on_slope[k0 + u] * m;
+                crossing[k0 + u] = crossing_time(l, u);
+            }
+            std::copy(change_a, change_a + view.units[l], change_c);
+            std::copy(change_b, change_b + view.units[l], change_d);
+            in_intercept = change_c;
+            in_slope = change_d;
+        }
+    }
+    // The logit at x: a plain forward pass (from x's own values, not the tracked line).
+    double logit = 0;
+    {
+        std::vector<double> h(dense_x, dense_x + n), z;
+        for (int l = 0; l < view.layers; ++l) {
+            z.resize(size_t(view.units[l]));
+            multiply(layers[size_t(l)], h.data(), true, z.data());
+            if (l == hidden) {
+                logit = z[0];
+                break;
+            }
+            for (double& v : z) v = v > 0 ? v : off_slope(view.activations[l]) * v;
+            h.swap(z);
+        }
+    }
+    // Backward on the first piece: q of the top hidden layer is the output row; below, q = W^T (slope . q).
+    for (int l = hidden - 1; l >= 0; --l) {
+        const DenseLayer& above = layers[size_t(l) + 1];
+        for (int i = 0; i < view.units[l]; ++i) {
+            const float* column = above.kernel + size_t(i) * size_t(above.n_out);
+            double total = 0;
+            for (int u = 0; u < above.n_out; ++u)
+                total += double(column[u]) *
+                         (l + 1 == hidden ? 1.0 : on_slope[first[size_t(l) + 1] + u] * q[first[size_t(l) + 1] + u]);
+            q[first[size_t(l)] + i] = total;
+        }
+    }
+    const int width0 = view.units[0];
+    std::fill(integral, integral + width0, 0.0);
+    double t = 0;
+    int pieces = 1;
+    for (;;) {
+        // The next switch: the earliest crossing ahead.
+        double next = 1;
+        int switch_layer = -1, switch_unit = -1;
+        for (int l = 0; l < hidden; ++l)
+            for (int u = 0; u < view.units[l]; ++u)
+                if (crossing[first[size_t(l)] + u] < next) {
+                    next = crossing[first[size_t(l)] + u];
+                    switch_layer = l;
+                    switch_unit = u;
+                }
+        next = std::max(next, t);
+        if (hidden == 0)
+            integral[0] += next - t;
+        else
+            for (int u = 0; u < width0; ++u) integral[u] += (next - t) * on_slope[u] * q[u];
+        t = next;
+        if (switch_layer < 0) break;
+        if (++pieces > max_pieces) return 0;
+        const int l = switch_layer, k = first[size_t(l)] + switch_unit;
+        const double was = on_slope[k];
+        on_slope[k] = was == 1.0 ? off_slope(view.activations[l]) : 1.0;
+        const double delta = on_slope[k] - was;
+        crossing[k] = crossing_time(l, switch_unit);
+        // Up: the layers above see the unit's activation change by delta (intercept + t slope).
+        if (l + 1 < hidden) {
+            const DenseLayer& above = layers[size_t(l) + 1];
+            const float* column = above.kernel + size_t(switch_unit) * size_t(above.n_out);
+            const double dc = delta * intercept[k], dm = delta * slope[k];
+            int layer = l + 1;
+            for (int u = 0; u < above.n_out; ++u) {
+                change_a[u] = double(column[u]) * dc;
+                change_b[u] = double(column[u]) * dm;
+            }
+            for (;;) {
+                const int k0 = first[size_t(layer)];
+                for (int u = 0; u < view.units[layer]; ++u) {
+                    intercept[k0 + u] += change_a[u];
+                    slope[k0 + u] += change_b[u];
+                    crossing[k0 + u] = std::max(t, crossing_time(layer, u));
+                }
+                if (layer + 1 >= hidden) break;
+                for (int u = 0; u < view.units[layer]; ++u) {
+                    change_c[u] = on_slope[k0 + u] * change_a[u];
+                    change_d[u] = on_slope[k0 + u] * change_b[u];
+                }
+                multiply(layers[size_t(layer) + 1], change_c, false, change_a);
+                multiply(layers[size_t(layer) + 1], change_d, false, change_b);
+                ++layer;
+            }
+        }
+        // Down: q of the layers below through row switch_unit of this layer's kernel, then densely.
+        if (l > 0) {
+            const DenseLayer& here = layers[size_t(l)];
+            const double dr = delta * q[k];
+            for (int i = 0; i < here.n_in; ++i)
+                change_a[i] = double(here.kernel[size_t(i) * size_t(here.n_out) + size_t(switch_unit)]) * dr;
+            for (int layer = l - 1;; --layer) {
+                const int k0 = first[size_t(layer)];
+                for (int u = 0; u < view.units[layer]; ++u) q[k0 + u] += change_a[u];
+                if (layer == 0) break;
+                const DenseLayer& below_kernel = layers[size_t(layer)];
+                for (int i = 0; i < below_kernel.n_in; ++i) {
+                    const float* column = below_kernel.kernel + size_t(i) * size_t(below_kernel.n_out);
+                    double total = 0;
+                    for (int u = 0; u < below_kernel.n_out; ++u)
+                        total += double(column[u]) * on_slope[k0 + u] * change_a[u];
+                    change_b[i] = total;
+                }
+                std::copy(change_b, change_b + below_kernel.n_in, change_a);
+            }
+        }
+    }
+    // d logit / d input, integrated: the first kernel's transpose times the integral of r.
+    const DenseLayer& layer0 = layers[0];
+    for (int i = 0; i < n; ++i) {
+        const float* column = layer0.kernel + size_t(i) * size_t(layer0.n_out);
+        double total = 0;
+        for (int u = 0; u < layer0.n_out; ++u) total += double(column[u]) * integral[u];
+        gradient[i] = total;
+    }
+    int d = 0, e = 0;
+    for (int j = 0; j < view.inputs; ++j) {
+        const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
+        double total = 0;
+        for (int w = 0; w < width; ++w, ++d) total += direction[d] * gradient[d];
         phi[j] = total;
     }
     phi[view.inputs] = base_logit;

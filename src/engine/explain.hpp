@@ -21,19 +21,25 @@ namespace dendrite::engine {
 // For a row, o_k is 1 when x follows the path at every split on k, A the set of such k, and feature k gets
 // value * (o_k - z_k) * F(o_k ? A - {k} : A) / z_k: the terms of the path-dependent Shapley sum, grouped
 // (the same numbers as Algorithm 2, in trees x leaves x depth steps instead of trees x leaves x depth^2,
-// as Fast TreeSHAP v2 (Yang 2021) does). A tree with a zero share somewhere takes Algorithm 2.
+// as Fast TreeSHAP v2 (Yang 2021) does). Stored as G(B) = value * F(B) and 1 / z_k per factor, so that k
+// gets G(A - {k}) * (o_k / z_k - 1) with no branch (a row's agreements are random, so branches on them
+// mispredict half the time). A tree with a zero share somewhere takes Algorithm 2.
 struct TreeShapScratch {
     struct PathElement {
         int feature;
         double zero_fraction, one_fraction, weight;
     };
     struct Leaf {
-        double value;
         int factors;       // d: distinct features on the path
-        int first_split;   // into split_node / split_left / split_factor
-        int splits;        // the path's length
-        int first_factor;  // into factor_feature / factor_zero / factor_inverse_zero
+        int first_split;   // into splits
+        int splits;        // the path's length, padded to the tree's depth (see tree_shap)
+        int first_factor;  // into factor_feature / factor_multiplier
         size_t first_sum;  // into subset_sums (2^d of them)
+    };
+    struct Split {
+        int32_t node;    // the ensemble's node index
+        uint8_t left;    // the path goes left there
+        uint8_t factor;  // k
     };
     std::vector<PathElement> path;        // Algorithm 2's
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
@@ -42,11 +48,11 @@ struct TreeShapScratch {
     std::vector<Leaf> leaves;
     std::vector<int32_t> tree_first_leaf;  // per tree, + 1
     std::vector<uint8_t> tree_needs_algorithm_2;
-    std::vector<int32_t> split_node;  // the ensemble's node index
-    std::vector<uint8_t> split_left, split_factor;
+    std::vector<Split> splits;
     std::vector<int32_t> factor_feature;
-    std::vector<double> factor_zero, factor_inverse_zero, subset_sums;
-    std::vector<uint8_t> goes_left;  // per node, for the row at hand
+    std::vector<double> factor_multiplier, subset_sums;  // 1 / z_k; G(B)
+    std::vector<uint8_t> goes_left;                      // per node, for the row at hand
+    std::vector<double> accumulated;                     // the row's phi, and a slot for padding terms
 };  // Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
 // attribution for tree ensembles") of the ensemble at x, with the per-leaf tables above. Writes view.features + 1 doubles:
 // phi[i] is feature i's contribution, phi[features] the bias (the base margin plus every tree's expected
@@ -82,6 +88,11 @@ void integrated_gradients(const NetworkView& view, const float* x, const float* 
 int integrated_gradients_exact(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
                                double* phi);
 bool piecewise_linear(const NetworkView& view) noexcept;
+
+// The same sum by a forward and a backward pass per piece (the reference integrated_gradients_exact, which
+// follows the switches incrementally, is tested against).
+int integrated_gradients_by_pieces(const NetworkView& view, const float* x, const float* baseline, int max_pieces,
+                                   double* phi);
 
 // The same with steps doubled from 16 until the attributions add up to the logit difference within
 // tolerance (relative to max(1, |difference|)), at most max_steps; a piecewise-linear network takes the exact

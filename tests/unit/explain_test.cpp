@@ -361,6 +361,12 @@ TEST(Explain, ExactIntegratedGradientsOfPiecewiseLinearNetworks) {
                 for (int i = 0; i < 5; ++i) sum += exact[i];
                 EXPECT_NEAR(sum, exact[6] - exact[5], 1e-9 * std::max(1.0, std::abs(exact[6] - exact[5])))
                     << activation_name(activation) << " pieces " << pieces;
+                // The same as a forward and a backward pass per piece (which counts more pieces: it steps
+                // past each switch by a sliver where rounding leaves the unit's sign unsettled).
+                double by_pieces[7];
+                EXPECT_GE(integrated_gradients_by_pieces(view, x, baseline, 100000, by_pieces), pieces);
+                for (int i = 0; i < 7; ++i)
+                    EXPECT_NEAR(exact[i], by_pieces[i], 1e-9 * std::max(1.0, std::abs(by_pieces[i])));
                 integrated_gradients(view, x, baseline, 16384, simpson);
                 for (int i = 0; i < 7; ++i)
                     EXPECT_NEAR(exact[i], simpson[i], 2e-3 * std::max(1.0, std::abs(simpson[i])))
@@ -371,4 +377,43 @@ TEST(Explain, ExactIntegratedGradientsOfPiecewiseLinearNetworks) {
     EXPECT_FALSE(piecewise_linear(SpecView(normalized.spec(), normalized.parameters().data()).view()));
     const Network smooth = random_network(Activation::Tanh, false, false, 1);
     EXPECT_FALSE(piecewise_linear(SpecView(smooth.spec(), smooth.parameters().data()).view()));
+}
+
+// The incremental sum on networks of other depths (no hidden layer; three, where a switch spreads densely
+// up and down) and widths: the same as a forward and a backward pass per piece, and adding up.
+TEST(Explain, ExactIntegratedGradientsAtOtherDepths) {
+    Rng rng(53);
+    for (const std::vector<int>& hidden :
+         {std::vector<int>{}, std::vector<int>{7, 5, 4}, std::vector<int>{16, 3, 9, 5}}) {
+        for (Activation activation : {Activation::Relu, Activation::LeakyRelu}) {
+            NetworkSpec spec = NetworkSpec::binary_classifier(6, hidden, activation);
+            Network network(spec);
+            Rng init(rng.below(1000));
+            network.initialize(init);
+            for (size_t l = 0; l < spec.layers.size(); ++l)
+                for (int u = 0; u < spec.layers[l].units; ++u)
+                    network.parameters()[spec.bias_offset(l) + size_t(u)] = float(0.4 * init.normal());
+            const SpecView spec_view(network.spec(), network.parameters().data());
+            for (int row = 0; row < 20; ++row) {
+                float x[6], baseline[6];
+                for (int i = 0; i < 6; ++i) {
+                    x[i] = float(3 * rng.normal());
+                    baseline[i] = float(0.5 * rng.normal());
+                }
+                double exact[8], by_pieces[8];
+                const int pieces = integrated_gradients_exact(spec_view.view(), x, baseline, 100000, exact);
+                ASSERT_GT(pieces, 0);
+                EXPECT_GE(integrated_gradients_by_pieces(spec_view.view(), x, baseline, 100000, by_pieces), pieces);
+                double sum = 0;
+                for (int i = 0; i < 6; ++i) sum += exact[i];
+                EXPECT_NEAR(sum, exact[7] - exact[6], 1e-9 * std::max(1.0, std::abs(exact[7] - exact[6])));
+                for (int i = 0; i < 8; ++i)
+                    EXPECT_NEAR(exact[i], by_pieces[i], 1e-9 * std::max(1.0, std::abs(by_pieces[i])))
+                        << hidden.size() << " hidden layers, " << activation_name(activation) << ", output " << i;
+                if (hidden.empty()) {
+                    EXPECT_EQ(pieces, 1);
+                }
+            }
+        }
+    }
 }
