@@ -69,6 +69,77 @@ SELECT max(logit - total) - min(logit - total) < 0.01 AS same_baseline_logit FRO
 SELECT feature, round(mean_abs_contribution::numeric, 2) AS importance
   FROM dendrite.feature_importance('reasons_mlp', 'SELECT * FROM card_payments WHERE id <= 300');
 
+-- The query form: the rows of a query scoring at least min_score, each with its top reasons (history computed
+-- offline, as score_query computes it: the same scores, the same rows).
+CREATE TEMP TABLE explained AS
+SELECT * FROM dendrite.explain_query('reasons', 'SELECT * FROM card_payments', 'id', top => 2, min_score => 0.5);
+CREATE TEMP TABLE scored AS SELECT * FROM dendrite.score_query('reasons', 'SELECT * FROM card_payments', 'id');
+SELECT count(DISTINCT key) AS rows, count(*) AS reasons, min(rank) AS first_rank, max(rank) AS last_rank,
+       (SELECT count(*) FROM scored WHERE score >= 0.5) AS scored_at_least_half,
+       count(*) FILTER (WHERE e.score = s.score) AS same_scores
+  FROM explained e JOIN scored s USING (key);
+SELECT key, round(score::numeric, 3) AS score, rank, feature, input, value, round(contribution::numeric, 3) AS contribution
+  FROM explained ORDER BY score DESC, key::int, rank LIMIT 4;
+-- With every reason, a row's contributions add up to its logit up to the bias, as dendrite.explain's do.
+CREATE TEMP TABLE query_sums AS
+SELECT key, ln(min(score) / (1 - min(score))) AS logit, sum(contribution) AS total
+  FROM dendrite.explain_query('reasons', 'SELECT * FROM card_payments WHERE id <= 50', 'id', 100) GROUP BY key;
+SELECT count(*) AS rows, max(logit - total) - min(logit - total) < 1e-6 AS same_bias FROM query_sums;
+-- Errors: top below 1, min_score outside [0, 1], a key the query lacks.
+SELECT * FROM dendrite.explain_query('reasons', 'SELECT * FROM card_payments', 'id', 0);
+SELECT * FROM dendrite.explain_query('reasons', 'SELECT * FROM card_payments', 'id', min_score => 1.5);
+SELECT * FROM dendrite.explain_query('reasons', 'SELECT * FROM card_payments', 'nosuch');
+
+-- 'log,reasons': a guard keeps the top reasons of each row it flags beside the decision, as dendrite.explain's
+-- columns (only flagged rows pay for them). The row guard and guard_batch over a transition table keep the
+-- same reasons for the same rows.
+CREATE TABLE logged_payments (LIKE card_payments, PRIMARY KEY (id));
+CREATE TRIGGER log_fraud BEFORE INSERT ON logged_payments FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('reasons', 'log,reasons', '0.5');
+INSERT INTO logged_payments SELECT * FROM card_payments WHERE id <= 1000;
+-- (A new session, so that the batch starts from the same history as the row guard did, not after its rows.)
+\c
+SET client_min_messages = warning;
+CREATE TABLE batch_payments (LIKE card_payments, PRIMARY KEY (id));
+CREATE TRIGGER log_fraud AFTER INSERT ON batch_payments REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('reasons', 'log,reasons', '0.5');
+INSERT INTO batch_payments SELECT * FROM card_payments WHERE id <= 1000;
+SELECT table_name, decision, count(*) AS rows, count(reasons) AS with_reasons,
+       min(jsonb_array_length(reasons)) AS fewest, max(jsonb_array_length(reasons)) AS most
+  FROM dendrite.predictions WHERE table_name IN ('public.logged_payments', 'public.batch_payments')
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) AS flagged, count(*) FILTER (WHERE r.reasons = b.reasons) AS same_reasons
+  FROM dendrite.predictions r JOIN dendrite.predictions b USING (row_key)
+ WHERE r.table_name = 'public.logged_payments' AND b.table_name = 'public.batch_payments' AND r.decision = 'flag';
+-- Each reason: positive, largest first, with the row's value of its input.
+SELECT count(*) AS reasons,
+       count(*) FILTER (WHERE (e.r->>'contribution')::float8 > 0) AS positive,
+       count(*) FILTER (WHERE e.n = 1 OR (e.r->>'contribution')::float8 <=
+                              (d.reasons->(e.n::int - 2)->>'contribution')::float8) AS in_order,
+       count(*) FILTER (WHERE e.r->>'value' = CASE e.r->>'input' WHEN 'card' THEN p.card WHEN 'merchant' THEN p.merchant
+                                                  WHEN 'amount' THEN p.amount::text
+                                                  WHEN 'card_present' THEN left(p.card_present::text, 1) END)
+         AS values_match
+  FROM dendrite.predictions d, jsonb_array_elements(d.reasons) WITH ORDINALITY e(r, n), logged_payments p
+ WHERE d.table_name = 'public.logged_payments' AND p.id::text = d.row_key;
+SELECT d.row_key, round(d.score::numeric, 3) AS score, e.n AS rank, e.r->>'feature' AS feature,
+       e.r->>'input' AS input, e.r->>'value' AS value, round((e.r->>'contribution')::numeric, 3) AS contribution
+  FROM (SELECT * FROM dendrite.predictions WHERE table_name = 'public.logged_payments' AND decision = 'flag'
+         ORDER BY score DESC, row_key LIMIT 1) d, jsonb_array_elements(d.reasons) WITH ORDINALITY e(r, n);
+-- (The decisions go: later suites count dendrite.predictions.)
+DELETE FROM dendrite.predictions WHERE table_name IN ('public.logged_payments', 'public.batch_payments');
+-- 'reasons' needs 'log'; the row capture keeps no row to explain.
+CREATE TABLE more_payments (LIKE card_payments, PRIMARY KEY (id));
+CREATE TRIGGER flag_only BEFORE INSERT ON more_payments FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('reasons', 'flag,reasons', '0.5', 'fraud');
+INSERT INTO more_payments SELECT * FROM card_payments WHERE id = 1;
+DROP TRIGGER flag_only ON more_payments;
+CREATE TRIGGER capture BEFORE INSERT ON more_payments FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('reasons', 'log,reasons', '0.5');
+CREATE TRIGGER capture_end AFTER INSERT ON more_payments FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('reasons', 'log,reasons', '0.5');
+INSERT INTO more_payments SELECT * FROM card_payments WHERE id = 1;
+
 -- Errors: a version with nothing to explain it from (a network without its training means, as versions
 -- trained before 0.4.0 are), top below 1, something that is not a row, no such model.
 DELETE FROM dendrite.feature_baselines

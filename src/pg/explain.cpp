@@ -6,6 +6,7 @@
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/cache_eviction.hpp"
+#include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/query_pass.hpp"
 #include "pg/values.hpp"
@@ -14,6 +15,8 @@
 
 extern "C" {
 #include "funcapi.h"
+#include "utils/float.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 }
 
@@ -212,6 +215,34 @@ char* reasons_text(const Reason* reasons, int n, int top) {
     return text.data;
 }
 
+char* reasons_json(const Reason* reasons, int n, int top) {
+    StringInfoData json;
+    initStringInfo(&json);
+    appendStringInfoChar(&json, '[');
+    for (int r = 0, shown = 0; r < n && shown < top && reasons[r].contribution > 0; ++r, ++shown) {
+        const Reason& reason = reasons[r];
+        appendStringInfoString(&json, shown ? ", {\"feature\": " : "{\"feature\": ");
+        escape_json(&json, reason.feature);
+        appendStringInfoString(&json, ", \"input\": ");
+        escape_json(&json, reason.input);
+        appendStringInfoString(&json, ", \"value\": ");
+        if (reason.value)
+            escape_json(&json, reason.value);
+        else
+            appendStringInfoString(&json, "null");
+        appendStringInfo(&json, ", \"contribution\": %s}", float8out_internal(reason.contribution));
+    }
+    appendStringInfoChar(&json, ']');
+    return json.data;
+}
+
+char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
+    const InputGroups groups = input_groups(version);
+    Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
+    const int n = explain_features(version, groups, binding, x, reasons);
+    return reasons_json(reasons, n, top);
+}
+
 }  // namespace dendrite::pg
 
 using namespace dendrite::pg;
@@ -337,5 +368,73 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
         bool nulls[4] = {false, false, false, false};
         tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
     }
+    return (Datum)0;
+}
+
+namespace {
+
+// explain_query's pass: each row of the query (at or after since, scoring at least min_score) with its top
+// reasons, one output row per reason.
+struct ExplainQuery {
+    KeyedOutput out;  // for the key column (its own rows are put here, not by emit_keyed_row)
+    const CachedVersion* version;
+    InputGroups groups;
+    Reason* reasons;
+    float* scratch;
+    int top;
+    double min_score;
+    const RowBinding* binding;
+};
+
+void emit_explanation(void* context, const float* features, TupleTableSlot* slot) {
+    auto* s = static_cast<ExplainQuery*>(context);
+    const double score = dendrite::engine::score_one(s->version->scorer, features, s->scratch);
+    if (score < s->min_score) return;
+    MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
+    char* key = row_key_text(&s->out, slot);
+    const int n = explain_features(s->version, s->groups, s->binding, features, s->reasons);
+    for (int r = 0; r < n && r < s->top; ++r) {
+        const Reason& reason = s->reasons[r];
+        Datum values[7] = {key ? CStringGetTextDatum(key) : Datum(0),
+                           Float8GetDatum(score),
+                           Int32GetDatum(r + 1),
+                           CStringGetTextDatum(reason.feature),
+                           CStringGetTextDatum(reason.input),
+                           reason.value ? CStringGetTextDatum(reason.value) : Datum(0),
+                           Float8GetDatum(reason.contribution)};
+        bool nulls[7] = {key == nullptr, false, false, false, false, reason.value == nullptr, false};
+        tuplestore_putvalues(s->out.result->setResult, s->out.result->setDesc, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(s->out.row_context);
+}
+
+}  // namespace
+
+// dendrite.explain_query(model, query, key, top, min_score, since): every row's top reasons, in one ordered
+// pass (history features computed offline, as score_query computes them).
+DENDRITE_FUNCTION(dendrite_explain_query) {
+    char* model = required_text_argument(fcinfo, 0, "model");
+    char* query = required_text_argument(fcinfo, 1, "query");
+    const int top = PG_ARGISNULL(3) ? 3 : PG_GETARG_INT32(3);
+    if (top < 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("top must be at least 1")));
+    const double min_score = PG_ARGISNULL(4) ? 0 : PG_GETARG_FLOAT8(4);
+    if (!(min_score >= 0 && min_score <= 1))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("min_score must be between 0 and 1")));
+    const Timestamp since = since_argument(fcinfo, 5);
+    const CachedVersion* version = serving_version(model);
+    require_explainable(version, model);
+    ExplainQuery s{};
+    start_keyed_output(fcinfo, &s.out, PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+    s.out.row_context = AllocSetContextCreate(CurrentMemoryContext, "explain_query row", ALLOCSET_DEFAULT_SIZES);
+    s.version = version;
+    s.groups = input_groups(version);
+    s.reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));
+    s.scratch = static_cast<float*>(palloc(sizeof(float) * version->scratch_floats));
+    s.top = top;
+    s.min_score = min_score;
+    connect_spi();
+    offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding);
+    finish_spi();
     return (Datum)0;
 }

@@ -36,5 +36,11 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
 // "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
 // the score.
 char* reasons_text(const Reason* reasons, int n, int top);
+// The same as a JSON array of dendrite.explain's columns, [{"feature": ..., "input": ..., "value": ...,
+// "contribution": ...}, ...], what a guard's 'log,reasons' keeps in dendrite.predictions.
+char* reasons_json(const Reason* reasons, int n, int top);
+// The first top reasons of the row loaded in binding, whose features are x, as reasons_json writes them.
+// The version must be explainable.
+char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
 
 }  // namespace dendrite::pg

@@ -45,6 +45,29 @@ namespace dendrite::pg {
 
 namespace {
 
+constexpr int kLoggedReasons = 5;  // 'log,reasons' keeps this many (dendrite.explain's default top)
+
+// 'log,reasons' in the batch trigger: the reasons of the chunk's flagged rows (NULL for the others), read
+// back from the transition table from chunk_pointer (where the chunk starts) to load their values; their
+// features are x's. Only chunks with a flagged row pay for the second read.
+char** chunk_reasons(GuardState* state, Tuplestorestate* rows, int chunk_pointer, TupleTableSlot* slot, int n,
+                     const float* scores, const float* x) {
+    bool any = false;
+    for (int i = 0; i < n && !any; ++i) any = scores[i] >= state->threshold;
+    if (!any) return nullptr;
+    char** reasons = static_cast<char**>(palloc0(sizeof(char*) * n));
+    const int n_features = state->version->n_features;
+    tuplestore_select_read_pointer(rows, chunk_pointer);
+    for (int i = 0; i < n; ++i) {
+        if (!tuplestore_gettupleslot(rows, true, false, slot)) break;
+        if (scores[i] < state->threshold) continue;
+        slot_getallattrs(slot);
+        load_slot(&state->binding, slot);
+        reasons[i] = row_reasons_json(state->version, &state->binding, x + size_t(i) * n_features, kLoggedReasons);
+    }
+    return reasons;
+}
+
 // guard_batch AFTER INSERT ... REFERENCING NEW TABLE: the statement's rows read back from the transition
 // table, featurized and scored kBatchRows at a time.
 void score_transition_table(GuardState* state, TriggerData* trigger) {
@@ -57,6 +80,7 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
 
     Tuplestorestate* rows = trigger->tg_newtable;
     const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+    const int chunk_pointer = state->reasons ? tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND) : -1;
     tuplestore_select_read_pointer(rows, read_pointer);
     tuplestore_rescan(rows);
     TupleTableSlot* slot = MakeSingleTupleTableSlot(RelationGetDescr(trigger->tg_relation), &TTSOpsMinimalTuple);
@@ -76,6 +100,7 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
         ExecClearTuple(slot);
         MemoryContextReset(chunk_context);
         MemoryContext old = MemoryContextSwitchTo(chunk_context);
+        if (chunk_pointer >= 0) tuplestore_copy_read_pointer(rows, read_pointer, chunk_pointer);
         int n = 0;
         while (n < kBatchRows) {
             if (!tuplestore_gettupleslot(rows, true, false, slot)) {
@@ -96,7 +121,12 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
         }
         if (n > 0) {
             engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
-            act_on_rows(&actions, n, scores, key_values, key_nulls);
+            char** reasons = nullptr;
+            if (state->reasons) {
+                reasons = chunk_reasons(state, rows, chunk_pointer, slot, n, scores, x);
+                tuplestore_select_read_pointer(rows, read_pointer);
+            }
+            act_on_rows(&actions, n, scores, key_values, key_nulls, reasons);
         }
         MemoryContextSwitchTo(old);
     }
@@ -138,7 +168,10 @@ DENDRITE_FUNCTION(dendrite_guard) {
     if (state->log) {
         char* key = key_text(state);
         float score_value = float(score);
-        log_decisions(state, 1, &key, &score_value);
+        char* reasons = over && state->reasons
+                            ? row_reasons_json(state->version, &state->binding, state->x, kLoggedReasons)
+                            : nullptr;
+        log_decisions(state, 1, &key, &score_value, &reasons);
     }
     if (state->flag) {
         // The row is already deformed in the binding: form the flagged tuple from those values rather

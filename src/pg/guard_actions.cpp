@@ -90,7 +90,7 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
 // values it computed: no permission, CHECK or trigger of the table applies (0.4.0 dropped its foreign key;
 // rows of dropped versions are deleted by a trigger on dendrite.model_versions instead). The rows belong to
 // the current (sub)transaction like any other write.
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores) {
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons) {
     // Opened and closed per call: a trigger learns of no statement end at which to close relation and
     // indexes, and a reference left open would be a leak at commit. After the first call the lock and the
     // relcache entries are local hits.
@@ -121,6 +121,7 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
         set(4, Float8GetDatum(state->threshold));
         set(5, double(scores[i]) >= state->threshold ? flag : pass);
         set(6, now);
+        if (reasons && reasons[i]) set(7, DirectFunctionCall1(jsonb_in, CStringGetDatum(reasons[i])));
         ExecStoreVirtualTuple(slot);
         table_tuple_insert(relation, slot, command, 0, nullptr);
         if (info->ri_NumIndices > 0) {
@@ -173,8 +174,8 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
 }
 
 // n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
-void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values,
-                 const bool* key_nulls) {
+void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
+                 char* const* reasons) {
     const GuardState* state = actions->state;
     auto key_of = [&](int i) -> char* {
         if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
@@ -185,7 +186,7 @@ void act_on_rows(const RowActions* actions, int n, const float* scores, const Da
             if (scores[i] >= state->threshold) reject(state, scores[i], key_of(i));
     if (state->log) {
         for (int i = 0; i < n; ++i) actions->keys[i] = key_of(i);
-        log_decisions(state, n, actions->keys, scores);
+        log_decisions(state, n, actions->keys, scores, reasons);
     }
     if (state->flag) {
         // The flagged rows' keys and flag values as arrays: one UPDATE for the chunk.

@@ -12,8 +12,9 @@ constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on 
 // Raises SF001 for a row whose score reached the threshold (key: the row's key as text, or NULL; reasons:
 // the explanation for the DETAIL, or NULL).
 [[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons = nullptr);
-// Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions.
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores);
+// Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions; reasons (NULL, or per
+// row a JSON array or NULL) into its reasons column, which 'reasons' resolved.
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons = nullptr);
 // A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
 Datum flag_value(Oid type, double score, bool over);
 
@@ -29,7 +30,9 @@ struct RowActions {
 };
 
 void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only);
-void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls);
+// reasons: NULL, or per row the JSON that 'log' keeps (see log_decisions).
+void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
+                 char* const* reasons = nullptr);
 void end_actions(const RowActions* actions);
 
 }  // namespace dendrite::pg

@@ -8,6 +8,7 @@
 
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+#include "pg/explain.hpp"
 #include "pg/values.hpp"
 
 extern "C" {
@@ -34,15 +35,15 @@ namespace {
 
 // The columns of dendrite.predictions that 'log' fills, found by name (the layout is the same in every
 // version, but attribute numbers need not be: a column dropped and added back by an upgrade would move).
-const char* const kLogColumns[7] = {"version_id", "table_name", "row_key",     "score",
-                                    "threshold",  "decision",   "predicted_at"};
+const char* const kLogColumns[8] = {"version_id", "table_name", "row_key",      "score",
+                                    "threshold",  "decision",   "predicted_at", "reasons"};
 
 void resolve_log_relation(GuardState* state) {
     state->log_relation = get_relname_relid("predictions", get_namespace_oid("dendrite", false));
     if (!OidIsValid(state->log_relation))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
                         errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
-    for (int c = 0; c < 7; ++c) {
+    for (int c = 0; c < (state->reasons ? 8 : 7); ++c) {
         const AttrNumber attnum = get_attnum(state->log_relation, kLogColumns[c]);
         if (attnum == InvalidAttrNumber)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -55,7 +56,8 @@ void resolve_log_relation(GuardState* state) {
 [[noreturn]] void bad_argument(const char* function, const char* message, const char* detail) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: %s", function, message),
                     detail ? errdetail("%s", detail) : 0,
-                    errhint("Arguments: model, action ('reject', 'flag', 'log', 'reject,log' or 'flag,log'), "
+                    errhint("Arguments: model, action ('reject', 'flag', 'log', 'reject,log' or 'flag,log'; 'reasons' "
+                            "added to 'log' keeps why flagged rows scored high), "
                             "threshold (0..1 or 'default'), flag columns (comma-separated), key column.")));
     pg_unreachable();
 }
@@ -82,6 +84,8 @@ void parse_action(GuardState* state, const char* action) {
             state->flag = true;
         else if (strcmp(word, "log") == 0)
             state->log = true;
+        else if (strcmp(word, "reasons") == 0)
+            state->reasons = true;
         else
             bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
     }
@@ -89,6 +93,10 @@ void parse_action(GuardState* state, const char* action) {
     if (state->reject && state->flag)
         bad_argument(state->function, "'reject' and 'flag' exclude each other",
                      "A rejected row is never written, so there is nothing to flag.");
+    if (state->reasons && !state->log)
+        bad_argument(state->function, "'reasons' needs 'log'",
+                     "The reasons of flagged rows are kept in dendrite.predictions beside the logged decision, as in "
+                     "'log,reasons' or 'flag,log,reasons'.");
 }
 
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
@@ -175,6 +183,21 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     // A row trigger fired BEFORE sees no stored generated column yet: compute those the model reads.
     if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
         bind_generated_inputs(&state->binding, relation, context);
+    if (state->reasons) {
+        if (batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("%s: 'reasons' is not supported by the row capture", function),
+                            errdetail("The capture featurizes and scores its rows on a helper thread and keeps neither "
+                                      "their features nor their values."),
+                            errhint("Use dendrite.guard, or dendrite.guard_batch with REFERENCING NEW TABLE.")));
+        if (const char* why = unexplainable(state->version)) {
+            ereport(NOTICE, (errmsg("%s: the reasons of flagged rows are not logged: version %d of model \"%s\" "
+                                    "cannot be explained: %s",
+                                    function, state->version->version, state->model, why),
+                             errhint("Retrain the model.")));
+            state->reasons = false;
+        }
+    }
     if (!batch) {  // the batch trigger's buffers (~1 MB) are its statement's, not kept between statements
         state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1)));
         state->scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->scratch_floats)));

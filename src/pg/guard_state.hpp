@@ -22,6 +22,7 @@ struct GuardState {
     const char* function;  // "dendrite.guard" or "dendrite.guard_batch", for messages
     char* model;
     bool reject, flag, log;
+    bool reasons;  // 'reasons': log the top reasons of flagged rows (needs 'log'; explainable versions only)
     bool default_threshold;
     double threshold;
     int n_flag_columns;
@@ -33,8 +34,8 @@ struct GuardState {
     int16 key_typlen;
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
-    Oid log_relation;  // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
-    int log_attributes[7];
+    Oid log_relation;       // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
+    int log_attributes[8];  // the last, reasons, only with 'reasons'
     RowBinding binding;
     float* x;          // the row trigger's feature vector (the batch trigger allocates its own per statement)
     float* scratch;    // forward_one's

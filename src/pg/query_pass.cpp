@@ -173,7 +173,7 @@ int time_input(const CachedFeaturizer* featurizer) {
 }  // namespace
 
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
-                  ExpectRows expect) {
+                  ExpectRows expect, const RowBinding** bound) {
     const int time_index = time_input(featurizer);
     if (since != DT_NOBEGIN && time_index < 0)
         ereport(ERROR,
@@ -204,6 +204,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         ExpectRows expect;
         RowBinding binding;
         MemoryContext pass_context;
+        const RowBinding** bound;
     } pass{featurizer,
            engine_featurizer,
            history,
@@ -214,10 +215,12 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
            context,
            expect,
            {},
-           CurrentMemoryContext};
+           CurrentMemoryContext,
+           bound};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* p = static_cast<Pass*>(context);
                            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
+                           if (p->bound) *p->bound = &p->binding;
                            if (p->expect && estimated_rows >= 0) p->expect(p->context, estimated_rows);
                        },
                        [](void* context, TupleTableSlot* slot) {
@@ -241,7 +244,7 @@ void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* k
     out->result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 }
 
-void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
+char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
     if (s->key_attnum == 0) {
         s->key_attnum = -1;
         if (s->key) {
@@ -254,12 +257,14 @@ void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
                               &varlena);
         }
     }
-    Datum values[2] = {(Datum)0, value};
-    bool nulls[2] = {true, false};
-    if (s->key_attnum > 0 && !slot->tts_isnull[s->key_attnum - 1]) {
-        values[0] = CStringGetTextDatum(OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]));
-        nulls[0] = false;
-    }
+    if (s->key_attnum <= 0 || slot->tts_isnull[s->key_attnum - 1]) return nullptr;
+    return OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]);
+}
+
+void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
+    char* key = row_key_text(s, slot);
+    Datum values[2] = {key ? CStringGetTextDatum(key) : Datum(0), value};
+    bool nulls[2] = {key == nullptr, false};
     tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
 }
 

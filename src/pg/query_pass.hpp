@@ -11,6 +11,8 @@ extern "C" {
 
 namespace dendrite::pg {
 
+struct RowBinding;  // row_binding.hpp
+
 // A pass over the rows of a query: start once before any row (the result's descriptor and the planner's
 // estimate of its rows, -1 when unknown), then row for each row, fully deformed in slot.
 struct RowVisitor {
@@ -54,8 +56,10 @@ void select_rows(const char* query, const char* what, const RowVisitor& visitor)
 typedef void (*EmitRow)(void* context, const float* features, TupleTableSlot* slot);
 // Before the first row: the planner's estimate of the query's rows (to size buffers once).
 typedef void (*ExpectRows)(void* context, double estimated_rows);
+// bound, if not NULL, gets the pass's row binding before the first row (valid while the pass runs: emit
+// can read the row's values, derived columns included, in it).
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
-                  ExpectRows expect = nullptr);
+                  ExpectRows expect = nullptr, const RowBinding** bound = nullptr);
 
 // Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
 // no time input (time_index < 0); never when the row's time is NULL.
@@ -80,5 +84,7 @@ struct KeyedOutput {
 // Starts the set-returning function's result (a materialized tuplestore); key may be NULL.
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key);
 void emit_keyed_row(KeyedOutput* out, TupleTableSlot* slot, Datum value);
+// The row's key as text (NULL: no key, or a NULL one); 42703 when the key column is not in the query.
+char* row_key_text(KeyedOutput* out, TupleTableSlot* slot);
 
 }  // namespace dendrite::pg

@@ -394,14 +394,11 @@ void load_row(RowBinding* binding, HeapTuple tuple) {
 }
 
 void load_slot(RowBinding* binding, TupleTableSlot* slot) {
-    if (!binding->derived) {
-        load_values(binding, slot->tts_values, slot->tts_isnull);
-        return;
-    }
+    // Copied into the binding, where explanations read a row's values (a few words a row).
     const int natts = binding->descriptor->natts;
     memcpy(binding->values, slot->tts_values, sizeof(Datum) * natts);
     memcpy(binding->nulls, slot->tts_isnull, sizeof(bool) * natts);
-    compute_derived_inputs(binding, slot);
+    if (binding->derived) compute_derived_inputs(binding, slot);
     load_values(binding, binding->values, binding->nulls);
 }
 

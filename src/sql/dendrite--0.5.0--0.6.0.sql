@@ -253,3 +253,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the serving version''s logit over the rows of a query, largest first (gbdt: TreeSHAP)';
 REVOKE EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int), dendrite.feature_importance(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.explain(text, anyelement, int), dendrite.feature_importance(text, text) TO dendrite_scorer;
+CREATE FUNCTION dendrite.explain_query(model text, query text, key text DEFAULT NULL, top int DEFAULT 3,
+                                       min_score float8 DEFAULT NULL, since timestamp DEFAULT NULL)
+RETURNS TABLE (key text, score float8, rank int, feature text, input text, value text, contribution float8)
+AS 'MODULE_PATHNAME', 'dendrite_explain_query'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.explain_query IS 'dendrite.explain for every row of a query (scoring at least min_score) in one ordered pass, history features computed offline as score_query computes them: one row per reason, rank 1 the largest';
+REVOKE EXECUTE ON FUNCTION dendrite.explain_query(text, text, text, int, float8, timestamp) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.explain_query(text, text, text, int, float8, timestamp) TO dendrite_scorer;
+-- 'log,reasons': a guard keeps the top reasons of the rows it flags beside its decision.
+ALTER TABLE dendrite.predictions ADD COLUMN reasons jsonb;

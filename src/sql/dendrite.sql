@@ -193,7 +193,8 @@ CREATE TABLE dendrite.predictions (
     score        float8 NOT NULL,
     threshold    float8 NOT NULL,
     decision     text NOT NULL CHECK (decision IN ('pass', 'flag')),
-    predicted_at timestamptz NOT NULL DEFAULT now()
+    predicted_at timestamptz NOT NULL DEFAULT now(),
+    reasons      jsonb            -- 'log,reasons': the top reasons of a flagged row (dendrite.explain's columns)
 );
 
 COMMENT ON TABLE dendrite.predictions IS 'decisions logged by dendrite.guard and dendrite.guard_batch (rejected rows are not: their transaction is rolled back)';
@@ -622,6 +623,13 @@ RETURNS TABLE (feature text, input text, mean_abs_contribution float8, rows bigi
 AS 'MODULE_PATHNAME', 'dendrite_feature_importance'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the serving version''s logit over the rows of a query, largest first (gbdt: TreeSHAP)';
+
+CREATE FUNCTION dendrite.explain_query(model text, query text, key text DEFAULT NULL, top int DEFAULT 3,
+                                       min_score float8 DEFAULT NULL, since timestamp DEFAULT NULL)
+RETURNS TABLE (key text, score float8, rank int, feature text, input text, value text, contribution float8)
+AS 'MODULE_PATHNAME', 'dendrite_explain_query'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.explain_query IS 'dendrite.explain for every row of a query (scoring at least min_score) in one ordered pass, history features computed offline as score_query computes them: one row per reason, rank 1 the largest';
 
 CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (key text, score float8)
@@ -1716,6 +1724,7 @@ GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.explain(text, anyelement, int),
                           dendrite.score_query(text, text, text, timestamp),
                           dendrite.feature_importance(text, text),
+                          dendrite.explain_query(text, text, text, int, float8, timestamp),
                           dendrite.features(text, anyelement),
                           dendrite.observe(text, anyelement),
                           dendrite.featurize(text, text, text, timestamp),
