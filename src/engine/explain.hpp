@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/gbdt.hpp"
+#include "engine/model.hpp"
 #include "engine/network.hpp"
 
 namespace dendrite::engine {
@@ -99,5 +100,15 @@ int integrated_gradients_by_pieces(const NetworkView& view, const float* x, cons
 // sum above instead. Returns the steps (or pieces) taken; *gap gets the final |sum - difference|.
 int integrated_gradients_to(const NetworkView& view, const float* x, const float* baseline, double tolerance,
                             int max_steps, double* phi, double* gap);
+
+// The global view of a model at training: each group's mean absolute contribution over rows of x (indices,
+// n_features floats a row), at most max_rows of them at an even stride. A group is what group_of maps
+// features to (an input column, its one-hot outputs folded): a row's contributions are summed per group
+// before the absolute value. Trees: tree_shap. A network: integrated gradients from baseline, exactly when
+// piecewise linear, else to 0.1 %. mean_abs gets groups values; returns the rows used. should_stop, between
+// rows, makes it throw Canceled.
+size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,
+                              const std::vector<uint32_t>& rows, size_t max_rows, const int* group_of, int groups,
+                              double* mean_abs, bool (*should_stop)());
 
 }  // namespace dendrite::engine

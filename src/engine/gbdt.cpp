@@ -271,6 +271,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     }
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
     result.curve = summarize_curve(Curve::of(kept_scores.data(), labels.data(), kept_scores.size()));
+    result.histogram = score_histogram(kept_scores.data(), labels.data(), kept_scores.size());
 
     // The kept rounds' trees, as xgboost's JSON model.
     Booster kept;

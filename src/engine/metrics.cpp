@@ -231,4 +231,15 @@ Metrics evaluate(const float* scores, const float* labels, size_t n, const Thres
     return m;
 }
 
+ScoreHistogram score_histogram(const float* scores, const float* labels, size_t n, int bins) {
+    ScoreHistogram h{std::vector<int64_t>(size_t(bins), 0), std::vector<int64_t>(size_t(bins), 0)};
+    for (size_t i = 0; i < n; ++i) {
+        const float s = scores[i];
+        if (!(s >= 0 && s <= 1)) continue;  // NaN, or out of range: counted nowhere
+        const size_t bin = std::min(size_t(bins) - 1, size_t(double(s) * bins));
+        (labels[i] > 0.5f ? h.positives : h.negatives)[bin] += 1;
+    }
+    return h;
+}
+
 }  // namespace dendrite::engine

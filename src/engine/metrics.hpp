@@ -73,4 +73,10 @@ struct CurveSummary {
 };
 CurveSummary summarize_curve(const Curve& curve, double resolution = 0.005);
 
+// How each class's scores spread over [0, 1]: counts per bin of width 1 / bins (a score of 1 in the last).
+struct ScoreHistogram {
+    std::vector<int64_t> positives, negatives;
+};
+ScoreHistogram score_histogram(const float* scores, const float* labels, size_t n, int bins = 20);
+
 }  // namespace dendrite::engine

@@ -242,6 +242,7 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
     }
     result.metrics_on_training_rows = !validation_has_both;
     p.evaluation_rows = validation_has_both ? split.validation : split.training;
+    result.evaluation_rows = p.evaluation_rows;
     result.feature_separation = feature_separation(data, p.evaluation_rows);
 
     // Class weights, from the training rows' class counts.
@@ -440,6 +441,7 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
 
     result.spec = spec;
     result.curve = summarize_curve(Curve::of(kept_scores.data(), evaluation_labels.data(), kept_scores.size()));
+    result.histogram = score_histogram(kept_scores.data(), evaluation_labels.data(), kept_scores.size());
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
     const AlignedFloats& kept = options.patience > 0 ? best_parameters : network.parameters();
     result.parameters.assign(kept.begin(), kept.end());

@@ -105,8 +105,10 @@ struct TrainResult {
     int64_t positives = 0;
     bool metrics_on_training_rows = false;  // no validation positives to measure on
     double seconds = 0;
-    double score_us_per_row = 0;  // one row scored as a trigger does, timed on the training rows
-    CurveSummary curve;           // the kept epoch's PR and ROC curves on the rows its metrics came from
+    double score_us_per_row = 0;            // one row scored as a trigger does, timed on the training rows
+    CurveSummary curve;                     // the kept epoch's PR and ROC curves on the rows its metrics came from
+    ScoreHistogram histogram;               // and its scores per class there
+    std::vector<uint32_t> evaluation_rows;  // those rows: the validation rows, or the training rows
     // Per feature: how well the feature alone separates the classes on the rows the metrics come from,
     // max(ROC-AUC, 1 - ROC-AUC) of its value as a score (0.5: not at all, 1: perfectly). A feature near 1 is
     // most often a leak (a column known only after the fact), which the caller warns about.

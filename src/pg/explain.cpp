@@ -164,9 +164,8 @@ void require_explainable(const CachedVersion* version, const char* model) {
 
 }  // namespace
 
-InputGroups input_groups(const CachedVersion* version) {
-    const engine::Featurizer* featurizer = version->featurizer->featurizer;
-    const int n = version->n_features;
+InputGroups input_groups(const engine::Featurizer* featurizer, int n_features) {
+    const int n = n_features;
     InputGroups groups{0, static_cast<int*>(palloc(sizeof(int) * (n + 1))),
                        static_cast<const char**>(palloc(sizeof(char*) * (n + 1))),
                        static_cast<const char**>(palloc(sizeof(char*) * (n + 1)))};
@@ -241,6 +240,62 @@ char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, 
     Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
     const int n = explain_features(version, groups, binding, x, reasons);
     return reasons_json(reasons, n, top);
+}
+
+namespace {
+
+constexpr size_t kImportanceRows = 2000;           // TreeSHAP, exact integrated gradients: ~0.5 s at most
+constexpr size_t kImportanceRowsQuadrature = 200;  // smooth networks: integrated gradients by quadrature
+
+bool interrupt_pending() { return QueryCancelPending || ProcDiePending; }
+
+}  // namespace
+
+void write_validation_importance(int64 version_id, const engine::TrainResult& result,
+                                 const std::vector<engine::FeatureBaseline>& baselines,
+                                 const engine::Featurizer* featurizer, const float* features, int n_features) {
+    if (!catalog_has_table("validation_importance") || result.evaluation_rows.empty()) return;
+    const InputGroups groups = input_groups(featurizer, n_features);
+    double* mean_abs = static_cast<double*>(palloc0(sizeof(double) * (groups.n + 1)));
+    size_t rows = 0;
+    engine_call([&] {
+        engine::ModelView model;
+        std::unique_ptr<engine::SpecView> network;
+        std::vector<float> baseline(size_t(n_features) + 1, 0.0f);
+        size_t max_rows = kImportanceRows;
+        if (result.algorithm == "gbdt") {
+            model.kind = engine::ModelView::Kind::Trees;
+            model.trees = engine::view_of(result.trees);
+            if (!model.trees.cover) return;  // nothing to explain with
+        } else {
+            network = std::make_unique<engine::SpecView>(result.spec, result.parameters.data());
+            model.network = network->view();
+            for (size_t f = 0; f < baselines.size() && f < size_t(n_features); ++f)
+                baseline[f] = float(baselines[f].mean);
+            for (int e = 0; e < model.network.embeddings; ++e)
+                baseline[size_t(model.network.embedding_features[e])] = 0;
+            if (!engine::piecewise_linear(model.network)) max_rows = kImportanceRowsQuadrature;
+        }
+        rows = engine::mean_abs_contributions(model, baseline.data(), features, n_features, result.evaluation_rows,
+                                              max_rows, groups.group_of, groups.n, mean_abs, interrupt_pending);
+    });
+    if (rows == 0) return;
+    Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
+    for (int g = 0; g < groups.n; ++g) ranked[g] = Reason{groups.feature[g], groups.input[g], nullptr, mean_abs[g]};
+    qsort(ranked, size_t(groups.n), sizeof(Reason), by_contribution_descending);
+    SPIPlanPtr insert = prepare_as_owner(
+        "INSERT INTO dendrite.validation_importance (version_id, rank, feature, input, mean_abs_contribution, rows) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        6, oids({INT8OID, INT4OID, TEXTOID, TEXTOID, FLOAT8OID, INT4OID}));
+    for (int g = 0; g < groups.n; ++g) {
+        Datum values[6] = {Int64GetDatum(version_id),
+                           Int32GetDatum(g + 1),
+                           CStringGetTextDatum(ranked[g].feature),
+                           CStringGetTextDatum(ranked[g].input),
+                           Float8GetDatum(ranked[g].contribution),
+                           Int32GetDatum(int(rows))};
+        execute_plan_as_owner(insert, values);
+    }
 }
 
 }  // namespace dendrite::pg

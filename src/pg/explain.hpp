@@ -4,6 +4,9 @@
 #include "pg/model_cache.hpp"
 #include "pg/row_binding.hpp"
 
+#include "engine/drift.hpp"
+#include "engine/trainer.hpp"
+
 namespace dendrite::pg {
 
 // One input's share of an explanation: the outputs of a column, or of a history declaration, folded.
@@ -26,7 +29,10 @@ struct InputGroups {
     const char** feature;
     const char** input;
 };
-InputGroups input_groups(const CachedVersion* version);
+InputGroups input_groups(const engine::Featurizer* featurizer, int n_features);
+inline InputGroups input_groups(const CachedVersion* version) {
+    return input_groups(version->featurizer->featurizer, version->n_features);
+}
 
 // The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), one per
 // group, largest contribution first (equal ones by name). reasons has room for groups.n. Returns how many.
@@ -42,5 +48,12 @@ char* reasons_json(const Reason* reasons, int n, int top);
 // The first top reasons of the row loaded in binding, whose features are x, as reasons_json writes them.
 // The version must be explainable.
 char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
+
+// At training: each input's mean absolute contribution over (up to 2,000 of) the evaluation rows of a model
+// just trained, into dendrite.validation_importance (the report's importance chart). features: the training
+// data, n_features a row. Needs SPI.
+void write_validation_importance(int64 version_id, const engine::TrainResult& result,
+                                 const std::vector<engine::FeatureBaseline>& baselines,
+                                 const engine::Featurizer* featurizer, const float* features, int n_features);
 
 }  // namespace dendrite::pg

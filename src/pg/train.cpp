@@ -8,6 +8,7 @@
 #include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
 #include "pg/boundary.hpp"
+#include "pg/explain.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
 #include "pg/featurizer_cache.hpp"
@@ -221,7 +222,15 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
     });
 }
 
-char* metrics_json(const TrainArguments& a, const engine::TrainResult& result) {
+// The histogram's counts as a JSON array.
+void append_counts(StringInfo json, const char* key, const std::vector<int64_t>& counts) {
+    appendStringInfo(json, "\"%s\": [", key);
+    for (size_t i = 0; i < counts.size(); ++i)
+        appendStringInfo(json, "%s" INT64_FORMAT, i ? ", " : "", int64(counts[i]));
+    appendStringInfoChar(json, ']');
+}
+
+char* metrics_json(const TrainArguments& a, const engine::TrainResult& result, double days) {
     const engine::EpochReport& kept = result.final_epoch();
     const engine::Confusion& c = kept.metrics.confusion;
     StringInfoData json;
@@ -239,6 +248,14 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result) {
                      int(result.epochs.size()), result.stopped_early ? "true" : "false",
                      kept.metrics.threshold_met ? "true" : "false", result.score_us_per_row);
     append_json_string(&json, "threshold_rule", a.threshold);
+    // The kept scores of each class on the same rows (the report's distributions), and the days the rows
+    // span (its alerts a day), when known.
+    appendStringInfoString(&json, ", \"score_histogram\": {");
+    append_counts(&json, "fraud", result.histogram.positives);
+    appendStringInfoString(&json, ", ");
+    append_counts(&json, "legitimate", result.histogram.negatives);
+    appendStringInfoChar(&json, '}');
+    if (days > 0) appendStringInfo(&json, ", \"days_spanned\": %.6g", days);
     appendStringInfoChar(&json, '}');
     return json.data;
 }
@@ -310,7 +327,8 @@ void use_stored_query(TrainArguments* a) {
 }
 
 // Writes the model, its featurizer version, the version, its parameters and epochs. Returns the version.
-int store_version(const TrainArguments& a, const TrainRun& run, const char* device, int64 featurizer_id) {
+int store_version(const TrainArguments& a, const TrainRun& run, const char* device, int64 featurizer_id,
+                  const TrainingData& data) {
     const engine::TrainResult& result = run.result;
     char* configuration = model_configuration_json(result);
     char* hyperparameters = nullptr;
@@ -345,7 +363,7 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
                                 CStringGetTextDatum(a.algorithm),
                                 CStringGetTextDatum(configuration),
                                 CStringGetTextDatum(hyperparameters),
-                                CStringGetTextDatum(metrics_json(a, result)),
+                                CStringGetTextDatum(metrics_json(a, result, training_days(&data))),
                                 Float8GetDatum(result.final_epoch().metrics.threshold),
                                 CStringGetTextDatum(device),
                                 Int64GetDatum(int64(result.training_rows)),
@@ -373,7 +391,9 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
                         errmsg("could not store version %d of model \"%s\"", version, a.model)));
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-    write_model_rows(version_id, result, run.baselines, featurizer_by_id(featurizer_id)->featurizer->output_names());
+    const engine::Featurizer* featurizer = featurizer_by_id(featurizer_id)->featurizer;
+    write_model_rows(version_id, result, run.baselines, featurizer->output_names());
+    write_validation_importance(version_id, result, run.baselines, featurizer, data.features, data.n_features);
     return version;
 }
 
@@ -407,6 +427,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     data.data_context = function_context;
     data.label = arguments.label;
     data.split_column = arguments.split_column;
+    data.time_column = nullptr;  // known once the featurizer is
     data.budget_bytes = size_t(training_memory_kb) * 1024;
     connect_spi();
     require_model_manager(arguments.model);  // before any row is read
@@ -442,6 +463,7 @@ DENDRITE_FUNCTION(dendrite_train) {
                      errhint("Create the featurizer with label => '%s' so that it leaves the label out.",
                              arguments.label)));
     data.n_features = featurizer->n_outputs;
+    data.time_column = featurizer->time_column;
     {
         const auto& index_outputs = featurizer->featurizer->index_outputs();
         data.n_index_features = int(index_outputs.size());
@@ -468,7 +490,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     run_engine(run, &data, device);
     MemoryContextSwitchTo(spi_context);
     CHECK_FOR_INTERRUPTS();
-    const int version = store_version(arguments, *run, device.name, featurizer_id);
+    const int version = store_version(arguments, *run, device.name, featurizer_id, data);
     const dendrite::engine::TrainResult& result = run->result;
     warn_about_leaks(result, featurizer, arguments.model, version);
     finish_spi();

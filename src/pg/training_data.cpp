@@ -98,6 +98,20 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
                                    data->rows + 1)));
         data->order[data->rows] = order;
     }
+    if (data->time_column && data->time_attnum == 0) {
+        data->time_attnum = SPI_fnumber(descriptor, data->time_column);
+        if (data->time_attnum > 0) data->time_type = getBaseType(SPI_gettypeid(descriptor, data->time_attnum));
+        if (data->time_attnum <= 0 || (data->time_type != TIMESTAMPOID && data->time_type != TIMESTAMPTZOID))
+            data->time_attnum = -1;
+    }
+    if (data->time_attnum > 0 && !slot->tts_isnull[data->time_attnum - 1]) {
+        const int64 time = DatumGetTimestamp(slot->tts_values[data->time_attnum - 1]);
+        if (!TIMESTAMP_NOT_FINITE(time)) {
+            data->first_time = data->have_time ? std::min(data->first_time, time) : time;
+            data->last_time = data->have_time ? std::max(data->last_time, time) : time;
+            data->have_time = true;
+        }
+    }
     const double label =
         label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1, "the training query");
     data->labels[data->rows] = float(label);
@@ -176,6 +190,20 @@ void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer,
     data->kept_context = nullptr;
     data->kept = nullptr;
     data->kept_bytes_per_row = 0;
+}
+
+double training_days(const TrainingData* data) {
+    if (data->have_time) return double(data->last_time - data->first_time) / double(USECS_PER_DAY);
+    if (data->split_column && data->order && data->rows > 0 &&
+        (data->split_type == TIMESTAMPOID || data->split_type == TIMESTAMPTZOID)) {
+        double first = data->order[0], last = data->order[0];
+        for (size_t i = 1; i < data->rows; ++i) {
+            first = std::min(first, data->order[i]);
+            last = std::max(last, data->order[i]);
+        }
+        return (last - first) / double(USECS_PER_DAY);
+    }
+    return 0;
 }
 
 }  // namespace dendrite::pg

@@ -30,7 +30,12 @@ struct TrainingData {
     MemoryContext kept_context;  // owns kept
     size_t kept_bytes_per_row;   // while there are kept rows; 0 otherwise
     int estimated_features;      // while n_features is not known yet (0): the inputs' count
-    int n_index_features;        // the featurizer's 'index' outputs, which a network embeds
+    const char* time_column;     // the featurizer's time column (NULL: none known): the rows' time span
+    int time_attnum;             // 0 until the first row, -1 when the rows lack it
+    Oid time_type;
+    bool have_time;
+    int64 first_time, last_time;  // microseconds, over the rows whose time is not NULL
+    int n_index_features;         // the featurizer's 'index' outputs, which a network embeds
     int* index_feature;
     int* index_rows;
 };
@@ -45,5 +50,7 @@ void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
 // Featurizes the kept rows with the featurizer as stored (the one scoring will use), on the training's
 // threads, in slices so that a cancel is seen within a fraction of a second.
 void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads);
+// How many days the rows span (from the featurizer's time column, or a timestamp split column); 0 unknown.
+double training_days(const TrainingData* data);
 
 }  // namespace dendrite::pg

@@ -263,3 +263,244 @@ REVOKE EXECUTE ON FUNCTION dendrite.explain_query(text, text, text, int, float8,
 GRANT EXECUTE ON FUNCTION dendrite.explain_query(text, text, text, int, float8, timestamp) TO dendrite_scorer;
 -- 'log,reasons': a guard keeps the top reasons of the rows it flags beside its decision.
 ALTER TABLE dendrite.predictions ADD COLUMN reasons jsonb;
+-- Each input's importance on the evaluation rows, measured at training (the report's chart).
+CREATE TABLE dendrite.validation_importance (
+    version_id            bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    rank                  int NOT NULL,     -- 1: the largest
+    feature               text NOT NULL,    -- dendrite.explain's: a column, or history:<declaration>
+    input                 text NOT NULL,    -- the column it reads (a history declaration: its entity)
+    mean_abs_contribution float8 NOT NULL,  -- to the logit, on the rows below
+    rows                  int NOT NULL,     -- the evaluation rows it was measured on (at most 2,000)
+    PRIMARY KEY (version_id, rank)
+);
+
+COMMENT ON TABLE dendrite.validation_importance IS 'per version and input: its mean absolute contribution to the logit (dendrite.explain''s) on the rows its metrics came from, measured at training; the report''s importance chart';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.validation_importance', '');
+GRANT SELECT ON dendrite.validation_importance TO dendrite_scorer;
+
+-- The report (issue #25): what the model looks at (importance measured at training), the scores of each class,
+-- the alerts a day at the stored threshold, how the evaluation rows were chosen, whole-number epoch ticks,
+-- the settings as a table.
+CREATE OR REPLACE FUNCTION dendrite.internal_svg_chart(title text, x_label text, y_label text, x float8[], y1 float8[],
+                                            name1 text, y2 float8[] DEFAULT NULL, name2 text DEFAULT NULL,
+                                            x_min float8 DEFAULT NULL, x_max float8 DEFAULT NULL,
+                                            y_min float8 DEFAULT NULL, y_max float8 DEFAULT NULL,
+                                            diagonal boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    left_edge constant float8 := 60;
+    top_edge constant float8 := 44;  -- the title and the legend above the plot
+    width constant float8 := 340;
+    height constant float8 := 206;
+    lo_x float8 := coalesce(x_min, (SELECT min(v) FROM unnest(x) v));
+    hi_x float8 := coalesce(x_max, (SELECT max(v) FROM unnest(x) v));
+    lo_y float8 := coalesce(y_min, (SELECT min(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
+    hi_y float8 := coalesce(y_max, (SELECT max(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
+    whole_x boolean := NOT EXISTS (SELECT FROM unnest(x) v WHERE v <> round(v));
+    svg text;
+    series text;
+    tick int;
+    x_tick float8;
+BEGIN
+    IF hi_x IS NULL OR hi_y IS NULL THEN
+        RETURN format('<p class="empty">%s: no data</p>', dendrite.internal_html(title));
+    END IF;
+    IF hi_x <= lo_x THEN hi_x := lo_x + 1; END IF;
+    IF hi_y <= lo_y THEN hi_y := lo_y + 1; END IF;
+    svg := format('<svg xmlns="http://www.w3.org/2000/svg" width="420" height="300" viewBox="0 0 420 300" role="img" aria-label="%1$s">'
+                  '<text x="210" y="18" text-anchor="middle" class="title">%1$s</text>'
+                  '<rect x="%2$s" y="%3$s" width="%4$s" height="%5$s" class="frame"/>'
+                  '<text x="%6$s" y="292" text-anchor="middle">%7$s</text>'
+                  '<text x="14" y="%8$s" text-anchor="middle" transform="rotate(-90 14 %8$s)">%9$s</text>',
+                  dendrite.internal_html(title), left_edge, top_edge, width, height, left_edge + width / 2,
+                  dendrite.internal_html(x_label), top_edge + height / 2, dendrite.internal_html(y_label));
+    -- Five ticks on each axis; on an x axis of whole numbers (epochs), whole numbers where they fall.
+    FOR x_tick IN SELECT DISTINCT CASE WHEN whole_x THEN round(lo_x + (hi_x - lo_x) * t / 4) ELSE lo_x + (hi_x - lo_x) * t / 4 END
+                    FROM generate_series(0, 4) t LOOP
+        svg := svg || format('<text x="%s" y="%s" text-anchor="middle" class="tick">%s</text>',
+                             round((left_edge + (x_tick - lo_x) / (hi_x - lo_x) * width)::numeric, 1), top_edge + height + 14,
+                             CASE WHEN whole_x THEN x_tick::bigint::text ELSE trim_scale(round(x_tick::numeric, 3))::text END);
+    END LOOP;
+    FOR tick IN 0..4 LOOP
+        svg := svg || format('<text x="%s" y="%s" text-anchor="end" class="tick">%s</text>',
+                             left_edge - 4, top_edge + height - height * tick / 4 + 4,
+                             trim_scale(round((lo_y + (hi_y - lo_y) * tick / 4)::numeric, 3)));
+    END LOOP;
+    IF diagonal THEN
+        svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="chance"/>', left_edge, top_edge + height,
+                             left_edge + width, top_edge);
+    END IF;
+    FOR series IN
+        SELECT format('<polyline class="%s" points="%s"/>', s.css,
+                      string_agg(format('%s,%s', round((left_edge + (p.px - lo_x) / (hi_x - lo_x) * width)::numeric, 1),
+                                        round((top_edge + height - (p.py - lo_y) / (hi_y - lo_y) * height)::numeric, 1)),
+                                 ' ' ORDER BY p.i))
+          FROM (VALUES (1, 'series1', y1), (2, 'series2', y2)) s(n, css, y)
+          CROSS JOIN LATERAL unnest(x, s.y) WITH ORDINALITY p(px, py, i)
+         WHERE s.y IS NOT NULL AND p.px IS NOT NULL AND p.py IS NOT NULL
+         GROUP BY s.n, s.css ORDER BY s.n
+    LOOP
+        svg := svg || series;
+    END LOOP;
+    svg := svg || format('<text x="%s" y="%s" class="legend series1">&#8212; %s</text>', left_edge, top_edge - 8,
+                         dendrite.internal_html(name1));
+    IF y2 IS NOT NULL THEN
+        svg := svg || format('<text x="%s" y="%s" class="legend series2">&#8212; %s</text>', left_edge + width / 2, top_edge - 8,
+                             dendrite.internal_html(name2));
+    END IF;
+    RETURN svg || '</svg>';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION dendrite.report(model text, version int DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    curve record;
+    epochs record;
+    feature_list text;
+    importance text;
+    settings text;
+    alerts text;
+    chosen text;
+    histogram jsonb;
+    deployed int;
+    html text;
+    metrics jsonb;  -- the version's validation metrics
+BEGIN
+    SELECT mv.*, m.name AS model_name, m.owner, f.name AS featurizer_name, f.version AS featurizer_version,
+           f.output_names
+      INTO v
+      FROM dendrite.models m
+      JOIN dendrite.model_versions mv ON mv.model_id = m.model_id
+      JOIN dendrite.featurizers f ON f.featurizer_id = mv.featurizer_id
+     WHERE m.name = $1
+       AND mv.version = coalesce($2, (SELECT s.version FROM dendrite.serving_version($1) s));
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM dendrite.models WHERE name = $1) THEN
+            RAISE EXCEPTION 'model "%" does not exist', $1 USING ERRCODE = 'undefined_object';
+        END IF;
+        RAISE EXCEPTION 'model "%" has no version %', $1, $2 USING ERRCODE = 'undefined_object';
+    END IF;
+    metrics := v.metrics;
+    deployed := (SELECT s.version FROM dendrite.serving_version($1) s);
+    SELECT * INTO curve FROM dendrite.validation_curves c WHERE c.version_id = v.version_id;
+    SELECT array_agg(e.epoch::float8 ORDER BY e.epoch) AS epoch, array_agg(e.loss ORDER BY e.epoch) AS loss,
+           array_agg(e.validation_loss ORDER BY e.epoch) AS validation_loss, array_agg(e.pr_auc ORDER BY e.epoch) AS pr_auc,
+           array_agg(e.roc_auc ORDER BY e.epoch) AS roc_auc
+      INTO epochs FROM dendrite.epochs e WHERE e.version_id = v.version_id;
+    SELECT string_agg(format('<li>%s</li>', dendrite.internal_html(n)), '' ORDER BY i) INTO feature_list
+      FROM unnest(v.output_names) WITH ORDINALITY o(n, i);
+    -- What the model looks at: each input's mean |contribution| (measured at training), as bars.
+    SELECT format('<p>Each input''s mean absolute contribution to the score''s logit on %s of the rows the metrics '
+                  'come from (the reasons of dendrite.explain, averaged). A history declaration counts as one input.</p>'
+                  '<table class="importance"><tr><th>input</th><th>mean |contribution|</th></tr>%s</table>',
+                  min(i.rows),
+                  string_agg(format('<tr><td class="name">%s</td><td class="bar"><span style="width:%spx"></span> %s</td></tr>',
+                                    dendrite.internal_html(i.feature),
+                                    round((300 * i.mean_abs_contribution / nullif(i.top, 0))::numeric),
+                                    round(i.mean_abs_contribution::numeric, 4)), '' ORDER BY i.rank))
+      INTO importance
+      FROM (SELECT *, max(mean_abs_contribution) OVER () AS top FROM dendrite.validation_importance
+             WHERE version_id = v.version_id) i;
+    -- How the evaluation rows were chosen, and what the stored threshold means a day.
+    chosen := CASE WHEN metrics->>'evaluated_on' = 'training' THEN 'the training rows (no validation rows of both classes)'
+                   WHEN v.hyperparameters->>'split_column' IS NOT NULL
+                   THEN format('the last %s %% of the rows by %s (a split in time)',
+                               round(100 * (v.hyperparameters->>'validation_fraction')::numeric, 1),
+                               dendrite.internal_html(v.hyperparameters->>'split_column'))
+                   ELSE format('a random %s %% of the rows, the same share of each class (seed %s)',
+                               round(100 * coalesce((v.hyperparameters->>'validation_fraction')::numeric, 0.2), 1),
+                               dendrite.internal_html(v.hyperparameters->>'seed')) END;
+    alerts := CASE WHEN (metrics->>'tp') IS NULL THEN ''
+              ELSE format('<p>At the stored threshold %s, %s of the %s evaluation rows are flagged (%s per 1,000)%s.</p>',
+                          round(v.threshold::numeric, 4), (metrics->>'tp')::bigint + (metrics->>'fp')::bigint,
+                          (metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint,
+                          round(1000.0 * ((metrics->>'tp')::bigint + (metrics->>'fp')::bigint)
+                                / nullif((metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint, 0), 2),
+                          CASE WHEN (metrics->>'days_spanned')::float8 > 0 THEN
+                               format(': at the %s rows a day of the training data (%s rows over %s days), about %s alerts a day',
+                                      round((v.training_rows + v.validation_rows) / (metrics->>'days_spanned')::numeric),
+                                      v.training_rows + v.validation_rows, round((metrics->>'days_spanned')::numeric, 1),
+                                      round(((metrics->>'tp')::bigint + (metrics->>'fp')::bigint)::numeric
+                                            / nullif((metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint, 0)
+                                            * (v.training_rows + v.validation_rows) / (metrics->>'days_spanned')::numeric, 1))
+                               ELSE '' END) END;
+    histogram := metrics->'score_histogram';
+    SELECT string_agg(format('<tr><th>%s</th><td>%s</td></tr>', dendrite.internal_html(key), dendrite.internal_html(value)),
+                      '' ORDER BY key)
+      INTO settings FROM jsonb_each_text(v.hyperparameters);
+
+    html := '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+         || format('<title>dendrite: %s version %s</title>', dendrite.internal_html(v.model_name), v.version)
+         || '<style>body{font-family:sans-serif;margin:2em;color:#222}h1{font-size:1.5em}'
+            'table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}'
+            'th{background:#eee}.charts{display:flex;flex-wrap:wrap;gap:1em}svg{background:#fff;border:1px solid #ddd}'
+            'svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:bold}svg .tick{font-size:9px}'
+            '.frame{fill:none;stroke:#999}.series1{fill:none;stroke:#1f77b4;stroke-width:2}'
+            '.series2{fill:none;stroke:#d62728;stroke-width:2}text.series1,text.series2{stroke:none}'
+            'text.series1{fill:#1f77b4}text.series2{fill:#d62728}.chance{stroke:#aaa;stroke-dasharray:4 4}'
+            'ol{columns:3}li{overflow-wrap:anywhere}table.importance td.name,table.settings th{text-align:left;'
+            'overflow-wrap:anywhere;max-width:30em}table.settings td{text-align:left}td.bar{text-align:left;'
+            'white-space:nowrap}td.bar span{display:inline-block;height:10px;background:#1f77b4}</style></head><body>'
+         || format('<h1>Model %s, version %s%s</h1>', dendrite.internal_html(v.model_name), v.version,
+                   CASE WHEN deployed = v.version THEN ' (serving)' ELSE '' END)
+         || format('<p>%s, trained %s by %s on %s rows (%s validation rows), %s s on %s. Featurizer %s version %s.</p>',
+                   dendrite.internal_html(v.algorithm), to_char(v.trained_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
+                   dendrite.internal_html(v.trained_by), v.training_rows, v.validation_rows, round(v.seconds::numeric, 2),
+                   dendrite.internal_html(v.device), dendrite.internal_html(v.featurizer_name), v.featurizer_version)
+         || '<h2>Validation metrics</h2><table><tr><th>PR-AUC</th><th>ROC-AUC</th><th>recall at precision 0.9</th>'
+            '<th>precision</th><th>recall</th><th>F1</th><th>threshold</th></tr>'
+         || format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr></table>',
+                   round((metrics->>'pr_auc')::numeric, 4), round((metrics->>'roc_auc')::numeric, 4),
+                   round((metrics->>'recall_at_precision_90')::numeric, 4), round((metrics->>'precision')::numeric, 4),
+                   round((metrics->>'recall')::numeric, 4), round((metrics->>'f1')::numeric, 4), round(v.threshold::numeric, 4))
+         || format('<p>Metrics are measured on %s.</p>', chosen)
+         || format('<h2>Confusion matrix</h2><p>At threshold %s, on the %s rows.</p>', round(v.threshold::numeric, 4),
+                   dendrite.internal_html(metrics->>'evaluated_on'))
+         || '<table class="confusion"><tr><th></th><th>flagged</th><th>passed</th></tr>'
+         || format('<tr><th>fraud</th><td>%s (TP)</td><td>%s (FN)</td></tr><tr><th>legitimate</th><td>%s (FP)</td><td>%s (TN)</td></tr></table>',
+                   metrics->>'tp', metrics->>'fn', metrics->>'fp', metrics->>'tn')
+         || '<h2>Curves</h2><div class="charts">'
+         || CASE WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0 (or imported from such a version).</p>'
+            ELSE dendrite.internal_svg_chart('Precision-recall', 'recall', 'precision', curve.recall::float8[],
+                                             curve.precision::float8[], format('PR-AUC %s', round((metrics->>'pr_auc')::numeric, 4)),
+                                             x_min => 0, x_max => 1, y_min => 0, y_max => 1)
+              || dendrite.internal_svg_chart('ROC', 'false positive rate', 'true positive rate',
+                                             curve.false_positive_rate::float8[], curve.recall::float8[],
+                                             format('ROC-AUC %s', round((metrics->>'roc_auc')::numeric, 4)),
+                                             x_min => 0, x_max => 1, y_min => 0, y_max => 1, diagonal => true)
+            END
+         || dendrite.internal_svg_chart('Loss per epoch', 'epoch', 'loss', epochs.epoch, epochs.loss, 'training',
+                                        epochs.validation_loss, 'validation', y_min => 0)
+         || dendrite.internal_svg_chart('PR-AUC and ROC-AUC per epoch', 'epoch', 'validation', epochs.epoch,
+                                        epochs.pr_auc, 'PR-AUC', epochs.roc_auc, 'ROC-AUC', y_min => 0, y_max => 1)
+         || CASE WHEN jsonb_typeof(histogram->'fraud') = 'array' THEN
+                 (SELECT dendrite.internal_svg_chart('Scores of each class', 'score', 'share of the class',
+                                                     array_agg((i - 0.5) / bins ORDER BY i),
+                                                     array_agg(f / nullif(fraud, 0) ORDER BY i), 'fraud',
+                                                     array_agg(l / nullif(legitimate, 0) ORDER BY i), 'legitimate',
+                                                     x_min => 0, x_max => 1, y_min => 0)
+                    FROM (SELECT i, f::float8 AS f, l::float8 AS l, count(*) OVER () AS bins,
+                                 sum(f::float8) OVER () AS fraud, sum(l::float8) OVER () AS legitimate
+                            FROM jsonb_array_elements_text(histogram->'fraud') WITH ORDINALITY a(f, i)
+                            JOIN jsonb_array_elements_text(histogram->'legitimate') WITH ORDINALITY b(l, j) ON i = j) bins)
+            ELSE '' END
+         || '</div>'
+         || CASE WHEN alerts <> '' THEN '<h2>Alerts</h2>' || alerts ELSE '' END
+         || '<h2>What the model looks at</h2>'
+         || coalesce(importance, '<p class="empty">No importance: this version was trained before dendrite 0.6.0 (or imported from such a version).</p>')
+         || format('<h2>Features (%s)</h2><ol>%s</ol>', coalesce(cardinality(v.output_names), 0), coalesce(feature_list, ''))
+         || format('<h2>Training</h2><p>Query: <code>%s</code></p><p>Label: <code>%s</code></p>'
+                   '<table class="settings"><tr><th>setting</th><td>value</td></tr>%s</table>',
+                   dendrite.internal_html(v.training_query), dendrite.internal_html(v.label_column), coalesce(settings, ''))
+         || '</body></html>';
+    RETURN html;
+END
+$$;

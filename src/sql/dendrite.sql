@@ -279,6 +279,20 @@ COMMENT ON TABLE dendrite.validation_curves IS 'per version: the PR and ROC curv
 
 SELECT pg_catalog.pg_extension_config_dump('dendrite.validation_curves', '');
 
+CREATE TABLE dendrite.validation_importance (
+    version_id            bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
+    rank                  int NOT NULL,     -- 1: the largest
+    feature               text NOT NULL,    -- dendrite.explain's: a column, or history:<declaration>
+    input                 text NOT NULL,    -- the column it reads (a history declaration: its entity)
+    mean_abs_contribution float8 NOT NULL,  -- to the logit, on the rows below
+    rows                  int NOT NULL,     -- the evaluation rows it was measured on (at most 2,000)
+    PRIMARY KEY (version_id, rank)
+);
+
+COMMENT ON TABLE dendrite.validation_importance IS 'per version and input: its mean absolute contribution to the logit (dendrite.explain''s) on the rows its metrics came from, measured at training; the report''s importance chart';
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.validation_importance', '');
+
 CREATE TABLE dendrite.feature_baselines (
     version_id    bigint NOT NULL REFERENCES dendrite.model_versions ON DELETE CASCADE,
     feature_index int NOT NULL,       -- 0-based, in dendrite.feature_names order
@@ -1425,9 +1439,11 @@ DECLARE
     hi_x float8 := coalesce(x_max, (SELECT max(v) FROM unnest(x) v));
     lo_y float8 := coalesce(y_min, (SELECT min(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
     hi_y float8 := coalesce(y_max, (SELECT max(v) FROM unnest(y1 || coalesce(y2, '{}')) v));
+    whole_x boolean := NOT EXISTS (SELECT FROM unnest(x) v WHERE v <> round(v));
     svg text;
     series text;
     tick int;
+    x_tick float8;
 BEGIN
     IF hi_x IS NULL OR hi_y IS NULL THEN
         RETURN format('<p class="empty">%s: no data</p>', dendrite.internal_html(title));
@@ -1441,13 +1457,17 @@ BEGIN
                   '<text x="14" y="%8$s" text-anchor="middle" transform="rotate(-90 14 %8$s)">%9$s</text>',
                   dendrite.internal_html(title), left_edge, top_edge, width, height, left_edge + width / 2,
                   dendrite.internal_html(x_label), top_edge + height / 2, dendrite.internal_html(y_label));
-    FOR tick IN 0..4 LOOP
+    -- Five ticks on each axis; on an x axis of whole numbers (epochs), whole numbers where they fall.
+    FOR x_tick IN SELECT DISTINCT CASE WHEN whole_x THEN round(lo_x + (hi_x - lo_x) * t / 4) ELSE lo_x + (hi_x - lo_x) * t / 4 END
+                    FROM generate_series(0, 4) t LOOP
         svg := svg || format('<text x="%s" y="%s" text-anchor="middle" class="tick">%s</text>',
-                             left_edge + width * tick / 4, top_edge + height + 14,
-                             round((lo_x + (hi_x - lo_x) * tick / 4)::numeric, 3))
-                   || format('<text x="%s" y="%s" text-anchor="end" class="tick">%s</text>',
+                             round((left_edge + (x_tick - lo_x) / (hi_x - lo_x) * width)::numeric, 1), top_edge + height + 14,
+                             CASE WHEN whole_x THEN x_tick::bigint::text ELSE trim_scale(round(x_tick::numeric, 3))::text END);
+    END LOOP;
+    FOR tick IN 0..4 LOOP
+        svg := svg || format('<text x="%s" y="%s" text-anchor="end" class="tick">%s</text>',
                              left_edge - 4, top_edge + height - height * tick / 4 + 4,
-                             round((lo_y + (hi_y - lo_y) * tick / 4)::numeric, 3));
+                             trim_scale(round((lo_y + (hi_y - lo_y) * tick / 4)::numeric, 3)));
     END LOOP;
     IF diagonal THEN
         svg := svg || format('<line x1="%s" y1="%s" x2="%s" y2="%s" class="chance"/>', left_edge, top_edge + height,
@@ -1485,6 +1505,11 @@ DECLARE
     curve record;
     epochs record;
     feature_list text;
+    importance text;
+    settings text;
+    alerts text;
+    chosen text;
+    histogram jsonb;
     deployed int;
     html text;
     metrics jsonb;  -- the version's validation metrics
@@ -1512,6 +1537,45 @@ BEGIN
       INTO epochs FROM dendrite.epochs e WHERE e.version_id = v.version_id;
     SELECT string_agg(format('<li>%s</li>', dendrite.internal_html(n)), '' ORDER BY i) INTO feature_list
       FROM unnest(v.output_names) WITH ORDINALITY o(n, i);
+    -- What the model looks at: each input's mean |contribution| (measured at training), as bars.
+    SELECT format('<p>Each input''s mean absolute contribution to the score''s logit on %s of the rows the metrics '
+                  'come from (the reasons of dendrite.explain, averaged). A history declaration counts as one input.</p>'
+                  '<table class="importance"><tr><th>input</th><th>mean |contribution|</th></tr>%s</table>',
+                  min(i.rows),
+                  string_agg(format('<tr><td class="name">%s</td><td class="bar"><span style="width:%spx"></span> %s</td></tr>',
+                                    dendrite.internal_html(i.feature),
+                                    round((300 * i.mean_abs_contribution / nullif(i.top, 0))::numeric),
+                                    round(i.mean_abs_contribution::numeric, 4)), '' ORDER BY i.rank))
+      INTO importance
+      FROM (SELECT *, max(mean_abs_contribution) OVER () AS top FROM dendrite.validation_importance
+             WHERE version_id = v.version_id) i;
+    -- How the evaluation rows were chosen, and what the stored threshold means a day.
+    chosen := CASE WHEN metrics->>'evaluated_on' = 'training' THEN 'the training rows (no validation rows of both classes)'
+                   WHEN v.hyperparameters->>'split_column' IS NOT NULL
+                   THEN format('the last %s %% of the rows by %s (a split in time)',
+                               round(100 * (v.hyperparameters->>'validation_fraction')::numeric, 1),
+                               dendrite.internal_html(v.hyperparameters->>'split_column'))
+                   ELSE format('a random %s %% of the rows, the same share of each class (seed %s)',
+                               round(100 * coalesce((v.hyperparameters->>'validation_fraction')::numeric, 0.2), 1),
+                               dendrite.internal_html(v.hyperparameters->>'seed')) END;
+    alerts := CASE WHEN (metrics->>'tp') IS NULL THEN ''
+              ELSE format('<p>At the stored threshold %s, %s of the %s evaluation rows are flagged (%s per 1,000)%s.</p>',
+                          round(v.threshold::numeric, 4), (metrics->>'tp')::bigint + (metrics->>'fp')::bigint,
+                          (metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint,
+                          round(1000.0 * ((metrics->>'tp')::bigint + (metrics->>'fp')::bigint)
+                                / nullif((metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint, 0), 2),
+                          CASE WHEN (metrics->>'days_spanned')::float8 > 0 THEN
+                               format(': at the %s rows a day of the training data (%s rows over %s days), about %s alerts a day',
+                                      round((v.training_rows + v.validation_rows) / (metrics->>'days_spanned')::numeric),
+                                      v.training_rows + v.validation_rows, round((metrics->>'days_spanned')::numeric, 1),
+                                      round(((metrics->>'tp')::bigint + (metrics->>'fp')::bigint)::numeric
+                                            / nullif((metrics->>'tp')::bigint + (metrics->>'fp')::bigint + (metrics->>'tn')::bigint + (metrics->>'fn')::bigint, 0)
+                                            * (v.training_rows + v.validation_rows) / (metrics->>'days_spanned')::numeric, 1))
+                               ELSE '' END) END;
+    histogram := metrics->'score_histogram';
+    SELECT string_agg(format('<tr><th>%s</th><td>%s</td></tr>', dendrite.internal_html(key), dendrite.internal_html(value)),
+                      '' ORDER BY key)
+      INTO settings FROM jsonb_each_text(v.hyperparameters);
 
     html := '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
          || format('<title>dendrite: %s version %s</title>', dendrite.internal_html(v.model_name), v.version)
@@ -1522,7 +1586,9 @@ BEGIN
             '.frame{fill:none;stroke:#999}.series1{fill:none;stroke:#1f77b4;stroke-width:2}'
             '.series2{fill:none;stroke:#d62728;stroke-width:2}text.series1,text.series2{stroke:none}'
             'text.series1{fill:#1f77b4}text.series2{fill:#d62728}.chance{stroke:#aaa;stroke-dasharray:4 4}'
-            'ol{columns:3}</style></head><body>'
+            'ol{columns:3}li{overflow-wrap:anywhere}table.importance td.name,table.settings th{text-align:left;'
+            'overflow-wrap:anywhere;max-width:30em}table.settings td{text-align:left}td.bar{text-align:left;'
+            'white-space:nowrap}td.bar span{display:inline-block;height:10px;background:#1f77b4}</style></head><body>'
          || format('<h1>Model %s, version %s%s</h1>', dendrite.internal_html(v.model_name), v.version,
                    CASE WHEN deployed = v.version THEN ' (serving)' ELSE '' END)
          || format('<p>%s, trained %s by %s on %s rows (%s validation rows), %s s on %s. Featurizer %s version %s.</p>',
@@ -1535,6 +1601,7 @@ BEGIN
                    round((metrics->>'pr_auc')::numeric, 4), round((metrics->>'roc_auc')::numeric, 4),
                    round((metrics->>'recall_at_precision_90')::numeric, 4), round((metrics->>'precision')::numeric, 4),
                    round((metrics->>'recall')::numeric, 4), round((metrics->>'f1')::numeric, 4), round(v.threshold::numeric, 4))
+         || format('<p>Metrics are measured on %s.</p>', chosen)
          || format('<h2>Confusion matrix</h2><p>At threshold %s, on the %s rows.</p>', round(v.threshold::numeric, 4),
                    dendrite.internal_html(metrics->>'evaluated_on'))
          || '<table class="confusion"><tr><th></th><th>flagged</th><th>passed</th></tr>'
@@ -1554,11 +1621,25 @@ BEGIN
                                         epochs.validation_loss, 'validation', y_min => 0)
          || dendrite.internal_svg_chart('PR-AUC and ROC-AUC per epoch', 'epoch', 'validation', epochs.epoch,
                                         epochs.pr_auc, 'PR-AUC', epochs.roc_auc, 'ROC-AUC', y_min => 0, y_max => 1)
+         || CASE WHEN jsonb_typeof(histogram->'fraud') = 'array' THEN
+                 (SELECT dendrite.internal_svg_chart('Scores of each class', 'score', 'share of the class',
+                                                     array_agg((i - 0.5) / bins ORDER BY i),
+                                                     array_agg(f / nullif(fraud, 0) ORDER BY i), 'fraud',
+                                                     array_agg(l / nullif(legitimate, 0) ORDER BY i), 'legitimate',
+                                                     x_min => 0, x_max => 1, y_min => 0)
+                    FROM (SELECT i, f::float8 AS f, l::float8 AS l, count(*) OVER () AS bins,
+                                 sum(f::float8) OVER () AS fraud, sum(l::float8) OVER () AS legitimate
+                            FROM jsonb_array_elements_text(histogram->'fraud') WITH ORDINALITY a(f, i)
+                            JOIN jsonb_array_elements_text(histogram->'legitimate') WITH ORDINALITY b(l, j) ON i = j) bins)
+            ELSE '' END
          || '</div>'
+         || CASE WHEN alerts <> '' THEN '<h2>Alerts</h2>' || alerts ELSE '' END
+         || '<h2>What the model looks at</h2>'
+         || coalesce(importance, '<p class="empty">No importance: this version was trained before dendrite 0.6.0 (or imported from such a version).</p>')
          || format('<h2>Features (%s)</h2><ol>%s</ol>', coalesce(cardinality(v.output_names), 0), coalesce(feature_list, ''))
-         || format('<h2>Training</h2><p>Query: <code>%s</code></p><p>Label: <code>%s</code></p><p>Settings: <code>%s</code></p>',
-                   dendrite.internal_html(v.training_query), dendrite.internal_html(v.label_column),
-                   dendrite.internal_html(v.hyperparameters::text))
+         || format('<h2>Training</h2><p>Query: <code>%s</code></p><p>Label: <code>%s</code></p>'
+                   '<table class="settings"><tr><th>setting</th><td>value</td></tr>%s</table>',
+                   dendrite.internal_html(v.training_query), dendrite.internal_html(v.label_column), coalesce(settings, ''))
          || '</body></html>';
     RETURN html;
 END
@@ -1739,7 +1820,8 @@ GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                                                       float8, float8, float8, boolean),
                           dendrite.internal_may_label(text) TO dendrite_scorer;
 GRANT SELECT ON dendrite.models, dendrite.model_versions, dendrite.epochs, dendrite.deployments, dendrite.featurizers,
-                dendrite.deployment_history, dendrite.training_progress, dendrite.validation_curves TO dendrite_scorer;
+                dendrite.deployment_history, dendrite.training_progress, dendrite.validation_curves,
+                dendrite.validation_importance TO dendrite_scorer;
 
 GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                          text, text, timestamp, float8, boolean, text, text, text, int, jsonb),

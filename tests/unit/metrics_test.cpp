@@ -1,6 +1,9 @@
 // Fraud metrics against small cases computed by hand, ties included.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "engine/error.hpp"
 #include "engine/metrics.hpp"
 
@@ -116,4 +119,23 @@ TEST(Metrics, ThresholdRuleParsing) {
     for (const char* bad : {"", "precision", "precision:", "precision:1.5", "precision:0", "accuracy:0.9", "2", "nan",
                             "recall:abc", "0.5x"})
         EXPECT_THROW(ThresholdRule::parse(bad), Error) << bad;
+}
+
+// Each class's scores per bin of [0, 1]: a score on an edge goes to the bin above it, 1 to the last bin, and a
+// NaN or out-of-range score nowhere.
+TEST(Metrics, ScoreHistogramPerClass) {
+    const std::vector<float> scores{0.0f, 0.049f, 0.05f, 0.5f, 0.999f, 1.0f, NAN, 1.5f, 0.3f};
+    const std::vector<float> labels{0, 0, 1, 1, 1, 0, 1, 1, 0};
+    const ScoreHistogram h = score_histogram(scores.data(), labels.data(), scores.size(), 20);
+    ASSERT_EQ(h.positives.size(), 20u);
+    ASSERT_EQ(h.negatives.size(), 20u);
+    EXPECT_EQ(h.negatives[0], 2);   // 0 and 0.049
+    EXPECT_EQ(h.positives[1], 1);   // 0.05
+    EXPECT_EQ(h.positives[10], 1);  // 0.5
+    EXPECT_EQ(h.positives[19], 1);  // 0.999
+    EXPECT_EQ(h.negatives[19], 1);  // 1
+    EXPECT_EQ(h.negatives[6], 1);   // 0.3
+    int64_t total = 0;
+    for (int b = 0; b < 20; ++b) total += h.positives[size_t(b)] + h.negatives[size_t(b)];
+    EXPECT_EQ(total, 7);  // NaN and 1.5 counted nowhere
 }
