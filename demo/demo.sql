@@ -96,6 +96,16 @@ SELECT t.transaction_id, t.tx_time, t.customer_id, t.terminal_id, t.amount, t.on
  ORDER BY a.mlp_score DESC, t.transaction_id LIMIT 5;
 
 \echo
+\echo '   Why those three scored high: their top reasons (dendrite.explain_query, the same ordered pass; for the MLP'
+\echo '   exact integrated gradients of its logit from the training rows'' mean, per column or history declaration):'
+SELECT key AS transaction_id, rank, feature, value, round(contribution::numeric, 2) AS contribution
+  FROM dendrite.explain_query('fraud_mlp', 'SELECT * FROM transactions', key => 'transaction_id', top => 3,
+                              min_score => (SELECT min(mlp_score) FROM (SELECT mlp_score FROM assessment
+                                                                         ORDER BY mlp_score DESC, transaction_id LIMIT 3) top),
+                              since => '2026-02-16')
+ ORDER BY score DESC, key, rank LIMIT 9;
+
+\echo
 \echo '   One new transaction, scored inline with dendrite.score (history from this backend''s state):'
 SELECT round(dendrite.score('fraud_mlp', t)::numeric, 4) AS fraud_score, t.amount, t.customer_id
   FROM (SELECT 999999 AS transaction_id, '2026-02-23 23:50'::timestamp AS tx_time, 17 AS customer_id, 663 AS terminal_id,
@@ -118,9 +128,10 @@ SELECT m.name AS model, v.version, f.name AS featurizer, f.version AS featurizer
 SELECT dendrite.deploy('fraud_mlp') AS deployed_version;
 ALTER TABLE transactions ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
 CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
-    EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'flag,log', 'default', 'fraud_score');
+    EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'flag,log,reasons', 'default', 'fraud_score');
 \echo '   The next day of transactions in one INSERT: each row scored, its score written into the row, the'
-\echo '   decision logged in dendrite.predictions, and the row added to its customer''s and terminal''s history'
+\echo '   decision logged in dendrite.predictions (with its reasons when flagged), and the row added to its'
+\echo '   customer''s and terminal''s history'
 \timing on
 INSERT INTO transactions
 SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 51, seed => 42)
@@ -129,8 +140,15 @@ SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 400
 SELECT count(*) AS inserted, count(*) FILTER (WHERE p.decision = 'flag') AS flagged, sum(t.is_fraud::int) AS frauds,
        count(*) FILTER (WHERE p.decision = 'flag' AND t.is_fraud) AS frauds_flagged
   FROM transactions t JOIN dendrite.predictions p ON p.row_key = t.transaction_id::text;
+\echo '   Why the two highest were flagged, as the guard kept it beside the decision:'
+SELECT p.row_key AS transaction_id, round(p.score::numeric, 4) AS score, e.n AS rank, e.r->>'feature' AS reason,
+       e.r->>'value' AS value, round((e.r->>'contribution')::numeric, 2) AS contribution
+  FROM (SELECT * FROM dendrite.predictions WHERE decision = 'flag' ORDER BY score DESC, row_key LIMIT 2) p,
+       jsonb_array_elements(p.reasons) WITH ORDINALITY e(r, n)
+ WHERE e.n <= 3 ORDER BY p.score DESC, p.row_key, e.n;
 
-\echo '   A blocking guard: a transaction scoring 0.9 or more is rejected (SQLSTATE SF001), nothing is written'
+\echo '   A blocking guard: a transaction scoring 0.9 or more is rejected (SQLSTATE SF001), nothing is written,'
+\echo '   and the error''s DETAIL names the top reasons'
 DROP TRIGGER flag_fraud ON transactions;
 CREATE TRIGGER block_fraud BEFORE INSERT ON transactions FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('fraud_mlp', 'reject', '0.9');
@@ -165,7 +183,8 @@ SELECT feature, round(training_mean::numeric, 3) AS training_mean, round(current
                               since => '2026-02-24')
  ORDER BY psi DESC LIMIT 5;
 
-\echo '   The report for humans: build/demo-report.html (metrics, confusion matrix, PR and ROC curves, epochs)'
+\echo '   The report for humans: build/demo-report.html (metrics, confusion matrix, PR and ROC curves, epochs,'
+\echo '   the scores of each class, alerts a day, what the model looks at)'
 \pset format unaligned
 \pset tuples_only on
 \o build/demo-report.html

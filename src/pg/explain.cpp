@@ -235,8 +235,44 @@ char* reasons_json(const Reason* reasons, int n, int top) {
     return json.data;
 }
 
+namespace {
+
+// The last version's input groups, kept per backend (a guard logs reasons row after row with one version).
+const InputGroups& groups_for(const CachedVersion* version) {
+    static InputGroups groups{};
+    static int64 grouped_version = -1;
+    static Oid grouped_extension = InvalidOid;
+    if (grouped_version != version->version_id || grouped_extension != version->extension) {
+        if (groups.group_of) {
+            for (int g = 0; g < groups.n; ++g) {
+                pfree(const_cast<char*>(groups.feature[g]));
+                pfree(const_cast<char*>(groups.input[g]));
+            }
+            pfree(groups.group_of);
+            pfree(groups.feature);
+            pfree(groups.input);
+            groups = InputGroups{};
+        }
+        grouped_version = -1;
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        InputGroups made = input_groups(version);
+        // Copies of the names: the version's featurizer may leave the cache before this does.
+        for (int g = 0; g < made.n; ++g) {
+            made.feature[g] = pstrdup(made.feature[g]);
+            made.input[g] = pstrdup(made.input[g]);
+        }
+        MemoryContextSwitchTo(old);
+        groups = made;
+        grouped_version = version->version_id;
+        grouped_extension = version->extension;
+    }
+    return groups;
+}
+
+}  // namespace
+
 char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
-    const InputGroups groups = input_groups(version);
+    const InputGroups& groups = groups_for(version);
     Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
     const int n = explain_features(version, groups, binding, x, reasons);
     return reasons_json(reasons, n, top);
