@@ -1,6 +1,7 @@
 # dendrite: the PostgreSQL extension (PGXS). The engine is built by CMake into build/ and linked statically.
 #
-#   make                  build dendrite.so (and the engine, its tests and the CUDA plugin via CMake)
+#   make                  build dendrite.so (and the engine, its tests and the CUDA plugin via CMake;
+#                         ENGINE_TARGETS="dendrite_engine dendritectl" for the extension and the CLI only)
 #   make install          install the extension into the PostgreSQL that pg_config names
 #   make installcheck     pg_regress suites against a running server (scripts/test.sh starts one)
 #   make engine-test      the GoogleTest unit tests (ctest)
@@ -42,9 +43,12 @@ include $(PGXS)
 # PGXS compiles C++ with $(CXX) $(CXXFLAGS); -Wall in pg_config's flags needs no repetition.
 override CXXFLAGS := $(filter-out -Wmissing-prototypes -Wdeclaration-after-statement,$(CXXFLAGS))
 
+# Which of the engine's CMake targets `make` builds: all of them by default (unit tests, benchmarks, the
+# CUDA plugin); scripts/demo.sh builds only what the demo runs, ENGINE_TARGETS="dendrite_engine dendritectl".
+ENGINE_TARGETS ?= all
 $(ENGINE_LIB): FORCE
 	cmake -S . -B $(ENGINE_BUILD) $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(ENGINE_BUILD) -j$$(nproc)
+	cmake --build $(ENGINE_BUILD) -j$$(nproc) --target $(ENGINE_TARGETS)
 
 build/sql/dendrite--$(EXTVERSION).sql: src/sql/dendrite.sql dendrite.control
 	mkdir -p build/sql && cp $< $@
@@ -54,8 +58,12 @@ $(OBJS): $(wildcard src/engine/*.hpp src/pg/*.hpp)
 
 # dendritectl beside PostgreSQL's own programs (pg_config --bindir).
 install: install-cli install-cuda-plugin
+# Debian keeps that directory off the PATH (psql and friends reach it through /usr/bin's wrappers): a link
+# in /usr/local/bin puts dendritectl on it, when installing for this machine as a user who may write there.
 install-cli: $(ENGINE_LIB)
 	$(INSTALL_PROGRAM) $(ENGINE_BUILD)/dendritectl '$(DESTDIR)$(bindir)/dendritectl'
+	if [ -z '$(DESTDIR)' ] && [ -d /usr/local/bin ] && [ -w /usr/local/bin ]; then \
+	  ln -sf '$(bindir)/dendritectl' /usr/local/bin/dendritectl; fi
 
 # The CUDA plugin beside dendrite.so (dendrite.cuda_library's default), when nvcc built one.
 install-cuda-plugin: $(ENGINE_LIB)

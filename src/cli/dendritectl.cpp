@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,9 @@ const char* const kUsage =
     "\n"
     "usage: dendritectl [-d CONNINFO] COMMAND ARGUMENTS...\n"
     "\n"
-    "  load TABLE FILE.csv                    COPY a CSV file (with a header line) into an existing table\n"
+    "  load TABLE FILE.csv                    COPY a CSV file (with a header line) into TABLE, its columns\n"
+    "                                         matched by the header's names; a missing TABLE is created from\n"
+    "                                         the header, with types read from the first 1,000 rows\n"
     "  train MODEL QUERY LABEL [NAME=VALUE]...  dendrite.train; NAME=VALUE for its other arguments,\n"
     "                                         e.g. epochs=20 hidden={64,32} algorithm=gbdt\n"
     "  compare NAME QUERY LABEL [NAME=VALUE]... dendrite.compare: a leaderboard of algorithms\n"
@@ -35,6 +38,8 @@ const char* const kUsage =
     "  report MODEL [VERSION] -o FILE.html    write dendrite.report to a file\n"
     "\n"
     "Connection: -d takes a conninfo string or URI; otherwise PGHOST, PGPORT, PGUSER, PGDATABASE... apply.\n"
+    "dendritectl is installed in PostgreSQL's bindir (pg_config --bindir), and make install links it from\n"
+    "/usr/local/bin.\n"
     "Ctrl-C cancels the running statement on the server. Exit status: 0 success, 1 the server reported an\n"
     "error (a canceled statement included), 2 bad usage or connection.\n";
 
@@ -214,18 +219,152 @@ bool succeeded(const Result& result) {
            (PQresultStatus(result.get()) == PGRES_TUPLES_OK || PQresultStatus(result.get()) == PGRES_COMMAND_OK);
 }
 
-// NAME=VALUE arguments as named SQL arguments: , name => 'value'. Names must be identifiers.
-std::string named_arguments(PGconn* connection, const std::vector<std::string>& pairs) {
+// The input argument names of dendrite.<function> (every overload), after the first `positional` ones
+// (those the command line gives by position), in order.
+std::vector<std::string> argument_names(PGconn* connection, const std::string& function, int positional) {
+    Result result(PQexec(connection, ("SELECT DISTINCT a.name, a.n FROM pg_catalog.pg_proc p, "
+                                      "unnest(p.proargnames) WITH ORDINALITY a(name, n) "
+                                      "WHERE p.pronamespace = 'dendrite'::regnamespace AND p.proname = " +
+                                      literal(connection, function) +
+                                      " AND (p.proargmodes IS NULL OR p.proargmodes[a.n] IN ('i', 'b')) AND a.n > " +
+                                      std::to_string(positional) + " ORDER BY a.n")
+                                         .c_str()));
+    std::vector<std::string> names;
+    if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) return names;
+    for (int r = 0; r < PQntuples(result.get()); ++r) {
+        const std::string name = PQgetvalue(result.get(), r, 0);
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+    return names;
+}
+
+// NAME=VALUE arguments as named SQL arguments of dendrite.<function>: , name => 'value'. A name the function
+// does not take is bad usage, with the names it takes.
+std::string named_arguments(PGconn* connection, const std::string& function, int positional,
+                            const std::vector<std::string>& pairs) {
     std::string sql;
+    std::vector<std::string> valid;
     for (const std::string& pair : pairs) {
         const size_t equals = pair.find('=');
         if (equals == std::string::npos || equals == 0) usage_error("expected NAME=VALUE, got \"" + pair + "\"");
         const std::string name = pair.substr(0, equals);
         if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") != std::string::npos)
             usage_error("\"" + name + "\" is not an argument name");
+        if (valid.empty()) valid = argument_names(connection, function, positional);
+        if (!valid.empty() && std::find(valid.begin(), valid.end(), name) == valid.end()) {
+            std::string list;
+            for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
+            usage_error("dendrite." + function + " has no argument \"" + name + "\"; its arguments are: " + list);
+        }
         sql += ", " + name + " => " + literal(connection, pair.substr(equals + 1));
     }
     return sql;
+}
+
+// "512 KB", "3.2 MB": a size as a person reads it.
+std::string human_bytes(long bytes) {
+    char text[32];
+    if (bytes < 1024)
+        std::snprintf(text, sizeof text, "%ld B", bytes);
+    else if (bytes < 1024 * 1024)
+        std::snprintf(text, sizeof text, "%.0f KB", double(bytes) / 1024);
+    else
+        std::snprintf(text, sizeof text, "%.1f MB", double(bytes) / (1024 * 1024));
+    return text;
+}
+
+// One CSV record from text at pos (RFC 4180: quoted fields may hold commas, doubled quotes and newlines).
+// Returns false at the end of text. quoted[i]: the field was quoted (an unquoted empty field is NULL to COPY).
+bool next_csv_record(const std::string& text, size_t& pos, std::vector<std::string>& fields,
+                     std::vector<bool>& quoted) {
+    fields.clear();
+    quoted.clear();
+    if (pos >= text.size()) return false;
+    std::string field;
+    bool in_quotes = false, was_quoted = false;
+    for (; pos < text.size(); ++pos) {
+        const char ch = text[pos];
+        if (in_quotes) {
+            if (ch == '"' && pos + 1 < text.size() && text[pos + 1] == '"') {
+                field += '"';
+                ++pos;
+            } else if (ch == '"') {
+                in_quotes = false;
+            } else {
+                field += ch;
+            }
+        } else if (ch == '"') {
+            in_quotes = was_quoted = true;
+        } else if (ch == ',') {
+            fields.push_back(field);
+            quoted.push_back(was_quoted);
+            field.clear();
+            was_quoted = false;
+        } else if (ch == '\n' || ch == '\r') {
+            if (ch == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n') ++pos;
+            ++pos;
+            break;
+        } else {
+            field += ch;
+        }
+    }
+    fields.push_back(field);
+    quoted.push_back(was_quoted);
+    return true;
+}
+
+// The type of a column from its values in a sample: boolean, bigint, numeric, date, timestamp, timestamptz,
+// or text (also when the sample has no value).
+class TypeGuess {
+public:
+    void see(const std::string& value) {
+        static const std::regex boolean("true|false|t|f", std::regex::icase);
+        static const std::regex integer("[+-]?[0-9]{1,18}");
+        static const std::regex number("[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?");
+        static const std::regex date("[0-9]{4}-[0-9]{2}-[0-9]{2}");
+        static const std::regex timestamp("[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?");
+        static const std::regex zoned(
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)");
+        seen_ = true;
+        boolean_ = boolean_ && std::regex_match(value, boolean);
+        integer_ = integer_ && std::regex_match(value, integer);
+        number_ = number_ && std::regex_match(value, number);
+        const bool is_date = std::regex_match(value, date);
+        const bool is_timestamp = !is_date && std::regex_match(value, timestamp);
+        const bool is_zoned = !is_date && !is_timestamp && std::regex_match(value, zoned);
+        date_ = date_ && is_date;
+        timestamp_ = timestamp_ && (is_date || is_timestamp);
+        zoned_ = zoned_ && (is_date || is_timestamp || is_zoned);
+    }
+    const char* type() const {
+        if (!seen_) return "text";
+        if (boolean_) return "boolean";
+        if (integer_) return "bigint";
+        if (number_) return "numeric";
+        if (date_) return "date";
+        if (timestamp_) return "timestamp";
+        if (zoned_) return "timestamptz";
+        return "text";
+    }
+
+private:
+    bool seen_ = false, boolean_ = true, integer_ = true, number_ = true, date_ = true, timestamp_ = true,
+         zoned_ = true;
+};
+
+std::string identifier(PGconn* connection, const std::string& name) {
+    char* escaped = PQescapeIdentifier(connection, name.c_str(), name.size());
+    if (!escaped) usage_error(PQerrorMessage(connection));
+    std::string out(escaped);
+    PQfreemem(escaped);
+    return out;
+}
+
+// The table a load names, as SQL: schema.table of lower-case identifiers as written, anything else quoted
+// whole (as one name).
+std::string table_identifier(PGconn* connection, const std::string& table) {
+    static const std::regex plain("[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?");
+    return std::regex_match(table, plain) ? table : identifier(connection, table);
 }
 
 int load(PGconn* connection, const std::string& table, const std::string& path) {
@@ -234,14 +373,50 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
     std::fseek(file, 0, SEEK_END);
     const long size = std::ftell(file);
     std::fseek(file, 0, SEEK_SET);
-    // The table name is an identifier the server parses (schema.table allowed), passed through regclass.
-    Result check(PQexec(connection, ("SELECT " + literal(connection, table) + "::regclass::text").c_str()));
-    if (!succeeded(check)) {
+    // The header and a sample of rows (up to 1,000, from the first 8 MB): the columns' names and types.
+    std::string head(size_t(std::min<long>(size, 8 << 20)), '\0');
+    head.resize(std::fread(&head[0], 1, head.size(), file));
+    std::fseek(file, 0, SEEK_SET);
+    size_t pos = 0;
+    std::vector<std::string> header, fields;
+    std::vector<bool> quoted;
+    if (!next_csv_record(head, pos, header, quoted) || (header.size() == 1 && header[0].empty())) {
         std::fclose(file);
-        return report_error(check.get(), connection);
+        usage_error(path + " has no header line");
     }
-    const std::string copy =
-        "COPY " + std::string(PQgetvalue(check.get(), 0, 0)) + " FROM STDIN WITH (FORMAT csv, HEADER true)";
+    std::string columns;
+    for (const std::string& name : header) columns += (columns.empty() ? "" : ", ") + identifier(connection, name);
+    const std::string target = table_identifier(connection, table);
+    Result found(
+        PQexec(connection, ("SELECT pg_catalog.to_regclass(" + literal(connection, target) + ")::text").c_str()));
+    if (!succeeded(found)) {
+        std::fclose(file);
+        return report_error(found.get(), connection);
+    }
+    std::string relation = PQgetisnull(found.get(), 0, 0) ? std::string() : PQgetvalue(found.get(), 0, 0);
+    if (relation.empty()) {
+        std::vector<TypeGuess> guesses(header.size());
+        for (int row = 0; row < 1000 && next_csv_record(head, pos, fields, quoted); ++row) {
+            if (pos >= head.size() && head.size() < size_t(size)) break;  // a record cut by the sample's end
+            for (size_t c = 0; c < fields.size() && c < guesses.size(); ++c)
+                if (!fields[c].empty() || quoted[c]) guesses[c].see(fields[c]);
+        }
+        std::string definition;
+        for (size_t c = 0; c < header.size(); ++c)
+            definition += (c ? ", " : "") + identifier(connection, header[c]) + " " + guesses[c].type();
+        const std::string create = "CREATE TABLE " + target + " (" + definition + ")";
+        Result created(PQexec(connection, create.c_str()));
+        if (!succeeded(created)) {
+            std::fclose(file);
+            return report_error(created.get(), connection);
+        }
+        std::fprintf(stderr, "created table %s (%s) from the header and the first rows\n", target.c_str(),
+                     definition.c_str());
+        relation = target;
+    }
+    // By the header's names, not by position: the file's columns may come in any order, and the table may
+    // have more (they get their defaults).
+    const std::string copy = "COPY " + relation + " (" + columns + ") FROM STDIN WITH (FORMAT csv, HEADER true)";
     Result started(PQexec(connection, copy.c_str()));
     if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN) {
         std::fclose(file);
@@ -250,14 +425,16 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
     running_statement = PQgetCancel(connection);  // Ctrl-C cancels the COPY
     Progress progress("load " + table);
     std::vector<char> buffer(1 << 20);
-    long sent = 0;
+    long sent = 0, lines = 0;
     size_t n;
     bool ok = true;
     while (ok && (n = std::fread(buffer.data(), 1, buffer.size(), file)) > 0) {
         ok = PQputCopyData(connection, buffer.data(), int(n)) == 1;
         sent += long(n);
-        progress.update(double(sent), double(size),
-                        std::to_string(sent >> 20) + " of " + std::to_string(size >> 20) + " MB");
+        lines += long(std::count(buffer.data(), buffer.data() + n, '\n'));
+        progress.update(
+            double(sent), double(size),
+            human_bytes(sent) + " of " + human_bytes(size) + ", ~" + std::to_string(std::max(0L, lines - 1)) + " rows");
     }
     std::fclose(file);
     progress.finish();
@@ -268,7 +445,7 @@ int load(PGconn* connection, const std::string& table, const std::string& path) 
     running_statement = nullptr;
     PQfreeCancel(cancel);
     if (!succeeded(result)) return report_error(result.get(), connection);
-    std::printf("loaded %s rows into %s\n", PQcmdTuples(result.get()), PQgetvalue(check.get(), 0, 0));
+    std::printf("loaded %s rows into %s\n", PQcmdTuples(result.get()), relation.c_str());
     return 0;
 }
 
@@ -335,16 +512,18 @@ int main(int argc, char** argv) {
         Progress progress(command + " " + rest[0]);
         const std::string sql = "SELECT * FROM dendrite." + command + "(" + literal(c, rest[0]) + ", " +
                                 literal(c, rest[1]) + ", " + literal(c, rest[2]) +
-                                named_arguments(c, std::vector<std::string>(rest.begin() + 3, rest.end())) + ")";
+                                named_arguments(c, command, 3, std::vector<std::string>(rest.begin() + 3, rest.end())) +
+                                ")";
         return query_and_print(c, sql, command == "train", &progress);
     }
     if (command == "retrain") {
         need(1, 64);
         Progress progress("retrain " + rest[0]);
-        return query_and_print(c,
-                               "SELECT * FROM dendrite.retrain(" + literal(c, rest[0]) +
-                                   named_arguments(c, std::vector<std::string>(rest.begin() + 1, rest.end())) + ")",
-                               true, &progress);
+        return query_and_print(
+            c,
+            "SELECT * FROM dendrite.retrain(" + literal(c, rest[0]) +
+                named_arguments(c, "retrain", 1, std::vector<std::string>(rest.begin() + 1, rest.end())) + ")",
+            true, &progress);
     }
     if (command == "deploy") {
         need(1, 2);

@@ -20,6 +20,28 @@ rows="$(sql -c "SELECT count(*) FROM tx_source")"
 grep -q "^loaded $rows rows into tx$" "$work/load.out" || fail "load said: $(cat "$work/load.out")"
 grep -q "load tx 100%" "$work/load.err" || fail "no progress on the load: $(cat "$work/load.err")"
 [ "$(sql -c "SELECT count(*) FROM tx")" = "$rows" ] || fail "the table does not hold the file's rows"
+# On the PATH (make install links it from /usr/local/bin, where root installs).
+if [ -w /usr/local/bin ]; then
+  [ "$(command -v dendritectl)" = /usr/local/bin/dendritectl ] || fail "dendritectl is not on the PATH: $(command -v dendritectl || echo none)"
+fi
+
+# A table that does not exist is created from the header, its types read from the first rows; an existing
+# one is loaded by the header's names, whatever the order of the file's columns. Progress in bytes and
+# rows for a small file too.
+sql -c "COPY (SELECT amount, transaction_id, tx_time, online, country, tx_time::date AS day, tx_time::timestamptz AS at
+              FROM tx_source ORDER BY transaction_id LIMIT 50) TO STDOUT WITH (FORMAT csv, HEADER true)" >"$work/small.csv"
+"$ctl" load new_tx "$work/small.csv" >"$work/new.out" 2>"$work/new.err" || fail "load into a new table: $(cat "$work/new.err")"
+grep -qF 'created table new_tx ("amount" numeric, "transaction_id" bigint, "tx_time" timestamp, "online" boolean, "country" text, "day" date, "at" timestamptz)' "$work/new.err" ||
+  fail "the created table: $(cat "$work/new.err")"
+grep -q "^loaded 50 rows into new_tx$" "$work/new.out" || fail "load into a new table said: $(cat "$work/new.out")"
+grep -q "load new_tx 100% .* KB of .* KB, ~50 rows" "$work/new.err" || fail "small-file progress: $(cat "$work/new.err")"
+sql -c "CREATE TABLE reordered (transaction_id bigint, online boolean, amount numeric, note text DEFAULT 'kept')"
+"$ctl" load reordered "$work/small.csv" >/dev/null 2>"$work/reordered.err" && fail "loaded a file with columns the table lacks"
+grep -q 'column "tx_time" of relation "reordered" does not exist' "$work/reordered.err" || fail "missing column: $(cat "$work/reordered.err")"
+sql -c "ALTER TABLE reordered ADD COLUMN tx_time timestamp, ADD COLUMN country text, ADD COLUMN day date, ADD COLUMN at timestamptz"
+"$ctl" load reordered "$work/small.csv" >/dev/null 2>&1 || fail "load by the header's names"
+[ "$(sql -c "SELECT count(*) FROM reordered r JOIN tx_source s USING (transaction_id)
+              WHERE r.amount = s.amount AND r.online = s.online AND r.note = 'kept'")" = 50 ] || fail "the columns were not matched by name"
 
 "$ctl" train cli_model "SELECT amount, online, country, merchant_category, is_fraud FROM tx" is_fraud \
     epochs=4 'hidden={16,8}' >"$work/train.out" 2>"$work/train.err" || fail "train: $(cat "$work/train.err")"
@@ -42,6 +64,11 @@ rc=0; "$ctl" train only_a_name >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || fail "bad usage exited $rc, not 2"
 rc=0; "$ctl" train m "SELECT 1" label "epochs); DROP TABLE tx; --=1" >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || fail "a bad argument name was accepted (exit $rc)"
+# A misspelt argument: bad usage naming the function's arguments, not the server's "does not exist".
+rc=0; "$ctl" train m "SELECT 1" label epochz=3 2>"$work/misspelt.err" >/dev/null || rc=$?
+[ $rc = 2 ] || fail "a misspelt argument exited $rc, not 2"
+grep -q 'dendrite.train has no argument "epochz"; its arguments are: .*hidden.*epochs' "$work/misspelt.err" ||
+  fail "misspelt argument: $(head -2 "$work/misspelt.err")"
 [ "$(sql -c "SELECT count(*) FROM tx")" = "$rows" ] || fail "tx changed"
 
 # Ctrl-C (here SIGINT) cancels the training on the server: the client exits 1 with the server's message and
@@ -70,11 +97,11 @@ cp "$work/report.html" "$out_dir/report.html"
 
 browser="$(command -v chromium || command -v chromium-browser || true)"
 [ -n "$browser" ] || { echo "chromium is not installed: the report was written but not rendered"; exit 77; }
-# --dump-dom: the DOM Chromium built (four charts parsed as SVG elements); --screenshot: the page drawn.
+# --dump-dom: the DOM Chromium built (five charts parsed as SVG elements); --screenshot: the page drawn.
 chromium_flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1300,1600)
 timeout 120 "$browser" "${chromium_flags[@]}" --dump-dom "file://$work/report.html" 2>/dev/null >"$work/dom.html" ||
   fail "chromium could not load the report"
-[ "$(grep -o "<svg" "$work/dom.html" | wc -l)" = 4 ] || fail "chromium's DOM does not hold four charts"
+[ "$(grep -o "<svg" "$work/dom.html" | wc -l)" = 5 ] || fail "chromium's DOM does not hold five charts"
 grep -q "Model cli_model, version 1 (serving)" "$work/dom.html" || fail "chromium's DOM lacks the title"
 timeout 120 "$browser" "${chromium_flags[@]}" --screenshot="$out_dir/report.png" "file://$work/report.html" >/dev/null 2>&1 ||
   fail "chromium could not take a screenshot"
