@@ -50,6 +50,15 @@ SELECT dendrite.create_featurizer('pay_lenient', 'SELECT amount, merchant FROM p
                                   columns => '{"amount": {"missing_indicator": true}}');
 SELECT dendrite.features('pay_lenient', t) FROM (SELECT 'Infinity'::float8 AS amount, 'fuel' AS merchant) t;
 
+-- The label is no feature: a row whose label is boolean where the fitting query's was an integer gets the
+-- same features, and a label of another type (text) is left unread.
+SELECT dendrite.features('pay', p) = dendrite.features('pay', b) AS boolean_label,
+       dendrite.features('pay', p) = dendrite.features('pay', t) AS text_label
+  FROM payments p,
+       LATERAL (SELECT p.amount, p.merchant, p.mcc, p.card_present, p.at, p.ip, p.fraud = 1 AS fraud) b,
+       LATERAL (SELECT p.amount, p.merchant, p.mcc, p.card_present, p.at, p.ip, 'unknown'::text AS fraud) t
+ WHERE p.id = 7;
+
 -- Versions: a refit adds version 2; a model trained on version 1 keeps using it.
 SELECT version FROM dendrite.train('pay_model', 'SELECT * FROM payments', 'fraud', featurizer => 'pay', epochs => 2, hidden => '{8}');
 CREATE TEMP TABLE pinned AS SELECT id, dendrite.score('pay_model', p) AS score FROM payments p;
@@ -119,6 +128,12 @@ SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 
 SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
 SELECT name FROM unnest(dendrite.feature_names('velocity')) AS name
  WHERE name LIKE '%stddev%' OR name LIKE '%since_last%' OR name LIKE '%\_min\_%' OR name LIKE '%distinct%' ORDER BY 1;
+-- Its history counts labels: a boolean label reads as the integer one did, a text one is an error (the history
+-- would learn no fraud from it).
+SELECT array_length(dendrite.features('velocity', t), 1) AS boolean_label_outputs
+  FROM (SELECT transaction_id, tx_time, customer_id, terminal_id, amount, is_fraud = 1 AS is_fraud FROM stream LIMIT 1) t;
+SELECT dendrite.features('velocity', t)
+  FROM (SELECT transaction_id, tx_time, customer_id, terminal_id, amount, 'no'::text AS is_fraud FROM stream LIMIT 1) t;
 -- stddev needs a value column; an unknown aggregate names the ones there are.
 SELECT dendrite.create_featurizer('velocity_bad', 'SELECT * FROM arrived',
     history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "aggregates": ["stddev"]}]');

@@ -69,9 +69,11 @@ const char* type_class_name(engine::SqlTypeClass type) {
 }
 
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context) {
+    bool labels_feed_history = false;
+    for (const auto& h : featurizer->featurizer->spec().history) labels_feed_history |= !h.label.empty();
     bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
                 featurizer->input_optional, &featurizer->derived, featurizer->name, featurizer->version, descriptor,
-                context);
+                context, labels_feed_history);
 }
 
 // The derived columns a binding evaluates per row, into values[natts + k].
@@ -116,7 +118,7 @@ Oid bind_derived_input(RowBinding* binding, const DerivedDeclarations& declarati
 
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
                  const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
-                 TupleDesc descriptor, MemoryContext context) {
+                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history) {
     const int n_derived = derived ? derived->n : 0;
     MemoryContext old = MemoryContextSwitchTo(context);
     binding->descriptor = CreateTupleDescCopy(descriptor);
@@ -171,13 +173,29 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
         // Integers may stand in for numbers (and the reverse); anything else is a changed column.
         const bool numeric_both = (fitted == engine::SqlTypeClass::Number || fitted == engine::SqlTypeClass::Integer) &&
                                   (now == engine::SqlTypeClass::Number || now == engine::SqlTypeClass::Integer);
+        if (now != fitted && !numeric_both && optional && optional[j]) {
+            // A label is no feature: it is read as 1, 0 or unknown, and a boolean, an integer or a number says
+            // that alike (a table's fraud flag may be 0/1 where the training query's was boolean). Of another
+            // type, it is left unread, as for a row without it, unless history counts labels (then the
+            // featurizer would learn nothing of them: an error below).
+            const auto label_like = [](engine::SqlTypeClass c) {
+                return c == engine::SqlTypeClass::Boolean || c == engine::SqlTypeClass::Integer ||
+                       c == engine::SqlTypeClass::Number;
+            };
+            if (label_like(fitted) && label_like(now)) continue;
+            if (!labels_feed_history) {
+                binding->attnums[j] = -1;
+                binding->types[j] = InvalidOid;
+                continue;
+            }
+        }
         if (now != fitted && !numeric_both)
             ereport(
                 ERROR,
                 (errcode(ERRCODE_DATATYPE_MISMATCH),
-                 errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
+                 errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on %s %s column", name,
                         format_type_be(found < descriptor->natts ? TupleDescAttr(descriptor, found)->atttypid : type),
-                        owner, type_class_name(fitted)),
+                        owner, strchr("aeiou", type_class_name(fitted)[0]) ? "an" : "a", type_class_name(fitted)),
                  errhint("Cast the column back in the query, or fit a new featurizer version.")));
     }
 }

@@ -30,9 +30,11 @@ const char* type_class_name(engine::SqlTypeClass type);
 // compiled over the row type (derived_columns.hpp).
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context);
 // The same for a list of input names; fitted_types may be NULL (no type check), derived NULL (none).
+// labels_feed_history: a history declaration counts labels (a label column of another type is then an error;
+// otherwise it is left unread).
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
                  const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
-                 TupleDesc descriptor, MemoryContext context);
+                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history = false);
 // Loads a composite argument (a row passed to features, observe, score) into binding, binding its row type
 // first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
 void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,
