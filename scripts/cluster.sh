@@ -6,8 +6,9 @@
 
 PG_BIN="${PG_BIN:-$(pg_config --bindir)}"
 
+# From /: the postgres user may not enter the directory this runs in (a clone in root's mode-700 home).
 _cluster_as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 _cluster_free_port() {

@@ -89,6 +89,8 @@ void GbdtOptions::validate() const {
     if (!(lambda >= 0) || !std::isfinite(lambda) || !(alpha >= 0) || !std::isfinite(alpha))
         fail(ErrorKind::InvalidParameter, "lambda and alpha must be non-negative numbers");
     if (max_bin < 2 || max_bin > 65536) fail(ErrorKind::InvalidParameter, "max_bin must be between 2 and 65536");
+    if (evaluate_every < 0 || evaluate_every > 100000)
+        fail(ErrorKind::InvalidParameter, "evaluate_every must be between 0 (automatic) and 100000");
 }
 
 TreeEnsemble TreeEnsemble::from_xgboost_json(const std::string& text) {
@@ -231,6 +233,9 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     for (size_t j = 0; j < n_evaluation; ++j) labels[j] = data.labels[prepared.evaluation_rows[j]];
     EarlyStopping early_stopping(options.patience);
     std::vector<float> kept_scores;  // the kept round's evaluation scores
+    const int every = g.evaluation_interval();
+    double step_seconds = 0;  // the boosting steps since the last evaluation
+    int last_round = 0;
     for (int round = 1; round <= g.rounds; ++round) {
         if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
         const auto round_start = Clock::now();
@@ -240,7 +245,9 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
             SignalsBlocked blocked;
             check(XGBoosterUpdateOneIter(booster.handle, round - 1, training.handle), "XGBoosterUpdateOneIter");
         }
-        const double step_seconds = std::chrono::duration<double>(Clock::now() - round_start).count();
+        step_seconds += std::chrono::duration<double>(Clock::now() - round_start).count();
+        last_round = round;
+        if (round % every != 0 && round != g.rounds) continue;
         {
             SignalsBlocked blocked;
             check(XGBoosterPredict(booster.handle, validation.handle, 0, 0, 0, &n_scores, &scores), "XGBoosterPredict");
@@ -258,6 +265,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
         report.loss = report.validation_loss;  // xgboost does not report the training loss per round
         report.metrics = evaluate(scores, labels.data(), n_evaluation, options.threshold);
         report.step_seconds = step_seconds;
+        step_seconds = 0;
         report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         result.epochs.push_back(report);
         if (callbacks.on_epoch) callbacks.on_epoch(report);
@@ -269,7 +277,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
             break;
         }
     }
-    result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
+    result.best_epoch = early_stopping.kept_epoch(last_round);  // a round
     result.curve = summarize_curve(Curve::of(kept_scores.data(), labels.data(), kept_scores.size()));
     result.histogram = score_histogram(kept_scores.data(), labels.data(), kept_scores.size());
 
@@ -280,7 +288,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     {
         SignalsBlocked blocked;
         BoosterHandle source = booster.handle;
-        if (result.best_epoch < int(result.epochs.size())) {
+        if (result.best_epoch < last_round) {
             check(XGBoosterSlice(booster.handle, 0, result.best_epoch, 1, &kept.handle), "XGBoosterSlice");
             source = kept.handle;
         }

@@ -119,6 +119,8 @@ const std::map<std::string, Setter>& option_setters() {
         {"reg_lambda", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.lambda = as_number(k, v); }},
         {"reg_alpha", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.alpha = as_number(k, v); }},
         {"max_bin", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.max_bin = as_int(k, v); }},
+        {"evaluate_every",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.evaluate_every = as_int(k, v); }},
     };
     return setters;
 }
@@ -192,6 +194,7 @@ std::string train_options_json(const TrainOptions& o) {
         j["reg_lambda"] = o.gbdt.lambda;
         j["reg_alpha"] = o.gbdt.alpha;
         j["max_bin"] = o.gbdt.max_bin;
+        j["evaluate_every"] = o.gbdt.evaluate_every;
         return j.dump();
     }
     j["hidden"] = o.algorithm == "logistic_regression" ? std::vector<int>{} : o.hidden;

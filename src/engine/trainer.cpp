@@ -154,10 +154,10 @@ EarlyStopping::Verdict EarlyStopping::observe(int epoch, double pr_auc) {
     if (pr_auc > best_pr_auc_) {
         best_pr_auc_ = pr_auc;
         best_epoch_ = epoch;
-        epochs_without_improvement_ = 0;
         return Verdict::Improved;
     }
-    return ++epochs_without_improvement_ >= patience_ ? Verdict::Stop : Verdict::Continue;
+    // In epochs (rounds), not observations: gbdt may observe every few rounds.
+    return epoch - best_epoch_ >= patience_ ? Verdict::Stop : Verdict::Continue;
 }
 
 namespace {

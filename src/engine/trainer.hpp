@@ -114,7 +114,14 @@ struct TrainResult {
     // most often a leak (a column known only after the fact), which the caller warns about.
     std::vector<double> feature_separation;
     int threads = 1;
-    const EpochReport& final_epoch() const { return epochs[size_t(best_epoch - 1)]; }
+    // The kept epoch's report (gbdt reports only the rounds it evaluated, best_epoch among them).
+    const EpochReport& final_epoch() const {
+        for (const EpochReport& e : epochs)
+            if (e.epoch == best_epoch) return e;
+        return epochs.back();
+    }
+    // Epochs (boosting rounds) run: the last report's, which is the last one run.
+    int epochs_run() const { return epochs.empty() ? 0 : epochs.back().epoch; }
 };
 
 // Trains the options' algorithm (gbdt through train_gbdt).
@@ -157,7 +164,6 @@ private:
     int patience_;
     double best_pr_auc_ = -1;
     int best_epoch_ = 0;
-    int epochs_without_improvement_ = 0;
 };
 
 // Scores every row of data (rows x spec.inputs, row-major) into out.

@@ -203,10 +203,12 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
 
         engine::TrainCallbacks callbacks;
         callbacks.should_stop = should_stop;
+        int noticed = 0;  // the last round a NOTICE was sent for
         callbacks.on_epoch = [&](const engine::EpochReport& r) {
             report_progress(r);
-            // Boosting rounds are many and short: a NOTICE every 10th (and the first).
-            if (gbdt && r.epoch % 10 != 0 && r.epoch != 1) return;
+            // Boosting rounds are many and short: a NOTICE for the first evaluated, then one per ten rounds.
+            if (gbdt && noticed > 0 && r.epoch / 10 == noticed / 10) return;
+            noticed = r.epoch;
             pg_guard([&] {
                 ereport(NOTICE, (errmsg("%s %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
                                         "precision %.4f, recall %.4f (%.1f s)",
@@ -245,7 +247,7 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result, d
                      kept.loss, kept.validation_loss, c.precision(), c.recall(), c.f1(), kept.metrics.pr_auc,
                      kept.metrics.roc_auc, kept.metrics.recall_at_precision_90, int64(c.tp), int64(c.fp), int64(c.tn),
                      int64(c.fn), result.metrics_on_training_rows ? "training" : "validation", result.best_epoch,
-                     int(result.epochs.size()), result.stopped_early ? "true" : "false",
+                     result.epochs_run(), result.stopped_early ? "true" : "false",
                      kept.metrics.threshold_met ? "true" : "false", result.score_us_per_row);
     append_json_string(&json, "threshold_rule", a.threshold);
     // The kept scores of each class on the same rows (the report's distributions), and the days the rows
@@ -512,7 +514,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     const dendrite::engine::EpochReport& kept = result.final_epoch();
     const dendrite::engine::Confusion& c = kept.metrics.confusion;
     Datum values[17] = {Int32GetDatum(version),
-                        Int32GetDatum(int(result.epochs.size())),
+                        Int32GetDatum(result.epochs_run()),
                         Float8GetDatum(kept.loss),
                         Float8GetDatum(kept.validation_loss),
                         Float8GetDatum(c.precision()),

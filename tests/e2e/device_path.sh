@@ -4,8 +4,15 @@
 # records 'cuda', the same seed gives the CPU's model, the GPU budget gives 53200, what the GPU does not
 # train gives 0A000 ('cuda') or the CPU with a NOTICE ('auto'), the model scores, a cancel stops it.
 source "$(dirname "$0")/lib.bash"
-emulation="$DENDRITE_ROOT/build/dendrite_host_device.so"
-[ -f "$emulation" ] || fail "$emulation was not built"
+built="$DENDRITE_ROOT/build/dendrite_host_device.so"
+[ -f "$built" ] || fail "$built was not built"
+# The server loads it: a copy where the postgres user can read it (the clone may be in a mode-700 home).
+shelf="$(mktemp -d /tmp/dendrite-device-path.XXXXXX)"
+trap 'rm -rf "$shelf"' EXIT
+chmod 755 "$shelf"
+emulation="$shelf/dendrite_host_device.so"
+cp "$built" "$emulation"
+chmod 644 "$emulation"
 fresh_database e2e_device_path
 sql -c "SET client_min_messages = warning" \
     -c "CREATE TABLE tx AS SELECT * FROM dendrite.generate_transactions(days => 10)"

@@ -138,3 +138,36 @@ TEST(Gbdt, MalformedTreesAreRejected) {
     e.feature[0] = 2;  // no such feature
     EXPECT_THROW(e.validate(), Error);
 }
+
+// Validation metrics every few rounds: by default every round up to 99 rounds and every rounds / 50-th
+// beyond, always at the last; early stopping's patience still counts rounds, and the kept trees are those
+// of the best evaluated round.
+TEST(Gbdt, EvaluatesEveryFewRounds) {
+    const Data d = make_data(3000, 21);
+    TrainOptions options;
+    options.algorithm = "gbdt";
+    options.gbdt.rounds = 125;  // automatic: every 2nd round, and the 125th
+    options.gbdt.max_depth = 2;
+    options.gbdt.eta = 0.05;
+    options.threads = 1;
+    EXPECT_EQ(options.gbdt.evaluation_interval(), 2);
+    const TrainResult r = train(d.view(), options);
+    ASSERT_EQ(r.epochs.size(), 63u);
+    for (size_t i = 0; i + 1 < r.epochs.size(); ++i) EXPECT_EQ(r.epochs[i].epoch, int(2 * (i + 1)));
+    EXPECT_EQ(r.epochs.back().epoch, 125);
+    EXPECT_EQ(r.epochs_run(), 125);
+    EXPECT_EQ(r.best_epoch, 125);
+    EXPECT_EQ(r.trees.trees(), 125);
+    EXPECT_EQ(&r.final_epoch(), &r.epochs.back());
+
+    options.gbdt.rounds = 400;
+    options.gbdt.eta = 0.8;
+    options.gbdt.evaluate_every = 5;
+    options.patience = 12;  // rounds: stops at the third evaluation without a better PR-AUC
+    const TrainResult stopped = train(d.view(), options);
+    ASSERT_TRUE(stopped.stopped_early);
+    EXPECT_EQ(stopped.best_epoch % 5, 0);
+    EXPECT_EQ(stopped.epochs_run(), stopped.best_epoch + 15);
+    EXPECT_EQ(stopped.trees.trees(), stopped.best_epoch);
+    EXPECT_EQ(stopped.final_epoch().epoch, stopped.best_epoch);
+}
