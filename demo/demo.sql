@@ -135,15 +135,19 @@ CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('fraud_contest', 'flag,log,reasons', 'default', 'fraud_score');
 \echo '   The next day of transactions in one INSERT: each row scored, its score written into the row, the'
 \echo '   decision logged in dendrite.predictions (with its reasons when flagged), and the row added to its'
-\echo '   customer''s and terminal''s history'
+\echo '   customer''s and terminal''s history. That day a new fraud pattern starts, one no training row shows:'
+\echo '   card testing, bursts of tiny online payments at digital-goods merchants abroad'
 \timing on
 INSERT INTO transactions
-SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 51, seed => 42)
+SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 4000, days => 51, seed => 42,
+                                             card_testing_from => '2026-02-24')
  WHERE tx_time >= '2026-02-24';  -- the simulation's next day (its first 50 days are the table)
 \timing off
-SELECT count(*) AS inserted, count(*) FILTER (WHERE p.decision = 'flag') AS flagged, sum(t.is_fraud::int) AS frauds,
-       count(*) FILTER (WHERE p.decision = 'flag' AND t.is_fraud) AS frauds_flagged
-  FROM transactions t JOIN dendrite.predictions p ON p.row_key = t.transaction_id::text;
+SELECT CASE t.fraud_scenario WHEN 0 THEN 'legitimate' WHEN 1 THEN 'large amount' WHEN 2 THEN 'compromised terminal'
+                             WHEN 3 THEN 'leaked card' WHEN 4 THEN 'card testing (new)' END AS scenario,
+       count(*) AS inserted, count(*) FILTER (WHERE p.decision = 'flag') AS flagged
+  FROM transactions t JOIN dendrite.predictions p ON p.row_key = t.transaction_id::text
+ GROUP BY t.fraud_scenario ORDER BY t.fraud_scenario;
 \echo '   Why the two highest were flagged, as the guard kept it beside the decision:'
 SELECT p.row_key AS transaction_id, round(p.score::numeric, 4) AS score, e.n AS rank, e.r->>'feature' AS reason,
        e.r->>'value' AS value, round((e.r->>'contribution')::numeric, 2) AS contribution
@@ -180,6 +184,7 @@ SELECT serving_version, predictions, flagged, labelled, tp, fp, fn, round("preci
   FROM dendrite.model_health('fraud_contest', '1 day');
 
 \echo '   Drift of the new day against the training rows, per feature (PSI: under 0.1 stable, over 0.25 drifted);'
+\echo '   card testing moves the amounts, the online share and the merchant mix.'
 \echo '   the days before it only build the cards'' and terminals'' history. One day is one weekday: its weekday'
 \echo '   features drift by construction, so they are left out. The 30-day counts drift for a true reason: in'
 \echo '   training (days 8..35) a card''s 30-day window was still filling, on day 51 it is full. A history'

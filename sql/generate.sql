@@ -21,6 +21,18 @@ SELECT sum((extract(hour FROM tx_time) = 12)::int) > 5 * sum((extract(hour FROM 
        sum((extract(isodow FROM tx_time) = 5)::int) > sum((extract(isodow FROM tx_time) = 7)::int) AS friday_over_sunday
   FROM dendrite.generate_transactions(300, 600, 28);
 
+-- A fraud pattern from a given day (card testing, scenario 4): the days before are the same rows as without
+-- it; from that day, bursts of tiny online payments at digital-goods merchants abroad.
+WITH plain AS (SELECT * FROM dendrite.generate_transactions(1000, 1000, 10, 7)),
+     tested AS (SELECT * FROM dendrite.generate_transactions(1000, 1000, 10, 7, card_testing_from => '2026-01-08 15:00'))
+SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY transaction_id)) FROM plain t WHERE tx_time < '2026-01-08') =
+       (SELECT md5(string_agg(t::text, ',' ORDER BY transaction_id)) FROM tested t WHERE tx_time < '2026-01-08') AS same_before,
+       (SELECT count(*) FROM plain WHERE fraud_scenario = 4) AS testing_without,
+       (SELECT count(*) > 0 FROM tested WHERE fraud_scenario = 4) AS testing_with,
+       (SELECT min(tx_time) >= '2026-01-08' AND bool_and(is_fraud AND online AND amount BETWEEN 0.5 AND 3
+                                                         AND merchant_category = 'digital_goods' AND country <> 'NL')
+          FROM tested WHERE fraud_scenario = 4) AS as_described;
+
 -- The columns.
 SELECT * FROM dendrite.generate_transactions(2, 10, 1, 3) LIMIT 0;
 

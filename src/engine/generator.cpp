@@ -72,6 +72,8 @@ void GeneratorOptions::validate() const {
     if (terminals < 1 || terminals > 1000000)
         fail(ErrorKind::InvalidParameter, "terminals must be between 1 and 1000000");
     if (days < 1 || days > 3650) fail(ErrorKind::InvalidParameter, "days must be between 1 and 3650");
+    if (card_testing_from_day < -1)
+        fail(ErrorKind::InvalidParameter, "card_testing_from_day must be -1 (never) or a day");
     // Average 2 transactions a customer a day: refuse what would not fit in memory comfortably.
     if (double(customers) * days * 2.5 > 200e6)
         fail(ErrorKind::InvalidParameter, "the requested data set is too large",
@@ -140,6 +142,13 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
     const double cards_per_day = options.customers / 2000.0;
     std::vector<int> terminal_compromised_until(terminals.size(), -1);
     std::vector<int> card_leaked_until(customers.size(), -1);
+    // Card testing's merchants: digital goods abroad (or any digital goods, when none is abroad).
+    std::vector<int32_t> testing_terminals;
+    const int8_t digital_goods = int8_t(n_categories - 1);
+    for (int abroad = 1; abroad >= 0 && testing_terminals.empty(); --abroad)
+        for (size_t t = 0; t < terminals.size(); ++t)
+            if (terminals[t].merchant_category == digital_goods && (!abroad || terminals[t].country != 0))
+                testing_terminals.push_back(int32_t(t));
 
     std::vector<Transaction> transactions;
     transactions.reserve(size_t(options.customers) * options.days * 2 + 1024);
@@ -186,6 +195,30 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
                 tx.country = terminals[tx.terminal_id].country;
                 tx.merchant_category = terminals[tx.terminal_id].merchant_category;
                 transactions.push_back(tx);
+            }
+        }
+        // Card testing draws after the day's other transactions, so the days before it are unchanged.
+        if (options.card_testing_from_day >= 0 && day >= options.card_testing_from_day && !testing_terminals.empty()) {
+            for (int k = rng.poisson(2 * cards_per_day); k > 0; --k) {
+                const int32_t customer_id = int32_t(rng.below(customers.size()));
+                const int32_t terminal_id = testing_terminals[rng.below(testing_terminals.size())];
+                const uint32_t network = random_public_ipv4(rng) & 0xFFFFFF00u;
+                int64_t seconds = int64_t(day) * kSecondsPerDay + time_of_day(rng);
+                for (int n = 3 + int(rng.below(6)); n > 0; --n) {
+                    Transaction tx{};
+                    tx.customer_id = customer_id;
+                    tx.terminal_id = terminal_id;
+                    tx.seconds = std::min<int64_t>(seconds, int64_t(day + 1) * kSecondsPerDay - 1);
+                    tx.amount = std::round(rng.uniform(0.5, 3.0) * 100.0) / 100.0;
+                    tx.online = true;
+                    tx.ipv4 = network | uint32_t(1 + rng.below(254));
+                    tx.fraud = true;
+                    tx.scenario = FraudScenario::CardTesting;
+                    tx.country = terminals[terminal_id].country;
+                    tx.merchant_category = terminals[terminal_id].merchant_category;
+                    transactions.push_back(tx);
+                    seconds += 30 + int64_t(rng.below(270));
+                }
             }
         }
         // A day's transactions all come after the previous day's: sorting each day in turn is the sort of the

@@ -3,6 +3,8 @@
 // weekly rhythm, and three fraud scenarios — (1) any amount over 220, (2) terminals compromised for 28 days
 // (every transaction there is fraud), (3) cards leaked for 14 days (a third of their transactions, with
 // inflated amounts, often online from an unfamiliar IP). None of (2) or (3) is visible in one row alone.
+// On request, from a given day, a fourth that the others never show (a model trained before it has not
+// seen it): (4) card testing, bursts of tiny online payments at digital-goods merchants abroad.
 #pragma once
 #include "engine/engine_only.hpp"
 
@@ -18,6 +20,10 @@ struct GeneratorOptions {
     int terminals = 4000;
     int days = 50;
     uint64_t seed = 42;
+    // From this day on (0-based; -1: never), card testing: about two cards a day per 2,000 customers get a
+    // burst of 3 to 8 online payments of 0.50 to 3.00, minutes apart, at one digital-goods terminal outside
+    // the home country, from an unfamiliar IP. The days before are those of the same options without it.
+    int card_testing_from_day = -1;
     // Polled every few thousand customers and between days: true -> ErrorKind::Canceled.
     std::function<bool()> should_stop;
     // The most memory the generation may take (its estimate, checked before it starts): 0 for no limit;
@@ -29,7 +35,13 @@ struct GeneratorOptions {
     double estimated_bytes() const;
 };
 
-enum class FraudScenario : int8_t { None = 0, LargeAmount = 1, CompromisedTerminal = 2, LeakedCard = 3 };
+enum class FraudScenario : int8_t {
+    None = 0,
+    LargeAmount = 1,
+    CompromisedTerminal = 2,
+    LeakedCard = 3,
+    CardTesting = 4
+};
 
 struct Transaction {
     int64_t transaction_id;

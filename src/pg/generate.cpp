@@ -17,6 +17,15 @@ DENDRITE_FUNCTION(dendrite_generate_transactions) {
     const Timestamp start = PG_GETARG_TIMESTAMP(4);
     if (TIMESTAMP_NOT_FINITE(start))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("start_time must be finite")));
+    // Card testing from this time's day on ('infinity': never; before start_time: from the first day).
+    int card_testing_from_day = -1;
+    if (PG_NARGS() > 5) {
+        const Timestamp from = PG_GETARG_TIMESTAMP(5);
+        if (TIMESTAMP_IS_NOBEGIN(from) || (!TIMESTAMP_NOT_FINITE(from) && from <= start))
+            card_testing_from_day = 0;
+        else if (!TIMESTAMP_NOT_FINITE(from))
+            card_testing_from_day = int(std::min<int64>((from - start) / USECS_PER_DAY, 1 << 30));
+    }
 
     // Generate in the engine and copy into palloc'd memory before leaving engine_call. Cancel and
     // statement_timeout stop it within a few thousand customers; its memory stays within
@@ -29,6 +38,7 @@ DENDRITE_FUNCTION(dendrite_generate_transactions) {
         options.terminals = terminals;
         options.days = days;
         options.seed = seed;
+        options.card_testing_from_day = card_testing_from_day;
         options.should_stop = [] { return QueryCancelPending || ProcDiePending; };
         options.memory_limit_bytes = size_t(training_memory_kb) * 1024;
         const auto generated = engine::generate_transactions(options);

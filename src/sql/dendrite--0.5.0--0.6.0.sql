@@ -504,3 +504,32 @@ BEGIN
     RETURN html;
 END
 $$;
+
+-- The generator can add a fraud pattern the others never show, from a given time (card testing): the demo's
+-- next day shows a model meeting it (#27).
+DROP FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp);
+CREATE FUNCTION dendrite.generate_transactions(
+    customers         int       DEFAULT 2000,
+    terminals         int       DEFAULT 4000,
+    days              int       DEFAULT 50,
+    seed              bigint    DEFAULT 42,
+    start_time        timestamp DEFAULT '2026-01-05 00:00:00',
+    card_testing_from timestamp DEFAULT 'infinity'
+) RETURNS TABLE (
+    transaction_id    bigint,
+    tx_time           timestamp,
+    customer_id       int,
+    terminal_id       int,
+    amount            numeric(12,2),
+    online            boolean,
+    ip                inet,
+    country           text,
+    merchant_category text,
+    is_fraud          boolean,
+    fraud_scenario    int
+)
+AS 'MODULE_PATHNAME', 'dendrite_generate_transactions'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200000;
+COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactions with ~1% fraud (large amounts, compromised terminals, leaked cards; card testing from card_testing_from on), deterministic for a seed';
+REVOKE EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) TO PUBLIC;

@@ -1671,11 +1671,12 @@ COMMENT ON FUNCTION dendrite.age_years(date, timestamp) IS 'years of 365.25 days
 --------------------------------------------------------------------------------------------------------
 
 CREATE FUNCTION dendrite.generate_transactions(
-    customers  int       DEFAULT 2000,
-    terminals  int       DEFAULT 4000,
-    days       int       DEFAULT 50,
-    seed       bigint    DEFAULT 42,
-    start_time timestamp DEFAULT '2026-01-05 00:00:00'
+    customers         int       DEFAULT 2000,
+    terminals         int       DEFAULT 4000,
+    days              int       DEFAULT 50,
+    seed              bigint    DEFAULT 42,
+    start_time        timestamp DEFAULT '2026-01-05 00:00:00',
+    card_testing_from timestamp DEFAULT 'infinity'
 ) RETURNS TABLE (
     transaction_id    bigint,
     tx_time           timestamp,
@@ -1691,7 +1692,7 @@ CREATE FUNCTION dendrite.generate_transactions(
 )
 AS 'MODULE_PATHNAME', 'dendrite_generate_transactions'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200000;
-COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactions with ~1% fraud (large amounts, compromised terminals, leaked cards), deterministic for a seed';
+COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactions with ~1% fraud (large amounts, compromised terminals, leaked cards; card testing from card_testing_from on), deterministic for a seed';
 
 --------------------------------------------------------------------------------------------------------
 -- Views
@@ -1794,7 +1795,7 @@ CREATE POLICY labelled_by_table_writers_delete ON dendrite.outcomes FOR DELETE
 GRANT USAGE ON SCHEMA dendrite TO PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA dendrite FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp),
+GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp),
                           dendrite.distance_km(float8, float8, float8, float8),
                           dendrite.age_years(date, timestamptz),
                           dendrite.age_years(date, timestamp),

@@ -44,3 +44,46 @@ TEST(Generator, ValidatesOptions) {
     options.customers = -1;
     EXPECT_THROW(generate_transactions(options), Error);
 }
+
+// Card testing from a given day: the days before are the data without it, row for row; from that day, bursts
+// of tiny online payments at digital-goods terminals abroad, all fraud, and nothing of the kind before.
+TEST(Generator, CardTestingFromADay) {
+    GeneratorOptions options;
+    options.customers = 1000;
+    options.terminals = 2000;
+    options.days = 12;
+    const auto plain = generate_transactions(options);
+    options.card_testing_from_day = 8;
+    const auto tested = generate_transactions(options);
+    size_t before = 0;
+    while (before < plain.size() && plain[before].seconds < 8 * 86400) ++before;
+    ASSERT_GT(tested.size(), before);
+    for (size_t i = 0; i < before; ++i) {
+        ASSERT_EQ(tested[i].seconds, plain[i].seconds);
+        ASSERT_EQ(tested[i].customer_id, plain[i].customer_id);
+        ASSERT_EQ(tested[i].terminal_id, plain[i].terminal_id);
+        ASSERT_EQ(tested[i].amount, plain[i].amount);
+        ASSERT_EQ(tested[i].scenario, plain[i].scenario);
+    }
+    size_t testing = 0;
+    const auto& categories = generator_merchant_categories();
+    for (size_t i = 0; i < tested.size(); ++i) {
+        EXPECT_NE(plain[std::min(i, plain.size() - 1)].scenario, FraudScenario::CardTesting);
+        if (tested[i].scenario != FraudScenario::CardTesting) continue;
+        ++testing;
+        EXPECT_GE(tested[i].seconds, 8 * 86400);
+        EXPECT_TRUE(tested[i].fraud);
+        EXPECT_TRUE(tested[i].online);
+        EXPECT_NE(tested[i].ipv4, 0u);
+        EXPECT_GE(tested[i].amount, 0.5);
+        EXPECT_LE(tested[i].amount, 3.0);
+        EXPECT_STREQ(categories[size_t(tested[i].merchant_category)], "digital_goods");
+        EXPECT_NE(tested[i].country, 0);
+        if (i > 0) {
+            EXPECT_LE(tested[i - 1].seconds, tested[i].seconds);
+        }
+    }
+    EXPECT_GT(testing, 12u);  // ~1 card a day for 1,000 customers, 3 to 8 payments each, over 4 days
+    options.card_testing_from_day = -2;
+    EXPECT_THROW(generate_transactions(options), Error);
+}
