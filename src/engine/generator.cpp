@@ -199,7 +199,7 @@ std::vector<Transaction> generate_transactions(const GeneratorOptions& options) 
         }
         // Card testing draws after the day's other transactions, so the days before it are unchanged.
         if (options.card_testing_from_day >= 0 && day >= options.card_testing_from_day && !testing_terminals.empty()) {
-            for (int k = rng.poisson(2 * cards_per_day); k > 0; --k) {
+            for (int k = rng.poisson(10 * cards_per_day); k > 0; --k) {
                 const int32_t customer_id = int32_t(rng.below(customers.size()));
                 const int32_t terminal_id = testing_terminals[rng.below(testing_terminals.size())];
                 const uint32_t network = random_public_ipv4(rng) & 0xFFFFFF00u;

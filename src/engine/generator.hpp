@@ -20,7 +20,7 @@ struct GeneratorOptions {
     int terminals = 4000;
     int days = 50;
     uint64_t seed = 42;
-    // From this day on (0-based; -1: never), card testing: about two cards a day per 2,000 customers get a
+    // From this day on (0-based; -1: never), card testing: about ten cards a day per 2,000 customers get a
     // burst of 3 to 8 online payments of 0.50 to 3.00, minutes apart, at one digital-goods terminal outside
     // the home country, from an unfamiliar IP. The days before are those of the same options without it.
     int card_testing_from_day = -1;
