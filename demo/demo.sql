@@ -68,7 +68,7 @@ SELECT algorithm, version, round(pr_auc::numeric, 3) AS pr_auc, round(roc_auc::n
        round(recall_at_precision_90::numeric, 3) AS recall_at_p90, round(precision::numeric, 3) AS precision,
        round(recall::numeric, 3) AS recall, round(train_seconds::numeric, 2) AS train_seconds,
        round(score_us_per_row::numeric, 2) AS score_us_per_row,
-       CASE WHEN row_number() OVER (ORDER BY pr_auc DESC, version) = 1 THEN 'winner' ELSE '' END AS ranked
+       CASE WHEN winner THEN 'winner' ELSE '' END AS ranked
   FROM contest ORDER BY pr_auc DESC, version;
 
 \echo
@@ -129,7 +129,7 @@ SELECT m.name AS model, v.version, f.name AS featurizer, f.version AS featurizer
 
 \echo
 \echo '== 6. Deploy the contest''s winner and guard the table: every insert is scored inside the INSERT'
-SELECT dendrite.deploy('fraud_contest', (SELECT version FROM contest ORDER BY pr_auc DESC, version LIMIT 1)) AS deployed_version;
+SELECT dendrite.deploy('fraud_contest', (SELECT version FROM contest WHERE winner)) AS deployed_version;
 ALTER TABLE transactions ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
 CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('fraud_contest', 'flag,log,reasons', 'default', 'fraud_score');

@@ -99,6 +99,23 @@ SELECT algorithm, version, pr_auc > 0.8 AS good_pr_auc, roc_auc > 0.9 AS good_ro
 SELECT count(DISTINCT featurizer_id) AS featurizers, count(DISTINCT validation_rows) AS split_sizes, count(*) AS versions
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'contest';
 
+-- compare() marks one winner (the best validation PR-AUC), and with a featurizer that has a time column it
+-- ranks on the latest rows by it (never on a random share: fraud drifts).
+SELECT algorithm, winner = (pr_auc = max(pr_auc) OVER ()) AS winner_is_best FROM dendrite.compare('contest_again',
+    'SELECT x, y, label FROM points', 'label', algorithms => '{logistic_regression,gbdt}', epochs => 5,
+    options => '{"rounds": 10, "threads": 1}');
+CREATE TABLE timed_points AS
+SELECT p.*, timestamp '2026-01-01' + p.id * interval '1 minute' AS at, p.id % 50 AS entity FROM points p;
+SELECT dendrite.create_featurizer('timed', 'SELECT x, y, label, at, entity FROM timed_points', label => 'label',
+    columns => '{"entity": "ignore", "at": "ignore"}',
+    history => '[{"entity": "entity", "time": "at", "windows": ["1 hour"], "aggregates": ["count"]}]') AS version;
+SELECT count(*) FILTER (WHERE winner) AS winners, count(*) AS candidates
+  FROM dendrite.compare('timed_contest', 'SELECT x, y, label, at, entity FROM timed_points', 'label',
+                        featurizer => 'timed', algorithms => '{logistic_regression,gbdt}', epochs => 3,
+                        options => '{"rounds": 10, "threads": 1}');
+SELECT DISTINCT v.hyperparameters->>'split_column' AS split_column
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'timed_contest';
+
 -- No training is in progress once the statements are done.
 SELECT count(*) AS in_progress FROM dendrite.training_progress;
 

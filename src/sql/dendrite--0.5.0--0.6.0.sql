@@ -533,3 +533,136 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200000;
 COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactions with ~1% fraud (large amounts, compromised terminals, leaked cards; card testing from card_testing_from on), deterministic for a seed';
 REVOKE EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) TO PUBLIC;
+
+-- compare() marks its winner, ranks on the featurizer's time column when it has one, and says what it ranked
+-- on (#28): a new result column, so the function is dropped and created again.
+DROP FUNCTION dendrite.compare(text, text, text, text[], int, int, text, float8, text, text, int, bigint, text, timestamp, jsonb);
+CREATE FUNCTION dendrite.internal_compare_time_column(featurizer text) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT f.spec->'history'->0->>'time' FROM dendrite.featurizers f WHERE f.name = $1 ORDER BY f.version DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_time_column IS 'internal: the time column of a featurizer''s latest version (NULL without history), compare''s split';
+
+CREATE FUNCTION dendrite.internal_compare_leaderboard(model text, versions int[], split text, split_chosen boolean,
+                                                      validation_fraction float8, seed bigint)
+RETURNS TABLE (algorithm text, version int, pr_auc float8, roc_auc float8, recall_at_precision_90 float8,
+               "precision" float8, recall float8, decision_threshold float8, train_seconds float8,
+               score_us_per_row float8, winner boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_training boolean;
+BEGIN
+    -- The winner: the best validation PR-AUC; none when the metrics come from training rows.
+    SELECT bool_or(mv.metrics->>'evaluated_on' = 'training') INTO on_training
+      FROM dendrite.model_versions mv JOIN dendrite.models mm ON mm.model_id = mv.model_id
+     WHERE mm.name = internal_compare_leaderboard.model AND mv.version = ANY (internal_compare_leaderboard.versions);
+    IF on_training THEN
+        RAISE NOTICE 'compare has no winner: the metrics of its candidates come from their training rows'
+            USING HINT = 'Keep validation rows of both classes (validation_fraction, or split_column for a split by time).';
+    ELSE
+        RAISE NOTICE 'compare ranked % candidates on validation PR-AUC over %',
+            cardinality(internal_compare_leaderboard.versions),
+            CASE WHEN internal_compare_leaderboard.split IS NOT NULL
+                 THEN format('the last %s %% of the rows by %s (a split in time%s)',
+                             round(100 * internal_compare_leaderboard.validation_fraction::numeric, 1),
+                             internal_compare_leaderboard.split,
+                             CASE WHEN internal_compare_leaderboard.split_chosen THEN ', the featurizer''s time column' ELSE '' END)
+                 ELSE format('a random %s %% of the rows, the same share of each class (seed %s)',
+                             round(100 * internal_compare_leaderboard.validation_fraction::numeric, 1),
+                             internal_compare_leaderboard.seed) END;
+    END IF;
+    RETURN QUERY
+    SELECT r.algorithm, r.version, r.pr_auc, r.roc_auc, r.recall_at_precision_90, r."precision", r.recall,
+           r.decision_threshold, r.train_seconds, r.score_us_per_row,
+           NOT on_training AND r.version = first_value(r.version) OVER (ORDER BY r.pr_auc DESC NULLS LAST, r.version)
+      FROM unnest(internal_compare_leaderboard.versions) WITH ORDINALITY AS u(v, i),
+           LATERAL dendrite.internal_compare_row(internal_compare_leaderboard.model, u.v) AS r
+     ORDER BY u.i;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_leaderboard IS 'internal: compare''s leaderboard with its winner, and the NOTICE of what it ranked on';
+
+CREATE FUNCTION dendrite.compare(
+    name                text,
+    query               text,
+    label               text,
+    algorithms          text[]  DEFAULT '{logistic_regression,mlp,gbdt}',
+    epochs              int     DEFAULT 10,
+    batch_size          int     DEFAULT 256,
+    class_weight        text    DEFAULT 'balanced',
+    validation_fraction float8  DEFAULT 0.2,
+    split_column        text    DEFAULT NULL,
+    threshold           text    DEFAULT 'f1',
+    patience            int     DEFAULT 0,
+    seed                bigint  DEFAULT 42,
+    featurizer          text    DEFAULT NULL,
+    since               timestamp DEFAULT NULL,
+    options             jsonb   DEFAULT '{}'
+) RETURNS TABLE (
+    algorithm              text,
+    version                int,
+    pr_auc                 float8,
+    roc_auc                float8,
+    recall_at_precision_90 float8,
+    "precision"            float8,
+    recall                 float8,
+    decision_threshold     float8,
+    train_seconds          float8,
+    score_us_per_row       float8,
+    winner                 boolean
+)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- No pinned search_path: the query is the caller's and runs with the caller's path and rights, as in train.
+AS $$
+DECLARE
+    candidate pg_catalog.text;
+    trained   dendrite.training_result;
+    features  pg_catalog.text := compare.featurizer;
+    split     pg_catalog.text := compare.split_column;
+    versions  pg_catalog.int4[] := '{}';
+BEGIN
+    PERFORM dendrite.internal_compare_check(compare.algorithms);
+    -- Fraud drifts: a featurizer with a time column ranks on the latest rows, never on a random share.
+    -- (Catalog reads and ranking are in internal functions with a pinned search_path: this one runs in the
+    -- caller's, whose operators must not see dendrite's rows.)
+    IF split IS NULL AND features IS NOT NULL THEN
+        split := dendrite.internal_compare_time_column(features);
+    END IF;
+    -- Every algorithm: the same rows, the same featurizer version (fitted once, by the first training),
+    -- the same seed and so the same validation split.
+    FOREACH candidate IN ARRAY compare.algorithms LOOP
+        trained := dendrite.train(compare.name, compare.query, compare.label,
+                                  algorithm => candidate,
+                                  epochs => compare.epochs,
+                                  batch_size => compare.batch_size,
+                                  class_weight => compare.class_weight,
+                                  learning_rate => dendrite.internal_compare_learning_rate(candidate),
+                                  validation_fraction => compare.validation_fraction,
+                                  seed => compare.seed,
+                                  featurizer => features,
+                                  since => compare.since,
+                                  threshold => compare.threshold,
+                                  split_column => split,
+                                  patience => compare.patience,
+                                  options => compare.options);
+        features := coalesce(features, compare.name);
+        versions := pg_catalog.array_append(versions, trained.version);
+    END LOOP;
+    RETURN QUERY SELECT * FROM dendrite.internal_compare_leaderboard(compare.name, versions, split,
+                                                                    compare.split_column IS NULL,
+                                                                    compare.validation_fraction, compare.seed);
+END
+$$;
+COMMENT ON FUNCTION dendrite.compare IS 'trains each algorithm as a version of one model on the same rows, featurizer and split (by the featurizer''s time column when it has one), and returns a leaderboard judged on fraud metrics with its winner (the best validation PR-AUC)';
+REVOKE EXECUTE ON FUNCTION dendrite.compare(text, text, text, text[], int, int, text, float8, text, text, int, bigint,
+                                         text, timestamp, jsonb),
+                           dendrite.internal_compare_time_column(text),
+                           dendrite.internal_compare_leaderboard(text, int[], text, boolean, float8, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.compare(text, text, text, text[], int, int, text, float8, text, text, int, bigint,
+                                       text, timestamp, jsonb),
+                          dendrite.internal_compare_time_column(text),
+                          dendrite.internal_compare_leaderboard(text, int[], text, boolean, float8, bigint) TO dendrite_trainer;

@@ -529,7 +529,8 @@ CREATE FUNCTION dendrite.compare(
     recall                 float8,
     decision_threshold     float8,
     train_seconds          float8,
-    score_us_per_row       float8
+    score_us_per_row       float8,
+    winner                 boolean
 )
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 -- No pinned search_path: the query is the caller's and runs with the caller's path and rights, as in train.
@@ -538,8 +539,16 @@ DECLARE
     candidate pg_catalog.text;
     trained   dendrite.training_result;
     features  pg_catalog.text := compare.featurizer;
+    split     pg_catalog.text := compare.split_column;
+    versions  pg_catalog.int4[] := '{}';
 BEGIN
     PERFORM dendrite.internal_compare_check(compare.algorithms);
+    -- Fraud drifts: a featurizer with a time column ranks on the latest rows, never on a random share.
+    -- (Catalog reads and ranking are in internal functions with a pinned search_path: this one runs in the
+    -- caller's, whose operators must not see dendrite's rows.)
+    IF split IS NULL AND features IS NOT NULL THEN
+        split := dendrite.internal_compare_time_column(features);
+    END IF;
     -- Every algorithm: the same rows, the same featurizer version (fitted once, by the first training),
     -- the same seed and so the same validation split.
     FOREACH candidate IN ARRAY compare.algorithms LOOP
@@ -554,15 +563,18 @@ BEGIN
                                   featurizer => features,
                                   since => compare.since,
                                   threshold => compare.threshold,
-                                  split_column => compare.split_column,
+                                  split_column => split,
                                   patience => compare.patience,
                                   options => compare.options);
         features := coalesce(features, compare.name);
-        RETURN QUERY SELECT * FROM dendrite.internal_compare_row(compare.name, trained.version);
+        versions := pg_catalog.array_append(versions, trained.version);
     END LOOP;
+    RETURN QUERY SELECT * FROM dendrite.internal_compare_leaderboard(compare.name, versions, split,
+                                                                    compare.split_column IS NULL,
+                                                                    compare.validation_fraction, compare.seed);
 END
 $$;
-COMMENT ON FUNCTION dendrite.compare IS 'trains each algorithm as a version of one model on the same rows, featurizer and split, and returns a leaderboard judged on fraud metrics';
+COMMENT ON FUNCTION dendrite.compare IS 'trains each algorithm as a version of one model on the same rows, featurizer and split (by the featurizer''s time column when it has one), and returns a leaderboard judged on fraud metrics with its winner (the best validation PR-AUC)';
 
 CREATE FUNCTION dendrite.training_progress()
 RETURNS TABLE (pid int, model text, algorithm text, epoch int, epochs int, loss float8, pr_auc float8,
@@ -597,6 +609,55 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT CASE algorithm WHEN 'logistic_regression' THEN 0.01 ELSE 0.001 END::float8 $$;
 COMMENT ON FUNCTION dendrite.internal_compare_learning_rate IS 'internal: the learning rate compare trains each algorithm with';
+
+CREATE FUNCTION dendrite.internal_compare_time_column(featurizer text) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT f.spec->'history'->0->>'time' FROM dendrite.featurizers f WHERE f.name = $1 ORDER BY f.version DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_time_column IS 'internal: the time column of a featurizer''s latest version (NULL without history), compare''s split';
+
+CREATE FUNCTION dendrite.internal_compare_leaderboard(model text, versions int[], split text, split_chosen boolean,
+                                                      validation_fraction float8, seed bigint)
+RETURNS TABLE (algorithm text, version int, pr_auc float8, roc_auc float8, recall_at_precision_90 float8,
+               "precision" float8, recall float8, decision_threshold float8, train_seconds float8,
+               score_us_per_row float8, winner boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    on_training boolean;
+BEGIN
+    -- The winner: the best validation PR-AUC; none when the metrics come from training rows.
+    SELECT bool_or(mv.metrics->>'evaluated_on' = 'training') INTO on_training
+      FROM dendrite.model_versions mv JOIN dendrite.models mm ON mm.model_id = mv.model_id
+     WHERE mm.name = internal_compare_leaderboard.model AND mv.version = ANY (internal_compare_leaderboard.versions);
+    IF on_training THEN
+        RAISE NOTICE 'compare has no winner: the metrics of its candidates come from their training rows'
+            USING HINT = 'Keep validation rows of both classes (validation_fraction, or split_column for a split by time).';
+    ELSE
+        RAISE NOTICE 'compare ranked % candidates on validation PR-AUC over %',
+            cardinality(internal_compare_leaderboard.versions),
+            CASE WHEN internal_compare_leaderboard.split IS NOT NULL
+                 THEN format('the last %s %% of the rows by %s (a split in time%s)',
+                             round(100 * internal_compare_leaderboard.validation_fraction::numeric, 1),
+                             internal_compare_leaderboard.split,
+                             CASE WHEN internal_compare_leaderboard.split_chosen THEN ', the featurizer''s time column' ELSE '' END)
+                 ELSE format('a random %s %% of the rows, the same share of each class (seed %s)',
+                             round(100 * internal_compare_leaderboard.validation_fraction::numeric, 1),
+                             internal_compare_leaderboard.seed) END;
+    END IF;
+    RETURN QUERY
+    SELECT r.algorithm, r.version, r.pr_auc, r.roc_auc, r.recall_at_precision_90, r."precision", r.recall,
+           r.decision_threshold, r.train_seconds, r.score_us_per_row,
+           NOT on_training AND r.version = first_value(r.version) OVER (ORDER BY r.pr_auc DESC NULLS LAST, r.version)
+      FROM unnest(internal_compare_leaderboard.versions) WITH ORDINALITY AS u(v, i),
+           LATERAL dendrite.internal_compare_row(internal_compare_leaderboard.model, u.v) AS r
+     ORDER BY u.i;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_compare_leaderboard IS 'internal: compare''s leaderboard with its winner, and the NOTICE of what it ranked on';
 
 CREATE FUNCTION dendrite.internal_compare_row(model text, version int)
 RETURNS TABLE (algorithm text, version int, pr_auc float8, roc_auc float8, recall_at_precision_90 float8,
@@ -1831,6 +1892,8 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_compare_check(text[]),
                           dendrite.internal_compare_learning_rate(text),
                           dendrite.internal_compare_row(text, int),
+                          dendrite.internal_compare_time_column(text),
+                          dendrite.internal_compare_leaderboard(text, int[], text, boolean, float8, bigint),
                           dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb),
                           dendrite.deploy(text, int, text, text),
                           dendrite.rollback(text),
