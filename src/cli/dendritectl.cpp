@@ -86,13 +86,16 @@ private:
     bool drawn_ = false;
 };
 
-std::string literal(PGconn* connection, const std::string& value) {
-    char* escaped = PQescapeLiteral(connection, value.c_str(), value.size());
+// value quoted by libpq as a literal (PQescapeLiteral) or an identifier (PQescapeIdentifier).
+std::string quoted(PGconn* connection, const std::string& value,
+                   char* (*escape)(PGconn*, const char*, size_t) = PQescapeLiteral) {
+    char* escaped = escape(connection, value.c_str(), value.size());
     if (!escaped) usage_error(PQerrorMessage(connection));
     std::string out(escaped);
     PQfreemem(escaped);
     return out;
 }
+std::string literal(PGconn* connection, const std::string& value) { return quoted(connection, value); }
 
 // Prints an error's message, detail and hint as psql does, and returns 1.
 int report_error(const PGresult* result, PGconn* connection) {
@@ -353,11 +356,7 @@ private:
 };
 
 std::string identifier(PGconn* connection, const std::string& name) {
-    char* escaped = PQescapeIdentifier(connection, name.c_str(), name.size());
-    if (!escaped) usage_error(PQerrorMessage(connection));
-    std::string out(escaped);
-    PQfreemem(escaped);
-    return out;
+    return quoted(connection, name, PQescapeIdentifier);
 }
 
 // The table a load names, as SQL: schema.table of lower-case identifiers as written, anything else quoted

@@ -32,17 +32,17 @@ int by_contribution_descending(const void* a, const void* b) {
     return strcmp(x->feature, y->feature);
 }
 
-// The row's value of a featurizer input, as text (from the binding's deformed values, derived included).
+// The row's value of a featurizer input, as text (the row last loaded into the binding, derived included).
 char* input_value_text(const RowBinding* binding, const CachedFeaturizer* featurizer, const char* input) {
     if (!binding) return nullptr;
     for (int j = 0; j < featurizer->n_inputs; ++j) {
         if (strcmp(featurizer->input_names[j], input) != 0) continue;
         const int index = binding->attnums[j];
-        if (index < 0 || binding->nulls[index]) return nullptr;
+        if (index < 0 || binding->loaded_nulls[index]) return nullptr;
         Oid output;
         bool varlena;
         getTypeOutputInfo(binding->types[j], &output, &varlena);
-        return OidOutputFunctionCall(output, binding->values[index]);
+        return OidOutputFunctionCall(output, binding->loaded_values[index]);
     }
     return nullptr;
 }
@@ -271,11 +271,28 @@ const InputGroups& groups_for(const CachedVersion* version) {
 
 }  // namespace
 
-char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
+namespace {
+
+// The reasons of the row loaded in binding (features x), with the version's cached groups; *n gets how many.
+Reason* row_reasons(const CachedVersion* version, const RowBinding* binding, const float* x, int* n) {
     const InputGroups& groups = groups_for(version);
     Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
-    const int n = explain_features(version, groups, binding, x, reasons);
+    *n = explain_features(version, groups, binding, x, reasons);
+    return reasons;
+}
+
+}  // namespace
+
+char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
+    int n = 0;
+    const Reason* reasons = row_reasons(version, binding, x, &n);
     return reasons_json(reasons, n, top);
+}
+
+char* row_reasons_text(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
+    int n = 0;
+    const Reason* reasons = row_reasons(version, binding, x, &n);
+    return reasons_text(reasons, n, top);
 }
 
 namespace {

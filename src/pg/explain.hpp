@@ -48,6 +48,8 @@ char* reasons_json(const Reason* reasons, int n, int top);
 // The first top reasons of the row loaded in binding, whose features are x, as reasons_json writes them.
 // The version must be explainable.
 char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
+// The same as reasons_text writes them (a rejection's DETAIL).
+char* row_reasons_text(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
 
 // At training: each input's mean absolute contribution over (up to 2,000 of) the evaluation rows of a model
 // just trained, into dendrite.validation_importance (the report's importance chart). features: the training

@@ -139,10 +139,7 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
 // DETAIL; NULL when the version cannot be explained. Only a rejected row pays for it.
 char* rejection_reasons(GuardState* state) {
     if (unexplainable(state->version)) return nullptr;
-    const InputGroups groups = input_groups(state->version);
-    Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
-    const int n = explain_features(state->version, groups, &state->binding, state->x, reasons);
-    return reasons_text(reasons, n, 3);
+    return row_reasons_text(state->version, &state->binding, state->x, 3);
 }
 
 }  // namespace

@@ -132,6 +132,8 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
     binding->raw = static_cast<engine::RawValue*>(palloc0(sizeof(engine::RawValue) * (n_inputs + 1)));
     binding->generated = nullptr;
     binding->derived = nullptr;
+    binding->loaded_values = nullptr;
+    binding->loaded_nulls = nullptr;
     MemoryContextSwitchTo(old);
     for (int j = 0; j < n_inputs; ++j) {
         const char* name = names[j];
@@ -224,6 +226,8 @@ void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* fe
 namespace {
 
 void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
+    binding->loaded_values = values;
+    binding->loaded_nulls = nulls;
     for (int j = 0; j < binding->n_inputs; ++j) {
         const int index = binding->attnums[j];
         engine::RawValue& raw = binding->raw[j];
@@ -412,11 +416,14 @@ void load_row(RowBinding* binding, HeapTuple tuple) {
 }
 
 void load_slot(RowBinding* binding, TupleTableSlot* slot) {
-    // Copied into the binding, where explanations read a row's values (a few words a row).
+    if (!binding->derived) {
+        load_values(binding, slot->tts_values, slot->tts_isnull);
+        return;
+    }
     const int natts = binding->descriptor->natts;
     memcpy(binding->values, slot->tts_values, sizeof(Datum) * natts);
     memcpy(binding->nulls, slot->tts_isnull, sizeof(bool) * natts);
-    if (binding->derived) compute_derived_inputs(binding, slot);
+    compute_derived_inputs(binding, slot);
     load_values(binding, binding->values, binding->nulls);
 }
 

@@ -17,6 +17,10 @@ struct RowBinding {
     Oid* types;     // per input, base type
     Datum* values;  // the row's columns, then its derived columns
     bool* nulls;
+    // The row last loaded, indexed like values: values itself, or a deformed slot's arrays (load_slot copies
+    // nothing when there is no derived column). Valid until the next load or until the slot moves on.
+    const Datum* loaded_values;
+    const bool* loaded_nulls;
     engine::RawValue* raw;              // per input
     struct GeneratedInputs* generated;  // stored generated inputs a BEFORE ROW trigger computes; NULL: none
     struct DerivedInputs* derived;      // the featurizer's derived columns that are inputs; NULL: none

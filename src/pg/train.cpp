@@ -429,7 +429,6 @@ DENDRITE_FUNCTION(dendrite_train) {
     data.data_context = function_context;
     data.label = arguments.label;
     data.split_column = arguments.split_column;
-    data.time_column = nullptr;  // known once the featurizer is
     data.budget_bytes = size_t(training_memory_kb) * 1024;
     connect_spi();
     require_model_manager(arguments.model);  // before any row is read
