@@ -123,7 +123,7 @@ SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 
     history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 hour", "1 day", "7 days", "30 days"],
                   "distinct": "terminal_id",
                   "aggregates": ["count", "sum", "mean", "max", "min", "stddev", "ratio_to_mean", "distinct", "since_last"]},
-                 {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days",
+                 {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days", "transform": "log1p",
                   "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_count", "fraud_rate"]}]') AS version;
 SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
 SELECT name FROM unnest(dendrite.feature_names('velocity')) AS name
@@ -139,6 +139,12 @@ SELECT dendrite.create_featurizer('velocity_bad', 'SELECT * FROM arrived',
     history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "aggregates": ["stddev"]}]');
 SELECT dendrite.create_featurizer('velocity_bad', 'SELECT * FROM arrived',
     history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "aggregates": ["median"]}]');
+-- History outputs are standardized as they are, or log1p-transformed first when a declaration says
+-- "transform": "log1p" (it compresses heavy tails); the stored spec says which.
+SELECT h->>'name' AS declaration, h->>'transform' AS transform
+  FROM dendrite.featurizers f, jsonb_array_elements(f.spec->'history') h WHERE f.name = 'velocity';
+SELECT dendrite.create_featurizer('velocity_bad', 'SELECT * FROM arrived',
+    history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "transform": "quantile"}]');
 
 -- Offline: one pass over every row.
 CREATE TABLE offline AS

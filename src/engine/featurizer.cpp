@@ -342,8 +342,10 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
             const int n = HistoryState::output_count(spec_.history[h]);
             if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
             history->compute(h, history_event(h, inputs), raw);
+            const NumericTransform transform = spec_.history[h].transform;
             for (int i = 0; i < n; ++i, ++k) {
-                const float feature = float((raw[i] - history_[k].center) / history_[k].scale);
+                const float feature =
+                    float((numeric_transform(transform, raw[i]) - history_[k].center) / history_[k].scale);
                 if (std::isfinite(feature)) {
                     *o++ = feature;
                     continue;
@@ -460,7 +462,8 @@ void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
             const int n = HistoryState::output_count(spec_.history[h]);
             if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
             history_->compute(h, shell_->history_event(h, inputs), raw);
-            for (int i = 0; i < n; ++i) history_moments_[k++].add(raw[i]);
+            for (int i = 0; i < n; ++i)
+                history_moments_[k++].add(numeric_transform(spec_.history[h].transform, raw[i]));
         }
         shell_->observe(inputs, history_.get());
     }

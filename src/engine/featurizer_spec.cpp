@@ -239,8 +239,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
     const std::string context = "history declaration " + std::to_string(index + 1);
     if (!object.is_object()) invalid(context + " must be an object");
     for (auto it = object.begin(); it != object.end(); ++it) {
-        static const std::set<std::string> known{"name",    "entity", "time",       "value",   "label",
-                                                 "windows", "delay",  "aggregates", "distinct"};
+        static const std::set<std::string> known{"name",    "entity", "time",       "value",    "label",
+                                                 "windows", "delay",  "aggregates", "distinct", "transform"};
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     HistorySpec h;
@@ -268,6 +268,12 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
         if (t != SqlTypeClass::Number && t != SqlTypeClass::Integer)
             invalid(context + ": value column \"" + h.value + "\" must be numeric");
     }
+    const std::string transform = get_string(object, "transform", context);
+    if (transform == "log1p")
+        h.transform = NumericTransform::Log1p;
+    else if (!transform.empty() && transform != "standardize")
+        invalid(context + ": unknown transform \"" + transform + "\"",
+                "History outputs take standardize (the default) or log1p (sign(x) log(1 + |x|), then standardized).");
     h.distinct_of = get_string(object, "distinct", context);
     if (!h.distinct_of.empty()) {
         const auto t = require(h.distinct_of, "distinct")->type;
@@ -817,7 +823,8 @@ std::string FeaturizerSpec::to_json() const {
                {"distinct", h.distinct_of},
                {"windows_us", h.windows_us},
                {"window_names", h.window_names},
-               {"delay_us", h.delay_us}};
+               {"delay_us", h.delay_us},
+               {"transform", transform_name(h.transform)}};
         json aggregates = json::array();
         if (h.count) aggregates.push_back("count");
         if (h.sum) aggregates.push_back("sum");
@@ -891,6 +898,13 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
             h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
             h.window_names = o.at("window_names").get<std::vector<std::string>>();
             h.delay_us = o.at("delay_us").get<int64_t>();
+            if (o.contains("transform")) {  // since 0.6.0 (before, the raw aggregate was standardized)
+                const auto transform = o.at("transform").get<std::string>();
+                if (transform == "log1p")
+                    h.transform = NumericTransform::Log1p;
+                else if (transform != "standardize")
+                    invalid("the stored featurizer spec has an unknown history transform");
+            }
             for (const auto& a : o.at("aggregates")) {
                 const auto name = a.get<std::string>();
                 h.count |= name == "count";

@@ -66,6 +66,10 @@ struct HistorySpec {
     // once, only its label waits for the delay), at most the declaration's horizon (longest window + delay),
     // which is also the value of an entity's first event.
     bool since_last = false;
+    // Applied to every output before standardization: Standardize (none: the raw aggregate, the default) or
+    // Log1p (sign(x) log(1 + |x|), which compresses heavy tails: bounded scores, but on the handbook's data
+    // 0.01-0.05 less average precision, see docs/benchmarks.md, so it is opt-in).
+    NumericTransform transform = NumericTransform::Standardize;
 };
 
 // What a sample of a query's rows says about one column, for the automatic choices (text, integer and

@@ -239,3 +239,66 @@ TEST(History, OfflineAndInlineAgreeBitForBit) {
     EXPECT_EQ(f.history_outputs().size(), 11u);  // 5 aggregates in 2 windows, and since_last
     EXPECT_GT(f.history_outputs()[0].scale, 0.0);
 }
+
+// History outputs are log1p-transformed before standardization unless a declaration says "standardize"; a
+// spec stored before the transform existed (no "transform" key) reads back as standardize, as it was fitted.
+// A row of (card, at, amount) in the order a featurizer reads its inputs.
+std::vector<RawValue> in_input_order(const std::vector<std::string>& inputs, const char* card, int64_t at,
+                                     double amount) {
+    std::vector<RawValue> row;
+    for (const auto& name : inputs)
+        row.push_back(name == "card" ? text(card) : name == "at" ? RawValue::of_time(at) : RawValue::of_number(amount));
+    return row;
+}
+
+TEST(History, OutputsAreLog1pTransformedUnlessDeclaredStandardize) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
+    auto fitted = [&](const char* transform_key) {
+        const std::string history = std::string(R"([{"entity": "card", "time": "at", "value": "amount",
+            "windows": ["1 day"], "aggregates": ["count", "sum"])") +
+                                    transform_key + "}]";
+        FeaturizerFitter fitter(resolve_spec(columns, "", history, "", "error"));
+        Rng rng(4);
+        for (int i = 0; i < 500; ++i) {
+            const auto row = in_input_order(fitter.inputs(), rng.below(2) ? "alice" : "bob", int64_t(i) * kHour / 4,
+                                            rng.uniform(1, 1000));
+            fitter.add(row.data());
+        }
+        return fitter.finish();
+    };
+    const Featurizer log1p = fitted(R"(, "transform": "log1p")"), plain = fitted("");
+    EXPECT_EQ(log1p.spec().history[0].transform, NumericTransform::Log1p);
+    EXPECT_EQ(plain.spec().history[0].transform, NumericTransform::Standardize);
+    // The same history (an earlier event of 400 for alice; the window holds it and the row itself) through
+    // each: output = (f(raw) - center) / scale.
+    for (const Featurizer* f : {&log1p, &plain}) {
+        auto state = f->new_history();
+        const auto earlier = in_input_order(f->inputs(), "alice", 0, 400);
+        const auto now = in_input_order(f->inputs(), "alice", kHour, 5);
+        f->observe(earlier.data(), state.get());
+        const auto out = run(*f, now, state.get());
+        const auto& h = f->history_outputs();
+        ASSERT_EQ(h.size(), 2u);
+        const double sum = f == &log1p ? std::log1p(405.0) : 405.0, count = f == &log1p ? std::log1p(2.0) : 2.0;
+        EXPECT_FLOAT_EQ(out[out.size() - 2], float((count - h[0].center) / h[0].scale));
+        EXPECT_FLOAT_EQ(out[out.size() - 1], float((sum - h[1].center) / h[1].scale));
+    }
+    // The fitted centers are means of the transformed outputs: a card's day holds ~48 amounts of ~500.
+    EXPECT_LT(log1p.history_outputs()[1].center, std::log1p(100 * 1000.0));
+    EXPECT_GT(plain.history_outputs()[1].center, 1000.0);
+
+    // Stored specs: the transform round-trips; a spec without one is read as standardize.
+    const std::string json = log1p.spec().to_json();
+    EXPECT_NE(json.find(R"("transform":"log1p")"), std::string::npos);
+    EXPECT_EQ(FeaturizerSpec::from_json(json).history[0].transform, NumericTransform::Log1p);
+    std::string before = json;
+    before.erase(before.find(R"(,"transform":"log1p")"), std::strlen(R"(,"transform":"log1p")"));
+    EXPECT_EQ(FeaturizerSpec::from_json(before).history[0].transform, NumericTransform::Standardize);
+    EXPECT_EQ(kind_of([&] {
+                  resolve_spec(columns, "", R"([{"entity": "card", "time": "at", "windows": ["1 day"],
+                                                 "transform": "quantile"}])",
+                               "", "error");
+              }),
+              ErrorKind::InvalidParameter);
+}
