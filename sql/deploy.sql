@@ -45,3 +45,33 @@ SELECT dendrite.score('dm', p) = s.score AS version_1_here FROM probe p JOIN sco
 SELECT dendrite.score('dm', p) = s.score AS still_version_1 FROM probe p JOIN scores_v1 s USING (id) LIMIT 1;
 \! psql -X -q -At -d contrib_regression -c "SELECT 'other session rolled back to ' || dendrite.rollback('dm')"
 SELECT dendrite.score('dm', p) = s.score AS version_1_again FROM probe p JOIN scores_v1 s USING (id) LIMIT 1;
+
+-- A challenger scored without deploying it: score, score_query, explain, explain_query and
+-- feature_importance take a version (as evaluate does); NULL is the serving version.
+SELECT version FROM dendrite.serving_version('dm');
+-- Version 1 serves; version 2 scores as score_query's version 2 does, version 1 as the serving version did.
+SELECT count(*) AS rows, count(*) FILTER (WHERE dendrite.score('dm', p, 2) = v2.score) AS version_2_as_score_query,
+       count(*) FILTER (WHERE dendrite.score('dm', p, 1) = s.score) AS version_1_as_served,
+       count(*) FILTER (WHERE dendrite.score('dm', p, 2) <> s.score) AS version_2_differs
+  FROM probe p JOIN scores_v1 s USING (id),
+       LATERAL (SELECT score FROM dendrite.score_query('dm', 'SELECT * FROM probe', key => 'id', version => 2) q
+                 WHERE q.key = p.id::text) v2;
+SELECT count(*) AS score_query_default_is_serving
+  FROM dendrite.score_query('dm', 'SELECT * FROM probe', key => 'id') q JOIN scores_v1 s ON s.id::text = q.key
+ WHERE q.score = s.score;
+-- explain: each version's reasons for the same row (both inputs), and they differ.
+SELECT v AS version, (SELECT count(*) FROM dendrite.explain('dm', p, 10, v)) AS inputs
+  FROM (SELECT * FROM probe ORDER BY id LIMIT 1) p, (VALUES (1), (2)) AS versions(v);
+SELECT count(*) FILTER (WHERE a.contribution <> b.contribution) > 0 AS versions_explain_differently
+  FROM (SELECT * FROM probe ORDER BY id LIMIT 1) p,
+       LATERAL dendrite.explain('dm', p, 10, 1) a JOIN LATERAL dendrite.explain('dm', p, 10, 2) b USING (feature);
+SELECT count(DISTINCT key) AS explained_rows, bool_and(q.score = dendrite.score('dm', p, 2)) AS scores_of_version_2
+  FROM dendrite.explain_query('dm', 'SELECT * FROM probe', key => 'id', version => 2) q JOIN probe p ON p.id::text = q.key;
+SELECT count(*) AS inputs, bool_and(rows = 5) AS every_row
+  FROM dendrite.feature_importance('dm', 'SELECT * FROM probe', version => 2);
+-- A NULL model or row explains nothing (as before version was an argument); bad versions are errors.
+SELECT count(*) AS nothing FROM dendrite.explain(NULL, NULL::probe);
+SELECT dendrite.score('dm', p, 0) FROM probe p LIMIT 1;
+SELECT dendrite.score('dm', p, 9) FROM probe p LIMIT 1;
+SELECT * FROM dendrite.score_query('dm', 'SELECT * FROM probe', version => 9);
+SELECT * FROM dendrite.explain_query('dm', 'SELECT * FROM probe', version => -1);

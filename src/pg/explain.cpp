@@ -360,6 +360,7 @@ namespace {
 // Per call site: the version resolved once per statement, the row binding, the feature vector.
 struct ExplainState {
     char* model;
+    int requested;  // the version asked for (0: the serving one)
     const CachedVersion* version;
     float* x;
     InputGroups groups;
@@ -369,14 +370,15 @@ struct ExplainState {
     StatePins pins;  // on every version this call site resolved (it may outlive the transaction)
 };
 
-ExplainState* explain_state(FunctionCallInfo fcinfo, const char* model) {
+ExplainState* explain_state(FunctionCallInfo fcinfo, const char* model, int requested) {
     auto* state = static_cast<ExplainState*>(fcinfo->flinfo->fn_extra);
-    if (state && strcmp(state->model, model) == 0) return state;
+    if (state && strcmp(state->model, model) == 0 && state->requested == requested) return state;
     MemoryContext context = fcinfo->flinfo->fn_mcxt;
     if (!state) state = static_cast<ExplainState*>(MemoryContextAllocZero(context, sizeof(ExplainState)));
-    const CachedVersion* version = serving_version(model);
+    const CachedVersion* version = model_version(model, requested);
     if (state->pins.first_time(version)) pin_version(version, context);
     state->model = MemoryContextStrdup(context, model);
+    state->requested = requested;
     state->version = version;
     state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));
     MemoryContext old = MemoryContextSwitchTo(context);
@@ -390,8 +392,14 @@ ExplainState* explain_state(FunctionCallInfo fcinfo, const char* model) {
 
 }  // namespace
 
-// dendrite.explain(model, row, top): the serving version's reasons for the row, largest first.
+// dendrite.explain(model, row, top, version): the reasons of the serving version (or of the version asked
+// for) for the row, largest first. Not STRICT (for version's NULL default): a NULL model, row or top
+// explains nothing, as a strict function would.
 DENDRITE_FUNCTION(dendrite_explain) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) {
+        InitMaterializedSRF(fcinfo, 0);
+        return (Datum)0;
+    }
     char* model = text_to_cstring(PG_GETARG_TEXT_PP(0));
     const Oid argument_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
     if (!type_is_rowtype(argument_type))
@@ -401,7 +409,7 @@ DENDRITE_FUNCTION(dendrite_explain) {
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
     const int top = PG_GETARG_INT32(2);
     if (top < 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("top must be at least 1")));
-    ExplainState* state = explain_state(fcinfo, model);
+    ExplainState* state = explain_state(fcinfo, model, version_argument(fcinfo, 3));
     const CachedVersion* version = state->version;
     require_explainable(version, model);
     const CachedFeaturizer* featurizer = version->featurizer;
@@ -447,11 +455,12 @@ void add_importance(void* context, const float* features, TupleTableSlot*) {
 
 }  // namespace
 
-// dendrite.feature_importance(model, query): the mean absolute contribution of each input over the rows.
+// dendrite.feature_importance(model, query, version): the mean absolute contribution of each input over the
+// rows, for the serving version or the one asked for.
 DENDRITE_FUNCTION(dendrite_feature_importance) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
-    const CachedVersion* version = serving_version(model);
+    const CachedVersion* version = model_version(model, version_argument(fcinfo, 2));
     require_explainable(version, model);
     Importance s{};
     s.version = version;
@@ -519,8 +528,8 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
 
 }  // namespace
 
-// dendrite.explain_query(model, query, key, top, min_score, since): every row's top reasons, in one ordered
-// pass (history features computed offline, as score_query computes them).
+// dendrite.explain_query(model, query, key, top, min_score, since, version): every row's top reasons, in one
+// ordered pass (history features computed offline, as score_query computes them).
 DENDRITE_FUNCTION(dendrite_explain_query) {
     char* model = required_text_argument(fcinfo, 0, "model");
     char* query = required_text_argument(fcinfo, 1, "query");
@@ -530,7 +539,7 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
     if (!(min_score >= 0 && min_score <= 1))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("min_score must be between 0 and 1")));
     const Timestamp since = since_argument(fcinfo, 5);
-    const CachedVersion* version = serving_version(model);
+    const CachedVersion* version = model_version(model, version_argument(fcinfo, 6));
     require_explainable(version, model);
     ExplainQuery s{};
     start_keyed_output(fcinfo, &s.out, PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2)));

@@ -16,15 +16,6 @@ namespace dendrite::pg {
 
 namespace {
 
-int version_argument(FunctionCallInfo fcinfo, int argument) {
-    if (PG_ARGISNULL(argument)) return 0;  // the serving version
-    const int version = PG_GETARG_INT32(argument);
-    if (version <= 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("version must be positive, got %d", version),
-                        errhint("Leave it NULL for the version that serves the model.")));
-    return version;
-}
-
 // The scores and labels of evaluate's rows, in the function's memory context (the offline pass runs inside
 // an SPI connection, whose memory goes at its end).
 struct EvaluationRows {

@@ -135,6 +135,15 @@ const CachedVersion* serving_version(const char* model) {
     return found;
 }
 
+int version_argument(FunctionCallInfo fcinfo, int argument) {
+    if (PG_ARGISNULL(argument)) return 0;  // the serving version
+    const int version = PG_GETARG_INT32(argument);
+    if (version <= 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("version must be positive, got %d", version),
+                        errhint("Leave it NULL for the version that serves the model.")));
+    return version;
+}
+
 const CachedVersion* model_version(const char* model, int version) {
     if (version == 0) return serving_version(model);
     connect_spi();

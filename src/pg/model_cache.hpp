@@ -36,6 +36,8 @@ const CachedVersion* serving_version(const char* model);
 // A given version of a model (version 0: the serving one), loaded like serving_version. Raises 42704
 // when there is no such model or version.
 const CachedVersion* model_version(const char* model, int version);
+// A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
+int version_argument(FunctionCallInfo fcinfo, int argument);
 
 // The caches keep a few versions and featurizers a backend used (kCachedVersions, kCachedFeaturizers), not
 // every one: a backend that scores after each of many retrainings would otherwise grow without bound.

@@ -18,7 +18,8 @@ namespace dendrite::pg {
 namespace {
 
 struct ScoreState {
-    char* model;  // the name the version was resolved for
+    char* model;    // the name the version was resolved for
+    int requested;  // and the version asked for (0: the serving one)
     const CachedVersion* version;
     float* x;
     float* scratch;
@@ -27,14 +28,15 @@ struct ScoreState {
     StatePins pins;  // on every version this call site resolved (it may outlive the transaction)
 };
 
-ScoreState* score_state(FunctionCallInfo fcinfo, const char* model) {
+ScoreState* score_state(FunctionCallInfo fcinfo, const char* model, int requested = 0) {
     auto* state = static_cast<ScoreState*>(fcinfo->flinfo->fn_extra);
-    if (state && strcmp(state->model, model) == 0) return state;
+    if (state && strcmp(state->model, model) == 0 && state->requested == requested) return state;
     MemoryContext context = fcinfo->flinfo->fn_mcxt;
     if (!state) state = static_cast<ScoreState*>(MemoryContextAllocZero(context, sizeof(ScoreState)));
-    const CachedVersion* version = serving_version(model);
+    const CachedVersion* version = model_version(model, requested);
     if (state->pins.first_time(version)) pin_version(version, context);
     state->model = MemoryContextStrdup(context, model);
+    state->requested = requested;
     state->version = version;
     state->x = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * (version->n_features + 1)));
     state->scratch = static_cast<float*>(MemoryContextAlloc(context, sizeof(float) * version->scratch_floats));
@@ -85,7 +87,8 @@ DENDRITE_FUNCTION(dendrite_score) {
                         errmsg("dendrite.score needs a row, got %s", format_type_be(argument_type)),
                         errhint("Pass the table alias, as in SELECT dendrite.score('model', t) FROM t.")));
     HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(1);
-    ScoreState* state = score_state(fcinfo, model);
+    // dendrite.score(model, row, version): a given version (a challenger, scored without deploying it).
+    ScoreState* state = score_state(fcinfo, model, PG_NARGS() > 2 ? version_argument(fcinfo, 2) : 0);
     const CachedFeaturizer* featurizer = state->version->featurizer;
     load_composite(&state->binding, &state->bound, featurizer, row, fcinfo->flinfo->fn_mcxt);
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
@@ -96,7 +99,7 @@ DENDRITE_FUNCTION(dendrite_score) {
 
 namespace {
 
-// score_query's rows: the offline pass's features scored with the serving version.
+// score_query's rows: the offline pass's features scored with the serving version (or the one asked for).
 struct ScoreQuery {
     dendrite::pg::KeyedOutput out;
     const dendrite::pg::CachedVersion* version;
@@ -121,7 +124,7 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     const Timestamp since = since_argument(fcinfo, 3);
     start_keyed_output(fcinfo, &state.out, PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2)));
     state.out.row_context = AllocSetContextCreate(CurrentMemoryContext, "score_query row", ALLOCSET_DEFAULT_SIZES);
-    state.version = serving_version(model);
+    state.version = model_version(model, version_argument(fcinfo, 4));
     state.out.n_outputs = state.version->n_features;
     state.scratch = static_cast<float*>(palloc(sizeof(float) * state.version->scratch_floats));
     connect_spi();

@@ -685,32 +685,39 @@ COMMENT ON FUNCTION dendrite.predict IS 'scores a feature vector (the output of 
 CREATE FUNCTION dendrite.score(model text, "row" anyelement) RETURNS float8
 AS 'MODULE_PATHNAME', 'dendrite_score'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION dendrite.score IS 'scores a row with the serving version of a model (dendrite.serving_version) and the featurizer version it was trained with; columns are matched by name';
+COMMENT ON FUNCTION dendrite.score(text, anyelement) IS 'scores a row with the serving version of a model (dendrite.serving_version) and the featurizer version it was trained with; columns are matched by name';
+CREATE FUNCTION dendrite.score(model text, "row" anyelement, version int) RETURNS float8
+AS 'MODULE_PATHNAME', 'dendrite_score'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.score(text, anyelement, int) IS 'scores a row with a given version of a model (a challenger, without deploying it) and the featurizer version it was trained with';
 
-CREATE FUNCTION dendrite.explain(model text, "row" anyelement, top int DEFAULT 5)
+-- Not STRICT, for version's NULL default (the serving version); a NULL model, row or top explains nothing.
+CREATE FUNCTION dendrite.explain(model text, "row" anyelement, top int DEFAULT 5, version int DEFAULT NULL)
 RETURNS TABLE (feature text, input text, value text, contribution float8)
 AS 'MODULE_PATHNAME', 'dendrite_explain'
-LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
-COMMENT ON FUNCTION dendrite.explain IS 'why the serving version of a model scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
+LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION dendrite.explain IS 'why a version of a model (NULL: the serving one) scored a row: the inputs (a column, or a history declaration) whose contributions to the score''s logit are largest, largest first (gbdt: exact TreeSHAP)';
 
-CREATE FUNCTION dendrite.feature_importance(model text, query text)
+CREATE FUNCTION dendrite.feature_importance(model text, query text, version int DEFAULT NULL)
 RETURNS TABLE (feature text, input text, mean_abs_contribution float8, rows bigint)
 AS 'MODULE_PATHNAME', 'dendrite_feature_importance'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the serving version''s logit over the rows of a query, largest first (gbdt: TreeSHAP)';
+COMMENT ON FUNCTION dendrite.feature_importance IS 'the mean absolute contribution of each input (a column, or a history declaration) to the logit of a version of a model (NULL: the serving one) over the rows of a query, largest first (gbdt: TreeSHAP)';
 
 CREATE FUNCTION dendrite.explain_query(model text, query text, key text DEFAULT NULL, top int DEFAULT 3,
-                                       min_score float8 DEFAULT NULL, since timestamp DEFAULT NULL)
+                                       min_score float8 DEFAULT NULL, since timestamp DEFAULT NULL,
+                                       version int DEFAULT NULL)
 RETURNS TABLE (key text, score float8, rank int, feature text, input text, value text, contribution float8)
 AS 'MODULE_PATHNAME', 'dendrite_explain_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.explain_query IS 'dendrite.explain for every row of a query (scoring at least min_score) in one ordered pass, history features computed offline as score_query computes them: one row per reason, rank 1 the largest';
 
-CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
+CREATE FUNCTION dendrite.score_query(model text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL,
+                                     version int DEFAULT NULL)
 RETURNS TABLE (key text, score float8)
 AS 'MODULE_PATHNAME', 'dendrite_score_query'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION dendrite.score_query IS 'scores every row of a query in one ordered pass (history features computed offline); rows before since only build history';
+COMMENT ON FUNCTION dendrite.score_query IS 'scores every row of a query in one ordered pass (history features computed offline) with a version of a model (NULL: the serving one); rows before since only build history';
 
 CREATE FUNCTION dendrite.evaluate(model text, query text, version int DEFAULT NULL, label text DEFAULT NULL,
     since timestamp DEFAULT NULL,
@@ -1864,10 +1871,11 @@ GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, 
 
 GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.score(text, anyelement),
-                          dendrite.explain(text, anyelement, int),
-                          dendrite.score_query(text, text, text, timestamp),
-                          dendrite.feature_importance(text, text),
-                          dendrite.explain_query(text, text, text, int, float8, timestamp),
+                          dendrite.score(text, anyelement, int),
+                          dendrite.explain(text, anyelement, int, int),
+                          dendrite.score_query(text, text, text, timestamp, int),
+                          dendrite.feature_importance(text, text, int),
+                          dendrite.explain_query(text, text, text, int, float8, timestamp, int),
                           dendrite.features(text, anyelement),
                           dendrite.observe(text, anyelement),
                           dendrite.featurize(text, text, text, timestamp),
