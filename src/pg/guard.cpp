@@ -7,7 +7,8 @@
 // or, for bulk loads, guard_batch's row capture (guard_capture.cpp): the same function and
 // arguments as a BEFORE INSERT ... FOR EACH ROW trigger plus an AFTER INSERT ... FOR EACH STATEMENT one.
 //
-// action: 'reject', 'flag', 'log', or 'reject,log' / 'flag,log'. threshold: a number in [0, 1], or
+// action: 'reject', 'flag', 'log', or 'reject,log' / 'flag,log'; with 'log', 'reasons' (the top reasons of
+// flagged rows) and 'shadow:N' (version N scored and logged beside the serving version, never acting). threshold: a number in [0, 1], or
 // 'default' (the version's stored threshold, also when absent). columns (for 'flag'): one or two columns
 // of NEW, a float column receives the score and a boolean column whether the score reached the threshold.
 // key (for 'log', and for 'flag' in the batch variant): the column that identifies a row; by default the
@@ -77,6 +78,14 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
     float* scratch = static_cast<float*>(
         palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->version->scorer, kBatchRows)));
     float* scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
+    // 'shadow:N': the shadow version's scores of the same features, logged after the chunk's actions.
+    float* shadow_scores = nullptr;
+    float* shadow_scratch = nullptr;
+    if (state->shadow) {
+        shadow_scores = static_cast<float*>(palloc(sizeof(float) * kBatchRows));
+        shadow_scratch = static_cast<float*>(
+            palloc(sizeof(float) * dendrite::engine::model_batch_scratch_floats(state->shadow->scorer, kBatchRows)));
+    }
 
     Tuplestorestate* rows = trigger->tg_newtable;
     const int read_pointer = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
@@ -127,6 +136,11 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
                 tuplestore_select_read_pointer(rows, read_pointer);
             }
             act_on_rows(&actions, n, scores, key_values, key_nulls, reasons);
+            if (state->shadow) {  // 'log' is set: act_on_rows left the chunk's keys in actions.keys
+                engine_call(
+                    [&] { dendrite::engine::score_batch(state->shadow->scorer, x, n, shadow_scores, shadow_scratch); });
+                log_decisions(state, n, actions.keys, shadow_scores, nullptr, true);
+            }
         }
         MemoryContextSwitchTo(old);
     }
@@ -169,6 +183,11 @@ DENDRITE_FUNCTION(dendrite_guard) {
                             ? row_reasons_json(state->version, &state->binding, state->x, kLoggedReasons)
                             : nullptr;
         log_decisions(state, 1, &key, &score_value, &reasons);
+        if (state->shadow) {  // the challenger on the same features: logged, never acting
+            const float shadow_score =
+                dendrite::engine::score_one(state->shadow->scorer, state->x, state->shadow_scratch);
+            log_decisions(state, 1, &key, &shadow_score, nullptr, true);
+        }
     }
     if (state->flag) {
         // The row is already deformed in the binding: form the flagged tuple from those values rather

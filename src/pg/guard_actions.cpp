@@ -90,7 +90,10 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
 // values it computed: no permission, CHECK or trigger of the table applies (0.4.0 dropped its foreign key;
 // rows of dropped versions are deleted by a trigger on dendrite.model_versions instead). The rows belong to
 // the current (sub)transaction like any other write.
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons) {
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons,
+                   bool shadow) {
+    const CachedVersion* version = shadow ? state->shadow : state->version;
+    const double threshold = shadow ? state->shadow_threshold : state->threshold;
     // Opened and closed per call: a trigger learns of no statement end at which to close relation and
     // indexes, and a reference left open would be a leak at commit. After the first call the lock and the
     // relcache entries are local hits.
@@ -113,15 +116,16 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
             slot->tts_values[attribute[c]] = value;
             slot->tts_isnull[attribute[c]] = null;
         };
-        set(0, Int64GetDatum(state->version->version_id));
+        set(0, Int64GetDatum(version->version_id));
         set(1, table_name);
         const Datum key = keys[i] ? CStringGetTextDatum(keys[i]) : Datum(0);
         set(2, key, keys[i] == nullptr);
         set(3, Float8GetDatum(scores[i]));
-        set(4, Float8GetDatum(state->threshold));
-        set(5, double(scores[i]) >= state->threshold ? flag : pass);
+        set(4, Float8GetDatum(threshold));
+        set(5, double(scores[i]) >= threshold ? flag : pass);
         set(6, now);
         if (reasons && reasons[i]) set(7, DirectFunctionCall1(jsonb_in, CStringGetDatum(reasons[i])));
+        if (attribute[8] >= 0) set(8, BoolGetDatum(shadow));
         ExecStoreVirtualTuple(slot);
         table_tuple_insert(relation, slot, command, 0, nullptr);
         if (info->ri_NumIndices > 0) {

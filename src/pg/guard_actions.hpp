@@ -13,8 +13,10 @@ constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on 
 // the explanation for the DETAIL, or NULL).
 [[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons = nullptr);
 // Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions; reasons (NULL, or per
-// row a JSON array or NULL) into its reasons column, which 'reasons' resolved.
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons = nullptr);
+// row a JSON array or NULL) into its reasons column, which 'reasons' resolved. shadow: the scores are the
+// shadow version's, logged as its decisions at its threshold (state->shadow must be set).
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons = nullptr,
+                   bool shadow = false);
 // A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
 Datum flag_value(Oid type, double score, bool over);
 

@@ -3,6 +3,7 @@
 #include "pg/guard_state.hpp"
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 
@@ -35,16 +36,22 @@ namespace {
 
 // The columns of dendrite.predictions that 'log' fills, found by name (the layout is the same in every
 // version, but attribute numbers need not be: a column dropped and added back by an upgrade would move).
-const char* const kLogColumns[8] = {"version_id", "table_name", "row_key",      "score",
-                                    "threshold",  "decision",   "predicted_at", "reasons"};
+const char* const kLogColumns[9] = {"version_id", "table_name",   "row_key", "score", "threshold",
+                                    "decision",   "predicted_at", "reasons", "shadow"};
 
 void resolve_log_relation(GuardState* state) {
     state->log_relation = get_relname_relid("predictions", get_namespace_oid("dendrite", false));
     if (!OidIsValid(state->log_relation))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("dendrite.predictions does not exist"),
                         errhint("Run ALTER EXTENSION dendrite UPDATE, or reinstall the extension.")));
-    for (int c = 0; c < (state->reasons ? 8 : 7); ++c) {
+    for (int c = 0; c < 9; ++c) {
+        if (c == 7 && !state->reasons) continue;
         const AttrNumber attnum = get_attnum(state->log_relation, kLogColumns[c]);
+        // shadow (since 0.6.0) is written whenever it exists (it is NOT NULL), needed only by 'shadow:N'.
+        if (attnum == InvalidAttrNumber && c == 8 && !state->shadow_request) {
+            state->log_attributes[c] = -1;
+            continue;
+        }
         if (attnum == InvalidAttrNumber)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                             errmsg("dendrite.predictions has no column \"%s\"", kLogColumns[c]),
@@ -57,7 +64,8 @@ void resolve_log_relation(GuardState* state) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s: %s", function, message),
                     detail ? errdetail("%s", detail) : 0,
                     errhint("Arguments: model, action ('reject', 'flag', 'log', 'reject,log' or 'flag,log'; 'reasons' "
-                            "added to 'log' keeps why flagged rows scored high), "
+                            "added to 'log' keeps why flagged rows scored high, 'shadow:N' logs version N's decisions "
+                            "beside them), "
                             "threshold (0..1 or 'default'), flag columns (comma-separated), key column.")));
     pg_unreachable();
 }
@@ -86,7 +94,15 @@ void parse_action(GuardState* state, const char* action) {
             state->log = true;
         else if (strcmp(word, "reasons") == 0)
             state->reasons = true;
-        else
+        else if (strncmp(word, "shadow", 6) == 0) {
+            char* end = nullptr;
+            errno = 0;
+            const long version = word[6] == ':' ? strtol(word + 7, &end, 10) : 0;
+            if (word[6] != ':' || errno != 0 || end == word + 7 || *end != '\0' || version < 1 || version > INT_MAX)
+                bad_argument(state->function, psprintf("\"%s\" is not 'shadow:' and a version number", word),
+                             "As in 'flag,log,shadow:7': version 7 is scored beside the serving version and logged.");
+            state->shadow_request = int(version);
+        } else
             bad_argument(state->function, psprintf("unknown action \"%s\"", word), nullptr);
     }
     if (n == 0) bad_argument(state->function, "the action is empty", nullptr);
@@ -97,6 +113,44 @@ void parse_action(GuardState* state, const char* action) {
         bad_argument(state->function, "'reasons' needs 'log'",
                      "The reasons of flagged rows are kept in dendrite.predictions beside the logged decision, as in "
                      "'log,reasons' or 'flag,log,reasons'.");
+    if (state->shadow_request && !state->log)
+        bad_argument(state->function, "'shadow' needs 'log'",
+                     "A shadow version never acts: its decisions are only logged, beside the serving version's, as in "
+                     "'flag,log,shadow:7'.");
+}
+
+// 'shadow:N': version N if it can be scored on the serving version's features; else a WARNING and none (a
+// guard keeps guarding when its challenger goes: payments must not fail because of a shadow).
+void resolve_shadow(GuardState* state, bool batch, bool row_trigger, MemoryContext context) {
+    if (batch && row_trigger)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s: 'shadow' is not supported by the row capture", state->function),
+                        errdetail("The capture featurizes and scores its rows on a helper thread, with the serving "
+                                  "version only."),
+                        errhint("Use dendrite.guard, or dendrite.guard_batch with REFERENCING NEW TABLE.")));
+    // Rebuilt when the model catalog changes: version N may be dropped, or trained later.
+    model_catalog_relations(state->model_catalog);
+    const CachedVersion* shadow = model_version(state->model, state->shadow_request, true);
+    const char* why = nullptr;
+    if (!shadow)
+        why = "the model has no such version";
+    else if (shadow == state->version)
+        why = "it is the serving version";
+    else if (shadow->featurizer->featurizer_id != state->version->featurizer->featurizer_id)
+        why = psprintf(
+            "it was trained with featurizer \"%s\" version %d, the serving version %d with \"%s\" "
+            "version %d; a shadow is scored on the serving version's features",
+            shadow->featurizer->name, shadow->featurizer->version, state->version->version,
+            state->version->featurizer->name, state->version->featurizer->version);
+    if (why) {
+        ereport(WARNING, (errmsg("%s: shadow version %d of model \"%s\" is not scored: %s", state->function,
+                                 state->shadow_request, state->model, why),
+                          errhint("Name another version in the trigger's action, or drop 'shadow'.")));
+        return;
+    }
+    pin_version(shadow, context);
+    state->shadow = shadow;
+    state->shadow_threshold = state->default_threshold ? shadow->threshold : state->threshold;
 }
 
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
@@ -179,6 +233,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     state->version = serving_version(state->model);
     pin_version(state->version, context);  // for as long as the state lives
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
+    if (state->shadow_request) resolve_shadow(state, batch, TRIGGER_FIRED_FOR_ROW(trigger->tg_event), context);
     bind_row(&state->binding, state->version->featurizer, descriptor, context);
     // A row trigger fired BEFORE sees no stored generated column yet: compute those the model reads.
     if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
@@ -201,6 +256,8 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     if (!batch) {  // the batch trigger's buffers (~1 MB) are its statement's, not kept between statements
         state->x = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->n_features + 1)));
         state->scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->version->scratch_floats)));
+        if (state->shadow)
+            state->shadow_scratch = static_cast<float*>(palloc(sizeof(float) * size_t(state->shadow->scratch_floats)));
     }
     MemoryContextSwitchTo(old);
     return state;
@@ -224,8 +281,14 @@ GuardState* cached_guards = nullptr;
 bool guard_callback_registered = false;
 
 void mark_guards_stale(Datum, Oid relation) {
-    for (GuardState* state = cached_guards; state; state = state->next)
-        if (relation == InvalidOid || state->relation_oid == relation) state->stale = true;
+    // A state with a shadow also goes when the model catalog changes (its shadow version may be dropped:
+    // the statement's check of the serving version would not see it).
+    for (GuardState* state = cached_guards; state; state = state->next) {
+        bool stale = relation == InvalidOid || state->relation_oid == relation;
+        if (state->shadow_request)
+            for (Oid watched : state->model_catalog) stale = stale || relation == watched;
+        if (stale) state->stale = true;
+    }
 }
 
 void end_loan(void* arg) { static_cast<GuardState*>(arg)->in_use = false; }

@@ -34,8 +34,16 @@ struct GuardState {
     int16 key_typlen;
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
+    // 'shadow:N': version N scored beside the serving version on the same features, its decisions logged
+    // (dendrite.predictions.shadow), never acting. NULL when not asked for, or when N cannot be scored so
+    // (a WARNING said why: missing, serving, or another featurizer version).
+    int shadow_request;
+    const CachedVersion* shadow;
+    double shadow_threshold;
+    float* shadow_scratch;  // the row guard's (score_one's)
+    Oid model_catalog[3];   // with a shadow: the tables whose changes make the state stale (it may be dropped)
     Oid log_relation;       // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
-    int log_attributes[8];  // the last, reasons, only with 'reasons'
+    int log_attributes[9];  // reasons (7) only with 'reasons'; shadow (8) -1 on a catalog without the column
     RowBinding binding;
     float* x;          // the row trigger's feature vector (the batch trigger allocates its own per statement)
     float* scratch;    // forward_one's

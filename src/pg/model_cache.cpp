@@ -144,7 +144,12 @@ int version_argument(FunctionCallInfo fcinfo, int argument) {
     return version;
 }
 
-const CachedVersion* model_version(const char* model, int version) {
+void model_catalog_relations(Oid relations[3]) {
+    watch_catalog();
+    for (int i = 0; i < 3; ++i) relations[i] = watched_relations[i];
+}
+
+const CachedVersion* model_version(const char* model, int version, bool missing_ok) {
     if (version == 0) return serving_version(model);
     connect_spi();
     Datum values[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
@@ -157,6 +162,10 @@ const CachedVersion* model_version(const char* model, int version) {
                         errhint("Train it first with dendrite.train.")));
     bool isnull;
     const Datum id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    if (isnull && missing_ok) {
+        finish_spi();
+        return nullptr;
+    }
     if (isnull)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" has no version %d", model, version),
                         errhint("SELECT version FROM dendrite.model_versions lists them.")));

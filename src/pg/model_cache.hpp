@@ -35,7 +35,10 @@ const CachedVersion* serving_version(const char* model);
 
 // A given version of a model (version 0: the serving one), loaded like serving_version. Raises 42704
 // when there is no such model or version.
-const CachedVersion* model_version(const char* model, int version);
+const CachedVersion* model_version(const char* model, int version, bool missing_ok = false);  // NULL if missing
+// The catalog tables whose changes can change what a model name or version means (dendrite.models,
+// model_versions, deployments). Looks them up when needed: not for a relcache callback.
+void model_catalog_relations(Oid relations[3]);
 // A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
 int version_argument(FunctionCallInfo fcinfo, int argument);
 

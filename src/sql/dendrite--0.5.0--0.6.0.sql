@@ -683,3 +683,114 @@ GRANT EXECUTE ON FUNCTION dendrite.compare(text, text, text, text[], int, int, t
                                        text, timestamp, jsonb),
                           dendrite.internal_compare_time_column(text),
                           dendrite.internal_compare_leaderboard(text, int[], text, boolean, float8, bigint) TO dendrite_trainer;
+
+-- Shadow scoring (issue #28): a guard's 'shadow:N' logs a challenger's decisions beside the serving
+-- version's (predictions.shadow); model_health and model_health_daily count the serving decisions only, and
+-- shadow_health compares the two.
+ALTER TABLE dendrite.predictions ADD COLUMN shadow boolean NOT NULL DEFAULT false;
+DROP FUNCTION dendrite.internal_labelled_predictions(text, timestamptz);
+CREATE FUNCTION dendrite.internal_labelled_predictions(model text, since timestamptz)
+RETURNS TABLE (version int, predicted_at timestamptz, score float8, flagged boolean, is_fraud boolean, shadow boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner_name name;
+BEGIN
+    SELECT m.owner INTO owner_name FROM dendrite.models m WHERE m.name = internal_labelled_predictions.model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', internal_labelled_predictions.model USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT dendrite.may_manage(owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', internal_labelled_predictions.model USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s".', owner_name),
+            HINT = 'Only a member of its owner role or of dendrite_admin may read its predictions.';
+    END IF;
+    RETURN QUERY
+        SELECT v.version, p.predicted_at, p.score, p.decision = 'flag', o.is_fraud, p.shadow
+          FROM dendrite.predictions p
+          JOIN dendrite.model_versions v ON v.version_id = p.version_id
+          JOIN dendrite.models m ON m.model_id = v.model_id
+          LEFT JOIN dendrite.outcomes o ON o.table_name = p.table_name AND o.row_key = p.row_key
+         WHERE m.name = internal_labelled_predictions.model AND p.predicted_at >= internal_labelled_predictions.since;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time (shadow ones marked), joined to their outcomes';
+
+CREATE OR REPLACE FUNCTION dendrite.model_health(model text, since interval DEFAULT '7 days')
+RETURNS TABLE (serving_version int, window_start timestamptz, predictions bigint, flagged bigint, labelled bigint,
+               tp bigint, fp bigint, tn bigint, fn bigint, "precision" float8, recall float8,
+               labelled_fraud_rate float8, mean_score float8, score_psi float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH window_start AS (SELECT now() - $2 AS t),
+    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p WHERE NOT p.shadow),
+    current_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at >= w.t),
+    previous_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at < w.t),
+    -- Score drift: the population stability index of this window's scores against the previous window's,
+    -- over the previous window's deciles (NULL with fewer than 100 scores in either window).
+    edges AS (SELECT percentile_cont(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) WITHIN GROUP (ORDER BY score)::float8[] AS e
+                FROM previous_window HAVING count(*) >= 100),
+    bins AS (SELECT width_bucket(c.score, e.e) AS bin, 'current' AS side FROM current_window c, edges e
+             UNION ALL
+             SELECT width_bucket(p.score, e.e), 'previous' FROM previous_window p, edges e),
+    shares AS (SELECT b.bin,
+                      greatest(count(*) FILTER (WHERE b.side = 'current')::float8 / nullif((SELECT count(*) FROM current_window), 0), 1e-4) AS actual,
+                      greatest(count(*) FILTER (WHERE b.side = 'previous')::float8 / nullif((SELECT count(*) FROM previous_window), 0), 1e-4) AS expected
+                 FROM bins b GROUP BY b.bin),
+    psi AS (SELECT sum((s.actual - s.expected) * ln(s.actual / s.expected)) AS value FROM shares s
+             WHERE (SELECT count(*) FROM current_window) >= 100)
+    SELECT (SELECT s.version FROM dendrite.serving_version($1) s),
+           (SELECT t FROM window_start),
+           count(*), count(*) FILTER (WHERE c.flagged), count(c.is_fraud),
+           count(*) FILTER (WHERE c.flagged AND c.is_fraud), count(*) FILTER (WHERE c.flagged AND NOT c.is_fraud),
+           count(*) FILTER (WHERE NOT c.flagged AND NOT c.is_fraud), count(*) FILTER (WHERE NOT c.flagged AND c.is_fraud),
+           (count(*) FILTER (WHERE c.flagged AND c.is_fraud))::float8 / nullif(count(*) FILTER (WHERE c.flagged AND c.is_fraud IS NOT NULL), 0),
+           (count(*) FILTER (WHERE c.flagged AND c.is_fraud))::float8 / nullif(count(*) FILTER (WHERE c.is_fraud), 0),
+           (count(*) FILTER (WHERE c.is_fraud))::float8 / nullif(count(c.is_fraud), 0),
+           avg(c.score),
+           (SELECT value FROM psi)
+      FROM current_window c
+$$;
+COMMENT ON FUNCTION dendrite.model_health IS 'live health of a model over a recent window of logged decisions: volumes, confusion counts, precision and recall against recorded outcomes, score drift (PSI against the window before)';
+
+CREATE OR REPLACE FUNCTION dendrite.model_health_daily(model text, since interval DEFAULT '30 days')
+RETURNS TABLE (day date, predictions bigint, flagged bigint, labelled bigint, frauds bigint, tp bigint, fp bigint,
+               mean_score float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.predicted_at::date, count(*), count(*) FILTER (WHERE p.flagged), count(p.is_fraud),
+           count(*) FILTER (WHERE p.is_fraud), count(*) FILTER (WHERE p.flagged AND p.is_fraud),
+           count(*) FILTER (WHERE p.flagged AND NOT p.is_fraud), avg(p.score)
+      FROM dendrite.internal_labelled_predictions($1, now() - $2) p
+     WHERE NOT p.shadow
+     GROUP BY 1 ORDER BY 1
+$$;
+COMMENT ON FUNCTION dendrite.model_health_daily IS 'a model''s logged decisions per day: volumes, flags, recorded outcomes, true and false positives, mean score';
+
+CREATE FUNCTION dendrite.shadow_health(model text, since interval DEFAULT '7 days')
+RETURNS TABLE (version int, role text, predictions bigint, flagged bigint, labelled bigint, tp bigint, fp bigint,
+               tn bigint, fn bigint, "precision" float8, recall float8, mean_score float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Champion and challenger on the same rows: each version's decisions logged over the window, the serving
+    -- version's ('serving': what acted) and those of guards' 'shadow:N' ('shadow': logged, never acted on).
+    SELECT p.version, CASE WHEN p.shadow THEN 'shadow' ELSE 'serving' END,
+           count(*), count(*) FILTER (WHERE p.flagged), count(p.is_fraud),
+           count(*) FILTER (WHERE p.flagged AND p.is_fraud), count(*) FILTER (WHERE p.flagged AND NOT p.is_fraud),
+           count(*) FILTER (WHERE NOT p.flagged AND NOT p.is_fraud), count(*) FILTER (WHERE NOT p.flagged AND p.is_fraud),
+           (count(*) FILTER (WHERE p.flagged AND p.is_fraud))::float8 / nullif(count(*) FILTER (WHERE p.flagged AND p.is_fraud IS NOT NULL), 0),
+           (count(*) FILTER (WHERE p.flagged AND p.is_fraud))::float8 / nullif(count(*) FILTER (WHERE p.is_fraud), 0),
+           avg(p.score)
+      FROM dendrite.internal_labelled_predictions($1, now() - $2) p
+     GROUP BY p.version, p.shadow
+     ORDER BY p.shadow, p.version
+$$;
+COMMENT ON FUNCTION dendrite.shadow_health IS 'champion against challenger, live: per version and role (serving, or shadow: logged by a guard''s ''shadow:N'' and never acted on), the decisions over a recent window, confusion counts, precision and recall against recorded outcomes';
+REVOKE EXECUTE ON FUNCTION dendrite.internal_labelled_predictions(text, timestamptz),
+                           dendrite.shadow_health(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.internal_labelled_predictions(text, timestamptz),
+                          dendrite.shadow_health(text, interval) TO dendrite_trainer;

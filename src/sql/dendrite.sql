@@ -194,7 +194,8 @@ CREATE TABLE dendrite.predictions (
     threshold    float8 NOT NULL,
     decision     text NOT NULL CHECK (decision IN ('pass', 'flag')),
     predicted_at timestamptz NOT NULL DEFAULT now(),
-    reasons      jsonb            -- 'log,reasons': the top reasons of a flagged row (dendrite.explain's columns)
+    reasons      jsonb,           -- 'log,reasons': the top reasons of a flagged row (dendrite.explain's columns)
+    shadow       boolean NOT NULL DEFAULT false  -- 'shadow:N': a shadow version's decision, logged and never acted on
 );
 
 COMMENT ON TABLE dendrite.predictions IS 'decisions logged by dendrite.guard and dendrite.guard_batch (rejected rows are not: their transaction is rolled back)';
@@ -923,7 +924,7 @@ COMMENT ON FUNCTION dendrite.record_outcome IS 'records that a guarded row (its 
 -- Shared by model_health and model_health_daily: the model's logged decisions since a time, with their
 -- outcomes. Raises when the model does not exist or the caller may not manage it.
 CREATE FUNCTION dendrite.internal_labelled_predictions(model text, since timestamptz)
-RETURNS TABLE (version int, predicted_at timestamptz, score float8, flagged boolean, is_fraud boolean)
+RETURNS TABLE (version int, predicted_at timestamptz, score float8, flagged boolean, is_fraud boolean, shadow boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -940,7 +941,7 @@ BEGIN
             HINT = 'Only a member of its owner role or of dendrite_admin may read its predictions.';
     END IF;
     RETURN QUERY
-        SELECT v.version, p.predicted_at, p.score, p.decision = 'flag', o.is_fraud
+        SELECT v.version, p.predicted_at, p.score, p.decision = 'flag', o.is_fraud, p.shadow
           FROM dendrite.predictions p
           JOIN dendrite.model_versions v ON v.version_id = p.version_id
           JOIN dendrite.models m ON m.model_id = v.model_id
@@ -948,7 +949,7 @@ BEGIN
          WHERE m.name = internal_labelled_predictions.model AND p.predicted_at >= internal_labelled_predictions.since;
 END
 $$;
-COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time, joined to their outcomes';
+COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time (shadow ones marked), joined to their outcomes';
 
 CREATE FUNCTION dendrite.model_health(model text, since interval DEFAULT '7 days')
 RETURNS TABLE (serving_version int, window_start timestamptz, predictions bigint, flagged bigint, labelled bigint,
@@ -958,7 +959,7 @@ LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH window_start AS (SELECT now() - $2 AS t),
-    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p),
+    recent AS (SELECT p.* FROM dendrite.internal_labelled_predictions($1, now() - 2 * $2) p WHERE NOT p.shadow),
     current_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at >= w.t),
     previous_window AS (SELECT r.* FROM recent r, window_start w WHERE r.predicted_at < w.t),
     -- Score drift: the population stability index of this window's scores against the previous window's,
@@ -998,9 +999,31 @@ AS $$
            count(*) FILTER (WHERE p.is_fraud), count(*) FILTER (WHERE p.flagged AND p.is_fraud),
            count(*) FILTER (WHERE p.flagged AND NOT p.is_fraud), avg(p.score)
       FROM dendrite.internal_labelled_predictions($1, now() - $2) p
+     WHERE NOT p.shadow
      GROUP BY 1 ORDER BY 1
 $$;
 COMMENT ON FUNCTION dendrite.model_health_daily IS 'a model''s logged decisions per day: volumes, flags, recorded outcomes, true and false positives, mean score';
+
+CREATE FUNCTION dendrite.shadow_health(model text, since interval DEFAULT '7 days')
+RETURNS TABLE (version int, role text, predictions bigint, flagged bigint, labelled bigint, tp bigint, fp bigint,
+               tn bigint, fn bigint, "precision" float8, recall float8, mean_score float8)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Champion and challenger on the same rows: each version's decisions logged over the window, the serving
+    -- version's ('serving': what acted) and those of guards' 'shadow:N' ('shadow': logged, never acted on).
+    SELECT p.version, CASE WHEN p.shadow THEN 'shadow' ELSE 'serving' END,
+           count(*), count(*) FILTER (WHERE p.flagged), count(p.is_fraud),
+           count(*) FILTER (WHERE p.flagged AND p.is_fraud), count(*) FILTER (WHERE p.flagged AND NOT p.is_fraud),
+           count(*) FILTER (WHERE NOT p.flagged AND NOT p.is_fraud), count(*) FILTER (WHERE NOT p.flagged AND p.is_fraud),
+           (count(*) FILTER (WHERE p.flagged AND p.is_fraud))::float8 / nullif(count(*) FILTER (WHERE p.flagged AND p.is_fraud IS NOT NULL), 0),
+           (count(*) FILTER (WHERE p.flagged AND p.is_fraud))::float8 / nullif(count(*) FILTER (WHERE p.is_fraud), 0),
+           avg(p.score)
+      FROM dendrite.internal_labelled_predictions($1, now() - $2) p
+     GROUP BY p.version, p.shadow
+     ORDER BY p.shadow, p.version
+$$;
+COMMENT ON FUNCTION dendrite.shadow_health IS 'champion against challenger, live: per version and role (serving, or shadow: logged by a guard''s ''shadow:N'' and never acted on), the decisions over a recent window, confusion counts, precision and recall against recorded outcomes';
 
 CREATE FUNCTION dendrite.feature_drift(model text, query text, version int DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (feature_number int, feature text, training_mean float8, current_mean float8, training_stddev float8,
@@ -1911,6 +1934,7 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.record_outcome(regclass, text, boolean),
                           dendrite.model_health(text, interval),
                           dendrite.model_health_daily(text, interval),
+                          dendrite.shadow_health(text, interval),
                           dendrite.internal_labelled_predictions(text, timestamptz),
                           dendrite.feature_drift(text, text, int, timestamp),
                           dendrite.retrain(text, text, text, text),
