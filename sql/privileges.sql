@@ -58,6 +58,12 @@ SELECT rows, positives FROM dendrite.evaluate('alice_retrained', 'SELECT x, y, l
 SELECT feature, psi < 0.1 AS stable FROM dendrite.feature_drift('alice_retrained', 'SELECT x, y FROM points');
 SELECT dendrite.report('alice_retrained') LIKE '<!DOCTYPE html>%' AS reported;
 SELECT dendrite.drop_model('alice_retrained');
+-- tune (which runs with the caller's path too): its trials, its version and its catalog rows are alice's.
+SELECT count(*) AS trials, count(*) FILTER (WHERE best) AS best
+  FROM dendrite.tune('alice_tuned', 'SELECT x, y, label, timestamp ''2026-01-01'' + id * interval ''1 hour'' AS at FROM points',
+                     'label', algorithm => 'logistic_regression', search => '{"epochs": [1, 2]}', folds => 2, trials => 2,
+                     time_column => 'at', fold_length => '10 days');
+SELECT count(*) AS alice_reads_her_trials FROM dendrite.tuning_trials;
 RESET search_path;
 SELECT DISTINCT m.owner AS model_owner, f.owner AS featurizer_owner, v.trained_by, d.deployed_by
   FROM dendrite.models m JOIN dendrite.model_versions v USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
@@ -65,7 +71,7 @@ SELECT DISTINCT m.owner AS model_owner, f.owner AS featurizer_owner, v.trained_b
  WHERE m.name = 'alice_model' AND v.version = 1;
 -- She reads her model's parameters (and sees only hers).
 SELECT count(*) > 0 AS reads_own_parameters,
-       bool_and(m.name = 'alice_model') AS only_own
+       bool_and(m.owner = 'regress_dendrite_alice') AS only_own
   FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id);
 SELECT count(*) > 0 AS reads_own_statistics FROM dendrite.feature_columns;
 RESET ROLE;
@@ -87,7 +93,12 @@ SELECT * FROM dendrite.retrain('alice_model', promote => 'manual');
 SELECT * FROM dendrite.feature_drift('alice_model', 'SELECT x, y FROM points');
 -- train with a model name whose automatic featurizer would be a new version of alice's featurizer
 SELECT dendrite.train('alice_features', 'SELECT x, y, label FROM points', 'label');
+\set VERBOSITY terse
+SELECT * FROM dendrite.tune('alice_tuned', 'SELECT x, y, label, timestamp ''2026-01-01'' + id * interval ''1 hour'' AS at FROM points',
+                            'label', algorithm => 'logistic_regression', folds => 1, trials => 1, time_column => 'at');
+\set VERBOSITY default
 RESET search_path;
+SELECT count(*) AS alice_trials_bob_sees FROM dendrite.tuning_trials;
 SELECT v.version, (v.metrics->>'pr_auc')::float8 > 0 AS has_metrics
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'alice_model' ORDER BY 1;
 SELECT count(*) AS alice_parameters_bob_sees FROM dendrite.parameters;
@@ -149,6 +160,7 @@ SET ROLE regress_dendrite_alice;
 SET search_path = regress_hostile, pg_catalog, public;
 SELECT dendrite.drop_model('alice_model');
 SELECT dendrite.drop_featurizer('alice_features');
+SELECT dendrite.drop_model('alice_tuned');
 RESET search_path;
 DROP TABLE public.guarded_points;
 RESET ROLE;

@@ -794,3 +794,426 @@ REVOKE EXECUTE ON FUNCTION dendrite.internal_labelled_predictions(text, timestam
                            dendrite.shadow_health(text, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.internal_labelled_predictions(text, timestamptz),
                           dendrite.shadow_health(text, interval) TO dendrite_trainer;
+
+-- Tuning (issue #28): dendrite.tune searches hyperparameters on prequential time folds.
+CREATE TABLE dendrite.tuning_trials (
+    tuning_id   bigint NOT NULL,                 -- one dendrite.tune call
+    model_id    bigint NOT NULL REFERENCES dendrite.models ON DELETE CASCADE,
+    trial       int NOT NULL,                    -- 1: train's defaults; the others sampled from the search space
+    algorithm   text NOT NULL,
+    settings    jsonb NOT NULL,                  -- train's arguments (and options) this trial set
+    rung        int NOT NULL,                    -- the last successive-halving rung it reached (0: the first)
+    time_column text NOT NULL,
+    fold_starts timestamp[] NOT NULL,            -- each fold's assessment window starts here, oldest first
+    fold_length interval NOT NULL,               -- and lasts this long; its model trained on the rows before
+    gap         interval NOT NULL,               -- its start less this gap
+    fold_pr_auc float8[] NOT NULL,               -- per fold, oldest first (NULL: not assessed, or one class)
+    mean_pr_auc float8,                          -- over the folds assessed
+    seconds     float8 NOT NULL,                 -- training, summed over its folds
+    best        boolean NOT NULL,
+    version_id  bigint REFERENCES dendrite.model_versions ON DELETE SET NULL,  -- the best: trained on every row
+    tuned_at    timestamptz NOT NULL DEFAULT now(),
+    tuned_by    name NOT NULL,
+    PRIMARY KEY (tuning_id, trial)
+);
+
+COMMENT ON TABLE dendrite.tuning_trials IS 'every trial of every dendrite.tune call: its settings, its PR-AUC on each prequential time fold, its training seconds, and which was best (trained on every row as a new version)';
+
+CREATE SEQUENCE dendrite.tuning_trials_tuning_id_seq;
+
+CREATE INDEX ON dendrite.tuning_trials (model_id, tuning_id);
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.tuning_trials', '');
+
+SELECT pg_catalog.pg_extension_config_dump('dendrite.tuning_trials_tuning_id_seq', '');
+
+ALTER TABLE dendrite.tuning_trials ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY managed_models ON dendrite.tuning_trials FOR SELECT USING (EXISTS (
+    SELECT FROM dendrite.models m WHERE m.model_id = tuning_trials.model_id AND dendrite.may_manage(m.owner)));
+
+--------------------------------------------------------------------------------------------------------
+-- Tuning: hyperparameters searched on prequential time folds (issue #28)
+--------------------------------------------------------------------------------------------------------
+CREATE FUNCTION dendrite.tune(
+    model       text,
+    query       text,
+    label       text,
+    algorithm   text     DEFAULT 'mlp',
+    search      jsonb    DEFAULT NULL,
+    folds       int      DEFAULT 3,
+    trials      int      DEFAULT 12,
+    featurizer  text     DEFAULT NULL,
+    time_column text     DEFAULT NULL,
+    fold_length interval DEFAULT '7 days',
+    gap         interval DEFAULT NULL,
+    seed        bigint   DEFAULT 42
+) RETURNS TABLE (trial int, settings jsonb, rung int, fold_pr_auc float8[], mean_pr_auc float8, seconds float8,
+                 best boolean, version int)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- No pinned search_path: the query is the caller's and runs with the caller's path and rights, as in train.
+-- So the body uses no operator a caller's schema could stand in for; the logic is in the internal helpers.
+AS $$
+DECLARE
+    plan      record;
+    last_time pg_catalog.timestamp;
+    current_rung pg_catalog.int4;
+    work      record;
+    results   pg_catalog.jsonb := '[]';
+    trained   dendrite.training_result;
+    assessed  pg_catalog.float8;
+    winner    pg_catalog.int4;
+    tuning    pg_catalog.int8;
+BEGIN
+    SELECT * INTO plan FROM dendrite.internal_tune_plan(tune.model, tune.algorithm, tune.search, tune.folds, tune.trials,
+                                                      tune.featurizer, tune.time_column, tune.fold_length, tune.gap,
+                                                      tune.seed);
+    -- The newest row's time: the folds end there (the caller's query, run with the caller's rights).
+    EXECUTE pg_catalog.format('SELECT pg_catalog.max(tune_rows.%I)::pg_catalog.timestamp FROM (%s) tune_rows',
+                              plan.fold_time_column, tune.query) INTO last_time;
+    -- Successive halving: each rung assesses the survivors of the last on one more of the newest folds.
+    FOR current_rung IN SELECT r FROM dendrite.internal_tune_rungs(tune.folds) r LOOP
+        FOR work IN SELECT * FROM dendrite.internal_tune_work(results, plan.candidates, tune.folds, current_rung, last_time,
+                                                              tune.fold_length, plan.fold_gap, plan.fold_time_column, tune.query)
+        LOOP
+            EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, '
+                                      'seed => %s%s)', plan.scratch, work.train_query, tune.label, tune.algorithm,
+                                      tune.featurizer, tune.seed, work.arguments) INTO trained;
+            -- Assessed on the fold's rows; with history features, the rows before them feed the history.
+            IF dendrite.internal_tune_has_history(plan.scratch, trained.version) THEN
+                SELECT e.pr_auc INTO assessed
+                  FROM dendrite.evaluate(plan.scratch, work.assess_query, trained.version, tune.label, work.assess_start) e;
+            ELSE
+                SELECT e.pr_auc INTO assessed
+                  FROM dendrite.evaluate(plan.scratch, work.fold_query, trained.version, tune.label) e;
+            END IF;
+            results := dendrite.internal_tune_add(results, work.trial, work.fold, assessed, trained.seconds);
+        END LOOP;
+    END LOOP;
+    PERFORM dendrite.drop_model(plan.scratch);
+    -- The best settings (the best mean PR-AUC over every fold), trained on every row as a new version.
+    winner := dendrite.internal_tune_best(results, tune.folds);
+    EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, seed => %s%s)',
+                              tune.model, tune.query, tune.label, tune.algorithm, tune.featurizer, tune.seed,
+                              dendrite.internal_tune_arguments(plan.candidates[winner])) INTO trained;
+    tuning := dendrite.record_tuning(tune.model, trained.version, tune.algorithm, plan.candidates, results, tune.folds,
+                                     last_time, tune.fold_length, plan.fold_gap, plan.fold_time_column, winner);
+    RETURN QUERY SELECT * FROM dendrite.internal_tuning_trials(tuning);  -- a new statement: it sees the rows
+END
+$$;
+COMMENT ON FUNCTION dendrite.tune IS 'searches hyperparameters of an algorithm on prequential time folds (train on the rows before each of the newest weeks, less a gap, assess on that week) by successive halving, records every trial in dendrite.tuning_trials, and trains the best settings on every row as a new version';
+
+CREATE FUNCTION dendrite.internal_tune_plan(model text, algorithm text, search jsonb, folds int, trials int,
+    featurizer text, time_column text, fold_length interval, gap interval, seed bigint,
+    OUT fold_time_column text, OUT fold_gap interval, OUT candidates jsonb[], OUT scratch text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner_name name;
+    space jsonb := search;
+    combinations jsonb[] := ARRAY['{}'::jsonb];
+    entry record;
+BEGIN
+    IF model IS NULL OR model = '' THEN
+        RAISE EXCEPTION 'model must be a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT m.owner INTO owner_name FROM dendrite.models m WHERE m.name = internal_tune_plan.model;
+    IF FOUND AND NOT dendrite.may_manage(owner_name) THEN
+        RAISE EXCEPTION 'must be owner of model "%"', model USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It belongs to role "%s"; tune trains a new version of it.', owner_name);
+    END IF;
+    IF algorithm IS NULL OR algorithm NOT IN ('logistic_regression', 'mlp', 'gbdt') THEN
+        RAISE EXCEPTION 'unknown algorithm "%"', algorithm USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use logistic_regression, mlp or gbdt.';
+    END IF;
+    IF folds IS NULL OR folds < 1 OR folds > 52 THEN
+        RAISE EXCEPTION 'folds must be between 1 and 52, got %', folds USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF trials IS NULL OR trials < 1 OR trials > 500 THEN
+        RAISE EXCEPTION 'trials must be between 1 and 500, got %', trials USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF fold_length IS NULL OR fold_length <= interval '0' THEN
+        RAISE EXCEPTION 'fold_length must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    fold_gap := coalesce(gap, fold_length);
+    IF fold_gap < interval '0' THEN
+        RAISE EXCEPTION 'gap must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    fold_time_column := coalesce(time_column, dendrite.internal_compare_time_column(featurizer));
+    IF fold_time_column IS NULL THEN
+        RAISE EXCEPTION 'tune needs a time column to fold the rows by'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Hyperparameters are chosen on the newest weeks with a model trained on the weeks before them, never on a random share of rows.',
+                  HINT = 'Name time_column, or a featurizer whose history declares one.';
+    END IF;
+
+    -- The search space: each key a list of values; a key that is not one of train's arguments is an option.
+    IF space IS NULL THEN
+        space := CASE algorithm
+            WHEN 'mlp' THEN '{"hidden": [[32, 16], [64, 32], [128, 64]], "learning_rate": [0.0005, 0.001, 0.003],
+                              "epochs": [10, 20, 30], "class_weight": ["balanced", "none"], "dropout": [0, 0.2]}'
+            WHEN 'logistic_regression' THEN '{"learning_rate": [0.003, 0.01, 0.03], "epochs": [10, 20, 40],
+                                              "class_weight": ["balanced", "none"]}'
+            ELSE '{"max_depth": [4, 6, 8], "eta": [0.05, 0.1, 0.2], "rounds": [100, 300],
+                   "subsample": [0.8, 1.0], "colsample_bytree": [0.8, 1.0]}' END::jsonb;
+    END IF;
+    IF jsonb_typeof(space) <> 'object' THEN
+        RAISE EXCEPTION 'search must be a JSON object of lists of values' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'As in {"hidden": [[64, 32], [128, 64]], "learning_rate": [0.001, 0.003]}.';
+    END IF;
+    FOR entry IN SELECT e.key, e.value FROM jsonb_each(space) e ORDER BY e.key LOOP
+        IF entry.key IN ('algorithm', 'seed', 'featurizer', 'since', 'device', 'options', 'model', 'query', 'label') THEN
+            RAISE EXCEPTION 'search cannot vary "%"', entry.key USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'It is an argument of tune itself (or, for options, give their keys directly).';
+        END IF;
+        IF jsonb_typeof(entry.value) <> 'array' OR jsonb_array_length(entry.value) = 0 THEN
+            RAISE EXCEPTION 'search key "%" must list its values', entry.key USING ERRCODE = 'invalid_parameter_value',
+                HINT = format('As in {"%s": [...]}.', entry.key);
+        END IF;
+        combinations := ARRAY(SELECT c.c || jsonb_build_object(entry.key, v.value)
+                                FROM unnest(combinations) WITH ORDINALITY c(c, i),
+                                     jsonb_array_elements(entry.value) WITH ORDINALITY v(value, j)
+                               ORDER BY c.i, v.j);
+        IF cardinality(combinations) > 100000 THEN
+            RAISE EXCEPTION 'the search space has more than 100000 combinations' USING ERRCODE = 'program_limit_exceeded';
+        END IF;
+    END LOOP;
+    -- Trial 1 is train's defaults (what tuning is measured against); the others a sample of the space,
+    -- the same for the same seed.
+    candidates := ARRAY['{}'::jsonb] || ARRAY(
+        SELECT c.c FROM unnest(combinations) WITH ORDINALITY c(c, i)
+         WHERE c.c <> '{}'::jsonb
+         ORDER BY md5(seed::text || ':' || c.i::text), c.i
+         LIMIT trials - 1);
+    scratch := format('%s (tuning %s)', model, pg_backend_pid());
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_plan IS 'internal: tune''s checks, time column, gap, candidate settings and scratch model name';
+
+CREATE FUNCTION dendrite.internal_tune_arguments(settings jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    arguments text := '';
+    options jsonb := '{}';
+    entry record;
+    argument_type text;
+BEGIN
+    FOR entry IN SELECT e.key, e.value FROM jsonb_each(settings) e ORDER BY e.key LOOP
+        argument_type := CASE entry.key
+            WHEN 'hidden' THEN 'pg_catalog.int4[]'
+            WHEN 'epochs' THEN 'pg_catalog.int4' WHEN 'batch_size' THEN 'pg_catalog.int4' WHEN 'patience' THEN 'pg_catalog.int4'
+            WHEN 'learning_rate' THEN 'pg_catalog.float8' WHEN 'validation_fraction' THEN 'pg_catalog.float8'
+            WHEN 'dropout' THEN 'pg_catalog.float8'
+            WHEN 'layer_norm' THEN 'pg_catalog.bool'
+            WHEN 'activation' THEN 'pg_catalog.text' WHEN 'optimizer' THEN 'pg_catalog.text'
+            WHEN 'class_weight' THEN 'pg_catalog.text' WHEN 'loss' THEN 'pg_catalog.text'
+            WHEN 'threshold' THEN 'pg_catalog.text' WHEN 'split_column' THEN 'pg_catalog.text' END;
+        IF argument_type IS NULL THEN
+            options := options || jsonb_build_object(entry.key, entry.value);
+        ELSIF entry.key = 'hidden' THEN
+            IF jsonb_typeof(entry.value) <> 'array' THEN
+                RAISE EXCEPTION 'search key "hidden" lists layer widths, as in [[64, 32], [128, 64]]'
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            arguments := arguments || format(', hidden => %L::%s',
+                '{' || (SELECT string_agg(w.value, ',' ORDER BY w.i)
+                          FROM jsonb_array_elements_text(entry.value) WITH ORDINALITY w(value, i)) || '}', argument_type);
+        ELSE
+            arguments := arguments || format(', %I => %L::%s', entry.key, entry.value #>> '{}', argument_type);
+        END IF;
+    END LOOP;
+    IF options <> '{}' THEN
+        arguments := arguments || format(', options => %L::pg_catalog.jsonb', options);
+    END IF;
+    RETURN arguments;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_arguments IS 'internal: a trial''s settings as dendrite.train''s named arguments (keys that are not arguments go into options)';
+
+CREATE FUNCTION dendrite.internal_tune_rungs(folds int) RETURNS SETOF int
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT generate_series(0, folds - 1) $$;
+COMMENT ON FUNCTION dendrite.internal_tune_rungs IS 'internal: tune''s successive-halving rungs (rung r assesses on the r + 1 newest folds)';
+
+CREATE FUNCTION dendrite.internal_tune_add(results jsonb, trial int, fold int, pr_auc float8, seconds float8)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT results || jsonb_build_array(jsonb_build_object('trial', trial, 'fold', fold, 'pr_auc', pr_auc,
+                                                             'seconds', seconds)) $$;
+COMMENT ON FUNCTION dendrite.internal_tune_add IS 'internal: tune''s results with one more trained and assessed fold';
+
+-- Per trial, the mean PR-AUC over the given folds it was assessed on (NULL: none of them has both classes).
+CREATE FUNCTION dendrite.internal_tune_means(results jsonb, fold_set int[])
+RETURNS TABLE (trial int, assessed int, mean_pr_auc float8)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (r->>'trial')::int, count(*)::int, avg((r->>'pr_auc')::float8)
+      FROM jsonb_array_elements(results) r
+     WHERE (r->>'fold')::int = ANY (fold_set)
+     GROUP BY 1
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_means IS 'internal: tune''s mean PR-AUC of each trial over a set of folds';
+
+-- The folds a rung assesses on: the rung + 1 newest (fold 1 the oldest).
+CREATE FUNCTION dendrite.internal_tune_fold_set(folds int, rung int) RETURNS int[]
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT array_agg(f ORDER BY f) FROM generate_series(greatest(1, folds - rung), folds) f $$;
+COMMENT ON FUNCTION dendrite.internal_tune_fold_set IS 'internal: the folds a rung of tune assesses on';
+
+CREATE FUNCTION dendrite.internal_tune_work(results jsonb, candidates jsonb[], folds int, rung int,
+    last_time timestamp, fold_length interval, gap interval, time_column text, query text)
+RETURNS TABLE (trial int, fold int, train_query text, assess_query text, fold_query text, assess_start timestamp,
+               arguments text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    survivors int[] := ARRAY(SELECT generate_series(1, cardinality(candidates)));
+    r int;
+    fold_set int[];
+    -- The folds end at the newest row (inclusive): fold f of F is assessed on [end - (F - f + 1) L, end - (F - f) L).
+    ending timestamp := last_time + interval '1 microsecond';
+BEGIN
+    IF last_time IS NULL THEN
+        RAISE EXCEPTION 'the query returned no rows with a time to fold them by' USING ERRCODE = 'data_exception';
+    END IF;
+    -- Each rung keeps the best third (at least one) of the survivors of the last, ranked on its folds.
+    FOR r IN 0 .. rung - 1 LOOP
+        fold_set := dendrite.internal_tune_fold_set(folds, r);
+        survivors := ARRAY(
+            SELECT s.trial FROM unnest(survivors) s(trial)
+              LEFT JOIN dendrite.internal_tune_means(results, fold_set) m ON m.trial = s.trial
+             ORDER BY m.mean_pr_auc DESC NULLS LAST, s.trial
+             LIMIT greatest(1, ceil(cardinality(survivors) / 3.0)::int));
+    END LOOP;
+    fold_set := dendrite.internal_tune_fold_set(folds, rung);
+    RETURN QUERY
+    SELECT s.trial, f.fold,
+           format('SELECT * FROM (%s) tune_rows WHERE tune_rows.%I OPERATOR(pg_catalog.<) %L::pg_catalog.timestamp '
+                  'ORDER BY tune_rows.%I', query, time_column, ending - (folds - f.fold + 1) * fold_length - gap,
+                  time_column),
+           format('SELECT * FROM (%s) tune_rows WHERE tune_rows.%I OPERATOR(pg_catalog.<) %L::pg_catalog.timestamp '
+                  'ORDER BY tune_rows.%I', query, time_column, ending - (folds - f.fold) * fold_length, time_column),
+           format('SELECT * FROM (%s) tune_rows WHERE tune_rows.%I OPERATOR(pg_catalog.>=) %L::pg_catalog.timestamp '
+                  'AND tune_rows.%I OPERATOR(pg_catalog.<) %L::pg_catalog.timestamp ORDER BY tune_rows.%I', query,
+                  time_column, ending - (folds - f.fold + 1) * fold_length, time_column,
+                  ending - (folds - f.fold) * fold_length, time_column),
+           ending - (folds - f.fold + 1) * fold_length,
+           dendrite.internal_tune_arguments(candidates[s.trial])
+      FROM unnest(survivors) s(trial), unnest(fold_set) f(fold)
+     WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(results) d
+                        WHERE (d->>'trial')::int = s.trial AND (d->>'fold')::int = f.fold)
+     ORDER BY f.fold DESC, s.trial;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_work IS 'internal: the trainings a rung of tune still needs (trial, fold, its training and assessment queries)';
+
+CREATE FUNCTION dendrite.internal_tune_has_history(model text, version int) RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_array_length(f.spec->'history') > 0, false)
+      FROM dendrite.models m JOIN dendrite.model_versions v ON v.model_id = m.model_id
+      JOIN dendrite.featurizers f ON f.featurizer_id = v.featurizer_id
+     WHERE m.name = $1 AND v.version = $2
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_has_history IS 'internal: whether a version''s featurizer has history features (tune then assesses a fold with the rows before it)';
+
+CREATE FUNCTION dendrite.internal_tune_best(results jsonb, folds int) RETURNS int
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.trial FROM dendrite.internal_tune_means(results, ARRAY(SELECT generate_series(1, folds))) m
+     WHERE m.assessed = folds
+     ORDER BY m.mean_pr_auc DESC NULLS LAST, m.trial LIMIT 1
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_best IS 'internal: the trial of tune with the best mean PR-AUC over every fold';
+
+CREATE FUNCTION dendrite.record_tuning(model text, version int, algorithm text, candidates jsonb[], results jsonb,
+    folds int, last_time timestamp, fold_length interval, gap interval, time_column text, winner int)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'dendrite_manage_model'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.record_tuning IS 'internal to dendrite.tune: records its trials as rows of dendrite.tuning_trials (as the extension owner, for a caller who manages the model); returns the tuning''s id';
+
+CREATE FUNCTION dendrite.internal_record_tuning(model text, version int, algorithm text, candidates jsonb[],
+    results jsonb, folds int, last_time timestamp, fold_length interval, gap interval, time_column text, winner int,
+    caller name)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tuning bigint := nextval('dendrite.tuning_trials_tuning_id_seq');
+    target_model_id bigint;
+    best_version_id bigint;
+    ending timestamp := last_time + interval '1 microsecond';
+BEGIN
+    SELECT m.model_id, v.version_id INTO target_model_id, best_version_id
+      FROM dendrite.models m JOIN dendrite.model_versions v ON v.model_id = m.model_id AND v.version = $2
+     WHERE m.name = $1;
+    INSERT INTO dendrite.tuning_trials (tuning_id, model_id, trial, algorithm, settings, rung, time_column,
+                                        fold_starts, fold_length, gap, fold_pr_auc, mean_pr_auc, seconds, best,
+                                        version_id, tuned_by)
+    SELECT tuning, target_model_id, c.i, $3, c.c, greatest(count(d.d) - 1, 0), $10,
+           ARRAY(SELECT ending - (folds - f + 1) * fold_length FROM generate_series(1, folds) f ORDER BY f),
+           fold_length, gap,
+           ARRAY(SELECT (SELECT (x->>'pr_auc')::float8 FROM jsonb_array_elements(results) x
+                          WHERE (x->>'trial')::int = c.i AND (x->>'fold')::int = f)
+                   FROM generate_series(1, folds) f ORDER BY f),
+           avg((d.d->>'pr_auc')::float8), coalesce(sum((d.d->>'seconds')::float8), 0), c.i = winner,
+           CASE WHEN c.i = winner THEN best_version_id END, caller
+      FROM unnest(candidates) WITH ORDINALITY c(c, i)
+      LEFT JOIN jsonb_array_elements(results) d(d) ON (d.d->>'trial')::int = c.i
+     GROUP BY c.i, c.c;
+    RETURN tuning;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_record_tuning IS 'internal: dendrite.tune''s trials as rows, written as the extension owner';
+
+CREATE FUNCTION dendrite.internal_tuning_trials(tuning bigint)
+RETURNS TABLE (trial int, settings jsonb, rung int, fold_pr_auc float8[], mean_pr_auc float8, seconds float8,
+               best boolean, version int)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.trial, t.settings, t.rung, t.fold_pr_auc, t.mean_pr_auc, t.seconds, t.best, v.version
+      FROM dendrite.tuning_trials t LEFT JOIN dendrite.model_versions v ON v.version_id = t.version_id
+     WHERE t.tuning_id = $1
+     ORDER BY t.trial
+$$;
+COMMENT ON FUNCTION dendrite.internal_tuning_trials IS 'internal: the trials of one dendrite.tune call, as it returns them';
+
+REVOKE EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, text, interval, interval, bigint),
+                           dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
+                           dendrite.internal_tune_arguments(jsonb),
+                           dendrite.internal_tune_rungs(int),
+                           dendrite.internal_tune_add(jsonb, int, int, float8, float8),
+                           dendrite.internal_tune_means(jsonb, int[]),
+                           dendrite.internal_tune_fold_set(int, int),
+                           dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text),
+                           dendrite.internal_tune_has_history(text, int),
+                          dendrite.internal_tune_best(jsonb, int),
+                           dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),
+                           dendrite.internal_record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int, name),
+                           dendrite.internal_tuning_trials(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, text, interval, interval, bigint),
+                          dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
+                          dendrite.internal_tune_arguments(jsonb),
+                          dendrite.internal_tune_rungs(int),
+                          dendrite.internal_tune_add(jsonb, int, int, float8, float8),
+                          dendrite.internal_tune_means(jsonb, int[]),
+                          dendrite.internal_tune_fold_set(int, int),
+                          dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text),
+                          dendrite.internal_tune_has_history(text, int),
+                          dendrite.internal_tune_best(jsonb, int),
+                          dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),
+                          dendrite.internal_tuning_trials(bigint) TO dendrite_trainer;
+GRANT SELECT ON dendrite.tuning_trials TO dendrite_trainer;
