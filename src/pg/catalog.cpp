@@ -3,6 +3,7 @@
 #include "pg/privileges.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "storage/proc.h"
@@ -54,10 +55,17 @@ void finish_spi() {
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not disconnect from SPI")));
 }
 
+// In a parallel worker (dendrite.score is PARALLEL SAFE) a catalog read must not start a command of its own:
+// a worker of a statement that already wrote (CREATE TABLE ... AS SELECT dendrite.score(...)) inherits
+// "command id used", and a read-write SPI call would then fail with "cannot start commands during a
+// parallel operation". Read-only there; nothing can write in parallel mode anyway.
+static bool read_only_here() { return IsInParallelMode(); }
+
 void execute_as_owner(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
     int rc = 0;
-    with_owner_rights(
-        [&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, false, 0); });
+    with_owner_rights([&] {
+        rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, read_only_here(), 0);
+    });
     if (rc < 0)
         ereport(ERROR,
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
@@ -91,7 +99,7 @@ SPIPlanPtr prepare_as_owner(const char* sql, int nargs, const Oid* types) {
 
 void execute_plan_as_owner(SPIPlanPtr plan, Datum* values) {
     int rc = 0;
-    with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, false, 0); });
+    with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, read_only_here(), 0); });
     if (rc < 0)
         ereport(ERROR,
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
