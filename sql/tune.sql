@@ -59,14 +59,15 @@ SELECT dendrite.drop_model('tn_check');
 
 -- A trial's settings become train's named arguments; other keys are options.
 SELECT dendrite.internal_tune_arguments('{"hidden": [128, 64], "learning_rate": 0.003, "layer_norm": true, "max_depth": 4}');
--- gbdt's options are searched by their names; a fixed featurizer's time column folds the rows.
+-- gbdt's options are searched by their names; a fixed featurizer's time column folds the rows; rows before
+-- since only feed its history (in every fold and in the final training).
 SELECT dendrite.create_featurizer('tn_features', 'SELECT * FROM tn ORDER BY tx_time', label => 'is_fraud',
     columns => '{"transaction_id": "ignore"}',
     history => '[{"entity": "merchant_category", "time": "tx_time", "windows": ["1 day"], "aggregates": ["count"]}]') AS featurizer_version;
 SELECT trial, settings - 'rounds' AS settings, rung, best, version
   FROM dendrite.tune('tn_trees', 'SELECT * FROM tn', 'is_fraud', algorithm => 'gbdt', featurizer => 'tn_features',
                      search => '{"max_depth": [2, 3], "rounds": [5]}', folds => 2, trials => 3, fold_length => '7 days',
-                     gap => '0 days')
+                     gap => '0 days', since => '2026-01-05')
  ORDER BY trial;
 SELECT v.algorithm, v.hyperparameters->'max_depth' AS max_depth, v.hyperparameters->'rounds' AS rounds, f.name AS featurizer
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
@@ -82,6 +83,7 @@ SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', search => 
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', search => '[1]', time_column => 'tx_time');
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn WHERE false', 'is_fraud', time_column => 'tx_time');
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', time_column => 'tx_time', fold_length => '-1 day');
+SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', featurizer => 'tn_features', since => '2026-01-25');
 \set VERBOSITY default
 SELECT count(*) AS left_behind FROM dendrite.models WHERE name LIKE 'tn_bad%';
 

@@ -844,6 +844,7 @@ CREATE FUNCTION dendrite.tune(
     folds       int      DEFAULT 3,
     trials      int      DEFAULT 12,
     featurizer  text     DEFAULT NULL,
+    since       timestamp DEFAULT NULL,
     time_column text     DEFAULT NULL,
     fold_length interval DEFAULT '7 days',
     gap         interval DEFAULT NULL,
@@ -874,11 +875,12 @@ BEGIN
     -- Successive halving: each rung assesses the survivors of the last on one more of the newest folds.
     FOR current_rung IN SELECT r FROM dendrite.internal_tune_rungs(tune.folds) r LOOP
         FOR work IN SELECT * FROM dendrite.internal_tune_work(results, plan.candidates, tune.folds, current_rung, last_time,
-                                                              tune.fold_length, plan.fold_gap, plan.fold_time_column, tune.query)
+                                                              tune.fold_length, plan.fold_gap, plan.fold_time_column, tune.query,
+                                                              tune.since)
         LOOP
             EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, '
-                                      'seed => %s%s)', plan.scratch, work.train_query, tune.label, tune.algorithm,
-                                      tune.featurizer, tune.seed, work.arguments) INTO trained;
+                                      'since => %L, seed => %s%s)', plan.scratch, work.train_query, tune.label,
+                                      tune.algorithm, tune.featurizer, tune.since, tune.seed, work.arguments) INTO trained;
             -- Assessed on the fold's rows; with history features, the rows before them feed the history.
             IF dendrite.internal_tune_has_history(plan.scratch, trained.version) THEN
                 SELECT e.pr_auc INTO assessed
@@ -893,15 +895,16 @@ BEGIN
     PERFORM dendrite.drop_model(plan.scratch);
     -- The best settings (the best mean PR-AUC over every fold), trained on every row as a new version.
     winner := dendrite.internal_tune_best(results, tune.folds);
-    EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, seed => %s%s)',
-                              tune.model, tune.query, tune.label, tune.algorithm, tune.featurizer, tune.seed,
-                              dendrite.internal_tune_arguments(plan.candidates[winner])) INTO trained;
+    EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, since => %L, '
+                              'seed => %s%s)', tune.model, tune.query, tune.label, tune.algorithm, tune.featurizer,
+                              tune.since, tune.seed, dendrite.internal_tune_arguments(plan.candidates[winner]))
+       INTO trained;
     tuning := dendrite.record_tuning(tune.model, trained.version, tune.algorithm, plan.candidates, results, tune.folds,
                                      last_time, tune.fold_length, plan.fold_gap, plan.fold_time_column, winner);
     RETURN QUERY SELECT * FROM dendrite.internal_tuning_trials(tuning);  -- a new statement: it sees the rows
 END
 $$;
-COMMENT ON FUNCTION dendrite.tune IS 'searches hyperparameters of an algorithm on prequential time folds (train on the rows before each of the newest weeks, less a gap, assess on that week) by successive halving, records every trial in dendrite.tuning_trials, and trains the best settings on every row as a new version';
+COMMENT ON FUNCTION dendrite.tune IS 'searches hyperparameters of an algorithm on prequential time folds (train on the rows before each of the newest weeks, less a gap, assess on that week; rows before since only feed history) by successive halving, records every trial in dendrite.tuning_trials, and trains the best settings on every row as a new version';
 
 CREATE FUNCTION dendrite.internal_tune_plan(model text, algorithm text, search jsonb, folds int, trials int,
     featurizer text, time_column text, fold_length interval, gap interval, seed bigint,
@@ -1068,7 +1071,7 @@ AS $$ SELECT array_agg(f ORDER BY f) FROM generate_series(greatest(1, folds - ru
 COMMENT ON FUNCTION dendrite.internal_tune_fold_set IS 'internal: the folds a rung of tune assesses on';
 
 CREATE FUNCTION dendrite.internal_tune_work(results jsonb, candidates jsonb[], folds int, rung int,
-    last_time timestamp, fold_length interval, gap interval, time_column text, query text)
+    last_time timestamp, fold_length interval, gap interval, time_column text, query text, since timestamp)
 RETURNS TABLE (trial int, fold int, train_query text, assess_query text, fold_query text, assess_start timestamp,
                arguments text)
 LANGUAGE plpgsql IMMUTABLE
@@ -1083,6 +1086,11 @@ DECLARE
 BEGIN
     IF last_time IS NULL THEN
         RAISE EXCEPTION 'the query returned no rows with a time to fold them by' USING ERRCODE = 'data_exception';
+    END IF;
+    IF since IS NOT NULL AND ending - folds * fold_length - gap <= since THEN
+        RAISE EXCEPTION 'since leaves the oldest fold no rows to train on' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('Fold 1 trains on the rows from %s to %s.', since, ending - folds * fold_length - gap),
+            HINT = 'Start since earlier, or use fewer or shorter folds.';
     END IF;
     -- Each rung keeps the best third (at least one) of the survivors of the last, ranked on its folds.
     FOR r IN 0 .. rung - 1 LOOP
@@ -1191,27 +1199,27 @@ AS $$
 $$;
 COMMENT ON FUNCTION dendrite.internal_tuning_trials IS 'internal: the trials of one dendrite.tune call, as it returns them';
 
-REVOKE EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, text, interval, interval, bigint),
+REVOKE EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, timestamp, text, interval, interval, bigint),
                            dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
                            dendrite.internal_tune_arguments(jsonb),
                            dendrite.internal_tune_rungs(int),
                            dendrite.internal_tune_add(jsonb, int, int, float8, float8),
                            dendrite.internal_tune_means(jsonb, int[]),
                            dendrite.internal_tune_fold_set(int, int),
-                           dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text),
+                           dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text, timestamp),
                            dendrite.internal_tune_has_history(text, int),
                           dendrite.internal_tune_best(jsonb, int),
                            dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),
                            dendrite.internal_record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int, name),
                            dendrite.internal_tuning_trials(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, text, interval, interval, bigint),
+GRANT EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int, text, timestamp, text, interval, interval, bigint),
                           dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
                           dendrite.internal_tune_arguments(jsonb),
                           dendrite.internal_tune_rungs(int),
                           dendrite.internal_tune_add(jsonb, int, int, float8, float8),
                           dendrite.internal_tune_means(jsonb, int[]),
                           dendrite.internal_tune_fold_set(int, int),
-                          dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text),
+                          dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text, timestamp),
                           dendrite.internal_tune_has_history(text, int),
                           dendrite.internal_tune_best(jsonb, int),
                           dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),

@@ -18,13 +18,10 @@ if [ "${XGBOOST:-0}" = 1 ] && ! /usr/bin/python3 -c 'import xgboost' 2>/dev/null
   apt-get install -y -q python3-xgboost >/dev/null  # the benchmark's peer, never a dependency of the product
 fi
 source scripts/cluster.sh
+source tests/bench/handbook_data.bash
 trap cluster_stop EXIT
 cluster_start
-psql -X -q -c "CREATE EXTENSION dendrite" \
-     -c "CREATE TABLE fdh (transaction_id bigint PRIMARY KEY, tx_datetime timestamp, customer_id int, terminal_id int,
-                           tx_amount float8, tx_time_seconds int, tx_time_days int, tx_fraud int)"
-xz -dc "$data" | psql -X -q -c "\copy fdh FROM STDIN WITH (FORMAT csv, HEADER true)"
-psql -X -q -c "ANALYZE fdh"
+load_handbook_data "$data"
 echo "training week $train_start .. $train_end (exclusive), assessment week $test_start .. $test_end (exclusive)"
 # gbdt's settings for compare() and the history declarations; handbook_quality.sql has the defaults.
 psql_variables=()
