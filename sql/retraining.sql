@@ -5,8 +5,9 @@ SET client_min_messages = warning;
 
 -- points has x, y and label (setup.sql); rt_shifted moves x by 3 of its units, y stays.
 CREATE TABLE rt_shifted AS SELECT id, x + 3 AS x, y, label FROM points;
+-- (Balanced class weights: three epochs of them learn the points' boundary, which the policies below compare.)
 SELECT version FROM dendrite.train('rt', 'SELECT x, y, label FROM points WHERE id % 5 <> 0', 'label',
-                                   hidden => '{8}', epochs => 3);
+                                   hidden => '{8}', epochs => 3, class_weight => 'balanced');
 
 -- What train stores now: the kept epoch's curves (thresholds descending, rates within [0, 1]) and one
 -- baseline per feature.

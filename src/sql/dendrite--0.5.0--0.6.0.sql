@@ -610,7 +610,7 @@ CREATE FUNCTION dendrite.compare(
     algorithms          text[]  DEFAULT '{logistic_regression,mlp,gbdt}',
     epochs              int     DEFAULT 10,
     batch_size          int     DEFAULT 256,
-    class_weight        text    DEFAULT 'balanced',
+    class_weight        text    DEFAULT 'none',
     validation_fraction float8  DEFAULT 0.2,
     split_column        text    DEFAULT NULL,
     threshold           text    DEFAULT 'f1',
@@ -1225,3 +1225,36 @@ GRANT EXECUTE ON FUNCTION dendrite.tune(text, text, text, text, jsonb, int, int,
                           dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),
                           dendrite.internal_tuning_trials(bigint) TO dendrite_trainer;
 GRANT SELECT ON dendrite.tuning_trials TO dendrite_trainer;
+
+-- Calibrated scores by default (issue #28): train's class_weight defaults to 'none' (balanced weights shift
+-- every logit by log(negatives / positives): scores far above the fraud rate, saturating at 1.0).
+CREATE OR REPLACE FUNCTION dendrite.train(
+    model               text,
+    query               text,
+    label               text,
+    algorithm           text    DEFAULT 'mlp',
+    hidden              int[]   DEFAULT '{64,32}',
+    activation          text    DEFAULT 'relu',
+    epochs              int     DEFAULT 10,
+    batch_size          int     DEFAULT 256,
+    learning_rate       float8  DEFAULT 0.001,
+    optimizer           text    DEFAULT 'adam',
+    class_weight        text    DEFAULT 'none',
+    validation_fraction float8  DEFAULT 0.2,
+    seed                bigint  DEFAULT 42,
+    device              text    DEFAULT 'auto',
+    featurizer          text    DEFAULT NULL,
+    since               timestamp DEFAULT NULL,
+    dropout             float8  DEFAULT 0,
+    layer_norm          boolean DEFAULT false,
+    loss                text    DEFAULT 'bce',
+    threshold           text    DEFAULT 'f1',
+    split_column        text    DEFAULT NULL,
+    patience            int     DEFAULT 0,
+    options             jsonb   DEFAULT '{}'
+) RETURNS dendrite.training_result
+AS 'MODULE_PATHNAME', 'dendrite_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
+                                   text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows';
