@@ -8,20 +8,12 @@
 # VALIDATION_FRACTION=0 (the handbook trains on the whole week) AMOUNT=log1p (or standardize); SEEDS='1 2 3' runs one seed after another
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-data="../shared/data/fdh_transactions_2018-04-01_2018-07-31.csv.xz"
-[ -f "$data" ] || { echo "skipped: $data is absent"; exit 77; }
 train_start="${1:-2018-07-11}"
 dates=$(date -d "$train_start" +%F)
 train_end=$(date -d "$dates + 7 days" +%F); test_start=$(date -d "$dates + 14 days" +%F); test_end=$(date -d "$dates + 21 days" +%F)
 
-if [ "${XGBOOST:-0}" = 1 ] && ! /usr/bin/python3 -c 'import xgboost' 2>/dev/null; then
-  apt-get install -y -q python3-xgboost >/dev/null  # the benchmark's peer, never a dependency of the product
-fi
-source scripts/cluster.sh
 source tests/bench/handbook_data.bash
-trap cluster_stop EXIT
-cluster_start
-load_handbook_data "$data"
+start_handbook_cluster
 echo "training week $train_start .. $train_end (exclusive), assessment week $test_start .. $test_end (exclusive)"
 # gbdt's settings for compare() and the history declarations; handbook_quality.sql has the defaults.
 psql_variables=()

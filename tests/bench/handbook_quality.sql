@@ -70,17 +70,8 @@ INSERT INTO scores SELECT s.key::bigint, 'compare: gbdt', s.score
 INSERT INTO results SELECT 'compare: ' || algorithm, version, pr_auc, train_seconds FROM leaderboard;
 
 -- The peer: xgboost on the same feature vectors (when psql variable xgboost is 1).
-\if :xgboost
-COPY (SELECT f.key, f.features, x.tx_fraud FROM dendrite.featurize('fdh', :'training_query', key => 'transaction_id', since => :'train_start') f
-        JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_train.csv' CSV;
-COPY (SELECT f.key, f.features, x.tx_fraud
-        FROM dendrite.featurize('fdh', format('SELECT * FROM fdh WHERE tx_datetime < %L ORDER BY tx_datetime, transaction_id', :'test_end'), key => 'transaction_id', since => :'test_start') f
-        JOIN fdh x ON x.transaction_id = f.key::bigint) TO '/tmp/dendrite_handbook_test.csv' CSV;
-\! /usr/bin/python3 tests/bench/handbook_xgboost.py /tmp/dendrite_handbook_train.csv /tmp/dendrite_handbook_test.csv /tmp/dendrite_handbook_xgboost.csv
-CREATE TEMP TABLE xgboost_scores (transaction_id bigint, score float8);
-COPY xgboost_scores FROM '/tmp/dendrite_handbook_xgboost.csv' CSV;
-INSERT INTO scores SELECT transaction_id, 'xgboost (python3-xgboost)', score FROM xgboost_scores;
-INSERT INTO results VALUES ('xgboost (python3-xgboost)', NULL, NULL, NULL);
-\endif
+\set peer_featurizer fdh
+\set peer_since :train_start
+\ir handbook_xgboost.sql
 
 \ir handbook_metrics.sql

@@ -1,6 +1,6 @@
 -- dendrite.tune against train()'s defaults (tests/bench/tune_quality.sh): the same rows, featurizer and seed;
 -- psql variables :train_start, :train_end, :test_start, :test_end, :window_start, :algorithm, :folds,
--- :trials, :seed (and :search, else tune's own search space).
+-- :trials, :seed, :xgboost (and :search, else tune's own search space).
 \set ON_ERROR_STOP on
 \pset footer off
 SET client_min_messages = warning;
@@ -37,9 +37,14 @@ INSERT INTO results SELECT :'algorithm' || ': tuned', version, mean_pr_auc, (SEL
   FROM trials WHERE best;
 
 \set assessment_query 'SELECT * FROM fdh WHERE tx_datetime < ' :'test_end' ' ORDER BY tx_datetime, transaction_id'
+-- The peer (XGBOOST=1): python3-xgboost on the same feature vectors of the same training weeks.
+\set peer_featurizer fdh_tune
+\set peer_since :window_start
+DROP TABLE IF EXISTS xgboost_scores;
 CREATE TEMP TABLE scores AS
 SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
   FROM (VALUES (:'algorithm' || ': train defaults', 'fdh_default'), (:'algorithm' || ': tuned', 'fdh_tuned'),
                ('gbdt: train defaults (reference)', 'fdh_gbdt')) AS m(algorithm, model),
        LATERAL dendrite.score_query(m.model, :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+\ir handbook_xgboost.sql
 \ir handbook_metrics.sql
