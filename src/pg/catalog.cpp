@@ -63,9 +63,8 @@ static bool read_only_here() { return IsInParallelMode(); }
 
 void execute_as_owner(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls) {
     int rc = 0;
-    with_owner_rights([&] {
-        rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, read_only_here(), 0);
-    });
+    with_owner_rights(
+        [&] { rc = SPI_execute_with_args(sql, nargs, const_cast<Oid*>(types), values, nulls, read_only_here(), 0); });
     if (rc < 0)
         ereport(ERROR,
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc)),
