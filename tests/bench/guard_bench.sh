@@ -12,13 +12,18 @@
 #      'flag', and the numpy peer;
 #   3. single-row INSERT statements in a PL/pgSQL loop in one backend (STATEMENTS each): no trigger, an
 #      empty PL/pgSQL trigger, 'reject', 'flag': the per-statement cost without pgbench's noise;
-#   4. SELECT dendrite.score('m', t) FROM t over the same rows, in one backend.
+#   4. SELECT dendrite.score('m', t) FROM t over the same rows, in one backend;
+#   5. issue #26's bank-shaped table (BANK_ROWS rows, default 300,000; 20,000 customers, a timestamptz, a
+#      numeric amount, a text channel, a customer history of 1 and 7 days, train's default MLP): the plain
+#      insert, an empty PL/pgSQL trigger that sets the score column (the floor of any row trigger), the row
+#      guard, and guard_batch's row capture and transition table with none, 1 % and 10 % of rows flagged.
 #
 # The model is an MLP 64-32 over a featurizer of 9 raw columns with 6 customer-history features. Each
 # measurement runs in a fresh session against an emptied table, so the inline history state starts from
 # the (empty) guarded table every time. Installs postgresql-plpython3-15 and python3-numpy (the peer)
 # when absent. Usage: tests/bench/guard_bench.sh  (ROWS=200000 RUN_SECONDS=5 STATEMENTS=20000 for a quick run;
-# BULK_ROUNDS, default 3, the rounds of bulk loads)
+# BULK_ROUNDS, default 3, the rounds of bulk loads; SECTIONS, default "bulk pgbench statements select bank", the
+# parts to run, e.g. SECTIONS=bank ROWS=20000 for the bank-shaped table alone)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows="${ROWS:-1000000}"
@@ -26,6 +31,7 @@ seconds="${RUN_SECONDS:-15}"
 # Rounds of the bulk loads: every variant once per round, each against its round's no-trigger load
 # (paired_median below). Three, so that one slow load moves the median of no goal's ratio.
 bulk_rounds="${BULK_ROUNDS:-3}"
+wanted() { [[ " ${SECTIONS:-bulk pgbench statements select bank} " == *" $1 "* ]]; }
 if [ ! -f /usr/share/postgresql/15/extension/plpython3u.control ] || ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
   apt-get install -y -q postgresql-plpython3-15 python3-numpy >/dev/null  # the benchmark's peer only
 fi
@@ -115,7 +121,7 @@ CREATE TRIGGER t AFTER INSERT ON dst_run FOR EACH STATEMENT EXECUTE FUNCTION den
 
 # The featurizer's inline history is built from dst: point it at the table being loaded.
 psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst_run' WHERE name = 'm'" >/dev/null
-for round in $(seq 1 "$bulk_rounds"); do
+wanted bulk && for round in $(seq 1 "$bulk_rounds"); do
   bulk "no trigger" ""
   bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
   bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
@@ -124,7 +130,7 @@ for round in $(seq 1 "$bulk_rounds"); do
   [ "$round" = 1 ] && bulk "dendrite.guard 'flag,log' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag,log', 'default', 'fraud_score')"
   [ "$round" = 1 ] && bulk "PL/Python numpy MLP trigger (peer)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION numpy_trigger()"
 done
-for round in $(seq 1 "$bulk_rounds"); do
+wanted bulk && for round in $(seq 1 "$bulk_rounds"); do
   bulk "no trigger" "" "bulk, indexed"
   bulk "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()" "bulk, indexed"
   bulk "dendrite.guard 'flag' (row)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')" "bulk, indexed"
@@ -151,7 +157,7 @@ tps() {
   rate=$(pgbench -n -c 2 -j 2 -T "$seconds" -f /tmp/dendrite_guard_insert.sql 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   psql -X -q -c "INSERT INTO results VALUES ('pgbench', '$variant', $round, ${rate:-0})"
 }
-for round in 1 2 3; do
+wanted pgbench && for round in 1 2 3; do
   tps "no trigger" ""
   tps "dendrite.guard 'reject' (none rejected)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'reject', '1')"
   tps "dendrite.guard 'flag'" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')"
@@ -181,7 +187,7 @@ BEGIN
 END \$\$;
 SQL
 }
-for round in 1 2 3; do
+wanted statements && for round in 1 2 3; do
   loop "no trigger" ""
   loop "empty PL/pgSQL trigger" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION empty_trigger()"
   loop "dendrite.guard 'reject' (none rejected)" "CREATE TRIGGER t BEFORE INSERT ON dst_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'reject', '1')"
@@ -190,7 +196,7 @@ done
 
 # Scoring SELECT in one backend (history from the last loaded table).
 psql -X -q -c "UPDATE dendrite.featurizers SET history_query = 'SELECT * FROM dst' WHERE name = 'm'" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+wanted select && psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 SET max_parallel_workers_per_gather = 0;
 DO $$
 DECLARE started timestamptz; n bigint;
@@ -207,6 +213,63 @@ BEGIN
 END $$;
 SQL
 
+
+# Issue #26's bank-shaped table (see the header, 5.), every variant once per round against the round's plain
+# insert, each in a fresh session into a freshly created bank_run (its statistics those of an empty table).
+bank_rows="${BANK_ROWS:-300000}"
+bank_load() {
+  local variant="${1//\'/\'\'}" ddl="$2"  # quotes doubled for the SQL literal
+  psql -X -q -c "DROP TABLE IF EXISTS bank_run" -c "CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL)" \
+       -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
+  [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$
+DECLARE started timestamptz := clock_timestamp(); n bigint;
+BEGIN
+  INSERT INTO bank_run SELECT * FROM bank_src;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  INSERT INTO results VALUES ('bank shape', '$variant', $round, n / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+}
+bank_capture() {  # guard_batch's row capture at threshold $1
+  echo "CREATE TRIGGER c BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score');
+CREATE TRIGGER t AFTER INSERT ON bank_run FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score')"
+}
+if wanted bank; then
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE TABLE bank_src AS
+  SELECT i::bigint AS id, (i % 20000)::int AS customer_id, (i % 7919)::int AS terminal_id,
+         round((random() * 300)::numeric, 2) AS amount, timestamptz '2026-01-01' + i * interval '2 seconds' AS tx_time,
+         (ARRAY['pos', 'web', 'atm'])[1 + i % 3] AS channel, (random() < 0.01) AS fraud, NULL::float8 AS score
+  FROM generate_series(1, $bank_rows) i;
+CREATE TABLE bank_dst (LIKE bank_src INCLUDING ALL, PRIMARY KEY (id));
+CREATE INDEX ON bank_dst (customer_id);
+CREATE INDEX ON bank_dst (tx_time);
+CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL);
+SELECT dendrite.create_featurizer('bank', 'SELECT * FROM bank_src', label => 'fraud', history_query => 'SELECT * FROM bank_run',
+  columns => '{"id": "ignore", "score": "ignore", "terminal_id": "ignore"}',
+  history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "mean"]}]');
+SELECT version FROM dendrite.train('bank', 'SELECT * FROM bank_src', 'fraud', featurizer => 'bank');
+CREATE TABLE bank_thresholds AS
+SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY score) AS p99, percentile_disc(0.90) WITHIN GROUP (ORDER BY score) AS p90
+  FROM dendrite.score_query('bank', 'SELECT * FROM bank_src', key => 'id');
+CREATE FUNCTION set_score_trigger() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN NEW.score := 0.5; RETURN NEW; END \$\$;
+SQL
+  p99=$(psql -X -At -c "SELECT p99 FROM bank_thresholds"); p90=$(psql -X -At -c "SELECT p90 FROM bank_thresholds")
+  for round in $(seq 1 "$bulk_rounds"); do
+    bank_load "no trigger" ""
+    bank_load "empty PL/pgSQL trigger setting score" "CREATE TRIGGER t BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION set_score_trigger()"
+    bank_load "dendrite.guard 'flag' (row), 1 % flagged" "CREATE TRIGGER t BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('bank', 'flag', '$p99', 'score')"
+    bank_load "row capture, none flagged" "$(bank_capture 1)"
+    bank_load "row capture, 1 % flagged" "$(bank_capture "$p99")"
+    bank_load "row capture, 10 % flagged" "$(bank_capture "$p90")"
+    bank_load "transition table, 1 % flagged" "CREATE TRIGGER t AFTER INSERT ON bank_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$p99', 'score')"
+  done
+fi
+
 echo "rows: $rows; pgbench: 2 clients, ${seconds} s per run, synchronous_commit off. vs_no_trigger: best run against the best baseline run;"
 echo "paired_median: the median over rounds of each run against the same round's baseline run (steadier when this VM's speed drifts)"
 psql -X -q <<'SQL'
@@ -221,5 +284,5 @@ WITH best AS (SELECT section, variant, max(rate) AS rate, min(rate) AS worst, co
 SELECT b.section, b.variant, round(b.rate) AS rows_per_s, round((b.rate / base.rate)::numeric, 2) AS vs_no_trigger,
        round(p.ratio::numeric, 2) AS paired_median, b.runs, round(b.worst) AS worst_run
   FROM best b JOIN base USING (section) LEFT JOIN paired p USING (section, variant)
- ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'bulk, indexed' THEN 2 WHEN 'pgbench' THEN 3 WHEN 'statements' THEN 4 ELSE 5 END, b.rate DESC;
+ ORDER BY CASE b.section WHEN 'bulk' THEN 1 WHEN 'bulk, indexed' THEN 2 WHEN 'pgbench' THEN 3 WHEN 'statements' THEN 4 WHEN 'select' THEN 5 ELSE 6 END, b.rate DESC;
 SQL
