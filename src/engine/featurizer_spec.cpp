@@ -234,6 +234,17 @@ std::string composite_entity(const json& parts, const std::vector<InputColumn>& 
     return name;
 }
 
+// A history declaration's transform by name (standardize or log1p); false for any other name.
+bool history_transform(const std::string& name, NumericTransform* transform) {
+    if (name == "standardize")
+        *transform = NumericTransform::Standardize;
+    else if (name == "log1p")
+        *transform = NumericTransform::Log1p;
+    else
+        return false;
+    return true;
+}
+
 HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index,
                          std::vector<DerivedColumn>& derived) {
     const std::string context = "history declaration " + std::to_string(index + 1);
@@ -269,9 +280,7 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
             invalid(context + ": value column \"" + h.value + "\" must be numeric");
     }
     const std::string transform = get_string(object, "transform", context);
-    if (transform == "log1p")
-        h.transform = NumericTransform::Log1p;
-    else if (!transform.empty() && transform != "standardize")
+    if (!transform.empty() && !history_transform(transform, &h.transform))
         invalid(context + ": unknown transform \"" + transform + "\"",
                 "History outputs take standardize (the default) or log1p (sign(x) log(1 + |x|), then standardized).");
     h.distinct_of = get_string(object, "distinct", context);
@@ -898,13 +907,9 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
             h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
             h.window_names = o.at("window_names").get<std::vector<std::string>>();
             h.delay_us = o.at("delay_us").get<int64_t>();
-            if (o.contains("transform")) {  // since 0.6.0 (before, the raw aggregate was standardized)
-                const auto transform = o.at("transform").get<std::string>();
-                if (transform == "log1p")
-                    h.transform = NumericTransform::Log1p;
-                else if (transform != "standardize")
-                    invalid("the stored featurizer spec has an unknown history transform");
-            }
+            // Since 0.6.0 (before, the raw aggregate was standardized: the default).
+            if (o.contains("transform") && !history_transform(o.at("transform").get<std::string>(), &h.transform))
+                invalid("the stored featurizer spec has an unknown history transform");
             for (const auto& a : o.at("aggregates")) {
                 const auto name = a.get<std::string>();
                 h.count |= name == "count";

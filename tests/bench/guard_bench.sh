@@ -91,6 +91,21 @@ fresh_table() {
   psql -X -q -c "DROP TABLE IF EXISTS dst_run" -c "CREATE TABLE dst_run (LIKE dst INCLUDING ALL)" -c "TRUNCATE dendrite.predictions" >/dev/null 2>&1
 }
 
+# Runs one INSERT ($3) in a fresh session and records its rows a second as ($1 section, $2 variant, $round);
+# $2 has its quotes doubled already.
+timed_insert() {
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$
+DECLARE started timestamptz := clock_timestamp(); n bigint;
+BEGIN
+  $3;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  INSERT INTO results VALUES ('$1', '$2', $round, n / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+}
+
 # One bulk-load measurement in a fresh session: trigger DDL, then the timed INSERT ... SELECT. With
 # section 'bulk, indexed' the table also has the two indexes a transactions table usually has (by customer
 # and by terminal, in time): each insert then costs about what the issue's reference measurement did.
@@ -100,16 +115,7 @@ bulk() {
   [ "$section" = "bulk, indexed" ] && psql -X -q -c "CREATE INDEX ON dst_run (customer_id, tx_time)" -c "CREATE INDEX ON dst_run (terminal_id, tx_time)" >/dev/null
   psql -X -q -c "CHECKPOINT" >/dev/null
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
-  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SET client_min_messages = warning;
-DO \$\$
-DECLARE started timestamptz := clock_timestamp(); n bigint;
-BEGIN
-  INSERT INTO dst_run SELECT *, NULL FROM src;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  INSERT INTO results VALUES ('$section', '$variant', $round, n / extract(epoch FROM clock_timestamp() - started));
-END \$\$;
-SQL
+  timed_insert "$section" "$variant" "INSERT INTO dst_run SELECT *, NULL FROM src"
 }
 
 # guard_batch's row capture: the same function as a BEFORE ... FOR EACH ROW trigger (it copies each row's
@@ -222,16 +228,7 @@ bank_load() {
   psql -X -q -c "DROP TABLE IF EXISTS bank_run" -c "CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL)" \
        -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
-  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SET client_min_messages = warning;
-DO \$\$
-DECLARE started timestamptz := clock_timestamp(); n bigint;
-BEGIN
-  INSERT INTO bank_run SELECT * FROM bank_src;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  INSERT INTO results VALUES ('bank shape', '$variant', $round, n / extract(epoch FROM clock_timestamp() - started));
-END \$\$;
-SQL
+  timed_insert "bank shape" "$variant" "INSERT INTO bank_run SELECT * FROM bank_src"
 }
 bank_capture() {  # guard_batch's row capture at threshold $1
   echo "CREATE TRIGGER c BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score');
