@@ -40,6 +40,21 @@ SELECT v.hyperparameters->>'activation' AS activation, v.hyperparameters->>'loss
                        AND e.epoch = (v.metrics->>'best_epoch')::int) AS threshold_of_kept_epoch
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'knobs';
 
+-- Weight averaging: by default a network keeps the mean of the last half of its epochs' parameters (20 epochs,
+-- the last 10); average_epochs => 1 keeps the last epoch's alone. Both are stored with the version.
+SELECT a.epochs AS default_epochs, a.pr_auc <> b.pr_auc OR a.loss <> b.loss AS averaging_changes_the_model
+  FROM dendrite.train('averaged', 'SELECT x, y, label FROM points', 'label', hidden => '{8}', seed => 3) a,
+       dendrite.train('last_epoch', 'SELECT x, y, label FROM points', 'label', hidden => '{8}', seed => 3,
+                      options => '{"average_epochs": 1}') b;
+SELECT m.name, v.hyperparameters->>'epochs' AS epochs, v.hyperparameters->>'average_epochs' AS average_epochs
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+ WHERE m.name IN ('averaged', 'last_epoch') ORDER BY m.name;
+SELECT count(*) AS tensors, bool_and(a.value = b.value) AS identical_parameters
+  FROM (SELECT p.* FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id) WHERE m.name = 'averaged') a
+  JOIN (SELECT p.* FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id) WHERE m.name = 'last_epoch') b USING (layer_index, name);
+
 -- Layer normalization adds two tensors to each hidden layer; the scoring paths use them.
 SELECT p.layer, p.name, p.shape FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
   JOIN dendrite.models m USING (model_id) WHERE m.name = 'knobs' ORDER BY p.layer_index, p.name;
@@ -131,6 +146,7 @@ SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', loss => 
 SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', dropout => 1);
 SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', optimizer => 'lbfgs');
 SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"nesterov": true}');
+SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', options => '{"average_epochs": -1}');
 SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt', options => '{"max_depth": 40}');
 SELECT dendrite.train('bad', 'SELECT x, y, label FROM points', 'label', split_column => 'nope');
 SELECT dendrite.train('bad', 'SELECT x, y, label, note FROM points', 'label', split_column => 'note');

@@ -128,6 +128,9 @@ void TrainOptions::validate() const {
         fail(ErrorKind::InvalidParameter, "negative_sampling must be in (0, 1]",
              "It is the fraction of the negative rows each epoch trains on.");
     if (patience < 0) fail(ErrorKind::InvalidParameter, "patience must not be negative");
+    if (average_epochs < 0 || average_epochs > 1000)
+        fail(ErrorKind::InvalidParameter, "average_epochs must be between 0 (automatic) and 1000",
+             "It is how many epochs' parameters the kept model averages (1: the kept epoch's alone).");
     if (threads < 0 || threads > 256) fail(ErrorKind::InvalidParameter, "threads must be between 0 and 256");
     if (embedding_dim < 0 || embedding_dim > 1024)
         fail(ErrorKind::InvalidParameter, "embedding_dim must be between 0 (automatic) and 1024");
@@ -313,6 +316,12 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     long step = 0;
     EarlyStopping early_stopping(options.patience);
 
+    // Weight averaging: the last `averaged_window` epochs' parameters, a ring indexed by (epoch - 1) % size,
+    // and their mean, which is then the epoch's model.
+    const size_t averaged_window = size_t(options.averaged_epochs());
+    std::vector<AlignedFloats> recent_parameters(averaged_window > 1 ? averaged_window : 0);
+    AlignedFloats averaged_parameters(averaged_window > 1 ? n_parameters : 0);
+
     // On a device the steps and the evaluation's forward passes run there; the rows, their order, the
     // schedule and every decision stay here, so the two paths take the same steps.
     std::unique_ptr<DeviceRun> device;
@@ -389,7 +398,21 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         // Evaluate on the validation rows, a chunk per task.
         check_stop();
         const float* parameters = network.parameters().data();
-        if (device) {
+        if (averaged_window > 1) {
+            if (device) device->get_parameters(&network.parameters());
+            recent_parameters[size_t(epoch - 1) % averaged_window] = network.parameters();
+            // The mean in epoch order, oldest first, so that one seed gives one model.
+            const size_t count = std::min(size_t(epoch), averaged_window);
+            Eigen::Map<Eigen::VectorXf> mean(averaged_parameters.data(), Eigen::Index(n_parameters));
+            mean.setZero();
+            for (size_t k = 0; k < count; ++k)
+                mean += Eigen::Map<const Eigen::VectorXf>(
+                    recent_parameters[(size_t(epoch) - count + k) % averaged_window].data(),
+                    Eigen::Index(n_parameters));
+            mean *= 1.0f / float(count);
+            parameters = averaged_parameters.data();
+        }
+        if (device && averaged_window == 1) {  // the averaged model is evaluated on the host
             device->predict_logits(evaluation_rows, evaluation_logits.data());
             std::vector<float> weights(evaluation_rows.size());
             for (size_t j = 0; j < weights.size(); ++j)
@@ -427,10 +450,12 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         if (callbacks.on_epoch) callbacks.on_epoch(report);
 
         const EarlyStopping::Verdict verdict = early_stopping.observe(epoch, report.metrics.pr_auc);
-        if (device && (verdict == EarlyStopping::Verdict::Improved || verdict == EarlyStopping::Verdict::Stop ||
-                       epoch == options.epochs))
+        if (device && averaged_window == 1 &&
+            (verdict == EarlyStopping::Verdict::Improved || verdict == EarlyStopping::Verdict::Stop ||
+             epoch == options.epochs))
             device->get_parameters(&network.parameters());  // the host's copy, when it is about to be read
-        if (verdict == EarlyStopping::Verdict::Improved) best_parameters = network.parameters();
+        if (verdict == EarlyStopping::Verdict::Improved)
+            best_parameters = averaged_window > 1 ? averaged_parameters : network.parameters();
         if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0)
             kept_scores = evaluation_scores;  // a copy: the curve is summarized once, at the end
         if (verdict == EarlyStopping::Verdict::Stop) {
@@ -443,7 +468,9 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     result.curve = summarize_curve(Curve::of(kept_scores.data(), evaluation_labels.data(), kept_scores.size()));
     result.histogram = score_histogram(kept_scores.data(), evaluation_labels.data(), kept_scores.size());
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
-    const AlignedFloats& kept = options.patience > 0 ? best_parameters : network.parameters();
+    const AlignedFloats& kept = options.patience > 0  ? best_parameters
+                                : averaged_window > 1 ? averaged_parameters
+                                                      : network.parameters();
     result.parameters.assign(kept.begin(), kept.end());
     ModelView scorer;
     const SpecView view(spec, kept.data());

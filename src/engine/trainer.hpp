@@ -2,6 +2,7 @@
 #pragma once
 #include "engine/engine_only.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -57,6 +58,12 @@ struct TrainOptions {
     double negative_sampling = 1;  // fraction of the negative rows drawn afresh for each epoch (1 = all)
     double validation_fraction = 0.2;
     int patience = 0;  // early stopping: epochs without a better validation PR-AUC; 0 = off
+    // Networks: each epoch's model is the mean of its parameters and those of the averaged_epochs() - 1 epochs
+    // before it (stochastic weight averaging, Izmailov et al. 2018); its validation metrics, early stopping
+    // and the kept parameters are the mean's, while the steps go on from the epoch's own parameters.
+    // 1 = no averaging; 0 = automatic: the last half of the epochs, or none with early stopping (which keeps
+    // the one best epoch).
+    int average_epochs = 0;
     ThresholdRule threshold;
     int threads = 0;  // 0 = one per hardware thread; a network's result does not depend on it
     uint64_t seed = 42;
@@ -75,6 +82,9 @@ struct TrainOptions {
     std::string split_column;
 
     void validate() const;  // throws InvalidParameter
+    int averaged_epochs() const {
+        return average_epochs > 0 ? average_epochs : patience > 0 ? 1 : std::max(1, epochs / 2);
+    }
     // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.
     int planned_epochs() const { return algorithm == "gbdt" ? gbdt.rounds : epochs; }
 };

@@ -147,6 +147,56 @@ TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
     EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), best, 1e-6);
 }
 
+// average_epochs N keeps the mean of the last N epochs' parameters. With a constant learning rate an epoch's
+// parameters do not depend on how many epochs follow, so training 6, 7 and 8 epochs gives them one by one.
+TEST(Trainer, WeightAveragingKeepsTheMeanOfTheLastEpochs) {
+    const Data d = make_data(3000, 12);
+    TrainOptions options;
+    options.hidden = {16, 8};
+    options.optimizer.learning_rate = 0.01;
+    options.average_epochs = 1;
+    std::vector<std::vector<float>> epoch_parameters;
+    for (int epochs = 6; epochs <= 8; ++epochs) {
+        options.epochs = epochs;
+        epoch_parameters.push_back(train(d.view(), options).parameters);
+    }
+    options.average_epochs = 3;
+    const TrainResult averaged = train(d.view(), options);
+    ASSERT_EQ(averaged.parameters.size(), epoch_parameters[0].size());
+    for (size_t i = 0; i < averaged.parameters.size(); ++i) {
+        const float mean = (epoch_parameters[0][i] + epoch_parameters[1][i] + epoch_parameters[2][i]) * (1.0f / 3.0f);
+        EXPECT_NEAR(averaged.parameters[i], mean, 1e-6f * std::max(1.0f, std::fabs(mean))) << "parameter " << i;
+    }
+    EXPECT_NE(averaged.parameters, epoch_parameters[2]);
+    // The kept epoch's metrics are the averaged model's: scoring the validation rows with it gives its PR-AUC.
+    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
+    std::vector<float> rows, labels, scores(split.validation.size());
+    for (uint32_t i : split.validation) {
+        rows.insert(rows.end(), d.features.begin() + i * 3, d.features.begin() + i * 3 + 3);
+        labels.push_back(d.labels[i]);
+    }
+    predict(averaged.spec, averaged.parameters.data(), rows.data(), split.validation.size(), scores.data());
+    EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), averaged.final_epoch().metrics.pr_auc,
+                1e-6);
+    // Averaging more epochs than ran averages all of them; 0 (the default) averages the last half, or
+    // nothing with early stopping; a negative count is an error.
+    options.epochs = 2;
+    options.average_epochs = 5;
+    EXPECT_EQ(train(d.view(), options).epochs.size(), 2u);
+    options.epochs = 6;
+    options.average_epochs = 0;
+    EXPECT_EQ(options.averaged_epochs(), 3);
+    const std::vector<float> automatic = train(d.view(), options).parameters;
+    options.average_epochs = 3;
+    EXPECT_EQ(automatic, train(d.view(), options).parameters);
+    options.average_epochs = 0;
+    options.patience = 2;
+    EXPECT_EQ(options.averaged_epochs(), 1);
+    options.patience = 0;
+    options.average_epochs = -1;
+    EXPECT_THROW(train(d.view(), options), Error);
+}
+
 TEST(Trainer, TimeOrderedSplitValidatesOnTheLatestRows) {
     Data d = make_data(1000, 9);
     std::vector<double> order(1000);
