@@ -55,6 +55,11 @@ SELECT count(*) AS tensors, bool_and(a.value = b.value) AS identical_parameters
   JOIN (SELECT p.* FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
           JOIN dendrite.models m USING (model_id) WHERE m.name = 'last_epoch') b USING (layer_index, name);
 
+-- threshold => 'rate:0.1': the highest threshold that flags a tenth of the validation rows (an alert budget).
+SELECT abs((tp + fp)::float8 / (tp + fp + tn + fn) - 0.1) < 0.005 AS a_tenth_flagged, threshold > 0 AS positive
+  FROM dendrite.train('rated', 'SELECT x, y, label FROM points', 'label', hidden => '{8}', epochs => 3,
+                      threshold => 'rate:0.1');
+
 -- Layer normalization adds two tensors to each hidden layer; the scoring paths use them.
 SELECT p.layer, p.name, p.shape FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
   JOIN dendrite.models m USING (model_id) WHERE m.name = 'knobs' ORDER BY p.layer_index, p.name;

@@ -33,6 +33,7 @@ const dendrite_device_api* load_device_plugin(const std::string& path, std::stri
 
 std::string device_unsupported_reason(const TrainOptions& options) {
     if (options.algorithm == "gbdt") return "gbdt trains with xgboost's CPU build";
+    if (options.algorithm == "autoencoder") return "an autoencoder trains on the CPU (its GPU kernels are not written)";
     if (options.layer_norm) return "layer_norm is not implemented on the GPU";
     if (options.dropout > 0) return "dropout is not implemented on the GPU";
     if (!options.index_features.empty())

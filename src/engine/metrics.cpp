@@ -138,7 +138,8 @@ ThresholdRule ThresholdRule::parse(const std::string& text) {
         const double value = std::strtod(part.c_str(), &end);
         if (part.empty() || *end != '\0' || !std::isfinite(value) || value < low || value > high)
             fail(ErrorKind::InvalidParameter, "invalid threshold \"" + text + "\"", {},
-                 "Use 'f1', 'precision:0.9', 'recall:0.8' or a number between 0 and 1.");
+                 "Use 'f1', 'precision:0.9', 'recall:0.8', 'rate:0.005' (an alert rate) or a number between 0 "
+                 "and 1.");
         return value;
     };
     if (text == "f1") return rule;
@@ -149,6 +150,8 @@ ThresholdRule ThresholdRule::parse(const std::string& text) {
             rule.kind = Kind::Precision;
         else if (kind == "recall")
             rule.kind = Kind::Recall;
+        else if (kind == "rate")
+            rule.kind = Kind::Rate;
         else
             number("", 0, 0);  // fails with the hint
         rule.value = number(text.substr(colon + 1), 0, 1);
@@ -171,6 +174,9 @@ std::string ThresholdRule::text() const {
         case Kind::Recall:
             std::snprintf(buffer, sizeof buffer, "recall:%g", value);
             return buffer;
+        case Kind::Rate:
+            std::snprintf(buffer, sizeof buffer, "rate:%g", value);
+            return buffer;
         case Kind::Fixed:
             std::snprintf(buffer, sizeof buffer, "%g", value);
             return buffer;
@@ -181,6 +187,13 @@ std::string ThresholdRule::text() const {
 double choose_threshold(const Curve& c, const ThresholdRule& rule, bool* met) {
     if (met) *met = true;
     if (rule.kind == ThresholdRule::Kind::Fixed) return rule.value;
+    if (rule.kind == ThresholdRule::Kind::Rate && !c.thresholds.empty()) {
+        // From the highest threshold down: the first that flags the rate's share of the rows.
+        const double wanted = rule.value * double(c.positives + c.negatives);
+        for (size_t k = 0; k < c.thresholds.size(); ++k)
+            if (double(c.tp[k] + c.fp[k]) >= wanted) return c.thresholds[k];
+        return c.thresholds.back();
+    }
     if (c.positives == 0 || c.thresholds.empty()) {
         if (met) *met = false;
         return 0.5;

@@ -28,7 +28,9 @@ struct Confusion {
 //   '0.5'            a fixed threshold.
 // When no threshold reaches a precision target, the one with the highest precision is used and met is false.
 struct ThresholdRule {
-    enum class Kind { MaxF1, Precision, Recall, Fixed } kind = Kind::MaxF1;
+    // Rate: the highest threshold that flags at least `value` of the rows (an expected alert rate); an
+    // autoencoder's scores are quantiles of its training rows, so there it is 1 - value.
+    enum class Kind { MaxF1, Precision, Recall, Rate, Fixed } kind = Kind::MaxF1;
     double value = 0;
     static ThresholdRule parse(const std::string& text);  // throws InvalidParameter
     std::string text() const;

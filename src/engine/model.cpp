@@ -4,10 +4,15 @@
 #include <chrono>
 #include <vector>
 
+#include "engine/anomaly.hpp"
+
 namespace dendrite::engine {
 
 float score_one(const ModelView& view, const float* x, float* scratch) noexcept {
     if (view.kind == ModelView::Kind::Trees) return score_trees(view.trees, x);
+    if (view.kind == ModelView::Kind::Autoencoder)
+        return anomaly_score(view.error_quantiles, view.error_quantile_count,
+                             reconstruction_error_one(view.network, x, scratch));
     return forward_one(view.network, x, scratch);
 }
 
@@ -18,6 +23,12 @@ int model_scratch_floats(const ModelView& view) noexcept {
 void score_batch(const ModelView& view, const float* x, int n, float* scores, float* scratch) {
     if (view.kind == ModelView::Kind::Trees) {
         for (int i = 0; i < n; ++i) scores[i] = score_trees(view.trees, x + size_t(i) * size_t(view.trees.features));
+        return;
+    }
+    if (view.kind == ModelView::Kind::Autoencoder) {
+        reconstruction_errors(view.network, x, n, scores, scratch);
+        for (int i = 0; i < n; ++i)
+            scores[i] = anomaly_score(view.error_quantiles, view.error_quantile_count, scores[i]);
         return;
     }
     forward_batch(view.network, x, n, scores, scratch);

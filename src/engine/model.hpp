@@ -11,9 +11,13 @@
 namespace dendrite::engine {
 
 struct ModelView {
-    enum class Kind { Network, Trees } kind = Kind::Network;
+    // Autoencoder: the network reconstructs its input, and the score is its error's place among the
+    // training rows' (anomaly.hpp).
+    enum class Kind { Network, Trees, Autoencoder } kind = Kind::Network;
     NetworkView network;
     TreeEnsembleView trees;
+    const float* error_quantiles = nullptr;  // Autoencoder
+    int error_quantile_count = 0;
 };
 
 // One row's score; scratch holds model_scratch_floats(view) floats.

@@ -53,6 +53,12 @@ std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec) {
             slots.push_back(slot(int(l), "dense", int(l), "norm_shift", units, 0, spec.norm_shift_offset(l)));
         }
     }
+    if (spec.error_quantiles > 0) {  // an autoencoder's, after the last layer's tensors
+        TensorSlot s = slot(int(spec.layers.size()), "dense", 0, "error_quantiles", spec.error_quantiles, 0,
+                            spec.parameter_count());
+        std::snprintf(s.layer, sizeof s.layer, "%s", "anomaly_score");
+        slots.push_back(s);
+    }
     return slots;
 }
 
@@ -75,6 +81,7 @@ std::string network_configuration_json(const NetworkSpec& spec) {
         }
         out += "]";
     }
+    if (spec.error_quantiles > 0) out += ", \"error_quantiles\": " + std::to_string(spec.error_quantiles);
     return out + "}";
 }
 
@@ -118,8 +125,11 @@ NetworkSpec network_from_configuration(const std::string& configuration, int inp
                                        integer_member(embedding, "dim", "an embedding is malformed")});
         }
     }
+    if (document.contains("error_quantiles"))
+        spec.error_quantiles = integer_member(document, "error_quantiles", "its error_quantiles is not an integer");
     try {
         spec.validate();
+        if (spec.reconstructs() && spec.error_quantiles < 2) malformed("an autoencoder has no error quantiles");
     } catch (const Error& e) {
         malformed(std::string("its configuration is not a network dendrite trains (") + e.what() + ")");
     }

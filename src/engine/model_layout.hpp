@@ -28,13 +28,15 @@ struct TensorSlot {
 };
 
 // Every tensor of a network, in the order of the flat buffer: the embedding tables, then per dense layer
-// its kernel, bias and, with layer normalization, norm_scale and norm_shift. Their counts add up to
-// spec.parameter_count().
+// its kernel, bias and, with layer normalization, norm_scale and norm_shift; an autoencoder's last is its
+// table of training errors (layer "anomaly_score", name "error_quantiles", layer_index = the number of
+// layers). Their counts add up to spec.stored_floats().
 std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec);
 
 // A network's configuration: {"layers": [{"dense": 16, "activation": "relu", "layer_norm": true}, ...,
 // {"dense": 1, "activation": "sigmoid"}], "embeddings": [{"feature": 3, "rows": 12, "dim": 4}]} (no
-// "embeddings" key without embeddings).
+// "embeddings" key without embeddings); an autoencoder's last layer is {"dense": <inputs>, "activation":
+// "identity"} and it has "error_quantiles": <count>.
 std::string network_configuration_json(const NetworkSpec& spec);
 // The network a stored configuration describes for inputs features, validated. Throws Error naming what is
 // wrong (the glue reports it as a corrupted version).

@@ -280,6 +280,16 @@ NetworkSpec NetworkSpec::binary_classifier(int inputs, const std::vector<int>& h
     return spec;
 }
 
+NetworkSpec NetworkSpec::autoencoder(int inputs, const std::vector<int>& hidden, Activation activation,
+                                     bool layer_norm) {
+    NetworkSpec spec;
+    spec.inputs = inputs;
+    for (int units : hidden) spec.layers.push_back({units, activation, layer_norm});
+    spec.layers.push_back({inputs, Activation::Identity, false});
+    spec.validate();
+    return spec;
+}
+
 int NetworkSpec::dense_inputs() const {
     int width = inputs;
     for (const auto& e : embeddings) width += e.dim - 1;
@@ -310,8 +320,21 @@ void NetworkSpec::validate() const {
         fail(ErrorKind::InvalidParameter, "too many input features",
              "The network has " + std::to_string(inputs) + " inputs; at most " + std::to_string(max_width) +
                  " are supported.");
-    if (layers.empty() || layers.back().units != 1)
-        fail(ErrorKind::InvalidParameter, "the output layer must have exactly one unit");
+    if (layers.empty()) fail(ErrorKind::InvalidParameter, "a network needs an output layer");
+    if (reconstructs()) {
+        if (layers.back().units != inputs)
+            fail(ErrorKind::InvalidParameter, "an autoencoder's output layer must have one unit per input");
+        if (layers.size() < 2) fail(ErrorKind::InvalidParameter, "an autoencoder needs at least one hidden layer");
+        if (!embeddings.empty())
+            fail(ErrorKind::InvalidParameter, "an autoencoder cannot embed features", {},
+                 "Encode the featurizer's categorical columns as 'onehot' or 'frequency' rather than 'index'.");
+        if (error_quantiles < 0 || error_quantiles > 100001)
+            fail(ErrorKind::InvalidParameter, "an autoencoder's error quantile table is out of range");
+    } else {
+        if (layers.back().units != 1 || layers.back().activation != Activation::Sigmoid)
+            fail(ErrorKind::InvalidParameter, "the output layer must have exactly one unit");
+        if (error_quantiles != 0) fail(ErrorKind::InvalidParameter, "only an autoencoder has error quantiles");
+    }
     if (layers.size() > 65) fail(ErrorKind::InvalidParameter, "at most 64 hidden layers are supported");
     if (layers.back().layer_norm) fail(ErrorKind::InvalidParameter, "the output layer cannot have layer normalization");
     for (const auto& layer : layers)
@@ -440,7 +463,34 @@ __attribute__((noinline)) float score_row(const NetworkView& view, const float* 
     return output_activation(view, output_logits<1>(view, x, 1, scratch)[0]);
 }
 
+float mean_squared_difference(const float* a, const float* b, int n) noexcept {
+    float sum = 0;
+    for (int i = 0; i < n; ++i) sum += (a[i] - b[i]) * (a[i] - b[i]);
+    return sum / float(n);
+}
+
+__attribute__((noinline)) float reconstruction_error_row(const NetworkView& view, const float* x,
+                                                         float* scratch) noexcept {
+    return mean_squared_difference(output_logits<1>(view, x, 1, scratch), x, view.inputs);
+}
+
 }  // namespace
+
+float reconstruction_error_one(const NetworkView& view, const float* x, float* scratch) noexcept {
+    return reconstruction_error_row(view, x, scratch);
+}
+
+void reconstruction_errors(const NetworkView& view, const float* x, int n, float* errors, float* scratch) {
+    if (scores_rows_one_at_a_time(view)) {
+        for (int i = 0; i < n; ++i)
+            errors[i] = reconstruction_error_row(view, x + size_t(i) * size_t(view.inputs), scratch);
+        return;
+    }
+    const float* outputs = output_logits<Eigen::Dynamic>(view, x, n, scratch);  // inputs x n
+    for (int i = 0; i < n; ++i)
+        errors[i] = mean_squared_difference(outputs + size_t(i) * size_t(view.inputs),
+                                            x + size_t(i) * size_t(view.inputs), view.inputs);
+}
 
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept {
     return score_row(view, x, scratch);
@@ -550,15 +600,24 @@ const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters,
         }
         previous = &layer.out;
     }
-    logits_ = layers_[n_layers - 1].z;
+    if (layers_[n_layers - 1].z.rows() == 1) logits_ = layers_[n_layers - 1].z;  // an autoencoder: outputs()
     return logits_;
 }
 
 void Pass::backward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const RowVector>& dlogits,
                     float* gradient) {
+    delta_ = dlogits;
+    backward_from_delta(spec, parameters, gradient);
+}
+
+void Pass::backward_outputs(const NetworkSpec& spec, const float* parameters, const Matrix& doutputs, float* gradient) {
+    delta_ = doutputs;
+    backward_from_delta(spec, parameters, gradient);
+}
+
+void Pass::backward_from_delta(const NetworkSpec& spec, const float* parameters, float* gradient) {
     const size_t n_layers = spec.layers.size();
     Eigen::Map<const Matrix> x(input_, rows_, batch_);
-    delta_ = dlogits;
     for (size_t l = n_layers; l-- > 0;) {
         const int n_in = spec.layer_inputs(l);
         const int n_out = spec.layers[l].units;

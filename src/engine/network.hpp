@@ -52,14 +52,23 @@ struct EmbeddingSpec {
 
 struct NetworkSpec {
     int inputs = 0;
-    std::vector<LayerSpec> layers;          // the last one is the output: 1 unit, sigmoid
+    std::vector<LayerSpec> layers;          // the last one is the output: 1 unit, sigmoid (a classifier), or
+                                            // inputs units, identity (an autoencoder, which reconstructs its input)
     std::vector<EmbeddingSpec> embeddings;  // by ascending feature; the first dense layer sees, per input
                                             // feature in order, its value or its embedding's dim values
+
+    // An autoencoder only: its training rows' reconstruction errors at error_quantiles evenly spaced
+    // quantiles (anomaly.hpp), stored after the parameters: they map an error to a score in [0, 1].
+    int error_quantiles = 0;
 
     // hidden = {} gives logistic regression.
     // layer_norm applies to the hidden layers, never to the output.
     static NetworkSpec binary_classifier(int inputs, const std::vector<int>& hidden, Activation activation,
                                          bool layer_norm = false);
+    // A network that reconstructs its inputs through the hidden layers (at least one; no embeddings).
+    static NetworkSpec autoencoder(int inputs, const std::vector<int>& hidden, Activation activation,
+                                   bool layer_norm = false);
+    bool reconstructs() const { return !layers.empty() && layers.back().activation == Activation::Identity; }
 
     int dense_inputs() const;  // the first dense layer's width: inputs with each embedded one replaced by dim
     int layer_inputs(size_t layer) const { return layer == 0 ? dense_inputs() : layers[layer - 1].units; }
@@ -72,7 +81,8 @@ struct NetworkSpec {
     }
     size_t norm_scale_offset(size_t layer) const { return bias_offset(layer) + size_t(layers[layer].units); }
     size_t norm_shift_offset(size_t layer) const { return norm_scale_offset(layer) + size_t(layers[layer].units); }
-    size_t parameter_count() const { return kernel_offset(layers.size()); }
+    size_t parameter_count() const { return kernel_offset(layers.size()); }  // what training updates
+    size_t stored_floats() const { return parameter_count() + size_t(error_quantiles); }
     void validate() const;  // throws InvalidParameter
 };
 
@@ -115,6 +125,11 @@ private:
 
 // Scores one row (the output layer's activation applied). scratch holds scratch_floats(view) floats.
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
+// An autoencoder's reconstruction error of one row: the mean over its inputs of (output - input)^2.
+float reconstruction_error_one(const NetworkView& view, const float* x, float* scratch) noexcept;
+// The same for n rows (x: inputs x n), with forward_batch's scratch and its choice between one row at a time
+// and matrix products. May throw std::bad_alloc.
+void reconstruction_errors(const NetworkView& view, const float* x, int n, float* errors, float* scratch);
 int scratch_floats(const NetworkView& view) noexcept;
 
 // Scores n rows at once: x is inputs x n, column-major (one row's features after another), scores gets n
@@ -139,8 +154,13 @@ public:
     // (parameter_count() floats, overwritten).
     void backward(const NetworkSpec& spec, const float* parameters, const Eigen::Ref<const RowVector>& dlogits,
                   float* gradient);
+    // The output layer's pre-activations of the last forward(), units x n (an autoencoder's reconstruction),
+    // and backward from d(loss)/d(them).
+    const Matrix& outputs() const { return layers_.back().z; }
+    void backward_outputs(const NetworkSpec& spec, const float* parameters, const Matrix& doutputs, float* gradient);
 
 private:
+    void backward_from_delta(const NetworkSpec& spec, const float* parameters, float* gradient);
     void embedding_backward(const NetworkSpec& spec, const float* parameters, float* gradient);
     struct Layer {
         Matrix z;           // kernel x + bias

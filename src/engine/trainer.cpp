@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 
+#include "engine/anomaly.hpp"
 #include "engine/device.hpp"
 #include "engine/error.hpp"
 #include "engine/loss.hpp"
@@ -25,6 +26,10 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // computed on its own and the shards are summed in order, so a seed gives the same model on 1 or 16 threads.
 constexpr size_t kShardRows = 128;
 constexpr size_t kEvaluationChunk = 4096;
+// An autoencoder's table of training errors: each epoch's, on a sample of the training rows, measures it;
+// the kept model's, on every training row, is stored with it and maps its errors to scores.
+constexpr int kEpochErrorQuantiles = 1001, kStoredErrorQuantiles = 10001;
+constexpr size_t kEpochQuantileRows = 20000;
 
 // Stream identifiers mixed into the seed, so that the split, the initialisation, the shuffles and the
 // dropout masks draw from independent sequences.
@@ -54,13 +59,14 @@ struct Shard {
     Matrix x;
     std::vector<float> labels, weights;
     RowVector dlogits;
+    Matrix doutputs;  // an autoencoder's d(loss)/d(outputs)
     AlignedFloats gradient;
     double loss = 0;
 };
 
 }  // namespace
 
-Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed) {
+Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed, bool stratify) {
     Split split;
     if (data.order) {
         // Time-ordered: the last validation_fraction of the rows by order key (ties by position).
@@ -78,7 +84,8 @@ Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed)
     // both classes whenever the data allows it.
     Rng rng(mix(seed, kSplitStream));
     std::vector<uint32_t> positives, negatives;
-    for (size_t i = 0; i < data.rows; ++i) (data.labels[i] > 0.5f ? positives : negatives).push_back(uint32_t(i));
+    for (size_t i = 0; i < data.rows; ++i)
+        (stratify && data.labels[i] > 0.5f ? positives : negatives).push_back(uint32_t(i));
     for (auto* group : {&positives, &negatives}) {
         rng.shuffle(group->data(), group->size());
         const size_t n_validation = size_t(std::floor(double(group->size()) * validation_fraction));
@@ -110,9 +117,9 @@ int default_embedding_dim(int rows) {
 }
 
 void TrainOptions::validate() const {
-    if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt")
+    if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt" && algorithm != "autoencoder")
         fail(ErrorKind::InvalidParameter, "unknown algorithm \"" + algorithm + "\"", {},
-             "Use 'mlp', 'logistic_regression' or 'gbdt'.");
+             "Use 'mlp', 'logistic_regression', 'gbdt' or 'autoencoder'.");
     if (epochs < 1 || epochs > 100000) fail(ErrorKind::InvalidParameter, "epochs must be between 1 and 100000");
     if (batch_size < 1 || batch_size > 1 << 20)
         fail(ErrorKind::InvalidParameter, "batch_size must be between 1 and 1048576");
@@ -121,6 +128,9 @@ void TrainOptions::validate() const {
     if (algorithm == "mlp" && hidden.empty())
         fail(ErrorKind::InvalidParameter, "an mlp needs at least one hidden layer", {},
              "Use algorithm => 'logistic_regression' for a model without hidden layers.");
+    if (algorithm == "autoencoder" && hidden.empty())
+        fail(ErrorKind::InvalidParameter, "an autoencoder needs at least one hidden layer", {},
+             "As in hidden => '{64,16,64}': the narrow middle layer is what it must squeeze each row through.");
     if (!(dropout >= 0 && dropout < 1)) fail(ErrorKind::InvalidParameter, "dropout must be in [0, 1)");
     if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
         fail(ErrorKind::InvalidParameter, "clip_norm must be a non-negative number");
@@ -218,21 +228,23 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
     PreparedTraining p;
     TrainResult& result = p.result;
     result.algorithm = options.algorithm;
+    // An autoencoder learns without labels: when the query has some, they only measure it.
+    const bool classifies = options.algorithm != "autoencoder";
     for (size_t i = 0; i < data.rows; ++i) result.positives += data.labels[i] > 0.5f;
     const int64_t negatives = int64_t(data.rows) - result.positives;
-    if (result.positives == 0 || negatives == 0)
+    if (classifies && (result.positives == 0 || negatives == 0))
         fail(ErrorKind::Data, "the training set has only one class",
              "It has " + std::to_string(result.positives) + " positive and " + std::to_string(negatives) +
                  " negative rows.",
              "A classifier needs rows of both classes; check the query's WHERE clause and the label column.");
 
-    p.split = split_rows(data, options.validation_fraction, options.seed);
+    p.split = split_rows(data, options.validation_fraction, options.seed, classifies);
     const Split& split = p.split;
     if (split.training.empty()) fail(ErrorKind::Data, "no rows are left for training after the validation split");
     result.training_rows = split.training.size();
     result.validation_rows = split.validation.size();
     for (uint32_t i : split.training) p.training_positives += data.labels[i] > 0.5f;
-    if (p.training_positives == 0 || p.training_positives == int64_t(split.training.size()))
+    if (classifies && (p.training_positives == 0 || p.training_positives == int64_t(split.training.size())))
         fail(ErrorKind::Data, "the training rows have only one class after the validation split",
              "The split left " + std::to_string(p.training_positives) + " positive rows out of " +
                  std::to_string(split.training.size()) + " for training.",
@@ -243,8 +255,16 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
         for (uint32_t i : split.validation) validation_positives += data.labels[i] > 0.5f;
         validation_has_both = validation_positives > 0 && validation_positives < int64_t(split.validation.size());
     }
-    result.metrics_on_training_rows = !validation_has_both;
-    p.evaluation_rows = validation_has_both ? split.validation : split.training;
+    if (classifies) {
+        result.metrics_on_training_rows = !validation_has_both;
+        p.evaluation_rows = validation_has_both ? split.validation : split.training;
+    } else {
+        result.metrics_on_training_rows = split.validation.empty();
+        p.evaluation_rows = split.validation.empty() ? split.training : split.validation;
+        int64_t evaluation_positives = 0;
+        for (uint32_t i : p.evaluation_rows) evaluation_positives += data.labels[i] > 0.5f;
+        result.labelled = evaluation_positives > 0 && evaluation_positives < int64_t(p.evaluation_rows.size());
+    }
     result.evaluation_rows = p.evaluation_rows;
     result.feature_separation = feature_separation(data, p.evaluation_rows);
 
@@ -259,18 +279,45 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
     return p;
 }
 
-TrainResult train(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks) {
-    if (options.algorithm == "gbdt") return train_gbdt(data, options, callbacks);
+TrainResult train(const Dataset& given, const TrainOptions& options, const TrainCallbacks& callbacks) {
+    if (options.algorithm == "gbdt") return train_gbdt(given, options, callbacks);
     const auto start = Clock::now();
+    const bool reconstructs = options.algorithm == "autoencoder";
+    // An autoencoder may train without labels: it reads zeros, and measures nothing but its losses.
+    std::vector<float> no_labels;
+    Dataset data = given;
+    if (!data.labels) {
+        if (!reconstructs) fail(ErrorKind::Internal, "a classifier was given no labels");
+        no_labels.assign(data.rows, 0.0f);
+        data.labels = no_labels.data();
+    }
+    if (reconstructs && !given.labels && options.threshold.kind != ThresholdRule::Kind::Rate &&
+        options.threshold.kind != ThresholdRule::Kind::Fixed)
+        fail(ErrorKind::InvalidParameter,
+             "threshold \"" + options.threshold.text() + "\" needs labels, and the autoencoder has none", {},
+             "Use threshold => 'rate:0.01' (flag the rarest 1 % of rows like the training rows) or a fixed score.");
+    if (reconstructs && options.device)
+        fail(ErrorKind::InvalidParameter, "an autoencoder trains on the CPU", {}, "Use device => 'cpu' or 'auto'.");
+    // An autoencoder's scores are quantiles of its training rows' errors: a rate is a fixed threshold there.
+    const ThresholdRule score_rule = reconstructs && options.threshold.kind == ThresholdRule::Kind::Rate
+                                         ? ThresholdRule{ThresholdRule::Kind::Fixed, 1.0 - options.threshold.value}
+                                         : options.threshold;
     PreparedTraining prepared = prepare_training(data, options);
     TrainResult result = std::move(prepared.result);
+    if (!given.labels) result.labelled = false;
     const Split& split = prepared.split;
     const std::vector<uint32_t>& evaluation_rows = prepared.evaluation_rows;
     const float positive_weight = prepared.positive_weight, negative_weight = prepared.negative_weight;
 
     const std::vector<int> hidden = options.algorithm == "logistic_regression" ? std::vector<int>{} : options.hidden;
     NetworkSpec network_spec =
-        NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation), options.layer_norm);
+        reconstructs
+            ? NetworkSpec::autoencoder(data.columns, hidden, parse_activation(options.activation), options.layer_norm)
+            : NetworkSpec::binary_classifier(data.columns, hidden, parse_activation(options.activation),
+                                             options.layer_norm);
+    if (reconstructs && !options.index_features.empty())
+        fail(ErrorKind::InvalidParameter, "an autoencoder cannot reconstruct a category index", {},
+             "Encode the featurizer's categorical columns as 'onehot' or 'frequency' rather than 'index'.");
     for (const IndexFeature& f : options.index_features)
         network_spec.embeddings.push_back(
             {f.feature, f.rows, options.embedding_dim > 0 ? options.embedding_dim : default_embedding_dim(f.rows)});
@@ -306,6 +353,34 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     auto check_stop = [&] {
         if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
     };
+
+    // An autoencoder's reconstruction errors of the listed rows under the given parameters, computed by the
+    // scoring path itself (so the stored table and a trigger's errors agree to the bit); labels (if not null)
+    // gets the rows' labels. A chunk per task.
+    std::vector<std::vector<float>> error_scratch(size_t(pool.size()));
+    auto reconstruction_errors_of = [&](const float* parameters, const std::vector<uint32_t>& rows, float* errors,
+                                        float* labels) {
+        const SpecView view(spec, parameters);
+        const size_t chunks = (rows.size() + kEvaluationChunk - 1) / kEvaluationChunk;
+        pool.run(int(chunks), [&](int c) {
+            Shard& shard = shards[size_t(c % pool.size())];  // chunk c runs on thread c % size, alone
+            std::vector<float>& scratch = error_scratch[size_t(c % pool.size())];
+            const size_t first = size_t(c) * kEvaluationChunk, count = std::min(kEvaluationChunk, rows.size() - first);
+            shard.labels.resize(count);
+            gather(data, rows.data() + first, count, shard.x, shard.labels.data());
+            if (labels) std::copy(shard.labels.begin(), shard.labels.end(), labels + first);
+            scratch.resize(batch_scratch_floats(view.view(), int(count)));
+            reconstruction_errors(view.view(), shard.x.data(), int(count), errors + first, scratch.data());
+        });
+    };
+    std::vector<uint32_t> epoch_quantile_rows;  // the training rows at an even stride
+    std::vector<float> epoch_quantile_errors, evaluation_errors, kept_errors;
+    if (reconstructs) {
+        const size_t stride = std::max<size_t>(1, split.training.size() / kEpochQuantileRows);
+        for (size_t i = 0; i < split.training.size(); i += stride) epoch_quantile_rows.push_back(split.training[i]);
+        epoch_quantile_errors.resize(epoch_quantile_rows.size());
+        evaluation_errors.resize(evaluation_rows.size());
+    }
 
     // Steps per epoch for the schedule: the rows an epoch trains on, which negative sampling makes random.
     const size_t expected_epoch_rows =
@@ -368,6 +443,12 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
                 for (size_t j = 0; j < rows; ++j)
                     shard.weights[j] = shard.labels[j] > 0.5f ? positive_weight : negative_weight;
                 Rng dropout_rng(mix(options.seed, kDropoutStream, uint64_t(step), uint64_t(s)));
+                if (reconstructs) {
+                    shard.pass.forward(spec, parameters, shard.x, dropout, dropout > 0 ? &dropout_rng : nullptr);
+                    shard.loss = reconstruction_loss(shard.pass.outputs(), shard.x, &shard.doutputs, double(count));
+                    shard.pass.backward_outputs(spec, parameters, shard.doutputs, shard.gradient.data());
+                    return;
+                }
                 const RowVector& logits =
                     shard.pass.forward(spec, parameters, shard.x, dropout, dropout > 0 ? &dropout_rng : nullptr);
                 shard.loss = loss_with_logits(options.loss, logits, shard.labels.data(), shard.weights.data(),
@@ -412,7 +493,20 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
             mean *= 1.0f / float(count);
             parameters = averaged_parameters.data();
         }
-        if (device && averaged_window == 1) {  // the averaged model is evaluated on the host
+        if (reconstructs) {
+            // Errors of the evaluation rows, as scores against this epoch's table of training errors.
+            reconstruction_errors_of(parameters, evaluation_rows, evaluation_errors.data(), evaluation_labels.data());
+            reconstruction_errors_of(parameters, epoch_quantile_rows, epoch_quantile_errors.data(), nullptr);
+            const std::vector<float> table = error_quantiles(epoch_quantile_errors, kEpochErrorQuantiles);
+            double error_sum = 0;
+            for (size_t j = 0; j < evaluation_rows.size(); ++j) {
+                error_sum += evaluation_errors[j];
+                evaluation_scores[j] = anomaly_score(table.data(), kEpochErrorQuantiles, evaluation_errors[j]);
+            }
+            std::fill(chunk_losses.begin(), chunk_losses.end(), 0.0);
+            if (!chunk_losses.empty())
+                chunk_losses[0] = error_sum / double(std::max<size_t>(1, evaluation_rows.size()));
+        } else if (device && averaged_window == 1) {  // the averaged model is evaluated on the host
             device->predict_logits(evaluation_rows, evaluation_logits.data());
             std::vector<float> weights(evaluation_rows.size());
             for (size_t j = 0; j < weights.size(); ++j)
@@ -443,21 +537,25 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
         report.loss = epoch_loss;
         report.validation_loss = std::accumulate(chunk_losses.begin(), chunk_losses.end(), 0.0);
         report.metrics =
-            evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size(), options.threshold);
+            evaluate(evaluation_scores.data(), evaluation_labels.data(), evaluation_scores.size(), score_rule);
         report.seconds = seconds_since(start);
         report.step_seconds = step_seconds;
         result.epochs.push_back(report);
         if (callbacks.on_epoch) callbacks.on_epoch(report);
 
-        const EarlyStopping::Verdict verdict = early_stopping.observe(epoch, report.metrics.pr_auc);
+        // An autoencoder stops on its validation reconstruction error: labels, if any, only measure it.
+        const EarlyStopping::Verdict verdict =
+            early_stopping.observe(epoch, reconstructs ? -report.validation_loss : report.metrics.pr_auc);
         if (device && averaged_window == 1 &&
             (verdict == EarlyStopping::Verdict::Improved || verdict == EarlyStopping::Verdict::Stop ||
              epoch == options.epochs))
             device->get_parameters(&network.parameters());  // the host's copy, when it is about to be read
         if (verdict == EarlyStopping::Verdict::Improved)
             best_parameters = averaged_window > 1 ? averaged_parameters : network.parameters();
-        if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0)
+        if (verdict == EarlyStopping::Verdict::Improved || options.patience == 0) {
             kept_scores = evaluation_scores;  // a copy: the curve is summarized once, at the end
+            if (reconstructs) kept_errors = evaluation_errors;
+        }
         if (verdict == EarlyStopping::Verdict::Stop) {
             result.stopped_early = epoch < options.epochs;
             break;
@@ -465,16 +563,36 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
     }
 
     result.spec = spec;
-    result.curve = summarize_curve(Curve::of(kept_scores.data(), evaluation_labels.data(), kept_scores.size()));
-    result.histogram = score_histogram(kept_scores.data(), evaluation_labels.data(), kept_scores.size());
     result.best_epoch = early_stopping.kept_epoch(int(result.epochs.size()));
     const AlignedFloats& kept = options.patience > 0  ? best_parameters
                                 : averaged_window > 1 ? averaged_parameters
                                                       : network.parameters();
     result.parameters.assign(kept.begin(), kept.end());
+    if (reconstructs) {
+        // The stored table: every training row's error under the kept parameters, after them in the buffer.
+        // The kept epoch's metrics are measured again in its scores.
+        check_stop();
+        std::vector<float> training_errors(split.training.size());
+        reconstruction_errors_of(kept.data(), split.training, training_errors.data(), nullptr);
+        const std::vector<float> table = error_quantiles(std::move(training_errors), kStoredErrorQuantiles);
+        result.spec.error_quantiles = kStoredErrorQuantiles;
+        result.parameters.insert(result.parameters.end(), table.begin(), table.end());
+        for (size_t j = 0; j < kept_scores.size(); ++j)
+            kept_scores[j] = anomaly_score(table.data(), kStoredErrorQuantiles, kept_errors[j]);
+        for (EpochReport& e : result.epochs)
+            if (e.epoch == result.best_epoch)
+                e.metrics = evaluate(kept_scores.data(), evaluation_labels.data(), kept_scores.size(), score_rule);
+    }
+    result.curve = summarize_curve(Curve::of(kept_scores.data(), evaluation_labels.data(), kept_scores.size()));
+    result.histogram = score_histogram(kept_scores.data(), evaluation_labels.data(), kept_scores.size());
     ModelView scorer;
     const SpecView view(spec, kept.data());
     scorer.network = view.view();
+    if (reconstructs) {
+        scorer.kind = ModelView::Kind::Autoencoder;
+        scorer.error_quantiles = result.parameters.data() + spec.parameter_count();
+        scorer.error_quantile_count = kStoredErrorQuantiles;
+    }
     result.score_us_per_row = inline_scoring_microseconds(scorer, data.features, data.rows, data.columns);
     result.seconds = seconds_since(start);
     return result;

@@ -20,7 +20,7 @@ namespace dendrite::engine {
 // rows x columns, row-major (each row contiguous: the column-major columns x rows matrix the network eats).
 struct Dataset {
     const float* features = nullptr;
-    const float* labels = nullptr;  // 0 or 1
+    const float* labels = nullptr;  // 0 or 1; may be null for an autoencoder (no labels: no metrics)
     size_t rows = 0;
     int columns = 0;
     // Optional, one per row: a time-ordered split puts the rows with the largest keys into validation.
@@ -43,7 +43,7 @@ struct IndexFeature {
 int default_embedding_dim(int rows);
 
 struct TrainOptions {
-    std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt
+    std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt | autoencoder
     std::vector<int> hidden{64, 32};
     std::string activation = "relu";
     double dropout = 0;       // inverted dropout after each hidden layer, while training
@@ -114,6 +114,9 @@ struct TrainResult {
     size_t training_rows = 0, validation_rows = 0;
     int64_t positives = 0;
     bool metrics_on_training_rows = false;  // no validation positives to measure on
+    // False for an autoencoder trained without labels, or whose evaluation rows lack a class: the metrics
+    // (PR-AUC, confusion) mean nothing, only the losses and the threshold do.
+    bool labelled = true;
     double seconds = 0;
     double score_us_per_row = 0;            // one row scored as a trigger does, timed on the training rows
     CurveSummary curve;                     // the kept epoch's PR and ROC curves on the rows its metrics came from
@@ -142,7 +145,8 @@ TrainResult train(const Dataset& data, const TrainOptions& options, const TrainC
 struct Split {
     std::vector<uint32_t> training, validation;
 };
-Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed);
+// stratify false: at random from the seed alone, whatever the labels (an autoencoder's, which labels only measure).
+Split split_rows(const Dataset& data, double validation_fraction, uint64_t seed, bool stratify = true);
 
 // What every algorithm does first: checks the options and the data (rows, both classes on each side),
 // splits, picks the rows metrics are computed on and the class weights.

@@ -96,9 +96,9 @@ SPIPlanPtr prepare_as_owner(const char* sql, int nargs, const Oid* types) {
     return plan;
 }
 
-void execute_plan_as_owner(SPIPlanPtr plan, Datum* values) {
+void execute_plan_as_owner(SPIPlanPtr plan, Datum* values, const char* nulls) {
     int rc = 0;
-    with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nullptr, read_only_here(), 0); });
+    with_owner_rights([&] { rc = SPI_execute_plan(plan, values, nulls, read_only_here(), 0); });
     if (rc < 0)
         ereport(ERROR,
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));

@@ -81,10 +81,10 @@ void finish_spi();
 void execute_as_owner(const char* sql, int nargs, const Oid* types, Datum* values, const char* nulls = nullptr);
 // Runs a statement that returns exactly one non-NULL bigint/int value in its first column.
 int64 query_int64_as_owner(const char* sql, int nargs, const Oid* types, Datum* values);
-// A plan kept for the rest of the SPI connection, and its execution (no NULL values). The plan is generic,
+// A plan kept for the rest of the SPI connection, and its execution (nulls as execute_as_owner's). The plan is generic,
 // planned once: these statements run many times with parameters that never change the best plan (a row
 // insert, an update by key), and SPI's default would plan each of the first five executions again.
 SPIPlanPtr prepare_as_owner(const char* sql, int nargs, const Oid* types);
-void execute_plan_as_owner(SPIPlanPtr plan, Datum* values);
+void execute_plan_as_owner(SPIPlanPtr plan, Datum* values, const char* nulls = nullptr);
 
 }  // namespace dendrite::pg

@@ -128,6 +128,8 @@ constexpr int kMaxSteps = 4096;
 }  // namespace
 
 const char* unexplainable(const CachedVersion* version) {
+    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder)
+        return "an autoencoder's anomaly score has no reason codes yet";
     if (version->scorer.kind == engine::ModelView::Kind::Trees)
         return version->scorer.trees.cover
                    ? nullptr
@@ -159,7 +161,10 @@ void require_explainable(const CachedVersion* version, const char* model) {
     if (const char* why = unexplainable(version))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        errhint("Retrain the model.")));
+                        version->scorer.kind == engine::ModelView::Kind::Autoencoder
+                            ? errhint("Its score is the share of training rows it reconstructed better; "
+                                      "dendrite.features shows the inputs it saw.")
+                            : errhint("Retrain the model.")));
 }
 
 }  // namespace
@@ -307,7 +312,9 @@ bool interrupt_pending() { return QueryCancelPending || ProcDiePending; }
 void write_validation_importance(int64 version_id, const engine::TrainResult& result,
                                  const std::vector<engine::FeatureBaseline>& baselines,
                                  const engine::Featurizer* featurizer, const float* features, int n_features) {
-    if (!catalog_has_table("validation_importance") || result.evaluation_rows.empty()) return;
+    if (!catalog_has_table("validation_importance") || result.evaluation_rows.empty() ||
+        result.algorithm == "autoencoder")
+        return;
     const InputGroups groups = input_groups(featurizer, n_features);
     double* mean_abs = static_cast<double*>(palloc0(sizeof(double) * (groups.n + 1)));
     size_t rows = 0;

@@ -107,7 +107,13 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
         Datum id[1] = {Int64GetDatum(rows.version->version_id)};
         execute_as_owner("SELECT label_column FROM dendrite.model_versions WHERE version_id = $1", 1, oids({INT8OID}),
                          id);
-        rows.label = MemoryContextStrdup(rows.context, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+        const char* stored = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+        if (!stored)
+            ereport(ERROR,
+                    (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                     errmsg("version %d of model \"%s\" was trained without a label", rows.version->version, model),
+                     errhint("Name the query's label column: dendrite.evaluate(model, query, label => ...).")));
+        rows.label = MemoryContextStrdup(rows.context, stored);
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
     }

@@ -46,7 +46,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     entry->threshold = row.threshold;
     entry->featurizer = featurizer_by_id(row.featurizer_id);
     entry->n_features = entry->featurizer->n_outputs;
-    entry->scorer = read_model_rows(name, version_id, row.trees, entry->n_features, entry_context);
+    entry->scorer = read_model_rows(name, version_id, row, entry->n_features, entry_context);
     finish_spi();
     entry->scratch_floats = engine::model_scratch_floats(entry->scorer);
     MemoryContextSetParent(entry_context, TopMemoryContext);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/anomaly.hpp"
 #include "engine/model_layout.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
@@ -59,7 +60,9 @@ struct NetworkLayout {
     engine::NetworkView view;
     const engine::TensorSlot* slots;
     int n_slots;
-    size_t n_parameters;
+    size_t n_parameters;  // the stored floats: the parameters and an autoencoder's error quantiles
+    int error_quantiles;  // an autoencoder's count, after parameter_count() floats; 0 otherwise
+    size_t quantile_offset;
 };
 
 NetworkLayout network_layout(VersionName v, const char* configuration, int n_features, MemoryContext context) {
@@ -99,7 +102,9 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
                                 int(n_embeddings), embedding_feature, embedding_rows, embedding_dim};
         layout.slots = slot_copy;
         layout.n_slots = int(slots.size());
-        layout.n_parameters = spec.parameter_count();
+        layout.n_parameters = spec.stored_floats();
+        layout.error_quantiles = spec.error_quantiles;
+        layout.quantile_offset = spec.parameter_count();
     });
     MemoryContextSwitchTo(caller);
     if (reason[0]) corrupted(v, reason, {"dendrite.model_versions", nullptr, "configuration"});
@@ -107,8 +112,9 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
 }
 
 // A network version: its configuration's layout, and one dendrite.parameters row per slot of it, each
-// checked (name, shape, count, finite values) and copied to its offset of one flat buffer.
-engine::NetworkView read_network(VersionName v, Datum* id, int n_features, MemoryContext context) {
+// checked (name, shape, count, finite values) and copied to its offset of one flat buffer. An autoencoder's
+// error quantiles (model->error_quantiles) are checked too: non-negative and in order.
+void read_network(VersionName v, Datum* id, int n_features, MemoryContext context, engine::ModelView* model) {
     execute_as_owner("SELECT configuration::text FROM dendrite.model_versions WHERE version_id = $1", 1,
                      oids({INT8OID}), id);
     const char* configuration =
@@ -161,7 +167,18 @@ engine::NetworkView read_network(VersionName v, Datum* id, int n_features, Memor
         }
     }
     layout.view.parameters = parameters;
-    return layout.view;
+    model->network = layout.view;
+    if (layout.error_quantiles > 0) {
+        const float* quantiles = parameters + layout.quantile_offset;
+        bool valid = false;
+        engine_call([&] { valid = engine::valid_error_quantiles(quantiles, layout.error_quantiles); });
+        if (!valid)
+            corrupted(v, "its error quantiles are not non-negative numbers in order",
+                      {"dendrite.parameters", "layer anomaly_score, name error_quantiles"});
+        model->kind = engine::ModelView::Kind::Autoencoder;
+        model->error_quantiles = quantiles;
+        model->error_quantile_count = layout.error_quantiles;
+    }
 }
 
 // Copies a one-dimensional array of exactly expected elements of element_type into out.
@@ -316,7 +333,8 @@ void write_trees(int64 version_id, const engine::TreeEnsemble& trees) {
     }
 }
 
-void write_epochs(int64 version_id, const std::vector<engine::EpochReport>& epochs) {
+// Without labels (result.labelled false) the metrics columns are NULL: only the losses and threshold mean something.
+void write_epochs(int64 version_id, const std::vector<engine::EpochReport>& epochs, bool labelled) {
     SPIPlanPtr insert_epoch = prepare_as_owner(
         "INSERT INTO dendrite.epochs (version_id, epoch, loss, validation_loss, precision, recall, f1, pr_auc, "
         "roc_auc, tp, fp, tn, fn, threshold, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
@@ -341,7 +359,10 @@ void write_epochs(int64 version_id, const std::vector<engine::EpochReport>& epoc
                             Int64GetDatum(c.fn),
                             Float8GetDatum(r.metrics.threshold),
                             Float8GetDatum(r.seconds)};
-        execute_plan_as_owner(insert_epoch, values);
+        char nulls[15];
+        memset(nulls, ' ', sizeof nulls);
+        if (!labelled) memset(nulls + 4, 'n', 9);  // precision .. fn
+        execute_plan_as_owner(insert_epoch, values, nulls);
     }
 }
 
@@ -383,7 +404,8 @@ void write_evaluation(int64 version_id, const engine::CurveSummary& curve,
 VersionRow read_version_row(VersionName name, int64 version_id) {
     Datum id[1] = {Int64GetDatum(version_id)};
     execute_as_owner(
-        "SELECT threshold, featurizer_id, algorithm = 'gbdt', algorithm FROM dendrite.model_versions "
+        "SELECT threshold, featurizer_id, algorithm = 'gbdt', algorithm, configuration ? 'error_quantiles' "
+        "FROM dendrite.model_versions "
         "WHERE version_id = $1",
         1, oids({INT8OID}), id);
     const RowInQuestion version_row{"dendrite.model_versions", psprintf("version_id " INT64_FORMAT, version_id)};
@@ -399,22 +421,33 @@ VersionRow read_version_row(VersionName name, int64 version_id) {
     if (threshold_null || !std::isfinite(row.threshold))
         corrupted(name, "its threshold is not a finite number", version_row);
     if (featurizer_null) corrupted(name, "it has no featurizer", version_row);
-    if (algorithm_null ||
-        !(row.trees || strcmp(algorithm, "mlp") == 0 || strcmp(algorithm, "logistic_regression") == 0))
+    if (algorithm_null || !(row.trees || strcmp(algorithm, "mlp") == 0 ||
+                            strcmp(algorithm, "logistic_regression") == 0 || strcmp(algorithm, "autoencoder") == 0))
         corrupted(name, "its algorithm is unknown", version_row);
+    // An autoencoder's configuration reconstructs its input and has error quantiles; a classifier's neither.
+    row.autoencoder = strcmp(algorithm, "autoencoder") == 0;
+    bool quantiles_null;
+    if (row.autoencoder != DatumGetBool(SPI_getbinval(tuple, d, 5, &quantiles_null)))
+        corrupted(
+            name,
+            row.autoencoder ? "its configuration has no error quantiles" : "its algorithm is not an autoencoder's",
+            {"dendrite.model_versions", psprintf("version_id " INT64_FORMAT, version_id), "configuration"});
     return row;
 }
 
-engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features,
+engine::ModelView read_model_rows(VersionName name, int64 version_id, const VersionRow& row, int n_features,
                                   MemoryContext context) {
     Datum id[1] = {Int64GetDatum(version_id)};
     engine::ModelView model;
-    if (trees) {
+    if (row.trees) {
         model.kind = engine::ModelView::Kind::Trees;
         model.trees = read_trees(name, id, n_features, context);
     } else {
         model.kind = engine::ModelView::Kind::Network;
-        model.network = read_network(name, id, n_features, context);
+        read_network(name, id, n_features, context, &model);
+        if ((model.kind == engine::ModelView::Kind::Autoencoder) != row.autoencoder)
+            corrupted(name, "its configuration does not match its algorithm",
+                      {"dendrite.model_versions", nullptr, "configuration"});
     }
     return model;
 }
@@ -437,7 +470,7 @@ void write_model_rows(int64 version_id, const engine::TrainResult& result,
         write_trees(version_id, result.trees);
     else
         write_network(version_id, result);
-    write_epochs(version_id, result.epochs);
+    write_epochs(version_id, result.epochs, result.labelled);
     write_evaluation(version_id, result.curve, baselines, output_names);
 }
 

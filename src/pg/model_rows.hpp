@@ -26,14 +26,15 @@ struct VersionName {
 struct VersionRow {
     double threshold;
     int64 featurizer_id;
-    bool trees;  // algorithm 'gbdt'; else a network (mlp, logistic_regression)
+    bool trees;        // algorithm 'gbdt'; else a network (mlp, logistic_regression, autoencoder)
+    bool autoencoder;  // algorithm 'autoencoder': its score is its reconstruction error's quantile
 };
 
 // The version's row, validated (a finite threshold, a featurizer, a known algorithm). Needs SPI.
 VersionRow read_version_row(VersionName name, int64 version_id);
 
 // The version's network or trees for n_features inputs, in memory allocated in context. Needs SPI.
-engine::ModelView read_model_rows(VersionName name, int64 version_id, bool trees, int n_features,
+engine::ModelView read_model_rows(VersionName name, int64 version_id, const VersionRow& row, int n_features,
                                   MemoryContext context);
 
 // model_versions.configuration of a trained model, palloc'd.

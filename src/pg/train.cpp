@@ -97,18 +97,28 @@ TrainArguments read_arguments(FunctionCallInfo fcinfo) {
     a.query = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
     a.stored_query = false;
     a.search_path = nullptr;
-    a.label = required_text_argument(fcinfo, 2, "label");
     a.algorithm = required_text_argument(fcinfo, 3, "algorithm");
-    if (PG_ARGISNULL(4))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("hidden must not be null"),
-                        errhint("Use '{}' with algorithm => 'logistic_regression' for no hidden layer.")));
-    ArrayType* hidden = PG_GETARG_ARRAYTYPE_P(4);
-    if (ARR_NDIM(hidden) > 1)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("hidden must be a one-dimensional array")));
-    if (array_contains_nulls(hidden))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("hidden must not contain nulls")));
-    a.hidden_count = ArrayGetNItems(ARR_NDIM(hidden), ARR_DIMS(hidden));
-    a.hidden = reinterpret_cast<int*>(ARR_DATA_PTR(hidden));
+    const bool autoencoder = strcmp(a.algorithm, "autoencoder") == 0;
+    // Only an autoencoder learns without a label: it learns what the rows look like.
+    if (PG_ARGISNULL(2) && !autoencoder)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("label must not be null"),
+                        errhint("Only an autoencoder (algorithm => 'autoencoder') trains without a label.")));
+    a.label = PG_ARGISNULL(2) ? nullptr : required_text_argument(fcinfo, 2, "label");
+    if (PG_ARGISNULL(4)) {
+        // The default: an autoencoder squeezes its rows through a narrow middle layer, a classifier does not.
+        static int autoencoder_hidden[] = {64, 16, 64}, classifier_hidden[] = {64, 32};
+        a.hidden = autoencoder ? autoencoder_hidden : classifier_hidden;
+        a.hidden_count = autoencoder ? 3 : 2;
+    } else {
+        ArrayType* hidden = PG_GETARG_ARRAYTYPE_P(4);
+        if (ARR_NDIM(hidden) > 1)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("hidden must be a one-dimensional array")));
+        if (array_contains_nulls(hidden))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("hidden must not contain nulls")));
+        a.hidden_count = ArrayGetNItems(ARR_NDIM(hidden), ARR_DIMS(hidden));
+        a.hidden = reinterpret_cast<int*>(ARR_DATA_PTR(hidden));
+    }
     a.activation = required_text_argument(fcinfo, 5, "activation");
     a.epochs = int_argument(fcinfo, 6, "epochs");
     a.batch_size = int_argument(fcinfo, 7, "batch_size");
@@ -138,7 +148,9 @@ TrainArguments read_arguments(FunctionCallInfo fcinfo) {
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("layer_norm must not be null")));
         a.layer_norm = PG_GETARG_BOOL(17);
         a.loss = required_text_argument(fcinfo, 18, "loss");
-        a.threshold = required_text_argument(fcinfo, 19, "threshold");
+        // NULL (the default): max F1, or for an autoencoder without labels the rarest 1 % of rows.
+        a.threshold = PG_ARGISNULL(19) ? pstrdup(autoencoder && !a.label ? "rate:0.01" : "f1")
+                                       : text_to_cstring(PG_GETARG_TEXT_PP(19));
         a.split_column = PG_ARGISNULL(20) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(20));
         a.patience = int_argument(fcinfo, 21, "patience");
         if (PG_ARGISNULL(22))
@@ -210,6 +222,11 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
             if (gbdt && noticed > 0 && r.epoch / 10 == noticed / 10) return;
             noticed = r.epoch;
             pg_guard([&] {
+                if (!data->label) {  // an autoencoder without labels: its losses are all it has
+                    ereport(NOTICE, (errmsg("epoch %d/%d: reconstruction loss %.5f, validation %.5f (%.1f s)", r.epoch,
+                                            planned, r.loss, r.validation_loss, r.seconds)));
+                    return;
+                }
                 ereport(NOTICE, (errmsg("%s %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
                                         "precision %.4f, recall %.4f (%.1f s)",
                                         gbdt ? "round" : "epoch", r.epoch, planned, r.loss, r.validation_loss,
@@ -217,7 +234,7 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
                                         r.metrics.confusion.recall(), r.seconds)));
             });
         };
-        engine::Dataset dataset{data->features, data->labels, data->rows, data->n_features};
+        engine::Dataset dataset{data->features, data->label ? data->labels : nullptr, data->rows, data->n_features};
         dataset.order = data->order;
         run->result = engine::train(dataset, options, callbacks);
         run->baselines = engine::feature_baselines(data->features, data->rows, data->n_features);
@@ -237,6 +254,19 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result, d
     const engine::Confusion& c = kept.metrics.confusion;
     StringInfoData json;
     initStringInfo(&json);
+    if (!result.labelled) {
+        // An autoencoder without labels (or whose evaluation rows hold one class): losses and threshold only.
+        appendStringInfo(&json,
+                         "{\"loss\": %.9g, \"validation_loss\": %.9g, \"labelled\": false, \"evaluated_on\": \"%s\", "
+                         "\"best_epoch\": %d, \"epochs_run\": %d, \"stopped_early\": %s, \"score_us_per_row\": %.4g",
+                         kept.loss, kept.validation_loss, result.metrics_on_training_rows ? "training" : "validation",
+                         result.best_epoch, result.epochs_run(), result.stopped_early ? "true" : "false",
+                         result.score_us_per_row);
+        append_json_string(&json, "threshold_rule", a.threshold);
+        if (days > 0) appendStringInfo(&json, ", \"days_spanned\": %.6g", days);
+        appendStringInfoChar(&json, '}');
+        return json.data;
+    }
     appendStringInfo(&json,
                      "{\"loss\": %.9g, \"validation_loss\": %.9g, \"precision\": %.9g, \"recall\": %.9g, "
                      "\"f1\": %.9g, \"pr_auc\": %.9g, \"roc_auc\": %.9g, \"recall_at_precision_90\": %.9g, "
@@ -361,7 +391,7 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
                                 Int32GetDatum(version),
                                 Int64GetDatum(featurizer_id),
                                 CStringGetTextDatum(a.query),
-                                CStringGetTextDatum(a.label),
+                                a.label ? CStringGetTextDatum(a.label) : Datum(0),
                                 CStringGetTextDatum(a.algorithm),
                                 CStringGetTextDatum(configuration),
                                 CStringGetTextDatum(hyperparameters),
@@ -373,8 +403,8 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
                                 Float8GetDatum(result.seconds),
                                 CStringGetTextDatum(caller),
                                 a.search_path ? CStringGetTextDatum(a.search_path) : Datum(0)};
-    const char version_nulls[16] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
-                                    ' ', ' ', ' ', ' ', ' ', ' ', ' ', a.search_path ? ' ' : 'n'};
+    const char version_nulls[16] = {' ', ' ', ' ', ' ', a.label ? ' ' : 'n',      ' ', ' ', ' ', ' ', ' ', ' ',
+                                    ' ', ' ', ' ', ' ', a.search_path ? ' ' : 'n'};
     // The search_path column since 0.5.0.
     execute_as_owner(
         psprintf("INSERT INTO dendrite.model_versions (model_id, version, featurizer_id, training_query, label_column, "
@@ -394,7 +424,7 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
     const int64 version_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
     const engine::Featurizer* featurizer = featurizer_by_id(featurizer_id)->featurizer;
-    write_model_rows(version_id, result, run.baselines, featurizer->output_names());
+    write_model_rows(version_id, result, run.baselines, featurizer->output_names());  // unlabelled: NULL metrics
     write_validation_importance(version_id, result, run.baselines, featurizer, data.features, data.n_features);
     return version;
 }
@@ -457,7 +487,7 @@ DENDRITE_FUNCTION(dendrite_train) {
         query_rights, [&] { check_query_columns(describe_query(arguments.query, "training query"), arguments.label); });
     const CachedFeaturizer* featurizer = featurizer_by_id(featurizer_id);
     for (const auto& column : featurizer->featurizer->spec().columns)
-        if (strcmp(column.name.c_str(), arguments.label) == 0)
+        if (arguments.label && strcmp(column.name.c_str(), arguments.label) == 0)
             ereport(ERROR,
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                      errmsg("label column \"%s\" is a feature of featurizer \"%s\"", arguments.label, featurizer->name),
@@ -493,12 +523,12 @@ DENDRITE_FUNCTION(dendrite_train) {
     CHECK_FOR_INTERRUPTS();
     const int version = store_version(arguments, *run, device.name, featurizer_id, data);
     const dendrite::engine::TrainResult& result = run->result;
-    warn_about_leaks(result, featurizer, arguments.model, version);
+    if (result.labelled) warn_about_leaks(result, featurizer, arguments.model, version);
     finish_spi();
     // Metrics on the training rows flatter a model that memorizes them (gbdt's PR-AUC near 1), and a
     // leaderboard of such metrics picks that model: say so where it happens. Asked for (no validation rows)
     // it is a NOTICE; a split whose validation rows hold one class did not ask for it: a WARNING.
-    if (result.metrics_on_training_rows) {
+    if (result.metrics_on_training_rows && result.labelled) {
         const bool asked = result.validation_rows == 0;
         ereport(asked ? NOTICE : WARNING,
                 (errmsg("the metrics of version %d of model \"%s\" are measured on its training rows", version,
@@ -530,6 +560,8 @@ DENDRITE_FUNCTION(dendrite_train) {
                         CStringGetTextDatum(device.name),
                         Int32GetDatum(result.best_epoch)};
     bool nulls[17] = {};
+    if (!result.labelled)  // precision .. fn mean nothing without labels; the threshold does
+        for (int column = 4; column <= 12; ++column) nulls[column] = true;
     // The 0.1.0 result type has no best_epoch: fill what the declared type has.
     if (result_descriptor->natts != 16 && result_descriptor->natts != 17)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("dendrite.training_result has an unexpected shape"),

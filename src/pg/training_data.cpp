@@ -47,7 +47,7 @@ void check_training_memory(const TrainingData* data, size_t rows) {
 // fills the row's features (at data->rows - 1). Returns nothing: errors are ERRORs naming the row.
 void collect_label(TrainingData* data, TupleTableSlot* slot) {
     TupleDesc descriptor = slot->tts_tupleDescriptor;
-    if (data->label_attnum == 0)
+    if (data->label_attnum == 0 && data->label)  // an autoencoder may train without one
         data->label_attnum = label_column(descriptor, data->label, "the training query", nullptr, &data->label_type);
     if (data->split_column && data->split_attnum == 0) {
         data->split_attnum = SPI_fnumber(descriptor, data->split_column);
@@ -112,9 +112,9 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
             data->have_time = true;
         }
     }
-    const double label =
-        label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1, "the training query");
-    data->labels[data->rows] = float(label);
+    if (data->label)
+        data->labels[data->rows] = float(
+            label_value(slot, data->label_attnum, data->label_type, data->label, data->rows + 1, "the training query"));
     data->rows++;
 }
 

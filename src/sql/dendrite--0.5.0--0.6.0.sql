@@ -1233,7 +1233,7 @@ CREATE OR REPLACE FUNCTION dendrite.train(
     query               text,
     label               text,
     algorithm           text    DEFAULT 'mlp',
-    hidden              int[]   DEFAULT '{64,32}',
+    hidden              int[]   DEFAULT NULL,  -- {64,32}; an autoencoder's {64,16,64}
     activation          text    DEFAULT 'relu',
     epochs              int     DEFAULT 20,
     batch_size          int     DEFAULT 256,
@@ -1248,7 +1248,7 @@ CREATE OR REPLACE FUNCTION dendrite.train(
     dropout             float8  DEFAULT 0,
     layer_norm          boolean DEFAULT false,
     loss                text    DEFAULT 'bce',
-    threshold           text    DEFAULT 'f1',
+    threshold           text    DEFAULT NULL,  -- 'f1'; an autoencoder's without labels 'rate:0.01'
     split_column        text    DEFAULT NULL,
     patience            int     DEFAULT 0,
     options             jsonb   DEFAULT '{}'
@@ -1257,4 +1257,12 @@ AS 'MODULE_PATHNAME', 'dendrite_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                    text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
-    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows';
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
+
+-- Anomaly detection (issue #30): an autoencoder trains without labels, so a version may have no label
+-- column and its epochs no classification metrics.
+ALTER TABLE dendrite.model_versions ALTER COLUMN label_column DROP NOT NULL;
+ALTER TABLE dendrite.epochs ALTER COLUMN precision DROP NOT NULL, ALTER COLUMN recall DROP NOT NULL,
+    ALTER COLUMN f1 DROP NOT NULL, ALTER COLUMN pr_auc DROP NOT NULL, ALTER COLUMN roc_auc DROP NOT NULL,
+    ALTER COLUMN tp DROP NOT NULL, ALTER COLUMN fp DROP NOT NULL, ALTER COLUMN tn DROP NOT NULL,
+    ALTER COLUMN fn DROP NOT NULL;

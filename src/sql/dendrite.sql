@@ -117,7 +117,7 @@ CREATE TABLE dendrite.model_versions (
     trained_at      timestamptz NOT NULL DEFAULT now(),
     trained_by      name NOT NULL DEFAULT current_user,
     training_query  text NOT NULL,
-    label_column    text NOT NULL,
+    label_column    text,            -- NULL: an autoencoder trained without labels
     algorithm       text NOT NULL,
     configuration   jsonb NOT NULL,  -- the architecture this version was trained with
     hyperparameters jsonb NOT NULL,
@@ -151,15 +151,15 @@ CREATE TABLE dendrite.epochs (
     epoch           int NOT NULL,
     loss            float8 NOT NULL,
     validation_loss float8 NOT NULL,
-    precision       float8 NOT NULL,
-    recall          float8 NOT NULL,
-    f1              float8 NOT NULL,
-    pr_auc          float8 NOT NULL,
-    roc_auc         float8 NOT NULL,
-    tp              bigint NOT NULL,
-    fp              bigint NOT NULL,
-    tn              bigint NOT NULL,
-    fn              bigint NOT NULL,
+    precision       float8,  -- precision .. fn: NULL for an autoencoder trained without labels
+    recall          float8,
+    f1              float8,
+    pr_auc          float8,
+    roc_auc         float8,
+    tp              bigint,
+    fp              bigint,
+    tn              bigint,
+    fn              bigint,
     threshold       float8 NOT NULL,
     seconds         float8 NOT NULL,
     PRIMARY KEY (version_id, epoch)
@@ -509,7 +509,7 @@ CREATE FUNCTION dendrite.train(
     query               text,
     label               text,
     algorithm           text    DEFAULT 'mlp',
-    hidden              int[]   DEFAULT '{64,32}',
+    hidden              int[]   DEFAULT NULL,  -- {64,32}; an autoencoder's {64,16,64}
     activation          text    DEFAULT 'relu',
     epochs              int     DEFAULT 20,
     batch_size          int     DEFAULT 256,
@@ -524,7 +524,7 @@ CREATE FUNCTION dendrite.train(
     dropout             float8  DEFAULT 0,
     layer_norm          boolean DEFAULT false,
     loss                text    DEFAULT 'bce',
-    threshold           text    DEFAULT 'f1',
+    threshold           text    DEFAULT NULL,  -- 'f1'; an autoencoder's without labels 'rate:0.01'
     split_column        text    DEFAULT NULL,
     patience            int     DEFAULT 0,
     options             jsonb   DEFAULT '{}'
@@ -533,7 +533,7 @@ AS 'MODULE_PATHNAME', 'dendrite_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                    text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
-    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows';
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
 
 CREATE FUNCTION dendrite.compare(
     name                text,

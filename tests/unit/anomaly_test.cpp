@@ -1,0 +1,258 @@
+// Anomaly scores (engine/anomaly.hpp): the error quantile table, its mapping to [0, 1], the reconstruction
+// loss's gradient through an autoencoder, and the scoring paths' reconstruction errors.
+#include <cmath>
+#include <limits>
+#include <vector>
+#include <gtest/gtest.h>
+
+#include "engine/anomaly.hpp"
+#include "engine/error.hpp"
+#include "engine/metrics.hpp"
+#include "engine/model.hpp"
+#include "engine/trainer.hpp"
+#include "engine/network.hpp"
+#include "engine/rng.hpp"
+
+using namespace dendrite::engine;
+
+TEST(ErrorQuantiles, EndsAreTheSmallestAndLargestErrors) {
+    std::vector<float> errors;
+    for (int i = 1000; i >= 1; --i) errors.push_back(float(i));  // unsorted on purpose
+    const std::vector<float> table = error_quantiles(errors, 11);
+    ASSERT_EQ(table.size(), 11u);
+    EXPECT_EQ(table.front(), 1.0f);
+    EXPECT_EQ(table.back(), 1000.0f);
+    EXPECT_EQ(table[5], 500.0f);  // the lower order statistic at the median: index 999 * 5 / 10 = 499
+    EXPECT_TRUE(valid_error_quantiles(table.data(), 11));
+    // One error: every quantile is it.
+    const std::vector<float> one = error_quantiles({2.5f}, 5);
+    for (float q : one) EXPECT_EQ(q, 2.5f);
+}
+
+TEST(ErrorQuantiles, ScoreIsMonotoneAndBounded) {
+    const std::vector<float> table{0.0f, 1.0f, 2.0f, 4.0f, 8.0f};
+    const int n = int(table.size());
+    EXPECT_EQ(anomaly_score(table.data(), n, -1.0f), 0.0f);
+    EXPECT_EQ(anomaly_score(table.data(), n, 0.0f), 0.0f);
+    EXPECT_FLOAT_EQ(anomaly_score(table.data(), n, 1.0f), 0.25f);
+    EXPECT_FLOAT_EQ(anomaly_score(table.data(), n, 3.0f), 0.625f);  // halfway between quantiles 0.5 and 0.75
+    EXPECT_EQ(anomaly_score(table.data(), n, 8.0f), 1.0f);
+    EXPECT_EQ(anomaly_score(table.data(), n, 1e30f), 1.0f);
+    EXPECT_EQ(anomaly_score(table.data(), n, std::numeric_limits<float>::infinity()), 1.0f);
+    EXPECT_EQ(anomaly_score(table.data(), n, std::numeric_limits<float>::quiet_NaN()), 1.0f);
+    float previous = -1;
+    for (float e = -0.5f; e < 9.0f; e += 0.01f) {
+        const float s = anomaly_score(table.data(), n, e);
+        EXPECT_GE(s, previous) << e;
+        EXPECT_GE(s, 0.0f);
+        EXPECT_LE(s, 1.0f);
+        previous = s;
+    }
+}
+
+TEST(ErrorQuantiles, TiesAreAStepToTheirHighestQuantile) {
+    const std::vector<float> table{0.0f, 1.0f, 1.0f, 1.0f, 2.0f};
+    EXPECT_FLOAT_EQ(anomaly_score(table.data(), 5, 1.0f), 0.75f);
+    EXPECT_LT(anomaly_score(table.data(), 5, 0.999f), 0.25f);
+    EXPECT_GT(anomaly_score(table.data(), 5, 1.001f), 0.75f);
+    const std::vector<float> flat{3.0f, 3.0f, 3.0f};  // every training row had the same error
+    EXPECT_EQ(anomaly_score(flat.data(), 3, 2.0f), 0.0f);
+    EXPECT_EQ(anomaly_score(flat.data(), 3, 3.0f), 0.0f);
+    EXPECT_EQ(anomaly_score(flat.data(), 3, 3.5f), 1.0f);
+}
+
+TEST(ErrorQuantiles, ARateThresholdFlagsThatShareOfTheRows) {
+    Rng rng(3);
+    std::vector<float> errors(20000);
+    for (float& e : errors) e = float(std::exp(rng.normal()));  // heavy-tailed, like reconstruction errors
+    const std::vector<float> table = error_quantiles(errors, 1001);
+    for (double rate : {0.1, 0.01, 0.005}) {
+        size_t flagged = 0;
+        for (float e : errors) flagged += anomaly_score(table.data(), 1001, e) >= float(1.0 - rate);
+        EXPECT_NEAR(double(flagged) / double(errors.size()), rate, rate * 0.1 + 1e-4) << rate;
+    }
+}
+
+TEST(ErrorQuantiles, ValidationRefusesEditedTables) {
+    const float decreasing[] = {0.0f, 2.0f, 1.0f};
+    const float negative[] = {-1.0f, 2.0f};
+    const float nan[] = {0.0f, std::numeric_limits<float>::quiet_NaN()};
+    const float single[] = {1.0f};
+    EXPECT_FALSE(valid_error_quantiles(decreasing, 3));
+    EXPECT_FALSE(valid_error_quantiles(negative, 2));
+    EXPECT_FALSE(valid_error_quantiles(nan, 2));
+    EXPECT_FALSE(valid_error_quantiles(single, 1));
+}
+
+namespace {
+
+double autoencoder_loss(const NetworkSpec& spec, const float* parameters, const Matrix& x) {
+    Pass pass;
+    pass.forward(spec, parameters, x);
+    return reconstruction_loss(pass.outputs(), x, nullptr, double(x.cols()));
+}
+
+}  // namespace
+
+// Every parameter's analytic gradient of the reconstruction loss against the central difference.
+TEST(Autoencoder, ReconstructionLossGradientMatchesFiniteDifferences) {
+    for (const bool layer_norm : {false, true}) {
+        const int inputs = 5, batch = 6;
+        Network network(NetworkSpec::autoencoder(inputs, {4, 2, 4}, Activation::Tanh, layer_norm));
+        Rng rng(5);
+        network.initialize(rng);
+        for (auto& w : network.parameters()) w += float(rng.uniform(-0.1, 0.1));
+        Matrix x(inputs, batch);
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.normal());
+        const NetworkSpec& spec = network.spec();
+        Pass pass;
+        pass.forward(spec, network.parameters().data(), x);
+        ASSERT_EQ(pass.outputs().rows(), inputs);
+        Matrix doutputs;
+        reconstruction_loss(pass.outputs(), x, &doutputs, double(batch));
+        std::vector<float> analytic(spec.parameter_count());
+        pass.backward_outputs(spec, network.parameters().data(), doutputs, analytic.data());
+        AlignedFloats& params = network.parameters();
+        const float h = 1e-2f;
+        for (size_t i = 0; i < params.size(); ++i) {
+            const float saved = params[i];
+            params[i] = saved + h;
+            const double up = autoencoder_loss(spec, params.data(), x);
+            params[i] = saved - h;
+            const double down = autoencoder_loss(spec, params.data(), x);
+            params[i] = saved;
+            const double numeric = (up - down) / (2.0 * h);
+            EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric))
+                << "parameter " << i << (layer_norm ? " (layer norm)" : "");
+        }
+    }
+}
+
+// The scoring paths' errors (one row, a batch of small and of large networks) equal the training pass's.
+TEST(Autoencoder, ScoringPathsComputeTheTrainingPassError) {
+    for (const int width : {8, 256}) {  // 256: past kOneRowBatchMaxWeights, so the batch takes matrix products
+        const int inputs = 40, rows = 9;
+        Network network(NetworkSpec::autoencoder(inputs, {width, 4, width}, Activation::Relu));
+        Rng rng(11);
+        network.initialize(rng);
+        Matrix x(inputs, rows);
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.normal());
+        const SpecView view(network.spec(), network.parameters().data());
+        std::vector<float> scratch(batch_scratch_floats(view.view(), rows)), errors(rows);
+        reconstruction_errors(view.view(), x.data(), rows, errors.data(), scratch.data());
+        Pass pass;
+        pass.forward(network.spec(), network.parameters().data(), x);
+        for (int j = 0; j < rows; ++j) {
+            const double expected = (pass.outputs().col(j) - x.col(j)).squaredNorm() / inputs;
+            EXPECT_NEAR(errors[size_t(j)], expected, 1e-4 * (1 + expected)) << width << " row " << j;
+            std::vector<float> one(size_t(scratch_floats(view.view())));
+            EXPECT_NEAR(reconstruction_error_one(view.view(), x.col(j).data(), one.data()), expected,
+                        1e-4 * (1 + expected));
+        }
+    }
+}
+
+TEST(Autoencoder, SpecRulesAreEnforced) {
+    EXPECT_THROW(NetworkSpec::autoencoder(4, {}, Activation::Relu), std::exception);
+    NetworkSpec spec = NetworkSpec::autoencoder(4, {3}, Activation::Relu);
+    EXPECT_TRUE(spec.reconstructs());
+    EXPECT_FALSE(NetworkSpec::binary_classifier(4, {3}, Activation::Relu).reconstructs());
+    spec.embeddings.push_back({0, 10, 2});
+    EXPECT_THROW(spec.validate(), std::exception);
+    spec.embeddings.clear();
+    spec.layers.back().units = 3;
+    EXPECT_THROW(spec.validate(), std::exception);
+}
+
+namespace {
+
+// Rows on a 2-d plane inside 6 dimensions (x2..x5 are combinations of x0, x1), and anomalies off it.
+struct PlaneData {
+    std::vector<float> features, labels;
+};
+
+PlaneData plane_data(size_t rows, size_t anomalies, uint64_t seed) {
+    Rng rng(seed);
+    PlaneData d;
+    for (size_t r = 0; r < rows; ++r) {
+        const bool anomaly = r % (rows / anomalies) == 0;
+        const float a = float(rng.normal()), b = float(rng.normal());
+        std::vector<float> row{a, b, a + b, a - b, 0.5f * a, -b};
+        if (anomaly) row[2] += rng.uniform() < 0.5 ? 4.0f : -4.0f;  // off the plane
+        d.features.insert(d.features.end(), row.begin(), row.end());
+        d.labels.push_back(anomaly ? 1.0f : 0.0f);
+    }
+    return d;
+}
+
+TrainOptions autoencoder_options(int epochs, const char* threshold) {
+    TrainOptions options;
+    options.algorithm = "autoencoder";
+    options.hidden = {16, 4, 16};
+    options.epochs = epochs;
+    options.optimizer.learning_rate = 0.01;
+    options.threshold = ThresholdRule::parse(threshold);
+    return options;
+}
+
+}  // namespace
+
+TEST(Autoencoder, TrainsWithoutLabelsAndScoresAnomaliesHigh) {
+    const PlaneData d = plane_data(6000, 60, 21);
+    const TrainOptions options = autoencoder_options(15, "rate:0.01");
+    const Dataset unlabelled{d.features.data(), nullptr, d.labels.size(), 6};
+    const TrainResult r = train(unlabelled, options);
+    EXPECT_FALSE(r.labelled);
+    EXPECT_TRUE(r.spec.reconstructs());
+    ASSERT_GT(r.spec.error_quantiles, 1);
+    ASSERT_EQ(r.parameters.size(), r.spec.stored_floats());
+    const float* table = r.parameters.data() + r.spec.parameter_count();
+    EXPECT_TRUE(valid_error_quantiles(table, r.spec.error_quantiles));
+    EXPECT_LT(r.epochs.back().validation_loss, r.epochs.front().validation_loss);
+    EXPECT_DOUBLE_EQ(r.final_epoch().metrics.threshold, 0.99);  // rate 0.01: the rarest 1 % of training rows
+    // Scored as a trigger scores: the anomalies rank far above the plane's rows.
+    const SpecView view(r.spec, r.parameters.data());
+    ModelView scorer;
+    scorer.kind = ModelView::Kind::Autoencoder;
+    scorer.network = view.view();
+    scorer.error_quantiles = table;
+    scorer.error_quantile_count = r.spec.error_quantiles;
+    std::vector<float> scratch(size_t(model_scratch_floats(scorer))), scores(d.labels.size());
+    size_t flagged = 0, anomalies_flagged = 0;
+    for (size_t i = 0; i < d.labels.size(); ++i) {
+        scores[i] = score_one(scorer, d.features.data() + i * 6, scratch.data());
+        ASSERT_GE(scores[i], 0.0f);
+        ASSERT_LE(scores[i], 1.0f);
+        flagged += scores[i] >= 0.99f;
+        anomalies_flagged += scores[i] >= 0.99f && d.labels[i] > 0.5f;
+    }
+    EXPECT_GT(average_precision(scores.data(), d.labels.data(), scores.size()), 0.9);
+    EXPECT_NEAR(double(flagged) / double(scores.size()), 0.01, 0.005);
+    EXPECT_GT(anomalies_flagged, 50u);
+    // The batch path scores the same.
+    std::vector<float> batch(d.labels.size()), batch_scratch(model_batch_scratch_floats(scorer, 64));
+    for (size_t start = 0; start < d.labels.size(); start += 64) {
+        const int n = int(std::min<size_t>(64, d.labels.size() - start));
+        score_batch(scorer, d.features.data() + start * 6, n, batch.data() + start, batch_scratch.data());
+    }
+    EXPECT_EQ(batch, scores);
+}
+
+TEST(Autoencoder, LabelsOnlyMeasureIt) {
+    const PlaneData d = plane_data(4000, 40, 22);
+    TrainOptions options = autoencoder_options(10, "rate:0.02");
+    const Dataset unlabelled{d.features.data(), nullptr, d.labels.size(), 6};
+    const Dataset labelled{d.features.data(), d.labels.data(), d.labels.size(), 6};
+    const TrainResult blind = train(unlabelled, options);
+    const TrainResult measured = train(labelled, options);
+    EXPECT_TRUE(measured.labelled);
+    EXPECT_EQ(blind.parameters, measured.parameters);       // the labels do not change the model
+    EXPECT_GT(measured.final_epoch().metrics.pr_auc, 0.3);  // 8 anomalies among 800 validation rows: chance is 0.01
+    // Without labels, a rule that needs them is refused; with them, it is applied to the scores.
+    options.threshold = ThresholdRule::parse("f1");
+    EXPECT_THROW(train(unlabelled, options), Error);
+    const TrainResult f1 = train(labelled, options);
+    EXPECT_GT(f1.final_epoch().metrics.threshold, 0.5);
+    options.algorithm = "mlp";
+    EXPECT_THROW(train(unlabelled, options), Error);
+}
