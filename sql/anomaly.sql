@@ -51,10 +51,12 @@ SELECT rows FROM dendrite.evaluate('an_ae', 'SELECT * FROM an_tx');
 CREATE TABLE an_live (LIKE an_tx);
 ALTER TABLE an_live ADD COLUMN anomaly float8, ADD COLUMN unusual boolean;
 CREATE TRIGGER an_guard BEFORE INSERT ON an_live FOR EACH ROW
-    EXECUTE FUNCTION dendrite.guard('an_ae', 'flag,log', 'default', 'anomaly, unusual');
+    EXECUTE FUNCTION dendrite.guard('an_ae', 'flag,log,reasons', 'default', 'anomaly, unusual');
 INSERT INTO an_live SELECT *, NULL, NULL FROM an_tx ORDER BY transaction_id LIMIT 2000;
 SELECT count(*) AS rows, count(*) FILTER (WHERE unusual = (anomaly >= 0.99)) AS consistent,
-       (SELECT count(*) FROM dendrite.predictions p WHERE p.table_name = 'public.an_live') AS logged
+       (SELECT count(*) FROM dendrite.predictions p WHERE p.table_name = 'public.an_live') AS logged,
+       (SELECT count(*) FILTER (WHERE p.decision = 'flag') = count(*) FILTER (WHERE p.reasons IS NOT NULL)
+          FROM dendrite.predictions p WHERE p.table_name = 'public.an_live') AS flagged_rows_have_reasons
   FROM an_live;
 SELECT count(*) AS differ_from_score_query
   FROM an_live l JOIN dendrite.score_query('an_ae', 'SELECT * FROM an_tx', key => 'transaction_id') q
@@ -69,6 +71,11 @@ INSERT INTO an_live SELECT t.*, NULL, NULL FROM an_tx t
 \set VERBOSITY default
 DROP TRIGGER an_reject ON an_live;
 
+-- The report says what the score and the threshold mean.
+SELECT position('flags about 1.00 % of rows like them' in r) > 0 AS threshold_explained,
+       position('trained without labels' in r) > 0 AS says_no_labels
+  FROM dendrite.report('an_ae') r;
+
 -- Retraining reuses the stored settings, without a label; export and import carry the table of errors.
 SELECT champion_version, challenger_version FROM dendrite.retrain('an_ae', promote => 'manual');
 SELECT v.label_column IS NULL AS no_label, v.configuration->'error_quantiles' AS error_quantiles
@@ -79,9 +86,19 @@ SELECT count(*) AS differ_after_import
   FROM (SELECT dendrite.score('an_ae', t, 2) AS a, dendrite.score('an_ae_copy', t, 1) AS b FROM an_tx t LIMIT 500) s
  WHERE a <> b;
 
+-- Why a row is unusual: each input's term of the reconstruction error (the terms of every input add up to the
+-- error; the score is that error's place among the training rows'). The most unusual row's top reasons, and
+-- which inputs matter over many rows.
+SELECT count(*) AS reasons, bool_and(e.contribution > 0) AS positive,
+       bool_and(e.feature IN ('amount', 'online', 'country', 'merchant_category')) AS named_as_columns
+  FROM (SELECT t FROM an_tx t JOIN dendrite.score_query('an_ae', 'SELECT * FROM an_tx', key => 'transaction_id') q
+          ON q.key = t.transaction_id::text ORDER BY q.score DESC, t.transaction_id LIMIT 1) r,
+       dendrite.explain('an_ae', r.t, 2) e;
+SELECT count(*) AS inputs, bool_and(mean_abs_contribution >= 0) AS non_negative, min(rows) AS rows
+  FROM dendrite.feature_importance('an_ae', 'SELECT * FROM an_tx WHERE transaction_id % 10 = 0');
+
 -- What an autoencoder does not do (yet), and bad input.
 \set VERBOSITY terse
-SELECT * FROM dendrite.explain('an_ae', (SELECT t FROM an_tx t LIMIT 1));
 \set VERBOSITY default
 SELECT dendrite.train('an_bad', :'ae_query', NULL);
 \set VERBOSITY terse

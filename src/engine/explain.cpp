@@ -888,6 +888,9 @@ size_t mean_abs_contributions(const ModelView& model, const float* baseline, con
         const float* row = x + size_t(rows[k * rows.size() / used]) * size_t(n_features);
         if (model.kind == ModelView::Kind::Trees) {
             tree_shap(model.trees, row, phi.data(), scratch);
+        } else if (model.kind == ModelView::Kind::Autoencoder) {
+            std::vector<float> network_scratch(size_t(scratch_floats(model.network)));
+            reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
         } else {
             double gap = 0;
             integrated_gradients_to(model.network, row, baseline, 1e-3, 4096, phi.data(), &gap);

@@ -480,6 +480,14 @@ float reconstruction_error_one(const NetworkView& view, const float* x, float* s
     return reconstruction_error_row(view, x, scratch);
 }
 
+void reconstruction_error_terms(const NetworkView& view, const float* x, float* scratch, double* terms) noexcept {
+    const float* outputs = output_logits<1>(view, x, 1, scratch);
+    for (int i = 0; i < view.inputs; ++i) {
+        const float d = outputs[i] - x[i];
+        terms[i] = double(d * d) / double(view.inputs);
+    }
+}
+
 void reconstruction_errors(const NetworkView& view, const float* x, int n, float* errors, float* scratch) {
     if (scores_rows_one_at_a_time(view)) {
         for (int i = 0; i < n; ++i)

@@ -127,7 +127,10 @@ private:
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
 // An autoencoder's reconstruction error of one row: the mean over its inputs of (output - input)^2.
 float reconstruction_error_one(const NetworkView& view, const float* x, float* scratch) noexcept;
-// The same for n rows (x: inputs x n), with forward_batch's scratch and its choice between one row at a time
+// The same error input by input: terms[i] = (output_i - x_i)^2 / inputs, which add up to it (an autoencoder's
+// explanation: the inputs it could not reconstruct). scratch as forward_one's.
+void reconstruction_error_terms(const NetworkView& view, const float* x, float* scratch, double* terms) noexcept;
+// The error for n rows (x: inputs x n), with forward_batch's scratch and its choice between one row at a time
 // and matrix products. May throw std::bad_alloc.
 void reconstruction_errors(const NetworkView& view, const float* x, int n, float* errors, float* scratch);
 int scratch_floats(const NetworkView& view) noexcept;

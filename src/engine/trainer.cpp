@@ -575,6 +575,9 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
         std::vector<float> training_errors(split.training.size());
         reconstruction_errors_of(kept.data(), split.training, training_errors.data(), nullptr);
         const std::vector<float> table = error_quantiles(std::move(training_errors), kStoredErrorQuantiles);
+        if (!valid_error_quantiles(table.data(), kStoredErrorQuantiles))
+            fail(ErrorKind::Data, "training diverged: some training rows' reconstruction errors are not finite", {},
+                 "Lower the learning_rate, or clip gradients with clip_norm.");
         result.spec.error_quantiles = kStoredErrorQuantiles;
         result.parameters.insert(result.parameters.end(), table.begin(), table.end());
         for (size_t j = 0; j < kept_scores.size(); ++j)

@@ -128,8 +128,7 @@ constexpr int kMaxSteps = 4096;
 }  // namespace
 
 const char* unexplainable(const CachedVersion* version) {
-    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder)
-        return "an autoencoder's anomaly score has no reason codes yet";
+    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) return nullptr;  // needs no baseline
     if (version->scorer.kind == engine::ModelView::Kind::Trees)
         return version->scorer.trees.cover
                    ? nullptr
@@ -143,7 +142,18 @@ namespace {
 
 // The contributions of features x to the version's logit: view.inputs (= n_features) + 2 doubles, TreeSHAP
 // for trees, integrated gradients from the training means for a network. The version must be explainable.
+// An autoencoder's are its reconstruction error's terms, input by input (they add up to the error, whose place
+// among the training rows' is the score).
 void contributions(const CachedVersion* version, const float* x, double* phi) {
+    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) {
+        float* scratch = static_cast<float*>(palloc(sizeof(float) * version->scratch_floats));
+        engine_call([&] { engine::reconstruction_error_terms(version->scorer.network, x, scratch, phi); });
+        pfree(scratch);
+        phi[version->n_features] = 0;
+        phi[version->n_features + 1] = 0;
+        for (int i = 0; i < version->n_features; ++i) phi[version->n_features + 1] += phi[i];
+        return;
+    }
     if (version->scorer.kind == engine::ModelView::Kind::Trees) {
         engine::TreeShapScratch* scratch = tables_for(version);
         engine_call([&] { engine::tree_shap(version->scorer.trees, x, phi, *scratch); });
@@ -161,10 +171,7 @@ void require_explainable(const CachedVersion* version, const char* model) {
     if (const char* why = unexplainable(version))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("version %d of model \"%s\" cannot be explained: %s", version->version, model, why),
-                        version->scorer.kind == engine::ModelView::Kind::Autoencoder
-                            ? errhint("Its score is the share of training rows it reconstructed better; "
-                                      "dendrite.features shows the inputs it saw.")
-                            : errhint("Retrain the model.")));
+                        errhint("Retrain the model.")));
 }
 
 }  // namespace

@@ -2039,7 +2039,12 @@ BEGIN
       FROM (SELECT *, max(mean_abs_contribution) OVER () AS top FROM dendrite.validation_importance
              WHERE version_id = v.version_id) i;
     -- How the evaluation rows were chosen, and what the stored threshold means a day.
-    chosen := CASE WHEN metrics->>'evaluated_on' = 'training' THEN 'the training rows (no validation rows of both classes)'
+    chosen := CASE WHEN v.algorithm = 'autoencoder' AND metrics->>'evaluated_on' = 'training' THEN 'the training rows (no validation rows)'
+                   WHEN v.algorithm = 'autoencoder' AND v.hyperparameters->>'split_column' IS NULL
+                   THEN format('a random %s %% of the rows (seed %s; an autoencoder''s split ignores labels)',
+                               round(100 * coalesce((v.hyperparameters->>'validation_fraction')::numeric, 0.2), 1),
+                               dendrite.internal_html(v.hyperparameters->>'seed'))
+                   WHEN metrics->>'evaluated_on' = 'training' THEN 'the training rows (no validation rows of both classes)'
                    WHEN v.hyperparameters->>'split_column' IS NOT NULL
                    THEN format('the last %s %% of the rows by %s (a split in time)',
                                round(100 * (v.hyperparameters->>'validation_fraction')::numeric, 1),
@@ -2091,6 +2096,14 @@ BEGIN
                    round((metrics->>'recall_at_precision_90')::numeric, 4), round((metrics->>'precision')::numeric, 4),
                    round((metrics->>'recall')::numeric, 4), round((metrics->>'f1')::numeric, 4), round(v.threshold::numeric, 4))
          || format('<p>Metrics are measured on %s.</p>', chosen)
+         || CASE WHEN v.algorithm = 'autoencoder'
+                 THEN format('<p>An autoencoder: its score is the share of the training rows it reconstructed better than '
+                             'this row, so the threshold %s flags about %s %% of rows like them.%s</p>',
+                             round(v.threshold::numeric, 4), round(100 * (1 - v.threshold)::numeric, 2),
+                             CASE WHEN metrics->>'labelled' = 'false'
+                                  THEN ' It was trained without labels: only its losses and threshold are measured.'
+                                  ELSE '' END)
+                 ELSE '' END
          || format('<h2>Confusion matrix</h2><p>At threshold %s, on the %s rows.</p>', round(v.threshold::numeric, 4),
                    dendrite.internal_html(metrics->>'evaluated_on'))
          || '<table class="confusion"><tr><th></th><th>flagged</th><th>passed</th></tr>'

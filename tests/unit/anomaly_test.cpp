@@ -148,6 +148,15 @@ TEST(Autoencoder, ScoringPathsComputeTheTrainingPassError) {
             std::vector<float> one(size_t(scratch_floats(view.view())));
             EXPECT_NEAR(reconstruction_error_one(view.view(), x.col(j).data(), one.data()), expected,
                         1e-4 * (1 + expected));
+            // explain's terms, one per input, add up to the error.
+            std::vector<double> terms(inputs);
+            reconstruction_error_terms(view.view(), x.col(j).data(), one.data(), terms.data());
+            double sum = 0;
+            for (double t : terms) {
+                EXPECT_GE(t, 0.0);
+                sum += t;
+            }
+            EXPECT_NEAR(sum, reconstruction_error_one(view.view(), x.col(j).data(), one.data()), 1e-5 * (1 + sum));
         }
     }
 }
