@@ -296,8 +296,6 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
         fail(ErrorKind::InvalidParameter,
              "threshold \"" + options.threshold.text() + "\" needs labels, and the autoencoder has none", {},
              "Use threshold => 'rate:0.01' (flag the rarest 1 % of rows like the training rows) or a fixed score.");
-    if (reconstructs && options.device)
-        fail(ErrorKind::InvalidParameter, "an autoencoder trains on the CPU", {}, "Use device => 'cpu' or 'auto'.");
     // An autoencoder's scores are quantiles of its training rows' errors: a rate is a fixed threshold there.
     const ThresholdRule score_rule = reconstructs && options.threshold.kind == ThresholdRule::Kind::Rate
                                          ? ThresholdRule{ThresholdRule::Kind::Fixed, 1.0 - options.threshold.value}
@@ -506,8 +504,13 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
             std::fill(chunk_losses.begin(), chunk_losses.end(), 0.0);
             if (!chunk_losses.empty())
                 chunk_losses[0] = error_sum / double(std::max<size_t>(1, evaluation_rows.size()));
-        } else if (device && averaged_window == 1) {  // the averaged model is evaluated on the host
+        } else if (device) {
+            // The averaged model is evaluated on the device too: its mean goes up for the forward passes, and
+            // the epoch's own parameters (fetched above) come back for the next steps; the optimizer's state
+            // stays where it is.
+            if (averaged_window > 1) device->set_parameters(averaged_parameters);
             device->predict_logits(evaluation_rows, evaluation_logits.data());
+            if (averaged_window > 1) device->set_parameters(network.parameters());
             std::vector<float> weights(evaluation_rows.size());
             for (size_t j = 0; j < weights.size(); ++j)
                 weights[j] = evaluation_labels[j] > 0.5f ? positive_weight : negative_weight;

@@ -72,7 +72,7 @@ void expect_parity(const Data& d, TrainOptions options, const dendrite_device_ap
 }
 
 // The configurations every parity test runs: each optimizer, activation and loss, clipping, a schedule,
-// a last batch shorter than the others, logistic regression, early stopping.
+// a last batch shorter than the others, logistic regression, early stopping, weight averaging.
 std::vector<TrainOptions> parity_configurations() {
     std::vector<TrainOptions> all;
     TrainOptions base;
@@ -119,6 +119,13 @@ std::vector<TrainOptions> parity_configurations() {
     early.patience = 2;
     early.optimizer.learning_rate = 0.05;
     all.push_back(early);
+    TrainOptions averaged = base;  // weight averaging: each epoch's mean is evaluated on the device
+    averaged.epochs = 4;
+    averaged.average_epochs = 3;
+    all.push_back(averaged);
+    TrainOptions averaged_early = early;  // and early stopping on the means
+    averaged_early.average_epochs = 2;
+    all.push_back(averaged_early);
     return all;
 }
 
@@ -221,6 +228,9 @@ TEST(DeviceHost, WhatTheGpuDoesNotTrainIsRefused) {
     TrainOptions embedded;
     embedded.index_features = {{1, 5}};
     EXPECT_NE(refused(embedded).find("embeddings"), std::string::npos);
+    TrainOptions autoencoder;
+    autoencoder.algorithm = "autoencoder";
+    EXPECT_EQ(refused(autoencoder), "an autoencoder trains on the CPU (its GPU kernels are not written)");
     EXPECT_EQ(device_unsupported_reason(TrainOptions{}), "");
 }
 
