@@ -73,7 +73,8 @@ DROP TRIGGER an_reject ON an_live;
 
 -- The report says what the score and the threshold mean.
 SELECT position('flags about 1.00 % of rows like them' in r) > 0 AS threshold_explained,
-       position('trained without labels' in r) > 0 AS says_no_labels
+       position('trained without labels' in r) > 0 AS says_no_labels,
+       position('No curves: it was trained without labels' in r) > 0 AS no_empty_curves
   FROM dendrite.report('an_ae') r;
 
 -- Retraining reuses the stored settings, without a label; export and import carry the table of errors.

@@ -498,7 +498,9 @@ BEGIN
          || format('<tr><th>fraud</th><td>%s (TP)</td><td>%s (FN)</td></tr><tr><th>legitimate</th><td>%s (FP)</td><td>%s (TN)</td></tr></table>',
                    metrics->>'tp', metrics->>'fn', metrics->>'fp', metrics->>'tn')
          || '<h2>Curves</h2><div class="charts">'
-         || CASE WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0 (or imported from such a version).</p>'
+         || CASE WHEN metrics->>'labelled' = 'false'
+                 THEN '<p class="empty">No curves: it was trained without labels (dendrite.evaluate with a label measures it).</p>'
+                 WHEN curve IS NULL THEN '<p class="empty">No curves: this version was trained before dendrite 0.4.0 (or imported from such a version).</p>'
             ELSE dendrite.internal_svg_chart('Precision-recall', 'recall', 'precision', curve.recall::float8[],
                                              curve.precision::float8[], format('PR-AUC %s', round((metrics->>'pr_auc')::numeric, 4)),
                                              x_min => 0, x_max => 1, y_min => 0, y_max => 1)
