@@ -883,13 +883,14 @@ size_t mean_abs_contributions(const ModelView& model, const float* baseline, con
     std::vector<double> phi(size_t(n_features) + 2);
     std::vector<double> folded(static_cast<size_t>(groups));
     TreeShapScratch scratch;
+    std::vector<float> network_scratch(
+        model.kind == ModelView::Kind::Autoencoder ? size_t(scratch_floats(model.network)) : 0);
     for (size_t k = 0; k < used; ++k) {
         if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
         const float* row = x + size_t(rows[k * rows.size() / used]) * size_t(n_features);
         if (model.kind == ModelView::Kind::Trees) {
             tree_shap(model.trees, row, phi.data(), scratch);
         } else if (model.kind == ModelView::Kind::Autoencoder) {
-            std::vector<float> network_scratch(size_t(scratch_floats(model.network)));
             reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
         } else {
             double gap = 0;

@@ -438,15 +438,15 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
                 shard.labels.resize(rows);
                 shard.weights.resize(rows);
                 gather(data, epoch_rows.data() + offset + first, rows, shard.x, shard.labels.data());
-                for (size_t j = 0; j < rows; ++j)
-                    shard.weights[j] = shard.labels[j] > 0.5f ? positive_weight : negative_weight;
                 Rng dropout_rng(mix(options.seed, kDropoutStream, uint64_t(step), uint64_t(s)));
-                if (reconstructs) {
+                if (reconstructs) {  // no labels, no class weights
                     shard.pass.forward(spec, parameters, shard.x, dropout, dropout > 0 ? &dropout_rng : nullptr);
                     shard.loss = reconstruction_loss(shard.pass.outputs(), shard.x, &shard.doutputs, double(count));
                     shard.pass.backward_outputs(spec, parameters, shard.doutputs, shard.gradient.data());
                     return;
                 }
+                for (size_t j = 0; j < rows; ++j)
+                    shard.weights[j] = shard.labels[j] > 0.5f ? positive_weight : negative_weight;
                 const RowVector& logits =
                     shard.pass.forward(spec, parameters, shard.x, dropout, dropout > 0 ? &dropout_rng : nullptr);
                 shard.loss = loss_with_logits(options.loss, logits, shard.labels.data(), shard.weights.data(),

@@ -14,6 +14,18 @@ using namespace dendrite::engine;
 
 using namespace dendrite::engine::testing;
 
+// The average precision of the kept parameters on the validation rows the options split off (3 features).
+double validation_average_precision(const Data& d, const TrainOptions& options, const TrainResult& r) {
+    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
+    std::vector<float> rows, labels, scores(split.validation.size());
+    for (uint32_t i : split.validation) {
+        rows.insert(rows.end(), d.features.begin() + i * 3, d.features.begin() + i * 3 + 3);
+        labels.push_back(d.labels[i]);
+    }
+    predict(r.spec, r.parameters.data(), rows.data(), split.validation.size(), scores.data());
+    return average_precision(scores.data(), labels.data(), scores.size());
+}
+
 TEST(Trainer, MlpLearnsASeparableProblem) {
     const Data d = make_data(4000, 1);
     TrainOptions options;
@@ -137,14 +149,7 @@ TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
         EXPECT_EQ(int(r.epochs.size()), best_epoch + options.patience);
     }
     // The parameters returned are the best epoch's: scoring the validation rows with them gives its PR-AUC.
-    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
-    std::vector<float> rows, labels, scores(split.validation.size());
-    for (uint32_t i : split.validation) {
-        rows.insert(rows.end(), d.features.begin() + i * 3, d.features.begin() + i * 3 + 3);
-        labels.push_back(d.labels[i]);
-    }
-    predict(r.spec, r.parameters.data(), rows.data(), split.validation.size(), scores.data());
-    EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), best, 1e-6);
+    EXPECT_NEAR(validation_average_precision(d, options, r), best, 1e-6);
 }
 
 // average_epochs N keeps the mean of the last N epochs' parameters. With a constant learning rate an epoch's
@@ -169,15 +174,7 @@ TEST(Trainer, WeightAveragingKeepsTheMeanOfTheLastEpochs) {
     }
     EXPECT_NE(averaged.parameters, epoch_parameters[2]);
     // The kept epoch's metrics are the averaged model's: scoring the validation rows with it gives its PR-AUC.
-    const Split split = split_rows(d.view(), options.validation_fraction, options.seed);
-    std::vector<float> rows, labels, scores(split.validation.size());
-    for (uint32_t i : split.validation) {
-        rows.insert(rows.end(), d.features.begin() + i * 3, d.features.begin() + i * 3 + 3);
-        labels.push_back(d.labels[i]);
-    }
-    predict(averaged.spec, averaged.parameters.data(), rows.data(), split.validation.size(), scores.data());
-    EXPECT_NEAR(average_precision(scores.data(), labels.data(), scores.size()), averaged.final_epoch().metrics.pr_auc,
-                1e-6);
+    EXPECT_NEAR(validation_average_precision(d, options, averaged), averaged.final_epoch().metrics.pr_auc, 1e-6);
     // Averaging more epochs than ran averages all of them; 0 (the default) averages the last half, or
     // nothing with early stopping; a negative count is an error.
     options.epochs = 2;
