@@ -1,11 +1,15 @@
-#include "pg/catalog.hpp"
+// boundary.hpp first: it includes engine headers, which must come before postgres.h.
+#include "pg/boundary.hpp"
 
+#include "pg/catalog.hpp"
 #include "pg/privileges.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -27,6 +31,16 @@ bool catalog_has_column(const char* table, const char* column) {
 }
 
 LocalTransactionId current_local_transaction() { return MyProc->lxid; }  // vxid.lxid from PostgreSQL 17
+
+void refuse_on_replica_catalog(const char* action) {
+    if (catalog_role != int(CatalogRole::Replica)) return;
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("cannot %s: dendrite's catalog in this database is a replica", action),
+             errdetail("dendrite.catalog is 'replica': models, featurizers and deployments arrive by logical "
+                       "replication from the coordinator, whose ids they keep."),
+             errhint("Train, deploy, roll back and import on the coordinator; every shard serves what it deploys.")));
+}
 
 Oid extension_owner_id() { return extension_owner(); }
 
@@ -105,3 +119,15 @@ void execute_plan_as_owner(SPIPlanPtr plan, Datum* values, const char* nulls) {
 }
 
 }  // namespace dendrite::pg
+
+// BEFORE ... FOR EACH STATEMENT on every table of the catalog publication. It fires for sessions only: a
+// logical replication worker applies changes with session_replication_role = replica, which skips it.
+DENDRITE_FUNCTION(dendrite_refuse_replica_catalog_write) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("dendrite.refuse_replica_catalog_write must be called as a trigger")));
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
+    dendrite::pg::refuse_on_replica_catalog(
+        psprintf("write to dendrite.%s", RelationGetRelationName(trigger->tg_relation)));
+    return PointerGetDatum(nullptr);
+}

@@ -74,6 +74,11 @@ bool catalog_has_table(const char* name);
 // The same for a column of one of its tables (checked once per transaction and column).
 bool catalog_has_column(const char* table, const char* column);
 
+// Raises 55000 when dendrite.catalog = replica (this database's models arrive by logical replication):
+// action says what was refused ("train", ...). The statement trigger refuse_replica_catalog_write on every
+// replicated table refuses the rest; long operations call this first, before any row is read.
+void refuse_on_replica_catalog(const char* action);
+
 void connect_spi();
 void finish_spi();
 

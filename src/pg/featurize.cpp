@@ -381,6 +381,7 @@ void emit_features(void* context, const float* features, TupleTableSlot* slot) {
 }  // namespace
 
 DENDRITE_FUNCTION(dendrite_create_featurizer) {
+    refuse_on_replica_catalog("create a featurizer");
     char* name = required_text_argument(fcinfo, 0, "name");
     char* query = required_text_argument(fcinfo, 1, "query");
     char* columns = jsonb_argument(fcinfo, 2);

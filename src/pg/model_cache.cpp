@@ -178,8 +178,9 @@ void pin_version(const CachedVersion* version, MemoryContext holder) { pin_entry
 
 }  // namespace dendrite::pg
 
-// The statement trigger on dendrite.models, model_versions and deployments: every backend forgets which
-// versions serve its models (at commit for other backends, at the next command for this one).
+// The statement trigger on dendrite.models, model_versions and deployments (and on a shard the row trigger
+// that the logical replication worker fires): every backend forgets which versions serve its models (at
+// commit for other backends, at the next command for this one).
 DENDRITE_FUNCTION(dendrite_catalog_changed) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

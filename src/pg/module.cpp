@@ -22,6 +22,7 @@ int fault_injection = int(Fault::None);
 int default_device = int(DefaultDevice::Auto);
 int gpu_memory_mb = 8 * 1024;  // an H100 has 80 GB; a few trainings at once, and the rest for others
 char* cuda_library = nullptr;
+int catalog_role = int(CatalogRole::Primary);
 }  // namespace dendrite::pg
 
 namespace {
@@ -33,6 +34,9 @@ const struct config_enum_entry device_options[] = {{"auto", int(dendrite::pg::De
                                                    {"cpu", int(dendrite::pg::DefaultDevice::Cpu), false},
                                                    {"cuda", int(dendrite::pg::DefaultDevice::Cuda), false},
                                                    {nullptr, 0, false}};
+const struct config_enum_entry catalog_options[] = {{"primary", int(dendrite::pg::CatalogRole::Primary), false},
+                                                    {"replica", int(dendrite::pg::CatalogRole::Replica), false},
+                                                    {nullptr, 0, false}};
 }  // namespace
 
 void _PG_init(void) {
@@ -58,6 +62,13 @@ void _PG_init(void) {
     DefineCustomStringVariable("dendrite.cuda_library", "The CUDA plugin dendrite opens on first GPU use.", nullptr,
                                &dendrite::pg::cuda_library, "$libdir/dendrite_cuda.so", PGC_SUSET, 0, nullptr, nullptr,
                                nullptr);
+    DefineCustomEnumVariable("dendrite.catalog",
+                             "primary: models are trained and deployed here; replica: they arrive by logical "
+                             "replication.",
+                             "On a shard subscribed to the coordinator's catalog publication, replica refuses "
+                             "train, deploy, import and every other write to the replicated catalog (55000).",
+                             &dendrite::pg::catalog_role, int(dendrite::pg::CatalogRole::Primary), catalog_options,
+                             PGC_SUSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("dendrite");
 #ifdef M_MMAP_THRESHOLD
     // A fixed mmap threshold for the backends that load dendrite. Training allocates and frees large

@@ -176,6 +176,7 @@ DENDRITE_FUNCTION(dendrite_as_extension_owner) { return call_as_extension_owner(
 // version, with every check of its rows (model_cache.hpp): a document with wrong shapes, counts, indices or
 // statistics is an error (XX001) and the import's transaction keeps nothing of it.
 DENDRITE_FUNCTION(dendrite_import_model) {
+    refuse_on_replica_catalog("import a model");
     const Datum result = call_as_extension_owner(fcinfo, nullptr);
     if (fcinfo->isnull) return result;
     MemoryContext outer = CurrentMemoryContext;

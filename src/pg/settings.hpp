@@ -22,4 +22,10 @@ extern int gpu_memory_mb;
 // dendrite.cuda_library (superuser only): the CUDA plugin dendrite.so opens on first GPU use.
 extern char* cuda_library;
 
+// dendrite.catalog (superuser only): 'primary' (models are trained and deployed in this database) or 'replica'
+// (a shard whose catalog arrives by logical replication from the coordinator: a session's write to a
+// replicated catalog table is refused with 55000, so ids never collide with the coordinator's).
+enum class CatalogRole { Primary, Replica };
+extern int catalog_role;
+
 }  // namespace dendrite::pg

@@ -436,6 +436,7 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
 using namespace dendrite::pg;
 
 DENDRITE_FUNCTION(dendrite_train) {
+    refuse_on_replica_catalog("train");  // before any row is read
     TrainArguments arguments = read_arguments(fcinfo);
     if (device_is_required(arguments.device)) require_gpu();  // before reading rows
     MemoryContext function_context = CurrentMemoryContext;

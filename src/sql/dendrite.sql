@@ -2230,6 +2230,163 @@ CREATE TRIGGER forget_predictions AFTER DELETE ON dendrite.model_versions
     REFERENCING OLD TABLE AS deleted_versions FOR EACH STATEMENT EXECUTE FUNCTION dendrite.internal_forget_predictions();
 
 --------------------------------------------------------------------------------------------------------
+-- Scale-out (docs/scaleout.md): the coordinator publishes the catalog; each shard subscribes to it
+--------------------------------------------------------------------------------------------------------
+-- The tables a shard receives by logical replication: what defines, versions and deploys models. Not
+-- predictions or outcomes: each shard logs and labels the decisions of its own rows.
+CREATE FUNCTION dendrite.replicated_tables() RETURNS regclass[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN ARRAY['dendrite.models', 'dendrite.featurizers', 'dendrite.feature_columns', 'dendrite.feature_categories',
+             'dendrite.feature_history', 'dendrite.model_versions', 'dendrite.parameters', 'dendrite.epochs',
+             'dendrite.deployments', 'dendrite.trees', 'dendrite.validation_curves',
+             'dendrite.validation_importance', 'dendrite.feature_baselines', 'dendrite.retrainings',
+             'dendrite.tuning_trials']::regclass[];
+COMMENT ON FUNCTION dendrite.replicated_tables IS 'the catalog tables a shard receives from the coordinator by logical replication (dendrite.create_catalog_publication publishes them)';
+
+CREATE FUNCTION dendrite.create_catalog_publication(publication name DEFAULT 'dendrite_catalog') RETURNS name
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.current_setting('wal_level') <> 'logical' THEN
+        RAISE EXCEPTION 'the catalog cannot be published: wal_level is %', pg_catalog.current_setting('wal_level')
+            USING ERRCODE = '55000', HINT = 'Set wal_level = logical in postgresql.conf and restart the server.';
+    END IF;
+    EXECUTE pg_catalog.format('CREATE PUBLICATION %I FOR TABLE %s', publication,
+        (SELECT pg_catalog.string_agg(t::text, ', ') FROM pg_catalog.unnest(dendrite.replicated_tables()) t));
+    RETURN publication;
+END
+$$;
+COMMENT ON FUNCTION dendrite.create_catalog_publication IS 'on the coordinator: publishes dendrite''s catalog for the shards to subscribe to (run as the extension''s owner)';
+
+-- On a shard (dendrite.catalog = replica) a session's write to a replicated table is refused; the logical
+-- replication worker's are not (it runs with session_replication_role = replica, which skips these triggers).
+CREATE FUNCTION dendrite.refuse_replica_catalog_write() RETURNS trigger
+AS 'MODULE_PATHNAME', 'dendrite_refuse_replica_catalog_write'
+LANGUAGE C;
+COMMENT ON FUNCTION dendrite.refuse_replica_catalog_write IS 'internal: refuses a write to a replicated catalog table where dendrite.catalog = replica';
+
+DO $replica$
+DECLARE
+    replicated regclass;
+BEGIN
+    FOREACH replicated IN ARRAY dendrite.replicated_tables() LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER refuse_replica_catalog_write BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE '
+                                  'ON %s FOR EACH STATEMENT EXECUTE FUNCTION dendrite.refuse_replica_catalog_write()',
+                                  replicated);
+    END LOOP;
+END
+$replica$;
+
+-- Statement triggers do not fire for replicated changes: on a shard, these row triggers (fired by the
+-- replication worker only) tell its backends to forget which versions serve, as serving_versions_changed does.
+CREATE TRIGGER serving_versions_replicated AFTER INSERT OR UPDATE OR DELETE ON dendrite.models
+    FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed();
+ALTER TABLE dendrite.models ENABLE REPLICA TRIGGER serving_versions_replicated;
+
+CREATE TRIGGER serving_versions_replicated AFTER INSERT OR UPDATE OR DELETE ON dendrite.model_versions
+    FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed();
+ALTER TABLE dendrite.model_versions ENABLE REPLICA TRIGGER serving_versions_replicated;
+
+CREATE TRIGGER serving_versions_replicated AFTER INSERT OR UPDATE OR DELETE ON dendrite.deployments
+    FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed();
+ALTER TABLE dendrite.deployments ENABLE REPLICA TRIGGER serving_versions_replicated;
+
+-- What serves on this server, per model; the coordinator's cluster_status reads it on every shard through
+-- postgres_fdw. replicated_lsn: how far this server's catalog subscriptions have received the publisher's WAL.
+CREATE VIEW dendrite.serving_versions AS
+SELECT m.name AS model, s.version, s.version_id, s.deployed,
+       coalesce(pg_catalog.current_setting('dendrite.catalog', true), 'primary') AS catalog,
+       (SELECT pg_catalog.max(st.latest_end_lsn) FROM pg_catalog.pg_stat_subscription st
+          JOIN pg_catalog.pg_subscription sub ON sub.oid = st.subid
+         WHERE sub.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))
+           AS replicated_lsn
+  FROM dendrite.models m, LATERAL dendrite.serving_version(m.name) s;
+COMMENT ON VIEW dendrite.serving_versions IS 'per model: the version that serves it on this server, whether this server''s catalog is a replica, and how far its catalog subscription has received';
+
+-- On the coordinator: per postgres_fdw server (a shard), what serves the model there, read through a
+-- temporary foreign table on its dendrite.serving_versions (dropped again); a shard that cannot answer
+-- gets its error.
+CREATE FUNCTION dendrite.cluster_status(model text)
+RETURNS TABLE (server name, serving_version int, version_id bigint, current boolean, catalog text,
+               replicated_lsn pg_lsn, lag_bytes numeric, error text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    local_version_id bigint := (SELECT s.version_id FROM dendrite.serving_version(model) s);
+    shard record;
+    remote text;
+BEGIN
+    FOR shard IN SELECT srv.srvname FROM pg_foreign_server srv JOIN pg_foreign_data_wrapper w ON w.oid = srv.srvfdw
+                  WHERE w.fdwname = 'postgres_fdw' ORDER BY srv.srvname LOOP
+        server := shard.srvname;
+        serving_version := NULL; version_id := NULL; current := NULL; catalog := NULL;
+        replicated_lsn := NULL; lag_bytes := NULL; error := NULL;
+        remote := 'dendrite_serving_versions_' || md5(shard.srvname);
+        BEGIN
+            EXECUTE format('CREATE FOREIGN TABLE pg_temp.%I (model text, version int, version_id bigint, catalog text,'
+                           ' replicated_lsn pg_lsn) SERVER %I OPTIONS (schema_name ''dendrite'', table_name ''serving_versions'')',
+                           remote, shard.srvname);
+            EXECUTE format('SELECT version, version_id, catalog, replicated_lsn FROM pg_temp.%I WHERE model = $1', remote)
+               INTO serving_version, version_id, catalog, replicated_lsn USING model;
+            -- Dropped at once: a table left behind would hold up DROP SERVER.
+            EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', remote);
+            IF version_id IS NULL THEN
+                error := format('model "%s" does not exist there', model);
+            END IF;
+            current := version_id IS NOT DISTINCT FROM local_version_id AND version_id IS NOT NULL;
+            IF replicated_lsn IS NOT NULL AND NOT pg_is_in_recovery() THEN
+                lag_bytes := greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), replicated_lsn), 0);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            error := SQLERRM;
+            current := false;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION dendrite.cluster_status IS 'on the coordinator: per postgres_fdw server, the version serving the model there and whether it is the coordinator''s, with its catalog replication state';
+
+-- For deploy scripts: waits until every shard serves the coordinator's version of the model. A procedure,
+-- CALLed outside a transaction block: it commits between polls, so each poll sees new snapshots there. It
+-- cannot pin search_path (a procedure with SET cannot commit), so its body calls functions by their
+-- qualified names and uses no operator.
+CREATE FUNCTION dendrite.internal_shards_behind(model text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(format('%s (%s)', s.server, coalesce(s.error,
+                              'serves version ' || coalesce(s.serving_version::text, 'none'))), ', ' ORDER BY s.server)
+          FROM dendrite.cluster_status(model) s WHERE NOT s.current);
+COMMENT ON FUNCTION dendrite.internal_shards_behind IS 'internal: the servers that do not serve the coordinator''s version of a model, with why (wait_for_shards)';
+
+CREATE PROCEDURE dendrite.wait_for_shards(model text, timeout interval DEFAULT '1 minute',
+                                          INOUT all_current boolean DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    deadline timestamptz := pg_catalog.timestamptz_pl_interval(pg_catalog.clock_timestamp(), timeout);
+    behind text;
+BEGIN
+    LOOP
+        behind := dendrite.internal_shards_behind(model);
+        IF behind IS NULL THEN
+            all_current := true;
+            RETURN;
+        END IF;
+        IF pg_catalog.timestamptz_ge(pg_catalog.clock_timestamp(), deadline) THEN
+            RAISE WARNING 'not every shard serves the coordinator''s version of model "%" after %', model, timeout
+                USING DETAIL = pg_catalog.format('Behind: %s.', behind),
+                      HINT = pg_catalog.format('SELECT * FROM dendrite.cluster_status(%L) shows each shard''s replication state.', model);
+            all_current := false;
+            RETURN;
+        END IF;
+        COMMIT;
+        PERFORM pg_catalog.pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE dendrite.wait_for_shards IS 'on the coordinator: waits (CALL, outside a transaction block) until every shard serves the coordinator''s version of the model; all_current is false after the timeout';
+
+--------------------------------------------------------------------------------------------------------
 -- Row security: a role sees the rows of what it manages
 --------------------------------------------------------------------------------------------------------
 ALTER TABLE dendrite.parameters ENABLE ROW LEVEL SECURITY;
@@ -2322,6 +2479,7 @@ GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.featurize(text, text, text, timestamp),
                           dendrite.feature_names(text),
                           dendrite.serving_version(text),
+                          dendrite.replicated_tables(),
                           dendrite.guard(),
                           dendrite.guard_batch(),
                           dendrite.training_progress(),
@@ -2332,7 +2490,7 @@ GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),
                           dendrite.internal_may_label(text) TO dendrite_scorer;
 GRANT SELECT ON dendrite.models, dendrite.model_versions, dendrite.epochs, dendrite.deployments, dendrite.featurizers,
                 dendrite.deployment_history, dendrite.training_progress, dendrite.validation_curves,
-                dendrite.validation_importance TO dendrite_scorer;
+                dendrite.validation_importance, dendrite.serving_versions TO dendrite_scorer;
 
 GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                          text, text, timestamp, float8, boolean, text, text, text, int, jsonb),
@@ -2376,7 +2534,11 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_tune_best(jsonb, int),
                           dendrite.record_tuning(text, int, text, jsonb[], jsonb, int, timestamp, interval, interval, text, int),
                           dendrite.internal_tuning_trials(bigint),
-                          dendrite.import_model(jsonb, text) TO dendrite_trainer;
+                          dendrite.import_model(jsonb, text),
+                          dendrite.cluster_status(text),
+                          dendrite.internal_shards_behind(text) TO dendrite_trainer;
+REVOKE EXECUTE ON PROCEDURE dendrite.wait_for_shards(text, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE dendrite.wait_for_shards(text, interval, boolean) TO dendrite_trainer;
 GRANT SELECT ON dendrite.parameters, dendrite.trees, dendrite.predictions, dendrite.feature_columns,
                 dendrite.feature_categories, dendrite.feature_history, dendrite.feature_baselines,
                 dendrite.retrainings, dendrite.tuning_trials TO dendrite_trainer;
