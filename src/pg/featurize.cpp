@@ -17,8 +17,15 @@
 #include <cstring>
 
 extern "C" {
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
 }
 
 namespace dendrite::pg {
@@ -32,6 +39,68 @@ TupleDesc query_descriptor(const char* query, const char* what) {
     TupleDesc descriptor = CreateTupleDescCopy(static_cast<CachedPlanSource*>(linitial(sources))->resultDesc);
     SPI_freeplan(plan);
     return descriptor;
+}
+
+// The partitioned tables a query reads (views expanded), for history_across_shards.
+bool collect_partitioned(Node* node, List** found) {
+    if (node == nullptr) return false;
+    if (IsA(node, RangeTblEntry)) {
+        auto* entry = reinterpret_cast<RangeTblEntry*>(node);
+        if (entry->rtekind == RTE_RELATION && entry->relkind == RELKIND_PARTITIONED_TABLE)
+            *found = list_append_unique_oid(*found, entry->relid);
+        return false;
+    }
+    auto walker = reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(collect_partitioned));
+    if (IsA(node, Query))
+        return query_tree_walker(reinterpret_cast<Query*>(node), walker, found, QTW_EXAMINE_RTES_BEFORE);
+    return expression_tree_walker(node, walker, found);
+}
+
+// A featurizer fitted on a sharded table (partitioned on one column, some partitions foreign tables: the
+// postgres_fdw shards of docs/scaleout.md) keeps history inline on each shard, which holds only the rows of
+// its own shard-key values: history of another entity (a terminal spread over every shard) is then not the
+// history the featurizer was fitted on. Said in a NOTICE; declarations on the shard key are exact.
+void notice_history_across_shards(const char* query, const char* what, char** entities, int n_entities) {
+    if (n_entities == 0) return;
+    SPIPlanPtr plan = prepare_select(query, what);
+    List* partitioned = NIL;
+    ListCell* cell;
+    foreach (cell, SPI_plan_get_plan_sources(plan)) {
+        auto* source = static_cast<CachedPlanSource*>(lfirst(cell));
+        ListCell* query_cell;
+        foreach (query_cell, source->query_list)
+            (void)collect_partitioned(static_cast<Node*>(lfirst(query_cell)), &partitioned);
+    }
+    foreach (cell, partitioned) {
+        const Oid relation_id = lfirst_oid(cell);
+        Relation relation = relation_open(relation_id, AccessShareLock);
+        PartitionKey key = RelationGetPartitionKey(relation);
+        const AttrNumber key_column = key && key->partnatts == 1 ? key->partattrs[0] : InvalidAttrNumber;
+        relation_close(relation, AccessShareLock);
+        if (key_column == InvalidAttrNumber) continue;  // an expression or several columns: not a card shard key
+        bool has_foreign_partition = false;
+        ListCell* child;
+        foreach (child, find_all_inheritors(relation_id, AccessShareLock, nullptr))
+            has_foreign_partition =
+                has_foreign_partition || get_rel_relkind(lfirst_oid(child)) == RELKIND_FOREIGN_TABLE;
+        if (!has_foreign_partition) continue;
+        const char* key_name = get_attname(relation_id, key_column, false);
+        StringInfoData others;
+        initStringInfo(&others);
+        for (int e = 0; e < n_entities; ++e)
+            if (strcmp(entities[e], key_name) != 0)
+                appendStringInfo(&others, "%s%s", others.len ? ", " : "", entities[e]);
+        if (others.len == 0) continue;
+        ereport(NOTICE,
+                (errmsg("history of %s on table %s, which is sharded by %s: a guard on a shard sees only that "
+                        "shard's rows of each %s",
+                        others.data, get_rel_name(relation_id), key_name, others.data),
+                 errdetail("Offline the featurizer reads every shard's rows; inline each shard keeps the history of "
+                           "its own rows. History on %s, the shard key, is exact on every shard.",
+                           key_name),
+                 errhint("See docs/scaleout.md, \"Why shard by card\".")));
+    }
+    SPI_freeplan(plan);
 }
 
 }  // namespace
@@ -187,6 +256,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     int n_inputs = 0;
     char* time_column = nullptr;
     char* automatic_choices = nullptr;
+    char** history_entities = nullptr;
+    int n_history_entities = 0;
     engine_call([&] {
         std::vector<engine::InputColumn> columns;
         for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
@@ -219,6 +290,9 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
             memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
         }
+        history_entities = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.history.size() + 1)));
+        for (const engine::HistorySpec& declaration : spec.history)
+            history_entities[n_history_entities++] = pstrdup_or_throw(declaration.entity);
         auto owned = std::make_unique<engine::FeaturizerFitter>(std::move(spec));
         n_inputs = int(owned->inputs().size());
         input_names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (n_inputs + 1)));
@@ -234,6 +308,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         ereport(NOTICE, (errmsg("automatic choices from the data: %s", automatic_choices),
                          errhint("Override any of them with columns => '{\"column\": \"kind\"}'; they are kept in "
                                  "dendrite.featurizers.spec->'automatic'.")));
+    notice_history_across_shards(query, what, history_entities, n_history_entities);
     if (since != DT_NOBEGIN && !time_column)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs history features"),
                         errhint("Without history, filter the rows in the query instead.")));

@@ -83,6 +83,18 @@ same "$(on coord -c "$fingerprint")" "$(on single -c "$fingerprint")" ||
 fitted="SELECT md5(string_agg(concat_ws(' ', ordinal, center, scale, impute), ',' ORDER BY ordinal)) FROM dendrite.feature_columns"
 same "$(on coord -c "$fitted")" "$(on single -c "$fitted")" || fail "the featurizer fitted through the coordinator differs"
 echo "# training through the coordinator equals training on one server, bit for bit"
+# History of an entity that is not the shard key is split across shards: said when the featurizer is made.
+history="history => '[{\"entity\": \"terminal_id\", \"time\": \"tx_time\", \"windows\": [\"7 days\"], \"aggregates\": [\"count\"]},
+                      {\"entity\": \"customer_id\", \"time\": \"tx_time\", \"windows\": [\"7 days\"], \"aggregates\": [\"count\"]}]'"
+out="$(on coord -c "SELECT dendrite.create_featurizer('terminals', 'SELECT * FROM tx', label => 'is_fraud', $history)" 2>&1)"
+grep -q "NOTICE:  history of terminal_id on table tx, which is sharded by customer_id: a guard on a shard sees only that shard's rows of each terminal_id" <<<"$out" ||
+  fail "no NOTICE for terminal history on a card-sharded table: $out"
+out="$(on single -c "SELECT dendrite.create_featurizer('terminals', 'SELECT * FROM tx', label => 'is_fraud', $history)" 2>&1)"
+grep -q "sharded" <<<"$out" && fail "a NOTICE about shards on a table that is not sharded: $out"
+out="$(on coord -c "SELECT dendrite.create_featurizer('cards_only', 'SELECT * FROM tx', label => 'is_fraud',
+                      history => '[{\"entity\": \"customer_id\", \"time\": \"tx_time\", \"windows\": [\"7 days\"], \"aggregates\": [\"count\"]}]')" 2>&1)"
+grep -q "sharded" <<<"$out" && fail "a NOTICE about shards for history on the shard key: $out"
+echo "# a featurizer with terminal history on the card-sharded table gets a NOTICE; card history does not"
 
 # --- 3. The shards subscribe to the catalog; their guards log what they score.
 out="$(on single -c "SELECT dendrite.create_catalog_publication()" 2>&1)" && fail "published with wal_level = replica"
