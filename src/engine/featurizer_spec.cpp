@@ -245,13 +245,68 @@ bool history_transform(const std::string& name, NumericTransform* transform) {
     return true;
 }
 
+// "within": "shard" (the query's shard layout) or {"key": "customer_id", "shards": 3}: the entity becomes a
+// derived text column <entity>_within_shard, the entity's text and its row's shard joined by a unit separator,
+// the shard computed as PostgreSQL routes the row (dendrite.shard_of).
+void scope_within_shard(const json& within, const std::vector<InputColumn>& columns, const ShardLayout* layout,
+                        std::vector<DerivedColumn>& derived, const std::string& context, HistorySpec& h) {
+    const char* explicit_form = "Name the shard key and count: \"within\": {\"key\": \"customer_id\", \"shards\": 3}.";
+    if (within.is_string()) {
+        if (within.get<std::string>() != "shard")
+            invalid(context + ": \"within\" must be \"shard\" or {\"key\": ..., \"shards\": ...}");
+        if (!layout || layout->key.empty())
+            invalid(context +
+                        ": \"within\": \"shard\" needs a query over a table hash-partitioned on one column "
+                        "into foreign tables of equal modulus",
+                    explicit_form);
+        h.within_key = layout->key;
+        h.within_shards = layout->shards;
+    } else if (within.is_object()) {
+        for (auto it = within.begin(); it != within.end(); ++it)
+            if (it.key() != "key" && it.key() != "shards")
+                invalid(context + ": \"within\" has an unknown key \"" + it.key() + "\"", explicit_form);
+        h.within_key = get_string(within, "key", context + " \"within\"", true);
+        h.within_shards = get_int(within, "shards", 0, 1, 65536, context + " \"within\"");
+        if (h.within_shards == 0)
+            invalid(context + ": \"within\" needs \"shards\", the number of shards", explicit_form);
+        const InputColumn* key = find_column(columns, h.within_key);
+        if (!key) invalid(context + ": shard key column \"" + h.within_key + "\" is not in the query");
+        if (key->type != SqlTypeClass::Text && key->type != SqlTypeClass::Integer && key->type != SqlTypeClass::Inet)
+            invalid(context + ": shard key column \"" + h.within_key + "\" must be text, an integer or inet");
+    } else {
+        invalid(context + ": \"within\" must be \"shard\" or {\"key\": ..., \"shards\": ...}", explicit_form);
+    }
+    if (h.within_key == h.entity)
+        invalid(context + ": history of the shard key \"" + h.entity + "\" is whole on every shard",
+                "Leave \"within\" out: it is for entities whose rows the shards split (a terminal, a merchant).");
+    std::string entity_text = quoted_identifier(h.entity) + "::text";
+    for (const auto& d : derived)
+        if (d.name == h.entity) entity_text = "(" + d.expression + ")";  // a composite entity's expression
+    const std::string name = h.entity + "_within_shard";
+    const std::string expression = entity_text + " || chr(31) || dendrite.shard_of(" + quoted_identifier(h.within_key) +
+                                   ", " + std::to_string(h.within_shards) + ")::text";
+    if (find_column(columns, name))
+        invalid(context + ": the scoped entity would be named \"" + name + "\", a column of the query",
+                "Rename that column in the query.");
+    if (name.size() >= 64) invalid(context + ": the scoped entity's name \"" + name + "\" is too long");
+    bool declared = false;
+    for (const auto& d : derived)
+        if (d.name == name) {
+            if (d.expression != expression)
+                invalid(context + ": the scoped entity's column \"" + name + "\" is already a derived column");
+            declared = true;
+        }
+    if (!declared) derived.push_back({name, expression, SqlTypeClass::Text});
+    h.entity = name;
+}
+
 HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index,
-                         std::vector<DerivedColumn>& derived) {
+                         std::vector<DerivedColumn>& derived, const ShardLayout* layout) {
     const std::string context = "history declaration " + std::to_string(index + 1);
     if (!object.is_object()) invalid(context + " must be an object");
     for (auto it = object.begin(); it != object.end(); ++it) {
-        static const std::set<std::string> known{"name",    "entity", "time",       "value",    "label",
-                                                 "windows", "delay",  "aggregates", "distinct", "transform"};
+        static const std::set<std::string> known{"name",  "entity",     "time",     "value",     "label", "windows",
+                                                 "delay", "aggregates", "distinct", "transform", "within"};
         if (!known.count(it.key())) invalid(context + " has an unknown key \"" + it.key() + "\"");
     }
     HistorySpec h;
@@ -357,6 +412,8 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
     if (!h.label.empty() && h.delay_us <= 0)
         invalid(context + ": label aggregates need a positive \"delay\"",
                 "Labels become known only after a while; a delay such as \"7 days\" keeps them from leaking.");
+    if (auto within = object.find("within"); within != object.end() && !within->is_null())
+        scope_within_shard(*within, columns, layout, derived, context, h);
     h.name = get_string(object, "name", context);
     if (h.name.empty()) h.name = h.entity + (h.delay_us > 0 ? "_delayed" + delay_name : "");
     return h;
@@ -657,7 +714,8 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json) {
 
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
-                            const std::vector<DerivedColumn>& derived, const std::vector<ColumnProfile>& profiles) {
+                            const std::vector<DerivedColumn>& derived, const std::vector<ColumnProfile>& profiles,
+                            const ShardLayout* shards) {
     FeaturizerSpec spec;
     spec.label = label;
     spec.derived = derived;
@@ -680,7 +738,7 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
         const json history = parse_json(history_json, "history");
         if (!history.is_array()) invalid("history must be a JSON array of declarations");
         for (size_t i = 0; i < history.size(); ++i)
-            spec.history.push_back(read_history(history[i], declared_columns, i, spec.derived));
+            spec.history.push_back(read_history(history[i], declared_columns, i, spec.derived, shards));
         for (const auto& h : spec.history)
             if (!find_column(given_columns, h.time))
                 invalid("history time column \"" + h.time + "\" is a derived column",
@@ -834,6 +892,7 @@ std::string FeaturizerSpec::to_json() const {
                {"window_names", h.window_names},
                {"delay_us", h.delay_us},
                {"transform", transform_name(h.transform)}};
+        if (h.within_shards > 0) o["within"] = {{"key", h.within_key}, {"shards", h.within_shards}};
         json aggregates = json::array();
         if (h.count) aggregates.push_back("count");
         if (h.sum) aggregates.push_back("sum");
@@ -904,6 +963,10 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
             h.value = o.at("value").get<std::string>();
             h.label = o.at("label").get<std::string>();
             if (o.contains("distinct")) h.distinct_of = o.at("distinct").get<std::string>();  // since 0.6.0
+            if (o.contains("within")) {                                                       // since 0.6.0
+                h.within_key = o.at("within").at("key").get<std::string>();
+                h.within_shards = o.at("within").at("shards").get<int>();
+            }
             h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
             h.window_names = o.at("window_names").get<std::vector<std::string>>();
             h.delay_us = o.at("delay_us").get<int64_t>();

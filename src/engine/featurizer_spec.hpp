@@ -70,6 +70,19 @@ struct HistorySpec {
     // Log1p (sign(x) log(1 + |x|), which compresses heavy tails: bounded scores, but on the handbook's data
     // 0.01-0.05 less average precision, see docs/benchmarks.md, so it is opt-in).
     NumericTransform transform = NumericTransform::Standardize;
+    // "within": the shard key and shard count of a card-sharded table (docs/scaleout.md): the entity is then
+    // keyed by (entity, dendrite.shard_of(within_key, within_shards)), a derived text column named
+    // <entity>_within_shard, so that offline over every shard's rows each entity's history is what the
+    // shard holding the row sees inline. Empty / 0: not scoped.
+    std::string within_key;
+    int within_shards = 0;
+};
+
+// A table hash-partitioned on one column into `shards` equal parts (each partition MODULUS shards): what
+// "within": "shard" in a history declaration resolves to when the featurizer's query reads such a table.
+struct ShardLayout {
+    std::string key;
+    int shards = 0;
 };
 
 // What a sample of a query's rows says about one column, for the automatic choices (text, integer and
@@ -119,11 +132,12 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json);
 // with more than 50 distinct values and integers of 10+ digits (card numbers) get frequency encoding; a
 // timestamp that is not the event time (the history's time column, else the timestamp with the most
 // distinct values) becomes its age in years at the event time (a derived column <name>_age_years). Each such
-// choice is listed in spec.automatic.
+// choice is listed in spec.automatic. shards: how the query's table is sharded (nullptr: it is not), for a
+// history declaration's "within": "shard".
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
                             const std::vector<DerivedColumn>& derived = {},
-                            const std::vector<ColumnProfile>& profiles = {});
+                            const std::vector<ColumnProfile>& profiles = {}, const ShardLayout* shards = nullptr);
 // The NOTICE text listing spec.automatic ("" when empty).
 std::string describe_automatic_choices(const FeaturizerSpec& spec);
 

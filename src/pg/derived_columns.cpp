@@ -7,6 +7,8 @@
 extern "C" {
 #include "access/transam.h"
 #include "catalog/dependency.h"
+#include "catalog/partition.h"
+#include "common/hashfn.h"
 #include "catalog/pg_proc.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -19,6 +21,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/date.h"
 #include "utils/regproc.h"
+#include "utils/typcache.h"
 #include "utils/timestamp.h"
 }
 
@@ -204,4 +207,35 @@ DENDRITE_FUNCTION(dendrite_age_years) {
 
 DENDRITE_FUNCTION(dendrite_age_years_tz) {
     return years_since_birth(fcinfo, PG_GETARG_DATEADT(0), PG_GETARG_TIMESTAMPTZ(1));
+}
+
+// The shard a row with this key lands on in a table hash-partitioned on that one column into `shards`
+// partitions of modulus `shards` (docs/scaleout.md): PostgreSQL's own routing (the type's extended hash with
+// the partition seed, combined as for a one-column key), so a derived column or a history declaration's
+// "within": "shard" agrees with where postgres_fdw's partitions put the row. A NULL key routes to shard 0.
+DENDRITE_FUNCTION(dendrite_shard_of) {
+    if (PG_ARGISNULL(1)) PG_RETURN_NULL();
+    const int32 shards = PG_GETARG_INT32(1);
+    if (shards < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("shards must be positive, got %d", shards)));
+    if (PG_ARGISNULL(0)) PG_RETURN_INT32(0);
+    auto* hash = static_cast<FmgrInfo*>(fcinfo->flinfo->fn_extra);
+    if (!hash) {
+        const Oid type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+        if (!OidIsValid(type))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("could not determine the key's type")));
+        TypeCacheEntry* entry = lookup_type_cache(type, TYPECACHE_HASH_EXTENDED_PROC_FINFO);
+        if (!OidIsValid(entry->hash_extended_proc))
+            ereport(ERROR,
+                    (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                     errmsg("type %s has no extended hash function", format_type_be(type)),
+                     errhint("A hash-partitioned table's key has one: use the column the table is partitioned on.")));
+        hash = static_cast<FmgrInfo*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(FmgrInfo)));
+        fmgr_info_copy(hash, &entry->hash_extended_proc_finfo, fcinfo->flinfo->fn_mcxt);
+        fcinfo->flinfo->fn_extra = hash;
+    }
+    const Datum key_hash =
+        FunctionCall2Coll(hash, PG_GET_COLLATION(), PG_GETARG_DATUM(0), UInt64GetDatum(HASH_PARTITION_SEED));
+    const uint64 row_hash = hash_combine64(0, DatumGetUInt64(key_hash));
+    PG_RETURN_INT32(int32(row_hash % uint64(shards)));
 }

@@ -23,7 +23,9 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "partitioning/partbounds.h"
 #include "utils/partcache.h"
+#include "partitioning/partdesc.h"
 #include "utils/plancache.h"
 #include "utils/rel.h"
 }
@@ -56,12 +58,17 @@ bool collect_partitioned(Node* node, List** found) {
     return expression_tree_walker(node, walker, found);
 }
 
-// A featurizer fitted on a sharded table (partitioned on one column, some partitions foreign tables: the
-// postgres_fdw shards of docs/scaleout.md) keeps history inline on each shard, which holds only the rows of
-// its own shard-key values: history of another entity (a terminal spread over every shard) is then not the
-// history the featurizer was fitted on. Said in a NOTICE; declarations on the shard key are exact.
-void notice_history_across_shards(const char* query, const char* what, char** entities, int n_entities) {
-    if (n_entities == 0) return;
+// A table the featurizer's query reads that is sharded as docs/scaleout.md describes: partitioned on one
+// column, some partitions foreign tables (postgres_fdw shards). shards: the modulus when it is a hash
+// partitioning into that many partitions of that modulus (0 otherwise: no "within": "shard" then).
+struct ShardedTable {
+    Oid relation;
+    char* key;
+    int shards;
+};
+
+ShardedTable find_sharded_table(const char* query, const char* what) {
+    ShardedTable found{InvalidOid, nullptr, 0};
     SPIPlanPtr plan = prepare_select(query, what);
     List* partitioned = NIL;
     ListCell* cell;
@@ -71,36 +78,57 @@ void notice_history_across_shards(const char* query, const char* what, char** en
         foreach (query_cell, source->query_list)
             (void)collect_partitioned(static_cast<Node*>(lfirst(query_cell)), &partitioned);
     }
+    SPI_freeplan(plan);
     foreach (cell, partitioned) {
         const Oid relation_id = lfirst_oid(cell);
-        Relation relation = relation_open(relation_id, AccessShareLock);
-        PartitionKey key = RelationGetPartitionKey(relation);
-        const AttrNumber key_column = key && key->partnatts == 1 ? key->partattrs[0] : InvalidAttrNumber;
-        relation_close(relation, AccessShareLock);
-        if (key_column == InvalidAttrNumber) continue;  // an expression or several columns: not a card shard key
         bool has_foreign_partition = false;
         ListCell* child;
         foreach (child, find_all_inheritors(relation_id, AccessShareLock, nullptr))
             has_foreign_partition =
                 has_foreign_partition || get_rel_relkind(lfirst_oid(child)) == RELKIND_FOREIGN_TABLE;
         if (!has_foreign_partition) continue;
-        const char* key_name = get_attname(relation_id, key_column, false);
-        StringInfoData others;
-        initStringInfo(&others);
-        for (int e = 0; e < n_entities; ++e)
-            if (strcmp(entities[e], key_name) != 0)
-                appendStringInfo(&others, "%s%s", others.len ? ", " : "", entities[e]);
-        if (others.len == 0) continue;
-        ereport(NOTICE,
-                (errmsg("history of %s on table %s, which is sharded by %s: a guard on a shard sees only that "
-                        "shard's rows of each %s",
-                        others.data, get_rel_name(relation_id), key_name, others.data),
-                 errdetail("Offline the featurizer reads every shard's rows; inline each shard keeps the history of "
-                           "its own rows. History on %s, the shard key, is exact on every shard.",
-                           key_name),
-                 errhint("See docs/scaleout.md, \"Why shard by card\".")));
+        Relation relation = relation_open(relation_id, AccessShareLock);
+        PartitionKey key = RelationGetPartitionKey(relation);
+        const AttrNumber key_column = key && key->partnatts == 1 ? key->partattrs[0] : InvalidAttrNumber;
+        int shards = 0;
+        if (key_column != InvalidAttrNumber && key->strategy == PARTITION_STRATEGY_HASH) {
+            PartitionDesc partitions = RelationGetPartitionDesc(relation, true);
+            PartitionBoundInfo bounds = partitions->boundinfo;
+            const int modulus = bounds && bounds->ndatums > 0 ? int(DatumGetInt32(bounds->datums[0][0])) : 0;
+            bool uniform = modulus > 0 && partitions->nparts == modulus;
+            for (int b = 0; uniform && b < bounds->ndatums; ++b)
+                uniform = int(DatumGetInt32(bounds->datums[b][0])) == modulus;
+            if (uniform) shards = modulus;
+        }
+        relation_close(relation, AccessShareLock);
+        if (key_column == InvalidAttrNumber) continue;  // an expression or several columns: not a card shard key
+        found = {relation_id, get_attname(relation_id, key_column, false), shards};
+        break;
     }
-    SPI_freeplan(plan);
+    return found;
+}
+
+// A featurizer fitted on a sharded table keeps history inline on each shard, which holds only the rows of
+// its own shard-key values: history of another entity (a terminal spread over every shard) is then not the
+// history the featurizer was fitted on, unless the declaration is scoped "within": "shard". Said in a
+// NOTICE; declarations on the shard key are exact.
+void notice_history_across_shards(const ShardedTable& sharded, char** entities, int n_entities) {
+    if (sharded.relation == InvalidOid) return;
+    StringInfoData others;
+    initStringInfo(&others);
+    for (int e = 0; e < n_entities; ++e)
+        if (strcmp(entities[e], sharded.key) != 0)
+            appendStringInfo(&others, "%s%s", others.len ? ", " : "", entities[e]);
+    if (others.len == 0) return;
+    ereport(
+        NOTICE,
+        (errmsg("history of %s on table %s, which is sharded by %s: a guard on a shard sees only that shard's "
+                "rows of each %s",
+                others.data, get_rel_name(sharded.relation), sharded.key, others.data),
+         errdetail("Offline the featurizer reads every shard's rows; inline each shard keeps the history of its "
+                   "own rows. History on %s, the shard key, is exact on every shard.",
+                   sharded.key),
+         errhint("Add \"within\": \"shard\" to the declaration to key it by shard offline too (docs/scaleout.md).")));
 }
 
 }  // namespace
@@ -256,9 +284,12 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     int n_inputs = 0;
     char* time_column = nullptr;
     char* automatic_choices = nullptr;
-    char** history_entities = nullptr;
+    char** history_entities = nullptr;  // of the declarations not scoped "within" a shard
     int n_history_entities = 0;
+    const ShardedTable sharded = find_sharded_table(query, what);
     engine_call([&] {
+        engine::ShardLayout layout;
+        if (sharded.shards > 0) layout = {sharded.key, sharded.shards};
         std::vector<engine::InputColumn> columns;
         for (int i = 0; i < n_live; ++i) columns.push_back({column_names[i], column_types[i]});
         std::vector<engine::DerivedColumn> derived_columns;
@@ -269,9 +300,9 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             const SampledColumn& s = sampled[c];
             profiles.push_back({s.name, s.non_null, s.distinct, s.with_space, s.mean_length, s.min_value, s.sql_type});
         }
-        engine::FeaturizerSpec spec =
-            engine::resolve_spec(columns, columns_json ? columns_json : "", history_json ? history_json : "",
-                                 label ? label : "", nonfinite, derived_columns, profiles);
+        engine::FeaturizerSpec spec = engine::resolve_spec(
+            columns, columns_json ? columns_json : "", history_json ? history_json : "", label ? label : "", nonfinite,
+            derived_columns, profiles, sharded.shards > 0 ? &layout : nullptr);
         // The spec's derived columns are the declared ones and those the automatic choices added (ages, a
         // distance, a composite entity): the pass computes them all.
         derived.n = int(spec.derived.size());
@@ -292,7 +323,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         }
         history_entities = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.history.size() + 1)));
         for (const engine::HistorySpec& declaration : spec.history)
-            history_entities[n_history_entities++] = pstrdup_or_throw(declaration.entity);
+            if (declaration.within_shards == 0)
+                history_entities[n_history_entities++] = pstrdup_or_throw(declaration.entity);
         auto owned = std::make_unique<engine::FeaturizerFitter>(std::move(spec));
         n_inputs = int(owned->inputs().size());
         input_names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (n_inputs + 1)));
@@ -308,7 +340,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         ereport(NOTICE, (errmsg("automatic choices from the data: %s", automatic_choices),
                          errhint("Override any of them with columns => '{\"column\": \"kind\"}'; they are kept in "
                                  "dendrite.featurizers.spec->'automatic'.")));
-    notice_history_across_shards(query, what, history_entities, n_history_entities);
+    notice_history_across_shards(sharded, history_entities, n_history_entities);
     if (since != DT_NOBEGIN && !time_column)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs history features"),
                         errhint("Without history, filter the rows in the query instead.")));

@@ -1285,6 +1285,13 @@ ALTER TABLE dendrite.epochs ALTER COLUMN precision DROP NOT NULL, ALTER COLUMN r
 --------------------------------------------------------------------------------------------------------
 -- Scale-out (docs/scaleout.md): the coordinator publishes the catalog; each shard subscribes to it
 --------------------------------------------------------------------------------------------------------
+-- The shard a key lands on in a table hash-partitioned on it into `shards` equal partitions: PostgreSQL's
+-- routing, immutable, so a derived column (and a history declaration's "within": "shard") can use it.
+CREATE FUNCTION dendrite.shard_of(key anyelement, shards int) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_shard_of'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.shard_of IS 'the remainder of the partition a row with this key lands on in a table PARTITION BY HASH (key) with shards partitions of MODULUS shards (PostgreSQL''s own hash routing; a NULL key: 0)';
+
 -- The tables a shard receives by logical replication: what defines, versions and deploys models. Not
 -- predictions or outcomes: each shard logs and labels the decisions of its own rows.
 CREATE FUNCTION dendrite.replicated_tables() RETURNS regclass[]
@@ -1444,6 +1451,8 @@ REVOKE EXECUTE ON FUNCTION dendrite.replicated_tables(), dendrite.create_catalog
                            dendrite.internal_shards_behind(text) FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE dendrite.wait_for_shards(text, interval, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.replicated_tables() TO dendrite_scorer;
+REVOKE EXECUTE ON FUNCTION dendrite.shard_of(anyelement, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.shard_of(anyelement, int) TO PUBLIC;
 GRANT SELECT ON dendrite.serving_versions TO dendrite_scorer;
 GRANT EXECUTE ON FUNCTION dendrite.cluster_status(text), dendrite.internal_shards_behind(text) TO dendrite_trainer;
 GRANT EXECUTE ON PROCEDURE dendrite.wait_for_shards(text, interval, boolean) TO dendrite_trainer;

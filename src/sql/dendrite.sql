@@ -2232,6 +2232,13 @@ CREATE TRIGGER forget_predictions AFTER DELETE ON dendrite.model_versions
 --------------------------------------------------------------------------------------------------------
 -- Scale-out (docs/scaleout.md): the coordinator publishes the catalog; each shard subscribes to it
 --------------------------------------------------------------------------------------------------------
+-- The shard a key lands on in a table hash-partitioned on it into `shards` equal partitions: PostgreSQL's
+-- routing, immutable, so a derived column (and a history declaration's "within": "shard") can use it.
+CREATE FUNCTION dendrite.shard_of(key anyelement, shards int) RETURNS int
+AS 'MODULE_PATHNAME', 'dendrite_shard_of'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.shard_of IS 'the remainder of the partition a row with this key lands on in a table PARTITION BY HASH (key) with shards partitions of MODULUS shards (PostgreSQL''s own hash routing; a NULL key: 0)';
+
 -- The tables a shard receives by logical replication: what defines, versions and deploys models. Not
 -- predictions or outcomes: each shard logs and labels the decisions of its own rows.
 CREATE FUNCTION dendrite.replicated_tables() RETURNS regclass[]
@@ -2452,7 +2459,8 @@ CREATE POLICY labelled_by_table_writers_delete ON dendrite.outcomes FOR DELETE
     USING (dendrite.internal_may_label(table_name));
 
 --------------------------------------------------------------------------------------------------------
--- Privileges. PUBLIC may use the schema and call only generate_transactions, distance_km, age_years and may_manage.
+-- Privileges. PUBLIC may use the schema and call only generate_transactions, distance_km, age_years, shard_of and
+-- may_manage.
 -- Scorers score, guard and read models' metadata; trainers also train and manage what they own, and read parameters,
 -- trees, fitted statistics and logged predictions row by row for what they manage (row security above).
 -- The catalog tables stay the extension owner's: dendrite's own catalog statements run as that owner.
@@ -2465,6 +2473,7 @@ GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, 
                           dendrite.distance_km(float8, float8, float8, float8),
                           dendrite.age_years(date, timestamptz),
                           dendrite.age_years(date, timestamp),
+                          dendrite.shard_of(anyelement, int),
                           dendrite.may_manage(name) TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION dendrite.predict(text, real[]),

@@ -77,7 +77,8 @@ train="SELECT version FROM dendrite.train('fraud', 'SELECT * FROM tx ORDER BY tx
 for node in coord single; do
   on "$node" -c "SET client_min_messages = warning" -c "SET dendrite.device = cpu" -c "$featurizer" -c "$train" >/dev/null
 done
-fingerprint="SELECT md5(string_agg(layer || name || value::text, ',' ORDER BY layer, name)) FROM dendrite.parameters"
+fingerprint="SELECT md5(string_agg(m.name || layer || p.name || value::text, ',' ORDER BY m.name, layer, p.name))
+               FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id)"
 same "$(on coord -c "$fingerprint")" "$(on single -c "$fingerprint")" ||
   fail "training through the coordinator gave other parameters than training on one server"
 fitted="SELECT md5(string_agg(concat_ws(' ', ordinal, center, scale, impute), ',' ORDER BY ordinal)) FROM dendrite.feature_columns"
@@ -95,6 +96,26 @@ out="$(on coord -c "SELECT dendrite.create_featurizer('cards_only', 'SELECT * FR
                       history => '[{\"entity\": \"customer_id\", \"time\": \"tx_time\", \"windows\": [\"7 days\"], \"aggregates\": [\"count\"]}]')" 2>&1)"
 grep -q "sharded" <<<"$out" && fail "a NOTICE about shards for history on the shard key: $out"
 echo "# a featurizer with terminal history on the card-sharded table gets a NOTICE; card history does not"
+# Scoped "within": "shard", a terminal's history is keyed by (terminal, shard) offline too: what each shard
+# sees inline. The reference names the layout the coordinator resolves from its table.
+scoped="label => 'is_fraud', columns => '{\"transaction_id\": \"ignore\", \"fraud_scenario\": \"ignore\", \"ip\": \"ignore\"}',
+  history => '[{\"entity\": \"terminal_id\", \"time\": \"tx_time\", \"windows\": [\"1 day\", \"7 days\"], \"aggregates\": [\"count\"], \"within\": WITHIN},
+               {\"entity\": \"customer_id\", \"time\": \"tx_time\", \"value\": \"amount\", \"windows\": [\"7 days\"], \"aggregates\": [\"count\", \"mean\"]}]'"
+scoped_train="SELECT version FROM dendrite.train('terminal_fraud', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', 'is_fraud',
+  featurizer => 'terminal_shards', epochs => 2, split_column => 'tx_time')"
+out="$(on coord -c "SET dendrite.device = cpu" -c "SELECT dendrite.create_featurizer('terminal_shards', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', ${scoped/WITHIN/\"shard\"})" \
+         -c "SET client_min_messages = warning" -c "$scoped_train" 2>&1)"
+grep -q "sharded" <<<"$out" && fail "a NOTICE about shards for history scoped within the shard: $out"
+on single -c "SET client_min_messages = warning" -c "SET dendrite.device = cpu" \
+  -c "SELECT dendrite.create_featurizer('terminal_shards', 'SELECT * FROM tx ORDER BY tx_time, transaction_id',
+                                        ${scoped/WITHIN/{\"key\": \"customer_id\", \"shards\": 3\}})" -c "$scoped_train" >/dev/null
+scoped_spec="SELECT spec->'history'->0->'within' || jsonb_build_object('entity', spec->'history'->0->'entity')
+               FROM dendrite.featurizers WHERE name = 'terminal_shards'"
+same "$(on coord -c "$scoped_spec")" '{"key": "customer_id", "entity": "terminal_id_within_shard", "shards": 3}' ||
+  fail "within shard resolved to $(on coord -c "$scoped_spec")"
+same "$(on coord -c "$fingerprint")" "$(on single -c "$fingerprint")" ||
+  fail "the scoped featurizer's model differs between the coordinator and one server"
+echo "# history scoped within the shard: resolved from the coordinator's table, no NOTICE, the same model as one server's"
 
 # --- 3. The shards subscribe to the catalog; their guards log what they score.
 out="$(on single -c "SELECT dendrite.create_catalog_publication()" 2>&1)" && fail "published with wal_level = replica"
@@ -116,7 +137,8 @@ serving_everywhere() {  # waits until every shard (or those named after it) serv
 }
 serving_everywhere 1
 for shard in "${shards[@]}"; do
-  on "$shard" -c "CREATE TRIGGER fraud_guard BEFORE INSERT ON tx FOR EACH ROW EXECUTE FUNCTION dendrite.guard('fraud', 'log')"
+  on "$shard" -c "CREATE TRIGGER fraud_guard BEFORE INSERT ON tx FOR EACH ROW EXECUTE FUNCTION dendrite.guard('fraud', 'log')" \
+              -c "CREATE TRIGGER terminal_guard BEFORE INSERT ON tx FOR EACH ROW EXECUTE FUNCTION dendrite.guard('terminal_fraud', 'log')"
 done
 on coord -c "INSERT INTO tx $generated WHERE tx_time >= '$cutoff' AND tx_time < '$cutoff'::timestamp + interval '1 day'" >/dev/null
 on single -c "INSERT INTO tx $generated WHERE tx_time >= '$cutoff' AND tx_time < '$cutoff'::timestamp + interval '1 day'" >/dev/null
@@ -132,20 +154,31 @@ for i in 0 1 2; do
   unlogged="$(on "$shard" -c "SELECT count(*) FROM tx WHERE tx_time >= '$cutoff'
                                AND transaction_id::text NOT IN (SELECT row_key FROM dendrite.predictions)")"
   [ "$unlogged" = 0 ] || fail "$unlogged guarded rows on $shard have no prediction there"
-  total=$((total + $(on "$shard" -c "SELECT count(*) FROM dendrite.predictions")))
+  total=$((total + $(on "$shard" -c "SELECT count(*) FROM dendrite.predictions
+                                      WHERE version_id = (SELECT version_id FROM dendrite.serving_version('fraud'))")))
 done
 expected="$(on single -c "SELECT count(*) FROM tx WHERE tx_time >= '$cutoff'")"
 [ "$total" = "$expected" ] || fail "the shards logged $total predictions for $expected guarded rows"
 echo "# routing: $expected guarded rows, each on its card's shard with its prediction there"
 
-# Score equality: each shard's guard scored its rows exactly as score_query does on the one-server reference.
-reference="$(on single -c "SELECT key || ' ' || score FROM dendrite.score_query('fraud', \$\$SELECT * FROM tx\$\$,
-                                  key => 'transaction_id') WHERE key::bigint IN (SELECT transaction_id FROM tx WHERE tx_time >= '$cutoff')
-                           ORDER BY key::bigint")"
-guarded="$(for shard in "${shards[@]}"; do on "$shard" -c "SELECT row_key || ' ' || score FROM dendrite.predictions"; done |
-           sort -n)"
-same "$reference" "$guarded" || { diff <(echo "$reference") <(echo "$guarded") | head -5; fail "guard scores on the shards differ from the reference's"; }
-echo "# the shards' guard scores equal score_query on one server, exactly ($expected rows)"
+# Score equality: each shard's guards scored their rows exactly as score_query does on the one-server
+# reference: the card history model, and the terminal history scoped within the shard.
+for model in fraud terminal_fraud; do
+  reference="$(on single -c "SELECT key || ' ' || score FROM dendrite.score_query('$model', \$\$SELECT * FROM tx\$\$,
+                                    key => 'transaction_id') WHERE key::bigint IN (SELECT transaction_id FROM tx WHERE tx_time >= '$cutoff')
+                             ORDER BY key::bigint")"
+  guarded="$(for shard in "${shards[@]}"; do
+               on "$shard" -c "SELECT row_key || ' ' || score FROM dendrite.predictions
+                                WHERE version_id = (SELECT version_id FROM dendrite.serving_version('$model'))"
+             done | sort -n)"
+  same "$reference" "$guarded" || { diff <(echo "$reference") <(echo "$guarded") | head -5; fail "$model's guard scores on the shards differ from the reference's"; }
+done
+# Unscoped, the terminal history would not be: the same rows scored on the coordinator without the shard.
+echo "# the shards' guard scores equal score_query on one server, exactly ($expected rows), card history and terminal history within the shard"
+for shard in "${shards[@]}"; do
+  on "$shard" -c "DROP TRIGGER terminal_guard ON tx" \
+    -c "DELETE FROM dendrite.predictions WHERE version_id = (SELECT version_id FROM dendrite.serving_version('terminal_fraud'))" >/dev/null
+done
 
 # --- 4. A rejection on one shard rolls back the coordinator's statement on every shard. Shard 3 rejects
 # every row; the statement sends the other shards' rows first.
@@ -169,7 +202,9 @@ row_on_shard1() {  # the transaction_id of the Nth day-2 row whose card hashes t
   on coord -c "SELECT transaction_id FROM ($generated) g WHERE $day2 AND satisfies_hash_partition('tx'::regclass, 3, 0, customer_id)
                ORDER BY tx_time OFFSET $1 LIMIT 1"
 }
-version_id() { on coord -c "SELECT version_id FROM dendrite.model_versions WHERE version = $1"; }
+version_id() {
+  on coord -c "SELECT version_id FROM dendrite.model_versions JOIN dendrite.models USING (model_id) WHERE name = 'fraud' AND version = $1"
+}
 logged_version_id() { on shard1 -c "SELECT version_id FROM dendrite.predictions WHERE row_key = '$1'"; }
 on coord -c "SELECT dendrite.deploy('fraud', 1)" >/dev/null
 coproc SHARD_SESSION { PGHOST="${NODE_DIR[shard1]}" PGPORT="${NODE_PORT[shard1]}" psql -X -q -At -d postgres 2>&1; }

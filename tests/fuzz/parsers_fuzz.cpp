@@ -48,7 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             expect_clean([&] { resolve_spec(columns, text, "", "fraud", "error"); });
             break;
         case 3:
-            expect_clean([&] { resolve_spec(columns, "", text, "fraud", "missing"); });
+            expect_clean([&] {
+                static const ShardLayout shards{"card", 3};  // what "within": "shard" resolves to
+                resolve_spec(columns, "", text, "fraud", "missing", {}, {}, &shards);
+            });
             break;
         case 4:
             expect_clean([&] { FeaturizerSpec::from_json(text); });

@@ -271,3 +271,58 @@ TEST(FeaturizerSpec, CompositeEntity) {
     bad(R"([{"entity": ["card", "amount"], "time": "at", "windows": ["1 day"]}])");  // a number is no entity
     bad(R"([{"entity": ["card", 3], "time": "at", "windows": ["1 day"]}])");
 }
+
+// "within": history of an entity the shards split is keyed by (entity, the row's shard): a derived text
+// column that calls dendrite.shard_of, named or resolved from the query's shard layout.
+TEST(FeaturizerSpec, HistoryWithinShard) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
+                                           {"terminal", SqlTypeClass::Integer},
+                                           {"merchant", SqlTypeClass::Text},
+                                           {"at", SqlTypeClass::Timestamp}};
+    const FeaturizerSpec named = resolve_spec(
+        columns, "",
+        R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "card", "shards": 4}}])", "",
+        "error");
+    ASSERT_EQ(named.derived.size(), 1u);
+    EXPECT_EQ(named.derived[0].name, "terminal_within_shard");
+    EXPECT_EQ(named.derived[0].expression, R"("terminal"::text || chr(31) || dendrite.shard_of("card", 4)::text)");
+    EXPECT_EQ(named.history[0].entity, "terminal_within_shard");
+    EXPECT_EQ(named.history[0].within_key, "card");
+    EXPECT_EQ(named.history[0].within_shards, 4);
+    const FeaturizerSpec reread = FeaturizerSpec::from_json(named.to_json());
+    EXPECT_EQ(reread.history[0].within_key, "card");
+    EXPECT_EQ(reread.history[0].within_shards, 4);
+    EXPECT_EQ(reread.inputs(), named.inputs());
+
+    // "shard": the layout of the table the query reads (the coordinator's), the same spec.
+    const ShardLayout layout{"card", 4};
+    const FeaturizerSpec resolved =
+        resolve_spec(columns, "", R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": "shard"}])",
+                     "", "error", {}, {}, &layout);
+    EXPECT_EQ(resolved.to_json(), named.to_json());
+
+    // A composite entity is scoped as a whole.
+    const FeaturizerSpec composite = resolve_spec(
+        columns, "",
+        R"([{"entity": ["terminal", "merchant"], "time": "at", "windows": ["1 day"], "within": {"key": "card", "shards": 2}}])",
+        "", "error");
+    ASSERT_EQ(composite.derived.size(), 2u);
+    EXPECT_EQ(composite.derived[1].name, "terminal_merchant_within_shard");
+    EXPECT_EQ(composite.derived[1].expression,
+              R"(("terminal"::text || chr(31) || "merchant"::text) || chr(31) || dendrite.shard_of("card", 2)::text)");
+
+    auto bad = [&](const std::string& history, const ShardLayout* shards = nullptr) {
+        EXPECT_EQ(kind_of([&] { resolve_spec(columns, "", history, "", "error", {}, {}, shards); }),
+                  ErrorKind::InvalidParameter)
+            << history;
+    };
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": "shard"}])");  // no layout
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": "cluster"}])", &layout);
+    bad(R"([{"entity": "card", "time": "at", "windows": ["1 day"], "within": "shard"}])", &layout);  // the key itself
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "card"}}])");
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "nope", "shards": 2}}])");
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "at", "shards": 2}}])");
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "card", "shards": 0}}])");
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": {"key": "card", "shards": 2, "x": 1}}])");
+    bad(R"([{"entity": "terminal", "time": "at", "windows": ["1 day"], "within": 3}])");
+}
