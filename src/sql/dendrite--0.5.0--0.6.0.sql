@@ -1351,6 +1351,23 @@ CREATE TRIGGER serving_versions_replicated AFTER INSERT OR UPDATE OR DELETE ON d
     FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed();
 ALTER TABLE dendrite.deployments ENABLE REPLICA TRIGGER serving_versions_replicated;
 
+-- On a shard, a version deleted by replication takes its logged decisions with it too (the statement trigger
+-- forget_predictions does not fire for replicated changes).
+CREATE FUNCTION dendrite.internal_forget_replicated_predictions() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM dendrite.predictions WHERE version_id = OLD.version_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION dendrite.internal_forget_replicated_predictions IS 'internal: on a shard, deletes the logged decisions of a model version deleted by logical replication';
+
+CREATE TRIGGER forget_predictions_replicated AFTER DELETE ON dendrite.model_versions
+    FOR EACH ROW EXECUTE FUNCTION dendrite.internal_forget_replicated_predictions();
+ALTER TABLE dendrite.model_versions ENABLE REPLICA TRIGGER forget_predictions_replicated;
+
 -- What serves on this server, per model; the coordinator's cluster_status reads it on every shard through
 -- postgres_fdw. replicated_lsn: how far this server's catalog subscriptions have received the publisher's WAL.
 CREATE VIEW dendrite.serving_versions AS
@@ -1448,7 +1465,7 @@ COMMENT ON PROCEDURE dendrite.wait_for_shards IS 'on the coordinator: waits (CAL
 
 REVOKE EXECUTE ON FUNCTION dendrite.replicated_tables(), dendrite.create_catalog_publication(name),
                            dendrite.refuse_replica_catalog_write(), dendrite.cluster_status(text),
-                           dendrite.internal_shards_behind(text) FROM PUBLIC;
+                           dendrite.internal_shards_behind(text), dendrite.internal_forget_replicated_predictions() FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE dendrite.wait_for_shards(text, interval, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.replicated_tables() TO dendrite_scorer;
 REVOKE EXECUTE ON FUNCTION dendrite.shard_of(anyelement, int) FROM PUBLIC;

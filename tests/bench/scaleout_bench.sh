@@ -2,10 +2,10 @@
 # Guarded inserts on a shard and through the coordinator (issue #29, docs/scaleout.md), in one run, on
 # throw-away clusters of its own (needs `make install`): a one-server table, a coordinator whose table has
 # one foreign partition (shard 1) and one whose table has three (shards 1-3), the shards guarding with
-# dendrite.guard('fraud', 'reject', '1') (every row scored, none of these rejected) and the catalog
+# dendrite.guard('fraud', 'flag', 'default', 'score') (every row scored, its score written) and the catalog
 # replicated from the coordinator.
 #
-#   1. bulk INSERT ... SELECT of ROWS rows (default 60,000): the one-server table unguarded and guarded, then
+#   1. bulk INSERT ... SELECT of ROWS rows (default 300,000): the one-server table unguarded and guarded, then
 #      through the coordinator into 1 and 3 shards, with postgres_fdw's batch_size 1 (its default) and 100;
 #      ROUNDS rounds (default 3) interleaved, medians; the CPU seconds each server's processes used, per row;
 #   2. pgbench single-row inserts (2 clients, RUN_SECONDS each, default 10): guarded on the one server and
@@ -17,7 +17,7 @@
 # Usage: tests/bench/scaleout_bench.sh  (ROWS=20000 ROUNDS=1 RUN_SECONDS=5 for a quick run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rows="${ROWS:-60000}"
+rows="${ROWS:-300000}"
 rounds="${ROUNDS:-3}"
 seconds="${RUN_SECONDS:-10}"
 source scripts/cluster.sh
@@ -59,9 +59,9 @@ for shard in "${shards[@]}"; do start_node "$shard" "dendrite.catalog = replica"
 start_node single ""
 
 columns="transaction_id bigint, tx_time timestamp, customer_id int, terminal_id int, amount numeric(12,2), online boolean,
-         ip inet, country text, merchant_category text, is_fraud boolean, fraud_scenario int"
-# Training rows: the first 20 days of 2,000 cards; the loaded rows: ROWS rows of the days after.
-generated="SELECT * FROM dendrite.generate_transactions(customers => 2000, terminals => 2000, days => 60, seed => 5)"
+         ip inet, country text, merchant_category text, is_fraud boolean, fraud_scenario int, score float8"
+# Training rows: the first 20 days of 6,000 cards; the loaded rows: ROWS rows of the days after.
+generated="SELECT * FROM dendrite.generate_transactions(customers => 6000, terminals => 4000, days => 60, seed => 5)"
 on coord -c "CREATE EXTENSION dendrite" -c "CREATE EXTENSION postgres_fdw" \
   -c "CREATE TABLE tx ($columns) PARTITION BY HASH (customer_id)" \
   -c "CREATE TABLE tx_one ($columns) PARTITION BY HASH (customer_id)" \
@@ -84,7 +84,7 @@ on coord -c "CREATE TABLE history AS $training" >/dev/null
 on coord -c "SET client_min_messages = warning" -c "SET dendrite.device = cpu" \
   -c "INSERT INTO tx SELECT * FROM history" \
   -c "SELECT dendrite.create_featurizer('cards', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', label => 'is_fraud',
-        columns => '{\"transaction_id\": \"ignore\", \"fraud_scenario\": \"ignore\", \"ip\": \"ignore\", \"terminal_id\": \"ignore\"}',
+        columns => '{\"transaction_id\": \"ignore\", \"fraud_scenario\": \"ignore\", \"ip\": \"ignore\", \"terminal_id\": \"ignore\", \"score\": \"ignore\"}',
         history => '[{\"entity\": \"customer_id\", \"time\": \"tx_time\", \"value\": \"amount\", \"windows\": [\"1 day\", \"7 days\"],
                       \"aggregates\": [\"count\", \"mean\", \"ratio_to_mean\"]}]')" \
   -c "SELECT version FROM dendrite.train('fraud', 'SELECT * FROM tx ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'cards', epochs => 3)" \
@@ -95,7 +95,7 @@ for shard in "${shards[@]}"; do
                   WITH (slot_name = dendrite_catalog_$shard)" 2>/dev/null
 done
 [ "$(on coord -c "CALL dendrite.wait_for_shards('fraud')")" = t ] || { echo "the shards did not receive the model"; exit 1; }
-guard="EXECUTE FUNCTION dendrite.guard('fraud', 'reject', '1')"
+guard="EXECUTE FUNCTION dendrite.guard('fraud', 'flag', 'default', 'score')"
 on single -c "CREATE TRIGGER fraud_guard BEFORE INSERT ON tx FOR EACH ROW $guard" >/dev/null
 for shard in "${shards[@]}"; do on "$shard" -c "CREATE TRIGGER fraud_guard BEFORE INSERT ON tx FOR EACH ROW $guard" >/dev/null; done
 empty_targets() {

@@ -175,10 +175,20 @@ for model in fraud terminal_fraud; do
 done
 # Unscoped, the terminal history would not be: the same rows scored on the coordinator without the shard.
 echo "# the shards' guard scores equal score_query on one server, exactly ($expected rows), card history and terminal history within the shard"
+# A model dropped on the coordinator leaves the shards, and takes the decisions they logged with it.
+terminal_version_id="$(on coord -c "SELECT version_id FROM dendrite.serving_version('terminal_fraud')")"
+for shard in "${shards[@]}"; do on "$shard" -c "DROP TRIGGER terminal_guard ON tx"; done
+on coord -c "SELECT dendrite.drop_model('terminal_fraud')" >/dev/null
 for shard in "${shards[@]}"; do
-  on "$shard" -c "DROP TRIGGER terminal_guard ON tx" \
-    -c "DELETE FROM dendrite.predictions WHERE version_id = (SELECT version_id FROM dendrite.serving_version('terminal_fraud'))" >/dev/null
+  for _ in $(seq 1 600); do
+    [ "$(on "$shard" -c "SELECT count(*) FROM dendrite.models WHERE name = 'terminal_fraud'")" = 0 ] && break
+    sleep 0.1
+  done
+  left="$(on "$shard" -c "SELECT (SELECT count(*) FROM dendrite.models WHERE name = 'terminal_fraud') || '/' ||
+                                 (SELECT count(*) FROM dendrite.predictions WHERE version_id = $terminal_version_id)")"
+  same "$left" "0/0" || fail "after drop_model on the coordinator $shard still has model/predictions $left"
 done
+echo "# a model dropped on the coordinator is gone from every shard, and so are the decisions its guards logged there"
 
 # --- 4. A rejection on one shard rolls back the coordinator's statement on every shard. Shard 3 rejects
 # every row; the statement sends the other shards' rows first.
