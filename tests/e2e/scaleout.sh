@@ -19,13 +19,17 @@ start_node() {
 }
 stop_node() { CLUSTER_DIR="${NODE_DIR[$1]}" && _cluster_as_owner "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null; CLUSTER_DIR=""; }
 restart_node() { _cluster_as_owner "$PG_BIN/pg_ctl" -D "${NODE_DIR[$1]}/data" -l "${NODE_DIR[$1]}/server.log" -w -t 60 start >/dev/null; }
-stop_nodes() {
-  local node
+stop_nodes() {  # the EXIT trap: also fails the script when a server's log shows a crashed backend
+  local status=$? node
   for node in "${!NODE_DIR[@]}"; do
-    if grep -E 'terminated by signal|TRAP:|PANIC' "${NODE_DIR[$node]}/server.log"; then echo "FAIL: $node crashed"; fi
+    if grep -E 'terminated by signal|TRAP:|PANIC' "${NODE_DIR[$node]}/server.log" 2>/dev/null; then
+      echo "FAIL: a backend of $node crashed"
+      status=1
+    fi
     CLUSTER_DIR="${NODE_DIR[$node]}"
     cluster_stop
   done
+  exit "$status"
 }
 trap stop_nodes EXIT
 on() { local node="$1"; shift; PGHOST="${NODE_DIR[$node]}" PGPORT="${NODE_PORT[$node]}" PGDATABASE=postgres sql "$@"; }
