@@ -204,6 +204,26 @@ void read_column_object(const json& object, ColumnSpec& spec) {
 
 std::string quoted_identifier(const std::string& name);
 
+// An entity computed from the row (a composite or scoped one): a derived text column `name`, declared once
+// (a second declaration with the same expression reuses it). kind names it in errors. Returns name.
+std::string declare_entity_column(const std::string& name, const std::string& expression,
+                                  const std::vector<InputColumn>& columns, std::vector<DerivedColumn>& derived,
+                                  const std::string& context, const char* kind) {
+    const std::string entity = std::string("the ") + kind + " entity";
+    for (const auto& d : derived)
+        if (d.name == name) {
+            if (d.expression != expression)
+                invalid(context + ": " + entity + "'s column \"" + name + "\" is already a derived column");
+            return name;
+        }
+    if (find_column(columns, name))
+        invalid(context + ": " + entity + " would be named \"" + name + "\", a column of the query",
+                "Rename that column in the query.");
+    if (name.size() >= 64) invalid(context + ": " + entity + "'s name \"" + name + "\" is too long");
+    derived.push_back({name, expression, SqlTypeClass::Text});
+    return name;
+}
+
 // "entity": ["card", "merchant"]: a derived text column card_merchant, the parts' text joined by a unit
 // separator (a NULL part makes the entity NULL: the row has no such entity). Returns its name.
 std::string composite_entity(const json& parts, const std::vector<InputColumn>& columns,
@@ -220,18 +240,7 @@ std::string composite_entity(const json& parts, const std::vector<InputColumn>& 
         name += (name.empty() ? "" : "_") + column;
         expression += (expression.empty() ? "" : " || chr(31) || ") + quoted_identifier(column) + "::text";
     }
-    for (const auto& d : derived)
-        if (d.name == name) {
-            if (d.expression != expression)
-                invalid(context + ": the composite entity's column \"" + name + "\" is already a derived column");
-            return name;
-        }
-    if (find_column(columns, name))
-        invalid(context + ": the composite entity would be named \"" + name + "\", a column of the query",
-                "Rename that column in the query.");
-    if (name.size() >= 64) invalid(context + ": the composite entity's name \"" + name + "\" is too long");
-    derived.push_back({name, expression, SqlTypeClass::Text});
-    return name;
+    return declare_entity_column(name, expression, columns, derived, context, "composite");
 }
 
 // A history declaration's transform by name (standardize or log1p); false for any other name.
@@ -282,22 +291,9 @@ void scope_within_shard(const json& within, const std::vector<InputColumn>& colu
     std::string entity_text = quoted_identifier(h.entity) + "::text";
     for (const auto& d : derived)
         if (d.name == h.entity) entity_text = "(" + d.expression + ")";  // a composite entity's expression
-    const std::string name = h.entity + "_within_shard";
     const std::string expression = entity_text + " || chr(31) || dendrite.shard_of(" + quoted_identifier(h.within_key) +
                                    ", " + std::to_string(h.within_shards) + ")::text";
-    if (find_column(columns, name))
-        invalid(context + ": the scoped entity would be named \"" + name + "\", a column of the query",
-                "Rename that column in the query.");
-    if (name.size() >= 64) invalid(context + ": the scoped entity's name \"" + name + "\" is too long");
-    bool declared = false;
-    for (const auto& d : derived)
-        if (d.name == name) {
-            if (d.expression != expression)
-                invalid(context + ": the scoped entity's column \"" + name + "\" is already a derived column");
-            declared = true;
-        }
-    if (!declared) derived.push_back({name, expression, SqlTypeClass::Text});
-    h.entity = name;
+    h.entity = declare_entity_column(h.entity + "_within_shard", expression, columns, derived, context, "scoped");
 }
 
 HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index,

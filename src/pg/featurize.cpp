@@ -21,11 +21,11 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "nodes/nodeFuncs.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "partitioning/partbounds.h"
 #include "utils/partcache.h"
-#include "partitioning/partdesc.h"
 #include "utils/plancache.h"
 #include "utils/rel.h"
 }
@@ -34,11 +34,16 @@ namespace dendrite::pg {
 
 namespace {
 
+// The result columns of a prepared query.
+TupleDesc plan_descriptor(SPIPlanPtr plan) {
+    List* sources = SPI_plan_get_plan_sources(plan);
+    return CreateTupleDescCopy(static_cast<CachedPlanSource*>(linitial(sources))->resultDesc);
+}
+
 // The result columns of a query, without running it.
 TupleDesc query_descriptor(const char* query, const char* what) {
     SPIPlanPtr plan = prepare_select(query, what);
-    List* sources = SPI_plan_get_plan_sources(plan);
-    TupleDesc descriptor = CreateTupleDescCopy(static_cast<CachedPlanSource*>(linitial(sources))->resultDesc);
+    TupleDesc descriptor = plan_descriptor(plan);
     SPI_freeplan(plan);
     return descriptor;
 }
@@ -67,9 +72,8 @@ struct ShardedTable {
     int shards;
 };
 
-ShardedTable find_sharded_table(const char* query, const char* what) {
+ShardedTable find_sharded_table(SPIPlanPtr plan) {
     ShardedTable found{InvalidOid, nullptr, 0};
-    SPIPlanPtr plan = prepare_select(query, what);
     List* partitioned = NIL;
     ListCell* cell;
     foreach (cell, SPI_plan_get_plan_sources(plan)) {
@@ -78,7 +82,6 @@ ShardedTable find_sharded_table(const char* query, const char* what) {
         foreach (query_cell, source->query_list)
             (void)collect_partitioned(static_cast<Node*>(lfirst(query_cell)), &partitioned);
     }
-    SPI_freeplan(plan);
     foreach (cell, partitioned) {
         const Oid relation_id = lfirst_oid(cell);
         bool has_foreign_partition = false;
@@ -241,7 +244,11 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                      const char* derived_json, const char* label, const char* nonfinite, Timestamp since,
                      const char* history_query, const char* what, const FitObserver* observer) {
     require_featurizer_manager(name);  // a new version of someone else's featurizer: refused before any row is read
-    TupleDesc descriptor = query_descriptor(query, what);
+    // Prepared once: its result columns, and the sharded table it reads (analysed, views expanded).
+    SPIPlanPtr plan = prepare_select(query, what);
+    TupleDesc descriptor = plan_descriptor(plan);
+    const ShardedTable sharded = find_sharded_table(plan);
+    SPI_freeplan(plan);
     check_query_columns(descriptor, label);
     const int n_columns = descriptor->natts;
     char** column_names = static_cast<char**>(palloc(sizeof(char*) * (n_columns + 1)));
@@ -286,7 +293,6 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     char* automatic_choices = nullptr;
     char** history_entities = nullptr;  // of the declarations not scoped "within" a shard
     int n_history_entities = 0;
-    const ShardedTable sharded = find_sharded_table(query, what);
     engine_call([&] {
         engine::ShardLayout layout;
         if (sharded.shards > 0) layout = {sharded.key, sharded.shards};
