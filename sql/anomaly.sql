@@ -98,6 +98,98 @@ SELECT count(*) AS reasons, bool_and(e.contribution > 0) AS positive,
 SELECT count(*) AS inputs, bool_and(mean_abs_contribution >= 0) AS non_negative, min(rows) AS rows
   FROM dendrite.feature_importance('an_ae', 'SELECT * FROM an_tx WHERE transaction_id % 10 = 0');
 
+-- Semi-supervised: an autoencoder's score as a feature of another featurizer (anomaly => ...), so a model
+-- learns from the labelled rows and from how unusual each one is. The declaration pins a version (the
+-- serving one unless given); the feature is the score centred and scaled as a uniform variable,
+-- (score - 0.5) * sqrt(12), placed after the columns' features and before the history's. Its inputs are the
+-- autoencoder's columns, read from the same row, featurized by its own featurizer: inline and offline alike.
+CREATE TABLE an_semi_live (LIKE an_tx);
+ALTER TABLE an_semi_live ADD COLUMN score float8, ADD COLUMN flagged boolean;
+SELECT dendrite.create_featurizer('an_semi', 'SELECT * FROM an_tx', label => 'is_fraud',
+         columns => '{"transaction_id": "ignore", "terminal_id": "ignore", "ip": "ignore", "fraud_scenario": "ignore",
+                      "country": "ignore", "merchant_category": "ignore", "tx_time": "ignore"}',
+         history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["7 days"],
+                       "aggregates": ["count", "mean"]}]',
+         history_query => 'SELECT * FROM an_semi_live',
+         anomaly => '[{"model": "an_ae", "version": 1}]') AS version;
+SELECT dendrite.feature_names('an_semi');
+SELECT f.spec->'anomaly' AS anomaly, f.input_columns
+  FROM dendrite.featurizers f WHERE f.name = 'an_semi';
+-- The feature is the autoencoder's score of the row, to float precision.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE abs((dendrite.features('an_semi', t))[3] / sqrt(12) + 0.5 - dendrite.score('an_ae', t, 1)) > 1e-6) AS differ
+  FROM an_tx t WHERE t.transaction_id % 20 = 0;
+-- A supervised model trained with it scores the same in score_query and in a guard (history included).
+SELECT version, pr_auc > 0 AS measured
+  FROM dendrite.train('an_semi_mlp', 'SELECT * FROM an_tx', 'is_fraud', featurizer => 'an_semi', epochs => 3, seed => 5);
+CREATE TRIGGER an_semi_guard BEFORE INSERT ON an_semi_live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('an_semi_mlp', 'flag', 'default', 'score, flagged');
+INSERT INTO an_semi_live SELECT *, NULL, NULL FROM an_tx ORDER BY tx_time, transaction_id LIMIT 1500;
+SELECT count(*) AS rows, count(*) FILTER (WHERE l.score = q.score) AS same_score
+  FROM an_semi_live l
+  JOIN dendrite.score_query('an_semi_mlp', 'SELECT * FROM an_tx ORDER BY tx_time, transaction_id LIMIT 1500',
+                            key => 'transaction_id') q ON q.key = l.transaction_id::text;
+DROP TRIGGER an_semi_guard ON an_semi_live;
+-- Why: the anomaly feature is one reason among the columns, its value the autoencoder's score.
+SELECT e.feature, e.input, e.value::float8 = round(dendrite.score('an_ae', r.t, 1)::numeric, 4)::float8 AS value_is_the_score
+  FROM (SELECT t FROM an_tx t ORDER BY dendrite.score('an_ae', t, 1) DESC, t.transaction_id LIMIT 1) r,
+       dendrite.explain('an_semi_mlp', r.t, 20) e
+ WHERE e.feature = 'an_ae_anomaly';
+-- An autoencoder whose featurizer keeps history: the reading featurizer keeps those declarations in its own
+-- history state, fed by its own rows (offline the query's, inline its history query and the inserted rows),
+-- so the feature needs no history of its own there, and guard and score_query still agree.
+SELECT dendrite.create_featurizer('an_cards', 'SELECT amount, online, customer_id, tx_time FROM an_tx',
+         history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days"],
+                       "aggregates": ["count", "mean", "ratio_to_mean"]}]') AS version;
+SELECT version FROM dendrite.train('an_ae_cards', 'SELECT * FROM an_tx', NULL, algorithm => 'autoencoder',
+                                   featurizer => 'an_cards', epochs => 3, seed => 3);
+TRUNCATE an_semi_live;
+SELECT dendrite.create_featurizer('an_semi_cards', 'SELECT amount, online, customer_id, tx_time, is_fraud FROM an_tx',
+         label => 'is_fraud', columns => '{"customer_id": "ignore", "tx_time": "ignore"}',
+         history_query => 'SELECT * FROM an_semi_live', anomaly => '{"model": "an_ae_cards"}') AS version;
+SELECT dendrite.feature_names('an_semi_cards'), jsonb_array_length(f.spec->'anomaly'->0->'history') AS kept_declarations
+  FROM dendrite.featurizers f WHERE f.name = 'an_semi_cards';
+SELECT version FROM dendrite.train('an_semi_cards_mlp', 'SELECT * FROM an_tx', 'is_fraud', featurizer => 'an_semi_cards',
+                                   epochs => 2, seed => 5);
+CREATE TRIGGER an_semi_guard BEFORE INSERT ON an_semi_live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('an_semi_cards_mlp', 'flag', 'default', 'score, flagged');
+INSERT INTO an_semi_live SELECT *, NULL, NULL FROM an_tx ORDER BY tx_time, transaction_id LIMIT 1500;
+SELECT count(*) AS rows, count(*) FILTER (WHERE l.score = q.score) AS same_score
+  FROM an_semi_live l
+  JOIN dendrite.score_query('an_semi_cards_mlp', 'SELECT * FROM an_tx ORDER BY tx_time, transaction_id LIMIT 1500',
+                            key => 'transaction_id') q ON q.key = l.transaction_id::text;
+DROP TRIGGER an_semi_guard ON an_semi_live;
+-- The feature equals the autoencoder's own score over the same rows in the same order.
+SELECT count(*) AS rows, count(*) FILTER (WHERE abs(f.features[3] / sqrt(12) + 0.5 - q.score) > 1e-6) AS differ
+  FROM dendrite.featurize('an_semi_cards', 'SELECT * FROM an_tx WHERE transaction_id < 3000', key => 'transaction_id') f
+  JOIN dendrite.score_query('an_ae_cards', 'SELECT * FROM an_tx WHERE transaction_id < 3000', key => 'transaction_id') q
+    USING (key);
+
+-- The autoencoder cannot be dropped while a featurizer reads its score; bad declarations are refused.
+\set VERBOSITY terse
+SELECT dendrite.drop_model('an_ae');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '[{"model": "no_such_model"}]');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '[{"model": "an_ae", "version": 9}]');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '[{"model": "an_semi_mlp"}]');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT amount, online FROM an_tx', anomaly => '{"model": "an_ae"}');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT amount::text AS amount, online, country, merchant_category FROM an_tx',
+                                  anomaly => '{"model": "an_ae"}');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT amount, online, country, merchant_category FROM an_tx', label => 'online',
+                                  anomaly => '{"model": "an_ae"}');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '[{"model": "an_ae", "colour": 1}]');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '3');
+-- An autoencoder whose featurizer reads anomaly features of its own is refused (one level: no chains, no cycles).
+SELECT version FROM dendrite.train('an_ae_history', 'SELECT * FROM an_tx', NULL, algorithm => 'autoencoder',
+                                   featurizer => 'an_semi', epochs => 1);
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '{"model": "an_ae_history"}');
+\set VERBOSITY sqlstate
+SELECT dendrite.drop_model('an_ae');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '[{"model": "an_semi_mlp"}]');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT amount, online FROM an_tx', anomaly => '{"model": "an_ae"}');
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly => '{"model": "an_ae_history"}');
+\set VERBOSITY default
+SELECT count(*) AS no_featurizer_stored FROM dendrite.featurizers WHERE name = 'an_semi_bad';
+
 -- What an autoencoder does not do (yet), and bad input.
 \set VERBOSITY terse
 \set VERBOSITY default
@@ -120,3 +212,8 @@ UPDATE dendrite.model_versions v SET algorithm = 'mlp' FROM dendrite.models m
 \set VERBOSITY terse
 SELECT dendrite.score('an_ae', t, 1) FROM an_tx t LIMIT 1;
 \set VERBOSITY default
+
+-- A declaration edited to a version that does not exist is refused when the featurizer loads, naming it.
+UPDATE dendrite.featurizers SET spec = jsonb_set(spec, '{anomaly,0,version}', '7') WHERE name = 'an_semi';
+\c -
+SELECT dendrite.score('an_semi_mlp', t) FROM an_tx t LIMIT 1;

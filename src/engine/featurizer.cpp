@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/error.hpp"
+#include "engine/model.hpp"
 
 namespace dendrite::engine {
 
@@ -116,12 +117,24 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& column : columns_) column_input_.push_back(input(column.spec.name));
     optional_inputs_.assign(inputs_.size(), true);
     for (const auto& column : columns_) optional_inputs_[size_t(input(column.spec.name))] = false;
-    for (const auto& h : spec_.history)
+    for (const auto& h : spec_.all_history())
         for (const std::string* name : {&h.entity, &h.time, &h.value})
             if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;
-    for (const auto& h : spec_.history)
+    all_history_ = spec_.all_history();
+    for (const auto& h : all_history_)
         history_inputs_.push_back(
             {input(h.entity), input(h.time), input(h.value), input(h.label), input(h.distinct_of)});
+    size_t history_offset = spec_.history.size();
+    for (const auto& a : spec_.anomaly) {
+        AnomalyModel model;
+        model.history_offset = history_offset;
+        history_offset += a.history.size();
+        for (const auto& name : a.inputs) {
+            model.inputs.push_back(input(name));
+            optional_inputs_[size_t(model.inputs.back())] = false;
+        }
+        anomaly_.push_back(model);
+    }
 
     category_index_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -170,6 +183,10 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         }
         if (column.missing_indicator) add(n + "_missing");
     }
+    for (const auto& a : spec_.anomaly) {
+        output_names_.push_back(a.name);
+        output_sources_.push_back(a.name);
+    }
     for (const auto& h : spec_.history)
         for (const auto& name : HistoryState::output_names(h)) {
             output_names_.push_back(name);
@@ -200,6 +217,49 @@ double Featurizer::nonfinite_input(const FittedColumn& column, double x, bool* m
          "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
 }
 
+namespace {
+const double kUniformScale = std::sqrt(12.0);  // the standard deviation of a uniform 0..1 variable is 1/sqrt(12)
+}
+
+double Featurizer::anomaly_score_of_output(float output) { return double(output) / kUniformScale + 0.5; }
+
+void Featurizer::attach_anomaly_model(size_t a, const Featurizer* featurizer, const ModelView* model) {
+    const AnomalySpec& declaration = spec_.anomaly.at(a);
+    const std::string what = "the autoencoder \"" + declaration.model + "\" (version " +
+                             std::to_string(declaration.version) + ") of anomaly feature \"" + declaration.name + "\"";
+    if (featurizer->inputs() != declaration.inputs)
+        fail(ErrorKind::Data, what + " reads other columns than the featurizer was fitted with");
+    if (!featurizer->spec().anomaly.empty() || !featurizer->spec().derived.empty())
+        fail(ErrorKind::Data, what + " has derived columns or anomaly features of its own");
+    const auto& history = featurizer->spec().history;
+    bool same_history = history.size() == declaration.history.size();
+    for (size_t h = 0; same_history && h < history.size(); ++h)
+        same_history = same_declaration(history[h], declaration.history[h]);
+    if (!same_history) fail(ErrorKind::Data, what + " keeps other history than the featurizer was fitted with");
+    if (model->kind != ModelView::Kind::Autoencoder || model->network.inputs != featurizer->output_count())
+        fail(ErrorKind::Data, what + " is not an autoencoder over its featurizer's outputs");
+    anomaly_[a].featurizer = featurizer;
+    anomaly_[a].model = model;
+    anomaly_[a].scratch_floats = model_scratch_floats(*model);
+}
+
+void Featurizer::anomaly_outputs(const RawValue* inputs, const HistoryState* history, float* out) const {
+    // Per thread: the query pass and training featurize rows on several threads.
+    thread_local std::vector<RawValue> raw;
+    thread_local std::vector<float> features, scratch;
+    for (size_t a = 0; a < anomaly_.size(); ++a) {
+        const AnomalyModel& m = anomaly_[a];
+        if (!m.model)
+            fail(ErrorKind::Internal, "anomaly feature \"" + spec_.anomaly[a].name + "\" has no model attached");
+        raw.resize(m.inputs.size());
+        for (size_t i = 0; i < m.inputs.size(); ++i) raw[i] = inputs[m.inputs[i]];
+        features.resize(size_t(m.featurizer->output_count()));
+        scratch.resize(size_t(m.scratch_floats));
+        m.featurizer->transform(raw.data(), history, m.history_offset, features.data());
+        out[a] = float((double(score_one(*m.model, features.data(), scratch.data())) - 0.5) * kUniformScale);
+    }
+}
+
 HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
     const HistoryInputs& in = history_inputs_[h];
     HistoryEvent event;
@@ -215,7 +275,7 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
         if (!std::isfinite(event.value)) {
             if (!spec_.nonfinite_as_missing)
                 fail(ErrorKind::Data,
-                     "column \"" + spec_.history[h].value + "\" is " + (std::isnan(event.value) ? "NaN" : "infinite"));
+                     "column \"" + all_history_[h].value + "\" is " + (std::isnan(event.value) ? "NaN" : "infinite"));
             event.value = NAN;
         }
     }
@@ -228,12 +288,17 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
 }
 
 void Featurizer::transform(const RawValue* inputs, const HistoryState* history, float* out) const {
+    transform(inputs, history, 0, out);
+}
+
+void Featurizer::transform(const RawValue* inputs, const HistoryState* history, size_t history_offset,
+                           float* out) const {
     // The entities' table slots are usually cache misses in a trigger: ask for them now, so that they
     // arrive while the columns below are computed.
     if (history)
-        for (size_t h = 0; h < history_inputs_.size(); ++h)
+        for (size_t h = 0; h < spec_.history.size(); ++h)
             if (const RawValue& entity = inputs[history_inputs_[h].entity]; !entity.is_null())
-                history->prefetch(h, category_key(entity));
+                history->prefetch(history_offset + h, category_key(entity));
     float* o = out;
     for (size_t c = 0; c < columns_.size(); ++c) {
         const FittedColumn& column = columns_[c];
@@ -334,6 +399,10 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
         }
         if (column.missing_indicator) *o++ = missing ? 1.0f : 0.0f;
     }
+    if (!anomaly_.empty()) {
+        anomaly_outputs(inputs, history, o);
+        o += anomaly_.size();
+    }
     if (history_raw_count_ > 0) {
         if (!history) fail(ErrorKind::Internal, "history features need a history state");
         double raw[256];
@@ -341,7 +410,7 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
         for (size_t h = 0; h < spec_.history.size(); ++h) {
             const int n = HistoryState::output_count(spec_.history[h]);
             if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
-            history->compute(h, history_event(h, inputs), raw);
+            history->compute(history_offset + h, history_event(h, inputs), raw);
             const NumericTransform transform = spec_.history[h].transform;
             for (int i = 0; i < n; ++i, ++k) {
                 const float feature =
@@ -358,8 +427,7 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
 }
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {
-    if (spec_.history.empty()) return;
-    for (size_t h = 0; h < spec_.history.size(); ++h) history->observe(h, history_event(h, inputs));
+    for (size_t h = 0; h < all_history_.size(); ++h) history->observe(h, history_event(h, inputs));
 }
 
 void FeaturizerFitter::Moments::add(double x) {

@@ -15,6 +15,8 @@
 
 namespace dendrite::engine {
 
+struct ModelView;
+
 struct FittedColumn {
     ColumnSpec spec;
     bool missing_indicator = false;
@@ -55,11 +57,25 @@ public:
     // For each output, the input column (or history declaration) it comes from.
     const std::vector<std::string>& output_sources() const { return output_sources_; }
 
-    std::unique_ptr<HistoryState> new_history() const { return std::make_unique<HistoryState>(spec_.history); }
+    // The autoencoder of anomaly declaration a (spec().anomaly[a]): its featurizer and model, which the caller
+    // keeps alive as long as this featurizer (the pg cache pins the version; a test owns them). transform
+    // raises until every declaration has one. Throws ErrorKind::Data when they are not what the declaration
+    // names (the featurizer's inputs differ, or the model is not an autoencoder over its outputs).
+    void attach_anomaly_model(size_t a, const Featurizer* featurizer, const ModelView* model);
+    // The anomaly score (0..1) an anomaly output holds: the inverse of its scaling.
+    static double anomaly_score_of_output(float output);
+
+    // The state of every declaration the featurizer keeps history for: its own, then its anomaly models'.
+    std::unique_ptr<HistoryState> new_history() const { return std::make_unique<HistoryState>(all_history_); }
+    // Whether transform and observe need a history state (own declarations or an anomaly model's).
+    bool keeps_history() const { return !all_history_.empty(); }
 
     // Writes output_count() floats. history may be null when the spec declares no history. Throws
     // ErrorKind::Data for NaN/Infinity unless the spec treats them as missing.
     void transform(const RawValue* inputs, const HistoryState* history, float* out) const;
+    // The same with this featurizer's declarations at history_offset in the state (an anomaly model's, kept
+    // in the state of the featurizer that reads its score).
+    void transform(const RawValue* inputs, const HistoryState* history, size_t history_offset, float* out) const;
     // Adds the row to the entity histories (after transform, for the offline pass and for inserts).
     void observe(const RawValue* inputs, HistoryState* history) const;
 
@@ -92,6 +108,16 @@ private:
     std::vector<std::unordered_map<uint64_t, int>> category_index_;  // per column
     std::vector<std::string> output_names_, output_sources_;
     std::vector<IndexOutput> index_outputs_;
+    struct AnomalyModel {
+        std::vector<int> inputs;  // per input of the autoencoder's featurizer: index into inputs_
+        const Featurizer* featurizer = nullptr;
+        const ModelView* model = nullptr;
+        int scratch_floats = 0;
+        size_t history_offset = 0;  // of its declarations in this featurizer's history state
+    };
+    std::vector<AnomalyModel> anomaly_;
+    void anomaly_outputs(const RawValue* inputs, const HistoryState* history, float* out) const;
+    std::vector<HistorySpec> all_history_;  // spec_.all_history()
     int history_raw_count_ = 0;
     int first_history_output_ = 0;  // the index of the first history output in output_names_
 };

@@ -708,10 +708,92 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json) {
     return derived;
 }
 
+std::vector<AnomalySpec> parse_anomaly(const std::string& anomaly_json) {
+    std::vector<AnomalySpec> declarations;
+    if (anomaly_json.empty()) return declarations;
+    json array = parse_json(anomaly_json, "anomaly");
+    if (array.is_object()) array = json::array({array});
+    if (!array.is_array())
+        invalid("anomaly must be a JSON array of declarations",
+                "Write anomaly => '[{\"model\": \"unusual\"}]' (an autoencoder's name, and optionally its "
+                "\"version\" and the feature's \"name\").");
+    for (size_t i = 0; i < array.size(); ++i) {
+        const std::string context = "anomaly declaration " + std::to_string(i + 1);
+        const json& object = array[i];
+        if (!object.is_object()) invalid(context + " must be a JSON object");
+        for (auto it = object.begin(); it != object.end(); ++it)
+            if (it.key() != "model" && it.key() != "version" && it.key() != "name")
+                invalid(context + " has an unknown key \"" + it.key() + "\"",
+                        "Use \"model\", \"version\" and \"name\".");
+        AnomalySpec a;
+        a.model = get_string(object, "model", context, true);
+        if (a.model.empty()) invalid(context + ": \"model\" must not be empty");
+        a.version = get_int(object, "version", 0, 1, 1000000000, context);
+        a.name = get_string(object, "name", context);
+        if (a.name.empty()) a.name = a.model + "_anomaly";
+        if (a.name.size() >= 64) invalid(context + ": the feature name \"" + a.name + "\" is longer than 63 bytes");
+        for (const auto& other : declarations)
+            if (other.name == a.name)
+                invalid("two anomaly declarations are both named \"" + a.name + "\"", "Give one a \"name\".");
+        declarations.push_back(a);
+    }
+    return declarations;
+}
+
+namespace {
+
+const char* type_class_text(SqlTypeClass type) {
+    switch (type) {
+        case SqlTypeClass::Number:
+            return "a number";
+        case SqlTypeClass::Integer:
+            return "an integer";
+        case SqlTypeClass::Boolean:
+            return "a boolean";
+        case SqlTypeClass::Text:
+            return "text";
+        case SqlTypeClass::Timestamp:
+            return "a timestamp";
+        case SqlTypeClass::Inet:
+            return "an address";
+        case SqlTypeClass::Other:
+            break;
+    }
+    return "another type";
+}
+
+// Each anomaly model's input is a column of the query (or a derived one) of the type it was fitted on, and
+// not this featurizer's label (the autoencoder would hand the label to the model as a feature).
+void check_anomaly_inputs(const std::vector<AnomalySpec>& anomaly, const std::vector<InputColumn>& columns,
+                          const std::string& label) {
+    for (const auto& a : anomaly) {
+        const std::string model = "the autoencoder \"" + a.model + "\" (version " + std::to_string(a.version) + ")";
+        if (find_column(columns, a.name))
+            invalid("anomaly feature \"" + a.name + "\" has the name of a column of the query",
+                    "Give the declaration another \"name\".");
+        for (size_t i = 0; i < a.inputs.size(); ++i) {
+            const InputColumn* column = find_column(columns, a.inputs[i]);
+            if (!column)
+                invalid(model + " reads column \"" + a.inputs[i] + "\", which is not in the query",
+                        "The featurizer's query must have every column the autoencoder was trained on.");
+            if (a.inputs[i] == label)
+                invalid(model + " reads column \"" + a.inputs[i] + "\", the label",
+                        "Train the autoencoder on a query without the label.");
+            if (i < a.input_types.size() && column->type != a.input_types[i])
+                invalid(model + " was fitted on column \"" + a.inputs[i] + "\" as " +
+                            type_class_text(a.input_types[i]) + ", but in this query it is " +
+                            type_class_text(column->type),
+                        "Cast the column in the query to the type the autoencoder saw.");
+        }
+    }
+}
+
+}  // namespace
+
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
                             const std::vector<DerivedColumn>& derived, const std::vector<ColumnProfile>& profiles,
-                            const ShardLayout* shards) {
+                            const ShardLayout* shards, const std::vector<AnomalySpec>& anomaly) {
     FeaturizerSpec spec;
     spec.label = label;
     spec.derived = derived;
@@ -795,7 +877,17 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& given_columns, const
             invalid("target encoding of column \"" + c.name + "\" needs a label", "Pass label => 'your_label_column'.");
         spec.columns.push_back(c);
     }
-    if (spec.columns.empty() && spec.history.empty())
+    check_anomaly_inputs(anomaly, query_columns, label);
+    spec.anomaly = anomaly;
+    // One event time orders every pass over the rows: the autoencoders' history declarations must use it too.
+    const std::string event_time = spec.event_time();
+    for (const auto& a : spec.anomaly)
+        for (const auto& h : a.history)
+            if (h.time != event_time)
+                invalid("the autoencoder \"" + a.model + "\" keeps history in the order of column \"" + h.time +
+                            "\", this featurizer in the order of \"" + event_time + "\"",
+                        "Rows are replayed in the order of one time column: use the same in both featurizers.");
+    if (spec.columns.empty() && spec.history.empty() && spec.anomaly.empty())
         invalid("the featurizer has no input",
                 "The query has no column that can be a feature, and no history is declared.");
     return spec;
@@ -814,8 +906,23 @@ std::vector<std::string> FeaturizerSpec::inputs() const {
         add(h.label);
         add(h.distinct_of);
     }
+    for (const auto& a : anomaly)
+        for (const auto& input : a.inputs) add(input);
     add(label);
     return names;
+}
+
+std::vector<HistorySpec> FeaturizerSpec::all_history() const {
+    std::vector<HistorySpec> all = history;
+    for (const auto& a : anomaly) all.insert(all.end(), a.history.begin(), a.history.end());
+    return all;
+}
+
+std::string FeaturizerSpec::event_time() const {
+    if (!history.empty()) return history[0].time;
+    for (const auto& a : anomaly)
+        if (!a.history.empty()) return a.history[0].time;
+    return {};
 }
 
 namespace {
@@ -845,6 +952,71 @@ const char* encoding_name(CategoricalEncoding e) {
     }
     return "onehot";
 }
+
+// One history declaration as the stored spec has it (also inside an anomaly declaration).
+json history_to_json(const HistorySpec& h) {
+    json o{{"name", h.name},
+           {"entity", h.entity},
+           {"time", h.time},
+           {"value", h.value},
+           {"label", h.label},
+           {"distinct", h.distinct_of},
+           {"windows_us", h.windows_us},
+           {"window_names", h.window_names},
+           {"delay_us", h.delay_us},
+           {"transform", transform_name(h.transform)}};
+    if (h.within_shards > 0) o["within"] = {{"key", h.within_key}, {"shards", h.within_shards}};
+    json aggregates = json::array();
+    if (h.count) aggregates.push_back("count");
+    if (h.sum) aggregates.push_back("sum");
+    if (h.mean) aggregates.push_back("mean");
+    if (h.max) aggregates.push_back("max");
+    if (h.min) aggregates.push_back("min");
+    if (h.stddev) aggregates.push_back("stddev");
+    if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
+    if (h.fraud_count) aggregates.push_back("fraud_count");
+    if (h.fraud_rate) aggregates.push_back("fraud_rate");
+    if (h.distinct) aggregates.push_back("distinct");
+    if (h.since_last) aggregates.push_back("since_last");
+    o["aggregates"] = aggregates;
+    return o;
+}
+
+HistorySpec history_from_json(const json& o) {
+    HistorySpec h;
+    h.name = o.at("name").get<std::string>();
+    h.entity = o.at("entity").get<std::string>();
+    h.time = o.at("time").get<std::string>();
+    h.value = o.at("value").get<std::string>();
+    h.label = o.at("label").get<std::string>();
+    if (o.contains("distinct")) h.distinct_of = o.at("distinct").get<std::string>();  // since 0.6.0
+    if (o.contains("within")) {                                                       // since 0.6.0
+        h.within_key = o.at("within").at("key").get<std::string>();
+        h.within_shards = o.at("within").at("shards").get<int>();
+    }
+    h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
+    h.window_names = o.at("window_names").get<std::vector<std::string>>();
+    h.delay_us = o.at("delay_us").get<int64_t>();
+    // Since 0.6.0 (before, the raw aggregate was standardized: the default).
+    if (o.contains("transform") && !history_transform(o.at("transform").get<std::string>(), &h.transform))
+        invalid("the stored featurizer spec has an unknown history transform");
+    for (const auto& a : o.at("aggregates")) {
+        const auto name = a.get<std::string>();
+        h.count |= name == "count";
+        h.sum |= name == "sum";
+        h.mean |= name == "mean";
+        h.max |= name == "max";
+        h.min |= name == "min";
+        h.stddev |= name == "stddev";
+        h.since_last |= name == "since_last";
+        h.ratio_to_mean |= name == "ratio_to_mean";
+        h.fraud_count |= name == "fraud_count";
+        h.fraud_rate |= name == "fraud_rate";
+        h.distinct |= name == "distinct";
+    }
+    return h;
+}
+
 }  // namespace
 
 std::string FeaturizerSpec::to_json() const {
@@ -877,32 +1049,17 @@ std::string FeaturizerSpec::to_json() const {
         j["columns"].push_back(o);
     }
     j["history"] = json::array();
-    for (const auto& h : history) {
-        json o{{"name", h.name},
-               {"entity", h.entity},
-               {"time", h.time},
-               {"value", h.value},
-               {"label", h.label},
-               {"distinct", h.distinct_of},
-               {"windows_us", h.windows_us},
-               {"window_names", h.window_names},
-               {"delay_us", h.delay_us},
-               {"transform", transform_name(h.transform)}};
-        if (h.within_shards > 0) o["within"] = {{"key", h.within_key}, {"shards", h.within_shards}};
-        json aggregates = json::array();
-        if (h.count) aggregates.push_back("count");
-        if (h.sum) aggregates.push_back("sum");
-        if (h.mean) aggregates.push_back("mean");
-        if (h.max) aggregates.push_back("max");
-        if (h.min) aggregates.push_back("min");
-        if (h.stddev) aggregates.push_back("stddev");
-        if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
-        if (h.fraud_count) aggregates.push_back("fraud_count");
-        if (h.fraud_rate) aggregates.push_back("fraud_rate");
-        if (h.distinct) aggregates.push_back("distinct");
-        if (h.since_last) aggregates.push_back("since_last");
-        o["aggregates"] = aggregates;
-        j["history"].push_back(o);
+    for (const auto& h : history) j["history"].push_back(history_to_json(h));
+    if (!anomaly.empty()) {
+        j["anomaly"] = json::array();
+        for (const auto& a : anomaly) {
+            json o{{"name", a.name}, {"model", a.model}, {"version", a.version}, {"inputs", a.inputs}};
+            if (!a.history.empty()) {
+                o["history"] = json::array();
+                for (const auto& h : a.history) o["history"].push_back(history_to_json(h));
+            }
+            j["anomaly"].push_back(o);
+        }
     }
     return j.dump();
 }
@@ -951,44 +1108,27 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
                     o["missing_indicator"].get<bool>() ? MissingIndicator::Always : MissingIndicator::Never;
             spec.columns.push_back(c);
         }
-        for (const auto& o : j.at("history")) {
-            HistorySpec h;
-            h.name = o.at("name").get<std::string>();
-            h.entity = o.at("entity").get<std::string>();
-            h.time = o.at("time").get<std::string>();
-            h.value = o.at("value").get<std::string>();
-            h.label = o.at("label").get<std::string>();
-            if (o.contains("distinct")) h.distinct_of = o.at("distinct").get<std::string>();  // since 0.6.0
-            if (o.contains("within")) {                                                       // since 0.6.0
-                h.within_key = o.at("within").at("key").get<std::string>();
-                h.within_shards = o.at("within").at("shards").get<int>();
+        for (const auto& o : j.at("history")) spec.history.push_back(history_from_json(o));
+        if (j.contains("anomaly"))  // since 0.6.0
+            for (const auto& o : j.at("anomaly")) {
+                AnomalySpec a;
+                a.name = o.at("name").get<std::string>();
+                a.model = o.at("model").get<std::string>();
+                a.version = o.at("version").get<int>();
+                a.inputs = o.at("inputs").get<std::vector<std::string>>();
+                if (o.contains("history"))
+                    for (const auto& h : o.at("history")) a.history.push_back(history_from_json(h));
+                if (a.version < 1 || a.inputs.empty())
+                    fail(ErrorKind::Data,
+                         "the stored featurizer spec has an anomaly declaration without a version or inputs");
+                spec.anomaly.push_back(a);
             }
-            h.windows_us = o.at("windows_us").get<std::vector<int64_t>>();
-            h.window_names = o.at("window_names").get<std::vector<std::string>>();
-            h.delay_us = o.at("delay_us").get<int64_t>();
-            // Since 0.6.0 (before, the raw aggregate was standardized: the default).
-            if (o.contains("transform") && !history_transform(o.at("transform").get<std::string>(), &h.transform))
-                invalid("the stored featurizer spec has an unknown history transform");
-            for (const auto& a : o.at("aggregates")) {
-                const auto name = a.get<std::string>();
-                h.count |= name == "count";
-                h.sum |= name == "sum";
-                h.mean |= name == "mean";
-                h.max |= name == "max";
-                h.min |= name == "min";
-                h.stddev |= name == "stddev";
-                h.since_last |= name == "since_last";
-                h.ratio_to_mean |= name == "ratio_to_mean";
-                h.fraud_count |= name == "fraud_count";
-                h.fraud_rate |= name == "fraud_rate";
-                h.distinct |= name == "distinct";
-            }
-            spec.history.push_back(h);
-        }
         return spec;
     } catch (const json::exception& e) {
         fail(ErrorKind::Data, "the stored featurizer spec is malformed", e.what());
     }
 }
+
+bool same_declaration(const HistorySpec& a, const HistorySpec& b) { return history_to_json(a) == history_to_json(b); }
 
 }  // namespace dendrite::engine

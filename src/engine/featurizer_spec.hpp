@@ -85,6 +85,28 @@ struct ShardLayout {
     int shards = 0;
 };
 
+// The anomaly score of an autoencoder version as one more feature (issue #30; docs/sql.md, "The anomaly score
+// as a feature"): the version's featurizer has no derived columns and no anomaly features of its own; this
+// featurizer reads its columns from the row (and keeps its history declarations in its own history state)
+// and scores them with the version, offline and inline by the same code (Featurizer::attach_anomaly_model).
+// The output is the score, 0..1, centred and scaled as a uniform variable is: (score - 0.5) * sqrt(12).
+struct AnomalySpec {
+    std::string name;  // the output (default: <model>_anomaly)
+    std::string model;
+    int version = 0;                  // pinned when the featurizer is fitted (0 in a declaration: the serving one)
+    std::vector<std::string> inputs;  // the autoencoder featurizer's input columns, in its order
+    std::vector<SqlTypeClass> input_types;  // as that featurizer was fitted: resolve_spec checks them; not stored
+    // That featurizer's history declarations: this featurizer's history state keeps them too (after its own),
+    // fed by the rows it sees, so that the autoencoder's history features are those of this featurizer's rows
+    // offline and inline. Their time column is this featurizer's.
+    std::vector<HistorySpec> history;
+};
+
+// The declarations of create_featurizer's anomaly argument: a JSON array of {"model": name, "version": n,
+// "name": output} ("version" and "name" optional), or one such object. inputs are left for the caller to
+// fill in from the version. Throws InvalidParameter.
+std::vector<AnomalySpec> parse_anomaly(const std::string& anomaly_json);
+
 // What a sample of a query's rows says about one column, for the automatic choices (text, integer and
 // timestamp columns; the rest is chosen by type alone).
 struct ColumnProfile {
@@ -108,13 +130,20 @@ struct FeaturizerSpec {
     std::vector<DerivedColumn> derived;  // computed from the row before anything else reads it
     std::vector<ColumnSpec> columns;     // the feature columns, in the query's order, then derived columns'
     std::vector<HistorySpec> history;
+    std::vector<AnomalySpec> anomaly;   // outputs after the columns', before the history's
     std::string label;                  // excluded from features; the target of target encoding
     bool nonfinite_as_missing = false;  // NaN/Infinity: error (default) or missing
     std::vector<AutomaticChoice> automatic;
 
     std::string to_json() const;
     static FeaturizerSpec from_json(const std::string& json);  // a spec written by to_json
-    // The input columns the featurizer reads, each once: feature columns, then history columns.
+    // Its own history declarations, then the anomaly models' (the declarations its history state keeps).
+    std::vector<HistorySpec> all_history() const;
+    // The column whose order every pass over the rows follows: the time of the first of all_history() ("" when
+    // there is no history).
+    std::string event_time() const;
+    // The input columns the featurizer reads, each once: feature columns, then history columns, then the
+    // anomaly models' columns.
     std::vector<std::string> inputs() const;
 };
 
@@ -133,11 +162,17 @@ std::vector<DerivedColumn> parse_derived(const std::string& derived_json);
 // timestamp that is not the event time (the history's time column, else the timestamp with the most
 // distinct values) becomes its age in years at the event time (a derived column <name>_age_years). Each such
 // choice is listed in spec.automatic. shards: how the query's table is sharded (nullptr: it is not), for a
-// history declaration's "within": "shard".
+// history declaration's "within": "shard". anomaly: parse_anomaly's declarations with their inputs and
+// input types filled in; each input must be a column of the query (or a derived one) of the same type
+// class, and not the label.
 FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const std::string& columns_json,
                             const std::string& history_json, const std::string& label, const std::string& nonfinite,
                             const std::vector<DerivedColumn>& derived = {},
-                            const std::vector<ColumnProfile>& profiles = {}, const ShardLayout* shards = nullptr);
+                            const std::vector<ColumnProfile>& profiles = {}, const ShardLayout* shards = nullptr,
+                            const std::vector<AnomalySpec>& anomaly = {});
+// Whether two history declarations are the same (as stored).
+bool same_declaration(const HistorySpec& a, const HistorySpec& b);
+
 // The NOTICE text listing spec.automatic ("" when empty).
 std::string describe_automatic_choices(const FeaturizerSpec& spec);
 

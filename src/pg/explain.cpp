@@ -207,6 +207,12 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
                             input_value_text(binding, version->featurizer, groups.input[g]), 0};
     for (int j = 0; j < version->n_features; ++j) reasons[groups.group_of[j]].contribution += phi[j];
     pfree(phi);
+    // An anomaly feature has no input column of its own: its value is the autoencoder's score of the row.
+    const engine::Featurizer* featurizer = version->featurizer->featurizer;
+    for (const engine::AnomalySpec& anomaly : featurizer->spec().anomaly)
+        for (int j = 0; j < version->n_features; ++j)
+            if (featurizer->output_names()[size_t(j)] == anomaly.name)
+                reasons[groups.group_of[j]].value = psprintf("%.4f", engine::Featurizer::anomaly_score_of_output(x[j]));
     qsort(reasons, size_t(groups.n), sizeof(Reason), by_contribution_descending);
     return groups.n;
 }

@@ -238,11 +238,67 @@ SampledColumn* sample_columns(const char* query, TupleDesc descriptor, const cha
     return sampled;
 }
 
+// One anomaly declaration, resolved to the version it pins and the columns that version's featurizer reads.
+struct AnomalyDeclaration {
+    char* name;
+    char* model;
+    int version;
+    int n_inputs;
+    char** inputs;
+    engine::SqlTypeClass* input_types;
+    const std::vector<engine::HistorySpec>* history;  // the autoencoder featurizer's (cached for the transaction)
+};
+
+// create_featurizer's anomaly argument (NULL: none), each declaration resolved to a version of an autoencoder
+// (0: the one serving now) whose featurizer computes its features from the row's own columns.
+AnomalyDeclaration* resolve_anomaly_declarations(const char* anomaly_json, int* n) {
+    AnomalyDeclaration* declarations = nullptr;
+    *n = 0;
+    engine_call([&] {
+        const std::vector<engine::AnomalySpec> parsed = engine::parse_anomaly(anomaly_json ? anomaly_json : "");
+        declarations =
+            static_cast<AnomalyDeclaration*>(palloc_or_throw(sizeof(AnomalyDeclaration) * (parsed.size() + 1)));
+        for (const engine::AnomalySpec& a : parsed)
+            declarations[(*n)++] = {
+                pstrdup_or_throw(a.name), pstrdup_or_throw(a.model), a.version, 0, nullptr, nullptr, nullptr};
+    });
+    for (int a = 0; a < *n; ++a) {
+        AnomalyDeclaration& d = declarations[a];
+        const CachedVersion* version = model_version(d.model, d.version);
+        if (version->scorer.kind != engine::ModelView::Kind::Autoencoder)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("model \"%s\" is not an autoencoder", d.model),
+                     errdetail("Anomaly feature \"%s\" needs version %d to be trained with algorithm => "
+                               "'autoencoder'.",
+                               d.name, version->version)));
+        const CachedFeaturizer* featurizer = version->featurizer;
+        const engine::FeaturizerSpec& spec = featurizer->featurizer->spec();
+        if (!spec.derived.empty() || !spec.anomaly.empty())
+            ereport(ERROR,
+                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                     errmsg("version %d of autoencoder \"%s\" cannot be an anomaly feature: its featurizer \"%s\" "
+                            "has %s",
+                            version->version, d.model, featurizer->name,
+                            !spec.derived.empty() ? "derived columns" : "anomaly features"),
+                     errdetail("An anomaly feature is computed from the row's columns by the autoencoder's "
+                               "featurizer, the same way in every query and guard."),
+                     errhint("Train the autoencoder on a featurizer without them (compute a derived column in its "
+                             "query instead).")));
+        d.version = version->version;
+        d.n_inputs = featurizer->n_inputs;
+        d.inputs = featurizer->input_names;
+        d.input_types = featurizer->input_types;
+        d.history = &spec.history;
+    }
+    return declarations;
+}
+
 }  // namespace
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,
                      const char* derived_json, const char* label, const char* nonfinite, Timestamp since,
-                     const char* history_query, const char* what, const FitObserver* observer) {
+                     const char* history_query, const char* what, const FitObserver* observer,
+                     const char* anomaly_json) {
     require_featurizer_manager(name);  // a new version of someone else's featurizer: refused before any row is read
     // Prepared once: its result columns, and the sharded table it reads (analysed, views expanded).
     SPIPlanPtr plan = prepare_select(query, what);
@@ -285,6 +341,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
 
     int n_sampled = 0;
     SampledColumn* sampled = sample_columns(query, descriptor, label, &n_sampled);
+    int n_anomaly = 0;
+    AnomalyDeclaration* anomaly = resolve_anomaly_declarations(anomaly_json, &n_anomaly);
 
     engine::FeaturizerFitter* fitter = nullptr;
     char** input_names = nullptr;
@@ -306,9 +364,19 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             const SampledColumn& s = sampled[c];
             profiles.push_back({s.name, s.non_null, s.distinct, s.with_space, s.mean_length, s.min_value, s.sql_type});
         }
+        std::vector<engine::AnomalySpec> anomaly_specs;
+        for (int a = 0; a < n_anomaly; ++a) {
+            const AnomalyDeclaration& d = anomaly[a];
+            anomaly_specs.push_back({d.name,
+                                     d.model,
+                                     d.version,
+                                     {d.inputs, d.inputs + d.n_inputs},
+                                     {d.input_types, d.input_types + d.n_inputs},
+                                     *d.history});
+        }
         engine::FeaturizerSpec spec = engine::resolve_spec(
             columns, columns_json ? columns_json : "", history_json ? history_json : "", label ? label : "", nonfinite,
-            derived_columns, profiles, sharded.shards > 0 ? &layout : nullptr);
+            derived_columns, profiles, sharded.shards > 0 ? &layout : nullptr, anomaly_specs);
         // The spec's derived columns are the declared ones and those the automatic choices added (ages, a
         // distance, a composite entity): the pass computes them all.
         derived.n = int(spec.derived.size());
@@ -323,12 +391,11 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         }
         const std::string choices = engine::describe_automatic_choices(spec);
         if (!choices.empty()) automatic_choices = pstrdup_or_throw(choices);
-        if (!spec.history.empty()) {
-            time_column = static_cast<char*>(palloc_or_throw(spec.history[0].time.size() + 1));
-            memcpy(time_column, spec.history[0].time.c_str(), spec.history[0].time.size() + 1);
-        }
-        history_entities = static_cast<char**>(palloc_or_throw(sizeof(char*) * (spec.history.size() + 1)));
-        for (const engine::HistorySpec& declaration : spec.history)
+        const std::string event_time = spec.event_time();
+        if (!event_time.empty()) time_column = pstrdup_or_throw(event_time);
+        const std::vector<engine::HistorySpec> all_history = spec.all_history();
+        history_entities = static_cast<char**>(palloc_or_throw(sizeof(char*) * (all_history.size() + 1)));
+        for (const engine::HistorySpec& declaration : all_history)
             if (declaration.within_shards == 0)
                 history_entities[n_history_entities++] = pstrdup_or_throw(declaration.entity);
         auto owned = std::make_unique<engine::FeaturizerFitter>(std::move(spec));
@@ -504,11 +571,12 @@ DENDRITE_FUNCTION(dendrite_create_featurizer) {
     const Timestamp since = since_argument(fcinfo, 6);
     char* history_query = text_argument_or_null(fcinfo, 7);
     char* derived = PG_NARGS() > 8 ? jsonb_argument(fcinfo, 8) : nullptr;  // since 0.6.0
+    char* anomaly = PG_NARGS() > 9 ? jsonb_argument(fcinfo, 9) : nullptr;  // since 0.6.0
     if (name[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("featurizer name must not be empty")));
     connect_spi();
     const int64 featurizer_id = fit_featurizer(name, query, columns, history, derived, label, nonfinite, since,
-                                               history_query, "featurizer query");
+                                               history_query, "featurizer query", nullptr, anomaly);
     Datum id[1] = {Int64GetDatum(featurizer_id)};
     const int version = int(query_int64_as_owner("SELECT version FROM dendrite.featurizers WHERE featurizer_id = $1", 1,
                                                  oids({INT8OID}), id));

@@ -22,7 +22,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                      const char* derived_json, const char* label, const char* nonfinite, Timestamp since,
                      const char* history_query,
                      const char* what,  // "training query" or "featurizer query", for messages
-                     const FitObserver* observer = nullptr);
+                     const FitObserver* observer = nullptr,
+                     const char* anomaly_json = nullptr);  // create_featurizer's anomaly (engine::parse_anomaly)
 
 // A `since` argument: DT_NOBEGIN when NULL, 22023 when infinite.
 Timestamp since_argument(FunctionCallInfo fcinfo, int argument);

@@ -114,7 +114,7 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     drain_background_work();  // rows handed to the helper are observed before this thread reads the state
-    if (featurizer->inline_history || featurizer->featurizer->spec().history.empty()) return featurizer->inline_history;
+    if (featurizer->inline_history || !featurizer->featurizer->keeps_history()) return featurizer->inline_history;
     auto* entry = const_cast<CachedFeaturizer*>(featurizer);
     MemoryContext history_context =
         AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history", ALLOCSET_SMALL_SIZES);

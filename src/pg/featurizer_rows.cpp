@@ -5,6 +5,7 @@
 
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+#include "pg/model_cache.hpp"
 #include "pg/privileges.hpp"
 #include "pg/query_pass.hpp"
 #include "pg/row_binding.hpp"
@@ -61,6 +62,40 @@ bool spec_json_is_set(HeapTuple row, TupleDesc descriptor) {
     bool isnull;
     SPI_getbinval(row, descriptor, 5, &isnull);
     return !isnull;
+}
+
+}  // namespace
+
+namespace {
+
+struct AnomalyLoad {
+    const char* featurizer;
+    const char* feature;
+};
+
+void anomaly_load_context(void* argument) {
+    const auto* load = static_cast<const AnomalyLoad*>(argument);
+    errcontext("loading anomaly feature \"%s\" of featurizer \"%s\"", load->feature, load->featurizer);
+}
+
+// The autoencoder versions of the featurizer's anomaly features: loaded, pinned for the life of the entry
+// (so they outlive any eviction while it is cached) and handed to its engine featurizer.
+void attach_anomaly_models(CachedFeaturizer* entry, MemoryContext entry_context) {
+    const std::vector<engine::AnomalySpec>& anomaly = entry->featurizer->spec().anomaly;
+    for (size_t a = 0; a < anomaly.size(); ++a) {
+        AnomalyLoad load{entry->name, anomaly[a].name.c_str()};
+        ErrorContextCallback context{error_context_stack, anomaly_load_context, &load};
+        error_context_stack = &context;
+        const CachedVersion* version = model_version(anomaly[a].model.c_str(), anomaly[a].version);
+        if (version->scorer.kind != engine::ModelView::Kind::Autoencoder)
+            stored_featurizer_corrupted(
+                entry, "dendrite.featurizers",
+                psprintf("the model of anomaly feature \"%s\" is not an autoencoder", anomaly[a].name.c_str()));
+        engine::Featurizer* featurizer = entry->featurizer;
+        engine_call([&] { featurizer->attach_anomaly_model(a, version->featurizer->featurizer, &version->scorer); });
+        pin_version(version, entry_context);
+        error_context_stack = context.previous;
+    }
 }
 
 }  // namespace
@@ -250,8 +285,8 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
         entry->input_types[i] = parse_type_class(input_types[i]);
         entry->input_optional[i] = featurizer->optional_input(size_t(i));
     }
-    if (!featurizer->spec().history.empty())
-        entry->time_column = MemoryContextStrdup(entry_context, featurizer->spec().history[0].time.c_str());
+    if (featurizer->keeps_history())
+        entry->time_column = MemoryContextStrdup(entry_context, featurizer->spec().event_time().c_str());
     // Derived columns are the author's code: compiled as the owner, with the stored search_path.
     const auto& derived = featurizer->spec().derived;
     entry->derived.n = int(derived.size());
@@ -265,6 +300,7 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     entry->derived.compile_role = entry->query_owner;
     entry->derived.search_path = entry->search_path;
     finish_spi();  // only now: the names above were read from SPI's memory
+    attach_anomaly_models(entry, entry_context);
     return entry;
 }
 

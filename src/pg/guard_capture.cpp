@@ -200,7 +200,7 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
         capture->args[i] = MemoryContextStrdup(memory, trigger->tg_trigger->tgargs[i]);
     capture->nest_level = GetCurrentTransactionNestLevel();
     capture->featurizer = state->version->featurizer;
-    capture->has_history = !capture->featurizer->featurizer->spec().history.empty();
+    capture->has_history = capture->featurizer->featurizer->keeps_history();
     capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
     engine_call([&] {
         if (!chunk_pool) chunk_pool = new engine::CapturedChunkPool(3);

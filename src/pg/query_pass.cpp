@@ -188,7 +188,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
     }
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine::HistoryState* history = nullptr;
-    if (!engine_featurizer->spec().history.empty()) {
+    if (engine_featurizer->keeps_history()) {
         engine_call([&] { history = engine_featurizer->new_history().release(); });
         own_in_context(CurrentMemoryContext, history);
     }

@@ -70,7 +70,7 @@ const char* type_class_name(engine::SqlTypeClass type) {
 
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context) {
     bool labels_feed_history = false;
-    for (const auto& h : featurizer->featurizer->spec().history) labels_feed_history |= !h.label.empty();
+    for (const auto& h : featurizer->featurizer->spec().all_history()) labels_feed_history |= !h.label.empty();
     bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
                 featurizer->input_optional, &featurizer->derived, featurizer->name, featurizer->version, descriptor,
                 context, labels_feed_history);

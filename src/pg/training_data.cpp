@@ -173,7 +173,7 @@ void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer,
     // With history (an automatic one), the kept rows are in time order (the fit pass was ordered by it):
     // featurized one after another from the history of the rows before, as the offline pass does.
     engine::HistoryState* history = nullptr;
-    if (!engine_featurizer->spec().history.empty()) {
+    if (engine_featurizer->keeps_history()) {
         engine_call([&] { history = engine_featurizer->new_history().release(); });
         own_in_context(data->kept_context, history);
     }

@@ -218,6 +218,37 @@ GRANT EXECUTE ON FUNCTION dendrite.distance_km(float8, float8, float8, float8),
                           dendrite.age_years(date, timestamptz),
                           dendrite.age_years(date, timestamp) TO PUBLIC;
 
+-- drop_model refuses a model whose score another featurizer reads as an anomaly feature (issue #30).
+CREATE OR REPLACE FUNCTION dendrite.internal_drop_model(model text, caller name) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped_featurizers bigint[];
+    dependents text;
+BEGIN
+    -- A featurizer whose anomaly feature is this model's score would no longer load.
+    SELECT string_agg(DISTINCT format('%I version %s', f.name, f.version), ', ') INTO dependents
+      FROM dendrite.featurizers f, jsonb_array_elements(coalesce(f.spec->'anomaly', '[]')) a
+     WHERE a->>'model' = model;
+    IF dependents IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop model "%": featurizer % uses its score as an anomaly feature', model, dependents
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the models trained with those featurizers, then the featurizers (dendrite.drop_featurizer).';
+    END IF;
+    SELECT array_agg(v.featurizer_id) INTO dropped_featurizers
+      FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = model;
+    DELETE FROM dendrite.models WHERE name = model;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Featurizers fitted automatically for this model go with it; named ones stay.
+    DELETE FROM dendrite.featurizers f
+     WHERE f.featurizer_id = ANY (dropped_featurizers) AND f.name = model
+       AND NOT EXISTS (SELECT FROM dendrite.model_versions v WHERE v.featurizer_id = f.featurizer_id);
+END
+$$;
+
 -- create_featurizer's derived columns: SQL expressions over the row, compiled with PostgreSQL's own parser
 -- and evaluated the same way offline and inline.
 DROP FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text);
@@ -230,13 +261,14 @@ CREATE FUNCTION dendrite.create_featurizer(
     nonfinite     text      DEFAULT 'error',
     since         timestamp DEFAULT NULL,
     history_query text      DEFAULT NULL,
-    derived       jsonb     DEFAULT NULL
+    derived       jsonb     DEFAULT NULL,
+    anomaly       jsonb     DEFAULT NULL
 ) RETURNS int
 AS 'MODULE_PATHNAME', 'dendrite_create_featurizer'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.create_featurizer IS 'fits a new version of a featurizer on the rows of a query and stores what it learned as rows; returns the version';
-REVOKE EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb) TO dendrite_trainer;
+REVOKE EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb, jsonb) TO dendrite_trainer;
 
 -- Reason codes (issue #25): the trees keep their covers, and dendrite.explain says why a row scored as it did.
 ALTER TABLE dendrite.trees ADD COLUMN cover real[];

@@ -442,7 +442,8 @@ CREATE FUNCTION dendrite.create_featurizer(
     nonfinite     text      DEFAULT 'error',
     since         timestamp DEFAULT NULL,
     history_query text      DEFAULT NULL,
-    derived       jsonb     DEFAULT NULL
+    derived       jsonb     DEFAULT NULL,
+    anomaly       jsonb     DEFAULT NULL
 ) RETURNS int
 AS 'MODULE_PATHNAME', 'dendrite_create_featurizer'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -1236,7 +1237,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     dropped_featurizers bigint[];
+    dependents text;
 BEGIN
+    -- A featurizer whose anomaly feature is this model's score would no longer load.
+    SELECT string_agg(DISTINCT format('%I version %s', f.name, f.version), ', ') INTO dependents
+      FROM dendrite.featurizers f, jsonb_array_elements(coalesce(f.spec->'anomaly', '[]')) a
+     WHERE a->>'model' = model;
+    IF dependents IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop model "%": featurizer % uses its score as an anomaly feature', model, dependents
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the models trained with those featurizers, then the featurizers (dendrite.drop_featurizer).';
+    END IF;
     SELECT array_agg(v.featurizer_id) INTO dropped_featurizers
       FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = model;
     DELETE FROM dendrite.models WHERE name = model;
@@ -2527,7 +2538,7 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_compare_row(text, int),
                           dendrite.internal_compare_time_column(text),
                           dendrite.internal_compare_leaderboard(text, int[], text, boolean, float8, bigint),
-                          dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb),
+                          dendrite.create_featurizer(text, text, jsonb, jsonb, text, text, timestamp, text, jsonb, jsonb),
                           dendrite.deploy(text, int, text, text),
                           dendrite.rollback(text),
                           dendrite.drop_model(text),

@@ -1,6 +1,6 @@
 // libFuzzer target for the engine's parsers of user text (issue #8): train()'s options jsonb and named
 // arguments (parse_train_options), a featurizer's columns and history specs (resolve_spec) and a stored spec
-// (FeaturizerSpec::from_json). Each must either succeed or throw dendrite's own engine::Error, which the
+// (FeaturizerSpec::from_json), and create_featurizer's anomaly declarations (parse_anomaly). Each must either succeed or throw dendrite's own engine::Error, which the
 // glue turns into a clean SQLSTATE; any other exception (a JSON library's, std::out_of_range, ...) would
 // surface as XX000, so it is left uncaught here and libFuzzer reports it as a crash, as it does for
 // AddressSanitizer and UndefinedBehaviorSanitizer findings.
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                   {"at", SqlTypeClass::Timestamp},  {"card", SqlTypeClass::Integer},
                                                   {"ip", SqlTypeClass::Inet},       {"online", SqlTypeClass::Boolean},
                                                   {"fraud", SqlTypeClass::Integer}};
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
         case 0:
             expect_clean([&] { parse_train_options("{}", text); });
             break;
@@ -55,6 +55,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             break;
         case 4:
             expect_clean([&] { FeaturizerSpec::from_json(text); });
+            break;
+        case 5:
+            expect_clean([&] {
+                std::vector<AnomalySpec> anomaly = parse_anomaly(text);
+                for (AnomalySpec& a : anomaly) {  // as an autoencoder over two of the columns would have them
+                    a.inputs = {"amount", "merchant"};
+                    a.input_types = {SqlTypeClass::Number, SqlTypeClass::Text};
+                }
+                FeaturizerSpec::from_json(
+                    resolve_spec(columns, "", "", "fraud", "error", {}, {}, nullptr, anomaly).to_json());
+            });
             break;
     }
     return 0;

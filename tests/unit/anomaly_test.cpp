@@ -1,12 +1,16 @@
 // Anomaly scores (engine/anomaly.hpp): the error quantile table, its mapping to [0, 1], the reconstruction
 // loss's gradient through an autoencoder, and the scoring paths' reconstruction errors.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 #include <gtest/gtest.h>
 
 #include "engine/anomaly.hpp"
 #include "engine/error.hpp"
+#include "engine/featurizer.hpp"
+#include "engine/featurizer_spec.hpp"
 #include "engine/metrics.hpp"
 #include "engine/model.hpp"
 #include "engine/trainer.hpp"
@@ -264,4 +268,223 @@ TEST(Autoencoder, LabelsOnlyMeasureIt) {
     EXPECT_GT(f1.final_epoch().metrics.threshold, 0.5);
     options.algorithm = "mlp";
     EXPECT_THROW(train(unlabelled, options), Error);
+}
+
+// An autoencoder's score as a feature of another featurizer (spec.anomaly): computed from the row's own
+// columns through the autoencoder's featurizer, scaled as a uniform variable, placed before the history.
+namespace {
+
+struct TrainedAutoencoder {
+    std::unique_ptr<Featurizer> featurizer;
+    TrainResult result;
+    std::unique_ptr<SpecView> view;  // owns what scorer.network points to
+    ModelView scorer;
+};
+
+std::vector<InputColumn> plane_columns() {
+    std::vector<InputColumn> columns;
+    for (int c = 0; c < 6; ++c) columns.push_back({"x" + std::to_string(c), SqlTypeClass::Number});
+    return columns;
+}
+
+TrainedAutoencoder train_plane_autoencoder(const PlaneData& d) {
+    TrainedAutoencoder ae;
+    FeaturizerFitter fitter(resolve_spec(plane_columns(), "", "", "", "error"));
+    std::vector<RawValue> raw(6);
+    for (size_t r = 0; r < d.labels.size(); ++r) {
+        for (size_t c = 0; c < 6; ++c) raw[c] = RawValue::of_number(d.features[r * 6 + c]);
+        fitter.add(raw.data());
+    }
+    ae.featurizer = std::make_unique<Featurizer>(fitter.finish());
+    std::vector<float> features(d.features.size());
+    for (size_t r = 0; r < d.labels.size(); ++r) {
+        for (size_t c = 0; c < 6; ++c) raw[c] = RawValue::of_number(d.features[r * 6 + c]);
+        ae.featurizer->transform(raw.data(), nullptr, features.data() + r * 6);
+    }
+    ae.result = train({features.data(), nullptr, d.labels.size(), 6}, autoencoder_options(15, "rate:0.01"));
+    ae.scorer.kind = ModelView::Kind::Autoencoder;
+    ae.view = std::make_unique<SpecView>(ae.result.spec, ae.result.parameters.data());
+    ae.scorer.network = ae.view->view();
+    ae.scorer.error_quantiles = ae.result.parameters.data() + ae.result.spec.parameter_count();
+    ae.scorer.error_quantile_count = ae.result.spec.error_quantiles;
+    return ae;
+}
+
+}  // namespace
+
+TEST(AnomalyFeature, IsTheAutoencodersScoreOfTheRow) {
+    const PlaneData d = plane_data(3000, 30, 5);
+    TrainedAutoencoder ae = train_plane_autoencoder(d);
+    // The host: an amount column, the plane's columns only through the autoencoder, and a label.
+    std::vector<InputColumn> columns = plane_columns();
+    columns.push_back({"amount", SqlTypeClass::Number});
+    columns.push_back({"fraud", SqlTypeClass::Boolean});
+    std::vector<AnomalySpec> anomaly = parse_anomaly(R"([{"model": "plane", "version": 2}])");
+    ASSERT_EQ(anomaly.size(), 1u);
+    EXPECT_EQ(anomaly[0].name, "plane_anomaly");
+    anomaly[0].inputs = ae.featurizer->inputs();
+    anomaly[0].input_types.assign(6, SqlTypeClass::Number);
+    const char* ignore_plane =
+        R"({"x0": "ignore", "x1": "ignore", "x2": "ignore", "x3": "ignore", "x4": "ignore", "x5": "ignore"})";
+    FeaturizerSpec spec = resolve_spec(columns, ignore_plane, "", "fraud", "error", {}, {}, nullptr, anomaly);
+    // Stored and read back with its declaration.
+    spec = FeaturizerSpec::from_json(spec.to_json());
+    ASSERT_EQ(spec.anomaly.size(), 1u);
+    EXPECT_EQ(spec.anomaly[0].version, 2);
+    EXPECT_EQ(spec.anomaly[0].inputs, ae.featurizer->inputs());
+    FeaturizerFitter fitter(spec);
+    std::vector<RawValue> raw(fitter.inputs().size());
+    ASSERT_EQ(fitter.inputs().size(), 8u);  // amount, x0..x5, fraud
+    auto row = [&](size_t r, double amount) {
+        for (size_t i = 0; i < raw.size(); ++i) {
+            const std::string& name = fitter.inputs()[i];
+            raw[i] = name == "amount"  ? RawValue::of_number(amount)
+                     : name == "fraud" ? RawValue::of_number(d.labels[r])
+                                       : RawValue::of_number(d.features[r * 6 + size_t(name[1] - '0')]);
+        }
+    };
+    for (size_t r = 0; r < 200; ++r) {
+        row(r, double(r));
+        fitter.add(raw.data());
+    }
+    Featurizer host = fitter.finish();
+    ASSERT_EQ(host.output_count(), 2);
+    EXPECT_EQ(host.output_names()[1], "plane_anomaly");
+    EXPECT_EQ(host.output_sources()[1], "plane_anomaly");
+    std::vector<float> out(2), ae_features(6), scratch(size_t(model_scratch_floats(ae.scorer)));
+    row(0, 1.0);
+    EXPECT_THROW(host.transform(raw.data(), nullptr, out.data()), Error);  // no model attached yet
+    host.attach_anomaly_model(0, ae.featurizer.get(), &ae.scorer);
+    size_t anomalies_high = 0;
+    for (size_t r = 0; r < d.labels.size(); ++r) {
+        row(r, 1.0);
+        host.transform(raw.data(), nullptr, out.data());
+        std::vector<RawValue> plane(6);
+        for (size_t c = 0; c < 6; ++c) plane[c] = RawValue::of_number(d.features[r * 6 + c]);
+        ae.featurizer->transform(plane.data(), nullptr, ae_features.data());
+        const float score = score_one(ae.scorer, ae_features.data(), scratch.data());
+        ASSERT_EQ(out[1], float((double(score) - 0.5) * std::sqrt(12.0))) << "row " << r;
+        EXPECT_NEAR(Featurizer::anomaly_score_of_output(out[1]), score, 1e-6);
+        anomalies_high += d.labels[r] > 0.5f && score >= 0.99f;
+    }
+    EXPECT_GT(anomalies_high, 20u);
+    // Another featurizer (other inputs) or a model that is not an autoencoder is refused.
+    FeaturizerFitter other_fitter(resolve_spec({{"x0", SqlTypeClass::Number}}, "", "", "", "error"));
+    std::vector<RawValue> one{RawValue::of_number(1.0)};
+    other_fitter.add(one.data());
+    const Featurizer other = other_fitter.finish();
+    EXPECT_THROW(host.attach_anomaly_model(0, &other, &ae.scorer), Error);
+    ModelView classifier = ae.scorer;
+    classifier.kind = ModelView::Kind::Network;
+    EXPECT_THROW(host.attach_anomaly_model(0, ae.featurizer.get(), &classifier), Error);
+}
+
+TEST(AnomalyFeature, DeclarationsAreChecked) {
+    for (const char* bad : {R"(3)", R"([{"version": 1}])", R"([{"model": ""}])", R"([{"model": "a", "version": 0}])",
+                            R"([{"model": "a", "extra": 1}])", R"([{"model": "a"}, {"model": "a"}])", R"([1])"})
+        EXPECT_THROW(parse_anomaly(bad), Error) << bad;
+    EXPECT_EQ(parse_anomaly(R"({"model": "a", "name": "odd"})")[0].name, "odd");
+    std::vector<AnomalySpec> anomaly = parse_anomaly(R"([{"model": "plane", "version": 1}])");
+    anomaly[0].inputs = {"x0", "x1"};
+    anomaly[0].input_types = {SqlTypeClass::Number, SqlTypeClass::Number};
+    const std::vector<InputColumn> both{{"x0", SqlTypeClass::Number}, {"x1", SqlTypeClass::Number}};
+    EXPECT_NO_THROW(resolve_spec(both, "", "", "", "error", {}, {}, nullptr, anomaly));
+    // A column the autoencoder reads is missing, of another type, or the label.
+    EXPECT_THROW(resolve_spec({{"x0", SqlTypeClass::Number}}, "", "", "", "error", {}, {}, nullptr, anomaly), Error);
+    EXPECT_THROW(resolve_spec({{"x0", SqlTypeClass::Number}, {"x1", SqlTypeClass::Text}}, "", "", "", "error", {}, {},
+                              nullptr, anomaly),
+                 Error);
+    EXPECT_THROW(resolve_spec(both, "", "", "x1", "error", {}, {}, nullptr, anomaly), Error);
+    // Its name is not a column's.
+    anomaly[0].name = "x0";
+    EXPECT_THROW(resolve_spec(both, "", "", "", "error", {}, {}, nullptr, anomaly), Error);
+}
+
+// An autoencoder whose featurizer keeps history: the reading featurizer keeps those declarations in its own
+// state (after its own), fed by its rows, and the feature equals the autoencoder's score of each row with the
+// history of the same rows before it.
+TEST(AnomalyFeature, KeepsTheAutoencodersHistoryInItsOwnState) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
+    const char* card_history =
+        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["count", "mean"]}])";
+    auto row = [](size_t r) {
+        Rng rng(r + 1);
+        return std::vector<RawValue>{RawValue::of_number(double(r % 37)),
+                                     RawValue::of_time(int64_t(r) * 600 * 1000000LL),
+                                     RawValue::of_number(r % 97 == 0 ? 900.0 : 20.0 + 10.0 * rng.uniform())};
+    };
+    const size_t rows = 3000;
+    FeaturizerFitter ae_fitter(
+        resolve_spec(columns, R"({"card": "ignore", "at": "ignore"})", card_history, "", "error"));
+    for (size_t r = 0; r < rows; ++r) ae_fitter.add(row(r).data());
+    const Featurizer ae_featurizer = ae_fitter.finish();
+    ASSERT_TRUE(ae_featurizer.keeps_history());
+    const int n = ae_featurizer.output_count();
+    std::vector<float> features(rows * size_t(n));
+    {
+        auto state = ae_featurizer.new_history();
+        for (size_t r = 0; r < rows; ++r) {
+            const auto raw = row(r);
+            ae_featurizer.transform(raw.data(), state.get(), features.data() + r * size_t(n));
+            ae_featurizer.observe(raw.data(), state.get());
+        }
+    }
+    TrainOptions options = autoencoder_options(3, "rate:0.01");
+    options.hidden = {8, 2, 8};
+    const TrainResult result = train({features.data(), nullptr, rows, n}, options);
+    const SpecView view(result.spec, result.parameters.data());
+    ModelView scorer;
+    scorer.kind = ModelView::Kind::Autoencoder;
+    scorer.network = view.view();
+    scorer.error_quantiles = result.parameters.data() + result.spec.parameter_count();
+    scorer.error_quantile_count = result.spec.error_quantiles;
+
+    // The reader: the amount as a column, no history of its own, the autoencoder's score.
+    std::vector<AnomalySpec> anomaly = parse_anomaly(R"({"model": "cards", "version": 1})");
+    anomaly[0].inputs = ae_featurizer.inputs();
+    for (const auto& input : anomaly[0].inputs)
+        for (const auto& c : columns)
+            if (c.name == input) anomaly[0].input_types.push_back(c.type);
+    anomaly[0].history = ae_featurizer.spec().history;
+    FeaturizerSpec spec =
+        resolve_spec(columns, R"({"card": "ignore", "at": "ignore"})", "", "", "error", {}, {}, nullptr, anomaly);
+    EXPECT_EQ(spec.event_time(), "at");
+    spec = FeaturizerSpec::from_json(spec.to_json());
+    ASSERT_EQ(spec.anomaly[0].history.size(), 1u);
+    FeaturizerFitter fitter(spec);
+    for (size_t r = 0; r < 100; ++r) fitter.add(row(r).data());
+    Featurizer reader = fitter.finish();
+    EXPECT_TRUE(reader.keeps_history());
+    reader.attach_anomaly_model(0, &ae_featurizer, &scorer);
+    // Inputs are resolved by name: the reader's order is its own.
+    std::vector<int> from_ae;
+    for (const auto& input : reader.inputs())
+        from_ae.push_back(int(std::find(ae_featurizer.inputs().begin(), ae_featurizer.inputs().end(), input) -
+                              ae_featurizer.inputs().begin()));
+    auto reader_state = reader.new_history();
+    auto ae_state = ae_featurizer.new_history();
+    std::vector<float> out(size_t(reader.output_count())), ae_out(static_cast<size_t>(n)),
+        scratch(size_t(model_scratch_floats(scorer)));
+    for (size_t r = 0; r < rows; ++r) {
+        const auto raw = row(r);
+        std::vector<RawValue> reader_raw;
+        for (int i : from_ae) reader_raw.push_back(raw[size_t(i)]);
+        reader.transform(reader_raw.data(), reader_state.get(), out.data());
+        reader.observe(reader_raw.data(), reader_state.get());
+        ae_featurizer.transform(raw.data(), ae_state.get(), ae_out.data());
+        ae_featurizer.observe(raw.data(), ae_state.get());
+        const float score = score_one(scorer, ae_out.data(), scratch.data());
+        ASSERT_EQ(out.back(), float((double(score) - 0.5) * std::sqrt(12.0))) << "row " << r;
+    }
+    // A declaration whose history differs from the autoencoder featurizer's is refused at attach.
+    anomaly[0].history[0].windows_us[0] *= 2;
+    FeaturizerFitter other(
+        resolve_spec(columns, R"({"card": "ignore", "at": "ignore"})", "", "", "error", {}, {}, nullptr, anomaly));
+    other.add(row(0).data());
+    Featurizer mismatched = other.finish();
+    EXPECT_THROW(mismatched.attach_anomaly_model(0, &ae_featurizer, &scorer), Error);
+    // Another event time than the reader's own history is refused when resolved.
+    anomaly[0].history[0].time = "amount";
+    EXPECT_THROW(resolve_spec(columns, "", card_history, "", "error", {}, {}, nullptr, anomaly), Error);
 }
