@@ -135,6 +135,11 @@ SELECT e.feature, e.input, e.value::float8 = round(dendrite.score('an_ae', r.t, 
   FROM (SELECT t FROM an_tx t ORDER BY dendrite.score('an_ae', t, 1) DESC, t.transaction_id LIMIT 1) r,
        dendrite.explain('an_semi_mlp', r.t, 20) e
  WHERE e.feature = 'an_ae_anomaly';
+-- export_model carries the declaration (the autoencoder stays where it is): an import scores alike.
+SELECT dendrite.import_model(dendrite.export_model('an_semi_mlp', 1), 'an_semi_copy') AS imported_version;
+SELECT count(*) AS rows, count(*) FILTER (WHERE a <> b) AS differ
+  FROM (SELECT dendrite.score('an_semi_mlp', t) AS a, dendrite.score('an_semi_copy', t) AS b FROM an_tx t LIMIT 300) s;
+
 -- An autoencoder whose featurizer keeps history: the reading featurizer keeps those declarations in its own
 -- history state, fed by its own rows (offline the query's, inline its history query and the inserted rows),
 -- so the feature needs no history of its own there, and guard and score_query still agree.

@@ -120,21 +120,26 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& h : spec_.all_history())
         for (const std::string* name : {&h.entity, &h.time, &h.value})
             if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;
-    all_history_ = spec_.all_history();
-    for (const auto& h : all_history_)
-        history_inputs_.push_back(
-            {input(h.entity), input(h.time), input(h.value), input(h.label), input(h.distinct_of)});
-    size_t history_offset = spec_.history.size();
+    // The declarations the state keeps: this featurizer's, then each anomaly model's not kept already (one
+    // the same but for its name shares the slot: observed once per row, and the same numbers).
+    all_history_ = spec_.history;
     for (const auto& a : spec_.anomaly) {
         AnomalyModel model;
-        model.history_offset = history_offset;
-        history_offset += a.history.size();
+        for (const auto& h : a.history) {
+            size_t slot = 0;
+            while (slot < all_history_.size() && !same_state(all_history_[slot], h)) ++slot;
+            if (slot == all_history_.size()) all_history_.push_back(h);
+            model.history_slots.push_back(slot);
+        }
         for (const auto& name : a.inputs) {
             model.inputs.push_back(input(name));
             optional_inputs_[size_t(model.inputs.back())] = false;
         }
         anomaly_.push_back(model);
     }
+    for (const auto& h : all_history_)
+        history_inputs_.push_back(
+            {input(h.entity), input(h.time), input(h.value), input(h.label), input(h.distinct_of)});
 
     category_index_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -255,7 +260,7 @@ void Featurizer::anomaly_outputs(const RawValue* inputs, const HistoryState* his
         for (size_t i = 0; i < m.inputs.size(); ++i) raw[i] = inputs[m.inputs[i]];
         features.resize(size_t(m.featurizer->output_count()));
         scratch.resize(size_t(m.scratch_floats));
-        m.featurizer->transform(raw.data(), history, m.history_offset, features.data());
+        m.featurizer->transform(raw.data(), history, &m.history_slots, features.data());
         out[a] = float((double(score_one(*m.model, features.data(), scratch.data())) - 0.5) * kUniformScale);
     }
 }
@@ -288,17 +293,18 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
 }
 
 void Featurizer::transform(const RawValue* inputs, const HistoryState* history, float* out) const {
-    transform(inputs, history, 0, out);
+    transform(inputs, history, nullptr, out);
 }
 
-void Featurizer::transform(const RawValue* inputs, const HistoryState* history, size_t history_offset,
-                           float* out) const {
+void Featurizer::transform(const RawValue* inputs, const HistoryState* history,
+                           const std::vector<size_t>* history_slots, float* out) const {
+    auto slot = [history_slots](size_t h) { return history_slots ? (*history_slots)[h] : h; };
     // The entities' table slots are usually cache misses in a trigger: ask for them now, so that they
     // arrive while the columns below are computed.
     if (history)
         for (size_t h = 0; h < spec_.history.size(); ++h)
             if (const RawValue& entity = inputs[history_inputs_[h].entity]; !entity.is_null())
-                history->prefetch(history_offset + h, category_key(entity));
+                history->prefetch(slot(h), category_key(entity));
     float* o = out;
     for (size_t c = 0; c < columns_.size(); ++c) {
         const FittedColumn& column = columns_[c];
@@ -410,7 +416,7 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history, 
         for (size_t h = 0; h < spec_.history.size(); ++h) {
             const int n = HistoryState::output_count(spec_.history[h]);
             if (n > 256) fail(ErrorKind::InvalidParameter, "a history declaration has more than 256 outputs");
-            history->compute(history_offset + h, history_event(h, inputs), raw);
+            history->compute(slot(h), history_event(h, inputs), raw);
             const NumericTransform transform = spec_.history[h].transform;
             for (int i = 0; i < n; ++i, ++k) {
                 const float feature =

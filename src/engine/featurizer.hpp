@@ -73,9 +73,10 @@ public:
     // Writes output_count() floats. history may be null when the spec declares no history. Throws
     // ErrorKind::Data for NaN/Infinity unless the spec treats them as missing.
     void transform(const RawValue* inputs, const HistoryState* history, float* out) const;
-    // The same with this featurizer's declarations at history_offset in the state (an anomaly model's, kept
-    // in the state of the featurizer that reads its score).
-    void transform(const RawValue* inputs, const HistoryState* history, size_t history_offset, float* out) const;
+    // The same with this featurizer's declaration h at (*history_slots)[h] in the state (an anomaly model's,
+    // kept in the state of the featurizer that reads its score; nullptr: at h).
+    void transform(const RawValue* inputs, const HistoryState* history, const std::vector<size_t>* history_slots,
+                   float* out) const;
     // Adds the row to the entity histories (after transform, for the offline pass and for inserts).
     void observe(const RawValue* inputs, HistoryState* history) const;
 
@@ -113,11 +114,11 @@ private:
         const Featurizer* featurizer = nullptr;
         const ModelView* model = nullptr;
         int scratch_floats = 0;
-        size_t history_offset = 0;  // of its declarations in this featurizer's history state
+        std::vector<size_t> history_slots;  // of its declarations in this featurizer's history state
     };
     std::vector<AnomalyModel> anomaly_;
     void anomaly_outputs(const RawValue* inputs, const HistoryState* history, float* out) const;
-    std::vector<HistorySpec> all_history_;  // spec_.all_history()
+    std::vector<HistorySpec> all_history_;  // the state's declarations: spec_.history, then anomaly models' unshared
     int history_raw_count_ = 0;
     int first_history_output_ = 0;  // the index of the first history output in output_names_
 };

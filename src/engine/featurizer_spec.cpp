@@ -1131,4 +1131,10 @@ FeaturizerSpec FeaturizerSpec::from_json(const std::string& text) {
 
 bool same_declaration(const HistorySpec& a, const HistorySpec& b) { return history_to_json(a) == history_to_json(b); }
 
+bool same_state(HistorySpec a, HistorySpec b) {
+    a.name.clear();
+    b.name.clear();
+    return same_declaration(a, b);
+}
+
 }  // namespace dendrite::engine

@@ -137,7 +137,8 @@ struct FeaturizerSpec {
 
     std::string to_json() const;
     static FeaturizerSpec from_json(const std::string& json);  // a spec written by to_json
-    // Its own history declarations, then the anomaly models' (the declarations its history state keeps).
+    // Its own history declarations, then the anomaly models' (what its history state keeps; the Featurizer
+    // keeps one slot for declarations that are the same but for their names).
     std::vector<HistorySpec> all_history() const;
     // The column whose order every pass over the rows follows: the time of the first of all_history() ("" when
     // there is no history).
@@ -170,8 +171,9 @@ FeaturizerSpec resolve_spec(const std::vector<InputColumn>& query_columns, const
                             const std::vector<DerivedColumn>& derived = {},
                             const std::vector<ColumnProfile>& profiles = {}, const ShardLayout* shards = nullptr,
                             const std::vector<AnomalySpec>& anomaly = {});
-// Whether two history declarations are the same (as stored).
+// Whether two history declarations are the same (as stored), or the same but for their names (the same state).
 bool same_declaration(const HistorySpec& a, const HistorySpec& b);
+bool same_state(HistorySpec a, HistorySpec b);
 
 // The NOTICE text listing spec.automatic ("" when empty).
 std::string describe_automatic_choices(const FeaturizerSpec& spec);

@@ -82,6 +82,7 @@ public:
     void prefetch(size_t h, uint64_t key) const;
     void observe(size_t h, const HistoryEvent& event);
 
+    size_t declarations() const { return declarations_.size(); }
     size_t entity_count() const;
     size_t event_count() const;
 

@@ -228,11 +228,11 @@ DECLARE
     dependents text;
 BEGIN
     -- A featurizer whose anomaly feature is this model's score would no longer load.
-    SELECT string_agg(DISTINCT format('%I version %s', f.name, f.version), ', ') INTO dependents
+    SELECT string_agg(DISTINCT format('featurizer "%s" version %s', f.name, f.version), ', ') INTO dependents
       FROM dendrite.featurizers f, jsonb_array_elements(coalesce(f.spec->'anomaly', '[]')) a
      WHERE a->>'model' = model;
     IF dependents IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot drop model "%": featurizer % uses its score as an anomaly feature', model, dependents
+        RAISE EXCEPTION 'cannot drop model "%": its score is an anomaly feature of %', model, dependents
             USING ERRCODE = 'dependent_objects_still_exist',
                   HINT = 'Drop the models trained with those featurizers, then the featurizers (dendrite.drop_featurizer).';
     END IF;

@@ -3,7 +3,8 @@
 # on the Fraud Detection Handbook's data (../shared/data), with the labels hidden from training: both learn
 # from the feature vectors of the training week (a featurizer with no label-derived feature: the customer's
 # amount history and the terminal's transaction counts), and both score the assessment week two weeks after
-# it (the handbook's dev split), measured by ROC-AUC, average precision and card precision@100.
+# it (the handbook's dev split), measured by ROC-AUC, average precision and card precision@100. Then the
+# supervised models (gbdt, MLP) with and without the autoencoder's score as a feature (anomaly => ...).
 # Usage: tests/bench/anomaly_quality.sh [train_start] (default 2018-07-11). HIDDEN (default: train's, {64,16,64}) EPOCHS=20 SEED=1.
 # Needs `make install`.
 set -euo pipefail

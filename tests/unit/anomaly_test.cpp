@@ -477,6 +477,35 @@ TEST(AnomalyFeature, KeepsTheAutoencodersHistoryInItsOwnState) {
         const float score = score_one(scorer, ae_out.data(), scratch.data());
         ASSERT_EQ(out.back(), float((double(score) - 0.5) * std::sqrt(12.0))) << "row " << r;
     }
+    // A reader that declares the same card history itself (under another name) shares its slot: the state
+    // keeps one declaration, observed once per row, and the feature is the same.
+    FeaturizerFitter sharing_fitter(resolve_spec(
+        columns, R"({"card": "ignore", "at": "ignore"})",
+        R"([{"name": "own", "entity": "card", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["count", "mean"]}])",
+        "", "error", {}, {}, nullptr, anomaly));
+    for (size_t r = 0; r < 100; ++r) sharing_fitter.add(row(r).data());
+    Featurizer sharing = sharing_fitter.finish();
+    sharing.attach_anomaly_model(0, &ae_featurizer, &scorer);
+    auto sharing_state = sharing.new_history();
+    auto reference_state = reader.new_history();
+    std::vector<float> shared_out(size_t(sharing.output_count()));
+    for (size_t r = 0; r < 500; ++r) {
+        const auto raw = row(r);
+        std::vector<RawValue> reader_raw;
+        for (int i : from_ae) reader_raw.push_back(raw[size_t(i)]);
+        reader.transform(reader_raw.data(), reference_state.get(), out.data());
+        reader.observe(reader_raw.data(), reference_state.get());
+        std::vector<RawValue> sharing_raw;
+        for (const auto& input : sharing.inputs())
+            sharing_raw.push_back(
+                raw[size_t(std::find(ae_featurizer.inputs().begin(), ae_featurizer.inputs().end(), input) -
+                           ae_featurizer.inputs().begin())]);
+        sharing.transform(sharing_raw.data(), sharing_state.get(), shared_out.data());
+        sharing.observe(sharing_raw.data(), sharing_state.get());
+        ASSERT_EQ(shared_out[1], out.back()) << "row " << r;  // amount, the anomaly, then its own history
+    }
+    EXPECT_EQ(sharing_state->declarations(), 1u);
+
     // A declaration whose history differs from the autoencoder featurizer's is refused at attach.
     anomaly[0].history[0].windows_us[0] *= 2;
     FeaturizerFitter other(
