@@ -94,6 +94,26 @@ struct LossGradient {
     }
 };
 
+// An autoencoder's batch, per element of its outputs (units = inputs, identity): the element's share of the
+// batch loss, mean over rows of mean((outputs - x)^2), and d(loss)/d(output), as engine/anomaly.cpp has them.
+struct ReconstructionGradient {
+    const float* outputs;
+    const float* x;
+    float scale;  // 2 / (inputs * rows), in float as the engine multiplies
+    float* doutputs;
+    DENDRITE_HD void operator()(size_t i) const { doutputs[i] = (outputs[i] - x[i]) * scale; }
+};
+
+struct ReconstructionLoss {
+    const float* outputs;
+    const float* x;
+    double divisor;  // inputs * rows
+    DENDRITE_HD double operator()(size_t i) const {
+        const double d = double(outputs[i]) - double(x[i]);
+        return d * d / divisor;
+    }
+};
+
 // delta *= activation'(z), out = activation(z).
 struct ActivationBackward {
     float* delta;
@@ -173,7 +193,13 @@ public:
         : config_(config), rows_(rows) {
         if (config.inputs < 1 || config.layers < 1 || !config.units || !config.activations || config.max_batch < 1)
             device_fail(DENDRITE_DEVICE_INVALID, "invalid network configuration");
-        if (config.units[config.layers - 1] != 1)
+        if (config.loss < DENDRITE_LOSS_BCE || config.loss > DENDRITE_LOSS_RECONSTRUCTION)
+            device_fail(DENDRITE_DEVICE_INVALID, "unknown loss");
+        reconstructs_ = config.loss == DENDRITE_LOSS_RECONSTRUCTION;
+        if (reconstructs_ && (config.units[config.layers - 1] != config.inputs ||
+                              config.activations[config.layers - 1] != DENDRITE_ACT_IDENTITY))
+            device_fail(DENDRITE_DEVICE_INVALID, "an autoencoder's output layer must have one identity unit per input");
+        if (!reconstructs_ && config.units[config.layers - 1] != 1)
             device_fail(DENDRITE_DEVICE_INVALID, "the output layer must have one unit");
         if (config.optimizer < DENDRITE_OPT_SGD || config.optimizer > DENDRITE_OPT_RMSPROP)
             device_fail(DENDRITE_DEVICE_INVALID, "unknown optimizer");
@@ -271,9 +297,16 @@ public:
         const size_t n = size_t(count);
         const uint32_t* rows = epoch_rows_ + offset;
         const float* logits = forward(rows, n);
-        backend_.for_each(n, LossGradient{logits, labels_, rows, positive_weight, negative_weight, double(n),
-                                          config_.loss, config_.focal_gamma, delta_, losses_});
-        backend_.sum(n, ReadDouble{losses_}, loss_sum_, true);
+        if (reconstructs_) {  // the outputs (inputs x n) against x_, the batch's own inputs
+            const size_t elements = n * inputs_;
+            backend_.for_each(elements,
+                              ReconstructionGradient{logits, x_, float(2.0 / (double(inputs_) * double(n))), delta_});
+            backend_.sum(elements, ReconstructionLoss{logits, x_, double(inputs_) * double(n)}, loss_sum_, true);
+        } else {
+            backend_.for_each(n, LossGradient{logits, labels_, rows, positive_weight, negative_weight, double(n),
+                                              config_.loss, config_.focal_gamma, delta_, losses_});
+            backend_.sum(n, ReadDouble{losses_}, loss_sum_, true);
+        }
         backward(n);
         if (config_.clip_norm > 0) {
             backend_.sum(parameter_count_, SquareOf{gradient_}, squared_norm_, false);
@@ -290,6 +323,7 @@ public:
     }
 
     void predict_logits(const uint32_t* rows, size_t count, float* logits) {
+        if (reconstructs_) device_fail(DENDRITE_DEVICE_INVALID, "an autoencoder has no logits");
         check_rows(rows, count, rows_);
         for (size_t first = 0; first < count; first += capacity_) {
             const size_t n = std::min(capacity_, count - first);
@@ -321,7 +355,7 @@ private:
             if (rows[i] >= limit) device_fail(DENDRITE_DEVICE_INVALID, "a row index outside the uploaded training set");
     }
 
-    // The logits (1 x n) of the listed rows (a device array).
+    // The logits (1 x n; an autoencoder's outputs, inputs x n) of the listed rows (a device array).
     const float* forward(const uint32_t* rows, size_t n) {
         backend_.for_each(n * inputs_, GatherRows{features_, rows, x_, inputs_});
         const float* input = x_;
@@ -407,6 +441,7 @@ private:
     double *losses_ = nullptr, *loss_sum_ = nullptr, *squared_norm_ = nullptr;
     std::vector<float*> z_, out_;
     long t_ = 0;
+    bool reconstructs_ = false;
 };
 
 // ---- The C entry points over a Backend: no exception leaves them. ----

@@ -195,6 +195,16 @@ SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT * FROM an_tx', anomaly 
 \set VERBOSITY default
 SELECT count(*) AS no_featurizer_stored FROM dendrite.featurizers WHERE name = 'an_semi_bad';
 
+-- Early stopping keeps an epoch whatever its loss: a barely trained wide network's validation loss stays far
+-- above 1 (before the fix no epoch was kept, and the server crashed).
+SELECT setseed(0.25);
+CREATE TABLE an_tails AS
+SELECT random() AS a, random() AS b, random() * random() AS c, exp(5 * random()) AS d, exp(6 * random()) AS e
+  FROM generate_series(1, 3000);
+SELECT epochs >= 3 AS ran, best_epoch >= 1 AS kept_an_epoch, validation_loss > 1 AS loss_above_one
+  FROM dendrite.train('an_tails', 'SELECT * FROM an_tails', NULL, algorithm => 'autoencoder', epochs => 4, patience => 2,
+                      hidden => '{256,256,256}', learning_rate => 0.0000001, seed => 1);
+
 -- What an autoencoder does not do (yet), and bad input.
 \set VERBOSITY terse
 \set VERBOSITY default

@@ -33,7 +33,6 @@ const dendrite_device_api* load_device_plugin(const std::string& path, std::stri
 
 std::string device_unsupported_reason(const TrainOptions& options) {
     if (options.algorithm == "gbdt") return "gbdt trains with xgboost's CPU build";
-    if (options.algorithm == "autoencoder") return "an autoencoder trains on the CPU (its GPU kernels are not written)";
     if (options.layer_norm) return "layer_norm is not implemented on the GPU";
     if (options.dropout > 0) return "dropout is not implemented on the GPU";
     if (!options.index_features.empty())
@@ -76,7 +75,9 @@ DeviceRun::DeviceRun(const dendrite_device_api* api, const NetworkSpec& spec, co
     config.alpha = o.alpha;
     config.weight_decay = o.weight_decay;
     config.nesterov = o.nesterov;
-    config.loss = options.loss.kind == "focal" ? DENDRITE_LOSS_FOCAL : DENDRITE_LOSS_BCE;
+    config.loss = options.algorithm == "autoencoder" ? DENDRITE_LOSS_RECONSTRUCTION
+                  : options.loss.kind == "focal"     ? DENDRITE_LOSS_FOCAL
+                                                     : DENDRITE_LOSS_BCE;
     config.focal_gamma = options.loss.focal_gamma;
     config.clip_norm = options.clip_norm;
     config.max_batch = int32_t(std::min<size_t>(size_t(options.batch_size), data.rows));

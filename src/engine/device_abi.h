@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define DENDRITE_DEVICE_ABI_VERSION 1
+#define DENDRITE_DEVICE_ABI_VERSION 2 /* 2: DENDRITE_LOSS_RECONSTRUCTION */
 
 enum dendrite_device_code {
     DENDRITE_DEVICE_OK = 0,
@@ -41,14 +41,17 @@ enum {
     DENDRITE_ACT_GELU
 };
 enum { DENDRITE_OPT_SGD = 0, DENDRITE_OPT_ADAM, DENDRITE_OPT_ADAMW, DENDRITE_OPT_RMSPROP };
-enum { DENDRITE_LOSS_BCE = 0, DENDRITE_LOSS_FOCAL };
+/* RECONSTRUCTION: an autoencoder. The output layer has `inputs` units and the identity activation; the loss
+ * of a batch is the mean over its rows of mean((outputs - x)^2), the labels are not read, and predict_logits
+ * is refused (the engine measures it on the host from the parameters). */
+enum { DENDRITE_LOSS_BCE = 0, DENDRITE_LOSS_FOCAL, DENDRITE_LOSS_RECONSTRUCTION };
 
 typedef struct dendrite_device_config {
     /* The network: dense layers only (no layer normalization, dropout or embeddings on a device), the
      * engine's flat parameter layout: per layer its kernel (units x inputs, column-major) then its bias. */
     int32_t inputs;
     int32_t layers;
-    const int32_t* units;       /* per layer; the last is 1 (the logit) */
+    const int32_t* units;       /* per layer; the last is 1 (the logit), or inputs (an autoencoder) */
     const int32_t* activations; /* per layer; the last layer's is not applied (the loss takes logits) */
     /* The optimizer, with torch's update rules as engine/optimizer.hpp states them. */
     int32_t optimizer;

@@ -164,7 +164,10 @@ void predict(const NetworkSpec& spec, const float* parameters, const float* data
 
 EarlyStopping::Verdict EarlyStopping::observe(int epoch, double pr_auc) {
     if (patience_ <= 0) return Verdict::Continue;
-    if (pr_auc > best_pr_auc_) {
+    // The first epoch is always kept: its parameters are what the run returns if nothing improves on them
+    // (an autoencoder's metric, minus its validation loss, can be below any starting bound, and a NaN
+    // compares false).
+    if (best_epoch_ == 0 || pr_auc > best_pr_auc_) {
         best_pr_auc_ = pr_auc;
         best_epoch_ = epoch;
         return Verdict::Improved;
@@ -476,6 +479,8 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
 
         // Evaluate on the validation rows, a chunk per task.
         check_stop();
+        // An autoencoder trained on a device is measured here, from the epoch's parameters.
+        if (device && reconstructs && averaged_window == 1) device->get_parameters(&network.parameters());
         const float* parameters = network.parameters().data();
         if (averaged_window > 1) {
             if (device) device->get_parameters(&network.parameters());
@@ -570,6 +575,7 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
     const AlignedFloats& kept = options.patience > 0  ? best_parameters
                                 : averaged_window > 1 ? averaged_parameters
                                                       : network.parameters();
+    if (kept.size() != n_parameters) fail(ErrorKind::Internal, "training kept no epoch's parameters");
     result.parameters.assign(kept.begin(), kept.end());
     if (reconstructs) {
         // The stored table: every training row's error under the kept parameters, after them in the buffer.

@@ -169,14 +169,15 @@ class EarlyStopping {
 public:
     explicit EarlyStopping(int patience) : patience_(patience) {}
     enum class Verdict { Improved, Continue, Stop };
-    // After each epoch (1-based, in order): Improved when the caller should keep this epoch's parameters.
+    // After each epoch (1-based, in order): Improved when the caller should keep this epoch's parameters
+    // (always the first; then a larger metric than the best so far).
     Verdict observe(int epoch, double pr_auc);
     // The kept epoch, given how many ran.
     int kept_epoch(int epochs_run) const { return patience_ > 0 ? best_epoch_ : epochs_run; }
 
 private:
     int patience_;
-    double best_pr_auc_ = -1;
+    double best_pr_auc_ = 0;
     int best_epoch_ = 0;
 };
 

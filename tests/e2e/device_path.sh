@@ -1,7 +1,7 @@
 # The device path of train inside a backend, on machines without a GPU: dendrite.cuda_library pointed at
 # the host emulation of the device session (build/dendrite_host_device.so, the same C table and session code
 # as the CUDA plugin, its kernels run as loops). Checks the glue, not the GPU: device => 'cuda' trains and
-# records 'cuda', the same seed gives the CPU's model, the GPU budget gives 53200, what the GPU does not
+# records 'cuda', the same seed gives the CPU's model (a classifier and an autoencoder), the GPU budget gives 53200, what the GPU does not
 # train gives 0A000 ('cuda') or the CPU with a NOTICE ('auto'), the model scores, a cancel stops it.
 source "$(dirname "$0")/lib.bash"
 built="$DENDRITE_ROOT/build/dendrite_host_device.so"
@@ -39,6 +39,19 @@ diff="$(sql -c "SELECT max(abs(a.v - b.v)) / max(abs(a.v)) < 1e-4
 scored="$(sql -c "SELECT count(*) FROM tx WHERE dendrite.score('on_device', tx) BETWEEN 0 AND 1")"
 [ "$scored" = "$(sql -c "SELECT count(*) FROM tx")" ] || fail "the device-trained model did not score every row"
 echo "# same seed, CPU $cpu, device path $dev; parameters within 1e-4; $scored rows scored"
+
+# An autoencoder (no label) trains there too: the reconstruction loss's steps on the device, its measure on
+# the host; the same seed gives the CPU's losses, and the version scores in [0, 1].
+train_autoencoder() {  # device, model -> "device|validation loss"
+  sql -c "$settings" -c "SELECT t.device || '|' || round(t.validation_loss::numeric, 4) FROM dendrite.train('$2', 'SELECT amount, online FROM tx', NULL, algorithm => 'autoencoder', hidden => '{8,2,8}', epochs => 2, batch_size => 256, seed => 7, device => '$1') t"
+}
+ae_cpu="$(train_autoencoder cpu ae_on_cpu)"
+ae_dev="$(train_autoencoder cuda ae_on_device)"
+[ "${ae_dev%%|*}" = cuda ] || fail "an autoencoder with device => 'cuda' trained on '${ae_dev%%|*}'"
+[ "${ae_cpu#*|}" = "${ae_dev#*|}" ] || fail "the autoencoder's validation loss differs: CPU $ae_cpu, device path $ae_dev"
+ae_scored="$(sql -c "SELECT count(*) FROM tx WHERE dendrite.score('ae_on_device', tx) BETWEEN 0 AND 1")"
+[ "$ae_scored" = "$scored" ] || fail "the device-trained autoencoder did not score every row"
+echo "# autoencoder: CPU $ae_cpu, device path $ae_dev"
 
 out="$(psql -X -q -c "$settings" -c "SET dendrite.gpu_memory = '1MB'" -c "SELECT dendrite.train('tiny', '$query', 'is_fraud', device => 'cuda')" 2>&1 || true)"
 echo "$out" | grep -q "ERROR:  out of GPU memory" || fail "a 1 MB budget gave: $out"

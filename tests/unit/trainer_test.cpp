@@ -152,6 +152,38 @@ TEST(Trainer, EarlyStoppingKeepsTheBestEpoch) {
     EXPECT_NEAR(validation_average_precision(d, options, r), best, 1e-6);
 }
 
+// The first epoch is kept whatever its metric: an autoencoder's (minus its validation loss) may be below any
+// bound, and a NaN compares false. Before, a run whose metric never beat -1 returned no parameters at all
+// (a crash in PostgreSQL: an autoencoder with patience on wide, heavy-tailed inputs).
+TEST(Trainer, EarlyStoppingAlwaysKeepsTheFirstEpoch) {
+    for (const double first : {-5.0, -1e30, double(NAN)}) {
+        EarlyStopping stopping(2);
+        EXPECT_EQ(stopping.observe(1, first), EarlyStopping::Verdict::Improved) << first;
+        EXPECT_EQ(stopping.observe(2, std::isnan(first) ? -7.0 : first - 1), EarlyStopping::Verdict::Continue);
+        EXPECT_EQ(stopping.observe(3, std::isnan(first) ? -8.0 : first - 2), EarlyStopping::Verdict::Stop);
+        EXPECT_EQ(stopping.kept_epoch(3), 1);
+    }
+    EarlyStopping stopping(1);
+    EXPECT_EQ(stopping.observe(1, -3.0), EarlyStopping::Verdict::Improved);
+    EXPECT_EQ(stopping.observe(2, -2.0), EarlyStopping::Verdict::Improved);
+    EXPECT_EQ(stopping.kept_epoch(2), 2);
+}
+
+TEST(Trainer, AnAutoencoderWithPatienceKeepsAnEpochWhateverItsLoss) {
+    const Data d = make_data(2000, 12);
+    TrainOptions options;
+    options.algorithm = "autoencoder";
+    options.hidden = {256, 256, 256};
+    options.epochs = 4;
+    options.patience = 2;
+    options.optimizer.learning_rate = 1e-7;  // barely moves: the validation loss stays far above 1
+    options.threshold = ThresholdRule::parse("rate:0.01");
+    const TrainResult r = train({d.view().features, nullptr, d.view().rows, d.view().columns}, options);
+    EXPECT_GT(r.epochs.front().validation_loss, 1.0);
+    EXPECT_GE(r.best_epoch, 1);
+    EXPECT_EQ(r.parameters.size(), r.spec.stored_floats());
+}
+
 // average_epochs N keeps the mean of the last N epochs' parameters. With a constant learning rate an epoch's
 // parameters do not depend on how many epochs follow, so training 6, 7 and 8 epochs gives them one by one.
 TEST(Trainer, WeightAveragingKeepsTheMeanOfTheLastEpochs) {
