@@ -24,8 +24,10 @@ size_t bin_of(const float* edges, size_t n_edges, float value);
 inline size_t bin_of(const std::vector<float>& edges, float value) { return bin_of(edges.data(), edges.size(), value); }
 
 // The baseline of every column of a rows x columns row-major matrix, from at most max_rows rows taken
-// at an even stride (deciles need no more).
-std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows, int columns, size_t max_rows = 50000);
+// at an even stride (deciles need no more). Columns are independent: threads (as WorkerPool takes it) share
+// them out, with the same numbers as one thread.
+std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows, int columns, size_t max_rows = 50000,
+                                               int threads = 1);
 
 // Counts of current values per bin of a baseline, with their sum and mean.
 struct BinCounts {

@@ -237,7 +237,8 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
         engine::Dataset dataset{data->features, data->label ? data->labels : nullptr, data->rows, data->n_features};
         dataset.order = data->order;
         run->result = engine::train(dataset, options, callbacks);
-        run->baselines = engine::feature_baselines(data->features, data->rows, data->n_features);
+        run->baselines =
+            engine::feature_baselines(data->features, data->rows, data->n_features, 50000, options.threads);
     });
 }
 

@@ -48,6 +48,30 @@ TEST(Drift, RareBinaryValueKeepsItsOwnBin) {
     EXPECT_DOUBLE_EQ(baselines[1].stddev, 0.0);
 }
 
+// Columns are shared out over threads: the same numbers, to the bit, as one thread.
+TEST(Drift, ThreadsGiveTheSameBaselines) {
+    const size_t n_rows = 120001;
+    const int columns = 7;
+    std::vector<float> rows(n_rows * columns);
+    uint64_t state = 12345;
+    for (float& v : rows) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        v = float(int64_t(state >> 33) % 2001 - 1000) / 37.0f;
+    }
+    for (size_t r = 0; r < n_rows; ++r)
+        rows[r * columns + 3] = float((r / 3) % 3);  // few distinct values (the sample takes every third row)
+    const auto one = feature_baselines(rows.data(), n_rows, columns, 50000, 1);
+    const auto two = feature_baselines(rows.data(), n_rows, columns, 50000, 2);
+    ASSERT_EQ(one.size(), size_t(columns));
+    for (int j = 0; j < columns; ++j) {
+        EXPECT_EQ(one[size_t(j)].edges, two[size_t(j)].edges) << j;
+        EXPECT_EQ(one[size_t(j)].fractions, two[size_t(j)].fractions) << j;
+        EXPECT_EQ(one[size_t(j)].mean, two[size_t(j)].mean) << j;
+        EXPECT_EQ(one[size_t(j)].stddev, two[size_t(j)].stddev) << j;
+    }
+    EXPECT_EQ(one[3].edges, (std::vector<float>{1.0f, 2.0f}));
+}
+
 TEST(Drift, SamplesLargeInputsAtAStride) {
     std::vector<float> rows(200000);
     for (size_t i = 0; i < rows.size(); ++i) rows[i] = float(i % 1000);
