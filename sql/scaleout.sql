@@ -89,5 +89,45 @@ SELECT dendrite.create_featurizer('sw_bad', 'SELECT * FROM sw_tx', history => '[
 SELECT dendrite.create_featurizer('sw_bad', 'SELECT * FROM sw_tx', history => '[{"entity": "terminal_id", "time": "tx_time", "windows": ["7 days"], "within": {"key": "nope", "shards": 3}}]');
 SELECT dendrite.create_featurizer('sw_bad', 'SELECT * FROM sw_tx', history => '[{"entity": "terminal_id", "time": "tx_time", "windows": ["7 days"], "within": "cluster"}]');
 \set VERBOSITY default
+
+-- On a table sharded as docs/scaleout.md describes (here two foreign partitions of a loopback server, hash by
+-- customer_id): "within": "shard" reads the layout from it, and a featurizer scoped for another layout (the
+-- table re-partitioned since it was fitted) is refused before a row is read, fitted or used (55000), so a
+-- retraining cannot bake in history no shard computes inline.
+SET client_min_messages = warning;
+CREATE EXTENSION postgres_fdw;
+DO $$
+BEGIN
+    EXECUTE format('CREATE SERVER sw_loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L)',
+                   split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+                   current_database());
+END
+$$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER sw_loopback OPTIONS (password_required 'false');
+CREATE TABLE sw_shard_0 AS SELECT * FROM sw_tx WHERE dendrite.shard_of(customer_id, 2) = 0;
+CREATE TABLE sw_shard_1 AS SELECT * FROM sw_tx WHERE dendrite.shard_of(customer_id, 2) = 1;
+CREATE TABLE sw_sharded (LIKE sw_tx) PARTITION BY HASH (customer_id);
+CREATE FOREIGN TABLE sw_sharded_0 PARTITION OF sw_sharded FOR VALUES WITH (MODULUS 2, REMAINDER 0)
+    SERVER sw_loopback OPTIONS (table_name 'sw_shard_0');
+CREATE FOREIGN TABLE sw_sharded_1 PARTITION OF sw_sharded FOR VALUES WITH (MODULUS 2, REMAINDER 1)
+    SERVER sw_loopback OPTIONS (table_name 'sw_shard_1');
+SELECT dendrite.create_featurizer('sw_two', 'SELECT tx_time, customer_id, terminal_id, amount FROM sw_sharded',
+    history => '[{"entity": "terminal_id", "time": "tx_time", "windows": ["7 days"], "aggregates": ["count"], "within": "shard"}]');
+RESET client_min_messages;
+SELECT spec->'history'->0->'within' AS within FROM dendrite.featurizers WHERE name = 'sw_two';
+SELECT count(*) AS rows FROM dendrite.featurize('sw_two', 'SELECT * FROM sw_sharded');
+SELECT count(*) FROM dendrite.featurize('sw_scoped', 'SELECT * FROM sw_sharded');
+\set VERBOSITY terse
+SELECT dendrite.create_featurizer('sw_bad', 'SELECT * FROM sw_sharded', history => '[{"entity": "terminal_id", "time": "tx_time", "windows": ["7 days"], "within": {"key": "customer_id", "shards": 3}}]');
+\set VERBOSITY sqlstate
+SELECT count(*) FROM dendrite.featurize('sw_scoped', 'SELECT * FROM sw_sharded');
+\set VERBOSITY default
+-- Read from a shard's own table (not sharded there), the declaration is what the shard computes: no check.
+SELECT count(*) AS rows FROM dendrite.featurize('sw_scoped', 'SELECT * FROM sw_shard_0');
+SELECT dendrite.drop_featurizer('sw_two');
+DROP TABLE sw_sharded, sw_shard_0, sw_shard_1;
+SET client_min_messages = warning;
+DROP EXTENSION postgres_fdw CASCADE;
+RESET client_min_messages;
 SELECT dendrite.drop_featurizer('sw_scoped'), dendrite.drop_featurizer('sw_whole');
 DROP TABLE sw_tx;

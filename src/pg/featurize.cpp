@@ -134,7 +134,46 @@ void notice_history_across_shards(const ShardedTable& sharded, char** entities, 
          errhint("Add \"within\": \"shard\" to the declaration to key it by shard offline too (docs/scaleout.md).")));
 }
 
+// The first history declaration scoped "within" a shard whose layout is not the sharded table's (the
+// table re-partitioned since the featurizer was fitted, or the declaration written for another table), or
+// NULL. Offline such history would be keyed by shards the rows do not live on, unlike any shard's inline
+// history. No table sharded as docs/scaleout.md describes: nothing to compare (a shard's own rows, a copy).
+const engine::HistorySpec* misscoped_declaration(const std::vector<engine::HistorySpec>& declarations,
+                                                 const ShardedTable& sharded) {
+    if (sharded.relation == InvalidOid) return nullptr;
+    for (const engine::HistorySpec& h : declarations)
+        if (h.within_shards > 0 && (h.within_shards != sharded.shards || h.within_key != sharded.key)) return &h;
+    return nullptr;
+}
+
+void misscoped_error(const char* featurizer, const char* declaration, int within_shards, const char* within_key,
+                     const ShardedTable& sharded) {
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("featurizer \"%s\" keeps the history of %s within %d shards by %s, but table %s is sharded %s",
+                    featurizer, declaration, within_shards, within_key, get_rel_name(sharded.relation),
+                    sharded.shards > 0 ? psprintf("into %d by %s", sharded.shards, sharded.key)
+                                       : psprintf("by %s, not into equal hash partitions", sharded.key)),
+             errdetail("Its offline features would not be what each shard computes inline."),
+             errhint("Fit a new version of the featurizer on the table as it is now, and retrain the models that "
+                     "use it (docs/scaleout.md).")));
+}
+
 }  // namespace
+
+void check_shard_layout(const CachedFeaturizer* featurizer, const char* query) {
+    // Declarations scoped "within" a shard have a derived entity column, which an anomaly model's
+    // featurizer never has: the featurizer's own declarations are all there is to check.
+    const std::vector<engine::HistorySpec>& declarations = featurizer->featurizer->spec().history;
+    bool scoped = false;
+    for (const engine::HistorySpec& h : declarations) scoped = scoped || h.within_shards > 0;
+    if (!scoped) return;
+    SPIPlanPtr plan = prepare_select(query, "query");
+    const ShardedTable sharded = find_sharded_table(plan);
+    SPI_freeplan(plan);
+    if (const engine::HistorySpec* h = misscoped_declaration(declarations, sharded))
+        misscoped_error(featurizer->name, h->name.c_str(), h->within_shards, h->within_key.c_str(), sharded);
+}
 
 void check_query_columns(TupleDesc descriptor, const char* label) {
     bool label_found = false;
@@ -350,6 +389,9 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     char* time_column = nullptr;
     char* automatic_choices = nullptr;
     char** history_entities = nullptr;  // of the declarations not scoped "within" a shard
+    char* misscoped_name = nullptr;     // a declaration scoped "within" another layout than the table's
+    char* misscoped_key = nullptr;
+    int misscoped_shards = 0;
     int n_history_entities = 0;
     engine_call([&] {
         engine::ShardLayout layout;
@@ -394,6 +436,11 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         const std::string event_time = spec.event_time();
         if (!event_time.empty()) time_column = pstrdup_or_throw(event_time);
         const std::vector<engine::HistorySpec> all_history = spec.all_history();
+        if (const engine::HistorySpec* h = misscoped_declaration(spec.history, sharded)) {
+            misscoped_name = pstrdup_or_throw(h->name);
+            misscoped_key = pstrdup_or_throw(h->within_key);
+            misscoped_shards = h->within_shards;
+        }
         history_entities = static_cast<char**>(palloc_or_throw(sizeof(char*) * (all_history.size() + 1)));
         for (const engine::HistorySpec& declaration : all_history)
             if (declaration.within_shards == 0)
@@ -409,6 +456,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         fitter = owned.release();
     });
     own_in_context(CurrentMemoryContext, fitter);
+    if (misscoped_name) misscoped_error(name, misscoped_name, misscoped_shards, misscoped_key, sharded);
     if (automatic_choices)
         ereport(NOTICE, (errmsg("automatic choices from the data: %s", automatic_choices),
                          errhint("Override any of them with columns => '{\"column\": \"kind\"}'; they are kept in "

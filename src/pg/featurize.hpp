@@ -6,6 +6,8 @@
 
 namespace dendrite::pg {
 
+struct CachedFeaturizer;
+
 // Fits a new version of featurizer `name` on the rows of query (SPI must be connected). columns_json,
 // history_json and derived_json may be NULL; rows before since (DT_NOBEGIN: none) only feed the history. Returns the
 // featurizer_id.
@@ -24,6 +26,10 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                      const char* what,  // "training query" or "featurizer query", for messages
                      const FitObserver* observer = nullptr,
                      const char* anomaly_json = nullptr);  // create_featurizer's anomaly (engine::parse_anomaly)
+
+// Before a pass of a featurizer's history over query (SPI connected): 55000 when a declaration scoped "within"
+// a shard names another layout than the sharded table the query reads (docs/scaleout.md).
+void check_shard_layout(const CachedFeaturizer* featurizer, const char* query);
 
 // A `since` argument: DT_NOBEGIN when NULL, 22023 when infinite.
 Timestamp since_argument(FunctionCallInfo fcinfo, int argument);

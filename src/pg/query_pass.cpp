@@ -180,6 +180,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),
                  errhint("Without history, filter the rows in the query instead.")));
     const int64 since_us = engine_since(since);
+    check_shard_layout(featurizer, query);
     // The pass orders the rows by the featurizer's time column: a query without it would fail inside that
     // wrapper, naming a column the user never wrote. Binding its columns first names what is missing.
     if (featurizer->time_column) {
