@@ -178,9 +178,13 @@ std::string train_options_json(const TrainOptions& o) {
     j["algorithm"] = o.algorithm;
     j["seed"] = int64_t(o.seed);
     j["validation_fraction"] = o.validation_fraction;
-    j["class_weight"] = o.class_weight.mode == ClassWeight::Mode::Balanced ? std::string("balanced")
-                        : o.class_weight.mode == ClassWeight::Mode::None   ? std::string("none")
-                                                                           : json(o.class_weight.positive).dump();
+    // An autoencoder reads no label: no class weights and no classification loss to record (retrain's
+    // defaults for them are ignored by it).
+    const bool reconstructs = o.algorithm == "autoencoder";
+    if (!reconstructs)
+        j["class_weight"] = o.class_weight.mode == ClassWeight::Mode::Balanced ? std::string("balanced")
+                            : o.class_weight.mode == ClassWeight::Mode::None   ? std::string("none")
+                                                                               : json(o.class_weight.positive).dump();
     j["threshold"] = o.threshold.text();
     j["patience"] = o.patience;
     j["threads"] = o.threads;
@@ -219,8 +223,10 @@ std::string train_options_json(const TrainOptions& o) {
     j["step_epochs"] = o.schedule.step_epochs;
     j["gamma"] = o.schedule.gamma;
     j["clip_norm"] = o.clip_norm;
-    j["loss"] = o.loss.kind;
-    j["focal_gamma"] = o.loss.focal_gamma;
+    if (!reconstructs) {
+        j["loss"] = o.loss.kind;
+        j["focal_gamma"] = o.loss.focal_gamma;
+    }
     j["negative_sampling"] = o.negative_sampling;
     j["embedding_dim"] = o.embedding_dim;
     j["average_epochs"] = o.average_epochs;

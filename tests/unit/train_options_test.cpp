@@ -27,6 +27,13 @@ TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
         parse_train_options(R"({"algorithm": "gbdt", "device": "cpu", "split_column": "tx_time"})", "{}");
     EXPECT_NE(train_options_json(split).find("\"device\":\"cpu\""), std::string::npos);
     EXPECT_NE(train_options_json(split).find("\"split_column\":\"tx_time\""), std::string::npos);
+    // An autoencoder's settings name no loss or class weights it did not use; a classifier's do.
+    const std::string autoencoder = train_options_json(parse_train_options(R"({"algorithm": "autoencoder"})", "{}"));
+    EXPECT_EQ(autoencoder.find("\"loss\""), std::string::npos);
+    EXPECT_EQ(autoencoder.find("\"class_weight\""), std::string::npos);
+    EXPECT_EQ(autoencoder.find("\"focal_gamma\""), std::string::npos);
+    EXPECT_NE(train_options_json(o).find("\"loss\":\"bce\""), std::string::npos);
+    EXPECT_NE(train_options_json(o).find("\"class_weight\""), std::string::npos);
     for (const char* bad : {R"({"no_such": 1})", R"({"epochs": 3})", R"({"weight_decay": "lots"})", R"([1])",
                             R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
         EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;
