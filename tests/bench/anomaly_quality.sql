@@ -57,9 +57,27 @@ INSERT INTO results SELECT 'supervised mlp', version, pr_auc, seconds
 INSERT INTO results SELECT 'supervised mlp + anomaly feature', version, pr_auc, seconds
   FROM dendrite.train('fdh_mlp_semi', :'training_query', 'tx_fraud', featurizer => 'fdh_semi',
                       since => :'train_start', seed => :seed);
+-- Few labels, what the feature is for: the same models trained on the labelled rows of the week's last day
+-- only (the featurizers and the autoencoder as above: the autoencoder learned from the whole week unlabelled).
+SELECT (:'train_end'::date - 1)::text AS few_since \gset
+INSERT INTO results SELECT 'one labelled day: gbdt', version, pr_auc, seconds
+  FROM dendrite.train('fdh_gbdt_few', :'training_query', 'tx_fraud', algorithm => 'gbdt', featurizer => 'fdh_supervised',
+                      since => :'few_since', options => :'gbdt_options', seed => :seed);
+INSERT INTO results SELECT 'one labelled day: gbdt + anomaly feature', version, pr_auc, seconds
+  FROM dendrite.train('fdh_gbdt_few_semi', :'training_query', 'tx_fraud', algorithm => 'gbdt', featurizer => 'fdh_semi',
+                      since => :'few_since', options => :'gbdt_options', seed => :seed);
+INSERT INTO results SELECT 'one labelled day: mlp', version, pr_auc, seconds
+  FROM dendrite.train('fdh_mlp_few', :'training_query', 'tx_fraud', featurizer => 'fdh_supervised',
+                      since => :'few_since', seed => :seed);
+INSERT INTO results SELECT 'one labelled day: mlp + anomaly feature', version, pr_auc, seconds
+  FROM dendrite.train('fdh_mlp_few_semi', :'training_query', 'tx_fraud', featurizer => 'fdh_semi',
+                      since => :'few_since', seed => :seed);
 INSERT INTO scores SELECT s.key::bigint, m.algorithm, s.score
   FROM (VALUES ('supervised gbdt', 'fdh_gbdt'), ('supervised gbdt + anomaly feature', 'fdh_gbdt_semi'),
-               ('supervised mlp', 'fdh_mlp'), ('supervised mlp + anomaly feature', 'fdh_mlp_semi')) AS m(algorithm, model),
+               ('supervised mlp', 'fdh_mlp'), ('supervised mlp + anomaly feature', 'fdh_mlp_semi'),
+               ('one labelled day: gbdt', 'fdh_gbdt_few'), ('one labelled day: gbdt + anomaly feature', 'fdh_gbdt_few_semi'),
+               ('one labelled day: mlp', 'fdh_mlp_few'), ('one labelled day: mlp + anomaly feature', 'fdh_mlp_few_semi'))
+         AS m(algorithm, model),
        LATERAL dendrite.score_query(m.model, :'assessment_query', key => 'transaction_id', since => :'test_start') s;
 -- What the feature costs a scoring pass over the assessment week (history from every earlier row): each model
 -- timed three times, interleaved; medians, and the ratio to the same model without the feature.
