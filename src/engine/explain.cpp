@@ -5,6 +5,7 @@
 
 #include "engine/elementwise.hpp"
 #include "engine/error.hpp"
+#include "engine/parallel.hpp"
 
 namespace dendrite::engine {
 
@@ -876,30 +877,39 @@ int integrated_gradients_to(const NetworkView& view, const float* x, const float
 
 size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,
                               const std::vector<uint32_t>& rows, size_t max_rows, const int* group_of, int groups,
-                              double* mean_abs, bool (*should_stop)()) {
+                              double* mean_abs, bool (*should_stop)(), int threads) {
     std::fill(mean_abs, mean_abs + groups, 0.0);
     if (rows.empty() || max_rows == 0) return 0;
     const size_t used = std::min(rows.size(), max_rows);
-    std::vector<double> phi(size_t(n_features) + 2);
-    std::vector<double> folded(static_cast<size_t>(groups));
-    TreeShapScratch scratch;
-    std::vector<float> network_scratch(
-        model.kind == ModelView::Kind::Autoencoder ? size_t(scratch_floats(model.network)) : 0);
-    for (size_t k = 0; k < used; ++k) {
-        if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
-        const float* row = x + size_t(rows[k * rows.size() / used]) * size_t(n_features);
-        if (model.kind == ModelView::Kind::Trees) {
-            tree_shap(model.trees, row, phi.data(), scratch);
-        } else if (model.kind == ModelView::Kind::Autoencoder) {
-            reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
-        } else {
-            double gap = 0;
-            integrated_gradients_to(model.network, row, baseline, 1e-3, 4096, phi.data(), &gap);
+    // Each row's |contribution| per group, then the sums in row order (whichever thread computed a row).
+    std::vector<double> per_row(used * size_t(groups));
+    const int wanted = threads > 0 ? threads : WorkerPool::hardware_threads();  // as WorkerPool reads 0
+    WorkerPool pool(int(std::min<size_t>(size_t(std::max(wanted, 1)), used)));
+    const size_t shares = size_t(pool.size());
+    pool.run(int(shares), [&](int share) {
+        std::vector<double> phi(size_t(n_features) + 2);
+        std::vector<double> folded(static_cast<size_t>(groups));
+        TreeShapScratch scratch;
+        std::vector<float> network_scratch(
+            model.kind == ModelView::Kind::Autoencoder ? size_t(scratch_floats(model.network)) : 0);
+        for (size_t k = size_t(share); k < used; k += shares) {
+            if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
+            const float* row = x + size_t(rows[k * rows.size() / used]) * size_t(n_features);
+            if (model.kind == ModelView::Kind::Trees) {
+                tree_shap(model.trees, row, phi.data(), scratch);
+            } else if (model.kind == ModelView::Kind::Autoencoder) {
+                reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
+            } else {
+                double gap = 0;
+                integrated_gradients_to(model.network, row, baseline, 1e-3, 4096, phi.data(), &gap);
+            }
+            std::fill(folded.begin(), folded.end(), 0.0);
+            for (int f = 0; f < n_features; ++f) folded[size_t(group_of[f])] += phi[size_t(f)];
+            for (int g = 0; g < groups; ++g) per_row[k * size_t(groups) + size_t(g)] = std::abs(folded[size_t(g)]);
         }
-        std::fill(folded.begin(), folded.end(), 0.0);
-        for (int f = 0; f < n_features; ++f) folded[size_t(group_of[f])] += phi[size_t(f)];
-        for (int g = 0; g < groups; ++g) mean_abs[g] += std::abs(folded[size_t(g)]);
-    }
+    });
+    for (size_t k = 0; k < used; ++k)
+        for (int g = 0; g < groups; ++g) mean_abs[g] += per_row[k * size_t(groups) + size_t(g)];
     for (int g = 0; g < groups; ++g) mean_abs[g] /= double(used);
     return used;
 }

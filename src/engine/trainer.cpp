@@ -203,7 +203,8 @@ double rank_auc(std::vector<std::pair<float, float>>& pairs, size_t positives) {
 
 }  // namespace
 
-std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows) {
+std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows,
+                                       int threads) {
     const size_t stride = std::max<size_t>(1, (rows.size() + max_rows - 1) / std::max<size_t>(1, max_rows));
     std::vector<uint32_t> sample;
     size_t positives = 0;
@@ -213,13 +214,19 @@ std::vector<double> feature_separation(const Dataset& data, const std::vector<ui
     }
     if (positives < 10 || sample.size() - positives < 10) return {};  // too few rows of a class to say
     std::vector<double> separation(size_t(data.columns), 0.5);
-    std::vector<std::pair<float, float>> pairs(sample.size());
-    for (int f = 0; f < data.columns; ++f) {
-        for (size_t k = 0; k < sample.size(); ++k)
-            pairs[k] = {data.features[size_t(sample[k]) * size_t(data.columns) + size_t(f)], data.labels[sample[k]]};
-        const double auc = rank_auc(pairs, positives);
-        separation[size_t(f)] = std::max(auc, 1.0 - auc);
-    }
+    // Features are independent: shared out over the threads, each with its own pairs.
+    WorkerPool pool(std::min(threads > 0 ? threads : WorkerPool::hardware_threads(), data.columns));
+    const int shares = pool.size();
+    pool.run(shares, [&](int share) {
+        std::vector<std::pair<float, float>> pairs(sample.size());
+        for (int f = share; f < data.columns; f += shares) {
+            for (size_t k = 0; k < sample.size(); ++k)
+                pairs[k] = {data.features[size_t(sample[k]) * size_t(data.columns) + size_t(f)],
+                            data.labels[sample[k]]};
+            const double auc = rank_auc(pairs, positives);
+            separation[size_t(f)] = std::max(auc, 1.0 - auc);
+        }
+    });
     return separation;
 }
 
@@ -269,7 +276,7 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
         result.labelled = evaluation_positives > 0 && evaluation_positives < int64_t(p.evaluation_rows.size());
     }
     result.evaluation_rows = p.evaluation_rows;
-    result.feature_separation = feature_separation(data, p.evaluation_rows);
+    result.feature_separation = feature_separation(data, p.evaluation_rows, 20000, options.threads);
 
     // Class weights, from the training rows' class counts.
     if (options.class_weight.mode == ClassWeight::Mode::Balanced) {

@@ -160,8 +160,10 @@ struct PreparedTraining {
 PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options);
 
 // TrainResult::feature_separation over the given rows (at most max_rows of them, taken at an even stride);
-// empty when they hold fewer than 10 rows of a class (too few to tell a leak from chance).
-std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows = 20000);
+// empty when they hold fewer than 10 rows of a class (too few to tell a leak from chance). Features are shared
+// out over threads (as WorkerPool takes it): the same numbers as one thread.
+std::vector<double> feature_separation(const Dataset& data, const std::vector<uint32_t>& rows, size_t max_rows = 20000,
+                                       int threads = 1);
 
 // Early stopping on validation PR-AUC, the same rule for epochs and boosting rounds. patience 0: never stops,
 // and the last epoch is the kept one.

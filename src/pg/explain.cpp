@@ -350,7 +350,8 @@ void write_validation_importance(int64 version_id, const engine::TrainResult& re
             if (!engine::piecewise_linear(model.network)) max_rows = kImportanceRowsQuadrature;
         }
         rows = engine::mean_abs_contributions(model, baseline.data(), features, n_features, result.evaluation_rows,
-                                              max_rows, groups.group_of, groups.n, mean_abs, interrupt_pending);
+                                              max_rows, groups.group_of, groups.n, mean_abs, interrupt_pending,
+                                              result.threads);
     });
     if (rows == 0) return;
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));

@@ -230,6 +230,23 @@ TEST(Explain, TreeShapEqualsXgboostPredContribs) {
     }
     // xgboost accumulates in float: equal within float rounding of margins of a few units.
     EXPECT_LT(largest_difference, 1e-5);
+    // The mean |contribution| per feature over many rows (train's validation importance) on 1 or 3 threads:
+    // the same numbers, to the bit.
+    ModelView model;
+    model.kind = ModelView::Kind::Trees;
+    model.trees = view;
+    std::vector<uint32_t> all(rows);
+    for (size_t r = 0; r < rows; ++r) all[r] = uint32_t(r);
+    const int group_of[3] = {0, 1, 2};
+    double one[3], three[3];
+    EXPECT_EQ(mean_abs_contributions(model, nullptr, d.features.data(), 3, all, 500, group_of, 3, one, nullptr, 1),
+              500u);
+    EXPECT_EQ(mean_abs_contributions(model, nullptr, d.features.data(), 3, all, 500, group_of, 3, three, nullptr, 3),
+              500u);
+    for (int g = 0; g < 3; ++g) {
+        EXPECT_GT(one[g], 0.0);
+        EXPECT_EQ(one[g], three[g]) << g;
+    }
     XGBoosterFree(booster);
     XGDMatrixFree(matrix);
 }

@@ -344,6 +344,7 @@ TEST(Trainer, FeatureSeparationFindsALeakedLabel) {
     for (size_t r = 0; r < rows.size(); ++r) rows[r] = uint32_t(r);
     const std::vector<double> separation = feature_separation(d.view(), rows);
     ASSERT_EQ(separation.size(), 3u);
+    EXPECT_EQ(feature_separation(d.view(), rows, 20000, 3), separation);  // features shared out over threads
     EXPECT_DOUBLE_EQ(separation[2], 1.0);
     EXPECT_GT(separation[0], 0.8);  // x0 drives the label, but not alone
     EXPECT_LT(separation[0], 0.99);
