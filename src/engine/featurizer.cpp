@@ -188,6 +188,7 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         }
         if (column.missing_indicator) add(n + "_missing");
     }
+    first_anomaly_output_ = int(output_names_.size());
     for (const auto& a : spec_.anomaly) {
         output_names_.push_back(a.name);
         output_sources_.push_back(a.name);

@@ -62,8 +62,10 @@ public:
     // raises until every declaration has one. Throws ErrorKind::Data when they are not what the declaration
     // names (the featurizer's inputs differ, or the model is not an autoencoder over its outputs).
     void attach_anomaly_model(size_t a, const Featurizer* featurizer, const ModelView* model);
-    // The anomaly score (0..1) an anomaly output holds: the inverse of its scaling.
+    // The anomaly score (0..1) an anomaly output holds: the inverse of its scaling. Anomaly declaration a's
+    // output is first_anomaly_output() + a.
     static double anomaly_score_of_output(float output);
+    int first_anomaly_output() const { return first_anomaly_output_; }
 
     // The state of every declaration the featurizer keeps history for: its own, then its anomaly models'.
     std::unique_ptr<HistoryState> new_history() const { return std::make_unique<HistoryState>(all_history_); }
@@ -121,6 +123,7 @@ private:
     std::vector<HistorySpec> all_history_;  // the state's declarations: spec_.history, then anomaly models' unshared
     int history_raw_count_ = 0;
     int first_history_output_ = 0;  // the index of the first history output in output_names_
+    int first_anomaly_output_ = 0;
 };
 
 // Fits a featurizer in one pass over rows in time order (history features need the order).

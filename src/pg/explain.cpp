@@ -209,10 +209,10 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
     pfree(phi);
     // An anomaly feature has no input column of its own: its value is the autoencoder's score of the row.
     const engine::Featurizer* featurizer = version->featurizer->featurizer;
-    for (const engine::AnomalySpec& anomaly : featurizer->spec().anomaly)
-        for (int j = 0; j < version->n_features; ++j)
-            if (featurizer->output_names()[size_t(j)] == anomaly.name)
-                reasons[groups.group_of[j]].value = psprintf("%.4f", engine::Featurizer::anomaly_score_of_output(x[j]));
+    for (size_t a = 0; a < featurizer->spec().anomaly.size(); ++a) {
+        const int j = featurizer->first_anomaly_output() + int(a);
+        reasons[groups.group_of[j]].value = psprintf("%.4f", engine::Featurizer::anomaly_score_of_output(x[j]));
+    }
     qsort(reasons, size_t(groups.n), sizeof(Reason), by_contribution_descending);
     return groups.n;
 }

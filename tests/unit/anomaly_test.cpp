@@ -351,6 +351,7 @@ TEST(AnomalyFeature, IsTheAutoencodersScoreOfTheRow) {
     ASSERT_EQ(host.output_count(), 2);
     EXPECT_EQ(host.output_names()[1], "plane_anomaly");
     EXPECT_EQ(host.output_sources()[1], "plane_anomaly");
+    EXPECT_EQ(host.first_anomaly_output(), 1);
     std::vector<float> out(2), ae_features(6), scratch(size_t(model_scratch_floats(ae.scorer)));
     row(0, 1.0);
     EXPECT_THROW(host.transform(raw.data(), nullptr, out.data()), Error);  // no model attached yet
