@@ -152,6 +152,11 @@ TRUNCATE an_semi_live;
 SELECT dendrite.create_featurizer('an_semi_cards', 'SELECT amount, online, customer_id, tx_time, is_fraud FROM an_tx',
          label => 'is_fraud', columns => '{"customer_id": "ignore", "tx_time": "ignore"}',
          history_query => 'SELECT * FROM an_semi_live', anomaly => '{"model": "an_ae_cards"}') AS version;
+-- Its history is read by this featurizer's policy for NaN and Infinity: they must agree.
+\set VERBOSITY terse
+SELECT dendrite.create_featurizer('an_semi_bad', 'SELECT amount, online, customer_id, tx_time FROM an_tx',
+         nonfinite => 'missing', anomaly => '{"model": "an_ae_cards"}');
+\set VERBOSITY default
 SELECT dendrite.feature_names('an_semi_cards'), jsonb_array_length(f.spec->'anomaly'->0->'history') AS kept_declarations
   FROM dendrite.featurizers f WHERE f.name = 'an_semi_cards';
 SELECT version FROM dendrite.train('an_semi_cards_mlp', 'SELECT * FROM an_tx', 'is_fraud', featurizer => 'an_semi_cards',

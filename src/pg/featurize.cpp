@@ -289,8 +289,9 @@ struct AnomalyDeclaration {
 };
 
 // create_featurizer's anomaly argument (NULL: none), each declaration resolved to a version of an autoencoder
-// (0: the one serving now) whose featurizer computes its features from the row's own columns.
-AnomalyDeclaration* resolve_anomaly_declarations(const char* anomaly_json, int* n) {
+// (0: the one serving now) whose featurizer computes its features from the row's own columns. nonfinite: this
+// featurizer's policy, which also reads the autoencoder's history values (kept in this featurizer's state).
+AnomalyDeclaration* resolve_anomaly_declarations(const char* anomaly_json, const char* nonfinite, int* n) {
     AnomalyDeclaration* declarations = nullptr;
     *n = 0;
     engine_call([&] {
@@ -323,6 +324,18 @@ AnomalyDeclaration* resolve_anomaly_declarations(const char* anomaly_json, int* 
                                "featurizer, the same way in every query and guard."),
                      errhint("Train the autoencoder on a featurizer without them (compute a derived column in its "
                              "query instead).")));
+        // Its history events are read by this featurizer: a NaN value must mean what it meant in training.
+        const bool missing = strcmp(nonfinite, "missing") == 0;
+        if (!spec.history.empty() && spec.nonfinite_as_missing != missing)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("the autoencoder \"%s\" (version %d) was fitted with nonfinite => '%s', this "
+                                   "featurizer with '%s'",
+                                   d.model, version->version, spec.nonfinite_as_missing ? "missing" : "error",
+                                   missing ? "missing" : "error"),
+                            errdetail("This featurizer keeps the autoencoder's history, and reads NaN and Infinity "
+                                      "in it by its own policy."),
+                            errhint("Create the featurizer with nonfinite => '%s'.",
+                                    spec.nonfinite_as_missing ? "missing" : "error")));
         d.version = version->version;
         d.n_inputs = featurizer->n_inputs;
         d.inputs = featurizer->input_names;
@@ -381,7 +394,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     int n_sampled = 0;
     SampledColumn* sampled = sample_columns(query, descriptor, label, &n_sampled);
     int n_anomaly = 0;
-    AnomalyDeclaration* anomaly = resolve_anomaly_declarations(anomaly_json, &n_anomaly);
+    AnomalyDeclaration* anomaly = resolve_anomaly_declarations(anomaly_json, nonfinite, &n_anomaly);
 
     engine::FeaturizerFitter* fitter = nullptr;
     char** input_names = nullptr;
