@@ -46,9 +46,12 @@ struct Booster {
     }
 };
 
-// The listed rows, contiguous, with labels and weights, as an xgboost matrix.
+// The listed rows, contiguous, with labels and weights, as an xgboost matrix. The matrix keeps the thread
+// count it is made with, and xgboost sketches its histogram bins (the first round's work, half a second for
+// 180,000 rows x 30) with those threads: XGDMatrixCreateFromMat makes a one-thread matrix, so the first round
+// ran on one core (docs/benchmarks.md, issue #27). `threads` <= 0: every core, as the booster's nthread 0.
 void make_matrix(const Dataset& data, const std::vector<uint32_t>& rows, float positive_weight, float negative_weight,
-                 DMatrix& out) {
+                 int threads, DMatrix& out) {
     std::vector<float> features(rows.size() * size_t(data.columns)), labels(rows.size()), weights(rows.size());
     for (size_t j = 0; j < rows.size(); ++j) {
         const float* row = data.features + size_t(rows[j]) * data.columns;
@@ -57,8 +60,9 @@ void make_matrix(const Dataset& data, const std::vector<uint32_t>& rows, float p
         weights[j] = labels[j] > 0.5f ? positive_weight : negative_weight;
     }
     SignalsBlocked blocked;
-    check(XGDMatrixCreateFromMat(features.data(), bst_ulong(rows.size()), bst_ulong(data.columns), NAN, &out.handle),
-          "XGDMatrixCreateFromMat");
+    check(XGDMatrixCreateFromMat_omp(features.data(), bst_ulong(rows.size()), bst_ulong(data.columns), NAN, &out.handle,
+                                     threads > 0 ? threads : 0),
+          "XGDMatrixCreateFromMat_omp");
     check(XGDMatrixSetFloatInfo(out.handle, "label", labels.data(), bst_ulong(rows.size())), "XGDMatrixSetFloatInfo");
     check(XGDMatrixSetFloatInfo(out.handle, "weight", weights.data(), bst_ulong(rows.size())), "XGDMatrixSetFloatInfo");
 }
@@ -205,8 +209,10 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     const GbdtOptions& g = options.gbdt;
 
     DMatrix training, validation;
-    make_matrix(data, prepared.split.training, prepared.positive_weight, prepared.negative_weight, training);
-    make_matrix(data, prepared.evaluation_rows, prepared.positive_weight, prepared.negative_weight, validation);
+    make_matrix(data, prepared.split.training, prepared.positive_weight, prepared.negative_weight, options.threads,
+                training);
+    make_matrix(data, prepared.evaluation_rows, prepared.positive_weight, prepared.negative_weight, options.threads,
+                validation);
     Booster booster;
     {
         SignalsBlocked blocked;
