@@ -1,6 +1,7 @@
 // Training baselines, the population stability index and the stored PR/ROC curves, on hand-computed cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -70,6 +71,37 @@ TEST(Drift, ThreadsGiveTheSameBaselines) {
         EXPECT_EQ(one[size_t(j)].stddev, two[size_t(j)].stddev) << j;
     }
     EXPECT_EQ(one[3].edges, (std::vector<float>{1.0f, 2.0f}));
+}
+
+// The deciles are selected, not sorted: they must be the values a full sort puts at n * decile / 10, ties
+// and a heavy lump at the smallest value included (the edges the baselines kept when they sorted it).
+TEST(Drift, SelectedDecilesAreThoseOfASortedSample) {
+    const size_t n_rows = 30011;
+    const int columns = 3;
+    std::vector<float> rows(n_rows * columns);
+    uint64_t state = 99;
+    for (size_t r = 0; r < n_rows; ++r) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        const int64_t u = int64_t(state >> 33) % 1000;
+        rows[r * columns + 0] = float(u) / 7.0f;                // continuous
+        rows[r * columns + 1] = float(u % 40);                  // 40 values: many ties at each decile
+        rows[r * columns + 2] = u < 350 ? 0.0f : float(u) - 3;  // 35 % at the smallest value
+    }
+    const auto baselines = feature_baselines(rows.data(), n_rows, columns, 50000, 2);
+    for (int j = 0; j < columns; ++j) {
+        std::vector<float> sorted(n_rows);
+        for (size_t r = 0; r < n_rows; ++r) sorted[r] = rows[r * columns + size_t(j)];
+        std::sort(sorted.begin(), sorted.end());
+        std::vector<float> expected;
+        for (int decile = 1; decile <= 9; ++decile) {
+            const float edge = sorted[std::min(n_rows - 1, n_rows * size_t(decile) / 10)];
+            if (edge > sorted[0] && (expected.empty() || edge > expected.back())) expected.push_back(edge);
+        }
+        EXPECT_EQ(baselines[size_t(j)].edges, expected) << j;
+        size_t below_first_edge = size_t(std::lower_bound(sorted.begin(), sorted.end(), expected[0]) - sorted.begin());
+        EXPECT_DOUBLE_EQ(baselines[size_t(j)].fractions[0], double(below_first_edge) / double(n_rows)) << j;
+    }
+    EXPECT_EQ(baselines[2].edges.size(), 6u);  // the lump takes the first three deciles' edges
 }
 
 TEST(Drift, SamplesLargeInputsAtAStride) {
