@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --demo
 echo "== building and installing dendrite (the extension and dendritectl; the tests build the rest)"
 targets="dendrite_engine dendritectl"
 if ! make -j"$(nproc)" ENGINE_TARGETS="$targets" >build.log 2>&1 ||
