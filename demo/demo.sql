@@ -100,6 +100,19 @@ SELECT t.transaction_id, t.tx_time, t.customer_id, t.terminal_id, t.amount, t.on
  ORDER BY a.mlp_score DESC, t.transaction_id LIMIT 5;
 
 \echo
+\echo '   Do the scores mean what they say? The week by score band: the rows shown as 1.0000 (above 0.99995)'
+\echo '   were all fraud, and higher bands hold more fraud, but from 0.5 up the MLP is surer than it should be'
+\echo '   (mean score above the fraud rate): rank by it, and set thresholds on measured precision, not on 0.5.'
+SELECT band, count(*) AS transactions, sum(is_fraud::int) AS frauds, round(avg(is_fraud::int)::numeric, 3) AS fraud_rate,
+       round(avg(mlp_score)::numeric, 3) AS mean_score
+  FROM (SELECT is_fraud, mlp_score,
+               CASE WHEN mlp_score < 0.01 THEN 'below 0.01' WHEN mlp_score < 0.1 THEN '0.01 - 0.1'
+                    WHEN mlp_score < 0.5 THEN '0.1 - 0.5' WHEN mlp_score < 0.9 THEN '0.5 - 0.9'
+                    WHEN mlp_score < 0.99 THEN '0.9 - 0.99' WHEN mlp_score < 0.99995 THEN '0.99 - 0.99995'
+                    ELSE '0.99995 and above' END AS band FROM assessment) banded
+ GROUP BY band ORDER BY min(mlp_score);
+
+\echo
 \echo '   Why those three scored high: their top reasons (dendrite.explain_query, the same ordered pass; for the MLP'
 \echo '   exact integrated gradients of its logit from the training rows'' mean, per column or history declaration):'
 SELECT key AS transaction_id, rank, feature, value, round(contribution::numeric, 2) AS contribution
