@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "fresh_demo.sh: run as root (debootstrap, chroot)"; exit 2; }
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 root="$(mktemp -d /var/tmp/dendrite-fresh.XXXXXX)"
+chmod 755 "$root"  # the chroot's /: mktemp makes it 700, which the postgres user could not cross
 cleanup() {
   for m in dev sys proc; do mountpoint -q "$root/$m" && umount -R "$root/$m"; done
   rm -rf "$root"
