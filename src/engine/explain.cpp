@@ -1,5 +1,6 @@
 #include "engine/explain.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 
@@ -136,121 +137,203 @@ void require_covers(const TreeEnsembleView& view) {
              "Versions trained before dendrite 0.6.0 did not store them: retrain the model.");
 }
 
-struct PathStep {
-    int32_t node;  // the split, as an index into the ensemble's arrays
-    bool left;     // the path goes left there
-    double share;  // the child's share of the split's cover
+// Gauss-Legendre nodes and weights on [0, 1] (the textbook ones on [-1, 1], halved and shifted).
+template <int Points>
+struct Quadrature;
+template <>
+struct Quadrature<4> {
+    static constexpr double x[2] = {0.3399810435848562648, 0.8611363115940525752};
+    static constexpr double w[2] = {0.6521451548625461427, 0.3478548451374538573};
+};
+template <>
+struct Quadrature<8> {
+    static constexpr double x[4] = {0.1834346424956498049, 0.5255324099163289858, 0.7966664774136267396,
+                                    0.9602898564975362317};
+    static constexpr double w[4] = {0.3626837833783619830, 0.3137066458778872873, 0.2223810344533744706,
+                                    0.1012285362903762591};
 };
 
-// The leaf tables of one tree (see TreeShapScratch), depth first; false when a share of the covers is zero
-// somewhere on a path (the tree then takes Algorithm 2).
-bool add_leaf_tables(const TreeEnsembleView& v, int32_t first, int32_t node, int stride, std::vector<PathStep>& path,
-                     TreeShapScratch& s) {
-    const size_t n = size_t(first + node);
-    if (v.left[n] >= 0) {
-        const double cover = double(v.cover[n]);
-        for (const bool left : {true, false}) {
-            const int32_t child = left ? v.left[n] : v.right[n];
-            const double share = cover > 0 ? double(v.cover[size_t(first + child)]) / cover : 0;
-            if (!(share > 0)) return false;
-            path.push_back({int32_t(n), left, share});
-            const bool ok = add_leaf_tables(v, first, child, stride, path, s);
-            path.pop_back();
-            if (!ok) return false;
+// One tree's splits in preorder (see TreeShapScratch), added to s.splits; its node count in *nodes. False
+// when a share of the covers is not positive (the tree then takes Algorithm 2).
+bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes) {
+    struct Node {  // in preorder
+        int32_t parent, previous, edge_feature, split_feature, right;
+        double z, q_minus_one, leaf_weight;
+        size_t split;  // its index in s.splits (a split)
+    };
+    struct Pending {
+        int32_t node;    // the view's node, relative to first
+        int32_t parent;  // position in this tree's preorder
+        bool left;
+        double path_share;  // the product of every share along the path, this edge's included
+        double share;       // this edge's
+    };
+    std::vector<Node> preorder;
+    std::vector<Pending> stack{{0, -1, false, 1.0, 1.0}};
+    while (!stack.empty()) {
+        const Pending p = stack.back();
+        stack.pop_back();
+        const size_t n = size_t(first + p.node);
+        const int32_t position = int32_t(preorder.size());
+        Node node{p.parent, -1, -1, -1, -1, p.share, 0, 0, 0};
+        if (p.parent >= 0) {
+            Node& parent = preorder[size_t(p.parent)];
+            if (!p.left) parent.right = position;
+            node.edge_feature = parent.split_feature;
+            for (int32_t a = p.parent; a > 0 && node.previous < 0; a = preorder[size_t(a)].parent)
+                if (preorder[size_t(a)].edge_feature == node.edge_feature) node.previous = a;
+            if (node.previous >= 0) node.z *= preorder[size_t(node.previous)].z;
+            node.q_minus_one = 1.0 / node.z - 1.0;
         }
-        return true;
-    }
-    TreeShapScratch::Leaf leaf{0, int(s.splits.size()), int(path.size()), int(s.factor_feature.size()),
-                               s.subset_sums.size()};
-    double z[16];  // the path's depth is at most 10 here (prepare)
-    for (const PathStep& step : path) {
-        const int32_t feature = v.feature[size_t(step.node)];
-        int k = 0;
-        while (k < leaf.factors && s.factor_feature[size_t(leaf.first_factor + k)] != feature) ++k;
-        if (k == leaf.factors) {
-            s.factor_feature.push_back(feature);
-            z[leaf.factors++] = 1.0;
+        if (v.left[n] < 0) {
+            node.leaf_weight = double(v.value[n]) * p.path_share;
+        } else {
+            node.split_feature = v.feature[n];
+            const double cover = double(v.cover[n]);
+            const double left_share = cover > 0 ? double(v.cover[size_t(first + v.left[n])]) / cover : 0;
+            const double right_share = cover > 0 ? double(v.cover[size_t(first + v.right[n])]) / cover : 0;
+            if (!(left_share > 0) || !(right_share > 0)) return false;
+            TreeShapScratch::Split split{};
+            split.position = position;
+            split.feature = v.feature[n];
+            split.threshold = v.threshold[n];
+            split.default_left = v.default_left[n];
+            node.split = s.splits.size();
+            s.splits.push_back(split);
+            // Right pushed first: the left subtree comes first in the preorder, right after its parent.
+            stack.push_back({v.right[n], position, false, p.path_share * right_share, right_share});
+            stack.push_back({v.left[n], position, true, p.path_share * left_share, left_share});
         }
-        z[k] *= step.share;
-        s.splits.push_back({step.node, uint8_t(step.left), uint8_t(k)});
+        preorder.push_back(node);
     }
-    const int d = leaf.factors;
-    for (int k = 0; k < d; ++k) s.factor_multiplier.push_back(1.0 / z[k]);
-    // Every leaf of a tree padded to the tree's depth, so that the loops over a leaf's splits and factors
-    // run as many times for each leaf and their exits are predicted: a padding split is on a node x always
-    // agrees with, a padding factor adds its term to a slot past the features.
-    for (int i = int(path.size()); i < stride; ++i) s.splits.push_back({int32_t(v.offsets[v.trees]), 0, 0});
-    for (int k = d; k < stride; ++k) {
-        s.factor_feature.push_back(v.features + 1);
-        s.factor_multiplier.push_back(0.0);
+    for (const Node& node : preorder) {
+        if (node.split_feature < 0) continue;
+        TreeShapScratch::Split& split = s.splits[node.split];
+        const Node& left = preorder[size_t(split.position) + 1];
+        const Node& right = preorder[size_t(node.right)];
+        split.right = node.right;
+        split.previous = left.previous + 1;  // both children's edges: the same feature, the same ancestors
+        split.q_minus_one[0] = left.q_minus_one;
+        split.q_minus_one[1] = right.q_minus_one;
+        split.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
+        split.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
     }
-    leaf.splits = stride;
-    // Shapley weights |S|! (d - |S| - 1)! / d! for |S| < d.
-    double weight[17];
-    for (int size = 0; size < d; ++size) {
-        double w = 1.0 / d;  // (d - 1)! / d! at size 0, then times size / (d - size) per step
-        for (int i = 1; i <= size; ++i) w *= double(i) / double(d - i);
-        weight[size] = w;
-    }
-    const double value = double(v.value[n]);
-    const unsigned full = (1u << d) - 1;
-    for (unsigned b = 0; b <= full; ++b) {
-        double sum = 0;
-        // Every subset S of B (S = B included, except the whole path, which no term uses).
-        for (unsigned subset = b;; subset = (subset - 1) & b) {
-            if (subset != full) {
-                double product = weight[__builtin_popcount(subset)];
-                for (int j = 0; j < d; ++j)
-                    if (!(subset & (1u << j))) product *= z[j];
-                sum += product;
-            }
-            if (subset == 0) break;
-        }
-        s.subset_sums.push_back(value * sum);
-    }
-    s.leaves.push_back(leaf);
+    *nodes = preorder.size();
     return true;
 }
 
 void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     if (s.prepared_for == view.value && s.prepared_offsets == view.offsets &&
-        int(s.tree_first_leaf.size()) == view.trees + 1)
+        int(s.tree_first_split.size()) == view.trees + 1)
         return;
-    s.leaves.clear();
-    s.tree_first_leaf.assign(1, 0);
-    s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
+    s.prepared_for = nullptr;  // until complete
     s.splits.clear();
-    s.factor_feature.clear();
-    s.factor_multiplier.clear();
-    s.subset_sums.clear();
+    s.tree_first_split.assign(1, 0);
+    s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
     s.bias = double(view.base_margin);
-    int deepest = 0;
-    std::vector<PathStep> path;
+    int deepest = 0, deepest_linear = 0;
+    size_t largest = 1;
     for (int t = 0; t < view.trees; ++t) {
         const int32_t first = view.offsets[t];
-        deepest = std::max(deepest, tree_depth(view, first, 0));
-        s.bias += expected_value(view, first, 0);
-        const size_t leaves = s.leaves.size(), splits = s.splits.size(), factors = s.factor_feature.size(),
-                     sums = s.subset_sums.size();
-        path.clear();
-        // Tables of 2^depth sums, each over up to 2^depth subsets: past depth 10 Algorithm 2 is cheaper.
         const int depth = tree_depth(view, first, 0);
-        if (depth > 10 || !add_leaf_tables(view, first, 0, depth, path, s)) {
-            s.tree_needs_algorithm_2[size_t(t)] = 1;  // undo what this tree added
-            s.leaves.resize(leaves);
-            s.splits.resize(splits);
-            s.factor_feature.resize(factors);
-            s.factor_multiplier.resize(factors);
-            s.subset_sums.resize(sums);
+        deepest = std::max(deepest, depth);
+        s.bias += expected_value(view, first, 0);
+        const size_t before = s.splits.size();
+        size_t nodes = 0;
+        if (depth > 16 || !add_tree_splits(view, first, s, &nodes)) {
+            s.tree_needs_algorithm_2[size_t(t)] = 1;
+            s.splits.resize(before);  // undo what this tree added
+        } else {
+            deepest_linear = std::max(deepest_linear, depth);
+            largest = std::max(largest, nodes);
         }
-        s.tree_first_leaf.push_back(int32_t(s.leaves.size()));
+        s.tree_first_split.push_back(int32_t(s.splits.size()));
     }
+    s.points = deepest_linear <= 8 ? 4 : 8;  // a path has at most `depth` distinct features
     const size_t needed = size_t(deepest + 2) * size_t(deepest + 3) / 2;
     if (s.path.size() < needed) s.path.resize(needed);
-    s.goes_left.assign(size_t(view.offsets[view.trees]) + 1, 0);  // and the padding splits' node
-    s.accumulated.assign(size_t(view.features) + 2, 0.0);
+    const size_t working = largest * size_t(s.points);
+    for (std::vector<double>* a : {&s.down, &s.ratio, &s.outer, &s.up}) a->assign(working, 0.0);
+    s.agrees.assign(largest + 1, 0);
+    s.chosen.assign(largest + 1, 0.0);
+    s.accumulated.assign(size_t(view.features) * size_t(s.points), 0.0);
     s.prepared_for = view.value;
     s.prepared_offsets = view.offsets;
+}
+
+// One tree's contributions (its splits in preorder), added to s.accumulated (Points partial sums per feature).
+template <int Points>
+void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t count, const float* x, TreeShapScratch& s) {
+    using V = Eigen::Array<double, Points, 1>;
+    using Q = Quadrature<Points>;
+    V t, weight;
+    for (int k = 0; k < Points / 2; ++k) {
+        t[2 * k] = (1 - Q::x[k]) / 2;
+        t[2 * k + 1] = (1 + Q::x[k]) / 2;
+        weight[2 * k] = weight[2 * k + 1] = Q::w[k] / 2;
+    }
+    // Per node (its position in the preorder), `Points` values each: the products of the factors down to
+    // it, their ratio to its parent's, its parent's without the factor its edge replaces (weighted: the
+    // split's), and its leaves' sums relative to the products down to it.
+    double* const down_values = s.down.data();
+    double* const ratio_values = s.ratio.data();
+    double* const outer_values = s.outer.data();
+    double* const up_values = s.up.data();
+    auto down = [&](int32_t i) { return Eigen::Map<V>(down_values + size_t(i) * Points); };
+    auto ratio = [&](int32_t i) { return Eigen::Map<V>(ratio_values + size_t(i) * Points); };
+    auto outer = [&](int32_t i) { return Eigen::Map<V>(outer_values + size_t(i) * Points); };
+    auto up = [&](int32_t i) { return Eigen::Map<V>(up_values + size_t(i) * Points); };
+    // Per node at its position + 1 (0 stands for "no earlier split on this feature": it agrees, and its
+    // factor is 1): whether x follows every split on its edge's feature down to it, and that edge's q - 1
+    // (-1 when not). Selected by index, not by branches: a row's agreements are random, and mispredicted
+    // branches were half the time.
+    uint8_t* const agrees = s.agrees.data();
+    double* const chosen = s.chosen.data();
+    agrees[0] = 1;
+    chosen[0] = 0;
+    down(0).setOnes();
+    // Down the tree, a split and its two children at a time.
+    for (int32_t j = 0; j < count; ++j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position, left = at + 1, right = split.right;
+        const float value = x[split.feature];
+        const unsigned goes_left =
+            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const unsigned earlier = agrees[split.previous];
+        const unsigned left_agrees = goes_left & earlier, right_agrees = (goes_left ^ 1u) & earlier;
+        agrees[left + 1] = uint8_t(left_agrees);
+        agrees[right + 1] = uint8_t(right_agrees);
+        const double left_pick[2] = {-1.0, split.q_minus_one[0]}, right_pick[2] = {-1.0, split.q_minus_one[1]};
+        const double left_q = left_pick[left_agrees], right_q = right_pick[right_agrees];
+        chosen[left + 1] = left_q;
+        chosen[right + 1] = right_q;
+        // The ancestor's factor of this feature, replaced by the children's (1 when there is none).
+        const V inverse_replaced = 1.0 / (1.0 + t * chosen[split.previous]);
+        const V above = down(at);
+        const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
+        const V right_ratio = (1.0 + t * right_q) * inverse_replaced;
+        ratio(left) = left_ratio;
+        ratio(right) = right_ratio;
+        outer(at) = above * inverse_replaced * weight;
+        down(left) = above * left_ratio;
+        down(right) = above * right_ratio;
+        up(left).setConstant(split.leaf_weight[0]);  // a split's is overwritten on the way up
+        up(right).setConstant(split.leaf_weight[1]);
+    }
+    // Up the tree: each split's leaves summed (relative to the products down to it), and its feature
+    // credited with the integral over them.
+    double* accumulated = s.accumulated.data();
+    for (int32_t j = count - 1; j >= 0; --j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position, left = at + 1, right = split.right;
+        const double replaced_q = chosen[split.previous];
+        const V left_up = up(left), right_up = up(right);
+        const V left_ratio = ratio(left), right_ratio = ratio(right);
+        Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
+        credit += outer(at) * (left_up * (chosen[left + 1] - replaced_q * left_ratio) +
+                               right_up * (chosen[right + 1] - replaced_q * right_ratio));
+        up(at) = left_ratio * left_up + right_ratio * right_up;
+    }
 }
 
 }  // namespace
@@ -260,43 +343,21 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
     prepare(view, s);
     std::fill(phi, phi + view.features + 1, 0.0);
     phi[view.features] = s.bias;
-    // Which way x goes at every split, once.
-    const int32_t nodes = view.offsets[view.trees];
-    for (int32_t n = 0; n < nodes; ++n) {
-        if (view.left[n] < 0) continue;
-        const float value = x[view.feature[n]];
-        s.goes_left[size_t(n)] = std::isnan(value) ? view.default_left[n] != 0 : value < view.threshold[n];
-    }
-    const TreeShapScratch::Split* splits = s.splits.data();
-    const uint8_t* goes_left = s.goes_left.data();
-    double* accumulated = s.accumulated.data();  // phi and the padding factors' slot
     std::fill(s.accumulated.begin(), s.accumulated.end(), 0.0);
     for (int t = 0; t < view.trees; ++t) {
         if (s.tree_needs_algorithm_2[size_t(t)]) {
             recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
             continue;
         }
-        for (int32_t l = s.tree_first_leaf[size_t(t)]; l < s.tree_first_leaf[size_t(t) + 1]; ++l) {
-            const TreeShapScratch::Leaf& leaf = s.leaves[size_t(l)];
-            const int stride = leaf.splits;
-            // A: the features at all of whose splits x follows the path.
-            unsigned strays = 0;
-            const TreeShapScratch::Split* split = splits + leaf.first_split;
-            for (int i = 0; i < stride; ++i)
-                strays |= unsigned(goes_left[split[i].node] ^ split[i].left) << split[i].factor;
-            const unsigned agree = ((1u << leaf.factors) - 1) & ~strays;
-            const double* sums = s.subset_sums.data() + leaf.first_sum;
-            const int32_t* features = s.factor_feature.data() + leaf.first_factor;
-            const double* multipliers = s.factor_multiplier.data() + leaf.first_factor;
-            for (int k = 0; k < stride; ++k) {
-                // o_k ? 1 / z_k - 1 : -1, as arithmetic: a branch here mispredicts half the time and throws
-                // away the table loads of the leaves after it that were already under way.
-                const unsigned one = (agree >> k) & 1u;
-                accumulated[features[k]] += sums[agree & ~(one << k)] * (double(one) * multipliers[k] - 1.0);
-            }
-        }
+        const TreeShapScratch::Split* splits = s.splits.data() + s.tree_first_split[size_t(t)];
+        const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
+        if (s.points == 4)
+            linear_tree_shap<4>(splits, count, x, s);
+        else
+            linear_tree_shap<8>(splits, count, x, s);
     }
-    for (int f = 0; f < view.features; ++f) phi[f] += accumulated[f];
+    for (int f = 0; f < view.features; ++f)
+        for (int k = 0; k < s.points; ++k) phi[f] += s.accumulated[size_t(f) * size_t(s.points) + size_t(k)];
 }
 
 void tree_shap_reference(const TreeEnsembleView& view, const float* x, double* phi, TreeShapScratch& s) {

@@ -16,46 +16,56 @@ namespace dendrite::engine {
 // What tree_shap computes once per ensemble and reuses for every row (and its working memory). One scratch
 // serves one ensemble for as long as that ensemble lives (it is recognised by its arrays' addresses).
 //
-// Per leaf, the path from the root folded per feature (k = 0..d-1 its d distinct features): the leaf's share
-// of the covers along the splits on feature k, z_k, and, for every subset B of the path's features, the
-// Shapley-weighted sum F(B) = sum over S within B of |S|! (d - |S| - 1)! / d! * product of z_j for j not in S.
-// For a row, o_k is 1 when x follows the path at every split on k, A the set of such k, and feature k gets
-// value * (o_k - z_k) * F(o_k ? A - {k} : A) / z_k: the terms of the path-dependent Shapley sum, grouped
-// (the same numbers as Algorithm 2, in trees x leaves x depth steps instead of trees x leaves x depth^2,
-// as Fast TreeSHAP v2 (Yang 2021) does). Stored as G(B) = value * F(B) and 1 / z_k per factor, so that k
-// gets G(A - {k}) * (o_k / z_k - 1) with no branch (a row's agreements are random, so branches on them
-// mispredict half the time). A tree with a zero share somewhere takes Algorithm 2.
+// Linear TreeSHAP (Yu, Xu, Bifet and Read 2022). For a leaf l, a feature i on its path, z_i the product of
+// the covers' shares along the path's splits on i and o_i = 1 when x follows the path at all of them, the
+// path-dependent Shapley sum is value * prod_j z_j * (q_i - 1) * integral over t in [0, 1] of
+// prod_{j != i} (1 - t + t q_j), with q_j = o_j / z_j (the Shapley weights |S|! (d - |S| - 1)! / d! are Beta
+// integrals of t^|S| (1 - t)^(d - |S| - 1)). The integrand is a polynomial of degree d - 1 < depth: Gauss-
+// Legendre with `points` nodes (4 up to depth 8, 8 up to 16) integrates it exactly. The products are kept at
+// those nodes, multiplied down each tree and summed up it (a subtree's leaves share the factors above it), so
+// a row costs a few vector operations per node: no per-leaf tables, nothing exponential in the depth. A
+// feature split on again lower down has its factor replaced there, and what the upper split added for the
+// leaves below is taken back (the linear functional cancels exactly). A tree with a zero share somewhere,
+// or deeper than 16, takes Algorithm 2.
 struct TreeShapScratch {
     struct PathElement {
         int feature;
         double zero_fraction, one_fraction, weight;
     };
-    struct Leaf {
-        int factors;       // d: distinct features on the path
-        int first_split;   // into splits
-        int splits;        // the path's length, padded to the tree's depth (see tree_shap)
-        int first_factor;  // into factor_feature / factor_multiplier
-        size_t first_sum;  // into subset_sums (2^d of them)
-    };
+    // A tree's split (a node that is not a leaf), in the tree's preorder (a node's subtree follows it), as
+    // the row pass reads it: the split and its two children at a time. Positions are in the preorder of
+    // all the tree's nodes.
     struct Split {
-        int32_t node;    // the ensemble's node index
-        uint8_t left;    // the path goes left there
-        uint8_t factor;  // k
+        int32_t position;  // the split's; its left child's is position + 1
+        int32_t right;     // its right child's
+        int32_t previous;  // 1 + the position of the child reached by the nearest ancestor split on the same
+                           // feature (0: none); both children's edges replace that one's factor
+        int32_t feature;
+        float threshold;
+        uint8_t default_left;
+        double q_minus_one[2];  // per child (left, right): 1 / z - 1, z the product of the shares along the
+                                // path's splits on this feature, this one's included
+        double leaf_weight[2];  // per child: a leaf's value times the product of every share along its path
+                                // (0 for a child that splits)
     };
     std::vector<PathElement> path;        // Algorithm 2's
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
     const int32_t* prepared_offsets = nullptr;
     double bias = 0;  // base margin + every tree's expected value
-    std::vector<Leaf> leaves;
-    std::vector<int32_t> tree_first_leaf;  // per tree, + 1
-    std::vector<uint8_t> tree_needs_algorithm_2;
+    int points = 0;   // quadrature nodes: 4 or 8
     std::vector<Split> splits;
-    std::vector<int32_t> factor_feature;
-    std::vector<double> factor_multiplier, subset_sums;  // 1 / z_k; G(B)
-    std::vector<uint8_t> goes_left;                      // per node, for the row at hand
-    std::vector<double> accumulated;                     // the row's phi, and a slot for padding terms
-};  // Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
-// attribution for tree ensembles") of the ensemble at x, with the per-leaf tables above. Writes view.features + 1 doubles:
+    std::vector<int32_t> tree_first_split;  // per tree, + 1: into splits
+    std::vector<uint8_t> tree_needs_algorithm_2;
+    // The row's working memory, `points` doubles per node of the largest tree (by position): the products of
+    // the factors down to a node, their ratio to its parent's, a split's products without the factor its
+    // children replace (weighted), and the leaves' sums below a node relative to the products down to it;
+    // per node (at position + 1): whether x follows every split on its edge's feature so far, and the
+    // edge's q - 1 for x; per feature, `points` partial sums.
+    std::vector<double> down, ratio, outer, up, chosen, accumulated;
+    std::vector<uint8_t> agrees;
+};
+// Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
+// attribution for tree ensembles") of the ensemble at x, computed as above. Writes view.features + 1 doubles:
 // phi[i] is feature i's contribution, phi[features] the bias (the base margin plus every tree's expected
 // value under its covers), and their sum is the margin (base margin + the leaves x reaches), in double.
 // A feature whose value is NaN follows the split's default direction, as in score_trees. Needs the covers

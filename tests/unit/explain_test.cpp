@@ -138,15 +138,19 @@ TEST(Explain, TreeShapIsTheShapleyValueOfThePathDependentExpectation) {
     }
 }
 
-// The per-leaf tables give Algorithm 2's numbers; a tree deeper than the tables are built for takes
-// Algorithm 2 itself. Covers must be positive (a zero one would divide by zero): well_formed says so.
-TEST(Explain, LeafTablesEqualAlgorithm2) {
+// Linear TreeSHAP gives Algorithm 2's numbers: 4 quadrature points up to depth 8, 8 up to 16 (trials with
+// trees of depth 12), and a tree deeper than that takes Algorithm 2 itself (depth 18). With 8 features, most
+// paths split on a feature again (its factor replaced lower down). Covers must be positive (a zero one would
+// divide by zero): well_formed says so.
+TEST(Explain, TreeShapEqualsAlgorithm2AtEveryDepth) {
     Rng rng(29);
+    int trees_by_algorithm_2 = 0, eight_points = 0;
     for (int trial = 0; trial < 30; ++trial) {
         TreeEnsemble e;
         e.features = 8;
         e.base_margin = float(rng.normal());
-        for (int t = 0; t < 6; ++t) add_random_tree(e, rng, trial % 3 == 0 ? 12 : 1 + int(rng.below(7)));
+        for (int t = 0; t < 6; ++t)
+            add_random_tree(e, rng, trial % 10 == 5 ? 18 : trial % 3 == 0 ? 12 : 1 + int(rng.below(8)));
         {
             TreeEnsemble zero = e;
             zero.cover.back() = 0;
@@ -164,8 +168,14 @@ TEST(Explain, LeafTablesEqualAlgorithm2) {
             for (size_t i = 0; i < a.size(); ++i)
                 EXPECT_NEAR(a[i], b[i], 1e-9 * std::max(1.0, std::abs(b[i]))) << "trial " << trial << " feature " << i;
         }
+        int by_algorithm_2 = 0;
+        for (uint8_t fallback : fast.tree_needs_algorithm_2) by_algorithm_2 += fallback;
+        trees_by_algorithm_2 += by_algorithm_2;
+        if (by_algorithm_2 < 6) eight_points += fast.points == 8;
         if (::testing::Test::HasFailure()) break;
     }
+    EXPECT_GT(trees_by_algorithm_2, 0);  // the deep trials did take Algorithm 2 for some trees
+    EXPECT_GT(eight_points, 0);          // and the depth-12 ones 8 quadrature points
 }
 
 TEST(Explain, TreeShapNeedsCovers) {
