@@ -153,9 +153,10 @@ struct Quadrature<8> {
                                     0.1012285362903762591};
 };
 
-// One tree's splits in preorder (see TreeShapScratch), added to s.splits; its node count in *nodes. False
+// One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits, in
+// preorder (*inner of them), then those whose children are both leaves; its node count in *nodes. False
 // when a share of the covers is not positive (the tree then takes Algorithm 2).
-bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes) {
+bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* inner) {
     struct Node {  // in preorder
         int32_t parent, previous, edge_feature, split_feature, right;
         double z, q_minus_one, leaf_weight;
@@ -170,6 +171,7 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
     };
     std::vector<Node> preorder;
     std::vector<Pending> stack{{0, -1, false, 1.0, 1.0}};
+    const size_t begin = s.splits.size();
     while (!stack.empty()) {
         const Pending p = stack.back();
         stack.pop_back();
@@ -217,7 +219,11 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         split.q_minus_one[1] = right.q_minus_one;
         split.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
         split.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
+        split.bottom = left.split_feature < 0 && right.split_feature < 0;
     }
+    const auto bottom = std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
+                                              [](const TreeShapScratch::Split& split) { return !split.bottom; });
+    *inner = int32_t(bottom - (s.splits.begin() + long(begin)));
     *nodes = preorder.size();
     return true;
 }
@@ -229,6 +235,7 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.prepared_for = nullptr;  // until complete
     s.splits.clear();
     s.tree_first_split.assign(1, 0);
+    s.tree_inner_splits.assign(size_t(view.trees), 0);
     s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
     s.bias = double(view.base_margin);
     int deepest = 0, deepest_linear = 0;
@@ -240,7 +247,7 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         s.bias += expected_value(view, first, 0);
         const size_t before = s.splits.size();
         size_t nodes = 0;
-        if (depth > 16 || !add_tree_splits(view, first, s, &nodes)) {
+        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_inner_splits[size_t(t)])) {
             s.tree_needs_algorithm_2[size_t(t)] = 1;
             s.splits.resize(before);  // undo what this tree added
         } else {
@@ -261,9 +268,11 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.prepared_offsets = view.offsets;
 }
 
-// One tree's contributions (its splits in preorder), added to s.accumulated (Points partial sums per feature).
+// One tree's contributions, added to s.accumulated (Points partial sums per feature): its splits with a child
+// that splits in preorder (`inner` of them), then those whose children are both leaves (`count` in all).
 template <int Points>
-void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t count, const float* x, TreeShapScratch& s) {
+void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32_t count, const float* x,
+                      TreeShapScratch& s) {
     using V = Eigen::Array<double, Points, 1>;
     using Q = Quadrature<Points>;
     V t, weight;
@@ -293,7 +302,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t count, const
     chosen[0] = 0;
     down(0).setOnes();
     // Down the tree, a split and its two children at a time.
-    for (int32_t j = 0; j < count; ++j) {
+    for (int32_t j = 0; j < inner; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position, left = at + 1, right = split.right;
         const float value = x[split.feature];
@@ -320,10 +329,30 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t count, const
         up(left).setConstant(split.leaf_weight[0]);  // a split's is overwritten on the way up
         up(right).setConstant(split.leaf_weight[1]);
     }
+    double* accumulated = s.accumulated.data();
+    // The splits above two leaves (half of a full tree's), all at once: nothing of their children is kept.
+    for (int32_t j = inner; j < count; ++j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position;
+        const float value = x[split.feature];
+        const unsigned goes_left =
+            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const unsigned earlier = agrees[split.previous];
+        const double left_pick[2] = {-1.0, split.q_minus_one[0]}, right_pick[2] = {-1.0, split.q_minus_one[1]};
+        const double left_q = left_pick[goes_left & earlier], right_q = right_pick[(goes_left ^ 1u) & earlier];
+        const double replaced_q = chosen[split.previous];
+        const V inverse_replaced = 1.0 / (1.0 + t * replaced_q);
+        const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
+        const V right_ratio = (1.0 + t * right_q) * inverse_replaced;
+        const double left_leaf = split.leaf_weight[0], right_leaf = split.leaf_weight[1];
+        Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
+        credit += down(at) * inverse_replaced * weight *
+                  (left_leaf * (left_q - replaced_q * left_ratio) + right_leaf * (right_q - replaced_q * right_ratio));
+        up(at) = left_ratio * left_leaf + right_ratio * right_leaf;
+    }
     // Up the tree: each split's leaves summed (relative to the products down to it), and its feature
     // credited with the integral over them.
-    double* accumulated = s.accumulated.data();
-    for (int32_t j = count - 1; j >= 0; --j) {
+    for (int32_t j = inner - 1; j >= 0; --j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position, left = at + 1, right = split.right;
         const double replaced_q = chosen[split.previous];
@@ -351,10 +380,11 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         }
         const TreeShapScratch::Split* splits = s.splits.data() + s.tree_first_split[size_t(t)];
         const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
+        const int32_t inner = s.tree_inner_splits[size_t(t)];
         if (s.points == 4)
-            linear_tree_shap<4>(splits, count, x, s);
+            linear_tree_shap<4>(splits, inner, count, x, s);
         else
-            linear_tree_shap<8>(splits, count, x, s);
+            linear_tree_shap<8>(splits, inner, count, x, s);
     }
     for (int f = 0; f < view.features; ++f)
         for (int k = 0; k < s.points; ++k) phi[f] += s.accumulated[size_t(f) * size_t(s.points) + size_t(k)];

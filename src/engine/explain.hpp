@@ -32,9 +32,9 @@ struct TreeShapScratch {
         int feature;
         double zero_fraction, one_fraction, weight;
     };
-    // A tree's split (a node that is not a leaf), in the tree's preorder (a node's subtree follows it), as
-    // the row pass reads it: the split and its two children at a time. Positions are in the preorder of
-    // all the tree's nodes.
+    // A tree's split (a node that is not a leaf), as the row pass reads it: the split and its two children at
+    // a time; those with a child that splits in the tree's preorder (a node's subtree follows it), then
+    // those above two leaves. Positions are in the preorder of all the tree's nodes.
     struct Split {
         int32_t position;  // the split's; its left child's is position + 1
         int32_t right;     // its right child's
@@ -43,6 +43,7 @@ struct TreeShapScratch {
         int32_t feature;
         float threshold;
         uint8_t default_left;
+        uint8_t bottom;         // both children are leaves
         double q_minus_one[2];  // per child (left, right): 1 / z - 1, z the product of the shares along the
                                 // path's splits on this feature, this one's included
         double leaf_weight[2];  // per child: a leaf's value times the product of every share along its path
@@ -54,7 +55,8 @@ struct TreeShapScratch {
     double bias = 0;  // base margin + every tree's expected value
     int points = 0;   // quadrature nodes: 4 or 8
     std::vector<Split> splits;
-    std::vector<int32_t> tree_first_split;  // per tree, + 1: into splits
+    std::vector<int32_t> tree_first_split;   // per tree, + 1: into splits
+    std::vector<int32_t> tree_inner_splits;  // per tree: its splits with a child that splits (they come first)
     std::vector<uint8_t> tree_needs_algorithm_2;
     // The row's working memory, `points` doubles per node of the largest tree (by position): the products of
     // the factors down to a node, their ratio to its parent's, a split's products without the factor its
