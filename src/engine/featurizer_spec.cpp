@@ -296,6 +296,31 @@ void scope_within_shard(const json& within, const std::vector<InputColumn>& colu
     h.entity = declare_entity_column(h.entity + "_within_shard", expression, columns, derived, context, "scoped");
 }
 
+// Every aggregate a history declaration may ask for, by its name in declarations and in stored specs (in the
+// order stored specs list them).
+constexpr std::pair<const char*, bool HistorySpec::*> kHistoryAggregates[] = {
+    {"count", &HistorySpec::count},
+    {"sum", &HistorySpec::sum},
+    {"mean", &HistorySpec::mean},
+    {"max", &HistorySpec::max},
+    {"min", &HistorySpec::min},
+    {"stddev", &HistorySpec::stddev},
+    {"ratio_to_mean", &HistorySpec::ratio_to_mean},
+    {"fraud_count", &HistorySpec::fraud_count},
+    {"fraud_rate", &HistorySpec::fraud_rate},
+    {"distinct", &HistorySpec::distinct},
+    {"since_last", &HistorySpec::since_last}};
+
+// Turns on aggregate `name` in h; false when there is no such aggregate.
+bool enable_aggregate(HistorySpec& h, const std::string& name) {
+    for (const auto& [known, member] : kHistoryAggregates)
+        if (name == known) {
+            h.*member = true;
+            return true;
+        }
+    return false;
+}
+
 HistorySpec read_history(const json& object, const std::vector<InputColumn>& columns, size_t index,
                          std::vector<DerivedColumn>& derived, const ShardLayout* layout) {
     const std::string context = "history declaration " + std::to_string(index + 1);
@@ -371,29 +396,7 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
             invalid(context + ": \"aggregates\" must be a non-empty array");
         for (const auto& a : *aggregates) {
             const std::string name = a.is_string() ? a.get<std::string>() : "";
-            if (name == "count")
-                h.count = true;
-            else if (name == "sum")
-                h.sum = true;
-            else if (name == "mean")
-                h.mean = true;
-            else if (name == "max")
-                h.max = true;
-            else if (name == "min")
-                h.min = true;
-            else if (name == "stddev")
-                h.stddev = true;
-            else if (name == "since_last")
-                h.since_last = true;
-            else if (name == "ratio_to_mean")
-                h.ratio_to_mean = true;
-            else if (name == "fraud_count")
-                h.fraud_count = true;
-            else if (name == "fraud_rate")
-                h.fraud_rate = true;
-            else if (name == "distinct")
-                h.distinct = true;
-            else
+            if (!enable_aggregate(h, name))
                 invalid(context + ": unknown aggregate " + a.dump(),
                         "Use count, sum, mean, max, min, stddev, ratio_to_mean, fraud_count, fraud_rate, distinct, "
                         "since_last.");
@@ -967,17 +970,8 @@ json history_to_json(const HistorySpec& h) {
            {"transform", transform_name(h.transform)}};
     if (h.within_shards > 0) o["within"] = {{"key", h.within_key}, {"shards", h.within_shards}};
     json aggregates = json::array();
-    if (h.count) aggregates.push_back("count");
-    if (h.sum) aggregates.push_back("sum");
-    if (h.mean) aggregates.push_back("mean");
-    if (h.max) aggregates.push_back("max");
-    if (h.min) aggregates.push_back("min");
-    if (h.stddev) aggregates.push_back("stddev");
-    if (h.ratio_to_mean) aggregates.push_back("ratio_to_mean");
-    if (h.fraud_count) aggregates.push_back("fraud_count");
-    if (h.fraud_rate) aggregates.push_back("fraud_rate");
-    if (h.distinct) aggregates.push_back("distinct");
-    if (h.since_last) aggregates.push_back("since_last");
+    for (const auto& [name, member] : kHistoryAggregates)
+        if (h.*member) aggregates.push_back(name);
     o["aggregates"] = aggregates;
     return o;
 }
@@ -1000,20 +994,7 @@ HistorySpec history_from_json(const json& o) {
     // Since 0.6.0 (before, the raw aggregate was standardized: the default).
     if (o.contains("transform") && !history_transform(o.at("transform").get<std::string>(), &h.transform))
         invalid("the stored featurizer spec has an unknown history transform");
-    for (const auto& a : o.at("aggregates")) {
-        const auto name = a.get<std::string>();
-        h.count |= name == "count";
-        h.sum |= name == "sum";
-        h.mean |= name == "mean";
-        h.max |= name == "max";
-        h.min |= name == "min";
-        h.stddev |= name == "stddev";
-        h.since_last |= name == "since_last";
-        h.ratio_to_mean |= name == "ratio_to_mean";
-        h.fraud_count |= name == "fraud_count";
-        h.fraud_rate |= name == "fraud_rate";
-        h.distinct |= name == "distinct";
-    }
+    for (const auto& a : o.at("aggregates")) enable_aggregate(h, a.get<std::string>());  // an unknown one: ignored
     return h;
 }
 
