@@ -186,3 +186,40 @@ SELECT dendrite.create_featurizer('numerics', 'SELECT a FROM numerics', columns 
 SELECT count(*) AS values_compared,
        count(*) FILTER (WHERE (dendrite.features('numerics', n))[1] IS DISTINCT FROM a::float8::float4) AS different
   FROM numerics n;
+
+-- The fit's statistics run on a helper thread while the query is read: statement_timeout mid-read stops
+-- the fit with 57014 (the helper stopped, its chunks freed), nothing is stored, and a fit in the session
+-- afterwards gives the featurizer that a fit of them on one thread gives (train's
+-- "threads": 1 takes no helper).
+SET statement_timeout = '300ms';
+DO $$
+BEGIN
+  PERFORM dendrite.create_featurizer('timed_out',
+    'SELECT (a * 4000 + b) % 1000 AS card, ((a + b) % 97)::float8 AS amount, (b % 7)::text AS channel,
+            (b % 50 = 0) AS fraud
+       FROM generate_series(0, 4999) a, generate_series(1, 4000) b',
+    label => 'fraud', columns => '{"channel": {"encoding": "target"}}');
+  RAISE WARNING 'the fit of 20,000,000 rows ended within 300 ms';
+EXCEPTION WHEN query_canceled THEN
+  RAISE WARNING 'canceled: %', SQLSTATE;  -- in a subtransaction: the helper is stopped as its memory goes
+END
+$$;
+RESET statement_timeout;
+SELECT count(*) AS stored FROM dendrite.featurizers WHERE name = 'timed_out';
+SELECT dendrite.train('piped', 'SELECT customer_id, terminal_id, amount, tx_time, is_fraud FROM stream', 'is_fraud',
+                      epochs => 1) IS NOT NULL AS trained;
+SELECT dendrite.train('one_thread', 'SELECT customer_id, terminal_id, amount, tx_time, is_fraud FROM stream', 'is_fraud',
+                      epochs => 1, options => '{"threads": 1}') IS NOT NULL AS trained;
+-- Every fitted number of the two featurizers, compared as stored (float8 to the bit).
+CREATE FUNCTION pg_temp.fitted(model text) RETURNS TABLE (what text, key text, fitted jsonb) LANGUAGE sql AS $$
+  WITH f AS (SELECT featurizer_id AS id FROM dendrite.featurizers WHERE name = model)
+  SELECT 'column', c.ordinal::text, to_jsonb(c) - 'featurizer_id' FROM dendrite.feature_columns c, f WHERE c.featurizer_id = f.id
+  UNION ALL
+  SELECT 'category', k.ordinal || '/' || k.rank, to_jsonb(k) - 'featurizer_id' FROM dendrite.feature_categories k, f WHERE k.featurizer_id = f.id
+  UNION ALL
+  SELECT 'history', h.ordinal::text, to_jsonb(h) - 'featurizer_id' FROM dendrite.feature_history h, f WHERE h.featurizer_id = f.id
+$$;
+SELECT (SELECT rows FROM dendrite.featurizers WHERE name = 'piped') AS rows,
+       count(*) FILTER (WHERE p.what = 'column') AS columns, count(*) FILTER (WHERE p.what = 'history') AS history_outputs,
+       count(*) FILTER (WHERE p.fitted IS DISTINCT FROM o.fitted) AS different
+  FROM pg_temp.fitted('piped') p FULL JOIN pg_temp.fitted('one_thread') o USING (what, key);

@@ -66,32 +66,7 @@ void CapturedRows::add_row(const RawValue* row) {
     // Grown as rows come (a one-row statement allocates for one row), kept at its size for reuse.
     if (chunk.values.size() < first + n_inputs_)
         chunk.values.resize(std::max(first + n_inputs_, 2 * chunk.values.size()));
-    PackedValue* packed = chunk.values.data() + first;
-    for (size_t j = 0; j < n_inputs_; ++j) {
-        const RawValue& value = row[j];
-        PackedValue& p = packed[j];
-        p.type = value.type;
-        switch (value.type) {
-            case RawValue::Type::Number:
-                p.number = value.number;
-                break;
-            case RawValue::Type::Time:
-                p.time_us = value.time_us;
-                break;
-            case RawValue::Type::Text:
-                p.length = value.length;
-                p.offset = chunk.bytes.size();
-                chunk.bytes.insert(chunk.bytes.end(), value.text, value.text + value.length);
-                break;
-            case RawValue::Type::Inet:
-                p.inet_v6 = value.inet_v6;
-                p.offset = chunk.bytes.size();
-                chunk.bytes.insert(chunk.bytes.end(), value.inet, value.inet + (value.inet_v6 ? 16 : 4));
-                break;
-            case RawValue::Type::Null:
-                break;
-        }
-    }
+    pack_row(row, n_inputs_, chunk.values.data() + first, chunk.bytes);
     ++chunk.rows;
 }
 
@@ -122,30 +97,7 @@ void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
         try {
             RawValue* row = chunk.row.data();
             for (int i = 0; i < chunk.rows; ++i) {
-                const PackedValue* packed = chunk.values.data() + size_t(i) * n_inputs_;
-                for (size_t j = 0; j < n_inputs_; ++j) {
-                    const PackedValue& p = packed[j];
-                    RawValue& value = row[j];
-                    value.type = p.type;
-                    switch (p.type) {
-                        case RawValue::Type::Number:
-                            value.number = p.number;
-                            break;
-                        case RawValue::Type::Time:
-                            value.time_us = p.time_us;
-                            break;
-                        case RawValue::Type::Text:
-                            value.length = p.length;
-                            value.text = chunk.bytes.data() + p.offset;
-                            break;
-                        case RawValue::Type::Inet:
-                            value.inet_v6 = p.inet_v6;
-                            std::memcpy(value.inet, chunk.bytes.data() + p.offset, p.inet_v6 ? 16 : 4);
-                            break;
-                        case RawValue::Type::Null:
-                            break;
-                    }
-                }
+                unpack_row(chunk.values.data() + size_t(i) * n_inputs_, n_inputs_, chunk.bytes.data(), row);
                 featurizer_.transform(row, history, chunk.x.data() + size_t(i) * n_features_);
                 featurizer_.observe(row, history);
             }

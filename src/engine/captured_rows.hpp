@@ -15,23 +15,10 @@
 
 #include "engine/featurizer.hpp"
 #include "engine/model.hpp"
+#include "engine/packed_values.hpp"
 #include "engine/parallel.hpp"
 
 namespace dendrite::engine {
-
-// A RawValue in 16 bytes: a number or a time in place, a text's or an address's bytes in the chunk's byte
-// store (at `offset`).
-struct PackedValue {
-    RawValue::Type type;
-    bool inet_v6;
-    uint32_t length;
-    union {
-        double number;
-        int64_t time_us;
-        uint64_t offset;
-    };
-};
-static_assert(sizeof(PackedValue) == 16, "a packed value is 16 bytes");
 
 // The rows of one chunk and what featurizing and scoring them needs.
 struct CapturedChunk {
@@ -71,9 +58,8 @@ public:
     CapturedRows(const CapturedRows&) = delete;
     CapturedRows& operator=(const CapturedRows&) = delete;
 
-    // Copies a row's inputs (featurizer.inputs().size() values, texts included) into the open chunk, in a
-    // packed form (16 bytes a value): the backend's thread writes, and the helper's reads, a third of the
-    // cache lines that RawValues would take.
+    // Copies a row's inputs (featurizer.inputs().size() values, texts included) into the open chunk, packed
+    // (16 bytes a value).
     void add_row(const RawValue* row);
     int open_rows() const;  // rows in the open chunk (kChunkRows: time to seal)
 

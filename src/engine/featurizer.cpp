@@ -79,11 +79,6 @@ uint64_t category_key(const RawValue& value) {
     return 0;
 }
 
-double numeric_transform(NumericTransform transform, double x) {
-    if (transform == NumericTransform::Log1p) return std::copysign(std::log1p(std::fabs(x)), x);
-    return x;
-}
-
 int FittedColumn::outputs() const {
     int n = 0;
     switch (spec.kind) {
@@ -435,15 +430,6 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history,
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {
     for (size_t h = 0; h < all_history_.size(); ++h) history->observe(h, history_event(h, inputs));
-}
-
-void FeaturizerFitter::Moments::add(double x) {
-    if (count == 0) min = max = x;
-    min = std::min(min, x);
-    max = std::max(max, x);
-    const double delta = x - mean;
-    mean += delta / double(++count);
-    m2 += delta * (x - mean);
 }
 
 FeaturizerFitter::FeaturizerFitter(FeaturizerSpec spec) : spec_(std::move(spec)) {

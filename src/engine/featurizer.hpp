@@ -3,6 +3,7 @@
 #pragma once
 #include "engine/engine_only.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -140,7 +141,14 @@ private:
     struct Moments {
         size_t count = 0;
         double mean = 0, m2 = 0, min = 0, max = 0;
-        void add(double x);
+        void add(double x) {  // Welford's update; inline: it runs for every numeric value the fit reads
+            if (count == 0) min = max = x;
+            min = std::min(min, x);
+            max = std::max(max, x);
+            const double delta = x - mean;
+            mean += delta / double(++count);
+            m2 += delta * (x - mean);
+        }
         double sd() const { return count > 1 ? std::sqrt(m2 / double(count)) : 0.0; }
     };
     struct CategoryStats {
@@ -163,6 +171,11 @@ private:
     size_t rows_ = 0;
 };
 
-double numeric_transform(NumericTransform transform, double x);  // log1p: sign(x) log(1 + |x|)
+// log1p: sign(x) log(1 + |x|); every other transform is affine, applied with the fitted center and scale.
+// Inline: it runs for every numeric value of every row the fit and the featurizer see.
+inline double numeric_transform(NumericTransform transform, double x) {
+    if (transform == NumericTransform::Log1p) return std::copysign(std::log1p(std::fabs(x)), x);
+    return x;
+}
 
 }  // namespace dendrite::engine

@@ -1,5 +1,6 @@
 // dendrite.create_featurizer, dendrite.features, dendrite.observe, dendrite.featurize, dendrite.score_query.
 #include "engine/featurizer.hpp"
+#include "engine/fit_pipeline.hpp"
 #include "pg/featurize.hpp"
 
 #include "pg/boundary.hpp"
@@ -509,8 +510,16 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     for (int j = 0; time_column && j < n_inputs; ++j)
         if (strcmp(input_names[j], time_column) == 0) time_index = j;
 
+    // The fit's statistics are gathered on a helper thread while this one reads (the same numbers: the rows
+    // reach the fitter in the order they were read), unless the caller may use one thread only. Chunks in
+    // flight are bounded, so that a fast read of a slow fit (history over many entities) holds a few
+    // megabytes, not the query's rows. The pipeline is owned after the fitter: an error deletes it first.
+    constexpr size_t kFitChunksInFlight = 4;
+    const int threads = observer && observer->threads > 0 ? observer->threads : engine::WorkerPool::hardware_threads();
+    engine::PipelinedFit* pipeline = create_owned<engine::PipelinedFit>(
+        CurrentMemoryContext, [&] { return new engine::PipelinedFit(*fitter, threads > 1); });
     struct Fit {
-        engine::FeaturizerFitter* fitter;
+        engine::PipelinedFit* pipeline;
         int n_inputs;
         char** input_names;
         const char* name;
@@ -521,7 +530,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         RowBinding binding;
         MemoryContext pass_context;
         const FitObserver* observer;
-    } fit{fitter, n_inputs, input_names, name, &derived, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
+    } fit{pipeline, n_inputs, input_names, name, &derived, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* f = static_cast<Fit*>(context);
                            bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->derived, f->name,
@@ -534,12 +543,18 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                            load_slot(&f->binding, slot);
                            const engine::RawValue* raw = f->binding.raw;
                            const bool counted = at_or_after_since(raw, f->time_index, f->since_us);
-                           engine_call([&] { f->fitter->add(raw, counted); });
+                           bool handed_over = false;
+                           engine_call([&] { handed_over = f->pipeline->add(raw, counted); });
+                           if (handed_over)
+                               while (!f->pipeline->wait_until_in_flight_at_most(kFitChunksInFlight, 10000))
+                                   CHECK_FOR_INTERRUPTS();
                            f->rows += counted;
                            if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);
                        },
                        &fit};
     select_rows(ordered_query(query, time_column), what, visitor);
+    while (!pipeline->wait_until_in_flight_at_most(0, 10000)) CHECK_FOR_INTERRUPTS();
+    engine_call([&] { pipeline->finish(); });  // the last chunk; an error a row raised
     const int64 rows = fit.rows;
     if (rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the %s returned no rows", what),

@@ -18,6 +18,9 @@ struct FitObserver {
     void (*start)(void* context, TupleDesc descriptor, double estimated_rows, int n_inputs);
     void (*row)(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
     void* context;
+    // The threads the caller may use (train's threads setting; <= 0: every hardware thread): the fit's
+    // statistics take a helper thread only when that is more than one.
+    int threads;
 };
 
 int64 fit_featurizer(const char* name, const char* query, const char* columns_json, const char* history_json,

@@ -1,0 +1,143 @@
+// The featurizer's fit on a helper thread (PipelinedFit): the featurizer it fits is the one that
+// FeaturizerFitter::add gives row after row on one thread, bit for bit, whatever the chunking; an error a
+// row raises comes back to the caller; abandoning a pipeline mid-read is safe.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/fit_pipeline.hpp"
+#include "test_support.hpp"
+
+using namespace dendrite::engine;
+using namespace dendrite::engine::testing;
+
+namespace {
+
+const std::vector<InputColumn> kColumns{{"amount", SqlTypeClass::Number}, {"ratio", SqlTypeClass::Number},
+                                        {"m", SqlTypeClass::Text},        {"channel", SqlTypeClass::Text},
+                                        {"at", SqlTypeClass::Timestamp},  {"card", SqlTypeClass::Integer},
+                                        {"y", SqlTypeClass::Integer}};
+
+FeaturizerSpec spec_with_everything(const char* nonfinite = "error") {
+    return resolve_spec(
+        kColumns,
+        R"({"amount": {"transform": "log1p", "clip": [0, 1000]}, "ratio": "minmax", "m": {"encoding": "target"},
+            "channel": "onehot"})",
+        R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "mean", "max"]},
+            {"entity": "card", "time": "at", "label": "y", "delay": "2 days", "windows": ["7 days"], "name": "card_risk"}])",
+        "y", nonfinite);
+}
+
+// Deterministic rows in time order: NULLs, texts of varied lengths, a few hundred cards.
+struct Rows {
+    std::vector<std::string> texts;
+    std::vector<std::vector<RawValue>> rows;
+};
+
+Rows make_rows(size_t n, uint64_t seed) {
+    Rng rng(seed);
+    Rows r;
+    r.texts.reserve(n);
+    const char* channels[] = {"pos", "web", "atm", "moto"};
+    for (size_t i = 0; i < n; ++i) r.texts.push_back("merchant " + std::to_string(rng.below(60)));
+    for (size_t i = 0; i < n; ++i) {
+        std::vector<RawValue> row{RawValue::of_number(std::exp(4 * rng.uniform())),
+                                  RawValue::of_number(rng.normal()),
+                                  RawValue::of_text(r.texts[i].c_str(), uint32_t(r.texts[i].size())),
+                                  text(channels[rng.below(4)]),
+                                  RawValue::of_time(int64_t(i) * 7 * 60 * 1000000LL),
+                                  RawValue::of_number(double(rng.below(300))),
+                                  RawValue::of_number(rng.uniform() < 0.05 ? 1 : 0)};
+        if (i % 17 == 3) row[1] = RawValue::null();
+        if (i % 29 == 5) row[3] = RawValue::null();
+        r.rows.push_back(row);
+    }
+    return r;
+}
+
+void expect_same_featurizer(const Featurizer& a, const Featurizer& b) {
+    ASSERT_EQ(a.output_names(), b.output_names());
+    ASSERT_EQ(a.columns().size(), b.columns().size());
+    for (size_t c = 0; c < a.columns().size(); ++c) {
+        const FittedColumn &x = a.columns()[c], &y = b.columns()[c];
+        EXPECT_EQ(std::memcmp(&x.center, &y.center, sizeof x.center), 0) << x.spec.name;
+        EXPECT_EQ(std::memcmp(&x.scale, &y.scale, sizeof x.scale), 0) << x.spec.name;
+        EXPECT_EQ(std::memcmp(&x.impute, &y.impute, sizeof x.impute), 0) << x.spec.name;
+        EXPECT_EQ(x.missing_indicator, y.missing_indicator) << x.spec.name;
+        EXPECT_EQ(x.categories, y.categories) << x.spec.name;
+        EXPECT_EQ(x.category_values, y.category_values) << x.spec.name;
+        EXPECT_EQ(x.unseen_value, y.unseen_value) << x.spec.name;
+    }
+    ASSERT_EQ(a.history_outputs().size(), b.history_outputs().size());
+    for (size_t h = 0; h < a.history_outputs().size(); ++h) {
+        EXPECT_EQ(a.history_outputs()[h].center, b.history_outputs()[h].center) << h;
+        EXPECT_EQ(a.history_outputs()[h].scale, b.history_outputs()[h].scale) << h;
+    }
+}
+
+}  // namespace
+
+// Rows before `since` (fit_statistics false) only feed the history, on either path; the row counts straddle
+// chunk boundaries (a short last chunk, an exact multiple, fewer rows than a chunk).
+TEST(PipelinedFit, FitsTheSameFeaturizerAsRowAfterRow) {
+    for (size_t n : {size_t(5000), size_t(3 * PipelinedFit::kChunkRows), size_t(700)}) {
+        for (bool helper : {true, false}) {
+            const Rows data = make_rows(n, 11 + n);
+            const size_t warm_up = n / 10;
+            FeaturizerFitter direct(spec_with_everything());
+            for (size_t i = 0; i < n; ++i) direct.add(data.rows[i].data(), i >= warm_up);
+            FeaturizerFitter piped(spec_with_everything());
+            {
+                PipelinedFit pipeline(piped, helper);
+                for (size_t i = 0; i < n; ++i) {
+                    if (pipeline.add(data.rows[i].data(), i >= warm_up)) {
+                        EXPECT_TRUE(pipeline.wait_until_in_flight_at_most(4, 10000000));
+                    }
+                }
+                pipeline.finish();
+            }
+            ASSERT_EQ(direct.rows(), piped.rows());
+            expect_same_featurizer(direct.finish(), piped.finish());
+        }
+    }
+}
+
+// A NaN under nonfinite 'error' raises in the fitter: the pipeline hands the same error back, from add
+// (a few chunks later) or from finish, and fits no row after it.
+TEST(PipelinedFit, HandsBackTheErrorARowRaised) {
+    for (size_t bad : {size_t(10), size_t(4000)}) {
+        Rows data = make_rows(6000, 5);
+        data.rows[bad][0] = RawValue::of_number(NAN);
+        FeaturizerFitter fitter(spec_with_everything());
+        PipelinedFit pipeline(fitter, true);
+        bool raised = false;
+        try {
+            for (const auto& row : data.rows) pipeline.add(row.data(), true);
+            pipeline.finish();
+        } catch (const Error& e) {
+            raised = true;
+            EXPECT_EQ(e.kind(), ErrorKind::Data);
+            EXPECT_NE(std::string(e.what()).find("column \"amount\" is NaN"), std::string::npos) << e.what();
+        }
+        EXPECT_TRUE(raised);
+        // The fit stopped where row after row stops: at the bad row, none after it.
+        FeaturizerFitter direct(spec_with_everything());
+        EXPECT_THROW(for (const auto& row : data.rows) direct.add(row.data(), true), Error);
+        EXPECT_EQ(fitter.rows(), direct.rows());
+        EXPECT_LE(fitter.rows(), bad + 1);
+    }
+}
+
+// A read that stops half way (a cancel, an error in the query) destroys the pipeline with chunks in flight:
+// the helper stops before the chunks and the fitter go.
+TEST(PipelinedFit, AbandonedMidReadIsSafe) {
+    const Rows data = make_rows(20000, 9);
+    FeaturizerFitter fitter(spec_with_everything());
+    {
+        PipelinedFit pipeline(fitter, true);
+        for (size_t i = 0; i < 12000; ++i) pipeline.add(data.rows[i].data(), true);
+    }
+    EXPECT_LE(fitter.rows(), size_t(12000));
+}
