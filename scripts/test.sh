@@ -73,11 +73,12 @@ echo "== engine unit tests under ASan + UBSan + LSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   sanitized_unit_tests "ASan + UBSan + LSan" address,undefined build-sanitize 'ERROR: (Address|Leak)Sanitizer|runtime error'
 
-# The helper thread that scores guard_batch's captured rows inside a backend (src/engine/captured_rows.hpp):
-# a data race between it and the backend's thread fails the run.
-echo "== captured rows and the helper thread under TSan"
+# The helper threads inside a backend: the one that scores guard_batch's captured rows
+# (src/engine/captured_rows.hpp) and the featurizer fit's (src/engine/fit_pipeline.hpp): a data race between
+# one and the backend's thread fails the run.
+echo "== captured rows, the pipelined fit and the helper thread under TSan"
 TSAN_OPTIONS=halt_on_error=1 \
-  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*'
+  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*:PipelinedFit.*'
 
 echo "== libFuzzer on the parsers of user text"
 if [ "${SANITIZE:-1}" = 0 ]; then
