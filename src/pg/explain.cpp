@@ -199,12 +199,10 @@ InputGroups input_groups(const engine::Featurizer* featurizer, int n_features) {
 }
 
 int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
-                     Reason* reasons) {
+                     int top, Reason* reasons) {
     double* phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
     contributions(version, x, phi);
-    for (int g = 0; g < groups.n; ++g)
-        reasons[g] = Reason{groups.feature[g], groups.input[g],
-                            input_value_text(binding, version->featurizer, groups.input[g]), 0};
+    for (int g = 0; g < groups.n; ++g) reasons[g] = Reason{groups.feature[g], groups.input[g], nullptr, 0};
     for (int j = 0; j < version->n_features; ++j) reasons[groups.group_of[j]].contribution += phi[j];
     pfree(phi);
     // An anomaly feature has no input column of its own: its value is the autoencoder's score of the row.
@@ -214,6 +212,8 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
         reasons[groups.group_of[j]].value = psprintf("%.4f", engine::Featurizer::anomaly_score_of_output(x[j]));
     }
     qsort(reasons, size_t(groups.n), sizeof(Reason), by_contribution_descending);
+    for (int r = 0; r < groups.n && r < top; ++r)
+        if (!reasons[r].value) reasons[r].value = input_value_text(binding, version->featurizer, reasons[r].input);
     return groups.n;
 }
 
@@ -292,10 +292,10 @@ const InputGroups& groups_for(const CachedVersion* version) {
 namespace {
 
 // The reasons of the row loaded in binding (features x), with the version's cached groups; *n gets how many.
-Reason* row_reasons(const CachedVersion* version, const RowBinding* binding, const float* x, int* n) {
+Reason* row_reasons(const CachedVersion* version, const RowBinding* binding, const float* x, int top, int* n) {
     const InputGroups& groups = groups_for(version);
     Reason* reasons = static_cast<Reason*>(palloc(sizeof(Reason) * (groups.n + 1)));
-    *n = explain_features(version, groups, binding, x, reasons);
+    *n = explain_features(version, groups, binding, x, top, reasons);
     return reasons;
 }
 
@@ -303,13 +303,13 @@ Reason* row_reasons(const CachedVersion* version, const RowBinding* binding, con
 
 char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
     int n = 0;
-    const Reason* reasons = row_reasons(version, binding, x, &n);
+    const Reason* reasons = row_reasons(version, binding, x, top, &n);
     return reasons_json(reasons, n, top);
 }
 
 char* row_reasons_text(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
     int n = 0;
-    const Reason* reasons = row_reasons(version, binding, x, &n);
+    const Reason* reasons = row_reasons(version, binding, x, top, &n);
     return reasons_text(reasons, n, top);
 }
 
@@ -438,7 +438,7 @@ DENDRITE_FUNCTION(dendrite_explain) {
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
-    const int n = explain_features(version, state->groups, &state->binding, state->x, state->reasons);
+    const int n = explain_features(version, state->groups, &state->binding, state->x, top, state->reasons);
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -530,7 +530,7 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
     if (score < s->min_score) return;
     MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
     char* key = row_key_text(&s->out, slot);
-    const int n = explain_features(s->version, s->groups, s->binding, features, s->reasons);
+    const int n = explain_features(s->version, s->groups, s->binding, features, s->top, s->reasons);
     for (int r = 0; r < n && r < s->top; ++r) {
         const Reason& reason = s->reasons[r];
         Datum values[7] = {key ? CStringGetTextDatum(key) : Datum(0),

@@ -36,9 +36,10 @@ inline InputGroups input_groups(const CachedVersion* version) {
 
 // The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), one per
 // group, largest contribution first (equal ones by name). reasons has room for groups.n. Returns how many.
-// The version must be explainable.
+// Only the first `top` reasons get their value (the others' is NULL): a row's values as text cost more than
+// its contributions. The version must be explainable.
 int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
-                     Reason* reasons);
+                     int top, Reason* reasons);
 // "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
 // the score.
 char* reasons_text(const Reason* reasons, int n, int top);
