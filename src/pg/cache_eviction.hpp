@@ -1,5 +1,5 @@
 // What the per-backend caches of versions (model_cache) and featurizers (featurizer_cache) share: pins held
-// by fn_extra states, and the eviction of entries that nothing can point to. An Entry has `int pins`,
+// by fn_extra states, and the eviction of entries that nothing can point to. An Entry has `bool stale`, `int pins`,
 // `LocalTransactionId last_used`, `MemoryContext context` (owning it) and `Entry* next`; lists are newest
 // first. The rules are in model_cache.hpp.
 #pragma once
@@ -47,14 +47,26 @@ void mark_used(const Entry* used) {
     const_cast<Entry*>(used)->last_used = current_local_transaction();
 }
 
-// Unlinks the oldest entries beyond limit that are not keep, not pinned and not used by the current
-// transaction; before_delete(entry) runs for each, then its context is deleted. Returns whether any went.
+// Unlinks the stale entries (their rows were edited) and the oldest beyond limit that are not keep, not
+// pinned and not used by the current transaction; before_delete(entry) runs for each, then its context is
+// deleted. Returns whether any went.
 template <typename Entry, typename BeforeDelete>
 bool evict_unused(Entry** head, const Entry* keep, int limit, BeforeDelete before_delete) {
-    int count = 0;
-    for (Entry* entry = *head; entry; entry = entry->next) ++count;
     const LocalTransactionId now = current_local_transaction();
     bool evicted = false;
+    for (Entry** link = head; *link;) {
+        Entry* entry = *link;
+        if (entry->stale && entry != keep && entry->pins == 0 && entry->last_used != now) {
+            *link = entry->next;
+            before_delete(entry);
+            MemoryContextDelete(entry->context);
+            evicted = true;
+            continue;
+        }
+        link = &entry->next;
+    }
+    int count = 0;
+    for (Entry* entry = *head; entry; entry = entry->next) ++count;
     while (count > limit) {
         Entry** victim = nullptr;  // the last evictable link: the list is newest first
         for (Entry** link = head; *link; link = &(*link)->next)

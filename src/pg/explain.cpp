@@ -55,14 +55,14 @@ namespace {
 // for 300 trees of depth 6; a row then takes ~0.1 ms). Kept in TopMemoryContext; redone for another version.
 engine::TreeShapScratch* tree_layout_for(const CachedVersion* version) {
     static engine::TreeShapScratch* scratch = nullptr;
-    static int64 prepared_version = -1;
-    static Oid prepared_extension = InvalidOid;  // after DROP and CREATE EXTENSION, ids start again
+    // Keyed by the load, not the version_id: ids start again after DROP and CREATE EXTENSION, and a version
+    // whose rows were edited is loaded again under the same id.
+    static uint64 prepared_load = 0;
     if (!scratch)
         scratch = create_owned<engine::TreeShapScratch>(TopMemoryContext, [] { return new engine::TreeShapScratch(); });
-    if (prepared_version != version->version_id || prepared_extension != version->extension) {
+    if (prepared_load != version->load_serial) {
         scratch->prepared_for = nullptr;  // another version: its arrays may even sit where the last one's did
-        prepared_version = version->version_id;
-        prepared_extension = version->extension;
+        prepared_load = version->load_serial;
     }
     return scratch;
 }
@@ -76,12 +76,11 @@ namespace {
 // none (trained before 0.4.0, or an export of one).
 const float* network_baseline(const CachedVersion* version) {
     static float* baseline = nullptr;
-    static int64 loaded_version = -1;
-    static Oid loaded_extension = InvalidOid;
-    if (loaded_version == version->version_id && loaded_extension == version->extension) return baseline;
+    static uint64 loaded_load = 0;  // the version's load (see tree_layout_for)
+    if (loaded_load == version->load_serial) return baseline;
     if (baseline) pfree(baseline);
     baseline = nullptr;
-    loaded_version = -1;
+    loaded_load = 0;
     const int n = version->n_features;
     float* means = nullptr;
     if (catalog_has_table("feature_baselines")) {
@@ -115,8 +114,7 @@ const float* network_baseline(const CachedVersion* version) {
         finish_spi();
     }
     baseline = means;
-    loaded_version = version->version_id;
-    loaded_extension = version->extension;
+    loaded_load = version->load_serial;
     return baseline;
 }
 
@@ -258,9 +256,8 @@ namespace {
 // The last version's input groups, kept per backend (a guard logs reasons row after row with one version).
 const InputGroups& groups_for(const CachedVersion* version) {
     static InputGroups groups{};
-    static int64 grouped_version = -1;
-    static Oid grouped_extension = InvalidOid;
-    if (grouped_version != version->version_id || grouped_extension != version->extension) {
+    static uint64 grouped_load = 0;  // the version's load (see tree_layout_for)
+    if (grouped_load != version->load_serial) {
         if (groups.group_of) {
             for (int g = 0; g < groups.n; ++g) {
                 pfree(const_cast<char*>(groups.feature[g]));
@@ -271,7 +268,7 @@ const InputGroups& groups_for(const CachedVersion* version) {
             pfree(groups.input);
             groups = InputGroups{};
         }
-        grouped_version = -1;
+        grouped_load = 0;
         MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
         InputGroups made = input_groups(version);
         // Copies of the names: the version's featurizer may leave the cache before this does.
@@ -281,8 +278,7 @@ const InputGroups& groups_for(const CachedVersion* version) {
         }
         MemoryContextSwitchTo(old);
         groups = made;
-        grouped_version = version->version_id;
-        grouped_extension = version->extension;
+        grouped_load = version->load_serial;
     }
     return groups;
 }

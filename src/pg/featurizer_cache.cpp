@@ -5,6 +5,7 @@
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurizer_rows.hpp"
+#include "pg/model_cache.hpp"
 #include "pg/query_pass.hpp"
 #include "pg/row_binding.hpp"
 
@@ -24,7 +25,10 @@ constexpr int kCachedFeaturizers = 8;
 CachedFeaturizer* load_featurizer(int64 featurizer_id) {
     MemoryContext entry_context =
         AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
+    // Before the rows are read: an edit that commits in between makes the digest differ at the next check.
+    char* fingerprint = featurizer_fingerprint(featurizer_id, entry_context);
     CachedFeaturizer* entry = read_featurizer_rows(featurizer_id, entry_context);
+    entry->fingerprint = fingerprint;
     MemoryContextSetParent(entry_context, TopMemoryContext);
     entry->context = entry_context;
     mark_used(entry);
@@ -37,10 +41,56 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
 
 }  // namespace
 
+char* featurizer_fingerprint(int64 featurizer_id, MemoryContext context) {
+    // As version_fingerprint (model_cache.cpp): which tuples the rows are and which transaction wrote each.
+    const auto digest = [](const char* table) {
+        return psprintf(
+            "(SELECT pg_catalog.md5(pg_catalog.string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)) "
+            "FROM dendrite.%s WHERE featurizer_id = $1)",
+            table);
+    };
+    connect_spi();
+    Datum id[1] = {Int64GetDatum(featurizer_id)};
+    execute_as_owner(
+        psprintf("SELECT pg_catalog.md5(pg_catalog.concat_ws('/', f.ctid::text || f.xmin::text, %s, %s, %s)) "
+                 "FROM dendrite.featurizers f WHERE f.featurizer_id = $1",
+                 digest("feature_columns"), digest("feature_categories"), digest("feature_history")),
+        1, oids({INT8OID}), id);
+    char* found = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    char* kept = found ? MemoryContextStrdup(context, found) : nullptr;
+    finish_spi();
+    return kept;
+}
+
+int mark_edited_featurizers_stale(bool check_rows) {
+    int marked = 0;
+    const Oid extension = extension_oid();
+    for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) {
+        if (entry->stale || entry->extension != extension) continue;  // another extension's: never found
+        bool edited = false;
+        for (int a = 0; a < entry->n_anomaly_versions; ++a) edited = edited || entry->anomaly_versions[a]->stale;
+        if (!edited && check_rows) {
+            const char* now = featurizer_fingerprint(entry->featurizer_id, CurrentMemoryContext);
+            edited = !now || !entry->fingerprint || strcmp(now, entry->fingerprint) != 0;
+        }
+        if (edited) {
+            entry->stale = true;
+            ++marked;
+        }
+    }
+    return marked;
+}
+
+void evict_stale_featurizers() {
+    evict_unused(&cached_featurizers, static_cast<const CachedFeaturizer*>(nullptr), kCachedFeaturizers,
+                 [](CachedFeaturizer*) {});
+}
+
 const CachedFeaturizer* featurizer_by_id(int64 featurizer_id) {
+    check_cached_rows_if_suspect();
     const Oid extension = extension_oid();
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
-        if (entry->featurizer_id == featurizer_id && entry->extension == extension) {
+        if (!entry->stale && entry->featurizer_id == featurizer_id && entry->extension == extension) {
             mark_used(entry);
             return entry;
         }

@@ -10,6 +10,8 @@
 
 namespace dendrite::pg {
 
+struct CachedVersion;
+
 struct CachedFeaturizer {
     int64 featurizer_id;
     Oid extension;  // extension_oid() when loaded
@@ -30,7 +32,15 @@ struct CachedFeaturizer {
     engine::HistoryState* inline_history;  // built on first inline use; NULL until then
     MemoryContext history_context;         // owns inline_history; deleting it discards the state
     bool history_in_transaction;           // the state holds rows of the current, uncommitted transaction
-    int pins;                              // cached versions trained with it, fn_extra states (see model_cache.hpp)
+    // The versions of its anomaly features (pinned for the life of the entry): when one of them is loaded
+    // again (its rows were edited), so is this featurizer.
+    const CachedVersion** anomaly_versions;
+    int n_anomaly_versions;
+    // Edits (see model_cache.hpp): a digest of the featurizer's rows taken before they were read, and whether
+    // they have changed since (then lookups skip the entry, and it goes once nothing points to it).
+    char* fingerprint;
+    bool stale;
+    int pins;  // cached versions trained with it, fn_extra states (see model_cache.hpp)
     LocalTransactionId last_used;
     MemoryContext context;  // owns the entry
     CachedFeaturizer* next;
@@ -42,6 +52,15 @@ void pin_featurizer(const CachedFeaturizer* featurizer, MemoryContext holder);
 void unpin_featurizer(const CachedFeaturizer* featurizer);
 // The latest version of a featurizer (one catalog query). 42704 when there is none.
 const CachedFeaturizer* latest_featurizer(const char* name);
+
+// For model_cache's check of cached rows against the catalog (never called from a cache callback):
+// the digest of featurizer_id's rows as they are now (NULL when its row is gone); and the check itself,
+// marking stale each cached featurizer whose rows changed or one of whose anomaly versions is stale.
+// Returns how many it marked.
+char* featurizer_fingerprint(int64 featurizer_id, MemoryContext context);
+int mark_edited_featurizers_stale(bool check_rows);
+// Frees the stale featurizers that nothing points to any more.
+void evict_stale_featurizers();
 
 // The inline history state, built on first use by replaying the featurizer's history query.
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);

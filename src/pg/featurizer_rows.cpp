@@ -82,6 +82,8 @@ void anomaly_load_context(void* argument) {
 // (so they outlive any eviction while it is cached) and handed to its engine featurizer.
 void attach_anomaly_models(CachedFeaturizer* entry, MemoryContext entry_context) {
     const std::vector<engine::AnomalySpec>& anomaly = entry->featurizer->spec().anomaly;
+    entry->anomaly_versions = static_cast<const CachedVersion**>(
+        MemoryContextAllocZero(entry_context, sizeof(CachedVersion*) * (anomaly.size() + 1)));
     for (size_t a = 0; a < anomaly.size(); ++a) {
         AnomalyLoad load{entry->name, anomaly[a].name.c_str()};
         ErrorContextCallback context{error_context_stack, anomaly_load_context, &load};
@@ -94,6 +96,7 @@ void attach_anomaly_models(CachedFeaturizer* entry, MemoryContext entry_context)
         engine::Featurizer* featurizer = entry->featurizer;
         engine_call([&] { featurizer->attach_anomaly_model(a, version->featurizer->featurizer, &version->scorer); });
         pin_version(version, entry_context);
+        entry->anomaly_versions[entry->n_anomaly_versions++] = version;
         error_context_stack = context.previous;
     }
 }

@@ -8,6 +8,7 @@
 extern "C" {
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
+#include "access/xact.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 }
@@ -18,8 +19,62 @@ namespace {
 
 CachedVersion* cached_versions = nullptr;  // in TopMemoryContext
 constexpr int kCachedVersions = 8;
+uint64 load_serials = 0;
 
 void forget_all_serving_versions();
+
+// The catalog tables that cached versions and featurizers are read from. An invalidation of one of them (or
+// a cache reset) makes the cached rows suspect: the next lookup checks them (check_cached_rows).
+constexpr int kRowTables = 8;
+const char* const kRowTableNames[kRowTables] = {"model_versions",     "parameters",     "trees",
+                                                "feature_baselines",  "featurizers",    "feature_columns",
+                                                "feature_categories", "feature_history"};
+Oid row_relations[kRowTables] = {};
+bool row_relations_known = false;
+bool row_callback_registered = false;
+bool cached_rows_suspect = false;
+
+void suspect_cached_rows(Datum, Oid relation) {
+    if (relation == InvalidOid || !row_relations_known) {
+        cached_rows_suspect = true;
+        row_relations_known = false;  // looked up again: the extension may have been recreated
+        return;
+    }
+    for (Oid r : row_relations)
+        if (r == relation) cached_rows_suspect = true;
+}
+
+// A digest of the rows of table whose key column is $1: which tuples they are and which transaction wrote
+// each. An INSERT, UPDATE or DELETE changes it: an updated row is a new tuple, at another ctid while the old
+// one exists, and a slot that VACUUM frees is reused only by a later transaction. (VACUUM FULL changes it
+// too: a needless reload.)
+char* rows_digest_sql(const char* table, const char* key) {
+    return psprintf(
+        "(SELECT pg_catalog.md5(pg_catalog.string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)) "
+        "FROM dendrite.%s WHERE %s = $1)",
+        table, key);
+}
+
+// The digest of a version's rows as they are now, in context; NULL when its row is gone. Of the version's
+// row, the columns the cache reads (its status changes with every deploy; that is no edit).
+char* version_fingerprint(int64 version_id, MemoryContext context) {
+    const char* trees = catalog_has_table("trees") ? rows_digest_sql("trees", "version_id") : "NULL";
+    const char* baselines =
+        catalog_has_table("feature_baselines") ? rows_digest_sql("feature_baselines", "version_id") : "NULL";
+    connect_spi();
+    Datum id[1] = {Int64GetDatum(version_id)};
+    execute_as_owner(
+        psprintf("SELECT pg_catalog.md5(pg_catalog.concat_ws('/', v.threshold, v.featurizer_id, v.algorithm, "
+                 "v.configuration, %s, %s, %s)) FROM dendrite.model_versions v WHERE v.version_id = $1",
+                 rows_digest_sql("parameters", "version_id"), trees, baselines),
+        1, oids({INT8OID}), id);
+    char* digest = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    char* kept = digest ? MemoryContextStrdup(context, digest) : nullptr;
+    finish_spi();
+    return kept;
+}
+
+void check_cached_rows();
 
 // Evicts the oldest versions beyond kCachedVersions that nothing can point to (see model_cache.hpp), and
 // with them the serving lookups, which may name them.
@@ -39,6 +94,9 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     entry->extension = extension_oid();
     entry->version = version;
     entry->model = MemoryContextStrdup(entry_context, model);
+    entry->load_serial = ++load_serials;
+    // Before the rows are read: an edit that commits in between makes the digest differ at the next check.
+    entry->fingerprint = version_fingerprint(version_id, entry_context);
 
     connect_spi();
     const VersionName name{model, version};
@@ -63,7 +121,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
 CachedVersion* cached_or_loaded(const char* model, int64 version_id, int version) {
     const Oid extension = extension_oid();
     for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
-        if (entry->version_id == version_id && entry->extension == extension) {
+        if (!entry->stale && entry->version_id == version_id && entry->extension == extension) {
             mark_used(entry);
             return entry;
         }
@@ -103,9 +161,62 @@ void watch_catalog() {
     for (int i = 0; i < 3; ++i) watched_relations[i] = get_relname_relid(names[i], schema);
 }
 
+// Checks every cached featurizer and version against its rows now, when an invalidation made them suspect.
+// A version is stale when its rows changed or its featurizer is stale; a featurizer when its rows changed or
+// one of its anomaly versions is stale: marked until nothing more changes.
+void check_cached_rows() {
+    cached_rows_suspect = false;  // an invalidation processed during the check sets it again
+    bool versions_changed = false;
+    mark_edited_featurizers_stale(true);
+    const Oid extension = extension_oid();
+    for (CachedVersion* entry = cached_versions; entry; entry = entry->next) {
+        if (entry->stale || entry->extension != extension) continue;  // another extension's: never found
+        const char* now = version_fingerprint(entry->version_id, CurrentMemoryContext);
+        if (!now || !entry->fingerprint || strcmp(now, entry->fingerprint) != 0) {
+            entry->stale = true;
+            versions_changed = true;
+        }
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
+            if (!entry->stale && entry->featurizer->stale) {
+                entry->stale = true;
+                versions_changed = changed = true;
+            }
+        if (mark_edited_featurizers_stale(false) > 0) changed = true;
+    }
+    if (versions_changed) forget_all_serving_versions();
+    evict_versions(nullptr);  // the stale ones nothing points to (unpinning their featurizers)
+    evict_stale_featurizers();
+}
+
 }  // namespace
 
+void watch_cached_rows() {
+    if (!row_callback_registered) {
+        CacheRegisterRelcacheCallback(suspect_cached_rows, Datum(0));
+        row_callback_registered = true;
+    }
+    if (row_relations_known) return;
+    const Oid schema = get_namespace_oid("dendrite", true);
+    for (int i = 0; i < kRowTables; ++i)
+        row_relations[i] = OidIsValid(schema) ? get_relname_relid(kRowTableNames[i], schema) : InvalidOid;
+    row_relations_known = true;
+}
+
+void check_cached_rows_if_suspect() {
+    watch_cached_rows();
+    if (cached_rows_suspect) check_cached_rows();
+}
+
+void catalog_changed_here(Oid relation) {
+    forget_serving_versions(Datum(0), relation);
+    suspect_cached_rows(Datum(0), relation);
+}
+
 const CachedVersion* serving_version(const char* model) {
+    check_cached_rows_if_suspect();
     watch_catalog();
     for (ServingEntry* entry = serving_entries; entry; entry = entry->next)
         if (strcmp(entry->model, model) == 0) {
@@ -151,6 +262,7 @@ void model_catalog_relations(Oid relations[3]) {
 
 const CachedVersion* model_version(const char* model, int version, bool missing_ok) {
     if (version == 0) return serving_version(model);
+    check_cached_rows_if_suspect();
     connect_spi();
     Datum values[2] = {CStringGetTextDatum(model), Int32GetDatum(version)};
     execute_as_owner(
@@ -186,6 +298,27 @@ DENDRITE_FUNCTION(dendrite_catalog_changed) {
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("dendrite.catalog_changed must be called as a trigger")));
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
-    CacheInvalidateRelcache(trigger->tg_relation);
+    const Oid relation = RelationGetRelid(trigger->tg_relation);
+    // Once per table and (sub)transaction: a training writes thousands of rows, a statement each, and every
+    // message would go to every backend at commit (a flood of them overflows the queue, and every backend
+    // then resets all its caches). A subtransaction that aborts takes its messages with it: the next one
+    // sends again.
+    static LocalTransactionId sent_in = InvalidLocalTransactionId;
+    static SubTransactionId sent_in_subtransaction = InvalidSubTransactionId;
+    static Oid sent[16];
+    static int n_sent = 0;
+    if (sent_in != dendrite::pg::current_local_transaction() ||
+        sent_in_subtransaction != GetCurrentSubTransactionId()) {
+        sent_in = dendrite::pg::current_local_transaction();
+        sent_in_subtransaction = GetCurrentSubTransactionId();
+        n_sent = 0;
+    }
+    bool already = false;
+    for (int i = 0; i < n_sent; ++i) already = already || sent[i] == relation;
+    if (!already) {
+        CacheInvalidateRelcache(trigger->tg_relation);
+        if (n_sent < 16) sent[n_sent++] = relation;
+    }
+    dendrite::pg::catalog_changed_here(relation);  // this backend: at once, whether or not a message was sent
     return PointerGetDatum(nullptr);
 }

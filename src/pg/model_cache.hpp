@@ -1,9 +1,18 @@
-// Per-backend cache of model versions for scoring. A version's rows are immutable once trained, so an
-// entry keyed by version_id never goes stale: what changes is which version a model name serves with
-// (dendrite.serving_version: the deployed one, or the latest). That answer is cached per backend too and
-// forgotten when any session changes dendrite.models, model_versions or deployments: their statement
+// Per-backend cache of model versions for scoring. What changes in normal use is which version a model name
+// serves with (dendrite.serving_version: the deployed one, or the latest). That answer is cached per backend
+// too and forgotten when any session changes dendrite.models, model_versions or deployments: their statement
 // triggers send a relcache invalidation, which every backend processes at its next statement. A row then
 // costs no catalog query at all.
+//
+// A version's rows (and its featurizer's) are immutable by contract, but a role that may write the catalog
+// can still edit them, and a backend that kept the rows it read would go on scoring with them while new
+// sessions refuse or score the edited ones. So every table of such rows has a statement trigger that sends
+// the same invalidation (once per table and transaction: a training inserts thousands of rows); on it a
+// backend checks its cached entries at its next lookup against a digest of their rows taken when they were
+// read (one catalog query per entry; a VACUUM's invalidation costs the same and finds nothing). An edited
+// entry is marked stale: lookups skip it, so the edited rows are loaded again, and validated, at once, and
+// the stale entry is freed once nothing points to it. The statement that is running keeps the rows it
+// started with.
 #pragma once
 
 #include "engine/model.hpp"
@@ -22,6 +31,9 @@ struct CachedVersion {
     double threshold;
     engine::ModelView scorer;  // a network or a tree ensemble
     int scratch_floats;
+    uint64 load_serial;  // unique per load in this backend: what caches of derived data are keyed by
+    char* fingerprint;   // a digest of the version's rows taken before they were read
+    bool stale;          // its rows (or its featurizer's) changed since: lookups skip it
     // Eviction (see below): holders across statements pin; lookups stamp the local transaction id.
     int pins;
     LocalTransactionId last_used;
@@ -39,6 +51,15 @@ const CachedVersion* model_version(const char* model, int version, bool missing_
 // The catalog tables whose changes can change what a model name or version means (dendrite.models,
 // model_versions, deployments). Looks them up when needed: not for a relcache callback.
 void model_catalog_relations(Oid relations[3]);
+// What dendrite.catalog_changed (a trigger on the catalog's tables) does in this backend besides sending
+// the invalidation: the same as the invalidation's callbacks, at once (the invalidation is sent once per
+// table and transaction, so a second edit in one transaction would not reach this backend's caches).
+void catalog_changed_here(Oid relation);
+// Registers the invalidation callback for the tables cached rows come from (before any is read), and
+// checks the cached entries when an invalidation made them suspect. Every lookup of a version or a
+// featurizer calls it first.
+void watch_cached_rows();
+void check_cached_rows_if_suspect();
 // A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
 int version_argument(FunctionCallInfo fcinfo, int argument);
 
