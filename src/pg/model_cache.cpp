@@ -161,34 +161,47 @@ void watch_catalog() {
     for (int i = 0; i < 3; ++i) watched_relations[i] = get_relname_relid(names[i], schema);
 }
 
+// A version whose rows (or whose featurizer's) changed: lookups skip it, and the serving lookups, which
+// may name it, are forgotten at once.
+void mark_version_stale(CachedVersion* entry) {
+    entry->stale = true;
+    forget_all_serving_versions();
+}
+
 // Checks every cached featurizer and version against its rows now, when an invalidation made them suspect.
 // A version is stale when its rows changed or its featurizer is stale; a featurizer when its rows changed or
 // one of its anomaly versions is stale: marked until nothing more changes.
-void check_cached_rows() {
-    cached_rows_suspect = false;  // an invalidation processed during the check sets it again
-    bool versions_changed = false;
+void check_cached_rows_now() {
     mark_edited_featurizers_stale(true);
     const Oid extension = extension_oid();
     for (CachedVersion* entry = cached_versions; entry; entry = entry->next) {
         if (entry->stale || entry->extension != extension) continue;  // another extension's: never found
         const char* now = version_fingerprint(entry->version_id, CurrentMemoryContext);
-        if (!now || !entry->fingerprint || strcmp(now, entry->fingerprint) != 0) {
-            entry->stale = true;
-            versions_changed = true;
-        }
+        if (!now || !entry->fingerprint || strcmp(now, entry->fingerprint) != 0) mark_version_stale(entry);
     }
     for (bool changed = true; changed;) {
         changed = false;
         for (CachedVersion* entry = cached_versions; entry; entry = entry->next)
             if (!entry->stale && entry->featurizer->stale) {
-                entry->stale = true;
-                versions_changed = changed = true;
+                mark_version_stale(entry);
+                changed = true;
             }
         if (mark_edited_featurizers_stale(false) > 0) changed = true;
     }
-    if (versions_changed) forget_all_serving_versions();
     evict_versions(nullptr);  // the stale ones nothing points to (unpinning their featurizers)
     evict_stale_featurizers();
+}
+
+void check_cached_rows() {
+    cached_rows_suspect = false;  // an invalidation processed during the check sets it again
+    PG_TRY();
+    { check_cached_rows_now(); }
+    PG_CATCH();
+    {
+        cached_rows_suspect = true;  // a check cut short (a cancel, a timeout) is done again at the next lookup
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
 }
 
 }  // namespace
