@@ -5,7 +5,11 @@
 namespace dendrite::engine {
 
 PipelinedFit::PipelinedFit(FeaturizerFitter& fitter, bool use_helper)
-    : fitter_(fitter), width_(fitter.inputs().size()), use_helper_(use_helper), row_(fitter.inputs().size()) {}
+    : fitter_(fitter),
+      width_(fitter.inputs().size()),
+      chunk_rows_(int(std::clamp<size_t>(kChunkValues / std::max<size_t>(width_, 1), 16, kChunkRows))),
+      use_helper_(use_helper),
+      row_(fitter.inputs().size()) {}
 
 PipelinedFit::~PipelinedFit() {
     abandoned_.store(true, std::memory_order_relaxed);
@@ -24,8 +28,8 @@ std::unique_ptr<PipelinedFit::Chunk> PipelinedFit::take_chunk() {
         return chunk;
     }
     auto chunk = std::make_unique<Chunk>();
-    chunk->values.resize(size_t(kChunkRows) * width_);
-    chunk->fit_statistics.resize(kChunkRows);
+    chunk->values.resize(size_t(chunk_rows_) * width_);
+    chunk->fit_statistics.resize(size_t(chunk_rows_));
     return chunk;
 }
 
@@ -34,7 +38,7 @@ bool PipelinedFit::add(const RawValue* row, bool fit_statistics) {
     Chunk& chunk = *open_;
     pack_row(row, width_, chunk.values.data() + size_t(chunk.rows) * width_, chunk.bytes);
     chunk.fit_statistics[size_t(chunk.rows)] = fit_statistics;
-    if (++chunk.rows == kChunkRows) {
+    if (++chunk.rows == chunk_rows_) {
         seal();
         rethrow_error();  // a bad value stops the read within a few chunks of its row
         return true;
@@ -47,7 +51,7 @@ void PipelinedFit::seal() {
     Chunk* running = open_.get();
     sealed_.push_back(std::move(open_));
     // The first full chunk starts the helper; a short last chunk with no helper running is fitted here.
-    if (use_helper_ && !helper_ && running->rows == kChunkRows) helper_ = std::make_unique<SerialWorker>();
+    if (use_helper_ && !helper_ && running->rows == chunk_rows_) helper_ = std::make_unique<SerialWorker>();
     if (helper_)
         helper_->submit([this, running] { run(*running); });
     else

@@ -21,7 +21,10 @@ namespace dendrite::engine {
 
 class PipelinedFit {
 public:
+    // A chunk holds kChunkRows rows, fewer for a wide query: at most kChunkValues values (1 MB packed), so
+    // that the chunks in flight stay a few megabytes whatever the width.
     static constexpr int kChunkRows = 1024;
+    static constexpr size_t kChunkValues = 65536;
 
     // fitter must outlive this object, and nothing else may touch it until finish() has returned.
     // use_helper: fit on a helper thread, started at the first full chunk (a query of fewer rows starts
@@ -61,6 +64,7 @@ private:
 
     FeaturizerFitter& fitter_;
     const size_t width_;
+    const int chunk_rows_;
     const bool use_helper_;
     std::vector<RawValue> row_;  // one row unpacked, on the thread that fits
     std::unique_ptr<Chunk> open_;

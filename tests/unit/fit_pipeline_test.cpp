@@ -141,3 +141,23 @@ TEST(PipelinedFit, AbandonedMidReadIsSafe) {
     }
     EXPECT_LE(fitter.rows(), size_t(12000));
 }
+
+// A wide query's chunks hold fewer rows (at most kChunkValues values): 600 columns, 109 rows a chunk, the
+// same featurizer.
+TEST(PipelinedFit, WideRowsTravelInSmallerChunks) {
+    std::vector<InputColumn> columns;
+    for (int c = 0; c < 600; ++c) columns.push_back({"c" + std::to_string(c), SqlTypeClass::Number});
+    const FeaturizerSpec spec = resolve_spec(columns, "", "", "", "error");
+    Rng rng(3);
+    std::vector<std::vector<RawValue>> rows(1000);
+    for (auto& row : rows)
+        for (int c = 0; c < 600; ++c) row.push_back(RawValue::of_number(rng.normal(c, 1 + c % 7)));
+    FeaturizerFitter direct(spec), piped(spec);
+    for (const auto& row : rows) direct.add(row.data());
+    PipelinedFit pipeline(piped, true);
+    int handed_over = 0;
+    for (const auto& row : rows) handed_over += pipeline.add(row.data(), true);
+    pipeline.finish();
+    EXPECT_EQ(handed_over, 1000 / int(PipelinedFit::kChunkValues / 600));  // 9 full chunks of 109 rows
+    expect_same_featurizer(direct.finish(), piped.finish());
+}
