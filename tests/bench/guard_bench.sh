@@ -16,7 +16,9 @@
 #   5. issue #26's bank-shaped table (BANK_ROWS rows, default 300,000; 20,000 customers, a timestamptz, a
 #      numeric amount, a text channel, a customer history of 1 and 7 days, train's default MLP): the plain
 #      insert, an empty PL/pgSQL trigger that sets the score column (the floor of any row trigger), the row
-#      guard, and guard_batch's row capture and transition table with none, 1 % and 10 % of rows flagged.
+#      guard, and guard_batch's row capture and transition table with none, 1 % and 10 % of rows flagged
+#      (10 % also into a table with fillfactor 90), and the write-back's floor: the plain insert followed by
+#      an UPDATE of 10 % of the rows by key, at fillfactor 100 and 90.
 #
 # The model is an MLP 64-32 over a featurizer of 9 raw columns with 6 customer-history features. Each
 # measurement runs in a fresh session against an emptied table, so the inline history state starts from
@@ -230,6 +232,24 @@ bank_load() {
   [ -n "$ddl" ] && psql -X -q -c "$ddl" >/dev/null
   timed_insert "bank shape" "$variant" "INSERT INTO bank_run SELECT * FROM bank_src"
 }
+# The flag write-back's floor: the plain insert, then an UPDATE of the same 10 % of the rows by key (what the
+# capture's write-back does, without scoring anything), timed together.
+bank_update_floor() {
+  local fillfactor="$1"
+  psql -X -q -c "DROP TABLE IF EXISTS bank_run" -c "CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL) WITH (fillfactor = $fillfactor)" \
+       -c "CHECKPOINT" >/dev/null 2>&1
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$
+DECLARE started timestamptz := clock_timestamp(); n bigint;
+BEGIN
+  INSERT INTO bank_run SELECT * FROM bank_src;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  UPDATE bank_run t SET score = 0.5 FROM bank_src s WHERE t.id = s.id AND s.id % 10 = 0;
+  INSERT INTO results VALUES ('bank shape', 'plain insert + UPDATE of 10 % by key (the write-back''s floor), fillfactor $fillfactor',
+                              $round, n / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+}
 bank_capture() {  # guard_batch's row capture at threshold $1
   echo "CREATE TRIGGER c BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score');
 CREATE TRIGGER t AFTER INSERT ON bank_run FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score')"
@@ -263,6 +283,12 @@ SQL
     bank_load "row capture, none flagged" "$(bank_capture 1)"
     bank_load "row capture, 1 % flagged" "$(bank_capture "$p99")"
     bank_load "row capture, 10 % flagged" "$(bank_capture "$p90")"
+    # Room on each page for the flagged rows' new versions: the write-back's UPDATE is then HOT (no new
+    # index entries) for most of them.
+    bank_load "row capture, 10 % flagged, fillfactor 90" "ALTER TABLE bank_run SET (fillfactor = 90);
+$(bank_capture "$p90")"
+    bank_update_floor 100
+    bank_update_floor 90
     bank_load "transition table, 1 % flagged" "CREATE TRIGGER t AFTER INSERT ON bank_run REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$p99', 'score')"
   done
 fi
