@@ -118,6 +118,13 @@ void execute_plan_as_owner(SPIPlanPtr plan, Datum* values, const char* nulls) {
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("catalog statement failed: %s", SPI_result_code_string(rc))));
 }
 
+char* catalog_rows_digest_sql(const char* table, const char* key) {
+    return psprintf(
+        "(SELECT pg_catalog.md5(pg_catalog.string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)) "
+        "FROM dendrite.%s WHERE %s = $1)",
+        table, key);
+}
+
 }  // namespace dendrite::pg
 
 // BEFORE ... FOR EACH STATEMENT on every table of the catalog publication. It fires for sessions only: a

@@ -71,6 +71,11 @@ void with_table_owner_rights(Oid relation_owner, F&& statement) {
 // Whether schema dendrite has this table: a new library may run on a catalog that ALTER EXTENSION UPDATE
 // has not brought to its version yet, and then stores only what the old catalog has room for.
 bool catalog_has_table(const char* name);
+// A scalar subquery: a digest of the rows of dendrite.<table> whose <key> column is $1, which tuples they are
+// and which transaction wrote each. An INSERT, UPDATE or DELETE changes it: an updated row is a new tuple,
+// at another ctid while the old one exists, and a slot that VACUUM frees is reused only by a later
+// transaction. (VACUUM FULL changes it too.) What the caches compare their kept rows by (model_cache.hpp).
+char* catalog_rows_digest_sql(const char* table, const char* key);
 // The same for a column of one of its tables (checked once per transaction and column).
 bool catalog_has_column(const char* table, const char* column);
 

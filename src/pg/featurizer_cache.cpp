@@ -42,13 +42,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
 }  // namespace
 
 char* featurizer_fingerprint(int64 featurizer_id, MemoryContext context) {
-    // As version_fingerprint (model_cache.cpp): which tuples the rows are and which transaction wrote each.
-    const auto digest = [](const char* table) {
-        return psprintf(
-            "(SELECT pg_catalog.md5(pg_catalog.string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)) "
-            "FROM dendrite.%s WHERE featurizer_id = $1)",
-            table);
-    };
+    const auto digest = [](const char* table) { return catalog_rows_digest_sql(table, "featurizer_id"); };
     connect_spi();
     Datum id[1] = {Int64GetDatum(featurizer_id)};
     execute_as_owner(

@@ -44,29 +44,18 @@ void suspect_cached_rows(Datum, Oid relation) {
         if (r == relation) cached_rows_suspect = true;
 }
 
-// A digest of the rows of table whose key column is $1: which tuples they are and which transaction wrote
-// each. An INSERT, UPDATE or DELETE changes it: an updated row is a new tuple, at another ctid while the old
-// one exists, and a slot that VACUUM frees is reused only by a later transaction. (VACUUM FULL changes it
-// too: a needless reload.)
-char* rows_digest_sql(const char* table, const char* key) {
-    return psprintf(
-        "(SELECT pg_catalog.md5(pg_catalog.string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)) "
-        "FROM dendrite.%s WHERE %s = $1)",
-        table, key);
-}
-
 // The digest of a version's rows as they are now, in context; NULL when its row is gone. Of the version's
 // row, the columns the cache reads (its status changes with every deploy; that is no edit).
 char* version_fingerprint(int64 version_id, MemoryContext context) {
-    const char* trees = catalog_has_table("trees") ? rows_digest_sql("trees", "version_id") : "NULL";
+    const char* trees = catalog_has_table("trees") ? catalog_rows_digest_sql("trees", "version_id") : "NULL";
     const char* baselines =
-        catalog_has_table("feature_baselines") ? rows_digest_sql("feature_baselines", "version_id") : "NULL";
+        catalog_has_table("feature_baselines") ? catalog_rows_digest_sql("feature_baselines", "version_id") : "NULL";
     connect_spi();
     Datum id[1] = {Int64GetDatum(version_id)};
     execute_as_owner(
         psprintf("SELECT pg_catalog.md5(pg_catalog.concat_ws('/', v.threshold, v.featurizer_id, v.algorithm, "
                  "v.configuration, %s, %s, %s)) FROM dendrite.model_versions v WHERE v.version_id = $1",
-                 rows_digest_sql("parameters", "version_id"), trees, baselines),
+                 catalog_rows_digest_sql("parameters", "version_id"), trees, baselines),
         1, oids({INT8OID}), id);
     char* digest = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
     char* kept = digest ? MemoryContextStrdup(context, digest) : nullptr;
