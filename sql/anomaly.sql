@@ -226,8 +226,12 @@ UPDATE dendrite.parameters p SET value = array_append(p.value[1:10000], 0)
  WHERE p.version_id = v.version_id AND m.name = 'an_ae_measured' AND p.name = 'error_quantiles';
 \set VERBOSITY terse
 SELECT dendrite.score('an_ae_measured', t) FROM an_tx t LIMIT 1;
+-- This session keeps an_semi_mlp, its featurizer and the autoencoder version the featurizer's anomaly feature
+-- reads; the edit of that version reaches all three at once (model_cache.hpp): refused here too.
+SELECT dendrite.score('an_semi_mlp', t) BETWEEN 0 AND 1 AS scored FROM an_tx t LIMIT 1;
 UPDATE dendrite.model_versions v SET algorithm = 'mlp' FROM dendrite.models m
  WHERE m.model_id = v.model_id AND m.name = 'an_ae' AND v.version = 1;
+SELECT dendrite.score('an_semi_mlp', t) FROM an_tx t LIMIT 1;
 \c -
 \set VERBOSITY terse
 SELECT dendrite.score('an_ae', t, 1) FROM an_tx t LIMIT 1;
