@@ -27,6 +27,7 @@ CachedFeaturizer* load_featurizer(int64 featurizer_id) {
         AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer", ALLOCSET_SMALL_SIZES);
     // Before the rows are read: an edit that commits in between makes the digest differ at the next check.
     char* fingerprint = featurizer_fingerprint(featurizer_id, entry_context);
+    note_kept_rows_read();
     CachedFeaturizer* entry = read_featurizer_rows(featurizer_id, entry_context);
     entry->fingerprint = fingerprint;
     MemoryContextSetParent(entry_context, TopMemoryContext);

@@ -33,6 +33,14 @@ Oid row_relations[kRowTables] = {};
 bool row_relations_known = false;
 bool row_callback_registered = false;
 bool cached_rows_suspect = false;
+// Under REPEATABLE READ or SERIALIZABLE the check's and a load's queries see the transaction's snapshot,
+// which may predate an edit whose invalidation this backend has already taken: such a transaction keeps
+// what its snapshot shows, and the first lookup of a later transaction checks again.
+LocalTransactionId check_again_after = InvalidLocalTransactionId;
+
+void check_again_in_next_transaction() {
+    if (IsolationUsesXactSnapshot()) check_again_after = current_local_transaction();
+}
 
 void suspect_cached_rows(Datum, Oid relation) {
     if (relation == InvalidOid || !row_relations_known) {
@@ -86,6 +94,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     entry->load_serial = ++load_serials;
     // Before the rows are read: an edit that commits in between makes the digest differ at the next check.
     entry->fingerprint = version_fingerprint(version_id, entry_context);
+    check_again_in_next_transaction();
 
     connect_spi();
     const VersionName name{model, version};
@@ -183,6 +192,7 @@ void check_cached_rows_now() {
 
 void check_cached_rows() {
     cached_rows_suspect = false;  // an invalidation processed during the check sets it again
+    check_again_in_next_transaction();
     PG_TRY();
     { check_cached_rows_now(); }
     PG_CATCH();
@@ -209,8 +219,14 @@ void watch_cached_rows() {
 
 void check_cached_rows_if_suspect() {
     watch_cached_rows();
+    if (check_again_after != InvalidLocalTransactionId && check_again_after != current_local_transaction()) {
+        check_again_after = InvalidLocalTransactionId;
+        cached_rows_suspect = true;
+    }
     if (cached_rows_suspect) check_cached_rows();
 }
+
+void note_kept_rows_read() { check_again_in_next_transaction(); }
 
 void catalog_changed_here(Oid relation) {
     forget_serving_versions(Datum(0), relation);

@@ -12,7 +12,8 @@
 // read (one catalog query per entry; a VACUUM's invalidation costs the same and finds nothing). An edited
 // entry is marked stale: lookups skip it, so the edited rows are loaded again, and validated, at once, and
 // the stale entry is freed once nothing points to it. The statement that is running keeps the rows it
-// started with.
+// started with; a REPEATABLE READ or SERIALIZABLE transaction checks with its own snapshot (it keeps what
+// that shows), so the first lookup of the session's next transaction checks again.
 #pragma once
 
 #include "engine/model.hpp"
@@ -60,6 +61,9 @@ void catalog_changed_here(Oid relation);
 // featurizer calls it first.
 void watch_cached_rows();
 void check_cached_rows_if_suspect();
+// A featurizer was just read (its digest taken): under REPEATABLE READ or SERIALIZABLE the first lookup of
+// the next transaction checks the kept rows again (the snapshot may predate an edit already announced).
+void note_kept_rows_read();
 // A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
 int version_argument(FunctionCallInfo fcinfo, int argument);
 

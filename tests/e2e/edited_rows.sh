@@ -2,7 +2,8 @@
 # long-lived session scores a row (dendrite.score and a row guard) before and after each edit made by other
 # sessions (psql's \! runs them in between); a fresh session scores the same row each time. Pass: the kept
 # session always scores what a fresh one scores: an edited bias, an edited featurizer column, an edited tree;
-# a broken edit is XX001 in the kept session too, at once; a VACUUM of the tables changes nothing.
+# a broken edit is XX001 in the kept session too, at once; a VACUUM of the tables changes nothing; under
+# REPEATABLE READ, the edit reaches the kept session at its next transaction.
 # Before 0.6.0 the kept session went on scoring with the rows it had read first.
 source "$(dirname "$0")/lib.bash"
 fresh_database e2e_edited_rows
@@ -60,6 +61,15 @@ SQL
   # An invalidation without an edit (VACUUM updates the tables' statistics): the kept rows stay.
   edit "VACUUM ANALYZE dendrite.parameters, dendrite.trees, dendrite.feature_columns, dendrite.featurizers"
   kept_scores 7
+  # Under REPEATABLE READ the kept session's snapshot predates an edit whose invalidation it takes at its
+  # next statement: inside that transaction it scores as its snapshot shows (the rows before the edit), and
+  # in the next one as a fresh session does.
+  echo "BEGIN ISOLATION LEVEL REPEATABLE READ;"
+  echo "SELECT count(*) FROM tx;"
+  edit "UPDATE dendrite.parameters SET value = ARRAY(SELECT x - 2 FROM unnest(value) x) WHERE $bias"
+  echo "INSERT INTO seen SELECT 8, 'mlp', 'kept in its snapshot', dendrite.score('edited', t) FROM tx t WHERE transaction_id = 1;"
+  echo "COMMIT;"
+  kept_scores 9
 } | psql -X -q -v ON_ERROR_STOP=1 >"$log" 2>&1 || { cat "$log"; fail "the kept session failed"; }
 
 # Every step: the kept session and the guard score what a fresh session scores.
@@ -67,11 +77,13 @@ differing="$(sql -c "SELECT string_agg(k.step || ' ' || k.what || ' ' || k.sessi
                      FROM seen k JOIN seen f ON f.step = k.step AND f.what = k.what AND f.session = 'fresh'
                     WHERE k.session IN ('kept', 'guard') AND k.score IS DISTINCT FROM f.score")"
 [ -z "$differing" ] || { sql -c "SELECT * FROM seen ORDER BY step, what, session"; fail "the kept session scored other rows than a fresh one: $differing"; }
-[ "$(sql -c "SELECT count(*) FROM seen WHERE session IN ('kept', 'guard')")" = 18 ] || fail "steps missing"
+[ "$(sql -c "SELECT count(*) FROM seen WHERE session IN ('kept', 'guard')")" = 21 ] || fail "steps missing"
+[ "$(sql -c "SELECT s.score = k.score FROM seen s JOIN seen k ON k.step = 7 AND k.what = 'mlp' AND k.session = 'kept'
+             WHERE s.step = 8")" = t ] || fail "inside its REPEATABLE READ transaction the kept session did not score as its snapshot shows"
 [ "$(sql -c "SELECT session FROM seen WHERE step = 3")" = "kept: XX001" ] || fail "the broken edit was scored"
 # The edits changed the scores they should have, and only those.
 changes="$(sql -c "SELECT string_agg(step || ' ' || what, ', ' ORDER BY step, what) FROM (
                      SELECT step, what, score IS DISTINCT FROM lag(score) OVER (PARTITION BY what ORDER BY step) AS changed
                        FROM seen WHERE session = 'kept' AND step <> 3) s WHERE changed AND step > 1")"
-[ "$changes" = "2 mlp, 5 mlp, 6 gbdt" ] || { sql -c "SELECT * FROM seen ORDER BY step, what, session"; fail "changed at steps: $changes"; }
+[ "$changes" = "2 mlp, 5 mlp, 6 gbdt, 9 mlp" ] || { sql -c "SELECT * FROM seen ORDER BY step, what, session"; fail "changed at steps: $changes"; }
 echo "# the kept session scored as a fresh one after each edit: $(sql -c "SELECT string_agg(step || ':' || round(score::numeric, 4), ' ' ORDER BY step) FROM seen WHERE session = 'kept' AND what = 'mlp'")"
