@@ -73,8 +73,6 @@ void PipelinedFit::run(Chunk& chunk) noexcept {
     chunk.finished.store(true, std::memory_order_release);
 }
 
-size_t PipelinedFit::in_flight() const { return helper_ ? helper_->unfinished() : 0; }
-
 bool PipelinedFit::wait_until_in_flight_at_most(size_t most, int64_t microseconds) {
     return helper_ ? helper_->wait_until_unfinished_at_most(most, microseconds) : true;
 }

@@ -39,9 +39,8 @@ public:
     // as FeaturizerFitter::add's. Throws the error an earlier chunk raised, if one did (the fit stopped at
     // its row).
     bool add(const RawValue* row, bool fit_statistics);
-    // Chunks handed to the helper and not fitted yet.
-    size_t in_flight() const;
-    // Waits until at most `most` chunks are in flight, or for `microseconds` at most; true when reached. A
+    // Waits until at most `most` chunks handed to the helper are not fitted yet, or for `microseconds` at
+    // most; true when reached. A
     // caller that must stay interruptible waits in short steps.
     bool wait_until_in_flight_at_most(size_t most, int64_t microseconds);
     // Fits the open chunk (on the helper if one runs), waits for every chunk, stops the helper, frees the

@@ -38,10 +38,6 @@ bool cached_rows_suspect = false;
 // what its snapshot shows, and the first lookup of a later transaction checks again.
 LocalTransactionId check_again_after = InvalidLocalTransactionId;
 
-void check_again_in_next_transaction() {
-    if (IsolationUsesXactSnapshot()) check_again_after = current_local_transaction();
-}
-
 void suspect_cached_rows(Datum, Oid relation) {
     if (relation == InvalidOid || !row_relations_known) {
         cached_rows_suspect = true;
@@ -94,7 +90,7 @@ CachedVersion* load_version(const char* model, int64 version_id, int version) {
     entry->load_serial = ++load_serials;
     // Before the rows are read: an edit that commits in between makes the digest differ at the next check.
     entry->fingerprint = version_fingerprint(version_id, entry_context);
-    check_again_in_next_transaction();
+    note_kept_rows_read();
 
     connect_spi();
     const VersionName name{model, version};
@@ -192,7 +188,7 @@ void check_cached_rows_now() {
 
 void check_cached_rows() {
     cached_rows_suspect = false;  // an invalidation processed during the check sets it again
-    check_again_in_next_transaction();
+    note_kept_rows_read();
     PG_TRY();
     { check_cached_rows_now(); }
     PG_CATCH();
@@ -226,7 +222,9 @@ void check_cached_rows_if_suspect() {
     if (cached_rows_suspect) check_cached_rows();
 }
 
-void note_kept_rows_read() { check_again_in_next_transaction(); }
+void note_kept_rows_read() {
+    if (IsolationUsesXactSnapshot()) check_again_after = current_local_transaction();
+}
 
 void catalog_changed_here(Oid relation) {
     forget_serving_versions(Datum(0), relation);

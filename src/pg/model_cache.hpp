@@ -61,8 +61,8 @@ void catalog_changed_here(Oid relation);
 // featurizer calls it first.
 void watch_cached_rows();
 void check_cached_rows_if_suspect();
-// A featurizer was just read (its digest taken): under REPEATABLE READ or SERIALIZABLE the first lookup of
-// the next transaction checks the kept rows again (the snapshot may predate an edit already announced).
+// Kept rows were just read or checked (digests taken): under REPEATABLE READ or SERIALIZABLE the first lookup
+// of the next transaction checks the kept rows again (the snapshot may predate an edit already announced).
 void note_kept_rows_read();
 // A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
 int version_argument(FunctionCallInfo fcinfo, int argument);
