@@ -2239,7 +2239,9 @@ CREATE TRIGGER serving_versions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUN
 
 -- The rows a backend keeps of each version and featurizer it scores with (model_cache.hpp): an edit of them in
 -- any session makes every backend check its kept rows against the catalog at its next lookup, and load the
--- edited ones again (validating them) instead of scoring on with what it read before.
+-- edited ones again (validating them) instead of scoring on with what it read before. On a shard the
+-- statement triggers do not fire for replicated changes: the row triggers version_rows_replicated (fired by
+-- the replication worker only, as serving_versions_replicated) do the same there.
 DO $version_rows$
 DECLARE
     kept_table text;
@@ -2249,6 +2251,9 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE TRIGGER version_rows_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE '
                                   'ON dendrite.%I FOR EACH STATEMENT EXECUTE FUNCTION dendrite.catalog_changed()',
                                   kept_table);
+        EXECUTE pg_catalog.format('CREATE TRIGGER version_rows_replicated AFTER INSERT OR UPDATE OR DELETE '
+                                  'ON dendrite.%I FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed()', kept_table);
+        EXECUTE pg_catalog.format('ALTER TABLE dendrite.%I ENABLE REPLICA TRIGGER version_rows_replicated', kept_table);
     END LOOP;
 END
 $version_rows$;
@@ -2324,21 +2329,6 @@ ALTER TABLE dendrite.model_versions ENABLE REPLICA TRIGGER serving_versions_repl
 CREATE TRIGGER serving_versions_replicated AFTER INSERT OR UPDATE OR DELETE ON dendrite.deployments
     FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed();
 ALTER TABLE dendrite.deployments ENABLE REPLICA TRIGGER serving_versions_replicated;
-
--- On a shard, the same for the rows of versions and featurizers (version_rows_changed's statement triggers do
--- not fire for replicated changes).
-DO $version_rows_replicated$
-DECLARE
-    kept_table text;
-BEGIN
-    FOREACH kept_table IN ARRAY ARRAY['parameters', 'trees', 'feature_baselines', 'featurizers', 'feature_columns',
-                                      'feature_categories', 'feature_history'] LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER version_rows_replicated AFTER INSERT OR UPDATE OR DELETE '
-                                  'ON dendrite.%I FOR EACH ROW EXECUTE FUNCTION dendrite.catalog_changed()', kept_table);
-        EXECUTE pg_catalog.format('ALTER TABLE dendrite.%I ENABLE REPLICA TRIGGER version_rows_replicated', kept_table);
-    END LOOP;
-END
-$version_rows_replicated$;
 
 -- On a shard, a version deleted by replication takes its logged decisions with it too (the statement trigger
 -- forget_predictions does not fire for replicated changes).
