@@ -164,6 +164,27 @@ void contributions(const CachedVersion* version, const float* x, double* phi) {
     });
 }
 
+// contributions(), refused when the row's arithmetic overflowed (a NaN score, or contributions that are not
+// all finite): numbers that do not add up to its score explain nothing.
+// An autoencoder's terms may be infinite: an overflowing reconstruction is its most anomalous score, and the
+// infinite terms are why.
+void finite_contributions(const CachedVersion* version, const float* x, double* phi) {
+    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) {
+        contributions(version, x, phi);
+        return;
+    }
+    // The contributions are computed in double, where the score's floats may have overflowed: the score
+    // first (a forward pass, a fraction of an explanation's cost).
+    float* scratch = static_cast<float*>(palloc(sizeof(float) * std::max(1, version->scratch_floats)));
+    checked_score(engine::score_one(version->scorer, x, scratch), version, x);
+    pfree(scratch);
+    contributions(version, x, phi);
+    // Trees write the features' and the bias; a network two more (the logits at the baseline and at x).
+    const int written = version->n_features + (version->scorer.kind == engine::ModelView::Kind::Trees ? 1 : 2);
+    for (int j = 0; j < written; ++j)
+        if (!std::isfinite(phi[j])) report_unscorable(version, x);
+}
+
 // Raises 0A000 unless the version can be explained.
 void require_explainable(const CachedVersion* version, const char* model) {
     if (const char* why = unexplainable(version))
@@ -199,7 +220,7 @@ InputGroups input_groups(const engine::Featurizer* featurizer, int n_features) {
 int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
                      int top, Reason* reasons) {
     double* phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
-    contributions(version, x, phi);
+    finite_contributions(version, x, phi);
     for (int g = 0; g < groups.n; ++g) reasons[g] = Reason{groups.feature[g], groups.input[g], nullptr, 0};
     for (int j = 0; j < version->n_features; ++j) reasons[groups.group_of[j]].contribution += phi[j];
     pfree(phi);
@@ -463,7 +484,7 @@ struct Importance {
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<Importance*>(context);
-    contributions(s->version, features, s->phi);
+    finite_contributions(s->version, features, s->phi);
     for (int g = 0; g < s->groups.n; ++g) s->folded[g] = 0;
     for (int j = 0; j < s->version->n_features; ++j) s->folded[s->groups.group_of[j]] += s->phi[j];
     for (int g = 0; g < s->groups.n; ++g) s->total[g] += std::abs(s->folded[g]);
@@ -522,7 +543,8 @@ struct ExplainQuery {
 
 void emit_explanation(void* context, const float* features, TupleTableSlot* slot) {
     auto* s = static_cast<ExplainQuery*>(context);
-    const double score = dendrite::engine::score_one(s->version->scorer, features, s->scratch);
+    const double score =
+        checked_score(dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
     if (score < s->min_score) return;
     MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
     char* key = row_key_text(&s->out, slot);

@@ -130,6 +130,7 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
         }
         if (n > 0) {
             engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
+            check_scores(state->version, scores, n, x);
             char** reasons = nullptr;
             if (state->reasons) {
                 reasons = chunk_reasons(state, rows, chunk_pointer, slot, n, scores, x);
@@ -172,7 +173,8 @@ DENDRITE_FUNCTION(dendrite_guard) {
     // Score first: a rejected row must not join the history. Only a new row that passes is observed.
     load_row(&state->binding, tuple);
     featurize_loaded(state, state->x);
-    const double score = dendrite::engine::score_one(state->version->scorer, state->x, state->scratch);
+    const double score = checked_score(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch),
+                                       state->version, state->x);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state), rejection_reasons(state));
     if (inserting) observe_row(state);

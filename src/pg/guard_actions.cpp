@@ -110,6 +110,18 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
     const Datum flag = CStringGetTextDatum("flag"), pass = CStringGetTextDatum("pass");
     const Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
     for (int i = 0; i < n; ++i) {
+        if (std::isnan(scores[i])) {
+            // The serving version's scores were checked (a NaN is an error there); a shadow never acts, and
+            // its NaN is no decision to log.
+            if (!shadow) report_unscorable(version, nullptr);
+            ereport(WARNING, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                              errmsg("shadow version %d of model \"%s\" cannot score a row of %s: its arithmetic "
+                                     "overflowed",
+                                     version->version, version->model, state->table_name),
+                              errdetail("Its decision on the row%s%s is not logged; the serving version's is.",
+                                        keys[i] ? " with key " : "", keys[i] ? keys[i] : "")));
+            continue;
+        }
         ExecClearTuple(slot);
         for (int a = 0; a < descriptor->natts; ++a) slot->tts_isnull[a] = true;  // any other column: NULL
         const auto set = [&](int c, Datum value, bool null = false) {

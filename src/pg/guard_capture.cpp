@@ -277,6 +277,7 @@ void score_capture(Capture* capture, Relation relation) {
         MemoryContext old = MemoryContextSwitchTo(chunk_context);
         const int n = int(std::min<size_t>(engine::CapturedRows::kChunkRows, rows - first));
         const bool have_keys = state->key_attnum >= 0;
+        check_scores(state->version, capture->rows->chunk_scores(first), n, nullptr);  // the features are gone
         act_on_rows(&actions, n, capture->rows->chunk_scores(first), have_keys ? capture->key_values + first : nullptr,
                     have_keys ? capture->key_nulls + first : nullptr);
         MemoryContextSwitchTo(old);

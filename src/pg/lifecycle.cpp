@@ -55,7 +55,8 @@ void collect_evaluation_row(void* context, const float* features, TupleTableSlot
         }
         e->capacity = capacity;
     }
-    e->scores[e->rows] = float(engine::score_one(e->version->scorer, features, e->scratch));
+    e->scores[e->rows] =
+        float(checked_score(engine::score_one(e->version->scorer, features, e->scratch), e->version, features));
     e->labels[e->rows] = float(label);
     ++e->rows;
 }

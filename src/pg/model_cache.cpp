@@ -262,6 +262,43 @@ const CachedVersion* serving_version(const char* model) {
     return found;
 }
 
+void report_unscorable(const CachedVersion* version, const float* x) {
+    const char* why =
+        "Features far outside the training rows' range, or parameters edited by hand, overflow the "
+        "model's 32-bit arithmetic.";
+    const char* detail = why;
+    const char* hint = "Leave such rows out, or bound the column (a CHECK constraint), before scoring them.";
+    if (x && version->n_features > 0) {
+        int largest = 0;
+        for (int j = 1; j < version->n_features; ++j)
+            if (!(std::fabs(x[j]) <= std::fabs(x[largest]))) largest = j;
+        const auto& names = version->featurizer->featurizer->output_names();
+        const char* name = size_t(largest) < names.size() ? names[size_t(largest)].c_str() : "?";
+        // Trained parameters cannot overflow on ordinary features; parameters edited by hand can.
+        if (std::fabs(x[largest]) <= 1e6f) {
+            detail = psprintf(
+                "The row's features are ordinary (the largest, \"%s\", is %g after the featurizer's "
+                "scaling): the version's parameters overflow its 32-bit arithmetic. Were they edited "
+                "by hand?",
+                name, double(x[largest]));
+            hint = "Retrain the model, or deploy another version.";
+        } else {
+            detail = psprintf("The row's largest feature, \"%s\", is %g after the featurizer's scaling. %s", name,
+                              double(x[largest]), why);
+        }
+    }
+    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                    errmsg("model \"%s\" version %d cannot score a row: its arithmetic overflowed", version->model,
+                           version->version),
+                    errdetail("%s", detail), errhint("%s", hint)));
+    pg_unreachable();
+}
+
+void check_scores(const CachedVersion* version, const float* scores, int n, const float* x) {
+    for (int i = 0; i < n; ++i)
+        if (unlikely(std::isnan(scores[i]))) report_unscorable(version, x ? x + size_t(i) * version->n_features : x);
+}
+
 int version_argument(FunctionCallInfo fcinfo, int argument) {
     if (PG_ARGISNULL(argument)) return 0;  // the serving version
     const int version = PG_GETARG_INT32(argument);

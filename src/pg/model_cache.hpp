@@ -16,6 +16,8 @@
 // that shows), so the first lookup of the session's next transaction checks again.
 #pragma once
 
+#include <cmath>
+
 #include "engine/model.hpp"
 #include "pg/featurizer_cache.hpp"
 #include "pg/postgres_headers.hpp"
@@ -64,6 +66,20 @@ void check_cached_rows_if_suspect();
 // Kept rows were just read or checked (digests taken): under REPEATABLE READ or SERIALIZABLE the first lookup
 // of the next transaction checks the kept rows again (the snapshot may predate an edit already announced).
 void note_kept_rows_read();
+
+// A score the version could not compute is an error, never a score: NaN (its 32-bit arithmetic overflowed:
+// features far outside the training rows' range, or parameters edited by hand to extreme values) compares
+// false with every threshold, so a guard would pass the row without a word. 22003, naming the row's largest
+// feature when its features are at hand (x: n_features floats, or NULL). Autoencoders never score NaN (an
+// overflowing reconstruction error is the most anomalous place, 1).
+[[noreturn]] void report_unscorable(const CachedVersion* version, const float* x);
+inline double checked_score(float score, const CachedVersion* version, const float* x) {
+    if (unlikely(std::isnan(score))) report_unscorable(version, x);
+    return score;
+}
+// The same for n scores; x: their rows' features, one row after another, or NULL.
+void check_scores(const CachedVersion* version, const float* scores, int n, const float* x);
+
 // A `version` argument: 0 (the serving version) when NULL, 22023 unless positive.
 int version_argument(FunctionCallInfo fcinfo, int argument);
 

@@ -76,7 +76,8 @@ DENDRITE_FUNCTION(dendrite_predict) {
                             std::isnan(values[j]) ? "NaN" : "infinite")));
         state->x[j] = values[j];
     }
-    PG_RETURN_FLOAT8(dendrite::engine::score_one(version->scorer, state->x, state->scratch));
+    PG_RETURN_FLOAT8(
+        checked_score(dendrite::engine::score_one(version->scorer, state->x, state->scratch), version, state->x));
 }
 
 DENDRITE_FUNCTION(dendrite_score) {
@@ -94,7 +95,8 @@ DENDRITE_FUNCTION(dendrite_score) {
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
-    PG_RETURN_FLOAT8(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch));
+    PG_RETURN_FLOAT8(checked_score(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch),
+                                   state->version, state->x));
 }
 
 namespace {
@@ -108,7 +110,8 @@ struct ScoreQuery {
 
 void emit_score(void* context, const float* features, TupleTableSlot* slot) {
     auto* s = static_cast<ScoreQuery*>(context);
-    const double score = dendrite::engine::score_one(s->version->scorer, features, s->scratch);
+    const double score = dendrite::pg::checked_score(
+        dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
     MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
     emit_keyed_row(&s->out, slot, Float8GetDatum(score));
     MemoryContextSwitchTo(old);
