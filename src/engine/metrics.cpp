@@ -67,7 +67,14 @@ Confusion confusion_at(const float* scores, const float* labels, size_t n, doubl
 Curve Curve::of(const float* scores, const float* labels, size_t n) {
     // (score, is positive) pairs sorted by descending score: a direct sort, no indirection through indices.
     std::vector<std::pair<float, bool>> points(n);
-    for (size_t i = 0; i < n; ++i) points[i] = {scores[i], labels[i] > 0.5f};
+    for (size_t i = 0; i < n; ++i) {
+        // A NaN would break the sort's ordering (undefined behaviour) and the grouping below (NaN != NaN).
+        if (std::isnan(scores[i]))
+            fail(ErrorKind::Data, "an evaluation row's score is NaN: the model's arithmetic overflowed on it",
+                 "Features far outside the training rows' range overflow a network's 32-bit arithmetic.",
+                 "Leave such rows out of the training or evaluation query.");
+        points[i] = {scores[i], labels[i] > 0.5f};
+    }
     std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     Curve c;
     int64_t tp = 0, fp = 0;

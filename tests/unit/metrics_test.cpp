@@ -26,6 +26,23 @@ TEST(Metrics, RocAucWithTies) {
     EXPECT_NEAR(roc_auc(kScores, kLabels, 5), 3.5 / 6.0, 1e-12);
 }
 
+TEST(Metrics, NanScoreIsADataError) {
+    // A NaN score (a network whose arithmetic overflowed) would break the sort and hang the grouping of
+    // equal thresholds: it is refused, whichever metric asks.
+    const float scores[] = {0.9f, std::nanf(""), 0.3f};
+    const float labels[] = {1, 0, 1};
+    for (auto metric : {+[](const float*s, const float*l) { return average_precision(s, l, 3); },
+                        +[](const float*s, const float*l) { return roc_auc(s, l, 3); }}) {
+        try {
+            metric(scores, labels);
+            FAIL() << "a NaN score was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Data);
+        }
+    }
+    EXPECT_THROW(evaluate(scores, labels, 3), Error);
+}
+
 TEST(Metrics, MaxF1Threshold) {
     // F1 at 0.9 = 0.5, at 0.8 = 2/3, at 0.3 = 4/7, at 0.1 = 0.75.
     EXPECT_FLOAT_EQ(float(max_f1_threshold(kScores, kLabels, 5)), 0.1f);
