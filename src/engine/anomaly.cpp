@@ -3,9 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/error.hpp"
+
 namespace dendrite::engine {
 
 std::vector<float> error_quantiles(std::vector<float> errors, int count) {
+    // A NaN would break the sort's ordering (undefined behaviour), and a table holding one, anomaly_score's
+    // search.
+    for (const float e : errors)
+        if (std::isnan(e))
+            fail(ErrorKind::Data, "training diverged: some rows' reconstruction errors are NaN", {},
+                 "Lower the learning_rate, or clip gradients with clip_norm.");
     std::sort(errors.begin(), errors.end());
     std::vector<float> table(static_cast<size_t>(count));
     const size_t last = errors.size() - 1;

@@ -14,6 +14,7 @@ namespace dendrite::engine {
 
 // The table: count values, the errors at quantiles 0, 1 / (count - 1), ..., 1 of errors (the lower of the
 // two order statistics around each, so every value is an error that occurred). count >= 2; errors not empty.
+// A NaN error is a Data error (training diverged).
 std::vector<float> error_quantiles(std::vector<float> errors, int count);
 
 // Checks a stored table: at least 2 values, finite, non-negative and non-decreasing. False names nothing:

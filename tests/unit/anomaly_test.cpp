@@ -33,6 +33,16 @@ TEST(ErrorQuantiles, EndsAreTheSmallestAndLargestErrors) {
     for (float q : one) EXPECT_EQ(q, 2.5f);
 }
 
+TEST(ErrorQuantiles, NanErrorIsADataError) {
+    // Sorting a NaN is undefined behaviour, and a table holding one would misguide anomaly_score's search.
+    try {
+        error_quantiles({1.0f, std::nanf(""), 0.5f, 2.0f}, 3);
+        FAIL() << "a NaN error was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Data);
+    }
+}
+
 TEST(ErrorQuantiles, ScoreIsMonotoneAndBounded) {
     const std::vector<float> table{0.0f, 1.0f, 2.0f, 4.0f, 8.0f};
     const int n = int(table.size());
