@@ -49,6 +49,18 @@ SELECT dendrite.features('pay', t) FROM (SELECT 'NaN'::numeric AS amount, 'fuel'
 SELECT dendrite.create_featurizer('pay_lenient', 'SELECT amount, merchant FROM payments', nonfinite => 'missing',
                                   columns => '{"amount": {"missing_indicator": true}}');
 SELECT dendrite.features('pay_lenient', t) FROM (SELECT 'Infinity'::float8 AS amount, 'fuel' AS merchant) t;
+-- An infinite time ('infinity', '-infinity', or a finite one beyond the year 294,000) is no point on the
+-- clock: the same rule (it was read as a NULL, without a word). Scoring, fitting, and history alike.
+SELECT dendrite.features('pay', t) FROM (SELECT 1::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
+       true AS card_present, 'infinity'::timestamp AS at, NULL::inet AS ip) t;
+SELECT dendrite.features('pay', t) FROM (SELECT 1::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
+       true AS card_present, '294270-01-01'::timestamp AS at, NULL::inet AS ip) t;
+SELECT dendrite.create_featurizer('pay_infinite', 'SELECT amount, at FROM payments UNION ALL SELECT 1, ''-infinity''');
+SELECT dendrite.create_featurizer('pay_lenient_time', 'SELECT amount, at FROM payments UNION ALL SELECT 1, ''-infinity''',
+                                  nonfinite => 'missing') AS version;
+SELECT dendrite.features('pay_lenient_time', i) = dendrite.features('pay_lenient_time', n) AS infinite_is_missing
+  FROM (SELECT 5::numeric AS amount, 'infinity'::timestamp AS at) i, (SELECT 5::numeric AS amount, NULL::timestamp AS at) n;
+SELECT dendrite.drop_featurizer('pay_lenient_time');
 
 -- The label is no feature: a row whose label is boolean where the fitting query's was an integer gets the
 -- same features, and a label of another type (text) is left unread.
@@ -126,6 +138,13 @@ SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 
                  {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days", "transform": "log1p",
                   "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_count", "fraud_rate"]}]') AS version;
 SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
+-- A history's time that is infinite (the column itself no feature here) is the nonfinite rule's too.
+SELECT dendrite.create_featurizer('velocity_time', 'SELECT * FROM arrived', label => 'is_fraud', history_query => 'SELECT * FROM arrived',
+    columns => '{"transaction_id": "ignore", "tx_time": "ignore"}',
+    history => '[{"entity": "customer_id", "time": "tx_time", "windows": ["1 day"], "aggregates": ["count"]}]') AS version;
+SELECT dendrite.features('velocity_time', t)
+  FROM (SELECT transaction_id, '-infinity'::timestamp AS tx_time, customer_id, terminal_id, amount, is_fraud FROM stream LIMIT 1) t;
+SELECT dendrite.drop_featurizer('velocity_time');
 SELECT name FROM unnest(dendrite.feature_names('velocity')) AS name
  WHERE name LIKE '%stddev%' OR name LIKE '%since_last%' OR name LIKE '%\_min\_%' OR name LIKE '%distinct%' ORDER BY 1;
 -- Its history counts labels: a boolean label reads as the integer one did, a text one is an error (the history

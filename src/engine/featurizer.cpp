@@ -218,6 +218,14 @@ double Featurizer::nonfinite_input(const FittedColumn& column, double x, bool* m
          "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
 }
 
+void Featurizer::infinite_time(const std::string& column) const {
+    if (spec_.nonfinite_as_missing) return;
+    fail(ErrorKind::Data, "column \"" + column + "\" is an infinite time",
+         "'infinity' and '-infinity' (and times beyond the year 294,000) are no point on the clock: no hour, no "
+         "weekday, no place in a history window.",
+         "Filter such rows out, replace the value with NULL, or create the featurizer with nonfinite => 'missing'.");
+}
+
 namespace {
 const double kUniformScale = std::sqrt(12.0);  // the standard deviation of a uniform 0..1 variable is 1/sqrt(12)
 }
@@ -267,6 +275,10 @@ HistoryEvent Featurizer::history_event(size_t h, const RawValue* inputs) const {
     const RawValue& entity = inputs[in.entity];
     const RawValue& time = inputs[in.time];
     event.valid = !entity.is_null() && time.type == RawValue::Type::Time;
+    if (event.valid && time.is_infinite_time()) {
+        infinite_time(all_history_[h].time);  // or, per the spec, a missing time
+        event.valid = false;
+    }
     if (!event.valid) return event;
     event.entity = category_key(entity);
     event.time_us = time.time_us;
@@ -355,6 +367,10 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history,
                 break;
             }
             case ColumnKind::Timestamp: {
+                if (!missing && value.is_infinite_time()) {
+                    infinite_time(column.spec.name);  // or, per the spec, missing
+                    missing = true;
+                }
                 if (missing || value.type != RawValue::Type::Time) {
                     missing = true;
                     std::fill(o, o + kTimestampOutputs, 0.0f);
@@ -506,7 +522,8 @@ void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
                 break;
             }
             case ColumnKind::Timestamp:
-                missing = missing || value.type != RawValue::Type::Time;
+                if (!missing && value.is_infinite_time()) shell_->infinite_time(spec.name);  // or missing
+                missing = missing || value.type != RawValue::Type::Time || value.is_infinite_time();
                 break;
             case ColumnKind::Inet:
                 missing = missing || value.type != RawValue::Type::Inet;

@@ -95,6 +95,9 @@ private:
         return value.number;
     }
     double nonfinite_input(const FittedColumn& column, double x, bool* missing) const;
+    // An infinite time (RawValue::is_infinite_time) in the named column: returns when the spec treats
+    // non-finite values as missing (the caller then does), raises otherwise.
+    void infinite_time(const std::string& column) const;
     // A feature that is not finite although its input was (an overflow): raises unless the spec treats
     // non-finite values as missing (then the caller imputes).
     void overflowed_feature(const std::string& feature, double x) const;

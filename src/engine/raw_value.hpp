@@ -45,6 +45,13 @@ struct RawValue {
         return v;
     }
     bool is_null() const { return type == Type::Null; }
+    // A time that is no point on the clock: 'infinity' / '-infinity' (a timestamp or a date), or a finite one
+    // too far out for microseconds since 1970 in 64 bits (beyond the year 294,000). No finite time maps to
+    // these two values, which the featurizer treats as non-finite (an error, or missing per its spec).
+    static constexpr int64_t kInfiniteFuture = INT64_MAX, kInfinitePast = INT64_MIN;
+    bool is_infinite_time() const {
+        return type == Type::Time && (time_us == kInfiniteFuture || time_us == kInfinitePast);
+    }
 };
 
 // A stable 64-bit key for a categorical value or an entity: text by its bytes, numbers by their shortest

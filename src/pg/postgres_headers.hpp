@@ -16,6 +16,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/date.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 }

@@ -279,18 +279,12 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
                 break;
             }
             case TIMESTAMPOID:
-            case TIMESTAMPTZOID: {
-                const Timestamp t = DatumGetTimestamp(value);
-                raw = TIMESTAMP_NOT_FINITE(t) ? engine::RawValue::null()
-                                              : engine::RawValue::of_time(t + kUnixToPostgresMicros);
+            case TIMESTAMPTZOID:
+                raw = engine::RawValue::of_time(engine_time(DatumGetTimestamp(value)));
                 break;
-            }
-            case DATEOID: {
-                const DateADT d = DatumGetDateADT(value);
-                raw = DATE_NOT_FINITE(d) ? engine::RawValue::null()
-                                         : engine::RawValue::of_time(int64(d) * USECS_PER_DAY + kUnixToPostgresMicros);
+            case DATEOID:
+                raw = engine::RawValue::of_time(engine_time(DatumGetDateADT(value)));
                 break;
-            }
             case INETOID:
             case CIDROID: {
                 inet* address = DatumGetInetPP(value);

@@ -7,8 +7,26 @@ namespace dendrite::pg {
 
 // PostgreSQL counts timestamps from 2000-01-01, the engine from 1970-01-01 (both in microseconds).
 constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+// A timestamp (or timestamptz) in engine time. 'infinity', '-infinity' and the finite times too far out for
+// 64 bits of microseconds since 1970 (beyond the year 294,000) give the engine's infinite times
+// (RawValue::is_infinite_time), which the featurizer refuses or treats as missing, never as a time.
+inline int64 engine_time(Timestamp t) {
+    if (TIMESTAMP_IS_NOBEGIN(t)) return INT64_MIN;
+    int64 us;
+    if (TIMESTAMP_IS_NOEND(t) || __builtin_add_overflow(t, kUnixToPostgresMicros, &us)) return INT64_MAX;
+    return us;
+}
+// A date in engine time: its midnight, as a timestamp's.
+inline int64 engine_time(DateADT d) {
+    if (DATE_IS_NOBEGIN(d)) return INT64_MIN;
+    int64 us;
+    if (DATE_IS_NOEND(d) || __builtin_mul_overflow(int64(d), int64(USECS_PER_DAY), &us) ||
+        __builtin_add_overflow(us, kUnixToPostgresMicros, &us))
+        return d < 0 ? INT64_MIN : INT64_MAX;
+    return us;
+}
 // A `since` argument in engine time; DT_NOBEGIN (no since) is the earliest time.
-inline int64 engine_since(Timestamp since) { return since == DT_NOBEGIN ? INT64_MIN : since + kUnixToPostgresMicros; }
+inline int64 engine_since(Timestamp since) { return engine_time(since); }
 
 // Types whose columns become features: bool, int2/4/8, float4/8, numeric.
 bool is_feature_type(Oid type);
