@@ -62,10 +62,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                   ExpectRows expect = nullptr, const RowBinding** bound = nullptr);
 
 // Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
-// no time input (time_index < 0); never when the row's time is NULL.
+// no time input (time_index < 0); never when the row's time is NULL or infinite (missing, as NULL is).
 inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64 since_us) {
-    return time_index < 0 ||
-           (raw[time_index].type == engine::RawValue::Type::Time && raw[time_index].time_us >= since_us);
+    return time_index < 0 || (raw[time_index].type == engine::RawValue::Type::Time &&
+                              !raw[time_index].is_infinite_time() && raw[time_index].time_us >= since_us);
 }
 
 // SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
