@@ -138,6 +138,25 @@ SELECT dendrite.create_featurizer('velocity', 'SELECT * FROM arrived', label => 
                  {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days", "transform": "log1p",
                   "windows": ["1 day", "7 days", "30 days"], "aggregates": ["count", "fraud_count", "fraud_rate"]}]') AS version;
 SELECT cardinality(dendrite.feature_names('velocity')) AS outputs;
+-- Ids beyond 2^53 (snowflake ids as bigint, card numbers as numeric(19)) keep their exact value as keys: two
+-- customers 1 apart have histories and categories of their own (as doubles, 1,024 such ids were one).
+CREATE TABLE big_ids AS
+SELECT g AS id, 6011000000000000004 + g % 2 AS card, (6011000000000000004 + g % 2)::bigint AS customer,
+       1 + 10 * (g % 2) AS amount, timestamp '2026-01-01' + g * interval '1 minute' AS at, g % 7 = 0 AS label
+  FROM generate_series(1, 40) g;
+SELECT dendrite.create_featurizer('big_ids', 'SELECT customer FROM big_ids', columns => '{"customer": "categorical"}') AS version;
+SELECT category FROM dendrite.feature_categories c JOIN dendrite.featurizers f USING (featurizer_id)
+ WHERE f.name = 'big_ids' ORDER BY 1;
+SELECT dendrite.create_featurizer('big_id_history', 'SELECT * FROM big_ids ORDER BY at', label => 'label',
+    columns => '{"id": "ignore", "card": "ignore", "customer": "ignore", "at": "ignore", "amount": "ignore"}',
+    history => '[{"entity": "customer", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["max"]},
+                 {"entity": "card", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["max"]}]') AS version;
+-- Each id's running max is its own amount (1 or 11): two distinct vectors, where merged ids gave one.
+SELECT count(DISTINCT features) AS distinct_vectors
+  FROM dendrite.featurize('big_id_history', 'SELECT * FROM big_ids WHERE id > 2', key => 'id');
+SELECT dendrite.drop_featurizer('big_ids');
+SELECT dendrite.drop_featurizer('big_id_history');
+DROP TABLE big_ids;
 -- A history's time that is infinite (the column itself no feature here) is the nonfinite rule's too.
 SELECT dendrite.create_featurizer('velocity_time', 'SELECT * FROM arrived', label => 'is_fraud', history_query => 'SELECT * FROM arrived',
     columns => '{"transaction_id": "ignore", "tx_time": "ignore"}',

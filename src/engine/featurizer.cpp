@@ -61,6 +61,11 @@ uint64_t category_key(const RawValue& value) {
             // The decimal text of the number, so that 42 and '42' are one category; integers (ids, the
             // common case) take the fast path.
             char buffer[32];
+            if (value.exact_integer) {
+                const auto end =
+                    std::to_chars(buffer, buffer + sizeof buffer, static_cast<long long>(value.integer)).ptr;
+                return category_key(buffer, size_t(end - buffer));
+            }
             const double x = value.number;
             if (std::floor(x) == x && std::fabs(x) < 1e15) {
                 const auto end = std::to_chars(buffer, buffer + sizeof buffer, static_cast<long long>(x)).ptr;
@@ -510,7 +515,10 @@ void FeaturizerFitter::add(const RawValue* inputs, bool fit_statistics) {
                     } else {
                         char buffer[32];
                         const double x = value.number;
-                        if (std::floor(x) == x && std::fabs(x) < 1e15)
+                        if (value.exact_integer)  // the text category_key made the key of
+                            *std::to_chars(buffer, buffer + sizeof buffer - 1, static_cast<long long>(value.integer))
+                                 .ptr = '\0';
+                        else if (std::floor(x) == x && std::fabs(x) < 1e15)
                             std::snprintf(buffer, sizeof buffer, "%.0f", x);
                         else
                             std::snprintf(buffer, sizeof buffer, "%.17g", x);

@@ -18,9 +18,11 @@ namespace dendrite::engine {
 struct PackedValue {
     RawValue::Type type;
     bool inet_v6;
+    bool exact_integer;  // a Number held as its exact integer (RawValue::exact_integer)
     uint32_t length;
     union {
         double number;
+        int64_t integer;  // a Number with exact_integer (its double is that integer's)
         int64_t time_us;
         uint64_t offset;  // of a text's or an address's bytes in the byte store
     };
@@ -35,7 +37,11 @@ inline void pack_row(const RawValue* row, size_t n, PackedValue* packed, std::ve
         p.type = value.type;
         switch (value.type) {
             case RawValue::Type::Number:
-                p.number = value.number;
+                p.exact_integer = value.exact_integer;
+                if (value.exact_integer)
+                    p.integer = value.integer;
+                else
+                    p.number = value.number;
                 break;
             case RawValue::Type::Time:
                 p.time_us = value.time_us;
@@ -65,7 +71,13 @@ inline void unpack_row(const PackedValue* packed, size_t n, const char* bytes, R
         value.type = p.type;
         switch (p.type) {
             case RawValue::Type::Number:
-                value.number = p.number;
+                value.exact_integer = p.exact_integer;
+                if (p.exact_integer) {
+                    value.integer = p.integer;
+                    value.number = double(p.integer);
+                } else {
+                    value.number = p.number;
+                }
                 break;
             case RawValue::Type::Time:
                 value.time_us = p.time_us;

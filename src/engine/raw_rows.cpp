@@ -39,7 +39,10 @@ void RawRows::add(const RawValue* row) {
             case RawValue::Type::Null:
                 break;
             case RawValue::Type::Number:
-                std::memcpy(&slot, &value.number, sizeof slot);
+                if (value.exact_integer)
+                    slot = uint64_t(value.integer);
+                else
+                    std::memcpy(&slot, &value.number, sizeof slot);
                 break;
             case RawValue::Type::Time:
                 slot = uint64_t(value.time_us);
@@ -55,7 +58,8 @@ void RawRows::add(const RawValue* row) {
                 break;
             }
         }
-        types[j] = uint8_t(value.type);
+        types[j] =
+            uint8_t(value.type) | (value.type == RawValue::Type::Number && value.exact_integer ? kExactInteger : 0);
         slots[j] = slot;
     }
 }
@@ -67,12 +71,19 @@ void RawRows::get(size_t i, RawValue* out) const {
     for (size_t j = 0; j < width_; ++j) {
         const uint64_t slot = slots_[first + j];
         RawValue& value = out[j];
-        value.type = RawValue::Type(types_[first + j]);
+        const uint8_t type = types_[first + j];
+        value.type = RawValue::Type(type & ~kExactInteger);
         switch (value.type) {
             case RawValue::Type::Null:
                 break;
             case RawValue::Type::Number:
-                std::memcpy(&value.number, &slot, sizeof slot);
+                value.exact_integer = (type & kExactInteger) != 0;
+                if (value.exact_integer) {
+                    value.integer = int64_t(slot);
+                    value.number = double(value.integer);
+                } else {
+                    std::memcpy(&value.number, &slot, sizeof slot);
+                }
                 break;
             case RawValue::Type::Time:
                 value.time_us = int64_t(slot);

@@ -46,7 +46,10 @@ private:
     uint32_t intern(std::string_view bytes);
 
     size_t width_;
-    std::vector<uint8_t> types_;        // RawValue::Type, one per value
+    // RawValue::Type, one per value, with kExactInteger set for a Number whose slot holds an exact integer
+    // (RawValue::exact_integer) rather than a double's bits.
+    static constexpr uint8_t kExactInteger = 0x80;
+    std::vector<uint8_t> types_;
     std::vector<uint64_t> slots_;       // the number's bits, the time, or the interned text's index
     std::deque<std::string> interned_;  // a deque: its strings never move, so the map's views stay valid
     std::unordered_map<std::string_view, uint32_t> index_;

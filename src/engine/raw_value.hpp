@@ -11,8 +11,12 @@ struct RawValue {
     enum class Type : uint8_t { Null, Number, Text, Time, Inet };
     Type type = Type::Null;
     bool inet_v6 = false;
+    // Number: an integer beyond 2^53 (a bigint or an integral numeric), which number rounds (ids 1,024 apart
+    // share a double near 1e18): its exact value is `integer`, and a key (category, entity) is made of that.
+    bool exact_integer = false;
     uint32_t length = 0;  // Text: bytes
     double number = 0;    // Number (booleans are 0/1)
+    int64_t integer = 0;  // Number with exact_integer
     int64_t time_us = 0;  // Time: microseconds since 1970-01-01 00:00, wall clock
     const char* text = nullptr;
     uint8_t inet[16] = {};  // Inet: address bytes, network order (4 used for IPv4)
@@ -22,6 +26,16 @@ struct RawValue {
         RawValue v;
         v.type = Type::Number;
         v.number = x;
+        return v;
+    }
+    // Integers of at most 2^53 in magnitude are exact as doubles; larger ones keep their exact value too.
+    static constexpr int64_t kExactDoubleLimit = int64_t(1) << 53;
+    static RawValue of_integer(int64_t x) {
+        RawValue v = of_number(double(x));
+        if (x > kExactDoubleLimit || x < -kExactDoubleLimit) {
+            v.exact_integer = true;
+            v.integer = x;
+        }
         return v;
     }
     static RawValue of_text(const char* text, uint32_t length) {

@@ -14,6 +14,7 @@ extern "C" {
 #include "utils/date.h"
 #include "utils/inet.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 }
 
@@ -225,6 +226,20 @@ void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* fe
 
 namespace {
 
+// An integral numeric that fits in 64 bits keeps its exact value (raw->exact_integer); any other stays the
+// double it is.
+void exact_numeric_integer(Numeric numeric, engine::RawValue* raw) {
+    char* digits = numeric_normalize(numeric);  // no trailing zeros: "6011000000000000004", "1.5"
+    char* end = nullptr;
+    errno = 0;
+    const long long integer = strtoll(digits, &end, 10);
+    if (errno == 0 && end != digits && *end == '\0') {
+        raw->exact_integer = true;
+        raw->integer = integer;
+    }
+    pfree(digits);
+}
+
 void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
     binding->loaded_values = values;
     binding->loaded_nulls = nulls;
@@ -249,9 +264,16 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
             case INT4OID:
                 number = DatumGetInt32(value);
                 break;
-            case INT8OID:
-                number = double(DatumGetInt64(value));
+            case INT8OID: {
+                const int64 integer = DatumGetInt64(value);
+                if (unlikely(integer > engine::RawValue::kExactDoubleLimit ||
+                             integer < -engine::RawValue::kExactDoubleLimit)) {
+                    raw = engine::RawValue::of_integer(integer);  // a key keeps its exact value
+                    continue;
+                }
+                number = double(integer);
                 break;
+            }
             case INT2OID:
                 number = DatumGetInt16(value);
                 break;
@@ -262,6 +284,7 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
                 goto other_types;
         }
         raw.type = engine::RawValue::Type::Number;
+        raw.exact_integer = false;
         raw.number = number;
         continue;
     other_types:
@@ -292,9 +315,15 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
                 raw = engine::RawValue::of_inet(ip_addr(address), v6);
                 break;
             }
-            default:
-                raw = engine::RawValue::of_number(feature_value(value, binding->types[j]));
+            default: {
+                const double number = feature_value(value, binding->types[j]);
+                raw = engine::RawValue::of_number(number);
+                // An integral numeric beyond 2^53 (a card number as numeric(19)): its exact value, for keys.
+                if (binding->types[j] == NUMERICOID &&
+                    std::fabs(number) > double(engine::RawValue::kExactDoubleLimit) && std::isfinite(number))
+                    exact_numeric_integer(DatumGetNumeric(value), &raw);
                 break;
+            }
         }
     }
 }

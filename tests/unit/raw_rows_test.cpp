@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/featurizer.hpp"
+#include "engine/packed_values.hpp"
 #include "engine/raw_rows.hpp"
 #include "test_support.hpp"
 
@@ -63,4 +64,48 @@ TEST(RawRows, GiveBackEveryKindOfValueAndTheSameFeatures) {
         }
         EXPECT_EQ(run(f, rows[i]), run(f, back)) << "row " << i;
     }
+}
+
+// Integers beyond 2^53 (bigint ids, card numbers) keep their exact value through RawRows and the packed
+// form the helper threads read, and their key is that of their decimal text: two ids 1 apart, which share a
+// double, are two categories and two entities.
+TEST(RawRows, ExactIntegersBeyondTwoToThe53KeepTheirValue) {
+    const int64_t a = 6011000000000000004, b = a + 1;
+    ASSERT_EQ(double(a), double(b));  // the collision this guards against
+    const RawValue va = RawValue::of_integer(a), vb = RawValue::of_integer(b), small = RawValue::of_integer(42);
+    EXPECT_TRUE(va.exact_integer);
+    EXPECT_FALSE(small.exact_integer);  // 2^53 and less: the double is exact, the fast path as before
+    EXPECT_NE(category_key(va), category_key(vb));
+    EXPECT_EQ(category_key(va), category_key(text("6011000000000000004")));
+    EXPECT_EQ(category_key(small), category_key(RawValue::of_number(42)));
+
+    const RawValue row[2] = {va, vb};
+    RawRows kept(2);
+    kept.add(row);
+    RawValue back[2] = {RawValue::of_number(1.5), RawValue::of_number(2.5)};
+    kept.get(0, back);
+    std::vector<PackedValue> packed(2);
+    std::vector<char> bytes;
+    pack_row(row, 2, packed.data(), bytes);
+    RawValue unpacked[2];
+    unpack_row(packed.data(), 2, bytes.data(), unpacked);
+    for (const RawValue* got : {back, unpacked}) {
+        for (int j = 0; j < 2; ++j) {
+            EXPECT_EQ(got[j].type, RawValue::Type::Number);
+            EXPECT_TRUE(got[j].exact_integer);
+            EXPECT_EQ(got[j].integer, row[j].integer);
+            EXPECT_EQ(got[j].number, row[j].number);
+            EXPECT_EQ(category_key(got[j]), category_key(row[j]));
+        }
+    }
+    // A plain number read into a value that held an exact integer is plain again.
+    const RawValue plain = RawValue::of_number(7);
+    RawRows other(1);
+    other.add(&plain);
+    other.get(0, back);
+    EXPECT_FALSE(back[0].exact_integer);
+    pack_row(&plain, 1, packed.data(), bytes);
+    unpack_row(packed.data(), 1, bytes.data(), unpacked);
+    EXPECT_FALSE(unpacked[0].exact_integer);
+    EXPECT_EQ(category_key(unpacked[0]), category_key(plain));
 }
