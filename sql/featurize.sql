@@ -43,6 +43,19 @@ SELECT pg_temp.rounded(dendrite.features('pay', t))
   FROM (SELECT 1e6::numeric AS amount, 'casino' AS merchant, 9999 AS mcc, true AS card_present,
                '2026-03-07 23:30'::timestamp AS at, '2001:db8::1'::inet AS ip) t;
 
+-- The time types share a class, not a meaning: a timestamptz (an instant, its hour UTC's) where a timestamp (a
+-- wall-clock reading) was fitted would shift every hour by the zone's offset, a date would be midnight: 42804.
+SELECT dendrite.features('pay', t) FROM (SELECT 1::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
+       true AS card_present, '2026-03-07 23:30+00'::timestamptz AS at, NULL::inet AS ip) t;
+SELECT dendrite.features('pay', t) FROM (SELECT 1::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
+       true AS card_present, '2026-03-07'::date AS at, NULL::inet AS ip) t;
+-- A featurizer stored by 0.5.0 or earlier recorded "timestamp" for all three: it binds any of them, as it did.
+UPDATE dendrite.featurizers SET input_types[5] = 'timestamp' WHERE name = 'pay';
+SELECT cardinality(dendrite.features('pay', t)) AS legacy_binds_timestamptz
+  FROM (SELECT 1::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc, true AS card_present,
+               '2026-03-07 23:30+00'::timestamptz AS at, NULL::inet AS ip) t;
+UPDATE dendrite.featurizers SET input_types[5] = 'timestamp without time zone' WHERE name = 'pay';
+
 -- NaN: an error naming the column, or missing when the featurizer was created with nonfinite => 'missing'.
 SELECT dendrite.features('pay', t) FROM (SELECT 'NaN'::numeric AS amount, 'fuel' AS merchant, 5411 AS mcc,
        true AS card_present, now()::timestamp AS at, NULL::inet AS ip) t;

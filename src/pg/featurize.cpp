@@ -363,12 +363,14 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     char** column_names = static_cast<char**>(palloc(sizeof(char*) * (n_columns + 1)));
     engine::SqlTypeClass* column_types =
         static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_columns + 1)));
+    Oid* column_base_types = static_cast<Oid*>(palloc(sizeof(Oid) * (n_columns + 1)));
     int n_live = 0;
     for (int i = 0; i < n_columns; ++i) {
         Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
         if (attribute->attisdropped) continue;
         column_names[n_live] = pstrdup(NameStr(attribute->attname));
-        column_types[n_live] = type_class(getBaseType(attribute->atttypid));
+        column_base_types[n_live] = getBaseType(attribute->atttypid);
+        column_types[n_live] = type_class(column_base_types[n_live]);
         ++n_live;
     }
 
@@ -387,9 +389,14 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         }
     });
     derived_types = static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (derived.n + 1)));
+    // The declared ones' result types (the list below becomes the spec's, automatic ones added).
+    const int n_declared = derived.n;
+    char** declared_names = derived.names;
+    Oid* derived_base_types = static_cast<Oid*>(palloc(sizeof(Oid) * (derived.n + 1)));
     for (int k = 0; k < derived.n; ++k) {
         Expr* analysed = analyse_derived_column(name, derived.names[k], derived.expressions[k], descriptor);
-        derived_types[k] = type_class(getBaseType(exprType(reinterpret_cast<Node*>(analysed))));
+        derived_base_types[k] = getBaseType(exprType(reinterpret_cast<Node*>(analysed)));
+        derived_types[k] = type_class(derived_base_types[k]);
     }
 
     int n_sampled = 0;
@@ -483,14 +490,15 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     // Columns that feed nothing are named once, so that a typo in a spec does not go unnoticed.
     StringInfoData ignored;
     initStringInfo(&ignored);
-    engine::SqlTypeClass* input_types =
-        static_cast<engine::SqlTypeClass*>(palloc(sizeof(engine::SqlTypeClass) * (n_inputs + 1)));
+    // Each input's type as stored (fitted_type_name): a column's or a declared derived column's from its base
+    // type; an automatic derived column's (an age, a distance, a composite entity) from its class.
+    const char** input_types = static_cast<const char**>(palloc0(sizeof(char*) * (n_inputs + 1)));
     for (int i = 0; i < n_live; ++i) {
         bool used = false;
         for (int j = 0; j < n_inputs; ++j)
             if (strcmp(input_names[j], column_names[i]) == 0) {
                 used = true;
-                input_types[j] = column_types[i];
+                input_types[j] = fitted_type_name(column_base_types[i]);
             }
         if (!used) appendStringInfo(&ignored, "%s%s", ignored.len ? ", " : "", column_names[i]);
     }
@@ -499,7 +507,10 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         for (int j = 0; j < n_inputs; ++j)
             if (strcmp(input_names[j], derived.names[k]) == 0) {
                 used = true;
-                input_types[j] = derived_types[k];
+                input_types[j] = type_class_name(derived_types[k]);
+                for (int d = 0; d < n_declared; ++d)
+                    if (strcmp(declared_names[d], derived.names[k]) == 0)
+                        input_types[j] = fitted_type_name(derived_base_types[d]);
             }
         if (!used) appendStringInfo(&ignored, "%s%s", ignored.len ? ", " : "", derived.names[k]);
     }

@@ -26,6 +26,7 @@ struct CachedFeaturizer {
     int n_inputs;
     char** input_names;
     engine::SqlTypeClass* input_types;  // as fitted: a column whose type class changed is an error
+    Oid* input_time_types;              // as fitted, for time inputs (InvalidOid otherwise, or not recorded)
     bool* input_optional;               // labels: a row may lack them
     DerivedDeclarations derived;        // compiled as query_owner with search_path
     int n_outputs;

@@ -20,6 +20,7 @@ namespace dendrite::pg {
 namespace {
 
 engine::SqlTypeClass parse_type_class(const char* name) {
+    if (OidIsValid(time_type_named(name))) return engine::SqlTypeClass::Timestamp;
     for (auto type : {engine::SqlTypeClass::Number, engine::SqlTypeClass::Integer, engine::SqlTypeClass::Boolean,
                       engine::SqlTypeClass::Text, engine::SqlTypeClass::Timestamp, engine::SqlTypeClass::Inet})
         if (strcmp(name, type_class_name(type)) == 0) return type;
@@ -279,6 +280,7 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
     entry->input_names = static_cast<char**>(MemoryContextAlloc(entry_context, sizeof(char*) * n_inputs));
     entry->input_types =
         static_cast<engine::SqlTypeClass*>(MemoryContextAlloc(entry_context, sizeof(engine::SqlTypeClass) * n_inputs));
+    entry->input_time_types = static_cast<Oid*>(MemoryContextAlloc(entry_context, sizeof(Oid) * n_inputs));
     entry->input_optional = static_cast<bool*>(MemoryContextAlloc(entry_context, sizeof(bool) * n_inputs));
     for (int i = 0; i < n_inputs; ++i) {
         if (strcmp(input_names[i], featurizer->inputs()[i].c_str()) != 0)
@@ -286,6 +288,7 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
                             errmsg("featurizer \"%s\" has inconsistent input columns", entry->name)));
         entry->input_names[i] = MemoryContextStrdup(entry_context, input_names[i]);
         entry->input_types[i] = parse_type_class(input_types[i]);
+        entry->input_time_types[i] = time_type_named(input_types[i]);
         entry->input_optional[i] = featurizer->optional_input(size_t(i));
     }
     if (featurizer->keeps_history())
@@ -308,7 +311,7 @@ CachedFeaturizer* read_featurizer_rows(int64 featurizer_id, MemoryContext entry_
 }
 
 int64 store_featurizer(const char* name, const char* query, const char* history_query,
-                       const engine::Featurizer& featurizer, const engine::SqlTypeClass* input_types, int64 rows) {
+                       const engine::Featurizer& featurizer, const char* const* input_types, int64 rows) {
     require_featurizer_manager(name);  // again: another role may have created it while this one was fitting
     const auto& inputs = featurizer.inputs();
     const int n_inputs = int(inputs.size());
@@ -316,7 +319,7 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
     char** type_names = static_cast<char**>(palloc(sizeof(char*) * (n_inputs + 1)));
     for (int i = 0; i < n_inputs; ++i) {
         input_names[i] = pstrdup(inputs[i].c_str());
-        type_names[i] = pstrdup(type_class_name(input_types[i]));
+        type_names[i] = pstrdup(input_types[i] ? input_types[i] : "other");
     }
     const int n_outputs = featurizer.output_count();
     char** output_names = static_cast<char**>(palloc(sizeof(char*) * (n_outputs + 1)));

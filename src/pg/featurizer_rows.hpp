@@ -9,7 +9,7 @@ namespace dendrite::pg {
 
 // Stores a fitted featurizer as a new version of name; returns its featurizer_id.
 int64 store_featurizer(const char* name, const char* query, const char* history_query,
-                       const engine::Featurizer& featurizer, const engine::SqlTypeClass* input_types, int64 rows);
+                       const engine::Featurizer& featurizer, const char* const* input_types, int64 rows);
 
 // A stored version as a cache entry allocated in entry_context (its engine featurizer owned by it). Needs no
 // SPI connection (makes its own).

@@ -69,12 +69,31 @@ const char* type_class_name(engine::SqlTypeClass type) {
     return "other";
 }
 
+const char* fitted_type_name(Oid base_type) {
+    switch (base_type) {
+        case TIMESTAMPOID:
+            return "timestamp without time zone";
+        case TIMESTAMPTZOID:
+            return "timestamp with time zone";
+        case DATEOID:
+            return "date";
+        default:
+            return type_class_name(type_class(base_type));
+    }
+}
+
+Oid time_type_named(const char* name) {
+    for (Oid type : {TIMESTAMPOID, TIMESTAMPTZOID, DATEOID})
+        if (strcmp(name, fitted_type_name(type)) == 0) return type;
+    return InvalidOid;
+}
+
 void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc descriptor, MemoryContext context) {
     bool labels_feed_history = false;
     for (const auto& h : featurizer->featurizer->spec().all_history()) labels_feed_history |= !h.label.empty();
     bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
                 featurizer->input_optional, &featurizer->derived, featurizer->name, featurizer->version, descriptor,
-                context, labels_feed_history);
+                context, labels_feed_history, featurizer->input_time_types);
 }
 
 // The derived columns a binding evaluates per row, into values[natts + k].
@@ -119,7 +138,7 @@ Oid bind_derived_input(RowBinding* binding, const DerivedDeclarations& declarati
 
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
                  const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
-                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history) {
+                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history, const Oid* fitted_time_types) {
     const int n_derived = derived ? derived->n : 0;
     MemoryContext old = MemoryContextSwitchTo(context);
     binding->descriptor = CreateTupleDescCopy(descriptor);
@@ -200,6 +219,18 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
                         format_type_be(found < descriptor->natts ? TupleDescAttr(descriptor, found)->atttypid : type),
                         owner, strchr("aeiou", type_class_name(fitted)[0]) ? "an" : "a", type_class_name(fitted)),
                  errhint("Cast the column back in the query, or fit a new featurizer version.")));
+        // The time types share a class, not a meaning: a timestamptz where a timestamp was fitted would shift
+        // every hour (and history window) by the time zone's offset, without a word.
+        if (fitted_time_types && OidIsValid(fitted_time_types[j]) && fitted_time_types[j] != type)
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_DATATYPE_MISMATCH),
+                 errmsg("column \"%s\" has type %s, but featurizer \"%s\" was fitted on a %s column", name,
+                        format_type_be(found < descriptor->natts ? TupleDescAttr(descriptor, found)->atttypid : type),
+                        owner, fitted_type_name(fitted_time_types[j])),
+                 errdetail("A timestamp with time zone is an instant (its hour and weekday are UTC's), a timestamp "
+                           "without time zone a wall-clock reading, a date a day: the features would differ."),
+                 errhint("Cast the column back in the query (e.g. AT TIME ZONE), or fit a new featurizer version.")));
     }
 }
 

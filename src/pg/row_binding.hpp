@@ -28,6 +28,13 @@ struct RowBinding {
 
 engine::SqlTypeClass type_class(Oid base_type);
 const char* type_class_name(engine::SqlTypeClass type);
+// The name a featurizer stores for an input's type when fitted: its class's, except for the three time
+// types, which share the engine's class but not their meaning (a timestamptz is an instant, its hour UTC's;
+// a timestamp a wall-clock reading; a date a day): "timestamp without time zone", "timestamp with time
+// zone", "date". time_type_named gives the type back for those names, InvalidOid for any other (the class
+// name "timestamp", stored by 0.5.0 and earlier for all three, binds any of them as before).
+const char* fitted_type_name(Oid base_type);
+Oid time_type_named(const char* name);
 
 // Binds a row type to the featurizer's inputs (in context); 42703 for a missing column, 42804 for a
 // column whose type changed since fitting, both naming the column. Inputs that are derived columns are
@@ -38,7 +45,8 @@ void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc
 // otherwise it is left unread).
 void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const engine::SqlTypeClass* fitted_types,
                  const bool* optional, const DerivedDeclarations* derived, const char* owner, int version,
-                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history = false);
+                 TupleDesc descriptor, MemoryContext context, bool labels_feed_history = false,
+                 const Oid* fitted_time_types = nullptr);
 // Loads a composite argument (a row passed to features, observe, score) into binding, binding its row type
 // first, and again whenever the type differs from the one bound (*bound tracks it; memory in context).
 void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* featurizer, HeapTupleHeader row,

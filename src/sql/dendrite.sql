@@ -60,7 +60,9 @@ CREATE TABLE dendrite.featurizers (
     history_query text,            -- the rows that build inline history state (NULL: query)
     spec          jsonb NOT NULL,  -- the resolved spec: every column's kind and options, history declarations
     input_columns text[] NOT NULL,
-    input_types   text[] NOT NULL, -- type class of each input when fitted: number, integer, boolean, text, timestamp, inet
+    input_types   text[] NOT NULL, -- type class of each input when fitted: number, integer, boolean, text, inet, and for times
+                                   -- the type itself ('timestamp without time zone', 'timestamp with time zone', 'date';
+                                   -- 'timestamp' as 0.5.0 and earlier stored for any of them)
     output_names  text[] NOT NULL,
     rows          bigint NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
