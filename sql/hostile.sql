@@ -149,6 +149,16 @@ SELECT version FROM dendrite.train('m_trees', 'SELECT amount, is_fraud FROM m_tr
 UPDATE dendrite.trees t SET left_child[1] = -7 FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
  WHERE t.version_id = v.version_id AND m.name = 'm_trees' AND t.tree_index = 0;
 SELECT dendrite.predict('m_trees', '{1}');
+-- ... or whose root's two children are one node (a shared child: explaining would walk every path to it,
+-- 2^depth of them for a chain of such diamonds).
+SELECT version FROM dendrite.train('m_dag', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt',
+                                   options => '{"rounds": 2}') \gset
+SELECT left_child[1] >= 0 AS root_splits FROM dendrite.trees t JOIN dendrite.model_versions v USING (version_id)
+  JOIN dendrite.models m USING (model_id) WHERE m.name = 'm_dag' AND t.tree_index = 0;
+UPDATE dendrite.trees t SET left_child[1] = right_child[1] FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+ WHERE t.version_id = v.version_id AND m.name = 'm_dag' AND t.tree_index = 0;
+SELECT dendrite.predict('m_dag', '{1, 1}');
+SELECT dendrite.drop_model('m_dag');
 \c
 -- An import whose first tensor (layer 0's bias) has the wrong shape adds nothing.
 SELECT dendrite.import_model(jsonb_set(dendrite.export_model('m_model'), '{version_rows,parameters,0,shape}', '[3, 4]'), model => 'm_bad_import');

@@ -71,9 +71,11 @@ struct TreeEnsembleView {
 };
 
 TreeEnsembleView view_of(const TreeEnsemble& ensemble);
-// Every index in range, children after their parents (so no cycle), finite leaves: what score_trees needs
-// to be safe on trees read back from rows that someone may have edited.
-bool well_formed(const TreeEnsembleView& view) noexcept;
+// Every index in range, children after their parents (so no cycle), every node but the root the child of
+// exactly one node (a tree: shared children would make TreeSHAP's walk, which visits a node once per path to
+// it, exponential in the depth), finite leaves: what scoring and explaining need to be safe on trees read back
+// from rows that someone may have edited. May throw std::bad_alloc.
+bool well_formed(const TreeEnsembleView& view);
 float score_trees(const TreeEnsembleView& view, const float* x) noexcept;
 
 // Trains with xgboost (objective binary:logistic, tree_method hist), evaluating every round on the same

@@ -269,8 +269,11 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
     bool valid = true;
     engine_call([&] { valid = engine::well_formed(view); });
     if (!valid)
-        corrupted(v, "its trees are not well formed (a child index, a feature, a value or a cover out of range)",
-                  {"dendrite.trees", nullptr});
+        corrupted(
+            v,
+            "its trees are not well formed (a child index, a feature, a value or a cover out of range, or a node two "
+            "nodes point to)",
+            {"dendrite.trees", nullptr});
     return view;
 }
 

@@ -71,6 +71,36 @@ TEST(Gbdt, WellFormedRefusesEditedTrees) {
     EXPECT_FALSE(well_formed(view()));
     threshold[0] = 0.5f;
     EXPECT_TRUE(well_formed(view()));
+    right[0] = 1;  // both children one node: a second path to it
+    EXPECT_FALSE(well_formed(view()));
+    right[0] = 2;
+    EXPECT_TRUE(well_formed(view()));
+}
+
+// A node shared by two parents (a DAG edited into the rows) would make TreeSHAP's walk exponential in the
+// depth (2^60 paths through a 120-node chain of diamonds), and a node nobody points to is no tree either.
+TEST(Gbdt, WellFormedRefusesSharedAndOrphanNodes) {
+    int32_t offsets[2] = {0, 5};
+    // 0 splits into 1 and 2; 1 splits into 3 and 4; 2, 3, 4 are leaves.
+    int32_t left[5] = {1, 3, -1, -1, -1}, right[5] = {2, 4, -1, -1, -1}, feature[5] = {0, 1, 0, 0, 0};
+    float threshold[5] = {0.5f, 0.5f, 0, 0, 0}, value[5] = {0, 0, 1.0f, -1.0f, 2.0f};
+    uint8_t default_left[5] = {1, 1, 0, 0, 0};
+    auto view = [&] {
+        return TreeEnsembleView{2, 1, 0.0f, offsets, left, right, feature, threshold, value, default_left};
+    };
+    EXPECT_TRUE(well_formed(view()));
+    left[2] = 3;  // node 2 splits too, onto node 3 (a child of node 1 already) and node 4
+    right[2] = 4;
+    EXPECT_FALSE(well_formed(view()));
+    left[2] = right[2] = -1;
+    right[1] = 2;  // node 4 has no parent (and node 2 two)
+    EXPECT_FALSE(well_formed(view()));
+    right[1] = 4;
+    EXPECT_TRUE(well_formed(view()));
+    left[1] = right[1] = -1;  // node 1 a leaf: nodes 3 and 4 are nobody's children
+    EXPECT_FALSE(well_formed(view()));
+    offsets[1] = 3;  // the tree is nodes 0-2 only: well formed again
+    EXPECT_TRUE(well_formed(view()));
 }
 
 TEST(Gbdt, EarlyStoppingKeepsTheBestRoundsTrees) {
