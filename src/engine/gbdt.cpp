@@ -151,11 +151,13 @@ void TreeEnsemble::validate() const {
 bool well_formed(const TreeEnsembleView& v) {
     if (v.features < 1 || v.trees < 1 || !std::isfinite(v.base_margin) || v.offsets[0] != 0) return false;
     std::vector<uint8_t> has_parent;
+    std::vector<int32_t> depth;  // of each node, set by its parent (which comes first)
     for (int t = 0; t < v.trees; ++t) {
         const int32_t first = v.offsets[t];
         if (v.offsets[t + 1] <= first) return false;
         const int32_t size = v.offsets[t + 1] - first;
         has_parent.assign(size_t(size), 0);
+        depth.assign(size_t(size), 0);
         for (int32_t i = 0; i < size; ++i) {
             const size_t n = size_t(first) + size_t(i);
             // A cover is a sum of hessians p(1 - p) of the rows reaching the node: positive. (A zero one
@@ -169,9 +171,11 @@ bool well_formed(const TreeEnsembleView& v) {
             if (v.left[n] <= i || v.right[n] <= i || v.left[n] >= size || v.right[n] >= size) return false;
             if (v.feature[n] < 0 || v.feature[n] >= v.features) return false;
             if (std::isnan(v.threshold[n])) return false;
+            if (depth[size_t(i)] >= kMaxTreeDepth) return false;
             for (const int32_t child : {v.left[n], v.right[n]}) {
                 if (has_parent[size_t(child)]) return false;  // a second parent (or both children one node)
                 has_parent[size_t(child)] = 1;
+                depth[size_t(child)] = depth[size_t(i)] + 1;
             }
         }
         // Every node but the root reached from a parent: no node is left out of the tree.

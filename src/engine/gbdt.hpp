@@ -74,7 +74,9 @@ TreeEnsembleView view_of(const TreeEnsemble& ensemble);
 // Every index in range, children after their parents (so no cycle), every node but the root the child of
 // exactly one node (a tree: shared children would make TreeSHAP's walk, which visits a node once per path to
 // it, exponential in the depth), finite leaves: what scoring and explaining need to be safe on trees read back
-// from rows that someone may have edited. May throw std::bad_alloc.
+// from rows that someone may have edited; and at most kMaxTreeDepth deep (training allows 16; a deeper tree,
+// imported or edited, would overflow the stack of explanations' recursive walks). May throw std::bad_alloc.
+constexpr int kMaxTreeDepth = 64;
 bool well_formed(const TreeEnsembleView& view);
 float score_trees(const TreeEnsembleView& view, const float* x) noexcept;
 

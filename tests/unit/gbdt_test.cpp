@@ -77,6 +77,34 @@ TEST(Gbdt, WellFormedRefusesEditedTrees) {
     EXPECT_TRUE(well_formed(view()));
 }
 
+// A chain of kMaxTreeDepth splits is the deepest tree accepted: one more and explanations' recursive walks
+// could exhaust the stack on an imported tree of a million nodes.
+TEST(Gbdt, WellFormedRefusesTreesDeeperThanTheLimit) {
+    for (const int splits : {kMaxTreeDepth, kMaxTreeDepth + 1}) {
+        // Split i's left child is a leaf, its right child split i + 1 (the last one's: a leaf).
+        const int nodes = 2 * splits + 1;
+        std::vector<int32_t> left(size_t(nodes), -1), right(size_t(nodes), -1), feature(size_t(nodes), 0);
+        std::vector<float> threshold(size_t(nodes), 0.5f), value(size_t(nodes), 0.25f);
+        std::vector<uint8_t> default_left(size_t(nodes), 1);
+        for (int i = 0, node = 0; i < splits; ++i, node += 2) {
+            left[size_t(node)] = node + 1;
+            right[size_t(node)] = node + 2;
+        }
+        int32_t offsets[2] = {0, nodes};
+        const TreeEnsembleView view{1,
+                                    1,
+                                    0.0f,
+                                    offsets,
+                                    left.data(),
+                                    right.data(),
+                                    feature.data(),
+                                    threshold.data(),
+                                    value.data(),
+                                    default_left.data()};
+        EXPECT_EQ(well_formed(view), splits <= kMaxTreeDepth) << splits << " splits";
+    }
+}
+
 // A node shared by two parents (a DAG edited into the rows) would make TreeSHAP's walk exponential in the
 // depth (2^60 paths through a 120-node chain of diamonds), and a node nobody points to is no tree either.
 TEST(Gbdt, WellFormedRefusesSharedAndOrphanNodes) {
