@@ -14,7 +14,7 @@ PG_CONFIG ?= pg_config
 EXTENSION = dendrite
 MODULE_big = dendrite
 OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/featurizer_rows.o src/pg/query_pass.o src/pg/row_binding.o src/pg/derived_columns.o src/pg/explain.o src/pg/generate.o src/pg/guard.o src/pg/guard_actions.o src/pg/guard_capture.o src/pg/guard_state.o src/pg/lifecycle.o \
-       src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/training_data.o src/pg/training_device.o src/pg/values.o
+       src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/training_data.o src/pg/training_device.o src/pg/upsert_watch.o src/pg/values.o
 # The SQL surface: src/sql/dendrite.sql is the current version's install script (hand-edited), copied to
 # dendrite--<default_version>.sql at build time; dendrite--0.1.0.sql and the upgrade deltas are frozen.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" dendrite.control)

@@ -246,3 +246,31 @@ CREATE TRIGGER guard_geo BEFORE INSERT ON geo_rows FOR EACH ROW
 INSERT INTO geo_rows (id, lat, lon, merchant_lat, merchant_lon, label)
 SELECT id, lat, lon, merchant_lat, merchant_lon, label FROM geo_train WHERE id <= 300;
 SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('geo_m', g)) AS equal_to_score FROM geo_rows g;
+
+CREATE TRIGGER guard_flag BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', '0.5', 'fraud_score');
+-- INSERT ... ON CONFLICT: PostgreSQL fires BEFORE ROW triggers before it checks the conflict, so a row it then
+-- skips would still count in the history. The guard says so, once per statement (even in a WITH clause); a
+-- plain INSERT says nothing. (Rolled back.)
+BEGIN;
+INSERT INTO live SELECT transaction_id + 2000000, tx_time, customer_id, terminal_id, amount,
+                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 3
+    ON CONFLICT DO NOTHING;
+WITH inserted AS (INSERT INTO live SELECT transaction_id + 3000000, tx_time, customer_id, terminal_id, amount,
+                         online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 1
+                      ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) AS inserted FROM inserted;
+INSERT INTO live SELECT transaction_id + 4000000, tx_time, customer_id, terminal_id, amount,
+                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 1;
+ROLLBACK;
+DROP TRIGGER guard_flag ON live;
+-- guard_batch's row capture too (it captures at the same moment).
+CREATE TRIGGER capture_rows BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
+CREATE TRIGGER capture_statement AFTER INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
+BEGIN;
+INSERT INTO live SELECT transaction_id + 2000000, tx_time, customer_id, terminal_id, amount,
+                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 2
+    ON CONFLICT DO NOTHING;
+ROLLBACK;
+DROP TRIGGER capture_rows ON live;
+DROP TRIGGER capture_statement ON live;

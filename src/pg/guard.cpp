@@ -23,6 +23,7 @@
 #include "pg/guard_actions.hpp"
 #include "pg/guard_capture.hpp"
 #include "pg/guard_state.hpp"
+#include "pg/upsert_watch.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -177,7 +178,11 @@ DENDRITE_FUNCTION(dendrite_guard) {
                                        state->version, state->x);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state), rejection_reasons(state));
-    if (inserting) observe_row(state);
+    if (inserting) {
+        if (state->version->featurizer->featurizer->keeps_history())
+            warn_if_upsert(trigger->tg_relation, "dendrite.guard");
+        observe_row(state);
+    }
     if (state->log) {
         char* key = key_text(state);
         float score_value = float(score);

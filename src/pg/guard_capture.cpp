@@ -19,6 +19,7 @@
 #include "pg/background.hpp"
 #include "pg/boundary.hpp"
 #include "pg/guard_actions.hpp"
+#include "pg/upsert_watch.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -223,6 +224,8 @@ Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
     Capture* capture = state->capture ? state->capture : start_capture(state, fcinfo, trigger);
     HeapTuple tuple = trigger->tg_trigtuple;
+    if (state->version->featurizer->featurizer->keeps_history())
+        warn_if_upsert(trigger->tg_relation, "dendrite.guard_batch's row capture");
     RowBinding* binding = &state->binding;
     load_row(binding, tuple);
     engine_call([&] { capture->rows->add_row(binding->raw); });

@@ -3,6 +3,7 @@
 // is loaded lazily by the backend that first asks for it.
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
+#include "pg/upsert_watch.hpp"
 
 #include "pg/postgres_headers.hpp"
 
@@ -70,6 +71,7 @@ void _PG_init(void) {
                              &dendrite::pg::catalog_role, int(dendrite::pg::CatalogRole::Primary), catalog_options,
                              PGC_SUSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("dendrite");
+    dendrite::pg::watch_upserts();
 #ifdef M_MMAP_THRESHOLD
     // A fixed mmap threshold for the backends that load dendrite. Training allocates and frees large
     // buffers (the training matrix, xgboost's, Eigen's); glibc's default raises its threshold to the size of
