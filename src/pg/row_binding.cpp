@@ -282,7 +282,7 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
             continue;
         }
         const Datum value = values[index];
-        // Numbers, by far the most common inputs, set only the two fields a number reads: building a whole
+        // Numbers, by far the most common inputs, set only the fields a number reads: building a whole
         // RawValue (64 bytes) per value was a third of the time of a pass over a wide numeric table.
         double number;
         switch (binding->types[j]) {
@@ -349,9 +349,10 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
             default: {
                 const double number = feature_value(value, binding->types[j]);
                 raw = engine::RawValue::of_number(number);
-                // An integral numeric beyond 2^53 (a card number as numeric(19)): its exact value, for keys.
+                // An integral numeric beyond 2^53 (a card number as numeric(19)): its exact value, for keys (>=: a
+                // numeric 2^53 + 1 is the double 2^53).
                 if (binding->types[j] == NUMERICOID &&
-                    std::fabs(number) > double(engine::RawValue::kExactDoubleLimit) && std::isfinite(number))
+                    std::fabs(number) >= double(engine::RawValue::kExactDoubleLimit) && std::isfinite(number))
                     exact_numeric_integer(DatumGetNumeric(value), &raw);
                 break;
             }
