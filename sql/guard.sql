@@ -247,24 +247,35 @@ INSERT INTO geo_rows (id, lat, lon, merchant_lat, merchant_lon, label)
 SELECT id, lat, lon, merchant_lat, merchant_lon, label FROM geo_train WHERE id <= 300;
 SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('geo_m', g)) AS equal_to_score FROM geo_rows g;
 
-CREATE TRIGGER guard_flag BEFORE INSERT ON live FOR EACH ROW
+-- INSERT ... ON CONFLICT: PostgreSQL fires BEFORE ROW triggers before it checks the conflict. The row guard
+-- asks PostgreSQL's own check (as ExecInsert makes it next) before a row joins the history: a retried row
+-- that ON CONFLICT skips, or turns into an update, does not count twice; a new one counts. (Rolled back.)
+CREATE TABLE live_keyed (LIKE live INCLUDING ALL);  -- its primary key on transaction_id included
+CREATE TRIGGER guard_flag BEFORE INSERT ON live_keyed FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('gm', 'flag', '0.5', 'fraud_score');
--- INSERT ... ON CONFLICT: PostgreSQL fires BEFORE ROW triggers before it checks the conflict, so a row it then
--- skips would still count in the history. The guard says so, once per statement (even in a WITH clause); a
--- plain INSERT says nothing. (Rolled back.)
+CREATE TEMP TABLE retried AS SELECT * FROM later ORDER BY transaction_id LIMIT 20;
+CREATE FUNCTION pg_temp.later_features() RETURNS real[] LANGUAGE sql AS
+  $$ SELECT array_agg(x ORDER BY transaction_id, n) FROM later l, unnest(dendrite.features('gfz', l)) WITH ORDINALITY AS u(x, n) $$;
 BEGIN;
-INSERT INTO live SELECT transaction_id + 2000000, tx_time, customer_id, terminal_id, amount,
-                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 3
-    ON CONFLICT DO NOTHING;
-WITH inserted AS (INSERT INTO live SELECT transaction_id + 3000000, tx_time, customer_id, terminal_id, amount,
-                         online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 1
-                      ON CONFLICT DO NOTHING RETURNING 1)
-SELECT count(*) AS inserted FROM inserted;
-INSERT INTO live SELECT transaction_id + 4000000, tx_time, customer_id, terminal_id, amount,
-                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 1;
+INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried;
+CREATE TEMP TABLE counted AS SELECT pg_temp.later_features() AS f;
+INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CONFLICT DO NOTHING;
+SELECT f = pg_temp.later_features() AS skipped_retry_not_counted FROM counted;
+INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CONFLICT (transaction_id) DO UPDATE SET amount = excluded.amount;
+SELECT f = pg_temp.later_features() AS updating_retry_not_counted FROM counted;
+INSERT INTO live_keyed SELECT transaction_id + 5000000, tx_time, customer_id, terminal_id, amount, online, ip, country,
+                              merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM retried ON CONFLICT DO NOTHING;
+SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted;
 ROLLBACK;
-DROP TRIGGER guard_flag ON live;
--- guard_batch's row capture too (it captures at the same moment).
+-- An INSERT in a WITH clause is checked the same way only at the top level: there the guard says it counts
+-- every row, once per statement.
+BEGIN;
+WITH inserted AS (INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) AS inserted FROM inserted;
+ROLLBACK;
+DROP TABLE live_keyed;
+-- guard_batch's row capture (it captures at the same moment, and scores on its helper) says it counts every
+-- row, once per statement.
 CREATE TRIGGER capture_rows BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
 CREATE TRIGGER capture_statement AFTER INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
 BEGIN;

@@ -178,11 +178,10 @@ DENDRITE_FUNCTION(dendrite_guard) {
                                        state->version, state->x);
     const bool over = score >= state->threshold;
     if (over && state->reject) reject(state, score, key_text(state), rejection_reasons(state));
-    if (inserting) {
-        if (state->version->featurizer->featurizer->keeps_history())
-            warn_if_upsert(trigger->tg_relation, "dendrite.guard");
+    // A row ON CONFLICT will skip (or turn into an update) is no new row for the history.
+    if (inserting && (!state->version->featurizer->featurizer->keeps_history() ||
+                      row_will_be_inserted(trigger->tg_relation, tuple, "dendrite.guard")))
         observe_row(state);
-    }
     if (state->log) {
         char* key = key_text(state);
         float score_value = float(score);

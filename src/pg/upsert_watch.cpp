@@ -4,6 +4,8 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "utils/rel.h"
@@ -24,20 +26,22 @@ struct Upsert {
     Oid relation;
     int nest_level;
     bool warned;
+    ModifyTableState* state;  // the statement's node, its result relation's indexes open (NULL: in a WITH)
+    TupleTableSlot* slot;     // the conflict check's, made at first use in the statement's memory
 };
 constexpr int kWatched = 32;  // nesting deeper than this goes unwatched (it only costs the warning)
 Upsert upserts[kWatched];
 int n_upserts = 0;
 bool callbacks_registered = false;
 
-void note(QueryDesc* query, const Plan* plan) {
+void note(QueryDesc* query, const Plan* plan, ModifyTableState* state) {
     if (!plan || !IsA(plan, ModifyTable)) return;
     const auto* modify = reinterpret_cast<const ModifyTable*>(plan);
     if (modify->operation != CMD_INSERT || modify->onConflictAction == ONCONFLICT_NONE || !modify->resultRelations)
         return;
     if (n_upserts == kWatched) return;
     const Oid relation = rt_fetch(Index(linitial_int(modify->resultRelations)), query->plannedstmt->rtable)->relid;
-    upserts[n_upserts++] = {query, relation, GetCurrentTransactionNestLevel(), false};
+    upserts[n_upserts++] = {query, relation, GetCurrentTransactionNestLevel(), false, state, nullptr};
 }
 
 void executor_start(QueryDesc* query, int eflags) {
@@ -47,10 +51,13 @@ void executor_start(QueryDesc* query, int eflags) {
         standard_ExecutorStart(query, eflags);
     const PlannedStmt* statement = query->plannedstmt;
     if (!statement || (statement->commandType != CMD_INSERT && !statement->hasModifyingCTE)) return;
-    note(query, statement->planTree);
+    ModifyTableState* top = query->planstate && IsA(query->planstate, ModifyTableState)
+                                ? reinterpret_cast<ModifyTableState*>(query->planstate)
+                                : nullptr;
+    note(query, statement->planTree, top);
     ListCell* cell;
     foreach (cell, statement->subplans)  // an INSERT in a WITH clause
-        note(query, static_cast<const Plan*>(lfirst(cell)));
+        note(query, static_cast<const Plan*>(lfirst(cell)), nullptr);
 }
 
 void forget(QueryDesc* query) {
@@ -95,6 +102,35 @@ void watch_upserts() {
         RegisterSubXactCallback(at_subtransaction_end, nullptr);
         callbacks_registered = true;
     }
+}
+
+bool row_will_be_inserted(Relation relation, HeapTuple tuple, const char* what) {
+    if (n_upserts == 0) return true;  // the common case: one test
+    const Oid id = RelationGetRelid(relation);
+    for (int i = n_upserts - 1; i >= 0; --i) {  // the innermost statement first
+        Upsert& upsert = upserts[i];
+        if (upsert.relation != id) continue;
+        ModifyTableState* state = upsert.state;
+        ResultRelInfo* info = state ? state->resultRelInfo : nullptr;
+        if (!info || RelationGetRelid(info->ri_RelationDesc) != id) break;  // not at hand: the warning
+        // What ExecInsert checks right after the BEFORE triggers (its speculative insertion's pre-check):
+        // whether an arbiter index (any unique one when ON CONFLICT names none) already holds the row's key.
+        EState* estate = state->ps.state;
+        if (!upsert.slot) {
+            MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+            // A heap tuple's slot (the trigger holds a HeapTuple), dropped with the statement's tuple table.
+            upsert.slot = ExecAllocTableSlot(&estate->es_tupleTable, RelationGetDescr(relation), &TTSOpsHeapTuple);
+            MemoryContextSwitchTo(old);
+        }
+        ExecStoreHeapTuple(tuple, upsert.slot, false);
+        ItemPointerData conflicting;
+        const bool inserted =
+            ExecCheckIndexConstraints(info, upsert.slot, estate, &conflicting, info->ri_onConflictArbiterIndexes);
+        ExecClearTuple(upsert.slot);
+        return inserted;
+    }
+    warn_if_upsert(relation, what);
+    return true;
 }
 
 void warn_if_upsert(Relation relation, const char* what) {

@@ -2,7 +2,8 @@
 // checks the conflict, so dendrite.guard (and guard_batch's row capture) observe into the backend's inline
 // history rows that ON CONFLICT then skips or turns into updates: a retried payment counts twice in its
 // card's velocity. The trigger cannot tell from its arguments; executor hooks note which statements insert
-// with ON CONFLICT into which tables, and the trigger says so once per statement (a WARNING, not silence).
+// with ON CONFLICT into which tables (and their executor state), so that the row guard can ask PostgreSQL's
+// own conflict check before it observes a row, and otherwise says so once per statement (a WARNING).
 #pragma once
 
 #include "pg/postgres_headers.hpp"
@@ -15,5 +16,11 @@ void watch_upserts();
 // A WARNING, once per statement, when the running statement inserts into relation (or, for a partition, its
 // partitioned table) with ON CONFLICT. what: the trigger function's name.
 void warn_if_upsert(Relation relation, const char* what);
+// For a BEFORE ROW trigger about to let tuple into relation: false when the running statement inserts with ON
+// CONFLICT and an arbiter index already holds the row's key (PostgreSQL will skip the row, or update the row
+// it conflicts with), checked as ExecInsert checks right after the triggers; true otherwise. Where the
+// statement's state is not at hand (a partition, an INSERT in a WITH clause) it warns as warn_if_upsert and
+// answers true. (A concurrent insert of the same key after the check can still make PostgreSQL skip the row.)
+bool row_will_be_inserted(Relation relation, HeapTuple tuple, const char* what);
 
 }  // namespace dendrite::pg
