@@ -1,6 +1,7 @@
 // Conversions between SQL values and the engine's floats, shared by training and scoring.
 #pragma once
 
+#include "engine/raw_value.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace dendrite::pg {
@@ -11,21 +12,25 @@ constexpr int64 kUnixToPostgresMicros = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_
 // 64 bits of microseconds since 1970 (beyond the year 294,000) give the engine's infinite times
 // (RawValue::is_infinite_time), which the featurizer refuses or treats as missing, never as a time.
 inline int64 engine_time(Timestamp t) {
-    if (TIMESTAMP_IS_NOBEGIN(t)) return INT64_MIN;
+    using engine::RawValue;
+    if (TIMESTAMP_IS_NOBEGIN(t)) return RawValue::kInfinitePast;
     int64 us;
-    if (TIMESTAMP_IS_NOEND(t) || __builtin_add_overflow(t, kUnixToPostgresMicros, &us)) return INT64_MAX;
+    if (TIMESTAMP_IS_NOEND(t) || __builtin_add_overflow(t, kUnixToPostgresMicros, &us))
+        return RawValue::kInfiniteFuture;
     return us;
 }
 // A date in engine time: its midnight, as a timestamp's.
 inline int64 engine_time(DateADT d) {
-    if (DATE_IS_NOBEGIN(d)) return INT64_MIN;
+    using engine::RawValue;
+    if (DATE_IS_NOBEGIN(d)) return RawValue::kInfinitePast;
     int64 us;
     if (DATE_IS_NOEND(d) || __builtin_mul_overflow(int64(d), int64(USECS_PER_DAY), &us) ||
         __builtin_add_overflow(us, kUnixToPostgresMicros, &us))
-        return d < 0 ? INT64_MIN : INT64_MAX;
+        return d < 0 ? RawValue::kInfinitePast : RawValue::kInfiniteFuture;
     return us;
 }
-// A `since` argument in engine time; DT_NOBEGIN (no since) is the earliest time.
+// A `since` argument in engine time; DT_NOBEGIN (no since) is kInfinitePast: every finite time is at or
+// after it.
 inline int64 engine_since(Timestamp since) { return engine_time(since); }
 
 // Types whose columns become features: bool, int2/4/8, float4/8, numeric.
