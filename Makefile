@@ -20,7 +20,7 @@ OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" dendrite.control)
 DATA = $(wildcard src/sql/dendrite--*.sql)
 DATA_built = build/sql/dendrite--$(EXTVERSION).sql
-REGRESS = setup parameters_as_rows score explain deploy errors unscorable featurize derived generate guard guard_capture shadow training_settings device embeddings security privileges lifecycle retraining tune anomaly scaleout hostile
+REGRESS = setup parameters_as_rows score explain blend deploy errors unscorable featurize derived generate guard guard_capture shadow training_settings device embeddings security privileges lifecycle retraining tune anomaly scaleout hostile
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 ENGINE_BUILD = build

@@ -65,6 +65,8 @@ SELECT row_number() OVER (ORDER BY r.retraining_id) AS run, c.version AS champio
   FROM dendrite.retrainings r
   JOIN dendrite.model_versions c ON c.version_id = r.champion_version_id
   JOIN dendrite.model_versions n ON n.version_id = r.challenger_version_id
+  JOIN dendrite.models m ON m.model_id = c.model_id
+ WHERE m.name = 'rt'
  ORDER BY r.retraining_id;
 SELECT version, action, strategy FROM dendrite.deployment_history WHERE model = 'rt' ORDER BY deployed_at, version;
 

@@ -72,6 +72,12 @@ SELECT trial, settings - 'rounds' AS settings, rung, best, version
 SELECT v.algorithm, v.hyperparameters->'max_depth' AS max_depth, v.hyperparameters->'rounds' AS rounds, f.name AS featurizer
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.featurizers f USING (featurizer_id)
  WHERE m.name = 'tn_trees';
+-- A blend is tuned like the others; its own default space searches the network's share of the logit (an
+-- option), the network's epochs and the trees' depth. (Trial 1, train's defaults, would train 300 rounds here.)
+SELECT count(*) AS candidates, count(*) FILTER (WHERE c = '{}') AS defaults,
+       bool_and(c = '{}' OR (c ? 'network_weight' AND c ? 'epochs' AND c ? 'max_depth')) AS blend_space
+  FROM dendrite.internal_tune_plan('tn_blend', 'blend', NULL, 2, 5, 'tn_features', NULL, '7 days', '0 days', 1) p,
+       unnest(p.candidates) c;
 
 -- Errors.
 \set VERBOSITY terse

@@ -966,6 +966,21 @@ int integrated_gradients_to(const NetworkView& view, const float* x, const float
     }
 }
 
+void blend_contributions(const ModelView& model, const float* x, const float* baseline, double tolerance, int max_steps,
+                         TreeShapScratch& scratch, std::vector<double>& trees_phi, double* phi) {
+    const int n = model.network.inputs;
+    double gap = 0;
+    integrated_gradients_to(model.network, x, baseline, tolerance, max_steps, phi, &gap);
+    trees_phi.resize(size_t(n) + 1);
+    tree_shap(model.trees, x, trees_phi.data(), scratch);
+    const double w = double(model.network_weight);
+    double margin = 0;
+    for (int i = 0; i <= n; ++i) margin += trees_phi[size_t(i)];
+    for (int i = 0; i < n; ++i) phi[i] = w * phi[i] + (1 - w) * trees_phi[size_t(i)];
+    phi[n] = w * phi[n] + (1 - w) * trees_phi[size_t(n)];
+    phi[n + 1] = w * phi[n + 1] + (1 - w) * margin;
+}
+
 size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,
                               const std::vector<uint32_t>& rows, size_t max_rows, const int* group_of, int groups,
                               double* mean_abs, bool (*should_stop)(), int threads) {
@@ -981,6 +996,7 @@ size_t mean_abs_contributions(const ModelView& model, const float* baseline, con
         std::vector<double> phi(size_t(n_features) + 2);
         std::vector<double> folded(static_cast<size_t>(groups));
         TreeShapScratch scratch;
+        std::vector<double> trees_phi;
         std::vector<float> network_scratch(
             model.kind == ModelView::Kind::Autoencoder ? size_t(scratch_floats(model.network)) : 0);
         for (size_t k = size_t(share); k < used; k += shares) {
@@ -990,6 +1006,8 @@ size_t mean_abs_contributions(const ModelView& model, const float* baseline, con
                 tree_shap(model.trees, row, phi.data(), scratch);
             } else if (model.kind == ModelView::Kind::Autoencoder) {
                 reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
+            } else if (model.kind == ModelView::Kind::Blend) {
+                blend_contributions(model, row, baseline, 1e-3, 4096, scratch, trees_phi, phi.data());
             } else {
                 double gap = 0;
                 integrated_gradients_to(model.network, row, baseline, 1e-3, 4096, phi.data(), &gap);

@@ -113,11 +113,19 @@ int integrated_gradients_by_pieces(const NetworkView& view, const float* x, cons
 int integrated_gradients_to(const NetworkView& view, const float* x, const float* baseline, double tolerance,
                             int max_steps, double* phi, double* gap);
 
+// A blend's contributions (ModelView::Kind::Blend): its network's integrated gradients from baseline (as
+// integrated_gradients_to, with tolerance and max_steps) and its trees' TreeSHAP, each weighted by its share of
+// the logit, which stays additive. Writes inputs + 2 doubles, as a network's: phi[inputs] the blend's logit at
+// the baseline (the network's there mixed with the trees' bias), phi[inputs + 1] its logit at x (the trees'
+// part is their margin in double). trees_phi is working memory.
+void blend_contributions(const ModelView& model, const float* x, const float* baseline, double tolerance, int max_steps,
+                         TreeShapScratch& scratch, std::vector<double>& trees_phi, double* phi);
+
 // The global view of a model at training: each group's mean absolute contribution over rows of x (indices,
 // n_features floats a row), at most max_rows of them at an even stride. A group is what group_of maps
 // features to (an input column, its one-hot outputs folded): a row's contributions are summed per group
 // before the absolute value. Trees: tree_shap. A network: integrated gradients from baseline, exactly when
-// piecewise linear, else to 0.1 %. mean_abs gets groups values; returns the rows used. should_stop, between
+// piecewise linear, else to 0.1 %. A blend: blend_contributions. mean_abs gets groups values; returns the rows used. should_stop, between
 // rows (on any of the threads), makes it throw Canceled. The rows are shared out over threads (as WorkerPool
 // takes it) and summed in row order: the same numbers as one thread.
 size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,

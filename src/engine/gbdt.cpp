@@ -199,7 +199,9 @@ TreeEnsembleView view_of(const TreeEnsemble& e) {
                             e.cover.empty() ? nullptr : e.cover.data()};
 }
 
-float score_trees(const TreeEnsembleView& view, const float* x) noexcept {
+namespace {
+
+inline float margin_of(const TreeEnsembleView& view, const float* x) noexcept {
     float margin = view.base_margin;
     for (int t = 0; t < view.trees; ++t) {
         const int32_t first = view.offsets[t];
@@ -212,8 +214,14 @@ float score_trees(const TreeEnsembleView& view, const float* x) noexcept {
         }
         margin += view.value[size_t(first + node)];
     }
-    return sigmoid(margin);
+    return margin;
 }
+
+}  // namespace
+
+float score_trees(const TreeEnsembleView& view, const float* x) noexcept { return sigmoid(margin_of(view, x)); }
+
+float trees_margin(const TreeEnsembleView& view, const float* x) noexcept { return margin_of(view, x); }
 
 TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks) {
     const auto start = Clock::now();
@@ -274,6 +282,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
         if (n_scores != n_evaluation) fail(ErrorKind::Internal, "xgboost returned the wrong number of predictions");
         EpochReport report;
         report.epoch = round;
+        report.unit = "round";
         double loss = 0;
         for (size_t j = 0; j < n_evaluation; ++j) {
             const double p = std::min(std::max(double(scores[j]), 1e-7), 1 - 1e-7);

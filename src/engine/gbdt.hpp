@@ -79,6 +79,8 @@ TreeEnsembleView view_of(const TreeEnsemble& ensemble);
 constexpr int kMaxTreeDepth = 64;
 bool well_formed(const TreeEnsembleView& view);
 float score_trees(const TreeEnsembleView& view, const float* x) noexcept;
+// The margin score_trees takes the sigmoid of (base_margin + the leaves reached), in the same float arithmetic.
+float trees_margin(const TreeEnsembleView& view, const float* x) noexcept;
 
 // Trains with xgboost (objective binary:logistic, tree_method hist), evaluating every round on the same
 // validation rows the networks use; with patience, stops early and keeps the best round's trees.

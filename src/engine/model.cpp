@@ -10,6 +10,9 @@ namespace dendrite::engine {
 
 float score_one(const ModelView& view, const float* x, float* scratch) noexcept {
     if (view.kind == ModelView::Kind::Trees) return score_trees(view.trees, x);
+    if (view.kind == ModelView::Kind::Blend)
+        return sigmoid(
+            blend_logit(view.network_weight, logit_one(view.network, x, scratch), trees_margin(view.trees, x)));
     if (view.kind == ModelView::Kind::Autoencoder)
         return anomaly_score(view.error_quantiles, view.error_quantile_count,
                              reconstruction_error_one(view.network, x, scratch));
@@ -25,6 +28,10 @@ void score_batch(const ModelView& view, const float* x, int n, float* scores, fl
         for (int i = 0; i < n; ++i) scores[i] = score_trees(view.trees, x + size_t(i) * size_t(view.trees.features));
         return;
     }
+    if (view.kind == ModelView::Kind::Blend) {  // row by row: score_one's numbers, bit for bit
+        for (int i = 0; i < n; ++i) scores[i] = score_one(view, x + size_t(i) * size_t(view.network.inputs), scratch);
+        return;
+    }
     if (view.kind == ModelView::Kind::Autoencoder) {
         reconstruction_errors(view.network, x, n, scores, scratch);
         for (int i = 0; i < n; ++i)
@@ -35,6 +42,7 @@ void score_batch(const ModelView& view, const float* x, int n, float* scores, fl
 }
 
 size_t model_batch_scratch_floats(const ModelView& view, int n) noexcept {
+    if (view.kind == ModelView::Kind::Blend) return size_t(scratch_floats(view.network));
     return view.kind == ModelView::Kind::Trees ? 1 : batch_scratch_floats(view.network, n);
 }
 

@@ -1,5 +1,5 @@
-// What scores a row: a network (mlp, logistic_regression) or a tree ensemble (gbdt), as plain data that the
-// scoring paths (score, predict, score_query, the guard triggers) use without knowing which.
+// What scores a row: a network (mlp, logistic_regression), a tree ensemble (gbdt) or a blend of the two, as
+// plain data that the scoring paths (score, predict, score_query, the guard triggers) use without knowing which.
 #pragma once
 #include "engine/engine_only.hpp"
 
@@ -13,12 +13,20 @@ namespace dendrite::engine {
 struct ModelView {
     // Autoencoder: the network reconstructs its input, and the score is its error's place among the
     // training rows' (anomaly.hpp).
-    enum class Kind { Network, Trees, Autoencoder } kind = Kind::Network;
+    // Blend: a classifier network and a tree ensemble trained on the same rows; the score is the sigmoid of
+    // blend_logit(network_weight, the network's logit, the trees' margin).
+    enum class Kind { Network, Trees, Autoencoder, Blend } kind = Kind::Network;
     NetworkView network;
     TreeEnsembleView trees;
     const float* error_quantiles = nullptr;  // Autoencoder
     int error_quantile_count = 0;
+    float network_weight = 0.5f;  // Blend: the network's share of the logit, in [0, 1]
 };
+
+// A blend's logit: the weighted mean of its members' logits (the one formula training and scoring share).
+inline float blend_logit(float network_weight, float network_logit, float trees_margin) noexcept {
+    return network_weight * network_logit + (1.0f - network_weight) * trees_margin;
+}
 
 // One row's score; scratch holds model_scratch_floats(view) floats.
 float score_one(const ModelView& view, const float* x, float* scratch) noexcept;

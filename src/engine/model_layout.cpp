@@ -143,4 +143,13 @@ std::string trees_configuration_json(const TreeEnsemble& trees) {
     return text;
 }
 
+std::string blend_configuration_json(const NetworkSpec& spec, const TreeEnsemble& trees, double network_weight) {
+    std::string network = network_configuration_json(spec);
+    network.pop_back();  // its closing brace
+    char text[128];
+    std::snprintf(text, sizeof text, ", \"trees\": %d, \"base_margin\": %.9g, \"network_weight\": %.9g}", trees.trees(),
+                  double(trees.base_margin), network_weight);
+    return network + text;
+}
+
 }  // namespace dendrite::engine

@@ -44,5 +44,8 @@ NetworkSpec network_from_configuration(const std::string& configuration, int inp
 
 // A tree ensemble's configuration: {"trees": 300, "base_margin": -3.2}.
 std::string trees_configuration_json(const TreeEnsemble& trees);
+// A blend's: the network's keys, then the trees' and the network's share of the logit:
+// {"layers": [...], "trees": 300, "base_margin": -3.2, "network_weight": 0.5}.
+std::string blend_configuration_json(const NetworkSpec& spec, const TreeEnsemble& trees, double network_weight);
 
 }  // namespace dendrite::engine

@@ -504,6 +504,10 @@ float forward_one(const NetworkView& view, const float* x, float* scratch) noexc
     return score_row(view, x, scratch);
 }
 
+float logit_one(const NetworkView& view, const float* x, float* scratch) noexcept {
+    return output_logits<1>(view, x, 1, scratch)[0];
+}
+
 size_t batch_scratch_floats(const NetworkView& view, int n) noexcept {
     return size_t(scratch_floats(view)) * size_t(n);
 }

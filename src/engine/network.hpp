@@ -125,6 +125,9 @@ private:
 
 // Scores one row (the output layer's activation applied). scratch holds scratch_floats(view) floats.
 float forward_one(const NetworkView& view, const float* x, float* scratch) noexcept;
+// The output layer's pre-activation for one row (a classifier's logit, which forward_one takes the sigmoid
+// of), in the same arithmetic. scratch as forward_one's.
+float logit_one(const NetworkView& view, const float* x, float* scratch) noexcept;
 // An autoencoder's reconstruction error of one row: the mean over its inputs of (output - input)^2.
 float reconstruction_error_one(const NetworkView& view, const float* x, float* scratch) noexcept;
 // The same error input by input: terms[i] = (output_i - x_i)^2 / inputs, which add up to it (an autoencoder's

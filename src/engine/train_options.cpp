@@ -121,6 +121,8 @@ const std::map<std::string, Setter>& option_setters() {
         {"reg_lambda", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.lambda = as_number(k, v); }},
         {"reg_alpha", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.alpha = as_number(k, v); }},
         {"max_bin", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.max_bin = as_int(k, v); }},
+        {"network_weight",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.network_weight = as_number(k, v); }},
         {"evaluate_every",
          [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.evaluate_every = as_int(k, v); }},
     };
@@ -190,7 +192,7 @@ std::string train_options_json(const TrainOptions& o) {
     j["threads"] = o.threads;
     j["device"] = o.device_request;
     j["split_column"] = o.split_column.empty() ? json(nullptr) : json(o.split_column);
-    if (o.algorithm == "gbdt") {
+    if (o.algorithm == "gbdt" || o.algorithm == "blend") {
         j["rounds"] = o.gbdt.rounds;
         j["max_depth"] = o.gbdt.max_depth;
         j["eta"] = o.gbdt.eta;
@@ -201,7 +203,8 @@ std::string train_options_json(const TrainOptions& o) {
         j["reg_alpha"] = o.gbdt.alpha;
         j["max_bin"] = o.gbdt.max_bin;
         j["evaluate_every"] = o.gbdt.evaluate_every;
-        return j.dump();
+        if (o.algorithm == "gbdt") return j.dump();
+        j["network_weight"] = o.network_weight;
     }
     j["hidden"] = o.algorithm == "logistic_regression" ? std::vector<int>{} : o.hidden;
     j["activation"] = o.activation;

@@ -117,17 +117,23 @@ int default_embedding_dim(int rows) {
 }
 
 void TrainOptions::validate() const {
-    if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt" && algorithm != "autoencoder")
+    if (algorithm != "mlp" && algorithm != "logistic_regression" && algorithm != "gbdt" && algorithm != "autoencoder" &&
+        algorithm != "blend")
         fail(ErrorKind::InvalidParameter, "unknown algorithm \"" + algorithm + "\"", {},
-             "Use 'mlp', 'logistic_regression', 'gbdt' or 'autoencoder'.");
+             "Use 'mlp', 'logistic_regression', 'gbdt', 'blend' or 'autoencoder'.");
     if (epochs < 1 || epochs > 100000) fail(ErrorKind::InvalidParameter, "epochs must be between 1 and 100000");
     if (batch_size < 1 || batch_size > 1 << 20)
         fail(ErrorKind::InvalidParameter, "batch_size must be between 1 and 1048576");
     if (!(validation_fraction >= 0 && validation_fraction < 1))
         fail(ErrorKind::InvalidParameter, "validation_fraction must be in [0, 1)");
-    if (algorithm == "mlp" && hidden.empty())
-        fail(ErrorKind::InvalidParameter, "an mlp needs at least one hidden layer", {},
-             "Use algorithm => 'logistic_regression' for a model without hidden layers.");
+    if ((algorithm == "mlp" || algorithm == "blend") && hidden.empty())
+        fail(ErrorKind::InvalidParameter,
+             algorithm == "mlp" ? "an mlp needs at least one hidden layer"
+                                : "a blend's network needs at least one hidden layer",
+             {}, "Use algorithm => 'logistic_regression' for a model without hidden layers.");
+    if (!(network_weight >= 0 && network_weight <= 1))
+        fail(ErrorKind::InvalidParameter, "network_weight must be in [0, 1]",
+             "It is the network's share of a blend's logit (the trees have the rest).");
     if (algorithm == "autoencoder" && hidden.empty())
         fail(ErrorKind::InvalidParameter, "an autoencoder needs at least one hidden layer", {},
              "As in hidden => '{64,16,64}': the narrow middle layer is what it must squeeze each row through.");
@@ -148,7 +154,7 @@ void TrainOptions::validate() const {
     optimizer.validate();
     schedule.validate();
     loss.validate();
-    if (algorithm == "gbdt") gbdt.validate();
+    if (algorithm == "gbdt" || algorithm == "blend") gbdt.validate();
 }
 
 void predict(const NetworkSpec& spec, const float* parameters, const float* data, size_t rows, float* out) {
@@ -291,6 +297,7 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
 
 TrainResult train(const Dataset& given, const TrainOptions& options, const TrainCallbacks& callbacks) {
     if (options.algorithm == "gbdt") return train_gbdt(given, options, callbacks);
+    if (options.algorithm == "blend") return train_blend(given, options, callbacks);
     const auto start = Clock::now();
     const bool reconstructs = options.algorithm == "autoencoder";
     // An autoencoder may train without labels: it reads zeros, and measures nothing but its losses.

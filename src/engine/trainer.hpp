@@ -43,7 +43,7 @@ struct IndexFeature {
 int default_embedding_dim(int rows);
 
 struct TrainOptions {
-    std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt | autoencoder
+    std::string algorithm = "mlp";  // mlp | logistic_regression | gbdt | blend | autoencoder
     std::vector<int> hidden{64, 32};
     std::string activation = "relu";
     double dropout = 0;       // inverted dropout after each hidden layer, while training
@@ -67,7 +67,10 @@ struct TrainOptions {
     ThresholdRule threshold;
     int threads = 0;  // 0 = one per hardware thread; a network's result does not depend on it
     uint64_t seed = 42;
-    GbdtOptions gbdt;  // algorithm 'gbdt' (which ignores the network settings above)
+    GbdtOptions gbdt;  // algorithm 'gbdt' (which ignores the network settings above) and a blend's trees
+    // A blend (an mlp with the settings above and gbdt with these, on the same rows): the network's share of
+    // the logit, the trees' being 1 - network_weight.
+    double network_weight = 0.5;
     // Features that hold a category index (the featurizer's 'index' encoding), set by the caller from the
     // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
     std::vector<IndexFeature> index_features;
@@ -86,11 +89,18 @@ struct TrainOptions {
         return average_epochs > 0 ? average_epochs : patience > 0 ? 1 : std::max(1, epochs / 2);
     }
     // Epochs, or boosting rounds for gbdt: the rows dendrite.epochs will get at most.
-    int planned_epochs() const { return algorithm == "gbdt" ? gbdt.rounds : epochs; }
+    // A blend: the network's epochs, then the trees' rounds, then one row for the blend itself.
+    int planned_epochs() const {
+        return algorithm == "gbdt" ? gbdt.rounds : algorithm == "blend" ? epochs + gbdt.rounds + 1 : epochs;
+    }
 };
 
 struct EpochReport {
-    int epoch = 0;    // 1-based
+    int epoch = 0;  // 1-based
+    // What the row is: a network's "epoch", a boosting "round", or a blend's own measurement ("blend", its
+    // last row). In a blend, step is the member's own epoch or round number (epoch counts on across both).
+    const char* unit = "epoch";
+    int step = 0;
     double loss = 0;  // mean weighted training loss over the epoch's batches
     double validation_loss = 0;
     Metrics metrics;          // on the validation rows (or the training rows when there are none)
@@ -105,8 +115,10 @@ struct TrainCallbacks {
 
 struct TrainResult {
     std::string algorithm;
-    NetworkSpec spec;               // mlp, logistic_regression
-    TreeEnsemble trees;             // gbdt
+    NetworkSpec spec;               // mlp, logistic_regression, a blend's network
+    TreeEnsemble trees;             // gbdt, a blend's trees
+    float network_weight = 0.5f;    // a blend's (ModelView::network_weight)
+    int network_epochs = 0;         // a blend's: its first network_epochs epochs are the network's
     std::vector<float> parameters;  // the best epoch's with early stopping, else the last epoch's
     std::vector<EpochReport> epochs;
     int best_epoch = 0;  // the epoch whose parameters were kept (1-based)
@@ -137,8 +149,14 @@ struct TrainResult {
     int epochs_run() const { return epochs.empty() ? 0 : epochs.back().epoch; }
 };
 
-// Trains the options' algorithm (gbdt through train_gbdt).
+// Trains the options' algorithm (gbdt through train_gbdt, a blend through train_blend).
 TrainResult train(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks = {});
+
+// A blend: the network (options.algorithm read as 'mlp') and the trees (as 'gbdt') trained one after the other on
+// the same split, each as it would be alone; then their logits mixed by options.network_weight on the evaluation
+// rows, where the blend's metrics, threshold and curves are measured. Epoch reports: the network's epochs, the
+// trees' evaluated rounds numbered after them, and the blend's as the last (the kept) epoch.
+TrainResult train_blend(const Dataset& data, const TrainOptions& options, const TrainCallbacks& callbacks);
 
 // Training and validation rows: stratified at random (the same fraction of each class, drawn from the
 // seed alone, so every algorithm trained with one seed sees the same split), or by data.order.

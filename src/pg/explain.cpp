@@ -131,6 +131,8 @@ const char* unexplainable(const CachedVersion* version) {
         return version->scorer.trees.cover
                    ? nullptr
                    : "its trees have no covers (versions trained before dendrite 0.6.0 store none)";
+    if (version->scorer.kind == engine::ModelView::Kind::Blend && !version->scorer.trees.cover)
+        return "its trees have no covers";  // a blend (0.6.0) stores them: an edited or imported version
     return network_baseline(version) ? nullptr
                                      : "it has no training means to explain a network's scores from (versions "
                                        "trained before dendrite 0.4.0 store none)";
@@ -139,7 +141,8 @@ const char* unexplainable(const CachedVersion* version) {
 namespace {
 
 // The contributions of features x to the version's logit: view.inputs (= n_features) + 2 doubles, TreeSHAP
-// for trees, integrated gradients from the training means for a network. The version must be explainable.
+// for trees, integrated gradients from the training means for a network, both weighted for a blend. The
+// version must be explainable.
 // An autoencoder's are its reconstruction error's terms, input by input (they add up to the error, whose place
 // among the training rows' is the score).
 void contributions(const CachedVersion* version, const float* x, double* phi) {
@@ -158,6 +161,15 @@ void contributions(const CachedVersion* version, const float* x, double* phi) {
         return;
     }
     const float* baseline = network_baseline(version);
+    if (version->scorer.kind == engine::ModelView::Kind::Blend) {
+        engine::TreeShapScratch* scratch = tree_layout_for(version);
+        engine_call([&] {
+            std::vector<double> trees_phi;
+            engine::blend_contributions(version->scorer, x, baseline, kCompleteness, kMaxSteps, *scratch, trees_phi,
+                                        phi);
+        });
+        return;
+    }
     double gap = 0;
     engine_call([&] {
         engine::integrated_gradients_to(version->scorer.network, x, baseline, kCompleteness, kMaxSteps, phi, &gap);
@@ -358,6 +370,12 @@ void write_validation_importance(int64 version_id, const engine::TrainResult& re
             model.trees = engine::view_of(result.trees);
             if (!model.trees.cover) return;  // nothing to explain with
         } else {
+            if (result.algorithm == "blend") {
+                model.kind = engine::ModelView::Kind::Blend;
+                model.trees = engine::view_of(result.trees);
+                model.network_weight = result.network_weight;
+                if (!model.trees.cover) return;
+            }
             network = std::make_unique<engine::SpecView>(result.spec, result.parameters.data());
             model.network = network->view();
             for (size_t f = 0; f < baselines.size() && f < size_t(n_features); ++f)

@@ -277,6 +277,21 @@ engine::TreeEnsembleView read_trees(VersionName v, Datum* id, int n_features, Me
     return view;
 }
 
+// A blend's share of the logit for its network, from its configuration: a number in [0, 1].
+float read_network_weight(VersionName v, Datum* id) {
+    execute_as_owner(
+        "SELECT CASE WHEN jsonb_typeof(configuration->'network_weight') = 'number' "
+        "THEN (configuration->>'network_weight')::float8 END FROM dendrite.model_versions WHERE version_id = $1",
+        1, oids({INT8OID}), id);
+    bool isnull = true;
+    const Datum weight =
+        SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : Datum(0);
+    if (isnull || !(DatumGetFloat8(weight) >= 0 && DatumGetFloat8(weight) <= 1))
+        corrupted(v, "its configuration has no network_weight in [0, 1]",
+                  {"dendrite.model_versions", nullptr, "configuration"});
+    return float(DatumGetFloat8(weight));
+}
+
 // One row per named tensor, as engine::tensor_layout lists them.
 void write_network(int64 version_id, const engine::TrainResult& result) {
     const engine::TensorSlot* slots = nullptr;
@@ -424,7 +439,8 @@ VersionRow read_version_row(VersionName name, int64 version_id) {
     if (threshold_null || !std::isfinite(row.threshold))
         corrupted(name, "its threshold is not a finite number", version_row);
     if (featurizer_null) corrupted(name, "it has no featurizer", version_row);
-    if (algorithm_null || !(row.trees || strcmp(algorithm, "mlp") == 0 ||
+    row.blend = !algorithm_null && strcmp(algorithm, "blend") == 0;
+    if (algorithm_null || !(row.trees || row.blend || strcmp(algorithm, "mlp") == 0 ||
                             strcmp(algorithm, "logistic_regression") == 0 || strcmp(algorithm, "autoencoder") == 0))
         corrupted(name, "its algorithm is unknown", version_row);
     // An autoencoder's configuration reconstructs its input and has error quantiles; a classifier's neither.
@@ -445,6 +461,15 @@ engine::ModelView read_model_rows(VersionName name, int64 version_id, const Vers
     if (row.trees) {
         model.kind = engine::ModelView::Kind::Trees;
         model.trees = read_trees(name, id, n_features, context);
+    } else if (row.blend) {
+        read_network(name, id, n_features, context, &model);
+        if (model.kind != engine::ModelView::Kind::Network ||
+            model.network.activations[model.network.layers - 1] != engine::Activation::Sigmoid)
+            corrupted(name, "its configuration is not a classifier's",
+                      {"dendrite.model_versions", nullptr, "configuration"});
+        model.trees = read_trees(name, id, n_features, context);
+        model.kind = engine::ModelView::Kind::Blend;
+        model.network_weight = read_network_weight(name, id);
     } else {
         model.kind = engine::ModelView::Kind::Network;
         read_network(name, id, n_features, context, &model);
@@ -458,8 +483,10 @@ engine::ModelView read_model_rows(VersionName name, int64 version_id, const Vers
 char* model_configuration_json(const engine::TrainResult& result) {
     char* json = nullptr;
     engine_call([&] {
-        const std::string text = result.algorithm == "gbdt" ? engine::trees_configuration_json(result.trees)
-                                                            : engine::network_configuration_json(result.spec);
+        const std::string text = result.algorithm == "gbdt"    ? engine::trees_configuration_json(result.trees)
+                                 : result.algorithm == "blend" ? engine::blend_configuration_json(
+                                                                     result.spec, result.trees, result.network_weight)
+                                                               : engine::network_configuration_json(result.spec);
         json = static_cast<char*>(palloc_or_throw(text.size() + 1));
         memcpy(json, text.c_str(), text.size() + 1);
     });
@@ -469,10 +496,8 @@ char* model_configuration_json(const engine::TrainResult& result) {
 void write_model_rows(int64 version_id, const engine::TrainResult& result,
                       const std::vector<engine::FeatureBaseline>& baselines,
                       const std::vector<std::string>& output_names) {
-    if (result.algorithm == "gbdt")
-        write_trees(version_id, result.trees);
-    else
-        write_network(version_id, result);
+    if (result.algorithm != "gbdt") write_network(version_id, result);
+    if (result.algorithm == "gbdt" || result.algorithm == "blend") write_trees(version_id, result.trees);
     write_epochs(version_id, result.epochs, result.labelled);
     write_evaluation(version_id, result.curve, baselines, output_names);
 }

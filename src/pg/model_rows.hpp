@@ -1,7 +1,7 @@
 // A model version as rows: the one writer (train) and the one reader (the version cache) of what
 // engine/model_layout.hpp describes. A network is its configuration (model_versions.configuration) and one
 // dendrite.parameters row per named tensor; a tree ensemble is its configuration and one dendrite.trees row
-// per tree. Beside them: the epochs, the kept epoch's curves and the training rows' feature baselines.
+// per tree; a blend is both, its configuration the network's with the trees' keys and network_weight. Beside them: the epochs, the kept epoch's curves and the training rows' feature baselines.
 //
 // The reader validates every row before anything scores: a row edited by hand (or a bad import) is an
 // XX001 error naming the model, the version, the table and the row, never a crash and never a score.
@@ -26,8 +26,9 @@ struct VersionName {
 struct VersionRow {
     double threshold;
     int64 featurizer_id;
-    bool trees;        // algorithm 'gbdt'; else a network (mlp, logistic_regression, autoencoder)
+    bool trees;        // algorithm 'gbdt'; else a network (mlp, logistic_regression, autoencoder) or a blend
     bool autoencoder;  // algorithm 'autoencoder': its score is its reconstruction error's quantile
+    bool blend;        // algorithm 'blend': a network and trees (both kinds of rows), mixed in logit space
 };
 
 // The version's row, validated (a finite threshold, a featurizer, a known algorithm). Needs SPI.

@@ -210,7 +210,6 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
             options.index_features.push_back({data->index_feature[i], data->index_rows[i]});
         options.device = device.api;
         options.device_memory_budget = size_t(gpu_memory_mb) << 20;
-        const bool gbdt = options.algorithm == "gbdt";
         const int planned = options.planned_epochs();
 
         engine::TrainCallbacks callbacks;
@@ -218,20 +217,33 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
         int noticed = 0;  // the last round a NOTICE was sent for
         callbacks.on_epoch = [&](const engine::EpochReport& r) {
             report_progress(r);
+            // A blend's members count their own epochs and rounds (r.step), against their own plan.
+            const bool round = strcmp(r.unit, "round") == 0, blend = strcmp(r.unit, "blend") == 0;
+            const int number = r.step > 0 ? r.step : r.epoch;
+            const int of = options.algorithm != "blend" ? planned : round ? options.gbdt.rounds : options.epochs;
             // Boosting rounds are many and short: a NOTICE for the first evaluated, then one per ten rounds.
-            if (gbdt && noticed > 0 && r.epoch / 10 == noticed / 10) return;
-            noticed = r.epoch;
+            if (round && noticed > 0 && number / 10 == noticed / 10) return;
+            noticed = round ? number : 0;
+            if (blend) {
+                pg_guard([&] {
+                    ereport(NOTICE, (errmsg("blend of the network and the trees: validation loss %.5f, pr_auc %.4f, "
+                                            "roc_auc %.4f, precision %.4f, recall %.4f (%.1f s)",
+                                            r.validation_loss, r.metrics.pr_auc, r.metrics.roc_auc,
+                                            r.metrics.confusion.precision(), r.metrics.confusion.recall(), r.seconds)));
+                });
+                return;
+            }
             pg_guard([&] {
                 if (!data->label) {  // an autoencoder without labels: its losses are all it has
                     ereport(NOTICE, (errmsg("epoch %d/%d: reconstruction loss %.5f, validation %.5f (%.1f s)", r.epoch,
                                             planned, r.loss, r.validation_loss, r.seconds)));
                     return;
                 }
-                ereport(NOTICE, (errmsg("%s %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
-                                        "precision %.4f, recall %.4f (%.1f s)",
-                                        gbdt ? "round" : "epoch", r.epoch, planned, r.loss, r.validation_loss,
-                                        r.metrics.pr_auc, r.metrics.roc_auc, r.metrics.confusion.precision(),
-                                        r.metrics.confusion.recall(), r.seconds)));
+                ereport(NOTICE,
+                        (errmsg("%s %d/%d: loss %.5f, validation loss %.5f, pr_auc %.4f, roc_auc %.4f, "
+                                "precision %.4f, recall %.4f (%.1f s)",
+                                r.unit, number, of, r.loss, r.validation_loss, r.metrics.pr_auc, r.metrics.roc_auc,
+                                r.metrics.confusion.precision(), r.metrics.confusion.recall(), r.seconds)));
             });
         };
         engine::Dataset dataset{data->features, data->label ? data->labels : nullptr, data->rows, data->n_features};

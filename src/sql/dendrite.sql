@@ -536,13 +536,13 @@ AS 'MODULE_PATHNAME', 'dendrite_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                    text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
-    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''blend'' trains an mlp and gbdt on the same rows and scores the sigmoid of their logits'' weighted mean (options network_weight, 0.5); algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
 
 CREATE FUNCTION dendrite.compare(
     name                text,
     query               text,
     label               text,
-    algorithms          text[]  DEFAULT '{logistic_regression,mlp,gbdt}',
+    algorithms          text[]  DEFAULT '{logistic_regression,mlp,gbdt,blend}',
     epochs              int     DEFAULT 20,
     batch_size          int     DEFAULT 256,
     class_weight        text    DEFAULT 'none',
@@ -627,12 +627,12 @@ DECLARE
 BEGIN
     IF algorithms IS NULL OR cardinality(algorithms) = 0 THEN
         RAISE EXCEPTION 'algorithms must name at least one algorithm' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use a subset of {logistic_regression,mlp,gbdt}.';
+            HINT = 'Use a subset of {logistic_regression,mlp,gbdt,blend}.';
     END IF;
     FOREACH candidate IN ARRAY algorithms LOOP
-        IF candidate IS NULL OR candidate NOT IN ('logistic_regression', 'mlp', 'gbdt') THEN
+        IF candidate IS NULL OR candidate NOT IN ('logistic_regression', 'mlp', 'gbdt', 'blend') THEN
             RAISE EXCEPTION 'unknown algorithm "%"', candidate USING ERRCODE = 'invalid_parameter_value',
-                HINT = 'Use a subset of {logistic_regression,mlp,gbdt}.';
+                HINT = 'Use a subset of {logistic_regression,mlp,gbdt,blend}.';
         END IF;
     END LOOP;
 END
@@ -803,9 +803,9 @@ BEGIN
         RAISE EXCEPTION 'must be owner of model "%"', model USING ERRCODE = 'insufficient_privilege',
             DETAIL = format('It belongs to role "%s"; tune trains a new version of it.', owner_name);
     END IF;
-    IF algorithm IS NULL OR algorithm NOT IN ('logistic_regression', 'mlp', 'gbdt') THEN
+    IF algorithm IS NULL OR algorithm NOT IN ('logistic_regression', 'mlp', 'gbdt', 'blend') THEN
         RAISE EXCEPTION 'unknown algorithm "%"', algorithm USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Use logistic_regression, mlp or gbdt.';
+            HINT = 'Use logistic_regression, mlp, gbdt or blend.';
     END IF;
     IF folds IS NULL OR folds < 1 OR folds > 52 THEN
         RAISE EXCEPTION 'folds must be between 1 and 52, got %', folds USING ERRCODE = 'invalid_parameter_value';
@@ -835,6 +835,7 @@ BEGIN
                               "epochs": [10, 20, 30], "class_weight": ["balanced", "none"], "dropout": [0, 0.2]}'
             WHEN 'logistic_regression' THEN '{"learning_rate": [0.003, 0.01, 0.03], "epochs": [10, 20, 40],
                                               "class_weight": ["balanced", "none"]}'
+            WHEN 'blend' THEN '{"network_weight": [0.25, 0.5, 0.75], "epochs": [10, 20], "max_depth": [4, 6]}'
             ELSE '{"max_depth": [4, 6, 8], "eta": [0.05, 0.1, 0.2], "rounds": [100, 300],
                    "subsample": [0.8, 1.0], "colsample_bytree": [0.8, 1.0]}' END::jsonb;
     END IF;

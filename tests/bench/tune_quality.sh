@@ -3,7 +3,8 @@
 # handbook's protocol over consecutive weeks: for each training week [s, s + 7 days), both models train on the
 # WEEKS weeks (default 4) that end with it (earlier rows feed history only, since => ...), tune choosing on
 # FOLDS (default 2) prequential weekly folds inside those weeks; both are assessed on [s + 14, s + 21 days)
-# (ROC-AUC, average precision, card precision@100, as handbook_quality.sh), with gbdt's defaults for reference.
+# (ROC-AUC, average precision, card precision@100, as handbook_quality.sh), with gbdt's defaults and the blend of
+# the two defaults (algorithm => 'blend') for reference.
 # Usage: tests/bench/tune_quality.sh [train_start ...] (default: 2018-06-20 2018-06-27 2018-07-04 2018-07-11,
 # four consecutive assessment weeks). ALGORITHM=mlp TRIALS=12 SEED=1 SEARCH='{...}' (default: tune's own);
 # XGBOOST=1 adds Debian's python3-xgboost on the same feature vectors (the benchmark's peer, installed if absent).

@@ -5,7 +5,7 @@
 \pset footer off
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS results, scores, assessment, trials;
-SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name IN ('fdh_default', 'fdh_tuned', 'fdh_gbdt');
+SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name IN ('fdh_default', 'fdh_tuned', 'fdh_gbdt', 'fdh_blend');
 SELECT dendrite.drop_featurizer('fdh_tune') FROM (SELECT DISTINCT name FROM dendrite.featurizers WHERE name = 'fdh_tune') f;
 
 -- The handbook's featurizer (as handbook_quality.sql's default), fitted on the training week.
@@ -21,6 +21,10 @@ INSERT INTO results SELECT :'algorithm' || ': train defaults', version, pr_auc, 
                       since => :'window_start', seed => :seed);
 INSERT INTO results SELECT 'gbdt: train defaults (reference)', version, pr_auc, seconds
   FROM dendrite.train('fdh_gbdt', :'training_query', 'tx_fraud', algorithm => 'gbdt', featurizer => 'fdh_tune',
+                      since => :'window_start', seed => :seed);
+-- A blend of the two defaults (an mlp and gbdt on the same rows, their logits averaged): the product's own.
+INSERT INTO results SELECT 'blend: train defaults (reference)', version, pr_auc, seconds
+  FROM dendrite.train('fdh_blend', :'training_query', 'tx_fraud', algorithm => 'blend', featurizer => 'fdh_tune',
                       since => :'window_start', seed => :seed);
 \if :{?search}
 \else
@@ -44,7 +48,8 @@ DROP TABLE IF EXISTS xgboost_scores;
 CREATE TEMP TABLE scores AS
 SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
   FROM (VALUES (:'algorithm' || ': train defaults', 'fdh_default'), (:'algorithm' || ': tuned', 'fdh_tuned'),
-               ('gbdt: train defaults (reference)', 'fdh_gbdt')) AS m(algorithm, model),
+               ('gbdt: train defaults (reference)', 'fdh_gbdt'),
+               ('blend: train defaults (reference)', 'fdh_blend')) AS m(algorithm, model),
        LATERAL dendrite.score_query(m.model, :'assessment_query', key => 'transaction_id', since => :'test_start') s;
 \ir handbook_xgboost.sql
 \ir handbook_metrics.sql

@@ -19,11 +19,11 @@ grep -q 'measured on its training rows' <<<"$messages" && fail "a NOTICE with va
 messages="$(psql -X -q -v ON_ERROR_STOP=1 -c "SELECT count(*) FROM dendrite.compare('compared',
     'SELECT x, label FROM points', 'label', validation_fraction => 0, epochs => 1, options => '{\"rounds\": 5}')" 2>&1 >/dev/null)"
 count="$(grep -c 'measured on its training rows' <<<"$messages" || true)"
-[ "$count" = 3 ] || fail "compare() with validation_fraction 0 gave $count such NOTICEs, expected 3: $messages"
+[ "$count" = 4 ] || fail "compare() with validation_fraction 0 gave $count such NOTICEs, expected 4 (one per algorithm): $messages"
 grep -q 'NOTICE:  compare has no winner: the metrics of its candidates come from their training rows' <<<"$messages" ||
   fail "compare() on training rows named a winner: $messages"
 messages="$(psql -X -q -v ON_ERROR_STOP=1 -c "SELECT count(*) FROM dendrite.compare('compared_split',
     'SELECT x, label FROM points', 'label', epochs => 1, options => '{\"rounds\": 5}')" 2>&1 >/dev/null)"
-grep -q 'NOTICE:  compare ranked 3 candidates on validation PR-AUC over a random 20.0 % of the rows, the same share of each class (seed 42)' <<<"$messages" ||
+grep -q 'NOTICE:  compare ranked 4 candidates on validation PR-AUC over a random 20.0 % of the rows, the same share of each class (seed 42)' <<<"$messages" ||
   fail "compare() did not say what it ranked on: $messages"
 echo "# validation_fraction 0: NOTICE with detail and hint, once per compared algorithm; none with a split; compare says what it ranked on"
