@@ -34,6 +34,18 @@ TrainOptions blend_options() {
 
 double logit(double p) { return std::log(p / (1 - p)); }
 
+// A trained blend as the scoring paths see it.
+struct BlendScorer {
+    explicit BlendScorer(const TrainResult& blend) : network(blend.spec, blend.parameters.data()) {
+        view.kind = ModelView::Kind::Blend;
+        view.network = network.view();
+        view.trees = view_of(blend.trees);
+        view.network_weight = blend.network_weight;
+    }
+    SpecView network;
+    ModelView view;
+};
+
 }  // namespace
 
 TEST(Blend, MembersAreTheModelsTrainedAloneAndItsEpochsFollowThem) {
@@ -72,14 +84,10 @@ TEST(Blend, ScoresTheSigmoidOfTheWeightedLogitsAndMeasuresThoseScores) {
     const Data d = make_data(3000, 22);
     const TrainOptions options = blend_options();
     const TrainResult blend = train(d.view(), options);
-    const SpecView network(blend.spec, blend.parameters.data());
-    ModelView view;
-    view.kind = ModelView::Kind::Blend;
-    view.network = network.view();
-    view.trees = view_of(blend.trees);
-    view.network_weight = blend.network_weight;
+    const BlendScorer scorer(blend);
+    const ModelView& view = scorer.view;
     ModelView network_alone;
-    network_alone.network = network.view();
+    network_alone.network = scorer.network.view();
     std::vector<float> scratch(size_t(model_scratch_floats(view)));
     std::vector<float> scores, labels;
     for (uint32_t i : blend.evaluation_rows) {
@@ -108,12 +116,8 @@ TEST(Blend, ContributionsAddUpToTheLogitDifference) {
     const Data d = make_data(2000, 23);
     TrainOptions options = blend_options();
     const TrainResult blend = train(d.view(), options);
-    const SpecView network(blend.spec, blend.parameters.data());
-    ModelView view;
-    view.kind = ModelView::Kind::Blend;
-    view.network = network.view();
-    view.trees = view_of(blend.trees);
-    view.network_weight = blend.network_weight;
+    const BlendScorer scorer(blend);
+    const ModelView& view = scorer.view;
     const float baseline[3] = {0.1f, -0.2f, 0.0f};
     TreeShapScratch scratch;
     std::vector<double> trees_phi, phi(5);
