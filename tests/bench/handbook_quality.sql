@@ -39,8 +39,8 @@ SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
   FROM (VALUES ('logistic_regression', 'fdh_lr'), ('mlp', 'fdh_mlp')) AS m(algorithm, model),
        LATERAL dendrite.score_query(m.model, :'assessment_query', key => 'transaction_id', since => :'test_start') s;
 
--- dendrite.compare: logistic regression, the MLP and gbdt (libxgboost, trees scored by dendrite) on the same
--- featurizer and split; each version deployed in turn and scored on the assessment week. The leaderboard's
+-- dendrite.compare: logistic regression, the MLP, gbdt (libxgboost, trees scored by dendrite) and their blend on
+-- the same featurizer and split; each version scored on the assessment week. The leaderboard's
 -- own metrics are on its validation rows (the training rows when validation_fraction is 0).
 -- gbdt's settings come from psql variable :compare_options (tests/bench/handbook_quality.sh passes
 -- COMPARE_OPTIONS); callers that do not set it (tests/e2e/shared_data.sh) get this default.
@@ -58,15 +58,11 @@ SELECT algorithm, version, round(pr_auc::numeric, 3) AS pr_auc, round(roc_auc::n
        round(recall_at_precision_90::numeric, 3) AS recall_at_p90, round(train_seconds::numeric, 2) AS train_seconds,
        round(score_us_per_row::numeric, 2) AS score_us_per_row
   FROM leaderboard ORDER BY pr_auc DESC;
-SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'logistic_regression';
-INSERT INTO scores SELECT s.key::bigint, 'compare: logistic_regression', s.score
-  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
-SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'mlp';
-INSERT INTO scores SELECT s.key::bigint, 'compare: mlp', s.score
-  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
-SELECT dendrite.deploy('fdh_cmp', version) FROM leaderboard WHERE algorithm = 'gbdt';
-INSERT INTO scores SELECT s.key::bigint, 'compare: gbdt', s.score
-  FROM dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start') s;
+-- Every candidate (logistic regression, the MLP, gbdt, the blend) scored on the assessment week, by version.
+INSERT INTO scores SELECT s.key::bigint, 'compare: ' || l.algorithm, s.score
+  FROM leaderboard l,
+       LATERAL dendrite.score_query('fdh_cmp', :'assessment_query', key => 'transaction_id', since => :'test_start',
+                                    version => l.version) s;
 INSERT INTO results SELECT 'compare: ' || algorithm, version, pr_auc, train_seconds FROM leaderboard;
 
 -- The peer: xgboost on the same feature vectors (when psql variable xgboost is 1).
