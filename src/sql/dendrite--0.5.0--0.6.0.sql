@@ -598,6 +598,7 @@ COMMENT ON FUNCTION dendrite.generate_transactions IS 'simulated card transactio
 REVOKE EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dendrite.generate_transactions(int, int, int, bigint, timestamp, timestamp) TO PUBLIC;
 
+COMMENT ON TABLE dendrite.trees IS 'the trees of a gbdt version (score = sigmoid(base_margin + the leaves reached), base_margin in model_versions.configuration) or of a blend (beside its network''s dendrite.parameters rows)';
 -- A blend (an mlp and gbdt on the same rows, mixed in logit space) is an algorithm compare knows.
 CREATE OR REPLACE FUNCTION dendrite.internal_compare_check(algorithms text[]) RETURNS void
 LANGUAGE plpgsql STABLE

@@ -246,7 +246,7 @@ CREATE TABLE dendrite.trees (
     PRIMARY KEY (version_id, tree_index)
 );
 
-COMMENT ON TABLE dendrite.trees IS 'the trees of a gbdt version: score = sigmoid(base_margin + the leaves reached), base_margin in model_versions.configuration';
+COMMENT ON TABLE dendrite.trees IS 'the trees of a gbdt version (score = sigmoid(base_margin + the leaves reached), base_margin in model_versions.configuration) or of a blend (beside its network''s dendrite.parameters rows)';
 
 SELECT pg_catalog.pg_extension_config_dump('dendrite.trees', '');
 
