@@ -274,14 +274,24 @@ WITH inserted AS (INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CO
 SELECT count(*) AS inserted FROM inserted;
 ROLLBACK;
 DROP TABLE live_keyed;
--- guard_batch's row capture (it captures at the same moment, and scores on its helper) says it counts every
--- row, once per statement.
-CREATE TRIGGER capture_rows BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
-CREATE TRIGGER capture_statement AFTER INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
+-- guard_batch's row capture captures at the same moment and asks the same check (its helper then scores
+-- every row and observes only those that will be inserted): the same three cases.
+CREATE TABLE live_captured (LIKE live INCLUDING ALL);
+CREATE TRIGGER capture_rows BEFORE INSERT ON live_captured FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
+CREATE TRIGGER capture_statement AFTER INSERT ON live_captured FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'log', '0.5');
 BEGIN;
-INSERT INTO live SELECT transaction_id + 2000000, tx_time, customer_id, terminal_id, amount,
-                        online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM later LIMIT 2
+INSERT INTO live_captured SELECT *, NULL, NULL FROM retried;
+CREATE TEMP TABLE counted_by_capture AS SELECT pg_temp.later_features() AS f;
+INSERT INTO live_captured SELECT *, NULL, NULL FROM retried ON CONFLICT DO NOTHING;
+SELECT f = pg_temp.later_features() AS skipped_retry_not_counted FROM counted_by_capture;
+INSERT INTO live_captured SELECT *, NULL, NULL FROM retried
+    ON CONFLICT (transaction_id) DO UPDATE SET amount = excluded.amount;
+SELECT f = pg_temp.later_features() AS updating_retry_not_counted FROM counted_by_capture;
+INSERT INTO live_captured SELECT transaction_id + 5000000, tx_time, customer_id, terminal_id, amount, online, ip,
+                                 country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM retried
     ON CONFLICT DO NOTHING;
+SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted_by_capture;
 ROLLBACK;
-DROP TRIGGER capture_rows ON live;
-DROP TRIGGER capture_statement ON live;
+DROP TABLE live_captured;

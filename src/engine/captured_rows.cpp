@@ -58,7 +58,7 @@ std::unique_ptr<CapturedRows::Chunk> CapturedRows::take_chunk() {
     return pool_ ? pool_->take() : std::make_unique<Chunk>();
 }
 
-void CapturedRows::add_row(const RawValue* row) {
+void CapturedRows::add_row(const RawValue* row, bool observe) {
     if (sealed_short_) throw std::logic_error("CapturedRows: a row after the last chunk");
     if (!open_) open_ = take_chunk();
     Chunk& chunk = *open_;
@@ -67,6 +67,9 @@ void CapturedRows::add_row(const RawValue* row) {
     if (chunk.values.size() < first + n_inputs_)
         chunk.values.resize(std::max(first + n_inputs_, 2 * chunk.values.size()));
     pack_row(row, n_inputs_, chunk.values.data() + first, chunk.bytes);
+    if (chunk.observe.size() <= size_t(chunk.rows))
+        chunk.observe.resize(std::max<size_t>(16, 2 * chunk.observe.size()));
+    chunk.observe[size_t(chunk.rows)] = observe;
     ++chunk.rows;
 }
 
@@ -99,7 +102,7 @@ void CapturedRows::run(Chunk& chunk, HistoryState* history) noexcept {
             for (int i = 0; i < chunk.rows; ++i) {
                 unpack_row(chunk.values.data() + size_t(i) * n_inputs_, n_inputs_, chunk.bytes.data(), row);
                 featurizer_.transform(row, history, chunk.x.data() + size_t(i) * n_features_);
-                featurizer_.observe(row, history);
+                if (chunk.observe[size_t(i)]) featurizer_.observe(row, history);
             }
             score_batch(model_, chunk.x.data(), chunk.rows, chunk.scores, chunk.scratch.data());
         } catch (...) {

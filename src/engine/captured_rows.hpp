@@ -24,6 +24,7 @@ namespace dendrite::engine {
 struct CapturedChunk {
     int rows = 0;
     std::vector<PackedValue> values;  // rows x inputs
+    std::vector<uint8_t> observe;     // per row: whether it joins the history after it is scored
     std::vector<char> bytes;          // texts and addresses
     std::vector<RawValue> row;        // one row unpacked, for the featurizer
     std::vector<float> x, scratch;
@@ -59,8 +60,9 @@ public:
     CapturedRows& operator=(const CapturedRows&) = delete;
 
     // Copies a row's inputs (featurizer.inputs().size() values, texts included) into the open chunk, packed
-    // (16 bytes a value).
-    void add_row(const RawValue* row);
+    // (16 bytes a value). observe false: the row is scored but does not join the history (a row that INSERT
+    // ... ON CONFLICT will skip or turn into an update).
+    void add_row(const RawValue* row, bool observe = true);
     int open_rows() const;  // rows in the open chunk (kChunkRows: time to seal)
 
     // Hands the open chunk over, to be featurized (observing its rows into history, which may be null for

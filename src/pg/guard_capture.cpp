@@ -224,11 +224,12 @@ Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard_batch", true);
     Capture* capture = state->capture ? state->capture : start_capture(state, fcinfo, trigger);
     HeapTuple tuple = trigger->tg_trigtuple;
-    if (state->version->featurizer->featurizer->keeps_history())
-        warn_if_upsert(trigger->tg_relation, "dendrite.guard_batch's row capture");
+    // As the row guard: a row that ON CONFLICT will skip (or turn into an update) is scored, not counted.
+    const bool observe = !capture->has_history ||
+                         row_will_be_inserted(trigger->tg_relation, tuple, "dendrite.guard_batch's row capture");
     RowBinding* binding = &state->binding;
     load_row(binding, tuple);
-    engine_call([&] { capture->rows->add_row(binding->raw); });
+    engine_call([&] { capture->rows->add_row(binding->raw, observe); });
     if (state->key_attnum >= 0) {
         if (capture->captured == capture->key_room) {
             const size_t room = capture->key_room ? 2 * capture->key_room : 64;

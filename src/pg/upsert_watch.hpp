@@ -2,7 +2,7 @@
 // checks the conflict, so dendrite.guard (and guard_batch's row capture) observe into the backend's inline
 // history rows that ON CONFLICT then skips or turns into updates: a retried payment counts twice in its
 // card's velocity. The trigger cannot tell from its arguments; executor hooks note which statements insert
-// with ON CONFLICT into which tables (and their executor state), so that the row guard can ask PostgreSQL's
+// with ON CONFLICT into which tables (and their executor state), so that both row triggers can ask PostgreSQL's
 // own conflict check before it observes a row, and otherwise says so once per statement (a WARNING).
 #pragma once
 

@@ -44,22 +44,23 @@ struct Fixture {
     size_t width() const { return workload.inputs.size(); }
     const RawValue* row(size_t i) const { return &workload.rows[i * width()]; }
 
-    // What the row trigger does: featurize, score, observe, one row at a time.
-    Scored one_at_a_time(size_t rows) const {
+    // What the row trigger does: featurize, score, observe (unless skipped(i)), one row at a time.
+    Scored one_at_a_time(size_t rows, bool (*skipped)(size_t) = nullptr) const {
         Scored s{{}, featurizer.new_history()};
         std::vector<float> x(size_t(featurizer.output_count()));
         std::vector<float> scratch(size_t(model_scratch_floats(model)));
         for (size_t i = 0; i < rows; ++i) {
             featurizer.transform(row(i), s.history.get(), x.data());
             s.scores.push_back(score_one(model, x.data(), scratch.data()));
-            featurizer.observe(row(i), s.history.get());
+            if (!skipped || !skipped(i)) featurizer.observe(row(i), s.history.get());
         }
         return s;
     }
 
     // What guard_batch's capture does: rows copied in one by one (texts from a buffer that is overwritten
     // right after, as a tuple's would be), chunks sealed as they fill, the last one at the end.
-    void capture(CapturedRows& captured, size_t rows, HistoryState* history, SerialWorker* worker) const {
+    void capture(CapturedRows& captured, size_t rows, HistoryState* history, SerialWorker* worker,
+                 bool (*skipped)(size_t) = nullptr) const {
         std::string scribble;
         std::vector<RawValue> copy(width());
         for (size_t i = 0; i < rows; ++i) {
@@ -73,7 +74,7 @@ struct Fixture {
                     copy[j].text = scribble.data() + offset;
                     offset += copy[j].length;
                 }
-            captured.add_row(copy.data());
+            captured.add_row(copy.data(), !skipped || !skipped(i));
             std::fill(scribble.begin(), scribble.end(), '#');  // the caller's copy is gone
             for (RawValue& value : copy) value = RawValue::of_number(-1);
             if (captured.open_rows() == CapturedRows::kChunkRows) captured.seal(history, worker);
@@ -113,6 +114,28 @@ TEST(CapturedRows, ChunksOnAHelperThreadEqualRowByRow) {
                 ASSERT_EQ(captured.chunk_scores(first)[k], reference.scores[first + k]);
         EXPECT_EQ(history->entity_count(), reference.history->entity_count());
         EXPECT_EQ(history->event_count(), reference.history->event_count());
+        EXPECT_EQ(f.probe(history.get(), n), f.probe(reference.history.get(), n));
+    }
+}
+
+// Rows that INSERT ... ON CONFLICT will skip are scored where they come but do not join the history: the
+// rows after them see the history without them, as the row guard does.
+TEST(CapturedRows, RowsNotObservedAreScoredAndLeftOutOfTheHistory) {
+    const Fixture f;
+    const size_t n = 2 * CapturedRows::kChunkRows + 300;
+    auto every_third = [](size_t i) { return i % 3 == 1; };
+    const Scored reference = f.one_at_a_time(n, every_third);
+    const Scored all = f.one_at_a_time(n);
+    for (bool threaded : {true, false}) {
+        SerialWorker worker;
+        auto history = f.featurizer.new_history();
+        CapturedRows captured(f.featurizer, f.model);
+        f.capture(captured, n, history.get(), threaded ? &worker : nullptr, every_third);
+        captured.rethrow_error();
+        for (size_t i = 0; i < n; ++i)
+            ASSERT_EQ(captured.score(i), reference.scores[i]) << "row " << i << (threaded ? ", threaded" : "");
+        EXPECT_EQ(history->event_count(), reference.history->event_count());
+        EXPECT_LT(history->event_count(), all.history->event_count());
         EXPECT_EQ(f.probe(history.get(), n), f.probe(reference.history.get(), n));
     }
 }
