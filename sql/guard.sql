@@ -274,6 +274,33 @@ WITH inserted AS (INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CO
 SELECT count(*) AS inserted FROM inserted;
 ROLLBACK;
 DROP TABLE live_keyed;
+-- A partitioned table (the guard cloned onto its partitions, one of them of another physical layout): each
+-- routed row is checked against its partition's arbiter index, as ExecInsert checks it.
+SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY transaction_id) AS middle_id FROM retried \gset
+CREATE TABLE live_parted (LIKE live INCLUDING DEFAULTS) PARTITION BY RANGE (transaction_id);
+ALTER TABLE live_parted ADD PRIMARY KEY (transaction_id);
+CREATE TABLE live_parted_low PARTITION OF live_parted FOR VALUES FROM (MINVALUE) TO (:middle_id);
+CREATE TABLE live_parted_high (dropped int, LIKE live INCLUDING DEFAULTS);
+ALTER TABLE live_parted_high DROP COLUMN dropped;
+ALTER TABLE live_parted ATTACH PARTITION live_parted_high FOR VALUES FROM (:middle_id) TO (MAXVALUE);
+CREATE TRIGGER guard_flag BEFORE INSERT ON live_parted FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', '0.5', 'fraud_score');
+BEGIN;
+INSERT INTO live_parted SELECT *, NULL, NULL FROM retried;
+SELECT count(*) FILTER (WHERE tableoid = 'live_parted_low'::regclass) AS low,
+       count(*) FILTER (WHERE tableoid = 'live_parted_high'::regclass) AS high FROM live_parted;
+CREATE TEMP TABLE counted_in_partitions AS SELECT pg_temp.later_features() AS f;
+INSERT INTO live_parted SELECT *, NULL, NULL FROM retried ON CONFLICT DO NOTHING;
+SELECT f = pg_temp.later_features() AS skipped_retry_not_counted FROM counted_in_partitions;
+INSERT INTO live_parted SELECT *, NULL, NULL FROM retried
+    ON CONFLICT (transaction_id) DO UPDATE SET amount = excluded.amount;
+SELECT f = pg_temp.later_features() AS updating_retry_not_counted FROM counted_in_partitions;
+INSERT INTO live_parted SELECT transaction_id + 5000000, tx_time, customer_id, terminal_id, amount, online, ip,
+                               country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM retried
+    ON CONFLICT DO NOTHING;
+SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted_in_partitions;
+ROLLBACK;
+DROP TABLE live_parted;
 -- guard_batch's row capture captures at the same moment and asks the same check (its helper then scores
 -- every row and observes only those that will be inserted): the same three cases.
 CREATE TABLE live_captured (LIKE live INCLUDING ALL);

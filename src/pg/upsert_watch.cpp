@@ -27,7 +27,8 @@ struct Upsert {
     int nest_level;
     bool warned;
     ModifyTableState* state;  // the statement's node, its result relation's indexes open (NULL: in a WITH)
-    TupleTableSlot* slot;     // the conflict check's, made at first use in the statement's memory
+    TupleTableSlot* slot;     // the conflict check's, made at first use in the statement's memory; its
+                              // descriptor is the checked relation's (a partition's may differ)
 };
 constexpr int kWatched = 32;  // nesting deeper than this goes unwatched (it only costs the warning)
 Upsert upserts[kWatched];
@@ -90,6 +91,17 @@ void at_subtransaction_end(SubXactEvent event, SubTransactionId, SubTransactionI
     n_upserts = kept;
 }
 
+// The ResultRelInfo a partitioned table's INSERT routed rows to partition id through (its arbiter indexes
+// mapped to the partition's own), or NULL.
+ResultRelInfo* routed_partition(ModifyTableState* state, Oid id) {
+    ListCell* cell;
+    foreach (cell, state->ps.state->es_tuple_routing_result_relations) {
+        auto* info = static_cast<ResultRelInfo*>(lfirst(cell));
+        if (RelationGetRelid(info->ri_RelationDesc) == id) return info;
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 void watch_upserts() {
@@ -109,19 +121,30 @@ bool row_will_be_inserted(Relation relation, HeapTuple tuple, const char* what) 
     const Oid id = RelationGetRelid(relation);
     for (int i = n_upserts - 1; i >= 0; --i) {  // the innermost statement first
         Upsert& upsert = upserts[i];
-        if (upsert.relation != id) continue;
         ModifyTableState* state = upsert.state;
-        ResultRelInfo* info = state ? state->resultRelInfo : nullptr;
-        if (!info || RelationGetRelid(info->ri_RelationDesc) != id) break;  // not at hand: the warning
+        ResultRelInfo* info = nullptr;
+        if (upsert.relation == id) {
+            info = state ? state->resultRelInfo : nullptr;
+            if (!info || RelationGetRelid(info->ri_RelationDesc) != id) break;  // not at hand: the warning
+        } else if (state && relation->rd_rel->relispartition) {
+            info = routed_partition(state, id);
+            if (!info) continue;  // not a partition this statement routed a row to
+        } else {
+            continue;
+        }
         // What ExecInsert checks right after the BEFORE triggers (its speculative insertion's pre-check):
-        // whether an arbiter index (any unique one when ON CONFLICT names none) already holds the row's key.
+        // whether an arbiter index (any unique one when ON CONFLICT names none; a partition's, as
+        // ExecInitPartitionInfo mapped them) already holds the row's key.
         EState* estate = state->ps.state;
         if (!upsert.slot) {
             MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
-            // A heap tuple's slot (the trigger holds a HeapTuple), dropped with the statement's tuple table.
-            upsert.slot = ExecAllocTableSlot(&estate->es_tupleTable, RelationGetDescr(relation), &TTSOpsHeapTuple);
+            // A heap tuple's slot (the trigger holds a HeapTuple), dropped with the statement's tuple table;
+            // made without a fixed descriptor, so that partitions of other row types can take it in turn.
+            upsert.slot = ExecAllocTableSlot(&estate->es_tupleTable, nullptr, &TTSOpsHeapTuple);
             MemoryContextSwitchTo(old);
         }
+        if (upsert.slot->tts_tupleDescriptor != RelationGetDescr(relation))
+            ExecSetSlotDescriptor(upsert.slot, RelationGetDescr(relation));
         ExecStoreHeapTuple(tuple, upsert.slot, false);
         ItemPointerData conflicting;
         const bool inserted =
