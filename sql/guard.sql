@@ -267,11 +267,18 @@ INSERT INTO live_keyed SELECT transaction_id + 5000000, tx_time, customer_id, te
                               merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM retried ON CONFLICT DO NOTHING;
 SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted;
 ROLLBACK;
--- An INSERT in a WITH clause is checked the same way only at the top level: there the guard says it counts
--- every row, once per statement.
+-- An INSERT in a WITH clause is checked the same way (its node is one of the statement's secondary ones).
 BEGIN;
+INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried;
+CREATE TEMP TABLE counted_before_with AS SELECT pg_temp.later_features() AS f;
 WITH inserted AS (INSERT INTO live_keyed SELECT *, NULL, NULL FROM retried ON CONFLICT DO NOTHING RETURNING 1)
 SELECT count(*) AS inserted FROM inserted;
+SELECT f = pg_temp.later_features() AS skipped_retry_not_counted FROM counted_before_with;
+WITH inserted AS (INSERT INTO live_keyed SELECT transaction_id + 5000000, tx_time, customer_id, terminal_id, amount,
+                         online, ip, country, merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM retried
+                  ON CONFLICT DO NOTHING RETURNING 1)
+SELECT count(*) AS inserted FROM inserted;
+SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted_before_with;
 ROLLBACK;
 DROP TABLE live_keyed;
 -- A partitioned table (the guard cloned onto its partitions, one of them of another physical layout): each

@@ -26,7 +26,7 @@ struct Upsert {
     Oid relation;
     int nest_level;
     bool warned;
-    ModifyTableState* state;  // the statement's node, its result relation's indexes open (NULL: in a WITH)
+    ModifyTableState* state;  // the statement's node (or its WITH clause's), its result relation's indexes open
     TupleTableSlot* slot;     // the conflict check's, made at first use in the statement's memory; its
                               // descriptor is the checked relation's (a partition's may differ)
 };
@@ -56,9 +56,12 @@ void executor_start(QueryDesc* query, int eflags) {
                                 ? reinterpret_cast<ModifyTableState*>(query->planstate)
                                 : nullptr;
     note(query, statement->planTree, top);
+    // An INSERT in a WITH clause: its node is one of the statement's secondary ModifyTableStates.
     ListCell* cell;
-    foreach (cell, statement->subplans)  // an INSERT in a WITH clause
-        note(query, static_cast<const Plan*>(lfirst(cell)), nullptr);
+    foreach (cell, query->estate->es_auxmodifytables) {
+        auto* state = static_cast<ModifyTableState*>(lfirst(cell));
+        note(query, state->ps.plan, state);
+    }
 }
 
 void forget(QueryDesc* query) {
