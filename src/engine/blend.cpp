@@ -23,11 +23,11 @@ TrainResult train_blend(const Dataset& data, const TrainOptions& options, const 
     // seed and the options alone), checked before either member trains.
     TrainOptions network_options = options;
     network_options.algorithm = "mlp";
-    TrainOptions trees_options = options;
-    trees_options.algorithm = "gbdt";
-    trees_options.device = nullptr;
     options.validate();
-    PreparedTraining prepared = prepare_training(data, network_options);
+    PreparedTraining prepared = prepare_training(data, network_options);  // the blend's leak check measured here
+    network_options.measure_separation = false;                           // and not again for each member
+    TrainOptions trees_options = network_options;
+    trees_options.algorithm = "gbdt";
 
     TrainResult network = train(data, network_options, callbacks);
     const int network_epochs = network.epochs_run();

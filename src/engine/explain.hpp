@@ -125,8 +125,8 @@ void blend_contributions(const ModelView& model, const float* x, const float* ba
 // n_features floats a row), at most max_rows of them at an even stride. A group is what group_of maps
 // features to (an input column, its one-hot outputs folded): a row's contributions are summed per group
 // before the absolute value. Trees: tree_shap. A network: integrated gradients from baseline, exactly when
-// piecewise linear, else to 0.1 %. A blend: blend_contributions. mean_abs gets groups values; returns the rows used. should_stop, between
-// rows (on any of the threads), makes it throw Canceled. The rows are shared out over threads (as WorkerPool
+// piecewise linear, else to 0.1 %. A blend: blend_contributions. mean_abs gets groups values; returns the rows
+// used. should_stop, between rows (on any of the threads), makes it throw Canceled. The rows are shared out over threads (as WorkerPool
 // takes it) and summed in row order: the same numbers as one thread.
 size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,
                               const std::vector<uint32_t>& rows, size_t max_rows, const int* group_of, int groups,

@@ -282,7 +282,8 @@ PreparedTraining prepare_training(const Dataset& data, const TrainOptions& optio
         result.labelled = evaluation_positives > 0 && evaluation_positives < int64_t(p.evaluation_rows.size());
     }
     result.evaluation_rows = p.evaluation_rows;
-    result.feature_separation = feature_separation(data, p.evaluation_rows, 20000, options.threads);
+    if (options.measure_separation)
+        result.feature_separation = feature_separation(data, p.evaluation_rows, 20000, options.threads);
 
     // Class weights, from the training rows' class counts.
     if (options.class_weight.mode == ClassWeight::Mode::Balanced) {

@@ -83,6 +83,9 @@ struct TrainOptions {
     // the caller acts on them: the device as asked ('auto', 'cpu', 'cuda'), the split column (empty: none).
     std::string device_request = "auto";
     std::string split_column;
+    // Set by the caller, not by the user: false skips TrainResult::feature_separation (a blend measures it once
+    // for itself, not again for each member).
+    bool measure_separation = true;
 
     void validate() const;  // throws InvalidParameter
     int averaged_epochs() const {

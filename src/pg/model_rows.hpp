@@ -1,7 +1,8 @@
 // A model version as rows: the one writer (train) and the one reader (the version cache) of what
 // engine/model_layout.hpp describes. A network is its configuration (model_versions.configuration) and one
 // dendrite.parameters row per named tensor; a tree ensemble is its configuration and one dendrite.trees row
-// per tree; a blend is both, its configuration the network's with the trees' keys and network_weight. Beside them: the epochs, the kept epoch's curves and the training rows' feature baselines.
+// per tree; a blend is both, its configuration the network's with the trees' keys and network_weight. Beside
+// them: the epochs, the kept epoch's curves and the training rows' feature baselines.
 //
 // The reader validates every row before anything scores: a row edited by hand (or a bad import) is an
 // XX001 error naming the model, the version, the table and the row, never a crash and never a score.

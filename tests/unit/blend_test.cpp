@@ -78,6 +78,9 @@ TEST(Blend, MembersAreTheModelsTrainedAloneAndItsEpochsFollowThem) {
     EXPECT_EQ(blend.final_epoch().epoch, 19);
     EXPECT_EQ(blend.training_rows, network.training_rows);
     EXPECT_EQ(blend.evaluation_rows, network.evaluation_rows);
+    // The leak check's per-feature separation, measured once for the blend: the network's own figures.
+    ASSERT_EQ(blend.feature_separation.size(), 3u);
+    EXPECT_EQ(blend.feature_separation, network.feature_separation);
 }
 
 TEST(Blend, ScoresTheSigmoidOfTheWeightedLogitsAndMeasuresThoseScores) {
