@@ -43,11 +43,12 @@ struct TreeShapScratch {
         int32_t feature;
         float threshold;
         uint8_t default_left;
-        uint8_t bottom;         // both children are leaves
-        double q_minus_one[2];  // per child (left, right): 1 / z - 1, z the product of the shares along the
-                                // path's splits on this feature, this one's included
-        double leaf_weight[2];  // per child: a leaf's value times the product of every share along its path
-                                // (0 for a child that splits)
+        uint8_t bottom;           // both children are leaves
+        uint8_t child_splits[2];  // per child (left, right): 1 when it is a split, 0 a leaf
+        double q_minus_one[2];    // per child (left, right): 1 / z - 1, z the product of the shares along the
+                                  // path's splits on this feature, this one's included
+        double leaf_weight[2];    // per child: a leaf's value times the product of every share along its path
+                                  // (0 for a child that splits)
     };
     std::vector<PathElement> path;        // Algorithm 2's
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
@@ -59,12 +60,10 @@ struct TreeShapScratch {
     std::vector<int32_t> tree_inner_splits;  // per tree: its splits with a child that splits (they come first)
     std::vector<uint8_t> tree_needs_algorithm_2;
     // The row's working memory, `points` doubles per node of the largest tree (by position): the products of
-    // the factors down to a node, their ratio to its parent's, a split's products without the factor its
-    // children replace (weighted), and the leaves' sums below a node relative to the products down to it;
-    // per node (at position + 1): whether x follows every split on its edge's feature so far, and the
-    // edge's q - 1 for x; per feature, `points` partial sums.
-    std::vector<double> down, ratio, outer, up, chosen, accumulated;
-    std::vector<uint8_t> agrees;
+    // the factors down to a node, at a split the inverse of the factor its children replace, and the leaves'
+    // sums below a node relative to the products down to it; per node (at position + 1): the edge's q - 1
+    // for x (-1 when x left the path at a split on the edge's feature); per feature, `points` partial sums.
+    std::vector<double> down, inverse, up, chosen, accumulated;
 };
 // Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, "Consistent individualized feature
 // attribution for tree ensembles") of the ensemble at x, computed as above. Writes view.features + 1 doubles:
