@@ -36,6 +36,19 @@ SELECT v.algorithm, v.configuration->'layers' AS layers, v.configuration->'trees
 SELECT count(*) AS rows, max(epoch) AS last, bool_and(pr_auc IS NOT NULL) AS measured
   FROM dendrite.epochs e JOIN dendrite.model_versions v USING (version_id) JOIN dendrite.models m USING (model_id)
  WHERE m.name = 'blended';
+-- The report draws the stages apart (the version's metrics say where they part): the network's epochs 1-4,
+-- the trees' validation loss per round 1-30 (not 5-34, as they are stored), and the blend's own row only as
+-- the metrics table.
+SELECT (v.metrics->>'network_epochs')::int AS network_epochs
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'blended';
+SELECT dendrite.report('blended') AS html \gset
+SELECT m[1] AS chart FROM regexp_matches(:'html', 'aria-label="([^"]*)"', 'g') m;
+SELECT (SELECT array_agg(m[1]) FROM regexp_matches(substring(:'html' from 'aria-label="Loss per epoch \(the network\)".*?</svg>'),
+                                                   'y="264" text-anchor="middle" class="tick">([^<]*)<', 'g') m) AS epoch_ticks,
+       (SELECT array_agg(m[1]) FROM regexp_matches(substring(:'html' from 'aria-label="Validation loss per round \(the trees\)".*?</svg>'),
+                                                   'y="264" text-anchor="middle" class="tick">([^<]*)<', 'g') m) AS round_ticks,
+       (SELECT count(*) FROM regexp_matches(substring(:'html' from 'aria-label="Validation loss per round \(the trees\)".*?</svg>'),
+                                            '<polyline ', 'g')) AS round_lines;
 -- The members are the models trained alone: the blend's score is the formula over their scores, on every row.
 CREATE TEMP TABLE member_scores AS
 SELECT p.id, dendrite.score('blended', p)::float8 AS blend, dendrite.score('blend_alone_mlp', p)::float8 AS mlp,

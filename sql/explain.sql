@@ -75,16 +75,19 @@ SELECT rank, feature, input, round(mean_abs_contribution::numeric, 3) AS importa
   FROM dendrite.validation_importance
  WHERE version_id = (SELECT version_id FROM dendrite.serving_version('reasons')) ORDER BY rank;
 -- The report charts it, with the scores of each class, the alerts a day at the stored threshold (the rows span
--- the featurizer's time column), how the evaluation rows were chosen, whole-number round ticks and the
--- settings as a table.
+-- the featurizer's time column), how the evaluation rows were chosen, whole-number round ticks (gbdt's
+-- progress is per round, its validation loss alone: xgboost reports no training loss) and the settings as a
+-- table.
 SELECT dendrite.report('reasons') AS html \gset
 SELECT :'html' LIKE '%<h2>What the model looks at</h2>%' AS importance,
        (SELECT count(*) FROM regexp_matches(:'html', '<td class="name">', 'g')) AS inputs_charted,
        :'html' LIKE '%aria-label="Scores of each class"%' AS score_chart,
        substring(:'html' from 'about [0-9.]+ alerts a day') AS alerts,
        substring(:'html' from 'Metrics are measured on ([^<]*)') AS evaluation_rows,
-       (SELECT array_agg(m[1]) FROM regexp_matches(substring(:'html' from 'aria-label="Loss per epoch".*?</svg>'),
+       (SELECT array_agg(m[1]) FROM regexp_matches(substring(:'html' from 'aria-label="Validation loss per round".*?</svg>'),
                                                    'y="264" text-anchor="middle" class="tick">([^<]*)<', 'g') m) AS round_ticks,
+       (SELECT count(*) FROM regexp_matches(substring(:'html' from 'aria-label="Validation loss per round".*?</svg>'),
+                                            '<polyline ', 'g')) AS loss_lines,
        :'html' LIKE '%<table class="settings">%<th>max_depth</th><td>4</td>%' AS settings_table;
 
 -- The query form: the rows of a query scoring at least min_score, each with its top reasons (history computed

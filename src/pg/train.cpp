@@ -293,6 +293,8 @@ char* metrics_json(const TrainArguments& a, const engine::TrainResult& result, d
                      result.epochs_run(), result.stopped_early ? "true" : "false",
                      kept.metrics.threshold_met ? "true" : "false", result.score_us_per_row);
     append_json_string(&json, "threshold_rule", a.threshold);
+    // A blend's epochs are its network's, then its trees' rounds numbered on, then its own: where they part.
+    if (result.algorithm == "blend") appendStringInfo(&json, ", \"network_epochs\": %d", result.network_epochs);
     // The kept scores of each class on the same rows (the report's distributions), and the days the rows
     // span (its alerts a day), when known.
     appendStringInfoString(&json, ", \"score_histogram\": {");

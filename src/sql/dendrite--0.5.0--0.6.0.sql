@@ -412,7 +412,6 @@ AS $$
 DECLARE
     v record;
     curve record;
-    epochs record;
     feature_list text;
     importance text;
     settings text;
@@ -422,6 +421,9 @@ DECLARE
     deployed int;
     html text;
     metrics jsonb;  -- the version's validation metrics
+    network_epochs int;  -- a blend's: its first epochs are the network's, then the trees' rounds, then its own
+    progress text;  -- the charts per epoch (per round for trees)
+    stage record;
 BEGIN
     SELECT mv.*, m.name AS model_name, m.owner, f.name AS featurizer_name, f.version AS featurizer_version,
            f.output_names
@@ -440,10 +442,33 @@ BEGIN
     metrics := v.metrics;
     deployed := (SELECT s.version FROM dendrite.serving_version($1) s);
     SELECT * INTO curve FROM dendrite.validation_curves c WHERE c.version_id = v.version_id;
-    SELECT array_agg(e.epoch::float8 ORDER BY e.epoch) AS epoch, array_agg(e.loss ORDER BY e.epoch) AS loss,
-           array_agg(e.validation_loss ORDER BY e.epoch) AS validation_loss, array_agg(e.pr_auc ORDER BY e.epoch) AS pr_auc,
-           array_agg(e.roc_auc ORDER BY e.epoch) AS roc_auc
-      INTO epochs FROM dendrite.epochs e WHERE e.version_id = v.version_id;
+    -- Progress per epoch; gbdt's per evaluated round, its validation loss alone (xgboost reports no training
+    -- loss). A blend's stages apart: the network's epochs, the trees' rounds (stored numbered on after the
+    -- epochs), and its own last row, which the metrics above already are.
+    network_epochs := CASE WHEN v.algorithm = 'blend' THEN (metrics->>'network_epochs')::int END;
+    progress := '';
+    FOR stage IN
+        SELECT s.title, s.unit, array_agg((e.epoch - s.shift)::float8 ORDER BY e.epoch) AS x,
+               array_agg(e.loss ORDER BY e.epoch) AS loss, array_agg(e.validation_loss ORDER BY e.epoch) AS validation_loss,
+               array_agg(e.pr_auc ORDER BY e.epoch) AS pr_auc, array_agg(e.roc_auc ORDER BY e.epoch) AS roc_auc
+          FROM (VALUES (1, CASE WHEN network_epochs IS NOT NULL THEN ' (the network)' ELSE '' END,
+                        CASE WHEN v.algorithm = 'gbdt' THEN 'round' ELSE 'epoch' END, 0, coalesce(network_epochs, 2147483647)),
+                       (2, ' (the trees)', 'round', network_epochs,
+                        (SELECT max(last.epoch) - 1 FROM dendrite.epochs last WHERE last.version_id = v.version_id))) s(n, title, unit, shift, upto)
+          LEFT JOIN dendrite.epochs e ON e.version_id = v.version_id AND e.epoch > s.shift AND e.epoch <= s.upto
+         WHERE s.shift IS NOT NULL
+         GROUP BY s.n, s.title, s.unit, s.shift ORDER BY s.n
+    LOOP
+        progress := progress
+            || CASE WHEN stage.unit = 'round'
+                    THEN dendrite.internal_svg_chart(format('Validation loss per round%s', stage.title), 'round', 'loss',
+                                                     stage.x, stage.validation_loss, 'validation', y_min => 0)
+                    ELSE dendrite.internal_svg_chart(format('Loss per epoch%s', stage.title), 'epoch', 'loss', stage.x,
+                                                     stage.loss, 'training', stage.validation_loss, 'validation', y_min => 0) END
+            || dendrite.internal_svg_chart(format('PR-AUC and ROC-AUC per %s%s', stage.unit, stage.title), stage.unit,
+                                           'validation', stage.x, stage.pr_auc, 'PR-AUC', stage.roc_auc, 'ROC-AUC',
+                                           y_min => 0, y_max => 1);
+    END LOOP;
     SELECT string_agg(format('<li>%s</li>', dendrite.internal_html(n)), '' ORDER BY i) INTO feature_list
       FROM unnest(v.output_names) WITH ORDINALITY o(n, i);
     -- What the model looks at: each input's mean |contribution| (measured at training), as bars.
@@ -541,10 +566,7 @@ BEGIN
                                              format('ROC-AUC %s', round((metrics->>'roc_auc')::numeric, 4)),
                                              x_min => 0, x_max => 1, y_min => 0, y_max => 1, diagonal => true)
             END
-         || dendrite.internal_svg_chart('Loss per epoch', 'epoch', 'loss', epochs.epoch, epochs.loss, 'training',
-                                        epochs.validation_loss, 'validation', y_min => 0)
-         || dendrite.internal_svg_chart('PR-AUC and ROC-AUC per epoch', 'epoch', 'validation', epochs.epoch,
-                                        epochs.pr_auc, 'PR-AUC', epochs.roc_auc, 'ROC-AUC', y_min => 0, y_max => 1)
+         || progress
          || CASE WHEN jsonb_typeof(histogram->'fraud') = 'array' THEN
                  (SELECT dendrite.internal_svg_chart('Scores of each class', 'score', 'share of the class',
                                                      array_agg((i - 0.5) / bins ORDER BY i),
