@@ -354,6 +354,7 @@ DECLARE
     series text;
     tick int;
     x_tick float8;
+    x_step float8;  -- between whole-number x ticks
 BEGIN
     IF hi_x IS NULL OR hi_y IS NULL THEN
         RETURN format('<p class="empty">%s: no data</p>', dendrite.internal_html(title));
@@ -367,9 +368,22 @@ BEGIN
                   '<text x="14" y="%8$s" text-anchor="middle" transform="rotate(-90 14 %8$s)">%9$s</text>',
                   dendrite.internal_html(title), left_edge, top_edge, width, height, left_edge + width / 2,
                   dendrite.internal_html(x_label), top_edge + height / 2, dendrite.internal_html(y_label));
-    -- Five ticks on each axis; on an x axis of whole numbers (epochs), whole numbers where they fall.
-    FOR x_tick IN SELECT DISTINCT CASE WHEN whole_x THEN round(lo_x + (hi_x - lo_x) * t / 4) ELSE lo_x + (hi_x - lo_x) * t / 4 END
-                    FROM generate_series(0, 4) t LOOP
+    -- Five ticks on each axis; on an x axis of whole numbers (epochs, rounds), its ends and the multiples of a
+    -- round step (1, 2, 5, 10, 20, 25, 50, 100, ...) between them, at most six, none crowding an end.
+    IF whole_x THEN
+        SELECT min(c.step) INTO x_step
+          FROM unnest('{1,2,2.5,5}'::float8[]) m, generate_series(0, 15) k, LATERAL (SELECT m * 10 ^ k) c(step)
+         WHERE c.step = round(c.step) AND (hi_x - lo_x) / c.step <= 5;
+    END IF;
+    FOR x_tick IN
+        SELECT t FROM (SELECT lo_x + (hi_x - lo_x) * t / 4 FROM generate_series(0, 4) t WHERE NOT whole_x
+                       UNION SELECT lo_x WHERE whole_x UNION SELECT hi_x WHERE whole_x
+                       UNION SELECT m * x_step
+                               FROM generate_series(ceil((lo_x + x_step / 2) / x_step)::bigint,
+                                                    floor((hi_x - x_step / 2) / x_step)::bigint) m
+                              WHERE whole_x) ticks(t)
+         ORDER BY t
+    LOOP
         svg := svg || format('<text x="%s" y="%s" text-anchor="middle" class="tick">%s</text>',
                              round((left_edge + (x_tick - lo_x) / (hi_x - lo_x) * width)::numeric, 1), top_edge + height + 14,
                              CASE WHEN whole_x THEN x_tick::bigint::text ELSE trim_scale(round(x_tick::numeric, 3))::text END);
