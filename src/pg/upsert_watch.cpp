@@ -105,6 +105,32 @@ ResultRelInfo* routed_partition(ModifyTableState* state, Oid id) {
     return nullptr;
 }
 
+// A WARNING, once per statement, when the running statement inserts into relation (or, for a partition, its
+// partitioned table) with ON CONFLICT: row_will_be_inserted's answer where the statement's state is not at
+// hand. what: the trigger function's name.
+void warn_if_upsert(Relation relation, const char* what) {
+    if (n_upserts == 0) return;  // the common case: one test
+    const Oid id = RelationGetRelid(relation);
+    List* ancestors = relation->rd_rel->relispartition ? get_partition_ancestors(id) : NIL;
+    for (int i = n_upserts - 1; i >= 0; --i) {  // the innermost statement first
+        Upsert& upsert = upserts[i];
+        if (upsert.relation != id && !list_member_oid(ancestors, upsert.relation)) continue;
+        if (upsert.warned) return;
+        upsert.warned = true;
+        ereport(WARNING,
+                (errcode(ERRCODE_WARNING),
+                 errmsg("%s counts this INSERT ... ON CONFLICT's rows in its inline history before the conflict is "
+                        "checked",
+                        what),
+                 errdetail("PostgreSQL fires BEFORE ROW triggers first: a row that ON CONFLICT skips or turns into "
+                           "an update still counts in this backend's entity history (a retried payment twice in its "
+                           "card's velocity) until the state is rebuilt."),
+                 errhint("Guard upserts with dendrite.guard_batch over a transition table (AFTER INSERT ... "
+                         "REFERENCING NEW TABLE ... FOR EACH STATEMENT), which sees only the inserted rows.")));
+        return;
+    }
+}
+
 }  // namespace
 
 void watch_upserts() {
@@ -157,29 +183,6 @@ bool row_will_be_inserted(Relation relation, HeapTuple tuple, const char* what) 
     }
     warn_if_upsert(relation, what);
     return true;
-}
-
-void warn_if_upsert(Relation relation, const char* what) {
-    if (n_upserts == 0) return;  // the common case: one test
-    const Oid id = RelationGetRelid(relation);
-    List* ancestors = relation->rd_rel->relispartition ? get_partition_ancestors(id) : NIL;
-    for (int i = n_upserts - 1; i >= 0; --i) {  // the innermost statement first
-        Upsert& upsert = upserts[i];
-        if (upsert.relation != id && !list_member_oid(ancestors, upsert.relation)) continue;
-        if (upsert.warned) return;
-        upsert.warned = true;
-        ereport(WARNING,
-                (errcode(ERRCODE_WARNING),
-                 errmsg("%s counts this INSERT ... ON CONFLICT's rows in its inline history before the conflict is "
-                        "checked",
-                        what),
-                 errdetail("PostgreSQL fires BEFORE ROW triggers first: a row that ON CONFLICT skips or turns into "
-                           "an update still counts in this backend's entity history (a retried payment twice in its "
-                           "card's velocity) until the state is rebuilt."),
-                 errhint("Guard upserts with dendrite.guard_batch over a transition table (AFTER INSERT ... "
-                         "REFERENCING NEW TABLE ... FOR EACH STATEMENT), which sees only the inserted rows.")));
-        return;
-    }
 }
 
 }  // namespace dendrite::pg

@@ -13,14 +13,11 @@ namespace dendrite::pg {
 // Installs the executor hooks (from _PG_init). A backend that loads dendrite during a statement watches from
 // its next statement on (shared_preload_libraries: from the first).
 void watch_upserts();
-// A WARNING, once per statement, when the running statement inserts into relation (or, for a partition, its
-// partitioned table) with ON CONFLICT. what: the trigger function's name.
-void warn_if_upsert(Relation relation, const char* what);
 // For a BEFORE ROW trigger about to let tuple into relation: false when the running statement inserts with ON
 // CONFLICT and an arbiter index already holds the row's key (PostgreSQL will skip the row, or update the row
 // it conflicts with), checked as ExecInsert checks right after the triggers (for a partition, against the
 // arbiter indexes routing mapped to it; an INSERT in a WITH clause as its own node); true otherwise. Should
-// the statement's state not be at hand, it warns as warn_if_upsert and answers true. (A concurrent insert of
+// the statement's state not be at hand, it warns (a WARNING, once per statement) and answers true. (A concurrent insert of
 // the same key after the check can still make PostgreSQL skip the row.)
 bool row_will_be_inserted(Relation relation, HeapTuple tuple, const char* what);
 

@@ -12,8 +12,8 @@ cluster_start
 psql -X -q -c "CREATE EXTENSION dendrite CASCADE" \
      -c "CREATE TABLE omp_rows AS SELECT i, random() < 0.03 AS label, random() a, random() b, random() c, random() d,
                 random() e, random() f, random() g, random() h FROM generate_series(1, 100000) i"
-restart() {  # $1: the environment assignment for the server
-  _cluster_as_owner env "$1" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -m fast \
+restart() {  # $@: env's arguments for the server (-u NAME unsets, NAME=value sets)
+  _cluster_as_owner env "$@" "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -m fast \
       restart >/dev/null
 }
 train_ms() {
@@ -27,7 +27,7 @@ median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 measure() {  # $1: label
   local defaults=() passives=()
   for round in $(seq "${ROUNDS:-3}"); do
-    restart OMP_UNSET_MARKER=1; defaults+=("$(train_ms)")
+    restart -u OMP_WAIT_POLICY; defaults+=("$(train_ms)")
     restart OMP_WAIT_POLICY=passive; passives+=("$(train_ms)")
     echo "$1, round $round: default ${defaults[-1]} ms, passive ${passives[-1]} ms"
   done
