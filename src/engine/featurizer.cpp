@@ -189,6 +189,15 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         if (column.missing_indicator) add(n + "_missing");
     }
     first_anomaly_output_ = int(output_names_.size());
+    numbers_only_ = all_history_.empty() && spec_.anomaly.empty();
+    for (size_t c = 0; c < columns_.size() && numbers_only_; ++c) {
+        const FittedColumn& column = columns_[c];
+        const bool boolean = column.spec.kind == ColumnKind::Boolean;
+        if ((column.spec.kind != ColumnKind::Numeric || column.spec.clip) && !boolean) numbers_only_ = false;
+        numbers_.push_back(
+            {column_input_[c], boolean, column.missing_indicator, column.spec.transform, column.center, column.scale});
+    }
+    if (!numbers_only_) numbers_.clear();
     for (const auto& a : spec_.anomaly) {
         output_names_.push_back(a.name);
         output_sources_.push_back(a.name);
@@ -447,6 +456,24 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history,
             }
         }
     }
+}
+
+bool Featurizer::transform_numbers(const double* x, float* out) const {
+    // transform's Numeric and Boolean cases for a present, finite input, in the same operations.
+    float* o = out;
+    for (const NumberColumn& column : numbers_) {
+        const double value = x[column.input];
+        float feature;
+        if (column.boolean) {
+            feature = value != 0 ? 1.0f : 0.0f;
+        } else {
+            feature = float((numeric_transform(column.transform, value) - column.center) / column.scale);
+            if (!std::isfinite(feature)) return false;
+        }
+        *o++ = feature;
+        if (column.missing_indicator) *o++ = 0.0f;
+    }
+    return true;
 }
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {

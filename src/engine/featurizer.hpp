@@ -83,6 +83,15 @@ public:
     // Adds the row to the entity histories (after transform, for the offline pass and for inserts).
     void observe(const RawValue* inputs, HistoryState* history) const;
 
+    // Whether every column is a number or a boolean (no clip), with no history and no anomaly score: then a
+    // row whose inputs are all finite numbers can be featurized from those numbers alone (a table of numeric
+    // columns read for training: issue #26).
+    bool numbers_only() const { return numbers_only_; }
+    // For numbers_only(): the outputs of a row whose inputs (in inputs() order) are the finite numbers x,
+    // the same to the bit as transform's. false when a feature overflows (out partly written): transform
+    // the row instead, which applies the spec's policy.
+    bool transform_numbers(const double* x, float* out) const;
+
 private:
     friend class FeaturizerFitter;
     HistoryEvent history_event(size_t h, const RawValue* inputs) const;
@@ -127,6 +136,15 @@ private:
     std::vector<HistorySpec> all_history_;  // the state's declarations: spec_.history, then anomaly models' unshared
     int history_raw_count_ = 0;
     int first_history_output_ = 0;  // the index of the first history output in output_names_
+    // transform's numbers for numbers_only(), one per column, compact: what transform_numbers reads.
+    struct NumberColumn {
+        int input;
+        bool boolean, missing_indicator;
+        NumericTransform transform;
+        double center, scale;
+    };
+    std::vector<NumberColumn> numbers_;
+    bool numbers_only_ = false;
     int first_anomaly_output_ = 0;
 };
 

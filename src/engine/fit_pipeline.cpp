@@ -63,7 +63,9 @@ void PipelinedFit::run(Chunk& chunk) noexcept {
         try {
             for (int i = 0; i < chunk.rows; ++i) {
                 unpack_row(chunk.values.data() + size_t(i) * width_, width_, chunk.bytes.data(), row_.data());
-                fitter_.add(row_.data(), chunk.fit_statistics[size_t(i)] != 0);
+                const bool fit_statistics = chunk.fit_statistics[size_t(i)] != 0;
+                fitter_.add(row_.data(), fit_statistics);
+                if (kept_ && fit_statistics) kept_->add(row_.data());
             }
         } catch (...) {
             error_ = std::current_exception();
@@ -71,6 +73,11 @@ void PipelinedFit::run(Chunk& chunk) noexcept {
         }
     }
     chunk.finished.store(true, std::memory_order_release);
+}
+
+void PipelinedFit::keep_rows(size_t reserve_rows) {
+    kept_ = std::make_unique<RawRows>(width_);
+    kept_->reserve(reserve_rows);
 }
 
 bool PipelinedFit::wait_until_in_flight_at_most(size_t most, int64_t microseconds) {

@@ -16,6 +16,7 @@
 #include "engine/featurizer.hpp"
 #include "engine/packed_values.hpp"
 #include "engine/parallel.hpp"
+#include "engine/raw_rows.hpp"
 
 namespace dendrite::engine {
 
@@ -39,6 +40,11 @@ public:
     // as FeaturizerFitter::add's. Throws the error an earlier chunk raised, if one did (the fit stopped at
     // its row).
     bool add(const RawValue* row, bool fit_statistics);
+    // Before the first add: also keep the rows that fit statistics (RawRows, room reserved for reserve_rows),
+    // on the thread that fits, so that the reading thread pays for one copy of a row, not two.
+    void keep_rows(size_t reserve_rows);
+    // After finish(): the kept rows, in read order (null unless keep_rows was called).
+    std::unique_ptr<RawRows> take_kept_rows() { return std::move(kept_); }
     // Waits until at most `most` chunks handed to the helper are not fitted yet, or for `microseconds` at
     // most; true when reached. A
     // caller that must stay interruptible waits in short steps.
@@ -69,7 +75,8 @@ private:
     std::unique_ptr<Chunk> open_;
     std::deque<std::unique_ptr<Chunk>> sealed_;  // in order; finished ones give their buffers to new ones
     std::atomic<bool> failed_{false}, abandoned_{false};
-    std::exception_ptr error_;  // written by the chunk that failed, before failed_
+    std::exception_ptr error_;       // written by the chunk that failed, before failed_
+    std::unique_ptr<RawRows> kept_;  // written by the thread that fits
     // Last: destroyed first, so the helper has stopped before the chunks it reads are freed.
     std::unique_ptr<SerialWorker> helper_;
 };

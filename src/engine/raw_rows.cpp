@@ -1,6 +1,7 @@
 #include "engine/raw_rows.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/error.hpp"
@@ -104,6 +105,23 @@ void RawRows::get(size_t i, RawValue* out) const {
     }
 }
 
+bool RawRows::finite_numbers(size_t i, double* out) const {
+    const size_t first = i * width_;
+    for (size_t j = 0; j < width_; ++j) {
+        const uint8_t type = types_[first + j];
+        const uint64_t slot = slots_[first + j];
+        if (type == uint8_t(RawValue::Type::Number)) {
+            std::memcpy(&out[j], &slot, sizeof slot);
+            if (!std::isfinite(out[j])) return false;
+        } else if (type == (uint8_t(RawValue::Type::Number) | kExactInteger)) {
+            out[j] = double(int64_t(slot));  // as get() gives its number
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 void RawRows::featurize(const Featurizer& f, size_t first, size_t end, float* out, int threads,
                         HistoryState* history) const {
     constexpr size_t kBlock = 1024;
@@ -118,13 +136,19 @@ void RawRows::featurize(const Featurizer& f, size_t first, size_t end, float* ou
         return;
     }
     const int blocks = int((end - first + kBlock - 1) / kBlock);
+    const bool numbers_only = f.numbers_only();
     WorkerPool pool(threads);
     pool.run(blocks, [&](int block) {
         std::vector<RawValue> raw(width_);
+        std::vector<double> numbers(width_);
         const size_t from = first + size_t(block) * kBlock, to = std::min(end, from + kBlock);
         for (size_t i = from; i < to; ++i) {
+            float* row_out = out + (i - first) * outputs;
+            // A table of numbers: most rows need no RawValues (a NULL, a NaN or an overflow takes transform).
+            if (numbers_only && finite_numbers(i, numbers.data()) && f.transform_numbers(numbers.data(), row_out))
+                continue;
             get(i, raw.data());
-            f.transform(raw.data(), nullptr, out + (i - first) * outputs);
+            f.transform(raw.data(), nullptr, row_out);
         }
     });
 }

@@ -44,6 +44,8 @@ public:
 
 private:
     uint32_t intern(std::string_view bytes);
+    // Row i's values as doubles when every one is a finite number (what get() would give as RawValues).
+    bool finite_numbers(size_t i, double* out) const;
 
     size_t width_;
     // RawValue::Type, one per value, with kExactInteger set for a Number whose slot holds an exact integer

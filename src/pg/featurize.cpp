@@ -546,8 +546,11 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                            auto* f = static_cast<Fit*>(context);
                            bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->derived, f->name,
                                        0, descriptor, f->pass_context);
-                           if (f->observer)
-                               f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
+                           if (f->observer) {
+                               const size_t reserve =
+                                   f->observer->start(f->observer->context, descriptor, estimated_rows, f->n_inputs);
+                               if (f->observer->kept) engine_call([&] { f->pipeline->keep_rows(reserve); });
+                           }
                        },
                        [](void* context, TupleTableSlot* slot) {
                            auto* f = static_cast<Fit*>(context);
@@ -566,6 +569,11 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     select_rows(ordered_query(query, time_column), what, visitor);
     while (!pipeline->wait_until_in_flight_at_most(0, 10000)) CHECK_FOR_INTERRUPTS();
     engine_call([&] { pipeline->finish(); });  // the last chunk; an error a row raised
+    if (observer && observer->kept) {
+        engine::RawRows* kept = nullptr;
+        engine_call([&] { kept = pipeline->take_kept_rows().release(); });
+        observer->kept(observer->context, kept);
+    }
     const int64 rows = fit.rows;
     if (rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the %s returned no rows", what),

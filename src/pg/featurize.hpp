@@ -1,6 +1,7 @@
 // Fitting featurizers from queries (dendrite.create_featurizer, and train's automatic featurizer).
 #pragma once
 
+#include "engine/raw_rows.hpp"
 #include "engine/raw_value.hpp"
 #include "pg/postgres_headers.hpp"
 
@@ -14,9 +15,13 @@ struct CachedFeaturizer;
 // A caller that wants the rows of the fit pass as they are read (train's automatic featurizer keeps them
 // instead of running the query again): start once before any row, with the planner's row estimate and the
 // number of inputs; row for each row the featurizer is fitted on, its inputs in the featurizer's order.
+// With kept (not NULL), the fit also keeps those rows' inputs (engine::RawRows, on the thread that fits,
+// with room for as many rows as start returned) and hands them to kept, which owns them from then on, once
+// the fit has read them all.
 struct FitObserver {
-    void (*start)(void* context, TupleDesc descriptor, double estimated_rows, int n_inputs);
+    size_t (*start)(void* context, TupleDesc descriptor, double estimated_rows, int n_inputs);
     void (*row)(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
+    void (*kept)(void* context, engine::RawRows* rows);
     void* context;
     // The threads the caller may use (train's threads setting; <= 0: every hardware thread): the fit's
     // statistics take a helper thread only when that is more than one.

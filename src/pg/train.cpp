@@ -495,7 +495,7 @@ DENDRITE_FUNCTION(dendrite_train) {
             ereport(ERROR,
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("since needs a featurizer with history features"),
                      errhint("Without history, filter the rows in the query instead.")));
-        const FitObserver keep{keep_started, keep_row, &data, threads};
+        const FitObserver keep{keep_started, keep_row, take_kept_rows, &data, threads};
         featurizer_id = fit_featurizer(arguments.model, arguments.query, nullptr, nullptr, nullptr, arguments.label,
                                        "error", DT_NOBEGIN, nullptr, "training query", &keep);
     }

@@ -72,7 +72,8 @@ void collect_label(TrainingData* data, TupleTableSlot* slot) {
             return pointer ? repalloc_huge(pointer, affordable * element)
                            : palloc_extended(affordable * element, MCXT_ALLOC_HUGE);
         };
-        if (!data->kept) data->features = static_cast<float*>(grow(data->features, sizeof(float) * data->n_features));
+        if (!data->kept_context)  // kept rows are featurized once the pass is over
+            data->features = static_cast<float*>(grow(data->features, sizeof(float) * data->n_features));
         data->labels = static_cast<float*>(grow(data->labels, sizeof(float)));
         if (data->split_column) data->order = static_cast<double*>(grow(data->order, sizeof(double)));
         MemoryContextSwitchTo(old);
@@ -138,33 +139,38 @@ void collect_training_row(void* context, const float* features, TupleTableSlot* 
 // (compactly, engine::RawRows), label and order key, and the rows are featurized from memory once the
 // featurizer is fitted. A second pass would run the query again: a third of the statement's time on a
 // 500k-row table (docs/benchmarks.md).
-void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs) {
+// The fit keeps the raw rows itself, on its helper thread (featurize.hpp's FitObserver): here, each row's
+// label and order key as it is read, then the kept rows once the pass is over.
+size_t keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs) {
     auto* data = static_cast<TrainingData*>(context);
     expect_training_rows(data, estimated_rows);
     data->kept_bytes_per_row = size_t(n_inputs) * engine::RawRows::kBytesPerValue;
     data->estimated_features = n_inputs;  // until the featurizer is fitted: for the memory budget
-    // Room for the planner's estimate, never beyond what the budget allows (estimates can be far off).
-    const size_t reserved = std::min(data->expected_rows, data->budget_bytes / (2 * training_row_bytes(data)));
     data->kept_context = AllocSetContextCreate(data->data_context, "dendrite kept rows", ALLOCSET_SMALL_SIZES);
-    engine::RawRows* kept = nullptr;
-    engine_call([&] { kept = new engine::RawRows(size_t(n_inputs)); });
-    own_in_context(data->kept_context, kept);  // owned before anything else can fail
-    engine_call([&] { kept->reserve(reserved); });
-    data->kept = kept;
+    // Room for the planner's estimate, never beyond what the budget allows (estimates can be far off).
+    return std::min(data->expected_rows, data->budget_bytes / (2 * training_row_bytes(data)));
 }
 
-void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot) {
+void keep_row(void* context, const engine::RawValue*, TupleTableSlot* slot) {
+    collect_label(static_cast<TrainingData*>(context), slot);
+}
+
+void take_kept_rows(void* context, engine::RawRows* kept) {
     auto* data = static_cast<TrainingData*>(context);
-    collect_label(data, slot);
-    engine_call([&] { data->kept->add(raw); });
+    if (!kept) return;                         // no row was read
+    own_in_context(data->kept_context, kept);  // owned before anything else can fail
+    data->kept = kept;
+    if (kept->size() != data->rows)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the fit pass kept %zu rows of %zu read", kept->size(), data->rows)));
 }
 
 void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads) {
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
-    if (size_t(featurizer->n_inputs) != data->kept->width())
+    if (!data->kept || size_t(featurizer->n_inputs) != data->kept->width())
         ereport(ERROR,
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the stored featurizer has %d inputs, the fit pass kept %zu",
-                                                         featurizer->n_inputs, data->kept->width())));
+                                                         featurizer->n_inputs, data->kept ? data->kept->width() : 0)));
     check_training_memory(data, data->rows);
     MemoryContext old = MemoryContextSwitchTo(data->data_context);
     data->features = static_cast<float*>(

@@ -45,8 +45,9 @@ struct TrainingData {
 void expect_training_rows(void* context, double estimated_rows);
 void collect_training_row(void* context, const float* features, TupleTableSlot* slot);
 // The automatic featurizer's fitting pass's callbacks (featurize.hpp's FitObserver): keep every raw row.
-void keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs);
+size_t keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs);
 void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
+void take_kept_rows(void* context, engine::RawRows* kept);
 // Featurizes the kept rows with the featurizer as stored (the one scoring will use), on the training's
 // threads, in slices so that a cancel is seen within a fraction of a second.
 void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads);

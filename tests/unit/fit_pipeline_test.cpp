@@ -104,6 +104,40 @@ TEST(PipelinedFit, FitsTheSameFeaturizerAsRowAfterRow) {
     }
 }
 
+// train's automatic featurizer keeps the rows it fits on (keep_rows): the helper keeps them in read order,
+// only those that fit statistics (not the warm-up rows), and they give back what was read, on either path.
+TEST(PipelinedFit, KeepsTheRowsItFitsInReadOrder) {
+    for (size_t n : {size_t(5000), size_t(700)}) {
+        for (bool helper : {true, false}) {
+            const Rows data = make_rows(n, 5 + n);
+            const size_t warm_up = n / 10;
+            FeaturizerFitter fitter(spec_with_everything());
+            PipelinedFit pipeline(fitter, helper);
+            pipeline.keep_rows(100);  // fewer than read: RawRows grows past its reservation
+            for (size_t i = 0; i < n; ++i) pipeline.add(data.rows[i].data(), i >= warm_up);
+            pipeline.finish();
+            const std::unique_ptr<RawRows> kept = pipeline.take_kept_rows();
+            ASSERT_TRUE(kept);
+            ASSERT_EQ(kept->size(), n - warm_up);
+            std::vector<RawValue> back(kColumns.size());
+            for (size_t i = warm_up; i < n; ++i) {
+                kept->get(i - warm_up, back.data());
+                for (size_t j = 0; j < kColumns.size(); ++j) {
+                    const RawValue &a = data.rows[i][j], &b = back[j];
+                    ASSERT_EQ(a.type, b.type) << "row " << i << " column " << j;
+                    if (a.type == RawValue::Type::Number) {
+                        EXPECT_EQ(a.number, b.number) << "row " << i;
+                    } else if (a.type == RawValue::Type::Time) {
+                        EXPECT_EQ(a.time_us, b.time_us) << "row " << i;
+                    } else if (a.type == RawValue::Type::Text) {
+                        EXPECT_EQ(std::string(a.text, a.length), std::string(b.text, b.length)) << "row " << i;
+                    }
+                }
+            }
+        }
+    }
+}
+
 // A NaN under nonfinite 'error' raises in the fitter: the pipeline hands the same error back, from add
 // (a few chunks later) or from finish, and fits no row after it.
 TEST(PipelinedFit, HandsBackTheErrorARowRaised) {

@@ -109,3 +109,74 @@ TEST(RawRows, ExactIntegersBeyondTwoToThe53KeepTheirValue) {
     EXPECT_FALSE(unpacked[0].exact_integer);
     EXPECT_EQ(category_key(unpacked[0]), category_key(plain));
 }
+
+// A featurizer of numbers and booleans (no clip, no history) featurizes kept rows from their numbers alone
+// (Featurizer::transform_numbers); the features are transform's to the bit, and rows the shortcut cannot
+// take (a NULL, a NaN or an infinity under nonfinite 'missing', an overflow, an exact integer beyond 2^53)
+// are transform's too.
+TEST(RawRows, NumbersOnlyFeaturizesAsTransformDoes) {
+    const std::vector<InputColumn> columns{{"amount", SqlTypeClass::Number},
+                                           {"ratio", SqlTypeClass::Number},
+                                           {"card", SqlTypeClass::Integer},
+                                           {"flag", SqlTypeClass::Boolean}};
+    for (const char* spec_columns : {"", R"({"amount": "log1p", "ratio": "minmax"})"}) {
+        FeaturizerFitter fitter(resolve_spec(columns, spec_columns, "", "", "missing"));
+        Rng rng(7);
+        std::vector<std::vector<RawValue>> rows;
+        for (int i = 0; i < 5000; ++i) {
+            std::vector<RawValue> row{RawValue::of_number(std::exp(6 * rng.uniform())),
+                                      RawValue::of_number(rng.normal()), RawValue::of_integer(int64_t(rng.below(1000))),
+                                      RawValue::of_number(rng.uniform() < 0.3 ? 1 : 0)};
+            if (i % 97 == 1) row[1] = RawValue::null();  // a missing indicator for ratio
+            if (i % 101 == 2) row[0] = RawValue::of_number(NAN);
+            if (i % 103 == 3) row[1] = RawValue::of_number(-INFINITY);
+            if (i % 107 == 4) row[1] = RawValue::of_number(1e300);  // an overflow once standardized
+            if (i % 109 == 5) row[2] = RawValue::of_integer(6011000000000000004);
+            if (i % 113 == 6) row[3] = RawValue::null();
+            rows.push_back(row);
+        }
+        RawRows kept(columns.size());
+        for (const auto& row : rows) {
+            fitter.add(row.data());
+            kept.add(row.data());
+        }
+        const Featurizer f = fitter.finish();
+        ASSERT_TRUE(f.numbers_only());
+        const size_t outputs = size_t(f.output_count());
+        ASSERT_EQ(outputs, columns.size() + 3);  // amount (its NaNs), ratio and flag have missing indicators
+        std::vector<float> fast(rows.size() * outputs), slow(rows.size() * outputs);
+        kept.featurize(f, 0, rows.size(), fast.data(), 2);
+        std::vector<RawValue> back(columns.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+            kept.get(i, back.data());
+            f.transform(back.data(), nullptr, slow.data() + i * outputs);
+        }
+        for (size_t i = 0; i < rows.size(); ++i)
+            ASSERT_EQ(0, std::memcmp(fast.data() + i * outputs, slow.data() + i * outputs, sizeof(float) * outputs))
+                << "row " << i << " with columns " << spec_columns;
+    }
+}
+
+// What the shortcut does not cover: a clip, a text, a history (transform featurizes every row then).
+TEST(RawRows, NumbersOnlyIsNotClaimedForOtherColumns) {
+    const std::vector<InputColumn> numbers{{"amount", SqlTypeClass::Number}, {"card", SqlTypeClass::Integer}};
+    const std::vector<InputColumn> with_text{{"amount", SqlTypeClass::Number}, {"m", SqlTypeClass::Text}};
+    const std::vector<InputColumn> with_time{
+        {"amount", SqlTypeClass::Number}, {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}};
+    auto fitted = [](const std::vector<InputColumn>& columns, const char* spec, const char* history) {
+        FeaturizerFitter fitter(resolve_spec(columns, spec, history, "", "error"));
+        std::vector<RawValue> row{RawValue::of_number(2),
+                                  columns[1].type == SqlTypeClass::Text ? text("a") : RawValue::of_number(3)};
+        if (columns.size() > 2) row.push_back(RawValue::of_time(0));
+        fitter.add(row.data());
+        return fitter.finish();
+    };
+    EXPECT_TRUE(fitted(numbers, "", "").numbers_only());
+    EXPECT_FALSE(fitted(numbers, R"({"amount": {"clip": [0, 10]}})", "").numbers_only());
+    EXPECT_FALSE(fitted(with_text, "", "").numbers_only());
+    EXPECT_FALSE(
+        fitted(
+            with_time, R"({"at": "ignore"})",
+            R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 day"], "aggregates": ["count"]}])")
+            .numbers_only());
+}
