@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
 
 #include "engine/parallel.hpp"
 
@@ -9,7 +12,43 @@ namespace dendrite::engine {
 
 namespace {
 constexpr size_t kDistinctBins = 10;
+
+// A float's bits as a key whose unsigned order is the float's order (negatives reversed below positives;
+// -0 just below +0), and back.
+uint32_t order_key(float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return bits & 0x80000000u ? ~bits : bits | 0x80000000u;
 }
+
+float from_order_key(uint32_t key) {
+    const uint32_t bits = key & 0x80000000u ? key & 0x7fffffffu : ~key;
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+// Sorts [begin, end) (finite floats) ascending: an LSD radix sort of the order keys, three passes of 11 bits.
+// The deciles are then read by index. Selecting each with nth_element took twice as long, in branches a
+// random sample mispredicts (half of a 300k x 30 training's baselines, issue #26).
+void sort_sample(float* begin, float* end, std::vector<uint32_t>& keys, std::vector<uint32_t>& scratch) {
+    const size_t n = size_t(end - begin);
+    keys.resize(n);
+    scratch.resize(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = order_key(begin[i]);
+    constexpr int kBits = 11;
+    constexpr uint32_t kMask = (1u << kBits) - 1;
+    for (int shift = 0; shift < 32; shift += kBits) {
+        size_t start[kMask + 1] = {};
+        for (uint32_t key : keys) ++start[(key >> shift) & kMask];
+        size_t at = 0;
+        for (size_t& s : start) at += std::exchange(s, at);
+        for (uint32_t key : keys) scratch[start[(key >> shift) & kMask]++] = key;
+        keys.swap(scratch);
+    }
+    for (size_t i = 0; i < n; ++i) begin[i] = from_order_key(keys[i]);
+}
+}  // namespace
 
 size_t bin_of(const float* edges, size_t n_edges, float value) {
     return size_t(std::upper_bound(edges, edges + n_edges, value) - edges);
@@ -28,6 +67,7 @@ std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows,
         for (int j = 0; j < columns; ++j) sample[size_t(j) * n + i] = rows[r * size_t(columns) + size_t(j)];
     WorkerPool pool(std::min(threads, columns));
     pool.run(columns, [&](int j) {
+        std::vector<uint32_t> keys, scratch;
         float* begin = sample.data() + size_t(j) * n;
         float* end = begin + n;
         FeatureBaseline& b = baselines[size_t(j)];
@@ -48,18 +88,12 @@ std::vector<FeatureBaseline> feature_baselines(const float* rows, size_t n_rows,
         if (distinct.size() <= kDistinctBins) {
             b.edges.assign(distinct.begin() + 1, distinct.end());
         } else {
-            // The deciles are the values a full sort would put at n * decile / 10: selected in turn, each
-            // from what lies above the one before (a few passes over the sample instead of a sort).
-            float* from = begin;
-            float smallest = 0;
+            // The deciles: the values the sorted sample holds at n * decile / 10.
+            sort_sample(begin, end, keys, scratch);
             for (int decile = 1; decile <= 9; ++decile) {
-                float* at = begin + std::min(n - 1, n * size_t(decile) / 10);
-                std::nth_element(from, at, end);
-                if (decile == 1) smallest = at == begin ? *at : std::min(*at, *std::min_element(begin, at));
-                const float edge = *at;
+                const float edge = begin[std::min(n - 1, n * size_t(decile) / 10)] + 0.0f;  // -0 as 0
                 // An edge equal to the smallest value would leave bin 0 empty by construction.
-                if (edge > smallest && (b.edges.empty() || edge > b.edges.back())) b.edges.push_back(edge);
-                from = at + 1;
+                if (edge > *begin && (b.edges.empty() || edge > b.edges.back())) b.edges.push_back(edge);
             }
         }
         BinCounts counts(b.edges.size() + 1);

@@ -73,11 +73,11 @@ TEST(Drift, ThreadsGiveTheSameBaselines) {
     EXPECT_EQ(one[3].edges, (std::vector<float>{1.0f, 2.0f}));
 }
 
-// The deciles are selected, not sorted: they must be the values a full sort puts at n * decile / 10, ties
-// and a heavy lump at the smallest value included (the edges the baselines kept when they sorted it).
+// The deciles (read from a radix-sorted sample) must be the values std::sort puts at n * decile / 10, ties,
+// a heavy lump at the smallest value, negatives and zeros of both signs included.
 TEST(Drift, SelectedDecilesAreThoseOfASortedSample) {
     const size_t n_rows = 30011;
-    const int columns = 3;
+    const int columns = 4;
     std::vector<float> rows(n_rows * columns);
     uint64_t state = 99;
     for (size_t r = 0; r < n_rows; ++r) {
@@ -86,6 +86,8 @@ TEST(Drift, SelectedDecilesAreThoseOfASortedSample) {
         rows[r * columns + 0] = float(u) / 7.0f;                // continuous
         rows[r * columns + 1] = float(u % 40);                  // 40 values: many ties at each decile
         rows[r * columns + 2] = u < 350 ? 0.0f : float(u) - 3;  // 35 % at the smallest value
+        // Negatives, and zeros of both signs at the fifth decile (an edge is stored as 0, never -0).
+        rows[r * columns + 3] = u < 450 ? -float(u) / 3 : u < 560 ? (u % 2 ? -0.0f : 0.0f) : float(u);
     }
     const auto baselines = feature_baselines(rows.data(), n_rows, columns, 50000, 2);
     for (int j = 0; j < columns; ++j) {
@@ -102,6 +104,8 @@ TEST(Drift, SelectedDecilesAreThoseOfASortedSample) {
         EXPECT_DOUBLE_EQ(baselines[size_t(j)].fractions[0], double(below_first_edge) / double(n_rows)) << j;
     }
     EXPECT_EQ(baselines[2].edges.size(), 6u);  // the lump takes the first three deciles' edges
+    EXPECT_FALSE(std::signbit(baselines[3].edges[4])) << baselines[3].edges[4];
+    EXPECT_EQ(baselines[3].edges[4], 0.0f);
 }
 
 TEST(Drift, SamplesLargeInputsAtAStride) {
