@@ -4,6 +4,7 @@
 #pragma once
 #include "engine/engine_only.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,16 +35,27 @@ public:
 private:
     void work(int worker);
     void run_share(int thread);
+    // Spins until done() for the pool's current spin (see parallel.cpp), and adapts it; true when seen.
+    template <typename Done>
+    bool spin(Done done);
+    void note_wait(int64_t nanoseconds);
 
     std::vector<std::thread> workers_;
     std::mutex mutex_;
     std::condition_variable start_, done_;
+    // Written by run before it publishes a generation, read by the workers after they see it.
     const std::function<void(int)>* task_ = nullptr;
     int count_ = 0;
-    long generation_ = 0;
-    int busy_ = 0;
-    bool stopping_ = false;
-    std::exception_ptr error_;
+    // A worker waits for the next generation, and run for the workers to finish, spinning for up to a few
+    // tens of microseconds before sleeping on the condition variables: a training's batches follow each
+    // other that fast, and waking a sleeping thread took a third of a small network's training (issue #26).
+    std::atomic<long> generation_{0};
+    std::atomic<int> busy_{0};
+    std::atomic<bool> stopping_{false};
+    std::atomic<int64_t> recent_wait_nanoseconds_{0};  // a moving average of waits (see spin)
+    std::atomic<uint32_t> waits_{0};
+    int sleeping_ = 0;          // workers asleep on start_ (under mutex_)
+    std::exception_ptr error_;  // under mutex_
 };
 
 // One helper thread that runs tasks one after the other, in the order they were handed over: work that
