@@ -136,6 +136,40 @@ SELECT count(*) FILTER (WHERE winner) AS winners, count(*) AS candidates
 SELECT DISTINCT v.hyperparameters->>'split_column' AS split_column
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'timed_contest';
 
+-- With history, train reads the query's rows as they come while they arrive in time order, and sorts them
+-- (reading the query again) from the first row that does not. The same rows (NULL times among them: sorted
+-- last, in the query's order) give the same model whether they come in time order with the NULLs last (no
+-- sort), with a NULL time before a time (a sort from the 6th row), shuffled (from the 2nd) or in order but
+-- for one late row (from the 2,969th).
+\set timed_columns 'x, y, label, entity, CASE WHEN id % 97 = 5 THEN NULL ELSE at END AS at'
+SELECT q.name, round(r.loss::numeric, 6) AS loss
+  FROM (VALUES ('nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id'),
+               ('nulls_among', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id'),
+               ('shuffled', 'SELECT ' || :'timed_columns' ||
+                            ' FROM timed_points ORDER BY CASE WHEN id % 97 = 5 THEN id ELSE 0 END, md5(id::text)'),
+               ('one_late_row', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id = 1, id')
+       ) AS q(name, query),
+       LATERAL dendrite.train('order_' || q.name, q.query, 'label', featurizer => 'timed', epochs => 2, seed => 3) AS r
+ ORDER BY q.name;
+SELECT m.name, v.training_rows, v.validation_rows
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name LIKE 'order\_%' ORDER BY m.name;
+SELECT count(*) AS tensors, bool_and(models = 4 AND values = 1) AS identical_parameters
+  FROM (SELECT p.layer_index, p.name, count(*) AS models, count(DISTINCT p.value) AS values
+          FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id)
+         WHERE m.name LIKE 'order\_%' GROUP BY p.layer_index, p.name) AS t;
+
+-- evaluate, feature_drift and feature_importance read their queries the same way: the same numbers.
+SELECT a.pr_auc = b.pr_auc AND a.roc_auc = b.roc_auc AND a.tp = b.tp AND a.fp = b.fp AS same_evaluation
+  FROM dendrite.evaluate('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id') a,
+       dendrite.evaluate('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY md5(id::text)') b;
+SELECT count(*) AS features, bool_and(a.psi = b.psi AND a.current_mean = b.current_mean) AS same_drift
+  FROM dendrite.feature_drift('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id') a
+  JOIN dendrite.feature_drift('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id') b USING (feature);
+SELECT count(*) AS inputs, bool_and(a.mean_abs_contribution = b.mean_abs_contribution) AS same_importance
+  FROM dendrite.feature_importance('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id') a
+  JOIN dendrite.feature_importance('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id = 1, id') b USING (feature);
+
 -- No training is in progress once the statements are done.
 SELECT count(*) AS in_progress FROM dendrite.training_progress;
 

@@ -509,6 +509,12 @@ void add_importance(void* context, const float* features, TupleTableSlot*) {
     ++s->rows;
 }
 
+void restart_importance(void* context) {
+    auto* s = static_cast<Importance*>(context);
+    for (int g = 0; g < s->groups.n; ++g) s->total[g] = 0;
+    s->rows = 0;
+}
+
 }  // namespace
 
 // dendrite.feature_importance(model, query, version): the mean absolute contribution of each input over the
@@ -528,7 +534,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     connect_spi();
-    offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s);
+    offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance);
     finish_spi();
     // Largest first (a selection: there are few inputs).
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));

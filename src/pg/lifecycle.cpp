@@ -1,6 +1,8 @@
 // dendrite.evaluate and dendrite.feature_drift: a stored model version measured on the rows of any query.
 // evaluate scores a labelled query with one version (the champion/challenger comparison of retrain uses
 // it); feature_drift compares every feature of a query's rows with the version's training rows.
+#include <algorithm>
+
 #include "engine/drift.hpp"
 #include "engine/metrics.hpp"
 #include "pg/boundary.hpp"
@@ -61,6 +63,9 @@ void collect_evaluation_row(void* context, const float* features, TupleTableSlot
     ++e->rows;
 }
 
+// The pass read rows out of time order and reads the query again, sorted (offline_pass's RestartRows).
+void restart_evaluation_rows(void* context) { static_cast<EvaluationRows*>(context)->rows = 0; }
+
 // Per feature, the current rows' counts in the bins of the training baseline.
 struct DriftCounts {
     int n_features;
@@ -79,6 +84,13 @@ void count_drift_row(void* context, const float* features, TupleTableSlot*) {
         d->sums[f] += features[f];
     }
     ++d->rows;
+}
+
+void restart_drift_counts(void* context) {
+    auto* d = static_cast<DriftCounts*>(context);
+    for (int f = 0; f < d->n_features; ++f) std::fill(d->counts[f], d->counts[f] + d->n_edges[f] + 1, int64(0));
+    std::fill(d->sums, d->sums + d->n_features, 0.0);
+    d->rows = 0;
 }
 
 }  // namespace
@@ -118,7 +130,8 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
     }
-    offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), collect_evaluation_row, &rows);
+    offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), collect_evaluation_row, &rows, nullptr,
+                 nullptr, restart_evaluation_rows);
     finish_spi();
     if (rows.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to evaluate on")));
@@ -215,7 +228,8 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         memcpy(drift.fractions[f], ARR_DATA_PTR(fractions), sizeof(double) * (n_edges + 1));
         drift.counts[f] = static_cast<int64*>(MemoryContextAllocZero(function_context, sizeof(int64) * (n_edges + 1)));
     }
-    offline_pass(version->featurizer, query, since_argument(fcinfo, 3), count_drift_row, &drift);
+    offline_pass(version->featurizer, query, since_argument(fcinfo, 3), count_drift_row, &drift, nullptr, nullptr,
+                 restart_drift_counts);
     finish_spi();
     if (drift.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to compare")));

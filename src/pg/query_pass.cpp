@@ -44,7 +44,7 @@ bool receive_row(TupleTableSlot* slot, DestReceiver* self) {
     receiver->visitor->row(receiver->visitor->context, slot);
     MemoryContextSwitchTo(old);
     if ((++receiver->rows & 1023) == 0) MemoryContextReset(receiver->row_context);
-    return true;
+    return !(receiver->visitor->stop && *receiver->visitor->stop);  // false: the executor stops
 }
 
 void start_rows(DestReceiver* self, int, TupleDesc descriptor) {
@@ -163,6 +163,24 @@ void select_rows(const char* query, const char* what, const RowVisitor& visitor)
 
 namespace {
 
+// Whether rows come as ORDER BY time would sort them: times ascending (infinities at their ends, as their
+// engine times are), NULLs last; ties keep the query's order, as the sort's ordinal does.
+struct TimeOrder {
+    bool seen_time = false, seen_null = false;
+    int64 last = 0;
+    bool follows(const engine::RawValue& time) {
+        if (time.is_null()) {
+            seen_null = true;
+            return true;
+        }
+        if (time.type != engine::RawValue::Type::Time || seen_null) return false;
+        const bool ordered = !seen_time || time.time_us >= last;
+        seen_time = true;
+        last = time.time_us;
+        return ordered;
+    }
+};
+
 int time_input(const CachedFeaturizer* featurizer) {
     if (!featurizer->time_column) return -1;
     for (int j = 0; j < featurizer->n_inputs; ++j)
@@ -173,7 +191,7 @@ int time_input(const CachedFeaturizer* featurizer) {
 }  // namespace
 
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
-                  ExpectRows expect, const RowBinding** bound) {
+                  ExpectRows expect, const RowBinding** bound, RestartRows restart) {
     const int time_index = time_input(featurizer);
     if (since != DT_NOBEGIN && time_index < 0)
         ereport(ERROR,
@@ -188,11 +206,14 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         bind_row(&check, featurizer, describe_query(query, "query"), CurrentMemoryContext);
     }
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
-    engine::HistoryState* history = nullptr;
-    if (engine_featurizer->keeps_history()) {
-        engine_call([&] { history = engine_featurizer->new_history().release(); });
-        own_in_context(CurrentMemoryContext, history);
-    }
+    auto new_history = [&] {
+        engine::HistoryState* history = nullptr;
+        if (engine_featurizer->keeps_history()) {
+            engine_call([&] { history = engine_featurizer->new_history().release(); });
+            own_in_context(CurrentMemoryContext, history);
+        }
+        return history;
+    };
     struct Pass {
         const CachedFeaturizer* featurizer;
         const engine::Featurizer* engine_featurizer;
@@ -206,9 +227,13 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         RowBinding binding;
         MemoryContext pass_context;
         const RowBinding** bound;
+        // Reading the query as it comes (see offline_pass in the header): the rows' order so far, and stop.
+        bool check_order;
+        TimeOrder order;
+        bool stop;
     } pass{featurizer,
            engine_featurizer,
-           history,
+           new_history(),
            time_index,
            since_us,
            static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1))),
@@ -217,7 +242,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
            expect,
            {},
            CurrentMemoryContext,
-           bound};
+           bound,
+           false,
+           {},
+           false};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* p = static_cast<Pass*>(context);
                            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
@@ -228,6 +256,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            auto* p = static_cast<Pass*>(context);
                            load_slot(&p->binding, slot);
                            const engine::RawValue* raw = p->binding.raw;
+                           if (p->check_order && !p->order.follows(raw[p->time_index])) {
+                               p->stop = true;  // this row and the rest: read again, sorted
+                               return;
+                           }
                            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
                            engine_call([&] {
                                if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
@@ -235,7 +267,15 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            });
                            if (wanted) p->emit(p->context, p->features, slot);
                        },
-                       &pass};
+                       &pass, &pass.stop};
+    if (restart && featurizer->time_column && time_index >= 0) {
+        pass.check_order = true;
+        select_rows(query, "query", visitor);
+        if (!pass.stop) return;
+        restart(context);
+        pass.history = new_history();
+        pass.check_order = pass.stop = false;
+    }
     select_rows(ordered_query(query, featurizer->time_column), "query", visitor);
 }
 

@@ -528,7 +528,7 @@ DENDRITE_FUNCTION(dendrite_train) {
     else
         with_stored_query_rights(query_rights, [&] {
             offline_pass(featurizer, arguments.query, arguments.since, collect_training_row, &data,
-                         expect_training_rows);
+                         expect_training_rows, nullptr, restart_training_rows);
         });
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));

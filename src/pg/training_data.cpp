@@ -128,6 +128,15 @@ void expect_training_rows(void* context, double estimated_rows) {
     if (estimated_rows > 0 && estimated_rows < 1e10) data->expected_rows = size_t(estimated_rows * 1.05) + 1024;
 }
 
+// The offline pass read rows out of time order and reads the query again, sorted: the rows collected so
+// far are forgotten (their arrays are kept, to be written again).
+void restart_training_rows(void* context) {
+    auto* data = static_cast<TrainingData*>(context);
+    data->rows = 0;
+    data->have_time = false;
+    data->first_time = data->last_time = 0;
+}
+
 // Receives each featurized row of the offline pass, with its label from the same row.
 void collect_training_row(void* context, const float* features, TupleTableSlot* slot) {
     auto* data = static_cast<TrainingData*>(context);

@@ -44,6 +44,7 @@ struct TrainingData {
 // label from the same row.
 void expect_training_rows(void* context, double estimated_rows);
 void collect_training_row(void* context, const float* features, TupleTableSlot* slot);
+void restart_training_rows(void* context);  // offline_pass's RestartRows
 // The automatic featurizer's fitting pass's callbacks (featurize.hpp's FitObserver): keep every raw row.
 size_t keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs);
 void keep_row(void* context, const engine::RawValue* raw, TupleTableSlot* slot);
