@@ -170,6 +170,20 @@ SELECT count(*) AS inputs, bool_and(a.mean_abs_contribution = b.mean_abs_contrib
   FROM dendrite.feature_importance('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id') a
   JOIN dendrite.feature_importance('order_nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id = 1, id') b USING (feature);
 
+-- score_query, featurize and explain_query too, dropping what they had returned when they restart (the rows
+-- in time order but for one, read last: a sort from the 3,000th and last row): every row once, the same numbers.
+\set in_order 'SELECT id, x, y, label, entity, at FROM timed_points ORDER BY id'
+\set late_row 'SELECT id, x, y, label, entity, at FROM timed_points ORDER BY id = 1, id'
+SELECT count(*) AS rows, count(*) FILTER (WHERE a.score IS DISTINCT FROM b.score) AS different
+  FROM dendrite.score_query('order_nulls_last', :'in_order', key => 'id') a
+  FULL JOIN dendrite.score_query('order_nulls_last', :'late_row', key => 'id') b USING (key);
+SELECT count(*) AS rows, count(*) FILTER (WHERE a.features IS DISTINCT FROM b.features) AS different
+  FROM dendrite.featurize('timed', :'in_order', key => 'id') a
+  FULL JOIN dendrite.featurize('timed', :'late_row', key => 'id') b USING (key);
+SELECT count(*) AS reasons, count(*) FILTER (WHERE a.contribution IS DISTINCT FROM b.contribution) AS different
+  FROM dendrite.explain_query('order_nulls_last', :'in_order', key => 'id', top => 2) a
+  FULL JOIN dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 2) b USING (key, rank);
+
 -- No training is in progress once the statements are done.
 SELECT count(*) AS in_progress FROM dendrite.training_progress;
 

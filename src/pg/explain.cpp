@@ -614,7 +614,8 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
     s.top = top;
     s.min_score = min_score;
     connect_spi();
-    offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding);
+    offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding,
+                 [](void* context) { clear_keyed_output(&static_cast<ExplainQuery*>(context)->out); });
     finish_spi();
     return (Datum)0;
 }

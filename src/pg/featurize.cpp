@@ -714,7 +714,8 @@ DENDRITE_FUNCTION(dendrite_featurize) {
     const CachedFeaturizer* featurizer = latest_featurizer(name);
     emit.n_outputs = featurizer->n_outputs;
     connect_spi();
-    offline_pass(featurizer, query, since, emit_features, &emit);
+    offline_pass(featurizer, query, since, emit_features, &emit, nullptr, nullptr,
+                 [](void* context) { clear_keyed_output(static_cast<KeyedOutput*>(context)); });
     finish_spi();
     return (Datum)0;
 }

@@ -302,6 +302,8 @@ char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
     return OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]);
 }
 
+void clear_keyed_output(KeyedOutput* out) { tuplestore_clear(out->result->setResult); }
+
 void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
     char* key = row_key_text(s, slot);
     Datum values[2] = {key ? CStringGetTextDatum(key) : Datum(0), value};

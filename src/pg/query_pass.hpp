@@ -92,6 +92,8 @@ struct KeyedOutput {
 // Starts the set-returning function's result (a materialized tuplestore); key may be NULL.
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key);
 void emit_keyed_row(KeyedOutput* out, TupleTableSlot* slot, Datum value);
+// Drops the rows put so far (an offline pass that restarts, sorted: see offline_pass).
+void clear_keyed_output(KeyedOutput* out);
 // The row's key as text (NULL: no key, or a NULL one); 42703 when the key column is not in the query.
 char* row_key_text(KeyedOutput* out, TupleTableSlot* slot);
 

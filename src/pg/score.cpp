@@ -118,6 +118,8 @@ void emit_score(void* context, const float* features, TupleTableSlot* slot) {
     MemoryContextReset(s->out.row_context);
 }
 
+void restart_scores(void* context) { dendrite::pg::clear_keyed_output(&static_cast<ScoreQuery*>(context)->out); }
+
 }  // namespace
 
 DENDRITE_FUNCTION(dendrite_score_query) {
@@ -131,7 +133,7 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     state.out.n_outputs = state.version->n_features;
     state.scratch = static_cast<float*>(palloc(sizeof(float) * state.version->scratch_floats));
     connect_spi();
-    offline_pass(state.version->featurizer, query, since, emit_score, &state);
+    offline_pass(state.version->featurizer, query, since, emit_score, &state, nullptr, nullptr, restart_scores);
     finish_spi();
     return (Datum)0;
 }
