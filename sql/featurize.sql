@@ -224,6 +224,21 @@ SELECT count(*) AS compared, count(*) FILTER (WHERE o.features = i.features) AS 
        count(*) FILTER (WHERE o.features[1] <> 0) > 0 AS non_trivial
   FROM inline i JOIN offline o USING (transaction_id);
 
+-- The inline state is built by replaying the history query in time order: as its rows come while they come
+-- in time order (no sort), else sorted from the first that does not (the replay starts over). Both give the
+-- same state: the same features for the rows that arrive next.
+SELECT dendrite.create_featurizer(name, 'SELECT * FROM arrived', label => 'is_fraud', history_query => query,
+    columns => '{"transaction_id": "ignore"}',
+    history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 hour", "7 days"],
+                  "distinct": "terminal_id", "aggregates": ["count", "mean", "stddev", "distinct", "since_last"]},
+                 {"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "7 days",
+                  "windows": ["7 days"], "aggregates": ["fraud_rate"]}]') AS version
+  FROM (VALUES ('replay_in_order', 'SELECT * FROM arrived ORDER BY tx_time'),
+               ('replay_shuffled', 'SELECT * FROM arrived ORDER BY md5(transaction_id::text)')) AS v(name, query);
+SELECT count(*) AS compared,
+       count(*) FILTER (WHERE dendrite.features('replay_in_order', s) = dendrite.features('replay_shuffled', s)) AS identical
+  FROM stream s WHERE transaction_id >= 10000;
+
 -- numeric values are read from their stored digits where the exact double is cheap, through text
 -- otherwise: every shape gives what numeric_float8 gives (raw features are float4 of that double).
 CREATE TABLE numerics AS

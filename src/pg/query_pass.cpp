@@ -161,25 +161,17 @@ void select_rows(const char* query, const char* what, const RowVisitor& visitor)
     SPI_freeplan(plan);
 }
 
-namespace {
-
-// Whether rows come as ORDER BY time would sort them: times ascending (infinities at their ends, as their
-// engine times are), NULLs last; ties keep the query's order, as the sort's ordinal does.
-struct TimeOrder {
-    bool seen_time = false, seen_null = false;
-    int64 last = 0;
-    bool follows(const engine::RawValue& time) {
-        if (time.is_null()) {
-            seen_null = true;
-            return true;
-        }
-        if (time.type != engine::RawValue::Type::Time || seen_null) return false;
-        const bool ordered = !seen_time || time.time_us >= last;
-        seen_time = true;
-        last = time.time_us;
-        return ordered;
+bool TimeOrder::follows(const engine::RawValue& time) {
+    if (time.is_null()) {
+        seen_null = true;
+        return true;
     }
-};
+    if (time.type != engine::RawValue::Type::Time || seen_null) return false;
+    const bool ordered = !seen_time || time.time_us >= last;
+    seen_time = true;
+    last = time.time_us;
+    return ordered;
+}
 
 int time_input(const CachedFeaturizer* featurizer) {
     if (!featurizer->time_column) return -1;
@@ -187,8 +179,6 @@ int time_input(const CachedFeaturizer* featurizer) {
         if (strcmp(featurizer->input_names[j], featurizer->time_column) == 0) return j;
     return -1;
 }
-
-}  // namespace
 
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
                   ExpectRows expect, const RowBinding** bound, RestartRows restart) {

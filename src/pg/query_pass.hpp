@@ -78,6 +78,16 @@ inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64
 
 // SELECT * FROM (query) ORDER BY the time column, when the featurizer (or spec) has history.
 char* ordered_query(const char* query, const char* time_column);
+// Whether rows come as ordered_query would sort them, one row's time after another: times ascending
+// (infinities at their ends, as their engine times are), NULLs last; ties keep the query's order, as the
+// sort's ordinal does. A pass that reads a query as it comes stops at the first row that does not follow.
+struct TimeOrder {
+    bool seen_time = false, seen_null = false;
+    int64 last = 0;
+    bool follows(const engine::RawValue& time);
+};
+// The featurizer's time column's index among its inputs (-1: none).
+int time_input(const CachedFeaturizer* featurizer);
 
 // The (key, value) rows that featurize and score_query return: the value of each row of an offline pass,
 // with the row's key column (when one is named) as text, into the function's tuplestore.
