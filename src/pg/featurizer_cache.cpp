@@ -167,14 +167,10 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     // should the rows turn out not to be in time order (the replay then starts over, sorted).
     MemoryContext unsorted_context =
         AllocSetContextCreate(history_context, "dendrite inline history, unsorted", ALLOCSET_SMALL_SIZES);
-    auto new_state = [&](MemoryContext owner) {
-        engine::HistoryState* created = nullptr;
-        engine_call([&] { created = featurizer->featurizer->new_history().release(); });
-        own_in_context(owner, created);
-        return created;
-    };
     const int time_index = time_input(featurizer);
-    engine::HistoryState* state = new_state(time_index >= 0 ? unsorted_context : history_context);
+    engine::HistoryState* state = nullptr;
+    engine_call([&] { state = featurizer->featurizer->new_history().release(); });
+    own_in_context(time_index >= 0 ? unsorted_context : history_context, state);
 
     // Replay the history query in time order. Until the replay completes the state is not published, so
     // an error or a cancel leaves no half-built history behind (the object is freed with its context,
@@ -190,12 +186,10 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
             const CachedFeaturizer* featurizer;
             engine::HistoryState* state;
             MemoryContext context;
-            // Reading the query as it comes (see offline_pass): the rows' order so far, and stop.
             int time_index;
-            bool check_order;
-            TimeOrder order;
-            bool stop;
-        } replay{{}, featurizer, state, replay_context, time_index, false, {}, false};
+            TimeOrderedRead read;
+            MemoryContext unsorted_context, history_context;
+        } replay{{}, featurizer, state, replay_context, time_index, {}, unsorted_context, history_context};
         RowVisitor visitor{[](void* context, TupleDesc descriptor, double) {
                                auto* r = static_cast<Replay*>(context);
                                bind_row(&r->binding, r->featurizer, descriptor, r->context);
@@ -203,26 +197,22 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
                            [](void* context, TupleTableSlot* slot) {
                                auto* r = static_cast<Replay*>(context);
                                load_slot(&r->binding, slot);
-                               if (r->check_order && !r->order.follows(r->binding.raw[r->time_index])) {
-                                   r->stop = true;  // this row and the rest: start over, sorted
-                                   return;
-                               }
+                               if (r->time_index >= 0 && !r->read.admits(r->binding.raw[r->time_index])) return;
                                engine_call([&] { r->featurizer->featurizer->observe(r->binding.raw, r->state); });
                            },
-                           &replay, &replay.stop};
+                           &replay, &replay.read.stop};
+        // Out of time order: the state observed so far goes, and the sorted read starts from a new one.
+        auto start_over = [](void* context) {
+            auto* r = static_cast<Replay*>(context);
+            MemoryContextDelete(r->unsorted_context);
+            engine_call([&] { r->state = r->featurizer->featurizer->new_history().release(); });
+            own_in_context(r->history_context, r->state);
+        };
         // The stored history query runs as the featurizer's owner, whoever scores or inserts.
         const QueryRights owner_rights{featurizer->query_owner, featurizer->search_path};
         with_stored_query_rights(OidIsValid(featurizer->query_owner) ? &owner_rights : nullptr, [&] {
-            // As the offline passes do: as the rows come while they come in time order (no sort), else sorted.
-            if (time_index >= 0) {
-                replay.check_order = true;
-                select_rows(featurizer->history_query, "history query", visitor);
-                if (!replay.stop) return;
-                MemoryContextDelete(unsorted_context);  // the state observed so far
-                replay.state = new_state(history_context);
-                replay.check_order = replay.stop = false;
-            }
-            select_rows(ordered_query(featurizer->history_query, featurizer->time_column), "history query", visitor);
+            select_rows_in_time_order(featurizer->history_query, featurizer->time_column, "history query", visitor,
+                                      &replay.read, time_index >= 0 ? +start_over : nullptr, &replay);
         });
         state = replay.state;
         finish_spi();

@@ -173,6 +173,33 @@ bool TimeOrder::follows(const engine::RawValue& time) {
     return ordered;
 }
 
+void select_rows_in_time_order(const char* query, const char* time_column, const char* what, const RowVisitor& visitor,
+                               TimeOrderedRead* read, void (*restart)(void*), void* context) {
+    if (restart) {
+        read->checking = true;
+        select_rows(query, what, visitor);
+        read->checking = false;
+        if (!read->stop) return;
+        read->stop = false;
+        restart(context);
+    }
+    select_rows(ordered_query(query, time_column), what, visitor);
+}
+
+namespace {
+
+// A pass's history state (NULL without history), owned by owner.
+engine::HistoryState* pass_history(const engine::Featurizer* featurizer, MemoryContext owner) {
+    engine::HistoryState* history = nullptr;
+    if (featurizer->keeps_history()) {
+        engine_call([&] { history = featurizer->new_history().release(); });
+        own_in_context(owner, history);
+    }
+    return history;
+}
+
+}  // namespace
+
 int time_input(const CachedFeaturizer* featurizer) {
     if (!featurizer->time_column) return -1;
     for (int j = 0; j < featurizer->n_inputs; ++j)
@@ -196,14 +223,9 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         bind_row(&check, featurizer, describe_query(query, "query"), CurrentMemoryContext);
     }
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
-    auto new_history = [&] {
-        engine::HistoryState* history = nullptr;
-        if (engine_featurizer->keeps_history()) {
-            engine_call([&] { history = engine_featurizer->new_history().release(); });
-            own_in_context(CurrentMemoryContext, history);
-        }
-        return history;
-    };
+    // The history state in a context of its own: a read that starts over, sorted, starts from a new one.
+    MemoryContext history_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite pass history", ALLOCSET_SMALL_SIZES);
     struct Pass {
         const CachedFeaturizer* featurizer;
         const engine::Featurizer* engine_featurizer;
@@ -217,13 +239,13 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         RowBinding binding;
         MemoryContext pass_context;
         const RowBinding** bound;
-        // Reading the query as it comes (see offline_pass in the header): the rows' order so far, and stop.
-        bool check_order;
-        TimeOrder order;
-        bool stop;
+        TimeOrderedRead read;
+        void (*restart)(void*);
+        void* restart_context;
+        MemoryContext history_context;
     } pass{featurizer,
            engine_featurizer,
-           new_history(),
+           pass_history(engine_featurizer, history_context),
            time_index,
            since_us,
            static_cast<float*>(palloc(sizeof(float) * (featurizer->n_outputs + 1))),
@@ -233,9 +255,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
            {},
            CurrentMemoryContext,
            bound,
-           false,
            {},
-           false};
+           restart,
+           context,
+           history_context};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* p = static_cast<Pass*>(context);
                            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
@@ -246,10 +269,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            auto* p = static_cast<Pass*>(context);
                            load_slot(&p->binding, slot);
                            const engine::RawValue* raw = p->binding.raw;
-                           if (p->check_order && !p->order.follows(raw[p->time_index])) {
-                               p->stop = true;  // this row and the rest: read again, sorted
-                               return;
-                           }
+                           if (p->time_index >= 0 && !p->read.admits(raw[p->time_index])) return;
                            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
                            engine_call([&] {
                                if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
@@ -257,16 +277,16 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            });
                            if (wanted) p->emit(p->context, p->features, slot);
                        },
-                       &pass, &pass.stop};
-    if (restart && featurizer->time_column && time_index >= 0) {
-        pass.check_order = true;
-        select_rows(query, "query", visitor);
-        if (!pass.stop) return;
-        restart(context);
-        pass.history = new_history();
-        pass.check_order = pass.stop = false;
-    }
-    select_rows(ordered_query(query, featurizer->time_column), "query", visitor);
+                       &pass, &pass.read.stop};
+    // The rows read so far are forgotten by the caller, their history with the state.
+    auto start_over = [](void* context) {
+        auto* p = static_cast<Pass*>(context);
+        p->restart(p->restart_context);
+        MemoryContextReset(p->history_context);
+        p->history = pass_history(p->engine_featurizer, p->history_context);
+    };
+    select_rows_in_time_order(query, featurizer->time_column, "query", visitor, &pass.read,
+                              restart && time_index >= 0 ? +start_over : nullptr, &pass);
 }
 
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key) {

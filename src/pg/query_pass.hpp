@@ -80,12 +80,30 @@ inline bool at_or_after_since(const engine::RawValue* raw, int time_index, int64
 char* ordered_query(const char* query, const char* time_column);
 // Whether rows come as ordered_query would sort them, one row's time after another: times ascending
 // (infinities at their ends, as their engine times are), NULLs last; ties keep the query's order, as the
-// sort's ordinal does. A pass that reads a query as it comes stops at the first row that does not follow.
+// sort's ordinal does.
 struct TimeOrder {
     bool seen_time = false, seen_null = false;
     int64 last = 0;
     bool follows(const engine::RawValue& time);
 };
+// A pass that must see rows in time order (select_rows_in_time_order): its visitor's row callback loads the
+// row, then skips it unless admits(its time); the visitor's stop points at stop.
+struct TimeOrderedRead {
+    bool checking = false;  // the query as it comes (no sort)
+    TimeOrder order;
+    bool stop = false;
+    // false: the row is out of order; the read stops there and starts over, sorted.
+    bool admits(const engine::RawValue& time) {
+        if (!checking || order.follows(time)) return true;
+        stop = true;
+        return false;
+    }
+};
+// Runs query into visitor in the order of time_column: with restart, first as the rows come, and only from the
+// first row out of order (after restart(context), which forgets what the pass did with the rows so far) a
+// second time, sorted (ordered_query); without, sorted. Rows that come in time order are never sorted.
+void select_rows_in_time_order(const char* query, const char* time_column, const char* what, const RowVisitor& visitor,
+                               TimeOrderedRead* read, void (*restart)(void*), void* context);
 // The featurizer's time column's index among its inputs (-1: none).
 int time_input(const CachedFeaturizer* featurizer);
 
