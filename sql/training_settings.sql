@@ -184,6 +184,28 @@ SELECT count(*) AS reasons, count(*) FILTER (WHERE a.contribution IS DISTINCT FR
   FROM dendrite.explain_query('order_nulls_last', :'in_order', key => 'id', top => 2) a
   FULL JOIN dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 2) b USING (key, rank);
 
+-- create_featurizer reads its query the same way: the four orders fit the same featurizer (its statistics
+-- per column and per history output, its spec and its row count), the sorted reads from a new fitter.
+SELECT q.name, dendrite.create_featurizer('fit_' || q.name, q.query, label => 'label',
+         columns => '{"entity": "ignore"}',
+         history => '[{"entity": "entity", "time": "at", "value": "x", "windows": ["1 hour"],
+                       "aggregates": ["count", "mean"]}]') AS version
+  FROM (VALUES ('nulls_last', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id'),
+               ('nulls_among', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id'),
+               ('shuffled', 'SELECT ' || :'timed_columns' ||
+                            ' FROM timed_points ORDER BY CASE WHEN id % 97 = 5 THEN id ELSE 0 END, md5(id::text)'),
+               ('one_late_row', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id % 97 = 5, id = 1, id')
+       ) AS q(name, query)
+ ORDER BY q.name;
+SELECT count(*) AS featurizers, count(DISTINCT f.rows) AS row_counts, count(DISTINCT fitted) AS fits
+  FROM dendrite.featurizers f,
+       LATERAL (SELECT jsonb_build_array(f.spec,
+                 (SELECT jsonb_agg(to_jsonb(c) - 'featurizer_id' ORDER BY c.ordinal)
+                    FROM dendrite.feature_columns c WHERE c.featurizer_id = f.featurizer_id),
+                 (SELECT jsonb_agg(to_jsonb(h) - 'featurizer_id' ORDER BY h.ordinal)
+                    FROM dendrite.feature_history h WHERE h.featurizer_id = f.featurizer_id)) AS fitted) AS s
+ WHERE f.name LIKE 'fit\_%';
+
 -- No training is in progress once the statements are done.
 SELECT count(*) AS in_progress FROM dendrite.training_progress;
 

@@ -405,6 +405,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     AnomalyDeclaration* anomaly = resolve_anomaly_declarations(anomaly_json, nonfinite, &n_anomaly);
 
     engine::FeaturizerFitter* fitter = nullptr;
+    engine::FeaturizerSpec* spec_for_restart = nullptr;  // with history and no observer: a read can start over
     char** input_names = nullptr;
     int n_inputs = 0;
     char* time_column = nullptr;
@@ -466,6 +467,8 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         for (const engine::HistorySpec& declaration : all_history)
             if (declaration.within_shards == 0)
                 history_entities[n_history_entities++] = pstrdup_or_throw(declaration.entity);
+        std::unique_ptr<engine::FeaturizerSpec> restart_copy;
+        if (!observer && !event_time.empty()) restart_copy = std::make_unique<engine::FeaturizerSpec>(spec);
         auto owned = std::make_unique<engine::FeaturizerFitter>(std::move(spec));
         n_inputs = int(owned->inputs().size());
         input_names = static_cast<char**>(palloc_or_throw(sizeof(char*) * (n_inputs + 1)));
@@ -475,8 +478,13 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
             memcpy(input_names[j], input.c_str(), input.size() + 1);
         }
         fitter = owned.release();
+        spec_for_restart = restart_copy.release();
     });
-    own_in_context(CurrentMemoryContext, fitter);
+    // The fitter (and below its pipeline) in a context of its own: a read that starts over, sorted, resets it.
+    MemoryContext attempt_context =
+        AllocSetContextCreate(CurrentMemoryContext, "dendrite featurizer fit", ALLOCSET_SMALL_SIZES);
+    own_in_context(attempt_context, fitter);
+    if (spec_for_restart) own_in_context(CurrentMemoryContext, spec_for_restart);
     if (misscoped_name) misscoped_error(name, misscoped_name, misscoped_shards, misscoped_key, sharded);
     if (automatic_choices)
         ereport(NOTICE, (errmsg("automatic choices from the data: %s", automatic_choices),
@@ -528,8 +536,9 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
     constexpr size_t kFitChunksInFlight = 4;
     const int threads = observer && observer->threads > 0 ? observer->threads : engine::WorkerPool::hardware_threads();
     engine::PipelinedFit* pipeline = create_owned<engine::PipelinedFit>(
-        CurrentMemoryContext, [&] { return new engine::PipelinedFit(*fitter, threads > 1); });
+        attempt_context, [&] { return new engine::PipelinedFit(*fitter, threads > 1); });
     struct Fit {
+        engine::FeaturizerFitter* fitter;
         engine::PipelinedFit* pipeline;
         int n_inputs;
         char** input_names;
@@ -541,7 +550,13 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
         RowBinding binding;
         MemoryContext pass_context;
         const FitObserver* observer;
-    } fit{pipeline, n_inputs, input_names, name, &derived, time_index, since_us, 0, {}, CurrentMemoryContext, observer};
+        TimeOrderedRead read;
+        MemoryContext attempt_context;
+        const engine::FeaturizerSpec* spec;
+        bool use_helper;
+    } fit{fitter,           pipeline,   n_inputs, input_names,          name,     &derived, time_index,
+          since_us,         0,          {},       CurrentMemoryContext, observer, {},       attempt_context,
+          spec_for_restart, threads > 1};
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* f = static_cast<Fit*>(context);
                            bind_inputs(&f->binding, f->n_inputs, f->input_names, nullptr, nullptr, f->derived, f->name,
@@ -556,6 +571,7 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                            auto* f = static_cast<Fit*>(context);
                            load_slot(&f->binding, slot);
                            const engine::RawValue* raw = f->binding.raw;
+                           if (f->time_index >= 0 && !f->read.admits(raw[f->time_index])) return;
                            const bool counted = at_or_after_since(raw, f->time_index, f->since_us);
                            bool handed_over = false;
                            engine_call([&] { handed_over = f->pipeline->add(raw, counted); });
@@ -565,8 +581,22 @@ int64 fit_featurizer(const char* name, const char* query, const char* columns_js
                            f->rows += counted;
                            if (counted && f->observer) f->observer->row(f->observer->context, raw, slot);
                        },
-                       &fit};
-    select_rows(ordered_query(query, time_column), what, visitor);
+                       &fit, &fit.read.stop};
+    // Rows that come in time order are fitted as they come (no sort); from the first that does not, the fit
+    // starts over from a new fitter, reading the query sorted (select_rows_in_time_order).
+    auto start_over = [](void* context) {
+        auto* f = static_cast<Fit*>(context);
+        MemoryContextReset(f->attempt_context);  // the pipeline (its helper stopped), then the fitter
+        f->fitter = create_owned<engine::FeaturizerFitter>(f->attempt_context,
+                                                           [&] { return new engine::FeaturizerFitter(*f->spec); });
+        f->pipeline = create_owned<engine::PipelinedFit>(
+            f->attempt_context, [&] { return new engine::PipelinedFit(*f->fitter, f->use_helper); });
+        f->rows = 0;
+    };
+    select_rows_in_time_order(query, time_column, what, visitor, &fit.read,
+                              spec_for_restart && time_index >= 0 ? +start_over : nullptr, &fit);
+    pipeline = fit.pipeline;
+    fitter = fit.fitter;
     while (!pipeline->wait_until_in_flight_at_most(0, 10000)) CHECK_FOR_INTERRUPTS();
     engine_call([&] { pipeline->finish(); });  // the last chunk; an error a row raised
     if (observer && observer->kept) {
