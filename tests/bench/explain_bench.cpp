@@ -2,7 +2,10 @@
 // only: TreeSHAP (engine/explain.hpp, per-leaf tables) per row against scoring the same row (score_trees)
 // and against Algorithm 2 alone, the baselines measured in the same run. The trees are trained by libxgboost on 20,000 synthetic rows of 60 features
 // (a few informative, the rest noise, some missing), so they are as deep and as bushy as real ones.
-// Run: build/explain_bench [rounds] [depth]
+// Run: build/explain_bench [rounds] [depth] [blocks]
+// blocks > 0: then also `blocks` half-second blocks of tree_shap alone, each block's median printed, to show how
+// this VM's speed for vector code drifts within one process (shared cores: 67-72 us in some blocks and 117-130 us
+// in others of the same run, docs/benchmarks.md); compare builds only within a block pattern, or interleaved.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
     const int rounds = argc > 1 ? std::atoi(argv[1]) : 300;
     const int depth = argc > 2 ? std::atoi(argv[2]) : 6;
+    const int blocks = argc > 3 ? std::atoi(argv[3]) : 0;
     constexpr int kRows = 20000, kFeatures = 60;
     Rng rng(7);
     std::vector<float> x(size_t(kRows) * kFeatures), y(kRows);
@@ -91,6 +95,23 @@ int main(int argc, char** argv) {
         "per row, median of %d: score_trees %.2f us, tree_shap %.1f us (%.0fx the score), Algorithm 2 "
         "alone %.1f us (%.1fx tree_shap); |sum(phi) - margin| <= %.2g, |tree_shap - Algorithm 2| <= %.2g\n",
         kTimed, s, e, e / s, r, r / e, worst_sum_error, worst_difference);
+    if (blocks > 0) {
+        TreeShapScratch block_scratch;
+        std::vector<double> block_phi(kFeatures + 1);
+        int next_row = 0;
+        for (int block = 1; block <= blocks; ++block) {
+            std::vector<double> us;
+            const auto block_start = Clock::now();
+            while (std::chrono::duration<double>(Clock::now() - block_start).count() < 0.5) {
+                const float* row = x.data() + size_t(next_row++ % kRows) * kFeatures;
+                const auto start = Clock::now();
+                tree_shap(view, row, block_phi.data(), block_scratch);
+                us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+            }
+            std::printf("tree_shap, block %d of %d (0.5 s, %zu rows): median %.1f us\n", block, blocks, us.size(),
+                        median(us));
+        }
+    }
     // What train pays for a version's validation importance (dendrite.validation_importance): the mean
     // |contribution| over 2,000 rows, on one thread and on the training's two, interleaved, 3 rounds.
     {
