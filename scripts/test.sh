@@ -74,12 +74,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print
   sanitized_unit_tests "ASan + UBSan + LSan" address,undefined build-sanitize 'ERROR: (Address|Leak)Sanitizer|runtime error'
 
 # The helper threads inside a backend: the one that scores guard_batch's captured rows
-# (src/engine/captured_rows.hpp), the featurizer fit's (src/engine/fit_pipeline.hpp) and the worker pool's,
+# (src/engine/captured_rows.hpp), the featurizer fit's (src/engine/fit_pipeline.hpp), an offline pass's
+# featurizing (src/engine/transform_pipeline.hpp) and the worker pool's,
 # whose hand-over is lock-free while its threads spin (src/engine/parallel.cpp): a data race between one and
 # the backend's thread fails the run.
-echo "== captured rows, the pipelined fit, the helper thread and the worker pool under TSan"
+echo "== captured rows, the pipelined fit and featurizing, the helper thread and the worker pool under TSan"
 TSAN_OPTIONS=halt_on_error=1 \
-  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*:WorkerPool.*:PipelinedFit.*'
+  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*:WorkerPool.*:PipelinedFit.*:PipelinedTransform.*'
 
 echo "== libFuzzer on the parsers of user text"
 if [ "${SANITIZE:-1}" = 0 ]; then

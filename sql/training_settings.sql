@@ -184,6 +184,22 @@ SELECT count(*) AS reasons, count(*) FILTER (WHERE a.contribution IS DISTINCT FR
   FROM dendrite.explain_query('order_nulls_last', :'in_order', key => 'id', top => 2) a
   FULL JOIN dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 2) b USING (key, rank);
 
+-- train and score_query featurize on a helper thread while they read (the offline pass, pipelined): the same
+-- features as featurize's pass on the backend alone, so the same scores as predict over them, and the same
+-- model with one thread (no helper) as with two.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE a.score IS DISTINCT FROM dendrite.predict('order_nulls_last', b.features)) AS different
+  FROM dendrite.score_query('order_nulls_last', :'late_row', key => 'id') a
+  JOIN dendrite.featurize('timed', :'in_order', key => 'id') b USING (key);
+SELECT round(loss::numeric, 6) AS loss
+  FROM dendrite.train('order_one_thread', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id', 'label',
+                      featurizer => 'timed', epochs => 2, seed => 3, options => '{"threads": 1}');
+SELECT count(*) AS tensors, bool_and(models = 2 AND values = 1) AS identical_parameters
+  FROM (SELECT p.layer_index, p.name, count(*) AS models, count(DISTINCT p.value) AS values
+          FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id)
+         WHERE m.name IN ('order_nulls_last', 'order_one_thread') GROUP BY p.layer_index, p.name) AS t;
+
 -- create_featurizer reads its query the same way: the four orders fit the same featurizer (its statistics
 -- per column and per history output, its spec and its row count), the sorted reads from a new fitter.
 SELECT q.name, dendrite.create_featurizer('fit_' || q.name, q.query, label => 'label',

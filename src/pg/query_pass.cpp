@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "engine/transform_pipeline.hpp"
+
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
@@ -198,6 +200,15 @@ engine::HistoryState* pass_history(const engine::Featurizer* featurizer, MemoryC
     return history;
 }
 
+// The pipelined pass's featurizing, on a helper when asked (owned by owner after the history it uses, so
+// that a reset stops its helper before the history goes).
+engine::PipelinedTransform* pass_pipeline(const engine::Featurizer* featurizer, engine::HistoryState* history,
+                                          const PipelinedEmit* pipelined, MemoryContext owner) {
+    if (!pipelined) return nullptr;
+    return create_owned<engine::PipelinedTransform>(
+        owner, [&] { return new engine::PipelinedTransform(*featurizer, history, pipelined->use_helper); });
+}
+
 }  // namespace
 
 int time_input(const CachedFeaturizer* featurizer) {
@@ -208,7 +219,7 @@ int time_input(const CachedFeaturizer* featurizer) {
 }
 
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
-                  ExpectRows expect, const RowBinding** bound, RestartRows restart) {
+                  ExpectRows expect, const RowBinding** bound, RestartRows restart, const PipelinedEmit* pipelined) {
     const int time_index = time_input(featurizer);
     if (since != DT_NOBEGIN && time_index < 0)
         ereport(ERROR,
@@ -243,6 +254,20 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         void (*restart)(void*);
         void* restart_context;
         MemoryContext history_context;
+        const PipelinedEmit* pipelined;
+        engine::PipelinedTransform* pipeline;
+        // The features of the chunks the pipeline has finished, to emit, in read order.
+        void emit_finished() {
+            for (;;) {
+                const float* features = nullptr;
+                int rows = 0;
+                engine_call([&] { features = pipeline->finished_features(&rows); });
+                if (!features) return;
+                for (int i = 0; i < rows; ++i)
+                    emit(context, features + size_t(i) * size_t(featurizer->n_outputs), nullptr);
+                pipeline->release_finished();
+            }
+        }
     } pass{featurizer,
            engine_featurizer,
            pass_history(engine_featurizer, history_context),
@@ -258,7 +283,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
            {},
            restart,
            context,
-           history_context};
+           history_context,
+           pipelined,
+           nullptr};
+    pass.pipeline = pass_pipeline(engine_featurizer, pass.history, pipelined, history_context);
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* p = static_cast<Pass*>(context);
                            bind_row(&p->binding, p->featurizer, descriptor, p->pass_context);
@@ -271,6 +299,17 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            const engine::RawValue* raw = p->binding.raw;
                            if (p->time_index >= 0 && !p->read.admits(raw[p->time_index])) return;
                            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
+                           if (p->pipeline) {
+                               if (wanted) p->pipelined->capture(p->context, slot);
+                               bool handed_over = false;
+                               engine_call([&] { handed_over = p->pipeline->add(raw, wanted); });
+                               if (!handed_over) return;
+                               constexpr size_t kChunksInFlight = 4;  // a few megabytes, whatever the query's size
+                               while (!p->pipeline->wait_until_in_flight_at_most(kChunksInFlight, 10000))
+                                   CHECK_FOR_INTERRUPTS();
+                               p->emit_finished();
+                               return;
+                           }
                            engine_call([&] {
                                if (wanted) p->engine_featurizer->transform(raw, p->history, p->features);
                                p->engine_featurizer->observe(raw, p->history);
@@ -282,11 +321,17 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
     auto start_over = [](void* context) {
         auto* p = static_cast<Pass*>(context);
         p->restart(p->restart_context);
-        MemoryContextReset(p->history_context);
+        MemoryContextReset(p->history_context);  // the pipeline (its helper stopped), then the history
         p->history = pass_history(p->engine_featurizer, p->history_context);
+        p->pipeline = pass_pipeline(p->engine_featurizer, p->history, p->pipelined, p->history_context);
     };
     select_rows_in_time_order(query, featurizer->time_column, "query", visitor, &pass.read,
                               restart && time_index >= 0 ? +start_over : nullptr, &pass);
+    if (pass.pipeline) {
+        while (!pass.pipeline->wait_until_in_flight_at_most(0, 10000)) CHECK_FOR_INTERRUPTS();
+        engine_call([&] { pass.pipeline->finish(); });
+        pass.emit_finished();
+    }
 }
 
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key) {

@@ -66,8 +66,17 @@ typedef void (*ExpectRows)(void* context, double estimated_rows);
 // order need no sort. At the first row out of order the pass stops, calls restart, and reads the query
 // again, sorted. Either way emit sees the same rows in the same order.
 typedef void (*RestartRows)(void* context);
+// A caller whose emit needs nothing of the row but its features (pipelined, not NULL) lets the pass featurize
+// on a helper thread while it reads (engine::PipelinedTransform): capture sees each wanted row's slot as it
+// is read, and emit the same rows' features, in the same order, a few chunks later (its slot NULL). The
+// features are the same to the bit. use_helper false: no helper thread (the caller may use one thread only).
+struct PipelinedEmit {
+    void (*capture)(void* context, TupleTableSlot* slot);
+    bool use_helper;
+};
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
-                  ExpectRows expect = nullptr, const RowBinding** bound = nullptr, RestartRows restart = nullptr);
+                  ExpectRows expect = nullptr, const RowBinding** bound = nullptr, RestartRows restart = nullptr,
+                  const PipelinedEmit* pipelined = nullptr);
 
 // Whether a row of a pass is at or after since (since_us from engine_since): always when the featurizer has
 // no time input (time_index < 0); never when the row's time is NULL or infinite (missing, as NULL is).

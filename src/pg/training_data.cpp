@@ -133,15 +133,23 @@ void expect_training_rows(void* context, double estimated_rows) {
 void restart_training_rows(void* context) {
     auto* data = static_cast<TrainingData*>(context);
     data->rows = 0;
+    data->featurized = 0;
     data->have_time = false;
     data->first_time = data->last_time = 0;
 }
 
-// Receives each featurized row of the offline pass, with its label from the same row.
-void collect_training_row(void* context, const float* features, TupleTableSlot* slot) {
+// The offline pass's rows (pipelined): each row's label as it is read, and its features once featurized.
+void collect_training_label(void* context, TupleTableSlot* slot) {
+    collect_label(static_cast<TrainingData*>(context), slot);
+}
+
+void collect_training_features(void* context, const float* features, TupleTableSlot*) {
     auto* data = static_cast<TrainingData*>(context);
-    collect_label(data, slot);
-    memcpy(data->features + (data->rows - 1) * data->n_features, features, sizeof(float) * data->n_features);
+    if (data->featurized >= data->rows)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the pass featurized more rows than it read (%zu)", data->rows)));
+    memcpy(data->features + data->featurized * data->n_features, features, sizeof(float) * data->n_features);
+    ++data->featurized;
 }
 
 // train's automatic featurizer in one pass over the query: the fit pass keeps every row's raw inputs

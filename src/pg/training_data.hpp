@@ -23,6 +23,7 @@ struct TrainingData {
     float* labels;
     double* order;  // with split_column: each row's order key
     size_t rows;
+    size_t featurized;  // a pipelined pass's rows whose features have come (<= rows)
     size_t capacity;
     size_t budget_bytes;         // dendrite.training_memory
     size_t expected_rows;        // the planner's estimate, plus a margin: the first allocation's size
@@ -40,10 +41,11 @@ struct TrainingData {
     int* index_rows;
 };
 
-// The offline pass's callbacks (query_pass.hpp): the planner's estimate, then each featurized row with its
-// label from the same row.
+// The offline pass's callbacks (query_pass.hpp): the planner's estimate, then, pipelined, each row's
+// label as it is read and its features when they come.
 void expect_training_rows(void* context, double estimated_rows);
-void collect_training_row(void* context, const float* features, TupleTableSlot* slot);
+void collect_training_label(void* context, TupleTableSlot* slot);
+void collect_training_features(void* context, const float* features, TupleTableSlot*);
 void restart_training_rows(void* context);  // offline_pass's RestartRows
 // The automatic featurizer's fitting pass's callbacks (featurize.hpp's FitObserver): keep every raw row.
 size_t keep_started(void* context, TupleDesc, double estimated_rows, int n_inputs);

@@ -1,6 +1,7 @@
 // The featurizer's fit on a helper thread (PipelinedFit): the featurizer it fits is the one that
 // FeaturizerFitter::add gives row after row on one thread, bit for bit, whatever the chunking; an error a
-// row raises comes back to the caller; abandoning a pipeline mid-read is safe.
+// row raises comes back to the caller; abandoning a pipeline mid-read is safe. The same for an offline pass's
+// featurizing on a helper thread (PipelinedTransform): the features of transform and observe row after row.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "engine/fit_pipeline.hpp"
+#include "engine/transform_pipeline.hpp"
 #include "test_support.hpp"
 
 using namespace dendrite::engine;
@@ -194,4 +196,97 @@ TEST(PipelinedFit, WideRowsTravelInSmallerChunks) {
     pipeline.finish();
     EXPECT_EQ(handed_over, 1000 / int(PipelinedFit::kChunkValues / 600));  // 9 full chunks of 109 rows
     expect_same_featurizer(direct.finish(), piped.finish());
+}
+
+namespace {
+
+// Featurizes rows through a PipelinedTransform, taking finished chunks as a pass does (after each hand-over
+// and at the end); rows before warm_up only feed the history.
+std::vector<float> featurize_piped(const Featurizer& featurizer, const Rows& data, size_t warm_up, bool helper,
+                                   HistoryState* history) {
+    std::vector<float> out;
+    PipelinedTransform pipeline(featurizer, history, helper);
+    auto take = [&] {
+        int rows = 0;
+        while (const float* features = pipeline.finished_features(&rows)) {
+            out.insert(out.end(), features, features + size_t(rows) * size_t(featurizer.output_count()));
+            pipeline.release_finished();
+        }
+    };
+    for (size_t i = 0; i < data.rows.size(); ++i)
+        if (pipeline.add(data.rows[i].data(), i >= warm_up)) {
+            EXPECT_TRUE(pipeline.wait_until_in_flight_at_most(4, 10000000));
+            take();
+        }
+    pipeline.finish();
+    take();
+    return out;
+}
+
+}  // namespace
+
+// The offline pass's featurizing on a helper: the features (and the history state left) of transform and
+// observe row after row, bit for bit, on either path, across chunk boundaries, warm-up rows observed only.
+TEST(PipelinedTransform, FeaturizesAsRowAfterRow) {
+    const Rows fit_rows = make_rows(3000, 21);
+    FeaturizerFitter fitter(spec_with_everything());
+    for (const auto& row : fit_rows.rows) fitter.add(row.data());
+    const Featurizer featurizer = fitter.finish();
+    const size_t outputs = size_t(featurizer.output_count());
+    for (size_t n : {size_t(5000), size_t(3 * PipelinedTransform::kChunkRows), size_t(700)}) {
+        for (bool helper : {true, false}) {
+            const Rows data = make_rows(n, 31 + n);
+            const size_t warm_up = n / 10;
+            std::unique_ptr<HistoryState> direct_history = featurizer.new_history();
+            std::vector<float> direct;
+            std::vector<float> features(outputs);
+            for (size_t i = 0; i < n; ++i) {
+                if (i >= warm_up) {
+                    featurizer.transform(data.rows[i].data(), direct_history.get(), features.data());
+                    direct.insert(direct.end(), features.begin(), features.end());
+                }
+                featurizer.observe(data.rows[i].data(), direct_history.get());
+            }
+            std::unique_ptr<HistoryState> piped_history = featurizer.new_history();
+            const std::vector<float> piped = featurize_piped(featurizer, data, warm_up, helper, piped_history.get());
+            ASSERT_EQ(direct.size(), (n - warm_up) * outputs);
+            ASSERT_EQ(piped.size(), direct.size());
+            EXPECT_EQ(std::memcmp(piped.data(), direct.data(), direct.size() * sizeof(float)), 0);
+            // The states agree too: the next row's features from either are the same.
+            const Rows next = make_rows(1, 99);
+            std::vector<float> a(outputs), b(outputs);
+            featurizer.transform(next.rows[0].data(), direct_history.get(), a.data());
+            featurizer.transform(next.rows[0].data(), piped_history.get(), b.data());
+            EXPECT_EQ(std::memcmp(a.data(), b.data(), outputs * sizeof(float)), 0);
+        }
+    }
+}
+
+// A NaN under nonfinite 'error' raises in transform: the pipeline hands the same error back, and the
+// features of the rows before it come out; abandoning a pipeline with chunks in flight is safe.
+TEST(PipelinedTransform, HandsBackTheErrorARowRaisedAndCanBeAbandoned) {
+    const Rows fit_rows = make_rows(3000, 21);
+    FeaturizerFitter fitter(spec_with_everything());
+    for (const auto& row : fit_rows.rows) fitter.add(row.data());
+    const Featurizer featurizer = fitter.finish();
+    for (size_t bad : {size_t(10), size_t(4000)}) {
+        Rows data = make_rows(6000, 5);
+        data.rows[bad][0] = RawValue::of_number(NAN);
+        std::unique_ptr<HistoryState> history = featurizer.new_history();
+        bool raised = false;
+        try {
+            featurize_piped(featurizer, data, 0, true, history.get());
+        } catch (const Error& e) {
+            raised = true;
+            EXPECT_EQ(e.kind(), ErrorKind::Data);
+            EXPECT_NE(std::string(e.what()).find("column \"amount\" is NaN"), std::string::npos) << e.what();
+        }
+        EXPECT_TRUE(raised);
+    }
+    const Rows data = make_rows(20000, 9);
+    std::unique_ptr<HistoryState> history = featurizer.new_history();
+    {
+        PipelinedTransform pipeline(featurizer, history.get(), true);
+        for (size_t i = 0; i < 12000; ++i) pipeline.add(data.rows[i].data(), true);
+    }
 }
