@@ -184,9 +184,9 @@ SELECT count(*) AS reasons, count(*) FILTER (WHERE a.contribution IS DISTINCT FR
   FROM dendrite.explain_query('order_nulls_last', :'in_order', key => 'id', top => 2) a
   FULL JOIN dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 2) b USING (key, rank);
 
--- train and score_query featurize on a helper thread while they read (the offline pass, pipelined): the same
--- features as featurize's pass on the backend alone, so the same scores as predict over them, and the same
--- model with one thread (no helper) as with two.
+-- The offline passes featurize on a helper thread while they read (pipelined): score_query's scores are
+-- predict's over featurize's features (which suite featurize compares with features(), row by row), and train
+-- gets the same model with one thread (no helper) as with two.
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE a.score IS DISTINCT FROM dendrite.predict('order_nulls_last', b.features)) AS different
   FROM dendrite.score_query('order_nulls_last', :'late_row', key => 'id') a

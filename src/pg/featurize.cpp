@@ -1,6 +1,7 @@
 // dendrite.create_featurizer, dendrite.features, dendrite.observe, dendrite.featurize, dendrite.score_query.
 #include "engine/featurizer.hpp"
 #include "engine/fit_pipeline.hpp"
+#include "engine/parallel.hpp"
 #include "pg/featurize.hpp"
 
 #include "pg/boundary.hpp"
@@ -675,10 +676,10 @@ void require_row_argument(FunctionCallInfo fcinfo, const char* function) {
                         errhint("Pass the table alias, as in SELECT %s('name', t) FROM t.", function)));
 }
 
-void emit_features(void* context, const float* features, TupleTableSlot* slot) {
+void emit_features(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<KeyedOutput*>(context);
     MemoryContext old = MemoryContextSwitchTo(s->row_context);
-    emit_keyed_row(s, slot, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
+    emit_queued_row(s, PointerGetDatum(float4_array(features, size_t(s->n_outputs))));
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->row_context);
 }
@@ -744,8 +745,12 @@ DENDRITE_FUNCTION(dendrite_featurize) {
     const CachedFeaturizer* featurizer = latest_featurizer(name);
     emit.n_outputs = featurizer->n_outputs;
     connect_spi();
-    offline_pass(featurizer, query, since, emit_features, &emit, nullptr, nullptr,
-                 [](void* context) { clear_keyed_output(static_cast<KeyedOutput*>(context)); });
+    // Featurized on a helper thread while the rows are read (the same features); keys queued as rows are read.
+    const PipelinedEmit pipelined{queue_row_key, engine::WorkerPool::hardware_threads() > 1};
+    offline_pass(
+        featurizer, query, since, emit_features, &emit, nullptr, nullptr,
+        [](void* context) { clear_keyed_output(static_cast<KeyedOutput*>(context)); }, &pipelined);
+    check_no_key_queued(&emit);
     finish_spi();
     return (Datum)0;
 }

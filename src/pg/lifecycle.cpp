@@ -5,6 +5,7 @@
 
 #include "engine/drift.hpp"
 #include "engine/metrics.hpp"
+#include "engine/parallel.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
@@ -29,10 +30,11 @@ struct EvaluationRows {
     float* scores;
     float* labels;
     size_t rows, capacity;
+    size_t scored;  // rows whose features have come (the pass is pipelined: labels as rows are read)
     float* scratch;
 };
 
-void collect_evaluation_row(void* context, const float* features, TupleTableSlot* slot) {
+void collect_evaluation_label(void* context, TupleTableSlot* slot) {
     auto* e = static_cast<EvaluationRows*>(context);
     if (e->label_attnum == 0)
         e->label_attnum = label_column(slot->tts_tupleDescriptor, e->label, "the query",
@@ -57,14 +59,23 @@ void collect_evaluation_row(void* context, const float* features, TupleTableSlot
         }
         e->capacity = capacity;
     }
-    e->scores[e->rows] =
-        float(checked_score(engine::score_one(e->version->scorer, features, e->scratch), e->version, features));
     e->labels[e->rows] = float(label);
     ++e->rows;
 }
 
+void score_evaluation_row(void* context, const float* features, TupleTableSlot*) {
+    auto* e = static_cast<EvaluationRows*>(context);
+    if (e->scored >= e->rows)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("evaluate featurized a row it did not read")));
+    e->scores[e->scored++] =
+        float(checked_score(engine::score_one(e->version->scorer, features, e->scratch), e->version, features));
+}
+
 // The pass read rows out of time order and reads the query again, sorted (offline_pass's RestartRows).
-void restart_evaluation_rows(void* context) { static_cast<EvaluationRows*>(context)->rows = 0; }
+void restart_evaluation_rows(void* context) {
+    auto* e = static_cast<EvaluationRows*>(context);
+    e->rows = e->scored = 0;
+}
 
 // Per feature, the current rows' counts in the bins of the training baseline.
 struct DriftCounts {
@@ -130,8 +141,13 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     } else {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
     }
-    offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), collect_evaluation_row, &rows, nullptr,
-                 nullptr, restart_evaluation_rows);
+    // Featurized on a helper thread while the rows are read (the same features): labels as rows are read.
+    const PipelinedEmit pipelined{collect_evaluation_label, engine::WorkerPool::hardware_threads() > 1};
+    offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), score_evaluation_row, &rows, nullptr,
+                 nullptr, restart_evaluation_rows, &pipelined);
+    if (rows.scored != rows.rows)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("evaluate featurized %zu of the %zu rows it read", rows.scored, rows.rows)));
     finish_spi();
     if (rows.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to evaluate on")));
@@ -228,8 +244,9 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         memcpy(drift.fractions[f], ARR_DATA_PTR(fractions), sizeof(double) * (n_edges + 1));
         drift.counts[f] = static_cast<int64*>(MemoryContextAllocZero(function_context, sizeof(int64) * (n_edges + 1)));
     }
+    const PipelinedEmit pipelined{nullptr, engine::WorkerPool::hardware_threads() > 1};  // nothing read from rows
     offline_pass(version->featurizer, query, since_argument(fcinfo, 3), count_drift_row, &drift, nullptr, nullptr,
-                 restart_drift_counts);
+                 restart_drift_counts, &pipelined);
     finish_spi();
     if (drift.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to compare")));

@@ -1,5 +1,6 @@
 #include "pg/query_pass.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/transform_pipeline.hpp"
@@ -300,7 +301,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            if (p->time_index >= 0 && !p->read.admits(raw[p->time_index])) return;
                            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
                            if (p->pipeline) {
-                               if (wanted) p->pipelined->capture(p->context, slot);
+                               if (wanted && p->pipelined->capture) p->pipelined->capture(p->context, slot);
                                bool handed_over = false;
                                engine_call([&] { handed_over = p->pipeline->add(raw, wanted); });
                                if (!handed_over) return;
@@ -338,6 +339,9 @@ void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* k
     out->key = key;
     InitMaterializedSRF(fcinfo, 0);
     out->result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    out->keys_context = AllocSetContextCreate(CurrentMemoryContext, "dendrite queued keys", ALLOCSET_DEFAULT_SIZES);
+    out->keys = nullptr;
+    out->key_capacity = out->first_key = out->keys_queued = 0;
 }
 
 char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
@@ -357,13 +361,50 @@ char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
     return OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]);
 }
 
-void clear_keyed_output(KeyedOutput* out) { tuplestore_clear(out->result->setResult); }
+void clear_keyed_output(KeyedOutput* out) {
+    tuplestore_clear(out->result->setResult);
+    MemoryContextReset(out->keys_context);
+    out->keys = nullptr;
+    out->key_capacity = out->first_key = out->keys_queued = 0;
+}
 
-void emit_keyed_row(KeyedOutput* s, TupleTableSlot* slot, Datum value) {
-    char* key = row_key_text(s, slot);
+void queue_row_key(void* keyed_output, TupleTableSlot* slot) {
+    auto* s = static_cast<KeyedOutput*>(keyed_output);
+    char* key = nullptr;
+    if (s->key) {
+        MemoryContext old = MemoryContextSwitchTo(s->keys_context);
+        key = row_key_text(s, slot);
+        MemoryContextSwitchTo(old);
+    }
+    if (s->keys_queued == s->key_capacity) {  // grows, the ring unwrapped
+        const size_t capacity = std::max<size_t>(8192, s->key_capacity * 2);
+        char** keys = static_cast<char**>(MemoryContextAlloc(s->keys_context, sizeof(char*) * capacity));
+        for (size_t i = 0; i < s->keys_queued; ++i) keys[i] = s->keys[(s->first_key + i) % s->key_capacity];
+        if (s->keys) pfree(s->keys);
+        s->keys = keys;
+        s->key_capacity = capacity;
+        s->first_key = 0;
+    }
+    s->keys[(s->first_key + s->keys_queued) % s->key_capacity] = key;
+    ++s->keys_queued;
+}
+
+void emit_queued_row(KeyedOutput* s, Datum value) {
+    if (s->keys_queued == 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the pass featurized a row it did not read")));
+    char* key = s->keys[s->first_key];
+    s->first_key = (s->first_key + 1) % s->key_capacity;
+    --s->keys_queued;
     Datum values[2] = {key ? CStringGetTextDatum(key) : Datum(0), value};
     bool nulls[2] = {key == nullptr, false};
     tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
+    if (key) pfree(key);
+}
+
+void check_no_key_queued(const KeyedOutput* out) {
+    if (out->keys_queued != 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the pass read %zu rows it did not featurize", out->keys_queued)));
 }
 
 }  // namespace dendrite::pg

@@ -68,8 +68,9 @@ typedef void (*ExpectRows)(void* context, double estimated_rows);
 typedef void (*RestartRows)(void* context);
 // A caller whose emit needs nothing of the row but its features (pipelined, not NULL) lets the pass featurize
 // on a helper thread while it reads (engine::PipelinedTransform): capture sees each wanted row's slot as it
-// is read, and emit the same rows' features, in the same order, a few chunks later (its slot NULL). The
-// features are the same to the bit. use_helper false: no helper thread (the caller may use one thread only).
+// is read (NULL: nothing to take), and emit the same rows' features, in the same order, a few chunks later
+// (its slot NULL). The features are the same to the bit. use_helper false: no helper thread (the caller may
+// use one thread only).
 struct PipelinedEmit {
     void (*capture)(void* context, TupleTableSlot* slot);
     bool use_helper;
@@ -125,11 +126,21 @@ struct KeyedOutput {
     Oid key_output;  // the key's output function
     int n_outputs;
     MemoryContext row_context;  // the caller's, reset after each row
+    // A pipelined pass's keys (queue_row_key, then emit_queued_row): a ring of key_capacity, keys_queued of
+    // them from first_key, their text in keys_context.
+    MemoryContext keys_context;
+    char** keys;
+    size_t key_capacity, first_key, keys_queued;
 };
 // Starts the set-returning function's result (a materialized tuplestore); key may be NULL.
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key);
-void emit_keyed_row(KeyedOutput* out, TupleTableSlot* slot, Datum value);
-// Drops the rows put so far (an offline pass that restarts, sorted: see offline_pass).
+// A pipelined pass (PipelinedEmit): each wanted row's key queued as the row is read (its capture), and put
+// with the row's value when its features come, in the same order.
+void queue_row_key(void* keyed_output, TupleTableSlot* slot);
+void emit_queued_row(KeyedOutput* out, Datum value);
+// After the pass: 'XX000' if a row read was never put (a pass that lost a row).
+void check_no_key_queued(const KeyedOutput* out);
+// Drops the rows put so far and the keys queued (an offline pass that restarts, sorted: see offline_pass).
 void clear_keyed_output(KeyedOutput* out);
 // The row's key as text (NULL: no key, or a NULL one); 42703 when the key column is not in the query.
 char* row_key_text(KeyedOutput* out, TupleTableSlot* slot);

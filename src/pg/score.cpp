@@ -104,63 +104,28 @@ DENDRITE_FUNCTION(dendrite_score) {
 namespace {
 
 // score_query's rows: the offline pass's features scored with the serving version (or the one asked for).
-// The pass is pipelined (featurized on a helper thread): each row's key is taken as the row is read and
-// waits in a queue, in read order, for the row's features.
+// The pass is pipelined (featurized on a helper thread): each row's key is queued as the row is read.
 struct ScoreQuery {
     dendrite::pg::KeyedOutput out;
     const dendrite::pg::CachedVersion* version;
     float* scratch;
-    MemoryContext keys_context;  // the queued keys' text
-    char** keys;                 // a ring of `capacity`: `queued` keys from `first`
-    size_t capacity, first, queued;
 };
-
-void queue_key(void* context, TupleTableSlot* slot) {
-    auto* s = static_cast<ScoreQuery*>(context);
-    char* key = nullptr;
-    if (s->out.key) {
-        MemoryContext old = MemoryContextSwitchTo(s->keys_context);
-        key = dendrite::pg::row_key_text(&s->out, slot);
-        MemoryContextSwitchTo(old);
-    }
-    if (s->queued == s->capacity) {  // grows, the ring unwrapped
-        const size_t capacity = std::max<size_t>(8192, s->capacity * 2);
-        char** keys = static_cast<char**>(MemoryContextAlloc(s->keys_context, sizeof(char*) * capacity));
-        for (size_t i = 0; i < s->queued; ++i) keys[i] = s->keys[(s->first + i) % s->capacity];
-        if (s->keys) pfree(s->keys);
-        s->keys = keys;
-        s->capacity = capacity;
-        s->first = 0;
-    }
-    s->keys[(s->first + s->queued) % s->capacity] = key;
-    ++s->queued;
-}
 
 void emit_score(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<ScoreQuery*>(context);
-    if (s->queued == 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("score_query featurized a row it did not read")));
-    char* key = s->keys[s->first];
-    s->first = (s->first + 1) % s->capacity;
-    --s->queued;
     const double score = dendrite::pg::checked_score(
         dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
     MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
-    Datum values[2] = {key ? CStringGetTextDatum(key) : Datum(0), Float8GetDatum(score)};
-    bool nulls[2] = {key == nullptr, false};
-    tuplestore_putvalues(s->out.result->setResult, s->out.result->setDesc, values, nulls);
+    emit_queued_row(&s->out, Float8GetDatum(score));
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->out.row_context);
-    if (key) pfree(key);
 }
 
-void restart_scores(void* context) {
-    auto* s = static_cast<ScoreQuery*>(context);
-    dendrite::pg::clear_keyed_output(&s->out);
-    MemoryContextReset(s->keys_context);
-    s->keys = nullptr;
-    s->capacity = s->first = s->queued = 0;
+void queue_score_key(void* context, TupleTableSlot* slot) {
+    dendrite::pg::queue_row_key(&static_cast<ScoreQuery*>(context)->out, slot);
 }
+
+void restart_scores(void* context) { dendrite::pg::clear_keyed_output(&static_cast<ScoreQuery*>(context)->out); }
 
 }  // namespace
 
@@ -174,14 +139,11 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     state.version = model_version(model, version_argument(fcinfo, 4));
     state.out.n_outputs = state.version->n_features;
     state.scratch = static_cast<float*>(palloc(sizeof(float) * state.version->scratch_floats));
-    state.keys_context = AllocSetContextCreate(CurrentMemoryContext, "score_query keys", ALLOCSET_DEFAULT_SIZES);
     connect_spi();
-    const dendrite::pg::PipelinedEmit pipelined{queue_key, dendrite::engine::WorkerPool::hardware_threads() > 1};
+    const dendrite::pg::PipelinedEmit pipelined{queue_score_key, dendrite::engine::WorkerPool::hardware_threads() > 1};
     offline_pass(state.version->featurizer, query, since, emit_score, &state, nullptr, nullptr, restart_scores,
                  &pipelined);
-    if (state.queued != 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("score_query read %zu rows it did not featurize", state.queued)));
+    check_no_key_queued(&state.out);
     finish_spi();
     return (Datum)0;
 }
