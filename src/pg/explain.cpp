@@ -1,6 +1,7 @@
 // dendrite.explain and the reasons the guards give: TreeSHAP (engine/explain.hpp) of a row's features,
 // folded per column and history declaration, with the row's values.
 #include "engine/explain.hpp"
+#include "engine/parallel.hpp"
 #include "pg/explain.hpp"
 
 #include "pg/boundary.hpp"
@@ -534,7 +535,10 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     connect_spi();
-    offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance);
+    // Featurized on a helper thread while the rows are read (the same features); nothing taken from the rows.
+    const PipelinedEmit pipelined{nullptr, dendrite::engine::WorkerPool::hardware_threads() > 1};
+    offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance,
+                 &pipelined);
     finish_spi();
     // Largest first (a selection: there are few inputs).
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));
