@@ -1,7 +1,6 @@
 // dendrite.explain and the reasons the guards give: TreeSHAP (engine/explain.hpp) of a row's features,
 // folded per column and history declaration, with the row's values.
 #include "engine/explain.hpp"
-#include "engine/parallel.hpp"
 #include "pg/explain.hpp"
 
 #include "pg/boundary.hpp"
@@ -536,7 +535,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     connect_spi();
     // Featurized on a helper thread while the rows are read (the same features); nothing taken from the rows.
-    const PipelinedEmit pipelined{nullptr, dendrite::engine::WorkerPool::hardware_threads() > 1};
+    const PipelinedEmit pipelined{nullptr};
     offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance,
                  &pipelined);
     finish_spi();

@@ -5,7 +5,6 @@
 
 #include "engine/drift.hpp"
 #include "engine/metrics.hpp"
-#include "engine/parallel.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/featurize.hpp"
@@ -142,12 +141,9 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
         rows.label = text_to_cstring(PG_GETARG_TEXT_PP(3));
     }
     // Featurized on a helper thread while the rows are read (the same features): labels as rows are read.
-    const PipelinedEmit pipelined{collect_evaluation_label, engine::WorkerPool::hardware_threads() > 1};
+    const PipelinedEmit pipelined{collect_evaluation_label};
     offline_pass(rows.version->featurizer, query, since_argument(fcinfo, 4), score_evaluation_row, &rows, nullptr,
                  nullptr, restart_evaluation_rows, &pipelined);
-    if (rows.scored != rows.rows)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("evaluate featurized %zu of the %zu rows it read", rows.scored, rows.rows)));
     finish_spi();
     if (rows.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to evaluate on")));
@@ -244,7 +240,7 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
         memcpy(drift.fractions[f], ARR_DATA_PTR(fractions), sizeof(double) * (n_edges + 1));
         drift.counts[f] = static_cast<int64*>(MemoryContextAllocZero(function_context, sizeof(int64) * (n_edges + 1)));
     }
-    const PipelinedEmit pipelined{nullptr, engine::WorkerPool::hardware_threads() > 1};  // nothing read from rows
+    const PipelinedEmit pipelined{nullptr};  // nothing taken from the rows
     offline_pass(version->featurizer, query, since_argument(fcinfo, 3), count_drift_row, &drift, nullptr, nullptr,
                  restart_drift_counts, &pipelined);
     finish_spi();

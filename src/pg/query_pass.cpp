@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/parallel.hpp"
 #include "engine/transform_pipeline.hpp"
 
 #include "pg/boundary.hpp"
@@ -206,8 +207,9 @@ engine::HistoryState* pass_history(const engine::Featurizer* featurizer, MemoryC
 engine::PipelinedTransform* pass_pipeline(const engine::Featurizer* featurizer, engine::HistoryState* history,
                                           const PipelinedEmit* pipelined, MemoryContext owner) {
     if (!pipelined) return nullptr;
+    const bool use_helper = !pipelined->one_thread && engine::WorkerPool::hardware_threads() > 1;
     return create_owned<engine::PipelinedTransform>(
-        owner, [&] { return new engine::PipelinedTransform(*featurizer, history, pipelined->use_helper); });
+        owner, [&] { return new engine::PipelinedTransform(*featurizer, history, use_helper); });
 }
 
 }  // namespace
@@ -253,10 +255,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         const RowBinding** bound;
         TimeOrderedRead read;
         void (*restart)(void*);
-        void* restart_context;
         MemoryContext history_context;
         const PipelinedEmit* pipelined;
         engine::PipelinedTransform* pipeline;
+        size_t handed, emitted;  // wanted rows handed to the pipeline, and emitted (since the read began)
         // The features of the chunks the pipeline has finished, to emit, in read order.
         void emit_finished() {
             for (;;) {
@@ -264,7 +266,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                 int rows = 0;
                 engine_call([&] { features = pipeline->finished_features(&rows); });
                 if (!features) return;
-                for (int i = 0; i < rows; ++i)
+                for (int i = 0; i < rows; ++i, ++emitted)
                     emit(context, features + size_t(i) * size_t(featurizer->n_outputs), nullptr);
                 pipeline->release_finished();
             }
@@ -283,10 +285,11 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
            bound,
            {},
            restart,
-           context,
            history_context,
            pipelined,
-           nullptr};
+           nullptr,
+           0,
+           0};
     pass.pipeline = pass_pipeline(engine_featurizer, pass.history, pipelined, history_context);
     RowVisitor visitor{[](void* context, TupleDesc descriptor, double estimated_rows) {
                            auto* p = static_cast<Pass*>(context);
@@ -301,7 +304,10 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
                            if (p->time_index >= 0 && !p->read.admits(raw[p->time_index])) return;
                            const bool wanted = at_or_after_since(raw, p->time_index, p->since_us);
                            if (p->pipeline) {
-                               if (wanted && p->pipelined->capture) p->pipelined->capture(p->context, slot);
+                               if (wanted) {
+                                   if (p->pipelined->capture) p->pipelined->capture(p->context, slot);
+                                   ++p->handed;
+                               }
                                bool handed_over = false;
                                engine_call([&] { handed_over = p->pipeline->add(raw, wanted); });
                                if (!handed_over) return;
@@ -321,10 +327,11 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
     // The rows read so far are forgotten by the caller, their history with the state.
     auto start_over = [](void* context) {
         auto* p = static_cast<Pass*>(context);
-        p->restart(p->restart_context);
+        p->restart(p->context);
         MemoryContextReset(p->history_context);  // the pipeline (its helper stopped), then the history
         p->history = pass_history(p->engine_featurizer, p->history_context);
         p->pipeline = pass_pipeline(p->engine_featurizer, p->history, p->pipelined, p->history_context);
+        p->handed = p->emitted = 0;
     };
     select_rows_in_time_order(query, featurizer->time_column, "query", visitor, &pass.read,
                               restart && time_index >= 0 ? +start_over : nullptr, &pass);
@@ -332,6 +339,9 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
         while (!pass.pipeline->wait_until_in_flight_at_most(0, 10000)) CHECK_FOR_INTERRUPTS();
         engine_call([&] { pass.pipeline->finish(); });
         pass.emit_finished();
+        if (pass.emitted != pass.handed)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg("the pass featurized %zu of the %zu rows it read", pass.emitted, pass.handed)));
     }
 }
 
@@ -399,12 +409,6 @@ void emit_queued_row(KeyedOutput* s, Datum value) {
     bool nulls[2] = {key == nullptr, false};
     tuplestore_putvalues(s->result->setResult, s->result->setDesc, values, nulls);
     if (key) pfree(key);
-}
-
-void check_no_key_queued(const KeyedOutput* out) {
-    if (out->keys_queued != 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("the pass read %zu rows it did not featurize", out->keys_queued)));
 }
 
 }  // namespace dendrite::pg

@@ -69,11 +69,11 @@ typedef void (*RestartRows)(void* context);
 // A caller whose emit needs nothing of the row but its features (pipelined, not NULL) lets the pass featurize
 // on a helper thread while it reads (engine::PipelinedTransform): capture sees each wanted row's slot as it
 // is read (NULL: nothing to take), and emit the same rows' features, in the same order, a few chunks later
-// (its slot NULL). The features are the same to the bit. use_helper false: no helper thread (the caller may
-// use one thread only).
+// (its slot NULL). The features are the same to the bit. The helper runs on a machine with more than one core
+// unless one_thread (the caller may use one thread only); the pass checks that every row read was emitted.
 struct PipelinedEmit {
     void (*capture)(void* context, TupleTableSlot* slot);
-    bool use_helper;
+    bool one_thread = false;
 };
 void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timestamp since, EmitRow emit, void* context,
                   ExpectRows expect = nullptr, const RowBinding** bound = nullptr, RestartRows restart = nullptr,
@@ -138,8 +138,6 @@ void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* k
 // with the row's value when its features come, in the same order.
 void queue_row_key(void* keyed_output, TupleTableSlot* slot);
 void emit_queued_row(KeyedOutput* out, Datum value);
-// After the pass: 'XX000' if a row read was never put (a pass that lost a row).
-void check_no_key_queued(const KeyedOutput* out);
 // Drops the rows put so far and the keys queued (an offline pass that restarts, sorted: see offline_pass).
 void clear_keyed_output(KeyedOutput* out);
 // The row's key as text (NULL: no key, or a NULL one); 42703 when the key column is not in the query.

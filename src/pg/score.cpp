@@ -2,7 +2,6 @@
 // row's columns to features are resolved once per call site and statement (fn_extra); a row then costs a
 // deform, a standardization and one forward pass, with no allocation. dendrite.score_query: every row of a
 // query scored in one ordered offline pass (query_pass.hpp).
-#include "engine/parallel.hpp"
 #include "pg/boundary.hpp"
 #include "pg/cache_eviction.hpp"
 #include "pg/catalog.hpp"
@@ -140,10 +139,9 @@ DENDRITE_FUNCTION(dendrite_score_query) {
     state.out.n_outputs = state.version->n_features;
     state.scratch = static_cast<float*>(palloc(sizeof(float) * state.version->scratch_floats));
     connect_spi();
-    const dendrite::pg::PipelinedEmit pipelined{queue_score_key, dendrite::engine::WorkerPool::hardware_threads() > 1};
+    const dendrite::pg::PipelinedEmit pipelined{queue_score_key};
     offline_pass(state.version->featurizer, query, since, emit_score, &state, nullptr, nullptr, restart_scores,
                  &pipelined);
-    check_no_key_queued(&state.out);
     finish_spi();
     return (Datum)0;
 }

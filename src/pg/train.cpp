@@ -4,7 +4,6 @@
 
 #include "engine/device.hpp"
 #include "engine/drift.hpp"
-#include "engine/parallel.hpp"
 #include "engine/raw_rows.hpp"
 #include "engine/train_options.hpp"
 #include "engine/trainer.hpp"
@@ -524,21 +523,16 @@ DENDRITE_FUNCTION(dendrite_train) {
     }
     const DeviceChoice device =
         choose_device(arguments.device, run->options, data.n_index_features, data.index_feature);
-    const bool fitted_in_this_pass = data.kept_context != nullptr;
-    if (fitted_in_this_pass)
+    if (data.kept_context)
         featurize_kept_rows(&data, featurizer, threads);
     else
         with_stored_query_rights(query_rights, [&] {
             // Featurized on a second thread while this one reads (the same features), unless train may use
             // one thread only.
-            const PipelinedEmit pipelined{
-                collect_training_label, (threads > 0 ? threads : dendrite::engine::WorkerPool::hardware_threads()) > 1};
+            const PipelinedEmit pipelined{collect_training_label, threads == 1};
             offline_pass(featurizer, arguments.query, arguments.since, collect_training_features, &data,
                          expect_training_rows, nullptr, restart_training_rows, &pipelined);
         });
-    if (!fitted_in_this_pass && data.featurized != data.rows)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("the pass featurized %zu of the %zu rows it read", data.featurized, data.rows)));
     if (data.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the training query returned no rows")));
     progress_begin(arguments.model, arguments.algorithm, planned_epochs, int64(data.rows));
