@@ -155,7 +155,7 @@ struct Quadrature<8> {
 
 // One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits, in
 // preorder (*inner of them), then those whose children are both leaves; its node count in *nodes. False
-// when a share of the covers is not positive (the tree then takes Algorithm 2).
+// when a share of the covers is not positive or the tree has more than 65,535 nodes (it then takes Algorithm 2).
 bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* inner) {
     struct Node {  // in preorder
         int32_t parent, previous, edge_feature, split_feature, right;
@@ -177,6 +177,8 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         stack.pop_back();
         const size_t n = size_t(first + p.node);
         const int32_t position = int32_t(preorder.size());
+        if (position > int32_t(UINT16_MAX) - 1)
+            return false;  // positions (+ 1) are 16 bits in a Split  // positions (+ 1) are 16 bits in a Split
         Node node{p.parent, -1, -1, -1, -1, p.share, 0, 0, 0};
         if (p.parent >= 0) {
             Node& parent = preorder[size_t(p.parent)];
@@ -196,7 +198,7 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
             const double right_share = cover > 0 ? double(v.cover[size_t(first + v.right[n])]) / cover : 0;
             if (!(left_share > 0) || !(right_share > 0)) return false;
             TreeShapScratch::Split split{};
-            split.position = position;
+            split.position = uint16_t(position);
             split.feature = v.feature[n];
             split.threshold = v.threshold[n];
             split.default_left = v.default_left[n];
@@ -213,18 +215,17 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         TreeShapScratch::Split& split = s.splits[node.split];
         const Node& left = preorder[size_t(split.position) + 1];
         const Node& right = preorder[size_t(node.right)];
-        split.right = node.right;
-        split.previous = left.previous + 1;  // both children's edges: the same feature, the same ancestors
+        split.right = uint16_t(node.right);
+        split.previous = uint16_t(left.previous + 1);  // both children's edges: the same feature, the same ancestors
         split.q_minus_one[0] = left.q_minus_one;
         split.q_minus_one[1] = right.q_minus_one;
         split.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
         split.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
-        split.bottom = left.split_feature < 0 && right.split_feature < 0;
-        split.child_splits[0] = left.split_feature >= 0;
-        split.child_splits[1] = right.split_feature >= 0;
+        split.child_splits = uint8_t(unsigned(left.split_feature >= 0) | unsigned(right.split_feature >= 0) << 1);
     }
-    const auto bottom = std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
-                                              [](const TreeShapScratch::Split& split) { return !split.bottom; });
+    const auto bottom =
+        std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
+                              [](const TreeShapScratch::Split& split) { return split.child_splits != 0; });
     *inner = int32_t(bottom - (s.splits.begin() + long(begin)));
     *nodes = preorder.size();
     return true;
@@ -353,8 +354,8 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
         const V inverse_replaced = inverse(at);
         const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
         const V right_ratio = (1.0 + t * right_q) * inverse_replaced;
-        const V left_up = up(left) * double(split.child_splits[0]) + split.leaf_weight[0];
-        const V right_up = up(right) * double(split.child_splits[1]) + split.leaf_weight[1];
+        const V left_up = up(left) * double(split.child_splits & 1u) + split.leaf_weight[0];
+        const V right_up = up(right) * double(split.child_splits >> 1) + split.leaf_weight[1];
         Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
         credit += down(at) * inverse_replaced * weight *
                   (left_up * (left_q - replaced_q * left_ratio) + right_up * (right_q - replaced_q * right_ratio));

@@ -61,8 +61,9 @@ std::vector<double> brute_force_shapley(const TreeEnsembleView& v, const float* 
 }
 
 // A random tree of at most the given depth over e.features features, numbered breadth first as xgboost
-// numbers them (children after their parents), with covers that add up from the leaves.
-void add_random_tree(TreeEnsemble& e, Rng& rng, int depth) {
+// numbers them (children after their parents), with covers that add up from the leaves. Below the root a
+// node splits with the given probability (1: a full tree).
+void add_random_tree(TreeEnsemble& e, Rng& rng, int depth, double split_probability = 0.8) {
     const int32_t first = int32_t(e.left.size());
     struct Pending {
         int32_t node;
@@ -83,7 +84,7 @@ void add_random_tree(TreeEnsemble& e, Rng& rng, int depth) {
     for (size_t q = 0; q < queue.size(); ++q) {
         const Pending p = queue[q];
         const size_t n = size_t(first + p.node);
-        if (p.depth < depth && (p.depth == 0 || rng.uniform() < 0.8)) {
+        if (p.depth < depth && (p.depth == 0 || rng.uniform() < split_probability)) {
             e.left[n] = count;
             e.right[n] = count + 1;
             e.feature[n] = int32_t(rng.below(uint64_t(e.features)));
@@ -176,6 +177,31 @@ TEST(Explain, TreeShapEqualsAlgorithm2AtEveryDepth) {
     }
     EXPECT_GT(trees_by_algorithm_2, 0);  // the deep trials did take Algorithm 2 for some trees
     EXPECT_GT(eight_points, 0);          // and the depth-12 ones 8 quadrature points
+}
+
+// The row pass keeps a tree's node positions in 16 bits: a full tree of depth 15 (65,535 nodes, the most it
+// takes) goes through it, one of depth 16 (131,071) through Algorithm 2, both with Algorithm 2's numbers.
+TEST(Explain, TreeShapTakesTreesOfUpTo65535Nodes) {
+    Rng rng(31);
+    TreeEnsemble e;
+    e.features = 20;
+    add_random_tree(e, rng, 15, 1.0);
+    add_random_tree(e, rng, 16, 1.0);
+    add_random_tree(e, rng, 4);
+    e.validate();
+    ASSERT_EQ(e.offsets[1] - e.offsets[0], 65535);
+    ASSERT_EQ(e.offsets[2] - e.offsets[1], 131071);
+    const TreeEnsembleView view = view_of(e);
+    TreeShapScratch fast, reference;
+    for (int row = 0; row < 3; ++row) {
+        std::vector<float> x(20);
+        for (float& value : x) value = rng.uniform() < 0.1 ? NAN : float(rng.normal());
+        std::vector<double> a(21), b(21);
+        tree_shap(view, x.data(), a.data(), fast);
+        tree_shap_reference(view, x.data(), b.data(), reference);
+        for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-9 * std::max(1.0, std::abs(b[i]))) << i;
+    }
+    EXPECT_EQ(fast.tree_needs_algorithm_2, (std::vector<uint8_t>{0, 1, 0}));
 }
 
 TEST(Explain, TreeShapNeedsCovers) {
