@@ -80,7 +80,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print
 # the backend's thread fails the run.
 echo "== captured rows, the pipelined fit and featurizing, the helper thread and the worker pool under TSan"
 TSAN_OPTIONS=halt_on_error=1 \
-  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*:WorkerPool.*:PipelinedFit.*:PipelinedTransform.*'
+  sanitized_unit_tests ThreadSanitizer thread build-tsan 'WARNING: ThreadSanitizer' 'CapturedRows.*:SerialWorker.*:WorkerPool.*:PipelinedFit.*:PipelinedTransform.*:Explain.ScoreAndExplainRowsIsRowByRow'
 
 echo "== libFuzzer on the parsers of user text"
 if [ "${SANITIZE:-1}" = 0 ]; then

@@ -21,6 +21,10 @@ SELECT * FROM dendrite.evaluate('unscorable', 'SELECT *, true AS label FROM far_
 SELECT * FROM dendrite.explain('unscorable', (SELECT r FROM far_rows r WHERE id = 2));
 SELECT count(*) FROM dendrite.explain_query('unscorable', 'SELECT * FROM far_rows', key => 'id');
 SELECT count(*) FROM dendrite.feature_importance('unscorable', 'SELECT * FROM far_rows');
+-- The same error where feature_importance explains its rows in a batch over threads (64 rows and more).
+\set VERBOSITY default
+SELECT count(*) FROM dendrite.feature_importance('unscorable', 'SELECT r.* FROM generate_series(1, 40), far_rows r');
+\set VERBOSITY sqlstate
 \set VERBOSITY default
 
 -- Every guard: the statement fails and nothing is inserted (a 'flag' guard would have passed the row).

@@ -979,6 +979,43 @@ void blend_contributions(const ModelView& model, const float* x, const float* ba
     phi[n + 1] = w * phi[n + 1] + (1 - w) * margin;
 }
 
+void model_contributions(const ModelView& model, const float* x, const float* baseline, int n_features,
+                         double tolerance, int max_steps, ContributionScratch& scratch, double* phi) {
+    if (model.kind == ModelView::Kind::Trees) {
+        tree_shap(model.trees, x, phi, scratch.trees);
+    } else if (model.kind == ModelView::Kind::Autoencoder) {
+        scratch.network.resize(size_t(std::max(1, model_scratch_floats(model))));
+        reconstruction_error_terms(model.network, x, scratch.network.data(), phi);
+        phi[n_features] = 0;
+        phi[n_features + 1] = 0;
+        for (int i = 0; i < n_features; ++i) phi[n_features + 1] += phi[i];
+    } else if (model.kind == ModelView::Kind::Blend) {
+        blend_contributions(model, x, baseline, tolerance, max_steps, scratch.trees, scratch.trees_phi, phi);
+    } else {
+        double gap = 0;
+        integrated_gradients_to(model.network, x, baseline, tolerance, max_steps, phi, &gap);
+    }
+}
+
+void score_and_explain_rows(const ModelView& model, const float* baseline, const float* x, int n_features, size_t rows,
+                            double tolerance, int max_steps, WorkerPool& pool,
+                            std::vector<ContributionScratch>& scratch, float* scores, double* phi,
+                            bool (*should_stop)()) {
+    const size_t shares = size_t(pool.size());
+    scratch.resize(shares);
+    const size_t phi_size = size_t(n_features) + 2;
+    pool.run(int(shares), [&](int share) {
+        ContributionScratch& s = scratch[size_t(share)];
+        std::vector<float> score_scratch(size_t(std::max(1, model_scratch_floats(model))));
+        for (size_t k = size_t(share); k < rows; k += shares) {
+            if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
+            const float* row = x + k * size_t(n_features);
+            scores[k] = score_one(model, row, score_scratch.data());
+            model_contributions(model, row, baseline, n_features, tolerance, max_steps, s, phi + k * phi_size);
+        }
+    });
+}
+
 size_t mean_abs_contributions(const ModelView& model, const float* baseline, const float* x, int n_features,
                               const std::vector<uint32_t>& rows, size_t max_rows, const int* group_of, int groups,
                               double* mean_abs, bool (*should_stop)(), int threads) {
@@ -993,23 +1030,11 @@ size_t mean_abs_contributions(const ModelView& model, const float* baseline, con
     pool.run(int(shares), [&](int share) {
         std::vector<double> phi(size_t(n_features) + 2);
         std::vector<double> folded(static_cast<size_t>(groups));
-        TreeShapScratch scratch;
-        std::vector<double> trees_phi;
-        std::vector<float> network_scratch(
-            model.kind == ModelView::Kind::Autoencoder ? size_t(scratch_floats(model.network)) : 0);
+        ContributionScratch scratch;
         for (size_t k = size_t(share); k < used; k += shares) {
             if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
             const float* row = x + size_t(rows[k * rows.size() / used]) * size_t(n_features);
-            if (model.kind == ModelView::Kind::Trees) {
-                tree_shap(model.trees, row, phi.data(), scratch);
-            } else if (model.kind == ModelView::Kind::Autoencoder) {
-                reconstruction_error_terms(model.network, row, network_scratch.data(), phi.data());
-            } else if (model.kind == ModelView::Kind::Blend) {
-                blend_contributions(model, row, baseline, 1e-3, 4096, scratch, trees_phi, phi.data());
-            } else {
-                double gap = 0;
-                integrated_gradients_to(model.network, row, baseline, 1e-3, 4096, phi.data(), &gap);
-            }
+            model_contributions(model, row, baseline, n_features, 1e-3, 4096, scratch, phi.data());
             std::fill(folded.begin(), folded.end(), 0.0);
             for (int f = 0; f < n_features; ++f) folded[size_t(group_of[f])] += phi[size_t(f)];
             for (int g = 0; g < groups; ++g) per_row[k * size_t(groups) + size_t(g)] = std::abs(folded[size_t(g)]);

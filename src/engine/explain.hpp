@@ -10,6 +10,7 @@
 #include "engine/gbdt.hpp"
 #include "engine/model.hpp"
 #include "engine/network.hpp"
+#include "engine/parallel.hpp"
 
 namespace dendrite::engine {
 
@@ -120,6 +121,30 @@ int integrated_gradients_to(const NetworkView& view, const float* x, const float
 // part is their margin in double). trees_phi is working memory.
 void blend_contributions(const ModelView& model, const float* x, const float* baseline, double tolerance, int max_steps,
                          TreeShapScratch& scratch, std::vector<double>& trees_phi, double* phi);
+
+// What one thread needs to explain rows of a model: the trees' layout (prepared on first use) and working
+// memory.
+struct ContributionScratch {
+    TreeShapScratch trees;
+    std::vector<double> trees_phi;
+    std::vector<float> network;
+};
+
+// One row's contributions to the model's logit, n_features + 2 doubles (the trees write n_features + 1, a
+// network and a blend n_features + 2): tree_shap, blend_contributions, or a network's integrated gradients from
+// baseline (integrated_gradients_to, to tolerance within max_steps). An autoencoder's are its reconstruction
+// error's terms (reconstruction_error_terms), phi[n_features] 0 and phi[n_features + 1] their sum.
+void model_contributions(const ModelView& model, const float* x, const float* baseline, int n_features,
+                         double tolerance, int max_steps, ContributionScratch& scratch, double* phi);
+
+// Each of rows rows of x (n_features floats a row) scored (score_one, into scores) and explained
+// (model_contributions, n_features + 2 doubles a row into phi), shared out over pool's threads, with one
+// scratch per thread (resized to pool.size()). Rows are dealt round-robin: their costs vary (integrated
+// gradients' steps). should_stop, between rows, makes it throw Canceled. The same numbers as row by row.
+void score_and_explain_rows(const ModelView& model, const float* baseline, const float* x, int n_features, size_t rows,
+                            double tolerance, int max_steps, WorkerPool& pool,
+                            std::vector<ContributionScratch>& scratch, float* scores, double* phi,
+                            bool (*should_stop)());
 
 // The global view of a model at training: each group's mean absolute contribution over rows of x (indices,
 // n_features floats a row), at most max_rows of them at an even stride. A group is what group_of maps

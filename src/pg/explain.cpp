@@ -51,17 +51,19 @@ char* input_value_text(const RowBinding* binding, const CachedFeaturizer* featur
 
 namespace {
 
-// The backend's TreeSHAP layout of the trees, for the last version explained (laying them out takes ~1.5 ms
-// for 300 trees of depth 6; a row then takes ~0.1 ms). Kept in TopMemoryContext; redone for another version.
-engine::TreeShapScratch* tree_layout_for(const CachedVersion* version) {
-    static engine::TreeShapScratch* scratch = nullptr;
+// The backend's working memory for explaining one row, with the TreeSHAP layout of the trees of the last
+// version explained (laying them out takes ~1.5 ms for 300 trees of depth 6; a row then takes ~0.1 ms). Kept
+// in TopMemoryContext; the layout is redone for another version.
+engine::ContributionScratch* explanation_scratch_for(const CachedVersion* version) {
+    static engine::ContributionScratch* scratch = nullptr;
     // Keyed by the load, not the version_id: ids start again after DROP and CREATE EXTENSION, and a version
     // whose rows were edited is loaded again under the same id.
     static uint64 prepared_load = 0;
     if (!scratch)
-        scratch = create_owned<engine::TreeShapScratch>(TopMemoryContext, [] { return new engine::TreeShapScratch(); });
+        scratch = create_owned<engine::ContributionScratch>(TopMemoryContext,
+                                                            [] { return new engine::ContributionScratch(); });
     if (prepared_load != version->load_serial) {
-        scratch->prepared_for = nullptr;  // another version: its arrays may even sit where the last one's did
+        scratch->trees.prepared_for = nullptr;  // another version: its arrays may even sit where the last one's did
         prepared_load = version->load_serial;
     }
     return scratch;
@@ -123,6 +125,15 @@ const float* network_baseline(const CachedVersion* version) {
 constexpr double kCompleteness = 1e-3;
 constexpr int kMaxSteps = 4096;
 
+// What a version's explanations start from: a network's (and a blend's) training means, nothing for trees
+// and autoencoders.
+const float* explanation_baseline(const CachedVersion* version) {
+    const auto kind = version->scorer.kind;
+    return kind == engine::ModelView::Kind::Trees || kind == engine::ModelView::Kind::Autoencoder
+               ? nullptr
+               : network_baseline(version);
+}
+
 }  // namespace
 
 const char* unexplainable(const CachedVersion* version) {
@@ -146,34 +157,20 @@ namespace {
 // An autoencoder's are its reconstruction error's terms, input by input (they add up to the error, whose place
 // among the training rows' is the score).
 void contributions(const CachedVersion* version, const float* x, double* phi) {
-    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) {
-        float* scratch = static_cast<float*>(palloc(sizeof(float) * version->scratch_floats));
-        engine_call([&] { engine::reconstruction_error_terms(version->scorer.network, x, scratch, phi); });
-        pfree(scratch);
-        phi[version->n_features] = 0;
-        phi[version->n_features + 1] = 0;
-        for (int i = 0; i < version->n_features; ++i) phi[version->n_features + 1] += phi[i];
-        return;
-    }
-    if (version->scorer.kind == engine::ModelView::Kind::Trees) {
-        engine::TreeShapScratch* scratch = tree_layout_for(version);
-        engine_call([&] { engine::tree_shap(version->scorer.trees, x, phi, *scratch); });
-        return;
-    }
-    const float* baseline = network_baseline(version);
-    if (version->scorer.kind == engine::ModelView::Kind::Blend) {
-        engine::TreeShapScratch* scratch = tree_layout_for(version);
-        engine_call([&] {
-            std::vector<double> trees_phi;
-            engine::blend_contributions(version->scorer, x, baseline, kCompleteness, kMaxSteps, *scratch, trees_phi,
-                                        phi);
-        });
-        return;
-    }
-    double gap = 0;
+    engine::ContributionScratch* scratch = explanation_scratch_for(version);
+    const float* baseline = explanation_baseline(version);
     engine_call([&] {
-        engine::integrated_gradients_to(version->scorer.network, x, baseline, kCompleteness, kMaxSteps, phi, &gap);
+        engine::model_contributions(version->scorer, x, baseline, version->n_features, kCompleteness, kMaxSteps,
+                                    *scratch, phi);
     });
+}
+
+// Raises 22003 (report_unscorable) unless a row's contributions are all finite. Trees write the features'
+// and the bias; a network two more (the logits at the baseline and at x).
+void require_finite_contributions(const CachedVersion* version, const float* x, const double* phi) {
+    const int written = version->n_features + (version->scorer.kind == engine::ModelView::Kind::Trees ? 1 : 2);
+    for (int j = 0; j < written; ++j)
+        if (!std::isfinite(phi[j])) report_unscorable(version, x);
 }
 
 // contributions(), refused when the row's arithmetic overflowed (a NaN score, or contributions that are not
@@ -191,10 +188,15 @@ void finite_contributions(const CachedVersion* version, const float* x, double* 
     checked_score(engine::score_one(version->scorer, x, scratch), version, x);
     pfree(scratch);
     contributions(version, x, phi);
-    // Trees write the features' and the bias; a network two more (the logits at the baseline and at x).
-    const int written = version->n_features + (version->scorer.kind == engine::ModelView::Kind::Trees ? 1 : 2);
-    for (int j = 0; j < written; ++j)
-        if (!std::isfinite(phi[j])) report_unscorable(version, x);
+    require_finite_contributions(version, x, phi);
+}
+
+// finite_contributions' checks, in its order, of a row's score and contributions computed elsewhere
+// (engine::score_and_explain_rows): the same errors.
+void check_explained_row(const CachedVersion* version, const float* x, float score, const double* phi) {
+    if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) return;
+    checked_score(score, version, x);
+    require_finite_contributions(version, x, phi);
 }
 
 // Raises 0A000 unless the version can be explained.
@@ -490,29 +492,85 @@ DENDRITE_FUNCTION(dendrite_explain) {
 
 namespace {
 
-// feature_importance's pass: per input (column or history declaration), the sum of |its contribution|.
+// feature_importance's pass: per input (column or history declaration), the sum of |its contribution|. With
+// more than one core the rows are explained kImportanceBatchRows at a time over a pool of threads (an
+// explanation costs ~20 times the row's featurizing); a smaller rest row by row on the backend, with its kept
+// tree layout. The same numbers either way, summed in row order.
+constexpr int kImportanceBatchRows = 1024;
+constexpr int kImportanceSerialRows = 64;  // a rest smaller than this is explained row by row
+
 struct Importance {
     const CachedVersion* version;
+    const float* baseline;
     InputGroups groups;
     double* total;   // per group
     double* folded;  // per group, the row at hand
     double* phi;
     int64 rows;
+    bool batches;                        // several cores: rows wait in batch
+    MemoryContext context;               // the function's: owns the pool and the scratch (a row's is reset)
+    dendrite::engine::WorkerPool* pool;  // created with the first full batch
+    std::vector<dendrite::engine::ContributionScratch>* scratch;  // one per pool thread
+    float* batch;                                                 // kImportanceBatchRows rows' features
+    float* scores;                                                // per batch row
+    double* batch_phi;                                            // per batch row, n_features + 2
+    int batched;
 };
+
+void add_row_contributions(Importance* s, const double* phi) {
+    for (int g = 0; g < s->groups.n; ++g) s->folded[g] = 0;
+    for (int j = 0; j < s->version->n_features; ++j) s->folded[s->groups.group_of[j]] += phi[j];
+    for (int g = 0; g < s->groups.n; ++g) s->total[g] += std::abs(s->folded[g]);
+    ++s->rows;
+}
+
+// The rows waiting in the batch, explained and added in their order.
+void explain_batch(Importance* s) {
+    const int n = s->version->n_features;
+    if (s->batched < kImportanceSerialRows) {
+        for (int k = 0; k < s->batched; ++k) {
+            finite_contributions(s->version, s->batch + size_t(k) * size_t(n), s->phi);
+            add_row_contributions(s, s->phi);
+        }
+        s->batched = 0;
+        return;
+    }
+    if (!s->pool) {
+        s->scratch = create_owned<std::vector<dendrite::engine::ContributionScratch>>(
+            s->context, [] { return new std::vector<dendrite::engine::ContributionScratch>(); });
+        s->pool =
+            create_owned<dendrite::engine::WorkerPool>(s->context, [] { return new dendrite::engine::WorkerPool(0); });
+    }
+    engine_call([&] {
+        dendrite::engine::score_and_explain_rows(s->version->scorer, s->baseline, s->batch, n, size_t(s->batched),
+                                                 kCompleteness, kMaxSteps, *s->pool, *s->scratch, s->scores,
+                                                 s->batch_phi, interrupt_pending);
+    });
+    for (int k = 0; k < s->batched; ++k) {
+        const double* phi = s->batch_phi + size_t(k) * size_t(n + 2);
+        check_explained_row(s->version, s->batch + size_t(k) * size_t(n), s->scores[k], phi);
+        add_row_contributions(s, phi);
+    }
+    s->batched = 0;
+}
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<Importance*>(context);
-    finite_contributions(s->version, features, s->phi);
-    for (int g = 0; g < s->groups.n; ++g) s->folded[g] = 0;
-    for (int j = 0; j < s->version->n_features; ++j) s->folded[s->groups.group_of[j]] += s->phi[j];
-    for (int g = 0; g < s->groups.n; ++g) s->total[g] += std::abs(s->folded[g]);
-    ++s->rows;
+    if (!s->batches) {
+        finite_contributions(s->version, features, s->phi);
+        add_row_contributions(s, s->phi);
+        return;
+    }
+    const int n = s->version->n_features;
+    memcpy(s->batch + size_t(s->batched) * size_t(n), features, sizeof(float) * size_t(n));
+    if (++s->batched == kImportanceBatchRows) explain_batch(s);
 }
 
 void restart_importance(void* context) {
     auto* s = static_cast<Importance*>(context);
     for (int g = 0; g < s->groups.n; ++g) s->total[g] = 0;
     s->rows = 0;
+    s->batched = 0;
 }
 
 }  // namespace
@@ -526,10 +584,19 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     require_explainable(version, model);
     Importance s{};
     s.version = version;
+    s.baseline = explanation_baseline(version);
     s.groups = input_groups(version);
     s.total = static_cast<double*>(palloc0(sizeof(double) * (s.groups.n + 1)));
     s.folded = static_cast<double*>(palloc(sizeof(double) * (s.groups.n + 1)));
-    s.phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
+    const size_t n = size_t(version->n_features);
+    s.phi = static_cast<double*>(palloc(sizeof(double) * (n + 2)));
+    s.batches = dendrite::engine::WorkerPool::hardware_threads() > 1;
+    s.context = CurrentMemoryContext;
+    if (s.batches) {
+        s.batch = static_cast<float*>(palloc(sizeof(float) * n * kImportanceBatchRows));
+        s.scores = static_cast<float*>(palloc(sizeof(float) * kImportanceBatchRows));
+        s.batch_phi = static_cast<double*>(palloc(sizeof(double) * (n + 2) * kImportanceBatchRows));
+    }
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -538,6 +605,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     const PipelinedEmit pipelined{nullptr};
     offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance,
                  &pipelined);
+    explain_batch(&s);  // the rest
     finish_spi();
     // Largest first (a selection: there are few inputs).
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));

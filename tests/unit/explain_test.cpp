@@ -470,3 +470,60 @@ TEST(Explain, ExactIntegratedGradientsAtOtherDepths) {
         }
     }
 }
+
+// feature_importance's batches: rows scored and explained over a pool's threads give each row's score and
+// contributions to the bit, as model_contributions and score_one row by row, for trees, a network (by
+// quadrature and exactly) and a blend; should_stop cancels.
+TEST(Explain, ScoreAndExplainRowsIsRowByRow) {
+    Rng rng(43);
+    TreeEnsemble e;
+    e.features = 5;
+    e.base_margin = 0.2f;
+    for (int t = 0; t < 8; ++t) add_random_tree(e, rng, 1 + int(rng.below(5)));
+    e.validate();
+    const Network tanh_network = random_network(Activation::Tanh, false, false, 7);
+    const Network relu_network = random_network(Activation::Relu, false, false, 8);
+    const SpecView tanh_view(tanh_network.spec(), tanh_network.parameters().data());
+    const SpecView relu_view(relu_network.spec(), relu_network.parameters().data());
+    std::vector<ModelView> models(4);
+    models[0].kind = ModelView::Kind::Trees;
+    models[0].trees = view_of(e);
+    models[1].network = tanh_view.view();
+    models[2].network = relu_view.view();
+    models[3].kind = ModelView::Kind::Blend;
+    models[3].network = relu_view.view();
+    models[3].trees = view_of(e);
+    models[3].network_weight = 0.3f;
+    const size_t rows = 203;
+    std::vector<float> x(rows * 5);
+    for (float& value : x) value = float(rng.normal());
+    const float baseline[5] = {0.1f, -0.2f, 0.0f, 0.3f, 0.05f};
+    WorkerPool pool(3);
+    for (size_t m = 0; m < models.size(); ++m) {
+        std::vector<ContributionScratch> scratch;
+        std::vector<float> scores(rows);
+        std::vector<double> phi(rows * 7);
+        score_and_explain_rows(models[m], baseline, x.data(), 5, rows, 1e-3, 4096, pool, scratch, scores.data(),
+                               phi.data(), nullptr);
+        EXPECT_EQ(scratch.size(), 3u);
+        ContributionScratch alone;
+        std::vector<float> score_scratch(size_t(std::max(1, model_scratch_floats(models[m]))));
+        std::vector<double> expected(7);
+        for (size_t r = 0; r < rows; ++r) {
+            const float* row = x.data() + r * 5;
+            EXPECT_EQ(scores[r], score_one(models[m], row, score_scratch.data())) << "model " << m << " row " << r;
+            model_contributions(models[m], row, baseline, 5, 1e-3, 4096, alone, expected.data());
+            const size_t written = m == 0 ? 6 : 7;
+            for (size_t i = 0; i < written; ++i)
+                EXPECT_EQ(phi[r * 7 + i], expected[i]) << "model " << m << " row " << r << " value " << i;
+        }
+    }
+    std::vector<ContributionScratch> scratch;
+    std::vector<float> scores(rows);
+    std::vector<double> phi(rows * 7);
+    EXPECT_EQ(kind_of([&] {
+                  score_and_explain_rows(models[1], baseline, x.data(), 5, rows, 1e-3, 4096, pool, scratch,
+                                         scores.data(), phi.data(), [] { return true; });
+              }),
+              ErrorKind::Canceled);
+}
