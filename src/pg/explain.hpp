@@ -37,16 +37,18 @@ inline InputGroups input_groups(const CachedVersion* version) {
 // The reasons of one row: its features x (and the row loaded in binding for the values; NULL: none), one per
 // group, largest contribution first (equal ones by name). reasons has room for groups.n. Returns how many.
 // Only the first `top` reasons get their value (the others' is NULL): a row's values as text cost more than
-// its contributions. The version must be explainable.
+// its contributions. The version must be explainable. score_checked: the caller has scored x and checked the
+// score (checked_score); otherwise it is scored and checked first.
 int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
-                     int top, Reason* reasons);
+                     int top, Reason* reasons, bool score_checked);
 // "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
 // the score.
 char* reasons_text(const Reason* reasons, int n, int top);
 // The same as a JSON array of dendrite.explain's columns, [{"feature": ..., "input": ..., "value": ...,
 // "contribution": ...}, ...], what a guard's 'log,reasons' keeps in dendrite.predictions.
 char* reasons_json(const Reason* reasons, int n, int top);
-// The first top reasons of the row loaded in binding, whose features are x, as reasons_json writes them.
+// The first top reasons of the row loaded in binding, whose features are x and whose score the caller has
+// checked, as reasons_json writes them.
 // The version must be explainable.
 char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
 // The same as reasons_text writes them (a rejection's DETAIL).
