@@ -132,6 +132,25 @@ SELECT model, bound, feature, b.mean_abs_contribution AS batched, r.mean_abs AS 
 SELECT model, bound, count(*) AS inputs, min(rows) AS rows,
        bool_and(abs(batched - row_by_row) <= 1e-12 * greatest(1, row_by_row)) AS same_means
   FROM importance_pairs GROUP BY model, bound ORDER BY model, bound;
+-- explain_query explains its rows in the same batches, each row's key and values taken as it is read: over
+-- 3,000 rows the same output rows as a query that explains only that row (since => its time: the rows
+-- before build its history, and one row is explained on the backend), for rows in the first and second
+-- batches and the rest, for trees and a network.
+CREATE TEMP TABLE batched_reasons AS
+SELECT model, e.*
+  FROM (VALUES ('reasons'), ('reasons_mlp')) AS m(model),
+       LATERAL dendrite.explain_query(model, 'SELECT * FROM card_payments WHERE id <= 3000', 'id', 100) e;
+SELECT model, count(DISTINCT key) AS rows, count(*) AS reasons FROM batched_reasons GROUP BY model ORDER BY model;
+SELECT b.model, count(*) AS reasons,
+       count(*) FILTER (WHERE a.key = b.key AND a.score = b.score AND a.feature = b.feature AND a.input = b.input
+                          AND a.value IS NOT DISTINCT FROM b.value AND a.contribution = b.contribution) AS same
+  FROM (VALUES (1), (700), (1500), (2999)) AS r(id)
+  JOIN card_payments p USING (id)
+  CROSS JOIN (VALUES ('reasons'), ('reasons_mlp')) AS m(model)
+  CROSS JOIN LATERAL dendrite.explain_query(m.model, format('SELECT * FROM card_payments WHERE id <= %s', r.id), 'id',
+                                             100, since => p.at) a
+  JOIN batched_reasons b ON b.model = m.model AND b.key = a.key AND b.rank = a.rank
+ GROUP BY b.model ORDER BY b.model;
 
 -- 'log,reasons': a guard keeps the top reasons of each row it flags beside the decision, as dendrite.explain's
 -- columns (only flagged rows pay for them). The row guard and guard_batch over a transition table keep the

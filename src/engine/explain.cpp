@@ -1006,11 +1006,11 @@ void score_and_explain_rows(const ModelView& model, const float* baseline, const
     const size_t phi_size = size_t(n_features) + 2;
     pool.run(int(shares), [&](int share) {
         ContributionScratch& s = scratch[size_t(share)];
-        std::vector<float> score_scratch(size_t(std::max(1, model_scratch_floats(model))));
+        std::vector<float> score_scratch(scores ? size_t(std::max(1, model_scratch_floats(model))) : 0);
         for (size_t k = size_t(share); k < rows; k += shares) {
             if (should_stop && should_stop()) fail(ErrorKind::Canceled, "canceled");
             const float* row = x + k * size_t(n_features);
-            scores[k] = score_one(model, row, score_scratch.data());
+            if (scores) scores[k] = score_one(model, row, score_scratch.data());
             model_contributions(model, row, baseline, n_features, tolerance, max_steps, s, phi + k * phi_size);
         }
     });

@@ -137,7 +137,7 @@ struct ContributionScratch {
 void model_contributions(const ModelView& model, const float* x, const float* baseline, int n_features,
                          double tolerance, int max_steps, ContributionScratch& scratch, double* phi);
 
-// Each of rows rows of x (n_features floats a row) scored (score_one, into scores) and explained
+// Each of rows rows of x (n_features floats a row) scored (score_one, into scores; NULL: not scored) and explained
 // (model_contributions, n_features + 2 doubles a row into phi), shared out over pool's threads, with one
 // scratch per thread (resized to pool.size()). Rows are dealt round-robin: their costs vary (integrated
 // gradients' steps). should_stop, between rows, makes it throw Canceled. The same numbers as row by row.

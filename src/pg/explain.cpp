@@ -235,13 +235,15 @@ InputGroups input_groups(const engine::Featurizer* featurizer, int n_features) {
     return groups;
 }
 
-int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
-                     int top, Reason* reasons, bool score_checked) {
-    double* phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
-    finite_contributions(version, x, phi, score_checked);
+namespace {
+
+// A row's contributions phi (finite_contributions') folded into reasons, one per group, largest contribution
+// first (equal ones by name); an anomaly feature's value is its score (from x), the others' are left NULL.
+// reasons has room for groups.n.
+void fold_reasons(const CachedVersion* version, const InputGroups& groups, const double* phi, const float* x,
+                  Reason* reasons) {
     for (int g = 0; g < groups.n; ++g) reasons[g] = Reason{groups.feature[g], groups.input[g], nullptr, 0};
     for (int j = 0; j < version->n_features; ++j) reasons[groups.group_of[j]].contribution += phi[j];
-    pfree(phi);
     // An anomaly feature has no input column of its own: its value is the autoencoder's score of the row.
     const engine::Featurizer* featurizer = version->featurizer->featurizer;
     for (size_t a = 0; a < featurizer->spec().anomaly.size(); ++a) {
@@ -249,6 +251,16 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
         reasons[groups.group_of[j]].value = psprintf("%.4f", engine::Featurizer::anomaly_score_of_output(x[j]));
     }
     qsort(reasons, size_t(groups.n), sizeof(Reason), by_contribution_descending);
+}
+
+}  // namespace
+
+int explain_features(const CachedVersion* version, const InputGroups& groups, const RowBinding* binding, const float* x,
+                     int top, Reason* reasons, bool score_checked) {
+    double* phi = static_cast<double*>(palloc(sizeof(double) * (version->n_features + 2)));
+    finite_contributions(version, x, phi, score_checked);
+    fold_reasons(version, groups, phi, x, reasons);
+    pfree(phi);
     for (int r = 0; r < groups.n && r < top; ++r)
         if (!reasons[r].value) reasons[r].value = input_value_text(binding, version->featurizer, reasons[r].input);
     return groups.n;
@@ -497,29 +509,96 @@ DENDRITE_FUNCTION(dendrite_explain) {
 
 namespace {
 
-// feature_importance's pass: per input (column or history declaration), the sum of |its contribution|. With
-// more than one core the rows are explained kImportanceBatchRows at a time over a pool of threads (an
-// explanation costs ~20 times the row's featurizing); a smaller rest row by row on the backend, with its kept
-// tree layout. The same numbers either way, summed in row order.
-constexpr int kImportanceBatchRows = 1024;
-constexpr int kImportanceSerialRows = 64;  // a rest smaller than this is explained row by row
+// Rows waiting to be explained over a pool of threads, for a pass that explains many (feature_importance,
+// explain_query): an explanation costs ~20-80 us a row, ~20 times the row's featurizing, and the backend
+// would otherwise explain alone while the other cores idle. kExplanationBatchRows at a time; a rest under
+// kSerialRows on the backend, with its kept tree layout. The same contributions either way (engine test
+// Explain.ScoreAndExplainRowsIsRowByRow), and the caller takes them in row order. On one core: no batch.
+constexpr int kExplanationBatchRows = 1024;
+constexpr int kSerialRows = 64;
 
-struct Importance {
+struct ExplanationBatch {
     const CachedVersion* version;
     const float* baseline;
+    bool scores_checked;    // the caller scores and checks each row before adding it (explain_query)
+    MemoryContext context;  // the function's: owns the pool and the scratch (a pass's row context is reset)
+    dendrite::engine::WorkerPool* pool;                           // created with the first batch explained
+    std::vector<dendrite::engine::ContributionScratch>* scratch;  // one per pool thread
+    float* x;                                                     // the rows' features
+    float* scores;                                                // theirs, unless scores_checked
+    double* phi;                                                  // n_features + 2 a row
+    int rows;
+};
+
+// False on a machine with one core (explain row by row then).
+bool start_explanation_batch(ExplanationBatch* b, const CachedVersion* version, bool scores_checked) {
+    *b = ExplanationBatch{};
+    if (dendrite::engine::WorkerPool::hardware_threads() < 2) return false;
+    const size_t n = size_t(version->n_features);
+    b->version = version;
+    b->baseline = explanation_baseline(version);
+    b->scores_checked = scores_checked;
+    b->context = CurrentMemoryContext;
+    b->x = static_cast<float*>(palloc(sizeof(float) * n * kExplanationBatchRows));
+    b->scores = static_cast<float*>(palloc(sizeof(float) * kExplanationBatchRows));
+    b->phi = static_cast<double*>(palloc(sizeof(double) * (n + 2) * kExplanationBatchRows));
+    return true;
+}
+
+// Adds a row's features; true when the batch is full (explain it).
+bool add_to_batch(ExplanationBatch* b, const float* features) {
+    const size_t n = size_t(b->version->n_features);
+    memcpy(b->x + size_t(b->rows) * n, features, sizeof(float) * n);
+    return ++b->rows == kExplanationBatchRows;
+}
+
+const float* batch_features(const ExplanationBatch* b, int row) {
+    return b->x + size_t(row) * size_t(b->version->n_features);
+}
+const double* batch_contributions(const ExplanationBatch* b, int row) {
+    return b->phi + size_t(row) * size_t(b->version->n_features + 2);
+}
+
+// Each batched row's contributions into b->phi, checked as finite_contributions checks them (the same errors,
+// for the first row in order that fails). The caller then takes them and sets b->rows to 0.
+void explain_batch_rows(ExplanationBatch* b) {
+    const CachedVersion* version = b->version;
+    if (b->rows < kSerialRows) {
+        for (int k = 0; k < b->rows; ++k)
+            finite_contributions(version, batch_features(b, k), b->phi + size_t(k) * size_t(version->n_features + 2),
+                                 b->scores_checked);
+        return;
+    }
+    if (!b->pool) {
+        b->scratch = create_owned<std::vector<dendrite::engine::ContributionScratch>>(
+            b->context, [] { return new std::vector<dendrite::engine::ContributionScratch>(); });
+        b->pool =
+            create_owned<dendrite::engine::WorkerPool>(b->context, [] { return new dendrite::engine::WorkerPool(0); });
+    }
+    engine_call([&] {
+        dendrite::engine::score_and_explain_rows(version->scorer, b->baseline, b->x, version->n_features,
+                                                 size_t(b->rows), kCompleteness, kMaxSteps, *b->pool, *b->scratch,
+                                                 b->scores_checked ? nullptr : b->scores, b->phi, interrupt_pending);
+    });
+    for (int k = 0; k < b->rows; ++k) {
+        if (b->scores_checked)
+            require_finite_contributions(version, batch_features(b, k), batch_contributions(b, k));
+        else
+            check_explained_row(version, batch_features(b, k), b->scores[k], batch_contributions(b, k));
+    }
+}
+
+// feature_importance's pass: per input (column or history declaration), the sum of |its contribution|, the
+// rows explained in batches where there is more than one core.
+struct Importance {
+    const CachedVersion* version;
     InputGroups groups;
     double* total;   // per group
     double* folded;  // per group, the row at hand
     double* phi;
     int64 rows;
-    bool batches;                        // several cores: rows wait in batch
-    MemoryContext context;               // the function's: owns the pool and the scratch (a row's is reset)
-    dendrite::engine::WorkerPool* pool;  // created with the first full batch
-    std::vector<dendrite::engine::ContributionScratch>* scratch;  // one per pool thread
-    float* batch;                                                 // kImportanceBatchRows rows' features
-    float* scores;                                                // per batch row
-    double* batch_phi;                                            // per batch row, n_features + 2
-    int batched;
+    bool batches;
+    ExplanationBatch batch;
 };
 
 void add_row_contributions(Importance* s, const double* phi) {
@@ -529,34 +608,10 @@ void add_row_contributions(Importance* s, const double* phi) {
     ++s->rows;
 }
 
-// The rows waiting in the batch, explained and added in their order.
-void explain_batch(Importance* s) {
-    const int n = s->version->n_features;
-    if (s->batched < kImportanceSerialRows) {
-        for (int k = 0; k < s->batched; ++k) {
-            finite_contributions(s->version, s->batch + size_t(k) * size_t(n), s->phi);
-            add_row_contributions(s, s->phi);
-        }
-        s->batched = 0;
-        return;
-    }
-    if (!s->pool) {
-        s->scratch = create_owned<std::vector<dendrite::engine::ContributionScratch>>(
-            s->context, [] { return new std::vector<dendrite::engine::ContributionScratch>(); });
-        s->pool =
-            create_owned<dendrite::engine::WorkerPool>(s->context, [] { return new dendrite::engine::WorkerPool(0); });
-    }
-    engine_call([&] {
-        dendrite::engine::score_and_explain_rows(s->version->scorer, s->baseline, s->batch, n, size_t(s->batched),
-                                                 kCompleteness, kMaxSteps, *s->pool, *s->scratch, s->scores,
-                                                 s->batch_phi, interrupt_pending);
-    });
-    for (int k = 0; k < s->batched; ++k) {
-        const double* phi = s->batch_phi + size_t(k) * size_t(n + 2);
-        check_explained_row(s->version, s->batch + size_t(k) * size_t(n), s->scores[k], phi);
-        add_row_contributions(s, phi);
-    }
-    s->batched = 0;
+void explain_importance_batch(Importance* s) {
+    explain_batch_rows(&s->batch);
+    for (int k = 0; k < s->batch.rows; ++k) add_row_contributions(s, batch_contributions(&s->batch, k));
+    s->batch.rows = 0;
 }
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
@@ -564,18 +619,16 @@ void add_importance(void* context, const float* features, TupleTableSlot*) {
     if (!s->batches) {
         finite_contributions(s->version, features, s->phi);
         add_row_contributions(s, s->phi);
-        return;
+    } else if (add_to_batch(&s->batch, features)) {
+        explain_importance_batch(s);
     }
-    const int n = s->version->n_features;
-    memcpy(s->batch + size_t(s->batched) * size_t(n), features, sizeof(float) * size_t(n));
-    if (++s->batched == kImportanceBatchRows) explain_batch(s);
 }
 
 void restart_importance(void* context) {
     auto* s = static_cast<Importance*>(context);
     for (int g = 0; g < s->groups.n; ++g) s->total[g] = 0;
     s->rows = 0;
-    s->batched = 0;
+    s->batch.rows = 0;
 }
 
 }  // namespace
@@ -589,19 +642,12 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     require_explainable(version, model);
     Importance s{};
     s.version = version;
-    s.baseline = explanation_baseline(version);
     s.groups = input_groups(version);
     s.total = static_cast<double*>(palloc0(sizeof(double) * (s.groups.n + 1)));
     s.folded = static_cast<double*>(palloc(sizeof(double) * (s.groups.n + 1)));
     const size_t n = size_t(version->n_features);
     s.phi = static_cast<double*>(palloc(sizeof(double) * (n + 2)));
-    s.batches = dendrite::engine::WorkerPool::hardware_threads() > 1;
-    s.context = CurrentMemoryContext;
-    if (s.batches) {
-        s.batch = static_cast<float*>(palloc(sizeof(float) * n * kImportanceBatchRows));
-        s.scores = static_cast<float*>(palloc(sizeof(float) * kImportanceBatchRows));
-        s.batch_phi = static_cast<double*>(palloc(sizeof(double) * (n + 2) * kImportanceBatchRows));
-    }
+    s.batches = start_explanation_batch(&s.batch, version, false);
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -610,7 +656,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     const PipelinedEmit pipelined{nullptr};
     offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance,
                  &pipelined);
-    explain_batch(&s);  // the rest
+    if (s.batches) explain_importance_batch(&s);  // the rest
     finish_spi();
     // Largest first (a selection: there are few inputs).
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));
@@ -629,7 +675,9 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
 namespace {
 
 // explain_query's pass: each row of the query (at or after since, scoring at least min_score) with its top
-// reasons, one output row per reason.
+// reasons, one output row per reason. Where rows are explained in batches (ExplanationBatch), what a row's
+// output needs of the row itself (its key, and the value of each input its reasons may name) is taken as it
+// is read, and its output rows are put once its batch is explained, in row order.
 struct ExplainQuery {
     KeyedOutput out;  // for the key column (its own rows are put here, not by emit_keyed_row)
     const CachedVersion* version;
@@ -639,17 +687,16 @@ struct ExplainQuery {
     int top;
     double min_score;
     const RowBinding* binding;
+    bool batches;
+    ExplanationBatch batch;
+    MemoryContext batch_context;  // the batched rows' keys and values, reset after each batch
+    char** keys;                  // per batched row
+    double* scores;
+    char** values;  // per batched row, groups.n: each group's input's value as text (NULL: NULL)
 };
 
-void emit_explanation(void* context, const float* features, TupleTableSlot* slot) {
-    auto* s = static_cast<ExplainQuery*>(context);
-    const double score =
-        checked_score(dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
-    if (score < s->min_score) return;
-    MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
-    char* key = row_key_text(&s->out, slot);
-    const int n = explain_features(s->version, s->groups, s->binding, features, s->top, s->reasons, true);
-    for (int r = 0; r < n && r < s->top; ++r) {
+void put_explained_row(ExplainQuery* s, const char* key, double score) {
+    for (int r = 0; r < s->groups.n && r < s->top; ++r) {
         const Reason& reason = s->reasons[r];
         Datum values[7] = {key ? CStringGetTextDatum(key) : Datum(0),
                            Float8GetDatum(score),
@@ -661,8 +708,59 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
         bool nulls[7] = {key == nullptr, false, false, false, false, reason.value == nullptr, false};
         tuplestore_putvalues(s->out.result->setResult, s->out.result->setDesc, values, nulls);
     }
+}
+
+// The batched rows explained, and their output rows put in order.
+void explain_query_batch(ExplainQuery* s) {
+    explain_batch_rows(&s->batch);
+    MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
+    for (int k = 0; k < s->batch.rows; ++k) {
+        fold_reasons(s->version, s->groups, batch_contributions(&s->batch, k), batch_features(&s->batch, k),
+                     s->reasons);
+        for (int r = 0; r < s->groups.n && r < s->top; ++r) {
+            Reason& reason = s->reasons[r];
+            if (reason.value) continue;
+            for (int g = 0; g < s->groups.n; ++g)  // the reason's group, by its name's pointer
+                if (reason.feature == s->groups.feature[g]) reason.value = s->values[size_t(k) * s->groups.n + g];
+        }
+        put_explained_row(s, s->keys[k], s->scores[k]);
+        MemoryContextReset(s->out.row_context);
+    }
+    MemoryContextSwitchTo(old);
+    s->batch.rows = 0;
+    MemoryContextReset(s->batch_context);
+}
+
+void emit_explanation(void* context, const float* features, TupleTableSlot* slot) {
+    auto* s = static_cast<ExplainQuery*>(context);
+    const double score =
+        checked_score(dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
+    if (score < s->min_score) return;
+    if (s->batches) {
+        const int k = s->batch.rows;
+        MemoryContext old = MemoryContextSwitchTo(s->batch_context);
+        s->keys[k] = row_key_text(&s->out, slot);
+        s->scores[k] = score;
+        for (int g = 0; g < s->groups.n; ++g)
+            s->values[size_t(k) * s->groups.n + g] =
+                input_value_text(s->binding, s->version->featurizer, s->groups.input[g]);
+        MemoryContextSwitchTo(old);
+        if (add_to_batch(&s->batch, features)) explain_query_batch(s);
+        return;
+    }
+    MemoryContext old = MemoryContextSwitchTo(s->out.row_context);
+    char* key = row_key_text(&s->out, slot);
+    explain_features(s->version, s->groups, s->binding, features, s->top, s->reasons, true);
+    put_explained_row(s, key, score);
     MemoryContextSwitchTo(old);
     MemoryContextReset(s->out.row_context);
+}
+
+void restart_explain_query(void* context) {
+    auto* s = static_cast<ExplainQuery*>(context);
+    clear_keyed_output(&s->out);
+    s->batch.rows = 0;
+    if (s->batch_context) MemoryContextReset(s->batch_context);
 }
 
 }  // namespace
@@ -689,9 +787,16 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
     s.scratch = static_cast<float*>(palloc(sizeof(float) * version->scratch_floats));
     s.top = top;
     s.min_score = min_score;
+    s.batches = start_explanation_batch(&s.batch, version, true);
+    if (s.batches) {
+        s.batch_context = AllocSetContextCreate(CurrentMemoryContext, "explain_query batch", ALLOCSET_DEFAULT_SIZES);
+        s.keys = static_cast<char**>(palloc0(sizeof(char*) * kExplanationBatchRows));
+        s.scores = static_cast<double*>(palloc0(sizeof(double) * kExplanationBatchRows));
+        s.values = static_cast<char**>(palloc0(sizeof(char*) * size_t(s.groups.n + 1) * kExplanationBatchRows));
+    }
     connect_spi();
-    offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding,
-                 [](void* context) { clear_keyed_output(&static_cast<ExplainQuery*>(context)->out); });
+    offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding, restart_explain_query);
+    if (s.batches) explain_query_batch(&s);  // the rest
     finish_spi();
     return (Datum)0;
 }

@@ -471,9 +471,9 @@ TEST(Explain, ExactIntegratedGradientsAtOtherDepths) {
     }
 }
 
-// feature_importance's batches: rows scored and explained over a pool's threads give each row's score and
-// contributions to the bit, as model_contributions and score_one row by row, for trees, a network (by
-// quadrature and exactly) and a blend; should_stop cancels.
+// feature_importance's and explain_query's batches: rows scored and explained over a pool's threads give each
+// row's score and contributions to the bit, as model_contributions and score_one row by row, for trees, a
+// network (by quadrature and exactly) and a blend, scored or not; should_stop cancels.
 TEST(Explain, ScoreAndExplainRowsIsRowByRow) {
     Rng rng(43);
     TreeEnsemble e;
@@ -517,6 +517,12 @@ TEST(Explain, ScoreAndExplainRowsIsRowByRow) {
             for (size_t i = 0; i < written; ++i)
                 EXPECT_EQ(phi[r * 7 + i], expected[i]) << "model " << m << " row " << r << " value " << i;
         }
+        // Without scores (explain_query's rows are scored already): the same contributions.
+        std::vector<double> unscored_phi(rows * 7);
+        score_and_explain_rows(models[m], baseline, x.data(), 5, rows, 1e-3, 4096, pool, scratch, nullptr,
+                               unscored_phi.data(), nullptr);
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t i = 0; i < (m == 0 ? 6u : 7u); ++i) EXPECT_EQ(unscored_phi[r * 7 + i], phi[r * 7 + i]);
     }
     std::vector<ContributionScratch> scratch;
     std::vector<float> scores(rows);
