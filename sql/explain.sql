@@ -132,6 +132,20 @@ SELECT model, bound, feature, b.mean_abs_contribution AS batched, r.mean_abs AS 
 SELECT model, bound, count(*) AS inputs, min(rows) AS rows,
        bool_and(abs(batched - row_by_row) <= 1e-12 * greatest(1, row_by_row)) AS same_means
   FROM importance_pairs GROUP BY model, bound ORDER BY model, bound;
+-- statement_timeout stops feature_importance mid-pass, while it reads rows and its threads explain batches
+-- (57014), and the pool and its batch go with the statement: the next call runs as before.
+SET statement_timeout = '300ms';
+DO $$
+BEGIN
+  PERFORM count(*) FROM dendrite.feature_importance('reasons',
+    'SELECT p.* FROM card_payments p, generate_series(1, 200)');
+  RAISE WARNING 'feature_importance over 800,000 rows ended within 300 ms';
+EXCEPTION WHEN query_canceled THEN
+  RAISE WARNING 'canceled: %', SQLSTATE;
+END
+$$;
+RESET statement_timeout;
+SELECT count(*) AS inputs FROM dendrite.feature_importance('reasons', 'SELECT * FROM card_payments WHERE id <= 2000');
 -- explain_query explains its rows in the same batches, each row's key and values taken as it is read: over
 -- 3,000 rows the same output rows as a query that explains only that row (since => its time: the rows
 -- before build its history, and one row is explained on the backend), for rows in the first and second
