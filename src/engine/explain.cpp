@@ -177,8 +177,7 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         stack.pop_back();
         const size_t n = size_t(first + p.node);
         const int32_t position = int32_t(preorder.size());
-        if (position > int32_t(UINT16_MAX) - 1)
-            return false;  // positions (+ 1) are 16 bits in a Split  // positions (+ 1) are 16 bits in a Split
+        if (position > int32_t(UINT16_MAX) - 1) return false;  // positions (+ 1) are 16 bits in a Split
         Node node{p.parent, -1, -1, -1, -1, p.share, 0, 0, 0};
         if (p.parent >= 0) {
             Node& parent = preorder[size_t(p.parent)];
