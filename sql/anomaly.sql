@@ -97,6 +97,18 @@ SELECT count(*) AS reasons, bool_and(e.contribution > 0) AS positive,
        dendrite.explain('an_ae', r.t, 2) e;
 SELECT count(*) AS inputs, bool_and(mean_abs_contribution >= 0) AS non_negative, min(rows) AS rows
   FROM dendrite.feature_importance('an_ae', 'SELECT * FROM an_tx WHERE transaction_id % 10 = 0');
+-- An overflowing reconstruction is the most unusual place, and its terms may be infinite: they are the
+-- reasons, never an error, whether explain_query explains the row alone or in a batch over threads (64 rows
+-- and more).
+CREATE TEMP TABLE an_far AS
+SELECT transaction_id, CASE WHEN transaction_id = 7 THEN 3e38 ELSE amount END AS amount, online, country,
+       merchant_category
+  FROM an_tx WHERE transaction_id <= 100;
+SELECT 'alone' AS explained, e.key, e.score, e.feature, e.contribution
+  FROM dendrite.explain_query('an_ae', 'SELECT * FROM an_far WHERE transaction_id = 7', 'transaction_id', 1) e
+UNION ALL
+SELECT format('in a batch of %s', (SELECT count(*) FROM an_far)), e.key, e.score, e.feature, e.contribution
+  FROM dendrite.explain_query('an_ae', 'SELECT * FROM an_far', 'transaction_id', 1) e WHERE e.key = '7';
 
 -- Semi-supervised: an autoencoder's score as a feature of another featurizer (anomaly => ...), so a model
 -- learns from the labelled rows and from how unusual each one is. The declaration pins a version (the

@@ -195,11 +195,12 @@ void finite_contributions(const CachedVersion* version, const float* x, double* 
     require_finite_contributions(version, x, phi);
 }
 
-// finite_contributions' checks, in its order, of a row's score and contributions computed elsewhere
-// (engine::score_and_explain_rows): the same errors.
-void check_explained_row(const CachedVersion* version, const float* x, float score, const double* phi) {
+// finite_contributions' checks, in its order, of a row's score (NULL: the caller has checked it) and
+// contributions computed elsewhere (engine::score_and_explain_rows): the same errors. An autoencoder's are
+// not checked (see finite_contributions).
+void check_explained_row(const CachedVersion* version, const float* x, const float* score, const double* phi) {
     if (version->scorer.kind == engine::ModelView::Kind::Autoencoder) return;
-    checked_score(score, version, x);
+    if (score) checked_score(*score, version, x);
     require_finite_contributions(version, x, phi);
 }
 
@@ -580,12 +581,9 @@ void explain_batch_rows(ExplanationBatch* b) {
                                                  size_t(b->rows), kCompleteness, kMaxSteps, *b->pool, *b->scratch,
                                                  b->scores_checked ? nullptr : b->scores, b->phi, interrupt_pending);
     });
-    for (int k = 0; k < b->rows; ++k) {
-        if (b->scores_checked)
-            require_finite_contributions(version, batch_features(b, k), batch_contributions(b, k));
-        else
-            check_explained_row(version, batch_features(b, k), b->scores[k], batch_contributions(b, k));
-    }
+    for (int k = 0; k < b->rows; ++k)
+        check_explained_row(version, batch_features(b, k), b->scores_checked ? nullptr : &b->scores[k],
+                            batch_contributions(b, k));
 }
 
 // feature_importance's pass: per input (column or history declaration), the sum of |its contribution|, the
