@@ -531,10 +531,10 @@ struct ExplanationBatch {
     int rows;
 };
 
-// False on a machine with one core (explain row by row then).
-bool start_explanation_batch(ExplanationBatch* b, const CachedVersion* version, bool scores_checked) {
+// Nothing on a machine with one core: the caller explains row by row (batching() is false).
+void start_explanation_batch(ExplanationBatch* b, const CachedVersion* version, bool scores_checked) {
     *b = ExplanationBatch{};
-    if (dendrite::engine::WorkerPool::hardware_threads() < 2) return false;
+    if (dendrite::engine::WorkerPool::hardware_threads() < 2) return;
     const size_t n = size_t(version->n_features);
     b->version = version;
     b->baseline = explanation_baseline(version);
@@ -543,8 +543,9 @@ bool start_explanation_batch(ExplanationBatch* b, const CachedVersion* version, 
     b->x = static_cast<float*>(palloc(sizeof(float) * n * kExplanationBatchRows));
     b->scores = static_cast<float*>(palloc(sizeof(float) * kExplanationBatchRows));
     b->phi = static_cast<double*>(palloc(sizeof(double) * (n + 2) * kExplanationBatchRows));
-    return true;
 }
+
+bool batching(const ExplanationBatch* b) { return b->version != nullptr; }
 
 // Adds a row's features; true when the batch is full (explain it).
 bool add_to_batch(ExplanationBatch* b, const float* features) {
@@ -556,7 +557,7 @@ bool add_to_batch(ExplanationBatch* b, const float* features) {
 const float* batch_features(const ExplanationBatch* b, int row) {
     return b->x + size_t(row) * size_t(b->version->n_features);
 }
-const double* batch_contributions(const ExplanationBatch* b, int row) {
+double* batch_contributions(const ExplanationBatch* b, int row) {
     return b->phi + size_t(row) * size_t(b->version->n_features + 2);
 }
 
@@ -566,8 +567,7 @@ void explain_batch_rows(ExplanationBatch* b) {
     const CachedVersion* version = b->version;
     if (b->rows < kSerialRows) {
         for (int k = 0; k < b->rows; ++k)
-            finite_contributions(version, batch_features(b, k), b->phi + size_t(k) * size_t(version->n_features + 2),
-                                 b->scores_checked);
+            finite_contributions(version, batch_features(b, k), batch_contributions(b, k), b->scores_checked);
         return;
     }
     if (!b->pool) {
@@ -595,7 +595,6 @@ struct Importance {
     double* folded;  // per group, the row at hand
     double* phi;
     int64 rows;
-    bool batches;
     ExplanationBatch batch;
 };
 
@@ -614,7 +613,7 @@ void explain_importance_batch(Importance* s) {
 
 void add_importance(void* context, const float* features, TupleTableSlot*) {
     auto* s = static_cast<Importance*>(context);
-    if (!s->batches) {
+    if (!batching(&s->batch)) {
         finite_contributions(s->version, features, s->phi);
         add_row_contributions(s, s->phi);
     } else if (add_to_batch(&s->batch, features)) {
@@ -645,7 +644,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     s.folded = static_cast<double*>(palloc(sizeof(double) * (s.groups.n + 1)));
     const size_t n = size_t(version->n_features);
     s.phi = static_cast<double*>(palloc(sizeof(double) * (n + 2)));
-    s.batches = start_explanation_batch(&s.batch, version, false);
+    start_explanation_batch(&s.batch, version, false);
 
     InitMaterializedSRF(fcinfo, 0);
     auto* result = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -654,7 +653,7 @@ DENDRITE_FUNCTION(dendrite_feature_importance) {
     const PipelinedEmit pipelined{nullptr};
     offline_pass(version->featurizer, query, DT_NOBEGIN, add_importance, &s, nullptr, nullptr, restart_importance,
                  &pipelined);
-    if (s.batches) explain_importance_batch(&s);  // the rest
+    if (batching(&s.batch)) explain_importance_batch(&s);  // the rest
     finish_spi();
     // Largest first (a selection: there are few inputs).
     Reason* ranked = static_cast<Reason*>(palloc(sizeof(Reason) * (s.groups.n + 1)));
@@ -685,7 +684,6 @@ struct ExplainQuery {
     int top;
     double min_score;
     const RowBinding* binding;
-    bool batches;
     ExplanationBatch batch;
     MemoryContext batch_context;  // the batched rows' keys and values, reset after each batch
     char** keys;                  // per batched row
@@ -734,7 +732,7 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
     const double score =
         checked_score(dendrite::engine::score_one(s->version->scorer, features, s->scratch), s->version, features);
     if (score < s->min_score) return;
-    if (s->batches) {
+    if (batching(&s->batch)) {
         const int k = s->batch.rows;
         MemoryContext old = MemoryContextSwitchTo(s->batch_context);
         s->keys[k] = row_key_text(&s->out, slot);
@@ -785,8 +783,8 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
     s.scratch = static_cast<float*>(palloc(sizeof(float) * version->scratch_floats));
     s.top = top;
     s.min_score = min_score;
-    s.batches = start_explanation_batch(&s.batch, version, true);
-    if (s.batches) {
+    start_explanation_batch(&s.batch, version, true);
+    if (batching(&s.batch)) {
         s.batch_context = AllocSetContextCreate(CurrentMemoryContext, "explain_query batch", ALLOCSET_DEFAULT_SIZES);
         s.keys = static_cast<char**>(palloc0(sizeof(char*) * kExplanationBatchRows));
         s.scores = static_cast<double*>(palloc0(sizeof(double) * kExplanationBatchRows));
@@ -794,7 +792,7 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
     }
     connect_spi();
     offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding, restart_explain_query);
-    if (s.batches) explain_query_batch(&s);  // the rest
+    if (batching(&s.batch)) explain_query_batch(&s);  // the rest
     finish_spi();
     return (Datum)0;
 }
