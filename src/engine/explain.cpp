@@ -154,9 +154,11 @@ struct Quadrature<8> {
 };
 
 // One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits, in
-// preorder (*inner of them), then those whose children are both leaves; its node count in *nodes. False
+// preorder (*inner of them), then those whose children are both leaves, the plain ones (no earlier split on
+// their feature) last, from *plain on; its node count in *nodes. False
 // when a share of the covers is not positive or the tree has more than 65,535 nodes (it then takes Algorithm 2).
-bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* inner) {
+bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* inner,
+                     int32_t* plain) {
     struct Node {  // in preorder
         int32_t parent, previous, edge_feature, split_feature, right;
         double z, q_minus_one, leaf_weight;
@@ -216,16 +218,28 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         const Node& right = preorder[size_t(node.right)];
         split.right = uint16_t(node.right);
         split.previous = uint16_t(left.previous + 1);  // both children's edges: the same feature, the same ancestors
-        split.q_minus_one[0] = left.q_minus_one;
-        split.q_minus_one[1] = right.q_minus_one;
-        split.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
-        split.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
+        split.general.q_minus_one[0] = left.q_minus_one;
+        split.general.q_minus_one[1] = right.q_minus_one;
+        split.general.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
+        split.general.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
         split.child_splits = uint8_t(unsigned(left.split_feature >= 0) | unsigned(right.split_feature >= 0) << 1);
     }
     const auto bottom =
         std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
                               [](const TreeShapScratch::Split& split) { return split.child_splits != 0; });
     *inner = int32_t(bottom - (s.splits.begin() + long(begin)));
+    const auto plain_begin = std::stable_partition(
+        bottom, s.splits.end(), [](const TreeShapScratch::Split& split) { return split.previous != 0; });
+    *plain = int32_t(plain_begin - (s.splits.begin() + long(begin)));
+    for (auto split = plain_begin; split != s.splits.end(); ++split) {
+        // Its replaced q is 0 and its inverse 1: what the general step below computes per row reduces to
+        // constants of the side x takes (the q of the side x leaves is -1).
+        const double left_q = split->general.q_minus_one[0], right_q = split->general.q_minus_one[1];
+        const double left_leaf = split->general.leaf_weight[0], right_leaf = split->general.leaf_weight[1];
+        split->plain.slope[0] = left_leaf * left_q - right_leaf;
+        split->plain.slope[1] = right_leaf * right_q - left_leaf;
+        split->plain.leaves = left_leaf + right_leaf;
+    }
     *nodes = preorder.size();
     return true;
 }
@@ -238,6 +252,7 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.splits.clear();
     s.tree_first_split.assign(1, 0);
     s.tree_inner_splits.assign(size_t(view.trees), 0);
+    s.tree_plain_splits.assign(size_t(view.trees), 0);
     s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
     s.bias = double(view.base_margin);
     int deepest = 0, deepest_linear = 0;
@@ -249,7 +264,8 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         s.bias += expected_value(view, first, 0);
         const size_t before = s.splits.size();
         size_t nodes = 0;
-        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_inner_splits[size_t(t)])) {
+        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_inner_splits[size_t(t)],
+                                           &s.tree_plain_splits[size_t(t)])) {
             s.tree_needs_algorithm_2[size_t(t)] = 1;
             s.splits.resize(before);  // undo what this tree added
         } else {
@@ -270,9 +286,10 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
 }
 
 // One tree's contributions, added to s.accumulated (Points partial sums per feature): its splits with a child
-// that splits in preorder (`inner` of them), then those whose children are both leaves (`count` in all).
+// that splits in preorder (`inner` of them), then those whose children are both leaves (`count` in all; the
+// plain ones from `plain` on).
 template <int Points>
-void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32_t count, const float* x,
+void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32_t plain, int32_t count, const float* x,
                       TreeShapScratch& s) {
     using V = Eigen::Array<double, Points, 1>;
     using Q = Quadrature<Points>;
@@ -309,7 +326,8 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
             unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
-        const double left_pick[2] = {-1.0, split.q_minus_one[0]}, right_pick[2] = {-1.0, split.q_minus_one[1]};
+        const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
+                     right_pick[2] = {-1.0, split.general.q_minus_one[1]};
         const double left_q = left_pick[goes_left & earlier], right_q = right_pick[(goes_left ^ 1u) & earlier];
         chosen[left + 1] = left_q;
         chosen[right + 1] = right_q;
@@ -322,7 +340,8 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     }
     double* accumulated = s.accumulated.data();
     // The splits above two leaves (half of a full tree's), all at once: nothing of their children is kept.
-    for (int32_t j = inner; j < count; ++j) {
+    // First those with an earlier split on their feature, ...
+    for (int32_t j = inner; j < plain; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position;
         const float value = x[split.feature];
@@ -330,16 +349,30 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
             unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
-        const double left_pick[2] = {-1.0, split.q_minus_one[0]}, right_pick[2] = {-1.0, split.q_minus_one[1]};
+        const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
+                     right_pick[2] = {-1.0, split.general.q_minus_one[1]};
         const double left_q = left_pick[goes_left & earlier], right_q = right_pick[(goes_left ^ 1u) & earlier];
         const V inverse_replaced = 1.0 / (1.0 + t * replaced_q);
         const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
         const V right_ratio = (1.0 + t * right_q) * inverse_replaced;
-        const double left_leaf = split.leaf_weight[0], right_leaf = split.leaf_weight[1];
+        const double left_leaf = split.general.leaf_weight[0], right_leaf = split.general.leaf_weight[1];
         Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
         credit += down(at) * inverse_replaced * weight *
                   (left_leaf * (left_q - replaced_q * left_ratio) + right_leaf * (right_q - replaced_q * right_ratio));
         up(at) = left_ratio * left_leaf + right_ratio * right_leaf;
+    }
+    // ... then the plain ones (most of them), from their constants: a third of the vector operations
+    // (explain_bench: 64 -> 58 us a row).
+    for (int32_t j = plain; j < count; ++j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position;
+        const float value = x[split.feature];
+        const unsigned goes_left =
+            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const double slope = split.plain.slope[goes_left ^ 1u];
+        Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
+        credit += down(at) * (weight * slope);
+        up(at) = split.plain.leaves + t * slope;
     }
     // Up the tree: each split's leaves summed (relative to the products down to it), and its feature
     // credited with the integral over them. A leaf child's sum is its weight: its slot in `up` holds what
@@ -353,8 +386,8 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
         const V inverse_replaced = inverse(at);
         const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
         const V right_ratio = (1.0 + t * right_q) * inverse_replaced;
-        const V left_up = up(left) * double(split.child_splits & 1u) + split.leaf_weight[0];
-        const V right_up = up(right) * double(split.child_splits >> 1) + split.leaf_weight[1];
+        const V left_up = up(left) * double(split.child_splits & 1u) + split.general.leaf_weight[0];
+        const V right_up = up(right) * double(split.child_splits >> 1) + split.general.leaf_weight[1];
         Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
         credit += down(at) * inverse_replaced * weight *
                   (left_up * (left_q - replaced_q * left_ratio) + right_up * (right_q - replaced_q * right_ratio));
@@ -377,11 +410,11 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         }
         const TreeShapScratch::Split* splits = s.splits.data() + s.tree_first_split[size_t(t)];
         const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
-        const int32_t inner = s.tree_inner_splits[size_t(t)];
+        const int32_t inner = s.tree_inner_splits[size_t(t)], plain = s.tree_plain_splits[size_t(t)];
         if (s.points == 4)
-            linear_tree_shap<4>(splits, inner, count, x, s);
+            linear_tree_shap<4>(splits, inner, plain, count, x, s);
         else
-            linear_tree_shap<8>(splits, inner, count, x, s);
+            linear_tree_shap<8>(splits, inner, plain, count, x, s);
     }
     for (int f = 0; f < view.features; ++f)
         for (int k = 0; k < s.points; ++k) phi[f] += s.accumulated[size_t(f) * size_t(s.points) + size_t(k)];

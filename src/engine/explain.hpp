@@ -35,7 +35,8 @@ struct TreeShapScratch {
     };
     // A tree's split (a node that is not a leaf), as the row pass reads it: the split and its two children at
     // a time; those with a child that splits in the tree's preorder (a node's subtree follows it), then
-    // those above two leaves. Positions are in the preorder of all the tree's nodes.
+    // those above two leaves (first those with an earlier split on their feature, then the plain ones).
+    // Positions are in the preorder of all the tree's nodes.
     // 48 bytes: the row pass streams every split of every tree, and is slower with a larger one (56 bytes:
     // ~5 % in explain_bench), so positions are 16 bits (a tree of more nodes takes Algorithm 2).
     struct Split {
@@ -47,10 +48,22 @@ struct TreeShapScratch {
         uint8_t child_splits;  // bit 0 set when the left child is a split, bit 1 the right (0: both leaves)
         int32_t feature;
         float threshold;
-        double q_minus_one[2];  // per child (left, right): 1 / z - 1, z the product of the shares along the
-                                // path's splits on this feature, this one's included
-        double leaf_weight[2];  // per child: a leaf's value times the product of every share along its path
-                                // (0 for a child that splits)
+        union {
+            struct {
+                double q_minus_one[2];  // per child (left, right): 1 / z - 1, z the product of the shares along
+                                        // the path's splits on this feature, this one's included
+                double leaf_weight[2];  // per child: a leaf's value times the product of every share along its
+                                        // path (0 for a child that splits)
+            } general;
+            // A split above two leaves with no earlier split on its feature (a "plain" one, most of them)
+            // replaces no factor: its leaves' sum is leaves + t * slope, and it credits its feature with the
+            // integral of the products down to it times slope, where slope is the leaf x reaches times its
+            // q - 1, minus the other leaf (both weights as above). Per side x takes (left, right).
+            struct {
+                double slope[2];
+                double leaves;  // the two leaves' weights summed
+            } plain;
+        };
     };
     std::vector<PathElement> path;        // Algorithm 2's
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
@@ -60,6 +73,8 @@ struct TreeShapScratch {
     std::vector<Split> splits;
     std::vector<int32_t> tree_first_split;   // per tree, + 1: into splits
     std::vector<int32_t> tree_inner_splits;  // per tree: its splits with a child that splits (they come first)
+    std::vector<int32_t> tree_plain_splits;  // per tree: where its plain splits above two leaves begin (they
+                                             // come last)
     std::vector<uint8_t> tree_needs_algorithm_2;
     // The row's working memory, `points` doubles per node of the largest tree (by position): the products of
     // the factors down to a node, at a split the inverse of the factor its children replace, and the leaves'
