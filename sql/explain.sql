@@ -165,6 +165,19 @@ SELECT b.model, count(*) AS reasons,
                                              100, since => p.at) a
   JOIN batched_reasons b ON b.model = m.model AND b.key = a.key AND b.rank = a.rank
  GROUP BY b.model ORDER BY b.model;
+-- The batches keep each shown value as the row had it: a NULL stays NULL, and a read that starts over
+-- sorted (its rows came out of time order) gives the same output rows as one in order.
+CREATE TEMP TABLE shuffled_payments AS
+SELECT id, at, card, CASE WHEN id % 7 = 0 THEN NULL ELSE merchant END AS merchant, amount, card_present, fraud
+  FROM card_payments WHERE id <= 3000;
+SELECT m.model, count(*) AS reasons, count(*) FILTER (WHERE b.input = 'merchant' AND b.value IS NULL) AS null_merchants,
+       count(*) FILTER (WHERE a.score = b.score AND a.feature = b.feature AND a.input = b.input
+                          AND a.value IS NOT DISTINCT FROM b.value AND a.contribution = b.contribution) AS same
+  FROM (VALUES ('reasons'), ('reasons_mlp')) AS m(model)
+  CROSS JOIN LATERAL dendrite.explain_query(m.model, 'SELECT * FROM shuffled_payments ORDER BY id DESC', 'id', 100) a
+  JOIN LATERAL dendrite.explain_query(m.model, 'SELECT * FROM shuffled_payments ORDER BY id', 'id', 100) b
+    ON b.key = a.key AND b.rank = a.rank
+ GROUP BY m.model ORDER BY m.model;
 
 -- 'log,reasons': a guard keeps the top reasons of each row it flags beside the decision, as dendrite.explain's
 -- columns (only flagged rows pay for them). The row guard and guard_batch over a transition table keep the

@@ -15,6 +15,7 @@
 
 extern "C" {
 #include "funcapi.h"
+#include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -688,8 +689,39 @@ struct ExplainQuery {
     MemoryContext batch_context;  // the batched rows' keys and values, reset after each batch
     char** keys;                  // per batched row
     double* scores;
-    char** values;  // per batched row, groups.n: each group's input's value as text (NULL: NULL)
+    // Per batched row, groups.n: each group's input's value (copied: the row's memory is gone by the time
+    // the batch is explained), turned into text only for the reasons shown.
+    Datum* values;
+    bool* nulls;
+    // Per group, found once the pass's rows are bound (again after a restart): its input's index in the
+    // loaded values (-1: not read), and how to copy and show a value of its type.
+    bool groups_bound;
+    MemoryContext call_context;
+    int* value_index;
+    int16* value_length;
+    bool* value_by_value;
+    FmgrInfo* value_output;
 };
+
+// Where each group's input value is in the rows the pass loads, and its type's output function.
+void bind_group_values(ExplainQuery* s) {
+    const CachedFeaturizer* featurizer = s->version->featurizer;
+    for (int g = 0; g < s->groups.n; ++g) {
+        s->value_index[g] = -1;
+        for (int j = 0; j < featurizer->n_inputs; ++j) {
+            if (strcmp(featurizer->input_names[j], s->groups.input[g]) != 0) continue;
+            if (s->binding->attnums[j] < 0) break;
+            s->value_index[g] = s->binding->attnums[j];
+            Oid output;
+            bool varlena;
+            getTypeOutputInfo(s->binding->types[j], &output, &varlena);
+            fmgr_info_cxt(output, &s->value_output[g], s->call_context);
+            get_typlenbyval(s->binding->types[j], &s->value_length[g], &s->value_by_value[g]);
+            break;
+        }
+    }
+    s->groups_bound = true;
+}
 
 void put_explained_row(ExplainQuery* s, const char* key, double score) {
     for (int r = 0; r < s->groups.n && r < s->top; ++r) {
@@ -716,8 +748,11 @@ void explain_query_batch(ExplainQuery* s) {
         for (int r = 0; r < s->groups.n && r < s->top; ++r) {
             Reason& reason = s->reasons[r];
             if (reason.value) continue;
-            for (int g = 0; g < s->groups.n; ++g)  // the reason's group, by its name's pointer
-                if (reason.feature == s->groups.feature[g]) reason.value = s->values[size_t(k) * s->groups.n + g];
+            for (int g = 0; g < s->groups.n; ++g) {  // the reason's group, by its name's pointer
+                const size_t at = size_t(k) * size_t(s->groups.n) + size_t(g);
+                if (reason.feature == s->groups.feature[g] && !s->nulls[at])
+                    reason.value = OutputFunctionCall(&s->value_output[g], s->values[at]);
+            }
         }
         put_explained_row(s, s->keys[k], s->scores[k]);
         MemoryContextReset(s->out.row_context);
@@ -737,9 +772,17 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
         MemoryContext old = MemoryContextSwitchTo(s->batch_context);
         s->keys[k] = row_key_text(&s->out, slot);
         s->scores[k] = score;
-        for (int g = 0; g < s->groups.n; ++g)
-            s->values[size_t(k) * s->groups.n + g] =
-                input_value_text(s->binding, s->version->featurizer, s->groups.input[g]);
+        if (!s->groups_bound) bind_group_values(s);
+        for (int g = 0; g < s->groups.n; ++g) {
+            const size_t at = size_t(k) * size_t(s->groups.n) + size_t(g);
+            const int index = s->value_index[g];
+            s->nulls[at] = index < 0 || s->binding->loaded_nulls[index];
+            if (s->nulls[at]) continue;
+            const Datum value = s->binding->loaded_values[index];
+            // A varlena detoasted as it is copied: the copy must not point into a row the pass has left.
+            s->values[at] = s->value_length[g] == -1 ? PointerGetDatum(PG_DETOAST_DATUM_COPY(value))
+                                                     : datumCopy(value, s->value_by_value[g], s->value_length[g]);
+        }
         MemoryContextSwitchTo(old);
         if (add_to_batch(&s->batch, features)) explain_query_batch(s);
         return;
@@ -755,6 +798,7 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
 void restart_explain_query(void* context) {
     auto* s = static_cast<ExplainQuery*>(context);
     clear_keyed_output(&s->out);
+    s->groups_bound = false;  // the sorted read binds its rows anew
     s->batch.rows = 0;
     if (s->batch_context) MemoryContextReset(s->batch_context);
 }
@@ -788,7 +832,13 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
         s.batch_context = AllocSetContextCreate(CurrentMemoryContext, "explain_query batch", ALLOCSET_DEFAULT_SIZES);
         s.keys = static_cast<char**>(palloc0(sizeof(char*) * kExplanationBatchRows));
         s.scores = static_cast<double*>(palloc0(sizeof(double) * kExplanationBatchRows));
-        s.values = static_cast<char**>(palloc0(sizeof(char*) * size_t(s.groups.n + 1) * kExplanationBatchRows));
+        s.values = static_cast<Datum*>(palloc0(sizeof(Datum) * size_t(s.groups.n + 1) * kExplanationBatchRows));
+        s.nulls = static_cast<bool*>(palloc0(sizeof(bool) * size_t(s.groups.n + 1) * kExplanationBatchRows));
+        s.call_context = CurrentMemoryContext;
+        s.value_index = static_cast<int*>(palloc0(sizeof(int) * size_t(s.groups.n + 1)));
+        s.value_length = static_cast<int16*>(palloc0(sizeof(int16) * size_t(s.groups.n + 1)));
+        s.value_by_value = static_cast<bool*>(palloc0(sizeof(bool) * size_t(s.groups.n + 1)));
+        s.value_output = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo) * size_t(s.groups.n + 1)));
     }
     connect_spi();
     offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding, restart_explain_query);
