@@ -285,6 +285,12 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.prepared_offsets = view.offsets;
 }
 
+// 1 when x takes the split's left child (a NaN: its default side), else 0, without a branch.
+inline unsigned row_goes_left(const TreeShapScratch::Split& split, const float* x) {
+    const float value = x[split.feature];
+    return unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+}
+
 // One tree's contributions, added to s.accumulated (Points partial sums per feature): its splits with a child
 // that splits in preorder (`inner` of them), then those whose children are both leaves (`count` in all; the
 // plain ones from `plain` on).
@@ -321,9 +327,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     for (int32_t j = 0; j < inner; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position, left = at + 1, right = split.right;
-        const float value = x[split.feature];
-        const unsigned goes_left =
-            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const unsigned goes_left = row_goes_left(split, x);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
         const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
@@ -344,9 +348,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     for (int32_t j = inner; j < plain; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position;
-        const float value = x[split.feature];
-        const unsigned goes_left =
-            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const unsigned goes_left = row_goes_left(split, x);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
         const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
@@ -366,9 +368,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     for (int32_t j = plain; j < count; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position;
-        const float value = x[split.feature];
-        const unsigned goes_left =
-            unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
+        const unsigned goes_left = row_goes_left(split, x);
         const double slope = split.plain.slope[goes_left ^ 1u];
         Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
         credit += down(at) * (weight * slope);
