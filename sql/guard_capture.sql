@@ -32,6 +32,36 @@ SELECT count(*) AS differ_from_offline
   FROM dendrite.predictions p JOIN dendrite.score_query('cm', 'SELECT * FROM bulk ORDER BY tx_time, transaction_id', key => 'transaction_id') o
     ON o.key = p.row_key
  WHERE abs(p.score - o.score) > 1e-6;
+-- The same rows again with dendrite.max_threads = 1 (a new session: an inline history built from the empty
+-- table): every chunk scored on the backend's own thread, in order, with the same results.
+TRUNCATE bulk;
+TRUNCATE dendrite.predictions;
+\c
+SET client_min_messages = warning;
+SET dendrite.max_threads = 1;
+-- The backend's threads counted after guard_batch's statement trigger, while a helper would still be there
+-- (it stops at the transaction's end): statement triggers fire in name order.
+CREATE TEMP TABLE thread_counts (threads int);
+CREATE FUNCTION pg_temp.count_threads() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO thread_counts
+  SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'Threads:\s*(\d+)')::int;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER zz_count_threads AFTER INSERT ON bulk FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.count_threads();
+INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
+DROP TRIGGER zz_count_threads ON bulk;
+SELECT threads AS backend_threads FROM thread_counts;
+SELECT count(*) AS logged, count(DISTINCT row_key) AS keys, count(*) FILTER (WHERE decision = 'flag') > 0 AS some_flagged
+  FROM dendrite.predictions;
+SELECT count(*) AS flags_match_log FROM bulk b JOIN dendrite.predictions p ON p.row_key = b.transaction_id::text
+ WHERE coalesce(b.suspicious, false) = (p.decision = 'flag');
+SELECT count(*) AS differ_from_offline
+  FROM dendrite.predictions p JOIN dendrite.score_query('cm', 'SELECT * FROM bulk ORDER BY tx_time, transaction_id', key => 'transaction_id') o
+    ON o.key = p.row_key
+ WHERE abs(p.score - o.score) > 1e-6;
+\c
+SET client_min_messages = warning;
 -- A small statement (no helper thread): its rows are logged too.
 CREATE TEMP TABLE later AS SELECT * FROM capture_tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id LIMIT 3;
 INSERT INTO bulk SELECT *, NULL, NULL FROM later;

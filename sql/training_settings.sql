@@ -200,6 +200,44 @@ SELECT count(*) AS tensors, bool_and(models = 2 AND values = 1) AS identical_par
           JOIN dendrite.models m USING (model_id)
          WHERE m.name IN ('order_nulls_last', 'order_one_thread') GROUP BY p.layer_index, p.name) AS t;
 
+-- dendrite.max_threads = 1 keeps a statement on the backend's own thread (no pool, no helper; explanations
+-- row by row, as on a one-core machine): the same model, scores, reasons and importance as with every core.
+SET dendrite.max_threads = 1;
+SELECT round(loss::numeric, 6) AS loss
+  FROM dendrite.train('order_max_threads', 'SELECT ' || :'timed_columns' || ' FROM timed_points ORDER BY id', 'label',
+                      featurizer => 'timed', epochs => 2, seed => 3);
+CREATE TEMP TABLE one_thread_scores AS SELECT * FROM dendrite.score_query('order_nulls_last', :'late_row', key => 'id');
+CREATE TEMP TABLE one_thread_reasons AS
+SELECT * FROM dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 3);
+CREATE TEMP TABLE one_thread_importance AS
+SELECT * FROM dendrite.feature_importance('order_nulls_last', :'in_order');
+RESET dendrite.max_threads;
+SELECT count(*) AS tensors, bool_and(models = 2 AND values = 1) AS identical_parameters
+  FROM (SELECT p.layer_index, p.name, count(*) AS models, count(DISTINCT p.value) AS values
+          FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)
+          JOIN dendrite.models m USING (model_id)
+         WHERE m.name IN ('order_nulls_last', 'order_max_threads') GROUP BY p.layer_index, p.name) AS t;
+SELECT count(*) AS rows, count(*) FILTER (WHERE a.score IS DISTINCT FROM b.score) AS different
+  FROM one_thread_scores a FULL JOIN dendrite.score_query('order_nulls_last', :'late_row', key => 'id') b USING (key);
+SELECT count(*) AS reasons,
+       count(*) FILTER (WHERE a.score IS DISTINCT FROM b.score OR a.feature IS DISTINCT FROM b.feature
+                          OR a.value IS DISTINCT FROM b.value OR a.contribution IS DISTINCT FROM b.contribution) AS different
+  FROM one_thread_reasons a
+  FULL JOIN dendrite.explain_query('order_nulls_last', :'late_row', key => 'id', top => 3) b USING (key, rank);
+SELECT count(*) AS inputs, count(*) FILTER (WHERE a.mean_abs_contribution IS DISTINCT FROM b.mean_abs_contribution) AS different
+  FROM one_thread_importance a FULL JOIN dendrite.feature_importance('order_nulls_last', :'in_order') b USING (feature);
+SET dendrite.max_threads = 257;
+-- In a new session (a backend with no thread of its own yet): gbdt under dendrite.max_threads = 1 leaves it
+-- with one (libxgboost's OpenMP keeps the threads it starts: one per core without the limit).
+\c
+SET client_min_messages = warning;
+SET dendrite.max_threads = 1;
+SELECT version > 0 AS trained
+  FROM dendrite.train('one_thread_trees', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt',
+                      options => '{"rounds": 10}');
+SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') FROM 'Threads:\s*(\d+)') AS backend_threads;
+RESET dendrite.max_threads;
+
 -- create_featurizer reads its query the same way: the four orders fit the same featurizer (its statistics
 -- per column and per history output, its spec and its row count), the sorted reads from a new fitter.
 SELECT q.name, dendrite.create_featurizer('fit_' || q.name, q.query, label => 'label',

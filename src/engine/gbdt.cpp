@@ -9,6 +9,7 @@
 #include "engine/error.hpp"
 #include "engine/model.hpp"
 #include "engine/network.hpp"
+#include "engine/parallel.hpp"
 #include "engine/signals.hpp"
 #include "engine/trainer.hpp"
 
@@ -229,10 +230,13 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
     TrainResult result = prepared.result;
     const GbdtOptions& g = options.gbdt;
 
+    // 0 lets libxgboost take every core (and OMP_NUM_THREADS); a thread limit set for the process holds it.
+    const int threads = options.threads > 0              ? options.threads
+                        : WorkerPool::thread_limit() > 0 ? WorkerPool::hardware_threads()
+                                                         : 0;
     DMatrix training, validation;
-    make_matrix(data, prepared.split.training, prepared.positive_weight, prepared.negative_weight, options.threads,
-                training);
-    make_matrix(data, prepared.evaluation_rows, prepared.positive_weight, prepared.negative_weight, options.threads,
+    make_matrix(data, prepared.split.training, prepared.positive_weight, prepared.negative_weight, threads, training);
+    make_matrix(data, prepared.evaluation_rows, prepared.positive_weight, prepared.negative_weight, threads,
                 validation);
     Booster booster;
     {
@@ -250,7 +254,7 @@ TrainResult train_gbdt(const Dataset& data, const TrainOptions& options, const T
         set(booster.handle, "alpha", number(g.alpha));
         set(booster.handle, "max_bin", std::to_string(g.max_bin));
         set(booster.handle, "seed", std::to_string(options.seed & 0x7fffffff));
-        set(booster.handle, "nthread", std::to_string(options.threads > 0 ? options.threads : 0));
+        set(booster.handle, "nthread", std::to_string(threads));
         set(booster.handle, "verbosity", "0");
     }
     result.threads = options.threads;

@@ -67,7 +67,21 @@ void WorkerPool::note_wait(int64_t nanoseconds) {
     recent_wait_nanoseconds_.store(average + (capped - average) / 8, std::memory_order_relaxed);
 }
 
-int WorkerPool::hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+namespace {
+std::atomic<int> thread_limit_setting{0};  // set_thread_limit's
+}
+
+int WorkerPool::hardware_threads() {
+    const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
+    const int limit = thread_limit_setting.load(std::memory_order_relaxed);
+    return limit > 0 ? std::min(hardware, limit) : hardware;
+}
+
+void WorkerPool::set_thread_limit(int limit) noexcept {
+    thread_limit_setting.store(std::max(limit, 0), std::memory_order_relaxed);
+}
+
+int WorkerPool::thread_limit() noexcept { return thread_limit_setting.load(std::memory_order_relaxed); }
 
 WorkerPool::WorkerPool(int threads) {
     if (threads <= 0) threads = hardware_threads();

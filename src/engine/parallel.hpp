@@ -30,7 +30,12 @@ public:
     // exception a task throws is rethrown here (the other tasks still finish).
     void run(int count, const std::function<void(int)>& task);
 
+    // One per hardware thread, at most the limit set: what "every core" means to a pool of 0 threads and
+    // to the helper threads that run only on more than one core.
     static int hardware_threads();
+    // Caps hardware_threads() for this process (0: no cap; the server's dendrite.max_threads).
+    static void set_thread_limit(int limit) noexcept;
+    static int thread_limit() noexcept;
 
 private:
     void work(int worker);

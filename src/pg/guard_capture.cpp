@@ -16,6 +16,7 @@
 #include "pg/guard_capture.hpp"
 
 #include "engine/captured_rows.hpp"
+#include "engine/parallel.hpp"
 #include "pg/background.hpp"
 #include "pg/boundary.hpp"
 #include "pg/guard_actions.hpp"
@@ -52,6 +53,7 @@ struct Capture {
     bool has_history;
     engine::HistoryState* history;  // the state the sealed chunks observe into
     engine::CapturedRows* rows;     // deleted by end_capture
+    bool on_helper;                 // its chunks are scored on the backend's helper thread (decided once)
     size_t captured;
     Datum* key_values;  // per captured row (by-reference values copied into memory)
     bool* key_nulls;
@@ -203,6 +205,8 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->featurizer = state->version->featurizer;
     capture->has_history = capture->featurizer->featurizer->keeps_history();
     capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
+    // Every chunk of a capture runs in one place, so that they observe the history in order.
+    capture->on_helper = engine::WorkerPool::hardware_threads() > 1;
     engine_call([&] {
         if (!chunk_pool) chunk_pool = new engine::CapturedChunkPool(3);
         capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, chunk_pool);
@@ -253,7 +257,7 @@ Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
     capture->captured++;
     if (capture->rows->open_rows() == engine::CapturedRows::kChunkRows) {
         // A full chunk goes to the helper; the backend waits only when it is kChunksInFlight chunks ahead.
-        seal_chunk(capture, background_worker());
+        seal_chunk(capture, capture->on_helper ? background_worker() : nullptr);
         wait_for_background_work(kChunksInFlight);
     }
     return PointerGetDatum(tuple);
@@ -262,7 +266,7 @@ Datum capture_row(FunctionCallInfo fcinfo, TriggerData* trigger) {
 // The statement trigger closing a capture: the last chunk, then the actions on every captured row.
 void score_capture(Capture* capture, Relation relation) {
     // The last (short) chunk runs where the others ran, after them: on the helper if there is one.
-    if (capture->rows->open_rows() > 0) seal_chunk(capture, running_background_worker());
+    if (capture->rows->open_rows() > 0) seal_chunk(capture, capture->on_helper ? running_background_worker() : nullptr);
     wait_for_background_work(0);
     engine_call([&] { capture->rows->rethrow_error(); });
 

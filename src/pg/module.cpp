@@ -1,6 +1,8 @@
 // The module: PostgreSQL's magic block and _PG_init (the GUCs, and with shared_preload_libraries the
 // shared memory for training progress). CUDA is never touched here (nor in the postmaster): the GPU plugin
 // is loaded lazily by the backend that first asks for it.
+#include "engine/parallel.hpp"
+
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
 #include "pg/upsert_watch.hpp"
@@ -24,6 +26,7 @@ int default_device = int(DefaultDevice::Auto);
 int gpu_memory_mb = 8 * 1024;  // an H100 has 80 GB; a few trainings at once, and the rest for others
 char* cuda_library = nullptr;
 int catalog_role = int(CatalogRole::Primary);
+int max_threads = 0;
 }  // namespace dendrite::pg
 
 namespace {
@@ -70,6 +73,12 @@ void _PG_init(void) {
                              "train, deploy, import and every other write to the replicated catalog (55000).",
                              &dendrite::pg::catalog_role, int(dendrite::pg::CatalogRole::Primary), catalog_options,
                              PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "dendrite.max_threads", "The most threads one dendrite statement uses in a backend (0: one per core).",
+        "Training (unless its threads argument says otherwise), gbdt, explanations, featurizing passes and "
+        "guard_batch's scoring of captured rows stay within it; 1 keeps all of it on the backend's own thread.",
+        &dendrite::pg::max_threads, 0, 0, 256, PGC_USERSET, 0, nullptr,
+        [](int limit, void*) { dendrite::engine::WorkerPool::set_thread_limit(limit); }, nullptr);
     MarkGUCPrefixReserved("dendrite");
     dendrite::pg::watch_upserts();
 #ifdef M_MMAP_THRESHOLD

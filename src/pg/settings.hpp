@@ -28,4 +28,8 @@ extern char* cuda_library;
 enum class CatalogRole { Primary, Replica };
 extern int catalog_role;
 
+// dendrite.max_threads: the most threads one statement uses in a backend (0: one per core); its assign hook
+// sets engine::WorkerPool's thread limit, which every automatic choice of threads reads.
+extern int max_threads;
+
 }  // namespace dendrite::pg

@@ -5,6 +5,7 @@
 // (scripts/test.sh): the hand-over between runs is lock-free while the threads spin.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -90,4 +91,18 @@ TEST(WorkerPool, DestroyedRightAfterARun) {
         for (int part : parts) sum += part;
         ASSERT_EQ(sum, 10);
     }
+}
+
+TEST(WorkerPool, AThreadLimitCapsEveryCore) {
+    const int every_core = int(std::max(1u, std::thread::hardware_concurrency()));
+    WorkerPool::set_thread_limit(1);
+    EXPECT_EQ(WorkerPool::hardware_threads(), 1);
+    EXPECT_EQ(WorkerPool::thread_limit(), 1);
+    EXPECT_EQ(WorkerPool(0).size(), 1);  // "every core" is one
+    EXPECT_EQ(WorkerPool(2).size(), 2);  // an explicit count is not capped
+    WorkerPool::set_thread_limit(every_core + 5);
+    EXPECT_EQ(WorkerPool::hardware_threads(), every_core);
+    WorkerPool::set_thread_limit(0);
+    EXPECT_EQ(WorkerPool::hardware_threads(), every_core);
+    EXPECT_EQ(WorkerPool::thread_limit(), 0);
 }
