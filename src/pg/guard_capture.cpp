@@ -205,8 +205,10 @@ Capture* start_capture(GuardState* state, FunctionCallInfo fcinfo, TriggerData* 
     capture->featurizer = state->version->featurizer;
     capture->has_history = capture->featurizer->featurizer->keeps_history();
     capture->history = inline_history_for_update(capture->featurizer);  // built here if need be (a query)
-    // Every chunk of a capture runs in one place, so that they observe the history in order.
-    capture->on_helper = engine::WorkerPool::hardware_threads() > 1;
+    // Every chunk of a capture runs in one place, so that they observe the history in order; a helper this
+    // transaction already runs keeps every capture's chunks (dendrite.max_threads set since then does not
+    // split them between two threads).
+    capture->on_helper = running_background_worker() != nullptr || engine::WorkerPool::hardware_threads() > 1;
     engine_call([&] {
         if (!chunk_pool) chunk_pool = new engine::CapturedChunkPool(3);
         capture->rows = new engine::CapturedRows(*capture->featurizer->featurizer, state->version->scorer, chunk_pool);
