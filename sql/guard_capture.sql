@@ -20,18 +20,24 @@ CREATE TRIGGER capture_rows BEFORE INSERT ON bulk FOR EACH ROW
 CREATE TRIGGER score_rows AFTER INSERT ON bulk FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag,log', '0.5', 'suspicious');
 
+-- What a capture of rows into bulk leaves: every row logged once, flags as logged, the offline pass's scores.
+CREATE FUNCTION capture_checks(OUT logged bigint, OUT keys bigint, OUT some_flagged bool, OUT flags_match_log bigint,
+                               OUT differ_from_offline bigint) LANGUAGE sql AS $$
+SELECT count(*), count(DISTINCT row_key), count(*) FILTER (WHERE decision = 'flag') > 0,
+       (SELECT count(*) FROM bulk b JOIN dendrite.predictions p ON p.row_key = b.transaction_id::text
+         WHERE coalesce(b.suspicious, false) = (p.decision = 'flag')),
+       (SELECT count(*)
+          FROM dendrite.predictions p
+          JOIN dendrite.score_query('cm', 'SELECT * FROM bulk ORDER BY tx_time, transaction_id', key => 'transaction_id') o
+            ON o.key = p.row_key
+         WHERE abs(p.score - o.score) > 1e-6)
+  FROM dendrite.predictions $$;
+
 -- 1,791 rows: one full chunk on the helper thread, the short last one after it. Every row logged with the
 -- score the offline pass gives (the history observes the rows in insert order), the flagged ones updated.
 TRUNCATE dendrite.predictions;
 INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
-SELECT count(*) AS logged, count(DISTINCT row_key) AS keys, count(*) FILTER (WHERE decision = 'flag') > 0 AS some_flagged
-  FROM dendrite.predictions;
-SELECT count(*) AS flags_match_log FROM bulk b JOIN dendrite.predictions p ON p.row_key = b.transaction_id::text
- WHERE coalesce(b.suspicious, false) = (p.decision = 'flag');
-SELECT count(*) AS differ_from_offline
-  FROM dendrite.predictions p JOIN dendrite.score_query('cm', 'SELECT * FROM bulk ORDER BY tx_time, transaction_id', key => 'transaction_id') o
-    ON o.key = p.row_key
- WHERE abs(p.score - o.score) > 1e-6;
+SELECT * FROM capture_checks();
 -- The same rows again with dendrite.max_threads = 1 (a new session: an inline history built from the empty
 -- table): every chunk scored on the backend's own thread, in order, with the same results.
 TRUNCATE bulk;
@@ -52,14 +58,7 @@ CREATE TRIGGER zz_count_threads AFTER INSERT ON bulk FOR EACH STATEMENT EXECUTE 
 INSERT INTO bulk SELECT *, NULL, NULL FROM capture_tx WHERE tx_time < '2026-01-10' ORDER BY tx_time, transaction_id;
 DROP TRIGGER zz_count_threads ON bulk;
 SELECT threads AS backend_threads FROM thread_counts;
-SELECT count(*) AS logged, count(DISTINCT row_key) AS keys, count(*) FILTER (WHERE decision = 'flag') > 0 AS some_flagged
-  FROM dendrite.predictions;
-SELECT count(*) AS flags_match_log FROM bulk b JOIN dendrite.predictions p ON p.row_key = b.transaction_id::text
- WHERE coalesce(b.suspicious, false) = (p.decision = 'flag');
-SELECT count(*) AS differ_from_offline
-  FROM dendrite.predictions p JOIN dendrite.score_query('cm', 'SELECT * FROM bulk ORDER BY tx_time, transaction_id', key => 'transaction_id') o
-    ON o.key = p.row_key
- WHERE abs(p.score - o.score) > 1e-6;
+SELECT * FROM capture_checks();
 \c
 SET client_min_messages = warning;
 -- A small statement (no helper thread): its rows are logged too.
