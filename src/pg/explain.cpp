@@ -33,19 +33,23 @@ int by_contribution_descending(const void* a, const void* b) {
     return strcmp(x->feature, y->feature);
 }
 
+// The featurizer's input of that name (-1: none).
+int input_position(const CachedFeaturizer* featurizer, const char* input) {
+    for (int j = 0; j < featurizer->n_inputs; ++j)
+        if (strcmp(featurizer->input_names[j], input) == 0) return j;
+    return -1;
+}
+
 // The row's value of a featurizer input, as text (the row last loaded into the binding, derived included).
 char* input_value_text(const RowBinding* binding, const CachedFeaturizer* featurizer, const char* input) {
-    if (!binding) return nullptr;
-    for (int j = 0; j < featurizer->n_inputs; ++j) {
-        if (strcmp(featurizer->input_names[j], input) != 0) continue;
-        const int index = binding->attnums[j];
-        if (index < 0 || binding->loaded_nulls[index]) return nullptr;
-        Oid output;
-        bool varlena;
-        getTypeOutputInfo(binding->types[j], &output, &varlena);
-        return OidOutputFunctionCall(output, binding->loaded_values[index]);
-    }
-    return nullptr;
+    const int j = binding ? input_position(featurizer, input) : -1;
+    if (j < 0) return nullptr;
+    const int index = binding->attnums[j];
+    if (index < 0 || binding->loaded_nulls[index]) return nullptr;
+    Oid output;
+    bool varlena;
+    getTypeOutputInfo(binding->types[j], &output, &varlena);
+    return OidOutputFunctionCall(output, binding->loaded_values[index]);
 }
 
 }  // namespace
@@ -693,32 +697,30 @@ struct ExplainQuery {
     // the batch is explained), turned into text only for the reasons shown.
     Datum* values;
     bool* nulls;
-    // Per group, found once the pass's rows are bound (again after a restart): its input's index in the
-    // loaded values (-1: not read), and how to copy and show a value of its type.
+    // Per group, found once the pass's rows are bound (again after a restart): where its input's value is
+    // and how to copy and show a value of its type.
+    struct GroupValue {
+        int index;  // in the loaded values (-1: not read)
+        int16 length;
+        bool by_value;
+        FmgrInfo output;
+    };
+    GroupValue* group_values;
     bool groups_bound;
-    MemoryContext call_context;
-    int* value_index;
-    int16* value_length;
-    bool* value_by_value;
-    FmgrInfo* value_output;
+    MemoryContext call_context;  // the output functions'
 };
 
-// Where each group's input value is in the rows the pass loads, and its type's output function.
 void bind_group_values(ExplainQuery* s) {
-    const CachedFeaturizer* featurizer = s->version->featurizer;
     for (int g = 0; g < s->groups.n; ++g) {
-        s->value_index[g] = -1;
-        for (int j = 0; j < featurizer->n_inputs; ++j) {
-            if (strcmp(featurizer->input_names[j], s->groups.input[g]) != 0) continue;
-            if (s->binding->attnums[j] < 0) break;
-            s->value_index[g] = s->binding->attnums[j];
-            Oid output;
-            bool varlena;
-            getTypeOutputInfo(s->binding->types[j], &output, &varlena);
-            fmgr_info_cxt(output, &s->value_output[g], s->call_context);
-            get_typlenbyval(s->binding->types[j], &s->value_length[g], &s->value_by_value[g]);
-            break;
-        }
+        ExplainQuery::GroupValue& v = s->group_values[g];
+        const int j = input_position(s->version->featurizer, s->groups.input[g]);
+        v.index = j < 0 ? -1 : s->binding->attnums[j];
+        if (v.index < 0) continue;
+        Oid output;
+        bool varlena;
+        getTypeOutputInfo(s->binding->types[j], &output, &varlena);
+        fmgr_info_cxt(output, &v.output, s->call_context);
+        get_typlenbyval(s->binding->types[j], &v.length, &v.by_value);
     }
     s->groups_bound = true;
 }
@@ -751,7 +753,7 @@ void explain_query_batch(ExplainQuery* s) {
             for (int g = 0; g < s->groups.n; ++g) {  // the reason's group, by its name's pointer
                 const size_t at = size_t(k) * size_t(s->groups.n) + size_t(g);
                 if (reason.feature == s->groups.feature[g] && !s->nulls[at])
-                    reason.value = OutputFunctionCall(&s->value_output[g], s->values[at]);
+                    reason.value = OutputFunctionCall(&s->group_values[g].output, s->values[at]);
             }
         }
         put_explained_row(s, s->keys[k], s->scores[k]);
@@ -775,13 +777,13 @@ void emit_explanation(void* context, const float* features, TupleTableSlot* slot
         if (!s->groups_bound) bind_group_values(s);
         for (int g = 0; g < s->groups.n; ++g) {
             const size_t at = size_t(k) * size_t(s->groups.n) + size_t(g);
-            const int index = s->value_index[g];
-            s->nulls[at] = index < 0 || s->binding->loaded_nulls[index];
+            const ExplainQuery::GroupValue& v = s->group_values[g];
+            s->nulls[at] = v.index < 0 || s->binding->loaded_nulls[v.index];
             if (s->nulls[at]) continue;
-            const Datum value = s->binding->loaded_values[index];
+            const Datum value = s->binding->loaded_values[v.index];
             // A varlena detoasted as it is copied: the copy must not point into a row the pass has left.
-            s->values[at] = s->value_length[g] == -1 ? PointerGetDatum(PG_DETOAST_DATUM_COPY(value))
-                                                     : datumCopy(value, s->value_by_value[g], s->value_length[g]);
+            s->values[at] =
+                v.length == -1 ? PointerGetDatum(PG_DETOAST_DATUM_COPY(value)) : datumCopy(value, v.by_value, v.length);
         }
         MemoryContextSwitchTo(old);
         if (add_to_batch(&s->batch, features)) explain_query_batch(s);
@@ -835,10 +837,8 @@ DENDRITE_FUNCTION(dendrite_explain_query) {
         s.values = static_cast<Datum*>(palloc0(sizeof(Datum) * size_t(s.groups.n + 1) * kExplanationBatchRows));
         s.nulls = static_cast<bool*>(palloc0(sizeof(bool) * size_t(s.groups.n + 1) * kExplanationBatchRows));
         s.call_context = CurrentMemoryContext;
-        s.value_index = static_cast<int*>(palloc0(sizeof(int) * size_t(s.groups.n + 1)));
-        s.value_length = static_cast<int16*>(palloc0(sizeof(int16) * size_t(s.groups.n + 1)));
-        s.value_by_value = static_cast<bool*>(palloc0(sizeof(bool) * size_t(s.groups.n + 1)));
-        s.value_output = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo) * size_t(s.groups.n + 1)));
+        s.group_values =
+            static_cast<ExplainQuery::GroupValue*>(palloc0(sizeof(ExplainQuery::GroupValue) * size_t(s.groups.n + 1)));
     }
     connect_spi();
     offline_pass(version->featurizer, query, since, emit_explanation, &s, nullptr, &s.binding, restart_explain_query);
