@@ -118,6 +118,12 @@ SELECT algorithm, version, pr_auc > 0.8 AS good_pr_auc, roc_auc > 0.9 AS good_ro
                         options => '{"rounds": 30, "threads": 1}');
 SELECT count(DISTINCT featurizer_id) AS featurizers, count(DISTINCT validation_rows) AS split_sizes, count(*) AS versions
   FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'contest';
+-- Without max_depth or eta, gbdt grows trees of depth 4 at eta 0.05 (deeper ones overfit fraud data:
+-- docs/benchmarks.md), and the version records them for a retraining to ask again.
+SELECT v.hyperparameters->>'max_depth' AS max_depth, v.hyperparameters->>'eta' AS eta,
+       max(cardinality(t.left_child)) <= 31 AS at_most_depth_4
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) JOIN dendrite.trees t USING (version_id)
+ WHERE m.name = 'contest' AND v.algorithm = 'gbdt' GROUP BY 1, 2;
 
 -- compare() marks one winner (the best validation PR-AUC), and with a featurizer that has a time column it
 -- ranks on the latest rows by it (never on a random share: fraud drifts).
