@@ -4,7 +4,7 @@
 # logistic regression and the MLP. Usage: tests/bench/handbook_quality.sh [train_start]
 # (default 2018-07-11; the handbook's other split starts 2018-07-04). Needs `make install` done.
 # MLP settings can be overridden: HIDDEN='{64,32}' EPOCHS=20 LEARNING_RATE=0.001 BATCH_SIZE=256 CLASS_WEIGHT=none
-# COMPARE_OPTIONS='{"rounds": 300, ...}' sets gbdt for compare(); HISTORY='[{...}]' replaces the featurizer's history declarations. XGBOOST=1 adds Debian's python3-xgboost on the same features (benchmark peer only).
+# COMPARE_OPTIONS='{"rounds": 300, ...}' sets gbdt for compare() (default: gbdt's own defaults); HISTORY='[{...}]' replaces the featurizer's history declarations. XGBOOST=1 adds Debian's python3-xgboost on the same features (benchmark peer only).
 # VALIDATION_FRACTION=0 (the handbook trains on the whole week) AMOUNT=log1p (or standardize); SEEDS='1 2 3' runs one seed after another
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -43,10 +43,12 @@ SELECT s.key::bigint AS transaction_id, m.algorithm, s.score
 -- the same featurizer and split; each version scored on the assessment week. The leaderboard's
 -- own metrics are on its validation rows (the training rows when validation_fraction is 0).
 -- gbdt's settings come from psql variable :compare_options (tests/bench/handbook_quality.sh passes
--- COMPARE_OPTIONS); callers that do not set it (tests/e2e/shared_data.sh) get this default.
+-- COMPARE_OPTIONS); callers that do not set it (tests/e2e/shared_data.sh) get gbdt's own defaults, what
+-- compare() gives a user (until 0.6.0's depth-4 defaults this script set depth 6, eta 0.05, subsample and
+-- colsample_bytree 0.8: ~0.002 AP behind the new defaults over four one-week splits, docs/benchmarks.md).
 \if :{?compare_options}
 \else
-\set compare_options '{"rounds": 300, "max_depth": 6, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8, "max_bin": 1024}'
+\set compare_options '{}'
 \endif
 SELECT dendrite.drop_model(name) FROM dendrite.models WHERE name = 'fdh_cmp';
 CREATE TEMP TABLE leaderboard AS
