@@ -49,19 +49,22 @@ SELECT (SELECT array_agg(m[1]) FROM regexp_matches(substring(:'html' from 'aria-
                                                    'y="264" text-anchor="middle" class="tick">([^<]*)<', 'g') m) AS round_ticks,
        (SELECT count(*) FROM regexp_matches(substring(:'html' from 'aria-label="Validation loss per round \(the trees\)".*?</svg>'),
                                             '<polyline ', 'g')) AS round_lines;
--- The members are the models trained alone: the blend's score is the formula over their scores, on every row.
+-- The members are the models trained alone: the blend's score is the formula over their scores (with the
+-- stored weight, 0.3 by default), on every row.
+SELECT (v.configuration->>'network_weight')::float8 AS w
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'blended' \gset
 CREATE TEMP TABLE member_scores AS
 SELECT p.id, dendrite.score('blended', p)::float8 AS blend, dendrite.score('blend_alone_mlp', p)::float8 AS mlp,
        dendrite.score('blend_alone_gbdt', p)::float8 AS gbdt
   FROM blend_payments p WHERE p.id % 7 = 0;
 SELECT count(*) AS rows,
-       count(*) FILTER (WHERE abs(blend - 1 / (1 + exp(-(0.5 * ln(mlp / (1 - mlp)) + 0.5 * ln(gbdt / (1 - gbdt))))))
+       count(*) FILTER (WHERE abs(blend - 1 / (1 + exp(-(:w * ln(mlp / (1 - mlp)) + (1 - :w) * ln(gbdt / (1 - gbdt))))))
                               < 1e-5) AS as_the_formula
   FROM member_scores;
 -- Offline scoring (score_query, history computed in time order) follows the same formula.
 SELECT count(*) AS rows,
-       count(*) FILTER (WHERE abs(b.score - 1 / (1 + exp(-(0.5 * ln(m.score / (1 - m.score)) +
-                                                           0.5 * ln(g.score / (1 - g.score)))))) < 1e-5) AS as_the_formula
+       count(*) FILTER (WHERE abs(b.score - 1 / (1 + exp(-(:w * ln(m.score / (1 - m.score)) +
+                                                           (1 - :w) * ln(g.score / (1 - g.score)))))) < 1e-5) AS as_the_formula
   FROM dendrite.score_query('blended', 'SELECT * FROM blend_payments WHERE id <= 500', 'id') b
   JOIN dendrite.score_query('blend_alone_mlp', 'SELECT * FROM blend_payments WHERE id <= 500', 'id') m USING (key)
   JOIN dendrite.score_query('blend_alone_gbdt', 'SELECT * FROM blend_payments WHERE id <= 500', 'id') g USING (key);

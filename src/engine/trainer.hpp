@@ -69,8 +69,9 @@ struct TrainOptions {
     uint64_t seed = 42;
     GbdtOptions gbdt;  // algorithm 'gbdt' (which ignores the network settings above) and a blend's trees
     // A blend (an mlp with the settings above and gbdt with these, on the same rows): the network's share of
-    // the logit, the trees' being 1 - network_weight.
-    double network_weight = 0.5;
+    // the logit, the trees' being 1 - network_weight. 0.3 since gbdt's depth-4 defaults: with the better trees
+    // an equal share cost the blend 0.001-0.003 AP on the handbook's weeks (docs/benchmarks.md, session 31).
+    double network_weight = 0.3;
     // Features that hold a category index (the featurizer's 'index' encoding), set by the caller from the
     // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
     std::vector<IndexFeature> index_features;

@@ -1364,7 +1364,7 @@ AS 'MODULE_PATHNAME', 'dendrite_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION dendrite.train(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint,
                                    text, text, timestamp, float8, boolean, text, text, text, int, jsonb)
-    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''blend'' trains an mlp and gbdt on the same rows and scores the sigmoid of their logits'' weighted mean (options network_weight, 0.5); algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
+    IS 'trains a new version of a model on the rows of a query (NULL: the serving version''s stored query, run as the model''s owner), featurized by the named featurizer (or one fitted on the query), and stores its parameters as rows; algorithm => ''blend'' trains an mlp and gbdt on the same rows and scores the sigmoid of their logits'' weighted mean (options network_weight, 0.3); algorithm => ''autoencoder'' learns without a label and scores how unusual a row is';
 
 -- Anomaly detection (issue #30): an autoencoder trains without labels, so a version may have no label
 -- column and its epochs no classification metrics.
