@@ -1,7 +1,7 @@
 #include "engine/model_layout.hpp"
 
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.hpp"
@@ -147,13 +147,9 @@ std::string trees_configuration_json(const TreeEnsemble& trees) {
 std::string blend_configuration_json(const NetworkSpec& spec, const TreeEnsemble& trees, double network_weight) {
     std::string network = network_configuration_json(spec);
     network.pop_back();  // its closing brace
-    // The weight is scored as a float: the fewest digits that read back as that float (0.3, not 0.300000012).
-    const float weight = float(network_weight);
+    // The weight is scored as a float: its shortest text that reads back as that float (0.3, not 0.300000012).
     char weight_text[32];
-    for (int digits = 1; digits <= 9; ++digits) {
-        std::snprintf(weight_text, sizeof weight_text, "%.*g", digits, double(weight));
-        if (std::strtof(weight_text, nullptr) == weight) break;
-    }
+    *std::to_chars(weight_text, weight_text + sizeof weight_text - 1, float(network_weight)).ptr = '\0';
     char text[128];
     std::snprintf(text, sizeof text, ", \"trees\": %d, \"base_margin\": %.9g, \"network_weight\": %s}", trees.trees(),
                   double(trees.base_margin), weight_text);
