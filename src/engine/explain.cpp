@@ -153,12 +153,13 @@ struct Quadrature<8> {
                                     0.1012285362903762591};
 };
 
-// One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits, in
-// preorder (*inner of them), then those whose children are both leaves, the plain ones (no earlier split on
-// their feature) last, from *plain on; its node count in *nodes. False
+// One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits (*inner of
+// them; the first *clean of them replace no factor, nor does a split above them), then those whose children
+// are both leaves, the plain ones (no earlier split on their feature) last, from *plain on; its node count in
+// *nodes. False
 // when a share of the covers is not positive or the tree has more than 65,535 nodes (it then takes Algorithm 2).
-bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* inner,
-                     int32_t* plain) {
+bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* clean,
+                     int32_t* inner, int32_t* plain) {
     struct Node {  // in preorder
         int32_t parent, previous, edge_feature, split_feature, right;
         double z, q_minus_one, leaf_weight;
@@ -227,6 +228,33 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
     const auto bottom =
         std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
                               [](const TreeShapScratch::Split& split) { return split.child_splits != 0; });
+    // The splits with a child that splits: first the clean ones (neither they nor an ancestor replace a
+    // factor: no division, no inverse kept, fewer vector operations; 54 -> 51 us), then the rest; each group
+    // level by level rather than in preorder. In preorder a split's left child comes right after it, so the down pass
+    // loads the products its previous step has just stored (and the up pass likewise), a chain of
+    // store-to-load forwards; a level's splits depend only on the levels above (explain_bench: 58 -> 54 us).
+    // A clean split's parent is clean, and a split below one that is not is not: both passes keep their order.
+    std::vector<int32_t> level(preorder.size(), 0);
+    std::vector<uint8_t> below_replacing(preorder.size(), 0);  // the node or an ancestor replaces a factor
+    for (size_t i = 0; i < preorder.size(); ++i) {
+        const Node& node = preorder[i];
+        if (i > 0) {
+            level[i] = level[size_t(node.parent)] + 1;
+            below_replacing[i] = below_replacing[size_t(node.parent)];
+        }
+        if (node.split_feature >= 0 && preorder[i + 1].previous >= 0) below_replacing[i] = 1;  // its left child's edge
+    }
+    std::stable_sort(s.splits.begin() + long(begin), bottom,
+                     [&](const TreeShapScratch::Split& a, const TreeShapScratch::Split& b) {
+                         const auto key = [&](const TreeShapScratch::Split& split) {
+                             return std::make_pair(below_replacing[split.position], level[split.position]);
+                         };
+                         return key(a) < key(b);
+                     });
+    *clean = int32_t(
+        std::find_if(s.splits.begin() + long(begin), bottom,
+                     [&](const TreeShapScratch::Split& split) { return below_replacing[split.position] != 0; }) -
+        (s.splits.begin() + long(begin)));
     *inner = int32_t(bottom - (s.splits.begin() + long(begin)));
     const auto plain_begin = std::stable_partition(
         bottom, s.splits.end(), [](const TreeShapScratch::Split& split) { return split.previous != 0; });
@@ -251,6 +279,7 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     s.prepared_for = nullptr;  // until complete
     s.splits.clear();
     s.tree_first_split.assign(1, 0);
+    s.tree_clean_splits.assign(size_t(view.trees), 0);
     s.tree_inner_splits.assign(size_t(view.trees), 0);
     s.tree_plain_splits.assign(size_t(view.trees), 0);
     s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
@@ -264,8 +293,8 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         s.bias += expected_value(view, first, 0);
         const size_t before = s.splits.size();
         size_t nodes = 0;
-        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_inner_splits[size_t(t)],
-                                           &s.tree_plain_splits[size_t(t)])) {
+        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_clean_splits[size_t(t)],
+                                           &s.tree_inner_splits[size_t(t)], &s.tree_plain_splits[size_t(t)])) {
             s.tree_needs_algorithm_2[size_t(t)] = 1;
             s.splits.resize(before);  // undo what this tree added
         } else {
@@ -292,11 +321,11 @@ inline unsigned row_goes_left(const TreeShapScratch::Split& split, const float* 
 }
 
 // One tree's contributions, added to s.accumulated (Points partial sums per feature): its splits with a child
-// that splits in preorder (`inner` of them), then those whose children are both leaves (`count` in all; the
-// plain ones from `plain` on).
+// that splits (`inner` of them, the clean ones first, each group level by level), then those whose children
+// are both leaves (`count` in all; the plain ones from `plain` on).
 template <int Points>
-void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32_t plain, int32_t count, const float* x,
-                      TreeShapScratch& s) {
+void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t clean, int32_t inner, int32_t plain, int32_t count,
+                      const float* x, TreeShapScratch& s) {
     using V = Eigen::Array<double, Points, 1>;
     using Q = Quadrature<Points>;
     V t, weight;
@@ -321,17 +350,35 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     // at least > -1). Agreements select by index, not by branches: a row's are random, and mispredicted
     // branches were half the time.
     double* const chosen = s.chosen.data();
+    // The choices' tables: [0] (x left the path) stays -1, [1] is each split's q - 1 in turn; the -1s stored
+    // once, not twice per split (explain_bench: ~51 -> ~50 us).
+    double left_pick[2] = {-1.0, 0.0}, right_pick[2] = {-1.0, 0.0};
     chosen[0] = 0;
     down(0).setOnes();
-    // Down the tree, a split and its two children at a time.
-    for (int32_t j = 0; j < inner; ++j) {
+    // Down the tree, a split and its two children at a time: first the clean splits (chosen[previous] is
+    // chosen[0] = 0: the replaced factor is 1), ...
+    for (int32_t j = 0; j < clean; ++j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position, left = at + 1, right = split.right;
+        const unsigned goes_left = row_goes_left(split, x);
+        left_pick[1] = split.general.q_minus_one[0];
+        right_pick[1] = split.general.q_minus_one[1];
+        const double left_q = left_pick[goes_left], right_q = right_pick[goes_left ^ 1u];
+        chosen[left + 1] = left_q;
+        chosen[right + 1] = right_q;
+        const V above = down(at);
+        down(left) = above * (1.0 + t * left_q);
+        down(right) = above * (1.0 + t * right_q);
+    }
+    // ... then the rest.
+    for (int32_t j = clean; j < inner; ++j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position, left = at + 1, right = split.right;
         const unsigned goes_left = row_goes_left(split, x);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
-        const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
-                     right_pick[2] = {-1.0, split.general.q_minus_one[1]};
+        left_pick[1] = split.general.q_minus_one[0];
+        right_pick[1] = split.general.q_minus_one[1];
         const double left_q = left_pick[goes_left & earlier], right_q = right_pick[(goes_left ^ 1u) & earlier];
         chosen[left + 1] = left_q;
         chosen[right + 1] = right_q;
@@ -351,8 +398,8 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
         const unsigned goes_left = row_goes_left(split, x);
         const double replaced_q = chosen[split.previous];
         const unsigned earlier = unsigned(replaced_q != -1.0);
-        const double left_pick[2] = {-1.0, split.general.q_minus_one[0]},
-                     right_pick[2] = {-1.0, split.general.q_minus_one[1]};
+        left_pick[1] = split.general.q_minus_one[0];
+        right_pick[1] = split.general.q_minus_one[1];
         const double left_q = left_pick[goes_left & earlier], right_q = right_pick[(goes_left ^ 1u) & earlier];
         const V inverse_replaced = 1.0 / (1.0 + t * replaced_q);
         const V left_ratio = (1.0 + t * left_q) * inverse_replaced;
@@ -378,7 +425,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
     // credited with the integral over them. A leaf child's sum is its weight: its slot in `up` holds what
     // an earlier tree left there, multiplied by 0 (always finite: leaf values are finite and covers
     // positive, validated with the trees, so every product here is bounded by the covers' ratios).
-    for (int32_t j = inner - 1; j >= 0; --j) {
+    for (int32_t j = inner - 1; j >= clean; --j) {
         const TreeShapScratch::Split& split = splits[j];
         const int32_t at = split.position, left = at + 1, right = split.right;
         const double replaced_q = chosen[split.previous];
@@ -392,6 +439,18 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t inner, int32
         credit += down(at) * inverse_replaced * weight *
                   (left_up * (left_q - replaced_q * left_ratio) + right_up * (right_q - replaced_q * right_ratio));
         up(at) = left_ratio * left_up + right_ratio * right_up;
+    }
+    // The clean splits last (the others are below them): what the step above computes with the replaced
+    // factor 1 (replaced_q 0, its inverse 1).
+    for (int32_t j = clean - 1; j >= 0; --j) {
+        const TreeShapScratch::Split& split = splits[j];
+        const int32_t at = split.position, left = at + 1, right = split.right;
+        const double left_q = chosen[left + 1], right_q = chosen[right + 1];
+        const V left_up = up(left) * double(split.child_splits & 1u) + split.general.leaf_weight[0];
+        const V right_up = up(right) * double(split.child_splits >> 1) + split.general.leaf_weight[1];
+        Eigen::Map<V> credit(accumulated + size_t(split.feature) * Points);
+        credit += down(at) * weight * (left_up * left_q + right_up * right_q);
+        up(at) = (1.0 + t * left_q) * left_up + (1.0 + t * right_q) * right_up;
     }
 }
 
@@ -410,11 +469,12 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         }
         const TreeShapScratch::Split* splits = s.splits.data() + s.tree_first_split[size_t(t)];
         const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
-        const int32_t inner = s.tree_inner_splits[size_t(t)], plain = s.tree_plain_splits[size_t(t)];
+        const int32_t clean = s.tree_clean_splits[size_t(t)], inner = s.tree_inner_splits[size_t(t)],
+                      plain = s.tree_plain_splits[size_t(t)];
         if (s.points == 4)
-            linear_tree_shap<4>(splits, inner, plain, count, x, s);
+            linear_tree_shap<4>(splits, clean, inner, plain, count, x, s);
         else
-            linear_tree_shap<8>(splits, inner, plain, count, x, s);
+            linear_tree_shap<8>(splits, clean, inner, plain, count, x, s);
     }
     for (int f = 0; f < view.features; ++f)
         for (int k = 0; k < s.points; ++k) phi[f] += s.accumulated[size_t(f) * size_t(s.points) + size_t(k)];

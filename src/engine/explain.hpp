@@ -34,8 +34,9 @@ struct TreeShapScratch {
         double zero_fraction, one_fraction, weight;
     };
     // A tree's split (a node that is not a leaf), as the row pass reads it: the split and its two children at
-    // a time; those with a child that splits in the tree's preorder (a node's subtree follows it), then
-    // those above two leaves (first those with an earlier split on their feature, then the plain ones).
+    // a time; those with a child that splits (a split before its children: first the clean ones, which
+    // neither replace a factor nor lie below a split that does, then the rest, each group level by level),
+    // then those above two leaves (first those with an earlier split on their feature, then the plain ones).
     // Positions are in the preorder of all the tree's nodes.
     // 48 bytes: the row pass streams every split of every tree, and is slower with a larger one (56 bytes:
     // ~5 % in explain_bench), so positions are 16 bits (a tree of more nodes takes Algorithm 2).
@@ -73,6 +74,8 @@ struct TreeShapScratch {
     std::vector<Split> splits;
     std::vector<int32_t> tree_first_split;   // per tree, + 1: into splits
     std::vector<int32_t> tree_inner_splits;  // per tree: its splits with a child that splits (they come first)
+    std::vector<int32_t> tree_clean_splits;  // per tree: of those, the first ones, which neither replace a
+                                             // factor nor lie below a split that does
     std::vector<int32_t> tree_plain_splits;  // per tree: where its plain splits above two leaves begin (they
                                              // come last)
     std::vector<uint8_t> tree_needs_algorithm_2;

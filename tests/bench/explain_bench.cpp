@@ -55,6 +55,24 @@ int main(int argc, char** argv) {
         tree_shap(view, x.data(), first_phi.data(), fresh);
         int fallback = 0;
         for (uint8_t f : fresh.tree_needs_algorithm_2) fallback += f;
+        // What the row pass streams: splits with a child that splits (down and up), those above two leaves
+        // that replace an earlier split's factor on their feature, and the plain ones (constants only).
+        long clean = 0, inner = 0, inner_replacing = 0, bottom_replacing = 0, plain = 0;
+        for (int t = 0; t < view.trees; ++t) {
+            const int32_t first = fresh.tree_first_split[size_t(t)],
+                          count = fresh.tree_first_split[size_t(t) + 1] - first;
+            const int32_t tree_inner = fresh.tree_inner_splits[size_t(t)],
+                          tree_plain = fresh.tree_plain_splits[size_t(t)];
+            inner += tree_inner;
+            clean += fresh.tree_clean_splits[size_t(t)];
+            for (int32_t j = 0; j < tree_inner; ++j) inner_replacing += fresh.splits[size_t(first + j)].previous != 0;
+            bottom_replacing += tree_plain - tree_inner;
+            plain += count - tree_plain;
+        }
+        std::printf(
+            "splits: %ld with a child that splits (%ld replacing an earlier factor, %ld clean: "
+            "neither they nor one above replace one), %ld above two leaves replacing one, %ld plain\n",
+            inner, inner_replacing, clean, bottom_replacing, plain);
         std::printf(
             "first call (lays the trees out, %zu splits, %d quadrature points, %d trees by Algorithm 2): %.1f ms\n",
             fresh.splits.size(), fresh.points, fallback,
