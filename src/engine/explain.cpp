@@ -141,6 +141,11 @@ void require_covers(const TreeEnsembleView& view) {
 template <int Points>
 struct Quadrature;
 template <>
+struct Quadrature<2> {
+    static constexpr double x[1] = {0.5773502691896257645};  // 1 / sqrt(3)
+    static constexpr double w[1] = {1.0};
+};
+template <>
 struct Quadrature<4> {
     static constexpr double x[2] = {0.3399810435848562648, 0.8611363115940525752};
     static constexpr double w[2] = {0.6521451548625461427, 0.3478548451374538573};
@@ -303,7 +308,10 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         }
         s.tree_first_split.push_back(int32_t(s.splits.size()));
     }
-    s.points = deepest_linear <= 8 ? 4 : 8;  // a path has at most `depth` distinct features
+    // A path has at most `depth` distinct features, so the integrand's degree is below the depth, and n
+    // Gauss-Legendre nodes integrate a degree up to 2n - 1 exactly. Two nodes (depth <= 4, gbdt's default)
+    // are one 128-bit vector: 16.4 -> 15.2 us a row for 300 trees of depth 4 (explain_bench).
+    s.points = deepest_linear <= 4 ? 2 : deepest_linear <= 8 ? 4 : 8;
     const size_t needed = size_t(deepest + 2) * size_t(deepest + 3) / 2;
     if (s.path.size() < needed) s.path.resize(needed);
     const size_t working = largest * size_t(s.points);
@@ -471,7 +479,9 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
         const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
         const int32_t clean = s.tree_clean_splits[size_t(t)], inner = s.tree_inner_splits[size_t(t)],
                       plain = s.tree_plain_splits[size_t(t)];
-        if (s.points == 4)
+        if (s.points == 2)
+            linear_tree_shap<2>(splits, clean, inner, plain, count, x, s);
+        else if (s.points == 4)
             linear_tree_shap<4>(splits, clean, inner, plain, count, x, s);
         else
             linear_tree_shap<8>(splits, clean, inner, plain, count, x, s);

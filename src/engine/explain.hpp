@@ -22,7 +22,7 @@ namespace dendrite::engine {
 // path-dependent Shapley sum is value * prod_j z_j * (q_i - 1) * integral over t in [0, 1] of
 // prod_{j != i} (1 - t + t q_j), with q_j = o_j / z_j (the Shapley weights |S|! (d - |S| - 1)! / d! are Beta
 // integrals of t^|S| (1 - t)^(d - |S| - 1)). The integrand is a polynomial of degree d - 1 < depth: Gauss-
-// Legendre with `points` nodes (4 up to depth 8, 8 up to 16) integrates it exactly. The products are kept at
+// Legendre with `points` nodes (2 up to depth 4, 4 up to 8, 8 up to 16) integrates it exactly. The products are kept at
 // those nodes, multiplied down each tree and summed up it (a subtree's leaves share the factors above it), so
 // a row costs a few vector operations per node: no per-leaf tables, nothing exponential in the depth. A
 // feature split on again lower down has its factor replaced there, and what the upper split added for the
@@ -70,7 +70,7 @@ struct TreeShapScratch {
     const float* prepared_for = nullptr;  // the ensemble's value array the rest was computed for
     const int32_t* prepared_offsets = nullptr;
     double bias = 0;  // base margin + every tree's expected value
-    int points = 0;   // quadrature nodes: 4 or 8
+    int points = 0;   // quadrature nodes: 2, 4 or 8
     std::vector<Split> splits;
     std::vector<int32_t> tree_first_split;   // per tree, + 1: into splits
     std::vector<int32_t> tree_inner_splits;  // per tree: its splits with a child that splits (they come first)

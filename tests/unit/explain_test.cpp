@@ -160,7 +160,7 @@ TEST(Explain, TreeShapIsTheShapleyValueOfThePathDependentExpectation) {
 // divide by zero): well_formed says so.
 TEST(Explain, TreeShapEqualsAlgorithm2AtEveryDepth) {
     Rng rng(29);
-    int trees_by_algorithm_2 = 0, eight_points = 0;
+    int trees_by_algorithm_2 = 0, two_points = 0, eight_points = 0;
     for (int trial = 0; trial < 30; ++trial) {
         TreeEnsemble e;
         e.features = 8;
@@ -180,10 +180,12 @@ TEST(Explain, TreeShapEqualsAlgorithm2AtEveryDepth) {
         for (uint8_t fallback : fast.tree_needs_algorithm_2) by_algorithm_2 += fallback;
         trees_by_algorithm_2 += by_algorithm_2;
         if (by_algorithm_2 < 6) eight_points += fast.points == 8;
+        two_points += fast.points == 2;
         if (::testing::Test::HasFailure()) break;
     }
     EXPECT_GT(trees_by_algorithm_2, 0);  // the deep trials did take Algorithm 2 for some trees
     EXPECT_GT(eight_points, 0);          // and the depth-12 ones 8 quadrature points
+    EXPECT_GT(two_points, 0);            // and those of trees no deeper than 4, 2
 }
 
 // The row pass keeps a tree's node positions in 16 bits: a full tree of depth 15 (65,535 nodes, the most it
