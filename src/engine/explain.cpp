@@ -158,13 +158,12 @@ struct Quadrature<8> {
                                     0.1012285362903762591};
 };
 
-// One tree's splits (see TreeShapScratch), added to s.splits: first those with a child that splits (*inner of
-// them; the first *clean of them replace no factor, nor does a split above them), then those whose children
-// are both leaves, the plain ones (no earlier split on their feature) last, from *plain on; its node count in
-// *nodes. False
-// when a share of the covers is not positive or the tree has more than 65,535 nodes (it then takes Algorithm 2).
-bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& s, size_t* nodes, int32_t* clean,
-                     int32_t* inner, int32_t* plain) {
+// One tree's splits (see TreeShapScratch) appended to s.splits, its nodes at positions offset, offset + 1, ...
+// of its unit's working memory (in the tree's preorder), its node count in *nodes; per position (resized),
+// each node's level in its tree and whether it or a split above it replaces a factor. False (and nothing
+// appended) when a share of the covers is not positive or a position would not fit 16 bits.
+bool add_tree_splits(const TreeEnsembleView& v, int32_t first, int32_t offset, TreeShapScratch& s,
+                     std::vector<int32_t>& level, std::vector<uint8_t>& below_replacing, size_t* nodes) {
     struct Node {  // in preorder
         int32_t parent, previous, edge_feature, split_feature, right;
         double z, q_minus_one, leaf_weight;
@@ -185,7 +184,10 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         stack.pop_back();
         const size_t n = size_t(first + p.node);
         const int32_t position = int32_t(preorder.size());
-        if (position > int32_t(UINT16_MAX) - 1) return false;  // positions (+ 1) are 16 bits in a Split
+        if (offset + position > int32_t(UINT16_MAX) - 1) {  // positions (+ 1) are 16 bits in a Split
+            s.splits.resize(begin);
+            return false;
+        }
         Node node{p.parent, -1, -1, -1, -1, p.share, 0, 0, 0};
         if (p.parent >= 0) {
             Node& parent = preorder[size_t(p.parent)];
@@ -203,9 +205,12 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
             const double cover = double(v.cover[n]);
             const double left_share = cover > 0 ? double(v.cover[size_t(first + v.left[n])]) / cover : 0;
             const double right_share = cover > 0 ? double(v.cover[size_t(first + v.right[n])]) / cover : 0;
-            if (!(left_share > 0) || !(right_share > 0)) return false;
+            if (!(left_share > 0) || !(right_share > 0)) {
+                s.splits.resize(begin);
+                return false;
+            }
             TreeShapScratch::Split split{};
-            split.position = uint16_t(position);
+            split.position = uint16_t(offset + position);
             split.feature = v.feature[n];
             split.threshold = v.threshold[n];
             split.default_left = v.default_left[n];
@@ -217,53 +222,61 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         }
         preorder.push_back(node);
     }
-    for (const Node& node : preorder) {
+    level.resize(size_t(offset) + preorder.size());
+    below_replacing.resize(size_t(offset) + preorder.size());
+    for (size_t i = 0; i < preorder.size(); ++i) {
+        const Node& node = preorder[i];
+        const size_t at = size_t(offset) + i;
+        level[at] = i == 0 ? 0 : level[size_t(offset + node.parent)] + 1;
+        below_replacing[at] = i == 0 ? 0 : below_replacing[size_t(offset + node.parent)];
         if (node.split_feature < 0) continue;
         TreeShapScratch::Split& split = s.splits[node.split];
-        const Node& left = preorder[size_t(split.position) + 1];
+        const Node& left = preorder[i + 1];
         const Node& right = preorder[size_t(node.right)];
-        split.right = uint16_t(node.right);
-        split.previous = uint16_t(left.previous + 1);  // both children's edges: the same feature, the same ancestors
+        split.right = uint16_t(offset + node.right);
+        // Both children's edges: the same feature, the same ancestors.
+        split.previous = left.previous < 0 ? 0 : uint16_t(offset + left.previous + 1);
         split.general.q_minus_one[0] = left.q_minus_one;
         split.general.q_minus_one[1] = right.q_minus_one;
         split.general.leaf_weight[0] = left.split_feature < 0 ? left.leaf_weight : 0;
         split.general.leaf_weight[1] = right.split_feature < 0 ? right.leaf_weight : 0;
         split.child_splits = uint8_t(unsigned(left.split_feature >= 0) | unsigned(right.split_feature >= 0) << 1);
+        if (left.previous >= 0) below_replacing[at] = 1;
     }
-    const auto bottom =
-        std::stable_partition(s.splits.begin() + long(begin), s.splits.end(),
-                              [](const TreeShapScratch::Split& split) { return split.child_splits != 0; });
+    *nodes = preorder.size();
+    return true;
+}
+
+// A unit's splits (s.splits from begin on, its trees' positions side by side) put in the order the row pass
+// takes them: first those with a child that splits (*inner of them; the first *clean of them replace no
+// factor, nor does a split above them), then those whose children are both leaves, the plain ones (no earlier
+// split on their feature) last, from *plain on.
+void order_unit(TreeShapScratch& s, size_t begin, const std::vector<int32_t>& level,
+                const std::vector<uint8_t>& below_replacing, int32_t* clean, int32_t* inner, int32_t* plain) {
+    const auto first = s.splits.begin() + long(begin);
+    const auto bottom = std::stable_partition(
+        first, s.splits.end(), [](const TreeShapScratch::Split& split) { return split.child_splits != 0; });
     // The splits with a child that splits: first the clean ones (neither they nor an ancestor replace a
     // factor: no division, no inverse kept, fewer vector operations; 54 -> 51 us), then the rest; each group
-    // level by level rather than in preorder. In preorder a split's left child comes right after it, so the down pass
-    // loads the products its previous step has just stored (and the up pass likewise), a chain of
-    // store-to-load forwards; a level's splits depend only on the levels above (explain_bench: 58 -> 54 us).
-    // A clean split's parent is clean, and a split below one that is not is not: both passes keep their order.
-    std::vector<int32_t> level(preorder.size(), 0);
-    std::vector<uint8_t> below_replacing(preorder.size(), 0);  // the node or an ancestor replaces a factor
-    for (size_t i = 0; i < preorder.size(); ++i) {
-        const Node& node = preorder[i];
-        if (i > 0) {
-            level[i] = level[size_t(node.parent)] + 1;
-            below_replacing[i] = below_replacing[size_t(node.parent)];
-        }
-        if (node.split_feature >= 0 && preorder[i + 1].previous >= 0) below_replacing[i] = 1;  // its left child's edge
-    }
-    std::stable_sort(s.splits.begin() + long(begin), bottom,
-                     [&](const TreeShapScratch::Split& a, const TreeShapScratch::Split& b) {
-                         const auto key = [&](const TreeShapScratch::Split& split) {
-                             return std::make_pair(below_replacing[split.position], level[split.position]);
-                         };
-                         return key(a) < key(b);
-                     });
+    // level by level rather than in preorder. In preorder a split's left child comes right after it, so the
+    // down pass loads the products its previous step has just stored (and the up pass likewise), a chain of
+    // store-to-load forwards; a level's splits depend only on the levels above (explain_bench: 58 -> 54 us),
+    // and with several trees to a unit a level has more of them. A clean split's parent is clean, and a split
+    // below one that is not is not: both passes keep their order.
+    std::stable_sort(first, bottom, [&](const TreeShapScratch::Split& a, const TreeShapScratch::Split& b) {
+        const auto key = [&](const TreeShapScratch::Split& split) {
+            return std::make_pair(below_replacing[split.position], level[split.position]);
+        };
+        return key(a) < key(b);
+    });
     *clean = int32_t(
-        std::find_if(s.splits.begin() + long(begin), bottom,
+        std::find_if(first, bottom,
                      [&](const TreeShapScratch::Split& split) { return below_replacing[split.position] != 0; }) -
-        (s.splits.begin() + long(begin)));
-    *inner = int32_t(bottom - (s.splits.begin() + long(begin)));
+        first);
+    *inner = int32_t(bottom - first);
     const auto plain_begin = std::stable_partition(
         bottom, s.splits.end(), [](const TreeShapScratch::Split& split) { return split.previous != 0; });
-    *plain = int32_t(plain_begin - (s.splits.begin() + long(begin)));
+    *plain = int32_t(plain_begin - first);
     for (auto split = plain_begin; split != s.splits.end(); ++split) {
         // Its replaced q is 0 and its inverse 1: what the general step below computes per row reduces to
         // constants of the side x takes (the q of the side x leaves is -1).
@@ -273,41 +286,69 @@ bool add_tree_splits(const TreeEnsembleView& v, int32_t first, TreeShapScratch& 
         split->plain.slope[1] = right_leaf * right_q - left_leaf;
         split->plain.leaves = left_leaf + right_leaf;
     }
-    *nodes = preorder.size();
-    return true;
 }
 
 void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     if (s.prepared_for == view.value && s.prepared_offsets == view.offsets &&
-        int(s.tree_first_split.size()) == view.trees + 1)
+        int(s.tree_needs_algorithm_2.size()) == view.trees)
         return;
     s.prepared_for = nullptr;  // until complete
     s.splits.clear();
-    s.tree_first_split.assign(1, 0);
-    s.tree_clean_splits.assign(size_t(view.trees), 0);
-    s.tree_inner_splits.assign(size_t(view.trees), 0);
-    s.tree_plain_splits.assign(size_t(view.trees), 0);
+    s.roots.clear();
+    s.unit_first_split.assign(1, 0);
+    s.unit_first_root.assign(1, 0);
+    s.unit_clean_splits.clear();
+    s.unit_inner_splits.clear();
+    s.unit_plain_splits.clear();
     s.tree_needs_algorithm_2.assign(size_t(view.trees), 0);
     s.bias = double(view.base_margin);
     int deepest = 0, deepest_linear = 0;
     size_t largest = 1;
+    std::vector<int32_t> level;
+    std::vector<uint8_t> below_replacing;
+    int32_t offset = 0;  // the unit's nodes so far
+    int unit_trees = 0;
+    auto close_unit = [&] {
+        if (unit_trees == 0) return;
+        int32_t clean = 0, inner = 0, plain = 0;
+        order_unit(s, size_t(s.unit_first_split.back()), level, below_replacing, &clean, &inner, &plain);
+        s.unit_clean_splits.push_back(clean);
+        s.unit_inner_splits.push_back(inner);
+        s.unit_plain_splits.push_back(plain);
+        s.unit_first_split.push_back(int32_t(s.splits.size()));
+        s.unit_first_root.push_back(int32_t(s.roots.size()));
+        largest = std::max(largest, size_t(offset));
+        offset = 0;
+        unit_trees = 0;
+        level.clear();
+        below_replacing.clear();
+    };
     for (int t = 0; t < view.trees; ++t) {
         const int32_t first = view.offsets[t];
         const int depth = tree_depth(view, first, 0);
         deepest = std::max(deepest, depth);
         s.bias += expected_value(view, first, 0);
-        const size_t before = s.splits.size();
-        size_t nodes = 0;
-        if (depth > 16 || !add_tree_splits(view, first, s, &nodes, &s.tree_clean_splits[size_t(t)],
-                                           &s.tree_inner_splits[size_t(t)], &s.tree_plain_splits[size_t(t)])) {
+        if (depth > 16) {
             s.tree_needs_algorithm_2[size_t(t)] = 1;
-            s.splits.resize(before);  // undo what this tree added
-        } else {
-            deepest_linear = std::max(deepest_linear, depth);
-            largest = std::max(largest, nodes);
+            continue;
         }
-        s.tree_first_split.push_back(int32_t(s.splits.size()));
+        if (offset >= TreeShapScratch::kUnitNodes) close_unit();
+        size_t nodes = 0;
+        bool taken = add_tree_splits(view, first, offset, s, level, below_replacing, &nodes);
+        if (!taken && unit_trees > 0) {  // perhaps alone in a unit of its own
+            close_unit();
+            taken = add_tree_splits(view, first, 0, s, level, below_replacing, &nodes);
+        }
+        if (!taken) {
+            s.tree_needs_algorithm_2[size_t(t)] = 1;
+            continue;
+        }
+        s.roots.push_back(offset);
+        offset += int32_t(nodes);
+        unit_trees += 1;
+        deepest_linear = std::max(deepest_linear, depth);
     }
+    close_unit();
     // A path has at most `depth` distinct features, so the integrand's degree is below the depth, and n
     // Gauss-Legendre nodes integrate a degree up to 2n - 1 exactly. Two nodes (depth <= 4, gbdt's default)
     // are one 128-bit vector: 16.4 -> 15.2 us a row for 300 trees of depth 4 (explain_bench).
@@ -328,12 +369,12 @@ inline unsigned row_goes_left(const TreeShapScratch::Split& split, const float* 
     return unsigned(value < split.threshold) | (unsigned(std::isnan(value)) & split.default_left);
 }
 
-// One tree's contributions, added to s.accumulated (Points partial sums per feature): its splits with a child
-// that splits (`inner` of them, the clean ones first, each group level by level), then those whose children
-// are both leaves (`count` in all; the plain ones from `plain` on).
+// One unit's contributions (its `trees` trees' roots at `roots`), added to s.accumulated (Points partial sums
+// per feature): its splits with a child that splits (`inner` of them, the clean ones first, each group level by
+// level), then those whose children are both leaves (`count` in all; the plain ones from `plain` on).
 template <int Points>
-void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t clean, int32_t inner, int32_t plain, int32_t count,
-                      const float* x, TreeShapScratch& s) {
+void linear_tree_shap(const TreeShapScratch::Split* splits, const int32_t* roots, int32_t trees, int32_t clean,
+                      int32_t inner, int32_t plain, int32_t count, const float* x, TreeShapScratch& s) {
     using V = Eigen::Array<double, Points, 1>;
     using Q = Quadrature<Points>;
     V t, weight;
@@ -362,7 +403,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, int32_t clean, int32
     // once, not twice per split (explain_bench: ~51 -> ~50 us).
     double left_pick[2] = {-1.0, 0.0}, right_pick[2] = {-1.0, 0.0};
     chosen[0] = 0;
-    down(0).setOnes();
+    for (int32_t tree = 0; tree < trees; ++tree) down(roots[tree]).setOnes();
     // Down the tree, a split and its two children at a time: first the clean splits (chosen[previous] is
     // chosen[0] = 0: the replaced factor is 1), ...
     for (int32_t j = 0; j < clean; ++j) {
@@ -470,22 +511,22 @@ void tree_shap(const TreeEnsembleView& view, const float* x, double* phi, TreeSh
     std::fill(phi, phi + view.features + 1, 0.0);
     phi[view.features] = s.bias;
     std::fill(s.accumulated.begin(), s.accumulated.end(), 0.0);
-    for (int t = 0; t < view.trees; ++t) {
-        if (s.tree_needs_algorithm_2[size_t(t)]) {
-            recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
-            continue;
-        }
-        const TreeShapScratch::Split* splits = s.splits.data() + s.tree_first_split[size_t(t)];
-        const int32_t count = s.tree_first_split[size_t(t) + 1] - s.tree_first_split[size_t(t)];
-        const int32_t clean = s.tree_clean_splits[size_t(t)], inner = s.tree_inner_splits[size_t(t)],
-                      plain = s.tree_plain_splits[size_t(t)];
+    for (size_t u = 0; u + 1 < s.unit_first_split.size(); ++u) {
+        const TreeShapScratch::Split* splits = s.splits.data() + s.unit_first_split[u];
+        const int32_t count = s.unit_first_split[u + 1] - s.unit_first_split[u];
+        const int32_t* roots = s.roots.data() + s.unit_first_root[u];
+        const int32_t trees = s.unit_first_root[u + 1] - s.unit_first_root[u];
+        const int32_t clean = s.unit_clean_splits[u], inner = s.unit_inner_splits[u], plain = s.unit_plain_splits[u];
         if (s.points == 2)
-            linear_tree_shap<2>(splits, clean, inner, plain, count, x, s);
+            linear_tree_shap<2>(splits, roots, trees, clean, inner, plain, count, x, s);
         else if (s.points == 4)
-            linear_tree_shap<4>(splits, clean, inner, plain, count, x, s);
+            linear_tree_shap<4>(splits, roots, trees, clean, inner, plain, count, x, s);
         else
-            linear_tree_shap<8>(splits, clean, inner, plain, count, x, s);
+            linear_tree_shap<8>(splits, roots, trees, clean, inner, plain, count, x, s);
     }
+    for (int t = 0; t < view.trees; ++t)
+        if (s.tree_needs_algorithm_2[size_t(t)])
+            recurse(Tree{view, view.offsets[t]}, x, phi, 0, 0, s.path.data(), 1, 1, -1);
     for (int f = 0; f < view.features; ++f)
         for (int k = 0; k < s.points; ++k) phi[f] += s.accumulated[size_t(f) * size_t(s.points) + size_t(k)];
 }

@@ -58,16 +58,14 @@ int main(int argc, char** argv) {
         // What the row pass streams: splits with a child that splits (down and up), those above two leaves
         // that replace an earlier split's factor on their feature, and the plain ones (constants only).
         long clean = 0, inner = 0, inner_replacing = 0, bottom_replacing = 0, plain = 0;
-        for (int t = 0; t < view.trees; ++t) {
-            const int32_t first = fresh.tree_first_split[size_t(t)],
-                          count = fresh.tree_first_split[size_t(t) + 1] - first;
-            const int32_t tree_inner = fresh.tree_inner_splits[size_t(t)],
-                          tree_plain = fresh.tree_plain_splits[size_t(t)];
-            inner += tree_inner;
-            clean += fresh.tree_clean_splits[size_t(t)];
-            for (int32_t j = 0; j < tree_inner; ++j) inner_replacing += fresh.splits[size_t(first + j)].previous != 0;
-            bottom_replacing += tree_plain - tree_inner;
-            plain += count - tree_plain;
+        for (size_t u = 0; u + 1 < fresh.unit_first_split.size(); ++u) {
+            const int32_t first = fresh.unit_first_split[u], count = fresh.unit_first_split[u + 1] - first;
+            const int32_t unit_inner = fresh.unit_inner_splits[u], unit_plain = fresh.unit_plain_splits[u];
+            inner += unit_inner;
+            clean += fresh.unit_clean_splits[u];
+            for (int32_t j = 0; j < unit_inner; ++j) inner_replacing += fresh.splits[size_t(first + j)].previous != 0;
+            bottom_replacing += unit_plain - unit_inner;
+            plain += count - unit_plain;
         }
         std::printf(
             "splits: %ld with a child that splits (%ld replacing an earlier factor, %ld clean: "
