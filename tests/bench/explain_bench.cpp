@@ -1,7 +1,8 @@
 // How long one row's explanation takes (issue #25: <= 50 us for gbdt with 300 trees of depth 6), engine
-// only: TreeSHAP (engine/explain.hpp, per-leaf tables) per row against scoring the same row (score_trees)
-// and against Algorithm 2 alone, the baselines measured in the same run. The trees are trained by libxgboost on 20,000 synthetic rows of 60 features
-// (a few informative, the rest noise, some missing), so they are as deep and as bushy as real ones.
+// only: TreeSHAP (engine/explain.hpp, Linear TreeSHAP) per row against scoring the same row (score_trees)
+// and against Algorithm 2 alone, the baselines measured in the same run. The trees are trained by libxgboost
+// on 20,000 synthetic rows of 60 features (a few informative, the rest noise, some missing), so they are as
+// deep and as bushy as real ones. It also prints how the row pass's splits divide (see TreeShapScratch).
 // Run: build/explain_bench [rounds] [depth] [blocks]
 // blocks > 0: then also `blocks` half-second blocks of tree_shap alone, each block's median printed, to show how
 // this VM's speed for vector code drifts within one process (shared cores: 67-72 us in some blocks and 117-130 us
