@@ -306,10 +306,9 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
     size_t largest = 1;
     std::vector<int32_t> level;
     std::vector<uint8_t> below_replacing;
-    int32_t offset = 0;  // the unit's nodes so far
-    int unit_trees = 0;
+    int32_t offset = 0;  // the unit's nodes so far (0: the unit has no tree yet)
     auto close_unit = [&] {
-        if (unit_trees == 0) return;
+        if (offset == 0) return;
         int32_t clean = 0, inner = 0, plain = 0;
         order_unit(s, size_t(s.unit_first_split.back()), level, below_replacing, &clean, &inner, &plain);
         s.unit_clean_splits.push_back(clean);
@@ -319,7 +318,6 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         s.unit_first_root.push_back(int32_t(s.roots.size()));
         largest = std::max(largest, size_t(offset));
         offset = 0;
-        unit_trees = 0;
         level.clear();
         below_replacing.clear();
     };
@@ -335,7 +333,7 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         if (offset >= TreeShapScratch::kUnitNodes) close_unit();
         size_t nodes = 0;
         bool taken = add_tree_splits(view, first, offset, s, level, below_replacing, &nodes);
-        if (!taken && unit_trees > 0) {  // perhaps alone in a unit of its own
+        if (!taken && offset > 0) {  // perhaps alone in a unit of its own
             close_unit();
             taken = add_tree_splits(view, first, 0, s, level, below_replacing, &nodes);
         }
@@ -345,7 +343,6 @@ void prepare(const TreeEnsembleView& view, TreeShapScratch& s) {
         }
         s.roots.push_back(offset);
         offset += int32_t(nodes);
-        unit_trees += 1;
         deepest_linear = std::max(deepest_linear, depth);
     }
     close_unit();
@@ -383,7 +380,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, const int32_t* roots
         t[2 * k + 1] = (1 + Q::x[k]) / 2;
         weight[2 * k] = weight[2 * k + 1] = Q::w[k] / 2;
     }
-    // Per node (its position in the preorder), `Points` values each: the products of the factors down to
+    // Per node (its position in the unit), `Points` values each: the products of the factors down to
     // it, at a split the inverse of the factor (of an ancestor's edge) its children replace, and its leaves'
     // sums relative to the products down to it. Only what the way up cannot recompute cheaply is stored:
     // a child's ratio to its parent is recomputed on the way up from the two q's (four fewer vector stores
@@ -472,7 +469,7 @@ void linear_tree_shap(const TreeShapScratch::Split* splits, const int32_t* roots
     }
     // Up the tree: each split's leaves summed (relative to the products down to it), and its feature
     // credited with the integral over them. A leaf child's sum is its weight: its slot in `up` holds what
-    // an earlier tree left there, multiplied by 0 (always finite: leaf values are finite and covers
+    // an earlier unit left there, multiplied by 0 (always finite: leaf values are finite and covers
     // positive, validated with the trees, so every product here is bounded by the covers' ratios).
     for (int32_t j = inner - 1; j >= clean; --j) {
         const TreeShapScratch::Split& split = splits[j];
