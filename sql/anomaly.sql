@@ -109,6 +109,15 @@ SELECT 'alone' AS explained, e.key, e.score, e.feature, e.contribution
 UNION ALL
 SELECT format('in a batch of %s', (SELECT count(*) FROM an_far)), e.key, e.score, e.feature, e.contribution
   FROM dendrite.explain_query('an_ae', 'SELECT * FROM an_far', 'transaction_id', 1) e WHERE e.key = '7';
+-- And in a 'log,reasons' guard: the row is logged with its reasons, the infinite term a JSON string (as
+-- to_jsonb writes a float8 that is no JSON number), never an error.
+CREATE TABLE an_far_live (LIKE an_tx);
+CREATE TRIGGER an_far_guard BEFORE INSERT ON an_far_live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('an_ae', 'log,reasons', 'default');
+INSERT INTO an_far_live SELECT (jsonb_populate_record(t, '{"amount": 3e38}')).* FROM an_tx t WHERE transaction_id = 7;
+SELECT p.row_key, p.decision, p.reasons->0->>'input' AS input, p.reasons->0->'contribution' AS contribution,
+       jsonb_typeof(p.reasons->0->'contribution') AS type
+  FROM dendrite.predictions p WHERE p.table_name = 'public.an_far_live';
 
 -- Semi-supervised: an autoencoder's score as a feature of another featurizer (anomaly => ...), so a model
 -- learns from the labelled rows and from how unusual each one is. The declaration pins a version (the

@@ -18,6 +18,7 @@ extern "C" {
 #include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 }
 
@@ -287,25 +288,54 @@ char* reasons_text(const Reason* reasons, int n, int top) {
     return text.data;
 }
 
-char* reasons_json(const Reason* reasons, int n, int top) {
-    StringInfoData json;
-    initStringInfo(&json);
-    appendStringInfoChar(&json, '[');
+namespace {
+
+JsonbValue json_string(const char* text) {
+    JsonbValue value;
+    value.type = jbvString;
+    value.val.string.val = const_cast<char*>(text);
+    value.val.string.len = int(strlen(text));
+    return value;
+}
+
+// A contribution as a JSON number, its digits float8out's (the shortest that read back exactly, as the text
+// of the JSON once was); a non-finite one (an autoencoder's overflowing term) as a string, as to_jsonb
+// writes a float8 that is no JSON number.
+JsonbValue json_number(double number) {
+    char* digits = float8out_internal(number);
+    if (!std::isfinite(number)) return json_string(digits);
+    JsonbValue value;
+    value.type = jbvNumeric;
+    value.val.numeric = DatumGetNumeric(
+        DirectFunctionCall3(numeric_in, CStringGetDatum(digits), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    return value;
+}
+
+}  // namespace
+
+Datum reasons_jsonb(const Reason* reasons, int n, int top) {
+    JsonbParseState* state = nullptr;
+    const auto add = [&](JsonbIteratorToken token, JsonbValue* value = nullptr) {
+        return pushJsonbValue(&state, token, value);
+    };
+    const auto field = [&](const char* name, JsonbValue value) {
+        JsonbValue key = json_string(name);
+        add(WJB_KEY, &key);
+        add(WJB_VALUE, &value);
+    };
+    add(WJB_BEGIN_ARRAY);
     for (int r = 0, shown = 0; r < n && shown < top && reasons[r].contribution > 0; ++r, ++shown) {
         const Reason& reason = reasons[r];
-        appendStringInfoString(&json, shown ? ", {\"feature\": " : "{\"feature\": ");
-        escape_json(&json, reason.feature);
-        appendStringInfoString(&json, ", \"input\": ");
-        escape_json(&json, reason.input);
-        appendStringInfoString(&json, ", \"value\": ");
-        if (reason.value)
-            escape_json(&json, reason.value);
-        else
-            appendStringInfoString(&json, "null");
-        appendStringInfo(&json, ", \"contribution\": %s}", float8out_internal(reason.contribution));
+        add(WJB_BEGIN_OBJECT);
+        field("feature", json_string(reason.feature));
+        field("input", json_string(reason.input));
+        JsonbValue null_value;
+        null_value.type = jbvNull;
+        field("value", reason.value ? json_string(reason.value) : null_value);
+        field("contribution", json_number(reason.contribution));
+        add(WJB_END_OBJECT);
     }
-    appendStringInfoChar(&json, ']');
-    return json.data;
+    return JsonbPGetDatum(JsonbValueToJsonb(add(WJB_END_ARRAY)));
 }
 
 namespace {
@@ -355,10 +385,10 @@ Reason* row_reasons(const CachedVersion* version, const RowBinding* binding, con
 
 }  // namespace
 
-char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
+Datum row_reasons_jsonb(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {
     int n = 0;
     const Reason* reasons = row_reasons(version, binding, x, top, &n);
-    return reasons_json(reasons, n, top);
+    return reasons_jsonb(reasons, n, top);
 }
 
 char* row_reasons_text(const CachedVersion* version, const RowBinding* binding, const float* x, int top) {

@@ -44,13 +44,14 @@ int explain_features(const CachedVersion* version, const InputGroups& groups, co
 // "merchant = jewellery (+1.204), the history of card = card7 (+0.851)": the first top reasons that raised
 // the score.
 char* reasons_text(const Reason* reasons, int n, int top);
-// The same as a JSON array of dendrite.explain's columns, [{"feature": ..., "input": ..., "value": ...,
-// "contribution": ...}, ...], what a guard's 'log,reasons' keeps in dendrite.predictions.
-char* reasons_json(const Reason* reasons, int n, int top);
+// The same as a jsonb array of dendrite.explain's columns, [{"feature": ..., "input": ..., "value": ...,
+// "contribution": ...}, ...], what a guard's 'log,reasons' keeps in dendrite.predictions. Built as jsonb,
+// not parsed from text (the parse cost a flagged row ~7 us, a third of its reasons' cost after the arithmetic).
+Datum reasons_jsonb(const Reason* reasons, int n, int top);
 // The first top reasons of the row loaded in binding, whose features are x and whose score the caller has
-// checked, as reasons_json writes them.
+// checked, as reasons_jsonb builds them.
 // The version must be explainable.
-char* row_reasons_json(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
+Datum row_reasons_jsonb(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
 // The same as reasons_text writes them (a rejection's DETAIL).
 char* row_reasons_text(const CachedVersion* version, const RowBinding* binding, const float* x, int top);
 

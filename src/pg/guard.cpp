@@ -49,15 +49,15 @@ namespace {
 
 constexpr int kLoggedReasons = 5;  // 'log,reasons' keeps this many (dendrite.explain's default top)
 
-// 'log,reasons' in the batch trigger: the reasons of the chunk's flagged rows (NULL for the others), read
+// 'log,reasons' in the batch trigger: the reasons of the chunk's flagged rows (0, none, for the others), read
 // back from the transition table from chunk_pointer (where the chunk starts) to load their values; their
 // features are x's. Only chunks with a flagged row pay for the second read.
-char** chunk_reasons(GuardState* state, Tuplestorestate* rows, int chunk_pointer, TupleTableSlot* slot, int n,
+Datum* chunk_reasons(GuardState* state, Tuplestorestate* rows, int chunk_pointer, TupleTableSlot* slot, int n,
                      const float* scores, const float* x) {
     bool any = false;
     for (int i = 0; i < n && !any; ++i) any = scores[i] >= state->threshold;
     if (!any) return nullptr;
-    char** reasons = static_cast<char**>(palloc0(sizeof(char*) * n));
+    Datum* reasons = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
     const int n_features = state->version->n_features;
     tuplestore_select_read_pointer(rows, chunk_pointer);
     for (int i = 0; i < n; ++i) {
@@ -65,7 +65,7 @@ char** chunk_reasons(GuardState* state, Tuplestorestate* rows, int chunk_pointer
         if (scores[i] < state->threshold) continue;
         slot_getallattrs(slot);
         load_slot(&state->binding, slot);
-        reasons[i] = row_reasons_json(state->version, &state->binding, x + size_t(i) * n_features, kLoggedReasons);
+        reasons[i] = row_reasons_jsonb(state->version, &state->binding, x + size_t(i) * n_features, kLoggedReasons);
     }
     return reasons;
 }
@@ -132,7 +132,7 @@ void score_transition_table(GuardState* state, TriggerData* trigger) {
         if (n > 0) {
             engine_call([&] { dendrite::engine::score_batch(state->version->scorer, x, n, scores, scratch); });
             check_scores(state->version, scores, n, x);
-            char** reasons = nullptr;
+            Datum* reasons = nullptr;
             if (state->reasons) {
                 reasons = chunk_reasons(state, rows, chunk_pointer, slot, n, scores, x);
                 tuplestore_select_read_pointer(rows, read_pointer);
@@ -185,9 +185,9 @@ DENDRITE_FUNCTION(dendrite_guard) {
     if (state->log) {
         char* key = key_text(state);
         float score_value = float(score);
-        char* reasons = over && state->reasons
-                            ? row_reasons_json(state->version, &state->binding, state->x, kLoggedReasons)
-                            : nullptr;
+        const Datum reasons = over && state->reasons
+                                  ? row_reasons_jsonb(state->version, &state->binding, state->x, kLoggedReasons)
+                                  : Datum(0);
         log_decisions(state, 1, &key, &score_value, &reasons);
         if (state->shadow) {  // the challenger on the same features: logged, never acting
             const float shadow_score =

@@ -90,7 +90,7 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
 // values it computed: no permission, CHECK or trigger of the table applies (0.4.0 dropped its foreign key;
 // rows of dropped versions are deleted by a trigger on dendrite.model_versions instead). The rows belong to
 // the current (sub)transaction like any other write.
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons,
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, const Datum* reasons,
                    bool shadow) {
     const CachedVersion* version = shadow ? state->shadow : state->version;
     const double threshold = shadow ? state->shadow_threshold : state->threshold;
@@ -136,7 +136,7 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
         set(4, Float8GetDatum(threshold));
         set(5, double(scores[i]) >= threshold ? flag : pass);
         set(6, now);
-        if (reasons && reasons[i]) set(7, DirectFunctionCall1(jsonb_in, CStringGetDatum(reasons[i])));
+        if (reasons && reasons[i]) set(7, reasons[i]);
         if (attribute[8] >= 0) set(8, BoolGetDatum(shadow));
         ExecStoreVirtualTuple(slot);
         table_tuple_insert(relation, slot, command, 0, nullptr);
@@ -191,7 +191,7 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
 
 // n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
 void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
-                 char* const* reasons) {
+                 const Datum* reasons) {
     const GuardState* state = actions->state;
     auto key_of = [&](int i) -> char* {
         if (state->key_attnum < 0 || key_nulls[i]) return nullptr;

@@ -13,9 +13,9 @@ constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on 
 // the explanation for the DETAIL, or NULL).
 [[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons = nullptr);
 // Logs decisions, n rows (keys may hold NULLs), straight into dendrite.predictions; reasons (NULL, or per
-// row a JSON array or NULL) into its reasons column, which 'reasons' resolved. shadow: the scores are the
+// row a jsonb array or 0 for none) into its reasons column, which 'reasons' resolved. shadow: the scores are the
 // shadow version's, logged as its decisions at its threshold (state->shadow must be set).
-void log_decisions(const GuardState* state, int n, char** keys, const float* scores, char* const* reasons = nullptr,
+void log_decisions(const GuardState* state, int n, char** keys, const float* scores, const Datum* reasons = nullptr,
                    bool shadow = false);
 // A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
 Datum flag_value(Oid type, double score, bool over);
@@ -32,9 +32,9 @@ struct RowActions {
 };
 
 void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only);
-// reasons: NULL, or per row the JSON that 'log' keeps (see log_decisions).
+// reasons: NULL, or per row the jsonb that 'log' keeps (see log_decisions).
 void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
-                 char* const* reasons = nullptr);
+                 const Datum* reasons = nullptr);
 void end_actions(const RowActions* actions);
 
 }  // namespace dendrite::pg
