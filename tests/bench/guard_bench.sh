@@ -323,7 +323,9 @@ CREATE TRIGGER t BEFORE INSERT ON bank_empty FOR EACH ROW EXECUTE FUNCTION set_s
 CREATE TABLE slice_results (round int, plain float8, empty_trigger float8, guard float8);
 SQL
   for round in $(seq 1 "$bulk_rounds"); do
-    psql -X -q -c "DROP TABLE IF EXISTS bank_run" -c "CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL)"          -c "CREATE TRIGGER t BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('bank', 'flag', '$p99', 'score')"          -c "TRUNCATE bank_plain, bank_empty" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
+    psql -X -q -c "DROP TABLE IF EXISTS bank_run" -c "CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL)" \
+         -c "CREATE TRIGGER t BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard('bank', 'flag', '$p99', 'score')" \
+         -c "TRUNCATE bank_plain, bank_empty" -c "TRUNCATE dendrite.predictions" -c "CHECKPOINT" >/dev/null 2>&1
     psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
 DO \$\$
