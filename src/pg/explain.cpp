@@ -17,7 +17,6 @@ extern "C" {
 #include "funcapi.h"
 #include "utils/datum.h"
 #include "utils/float.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 }
