@@ -860,7 +860,9 @@ double off_slope(Activation activation) {
 
 // sum_i double(w[i]) * v[i], in eight interleaved partial sums added pairwise at the end: the compiler keeps
 // them in one vector register, where a single running sum is a chain of dependent additions (strict floating
-// point may not be reassociated), which took a fifth of a row's integrated gradients.
+// point may not be reassociated), which took a fifth of a row's integrated gradients. (Eigen's
+// Map<VectorXf>.cast<double>().dot(...) measured 10.2 us a row against 8.0: its float-to-double cast is not
+// vectorized there.)
 double dot(const float* w, const double* v, int n) {
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int i = 0;
