@@ -109,16 +109,34 @@ SELECT version_id AS m_version_id FROM dendrite.model_versions v JOIN dendrite.m
  WHERE m.name = 'm_model' \gset
 SELECT featurizer_id AS m_featurizer_id FROM dendrite.model_versions WHERE version_id = :m_version_id \gset
 \set VERBOSITY default
+SELECT value AS m_kernel, shape AS m_kernel_shape FROM dendrite.parameters
+ WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0 \gset
 ALTER TABLE dendrite.parameters ALTER value DROP NOT NULL, ALTER shape DROP NOT NULL;
 UPDATE dendrite.parameters SET value = NULL WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 SELECT dendrite.predict('m_model', '{1}');
-UPDATE dendrite.parameters p SET value = (SELECT array_agg(0.1::real) FROM generate_series(1, 4))
- WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
+UPDATE dendrite.parameters p SET value = :'m_kernel' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 UPDATE dendrite.parameters SET shape = '{2,2}' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 SELECT dendrite.predict('m_model', '{1}');
 UPDATE dendrite.parameters SET shape = NULL WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 SELECT dendrite.predict('m_model', '{1}');
-UPDATE dendrite.parameters SET shape = '{1,4}' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
+UPDATE dendrite.parameters SET shape = :'m_kernel_shape' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
+SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
+-- The network encodes its input piecewise-linearly (train's default for an mlp): edges out of order would divide
+-- by a bin of no width or less.
+SELECT layer, shape FROM dendrite.parameters WHERE version_id = :m_version_id AND name = 'edges';
+SELECT value AS m_edges FROM dendrite.parameters WHERE version_id = :m_version_id AND name = 'edges' \gset
+UPDATE dendrite.parameters SET value[2] = value[3] WHERE version_id = :m_version_id AND name = 'edges';
+SELECT dendrite.predict('m_model', '{1}');
+UPDATE dendrite.parameters SET value = :'m_edges' WHERE version_id = :m_version_id AND name = 'edges';
+SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
+SELECT configuration AS m_configuration FROM dendrite.model_versions WHERE version_id = :m_version_id \gset
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,bins}', '9')
+ WHERE version_id = :m_version_id;
+SELECT dendrite.predict('m_model', '{1}');
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,feature}', '1')
+ WHERE version_id = :m_version_id;
+SELECT dendrite.predict('m_model', '{1}');
+UPDATE dendrite.model_versions SET configuration = :'m_configuration' WHERE version_id = :m_version_id;
 SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
 -- The configuration is read by the engine's one description of a version's rows (engine/model_layout.hpp).
 UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,activation}', '"swish"')

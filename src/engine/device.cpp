@@ -61,8 +61,18 @@ DeviceRun::DeviceRun(const dendrite_device_api* api, const NetworkSpec& spec, co
         units.push_back(layer.units);
         activations.push_back(int32_t(layer.activation));
     }
+    const float* features = data.features;
+    if (!spec.encodings.empty()) {
+        const SpecView view(spec, nullptr);  // the edges are the spec's: no parameter is read
+        const int width = spec.dense_inputs();
+        expanded_features_.resize(data.rows * size_t(width));
+        for (size_t i = 0; i < data.rows; ++i)
+            expand_inputs(view.view(), data.features + i * size_t(spec.inputs),
+                          expanded_features_.data() + i * size_t(width));
+        features = expanded_features_.data();
+    }
     dendrite_device_config config{};
-    config.inputs = spec.inputs;
+    config.inputs = spec.dense_inputs();
     config.layers = int32_t(spec.layers.size());
     config.units = units.data();
     config.activations = activations.data();
@@ -82,7 +92,7 @@ DeviceRun::DeviceRun(const dendrite_device_api* api, const NetworkSpec& spec, co
     config.clip_norm = options.clip_norm;
     config.max_batch = int32_t(std::min<size_t>(size_t(options.batch_size), data.rows));
     config.memory_budget = memory_budget;
-    check(api_->open(&config, data.features, data.labels, data.rows, &session_, &status_));
+    check(api_->open(&config, features, data.labels, data.rows, &session_, &status_));
 }
 
 DeviceRun::~DeviceRun() {

@@ -41,6 +41,9 @@ public:
 private:
     void check(int code);
     const dendrite_device_api* api_;
+    // A network with piecewise-linear encodings trains on the device as the plain network of its first dense
+    // layer's inputs: every row expanded here once (the encoding is fixed; the parameters' layout is the same).
+    std::vector<float> expanded_features_;
     void* session_ = nullptr;
     dendrite_device_status status_{};
 };

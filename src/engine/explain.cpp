@@ -696,8 +696,8 @@ void integrated_gradients(const NetworkView& view, const float* x, const float* 
     if (steps < 1) fail(ErrorKind::InvalidParameter, "integrated gradients need at least one step");
     const int n = dense_inputs(view);
     std::vector<float> dense_x(static_cast<size_t>(n)), dense_base(static_cast<size_t>(n));
-    expand_embeddings(view, x, dense_x.data());
-    expand_embeddings(view, baseline, dense_base.data());
+    expand_inputs(view, x, dense_x.data());
+    expand_inputs(view, baseline, dense_base.data());
     std::vector<double> point(static_cast<size_t>(n)), gradient(static_cast<size_t>(n)),
         average(static_cast<size_t>(n), 0.0);
     steps += steps % 2;  // Simpson's rule: an even number of intervals
@@ -715,9 +715,9 @@ void integrated_gradients(const NetworkView& view, const float* x, const float* 
         for (int i = 0; i < n; ++i) average[size_t(i)] += weight * gradient[size_t(i)];
     }
     // Dense attributions, folded back per input feature (an embedded one: its dims).
-    int dense = 0, e = 0;
+    int dense = 0, e = 0, k = 0;
     for (int j = 0; j < view.inputs; ++j) {
-        const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
+        const int width = dense_width(view, j, e, k);
         double total = 0;
         for (int d = 0; d < width; ++d, ++dense)
             total += (double(dense_x[size_t(dense)]) - dense_base[size_t(dense)]) * average[size_t(dense)];
@@ -739,8 +739,8 @@ int integrated_gradients_by_pieces(const NetworkView& view, const float* x, cons
     if (!piecewise_linear(view)) return 0;
     const int n = dense_inputs(view);
     std::vector<float> dense_x(static_cast<size_t>(n)), dense_base(static_cast<size_t>(n));
-    expand_embeddings(view, x, dense_x.data());
-    expand_embeddings(view, baseline, dense_base.data());
+    expand_inputs(view, x, dense_x.data());
+    expand_inputs(view, baseline, dense_base.data());
     std::vector<double> direction(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) direction[size_t(i)] = double(dense_x[size_t(i)]) - double(dense_base[size_t(i)]);
     const float* first_layer = view.parameters;
@@ -830,9 +830,9 @@ int integrated_gradients_by_pieces(const NetworkView& view, const float* x, cons
     std::vector<double> at_x(dense_x.begin(), dense_x.end());
     logit = network_logit(view, at_x.data(), nullptr);
     // Folded back per input feature, as integrated_gradients does.
-    int dense = 0, e = 0;
+    int dense = 0, e = 0, k = 0;
     for (int j = 0; j < view.inputs; ++j) {
-        const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
+        const int width = dense_width(view, j, e, k);
         double total = 0;
         for (int d = 0; d < width; ++d, ++dense) total += direction[size_t(dense)] * integral[size_t(dense)];
         phi[j] = total;
@@ -934,8 +934,8 @@ int integrated_gradients_exact(const NetworkView& view, const float* x, const fl
     std::vector<float> dense(2 * size_t(n));
     float* dense_x = dense.data();
     float* dense_base = dense_x + n;
-    expand_embeddings(view, x, dense_x);
-    expand_embeddings(view, baseline, dense_base);
+    expand_inputs(view, x, dense_x);
+    expand_inputs(view, baseline, dense_base);
     std::vector<double> buffer(3 * size_t(n) + 5 * size_t(hidden_units) + 4 * size_t(widest) + size_t(view.units[0]));
     double* direction = buffer.data();
     double* start = direction + n;
@@ -1114,9 +1114,9 @@ int integrated_gradients_exact(const NetworkView& view, const float* x, const fl
     const DenseLayer& layer0 = layers[0];
     for (int i = 0; i < n; ++i)
         gradient[i] = dot(layer0.kernel + size_t(i) * size_t(layer0.n_out), integral, layer0.n_out);
-    int d = 0, e = 0;
+    int d = 0, e = 0, k = 0;
     for (int j = 0; j < view.inputs; ++j) {
-        const int width = (e < view.embeddings && view.embedding_features[e] == j) ? view.embedding_dims[e++] : 1;
+        const int width = dense_width(view, j, e, k);
         double total = 0;
         for (int w = 0; w < width; ++w, ++d) total += direction[d] * gradient[d];
         phi[j] = total;

@@ -54,9 +54,15 @@ std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec) {
             slots.push_back(slot(int(l), "dense", int(l), "norm_shift", units, 0, spec.norm_shift_offset(l)));
         }
     }
+    // The encodings' edges, after the trained parameters: layer encoding_<k>, name edges, layer_index -1 - k
+    // (embedding tables share those indices under another name).
+    for (size_t k = 0, offset = spec.encoding_offset(); k < spec.encodings.size(); ++k) {
+        slots.push_back(slot(-1 - int(k), "encoding", int(k), "edges", spec.encodings[k].bins + 1, 0, offset));
+        offset += size_t(spec.encodings[k].bins) + 1;
+    }
     if (spec.error_quantiles > 0) {  // an autoencoder's, after the last layer's tensors
         TensorSlot s = slot(int(spec.layers.size()), "dense", 0, "error_quantiles", spec.error_quantiles, 0,
-                            spec.parameter_count());
+                            spec.quantile_offset());
         std::snprintf(s.layer, sizeof s.layer, "%s", "anomaly_score");
         slots.push_back(s);
     }
@@ -80,6 +86,13 @@ std::string network_configuration_json(const NetworkSpec& spec) {
                    ", \"rows\": " + std::to_string(embedding.rows) + ", \"dim\": " + std::to_string(embedding.dim) +
                    "}";
         }
+        out += "]";
+    }
+    if (!spec.encodings.empty()) {
+        out += ", \"encodings\": [";
+        for (size_t k = 0; k < spec.encodings.size(); ++k)
+            out += (k ? ", " : "") + std::string("{\"feature\": ") + std::to_string(spec.encodings[k].feature) +
+                   ", \"bins\": " + std::to_string(spec.encodings[k].bins) + "}";
         out += "]";
     }
     if (spec.error_quantiles > 0) out += ", \"error_quantiles\": " + std::to_string(spec.error_quantiles);
@@ -124,6 +137,14 @@ NetworkSpec network_from_configuration(const std::string& configuration, int inp
             spec.embeddings.push_back({integer_member(embedding, "feature", "an embedding is malformed"),
                                        integer_member(embedding, "rows", "an embedding is malformed"),
                                        integer_member(embedding, "dim", "an embedding is malformed")});
+        }
+    }
+    if (const auto encodings = document.find("encodings"); encodings != document.end()) {
+        if (!encodings->is_array()) malformed("an encoding is malformed");
+        for (const json& encoding : *encodings) {
+            if (!encoding.is_object()) malformed("an encoding is malformed");
+            spec.encodings.push_back({integer_member(encoding, "feature", "an encoding is malformed"),
+                                      integer_member(encoding, "bins", "an encoding is malformed")});
         }
     }
     if (document.contains("error_quantiles"))

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -100,23 +101,49 @@ bool relu_like(Activation activation) {
 inline int embedding_row(float index, int rows) { return index >= 0.0f && index < float(rows) ? int(index) : 0; }
 
 // x (inputs values) -> out (the first dense layer's input): each feature's value, or, for feature
-// features[e], the dims[e] values of its table row. tables: the first table; the others follow it.
-// rows_read, when given, receives the row of each table that x read (for the backward pass).
-void expand_row(int inputs, int n_embeddings, const int* features, const int* rows, const int* dims,
-                const float* tables, const float* x, float* out, int* rows_read = nullptr) {
-    int e = 0;
-    for (int j = 0; j < inputs; ++j) {
-        if (e < n_embeddings && features[e] == j) {
-            const int read = embedding_row(x[j], rows[e]);
+// features[e], the dims[e] values of its table row; an encoded feature's bins' values follow. tables: the first
+// table; the others follow it. edges: the first encoding's; the others follow it. rows_read, when given,
+// receives the row of each table that x read (for the backward pass).
+struct InputExpansion {
+    int inputs;
+    int n_embeddings;
+    const int* features;
+    const int* rows;
+    const int* dims;
+    const float* tables;
+    int n_encodings;
+    const int* encoded_features;
+    const int* bins;
+    const float* edges;
+};
+
+void expand_row(const InputExpansion& expansion, const float* x, float* out, int* rows_read = nullptr) {
+    int e = 0, k = 0;
+    const float* tables = expansion.tables;
+    const float* edges = expansion.edges;
+    for (int j = 0; j < expansion.inputs; ++j) {
+        if (e < expansion.n_embeddings && expansion.features[e] == j) {
+            const int read = embedding_row(x[j], expansion.rows[e]);
             if (rows_read) rows_read[e] = read;
-            const float* row = tables + size_t(read) * size_t(dims[e]);
-            out = std::copy(row, row + dims[e], out);
-            tables += size_t(rows[e]) * size_t(dims[e]);
+            const float* row = tables + size_t(read) * size_t(expansion.dims[e]);
+            out = std::copy(row, row + expansion.dims[e], out);
+            tables += size_t(expansion.rows[e]) * size_t(expansion.dims[e]);
             ++e;
         } else {
             *out++ = x[j];
         }
+        if (k < expansion.n_encodings && expansion.encoded_features[k] == j) {
+            encode_piecewise(edges, expansion.bins[k], x[j], out);
+            out += expansion.bins[k];
+            edges += expansion.bins[k] + 1;
+            ++k;
+        }
     }
+}
+
+InputExpansion expansion_of(const NetworkView& view) {
+    return {view.inputs,     view.embeddings, view.embedding_features, view.embedding_rows, view.embedding_dims,
+            view.parameters, view.encodings,  view.encoding_features,  view.encoding_bins,  view.encoding_edges};
 }
 
 // One row's affine layer, z = bias + kernel * x, reading only the kernel columns of the non-zero inputs.
@@ -293,7 +320,14 @@ NetworkSpec NetworkSpec::autoencoder(int inputs, const std::vector<int>& hidden,
 int NetworkSpec::dense_inputs() const {
     int width = inputs;
     for (const auto& e : embeddings) width += e.dim - 1;
+    for (const auto& k : encodings) width += k.bins;
     return width;
+}
+
+size_t NetworkSpec::encoding_floats() const {
+    size_t floats = 0;
+    for (const auto& k : encodings) floats += size_t(k.bins) + 1;
+    return floats;
 }
 
 size_t NetworkSpec::embedding_offset(size_t e) const {
@@ -357,6 +391,25 @@ void NetworkSpec::validate() const {
                  {}, "Keep fewer categories (max_categories in the featurizer) or lower embedding_dim.");
         previous = e.feature;
     }
+    if (encodings.size() > size_t(max_width)) fail(ErrorKind::Internal, "too many encoded features");
+    previous = -1;
+    size_t embedded = 0;
+    for (const auto& k : encodings) {
+        if (k.feature <= previous || k.feature >= inputs)
+            fail(ErrorKind::Internal, "encodings must name distinct input features in ascending order");
+        while (embedded < embeddings.size() && embeddings[embedded].feature < k.feature) ++embedded;
+        if (embedded < embeddings.size() && embeddings[embedded].feature == k.feature)
+            fail(ErrorKind::Internal, "an embedded feature cannot be encoded too");
+        if (k.bins < 2 || k.bins > kMaxPiecewiseBins)
+            fail(ErrorKind::InvalidParameter,
+                 "an encoded feature must have between 2 and " + std::to_string(kMaxPiecewiseBins) + " bins");
+        previous = k.feature;
+    }
+    if (!encodings.empty() && reconstructs())
+        fail(ErrorKind::InvalidParameter, "an autoencoder cannot encode its inputs", {},
+             "Leave piecewise_bins at 0: an autoencoder reconstructs the featurizer's values as they are.");
+    if (!encoding_edges.empty() && encoding_edges.size() != encoding_floats())
+        fail(ErrorKind::Internal, "the encodings' edges do not match their bins");
     if (dense_inputs() > max_width) fail(ErrorKind::InvalidParameter, "too many input features after embedding");
 }
 
@@ -371,6 +424,10 @@ SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_nor
         embedding_rows_.push_back(e.rows);
         embedding_dims_.push_back(e.dim);
     }
+    for (const auto& k : spec.encodings) {
+        encoding_features_.push_back(k.feature);
+        encoding_bins_.push_back(k.bins);
+    }
     view_ = NetworkView{spec.inputs,
                         int(spec.layers.size()),
                         units_.data(),
@@ -380,18 +437,22 @@ SpecView::SpecView(const NetworkSpec& spec, const float* parameters) : layer_nor
                         int(spec.embeddings.size()),
                         embedding_features_.data(),
                         embedding_rows_.data(),
-                        embedding_dims_.data()};
+                        embedding_dims_.data(),
+                        int(spec.encodings.size()),
+                        encoding_features_.data(),
+                        encoding_bins_.data(),
+                        spec.encoding_edges.empty() ? parameters + spec.encoding_offset() : spec.encoding_edges.data()};
 }
 
 int dense_inputs(const NetworkView& view) noexcept {
     int width = view.inputs;
     for (int e = 0; e < view.embeddings; ++e) width += view.embedding_dims[e] - 1;
+    for (int k = 0; k < view.encodings; ++k) width += view.encoding_bins[k];
     return width;
 }
 
-void expand_embeddings(const NetworkView& view, const float* x, float* out) noexcept {
-    expand_row(view.inputs, view.embeddings, view.embedding_features, view.embedding_rows, view.embedding_dims,
-               view.parameters, x, out);
+void expand_inputs(const NetworkView& view, const float* x, float* out) noexcept {
+    expand_row(expansion_of(view), x, out);
 }
 
 int scratch_floats(const NetworkView& view) noexcept {
@@ -420,9 +481,10 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
     const float* current = x;
     const float* parameters = view.parameters;
     int n_in = view.inputs;
-    if (view.embeddings > 0) {
+    if (expands_inputs(view)) {
         n_in = dense_inputs(view);
-        for (Eigen::Index j = 0; j < n; ++j) expand_embeddings(view, x + j * view.inputs, in + j * n_in);
+        const InputExpansion expansion = expansion_of(view);
+        for (Eigen::Index j = 0; j < n; ++j) expand_row(expansion, x + j * view.inputs, in + j * n_in);
         current = in;
         for (int e = 0; e < view.embeddings; ++e)
             parameters += size_t(view.embedding_rows[e]) * size_t(view.embedding_dims[e]);
@@ -451,9 +513,12 @@ const float* output_logits(const NetworkView& view, const float* x, Eigen::Index
     return out;  // unreachable for a validated network: it has an output layer
 }
 
-// The output layer's activation on a scalar, in the overflow-safe form.
+// The output layer's activation on a scalar, in the overflow-safe form. An infinite logit from finite inputs and
+// parameters is the network's 32-bit arithmetic overflowing (a feature far outside the training rows' range):
+// it scores NaN, which every scoring path refuses as an overflow, rather than a score of exactly 0 or 1.
 float output_activation(const NetworkView& view, float logit) {
-    return view.activations[view.layers - 1] == Activation::Sigmoid ? sigmoid(logit) : logit;
+    if (view.activations[view.layers - 1] != Activation::Sigmoid) return logit;
+    return std::isinf(logit) ? std::numeric_limits<float>::quiet_NaN() : sigmoid(logit);
 }
 
 // forward_one's body, kept out of line so that forward_batch's rows run the very same instructions (a
@@ -560,19 +625,37 @@ const RowVector& Pass::forward(const NetworkSpec& spec, const float* parameters,
     input_ = x.data();
     rows_ = x.rows();
     batch_ = x.cols();
-    if (!spec.embeddings.empty()) {
-        const int n_embeddings = int(spec.embeddings.size());
+    if (!spec.embeddings.empty() || !spec.encodings.empty()) {
+        const int n_embeddings = int(spec.embeddings.size()), n_encodings = int(spec.encodings.size());
         int features[kMaxEmbeddings], rows[kMaxEmbeddings], dims[kMaxEmbeddings];  // validate() bounds the count
         for (int e = 0; e < n_embeddings; ++e) {
             features[e] = spec.embeddings[size_t(e)].feature;
             rows[e] = spec.embeddings[size_t(e)].rows;
             dims[e] = spec.embeddings[size_t(e)].dim;
         }
+        encoded_features_.resize(size_t(n_encodings));
+        encoding_bins_.resize(size_t(n_encodings));
+        for (int k = 0; k < n_encodings; ++k) {
+            encoded_features_[size_t(k)] = spec.encodings[size_t(k)].feature;
+            encoding_bins_[size_t(k)] = spec.encodings[size_t(k)].bins;
+        }
+        if (n_encodings > 0 && spec.encoding_edges.size() != spec.encoding_floats())
+            fail(ErrorKind::Internal, "a network with encodings was trained without their edges");
+        const InputExpansion expansion{spec.inputs,
+                                       n_embeddings,
+                                       features,
+                                       rows,
+                                       dims,
+                                       parameters,
+                                       n_encodings,
+                                       encoded_features_.data(),
+                                       encoding_bins_.data(),
+                                       spec.encoding_edges.data()};
         expanded_.resize(spec.dense_inputs(), batch_);
         embedding_reads_.resize(size_t(batch_) * size_t(n_embeddings));
         for (Eigen::Index j = 0; j < batch_; ++j)
-            expand_row(spec.inputs, n_embeddings, features, rows, dims, parameters, x.col(j).data(),
-                       expanded_.data() + j * expanded_.rows(), embedding_reads_.data() + j * n_embeddings);
+            expand_row(expansion, x.col(j).data(), expanded_.data() + j * expanded_.rows(),
+                       embedding_reads_.data() + j * n_embeddings);
         input_ = expanded_.data();
         rows_ = expanded_.rows();
     }
@@ -691,7 +774,10 @@ void Pass::embedding_backward(const NetworkSpec& spec, const float* parameters, 
     const size_t n_embeddings = spec.embeddings.size();
     Eigen::Index position[kMaxEmbeddings];
     float* table[kMaxEmbeddings];
-    for (size_t e = 0, widened = 0; e < n_embeddings; ++e) {
+    for (size_t e = 0, widened = 0, k = 0; e < n_embeddings; ++e) {
+        // The encoded features before this one widen the input by their bins.
+        for (; k < spec.encodings.size() && spec.encodings[k].feature < spec.embeddings[e].feature; ++k)
+            widened += size_t(spec.encodings[k].bins);
         position[e] = Eigen::Index(spec.embeddings[e].feature) + Eigen::Index(widened);
         widened += size_t(spec.embeddings[e].dim - 1);
         table[e] = gradient + spec.embedding_offset(e);

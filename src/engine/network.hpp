@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/elementwise.hpp"
+#include "engine/piecewise_encoding.hpp"
 #include "engine/rng.hpp"
 
 namespace dendrite::engine {
@@ -50,12 +51,23 @@ struct EmbeddingSpec {
     int dim;
 };
 
+// A numeric input feature encoded piecewise-linearly (piecewise_encoding.hpp): the first dense layer sees its
+// value followed by one value per bin. Its bins + 1 edges are stored after the trained parameters.
+struct EncodingSpec {
+    int feature;  // 0-based input feature, not an embedded one
+    int bins;     // 2 .. kMaxPiecewiseBins
+};
+
 struct NetworkSpec {
     int inputs = 0;
     std::vector<LayerSpec> layers;          // the last one is the output: 1 unit, sigmoid (a classifier), or
                                             // inputs units, identity (an autoencoder, which reconstructs its input)
     std::vector<EmbeddingSpec> embeddings;  // by ascending feature; the first dense layer sees, per input
                                             // feature in order, its value or its embedding's dim values
+    std::vector<EncodingSpec> encodings;    // by ascending feature; each adds its bins after the feature's value
+    // The encodings' edges, each's bins + 1 in order, when the spec was fitted (training) rather than read
+    // from a stored configuration (whose edges are rows of dendrite.parameters, read into the flat buffer).
+    std::vector<float> encoding_edges;
 
     // An autoencoder only: its training rows' reconstruction errors at error_quantiles evenly spaced
     // quantiles (anomaly.hpp), stored after the parameters: they map an error to a score in [0, 1].
@@ -70,7 +82,8 @@ struct NetworkSpec {
                                    bool layer_norm = false);
     bool reconstructs() const { return !layers.empty() && layers.back().activation == Activation::Identity; }
 
-    int dense_inputs() const;  // the first dense layer's width: inputs with each embedded one replaced by dim
+    int dense_inputs() const;  // the first dense layer's width: inputs, each embedded one as dim, each encoded
+                               // one plus its bins
     int layer_inputs(size_t layer) const { return layer == 0 ? dense_inputs() : layers[layer - 1].units; }
     size_t embedding_offset(size_t e) const;  // the table of embeddings[e]
     size_t embedding_parameters() const { return embedding_offset(embeddings.size()); }
@@ -82,7 +95,11 @@ struct NetworkSpec {
     size_t norm_scale_offset(size_t layer) const { return bias_offset(layer) + size_t(layers[layer].units); }
     size_t norm_shift_offset(size_t layer) const { return norm_scale_offset(layer) + size_t(layers[layer].units); }
     size_t parameter_count() const { return kernel_offset(layers.size()); }  // what training updates
-    size_t stored_floats() const { return parameter_count() + size_t(error_quantiles); }
+    size_t encoding_floats() const;                                          // every encoding's edges
+    // The stored buffer: the parameters, the encodings' edges, an autoencoder's error quantiles.
+    size_t encoding_offset() const { return parameter_count(); }
+    size_t quantile_offset() const { return parameter_count() + encoding_floats(); }
+    size_t stored_floats() const { return quantile_offset() + size_t(error_quantiles); }
     void validate() const;  // throws InvalidParameter
 };
 
@@ -99,15 +116,30 @@ struct NetworkView {
     const int* embedding_features = nullptr;
     const int* embedding_rows = nullptr;
     const int* embedding_dims = nullptr;
+    int encodings = 0;  // NetworkSpec::encodings, as two arrays, and their edges one after the other
+    const int* encoding_features = nullptr;
+    const int* encoding_bins = nullptr;
+    const float* encoding_edges = nullptr;
 };
 
 // The first dense layer's input for one row of raw features x (view.inputs values): each embedded feature
-// replaced by its table row. out holds dense_inputs(view) floats.
+// replaced by its table row, each encoded one followed by its bins' values. out holds dense_inputs(view) floats.
 int dense_inputs(const NetworkView& view) noexcept;
-void expand_embeddings(const NetworkView& view, const float* x, float* out) noexcept;
+void expand_inputs(const NetworkView& view, const float* x, float* out) noexcept;
+// True when the first dense layer does not read x as it is (embeddings or encodings).
+inline bool expands_inputs(const NetworkView& view) noexcept { return view.embeddings > 0 || view.encodings > 0; }
+// How many of the first dense layer's values stand for input feature j, the features taken in order from 0:
+// e and k are the caller's cursors into the embeddings and encodings (start both at 0).
+inline int dense_width(const NetworkView& view, int j, int& e, int& k) noexcept {
+    int width = 1;
+    if (e < view.embeddings && view.embedding_features[e] == j) width = view.embedding_dims[e++];
+    if (k < view.encodings && view.encoding_features[k] == j) width += view.encoding_bins[k++];
+    return width;
+}
 
 // A NetworkView of a NetworkSpec and a parameter buffer owned elsewhere, with the per-layer arrays the view
-// points to (for the engine's own scoring: timing, tests). Not copyable: the view points into it.
+// points to (for the engine's own scoring: timing, tests). The encodings' edges are spec.encoding_edges when the
+// spec has them, else the stored buffer's, after the parameters. Not copyable: the view points into it.
 class SpecView {
 public:
     SpecView(const NetworkSpec& spec, const float* parameters);
@@ -118,7 +150,7 @@ public:
 private:
     std::vector<int> units_;
     std::vector<Activation> activations_;
-    std::vector<int> embedding_features_, embedding_rows_, embedding_dims_;
+    std::vector<int> embedding_features_, embedding_rows_, embedding_dims_, encoding_features_, encoding_bins_;
     std::unique_ptr<bool[]> layer_norm_;
     NetworkView view_;
 };
@@ -179,8 +211,9 @@ private:
     };
     const float* input_ = nullptr;      // the first dense layer's input: the raw x, or expanded_
     std::vector<int> embedding_reads_;  // with embeddings: per row of the batch, the row read from each table
+    std::vector<int> encoded_features_, encoding_bins_;  // with encodings: the spec's, as arrays
     Eigen::Index rows_ = 0, batch_ = 0;
-    Matrix expanded_;        // with embeddings: dense_inputs() x n
+    Matrix expanded_;        // with embeddings or encodings: dense_inputs() x n
     Matrix input_gradient_;  // with embeddings: d(loss)/d(expanded_)
     std::vector<Layer> layers_;
     RowVector logits_;

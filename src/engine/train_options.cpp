@@ -108,6 +108,8 @@ const std::map<std::string, Setter>& option_setters() {
          [](TrainOptions& o, const std::string& k, const json& v) { o.negative_sampling = as_number(k, v); }},
         {"threads", [](TrainOptions& o, const std::string& k, const json& v) { o.threads = as_int(k, v); }},
         {"embedding_dim", [](TrainOptions& o, const std::string& k, const json& v) { o.embedding_dim = as_int(k, v); }},
+        {"piecewise_bins",
+         [](TrainOptions& o, const std::string& k, const json& v) { o.piecewise_bins = as_int(k, v); }},
         {"average_epochs",
          [](TrainOptions& o, const std::string& k, const json& v) { o.average_epochs = as_int(k, v); }},
         {"rounds", [](TrainOptions& o, const std::string& k, const json& v) { o.gbdt.rounds = as_int(k, v); }},
@@ -233,6 +235,7 @@ std::string train_options_json(const TrainOptions& o) {
     j["negative_sampling"] = o.negative_sampling;
     j["embedding_dim"] = o.embedding_dim;
     j["average_epochs"] = o.average_epochs;
+    j["piecewise_bins"] = o.network_piecewise_bins();
     return j.dump();
 }
 

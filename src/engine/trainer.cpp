@@ -13,6 +13,7 @@
 #include "engine/loss.hpp"
 #include "engine/model.hpp"
 #include "engine/parallel.hpp"
+#include "engine/piecewise_encoding.hpp"
 
 namespace dendrite::engine {
 
@@ -50,6 +51,43 @@ void gather(const Dataset& data, const uint32_t* rows, size_t count, Matrix& out
         const float* row = data.features + size_t(rows[j]) * data.columns;
         std::copy(row, row + data.columns, out.col(Eigen::Index(j)).data());
         labels[j] = data.labels[rows[j]];
+    }
+}
+
+// The piecewise-linear encodings of a classifier's inputs (piecewise_encoding.hpp), fitted on its training rows
+// (never the validation rows, whose labels measure it): every feature but the embedded ones, a task per
+// feature. Features the fit finds nothing in (flags, constants) stay as they are, and so does every feature
+// when the training rows hold fewer than kMinEncodingClassRows of either class: bins drawn around a handful of
+// frauds would follow those rows, not where the label's rate changes.
+constexpr size_t kMaxEncodingRows = size_t(1) << 20;  // more training rows: an even stride of them
+constexpr size_t kMinEncodingClassRows = 50;
+
+void fit_encodings(const Dataset& data, const std::vector<uint32_t>& training, int max_bins,
+                   const std::vector<IndexFeature>& index_features, WorkerPool& pool, NetworkSpec& spec) {
+    const size_t stride = (training.size() + kMaxEncodingRows - 1) / kMaxEncodingRows;
+    std::vector<uint32_t> rows;
+    for (size_t i = 0; i < training.size(); i += std::max<size_t>(1, stride)) rows.push_back(training[i]);
+    std::vector<float> labels(rows.size());
+    size_t positives = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        labels[i] = data.labels[rows[i]];
+        positives += labels[i] > 0.5f;
+    }
+    if (std::min(positives, rows.size() - positives) < kMinEncodingClassRows) return;
+    std::vector<std::vector<float>> edges(size_t(data.columns));
+    pool.run(data.columns, [&](int j) {
+        for (const IndexFeature& f : index_features)
+            if (f.feature == j) return;
+        std::vector<float> column(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) column[i] = data.features[size_t(rows[i]) * data.columns + size_t(j)];
+        edges[size_t(j)] =
+            fit_bin_edges(column.data(), labels.data(), rows.size(), max_bins, bin_edges_min_leaf(rows.size()));
+    });
+    for (int j = 0; j < data.columns; ++j) {
+        const std::vector<float>& e = edges[size_t(j)];
+        if (e.empty()) continue;
+        spec.encodings.push_back({j, int(e.size()) - 1});
+        spec.encoding_edges.insert(spec.encoding_edges.end(), e.begin(), e.end());
     }
 }
 
@@ -150,6 +188,13 @@ void TrainOptions::validate() const {
     if (threads < 0 || threads > 256) fail(ErrorKind::InvalidParameter, "threads must be between 0 and 256");
     if (embedding_dim < 0 || embedding_dim > 1024)
         fail(ErrorKind::InvalidParameter, "embedding_dim must be between 0 (automatic) and 1024");
+    if (piecewise_bins != -1 && (piecewise_bins < 0 || piecewise_bins == 1 || piecewise_bins > kMaxPiecewiseBins))
+        fail(ErrorKind::InvalidParameter,
+             "piecewise_bins must be 0 (no encoding) or between 2 and " + std::to_string(kMaxPiecewiseBins),
+             "It is the most bins of each numeric input's piecewise-linear encoding.");
+    if (algorithm == "autoencoder" && piecewise_bins > 0)
+        fail(ErrorKind::InvalidParameter, "an autoencoder cannot encode its inputs", {},
+             "Leave piecewise_bins out: an autoencoder reconstructs the featurizer's values as they are.");
     parse_activation(activation);
     optimizer.validate();
     schedule.validate();
@@ -337,6 +382,12 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
     for (const IndexFeature& f : options.index_features)
         network_spec.embeddings.push_back(
             {f.feature, f.rows, options.embedding_dim > 0 ? options.embedding_dim : default_embedding_dim(f.rows)});
+    WorkerPool pool(options.threads);
+    if (!reconstructs && options.network_piecewise_bins() > 0) {
+        if (callbacks.should_stop && callbacks.should_stop()) fail(ErrorKind::Canceled, "training canceled");
+        fit_encodings(data, split.training, options.network_piecewise_bins(), options.index_features, pool,
+                      network_spec);
+    }
     network_spec.validate();
     Network network(std::move(network_spec));
     {
@@ -352,7 +403,6 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
     for (uint32_t i : split.training)
         (data.labels[i] > 0.5f ? training_positive_rows : training_negative_rows).push_back(i);
 
-    WorkerPool pool(options.threads);
     result.threads = pool.size();
     const size_t batch_size = size_t(options.batch_size);
     const size_t max_shards = (std::min(batch_size, split.training.size()) + kShardRows - 1) / kShardRows;
@@ -592,6 +642,8 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
                                                       : network.parameters();
     if (kept.size() != n_parameters) fail(ErrorKind::Internal, "training kept no epoch's parameters");
     result.parameters.assign(kept.begin(), kept.end());
+    // The encodings' edges after the parameters, as a stored version holds them.
+    result.parameters.insert(result.parameters.end(), spec.encoding_edges.begin(), spec.encoding_edges.end());
     if (reconstructs) {
         // The stored table: every training row's error under the kept parameters, after them in the buffer.
         // The kept epoch's metrics are measured again in its scores.
@@ -617,7 +669,7 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
     scorer.network = view.view();
     if (reconstructs) {
         scorer.kind = ModelView::Kind::Autoencoder;
-        scorer.error_quantiles = result.parameters.data() + spec.parameter_count();
+        scorer.error_quantiles = result.parameters.data() + spec.quantile_offset();
         scorer.error_quantile_count = kStoredErrorQuantiles;
     }
     result.score_us_per_row = inline_scoring_microseconds(scorer, data.features, data.rows, data.columns);

@@ -76,6 +76,15 @@ struct TrainOptions {
     // featurizer, not by the user: a network embeds each (gbdt splits on the index like on a number).
     std::vector<IndexFeature> index_features;
     int embedding_dim = 0;  // per embedded feature; 0: min(16, round(1.6 * categories^0.56))
+    // Networks that classify: the most bins of each numeric input's piecewise-linear encoding
+    // (piecewise_encoding.hpp); 0 = none; -1 = automatic: 4 for an mlp and a blend's network, which trailed the
+    // trees on the handbook's weeks by ~0.01-0.03 average precision without them (docs/benchmarks.md, session
+    // 34), none for logistic regression (a linear model stays linear) and an autoencoder (which reconstructs
+    // its inputs as they are).
+    int piecewise_bins = -1;
+    int network_piecewise_bins() const {
+        return piecewise_bins >= 0 ? piecewise_bins : (algorithm == "mlp" || algorithm == "blend") ? 4 : 0;
+    }
     // Set by the caller, not by the user: a device plugin's table (engine/device.hpp) to run the gradient
     // steps and the evaluation's forward passes on; null: the CPU. Everything else stays on the host.
     const dendrite_device_api* device = nullptr;

@@ -6,6 +6,7 @@
 
 #include "engine/anomaly.hpp"
 #include "engine/model_layout.hpp"
+#include "engine/piecewise_encoding.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/values.hpp"
@@ -60,8 +61,9 @@ struct NetworkLayout {
     engine::NetworkView view;
     const engine::TensorSlot* slots;
     int n_slots;
-    size_t n_parameters;  // the stored floats: the parameters and an autoencoder's error quantiles
-    int error_quantiles;  // an autoencoder's count, after parameter_count() floats; 0 otherwise
+    size_t n_parameters;  // the stored floats: the parameters, the encodings' edges, an autoencoder's quantiles
+    size_t encoding_offset;
+    int error_quantiles;  // an autoencoder's count, after the edges; 0 otherwise
     size_t quantile_offset;
 };
 
@@ -77,7 +79,8 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
             strlcpy(reason, e.what(), sizeof reason);
             return;
         }
-        const size_t n_layers = spec.layers.size(), n_embeddings = spec.embeddings.size();
+        const size_t n_layers = spec.layers.size(), n_embeddings = spec.embeddings.size(),
+                     n_encodings = spec.encodings.size();
         auto* units = static_cast<int*>(palloc_or_throw(sizeof(int) * n_layers));
         auto* activations = static_cast<engine::Activation*>(palloc_or_throw(sizeof(engine::Activation) * n_layers));
         auto* layer_norm = static_cast<bool*>(palloc_or_throw(sizeof(bool) * n_layers));
@@ -94,17 +97,35 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
             embedding_rows[e] = spec.embeddings[e].rows;
             embedding_dim[e] = spec.embeddings[e].dim;
         }
+        auto* encoding_feature = static_cast<int*>(palloc_or_throw(sizeof(int) * (n_encodings + 1)));
+        auto* encoding_bins = static_cast<int*>(palloc_or_throw(sizeof(int) * (n_encodings + 1)));
+        for (size_t k = 0; k < n_encodings; ++k) {
+            encoding_feature[k] = spec.encodings[k].feature;
+            encoding_bins[k] = spec.encodings[k].bins;
+        }
         const std::vector<engine::TensorSlot> slots = engine::tensor_layout(spec);
         auto* slot_copy = static_cast<engine::TensorSlot*>(palloc_or_throw(sizeof(engine::TensorSlot) * slots.size()));
         std::copy(slots.begin(), slots.end(), slot_copy);
-        layout.view =
-            engine::NetworkView{n_features,        int(n_layers),     units,          activations,  nullptr, layer_norm,
-                                int(n_embeddings), embedding_feature, embedding_rows, embedding_dim};
+        layout.view = engine::NetworkView{n_features,
+                                          int(n_layers),
+                                          units,
+                                          activations,
+                                          nullptr,
+                                          layer_norm,
+                                          int(n_embeddings),
+                                          embedding_feature,
+                                          embedding_rows,
+                                          embedding_dim,
+                                          int(n_encodings),
+                                          encoding_feature,
+                                          encoding_bins,
+                                          nullptr};
         layout.slots = slot_copy;
         layout.n_slots = int(slots.size());
         layout.n_parameters = spec.stored_floats();
+        layout.encoding_offset = spec.encoding_offset();
         layout.error_quantiles = spec.error_quantiles;
-        layout.quantile_offset = spec.parameter_count();
+        layout.quantile_offset = spec.quantile_offset();
     });
     MemoryContextSwitchTo(caller);
     if (reason[0]) corrupted(v, reason, {"dendrite.model_versions", nullptr, "configuration"});
@@ -112,8 +133,9 @@ NetworkLayout network_layout(VersionName v, const char* configuration, int n_fea
 }
 
 // A network version: its configuration's layout, and one dendrite.parameters row per slot of it, each
-// checked (name, shape, count, finite values) and copied to its offset of one flat buffer. An autoencoder's
-// error quantiles (model->error_quantiles) are checked too: non-negative and in order.
+// checked (name, shape, count, finite values) and copied to its offset of one flat buffer. An encoding's
+// edges are checked too (strictly increasing), as are an autoencoder's error quantiles (model->error_quantiles):
+// non-negative and in order.
 void read_network(VersionName v, Datum* id, int n_features, MemoryContext context, engine::ModelView* model) {
     execute_as_owner("SELECT configuration::text FROM dendrite.model_versions WHERE version_id = $1", 1,
                      oids({INT8OID}), id);
@@ -167,6 +189,16 @@ void read_network(VersionName v, Datum* id, int n_features, MemoryContext contex
         }
     }
     layout.view.parameters = parameters;
+    layout.view.encoding_edges = parameters + layout.encoding_offset;
+    for (int k = 0, offset = 0; k < layout.view.encodings; ++k) {
+        const int count = layout.view.encoding_bins[k] + 1;
+        bool valid = false;
+        engine_call([&] { valid = engine::valid_bin_edges(layout.view.encoding_edges + offset, count); });
+        if (!valid)
+            corrupted(v, "an encoding's edges are not increasing",
+                      {"dendrite.parameters", psprintf("layer encoding_%d, name edges", k)});
+        offset += count;
+    }
     model->network = layout.view;
     if (layout.error_quantiles > 0) {
         const float* quantiles = parameters + layout.quantile_offset;

@@ -29,7 +29,8 @@
 # when absent. Usage: tests/bench/guard_bench.sh  (ROWS=200000 RUN_SECONDS=5 STATEMENTS=20000 for a quick run;
 # BULK_ROUNDS, default 3, the rounds of bulk loads; SECTIONS, default "bulk pgbench statements select bank
 # bank_slices", the parts to run, e.g. SECTIONS="bank bank_slices" ROWS=20000 for the bank-shaped table alone,
-# SECTIONS=bank_slices ROWS=20000 for the interleaved comparison alone)
+# SECTIONS=bank_slices ROWS=20000 for the interleaved comparison alone; BANK_OPTIONS, the bank model's train
+# options, e.g. '{"piecewise_bins": 0}' for the network without the encoding of its inputs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows="${ROWS:-1000000}"
@@ -258,6 +259,7 @@ bank_capture() {  # guard_batch's row capture at threshold $1
   echo "CREATE TRIGGER c BEFORE INSERT ON bank_run FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score');
 CREATE TRIGGER t AFTER INSERT ON bank_run FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch('bank', 'flag', '$1', 'score')"
 }
+bank_options=${BANK_OPTIONS:-'{}'}  # the bank model's train options, e.g. '{"piecewise_bins": 0}'
 if wanted bank || wanted bank_slices; then
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 SET client_min_messages = warning;
@@ -273,7 +275,7 @@ CREATE TABLE bank_run (LIKE bank_dst INCLUDING ALL);
 SELECT dendrite.create_featurizer('bank', 'SELECT * FROM bank_src', label => 'fraud', history_query => 'SELECT * FROM bank_run',
   columns => '{"id": "ignore", "score": "ignore", "terminal_id": "ignore"}',
   history => '[{"entity": "customer_id", "time": "tx_time", "value": "amount", "windows": ["1 day", "7 days"], "aggregates": ["count", "mean"]}]');
-SELECT version FROM dendrite.train('bank', 'SELECT * FROM bank_src', 'fraud', featurizer => 'bank');
+SELECT version FROM dendrite.train('bank', 'SELECT * FROM bank_src', 'fraud', featurizer => 'bank', options => '$bank_options');
 CREATE TABLE bank_thresholds AS
 SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY score) AS p99, percentile_disc(0.90) WITHIN GROUP (ORDER BY score) AS p90
   FROM dendrite.score_query('bank', 'SELECT * FROM bank_src', key => 'id');

@@ -59,6 +59,9 @@ void expect_parity(const Data& d, TrainOptions options, const dendrite_device_ap
     const TrainResult cpu = train(d.view(), options);
     options.device = api;
     const TrainResult device = train(d.view(), options);
+    // An mlp encodes its inputs by default (the device trains on the rows encoded on the host).
+    EXPECT_EQ(cpu.spec.encodings.empty(), options.network_piecewise_bins() == 0);
+    EXPECT_EQ(device.spec.encodings.size(), cpu.spec.encodings.size());
     ASSERT_EQ(device.parameters.size(), cpu.parameters.size());
     EXPECT_LE(relative_l2(device.parameters, cpu.parameters), 1e-4);
     ASSERT_EQ(device.epochs.size(), cpu.epochs.size());
@@ -72,7 +75,8 @@ void expect_parity(const Data& d, TrainOptions options, const dendrite_device_ap
 }
 
 // The configurations every parity test runs: each optimizer, activation and loss, clipping, a schedule,
-// a last batch shorter than the others, logistic regression, early stopping, weight averaging.
+// a last batch shorter than the others, logistic regression, early stopping, weight averaging, an mlp with
+// and without the piecewise-linear encoding of its inputs.
 std::vector<TrainOptions> parity_configurations() {
     std::vector<TrainOptions> all;
     TrainOptions base;
@@ -123,6 +127,9 @@ std::vector<TrainOptions> parity_configurations() {
     averaged.epochs = 4;
     averaged.average_epochs = 3;
     all.push_back(averaged);
+    TrainOptions unencoded = base;  // the network of its inputs as they are
+    unencoded.piecewise_bins = 0;
+    all.push_back(unencoded);
     TrainOptions averaged_early = early;  // and early stopping on the means
     averaged_early.average_epochs = 2;
     all.push_back(averaged_early);

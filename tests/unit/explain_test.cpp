@@ -292,9 +292,14 @@ TEST(Explain, TreeShapEqualsXgboostPredContribs) {
 namespace {
 
 // A small random network: 5 inputs (feature 2 an index with an embedding when embedded), hidden 6-4.
-Network random_network(Activation activation, bool layer_norm, bool embedded, uint64_t seed) {
+// encoded: features 0 and 3 encoded piecewise-linearly (3 and 4 bins).
+Network random_network(Activation activation, bool layer_norm, bool embedded, uint64_t seed, bool encoded = false) {
     NetworkSpec spec = NetworkSpec::binary_classifier(5, {6, 4}, activation, layer_norm);
     if (embedded) spec.embeddings.push_back({2, 7, 3});
+    if (encoded) {
+        spec.encodings = {{0, 3}, {3, 4}};
+        spec.encoding_edges = {-1.5f, -0.2f, 0.4f, 2.0f, -2.0f, -0.5f, 0.0f, 0.7f, 1.5f};
+    }
     Network network(spec);
     Rng rng(seed);
     network.initialize(rng);
@@ -330,7 +335,7 @@ TEST(Explain, NetworkGradientMatchesFiniteDifferences) {
                     for (float& value : x) value = float(rng.normal());
                     x[2] = float(rng.below(7));
                     std::vector<float> dense(static_cast<size_t>(n));
-                    expand_embeddings(view, x, dense.data());
+                    expand_inputs(view, x, dense.data());
                     std::vector<double> point(dense.begin(), dense.end()), gradient(static_cast<size_t>(n));
                     const double logit = network_logit(view, point.data(), gradient.data());
                     std::vector<float> scratch(static_cast<size_t>(scratch_floats(view)));
@@ -396,8 +401,11 @@ TEST(Explain, IntegratedGradientsAddUpToTheLogitDifference) {
 TEST(Explain, ExactIntegratedGradientsOfPiecewiseLinearNetworks) {
     Rng rng(47);
     for (Activation activation : {Activation::Relu, Activation::LeakyRelu, Activation::Identity})
-        for (bool embedded : {false, true}) {
-            const Network network = random_network(activation, false, embedded, 11);
+        for (int variant = 0; variant < 3; ++variant) {
+            // 0: plain; 1: an embedded feature; 2: and two encoded ones, whose bins are more pieces of the path
+            // in the input's space but none in the first layer's (the integral runs there).
+            const bool embedded = variant > 0;
+            const Network network = random_network(activation, false, embedded, 11, variant == 2);
             const SpecView spec_view(network.spec(), network.parameters().data());
             const NetworkView& view = spec_view.view();
             ASSERT_TRUE(piecewise_linear(view));

@@ -227,6 +227,23 @@ TEST(Network, OneRowPathCarriesNanAsTheDenseProductDoes) {
     EXPECT_TRUE(std::isnan(forward_one(spec_view.view(), x.data(), scratch.data())));
 }
 
+// A logit that overflows to infinity (finite inputs and weights, a 32-bit sum past FLT_MAX) is no score of
+// 1: both scoring paths give NaN, which every caller refuses as an overflow.
+TEST(Network, AnInfiniteLogitScoresNaN) {
+    const NetworkSpec spec = NetworkSpec::binary_classifier(1, {}, Activation::Relu);
+    const std::vector<float> parameters{2.0f, 0.0f};  // kernel, bias
+    const SpecView view(spec, parameters.data());
+    std::vector<float> scratch(size_t(scratch_floats(view.view()))),
+        batch_scratch(batch_scratch_floats(view.view(), 2));
+    const float far[2] = {3e38f, 1.0f};
+    EXPECT_TRUE(std::isnan(forward_one(view.view(), far, scratch.data())));
+    EXPECT_NEAR(forward_one(view.view(), far + 1, scratch.data()), sigmoid(2.0f), 1e-7f);
+    float scores[2];
+    forward_batch(view.view(), far, 2, scores, batch_scratch.data());
+    EXPECT_TRUE(std::isnan(scores[0]));
+    EXPECT_EQ(scores[1], forward_one(view.view(), far + 1, scratch.data()));
+}
+
 TEST(Network, ScoringPathsApplyLayerNorm) {
     // forward_one and forward_batch (the triggers' paths) agree with the training pass when layers are normalized.
     for (Activation activation : {Activation::Gelu, Activation::LeakyRelu}) {
@@ -315,7 +332,7 @@ TEST(Embedding, ScoringPathsAgreeWithTheTrainingPass) {
     }
     // The expanded row: table 0's row 4, feature 1, table 1's row 1, feature 3.
     std::vector<float> expanded(size_t(spec.dense_inputs()));
-    expand_embeddings(view.view(), x.col(0).data(), expanded.data());
+    expand_inputs(view.view(), x.col(0).data(), expanded.data());
     const float* tables = network.parameters().data();
     EXPECT_EQ(expanded[0], tables[4 * 3 + 0]);
     EXPECT_EQ(expanded[2], tables[4 * 3 + 2]);

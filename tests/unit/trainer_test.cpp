@@ -324,7 +324,8 @@ TEST(Trainer, EmbeddingLearnsScatteredCategories) {
     const TrainResult embedded = train(data, options);
     ASSERT_EQ(embedded.spec.embeddings.size(), 1u);
     EXPECT_EQ(embedded.spec.embeddings[0].dim, default_embedding_dim(51));
-    EXPECT_EQ(embedded.parameters.size(), embedded.spec.parameter_count());
+    EXPECT_EQ(embedded.parameters.size(), embedded.spec.stored_floats());
+    for (const EncodingSpec& k : embedded.spec.encodings) EXPECT_NE(k.feature, 1);  // an embedded one is not encoded
     EXPECT_GT(embedded.final_epoch().metrics.roc_auc, 0.9);
     EXPECT_GT(embedded.final_epoch().metrics.pr_auc, plain.final_epoch().metrics.pr_auc + 0.2);
     options.embedding_dim = 3;
