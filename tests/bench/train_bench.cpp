@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     options.gbdt.rounds = options.epochs;
     options.class_weight.mode = ClassWeight::Mode::None;  // as the torch peer
     options.validation_fraction = 0.1;
+    options.piecewise_bins = 0;  // the peers' plain 30-64-32-1 network, not train's encoded default
     const char* plugin = std::getenv("DENDRITE_DEVICE_PLUGIN");
     if (plugin && *plugin) {
         std::string why;

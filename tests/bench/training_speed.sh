@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Training speed (issue #4): dendrite's engine against PyTorch on the CPU in its fastest configuration found
-# here (1 and 2 threads, Debian's OpenBLAS), the same MLP (30 -> 64 -> 32 -> 1, ReLU, Adam lr 1e-3), batches
-# and epochs, on one float32 file; scikit-learn's MLPClassifier and xgboost fit times; and training from a
-# table end to end (query -> featurize -> train -> rows stored) against the engine alone on the same rows.
+# here (1 and 2 threads, Debian's OpenBLAS), the same MLP (30 -> 64 -> 32 -> 1, ReLU, Adam lr 1e-3, batches
+# and epochs; piecewise_bins 0: the peers encode nothing), on one float32 file; scikit-learn's MLPClassifier
+# and xgboost fit times; and training from a table end to end (query -> featurize -> train -> rows stored)
+# against the engine alone on the same rows.
 #   ROWS=500000 EPOCHS=10 REPEATS=3 bash tests/bench/training_speed.sh
 # Installs python3-torch, python3-sklearn, python3-xgboost and libopenblas0-pthread when missing.
 set -euo pipefail
@@ -62,7 +63,7 @@ statement_ms=""; engine_in_sql=""; engine_alone=""
 for repeat in $(seq "${REPEATS:-3}"); do
   e2e="$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "\\timing on" \
     -c "SELECT seconds FROM dendrite.train('speed', 'SELECT * FROM train_rows', 'label', epochs => $EPOCHS, batch_size => 512,
-          class_weight => 'none', validation_fraction => 0.1)" | tr '\n' ' ')"
+          class_weight => 'none', validation_fraction => 0.1, options => '{\"piecewise_bins\": 0}')" | tr '\n' ' ')"
   in_sql="$(grep -oE '^[0-9.]+' <<<"$e2e" | head -1)"
   ms="$(grep -oE 'Time: [0-9.]+' <<<"$e2e" | awk '{print $2}')"
   alone="$(build/train_bench "$data" "$ROWS" "$COLUMNS" "$EPOCHS" 512 2 | grep -oE 'seconds=[0-9.]+' | cut -d= -f2)"
