@@ -121,23 +121,6 @@ UPDATE dendrite.parameters SET shape = NULL WHERE version_id = :m_version_id AND
 SELECT dendrite.predict('m_model', '{1}');
 UPDATE dendrite.parameters SET shape = :'m_kernel_shape' WHERE version_id = :m_version_id AND name = 'kernel' AND layer_index = 0;
 SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
--- The network encodes its input piecewise-linearly (train's default for an mlp): edges out of order would divide
--- by a bin of no width or less.
-SELECT layer, shape FROM dendrite.parameters WHERE version_id = :m_version_id AND name = 'edges';
-SELECT value AS m_edges FROM dendrite.parameters WHERE version_id = :m_version_id AND name = 'edges' \gset
-UPDATE dendrite.parameters SET value[2] = value[3] WHERE version_id = :m_version_id AND name = 'edges';
-SELECT dendrite.predict('m_model', '{1}');
-UPDATE dendrite.parameters SET value = :'m_edges' WHERE version_id = :m_version_id AND name = 'edges';
-SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
-SELECT configuration AS m_configuration FROM dendrite.model_versions WHERE version_id = :m_version_id \gset
-UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,bins}', '9')
- WHERE version_id = :m_version_id;
-SELECT dendrite.predict('m_model', '{1}');
-UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,feature}', '1')
- WHERE version_id = :m_version_id;
-SELECT dendrite.predict('m_model', '{1}');
-UPDATE dendrite.model_versions SET configuration = :'m_configuration' WHERE version_id = :m_version_id;
-SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
 -- The configuration is read by the engine's one description of a version's rows (engine/model_layout.hpp).
 UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,activation}', '"swish"')
  WHERE version_id = :m_version_id;
@@ -150,6 +133,28 @@ SELECT dendrite.predict('m_model', '{1}');
 UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{layers,0,dense}', '4')
  WHERE version_id = :m_version_id;
 SELECT dendrite.predict('m_model', '{1}') BETWEEN 0 AND 1 AS repaired_scores;
+-- A network that encodes its inputs piecewise-linearly (train's default for an mlp, where an input's bins
+-- separate the label: x and y of points do): edges out of order would divide by a bin of no width or less.
+SELECT version FROM dendrite.train('m_encoded', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 2,
+                                   seed => 1) \gset
+SELECT version_id AS e_version_id FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id)
+ WHERE m.name = 'm_encoded' \gset
+SELECT layer, shape FROM dendrite.parameters WHERE version_id = :e_version_id AND name = 'edges' ORDER BY layer;
+SELECT value AS e_edges FROM dendrite.parameters WHERE version_id = :e_version_id AND layer = 'encoding_0' \gset
+UPDATE dendrite.parameters SET value[2] = value[3] WHERE version_id = :e_version_id AND layer = 'encoding_0';
+SELECT dendrite.predict('m_encoded', '{1, 1}');
+UPDATE dendrite.parameters SET value = :'e_edges' WHERE version_id = :e_version_id AND layer = 'encoding_0';
+SELECT dendrite.predict('m_encoded', '{1, 1}') BETWEEN 0 AND 1 AS repaired_scores;
+SELECT configuration AS e_configuration FROM dendrite.model_versions WHERE version_id = :e_version_id \gset
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,bins}', '9')
+ WHERE version_id = :e_version_id;
+SELECT dendrite.predict('m_encoded', '{1, 1}');
+UPDATE dendrite.model_versions SET configuration = jsonb_set(configuration, '{encodings,0,feature}', '2')
+ WHERE version_id = :e_version_id;
+SELECT dendrite.predict('m_encoded', '{1, 1}');
+UPDATE dendrite.model_versions SET configuration = :'e_configuration' WHERE version_id = :e_version_id;
+SELECT dendrite.predict('m_encoded', '{1, 1}') BETWEEN 0 AND 1 AS repaired_scores;
+SELECT dendrite.drop_model('m_encoded');
 ALTER TABLE dendrite.parameters ALTER value SET NOT NULL, ALTER shape SET NOT NULL;
 UPDATE dendrite.feature_columns SET center = 'NaN' WHERE featurizer_id = :m_featurizer_id;
 SELECT dendrite.predict('m_model', '{1}');

@@ -17,14 +17,18 @@
 namespace dendrite::engine {
 
 constexpr int kMaxPiecewiseBins = 64;
+// The least that a feature's bins must lower the Gini impurity of its rows, as a multiple of (the rows'
+// impurity / their count): bins drawn by chance lower it less (0-30 times on the handbook's weeks).
+constexpr double kMinimumImpurityDecrease = 50;
 
 // The bin edges e_0 < e_1 < ... < e_b (b + 1 floats, b >= 2 bins) of one feature: e_0 and e_b are its least and
 // greatest value among the rows, the inner edges the thresholds of a decision tree of at most max_bins leaves
 // grown on the feature alone (best first by the decrease of Gini impurity, as scikit-learn grows a tree with
 // max_leaf_nodes; each leaf keeps at least min_leaf rows; a threshold halfway between two neighbouring
-// values). Empty when the feature has at most two distinct values (a flag: bins add nothing to it) or no
-// split lowers the impurity. values and labels: n each; labels 0 or 1. Deterministic: it sorts by value,
-// ties by label. May throw std::bad_alloc.
+// values). Empty when the feature has at most two distinct values (a flag: bins add nothing to it) or the
+// splits lower the rows' impurity by less than kMinimumImpurityDecrease / n of it (no more than chance
+// would). values and labels: n each; labels 0 or 1. Deterministic: it sorts by value, ties by label. May
+// throw std::bad_alloc.
 std::vector<float> fit_bin_edges(const float* values, const float* labels, size_t n, int max_bins, size_t min_leaf);
 
 // The leaf size fit_bin_edges is given for n training rows: 0.5 % of them, at least 10.

@@ -68,6 +68,18 @@ TEST(PiecewiseEncoding, FlagsConstantsAndPureFeaturesAreLeftAlone) {
     std::vector<float> no_positives(1000, 0.0f);
     EXPECT_TRUE(fit_bin_edges(pure.data(), no_positives.data(), 1000, 8, 10).empty());  // nothing to separate
     EXPECT_TRUE(fit_bin_edges(pure.data(), labels.data(), 1, 8, 10).empty());
+    // A label that does not depend on the value: splits lower the impurity only by chance, no bins.
+    Rng rng(11);
+    std::vector<float> values, random_labels;
+    for (int i = 0; i < 50000; ++i) {
+        values.push_back(float(rng.normal()));
+        random_labels.push_back(rng.uniform() < 0.02 ? 1.0f : 0.0f);
+    }
+    EXPECT_TRUE(fit_bin_edges(values.data(), random_labels.data(), values.size(), 4, 250).empty());
+    // The same values with a weak dependence (2 % of rows, 3 % above 1): bins.
+    for (size_t i = 0; i < values.size(); ++i)
+        random_labels[i] = rng.uniform() < (values[i] > 1 ? 0.03 : 0.015) ? 1.0f : 0.0f;
+    EXPECT_FALSE(fit_bin_edges(values.data(), random_labels.data(), values.size(), 4, 250).empty());
 }
 
 TEST(PiecewiseEncoding, ValuesOfTheBins) {
