@@ -37,8 +37,8 @@ std::vector<TensorSlot> tensor_layout(const NetworkSpec& spec);
 
 // A network's configuration: {"layers": [{"dense": 16, "activation": "relu", "layer_norm": true}, ...,
 // {"dense": 1, "activation": "sigmoid"}], "embeddings": [{"feature": 3, "rows": 12, "dim": 4}],
-// "encodings": [{"feature": 5, "bins": 8}]} (no "embeddings" or "encodings" key without them); an autoencoder's last layer is {"dense": <inputs>, "activation":
-// "identity"} and it has "error_quantiles": <count>.
+// "encodings": [{"feature": 5, "bins": 8}]} (no "embeddings" or "encodings" key without them); an
+// autoencoder's last layer is {"dense": <inputs>, "activation": "identity"} and it has "error_quantiles": <count>.
 std::string network_configuration_json(const NetworkSpec& spec);
 // The network a stored configuration describes for inputs features, validated. Throws Error naming what is
 // wrong (the glue reports it as a corrupted version).
