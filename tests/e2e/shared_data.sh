@@ -24,7 +24,18 @@ result="$(sql -F ' ' -c "SET client_min_messages = warning" -c "
       'tx_fraud', epochs => 10, seed => 1)")"
 read -r version pr_auc roc_auc seconds <<<"$result"
 [ "$version" = 1 ] || fail "train returned version $version"
-[ "$(sql -c "SELECT count(*) FROM dendrite.parameters")" = 6 ] || fail "expected 6 tensors (3 dense layers)"
+# Three dense layers (a kernel and a bias each), and one row of bin edges per input the network encodes
+# piecewise-linearly: as many as the configuration lists (which inputs get bins depends on the data).
+[ "$(sql -c "SELECT count(*) FROM dendrite.parameters WHERE layer LIKE 'dense\_%'")" = 6 ] ||
+  fail "expected 6 dense tensors (3 dense layers)"
+tensors="$(sql -A -F ' ' -c "
+  SELECT count(*) FILTER (WHERE p.layer LIKE 'encoding\_%'),
+         max(jsonb_array_length(v.configuration->'encodings')), count(*)
+    FROM dendrite.parameters p JOIN dendrite.model_versions v USING (version_id)")"
+read -r edge_rows listed_encodings all_rows <<<"$tensors"
+[ "$edge_rows" = "${listed_encodings:-0}" ] && [ "$all_rows" = $((6 + edge_rows)) ] ||
+  fail "expected 6 dense tensors and one edges row per listed encoding, got: $tensors"
+echo "# $edge_rows of the 5 raw inputs encoded piecewise-linearly"
 
 # Assessment week, scored row by row with dendrite.score; average precision and ROC-AUC in SQL.
 assessment="$(sql -F ' ' -c "
