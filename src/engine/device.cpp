@@ -65,6 +65,16 @@ DeviceRun::DeviceRun(const dendrite_device_api* api, const NetworkSpec& spec, co
     if (!spec.encodings.empty()) {
         const SpecView view(spec, nullptr);  // the edges are the spec's: no parameter is read
         const int width = spec.dense_inputs();
+        const size_t encoded_bytes = data.rows * size_t(width) * sizeof(float);
+        if (encoded_bytes > options.host_memory_headroom)
+            fail(ErrorKind::OutOfMemory, "the encoded training rows do not fit in dendrite.training_memory",
+                 std::to_string(data.rows) + " rows with their piecewise-linear encodings, " + std::to_string(width) +
+                     " values wide, need about " + std::to_string((encoded_bytes + (1 << 20) - 1) >> 20) +
+                     " MB on the host for the GPU beside the rows held; " +
+                     std::to_string(options.host_memory_headroom >> 20) + " MB of dendrite.training_memory are left.",
+                 "Train on the CPU (device => 'cpu'), which encodes a batch at a time, train without the encoding "
+                 "(options => '{\"piecewise_bins\": 0}'), or raise dendrite.training_memory if the machine has the "
+                 "memory.");
         expanded_features_.resize(data.rows * size_t(width));
         for (size_t i = 0; i < data.rows; ++i)
             expand_inputs(view.view(), data.features + i * size_t(spec.inputs),

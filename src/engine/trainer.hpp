@@ -89,6 +89,10 @@ struct TrainOptions {
     // steps and the evaluation's forward passes on; null: the CPU. Everything else stays on the host.
     const dendrite_device_api* device = nullptr;
     size_t device_memory_budget = 0;  // bytes; 0: the device's free memory is the limit
+    // Set by the caller: the bytes its host memory budget (dendrite.training_memory) leaves beyond the rows it
+    // already holds. A device run of a network with piecewise-linear encodings keeps an encoded copy of every
+    // row on the host (the CPU encodes a batch at a time); it is refused (OutOfMemory) beyond this.
+    size_t host_memory_headroom = SIZE_MAX;
     // Recorded with the other settings (model_versions.hyperparameters) for a retraining to ask again;
     // the caller acts on them: the device as asked ('auto', 'cpu', 'cuda'), the split column (empty: none).
     std::string device_request = "auto";

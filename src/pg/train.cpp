@@ -210,6 +210,7 @@ void run_engine(TrainRun* run, TrainingData* data, const DeviceChoice& device) {
             options.index_features.push_back({data->index_feature[i], data->index_rows[i]});
         options.device = device.api;
         options.device_memory_budget = size_t(gpu_memory_mb) << 20;
+        options.host_memory_headroom = training_memory_headroom(data);
         const int planned = options.planned_epochs();
 
         engine::TrainCallbacks callbacks;

@@ -43,6 +43,15 @@ void check_training_memory(const TrainingData* data, size_t rows) {
                  "dendrite.training_memory if the machine has the memory.")));
 }
 
+}  // namespace
+
+size_t training_memory_headroom(const TrainingData* data) {
+    const size_t held = 2 * data->rows * training_row_bytes(data);  // as check_training_memory counts them
+    return data->budget_bytes > held ? data->budget_bytes - held : 0;
+}
+
+namespace {
+
 // Appends a row's label (and order key) to data, growing its arrays within the memory budget; the caller
 // fills the row's features (at data->rows - 1). Returns nothing: errors are ERRORs naming the row.
 void collect_label(TrainingData* data, TupleTableSlot* slot) {

@@ -54,6 +54,9 @@ void take_kept_rows(void* context, engine::RawRows* kept);
 // Featurizes the kept rows with the featurizer as stored (the one scoring will use), on the training's
 // threads, in slices so that a cancel is seen within a fraction of a second.
 void featurize_kept_rows(TrainingData* data, const CachedFeaturizer* featurizer, int threads);
+// The bytes of dendrite.training_memory left beyond what the collected rows count against it (0 when none):
+// what the engine may add on the host for a device run (an encoded copy of the rows).
+size_t training_memory_headroom(const TrainingData* data);
 // How many days the rows span (from the featurizer's time column, or a timestamp split column); 0 unknown.
 double training_days(const TrainingData* data);
 

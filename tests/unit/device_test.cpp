@@ -197,6 +197,32 @@ TEST(DeviceHost, TheBudgetIsCheckedBeforeAnyAllocation) {
     EXPECT_EQ(HostBackend::live_allocations, 0);
 }
 
+// The device trains an encoded network on a copy of the rows expanded on the host: that copy counts against
+// what dendrite.training_memory leaves (the CPU encodes a batch at a time and needs no copy).
+TEST(DeviceHost, TheEncodedCopyOfTheRowsIsCheckedAgainstTheHostBudget) {
+    const Data d = make_data(2000, 6, 8);
+    TrainOptions options;
+    options.epochs = 1;
+    options.piecewise_bins = 4;
+    options.device = host_api();
+    options.host_memory_headroom = 1000;  // bytes: fewer than 2,000 encoded rows take
+    try {
+        train(d.view(), options);
+        ADD_FAILURE() << "no error: were no inputs encoded?";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::OutOfMemory);
+        EXPECT_STREQ(e.what(), "the encoded training rows do not fit in dendrite.training_memory");
+        EXPECT_NE(e.detail().find("2000 rows with their piecewise-linear encodings"), std::string::npos) << e.detail();
+    }
+    EXPECT_EQ(HostBackend::live_allocations, 0);
+    options.host_memory_headroom = 2000 * 6 * 5 * sizeof(float);  // every input with 4 bins beside its value
+    EXPECT_NO_THROW(train(d.view(), options));
+    options.piecewise_bins = 0;  // no encoding, no copy
+    options.host_memory_headroom = 0;
+    EXPECT_NO_THROW(train(d.view(), options));
+    EXPECT_EQ(HostBackend::live_allocations, 0);
+}
+
 TEST(DeviceHost, AnAllocationFailingHalfWayLeaksNothing) {
     const Data d = make_data(500, 4, 9);
     TrainOptions options;
