@@ -66,12 +66,18 @@ DeviceRun::DeviceRun(const dendrite_device_api* api, const NetworkSpec& spec, co
         const SpecView view(spec, nullptr);  // the edges are the spec's: no parameter is read
         const int width = spec.dense_inputs();
         const size_t encoded_bytes = data.rows * size_t(width) * sizeof(float);
+        // kB under 10 MB (a small budget's figures would all read 0 MB), rounded up for what is needed.
+        auto size_text = [](size_t bytes, bool up) {
+            const bool kb = bytes < (size_t(10) << 20);
+            const size_t unit = kb ? size_t(1) << 10 : size_t(1) << 20;
+            return std::to_string((bytes + (up ? unit - 1 : 0)) / unit) + (kb ? " kB" : " MB");
+        };
         if (encoded_bytes > options.host_memory_headroom)
             fail(ErrorKind::OutOfMemory, "the encoded training rows do not fit in dendrite.training_memory",
                  std::to_string(data.rows) + " rows with their piecewise-linear encodings, " + std::to_string(width) +
-                     " values wide, need about " + std::to_string((encoded_bytes + (1 << 20) - 1) >> 20) +
-                     " MB on the host for the GPU beside the rows held; " +
-                     std::to_string(options.host_memory_headroom >> 20) + " MB of dendrite.training_memory are left.",
+                     " values wide, need about " + size_text(encoded_bytes, true) +
+                     " on the host for the GPU beside the rows held; " +
+                     size_text(options.host_memory_headroom, false) + " of dendrite.training_memory are left.",
                  "Train on the CPU (device => 'cpu'), which encodes a batch at a time, train without the encoding "
                  "(options => '{\"piecewise_bins\": 0}'), or raise dendrite.training_memory if the machine has the "
                  "memory.");

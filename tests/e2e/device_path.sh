@@ -58,6 +58,27 @@ echo "$out" | grep -q "ERROR:  out of GPU memory" || fail "a 1 MB budget gave: $
 [ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'tiny'")" = 0 ] || fail "a refused training left a model"
 echo "# 1 MB budget: $(echo "$out" | sed -n 's/^DETAIL:  //p')"
 
+# A network with piecewise-linear encodings trains on the device from a copy of the rows encoded on the host;
+# that copy counts against what dendrite.training_memory leaves beyond the rows held (53200), while the CPU,
+# which encodes a batch at a time, needs none. With a named featurizer no raw rows are kept, so the rows held
+# are what the budget counts for the feature matrix: 2 x rows x (features + 1) floats; the budget below
+# leaves 4 bytes a row beyond that, less than any encoded copy (each row's features and at least two bins).
+sql -c "SET client_min_messages = warning" \
+    -c "SELECT dendrite.create_featurizer('dp_features', '$query', label => 'is_fraud') IS NOT NULL" >/dev/null
+budget_kb="$(sql -c "SELECT ceil((2 * count(*) * (array_length(dendrite.feature_names('dp_features'), 1) + 1) * 4
+                                  + 4 * count(*)) / 1024.0) FROM tx")"
+tight="SET dendrite.training_memory = '${budget_kb}kB';"
+sql -c "$settings $tight" -c "SELECT dendrite.train('tight_cpu', '$query', 'is_fraud', featurizer => 'dp_features',
+                                                    epochs => 1, seed => 7, device => 'cpu')" >/dev/null
+encoded="$(sql -c "SELECT coalesce(jsonb_array_length(v.configuration->'encodings'), 0)
+                     FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'tight_cpu'")"
+[ "${encoded:-0}" -gt 0 ] || fail "the CPU model under a ${budget_kb} kB budget encodes no input ('$encoded'): nothing to check"
+out="$(psql -X -q -c "$settings $tight" -c "SELECT dendrite.train('tight_dev', '$query', 'is_fraud', featurizer => 'dp_features', epochs => 1, seed => 7, device => 'cuda')" 2>&1 || true)"
+echo "$out" | grep -q "ERROR:  the encoded training rows do not fit in dendrite.training_memory" ||
+  fail "an encoded copy beyond dendrite.training_memory gave: $out"
+[ "$(sql -c "SELECT count(*) FROM dendrite.models WHERE name = 'tight_dev'")" = 0 ] || fail "a refused training left a model"
+echo "# dendrite.training_memory ${budget_kb} kB: the CPU trains (inputs encoded: $encoded), the device path refuses: $(echo "$out" | sed -n 's/^DETAIL:  //p')"
+
 out="$(psql -X -q -c "$settings" -c "SELECT dendrite.train('ln', '$query', 'is_fraud', layer_norm => true, device => 'cuda')" 2>&1 || true)"
 echo "$out" | grep -q "ERROR:  this model cannot train on the GPU" || fail "layer_norm on 'cuda' gave: $out"
 out="$(psql -X -q -At -c "SET dendrite.cuda_library = '$emulation'" -c "SET dendrite.device = auto" \
