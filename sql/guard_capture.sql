@@ -201,3 +201,41 @@ SELECT (SELECT count(*) FROM dendrite.predictions) AS logged,
 DROP TRIGGER flag_all ON bulk;
 DROP TRIGGER capture_rows ON bulk;
 DROP TRIGGER score_rows ON bulk;
+
+-- The flag write-back waits for many chunks' flagged rows and writes them in one UPDATE, up to 65,536 rows an
+-- UPDATE (each UPDATE costs an executor start and the owner's rights): 69,147 rows, every one flagged, are
+-- two UPDATE statements of the table, and every row carries its score.
+CREATE TABLE many_flagged (LIKE bulk INCLUDING ALL);
+CREATE TABLE flag_updates (rows_updated bigint);
+-- (The write-back runs with search_path pinned to pg_catalog: the owner's trigger names its schema.)
+CREATE FUNCTION count_flag_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.flag_updates SELECT count(*) FROM changed;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER count_flag_update AFTER UPDATE ON many_flagged REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION count_flag_update();
+CREATE TRIGGER capture_rows BEFORE INSERT ON many_flagged FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
+CREATE TRIGGER score_rows AFTER INSERT ON many_flagged FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
+INSERT INTO many_flagged
+SELECT transaction_id + 100000000 * g, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category,
+       is_fraud, fraud_scenario
+  FROM generate_series(1, 13) g, capture_tx;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM many_flagged;
+SELECT rows_updated FROM flag_updates ORDER BY rows_updated DESC;
+-- The transition-table form too: 5,319 rows in one UPDATE, not one a chunk of 1,024.
+DROP TRIGGER capture_rows ON many_flagged;
+DROP TRIGGER score_rows ON many_flagged;
+TRUNCATE many_flagged, flag_updates;
+CREATE TRIGGER flag_all AFTER INSERT ON many_flagged REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
+INSERT INTO many_flagged
+SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud,
+       fraud_scenario
+  FROM capture_tx;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM many_flagged;
+SELECT rows_updated FROM flag_updates;
+DROP TABLE many_flagged, flag_updates;
+DROP FUNCTION count_flag_update();

@@ -71,6 +71,34 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the flag update failed: %s", SPI_result_code_string(rc))));
 }
 
+// One UPDATE for the flagged rows waiting in actions, then their memory goes.
+void write_waiting_flags(RowActions* actions) {
+    if (actions->flag_rows == 0) return;
+    const GuardState* state = actions->state;
+    MemoryContext old = MemoryContextSwitchTo(actions->flag_memory);
+    Datum values[4];
+    values[0] =
+        PointerGetDatum(construct_array(actions->flag_keys, actions->flag_rows, TEXTOID, -1, false, TYPALIGN_INT));
+    for (int c = 0; c < state->n_flag_columns; ++c) {
+        int16 length;
+        bool by_value;
+        char align;
+        get_typlenbyvalalign(state->flag_types[c], &length, &by_value, &align);
+        values[c + 1] = PointerGetDatum(construct_array(actions->flag_values[c], actions->flag_rows,
+                                                        state->flag_types[c], length, by_value, align));
+    }
+    values[state->n_flag_columns + 1] = actions->own_transaction;  // unused without own_rows_only
+    MemoryContextSwitchTo(old);
+    flag_rows_as_table_owner(actions, values);
+    actions->flag_rows = 0;
+    MemoryContextReset(actions->flag_memory);
+    actions->flag_keys =
+        static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
+    for (int c = 0; c < state->n_flag_columns; ++c)
+        actions->flag_values[c] =
+            static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
+}
+
 }  // namespace
 
 [[noreturn]] void reject(const GuardState* state, double score, const char* key, const char* reasons) {
@@ -173,7 +201,17 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
     actions->own_transaction =
         own_rows_only ? CStringGetTextDatum(psprintf("%u", GetCurrentTransactionId())) : Datum(0);
     actions->keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
+    actions->flag_memory = nullptr;
+    actions->flag_rows = 0;
     if (state->flag) {
+        // A child of the statement's context (the trigger's caller's), so that it goes with it on an error too.
+        actions->flag_memory =
+            AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch flags", ALLOCSET_DEFAULT_SIZES);
+        actions->flag_keys =
+            static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
+        for (int c = 0; c < state->n_flag_columns; ++c)
+            actions->flag_values[c] =
+                static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
         Oid flag_types[4];
         const char* flag_sql = flag_update_sql(state, RelationGetDescr(relation), flag_types, own_rows_only);
         connect_spi();
@@ -190,7 +228,7 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
 }
 
 // n <= kBatchRows rows; their keys as values (key_nulls[i]: none). Text allocated in the current context.
-void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
+void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
                  const Datum* reasons) {
     const GuardState* state = actions->state;
     auto key_of = [&](int i) -> char* {
@@ -205,39 +243,25 @@ void act_on_rows(const RowActions* actions, int n, const float* scores, const Da
         log_decisions(state, n, actions->keys, scores, reasons);
     }
     if (state->flag) {
-        // The flagged rows' keys and flag values as arrays: one UPDATE for the chunk.
-        Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-        Datum* flags[2];
-        for (int c = 0; c < state->n_flag_columns; ++c) flags[c] = static_cast<Datum*>(palloc(sizeof(Datum) * n));
-        int flagged = 0;
+        // The flagged rows' keys and flag values wait for the next UPDATE (of many chunks' rows).
         for (int i = 0; i < n; ++i) {
             const bool over = scores[i] >= state->threshold;
-            char* key = over ? key_of(i) : nullptr;
-            if (!key) continue;
-            keys[flagged] = CStringGetTextDatum(key);
+            if (!over || state->key_attnum < 0 || key_nulls[i]) continue;
+            if (actions->flag_rows == kFlagRowsPerUpdate) write_waiting_flags(actions);
+            MemoryContext old = MemoryContextSwitchTo(actions->flag_memory);
+            actions->flag_keys[actions->flag_rows] = CStringGetTextDatum(key_of(i));
             for (int c = 0; c < state->n_flag_columns; ++c)
-                flags[c][flagged] = flag_value(state->flag_types[c], scores[i], over);
-            ++flagged;
-        }
-        if (flagged > 0) {
-            Datum values[4];
-            values[0] = PointerGetDatum(construct_array(keys, flagged, TEXTOID, -1, false, TYPALIGN_INT));
-            for (int c = 0; c < state->n_flag_columns; ++c) {
-                int16 length;
-                bool by_value;
-                char align;
-                get_typlenbyvalalign(state->flag_types[c], &length, &by_value, &align);
-                values[c + 1] =
-                    PointerGetDatum(construct_array(flags[c], flagged, state->flag_types[c], length, by_value, align));
-            }
-            values[state->n_flag_columns + 1] = actions->own_transaction;  // unused without own_rows_only
-            flag_rows_as_table_owner(actions, values);
+                actions->flag_values[c][actions->flag_rows] = flag_value(state->flag_types[c], scores[i], over);
+            MemoryContextSwitchTo(old);
+            ++actions->flag_rows;
         }
     }
 }
 
-void end_actions(const RowActions* actions) {
-    if (actions->flag_plan) finish_spi();
+void end_actions(RowActions* actions) {
+    if (!actions->flag_plan) return;
+    write_waiting_flags(actions);
+    finish_spi();
 }
 
 }  // namespace dendrite::pg

@@ -20,21 +20,33 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
 // A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
 Datum flag_value(Oid type, double score, bool over);
 
+// The most flagged rows one flag UPDATE writes: the rows of many chunks wait for one execution (each costs an
+// executor start, the table owner's rights and search_path, ~0.1 ms), within a bounded memory.
+constexpr int kFlagRowsPerUpdate = 65536;
+
 // What guard_batch does with scored rows, a chunk at a time: 'reject' raises on the first row at or above
 // the threshold, 'log' records every row, 'flag' updates the flagged rows by key (an AFTER trigger cannot
-// change the new rows), through one plan for the statement (SPI stays connected until end_actions).
+// change the new rows), through one plan for the statement (SPI stays connected until end_actions), up to
+// kFlagRowsPerUpdate rows an execution: the last ones when end_actions runs.
 struct RowActions {
     GuardState* state;
     SPIPlanPtr flag_plan;
     Oid table_owner;        // 'flag' updates the guarded table as its owner (see flag_rows_as_table_owner)
     Datum own_transaction;  // the row capture's 'flag': this transaction's id as text (flag_update_sql)
     char** keys;            // kBatchRows, for 'log'
+    // 'flag': the flagged rows waiting for the next UPDATE, their keys as text and their flag values, in
+    // flag_memory (reset after each UPDATE).
+    MemoryContext flag_memory;
+    Datum* flag_keys;
+    Datum* flag_values[2];
+    int flag_rows;
 };
 
 void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only);
 // reasons: NULL, or per row the jsonb that 'log' keeps (see log_decisions).
-void act_on_rows(const RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
+void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* key_values, const bool* key_nulls,
                  const Datum* reasons = nullptr);
-void end_actions(const RowActions* actions);
+// Writes the flags still waiting, and lets SPI go.
+void end_actions(RowActions* actions);
 
 }  // namespace dendrite::pg
