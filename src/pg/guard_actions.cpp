@@ -1,5 +1,7 @@
 #include "pg/guard_actions.hpp"
 
+#include <algorithm>
+
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
 #include "pg/values.hpp"
@@ -71,11 +73,11 @@ void flag_rows_as_table_owner(const RowActions* actions, Datum* values) {
                 (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the flag update failed: %s", SPI_result_code_string(rc))));
 }
 
-// One UPDATE for the flagged rows waiting in actions, then their memory goes.
+// One UPDATE for the flagged rows waiting in actions, then their values' memory goes.
 void write_waiting_flags(RowActions* actions) {
     if (actions->flag_rows == 0) return;
     const GuardState* state = actions->state;
-    MemoryContext old = MemoryContextSwitchTo(actions->flag_memory);
+    MemoryContext old = MemoryContextSwitchTo(actions->flag_datums);
     Datum values[4];
     values[0] =
         PointerGetDatum(construct_array(actions->flag_keys, actions->flag_rows, TEXTOID, -1, false, TYPALIGN_INT));
@@ -91,12 +93,22 @@ void write_waiting_flags(RowActions* actions) {
     MemoryContextSwitchTo(old);
     flag_rows_as_table_owner(actions, values);
     actions->flag_rows = 0;
-    MemoryContextReset(actions->flag_memory);
-    actions->flag_keys =
-        static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
-    for (int c = 0; c < state->n_flag_columns; ++c)
-        actions->flag_values[c] =
-            static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
+    MemoryContextReset(actions->flag_datums);
+}
+
+// Room for one more waiting flagged row: the arrays double (from a chunk's rows) up to kFlagRowsPerUpdate,
+// and when that many wait they are written first.
+void make_room_for_a_flag(RowActions* actions) {
+    if (actions->flag_rows == kFlagRowsPerUpdate) write_waiting_flags(actions);
+    if (actions->flag_rows < actions->flag_capacity) return;
+    const int capacity = actions->flag_capacity ? std::min(2 * actions->flag_capacity, kFlagRowsPerUpdate) : kBatchRows;
+    auto grown = [&](Datum* array) {
+        return static_cast<Datum*>(array ? repalloc(array, sizeof(Datum) * capacity)
+                                         : MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * capacity));
+    };
+    actions->flag_keys = grown(actions->flag_keys);
+    for (int c = 0; c < actions->state->n_flag_columns; ++c) actions->flag_values[c] = grown(actions->flag_values[c]);
+    actions->flag_capacity = capacity;
 }
 
 }  // namespace
@@ -201,17 +213,15 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
     actions->own_transaction =
         own_rows_only ? CStringGetTextDatum(psprintf("%u", GetCurrentTransactionId())) : Datum(0);
     actions->keys = static_cast<char**>(palloc0(sizeof(char*) * kBatchRows));
-    actions->flag_memory = nullptr;
-    actions->flag_rows = 0;
+    actions->flag_memory = actions->flag_datums = nullptr;
+    actions->flag_keys = actions->flag_values[0] = actions->flag_values[1] = nullptr;
+    actions->flag_rows = actions->flag_capacity = 0;
     if (state->flag) {
         // A child of the statement's context (the trigger's caller's), so that it goes with it on an error too.
         actions->flag_memory =
             AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch flags", ALLOCSET_DEFAULT_SIZES);
-        actions->flag_keys =
-            static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
-        for (int c = 0; c < state->n_flag_columns; ++c)
-            actions->flag_values[c] =
-                static_cast<Datum*>(MemoryContextAlloc(actions->flag_memory, sizeof(Datum) * kFlagRowsPerUpdate));
+        actions->flag_datums =
+            AllocSetContextCreate(actions->flag_memory, "dendrite guard batch flag values", ALLOCSET_DEFAULT_SIZES);
         Oid flag_types[4];
         const char* flag_sql = flag_update_sql(state, RelationGetDescr(relation), flag_types, own_rows_only);
         connect_spi();
@@ -246,9 +256,9 @@ void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* k
         // The flagged rows' keys and flag values wait for the next UPDATE (of many chunks' rows).
         for (int i = 0; i < n; ++i) {
             const bool over = scores[i] >= state->threshold;
-            if (!over || state->key_attnum < 0 || key_nulls[i]) continue;
-            if (actions->flag_rows == kFlagRowsPerUpdate) write_waiting_flags(actions);
-            MemoryContext old = MemoryContextSwitchTo(actions->flag_memory);
+            if (!over || state->key_attnum < 0 || key_nulls[i]) continue;  // no key: no row to update
+            make_room_for_a_flag(actions);
+            MemoryContext old = MemoryContextSwitchTo(actions->flag_datums);
             actions->flag_keys[actions->flag_rows] = CStringGetTextDatum(key_of(i));
             for (int c = 0; c < state->n_flag_columns; ++c)
                 actions->flag_values[c][actions->flag_rows] = flag_value(state->flag_types[c], scores[i], over);
