@@ -239,3 +239,64 @@ SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM many_flagged;
 SELECT rows_updated FROM flag_updates;
 DROP TABLE many_flagged, flag_updates;
 DROP FUNCTION count_flag_update();
+
+-- The write-back finds its flagged rows by their keys as values of the key's own type, with the type's default
+-- equality: no round trip through text. A float8 key under extra_float_digits = -10 (which prints 15
+-- significant digits, not enough to read the same double back) and a text key longer than 2 kB that the
+-- INSERT ... SELECT hands on compressed from its source table: every row flagged.
+CREATE TABLE keyed_source AS
+    SELECT c.*, transaction_id / 7.0::float8 AS float_key, repeat('k', 5000) || transaction_id AS long_key
+      FROM capture_tx c WHERE transaction_id % 10 = 0;
+SELECT pg_column_compression(long_key) AS long_key_stored FROM keyed_source LIMIT 1;
+CREATE TABLE float_keyed (LIKE keyed_source);
+CREATE TRIGGER capture_rows BEFORE INSERT ON float_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'float_key');
+CREATE TRIGGER score_rows AFTER INSERT ON float_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'float_key');
+ALTER TABLE float_keyed ADD COLUMN fraud_score float8;
+SET extra_float_digits = -10;
+INSERT INTO float_keyed SELECT * FROM keyed_source;
+RESET extra_float_digits;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM float_keyed;
+CREATE TABLE long_keyed (LIKE keyed_source);
+ALTER TABLE long_keyed ADD COLUMN fraud_score float8;
+CREATE TRIGGER capture_rows BEFORE INSERT ON long_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'long_key');
+CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'long_key');
+INSERT INTO long_keyed SELECT * FROM keyed_source;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM long_keyed;
+-- A primary key of a domain type, in the transition-table form.
+CREATE DOMAIN transaction_number AS bigint CHECK (VALUE >= 0);
+CREATE TABLE domain_keyed (LIKE keyed_source);
+ALTER TABLE domain_keyed ALTER COLUMN transaction_id TYPE transaction_number, ADD PRIMARY KEY (transaction_id),
+    ADD COLUMN fraud_score float8;
+CREATE TRIGGER flag_all AFTER INSERT ON domain_keyed REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
+INSERT INTO domain_keyed SELECT * FROM keyed_source;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM domain_keyed;
+-- A key type without a default equality (json; box, whose "=" compares areas) or without an array type (an
+-- array itself) is refused at the first row, and nothing is written.
+ALTER TABLE long_keyed ADD COLUMN json_key json, ADD COLUMN box_key box, ADD COLUMN array_key int[];
+TRUNCATE long_keyed;
+DROP TRIGGER capture_rows ON long_keyed;
+DROP TRIGGER score_rows ON long_keyed;
+CREATE TRIGGER flag_by_json AFTER INSERT ON long_keyed REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'json_key');
+INSERT INTO long_keyed SELECT * FROM keyed_source;
+DROP TRIGGER flag_by_json ON long_keyed;
+CREATE TRIGGER capture_rows BEFORE INSERT ON long_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'box_key');
+CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'box_key');
+INSERT INTO long_keyed SELECT * FROM keyed_source;
+DROP TRIGGER capture_rows ON long_keyed;
+DROP TRIGGER score_rows ON long_keyed;
+CREATE TRIGGER capture_rows BEFORE INSERT ON long_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'array_key');
+CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'array_key');
+INSERT INTO long_keyed SELECT * FROM keyed_source;
+SELECT count(*) AS written FROM long_keyed;
+DROP TABLE keyed_source, float_keyed, long_keyed, domain_keyed;
+DROP DOMAIN transaction_number;

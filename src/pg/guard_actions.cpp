@@ -22,18 +22,22 @@ extern "C" {
 #include "utils/relcache.h"
 #include "utils/datum.h"
 #include "utils/tuplestore.h"
+#include "utils/syscache.h"
+#include "catalog/pg_operator.h"
 }
 
 namespace dendrite::pg {
 
 namespace {
 
-// The batch trigger's 'flag': one UPDATE for the flagged rows of a chunk, and its parameter types,
+// The batch trigger's 'flag': one UPDATE for flagged rows, and its parameter types,
 //   UPDATE <table> AS t SET <flag column> = v.f1[, <flag column> = v.f2]
-//     FROM unnest($1::text[], $2::<type>[][, $3::<type>[]]) AS v(k, f1[, f2]) WHERE t.<key> = v.k::<key type>
-// The keys travel as text and are cast to the column's type, so its index is used. own_rows_only adds
-// "AND t.xmin = $m::xid" (the current transaction's id): a captured row that INSERT ... ON CONFLICT did
-// not insert must not flag the existing row that has its key.
+//     FROM unnest($1::<key type>[], $2::<type>[][, $3::<type>[]]) AS v(k, f1[, f2])
+//     WHERE t.<key> OPERATOR(<schema>.=) v.k
+// The keys travel as values of their own type, compared with the type's default equality (check_flag_key),
+// so the key's index is used and a key finds its row exactly. own_rows_only adds "AND t.xmin = $m::xid" (the
+// current transaction's id): a captured row that INSERT ... ON CONFLICT did not insert must not flag the
+// existing row that has its key.
 char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types, bool own_rows_only) {
     StringInfoData sql;
     initStringInfo(&sql);
@@ -42,17 +46,21 @@ char* flag_update_sql(const GuardState* state, TupleDesc descriptor, Oid* types,
         appendStringInfo(&sql, "%s%s = v.f%d", i ? ", " : "",
                          quote_identifier(NameStr(TupleDescAttr(descriptor, state->flag_attnums[i])->attname)), i + 1);
     appendStringInfoString(&sql, " FROM unnest($1");
-    types[0] = TEXTARRAYOID;
+    types[0] = get_array_type(state->key_type);
     for (int i = 0; i < state->n_flag_columns; ++i) {
         appendStringInfo(&sql, ", $%d", i + 2);
         types[i + 1] = get_array_type(state->flag_types[i]);
     }
     appendStringInfoString(&sql, ") AS v(k");
     for (int i = 0; i < state->n_flag_columns; ++i) appendStringInfo(&sql, ", f%d", i + 1);
-    Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
-    // The key's type schema-qualified: the update runs with search_path pinned to pg_catalog.
-    appendStringInfo(&sql, ") WHERE t.%s = v.k::%s", quote_identifier(NameStr(key->attname)),
-                     format_type_be_qualified(key->atttypid));
+    // The operator schema-qualified: the update runs with search_path pinned to pg_catalog.
+    HeapTuple equality = SearchSysCache1(OPEROID, ObjectIdGetDatum(state->key_equality));
+    if (!HeapTupleIsValid(equality)) elog(ERROR, "cache lookup failed for operator %u", state->key_equality);
+    const auto* op = reinterpret_cast<Form_pg_operator>(GETSTRUCT(equality));
+    appendStringInfo(&sql, ") WHERE t.%s OPERATOR(%s.%s) v.k",
+                     quote_identifier(NameStr(TupleDescAttr(descriptor, state->key_attnum)->attname)),
+                     quote_identifier(get_namespace_name(op->oprnamespace)), NameStr(op->oprname));
+    ReleaseSysCache(equality);
     if (own_rows_only) {
         appendStringInfo(&sql, " AND t.xmin = $%d::xid", state->n_flag_columns + 2);
         types[state->n_flag_columns + 1] = TEXTOID;
@@ -79,8 +87,8 @@ void write_waiting_flags(RowActions* actions) {
     const GuardState* state = actions->state;
     MemoryContext old = MemoryContextSwitchTo(actions->flag_datums);
     Datum values[4];
-    values[0] =
-        PointerGetDatum(construct_array(actions->flag_keys, actions->flag_rows, TEXTOID, -1, false, TYPALIGN_INT));
+    values[0] = PointerGetDatum(construct_array(actions->flag_keys, actions->flag_rows, state->key_type,
+                                                state->key_typlen, state->key_byval, state->key_align));
     for (int c = 0; c < state->n_flag_columns; ++c) {
         int16 length;
         bool by_value;
@@ -259,7 +267,10 @@ void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* k
             if (!over || state->key_attnum < 0 || key_nulls[i]) continue;  // no key: no row to update
             make_room_for_a_flag(actions);
             MemoryContext old = MemoryContextSwitchTo(actions->flag_datums);
-            actions->flag_keys[actions->flag_rows] = CStringGetTextDatum(key_of(i));
+            // A copy whole and uncompressed (an INSERT ... SELECT may hand on the source's compressed value).
+            actions->flag_keys[actions->flag_rows] =
+                state->key_typlen == -1 ? PointerGetDatum(PG_DETOAST_DATUM_COPY(key_values[i]))
+                                        : datumCopy(key_values[i], state->key_byval, state->key_typlen);
             for (int c = 0; c < state->n_flag_columns; ++c)
                 actions->flag_values[c][actions->flag_rows] = flag_value(state->flag_types[c], scores[i], over);
             MemoryContextSwitchTo(old);

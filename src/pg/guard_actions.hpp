@@ -34,7 +34,7 @@ struct RowActions {
     Oid table_owner;        // 'flag' updates the guarded table as its owner (see flag_rows_as_table_owner)
     Datum own_transaction;  // the row capture's 'flag': this transaction's id as text (flag_update_sql)
     char** keys;            // kBatchRows, for 'log'
-    // 'flag': the flagged rows waiting for the next UPDATE, their keys as text and their flag values. The
+    // 'flag': the flagged rows waiting for the next UPDATE, their keys (copies) and their flag values. The
     // arrays (flag_capacity, grown as rows come) live in flag_memory; the values they point to in its child
     // flag_datums, reset after each UPDATE.
     MemoryContext flag_memory;

@@ -28,6 +28,7 @@ extern "C" {
 #include "utils/relcache.h"
 #include "utils/datum.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 }
 
 namespace dendrite::pg {
@@ -153,6 +154,30 @@ void resolve_shadow(GuardState* state, bool batch, bool row_trigger, MemoryConte
     state->shadow_threshold = state->default_threshold ? shadow->threshold : state->threshold;
 }
 
+// guard_batch's 'flag' finds its flagged rows again by key, in an UPDATE given the keys as an array of their
+// own type (no round trip through text, which extra_float_digits or a DateStyle could make inexact): the key's
+// type needs a default equality (a btree or hash operator class: json, point or box have none, and box's
+// "=" compares areas) and an array type.
+void check_flag_key(GuardState* state, const char* function, const char* column) {
+    const char* type = format_type_be(state->key_type);
+    state->key_equality = lookup_type_cache(state->key_type, TYPECACHE_EQ_OPR)->eq_opr;
+    if (!OidIsValid(state->key_equality))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                 errmsg("%s: key column \"%s\" of type %s has no default equality operator", function, column, type),
+                 errdetail("'flag' in the batch trigger finds its flagged rows again by key, with the equality of "
+                           "the key type's default btree or hash operator class."),
+                 errhint("Name a key column that identifies a row (such as a bigint or text id, or the table's "
+                         "primary key) as the fifth argument.")));
+    if (!OidIsValid(get_array_type(state->key_type)))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("%s: key column \"%s\" of type %s cannot identify flagged rows", function, column, type),
+                        errdetail("'flag' in the batch trigger passes the flagged rows' keys to its UPDATE as one "
+                                  "array, and PostgreSQL has no array type whose elements are %s.",
+                                  type),
+                        errhint("Name a key column of a scalar type as the fifth argument.")));
+}
+
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
 // context (which the state then belongs to, pins included).
 GuardState* build_guard_state(TriggerData* trigger, const char* function, bool batch, MemoryContext context) {
@@ -222,8 +247,11 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         bool varlena;
         Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
         getTypeOutputInfo(key->atttypid, &state->key_output_function, &varlena);
+        state->key_type = key->atttypid;
         state->key_byval = key->attbyval;
         state->key_typlen = key->attlen;
+        state->key_align = key->attalign;
+        if (batch && state->flag) check_flag_key(state, function, NameStr(key->attname));
     }
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));

@@ -30,8 +30,11 @@ struct GuardState {
     Oid flag_types[2];
     int key_attnum;  // 0-based, -1 when the table has no key column
     Oid key_output_function;
+    Oid key_type;
     bool key_byval;
     int16 key_typlen;
+    char key_align;
+    Oid key_equality;  // guard_batch's 'flag': the key type's default equality, which finds its flagged rows
     char* table_name;  // schema-qualified, quoted
     const CachedVersion* version;
     // 'shadow:N': version N scored beside the serving version on the same features, its decisions logged
