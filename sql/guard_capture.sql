@@ -254,12 +254,14 @@ CREATE TRIGGER capture_rows BEFORE INSERT ON float_keyed FOR EACH ROW
 CREATE TRIGGER score_rows AFTER INSERT ON float_keyed FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'float_key');
 ALTER TABLE float_keyed ADD COLUMN fraud_score float8;
+CREATE UNIQUE INDEX ON float_keyed (float_key);
 SET extra_float_digits = -10;
 INSERT INTO float_keyed SELECT * FROM keyed_source;
 RESET extra_float_digits;
 SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM float_keyed;
 CREATE TABLE long_keyed (LIKE keyed_source);
 ALTER TABLE long_keyed ADD COLUMN fraud_score float8;
+CREATE UNIQUE INDEX ON long_keyed (long_key);
 CREATE TRIGGER capture_rows BEFORE INSERT ON long_keyed FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'long_key');
 CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
@@ -275,6 +277,16 @@ CREATE TRIGGER flag_all AFTER INSERT ON domain_keyed REFERENCING NEW TABLE AS ne
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score');
 INSERT INTO domain_keyed SELECT * FROM keyed_source;
 SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM domain_keyed;
+-- A key column without a unique index: a WARNING when the statement trigger starts (once, not again for the
+-- row trigger), since the UPDATE flags every row that shares a flagged row's key.
+CREATE TABLE card_keyed (LIKE keyed_source);
+ALTER TABLE card_keyed ADD COLUMN fraud_score float8;
+CREATE TRIGGER capture_rows BEFORE INSERT ON card_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'customer_id');
+CREATE TRIGGER score_rows AFTER INSERT ON card_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'customer_id');
+INSERT INTO card_keyed SELECT * FROM keyed_source;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM card_keyed;
 -- A key type without a default equality (json; box, whose "=" compares areas) or without an array type (an
 -- array itself) is refused at the first row, and nothing is written.
 ALTER TABLE long_keyed ADD COLUMN json_key json, ADD COLUMN box_key box, ADD COLUMN array_key int[];
@@ -298,5 +310,5 @@ CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'array_key');
 INSERT INTO long_keyed SELECT * FROM keyed_source;
 SELECT count(*) AS written FROM long_keyed;
-DROP TABLE keyed_source, float_keyed, long_keyed, domain_keyed;
+DROP TABLE keyed_source, float_keyed, long_keyed, domain_keyed, card_keyed;
 DROP DOMAIN transaction_number;

@@ -29,6 +29,8 @@ extern "C" {
 #include "utils/datum.h"
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
+#include "utils/syscache.h"
+#include "catalog/pg_index.h"
 }
 
 namespace dendrite::pg {
@@ -158,7 +160,29 @@ void resolve_shadow(GuardState* state, bool batch, bool row_trigger, MemoryConte
 // own type (no round trip through text, which extra_float_digits or a DateStyle could make inexact): the key's
 // type needs a default equality (a btree or hash operator class: json, point or box have none, and box's
 // "=" compares areas) and an array type.
-void check_flag_key(GuardState* state, const char* function, const char* column) {
+// Whether a valid unique index of relation has the one key column attnum (0-based), no expression and no
+// predicate: only then can no two rows share a key.
+bool has_unique_index_on(Relation relation, int attnum) {
+    List* indexes = RelationGetIndexList(relation);
+    bool found = false;
+    ListCell* cell;
+    foreach (cell, indexes) {
+        HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(cell)));
+        if (!HeapTupleIsValid(tuple)) continue;
+        const auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        found = index->indisunique && index->indisvalid && index->indnkeyatts == 1 &&
+                index->indkey.values[0] == attnum + 1 && heap_attisnull(tuple, Anum_pg_index_indpred, nullptr);
+        ReleaseSysCache(tuple);
+        if (found) break;
+    }
+    list_free(indexes);
+    return found;
+}
+
+// warn_if_not_unique: the statement trigger that runs the UPDATE says so (the row capture's row trigger, with
+// the same arguments, does not say it again).
+void check_flag_key(GuardState* state, Relation relation, const char* function, const char* column,
+                    bool warn_if_not_unique) {
     const char* type = format_type_be(state->key_type);
     state->key_equality = lookup_type_cache(state->key_type, TYPECACHE_EQ_OPR)->eq_opr;
     if (!OidIsValid(state->key_equality))
@@ -176,6 +200,16 @@ void check_flag_key(GuardState* state, const char* function, const char* column)
                                   "array, and PostgreSQL has no array type whose elements are %s.",
                                   type),
                         errhint("Name a key column of a scalar type as the fifth argument.")));
+    // A key that is not unique is no error (it may be unique by construction, or a partitioned table's key
+    // without its partition column), but it must not flag rows silently.
+    if (warn_if_not_unique && !has_unique_index_on(relation, state->key_attnum))
+        ereport(WARNING,
+                (errmsg("%s: key column \"%s\" of %s has no unique index", function, column, state->table_name),
+                 errdetail("'flag' in the batch trigger updates the rows whose key equals a flagged row's key: a row "
+                           "that shares its key with a flagged row gets that row's flag too."),
+                 errhint("Name a column with a unique index (such as the primary key) as the fifth argument, or "
+                         "create one on \"%s\".",
+                         column)));
 }
 
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
@@ -251,10 +285,12 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         state->key_byval = key->attbyval;
         state->key_typlen = key->attlen;
         state->key_align = key->attalign;
-        if (batch && state->flag) check_flag_key(state, function, NameStr(key->attname));
     }
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
+    if (batch && state->flag)
+        check_flag_key(state, relation, function, NameStr(TupleDescAttr(descriptor, state->key_attnum)->attname),
+                       TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event));
 
     if (state->log) resolve_log_relation(state);  // once per state, not per logged row
 
