@@ -57,6 +57,23 @@ SELECT abs(e.pr_auc - :recorded) < 1e-12 AS reproduced
                                             :'assess_start', :'assess_end'), :check_version, 'is_fraud') e;
 SELECT dendrite.drop_model('tn_check');
 
+-- A trial whose training diverges (a learning rate far too high) is ranked last with its failure recorded (and
+-- a NOTICE), and the search goes on: one bad point of a grid does not end a long tune.
+SELECT trial, settings->'learning_rate' AS learning_rate, rung, cardinality(array_remove(fold_pr_auc, NULL)) AS folds_assessed,
+       mean_pr_auc IS NULL AS unranked, best
+  FROM dendrite.tune('tn_diverging', 'SELECT * FROM tn', 'is_fraud',
+                     search => '{"learning_rate": [1e30], "hidden": [[4]], "epochs": [1]}', folds => 2, trials => 2,
+                     time_column => 'tx_time', fold_length => '5 days', seed => 1)
+ ORDER BY trial;
+SELECT t.trial, t.failure, t.seconds > 0 AS timed
+  FROM dendrite.tuning_trials t JOIN dendrite.models m USING (model_id) WHERE m.name = 'tn_diverging' ORDER BY t.trial;
+SELECT dendrite.drop_model('tn_diverging');
+-- Were every trial to fail, there would be no best: tune then fails, naming each failure.
+SELECT dendrite.internal_tune_best('[{"trial": 1, "fold": 1, "pr_auc": null, "seconds": 1, "failure": "training diverged: a"},
+                                     {"trial": 2, "fold": 1, "pr_auc": null, "seconds": 1, "failure": "training diverged: b"}]', 1) AS best,
+       dendrite.internal_tune_failures('[{"trial": 1, "fold": 1, "pr_auc": null, "seconds": 1, "failure": "training diverged: a"},
+                                         {"trial": 2, "fold": 1, "pr_auc": 0.5, "seconds": 1}]') AS failures;
+
 -- A trial's settings become train's named arguments; other keys are options.
 SELECT dendrite.internal_tune_arguments('{"hidden": [128, 64], "learning_rate": 0.003, "layer_norm": true, "max_depth": 4}');
 -- gbdt's options are searched by their names; a fixed featurizer's time column folds the rows; rows before

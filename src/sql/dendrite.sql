@@ -351,6 +351,7 @@ CREATE TABLE dendrite.tuning_trials (
     fold_pr_auc float8[] NOT NULL,               -- per fold, oldest first (NULL: not assessed, or one class)
     mean_pr_auc float8,                          -- over the folds assessed
     seconds     float8 NOT NULL,                 -- training, summed over its folds
+    failure     text,                            -- why a fold's training failed (it diverged): ranked last
     best        boolean NOT NULL,
     version_id  bigint REFERENCES dendrite.model_versions ON DELETE SET NULL,  -- the best: trained on every row
     tuned_at    timestamptz NOT NULL DEFAULT now(),
@@ -742,6 +743,8 @@ DECLARE
     assessed  pg_catalog.float8;
     winner    pg_catalog.int4;
     tuning    pg_catalog.int8;
+    started   pg_catalog.timestamptz;
+    failure   pg_catalog.text;
 BEGIN
     SELECT * INTO plan FROM dendrite.internal_tune_plan(tune.model, tune.algorithm, tune.search, tune.folds, tune.trials,
                                                       tune.featurizer, tune.time_column, tune.fold_length, tune.gap,
@@ -755,23 +758,42 @@ BEGIN
                                                               tune.fold_length, plan.fold_gap, plan.fold_time_column, tune.query,
                                                               tune.since)
         LOOP
-            EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, '
-                                      'since => %L, seed => %s%s)', plan.scratch, work.train_query, tune.label,
-                                      tune.algorithm, tune.featurizer, tune.since, tune.seed, work.arguments) INTO trained;
-            -- Assessed on the fold's rows; with history features, the rows before them feed the history.
-            IF dendrite.internal_tune_has_history(plan.scratch, trained.version) THEN
-                SELECT e.pr_auc INTO assessed
-                  FROM dendrite.evaluate(plan.scratch, work.assess_query, trained.version, tune.label, work.assess_start) e;
-            ELSE
-                SELECT e.pr_auc INTO assessed
-                  FROM dendrite.evaluate(plan.scratch, work.fold_query, trained.version, tune.label) e;
-            END IF;
-            results := dendrite.internal_tune_add(results, work.trial, work.fold, assessed, trained.seconds);
+            started := pg_catalog.clock_timestamp();
+            BEGIN
+                EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, '
+                                          'since => %L, seed => %s%s)', plan.scratch, work.train_query, tune.label,
+                                          tune.algorithm, tune.featurizer, tune.since, tune.seed, work.arguments) INTO trained;
+                -- Assessed on the fold's rows; with history features, the rows before them feed the history.
+                IF dendrite.internal_tune_has_history(plan.scratch, trained.version) THEN
+                    SELECT e.pr_auc INTO assessed
+                      FROM dendrite.evaluate(plan.scratch, work.assess_query, trained.version, tune.label, work.assess_start) e;
+                ELSE
+                    SELECT e.pr_auc INTO assessed
+                      FROM dendrite.evaluate(plan.scratch, work.fold_query, trained.version, tune.label) e;
+                END IF;
+                results := dendrite.internal_tune_add(results, work.trial, work.fold, assessed, trained.seconds);
+            EXCEPTION WHEN SQLSTATE '22000' THEN
+                -- A training that diverged says something of its settings (a learning rate too high), not of
+                -- the rows: the trial is ranked last and the search goes on. Any other error ends the tune.
+                GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT;
+                IF pg_catalog.starts_with(failure, 'training diverged') IS NOT TRUE THEN
+                    RAISE;
+                END IF;
+                RAISE NOTICE 'tune: trial % failed on fold % and is ranked last: %', work.trial, work.fold, failure
+                    USING DETAIL = pg_catalog.format('Its settings: %s.', plan.candidates[work.trial]);
+                results := dendrite.internal_tune_add(results, work.trial, work.fold, NULL,
+                    pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started), failure);
+            END;
         END LOOP;
     END LOOP;
     PERFORM dendrite.drop_model(plan.scratch);
     -- The best settings (the best mean PR-AUC over every fold), trained on every row as a new version.
     winner := dendrite.internal_tune_best(results, tune.folds);
+    IF winner IS NULL THEN
+        RAISE EXCEPTION 'every trial of tune failed' USING ERRCODE = 'data_exception',
+            DETAIL = dendrite.internal_tune_failures(results),
+            HINT = 'Search lower learning rates, or clip gradients with clip_norm.';
+    END IF;
     EXECUTE pg_catalog.format('SELECT * FROM dendrite.train(%L, %L, %L, algorithm => %L, featurizer => %L, since => %L, '
                               'seed => %s%s)', tune.model, tune.query, tune.label, tune.algorithm, tune.featurizer,
                               tune.since, tune.seed, dendrite.internal_tune_arguments(plan.candidates[winner]))
@@ -920,21 +942,36 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT generate_series(0, folds - 1) $$;
 COMMENT ON FUNCTION dendrite.internal_tune_rungs IS 'internal: tune''s successive-halving rungs (rung r assesses on the r + 1 newest folds)';
 
-CREATE FUNCTION dendrite.internal_tune_add(results jsonb, trial int, fold int, pr_auc float8, seconds float8)
+CREATE FUNCTION dendrite.internal_tune_add(results jsonb, trial int, fold int, pr_auc float8, seconds float8,
+                                           failure text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT results || jsonb_build_array(jsonb_build_object('trial', trial, 'fold', fold, 'pr_auc', pr_auc,
-                                                             'seconds', seconds)) $$;
-COMMENT ON FUNCTION dendrite.internal_tune_add IS 'internal: tune''s results with one more trained and assessed fold';
+                                                             'seconds', seconds)
+                                          || CASE WHEN failure IS NULL THEN '{}'::jsonb
+                                                  ELSE jsonb_build_object('failure', failure) END) $$;
+COMMENT ON FUNCTION dendrite.internal_tune_add IS 'internal: tune''s results with one more trained and assessed fold (or one whose training failed: failure says why)';
 
--- Per trial, the mean PR-AUC over the given folds it was assessed on (NULL: none of them has both classes).
+CREATE FUNCTION dendrite.internal_tune_failures(results jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('Trial %s, fold %s: %s.', r->>'trial', r->>'fold', r->>'failure'), ' '
+                      ORDER BY (r->>'trial')::int, (r->>'fold')::int)
+      FROM jsonb_array_elements(results) r WHERE r ? 'failure'
+$$;
+COMMENT ON FUNCTION dendrite.internal_tune_failures IS 'internal: the failed trainings among tune''s results, for a message';
+
+-- Per trial, the mean PR-AUC over the given folds it was assessed on (NULL: none of them has both classes, or
+-- the training failed on one).
 CREATE FUNCTION dendrite.internal_tune_means(results jsonb, fold_set int[])
 RETURNS TABLE (trial int, assessed int, mean_pr_auc float8)
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT (r->>'trial')::int, count(*)::int, avg((r->>'pr_auc')::float8)
+    SELECT (r->>'trial')::int, count(*)::int,
+           CASE WHEN bool_or(r ? 'failure') THEN NULL ELSE avg((r->>'pr_auc')::float8) END
       FROM jsonb_array_elements(results) r
      WHERE (r->>'fold')::int = ANY (fold_set)
      GROUP BY 1
@@ -1018,9 +1055,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.trial FROM dendrite.internal_tune_means(results, ARRAY(SELECT generate_series(1, folds))) m
      WHERE m.assessed = folds
+       AND NOT EXISTS (SELECT FROM jsonb_array_elements(results) r WHERE (r->>'trial')::int = m.trial AND r ? 'failure')
      ORDER BY m.mean_pr_auc DESC NULLS LAST, m.trial LIMIT 1
 $$;
-COMMENT ON FUNCTION dendrite.internal_tune_best IS 'internal: the trial of tune with the best mean PR-AUC over every fold';
+COMMENT ON FUNCTION dendrite.internal_tune_best IS 'internal: the trial of tune with the best mean PR-AUC over every fold (NULL when every trial failed)';
 
 CREATE FUNCTION dendrite.record_tuning(model text, version int, algorithm text, candidates jsonb[], results jsonb,
     folds int, last_time timestamp, fold_length interval, gap interval, time_column text, winner int)
@@ -1046,15 +1084,16 @@ BEGIN
       FROM dendrite.models m JOIN dendrite.model_versions v ON v.model_id = m.model_id AND v.version = $2
      WHERE m.name = $1;
     INSERT INTO dendrite.tuning_trials (tuning_id, model_id, trial, algorithm, settings, rung, time_column,
-                                        fold_starts, fold_length, gap, fold_pr_auc, mean_pr_auc, seconds, best,
-                                        version_id, tuned_by)
+                                        fold_starts, fold_length, gap, fold_pr_auc, mean_pr_auc, seconds, failure,
+                                        best, version_id, tuned_by)
     SELECT tuning, target_model_id, c.i, $3, c.c, greatest(count(d.d) - 1, 0), $10,
            ARRAY(SELECT ending - (folds - f + 1) * fold_length FROM generate_series(1, folds) f ORDER BY f),
            fold_length, gap,
            ARRAY(SELECT (SELECT (x->>'pr_auc')::float8 FROM jsonb_array_elements(results) x
                           WHERE (x->>'trial')::int = c.i AND (x->>'fold')::int = f)
                    FROM generate_series(1, folds) f ORDER BY f),
-           avg((d.d->>'pr_auc')::float8), coalesce(sum((d.d->>'seconds')::float8), 0), c.i = winner,
+           CASE WHEN bool_or(d.d ? 'failure') THEN NULL ELSE avg((d.d->>'pr_auc')::float8) END,
+           coalesce(sum((d.d->>'seconds')::float8), 0), min(d.d->>'failure'), c.i = winner,
            CASE WHEN c.i = winner THEN best_version_id END, caller
       FROM unnest(candidates) WITH ORDINALITY c(c, i)
       LEFT JOIN jsonb_array_elements(results) d(d) ON (d.d->>'trial')::int = c.i
@@ -2623,7 +2662,8 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
                           dendrite.internal_tune_arguments(jsonb),
                           dendrite.internal_tune_rungs(int),
-                          dendrite.internal_tune_add(jsonb, int, int, float8, float8),
+                          dendrite.internal_tune_add(jsonb, int, int, float8, float8, text),
+                          dendrite.internal_tune_failures(jsonb),
                           dendrite.internal_tune_means(jsonb, int[]),
                           dendrite.internal_tune_fold_set(int, int),
                           dendrite.internal_tune_work(jsonb, jsonb[], int, int, timestamp, interval, interval, text, text, timestamp),
