@@ -131,6 +131,30 @@ INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount_eur,
     SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
       FROM next_rows WHERE n = 5;
 ALTER TABLE live RENAME COLUMN amount_eur TO amount;
+-- A numeric(p, s) flag column gets the score rounded to its scale, as an INSERT of the score would store it:
+-- PostgreSQL stores a BEFORE trigger's tuple as it is returned, without applying the column's typmod.
+-- (The same trigger writes the score to a float8 column too: a second guard would score the row after the
+-- first one's history counted it.)
+ALTER TABLE live ADD COLUMN score_4_digits numeric(5, 4), ADD COLUMN score_all_digits float8;
+CREATE TRIGGER guard_rounded BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', 'default', 'score_4_digits, score_all_digits');
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 5;
+SELECT scale(score_4_digits) AS stored_scale, score_4_digits = round(score_all_digits::numeric, 4) AS rounded_as_an_insert_would
+  FROM live WHERE transaction_id = (SELECT transaction_id FROM next_rows WHERE n = 5);
+DROP TRIGGER guard_rounded ON live;
+ALTER TABLE live DROP COLUMN score_4_digits, DROP COLUMN score_all_digits;
+-- One that cannot hold a score of 1 is refused at the first row (the rows scoring highest would fail to insert).
+ALTER TABLE live ADD COLUMN score_no_room numeric(3, 3);
+CREATE TRIGGER guard_no_room BEFORE INSERT ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', 'default', 'score_no_room');
+INSERT INTO live (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+    SELECT transaction_id + 9000000, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category,
+           is_fraud, fraud_scenario
+      FROM next_rows WHERE n = 5;
+DROP TRIGGER guard_no_room ON live;
+ALTER TABLE live DROP COLUMN score_no_room;
 -- A trigger that inserts into the guarded table while the outer statement holds the guard's state: the
 -- inner statement gets a state of its own, and both rows are scored.
 CREATE FUNCTION pg_temp.copy_row() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -201,7 +201,7 @@ DENDRITE_FUNCTION(dendrite_guard) {
         Datum* values = state->binding.values;
         bool* nulls = state->binding.nulls;
         for (int i = 0; i < state->n_flag_columns; ++i) {
-            values[state->flag_attnums[i]] = flag_value(state->flag_types[i], score, over);
+            values[state->flag_attnums[i]] = flag_value(state->flag_types[i], state->flag_typmods[i], score, over);
             nulls[state->flag_attnums[i]] = false;
         }
         HeapTuple flagged = heap_form_tuple(state->binding.descriptor, values, nulls);

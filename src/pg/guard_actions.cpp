@@ -202,14 +202,18 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
     table_close(relation, NoLock);
 }
 
-Datum flag_value(Oid type, double score, bool over) {
+Datum flag_value(Oid type, int32 typmod, double score, bool over) {
     switch (type) {
         case BOOLOID:
             return BoolGetDatum(over);
         case FLOAT4OID:
             return Float4GetDatum(float(score));
-        case NUMERICOID:
-            return DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+        case NUMERICOID: {
+            // A BEFORE trigger's tuple is stored as it is returned: PostgreSQL applies no column typmod to it
+            // (as it does to an INSERT's values), so a numeric(5, 4) column would keep all of the score's digits.
+            const Datum value = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+            return typmod >= 0 ? DirectFunctionCall2(numeric, value, Int32GetDatum(typmod)) : value;
+        }
         default:
             return Float8GetDatum(score);
     }
@@ -272,7 +276,8 @@ void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* k
                 state->key_typlen == -1 ? PointerGetDatum(PG_DETOAST_DATUM_COPY(key_values[i]))
                                         : datumCopy(key_values[i], state->key_byval, state->key_typlen);
             for (int c = 0; c < state->n_flag_columns; ++c)
-                actions->flag_values[c][actions->flag_rows] = flag_value(state->flag_types[c], scores[i], over);
+                actions->flag_values[c][actions->flag_rows] =
+                    flag_value(state->flag_types[c], state->flag_typmods[c], scores[i], over);
             MemoryContextSwitchTo(old);
             ++actions->flag_rows;
         }

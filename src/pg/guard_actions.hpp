@@ -17,8 +17,9 @@ constexpr int kBatchRows = 1024;  // guard_batch featurizes, scores and acts on 
 // shadow version's, logged as its decisions at its threshold (state->shadow must be set).
 void log_decisions(const GuardState* state, int n, char** keys, const float* scores, const Datum* reasons = nullptr,
                    bool shadow = false);
-// A flag column's value: the score (in the column's type) or, for a boolean column, whether it is over.
-Datum flag_value(Oid type, double score, bool over);
+// A flag column's value: the score (in the column's type, a numeric rounded to its typmod; -1: none) or, for a
+// boolean column, whether it is over.
+Datum flag_value(Oid type, int32 typmod, double score, bool over);
 
 // The most flagged rows one flag UPDATE writes: the rows of many chunks wait for one execution (each costs an
 // executor start, the table owner's rights and search_path, ~0.1 ms), within a bounded memory.

@@ -260,8 +260,22 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
                     (errcode(ERRCODE_DATATYPE_MISMATCH),
                      errmsg("%s: flag column \"%s\" is of type %s", function, name, format_type_be(type)),
                      errhint("A flag column is float8, real or numeric (the score) or boolean (score >= threshold).")));
+            const int32 typmod = TupleDescAttr(descriptor, index)->atttypmod;
+            if (type == NUMERICOID && typmod >= int32(VARHDRSZ)) {
+                // numeric(p, s) holds |x| < 10^(p - s): a score of 1 (rounded to s) needs p - s >= 1. Without
+                // room for it, the rows that score highest would fail to insert with 22003.
+                const int32 packed = typmod - int32(VARHDRSZ);
+                const int precision = (packed >> 16) & 0xffff, scale = ((packed & 0x7ff) ^ 1024) - 1024;
+                if (precision - scale < 1)
+                    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                    errmsg("%s: flag column \"%s\" of type %s cannot hold a score of 1", function, name,
+                                           format_type_with_typemod(type, typmod)),
+                                    errhint("Give the score column room for one digit before the point, as in "
+                                            "numeric(5, 4), or use float8.")));
+            }
             state->flag_attnums[state->n_flag_columns] = index;
             state->flag_types[state->n_flag_columns] = type;
+            state->flag_typmods[state->n_flag_columns] = typmod;
             state->n_flag_columns++;
         }
     }

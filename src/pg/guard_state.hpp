@@ -28,7 +28,8 @@ struct GuardState {
     int n_flag_columns;
     int flag_attnums[2];  // 0-based
     Oid flag_types[2];
-    int key_attnum;  // 0-based, -1 when the table has no key column
+    int32 flag_typmods[2];  // a numeric(p, s) flag column's typmod: the score is rounded to it, as an INSERT would
+    int key_attnum;         // 0-based, -1 when the table has no key column
     Oid key_output_function;
     Oid key_type;
     bool key_byval;
