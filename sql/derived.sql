@@ -90,6 +90,12 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE score IS NOT NULL) AS scored, co
   FROM card_tx_new;
 SELECT count(*) FILTER (WHERE n.score::real = s.score::real) AS equal_to_score_query
   FROM card_tx_new n JOIN dendrite.score_query('card_m', 'SELECT * FROM card_tx_new', key => 'id') s ON s.key::int = n.id;
+-- A flag column that the model reads through a derived column (home_km reads home_lat) is refused at the
+-- first row: the score would overwrite a value it was computed from.
+CREATE TRIGGER guard_overwrite BEFORE INSERT ON card_tx_new FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('card_m', 'flag', '0', 'home_lat');
+INSERT INTO card_tx_new SELECT * FROM card_tx WHERE id = 2700;
+DROP TRIGGER guard_overwrite ON card_tx_new;
 
 -- A row that lacks a column a derived column reads: the error names it.
 CREATE TABLE card_tx_short AS SELECT id, tx_time, card, merchant, amount, fraud FROM card_tx WHERE id = 1;

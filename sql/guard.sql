@@ -244,6 +244,37 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('ge
 UPDATE gen_rows SET x = -x WHERE id <= 50;
 SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score = dendrite.score('gen_m', g)) AS equal_after_update
   FROM gen_rows g;
+-- A flag column must be the score's own, checked at the first row: not a stored generated column (PostgreSQL
+-- computes it after the trigger: the score would be lost), not a column the model reads (x feeds z: the score
+-- would overwrite it), not the key, not named twice.
+CREATE TABLE gen_flagged (id numeric PRIMARY KEY, x float8, y float8, label boolean,
+                          z float8 GENERATED ALWAYS AS (2 * x + y) STORED, fraud_score float8);
+CREATE FUNCTION pg_temp.try_flag(columns text, function text DEFAULT 'guard') RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    IF function = 'guard' THEN
+        EXECUTE format('CREATE TRIGGER try BEFORE INSERT ON gen_flagged FOR EACH ROW EXECUTE FUNCTION dendrite.guard(%L, %L, %L, %L)',
+                       'gen_m', 'flag', '0.5', columns);
+    ELSE
+        EXECUTE format('CREATE TRIGGER try AFTER INSERT ON gen_flagged REFERENCING NEW TABLE AS n FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION dendrite.guard_batch(%L, %L, %L, %L)', 'gen_m', 'flag', '0.5', columns);
+    END IF;
+    INSERT INTO gen_flagged (id, x, y, label) VALUES (1, 1, 2, false);
+    DROP TRIGGER try ON gen_flagged;
+    DELETE FROM gen_flagged;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM || ' / ' || detail;
+END $$;
+SELECT pg_temp.try_flag('z');
+SELECT pg_temp.try_flag('x');
+SELECT pg_temp.try_flag('x', 'guard_batch');
+SELECT pg_temp.try_flag('id');
+SELECT pg_temp.try_flag('fraud_score, fraud_score');
+SELECT pg_temp.try_flag('fraud_score');
+DROP TABLE gen_flagged;
 CREATE TABLE gen_bulk (LIKE gen_rows INCLUDING GENERATED INCLUDING INDEXES);
 CREATE TRIGGER capture_gen BEFORE INSERT ON gen_bulk FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard_batch('gen_m', 'flag', '0', 'fraud_score');

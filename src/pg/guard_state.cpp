@@ -212,6 +212,37 @@ void check_flag_key(GuardState* state, Relation relation, const char* function, 
                          column)));
 }
 
+// A flag column must be the score's own: not a column the model reads (the score would overwrite the value it
+// was computed from), not the key (batch 'flag' finds the row by it), not named twice, and not a stored
+// generated column (PostgreSQL computes that after the BEFORE triggers, and the score would be lost).
+void check_flag_columns(const GuardState* state, Relation relation, const char* function) {
+    TupleDesc descriptor = RelationGetDescr(relation);
+    for (int i = 0; i < state->n_flag_columns; ++i) {
+        const int attnum = state->flag_attnums[i];
+        const char* name = NameStr(TupleDescAttr(descriptor, attnum)->attname);
+        if (TupleDescAttr(descriptor, attnum)->attgenerated == ATTRIBUTE_GENERATED_STORED)
+            ereport(ERROR, (errcode(ERRCODE_GENERATED_ALWAYS),
+                            errmsg("%s: flag column \"%s\" is a generated column", function, name),
+                            errdetail("PostgreSQL computes it from the row's other columns after the BEFORE "
+                                      "triggers: the score written there would be lost."),
+                            errhint("Add a plain column for the score.")));
+        const char* clash = nullptr;
+        if (binding_reads_column(&state->binding, relation, attnum))
+            clash = psprintf(
+                "Version %d of model \"%s\" reads it: the score would overwrite a value it was "
+                "computed from",
+                state->version->version, state->model);
+        else if (attnum == state->key_attnum)
+            clash = pstrdup("It is the key column that identifies the row");
+        else if (i == 1 && attnum == state->flag_attnums[0])
+            clash = pstrdup("It is named twice");
+        if (clash)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("%s: \"%s\" cannot be a flag column", function, name), errdetail("%s.", clash),
+                            errhint("Add a column of its own for the score (float8) or the decision (boolean).")));
+    }
+}
+
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
 // context (which the state then belongs to, pins included).
 GuardState* build_guard_state(TriggerData* trigger, const char* function, bool batch, MemoryContext context) {
@@ -316,6 +347,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     // A row trigger fired BEFORE sees no stored generated column yet: compute those the model reads.
     if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
         bind_generated_inputs(&state->binding, relation, context);
+    check_flag_columns(state, relation, function);
     if (state->reasons) {
         if (batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "executor/executor.h"
+#include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/date.h"
 #include "utils/inet.h"
@@ -401,6 +402,31 @@ void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext
     }
     MemoryContextSwitchTo(old);
     binding->generated = generated;
+}
+
+bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum) {
+    // Derived and generation expressions are over the row alone (varno 1); a whole-row reference reads every
+    // column.
+    const auto reads = [&](Node* expression) {
+        Bitmapset* columns = nullptr;
+        pull_varattnos(expression, 1, &columns);
+        return bms_is_member(attnum + 1 - FirstLowInvalidHeapAttributeNumber, columns) ||
+               bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, columns);
+    };
+    TupleDesc descriptor = RelationGetDescr(relation);
+    for (int j = 0; j < binding->n_inputs; ++j) {
+        const int input = binding->attnums[j];
+        if (input == attnum) return true;
+        if (input >= 0 && input < descriptor->natts &&
+            TupleDescAttr(descriptor, input)->attgenerated == ATTRIBUTE_GENERATED_STORED) {
+            Node* generation = build_column_default(relation, input + 1);
+            if (generation && reads(generation)) return true;
+        }
+    }
+    if (const DerivedInputs* derived = binding->derived)
+        for (int k = 0; k < derived->n; ++k)
+            if (reads(reinterpret_cast<Node*>(derived->expressions[k]->expr))) return true;
+    return false;
 }
 
 namespace {

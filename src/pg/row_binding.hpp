@@ -56,6 +56,9 @@ void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* fe
 // inputs that are such columns are compiled once (in context) and load_row evaluates them from the row's
 // other columns, exactly as PostgreSQL will store them. Nothing to do when no input is generated.
 void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext context);
+// Whether the featurizer bound here to a row of relation reads its attribute attnum (0-based): as an input, or
+// through a derived input or a stored generated input that is computed from it.
+bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum);
 // Reads a tuple into binding->raw (text values point into the tuple, a detoasted copy in the current
 // memory context, or a derived value that lives until the next row is loaded).
 void load_row(RowBinding* binding, HeapTuple tuple);
