@@ -268,6 +268,18 @@ CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'long_key');
 INSERT INTO long_keyed SELECT * FROM keyed_source;
 SELECT count(*) AS inserted, count(fraud_score) AS flagged FROM long_keyed;
+-- A flagged row whose key is NULL cannot be found again: a WARNING counts them at the statement's end.
+UPDATE keyed_source SET float_key = NULL WHERE transaction_id % 20 = 0;
+CREATE TABLE null_keyed (LIKE keyed_source);
+ALTER TABLE null_keyed ADD COLUMN fraud_score float8;
+CREATE UNIQUE INDEX ON null_keyed (float_key);
+CREATE TRIGGER capture_rows BEFORE INSERT ON null_keyed FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'float_key');
+CREATE TRIGGER score_rows AFTER INSERT ON null_keyed FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'float_key');
+INSERT INTO null_keyed SELECT * FROM keyed_source;
+SELECT count(*) AS inserted, count(fraud_score) AS flagged, count(*) FILTER (WHERE float_key IS NULL) AS null_keys
+  FROM null_keyed;
 -- A primary key of a domain type, in the transition-table form.
 CREATE DOMAIN transaction_number AS bigint CHECK (VALUE >= 0);
 CREATE TABLE domain_keyed (LIKE keyed_source);
@@ -310,5 +322,5 @@ CREATE TRIGGER score_rows AFTER INSERT ON long_keyed FOR EACH STATEMENT
     EXECUTE FUNCTION dendrite.guard_batch('cm', 'flag', '0', 'fraud_score', 'array_key');
 INSERT INTO long_keyed SELECT * FROM keyed_source;
 SELECT count(*) AS written FROM long_keyed;
-DROP TABLE keyed_source, float_keyed, long_keyed, domain_keyed, card_keyed;
+DROP TABLE keyed_source, float_keyed, long_keyed, domain_keyed, card_keyed, null_keyed;
 DROP DOMAIN transaction_number;

@@ -228,6 +228,7 @@ void begin_actions(RowActions* actions, GuardState* state, Relation relation, bo
     actions->flag_memory = actions->flag_datums = nullptr;
     actions->flag_keys = actions->flag_values[0] = actions->flag_values[1] = nullptr;
     actions->flag_rows = actions->flag_capacity = 0;
+    actions->flagged_without_key = 0;
     if (state->flag) {
         // A child of the statement's context (the trigger's caller's), so that it goes with it on an error too.
         actions->flag_memory =
@@ -268,7 +269,11 @@ void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* k
         // The flagged rows' keys and flag values wait for the next UPDATE (of many chunks' rows).
         for (int i = 0; i < n; ++i) {
             const bool over = scores[i] >= state->threshold;
-            if (!over || state->key_attnum < 0 || key_nulls[i]) continue;  // no key: no row to update
+            if (!over) continue;
+            if (state->key_attnum < 0 || key_nulls[i]) {  // no key: no row to update (end_actions says so)
+                ++actions->flagged_without_key;
+                continue;
+            }
             make_room_for_a_flag(actions);
             MemoryContext old = MemoryContextSwitchTo(actions->flag_datums);
             // A copy whole and uncompressed (an INSERT ... SELECT may hand on the source's compressed value).
@@ -288,6 +293,13 @@ void end_actions(RowActions* actions) {
     if (!actions->flag_plan) return;
     write_waiting_flags(actions);
     finish_spi();
+    if (actions->flagged_without_key > 0)
+        ereport(WARNING,
+                (errmsg("%s: %lld rows of %s at or above the threshold were not flagged: their key \"%s\" is NULL",
+                        actions->state->function, static_cast<long long>(actions->flagged_without_key),
+                        actions->state->table_name, actions->state->key_name),
+                 errdetail("'flag' in the batch trigger finds its rows again by key; 'log' and 'reject' act on them."),
+                 errhint("Give every row a key, or use dendrite.guard, which flags each row as it is inserted.")));
 }
 
 }  // namespace dendrite::pg

@@ -44,6 +44,7 @@ struct RowActions {
     Datum* flag_values[2];
     int flag_rows;
     int flag_capacity;
+    int64 flagged_without_key;  // rows at or above the threshold whose key is NULL: no UPDATE can find them
 };
 
 void begin_actions(RowActions* actions, GuardState* state, Relation relation, bool own_rows_only);

@@ -326,6 +326,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         bool varlena;
         Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
         getTypeOutputInfo(key->atttypid, &state->key_output_function, &varlena);
+        state->key_name = pstrdup(NameStr(key->attname));
         state->key_type = key->atttypid;
         state->key_byval = key->attbyval;
         state->key_typlen = key->attlen;

@@ -30,6 +30,7 @@ struct GuardState {
     Oid flag_types[2];
     int32 flag_typmods[2];  // a numeric(p, s) flag column's typmod: the score is rounded to it, as an INSERT would
     int key_attnum;         // 0-based, -1 when the table has no key column
+    const char* key_name;
     Oid key_output_function;
     Oid key_type;
     bool key_byval;
