@@ -156,10 +156,6 @@ void resolve_shadow(GuardState* state, bool batch, bool row_trigger, MemoryConte
     state->shadow_threshold = state->default_threshold ? shadow->threshold : state->threshold;
 }
 
-// guard_batch's 'flag' finds its flagged rows again by key, in an UPDATE given the keys as an array of their
-// own type (no round trip through text, which extra_float_digits or a DateStyle could make inexact): the key's
-// type needs a default equality (a btree or hash operator class: json, point or box have none, and box's
-// "=" compares areas) and an array type.
 // Whether a valid unique index of relation has the one key column attnum (0-based), no expression and no
 // predicate: only then can no two rows share a key.
 bool has_unique_index_on(Relation relation, int attnum) {
@@ -179,10 +175,13 @@ bool has_unique_index_on(Relation relation, int attnum) {
     return found;
 }
 
-// warn_if_not_unique: the statement trigger that runs the UPDATE says so (the row capture's row trigger, with
-// the same arguments, does not say it again).
-void check_flag_key(GuardState* state, Relation relation, const char* function, const char* column,
-                    bool warn_if_not_unique) {
+// guard_batch's 'flag' finds its flagged rows again by key, in an UPDATE given the keys as an array of their
+// own type (no round trip through text, which extra_float_digits or a DateStyle could make inexact): the key's
+// type needs a default equality (a btree or hash operator class: json, point or box have none, and box's
+// "=" compares areas) and an array type. warn_if_not_unique: the statement trigger that runs the UPDATE warns
+// of a key without a unique index (the row capture's row trigger, with the same arguments, does not again).
+void check_flag_key(GuardState* state, Relation relation, const char* function, bool warn_if_not_unique) {
+    const char* column = state->key_name;
     const char* type = format_type_be(state->key_type);
     state->key_equality = lookup_type_cache(state->key_type, TYPECACHE_EQ_OPR)->eq_opr;
     if (!OidIsValid(state->key_equality))
@@ -334,9 +333,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     }
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
-    if (batch && state->flag)
-        check_flag_key(state, relation, function, NameStr(TupleDescAttr(descriptor, state->key_attnum)->attname),
-                       TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event));
+    if (batch && state->flag) check_flag_key(state, relation, function, TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event));
 
     if (state->log) resolve_log_relation(state);  // once per state, not per logged row
 
