@@ -37,6 +37,11 @@ SELECT version, rows, positives, pr_auc, roc_auc, recall_at_precision_90, tp, tp
 SELECT feature_number, feature, psi < 0.1 AS stable, rows FROM dendrite.feature_drift('rt', 'SELECT x, y FROM points WHERE id % 5 = 0');
 SELECT feature_number, feature, psi > 0.25 AS drifted, round((current_mean - training_mean)::numeric, 1) AS mean_shift
   FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted');
+-- Too few rows for the index (most bins empty): psi is NULL below 100 rows, with a NOTICE, as model_health's
+-- score_psi; the means are still there.
+SELECT feature_number, psi, rows, current_mean IS NOT NULL AS mean_given
+  FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted LIMIT 99');
+SELECT count(psi) AS psi_given FROM dendrite.feature_drift('rt', 'SELECT x, y FROM rt_shifted LIMIT 100');
 
 -- retrain, 'manual': a new version with version 1's settings, not deployed; the model, never deployed
 -- before, keeps serving version 1 rather than its latest.

@@ -177,6 +177,9 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
 }
 
+// The fewest rows feature_drift computes a population stability index of (model_health's score_psi asks as many).
+constexpr int64 kMinimumDriftRows = 100;
+
 // dendrite.feature_drift(model, query, version, since): per feature, the population stability index of the
 // query's rows (at or after since) against the version's training rows.
 DENDRITE_FUNCTION(dendrite_feature_drift) {
@@ -246,6 +249,14 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
     finish_spi();
     if (drift.rows == 0)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("the query returned no rows to compare")));
+    // With a handful of rows most bins are empty (counted as 1e-4): the index is large whatever the rows, and
+    // an alert on it would fire on a quiet hour. NULL below kMinimumDriftRows, as model_health's score_psi.
+    const bool enough_rows = drift.rows >= kMinimumDriftRows;
+    if (!enough_rows)
+        ereport(NOTICE,
+                (errmsg("feature_drift: %lld rows are too few for a population stability index; psi is NULL",
+                        static_cast<long long>(drift.rows)),
+                 errdetail("It needs at least %d rows.", int(kMinimumDriftRows)), errhint("Compare a longer window.")));
 
     for (int f = 0; f < n; ++f) {
         double psi = 0;
@@ -262,6 +273,7 @@ DENDRITE_FUNCTION(dendrite_feature_drift) {
                            Float8GetDatum(psi),
                            Int64GetDatum(drift.rows)};
         bool nulls[7] = {};
+        nulls[5] = !enough_rows;
         tuplestore_putvalues(result->setResult, result->setDesc, values, nulls);
     }
     return (Datum)0;
