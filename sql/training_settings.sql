@@ -291,6 +291,7 @@ SELECT dendrite.train('bad', 'SELECT x, y, id > 2900 AS late, id FROM points', '
 \set SHOW_CONTEXT never
 SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algorithms => '{mlp,svm}');
 SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algorithms => '{}');
+SELECT dendrite.compare('bad', 'SELECT x, y, label FROM points', 'label', algorithms => '{mlp,gbdt,mlp}');
 \set SHOW_CONTEXT errors
 -- Over the memory budget: 53200 before the data is read in full.
 SET dendrite.training_memory = '1MB';

@@ -653,6 +653,11 @@ BEGIN
                 HINT = 'Use a subset of {logistic_regression,mlp,gbdt,blend}.';
         END IF;
     END LOOP;
+    SELECT a INTO candidate FROM unnest(algorithms) a GROUP BY a HAVING count(*) > 1 ORDER BY a LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'algorithm "%" is named twice', candidate USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'It would be trained twice, with the same settings, and the twins ranked.';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION dendrite.internal_compare_check IS 'internal: compare''s check of its algorithms';
