@@ -75,6 +75,12 @@ SELECT count(*) AS rows, count(DISTINCT key) AS keys,
        bool_and(abs(s.score - dendrite.score('score_mlp', p)) < 1e-6) AS same_as_score
   FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'id') s JOIN points p ON p.id = s.key::int;
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'nope');
+-- Columns are read by name: two of the same name (the model's input, or the key) are an error, as train's
+-- query refuses them, rather than the first read without a word.
+SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT x, y, -x AS x, id FROM points', key => 'id');
+SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT x, y, id, -id AS id FROM points', key => 'id');
+SELECT dendrite.score('score_mlp', t) FROM (SELECT 1.0::float8 AS x, 2.0::float8 AS y, 3.0::float8 AS y) t;
+SELECT count(*) FROM dendrite.evaluate('score_mlp', 'SELECT x, y, label, -y AS y FROM points');
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', since => '2026-01-01');
 
 -- A backend caches only a few versions and featurizers (it would otherwise keep every one it ever scored

@@ -173,6 +173,16 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
                 break;
             }
         }
+        // Read by name: a query with two columns of that name (SELECT amount, -amount AS amount) would have
+        // the first one read without a word; train refuses such a query too.
+        if (found >= 0 && found < descriptor->natts)
+            for (int i = found + 1; i < descriptor->natts; ++i)
+                if (!TupleDescAttr(descriptor, i)->attisdropped &&
+                    strcmp(NameStr(TupleDescAttr(descriptor, i)->attname), name) == 0)
+                    ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                                    errmsg("column \"%s\" appears more than once in the row", name),
+                                    errdetail("Featurizer \"%s\" reads it by name.", owner),
+                                    errhint("Give every column a distinct name with AS.")));
         if (found < 0 && optional && optional[j]) {
             binding->attnums[j] = -1;
             binding->types[j] = InvalidOid;
