@@ -81,6 +81,7 @@ SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT x, y, -x AS x, id
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT x, y, id, -id AS id FROM points', key => 'id');
 SELECT dendrite.score('score_mlp', t) FROM (SELECT 1.0::float8 AS x, 2.0::float8 AS y, 3.0::float8 AS y) t;
 SELECT count(*) FROM dendrite.evaluate('score_mlp', 'SELECT x, y, label, -y AS y FROM points');
+SELECT count(*) FROM dendrite.evaluate('score_mlp', 'SELECT x, y, label, NOT label AS label FROM points');
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', since => '2026-01-01');
 
 -- A backend caches only a few versions and featurizers (it would otherwise keep every one it ever scored

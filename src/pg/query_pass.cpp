@@ -358,16 +358,10 @@ char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
     if (s->key_attnum == 0) {
         s->key_attnum = -1;
         if (s->key) {
-            s->key_attnum = SPI_fnumber(slot->tts_tupleDescriptor, s->key);
+            s->key_attnum = unique_column_number(slot->tts_tupleDescriptor, s->key, "key column", "the query");
             if (s->key_attnum <= 0)
                 ereport(ERROR,
                         (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
-            for (int i = s->key_attnum; i < slot->tts_tupleDescriptor->natts; ++i)
-                if (!TupleDescAttr(slot->tts_tupleDescriptor, i)->attisdropped &&
-                    strcmp(NameStr(TupleDescAttr(slot->tts_tupleDescriptor, i)->attname), s->key) == 0)
-                    ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
-                                    errmsg("key column \"%s\" appears more than once in the query", s->key),
-                                    errhint("Give every column a distinct name with AS.")));
             bool varlena;
             getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
                               &varlena);

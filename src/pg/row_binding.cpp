@@ -166,23 +166,11 @@ void bind_inputs(RowBinding* binding, int n_inputs, char* const* names, const en
                 type = bind_derived_input(binding, *derived, k, owner, context);
                 found = descriptor->natts + k;
             }
-        for (int i = 0; i < descriptor->natts && found < 0; ++i) {
-            Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
-            if (!attribute->attisdropped && strcmp(NameStr(attribute->attname), name) == 0) {
-                found = i;
-                break;
-            }
+        if (found < 0) {
+            // By name: SELECT amount, -amount AS amount is 42701, not the first amount read without a word.
+            const char* detail = psprintf("Featurizer \"%s\" reads it by name.", owner);
+            found = unique_column_number(descriptor, name, "column", "the row", detail) - 1;
         }
-        // Read by name: a query with two columns of that name (SELECT amount, -amount AS amount) would have
-        // the first one read without a word; train refuses such a query too.
-        if (found >= 0 && found < descriptor->natts)
-            for (int i = found + 1; i < descriptor->natts; ++i)
-                if (!TupleDescAttr(descriptor, i)->attisdropped &&
-                    strcmp(NameStr(TupleDescAttr(descriptor, i)->attname), name) == 0)
-                    ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
-                                    errmsg("column \"%s\" appears more than once in the row", name),
-                                    errdetail("Featurizer \"%s\" reads it by name.", owner),
-                                    errhint("Give every column a distinct name with AS.")));
         if (found < 0 && optional && optional[j]) {
             binding->attnums[j] = -1;
             binding->types[j] = InvalidOid;

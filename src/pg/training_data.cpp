@@ -26,11 +26,13 @@ size_t training_row_bytes(const TrainingData* data) {
            data->kept_bytes_per_row;
 }
 
-// 53200 unless rows fit in dendrite.training_memory: the rows as the engine will hold them, plus its
-// working copies (the split's row lists, gathered batches; xgboost's own matrices for gbdt), about twice
-// the matrix.
+// What rows count against dendrite.training_memory: the rows as the engine will hold them, plus its working
+// copies (the split's row lists, gathered batches; xgboost's own matrices for gbdt), about twice the matrix.
+size_t counted_training_bytes(const TrainingData* data, size_t rows) { return 2 * rows * training_row_bytes(data); }
+
+// 53200 unless rows fit in dendrite.training_memory.
 void check_training_memory(const TrainingData* data, size_t rows) {
-    const size_t needed = 2 * rows * training_row_bytes(data);
+    const size_t needed = counted_training_bytes(data, rows);
     if (needed <= data->budget_bytes) return;
     ereport(
         ERROR,
@@ -46,7 +48,7 @@ void check_training_memory(const TrainingData* data, size_t rows) {
 }  // namespace
 
 size_t training_memory_headroom(const TrainingData* data) {
-    const size_t held = 2 * data->rows * training_row_bytes(data);  // as check_training_memory counts them
+    const size_t held = counted_training_bytes(data, data->rows);
     return data->budget_bytes > held ? data->budget_bytes - held : 0;
 }
 

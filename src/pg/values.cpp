@@ -21,8 +21,24 @@ bool is_feature_type(Oid type) {
     }
 }
 
+int unique_column_number(TupleDesc descriptor, const char* name, const char* role, const char* where,
+                         const char* detail) {
+    int found = 0;
+    for (int i = 0; i < descriptor->natts; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(descriptor, i);
+        if (attribute->attisdropped || strcmp(NameStr(attribute->attname), name) != 0) continue;
+        if (found)
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_DUPLICATE_COLUMN), errmsg("%s \"%s\" appears more than once in %s", role, name, where),
+                 detail ? errdetail("%s", detail) : 0, errhint("Give every column a distinct name with AS.")));
+        found = i + 1;
+    }
+    return found;
+}
+
 int label_column(TupleDesc descriptor, const char* column, const char* query, const char* hint, Oid* type) {
-    const int attnum = SPI_fnumber(descriptor, column);
+    const int attnum = unique_column_number(descriptor, column, "label column", query);
     if (attnum <= 0)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                         errmsg("label column \"%s\" is not in the result of %s", column, query),

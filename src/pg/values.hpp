@@ -39,6 +39,12 @@ bool is_feature_type(Oid type);
 // The value of a non-NULL datum of a feature type as a double (numeric NaN gives NaN).
 double feature_value(Datum value, Oid type);
 
+// The 1-based number of the column of descriptor named name, 0 when there is none. Columns are read by name,
+// so a second column of that name is 42701 ("<role> "<name>" appears more than once in <where>", with detail
+// when not NULL) rather than the first read without a word.
+int unique_column_number(TupleDesc descriptor, const char* name, const char* role, const char* where,
+                         const char* detail = nullptr);
+
 // The label column of a query's rows (train's and evaluate's): its 1-based attribute number and base type,
 // 42703 when the rows lack it (query names them in the message: "the training query"; hint may be NULL),
 // 42804 when it is neither boolean nor a number.

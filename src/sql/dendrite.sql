@@ -1097,7 +1097,8 @@ BEGIN
            ARRAY(SELECT (SELECT (x->>'pr_auc')::float8 FROM jsonb_array_elements(results) x
                           WHERE (x->>'trial')::int = c.i AND (x->>'fold')::int = f)
                    FROM generate_series(1, folds) f ORDER BY f),
-           CASE WHEN bool_or(d.d ? 'failure') THEN NULL ELSE avg((d.d->>'pr_auc')::float8) END,
+           (SELECT m.mean_pr_auc FROM dendrite.internal_tune_means(results, ARRAY(SELECT generate_series(1, folds))) m
+             WHERE m.trial = c.i),
            coalesce(sum((d.d->>'seconds')::float8), 0), min(d.d->>'failure'), c.i = winner,
            CASE WHEN c.i = winner THEN best_version_id END, caller
       FROM unnest(candidates) WITH ORDINALITY c(c, i)
