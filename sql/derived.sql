@@ -59,6 +59,17 @@ SELECT f[array_position(dendrite.feature_names('card_plain'), 'age_years')] AS a
   FROM (SELECT dendrite.features('card_plain', t) AS f
           FROM (SELECT id, tx_time, card, merchant, NULL::date AS dob, home_lat, home_lon, merch_lat, merch_lon, amount, fraud
                   FROM card_tx WHERE id = 1) t) x;
+-- distance_km places only real coordinates: a latitude beyond +-90 or a longitude beyond +-180 is 22003
+-- (often the arguments in the wrong order), and a NaN gives NaN (never half the Earth round), which the
+-- featurizer refuses as any NaN, although card_f reads the coordinates only through home_km.
+SELECT dendrite.distance_km(37.77, -122.42, -122.42, 37.77);
+SELECT dendrite.distance_km(0, 181, 0, 0);
+SELECT dendrite.distance_km(0, 0, '-Infinity', 0);
+SELECT dendrite.distance_km('NaN', 0, 0, 0) AS nan_gives_nan,
+       round(dendrite.distance_km(90, 180, -90, -180)::numeric) AS pole_to_pole_km;
+SELECT dendrite.features('card_f', t)
+  FROM (SELECT id, tx_time, card, merchant, dob, 'NaN'::float8 AS home_lat, home_lon, merch_lat, merch_lon, amount, fraud
+          FROM card_tx WHERE id = 1) t;
 
 -- A composite entity, "entity": ["card", "merchant"], is the same history as a derived pair column.
 SELECT dendrite.create_featurizer('pair_declared', 'SELECT card, merchant, tx_time, amount FROM card_tx',

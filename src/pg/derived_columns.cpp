@@ -20,6 +20,7 @@ extern "C" {
 #include "parser/parser.h"
 #include "utils/lsyscache.h"
 #include "utils/date.h"
+#include "utils/float.h"
 #include "utils/regproc.h"
 #include "utils/typcache.h"
 #include "utils/timestamp.h"
@@ -174,12 +175,35 @@ using namespace dendrite::pg;
 
 // Immutable helpers for derived columns (and generated columns): no time zone, no catalog lookups.
 
+namespace {
+
+// A coordinate distance_km cannot place: a latitude beyond +-90 or a longitude beyond +-180 degrees (infinite
+// ones too) is bad data or arguments in the wrong order (a longitude of -122 read as a latitude), never a
+// distance. NaN passes: it gives NaN, as PostgreSQL's float arithmetic does, and a featurizer's nonfinite
+// rule then decides (an error by default).
+void check_coordinate(double degrees, double limit, const char* what, int argument) {
+    if (std::isnan(degrees) || std::fabs(degrees) <= limit) return;
+    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                    errmsg("dendrite.distance_km: %s %g (argument %d) is out of range [-%g, %g]", what, degrees,
+                           argument, limit, limit),
+                    errhint("The arguments are lat1, lon1, lat2, lon2, in degrees: latitude first.")));
+}
+
+}  // namespace
+
 // The great-circle distance in km between two points given in degrees (haversine, mean Earth radius).
 DENDRITE_FUNCTION(dendrite_distance_km) {
     constexpr double kEarthRadiusKm = 6371.0088;
     constexpr double kRadiansPerDegree = M_PI / 180.0;
     const double lat1 = PG_GETARG_FLOAT8(0), lon1 = PG_GETARG_FLOAT8(1);
     const double lat2 = PG_GETARG_FLOAT8(2), lon2 = PG_GETARG_FLOAT8(3);
+    check_coordinate(lat1, 90, "latitude", 1);
+    check_coordinate(lon1, 180, "longitude", 2);
+    check_coordinate(lat2, 90, "latitude", 3);
+    check_coordinate(lon2, 180, "longitude", 4);
+    // std::min below would turn a NaN into the largest distance (half the Earth round).
+    if (std::isnan(lat1) || std::isnan(lon1) || std::isnan(lat2) || std::isnan(lon2))
+        PG_RETURN_FLOAT8(get_float8_nan());
     // Differences in degrees first: the same point is exactly 0 km even where the compiler fuses a
     // multiplication into the subtraction.
     const double half_dlat = (lat2 - lat1) * kRadiansPerDegree / 2, half_dlon = (lon2 - lon1) * kRadiansPerDegree / 2;
