@@ -22,6 +22,18 @@ SELECT serving_version, predictions, flagged, labelled, tp, fp, tn, fn, round("p
   FROM dendrite.model_health('lc');
 SELECT day = (now() - interval '1 day')::date AS yesterday, predictions, flagged, labelled, frauds, tp, fp
   FROM dendrite.model_health_daily('lc');
+-- A row scored again (a guarded UPDATE) counts once, with its latest decision (what its flag column shows):
+-- key 3, flagged and legitimate (a false positive), passes on an update twelve hours later (a true negative
+-- now); key 1 is flagged twice more (still one true positive). Rows are counted, not log lines.
+INSERT INTO dendrite.predictions (version_id, table_name, row_key, score, threshold, decision, predicted_at)
+VALUES (:lc_version_id, 'public.lc_tx', '3', 0.2, 0.5, 'pass', now() - interval '12 hours'),
+       (:lc_version_id, 'public.lc_tx', '1', 0.8, 0.5, 'flag', now() - interval '12 hours'),
+       (:lc_version_id, 'public.lc_tx', '1', 0.7, 0.5, 'flag', now() - interval '12 hours');
+SELECT predictions, flagged, labelled, tp, fp, tn, fn, round(mean_score::numeric, 4) AS mean_score
+  FROM dendrite.model_health('lc');
+SELECT sum(predictions) AS predictions, sum(flagged) AS flagged, sum(tp) AS tp, sum(fp) AS fp
+  FROM dendrite.model_health_daily('lc');
+DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_tx' AND score IN (0.2, 0.8, 0.7);
 
 -- Score drift: 200 scores in the week before, then the same 200 in this week (PSI near 0: the ten above are
 -- in this week too), then 200 more that

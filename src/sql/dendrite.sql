@@ -1397,16 +1397,27 @@ BEGIN
             DETAIL = format('It belongs to role "%s".', owner_name),
             HINT = 'Only a member of its owner role or of dendrite_admin may read its predictions.';
     END IF;
+    -- A row scored again (a guarded UPDATE, a second trigger) counts once per version and role, with its latest
+    -- decision (what its flag column shows): else each update would count its outcome again. Decisions of one
+    -- transaction share predicted_at; the later row of the log is the later decision. Rows logged without a
+    -- key cannot be told apart (nor labelled): each of their decisions counts.
     RETURN QUERY
-        SELECT v.version, p.predicted_at, p.score, p.decision = 'flag', o.is_fraud, p.shadow
-          FROM dendrite.predictions p
-          JOIN dendrite.model_versions v ON v.version_id = p.version_id
-          JOIN dendrite.models m ON m.model_id = v.model_id
-          LEFT JOIN dendrite.outcomes o ON o.table_name = p.table_name AND o.row_key = p.row_key
-         WHERE m.name = internal_labelled_predictions.model AND p.predicted_at >= internal_labelled_predictions.since;
+        SELECT d.version, d.predicted_at, d.score, d.flagged, o.is_fraud, d.shadow
+          FROM (SELECT DISTINCT ON (p.table_name, p.row_key, p.version_id, p.shadow,
+                                    CASE WHEN p.row_key IS NULL THEN p.ctid END)
+                       v.version, p.table_name, p.row_key, p.predicted_at, p.score, p.decision = 'flag' AS flagged,
+                       p.shadow
+                  FROM dendrite.predictions p
+                  JOIN dendrite.model_versions v ON v.version_id = p.version_id
+                  JOIN dendrite.models m ON m.model_id = v.model_id
+                 WHERE m.name = internal_labelled_predictions.model
+                   AND p.predicted_at >= internal_labelled_predictions.since
+                 ORDER BY p.table_name, p.row_key, p.version_id, p.shadow, CASE WHEN p.row_key IS NULL THEN p.ctid END,
+                          p.predicted_at DESC, p.ctid DESC) d
+          LEFT JOIN dendrite.outcomes o ON o.table_name = d.table_name AND o.row_key = d.row_key;
 END
 $$;
-COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time (shadow ones marked), joined to their outcomes';
+COMMENT ON FUNCTION dendrite.internal_labelled_predictions IS 'internal: a model''s logged decisions since a time (shadow ones marked), the latest of each row''s, joined to their outcomes';
 
 CREATE FUNCTION dendrite.model_health(model text, since interval DEFAULT '7 days')
 RETURNS TABLE (serving_version int, window_start timestamptz, predictions bigint, flagged bigint, labelled bigint,
