@@ -21,6 +21,20 @@ SELECT dendrite.rollback('dm');
 SELECT model, version, action, strategy, serving FROM dendrite.deployment_history WHERE model = 'dm' ORDER BY deployed_at;
 SELECT v.version, v.status FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'dm' ORDER BY 1;
 
+-- 'best' ranks validation metrics only: version 3, a gbdt measured on its own training rows (validation_fraction
+-- 0, PR-AUC near 1), is left out with a NOTICE; a model whose every version is measured so has nothing to rank.
+SELECT version FROM dendrite.train('dm', 'SELECT x, y, label FROM points', 'label', algorithm => 'gbdt', validation_fraction => 0);
+SELECT v.version, v.metrics->>'evaluated_on' AS evaluated_on,
+       (v.metrics->>'pr_auc')::float8 = max((v.metrics->>'pr_auc')::float8) OVER () AS highest_pr_auc
+  FROM dendrite.model_versions v JOIN dendrite.models m USING (model_id) WHERE m.name = 'dm' ORDER BY 1;
+SET client_min_messages = notice;
+SELECT dendrite.deploy('dm', strategy => 'best') IN (1, 2) AS deployed_best_validated;
+RESET client_min_messages;
+SET client_min_messages = warning;
+SELECT version FROM dendrite.train('dm_unvalidated', 'SELECT x, y, label FROM points', 'label', hidden => '{4}', epochs => 2,
+                                   validation_fraction => 0);
+SELECT dendrite.deploy('dm_unvalidated', strategy => 'best');
+SELECT dendrite.drop_model('dm_unvalidated');
 -- Deployment errors.
 SELECT dendrite.deploy('no_such_model');
 SELECT dendrite.deploy('dm', 9);

@@ -1647,3 +1647,90 @@ BEGIN
     END LOOP;
 END
 $version_rows$;
+
+-- deploy(strategy => 'best') ranks the versions whose metrics come from validation rows only (a NOTICE names
+-- those measured on their training rows), and is 55000 when none has the metric.
+CREATE OR REPLACE FUNCTION dendrite.internal_deploy(model text, version int, strategy text, metric text, caller name)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target_model_id bigint;
+    target_version_id bigint;
+    target_version int;
+    how text;
+    current_deployment bigint;
+    on_training text;
+    n_on_training bigint;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The model row's lock serialises deploys, rollbacks and trainings of one model.
+    SELECT m.model_id INTO target_model_id FROM dendrite.models m WHERE m.name = internal_deploy.model FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', internal_deploy.model USING ERRCODE = 'undefined_object',
+            HINT = 'Train it first with dendrite.train.';
+    END IF;
+    IF version IS NOT NULL AND strategy IS NOT NULL THEN
+        RAISE EXCEPTION 'give either a version or a strategy, not both' USING ERRCODE = 'invalid_parameter_value';
+    ELSIF version IS NOT NULL THEN
+        how := 'version';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id AND v.version = internal_deploy.version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version %', internal_deploy.model, internal_deploy.version USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSIF coalesce(strategy, 'latest') = 'latest' THEN
+        how := 'latest';
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v WHERE v.model_id = target_model_id ORDER BY v.version DESC LIMIT 1;
+    ELSIF strategy = 'best' THEN
+        IF metric IS NULL OR metric NOT IN ('pr_auc', 'roc_auc', 'f1', 'precision', 'recall') THEN
+            RAISE EXCEPTION 'unknown metric "%"', metric USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Use pr_auc, roc_auc, f1, precision or recall (the validation metrics stored with each version).';
+        END IF;
+        how := 'best:' || metric;
+        -- Ranked on validation rows only: a metric measured on a version's own training rows flatters a model
+        -- that memorizes them (gbdt's PR-AUC near 1), as compare, which names no winner on them, says.
+        SELECT pg_catalog.string_agg(v.version::text, ', ' ORDER BY v.version), count(*) INTO on_training, n_on_training
+          FROM dendrite.model_versions v
+         WHERE v.model_id = target_model_id AND v.metrics->>'evaluated_on' = 'training';
+        IF n_on_training > 0 THEN
+            RAISE NOTICE 'deploy leaves out % % of model "%": % measured on % training rows',
+                CASE WHEN n_on_training = 1 THEN 'version' ELSE 'versions' END, on_training, internal_deploy.model,
+                CASE WHEN n_on_training = 1 THEN 'its metrics were' ELSE 'their metrics were' END,
+                CASE WHEN n_on_training = 1 THEN 'its' ELSE 'their' END;
+        END IF;
+        SELECT v.version_id, v.version INTO target_version_id, target_version
+          FROM dendrite.model_versions v
+         WHERE v.model_id = target_model_id AND v.metrics->>'evaluated_on' IS DISTINCT FROM 'training'
+           AND v.metrics->>metric IS NOT NULL
+         ORDER BY (v.metrics->>metric)::float8 DESC, v.version DESC LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version with a validation % to rank', internal_deploy.model, metric
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = CASE WHEN n_on_training > 0
+                              THEN format('The metrics of %s %s were measured on training rows.',
+                                          CASE WHEN n_on_training = 1 THEN 'version' ELSE 'versions' END, on_training)
+                              ELSE format('No version stores %s (an autoencoder''s have no labels to measure it on).', metric) END,
+                HINT = 'Train with validation rows of both classes (validation_fraction, or split_column for a split by time), or deploy a version by number.';
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'unknown deployment strategy "%"', strategy USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''latest'' or ''best'', or name a version.';
+    END IF;
+    IF target_version_id IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no trained version', internal_deploy.model USING ERRCODE = 'undefined_object';
+    END IF;
+
+    SELECT d.deployment_id INTO current_deployment FROM dendrite.deployments d
+     WHERE d.model_id = target_model_id ORDER BY d.deployment_id DESC LIMIT 1;
+    INSERT INTO dendrite.deployments (model_id, version_id, action, strategy, replaces, deployed_by)
+    VALUES (target_model_id, target_version_id, 'deploy', how, current_deployment, caller);
+    UPDATE dendrite.model_versions v SET status = CASE WHEN v.version_id = target_version_id THEN 'deployed' ELSE 'trained' END
+     WHERE v.model_id = target_model_id AND (v.status = 'deployed' OR v.version_id = target_version_id);
+    RETURN target_version;
+END
+$$;

@@ -1195,6 +1195,8 @@ DECLARE
     target_version int;
     how text;
     current_deployment bigint;
+    on_training text;
+    n_on_training bigint;
 BEGIN
     IF model IS NULL THEN
         RAISE EXCEPTION 'model must not be null' USING ERRCODE = 'invalid_parameter_value';
@@ -1224,9 +1226,31 @@ BEGIN
                 HINT = 'Use pr_auc, roc_auc, f1, precision or recall (the validation metrics stored with each version).';
         END IF;
         how := 'best:' || metric;
+        -- Ranked on validation rows only: a metric measured on a version's own training rows flatters a model
+        -- that memorizes them (gbdt's PR-AUC near 1), as compare, which names no winner on them, says.
+        SELECT pg_catalog.string_agg(v.version::text, ', ' ORDER BY v.version), count(*) INTO on_training, n_on_training
+          FROM dendrite.model_versions v
+         WHERE v.model_id = target_model_id AND v.metrics->>'evaluated_on' = 'training';
+        IF n_on_training > 0 THEN
+            RAISE NOTICE 'deploy leaves out % % of model "%": % measured on % training rows',
+                CASE WHEN n_on_training = 1 THEN 'version' ELSE 'versions' END, on_training, internal_deploy.model,
+                CASE WHEN n_on_training = 1 THEN 'its metrics were' ELSE 'their metrics were' END,
+                CASE WHEN n_on_training = 1 THEN 'its' ELSE 'their' END;
+        END IF;
         SELECT v.version_id, v.version INTO target_version_id, target_version
-          FROM dendrite.model_versions v WHERE v.model_id = target_model_id
-         ORDER BY (v.metrics->>metric)::float8 DESC NULLS LAST, v.version DESC LIMIT 1;
+          FROM dendrite.model_versions v
+         WHERE v.model_id = target_model_id AND v.metrics->>'evaluated_on' IS DISTINCT FROM 'training'
+           AND v.metrics->>metric IS NOT NULL
+         ORDER BY (v.metrics->>metric)::float8 DESC, v.version DESC LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'model "%" has no version with a validation % to rank', internal_deploy.model, metric
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                DETAIL = CASE WHEN n_on_training > 0
+                              THEN format('The metrics of %s %s were measured on training rows.',
+                                          CASE WHEN n_on_training = 1 THEN 'version' ELSE 'versions' END, on_training)
+                              ELSE format('No version stores %s (an autoencoder''s have no labels to measure it on).', metric) END,
+                HINT = 'Train with validation rows of both classes (validation_fraction, or split_column for a split by time), or deploy a version by number.';
+        END IF;
     ELSE
         RAISE EXCEPTION 'unknown deployment strategy "%"', strategy USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Use ''latest'' or ''best'', or name a version.';
