@@ -29,9 +29,14 @@ SELECT version, rows, positives, tp + fp + tn + fn = rows AS counted, tp + fn = 
        pr_auc > positives::float8 / rows AS better_than_chance, roc_auc > 0.5 AS ranks,
        threshold = (SELECT v.threshold FROM dendrite.model_versions v JOIN dendrite.serving_version('rt') s USING (version_id)) AS own_threshold
   FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points WHERE id % 5 = 0');
--- A label given by name, a version by number; one class leaves the ranking metrics undefined.
-SELECT version, rows, positives, pr_auc, roc_auc, recall_at_precision_90, tp, tp + fp + tn + fn = rows AS counted
+-- A label given by name, a version by number; one class leaves the ranking metrics undefined, and with no
+-- fraud among the rows recall too (nothing to find: not 0, every fraud missed). Precision is NULL where the
+-- threshold flags no row (here the rows scoring below it, frauds among them: recall 0, each one missed).
+SELECT version, rows, positives, pr_auc, roc_auc, recall_at_precision_90, recall, tp, tp + fp + tn + fn = rows AS counted
   FROM dendrite.evaluate('rt', 'SELECT x, y, false AS fraud FROM points', version => 1, label => 'fraud');
+SELECT rows, positives > 0 AS has_fraud, tp + fp AS flagged, "precision", recall
+  FROM dendrite.evaluate('rt', 'SELECT x, y, label FROM points p WHERE dendrite.score(''rt'', p) < (SELECT v.threshold
+                                  FROM dendrite.model_versions v JOIN dendrite.serving_version(''rt'') s USING (version_id))');
 
 -- feature_drift: the held-out fifth looks like the training rows; the shifted table drifts in x only.
 SELECT feature_number, feature, psi < 0.1 AS stable, rows FROM dendrite.feature_drift('rt', 'SELECT x, y FROM points WHERE id % 5 = 0');

@@ -172,8 +172,12 @@ DENDRITE_FUNCTION(dendrite_evaluate) {
                         Int64GetDatum(metrics.confusion.fn),
                         Float8GetDatum(rows.version->threshold)};
     bool nulls[13] = {};
-    // Ranking metrics need both classes: NULL rather than a number that means nothing.
+    // Ranking metrics need both classes: NULL rather than a number that means nothing. So do precision with
+    // no row flagged and recall with no fraud among the rows (0 would say every flag was wrong, or every fraud
+    // missed), as model_health's.
     nulls[3] = nulls[4] = nulls[5] = one_class;
+    nulls[6] = metrics.confusion.tp + metrics.confusion.fp == 0;
+    nulls[7] = metrics.confusion.tp + metrics.confusion.fn == 0;
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(descriptor, values, nulls)));
 }
 
