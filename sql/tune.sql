@@ -107,6 +107,19 @@ SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', search => 
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn WHERE false', 'is_fraud', time_column => 'tx_time');
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', time_column => 'tx_time', fold_length => '-1 day');
 SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', featurizer => 'tn_features', since => '2026-01-25');
+-- Every candidate is checked as train checks its arguments before the first trains: a layer of 0 units, a tree
+-- depth of 0 or an unknown activation fails the tune at once, naming the trial and its settings, before any
+-- trial has trained.
+\set VERBOSITY default
+SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', search => '{"hidden": [[4], [0], [8]]}', trials => 4,
+                            time_column => 'tx_time');
+SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', algorithm => 'gbdt', search => '{"max_depth": [0, 3]}',
+                            time_column => 'tx_time');
+SELECT * FROM dendrite.tune('tn_bad', 'SELECT * FROM tn', 'is_fraud', search => '{"activation": ["relu", "swish"]}',
+                            time_column => 'tx_time');
+-- The check takes train's own arguments and defaults.
+SELECT pg_get_function_arguments('dendrite.train'::regproc) =
+       pg_get_function_arguments('dendrite.internal_check_training_settings'::regproc) AS same_arguments_as_train;
 \set VERBOSITY default
 SELECT count(*) AS left_behind FROM dendrite.models WHERE name LIKE 'tn_bad%';
 

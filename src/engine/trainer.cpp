@@ -178,6 +178,14 @@ void TrainOptions::validate() const {
              algorithm == "mlp" ? "an mlp needs at least one hidden layer"
                                 : "a blend's network needs at least one hidden layer",
              {}, "Use algorithm => 'logistic_regression' for a model without hidden layers.");
+    // The network's shape, also checked when a spec is built (NetworkSpec::validate): here, before a row is read.
+    if (algorithm != "logistic_regression" && algorithm != "gbdt") {
+        if (hidden.size() > 64) fail(ErrorKind::InvalidParameter, "at most 64 hidden layers are supported");
+        for (int width : hidden)
+            if (width < 1 || width > 4096)
+                fail(ErrorKind::InvalidParameter, "hidden layer widths must be between 1 and 4096",
+                     "A layer of " + std::to_string(width) + " units was requested.");
+    }
     if (!(network_weight >= 0 && network_weight <= 1))
         fail(ErrorKind::InvalidParameter, "network_weight must be in [0, 1]",
              "It is the network's share of a blend's logit (the trees have the rest).");

@@ -451,6 +451,16 @@ int store_version(const TrainArguments& a, const TrainRun& run, const char* devi
 
 using namespace dendrite::pg;
 
+// dendrite.internal_check_training_settings(<train's arguments>): the checks train makes of its arguments before
+// it reads a row (read_arguments, then the engine's parse_train_options), and nothing else: tune runs each
+// candidate's settings through it before the first trial trains.
+DENDRITE_FUNCTION(dendrite_check_training_settings) {
+    TrainArguments arguments = read_arguments(fcinfo);
+    const char* named_arguments = arguments_json(arguments);
+    engine_call([&] { (void)dendrite::engine::parse_train_options(named_arguments, arguments.options); });
+    PG_RETURN_VOID();
+}
+
 DENDRITE_FUNCTION(dendrite_train) {
     refuse_on_replica_catalog("train");  // before any row is read
     TrainArguments arguments = read_arguments(fcinfo);

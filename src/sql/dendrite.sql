@@ -715,9 +715,41 @@ AS $$
 $$;
 COMMENT ON FUNCTION dendrite.internal_compare_row IS 'internal: compare''s leaderboard row of a version';
 
+
 --------------------------------------------------------------------------------------------------------
 -- Tuning: hyperparameters searched on prequential time folds (issue #28)
 --------------------------------------------------------------------------------------------------------
+-- train's own arguments and defaults (keep the two lists equal: suite tune compares them), for tune to check every
+-- candidate's settings as train would before the first trial trains. Reads no row and writes nothing.
+CREATE FUNCTION dendrite.internal_check_training_settings(
+    model               text,
+    query               text,
+    label               text,
+    algorithm           text    DEFAULT 'mlp',
+    hidden              int[]   DEFAULT NULL,
+    activation          text    DEFAULT 'relu',
+    epochs              int     DEFAULT 20,
+    batch_size          int     DEFAULT 256,
+    learning_rate       float8  DEFAULT 0.001,
+    optimizer           text    DEFAULT 'adam',
+    class_weight        text    DEFAULT 'none',
+    validation_fraction float8  DEFAULT 0.2,
+    seed                bigint  DEFAULT 42,
+    device              text    DEFAULT 'auto',
+    featurizer          text    DEFAULT NULL,
+    since               timestamp DEFAULT NULL,
+    dropout             float8  DEFAULT 0,
+    layer_norm          boolean DEFAULT false,
+    loss                text    DEFAULT 'bce',
+    threshold           text    DEFAULT NULL,
+    split_column        text    DEFAULT NULL,
+    patience            int     DEFAULT 0,
+    options             jsonb   DEFAULT '{}'
+) RETURNS void
+AS 'MODULE_PATHNAME', 'dendrite_check_training_settings'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION dendrite.internal_check_training_settings IS 'internal: the checks dendrite.train makes of its arguments before it reads a row (the same signature), for tune''s candidates';
+
 CREATE FUNCTION dendrite.tune(
     model       text,
     query       text,
@@ -750,10 +782,35 @@ DECLARE
     tuning    pg_catalog.int8;
     started   pg_catalog.timestamptz;
     failure   pg_catalog.text;
+    failure_state  pg_catalog.text;
+    failure_detail pg_catalog.text;
+    failure_hint   pg_catalog.text;
+    candidate pg_catalog.int4;
 BEGIN
     SELECT * INTO plan FROM dendrite.internal_tune_plan(tune.model, tune.algorithm, tune.search, tune.folds, tune.trials,
                                                       tune.featurizer, tune.time_column, tune.fold_length, tune.gap,
                                                       tune.seed);
+    -- Every candidate's settings as train checks them, before the first trains: a value train refuses (a layer
+    -- width of 0, a gbdt option out of range) fails the tune now, not after the trials before it have trained.
+    FOR candidate IN 1 .. pg_catalog.cardinality(plan.candidates) LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('SELECT dendrite.internal_check_training_settings(%L, NULL, %L, algorithm => %L, '
+                                      'featurizer => %L, since => %L, seed => %s%s)', plan.scratch, tune.label,
+                                      tune.algorithm, tune.featurizer, tune.since, tune.seed,
+                                      dendrite.internal_tune_arguments(plan.candidates[candidate]));
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE,
+                                    failure_detail = PG_EXCEPTION_DETAIL, failure_hint = PG_EXCEPTION_HINT;
+            failure_detail := pg_catalog.concat_ws(' ', CASE WHEN failure_detail OPERATOR(pg_catalog.<>) '' THEN failure_detail END,
+                                                   pg_catalog.format('Its settings: %s.', plan.candidates[candidate]));
+            IF failure_hint IS NULL OR failure_hint OPERATOR(pg_catalog.=) '' THEN
+                RAISE EXCEPTION 'tune: trial % of the search cannot train: %', candidate, failure
+                    USING ERRCODE = failure_state, DETAIL = failure_detail;
+            END IF;
+            RAISE EXCEPTION 'tune: trial % of the search cannot train: %', candidate, failure
+                USING ERRCODE = failure_state, DETAIL = failure_detail, HINT = failure_hint;
+        END;
+    END LOOP;
     -- The newest row's time: the folds end there (the caller's query, run with the caller's rights).
     EXECUTE pg_catalog.format('SELECT pg_catalog.max(tune_rows.%I)::pg_catalog.timestamp FROM (%s) tune_rows',
                               plan.fold_time_column, tune.query) INTO last_time;
@@ -2702,6 +2759,7 @@ GRANT EXECUTE ON FUNCTION dendrite.train(text, text, text, text, int[], text, in
                           dendrite.tune(text, text, text, text, jsonb, int, int, text, timestamp, text, interval, interval, bigint),
                           dendrite.internal_tune_plan(text, text, jsonb, int, int, text, text, interval, interval, bigint),
                           dendrite.internal_tune_arguments(jsonb),
+                          dendrite.internal_check_training_settings(text, text, text, text, int[], text, int, int, float8, text, text, float8, bigint, text, text, timestamp, float8, boolean, text, text, text, int, jsonb),
                           dendrite.internal_tune_rungs(int),
                           dendrite.internal_tune_add(jsonb, int, int, float8, float8, text),
                           dendrite.internal_tune_failures(jsonb),

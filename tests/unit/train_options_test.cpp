@@ -38,3 +38,19 @@ TEST(TrainOptions, ParsedFromArgumentsAndOptions) {
                             R"({"threads": 1.5})", "not json", R"({"schedule": "exponential"})"})
         EXPECT_EQ(kind_of([&] { parse_train_options("{}", bad); }), ErrorKind::InvalidParameter) << bad;
 }
+
+// The network's shape is checked with the other settings, before a row is read (tune checks every candidate
+// this way before the first trains): widths of 1..4096, at most 64 hidden layers, for the networks only.
+TEST(TrainOptions, HiddenLayersCheckedBeforeAnyRow) {
+    for (const char* bad : {R"({"algorithm": "mlp", "hidden": [0]})", R"({"algorithm": "blend", "hidden": [64, 4097]})",
+                            R"({"algorithm": "autoencoder", "hidden": [8, -1, 8]})"})
+        EXPECT_EQ(kind_of([&] { parse_train_options(bad, "{}"); }), ErrorKind::InvalidParameter) << bad;
+    std::string layers;
+    for (int i = 0; i < 65; ++i) layers += (i ? ", 2" : "2");
+    EXPECT_EQ(kind_of([&] { parse_train_options("{\"algorithm\": \"mlp\", \"hidden\": [" + layers + "]}", "{}"); }),
+              ErrorKind::InvalidParameter);
+    EXPECT_NO_THROW(parse_train_options(R"({"algorithm": "mlp", "hidden": [1, 4096]})", "{}"));
+    // Logistic regression and gbdt have no hidden layers: whatever hidden says is not theirs to refuse.
+    EXPECT_NO_THROW(parse_train_options(R"({"algorithm": "logistic_regression", "hidden": [0]})", "{}"));
+    EXPECT_NO_THROW(parse_train_options(R"({"algorithm": "gbdt", "hidden": [0]})", "{}"));
+}
