@@ -35,6 +35,31 @@ SELECT count(*) AS differ_from_offline
     ON o.key = l.transaction_id::text
  WHERE abs(l.fraud_score - o.score) > 1e-6;
 
+-- Fired by UPDATE too: a row whose model inputs did not change is left as it is. The decision taken at its insert
+-- stands (nothing scored, flagged or logged again) and an analyst's edit of a flag column is kept (rows marked
+-- suspicious by hand below the threshold): scored again, its history would count the row itself and the later
+-- rows of its customer, which its insert's did not.
+BEGIN;
+DROP TRIGGER guard_flag ON live;
+CREATE TRIGGER guard_flag BEFORE INSERT OR UPDATE ON live FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag,log', '0.5', 'fraud_score, suspicious');
+CREATE TEMP TABLE scored_at_insert AS SELECT transaction_id, fraud_score, (SELECT count(*) FROM dendrite.predictions) AS logged
+  FROM live;
+UPDATE live SET suspicious = true, fraud_scenario = fraud_scenario + 0 WHERE transaction_id % 10 = 0;
+SELECT count(*) AS updated, count(*) FILTER (WHERE l.fraud_score = s.fraud_score) AS score_kept,
+       count(*) FILTER (WHERE l.suspicious AND l.fraud_score < 0.5) AS analyst_edit_kept,
+       (SELECT count(*) FROM dendrite.predictions) - min(s.logged) AS logged_again
+  FROM live l JOIN scored_at_insert s USING (transaction_id) WHERE transaction_id % 10 = 0;
+-- A row whose inputs changed is scored again, on its customer's history as it is now, which a NOTICE says once
+-- per statement.
+SET client_min_messages = notice;
+UPDATE live SET amount = amount * 2 WHERE transaction_id % 10 = 0;
+SET client_min_messages = warning;
+SELECT count(*) AS updated, (SELECT count(*) FROM dendrite.predictions) - min(s.logged) AS logged_again,
+       count(*) FILTER (WHERE l.suspicious = (l.fraud_score >= 0.5)) AS consistent
+  FROM live l JOIN scored_at_insert s USING (transaction_id) WHERE transaction_id % 10 = 0;
+ROLLBACK;
+
 -- 'reject': the row is not written, the transaction's other rows neither, and the history state does
 -- not count it. The history features of a probe row tell.
 CREATE TEMP TABLE later AS SELECT * FROM tx WHERE tx_time >= '2026-01-10' ORDER BY tx_time, transaction_id LIMIT 3;

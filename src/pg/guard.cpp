@@ -170,6 +170,20 @@ DENDRITE_FUNCTION(dendrite_guard) {
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard", false);
     const bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     HeapTuple tuple = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
+    // An UPDATE that changes no column the model reads (a payment's status, an analyst clearing its flag) leaves
+    // the row as it is: the decision taken at its insert stands, and nothing is scored, rejected or logged.
+    // Scored again, it would see another history than its insert did (the row itself and the later rows of its
+    // entities are in the inline state now): a different score from unchanged inputs.
+    if (!inserting && model_inputs_unchanged(state, trigger->tg_trigtuple, tuple)) return PointerGetDatum(tuple);
+    if (!inserting && !state->update_history_noted && state->version->featurizer->featurizer->keeps_history()) {
+        state->update_history_noted = true;
+        ereport(NOTICE,
+                (errmsg("%s: updated rows of %s are scored with their entities' history as it is now", "dendrite.guard",
+                        state->table_name),
+                 errdetail("An updated row whose model inputs changed is scored again; its history features count "
+                           "the row itself and the later rows of its entities, which its insert's did not."),
+                 errhint("To keep the decisions taken at insert, fire the guard BEFORE INSERT only.")));
+    }
 
     // Score first: a rejected row must not join the history. Only a new row that passes is observed.
     load_row(&state->binding, tuple);

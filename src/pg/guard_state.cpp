@@ -346,6 +346,13 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
         bind_generated_inputs(&state->binding, relation, context);
     check_flag_columns(state, relation, function);
+    if (!batch && TRIGGER_FOR_UPDATE(t->tgtype)) {
+        state->input_attributes = static_cast<int*>(palloc(sizeof(int) * size_t(descriptor->natts)));
+        for (int attnum = 0; attnum < descriptor->natts; ++attnum)
+            if (!TupleDescAttr(descriptor, attnum)->attisdropped &&
+                binding_reads_column(&state->binding, relation, attnum))
+                state->input_attributes[state->n_input_attributes++] = attnum;
+    }
     if (state->reasons) {
         if (batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -408,6 +415,7 @@ void lend(GuardState* state, FunctionCallInfo fcinfo) {
     callback->arg = state;
     MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
     state->in_use = true;
+    state->update_history_noted = false;
     state->capture = nullptr;  // a capture of an earlier statement that failed is gone with its transaction
     fcinfo->flinfo->fn_extra = state;
 }
@@ -513,6 +521,23 @@ void observe_row(GuardState* state) {
     if (!history) return;
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->observe(state->binding.raw, history); });
+}
+
+// Compared as stored (datumIsEqual): a value rewritten to an equal one of another form (numeric 1.0 as 1.00,
+// a text detoasted) counts as changed, and the row is scored again, as every updated row was before.
+bool model_inputs_unchanged(const GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple) {
+    TupleDesc descriptor = state->binding.descriptor;
+    for (int i = 0; i < state->n_input_attributes; ++i) {
+        const int attnum = state->input_attributes[i];
+        bool old_null, new_null;
+        const Datum old_value = heap_getattr(old_tuple, attnum + 1, descriptor, &old_null);
+        const Datum new_value = heap_getattr(new_tuple, attnum + 1, descriptor, &new_null);
+        if (old_null != new_null) return false;
+        if (old_null) continue;
+        const Form_pg_attribute attribute = TupleDescAttr(descriptor, attnum);
+        if (!datumIsEqual(old_value, new_value, attribute->attbyval, attribute->attlen)) return false;
+    }
+    return true;
 }
 
 // The key of the row last loaded into the binding, as text (NULL without a key column or value).

@@ -50,8 +50,13 @@ struct GuardState {
     Oid log_relation;       // 'log': dendrite.predictions and its columns (0-based), kLogColumns order
     int log_attributes[9];  // reasons (7) only with 'reasons'; shadow (8) -1 on a catalog without the column
     RowBinding binding;
-    float* x;          // the row trigger's feature vector (the batch trigger allocates its own per statement)
-    float* scratch;    // forward_one's
+    // dendrite.guard fired by UPDATE: the table's columns (0-based) the model reads, directly or behind a derived
+    // or stored generated input; an UPDATE that changes none of them is left as it is (see dendrite_guard).
+    int* input_attributes;
+    int n_input_attributes;
+    bool update_history_noted;  // this statement's NOTICE that updated rows were scored on today's history
+    float* x;                   // the row trigger's feature vector (the batch trigger allocates its own per statement)
+    float* scratch;             // forward_one's
     Capture* capture;  // guard_batch BEFORE ... FOR EACH ROW: the statement's captured rows (guard_capture.cpp)
     // Cross-statement cache bookkeeping (see guard_state). A private state (context NULL) lives and dies
     // with its statement's fn_mcxt.
@@ -76,5 +81,7 @@ void featurize_loaded(GuardState* state, float* x);
 void observe_row(GuardState* state);
 // The key of the row last loaded into the binding, as text (NULL without a key column or value).
 char* key_text(const GuardState* state);
+// dendrite.guard on UPDATE: whether NEW holds the same value as OLD in every column the model reads.
+bool model_inputs_unchanged(const GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple);
 
 }  // namespace dendrite::pg
