@@ -289,3 +289,24 @@ SELECT (SELECT rows FROM dendrite.featurizers WHERE name = 'piped') AS rows,
        count(*) FILTER (WHERE p.what = 'column') AS columns, count(*) FILTER (WHERE p.what = 'history') AS history_outputs,
        count(*) FILTER (WHERE p.fitted IS DISTINCT FROM o.fitted) AS different
   FROM pg_temp.fitted('piped') p FULL JOIN pg_temp.fitted('one_thread') o USING (what, key);
+
+-- char(n) values are read as PostgreSQL compares them, without their padding: a featurizer fitted on a char(3)
+-- column knows 'FR', and a text or varchar row finds it (before, its categories were 'FR ' and a text 'FR'
+-- was unseen: __other__, without a word).
+CREATE TABLE padded AS
+SELECT i AS id, (ARRAY['FR', 'DE', 'IT'])[1 + i % 3]::char(3) AS country, (i % 7)::float8 AS amount, i % 10 = 0 AS fraud
+  FROM generate_series(1, 300) i;
+SELECT dendrite.create_featurizer('padded_f', 'SELECT * FROM padded', label => 'fraud', columns => '{"id": "ignore"}') AS version;
+SELECT dendrite.feature_names('padded_f');
+SELECT v.type, dendrite.features('padded_f', v) AS features
+  FROM (SELECT 'char(3)' AS type, 'FR'::char(3) AS country, 1.0::float8 AS amount
+        UNION ALL SELECT 'text', 'FR'::text, 1.0 UNION ALL SELECT 'varchar', 'FR'::varchar(8), 1.0) v;
+-- A featurizer fitted before 0.6.0 on a char(n) column stored its categories padded, 'FR ' (here: fitted on text
+-- that carries the blanks): the unpadded value finds such a category, as the padded one does.
+SELECT dendrite.create_featurizer('padded_old', 'SELECT id, rpad(country::text, 3) AS country, amount, fraud FROM padded',
+                                  label => 'fraud', columns => '{"id": "ignore"}') AS version;
+SELECT dendrite.feature_names('padded_old');
+SELECT v.type, dendrite.features('padded_old', v) AS features
+  FROM (SELECT 'text, padded' AS type, 'FR '::text AS country, 1.0::float8 AS amount UNION ALL SELECT 'text', 'FR', 1.0) v;
+SELECT dendrite.features('padded_old', v) AS char_3_features FROM (SELECT 'FR'::char(3) AS country, 1.0::float8 AS amount) v;
+DROP TABLE padded;

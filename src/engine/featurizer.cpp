@@ -146,6 +146,15 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
         const auto& categories = columns_[c].categories;
         for (size_t i = 0; i < categories.size(); ++i)
             category_index_[c].emplace(category_key(categories[i].data(), categories[i].size()), int(i));
+        // A char(n) value is read without its trailing blanks (as PostgreSQL compares it), but a featurizer fitted
+        // before 0.6.0 on a char(n) column stored its categories padded ("FR "): the unpadded text finds such a
+        // category too, unless it is a category of its own (emplace keeps the first).
+        for (size_t i = 0; i < categories.size(); ++i) {
+            size_t length = categories[i].size();
+            while (length > 0 && categories[i][length - 1] == ' ') --length;
+            if (length < categories[i].size())
+                category_index_[c].emplace(category_key(categories[i].data(), length), int(i));
+        }
     }
 
     for (const auto& column : columns_) {

@@ -12,6 +12,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/inet.h"
 #include "utils/lsyscache.h"
@@ -320,10 +321,17 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
     other_types:
         switch (binding->types[j]) {
             case TEXTOID:
-            case VARCHAROID:
-            case BPCHAROID: {
+            case VARCHAROID: {
                 text* t = DatumGetTextPP(value);
                 raw = engine::RawValue::of_text(VARDATA_ANY(t), uint32_t(VARSIZE_ANY_EXHDR(t)));
+                break;
+            }
+            case BPCHAROID: {
+                // char(n) pads its values with blanks that PostgreSQL ignores in comparisons and drops in a cast
+                // to text: 'FR' in a char(3) column is the category 'FR' of a text column, not 'FR '.
+                text* t = DatumGetTextPP(value);
+                const int length = bpchartruelen(VARDATA_ANY(t), int(VARSIZE_ANY_EXHDR(t)));
+                raw = engine::RawValue::of_text(VARDATA_ANY(t), uint32_t(length));
                 break;
             }
             case NAMEOID: {
