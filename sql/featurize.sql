@@ -116,6 +116,11 @@ SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "amount", "windows": ["1 day"]}]');
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "windows": ["a while"]}]');
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "label": "fraud", "windows": ["1 day"]}]');
+-- Every feature a name of its own: a window listed twice (or "1 day" beside "24 hours": the same features), a
+-- query column named like another column's output (at_night beside at's), 22023 and 42701.
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "windows": ["1 day", "7 days", "1 day"]}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', history => '[{"entity": "mcc", "time": "at", "windows": ["1 day", "24 hours"]}]');
+SELECT dendrite.create_featurizer('bad', 'SELECT *, amount AS at_night FROM payments');
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', since => '2026-03-05');
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments', nonfinite => 'ignore');
 SELECT dendrite.create_featurizer('bad', 'SELECT * FROM payments WHERE false');

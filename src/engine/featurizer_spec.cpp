@@ -377,7 +377,15 @@ HistorySpec read_history(const json& object, const std::vector<InputColumn>& col
     for (const auto& w : *windows) {
         if (!w.is_string() && !w.is_number()) invalid(context + ": windows are intervals such as \"7 days\"");
         std::string short_name;
-        h.windows_us.push_back(parse_interval(w.is_string() ? w.get<std::string>() : w.dump(), &short_name));
+        const int64_t window_us = parse_interval(w.is_string() ? w.get<std::string>() : w.dump(), &short_name);
+        // The same length twice ("1 day" and "24 hours") would be the same features twice (named alike when
+        // written alike).
+        for (size_t k = 0; k < h.windows_us.size(); ++k)
+            if (h.windows_us[k] == window_us)
+                invalid(context + ": window " + w.dump() + " is as long as window " + (*windows)[k].dump() +
+                            " listed before it",
+                        "List each window once.");
+        h.windows_us.push_back(window_us);
         h.window_names.push_back(short_name);
     }
     std::string delay_name;

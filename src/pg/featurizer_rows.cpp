@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <unordered_map>
 
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
@@ -324,6 +326,23 @@ int64 store_featurizer(const char* name, const char* query, const char* history_
     const int n_outputs = featurizer.output_count();
     char** output_names = static_cast<char**>(palloc(sizeof(char*) * (n_outputs + 1)));
     for (int i = 0; i < n_outputs; ++i) output_names[i] = pstrdup(featurizer.output_names()[i].c_str());
+    // Every feature a name of its own: feature_names, explanations, drift and importance are read by name (a
+    // query column named tx_time_night beside the time column tx_time's output would be two features of a name).
+    int first = -1, second = -1;
+    engine_call([&] {
+        std::unordered_map<std::string, int> seen;
+        for (int i = 0; i < n_outputs && second < 0; ++i) {
+            const auto [at, inserted] = seen.emplace(featurizer.output_names()[size_t(i)], i);
+            if (!inserted) first = at->second, second = i;
+        }
+    });
+    if (second >= 0)
+        ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                        errmsg("featurizer \"%s\" would have two features named \"%s\"", name, output_names[second]),
+                        errdetail("Feature %d comes from %s, feature %d from %s.", first + 1,
+                                  featurizer.output_sources()[size_t(first)].c_str(), second + 1,
+                                  featurizer.output_sources()[size_t(second)].c_str()),
+                        errhint("Rename the query column, or name the history declaration (\"name\").")));
     char* spec_json = nullptr;
     engine_call([&] {
         const std::string json = featurizer.spec().to_json();
