@@ -34,6 +34,21 @@ SELECT predictions, flagged, labelled, tp, fp, tn, fn, round(mean_score::numeric
 SELECT sum(predictions) AS predictions, sum(flagged) AS flagged, sum(tp) AS tp, sum(fp) AS fp
   FROM dendrite.model_health_daily('lc');
 DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_tx' AND score IN (0.2, 0.8, 0.7);
+-- A partitioned table: the guard, cloned onto each partition, logs under the partitioned table (the table the
+-- rows are inserted into), and an outcome named by the table or by one of its partitions is recorded there too,
+-- so model_health finds both. (Logged under the partitions, they matched no outcome.)
+CREATE TABLE lc_parted (id int PRIMARY KEY, x numeric, y float8) PARTITION BY RANGE (id);
+CREATE TABLE lc_parted_low PARTITION OF lc_parted FOR VALUES FROM (MINVALUE) TO (100);
+CREATE TABLE lc_parted_high PARTITION OF lc_parted FOR VALUES FROM (100) TO (MAXVALUE);
+CREATE TRIGGER guard_log BEFORE INSERT ON lc_parted FOR EACH ROW EXECUTE FUNCTION dendrite.guard('lc', 'log', '0.5');
+INSERT INTO lc_parted SELECT id, x, y FROM points WHERE id BETWEEN 90 AND 109;
+SELECT table_name, count(*) AS logged FROM dendrite.predictions WHERE table_name LIKE 'public.lc\_parted%' GROUP BY 1;
+SELECT dendrite.record_outcome('lc_parted', '90', true), dendrite.record_outcome('lc_parted_high', '105', false);
+SELECT table_name, row_key, is_fraud FROM dendrite.outcomes WHERE table_name LIKE 'public.lc\_parted%' ORDER BY row_key;
+SELECT predictions, labelled FROM dendrite.model_health('lc');
+DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_parted';
+DELETE FROM dendrite.outcomes WHERE table_name = 'public.lc_parted';
+DROP TABLE lc_parted;
 
 -- Score drift: 200 scores in the week before, then the same 200 in this week (PSI near 0: the ten above are
 -- in this week too), then 200 more that

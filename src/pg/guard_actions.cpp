@@ -154,7 +154,7 @@ void log_decisions(const GuardState* state, int n, char** keys, const float* sco
     EState* estate = CreateExecutorState();
     TupleTableSlot* slot = table_slot_create(relation, nullptr);
     const CommandId command = GetCurrentCommandId(true);
-    const Datum table_name = CStringGetTextDatum(state->table_name);
+    const Datum table_name = CStringGetTextDatum(state->logged_table_name);
     const Datum flag = CStringGetTextDatum("flag"), pass = CStringGetTextDatum("pass");
     const Datum now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
     for (int i = 0; i < n; ++i) {

@@ -31,6 +31,7 @@ extern "C" {
 #include "utils/typcache.h"
 #include "utils/syscache.h"
 #include "catalog/pg_index.h"
+#include "catalog/partition.h"
 }
 
 namespace dendrite::pg {
@@ -333,6 +334,12 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     }
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
+    state->logged_table_name = state->table_name;
+    if (relation->rd_rel->relispartition) {  // a trigger cloned onto a partition logs under the partitioned table
+        const Oid root = llast_oid(get_partition_ancestors(RelationGetRelid(relation)));
+        state->logged_table_name =
+            quote_qualified_identifier(get_namespace_name(get_rel_namespace(root)), get_rel_name(root));
+    }
     if (batch && state->flag) check_flag_key(state, relation, function, TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event));
 
     if (state->log) resolve_log_relation(state);  // once per state, not per logged row

@@ -38,6 +38,9 @@ struct GuardState {
     char key_align;
     Oid key_equality;  // guard_batch's 'flag': the key type's default equality, which finds its flagged rows
     char* table_name;  // schema-qualified, quoted
+    // The table its decisions are logged under (dendrite.predictions.table_name): for a partition the root of its
+    // partition tree, the table the rows are inserted into and record_outcome names; else table_name.
+    char* logged_table_name;
     const CachedVersion* version;
     // 'shadow:N': version N scored beside the serving version on the same features, its decisions logged
     // (dendrite.predictions.shadow), never acting. NULL when not asked for, or when N cannot be scored so

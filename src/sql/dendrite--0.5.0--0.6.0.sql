@@ -1793,3 +1793,27 @@ BEGIN
     RETURN target_version;
 END
 $$;
+
+-- A guard cloned onto partitions logs under the partitioned table (the root of the tree), and record_outcome
+-- records an outcome named by a partition under that root too: both sides of model_health's join agree.
+CREATE OR REPLACE FUNCTION dendrite.record_outcome(guarded_table regclass, row_key text, is_fraud boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT has_table_privilege(guarded_table, 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied to record outcomes of table %', guarded_table
+            USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'Outcomes are the labels that model_health and retraining trust.',
+            HINT = 'Recording an outcome needs the UPDATE privilege on the guarded table.';
+    END IF;
+    -- A partition's rows are logged under the root of its partition tree (the table they are inserted into):
+    -- an outcome named by the partition goes there too.
+    INSERT INTO dendrite.outcomes AS o (table_name, row_key, is_fraud)
+    SELECT format('%I.%I', n.nspname, c.relname), record_outcome.row_key, record_outcome.is_fraud
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = coalesce(pg_partition_root(guarded_table), guarded_table)
+    ON CONFLICT ON CONSTRAINT outcomes_pkey DO UPDATE
+       SET is_fraud = EXCLUDED.is_fraud, recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by;
+END
+$$;

@@ -1450,9 +1450,12 @@ BEGIN
             DETAIL = 'Outcomes are the labels that model_health and retraining trust.',
             HINT = 'Recording an outcome needs the UPDATE privilege on the guarded table.';
     END IF;
+    -- A partition's rows are logged under the root of its partition tree (the table they are inserted into):
+    -- an outcome named by the partition goes there too.
     INSERT INTO dendrite.outcomes AS o (table_name, row_key, is_fraud)
     SELECT format('%I.%I', n.nspname, c.relname), record_outcome.row_key, record_outcome.is_fraud
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = guarded_table
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = coalesce(pg_partition_root(guarded_table), guarded_table)
     ON CONFLICT ON CONSTRAINT outcomes_pkey DO UPDATE
        SET is_fraud = EXCLUDED.is_fraud, recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by;
 END
