@@ -49,6 +49,17 @@ SELECT predictions, labelled FROM dendrite.model_health('lc');
 DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_parted';
 DELETE FROM dendrite.outcomes WHERE table_name = 'public.lc_parted';
 DROP TABLE lc_parted;
+-- The guard logs a key as key::text gives it, so outcomes recorded with key::text meet a char(n) key's decisions
+-- (logged padded, 'c7    ', they matched none).
+CREATE TABLE lc_char (id char(6) PRIMARY KEY, x numeric, y float8);
+CREATE TRIGGER guard_log BEFORE INSERT ON lc_char FOR EACH ROW EXECUTE FUNCTION dendrite.guard('lc', 'log', '0.5');
+INSERT INTO lc_char SELECT 'c' || id, x, y FROM points WHERE id <= 5;
+SELECT count(*) AS outcomes FROM (SELECT dendrite.record_outcome('lc_char', id::text, true) FROM lc_char) r;
+SELECT string_agg(p.row_key, ',' ORDER BY p.row_key) AS logged_keys, count(o.row_key) AS with_outcome
+  FROM dendrite.predictions p LEFT JOIN dendrite.outcomes o USING (table_name, row_key) WHERE p.table_name = 'public.lc_char';
+DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_char';
+DELETE FROM dendrite.outcomes WHERE table_name = 'public.lc_char';
+DROP TABLE lc_char;
 
 -- Score drift: 200 scores in the week before, then the same 200 in this week (PSI near 0: the ten above are
 -- in this week too), then 200 more that

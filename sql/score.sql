@@ -75,6 +75,11 @@ SELECT count(*) AS rows, count(DISTINCT key) AS keys,
        bool_and(abs(s.score - dendrite.score('score_mlp', p)) < 1e-6) AS same_as_score
   FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'id') s JOIN points p ON p.id = s.key::int;
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT * FROM points', key => 'nope');
+-- A key is given as key::text gives it: a char(n) key without its padding ('p7', not 'p7    '), so that a join
+-- on the key's text finds every row (it found none).
+SELECT count(*) AS rows, count(*) FILTER (WHERE s.key = 'p' || p.id) AS joined_on_key_text
+  FROM dendrite.score_query('score_mlp', 'SELECT (''p'' || id)::char(8) AS id, x, y FROM points', key => 'id') s
+  JOIN points p ON s.key = ('p' || p.id)::char(8)::text;
 -- Columns are read by name: two of the same name (the model's input, or the key) are an error, as train's
 -- query refuses them, rather than the first read without a word.
 SELECT count(*) FROM dendrite.score_query('score_mlp', 'SELECT x, y, -x AS x, id FROM points', key => 'id');

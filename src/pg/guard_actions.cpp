@@ -256,7 +256,7 @@ void act_on_rows(RowActions* actions, int n, const float* scores, const Datum* k
     const GuardState* state = actions->state;
     auto key_of = [&](int i) -> char* {
         if (state->key_attnum < 0 || key_nulls[i]) return nullptr;
-        return OidOutputFunctionCall(state->key_output_function, key_values[i]);
+        return key_as_text(state->key_output_function, state->key_blank_padded, key_values[i]);
     };
     if (state->reject)
         for (int i = 0; i < n; ++i)

@@ -323,9 +323,8 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         bad_argument(function, "'flag' in the batch trigger needs a key column",
                      "The table has no single-column primary key; name the key column as the fifth argument.");
     if (state->key_attnum >= 0) {
-        bool varlena;
         Form_pg_attribute key = TupleDescAttr(descriptor, state->key_attnum);
-        getTypeOutputInfo(key->atttypid, &state->key_output_function, &varlena);
+        key_text_form(key->atttypid, &state->key_output_function, &state->key_blank_padded);
         state->key_name = pstrdup(NameStr(key->attname));
         state->key_type = key->atttypid;
         state->key_byval = key->attbyval;
@@ -550,7 +549,7 @@ bool model_inputs_unchanged(const GuardState* state, HeapTuple old_tuple, HeapTu
 // The key of the row last loaded into the binding, as text (NULL without a key column or value).
 char* key_text(const GuardState* state) {
     if (state->key_attnum < 0 || state->binding.nulls[state->key_attnum]) return nullptr;
-    return OidOutputFunctionCall(state->key_output_function, state->binding.values[state->key_attnum]);
+    return key_as_text(state->key_output_function, state->key_blank_padded, state->binding.values[state->key_attnum]);
 }
 
 }  // namespace dendrite::pg

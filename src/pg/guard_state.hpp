@@ -32,6 +32,7 @@ struct GuardState {
     int key_attnum;         // 0-based, -1 when the table has no key column
     const char* key_name;
     Oid key_output_function;
+    bool key_blank_padded;  // a char(n) key: its text without the padding (key_as_text)
     Oid key_type;
     bool key_byval;
     int16 key_typlen;

@@ -362,13 +362,12 @@ char* row_key_text(KeyedOutput* s, TupleTableSlot* slot) {
             if (s->key_attnum <= 0)
                 ereport(ERROR,
                         (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("key column \"%s\" is not in the query", s->key)));
-            bool varlena;
-            getTypeOutputInfo(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
-                              &varlena);
+            key_text_form(TupleDescAttr(slot->tts_tupleDescriptor, s->key_attnum - 1)->atttypid, &s->key_output,
+                          &s->key_blank_padded);
         }
     }
     if (s->key_attnum <= 0 || slot->tts_isnull[s->key_attnum - 1]) return nullptr;
-    return OidOutputFunctionCall(s->key_output, slot->tts_values[s->key_attnum - 1]);
+    return key_as_text(s->key_output, s->key_blank_padded, slot->tts_values[s->key_attnum - 1]);
 }
 
 void clear_keyed_output(KeyedOutput* out) {

@@ -122,8 +122,9 @@ int time_input(const CachedFeaturizer* featurizer);
 struct KeyedOutput {
     ReturnSetInfo* result;
     const char* key;
-    int key_attnum;  // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
-    Oid key_output;  // the key's output function
+    int key_attnum;         // 1-based in the query's rows; 0 = not looked up yet, -1 = no key
+    Oid key_output;         // the key's output function
+    bool key_blank_padded;  // a char(n) key, given without its padding (key_as_text)
     int n_outputs;
     MemoryContext row_context;  // the caller's, reset after each row
     // A pipelined pass's keys (queue_row_key, then emit_queued_row): a ring of key_capacity, keys_queued of

@@ -12,7 +12,6 @@ extern "C" {
 #include "executor/executor.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
-#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/inet.h"
 #include "utils/lsyscache.h"

@@ -108,6 +108,18 @@ void require_finite(double value, const char* column, const char* context) {
                     errhint("Filter such rows out, or replace the value with NULL to have it imputed.")));
 }
 
+void key_text_form(Oid type, Oid* output_function, bool* blank_padded) {
+    bool varlena;
+    getTypeOutputInfo(type, output_function, &varlena);
+    *blank_padded = getBaseType(type) == BPCHAROID;
+}
+
+char* key_as_text(Oid output_function, bool blank_padded, Datum value) {
+    if (!blank_padded) return OidOutputFunctionCall(output_function, value);
+    text* padded = DatumGetTextPP(value);
+    return pnstrdup(VARDATA_ANY(padded), bpchartruelen(VARDATA_ANY(padded), int(VARSIZE_ANY_EXHDR(padded))));
+}
+
 ArrayType* text_array(char* const* values, int n) {
     Datum* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
     for (int i = 0; i < n; ++i) datums[i] = CStringGetTextDatum(values[i]);

@@ -55,6 +55,12 @@ double label_value(TupleTableSlot* slot, int attnum, Oid type, const char* colum
 // Raises 22000 when value is NaN or infinite, naming the column.
 void require_finite(double value, const char* column, const char* context);
 
+// A row key as text, as `key::text` gives it (what record_outcome and joins on score_query's keys are handed):
+// its type's output, except that a char(n) key (blank_padded: its base type is bpchar) loses its padding, as
+// the cast drops it. key_text_form fills in both for a key column of type type.
+void key_text_form(Oid type, Oid* output_function, bool* blank_padded);
+char* key_as_text(Oid output_function, bool blank_padded, Datum value);
+
 // A text[] / float8[] / int4[] / real[] from C arrays, in the current memory context.
 ArrayType* text_array(char* const* values, int n);
 ArrayType* float8_array(const double* values, int n);
