@@ -298,6 +298,52 @@ std::vector<double> feature_separation(const Dataset& data, const std::vector<ui
     return separation;
 }
 
+// Zeroes what no training row can teach: the first dense layer's weights of every input feature that is 0 in
+// each training row (a one-hot __other__ that no training row took, a column constant while the featurizer was
+// fitted, standardized to 0, a history output that never moved), and every embedding row that no training row
+// reads (a category seen only outside the training rows, or row 0, unseen and missing, when every training row
+// had a known category). Either never receives a gradient, so it would stay as initialized, random, and a row
+// that reaches it (an unseen category) would move its score by chance; zeroed, it stays 0 and adds nothing.
+// Training is otherwise the same to the bit: 0 times any weight is 0, and no step reads those rows.
+// Piecewise-encoded inputs are left alone (an encoded input varies, or it would have no bins).
+void zero_untrained_inputs(Network& network, const Dataset& data, const std::vector<uint32_t>& rows) {
+    const NetworkSpec& spec = network.spec();
+    const int n = data.columns;
+    std::vector<char> live(size_t(n), 0);
+    std::vector<std::vector<char>> read(spec.embeddings.size());
+    for (size_t e = 0; e < spec.embeddings.size(); ++e) read[e].assign(size_t(spec.embeddings[e].rows), 0);
+    int dead = n;
+    for (size_t i = 0; i < rows.size() && (dead > 0 || !spec.embeddings.empty()); ++i) {
+        const float* x = data.features + size_t(rows[i]) * size_t(n);
+        for (int j = 0; j < n; ++j)
+            if (!live[size_t(j)] && x[j] != 0.0f) live[size_t(j)] = 1, --dead;
+        for (size_t e = 0; e < spec.embeddings.size(); ++e) {
+            const EmbeddingSpec& embedding = spec.embeddings[e];
+            const float index = x[embedding.feature];
+            read[e][index >= 0.0f && index < float(embedding.rows) ? size_t(index) : 0] = 1;  // embedding_row's rule
+        }
+    }
+    float* parameters = network.parameters().data();
+    for (size_t e = 0; e < spec.embeddings.size(); ++e) {
+        const size_t dim = size_t(spec.embeddings[e].dim);
+        for (size_t row = 0; row < read[e].size(); ++row)
+            if (!read[e][row]) std::fill_n(parameters + spec.embedding_offset(e) + row * dim, dim, 0.0f);
+    }
+    const int n_out = spec.layers[0].units;
+    float* kernel = parameters + spec.kernel_offset(0);  // n_out x dense inputs, column-major
+    size_t e = 0, k = 0;
+    for (int j = 0, position = 0; j < n; ++j) {
+        int width = 1;
+        bool expanded = false;
+        if (e < spec.embeddings.size() && spec.embeddings[e].feature == j)
+            width = spec.embeddings[e++].dim, expanded = true;
+        if (k < spec.encodings.size() && spec.encodings[k].feature == j)
+            width += spec.encodings[k++].bins, expanded = true;
+        if (!live[size_t(j)] && !expanded) std::fill_n(kernel + size_t(position) * size_t(n_out), n_out, 0.0f);
+        position += width;
+    }
+}
+
 PreparedTraining prepare_training(const Dataset& data, const TrainOptions& options) {
     options.validate();
     if (data.rows == 0) fail(ErrorKind::Data, "the training query returned no rows");
@@ -412,6 +458,7 @@ TrainResult train(const Dataset& given, const TrainOptions& options, const Train
     {
         Rng init(mix(options.seed, kInitStream));
         network.initialize(init);
+        zero_untrained_inputs(network, data, split.training);
     }
     const NetworkSpec& spec = network.spec();
     const size_t n_parameters = spec.parameter_count();

@@ -371,3 +371,66 @@ TEST(Trainer, FeatureSeparationFindsALeakedLabel) {
     EXPECT_GT(with_missing[1], 0.5);
     EXPECT_LT(with_missing[1], 0.99);
 }
+
+// An input that is 0 in every training row (a one-hot "other" no training row took, a column constant when the
+// featurizer was fitted) gets no gradient: its first-layer weights are zeroed rather than left as initialized, so
+// a row that sets it scores as if it did not. Inputs that vary are untouched, and the validation rows' setting
+// of the dead input does not matter to them.
+TEST(Trainer, AnInputNeverSetInTrainingAddsNothing) {
+    const Data base = make_data(3000, 11);
+    Data d;
+    for (size_t r = 0; r < base.labels.size(); ++r) {
+        d.features.insert(d.features.end(), base.features.begin() + r * 3, base.features.begin() + r * 3 + 3);
+        d.features.push_back(0.0f);  // dead: no training row sets it
+        d.labels.push_back(base.labels[r]);
+    }
+    for (const char* algorithm : {"mlp", "logistic_regression", "autoencoder"}) {
+        TrainOptions options;
+        options.algorithm = algorithm;
+        options.hidden = std::string(algorithm) == "autoencoder" ? std::vector<int>{6, 2, 6} : std::vector<int>{8};
+        options.epochs = 2;
+        options.piecewise_bins = 0;
+        const TrainResult r = train(d.view(4), options);
+        const int units = r.spec.layers[0].units;
+        const float* dead_column = r.parameters.data() + r.spec.kernel_offset(0) + size_t(3) * size_t(units);
+        EXPECT_TRUE(std::all_of(dead_column, dead_column + units, [](float w) { return w == 0.0f; })) << algorithm;
+        const float* live_column = r.parameters.data() + r.spec.kernel_offset(0);
+        EXPECT_TRUE(std::any_of(live_column, live_column + units, [](float w) { return w != 0.0f; })) << algorithm;
+        if (std::string(algorithm) == "autoencoder") continue;  // its output reconstructs the input: it differs
+        const float row[8] = {1.2f, -0.3f, 0.4f, 0.0f, 1.2f, -0.3f, 0.4f, 1.0f};
+        float scores[2];
+        predict(r.spec, r.parameters.data(), row, 2, scores);
+        EXPECT_EQ(scores[0], scores[1]) << algorithm;
+    }
+}
+
+// The same for an embedded category index: the table rows no training row reads (the unseen row 0 when every
+// training row had a known category, a category seen only elsewhere) are zeroed, so an unseen category adds
+// nothing; the rows read are learned.
+TEST(Trainer, EmbeddingRowsNoTrainingRowReadsAreZero) {
+    const Data base = make_data(3000, 12);
+    Data d;
+    for (size_t r = 0; r < base.labels.size(); ++r) {
+        d.features.insert(d.features.end(), base.features.begin() + r * 3, base.features.begin() + r * 3 + 3);
+        d.features.push_back(float(1 + r % 3));  // categories 1..3 of a table of 6 rows (0: unseen and missing)
+        d.labels.push_back(base.labels[r]);
+    }
+    TrainOptions options;
+    options.hidden = {8};
+    options.epochs = 2;
+    options.piecewise_bins = 0;
+    options.index_features.push_back({3, 6});
+    const TrainResult r = train(d.view(4), options);
+    ASSERT_EQ(r.spec.embeddings.size(), 1u);
+    const size_t dim = size_t(r.spec.embeddings[0].dim);
+    const float* table = r.parameters.data() + r.spec.embedding_offset(0);
+    const auto zero = [&](size_t row) {
+        return std::all_of(table + row * dim, table + (row + 1) * dim, [](float w) { return w == 0.0f; });
+    };
+    for (size_t row : {0, 4, 5}) EXPECT_TRUE(zero(row)) << row;
+    for (size_t row : {1, 2, 3}) EXPECT_FALSE(zero(row)) << row;
+    const float rows[8] = {1.2f, -0.3f, 0.4f, 0.0f, 1.2f, -0.3f, 0.4f, 5.0f};
+    float scores[2];
+    predict(r.spec, r.parameters.data(), rows, 2, scores);
+    EXPECT_EQ(scores[0], scores[1]);
+}
