@@ -314,4 +314,12 @@ SELECT dendrite.feature_names('padded_old');
 SELECT v.type, dendrite.features('padded_old', v) AS features
   FROM (SELECT 'text, padded' AS type, 'FR '::text AS country, 1.0::float8 AS amount UNION ALL SELECT 'text', 'FR', 1.0) v;
 SELECT dendrite.features('padded_old', v) AS char_3_features FROM (SELECT 'FR'::char(3) AS country, 1.0::float8 AS amount) v;
+-- A NULL where the fitting rows had none is imputed (a number as its fitted mean) as a value the model never saw:
+-- a NOTICE says so, once a statement. A column that had NULLs when fitted (it has a missing indicator) does not.
+SET client_min_messages = notice;
+SELECT dendrite.features('padded_f', v) AS features
+  FROM (SELECT 'FR'::text AS country, NULL::float8 AS amount FROM generate_series(1, 3)) v;
+SELECT dendrite.features('padded_f', v) AS features FROM (SELECT NULL::text AS country, 1.0::float8 AS amount) v;
+SELECT count(f) AS without_notice FROM (SELECT dendrite.features('pay', p) AS f FROM payments p WHERE amount IS NULL) x;
+SET client_min_messages = warning;
 DROP TABLE padded;

@@ -60,6 +60,16 @@ SELECT string_agg(p.row_key, ',' ORDER BY p.row_key) AS logged_keys, count(o.row
 DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_char';
 DELETE FROM dendrite.outcomes WHERE table_name = 'public.lc_char';
 DROP TABLE lc_char;
+-- A NULL the featurizer never saw when fitted is imputed as a value the model was not trained on: the guard says
+-- so in a NOTICE, once a statement (three such rows, one NOTICE; the next statement says it again).
+CREATE TABLE lc_nulls (id int PRIMARY KEY, x numeric, y float8);
+CREATE TRIGGER guard_log BEFORE INSERT ON lc_nulls FOR EACH ROW EXECUTE FUNCTION dendrite.guard('lc', 'log', '0.5');
+SET client_min_messages = notice;
+INSERT INTO lc_nulls VALUES (1, 0.5, NULL), (2, 0.1, NULL), (3, NULL, 0.2);
+INSERT INTO lc_nulls VALUES (4, 0.5, NULL);
+SET client_min_messages = warning;
+DELETE FROM dendrite.predictions WHERE table_name = 'public.lc_nulls';
+DROP TABLE lc_nulls;
 
 -- Score drift: 200 scores in the week before, then the same 200 in this week (PSI near 0: the ten above are
 -- in this week too), then 200 more that

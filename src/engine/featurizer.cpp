@@ -117,6 +117,11 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& column : columns_) column_input_.push_back(input(column.spec.name));
     optional_inputs_.assign(inputs_.size(), true);
     for (const auto& column : columns_) optional_inputs_[size_t(input(column.spec.name))] = false;
+    never_missing_inputs_.assign(inputs_.size(), false);
+    for (const auto& column : columns_)
+        if (column.spec.kind != ColumnKind::Ignore && column.spec.missing_indicator == MissingIndicator::Auto &&
+            !column.missing_indicator)
+            never_missing_inputs_[size_t(input(column.spec.name))] = true;
     for (const auto& h : spec_.all_history())
         for (const std::string* name : {&h.entity, &h.time, &h.value})
             if (!name->empty()) optional_inputs_[size_t(input(*name))] = false;

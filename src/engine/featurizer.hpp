@@ -47,6 +47,9 @@ public:
     const std::vector<std::string>& inputs() const { return inputs_; }
     // An input only read as a label (target encoding, label history): a scored row may lack it (NULL).
     bool optional_input(size_t i) const { return optional_inputs_[i]; }
+    // An input a feature column reads that was never NULL in the fitting rows (its missing indicator left to the
+    // fitting, and none fitted): a NULL there is imputed as a value the model never saw.
+    bool input_never_missing(size_t i) const { return never_missing_inputs_[i]; }
     int output_count() const { return int(output_names_.size()); }
     const std::vector<std::string>& output_names() const { return output_names_; }
     // The outputs of 'index' columns: position and the index's range (categories + 1; 0 = unseen/missing).
@@ -116,6 +119,7 @@ private:
     std::vector<FittedHistoryOutput> history_;
     std::vector<std::string> inputs_;
     std::vector<bool> optional_inputs_;
+    std::vector<bool> never_missing_inputs_;
     std::vector<int> column_input_;  // per column: index into inputs
     struct HistoryInputs {
         int entity, time, value, label, distinct;  // -1 when absent

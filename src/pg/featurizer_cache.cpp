@@ -193,6 +193,7 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
         RowVisitor visitor{[](void* context, TupleDesc descriptor, double) {
                                auto* r = static_cast<Replay*>(context);
                                bind_row(&r->binding, r->featurizer, descriptor, r->context);
+                               r->binding.never_missing = nullptr;  // the replay reads only the history's columns
                            },
                            [](void* context, TupleTableSlot* slot) {
                                auto* r = static_cast<Replay*>(context);

@@ -422,7 +422,8 @@ void lend(GuardState* state, FunctionCallInfo fcinfo) {
     MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
     state->in_use = true;
     state->update_history_noted = false;
-    state->capture = nullptr;  // a capture of an earlier statement that failed is gone with its transaction
+    state->binding.missing_noted = false;  // a NULL its featurizer never saw is said once a statement
+    state->capture = nullptr;              // a capture of an earlier statement that failed is gone with its transaction
     fcinfo->flinfo->fn_extra = state;
 }
 

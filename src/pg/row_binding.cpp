@@ -95,7 +95,40 @@ void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc
     bind_inputs(binding, featurizer->n_inputs, featurizer->input_names, featurizer->input_types,
                 featurizer->input_optional, &featurizer->derived, featurizer->name, featurizer->version, descriptor,
                 context, labels_feed_history, featurizer->input_time_types);
+    bool* never_missing = nullptr;
+    for (int j = 0; j < binding->n_inputs; ++j)
+        if (featurizer->featurizer->input_never_missing(size_t(j))) {
+            if (!never_missing)
+                never_missing =
+                    static_cast<bool*>(MemoryContextAllocZero(context, sizeof(bool) * size_t(binding->n_inputs)));
+            never_missing[j] = true;
+        }
+    binding->never_missing = never_missing;
+    binding->missing_noted = false;
+    if (never_missing) {
+        char** names = static_cast<char**>(MemoryContextAlloc(context, sizeof(char*) * size_t(binding->n_inputs)));
+        for (int j = 0; j < binding->n_inputs; ++j) names[j] = MemoryContextStrdup(context, featurizer->input_names[j]);
+        binding->input_names = names;
+        binding->featurizer_name = MemoryContextStrdup(context, featurizer->name);
+    }
 }
+
+namespace {
+
+// The first NULL of a binding's statement in an input its featurizer never saw NULL in: imputed, it is a value the
+// model was not trained on, which must not pass without a word (once: a NOTICE per row would drown a bulk load).
+void note_unseen_missing(RowBinding* binding, int input) {
+    binding->missing_noted = true;
+    ereport(NOTICE,
+            (errmsg("column \"%s\" is NULL, which featurizer \"%s\" never saw in it when fitted",
+                    binding->input_names[input], binding->featurizer_name),
+             errdetail("The NULL is imputed as a missing value (a number as its fitted mean, a category as none, a "
+                       "time as zeros): a value the model was not trained on. Said once a statement."),
+             errhint("Filter such rows out, or fit the featurizer on rows with NULLs there: it then gives the "
+                     "column a missing indicator.")));
+}
+
+}  // namespace
 
 // The derived columns a binding evaluates per row, into values[natts + k].
 struct DerivedInputs {
@@ -278,6 +311,8 @@ void load_values(RowBinding* binding, const Datum* values, const bool* nulls) {
         engine::RawValue& raw = binding->raw[j];
         if (index < 0 || nulls[index]) {
             raw = engine::RawValue::null();
+            if (unlikely(index >= 0 && binding->never_missing && binding->never_missing[j] && !binding->missing_noted))
+                note_unseen_missing(binding, j);
             continue;
         }
         const Datum value = values[index];

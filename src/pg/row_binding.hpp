@@ -24,6 +24,13 @@ struct RowBinding {
     engine::RawValue* raw;              // per input
     struct GeneratedInputs* generated;  // stored generated inputs a BEFORE ROW trigger computes; NULL: none
     struct DerivedInputs* derived;      // the featurizer's derived columns that are inputs; NULL: none
+    // bind_row: the inputs a fitted featurizer never saw NULL in (NULL: none to watch), their names and the
+    // featurizer's, for the NOTICE that load_values gives at the first such NULL; missing_noted: given since the
+    // binding was made (a statement's or a pass's) or since a guard's statement began.
+    const bool* never_missing;
+    char* const* input_names;
+    const char* featurizer_name;
+    bool missing_noted;
 };
 
 engine::SqlTypeClass type_class(Oid base_type);
