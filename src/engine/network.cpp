@@ -96,10 +96,6 @@ bool relu_like(Activation activation) {
     return activation == Activation::Relu || activation == Activation::LeakyRelu || activation == Activation::Gelu;
 }
 
-// The table row an index feature reads: its value when it is a whole number in [0, rows), else row 0 (the
-// featurizer's unseen/missing row).
-inline int embedding_row(float index, int rows) { return index >= 0.0f && index < float(rows) ? int(index) : 0; }
-
 // x (inputs values) -> out (the first dense layer's input): each feature's value, or, for feature
 // features[e], the dims[e] values of its table row; an encoded feature's bins' values follow. tables: the first
 // table; the others follow it. edges: the first encoding's; the others follow it. rows_read, when given,

@@ -126,6 +126,9 @@ struct NetworkView {
 // replaced by its table row, each encoded one followed by its bins' values. out holds dense_inputs(view) floats.
 int dense_inputs(const NetworkView& view) noexcept;
 void expand_inputs(const NetworkView& view, const float* x, float* out) noexcept;
+// The table row an index feature reads: its value when it is a whole number in [0, rows), else row 0 (the
+// featurizer's unseen/missing row).
+inline int embedding_row(float index, int rows) { return index >= 0.0f && index < float(rows) ? int(index) : 0; }
 // True when the first dense layer does not read x as it is (embeddings or encodings).
 inline bool expands_inputs(const NetworkView& view) noexcept { return view.embeddings > 0 || view.encodings > 0; }
 // How many of the first dense layer's values stand for input feature j, the features taken in order from 0:

@@ -319,8 +319,7 @@ void zero_untrained_inputs(Network& network, const Dataset& data, const std::vec
             if (!live[size_t(j)] && x[j] != 0.0f) live[size_t(j)] = 1, --dead;
         for (size_t e = 0; e < spec.embeddings.size(); ++e) {
             const EmbeddingSpec& embedding = spec.embeddings[e];
-            const float index = x[embedding.feature];
-            read[e][index >= 0.0f && index < float(embedding.rows) ? size_t(index) : 0] = 1;  // embedding_row's rule
+            read[e][size_t(embedding_row(x[embedding.feature], embedding.rows))] = 1;
         }
     }
     float* parameters = network.parameters().data();
@@ -331,14 +330,12 @@ void zero_untrained_inputs(Network& network, const Dataset& data, const std::vec
     }
     const int n_out = spec.layers[0].units;
     float* kernel = parameters + spec.kernel_offset(0);  // n_out x dense inputs, column-major
-    size_t e = 0, k = 0;
+    const SpecView view(spec, parameters);
+    int e = 0, k = 0;
     for (int j = 0, position = 0; j < n; ++j) {
-        int width = 1;
-        bool expanded = false;
-        if (e < spec.embeddings.size() && spec.embeddings[e].feature == j)
-            width = spec.embeddings[e++].dim, expanded = true;
-        if (k < spec.encodings.size() && spec.encodings[k].feature == j)
-            width += spec.encodings[k++].bins, expanded = true;
+        const int embedded_before = e, encoded_before = k;
+        const int width = dense_width(view.view(), j, e, k);
+        const bool expanded = e != embedded_before || k != encoded_before;
         if (!live[size_t(j)] && !expanded) std::fill_n(kernel + size_t(position) * size_t(n_out), n_out, 0.0f);
         position += width;
     }
