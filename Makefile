@@ -4,6 +4,7 @@
 #                         ENGINE_TARGETS="dendrite_engine dendritectl" for the extension and the CLI only)
 #   make install          install the extension into the PostgreSQL that pg_config names
 #   make installcheck     pg_regress suites against a running server (scripts/test.sh starts one)
+#   make isolationcheck   the isolation suites (concurrent sessions) against a running server
 #   make engine-test      the GoogleTest unit tests (ctest)
 #
 # The two commands of the README, scripts/demo.sh and scripts/test.sh, install dependencies, start a
@@ -14,7 +15,7 @@ PG_CONFIG ?= pg_config
 EXTENSION = dendrite
 MODULE_big = dendrite
 OBJS = src/pg/background.o src/pg/boundary.o src/pg/catalog.o src/pg/featurize.o src/pg/featurizer_cache.o src/pg/featurizer_rows.o src/pg/query_pass.o src/pg/row_binding.o src/pg/derived_columns.o src/pg/explain.o src/pg/generate.o src/pg/guard.o src/pg/guard_actions.o src/pg/guard_capture.o src/pg/guard_state.o src/pg/lifecycle.o \
-       src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/train.o src/pg/training_data.o src/pg/training_device.o src/pg/upsert_watch.o src/pg/values.o
+       src/pg/model_cache.o src/pg/model_rows.o src/pg/module.o src/pg/privileges.o src/pg/progress.o src/pg/score.o src/pg/shared_history.o src/pg/train.o src/pg/training_data.o src/pg/training_device.o src/pg/upsert_watch.o src/pg/values.o
 # The SQL surface: src/sql/dendrite.sql is the current version's install script (hand-edited), copied to
 # dendrite--<default_version>.sql at build time; dendrite--0.1.0.sql and the upgrade deltas are frozen.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" dendrite.control)
@@ -73,8 +74,15 @@ install-cuda-plugin: $(ENGINE_LIB)
 installcheck: | build/regress
 print-regress:
 	@echo $(REGRESS)
-build/regress:
+build/regress build/isolation:
 	mkdir -p $@
+
+# Isolation suites (specs/NAME.spec, expected/NAME.out): what concurrent sessions see of each other, run by
+# PostgreSQL's isolation tester against a running server, in a database of its own.
+ISOLATION_SUITES = shared_history
+isolationcheck: | build/isolation
+	$(top_builddir)/src/test/isolation/pg_isolation_regress --inputdir=. --outputdir=build/isolation \
+	  --bindir='$(bindir)' --dbname=dendrite_isolation $(ISOLATION_SUITES)
 
 engine-test: $(ENGINE_LIB)
 	cd $(ENGINE_BUILD) && ctest --output-on-failure

@@ -112,6 +112,22 @@ else
 fi
 rm -f "$regress_log"
 
+echo "== isolation suites (concurrent sessions)"
+rm -rf build/isolation
+isolation_log="$(mktemp)"
+make isolationcheck >"$isolation_log" 2>&1
+grep -E '^(ok|not ok|test) ' "$isolation_log" || true
+if summary="$(grep -E 'All [0-9]+ tests passed' "$isolation_log")"; then
+  passed=$((passed + $(grep -oE '[0-9]+' <<<"$summary" | head -1)))
+elif summary="$(grep -E '[0-9]+ of [0-9]+ tests failed' "$isolation_log")"; then
+  read -r bad total < <(grep -oE '[0-9]+' <<<"$summary" | head -2 | tr '\n' ' ')
+  passed=$((passed + total - bad)); failed=$((failed + bad)); failures+=("isolation")
+  [ -f build/isolation/regression.diffs ] && head -200 build/isolation/regression.diffs
+else
+  failed=$((failed + 1)); failures+=("isolation suites did not run"); cat "$isolation_log"
+fi
+rm -f "$isolation_log"
+
 # Each suite runs alone after setup (it makes its own tables and models): a newcomer can run one.
 echo "== pg_regress suites alone"
 alone_failed=0

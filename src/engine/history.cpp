@@ -284,6 +284,7 @@ void HistoryState::compute(size_t h, const HistoryEvent& event, double* out) con
 
 void HistoryState::observe(size_t h, const HistoryEvent& event) {
     if (!event.valid) return;
+    if (journal_) journal_->record(h, event);
     const HistorySpec& spec = specs_[h];
     Entity* found = find_entity(h, event.entity);
     Entity& entity = found ? *found : *add_entity(h, event.entity);
@@ -363,6 +364,30 @@ size_t HistoryState::event_count() const {
         for (const Slot& slot : d.slots)
             if (slot.entity) n += slot.entity->items.size();
     return n;
+}
+
+void HistoryJournal::record(size_t declaration, const HistoryEvent& event) {
+    if (overflowed) return;
+    if (events.size() >= limit) {
+        overflowed = true;
+        std::vector<JournaledEvent>().swap(events);
+        return;
+    }
+    events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event});
+}
+
+void HistoryJournal::drop_from_tag(uint32_t first_dropped) {
+    events.erase(std::remove_if(events.begin(), events.end(),
+                                [first_dropped](const JournaledEvent& e) { return e.tag >= first_dropped; }),
+                 events.end());
+}
+
+void HistoryJournal::clear() {
+    if (events.capacity() > 4096)
+        std::vector<JournaledEvent>().swap(events);  // a bulk load's journal is not kept for the next one
+    else
+        events.clear();
+    overflowed = false;
 }
 
 }  // namespace dendrite::engine

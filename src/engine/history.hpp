@@ -13,6 +13,7 @@
 #pragma once
 #include "engine/engine_only.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,28 @@ struct HistoryEvent {
     uint64_t distinct_key = kNoDistinctKey;  // the distinct column's value (category_key), when it has one
 
     static constexpr uint64_t kNoDistinctKey = ~uint64_t(0);  // NULL, or no distinct column: not counted
+};
+
+// The events an inline state observed, kept for other backends to replay (src/pg/shared_history.hpp): while a
+// journal is attached to a state, observe() appends each valid event to it, stamped with the journal's tag (the
+// pg side's subtransaction, so that a rolled-back part can be dropped). Beyond limit events the journal gives
+// up (overflowed, its events freed): the readers then rebuild their states instead of replaying.
+struct JournaledEvent {
+    uint32_t declaration;
+    uint32_t tag;
+    HistoryEvent event;
+};
+
+struct HistoryJournal {
+    std::vector<JournaledEvent> events;
+    size_t limit = 0;
+    bool overflowed = false;
+    std::atomic<uint32_t> tag{0};  // set by the backend's thread while a helper thread may be observing
+
+    void record(size_t declaration, const HistoryEvent& event);
+    void drop_from_tag(uint32_t first_dropped);  // the events tagged first_dropped or later
+    void clear();                                // events and overflow, after publishing or an abort
+    bool empty() const { return events.empty() && !overflowed; }
 };
 
 // A FIFO in one contiguous power-of-two ring. Indexing is one masked load where std::deque needs two
@@ -81,6 +104,9 @@ public:
     // Asks for the cache line of entity key's table slot, for a compute() a little later (a hint only).
     void prefetch(size_t h, uint64_t key) const;
     void observe(size_t h, const HistoryEvent& event);
+    // While attached (not null), observe() also records each valid event in journal (not owned).
+    void attach_journal(HistoryJournal* journal) { journal_ = journal; }
+    HistoryJournal* journal() const { return journal_; }
 
     size_t declarations() const { return declarations_.size(); }
     size_t entity_count() const;
@@ -157,6 +183,23 @@ private:
     // compute()'s: the keys of a window, sorted. compute() is const but not for concurrent calls on one
     // state (no caller makes them: a state is a backend's, or one pass's).
     mutable std::vector<uint64_t> distinct_scratch_;
+    HistoryJournal* journal_ = nullptr;
+};
+
+// Observing without journaling for the life of the scope: rows that are not this backend's to publish (other
+// backends' events being replayed, a dendrite.observe call).
+class UnjournaledScope {
+public:
+    explicit UnjournaledScope(HistoryState* state) : state_(state), journal_(state->journal()) {
+        state->attach_journal(nullptr);
+    }
+    ~UnjournaledScope() { state_->attach_journal(journal_); }
+    UnjournaledScope(const UnjournaledScope&) = delete;
+    UnjournaledScope& operator=(const UnjournaledScope&) = delete;
+
+private:
+    HistoryState* state_;
+    HistoryJournal* journal_;
 };
 
 }  // namespace dendrite::engine

@@ -731,7 +731,12 @@ DENDRITE_FUNCTION(dendrite_observe) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("featurizer \"%s\" has no history features to observe", name)));
     const engine::Featurizer* featurizer = state->featurizer->featurizer;
-    engine_call([&] { featurizer->observe(state->binding.raw, history); });
+    engine_call([&] {
+        // This session's state only: the shared history carries rows a guard saw inserted into a table, never a
+        // scorer's arbitrary row (which could otherwise change what every session's guards count).
+        const engine::UnjournaledScope unjournaled(history);
+        featurizer->observe(state->binding.raw, history);
+    });
     PG_RETURN_VOID();
 }
 

@@ -118,22 +118,36 @@ void discard_history(CachedFeaturizer* entry) {
     drain_background_work();  // the helper may be observing rows into it (see background.hpp)
     entry->inline_history = nullptr;
     entry->history_in_transaction = false;
+    entry->history_cursor = SharedHistoryCursor{};
+    entry->rebuild_history_at_transaction_end = false;
     if (entry->history_context) MemoryContextDelete(entry->history_context);  // deletes the state
     entry->history_context = nullptr;
 }
 
 void end_of_transaction(XactEvent event, void*) {
+    const bool aborted = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    const bool ended =
+        aborted || event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE;
+    if (!ended) return;
+    // The rows this transaction observed go to the other sessions when it commits (a prepared transaction's
+    // do not: they reach them when they rebuild). This runs after the commit and raises nothing.
+    drain_background_work();  // the helper may still be observing rows (and journaling them)
+    const PublishedRange published = shared_history_transaction_ended(event == XACT_EVENT_COMMIT);
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next) {
-        if (!entry->history_in_transaction) continue;
-        if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        // Nothing else published since the state's last catch-up: it skips its own rows without reading them.
+        if (entry->inline_history && entry->history_cursor.shared && entry->history_cursor.next == published.from)
+            entry->history_cursor.next = published.to;
+        if (entry->rebuild_history_at_transaction_end || (aborted && entry->history_in_transaction))
             discard_history(entry);
-        else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PREPARE)
+        else
             entry->history_in_transaction = false;
     }
 }
 
-void end_of_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+void end_of_subtransaction(SubXactEvent event, SubTransactionId subtransaction, SubTransactionId, void*) {
     if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    drain_background_work();
+    shared_history_subtransaction_aborted(subtransaction);
     // Conservative: the state cannot tell rows of the aborted subtransaction from the others.
     for (CachedFeaturizer* entry = cached_featurizers; entry; entry = entry->next)
         if (entry->history_in_transaction) discard_history(entry);
@@ -153,14 +167,49 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
     if (state) {
         track_transaction();
         const_cast<CachedFeaturizer*>(featurizer)->history_in_transaction = true;
+        // The rows observed from here on belong to this subtransaction (dropped from the journal if it rolls back).
+        if (state->journal()) state->journal()->tag = GetCurrentSubTransactionId();
     }
     return state;
 }
 
+namespace {
+
+// Brings a built state up to date with the rows other sessions committed since it last looked. false: it
+// fell too far behind and holds none of this transaction's rows, so the caller builds it again.
+bool catch_up_or_discard(CachedFeaturizer* entry) {
+    if (!shared_history_behind(entry->history_cursor)) return true;
+    bool complete = false;
+    PG_TRY();
+    { complete = shared_history_catch_up(entry->featurizer_id, entry->inline_history, &entry->history_cursor); }
+    PG_CATCH();
+    {
+        discard_history(entry);  // replayed halfway: the state is no longer any transaction's
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (complete) return true;
+    if (!entry->history_in_transaction) {
+        discard_history(entry);
+        return false;
+    }
+    if (!entry->rebuild_history_at_transaction_end)
+        ereport(WARNING,
+                (errmsg("the inline history of featurizer \"%s\" misses rows other sessions committed", entry->name),
+                 errdetail("This transaction fell more than dendrite.shared_history_events history events behind; "
+                           "the history is rebuilt when it ends."),
+                 errhint("Raise dendrite.shared_history_events, with dendrite in shared_preload_libraries.")));
+    entry->rebuild_history_at_transaction_end = true;
+    return true;
+}
+
+}  // namespace
+
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     drain_background_work();  // rows handed to the helper are observed before this thread reads the state
-    if (featurizer->inline_history || !featurizer->featurizer->keeps_history()) return featurizer->inline_history;
     auto* entry = const_cast<CachedFeaturizer*>(featurizer);
+    if (entry->inline_history && catch_up_or_discard(entry)) return entry->inline_history;
+    if (!featurizer->featurizer->keeps_history()) return nullptr;
     MemoryContext history_context =
         AllocSetContextCreate(GetMemoryChunkContext(entry), "dendrite inline history", ALLOCSET_SMALL_SIZES);
     // The state of a replay that reads the history query as it comes lives in a context of its own, deleted
@@ -178,6 +227,7 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     MemoryContext replay_context =
         AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(replay_context);
+    const uint64 replay_started_at = shared_history_position();
     PG_TRY();
     {
         connect_spi();
@@ -216,6 +266,10 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
                                       &replay.read, time_index >= 0 ? +start_over : nullptr, &replay);
         });
         state = replay.state;
+        // The rows other sessions committed that the replay's snapshot did not see; then the journal of the rows
+        // this session will observe into it.
+        shared_history_after_replay(featurizer->featurizer_id, state, replay_started_at, &entry->history_cursor);
+        if (entry->history_cursor.shared) state->attach_journal(shared_history_journal(featurizer->featurizer_id));
         finish_spi();
     }
     PG_CATCH();

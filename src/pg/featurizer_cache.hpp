@@ -6,6 +6,7 @@
 
 #include "engine/featurizer.hpp"
 #include "pg/derived_columns.hpp"
+#include "pg/shared_history.hpp"
 #include "pg/postgres_headers.hpp"
 
 namespace dendrite::pg {
@@ -30,9 +31,11 @@ struct CachedFeaturizer {
     bool* input_optional;               // labels: a row may lack them
     DerivedDeclarations derived;        // compiled as query_owner with search_path
     int n_outputs;
-    engine::HistoryState* inline_history;  // built on first inline use; NULL until then
-    MemoryContext history_context;         // owns inline_history; deleting it discards the state
-    bool history_in_transaction;           // the state holds rows of the current, uncommitted transaction
+    engine::HistoryState* inline_history;     // built on first inline use; NULL until then
+    MemoryContext history_context;            // owns inline_history; deleting it discards the state
+    bool history_in_transaction;              // the state holds rows of the current, uncommitted transaction
+    SharedHistoryCursor history_cursor;       // where the state stands in the log of other sessions' rows
+    bool rebuild_history_at_transaction_end;  // it fell behind the log while holding rows of its transaction
     // The versions of its anomaly features (pinned for the life of the entry): when one of them is loaded
     // again (its rows were edited), so is this featurizer.
     const CachedVersion** anomaly_versions;
@@ -63,7 +66,8 @@ int mark_edited_featurizers_stale(bool check_rows);
 // Frees the stale featurizers that nothing points to any more.
 void evict_stale_featurizers();
 
-// The inline history state, built on first use by replaying the featurizer's history query.
+// The inline history state, built on first use by replaying the featurizer's history query, and brought up to
+// date with the rows other sessions' committed transactions observed (shared_history.hpp).
 engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);
 // The same, for a caller about to observe a row. The state is transactional: when a transaction (or
 // subtransaction) that observed rows aborts, the state is discarded and rebuilt from the history query at

@@ -1,10 +1,11 @@
 // The module: PostgreSQL's magic block and _PG_init (the GUCs, and with shared_preload_libraries the
-// shared memory for training progress). CUDA is never touched here (nor in the postmaster): the GPU plugin
-// is loaded lazily by the backend that first asks for it.
+// shared memory for training progress and for the inline history's shared log). CUDA is never touched here
+// (nor in the postmaster): the GPU plugin is loaded lazily by the backend that first asks for it.
 #include "engine/parallel.hpp"
 
 #include "pg/progress.hpp"
 #include "pg/settings.hpp"
+#include "pg/shared_history.hpp"
 #include "pg/upsert_watch.hpp"
 
 #include "pg/postgres_headers.hpp"
@@ -79,6 +80,7 @@ void _PG_init(void) {
         "guard_batch's scoring of captured rows stay within it; 1 keeps all of it on the backend's own thread.",
         &dendrite::pg::max_threads, 0, 0, 256, PGC_USERSET, 0, nullptr,
         [](int limit, void*) { dendrite::engine::WorkerPool::set_thread_limit(limit); }, nullptr);
+    dendrite::pg::shared_history_init();
     MarkGUCPrefixReserved("dendrite");
     dendrite::pg::watch_upserts();
 #ifdef M_MMAP_THRESHOLD

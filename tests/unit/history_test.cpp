@@ -2,6 +2,7 @@
 // state, and the offline pass and the inline state agree bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include <cmath>
@@ -301,4 +302,85 @@ TEST(History, OutputsAreLog1pTransformedUnlessDeclaredStandardize) {
                                "", "error");
               }),
               ErrorKind::InvalidParameter);
+}
+
+// Two inline states (two backends) taking the rows in turn, each replaying the other's journal before its
+// next row (what src/pg/shared_history.cpp does at commit and at the next statement), compute what the
+// offline pass computes over all the rows; invalid events (a NULL card) are not journaled.
+TEST(History, JournalsReplayedByAnotherStateMatchTheOfflinePass) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(
+        columns, "", R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day"],
+                          "aggregates": ["count", "mean", "max", "since_last"]}])",
+        "", "error");
+    FeaturizerFitter fitter(spec);
+    std::vector<std::vector<RawValue>> rows;
+    Rng rng(5);
+    const auto card_input = std::find(fitter.inputs().begin(), fitter.inputs().end(), "card") - fitter.inputs().begin();
+    for (int i = 0; i < 600; ++i) {
+        auto row = in_input_order(fitter.inputs(), i % 2 ? "alice" : "bob", int64_t(i) * 7 * 60 * 1000000LL,
+                                  rng.uniform(1, 100));
+        if (i % 50 == 7) row[size_t(card_input)] = RawValue::null();
+        rows.push_back(row);
+    }
+    for (const auto& row : rows) fitter.add(row.data());
+    const Featurizer f = fitter.finish();
+    auto offline = f.new_history();
+    std::unique_ptr<HistoryState> backend[2] = {f.new_history(), f.new_history()};
+    HistoryJournal journal[2];
+    for (int b = 0; b < 2; ++b) {
+        journal[b].limit = 1000;
+        backend[b]->attach_journal(&journal[b]);
+    }
+    size_t journaled = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const int b = int(i % 3 == 0);  // uneven turns: backend 1 takes every third row
+        const int other = 1 - b;
+        // The other backend's committed rows arrive first, replayed without journaling them again.
+        backend[b]->attach_journal(nullptr);
+        for (const JournaledEvent& e : journal[other].events) backend[b]->observe(e.declaration, e.event);
+        backend[b]->attach_journal(&journal[b]);
+        journaled += journal[other].events.size();
+        journal[other].clear();
+        const auto expected = run(f, rows[i], offline.get());
+        f.observe(rows[i].data(), offline.get());
+        const auto got = run(f, rows[i], backend[b].get());
+        f.observe(rows[i].data(), backend[b].get());
+        ASSERT_EQ(0, std::memcmp(expected.data(), got.data(), expected.size() * sizeof(float))) << "row " << i;
+    }
+    EXPECT_GT(journaled, 300u);
+    // Once each has replayed the other's last rows, both states score a new row as the offline pass does.
+    const auto probe = in_input_order(fitter.inputs(), "alice", 600 * 7 * 60 * 1000000LL, 50);
+    const auto expected = run(f, probe, offline.get());
+    for (int b = 0; b < 2; ++b) {
+        backend[b]->attach_journal(nullptr);
+        for (const JournaledEvent& e : journal[1 - b].events) backend[b]->observe(e.declaration, e.event);
+        const auto got = run(f, probe, backend[b].get());
+        EXPECT_EQ(0, std::memcmp(expected.data(), got.data(), expected.size() * sizeof(float))) << "backend " << b;
+    }
+}
+
+// A journal past its limit gives up (the readers rebuild instead); a rolled-back subtransaction's events go.
+TEST(History, JournalOverflowsAndDropsRolledBackTags) {
+    HistoryJournal journal;
+    journal.limit = 3;
+    const HistoryEvent event{true, 1, 0, 1.0, -1};
+    journal.tag = 1;
+    journal.record(0, event);
+    journal.tag = 2;
+    journal.record(0, event);
+    journal.record(0, event);
+    journal.drop_from_tag(2);  // ROLLBACK TO SAVEPOINT of subtransaction 2
+    ASSERT_EQ(journal.events.size(), 1u);
+    EXPECT_EQ(journal.events[0].tag, 1u);
+    journal.record(0, event);
+    journal.record(0, event);
+    EXPECT_FALSE(journal.overflowed);
+    journal.record(0, event);  // the fourth
+    EXPECT_TRUE(journal.overflowed);
+    EXPECT_TRUE(journal.events.empty());
+    EXPECT_FALSE(journal.empty());
+    journal.clear();
+    EXPECT_TRUE(journal.empty());
 }
