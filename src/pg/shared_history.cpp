@@ -32,9 +32,11 @@ struct SharedEvent {
     int32 pid;
     TransactionId xid;  // the publishing transaction (InvalidTransactionId: it wrote nothing)
     int64 featurizer_id;
-    uint32 declaration;
+    uint32 declaration;  // kOverflowMark: the transaction observed more events than the ring holds (none follow)
     engine::HistoryEvent event;
 };
+
+constexpr uint32 kOverflowMark = ~uint32(0);
 
 struct SharedHistoryArea {
     LWLock lock;  // exclusive to publish, shared to read
@@ -106,27 +108,38 @@ struct PendingJournal {
 PendingJournal* pending = nullptr;
 int n_pending = 0, pending_room = 0;
 
-// Replays into state the events of [from, to) for this featurizer that pass keep; false when the ring no longer
-// holds from. The events are copied out under the lock and replayed after it (replay may raise).
-template <typename Keep>
-bool replay_range(int64 featurizer_id, engine::HistoryState* state, uint64 from, uint64 to, Keep keep) {
+// What a reader does with an event of its featurizer.
+enum class Replay { Skip, Apply, Lost };
+
+// Replays into state the events of this featurizer published since from that classify() says to apply, and
+// moves *from to the end. Returns false when some are lost: the ring no longer holds them (a publisher wrapped
+// past from), or classify() met an overflow mark that it does not skip. The events are copied out under the lock
+// and replayed after it (replaying may raise).
+template <typename Classify>
+bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from, Classify classify) {
+    const Oid extension = extension_oid();
+    LWLockAcquire(&area->lock, LW_SHARED);
+    const uint64 head = pg_atomic_read_u64(&area->head);  // stable while the lock is held
+    uint64 first = *from;
     bool complete = true;
-    if (to - from > area->capacity) {
-        from = to - area->capacity;
+    if (head - first > area->capacity) {
+        first = head - area->capacity;
         complete = false;
     }
-    if (from == to) return complete;
-    const Oid extension = extension_oid();
-    auto* copied = static_cast<SharedEvent*>(palloc(sizeof(SharedEvent) * size_t(to - from)));
+    auto* copied = static_cast<SharedEvent*>(palloc(sizeof(SharedEvent) * size_t(head - first + 1)));
     size_t n = 0;
-    LWLockAcquire(&area->lock, LW_SHARED);
-    for (uint64 p = from; p < to; ++p) {
+    for (uint64 p = first; p < head; ++p) {
         const SharedEvent& e = area->events[p % area->capacity];
-        if (e.position != p) continue;
-        if (e.featurizer_id != featurizer_id || e.database != MyDatabaseId || e.extension != extension) continue;
-        if (keep(e, p)) copied[n++] = e;
+        // A slot an overflow mark skipped over still holds an older position: nothing was published there.
+        if (e.position != p || e.featurizer_id != featurizer_id || e.database != MyDatabaseId ||
+            e.extension != extension)
+            continue;
+        const Replay what = classify(e, p);
+        if (what == Replay::Lost) complete = false;
+        if (what == Replay::Apply && e.declaration != kOverflowMark) copied[n++] = e;
     }
     LWLockRelease(&area->lock);
+    *from = head;
     engine_call([&] {
         const engine::UnjournaledScope unjournaled(state);  // other backends' rows: not this one's to publish
         for (size_t i = 0; i < n; ++i) state->observe(copied[i].declaration, copied[i].event);
@@ -161,23 +174,27 @@ void shared_history_after_replay(int64 featurizer_id, engine::HistoryState* stat
                                  SharedHistoryCursor* cursor) {
     cursor->shared = attach();
     if (!cursor->shared) return;
-    const uint64 head = pg_atomic_read_u64(&area->head);
-    cursor->next = head;
     // The replay read the active snapshot. Of the events published before the replay ended, those of
     // transactions that snapshot saw are in the state already; the others (committed after it was taken, some
     // published before the replay started) are replayed now. A transaction publishes right after its commit,
     // so one that the snapshot saw publishes before the replay ends: later events are all replayed by catch-up.
-    // Events without a transaction (dendrite.observe in a read-only one) count from the replay's start.
+    // Events without a transaction count from the replay's start. Everything the ring holds is looked at.
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : nullptr;
-    const uint64 from = head > area->capacity ? head - area->capacity : 0;
-    const bool complete = replay_range(featurizer_id, state, from, head, [&](const SharedEvent& e, uint64 position) {
-        if (!TransactionIdIsValid(e.xid)) return position >= replay_started_at;
-        return snapshot != nullptr && XidInMVCCSnapshot(e.xid, snapshot);
+    const uint64 head = pg_atomic_read_u64(&area->head);
+    uint64 from = head > area->capacity ? head - area->capacity : 0;
+    const bool holds_the_replay = from <= replay_started_at;
+    const bool complete = replay_since(featurizer_id, state, &from, [&](const SharedEvent& e, uint64 position) {
+        const bool seen = TransactionIdIsValid(e.xid) ? snapshot != nullptr && !XidInMVCCSnapshot(e.xid, snapshot)
+                                                      : position < replay_started_at;
+        if (seen) return Replay::Skip;
+        return e.declaration == kOverflowMark ? Replay::Lost : Replay::Apply;
     });
-    if (!complete || from > replay_started_at)
+    cursor->next = from;
+    if (!complete || !holds_the_replay)
         ereport(WARNING,
                 (errmsg("the inline history of a featurizer may miss rows other sessions committed while it was built"),
-                 errdetail("More than %llu history events were published while the history query was replayed.",
+                 errdetail("More history events were published while the history query was replayed than the "
+                           "shared ring holds (%llu).",
                            static_cast<unsigned long long>(area->capacity)),
                  errhint("Raise dendrite.shared_history_events, with dendrite in shared_preload_libraries.")));
 }
@@ -187,11 +204,11 @@ bool shared_history_behind(const SharedHistoryCursor& cursor) {
 }
 
 bool shared_history_catch_up(int64 featurizer_id, engine::HistoryState* state, SharedHistoryCursor* cursor) {
-    const uint64 head = pg_atomic_read_u64(&area->head);
-    const bool complete = replay_range(featurizer_id, state, cursor->next, head,
-                                       [](const SharedEvent& e, uint64) { return e.pid != MyProcPid; });
-    cursor->next = head;
-    return complete;
+    // This backend's own events are in the state already; another's overflow mark means rows it cannot replay.
+    return replay_since(featurizer_id, state, &cursor->next, [](const SharedEvent& e, uint64) {
+        if (e.pid == MyProcPid) return Replay::Skip;
+        return e.declaration == kOverflowMark ? Replay::Lost : Replay::Apply;
+    });
 }
 
 engine::HistoryJournal* shared_history_journal(int64 featurizer_id) {
@@ -230,13 +247,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
         range.from = head;
         for (int i = 0; i < n_pending; ++i) {
             const engine::HistoryJournal* journal = pending[i].journal;
-            if (journal->overflowed) {
-                // More than the ring holds: every other session's state is now behind by more than the ring,
-                // and rebuilds from the history query (which the commit has made see these rows).
-                head += area->capacity + 1;
-                continue;
-            }
-            for (const engine::JournaledEvent& j : journal->events) {
+            auto publish = [&](uint32 declaration, const engine::HistoryEvent& event) {
                 SharedEvent& e = area->events[head % area->capacity];
                 e.position = head;
                 e.database = MyDatabaseId;
@@ -244,10 +255,20 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 e.pid = MyProcPid;
                 e.xid = xid;
                 e.featurizer_id = pending[i].featurizer_id;
-                e.declaration = j.declaration;
-                e.event = j.event;
+                e.declaration = declaration;
+                e.event = event;
                 ++head;
+            };
+            if (journal->overflowed) {
+                // More than the ring holds: a mark, and the head a whole ring further, so that every other
+                // session's state of this featurizer either meets the mark or has fallen behind the ring; both
+                // rebuild from the history query (which the commit has made see these rows). Other featurizers'
+                // readers skip the mark and the slots it passed over.
+                publish(kOverflowMark, engine::HistoryEvent{});
+                head += area->capacity - 1;
+                continue;
             }
+            for (const engine::JournaledEvent& j : journal->events) publish(j.declaration, j.event);
         }
         pg_atomic_write_u64(&area->head, head);
         LWLockRelease(&area->lock);
