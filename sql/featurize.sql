@@ -321,5 +321,15 @@ SELECT dendrite.features('padded_f', v) AS features
   FROM (SELECT 'FR'::text AS country, NULL::float8 AS amount FROM generate_series(1, 3)) v;
 SELECT dendrite.features('padded_f', v) AS features FROM (SELECT NULL::text AS country, 1.0::float8 AS amount) v;
 SELECT count(f) AS without_notice FROM (SELECT dendrite.features('pay', p) AS f FROM payments p WHERE amount IS NULL) x;
+-- A category the fitting rows never had, in a column whose fitting rows all had one of its categories (3 countries,
+-- fewer than top_k: "__other__" had no row), is scored through an input no training row had: a NOTICE says so,
+-- once a statement, on every path (here features, and a pass). Where top_k cut the vocabulary (2 of the 3
+-- countries), the rare ones taught "__other__" and a new one is quiet.
+SELECT dendrite.features('padded_f', v) AS features
+  FROM (SELECT c AS country, 1.0::float8 AS amount FROM unnest(ARRAY['ES', 'FR', 'PT']) c) v;
+SELECT count(*) AS rows FROM dendrite.featurize('padded_f', $$SELECT 'ES'::text AS country, 1.0::float8 AS amount$$);
+SELECT dendrite.create_featurizer('padded_top2', 'SELECT * FROM padded', label => 'fraud',
+                                  columns => '{"id": "ignore", "country": {"top_k": 2}}') AS version;
+SELECT dendrite.features('padded_top2', v) AS quiet_features FROM (SELECT 'ES'::text AS country, 1.0::float8 AS amount) v;
 SET client_min_messages = warning;
 DROP TABLE padded;

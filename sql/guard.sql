@@ -409,3 +409,28 @@ INSERT INTO live_captured SELECT transaction_id + 5000000, tx_time, customer_id,
 SELECT f <> pg_temp.later_features() AS new_rows_counted FROM counted_by_capture;
 ROLLBACK;
 DROP TABLE live_captured;
+
+-- A category the featurizer never saw where every fitting row had one it knows (8 countries, fewer than top_k: its
+-- "__other__" had no row) is scored through an input no training row had: the guard says so in a NOTICE, once a
+-- statement, from the row trigger and from guard_batch's capture alike; a known country is quiet.
+BEGIN;
+CREATE TEMP TABLE new_country AS
+    SELECT transaction_id + 7000000 AS transaction_id, tx_time, customer_id, terminal_id, amount, online, ip,
+           'ZZ'::text AS country, merchant_category, is_fraud, fraud_scenario
+      FROM tx ORDER BY tx_time DESC, transaction_id LIMIT 3;
+CREATE TABLE live_row (LIKE live INCLUDING ALL);
+CREATE TRIGGER guard_flag BEFORE INSERT ON live_row FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('gm', 'flag', '0.5', 'fraud_score, suspicious');
+CREATE TABLE live_batch (LIKE live INCLUDING ALL);
+CREATE TRIGGER capture BEFORE INSERT ON live_batch FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch('gm', 'flag', '0.5', 'fraud_score, suspicious');
+CREATE TRIGGER close_capture AFTER INSERT ON live_batch FOR EACH STATEMENT
+    EXECUTE FUNCTION dendrite.guard_batch('gm', 'flag', '0.5', 'fraud_score, suspicious');
+SET LOCAL client_min_messages = notice;
+INSERT INTO live_row SELECT *, NULL, NULL FROM new_country;
+INSERT INTO live_row SELECT transaction_id + 100000, tx_time, customer_id, terminal_id, amount, online, ip, country,
+                            merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM new_country LIMIT 1;
+INSERT INTO live_batch SELECT *, NULL, NULL FROM new_country;
+INSERT INTO live_row SELECT transaction_id + 200000, tx_time, customer_id, terminal_id, amount, online, ip, 'FR',
+                            merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM new_country;
+SELECT count(*) AS scored FROM live_row WHERE fraud_score IS NOT NULL;
+ROLLBACK;

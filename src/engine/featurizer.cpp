@@ -117,6 +117,13 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& column : columns_) column_input_.push_back(input(column.spec.name));
     optional_inputs_.assign(inputs_.size(), true);
     for (const auto& column : columns_) optional_inputs_[size_t(input(column.spec.name))] = false;
+    for (const auto& column : columns_) {
+        const bool one_hot = column.spec.encoding == CategoricalEncoding::OneHot;
+        const bool index = column.spec.encoding == CategoricalEncoding::Index;
+        closed_vocabulary_.push_back(column.spec.kind == ColumnKind::Categorical &&
+                                     ((one_hot && column.categories.size() < size_t(column.spec.top_k)) ||
+                                      (index && column.categories.size() < size_t(column.spec.max_categories))));
+    }
     never_missing_inputs_.assign(inputs_.size(), false);
     for (const auto& column : columns_)
         if (column.spec.kind != ColumnKind::Ignore && column.spec.missing_indicator == MissingIndicator::Auto &&
@@ -381,7 +388,12 @@ void Featurizer::transform(const RawValue* inputs, const HistoryState* history,
                         missing = true;
                     } else {
                         auto it = category_index_[c].find(category_key(value));
-                        if (it != category_index_[c].end()) index = it->second;
+                        if (it != category_index_[c].end()) {
+                            index = it->second;
+                        } else if (closed_vocabulary_[c]) {
+                            unseen_categories_.column.store(int(c), std::memory_order_relaxed);
+                            unseen_categories_.rows.fetch_add(1, std::memory_order_relaxed);
+                        }
                     }
                 }
                 if (column.spec.encoding == CategoricalEncoding::OneHot) {
@@ -488,6 +500,12 @@ bool Featurizer::transform_numbers(const double* x, float* out) const {
         if (column.missing_indicator) *o++ = 0.0f;
     }
     return true;
+}
+
+const std::string& Featurizer::last_unseen_category_column() const {
+    static const std::string none;
+    const int c = unseen_categories_.column.load(std::memory_order_relaxed);
+    return c >= 0 && size_t(c) < columns_.size() ? columns_[size_t(c)].spec.name : none;
 }
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {

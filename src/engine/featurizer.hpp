@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -50,6 +51,12 @@ public:
     // An input a feature column reads that was never NULL in the fitting rows (its missing indicator left to the
     // fitting, and none fitted): a NULL there is imputed as a value the model never saw.
     bool input_never_missing(size_t i) const { return never_missing_inputs_[i]; }
+    // Rows transform() was given with a category that a column never saw when fitted, in a column whose fitting
+    // rows all had a category it kept (one-hot with fewer categories than top_k: "__other__" had no row; index
+    // with fewer than max_categories: row 0 only for NULLs): such a row is scored through an input no training
+    // row had, and the caller says so. Counted from any thread (relaxed atomics), with the last such column.
+    uint64_t unseen_category_rows() const { return unseen_categories_.rows.load(std::memory_order_relaxed); }
+    const std::string& last_unseen_category_column() const;
     int output_count() const { return int(output_names_.size()); }
     const std::vector<std::string>& output_names() const { return output_names_; }
     // The outputs of 'index' columns: position and the index's range (categories + 1; 0 = unseen/missing).
@@ -120,6 +127,20 @@ private:
     std::vector<std::string> inputs_;
     std::vector<bool> optional_inputs_;
     std::vector<bool> never_missing_inputs_;
+    std::vector<bool> closed_vocabulary_;  // per column: see unseen_category_rows()
+    struct UnseenCategories {
+        std::atomic<uint64_t> rows{0};
+        std::atomic<int> column{-1};
+        UnseenCategories() = default;
+        UnseenCategories(const UnseenCategories& other)
+            : rows(other.rows.load(std::memory_order_relaxed)), column(other.column.load(std::memory_order_relaxed)) {}
+        UnseenCategories& operator=(const UnseenCategories& other) {
+            rows.store(other.rows.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            column.store(other.column.load(std::memory_order_relaxed), std::memory_order_relaxed);
+            return *this;
+        }
+    };
+    mutable UnseenCategories unseen_categories_;
     std::vector<int> column_input_;  // per column: index into inputs
     struct HistoryInputs {
         int entity, time, value, label, distinct;  // -1 when absent

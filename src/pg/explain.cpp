@@ -527,6 +527,7 @@ DENDRITE_FUNCTION(dendrite_explain) {
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
+    note_unseen_categories(&state->binding, engine_featurizer);
     const int n = explain_features(version, state->groups, &state->binding, state->x, top, state->reasons, false);
 
     InitMaterializedSRF(fcinfo, 0);

@@ -718,6 +718,7 @@ DENDRITE_FUNCTION(dendrite_features) {
     const engine::HistoryState* history = inline_history(state->featurizer);
     const engine::Featurizer* featurizer = state->featurizer->featurizer;
     engine_call([&] { featurizer->transform(state->binding.raw, history, state->out); });
+    note_unseen_categories(&state->binding, featurizer);
     PG_RETURN_ARRAYTYPE_P(float4_array(state->out, size_t(state->featurizer->n_outputs)));
 }
 

@@ -273,6 +273,7 @@ void score_capture(Capture* capture, Relation relation) {
     engine_call([&] { capture->rows->rethrow_error(); });
 
     GuardState* state = capture->state;
+    note_unseen_categories(&state->binding, capture->featurizer->featurizer);
     MemoryContext chunk_context =
         AllocSetContextCreate(CurrentMemoryContext, "dendrite guard batch", ALLOCSET_DEFAULT_SIZES);
     RowActions actions;

@@ -423,7 +423,8 @@ void lend(GuardState* state, FunctionCallInfo fcinfo) {
     state->in_use = true;
     state->update_history_noted = false;
     state->binding.missing_noted = false;  // a NULL its featurizer never saw is said once a statement
-    state->capture = nullptr;              // a capture of an earlier statement that failed is gone with its transaction
+    restart_unseen_category_notes(&state->binding, state->version->featurizer->featurizer);  // and a new category
+    state->capture = nullptr;  // a capture of an earlier statement that failed is gone with its transaction
     fcinfo->flinfo->fn_extra = state;
 }
 
@@ -519,6 +520,7 @@ void featurize_loaded(GuardState* state, float* x) {
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     const engine::HistoryState* history = inline_history(featurizer);
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, x); });
+    note_unseen_categories(&state->binding, engine_featurizer);
 }
 
 // Adds the loaded row to the inline history (for a new row, once it is scored: the offline pass's order).

@@ -343,6 +343,7 @@ void offline_pass(const CachedFeaturizer* featurizer, const char* query, Timesta
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                             errmsg("the pass featurized %zu of the %zu rows it read", pass.emitted, pass.handed)));
     }
+    if (pass.binding.featurizer_name) note_unseen_categories(&pass.binding, engine_featurizer);
 }
 
 void start_keyed_output(FunctionCallInfo fcinfo, KeyedOutput* out, const char* key) {

@@ -105,12 +105,33 @@ void bind_row(RowBinding* binding, const CachedFeaturizer* featurizer, TupleDesc
         }
     binding->never_missing = never_missing;
     binding->missing_noted = false;
+    binding->featurizer_name = MemoryContextStrdup(context, featurizer->name);
     if (never_missing) {
         char** names = static_cast<char**>(MemoryContextAlloc(context, sizeof(char*) * size_t(binding->n_inputs)));
         for (int j = 0; j < binding->n_inputs; ++j) names[j] = MemoryContextStrdup(context, featurizer->input_names[j]);
         binding->input_names = names;
-        binding->featurizer_name = MemoryContextStrdup(context, featurizer->name);
     }
+    restart_unseen_category_notes(binding, featurizer->featurizer);
+}
+
+void note_unseen_category_slow(RowBinding* binding, const engine::Featurizer* featurizer) {
+    binding->unseen_categories_seen = featurizer->unseen_category_rows();
+    if (binding->unseen_category_noted) return;
+    binding->unseen_category_noted = true;
+    const engine::FittedColumn* fitted = nullptr;
+    for (const auto& column : featurizer->columns())
+        if (column.spec.name == featurizer->last_unseen_category_column()) fitted = &column;
+    const bool one_hot = fitted && fitted->spec.encoding == engine::CategoricalEncoding::OneHot;
+    ereport(NOTICE,
+            (errmsg("column \"%s\" has a category that featurizer \"%s\" never saw in it when fitted",
+                    featurizer->last_unseen_category_column().c_str(), binding->featurizer_name),
+             errdetail("%s Said once a statement.",
+                       one_hot ? "Every fitting row had one of its categories, so \"__other__\" had no row: the row is "
+                                 "scored as none of the known categories, an input the model was not trained on."
+                               : "Every fitting row had one of its categories: the row is scored as if the column were "
+                                 "NULL, an input the model was not trained on for it."),
+             errhint("Fit the featurizer on rows that have the new categories, or keep fewer categories (top_k, "
+                     "max_categories) so that the rare ones teach the model what an unknown category means.")));
 }
 
 namespace {

@@ -31,7 +31,26 @@ struct RowBinding {
     char* const* input_names;
     const char* featurizer_name;
     bool missing_noted;
+    // note_unseen_categories: the featurizer's count of rows with a category it never saw (in a column whose
+    // fitting rows all had a known one) when the binding last looked, and whether its NOTICE was given since
+    // the binding was made or a guard's statement began.
+    uint64 unseen_categories_seen;
+    bool unseen_category_noted;
 };
+
+// After rows were featurized through the binding's featurizer (on this thread, or on a helper that has finished
+// them): the NOTICE, once a statement or pass, that a row brought a category the featurizer never saw where all
+// its fitting rows had a known one (scored through an input no training row had).
+void note_unseen_category_slow(RowBinding* binding, const engine::Featurizer* featurizer);
+inline void note_unseen_categories(RowBinding* binding, const engine::Featurizer* featurizer) {
+    if (unlikely(featurizer->unseen_category_rows() != binding->unseen_categories_seen))
+        note_unseen_category_slow(binding, featurizer);
+}
+// A guard's statement begins: what earlier statements brought is not said again.
+inline void restart_unseen_category_notes(RowBinding* binding, const engine::Featurizer* featurizer) {
+    binding->unseen_categories_seen = featurizer->unseen_category_rows();
+    binding->unseen_category_noted = false;
+}
 
 engine::SqlTypeClass type_class(Oid base_type);
 const char* type_class_name(engine::SqlTypeClass type);

@@ -96,6 +96,7 @@ DENDRITE_FUNCTION(dendrite_score) {
     const dendrite::engine::HistoryState* history = inline_history(featurizer);
     const dendrite::engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->transform(state->binding.raw, history, state->x); });
+    note_unseen_categories(&state->binding, engine_featurizer);
     PG_RETURN_FLOAT8(checked_score(dendrite::engine::score_one(state->version->scorer, state->x, state->scratch),
                                    state->version, state->x));
 }

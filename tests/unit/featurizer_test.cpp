@@ -119,6 +119,30 @@ TEST(Featurizer, CategoricalOneHotFrequencyTarget) {
     out = run(f, {text("c"), text("q"), RawValue::of_number(99), RawValue::null()});
     EXPECT_FLOAT_EQ(out[2], 1.0f);  // c was seen but is not in the top 2
     EXPECT_NEAR(out[4], 2.0 / 6, 1e-6);
+    // top_k cut m's vocabulary (c taught "other"); frequency and target have unseen values: nothing to say.
+    EXPECT_EQ(f.unseen_category_rows(), 0u);
+}
+
+// A one-hot column whose fitting rows all had a kept category (fewer than top_k) counts the rows that bring a
+// new one (the pg side's NOTICE), and names the column; a known category or a NULL does not count.
+TEST(Featurizer, NewCategoryOfAClosedVocabularyIsCounted) {
+    const std::vector<InputColumn> columns{{"country", SqlTypeClass::Text}, {"x", SqlTypeClass::Number}};
+    FeaturizerFitter fitter(resolve_spec(columns, "", "", "", "error"));
+    const char* country[] = {"FR", "DE", "FR", "IT"};
+    for (int i = 0; i < 4; ++i) {
+        std::vector<RawValue> row{text(country[i]), RawValue::of_number(i)};
+        fitter.add(row.data());
+    }
+    const Featurizer f = fitter.finish();
+    run(f, {text("DE"), RawValue::of_number(1)});
+    run(f, {RawValue::null(), RawValue::of_number(1)});
+    EXPECT_EQ(f.unseen_category_rows(), 0u);
+    const auto out = run(f, {text("ES"), RawValue::of_number(1)});
+    EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 4), (std::vector<float>{0, 0, 0, 1}));  // "__other__"
+    EXPECT_EQ(f.unseen_category_rows(), 1u);
+    EXPECT_EQ(f.last_unseen_category_column(), "country");
+    const Featurizer copy = f;  // copies carry the count
+    EXPECT_EQ(copy.unseen_category_rows(), 1u);
 }
 
 TEST(Featurizer, CategoricalIndex) {
@@ -141,8 +165,12 @@ TEST(Featurizer, CategoricalIndex) {
     EXPECT_EQ(run(f, {RawValue::of_number(5), text("y")}), (std::vector<float>{1, 1}));
     EXPECT_EQ(run(f, {RawValue::of_number(4), text("x")}), (std::vector<float>{3, 2}));
     // Unseen, dropped by max_categories, and missing: the unseen row 0.
+    EXPECT_EQ(f.unseen_category_rows(), 0u);
     EXPECT_EQ(run(f, {RawValue::of_number(77), text("z")}), (std::vector<float>{0, 0}));
     EXPECT_EQ(run(f, {RawValue::null(), RawValue::null()})[0], 0.0f);
+    // terminal kept every category it saw: 77 is new to it (counted); m's z was cut by max_categories (not).
+    EXPECT_EQ(f.unseen_category_rows(), 1u);
+    EXPECT_EQ(f.last_unseen_category_column(), "terminal");
     // The spec survives its JSON.
     EXPECT_EQ(FeaturizerSpec::from_json(f.spec().to_json()).columns[1].encoding, CategoricalEncoding::Index);
 }
