@@ -1,9 +1,10 @@
 # The row guard of another build ("before": its dendrite.so) against this tree's ("after") in one cluster,
 # for a change that should cost the guard nothing: the installed dendrite.so is swapped between runs (every
 # run is a new session, which loads the file afresh), so both score with the same model and catalog. In one
-# backend, 100,000 single-row INSERT statements with no trigger and with dendrite.guard 'flag'; pgbench
-# (2 clients, 5 s) the same. ROUNDS (default 4) alternate the builds; the last table is the median over
-# rounds of after / before. The other build must use the same catalog (the SQL of this tree is installed).
+# backend, 100,000 single-row INSERT statements with no trigger and with dendrite.guard 'flag', then one
+# 100,000-row INSERT ... SELECT; pgbench (2 clients, 5 s) the same. ROUNDS (default 4) alternate the builds;
+# the last table is the median over rounds of after / before. The other build must use the same catalog (the
+# SQL of this tree is installed).
 #   git worktree add /tmp/before <rev> && make -C /tmp/before && bash tests/bench/guard_ab.sh /tmp/before/dendrite.so
 set -euo pipefail
 other="$(realpath "${1:?usage: guard_ab.sh /path/to/the/other/build/dendrite.so}")"
@@ -28,7 +29,10 @@ CREATE TABLE results (side text, variant text, round int, rate float8);
 SQL
 work="$(mktemp -d)"
 cp "$other" "$work/dendrite_before.so"; cp dendrite.so "$work/dendrite_after.so"
-trap 'cp "$work/dendrite_after.so" "$lib/dendrite.so"; rm -rf "$work"; cluster_stop' EXIT
+# Swapped by a rename, never copied over: a backend of any cluster that has the installed file mapped would die
+# of SIGBUS if its pages changed under it.
+install_so() { cp "$1" "$lib/.dendrite.so.swap" && mv -f "$lib/.dendrite.so.swap" "$lib/dendrite.so"; }
+trap 'install_so "$work/dendrite_after.so"; rm -rf "$work"; cluster_stop' EXIT
 cat > "$work/insert.sql" <<'SQL'
 \set customer random(1, 2000)
 \set terminal random(1, 4000)
@@ -53,12 +57,24 @@ BEGIN
 END \$\$;
 SQL
   psql -X -q -c "TRUNCATE dst" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$
+DECLARE started timestamptz := clock_timestamp();
+BEGIN
+  INSERT INTO dst (transaction_id, tx_time, customer_id, terminal_id, amount, online, ip, country, merchant_category, is_fraud, fraud_scenario)
+  SELECT 300000000 + i, localtimestamp, 1 + i % 2000, 1 + i % 4000, (100 + i % 19900) / 100.0, i % 3 = 0, '10.1.2.3', 'FR', 'grocery', false, 0
+    FROM generate_series(1, 100000) i;
+  INSERT INTO results VALUES ('$1', 'bulk insert: $2', $4, 100000 / extract(epoch FROM clock_timestamp() - started));
+END \$\$;
+SQL
+  psql -X -q -c "TRUNCATE dst" >/dev/null
   rate=$(pgbench -n -c 2 -j 2 -T 5 -f "$work/insert.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   psql -X -q -c "INSERT INTO results VALUES ('$1', 'pgbench: $2', $4, ${rate:-0})"
 }
 for round in $(seq "${ROUNDS:-4}"); do
   for side in before after; do
-    cp "$work/dendrite_$side.so" "$lib/dendrite.so"
+    install_so "$work/dendrite_$side.so"
     run $side "no trigger" "" $round
     run $side "guard flag" "CREATE TRIGGER t BEFORE INSERT ON dst FOR EACH ROW EXECUTE FUNCTION dendrite.guard('m', 'flag', 'default', 'fraud_score')" $round
   done
