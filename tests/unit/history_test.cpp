@@ -19,6 +19,15 @@
 using namespace dendrite::engine;
 using namespace dendrite::engine::testing;
 
+// A row of (card, at, amount) in the order a featurizer reads its inputs.
+std::vector<RawValue> in_input_order(const std::vector<std::string>& inputs, const char* card, int64_t at,
+                                     double amount) {
+    std::vector<RawValue> row;
+    for (const auto& name : inputs)
+        row.push_back(name == "card" ? text(card) : name == "at" ? RawValue::of_time(at) : RawValue::of_number(amount));
+    return row;
+}
+
 // History: the incremental state against the definition, recomputed by brute force for every row.
 TEST(History, IncrementalMatchesBruteForce) {
     const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
@@ -216,15 +225,16 @@ TEST(History, OfflineAndInlineAgreeBitForBit) {
                           "aggregates": ["count", "mean", "max", "stddev", "ratio_to_mean", "since_last"]}])",
         "", "error");
     const char* cards[] = {"alice", "bob", "carol"};
+    FeaturizerFitter fitter(spec);
+    const auto card_input = std::find(fitter.inputs().begin(), fitter.inputs().end(), "card") - fitter.inputs().begin();
     std::vector<std::vector<RawValue>> rows;
     Rng rng(9);
     for (int i = 0; i < 3000; ++i) {
-        std::vector<RawValue> row{text(cards[rng.below(3)]), RawValue::of_time(int64_t(i) * 20 * 60 * 1000000LL),
-                                  RawValue::of_number(rng.uniform(1, 100))};
-        if (i % 97 == 0) row[0] = RawValue::null();
+        auto row =
+            in_input_order(fitter.inputs(), cards[rng.below(3)], int64_t(i) * 20 * 60 * 1000000LL, rng.uniform(1, 100));
+        if (i % 97 == 0) row[size_t(card_input)] = RawValue::null();
         rows.push_back(row);
     }
-    FeaturizerFitter fitter(spec);
     for (const auto& row : rows) fitter.add(row.data());
     const Featurizer f = fitter.finish();
     auto offline = f.new_history();
@@ -236,22 +246,15 @@ TEST(History, OfflineAndInlineAgreeBitForBit) {
         f.observe(row.data(), inline_state.get());
         ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
     }
-    // The history outputs were standardized with statistics fitted in the same pass.
+    // The history outputs were standardized with statistics fitted in the same pass, over a history that the
+    // rows did build (a card's count over 30 days varies).
     EXPECT_EQ(f.history_outputs().size(), 11u);  // 5 aggregates in 2 windows, and since_last
     EXPECT_GT(f.history_outputs()[0].scale, 0.0);
+    EXPECT_GT(offline->event_count(), 1000u);
 }
 
 // History outputs are log1p-transformed before standardization unless a declaration says "standardize"; a
 // spec stored before the transform existed (no "transform" key) reads back as standardize, as it was fitted.
-// A row of (card, at, amount) in the order a featurizer reads its inputs.
-std::vector<RawValue> in_input_order(const std::vector<std::string>& inputs, const char* card, int64_t at,
-                                     double amount) {
-    std::vector<RawValue> row;
-    for (const auto& name : inputs)
-        row.push_back(name == "card" ? text(card) : name == "at" ? RawValue::of_time(at) : RawValue::of_number(amount));
-    return row;
-}
-
 TEST(History, OutputsAreLog1pTransformedUnlessDeclaredStandardize) {
     const std::vector<InputColumn> columns{
         {"card", SqlTypeClass::Text}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
