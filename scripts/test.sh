@@ -96,20 +96,26 @@ trap cluster_stop EXIT
 cluster_start
 echo "== throw-away cluster on port $PGPORT ($CLUSTER_DIR)"
 
+# Adds a pg_regress-style summary (log $2, diffs under $3) to the counts; $1 names the step in failures.
+count_suites() {
+  local name="$1" log="$2" outdir="$3" summary bad total
+  if summary="$(grep -E 'All [0-9]+ tests passed' "$log")"; then
+    passed=$((passed + $(grep -oE '[0-9]+' <<<"$summary" | head -1)))
+  elif summary="$(grep -E '[0-9]+ of [0-9]+ tests failed' "$log")"; then
+    read -r bad total < <(grep -oE '[0-9]+' <<<"$summary" | head -2 | tr '\n' ' ')
+    passed=$((passed + total - bad)); failed=$((failed + bad)); failures+=("$name")
+    [ -f "$outdir/regression.diffs" ] && head -200 "$outdir/regression.diffs"
+  else
+    failed=$((failed + 1)); failures+=("$name did not run"); cat "$log"
+  fi
+}
+
 echo "== pg_regress"
 rm -rf build/regress
 regress_log="$(mktemp)"
 make installcheck >"$regress_log" 2>&1
 grep -E '^(ok|not ok|test|     )|tests (passed|failed)' "$regress_log" | grep -vE '^\+\+\+' || cat "$regress_log"
-if summary="$(grep -E 'All [0-9]+ tests passed' "$regress_log")"; then
-  passed=$((passed + $(grep -oE '[0-9]+' <<<"$summary" | head -1)))
-elif summary="$(grep -E '[0-9]+ of [0-9]+ tests failed' "$regress_log")"; then
-  read -r bad total < <(grep -oE '[0-9]+' <<<"$summary" | head -2 | tr '\n' ' ')
-  passed=$((passed + total - bad)); failed=$((failed + bad)); failures+=("pg_regress")
-  [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs
-else
-  failed=$((failed + 1)); failures+=("pg_regress did not run"); cat "$regress_log"
-fi
+count_suites pg_regress "$regress_log" build/regress
 rm -f "$regress_log"
 
 echo "== isolation suites (concurrent sessions)"
@@ -117,15 +123,7 @@ rm -rf build/isolation
 isolation_log="$(mktemp)"
 make isolationcheck >"$isolation_log" 2>&1
 grep -E '^(ok|not ok|test) ' "$isolation_log" || true
-if summary="$(grep -E 'All [0-9]+ tests passed' "$isolation_log")"; then
-  passed=$((passed + $(grep -oE '[0-9]+' <<<"$summary" | head -1)))
-elif summary="$(grep -E '[0-9]+ of [0-9]+ tests failed' "$isolation_log")"; then
-  read -r bad total < <(grep -oE '[0-9]+' <<<"$summary" | head -2 | tr '\n' ' ')
-  passed=$((passed + total - bad)); failed=$((failed + bad)); failures+=("isolation")
-  [ -f build/isolation/regression.diffs ] && head -200 build/isolation/regression.diffs
-else
-  failed=$((failed + 1)); failures+=("isolation suites did not run"); cat "$isolation_log"
-fi
+count_suites "isolation suites" "$isolation_log" build/isolation
 rm -f "$isolation_log"
 
 # Each suite runs alone after setup (it makes its own tables and models): a newcomer can run one.
