@@ -233,6 +233,21 @@ SELECT pg_temp.try_guard($$'gm', 'log'$$, 'BEFORE INSERT ON live FOR EACH STATEM
 SELECT pg_temp.try_guard($$'gm', 'log'$$, 'AFTER INSERT ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard_batch');
 SELECT pg_temp.try_guard($$'gm', 'log'$$, 'BEFORE INSERT ON live FOR EACH ROW EXECUTE FUNCTION dendrite.guard_batch');
 SELECT dendrite.guard();
+-- Fired on DELETE or TRUNCATE the guard scores nothing (the inline history forgets the rows that go) and needs
+-- only the model's name, which must exist (the case that fires without error is rolled back by its RAISE).
+CREATE FUNCTION pg_temp.try_forget(arguments text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER try_forget AFTER DELETE ON live FOR EACH STATEMENT EXECUTE FUNCTION dendrite.guard(%s)',
+                   arguments);
+    DELETE FROM live WHERE false;
+    RAISE EXCEPTION 'fired without error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.try_forget('');
+SELECT pg_temp.try_forget($$'no_such_model'$$);
+SELECT pg_temp.try_forget($$'gm'$$);
 
 -- A table whose columns no longer match the model: a clear error at the first insert.
 CREATE TABLE narrow (transaction_id bigint PRIMARY KEY, tx_time timestamp, amount numeric);

@@ -369,11 +369,15 @@ size_t HistoryState::event_count() const {
 void HistoryJournal::record(size_t declaration, const HistoryEvent& event) {
     if (overflowed) return;
     if (events.size() >= limit) {
-        overflowed = true;
-        std::vector<JournaledEvent>().swap(events);
+        give_up();
         return;
     }
     events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event});
+}
+
+void HistoryJournal::give_up() {
+    overflowed = true;
+    std::vector<JournaledEvent>().swap(events);
 }
 
 void HistoryJournal::drop_from_tag(uint32_t first_dropped) {

@@ -50,6 +50,7 @@ struct HistoryJournal {
     std::atomic<uint32_t> tag{0};  // set by the backend's thread while a helper thread may be observing
 
     void record(size_t declaration, const HistoryEvent& event);
+    void give_up();  // overflowed: the readers rebuild (rows were deleted, or more came than the ring holds)
     void drop_from_tag(uint32_t first_dropped);  // the events tagged first_dropped or later
     void clear();                                // events and overflow, after publishing or an abort
     bool empty() const { return events.empty() && !overflowed; }

@@ -173,6 +173,14 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
     return state;
 }
 
+void forget_inline_history(const CachedFeaturizer* featurizer) {
+    if (!featurizer->featurizer->keeps_history()) return;
+    auto* entry = const_cast<CachedFeaturizer*>(featurizer);
+    track_transaction();
+    if (entry->inline_history) entry->rebuild_history_at_transaction_end = true;
+    shared_history_forget(entry->featurizer_id);
+}
+
 namespace {
 
 // Brings a built state up to date with the rows other sessions committed since it last looked. false: it
@@ -195,10 +203,13 @@ bool catch_up_or_discard(CachedFeaturizer* entry) {
     }
     if (!entry->rebuild_history_at_transaction_end)
         ereport(WARNING,
-                (errmsg("the inline history of featurizer \"%s\" misses rows other sessions committed", entry->name),
-                 errdetail("This transaction fell more than dendrite.shared_history_events history events behind; "
-                           "the history is rebuilt when it ends."),
-                 errhint("Raise dendrite.shared_history_events, with dendrite in shared_preload_libraries.")));
+                (errmsg("the inline history of featurizer \"%s\" does not follow what other sessions committed",
+                        entry->name),
+                 errdetail("While this transaction held rows of its own in it, another session deleted rows the "
+                           "history reads, or this one fell more than dendrite.shared_history_events history events "
+                           "behind; the history is rebuilt when this transaction ends."),
+                 errhint("Raise dendrite.shared_history_events (with dendrite in shared_preload_libraries) if "
+                         "sessions fall behind.")));
     entry->rebuild_history_at_transaction_end = true;
     return true;
 }

@@ -73,5 +73,8 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer);
 // subtransaction) that observed rows aborts, the state is discarded and rebuilt from the history query at
 // next use, so a rejected or rolled-back row never counts.
 engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featurizer);
+// Rows the history reads were deleted or truncated in the open transaction: this backend's state is rebuilt
+// when the transaction ends (until then it still counts them), and every other session's once it commits.
+void forget_inline_history(const CachedFeaturizer* featurizer);
 
 }  // namespace dendrite::pg

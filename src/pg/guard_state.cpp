@@ -494,10 +494,15 @@ void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool b
                         errmsg("%s can only be called as a trigger", function)));
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     const TriggerEvent event = trigger->tg_event;
-    if (!batch && !(TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event) &&
-                    (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event))))
+    // dendrite.guard: BEFORE INSERT OR UPDATE ... FOR EACH ROW scores; on DELETE (row or statement, before or
+    // after) and TRUNCATE it makes the inline history forget the rows that went.
+    const bool scores = TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event) &&
+                        (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event));
+    if (!batch && !scores && !TRIGGER_FIRED_BY_DELETE(event) && !TRIGGER_FIRED_BY_TRUNCATE(event))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW", function),
+                        errdetail("It may also be fired on DELETE and TRUNCATE, to make the inline history forget "
+                                  "the rows that go."),
                         errhint("For a statement-level trigger use dendrite.guard_batch.")));
     // guard_batch: AFTER INSERT ... FOR EACH STATEMENT (with a transition table, or closing a row capture),
     // or BEFORE INSERT ... FOR EACH ROW (the row capture).

@@ -111,21 +111,27 @@ int n_pending = 0, pending_room = 0;
 // What a reader does with an event of its featurizer.
 enum class Replay { Skip, Apply, Lost };
 
-// Replays into state the events of this featurizer published since from that classify() says to apply, and
-// moves *from to the end. Returns false when some are lost: the ring no longer holds them (a publisher wrapped
-// past from), or classify() met an overflow mark that it does not skip. The events are copied out under the lock
-// and replayed after it (replaying may raise).
+// *from for replay_since: from the oldest event the ring still holds.
+constexpr uint64 kOldestHeld = ~uint64(0);
+
+// Replays into state the events of this featurizer published since *from that classify() says to apply, and
+// moves *from to the end (*first_examined: where it began). Returns false when some are lost: the ring no longer
+// holds them (a publisher wrapped past *from), or classify() met an overflow mark that it does not skip. The
+// events are copied out under the lock and replayed after it (replaying may raise).
 template <typename Classify>
-bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from, Classify classify) {
+bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from, Classify classify,
+                  uint64* first_examined = nullptr) {
     const Oid extension = extension_oid();
     LWLockAcquire(&area->lock, LW_SHARED);
     const uint64 head = pg_atomic_read_u64(&area->head);  // stable while the lock is held
-    uint64 first = *from;
+    const uint64 oldest = head > area->capacity ? head - area->capacity : 0;
+    uint64 first = *from == kOldestHeld ? oldest : *from;
     bool complete = true;
-    if (head - first > area->capacity) {
-        first = head - area->capacity;
+    if (first < oldest) {
+        first = oldest;
         complete = false;
     }
+    if (first_examined) *first_examined = first;
     auto* copied = static_cast<SharedEvent*>(palloc(sizeof(SharedEvent) * size_t(head - first + 1)));
     size_t n = 0;
     for (uint64 p = first; p < head; ++p) {
@@ -180,17 +186,18 @@ void shared_history_after_replay(int64 featurizer_id, engine::HistoryState* stat
     // so one that the snapshot saw publishes before the replay ends: later events are all replayed by catch-up.
     // Events without a transaction count from the replay's start. Everything the ring holds is looked at.
     Snapshot snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : nullptr;
-    const uint64 head = pg_atomic_read_u64(&area->head);
-    uint64 from = head > area->capacity ? head - area->capacity : 0;
-    const bool holds_the_replay = from <= replay_started_at;
-    const bool complete = replay_since(featurizer_id, state, &from, [&](const SharedEvent& e, uint64 position) {
-        const bool seen = TransactionIdIsValid(e.xid) ? snapshot != nullptr && !XidInMVCCSnapshot(e.xid, snapshot)
-                                                      : position < replay_started_at;
-        if (seen) return Replay::Skip;
-        return e.declaration == kOverflowMark ? Replay::Lost : Replay::Apply;
-    });
+    uint64 from = kOldestHeld, first_examined = 0;
+    const bool complete = replay_since(
+        featurizer_id, state, &from,
+        [&](const SharedEvent& e, uint64 position) {
+            const bool seen = TransactionIdIsValid(e.xid) ? snapshot != nullptr && !XidInMVCCSnapshot(e.xid, snapshot)
+                                                          : position < replay_started_at;
+            if (seen) return Replay::Skip;
+            return e.declaration == kOverflowMark ? Replay::Lost : Replay::Apply;
+        },
+        &first_examined);
     cursor->next = from;
-    if (!complete || !holds_the_replay)
+    if (!complete || first_examined > replay_started_at)  // the ring no longer holds all the replay's time
         ereport(WARNING,
                 (errmsg("the inline history of a featurizer may miss rows other sessions committed while it was built"),
                  errdetail("More history events were published while the history query was replayed than the "
@@ -230,6 +237,11 @@ engine::HistoryJournal* shared_history_journal(int64 featurizer_id) {
     return journal;
 }
 
+void shared_history_forget(int64 featurizer_id) {
+    engine::HistoryJournal* journal = shared_history_journal(featurizer_id);
+    if (journal) journal->give_up();
+}
+
 void shared_history_subtransaction_aborted(SubTransactionId subtransaction) {
     for (int i = 0; i < n_pending; ++i) pending[i].journal->drop_from_tag(subtransaction);
 }
@@ -260,7 +272,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 ++head;
             };
             if (journal->overflowed) {
-                // More than the ring holds: a mark, and the head a whole ring further, so that every other
+                // More than the ring holds, or deleted rows: a mark, and the head a whole ring further, so that every other
                 // session's state of this featurizer either meets the mark or has fallen behind the ring; both
                 // rebuild from the history query (which the commit has made see these rows). Other featurizers'
                 // readers skip the mark and the slots it passed over.

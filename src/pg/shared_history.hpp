@@ -47,6 +47,9 @@ bool shared_history_catch_up(int64 featurizer_id, engine::HistoryState* state, S
 // featurizer, kept across states: a state discarded by a rolled-back subtransaction leaves the journal of the
 // rows before it).
 engine::HistoryJournal* shared_history_journal(int64 featurizer_id);
+// Rows the featurizer's history reads were deleted (or truncated) in the open transaction: when it commits, every
+// other session's state of it is rebuilt (an overflow mark). Nothing without the shared ring.
+void shared_history_forget(int64 featurizer_id);
 // Transaction ends (from featurizer_cache's callbacks, after the helper thread is drained): a rolled-back
 // subtransaction's events are dropped; a commit publishes the journals (never raising: it runs after the commit)
 // and, when nothing else was published since cursor_at_end, returns in *published_to the position after its own

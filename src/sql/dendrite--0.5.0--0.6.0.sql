@@ -1817,3 +1817,7 @@ BEGIN
        SET is_fraud = EXCLUDED.is_fraud, recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by;
 END
 $$;
+
+-- The inline history is shared between sessions (the rows guards observed, at commit).
+COMMENT ON FUNCTION dendrite.features IS 'the feature vector of a row under the latest version of a featurizer (history features from the inline state: this backend''s, with the rows other sessions'' guards committed)';
+COMMENT ON FUNCTION dendrite.observe IS 'adds a row to this backend''s inline history state of a featurizer (not shared with other sessions)';

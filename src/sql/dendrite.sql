@@ -455,12 +455,12 @@ COMMENT ON FUNCTION dendrite.create_featurizer IS 'fits a new version of a featu
 CREATE FUNCTION dendrite.features(featurizer text, "row" anyelement) RETURNS real[]
 AS 'MODULE_PATHNAME', 'dendrite_features'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION dendrite.features IS 'the feature vector of a row under the latest version of a featurizer (history features from this backend''s inline state)';
+COMMENT ON FUNCTION dendrite.features IS 'the feature vector of a row under the latest version of a featurizer (history features from the inline state: this backend''s, with the rows other sessions'' guards committed)';
 
 CREATE FUNCTION dendrite.observe(featurizer text, "row" anyelement) RETURNS void
 AS 'MODULE_PATHNAME', 'dendrite_observe'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION dendrite.observe IS 'adds a row to this backend''s inline history state of a featurizer';
+COMMENT ON FUNCTION dendrite.observe IS 'adds a row to this backend''s inline history state of a featurizer (not shared with other sessions)';
 
 CREATE FUNCTION dendrite.featurize(featurizer text, query text, key text DEFAULT NULL, since timestamp DEFAULT NULL)
 RETURNS TABLE (key text, features real[])

@@ -364,7 +364,8 @@ TEST(History, JournalsReplayedByAnotherStateMatchTheOfflinePass) {
     }
 }
 
-// A journal past its limit gives up (the readers rebuild instead); a rolled-back subtransaction's events go.
+// A journal past its limit gives up (the readers rebuild instead), as one told that rows were deleted does; a
+// rolled-back subtransaction's events go.
 TEST(History, JournalOverflowsAndDropsRolledBackTags) {
     HistoryJournal journal;
     journal.limit = 3;
@@ -386,4 +387,8 @@ TEST(History, JournalOverflowsAndDropsRolledBackTags) {
     EXPECT_FALSE(journal.empty());
     journal.clear();
     EXPECT_TRUE(journal.empty());
+    journal.record(0, event);
+    journal.give_up();  // rows were deleted: the readers rebuild, whatever was journaled
+    EXPECT_TRUE(journal.overflowed);
+    EXPECT_TRUE(journal.events.empty());
 }
