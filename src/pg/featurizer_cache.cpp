@@ -239,6 +239,7 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
         AllocSetContextCreate(CurrentMemoryContext, "dendrite history replay", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(replay_context);
     const uint64 replay_started_at = shared_history_position();
+    volatile bool complete = true;  // set inside PG_TRY, read after it
     PG_TRY();
     {
         connect_spi();
@@ -279,7 +280,8 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
         state = replay.state;
         // The rows other sessions committed that the replay's snapshot did not see; then the journal of the rows
         // this session will observe into it.
-        shared_history_after_replay(featurizer->featurizer_id, state, replay_started_at, &entry->history_cursor);
+        complete = shared_history_after_replay(featurizer->featurizer_id, featurizer->name, state, replay_started_at,
+                                               &entry->history_cursor);
         if (entry->history_cursor.shared) state->attach_journal(shared_history_journal(featurizer->featurizer_id));
         finish_spi();
     }
@@ -297,6 +299,10 @@ engine::HistoryState* inline_history(const CachedFeaturizer* featurizer) {
     if (GetTopTransactionIdIfAny() != InvalidTransactionId) {
         track_transaction();
         entry->history_in_transaction = true;
+    }
+    if (!complete) {  // the shared ring did not hold all the replay needed: again with the next transaction's rows
+        track_transaction();
+        entry->rebuild_history_at_transaction_end = true;
     }
     return state;
 }

@@ -176,10 +176,10 @@ void shared_history_init() {
 
 uint64 shared_history_position() { return attach() ? pg_atomic_read_u64(&area->head) : 0; }
 
-void shared_history_after_replay(int64 featurizer_id, engine::HistoryState* state, uint64 replay_started_at,
-                                 SharedHistoryCursor* cursor) {
+bool shared_history_after_replay(int64 featurizer_id, const char* featurizer_name, engine::HistoryState* state,
+                                 uint64 replay_started_at, SharedHistoryCursor* cursor) {
     cursor->shared = attach();
-    if (!cursor->shared) return;
+    if (!cursor->shared) return true;
     // The replay read the active snapshot. Of the events published before the replay ended, those of
     // transactions that snapshot saw are in the state already; the others (committed after it was taken, some
     // published before the replay started) are replayed now. A transaction publishes right after its commit,
@@ -197,13 +197,19 @@ void shared_history_after_replay(int64 featurizer_id, engine::HistoryState* stat
         },
         &first_examined);
     cursor->next = from;
-    if (!complete || first_examined > replay_started_at)  // the ring no longer holds all the replay's time
-        ereport(WARNING,
-                (errmsg("the inline history of a featurizer may miss rows other sessions committed while it was built"),
-                 errdetail("More history events were published while the history query was replayed than the "
-                           "shared ring holds (%llu).",
-                           static_cast<unsigned long long>(area->capacity)),
-                 errhint("Raise dendrite.shared_history_events, with dendrite in shared_preload_libraries.")));
+    if (complete && first_examined <= replay_started_at) return true;  // else the ring lost some of the replay's time
+    ereport(
+        WARNING,
+        (errmsg(
+             "the inline history of featurizer \"%s\" may not follow what other sessions committed while it was built",
+             featurizer_name),
+         errdetail("While the history query was replayed, more history events were published than the shared ring "
+                   "holds (%llu), or rows the history reads were deleted; the history is rebuilt when this "
+                   "transaction ends.",
+                   static_cast<unsigned long long>(area->capacity)),
+         errhint("Raise dendrite.shared_history_events (with dendrite in shared_preload_libraries) if sessions "
+                 "fall behind.")));
+    return false;
 }
 
 bool shared_history_behind(const SharedHistoryCursor& cursor) {
@@ -272,10 +278,10 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 ++head;
             };
             if (journal->overflowed) {
-                // More than the ring holds, or deleted rows: a mark, and the head a whole ring further, so that every other
-                // session's state of this featurizer either meets the mark or has fallen behind the ring; both
-                // rebuild from the history query (which the commit has made see these rows). Other featurizers'
-                // readers skip the mark and the slots it passed over.
+                // More than the ring holds, or deleted rows: a mark, and the head a whole ring further, so that
+                // every other session's state of this featurizer either meets the mark or has fallen behind the
+                // ring; both rebuild from the history query (which the commit has made see these rows). Other
+                // featurizers' readers skip the mark and the slots it passed over.
                 publish(kOverflowMark, engine::HistoryEvent{});
                 head += area->capacity - 1;
                 continue;

@@ -34,8 +34,11 @@ struct SharedHistoryCursor {
 // events published meanwhile or just before by transactions the replay's snapshot did not see are replayed into
 // it, and the cursor placed after them. The snapshot is the active one, which the replay's query reads.
 uint64 shared_history_position();
-void shared_history_after_replay(int64 featurizer_id, engine::HistoryState* state, uint64 replay_started_at,
-                                 SharedHistoryCursor* cursor);
+// Returns false (with a WARNING) when the ring no longer holds all it needed, or a transaction the snapshot did
+// not see deleted rows or observed more than the ring holds: the caller rebuilds the state when the transaction
+// ends (with the same snapshot, a rebuild now would miss the same rows).
+bool shared_history_after_replay(int64 featurizer_id, const char* featurizer_name, engine::HistoryState* state,
+                                 uint64 replay_started_at, SharedHistoryCursor* cursor);
 
 // Whether other backends published since the cursor (cheap: one atomic read).
 bool shared_history_behind(const SharedHistoryCursor& cursor);
