@@ -502,10 +502,9 @@ bool Featurizer::transform_numbers(const double* x, float* out) const {
     return true;
 }
 
-const std::string& Featurizer::last_unseen_category_column() const {
-    static const std::string none;
+const FittedColumn* Featurizer::last_unseen_category_column() const {
     const int c = unseen_categories_.column.load(std::memory_order_relaxed);
-    return c >= 0 && size_t(c) < columns_.size() ? columns_[size_t(c)].spec.name : none;
+    return c >= 0 && size_t(c) < columns_.size() ? &columns_[size_t(c)] : nullptr;
 }
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {

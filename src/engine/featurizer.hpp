@@ -54,9 +54,10 @@ public:
     // Rows transform() was given with a category that a column never saw when fitted, in a column whose fitting
     // rows all had a category it kept (one-hot with fewer categories than top_k: "__other__" had no row; index
     // with fewer than max_categories: row 0 only for NULLs): such a row is scored through an input no training
-    // row had, and the caller says so. Counted from any thread (relaxed atomics), with the last such column.
+    // row had, and the caller says so. Counted from any thread (relaxed atomics), with the last such column
+    // (nullptr before the first).
     uint64_t unseen_category_rows() const { return unseen_categories_.rows.load(std::memory_order_relaxed); }
-    const std::string& last_unseen_category_column() const;
+    const FittedColumn* last_unseen_category_column() const;
     int output_count() const { return int(output_names_.size()); }
     const std::vector<std::string>& output_names() const { return output_names_; }
     // The outputs of 'index' columns: position and the index's range (categories + 1; 0 = unseen/missing).

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "pg/boundary.hpp"
+#include "pg/shared_struct.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -51,28 +52,12 @@ void request_space() {
 bool attach() {
     if (area) return true;
     if (attach_failed) return false;
-    MemoryContext context = CurrentMemoryContext;
-    PG_TRY();
-    {
-        bool found;
-        LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-        area = static_cast<ProgressArea*>(ShmemInitStruct("dendrite training progress", sizeof(ProgressArea), &found));
-        if (!found) {
-            SpinLockInit(&area->mutex);
-            memset(area->slots, 0, sizeof area->slots);
-        }
-        LWLockRelease(AddinShmemInitLock);
-    }
-    PG_CATCH();
-    {
-        // Out of shared memory: the error is dropped on purpose, training goes on without a progress slot.
-        MemoryContextSwitchTo(context);
-        FlushErrorState();
-        LWLockReleaseAll();
-        area = nullptr;
-        attach_failed = true;
-    }
-    PG_END_TRY();
+    // Out of shared memory: training goes on without a progress slot.
+    area = attach_shared_struct<ProgressArea>("dendrite training progress", sizeof(ProgressArea), [](ProgressArea* a) {
+        SpinLockInit(&a->mutex);
+        memset(a->slots, 0, sizeof a->slots);
+    });
+    attach_failed = area == nullptr;
     return area != nullptr;
 }
 

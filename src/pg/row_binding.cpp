@@ -118,13 +118,12 @@ void note_unseen_category_slow(RowBinding* binding, const engine::Featurizer* fe
     binding->unseen_categories_seen = featurizer->unseen_category_rows();
     if (binding->unseen_category_noted) return;
     binding->unseen_category_noted = true;
-    const engine::FittedColumn* fitted = nullptr;
-    for (const auto& column : featurizer->columns())
-        if (column.spec.name == featurizer->last_unseen_category_column()) fitted = &column;
-    const bool one_hot = fitted && fitted->spec.encoding == engine::CategoricalEncoding::OneHot;
+    const engine::FittedColumn* fitted = featurizer->last_unseen_category_column();
+    if (!fitted) return;
+    const bool one_hot = fitted->spec.encoding == engine::CategoricalEncoding::OneHot;
     ereport(NOTICE,
             (errmsg("column \"%s\" has a category that featurizer \"%s\" never saw in it when fitted",
-                    featurizer->last_unseen_category_column().c_str(), binding->featurizer_name),
+                    fitted->spec.name.c_str(), binding->featurizer_name),
              errdetail("%s Said once a statement.",
                        one_hot ? "Every fitting row had one of its categories, so \"__other__\" had no row: the row is "
                                  "scored as none of the known categories, an input the model was not trained on."

@@ -4,6 +4,7 @@
 
 #include "pg/boundary.hpp"
 #include "pg/catalog.hpp"
+#include "pg/shared_struct.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -66,32 +67,16 @@ void request_space() {
 bool attach() {
     if (area) return true;
     if (attach_failed || shared_history_events == 0) return false;
-    MemoryContext context = CurrentMemoryContext;
     const uint64 events = ring_events();
-    PG_TRY();
-    {
-        bool found;
-        LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-        auto* attached =
-            static_cast<SharedHistoryArea*>(ShmemInitStruct("dendrite shared history", area_size(events), &found));
-        if (!found) {
-            attached->tranche_id = LWLockNewTrancheId();
-            LWLockInitialize(&attached->lock, attached->tranche_id);
-            attached->capacity = events;
-            pg_atomic_init_u64(&attached->head, 0);
-        }
-        LWLockRelease(AddinShmemInitLock);
-        LWLockRegisterTranche(attached->tranche_id, "dendrite_shared_history");
-        area = attached;
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(context);
-        FlushErrorState();
-        LWLockReleaseAll();
-        attach_failed = true;
-    }
-    PG_END_TRY();
+    area = attach_shared_struct<SharedHistoryArea>("dendrite shared history", area_size(events),
+                                                   [events](SharedHistoryArea* a) {
+                                                       a->tranche_id = LWLockNewTrancheId();
+                                                       LWLockInitialize(&a->lock, a->tranche_id);
+                                                       a->capacity = events;
+                                                       pg_atomic_init_u64(&a->head, 0);
+                                                   });
+    if (area) LWLockRegisterTranche(area->tranche_id, "dendrite_shared_history");
+    attach_failed = area == nullptr;
     if (attach_failed)
         ereport(WARNING, (errmsg("dendrite's inline history is not shared between sessions: no shared memory left"),
                           errdetail("Each session's guards count only the rows it inserted itself."),

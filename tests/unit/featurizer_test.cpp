@@ -140,7 +140,8 @@ TEST(Featurizer, NewCategoryOfAClosedVocabularyIsCounted) {
     const auto out = run(f, {text("ES"), RawValue::of_number(1)});
     EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 4), (std::vector<float>{0, 0, 0, 1}));  // "__other__"
     EXPECT_EQ(f.unseen_category_rows(), 1u);
-    EXPECT_EQ(f.last_unseen_category_column(), "country");
+    ASSERT_NE(f.last_unseen_category_column(), nullptr);
+    EXPECT_EQ(f.last_unseen_category_column()->spec.name, "country");
     const Featurizer copy = f;  // copies carry the count
     EXPECT_EQ(copy.unseen_category_rows(), 1u);
 }
@@ -170,7 +171,8 @@ TEST(Featurizer, CategoricalIndex) {
     EXPECT_EQ(run(f, {RawValue::null(), RawValue::null()})[0], 0.0f);
     // terminal kept every category it saw: 77 is new to it (counted); m's z was cut by max_categories (not).
     EXPECT_EQ(f.unseen_category_rows(), 1u);
-    EXPECT_EQ(f.last_unseen_category_column(), "terminal");
+    ASSERT_NE(f.last_unseen_category_column(), nullptr);
+    EXPECT_EQ(f.last_unseen_category_column()->spec.name, "terminal");
     // The spec survives its JSON.
     EXPECT_EQ(FeaturizerSpec::from_json(f.spec().to_json()).columns[1].encoding, CategoricalEncoding::Index);
 }
