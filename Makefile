@@ -79,7 +79,7 @@ build/regress build/isolation:
 
 # Isolation suites (specs/NAME.spec, expected/NAME.out): what concurrent sessions see of each other, run by
 # PostgreSQL's isolation tester against a running server, in a database of its own.
-ISOLATION_SUITES = shared_history
+ISOLATION_SUITES = shared_history history_labels
 isolationcheck: | build/isolation
 	$(top_builddir)/src/test/isolation/pg_isolation_regress --inputdir=. --outputdir=build/isolation \
 	  --bindir='$(bindir)' --dbname=dendrite_isolation $(ISOLATION_SUITES)

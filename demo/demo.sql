@@ -146,6 +146,9 @@ SELECT dendrite.deploy('fraud_contest', (SELECT version FROM contest WHERE winne
 ALTER TABLE transactions ADD PRIMARY KEY (transaction_id), ADD COLUMN fraud_score float8;
 CREATE TRIGGER flag_fraud BEFORE INSERT ON transactions FOR EACH ROW
     EXECUTE FUNCTION dendrite.guard('fraud_contest', 'flag,log,reasons', 'default', 'fraud_score');
+-- Labels set later (a chargeback's UPDATE of is_fraud) reach each terminal's fraud rate in every session's history.
+CREATE TRIGGER follow_labels AFTER UPDATE OR DELETE ON transactions FOR EACH ROW
+    EXECUTE FUNCTION dendrite.guard('fraud_contest');
 \echo '   The next day of transactions in one INSERT: each row scored, its score written into the row, the'
 \echo '   decision logged in dendrite.predictions (with its reasons when flagged), and the row added to its'
 \echo '   customer''s and terminal''s history. That day a new fraud pattern starts, one no training row shows:'

@@ -449,3 +449,68 @@ INSERT INTO live_row SELECT transaction_id + 200000, tx_time, customer_id, termi
                             merchant_category, is_fraud, fraud_scenario, NULL, NULL FROM new_country;
 SELECT count(*) AS scored FROM live_row WHERE fraud_score IS NOT NULL;
 ROLLBACK;
+
+-- Labels set after their rows (a chargeback): a featurizer counting each terminal's frauds reads them from the table,
+-- as training and score_query do, so the inline history must follow them. A guard scoring the inserts of a table
+-- where no dendrite.guard fires on UPDATE says so when it starts. With the model's name alone, fired by UPDATE ...
+-- FOR EACH ROW, the guard scores nothing and relabels the inline history (this session's here; every other
+-- session's in the isolation suite history_labels). Labels are every fifth row's, for frauds to count.
+CREATE TABLE lab AS SELECT transaction_id, tx_time, customer_id, terminal_id, amount, (transaction_id % 5 = 0) AS is_fraud FROM tx;
+CREATE TABLE lab_live (LIKE lab);
+ALTER TABLE lab_live ADD COLUMN score float8, ADD PRIMARY KEY (transaction_id);
+INSERT INTO lab_live SELECT *, NULL FROM lab WHERE tx_time < '2026-01-12';
+SELECT dendrite.create_featurizer('glf', 'SELECT * FROM lab ORDER BY tx_time, transaction_id', label => 'is_fraud',
+    history_query => 'SELECT * FROM lab_live', columns => '{"transaction_id": "ignore", "customer_id": "ignore"}',
+    history => '[{"entity": "terminal_id", "time": "tx_time", "label": "is_fraud", "delay": "1 day", "windows": ["7 days"],
+                  "aggregates": ["count", "fraud_rate"]}]') AS featurizer_version;
+SELECT version FROM dendrite.train('glm', 'SELECT * FROM lab ORDER BY tx_time, transaction_id', 'is_fraud', featurizer => 'glf',
+                                   hidden => '{4}', epochs => 1, seed => 1);
+CREATE TRIGGER lab_guard BEFORE INSERT ON lab_live FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm', 'flag', '1', 'score');
+SET client_min_messages = notice;
+INSERT INTO lab_live SELECT transaction_id, tx_time, customer_id, terminal_id, amount, NULL, NULL FROM lab
+ WHERE tx_time >= '2026-01-12' AND tx_time < '2026-01-14' ORDER BY tx_time, transaction_id;
+-- The labels of those two days arrive before the next days' rows, which then score as the offline pass over the
+-- table does (and, the table's labels now followed, without the NOTICE).
+CREATE TRIGGER lab_history AFTER UPDATE OR DELETE ON lab_live FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm');
+UPDATE lab_live l SET is_fraud = b.is_fraud FROM lab b WHERE b.transaction_id = l.transaction_id AND l.is_fraud IS NULL;
+INSERT INTO lab_live SELECT transaction_id, tx_time, customer_id, terminal_id, amount, NULL, NULL FROM lab
+ WHERE tx_time >= '2026-01-14' AND tx_time < '2026-01-16' ORDER BY tx_time, transaction_id;
+SET client_min_messages = warning;
+SELECT count(*) AS guarded, count(*) FILTER (WHERE abs(l.score - o.score) > 1e-6) AS differ_from_offline,
+       (SELECT count(*) FROM lab_live WHERE is_fraud AND tx_time >= '2026-01-12' AND tx_time < '2026-01-14') AS frauds_labelled_late
+  FROM lab_live l JOIN dendrite.score_query('glm', 'SELECT * FROM lab_live', key => 'transaction_id') o ON o.key = l.transaction_id::text
+ WHERE l.tx_time >= '2026-01-14';
+-- A scoring guard fired BEFORE INSERT OR UPDATE: a label is no model input (a row's own label never enters its
+-- features), so a label-only update leaves the decision taken at insert, nothing logged again.
+BEGIN;
+DROP TRIGGER lab_guard ON lab_live;
+CREATE TRIGGER lab_guard BEFORE INSERT OR UPDATE ON lab_live FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm', 'flag,log', '0', 'score');
+CREATE TEMP TABLE lab_before AS SELECT transaction_id, score FROM lab_live;
+SELECT count(*) AS logged_before FROM dendrite.predictions WHERE table_name = 'public.lab_live';
+UPDATE lab_live SET is_fraud = NOT is_fraud WHERE transaction_id % 7 = 0 AND is_fraud IS NOT NULL;
+SELECT count(*) AS logged_after FROM dendrite.predictions WHERE table_name = 'public.lab_live';
+SELECT count(*) FILTER (WHERE l.score IS NOT DISTINCT FROM b.score) AS scores_kept, count(*) AS rows
+  FROM lab_live l JOIN lab_before b USING (transaction_id);
+ROLLBACK;
+-- Fired by UPDATE the guard must see the rows (39P01 for a statement trigger); before or after, with the model's name
+-- alone, it fires without error.
+CREATE FUNCTION pg_temp.try_follow(kind text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TRIGGER try_follow %s ON lab_live %s EXECUTE FUNCTION dendrite.guard(''glm'')',
+                   split_part(kind, '|', 1), split_part(kind, '|', 2));
+    UPDATE lab_live SET is_fraud = NOT is_fraud WHERE transaction_id = (SELECT min(transaction_id) FROM lab_live);
+    RAISE EXCEPTION 'fired without error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.try_follow('AFTER UPDATE|FOR EACH STATEMENT');
+SELECT pg_temp.try_follow('BEFORE UPDATE|FOR EACH ROW');
+SELECT pg_temp.try_follow('AFTER UPDATE OR DELETE|FOR EACH ROW');
+-- A table without the label column: its rows join the history with unknown labels, which the guard says.
+BEGIN;
+CREATE TABLE lab_unlabelled (transaction_id bigint PRIMARY KEY, tx_time timestamp, terminal_id int, amount numeric, score float8);
+CREATE TRIGGER lab_guard BEFORE INSERT ON lab_unlabelled FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm', 'flag', '1', 'score');
+SET LOCAL client_min_messages = notice;
+INSERT INTO lab_unlabelled SELECT transaction_id, tx_time, terminal_id, amount FROM lab ORDER BY transaction_id LIMIT 1;
+ROLLBACK;

@@ -152,6 +152,16 @@ Featurizer::Featurizer(FeaturizerSpec spec, std::vector<FittedColumn> columns, s
     for (const auto& h : all_history_)
         history_inputs_.push_back(
             {input(h.entity), input(h.time), input(h.value), input(h.label), input(h.distinct_of)});
+    label_only_inputs_.assign(inputs_.size(), false);
+    if (const int label = input(spec_.label); label >= 0) label_only_inputs_[size_t(label)] = true;
+    for (const auto& in : history_inputs_)
+        if (in.label >= 0) label_only_inputs_[size_t(in.label)] = true;
+    for (const auto& column : columns_) label_only_inputs_[size_t(input(column.spec.name))] = false;
+    for (const auto& in : history_inputs_)
+        for (const int i : {in.entity, in.time, in.value, in.distinct})
+            if (i >= 0) label_only_inputs_[size_t(i)] = false;
+    for (const auto& model : anomaly_)
+        for (const int i : model.inputs) label_only_inputs_[size_t(i)] = false;
 
     category_index_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
@@ -509,6 +519,16 @@ const FittedColumn* Featurizer::last_unseen_category_column() const {
 
 void Featurizer::observe(const RawValue* inputs, HistoryState* history) const {
     for (size_t h = 0; h < all_history_.size(); ++h) history->observe(h, history_event(h, inputs));
+}
+
+void Featurizer::history_events(const RawValue* inputs, HistoryEvent* out) const {
+    for (size_t h = 0; h < all_history_.size(); ++h) out[h] = history_event(h, inputs);
+}
+
+bool Featurizer::history_counts_labels() const {
+    for (const auto& in : history_inputs_)
+        if (in.label >= 0) return true;
+    return false;
 }
 
 FeaturizerFitter::FeaturizerFitter(FeaturizerSpec spec) : spec_(std::move(spec)) {

@@ -93,6 +93,17 @@ public:
                    float* out) const;
     // Adds the row to the entity histories (after transform, for the offline pass and for inserts).
     void observe(const RawValue* inputs, HistoryState* history) const;
+    // The row's events, one per declaration of the state (history_declarations()), as observe() adds them: an
+    // UPDATE compares the old row's with the new one's (event_change).
+    size_t history_declarations() const { return all_history_.size(); }
+    void history_events(const RawValue* inputs, HistoryEvent* out) const;
+    // Whether some declaration counts labels (fraud_count, fraud_rate): labels that arrive after a row was
+    // observed must then reach the state (HistoryState::relabel).
+    bool history_counts_labels() const;
+    // Per input: whether it is read only as a label (the featurizer's, or a history declaration's), never as a
+    // column, entity, time, value or distinct column. A row's label never enters its own features (label
+    // aggregates need a positive delay), so a change of it alone leaves them as they were.
+    const std::vector<bool>& label_only_inputs() const { return label_only_inputs_; }
 
     // Whether every column is a number or a boolean (no clip), with no history and no anomaly score: then a
     // row whose inputs are all finite numbers can be featurized from those numbers alone (a table of numeric
@@ -128,6 +139,7 @@ private:
     std::vector<std::string> inputs_;
     std::vector<bool> optional_inputs_;
     std::vector<bool> never_missing_inputs_;
+    std::vector<bool> label_only_inputs_;
     std::vector<bool> closed_vocabulary_;  // per column: see unseen_category_rows()
     struct UnseenCategories {
         std::atomic<uint64_t> rows{0};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <utility>
@@ -352,6 +353,68 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     }
 }
 
+namespace {
+
+// Values compared as stored: NaN (no value) equals NaN, and -0 is not 0.
+bool same_value(double a, double b) { return std::isnan(a) ? std::isnan(b) : std::memcmp(&a, &b, sizeof a) == 0; }
+
+}  // namespace
+
+EventChange event_change(const HistoryEvent& before, const HistoryEvent& after) {
+    if (!before.valid && !after.valid) return EventChange::Unchanged;
+    if (before.valid != after.valid || before.entity != after.entity || before.time_us != after.time_us ||
+        !same_value(before.value, after.value) || before.distinct_key != after.distinct_key)
+        return EventChange::Moved;
+    return before.label == after.label ? EventChange::Unchanged : EventChange::Relabelled;
+}
+
+bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label) {
+    if (!event.valid || event.label == new_label) return true;
+    if (journal_) journal_->record(h, event, new_label);
+    Entity* entity = find_entity(h, event.entity);
+    if (!entity || entity->items.empty()) return true;
+    const Declaration& d = declarations_[h];
+    if (event.time_us <= entity->latest - d.horizon) return true;  // every window has left it, or will
+    const Ring<uint64_t>* keys = d.keeps_keys ? distinct_keys(d, entity) : nullptr;
+    const auto alike = [&](int64_t s) {
+        const Item& item = entity->at(s);
+        return item.label == event.label && same_value(item.value, event.value) &&
+               (!keys || (*keys)[size_t(s - entity->first)] == event.distinct_key);
+    };
+    // Items are in time order: the first of the row's time by bisection.
+    int64_t low = entity->first, high = entity->next();
+    while (low < high) {
+        const int64_t middle = low + (high - low) / 2;
+        if (entity->at(middle).time < event.time_us)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    int64_t found = -1;
+    for (int64_t s = low; s < entity->next() && entity->at(s).time == event.time_us && found < 0; ++s)
+        if (alike(s)) found = s;
+    if (found < 0) {
+        for (int64_t s = low; s < entity->next(); ++s)
+            if (alike(s)) return false;  // kept later, or another row alike: which one is not known here
+        return true;                     // not in the state (never observed, or already left)
+    }
+    Item& item = entity->at(found);
+    for (size_t w = 0; w < d.windows; ++w) {
+        Window& window = entity->windows()[w];
+        if (found < window.begin || found >= window.end) continue;
+        if (item.label >= 0) {
+            --window.labelled;
+            window.frauds -= item.label;
+        }
+        if (new_label >= 0) {
+            ++window.labelled;
+            window.frauds += new_label;
+        }
+    }
+    item.label = new_label;
+    return true;
+}
+
 size_t HistoryState::entity_count() const {
     size_t n = 0;
     for (const Declaration& d : declarations_) n += d.entities;
@@ -366,13 +429,13 @@ size_t HistoryState::event_count() const {
     return n;
 }
 
-void HistoryJournal::record(size_t declaration, const HistoryEvent& event) {
+void HistoryJournal::record(size_t declaration, const HistoryEvent& event, int8_t relabelled_to) {
     if (overflowed) return;
     if (events.size() >= limit) {
         give_up();
         return;
     }
-    events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event});
+    events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event, relabelled_to});
 }
 
 void HistoryJournal::give_up() {

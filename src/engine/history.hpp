@@ -36,12 +36,21 @@ struct HistoryEvent {
 // The events an inline state observed, kept for other backends to replay (src/pg/shared_history.hpp): while a
 // journal is attached to a state, observe() appends each valid event to it, stamped with the journal's tag (the
 // pg side's subtransaction, so that a rolled-back part can be dropped). Beyond limit events the journal gives
-// up (overflowed, its events freed): the readers then rebuild their states instead of replaying.
+// up (overflowed, its events freed): the readers then rebuild their states instead of replaying. An entry is an
+// observed event, or a relabelling: the label of the row behind event (as observed) became relabelled_to.
 struct JournaledEvent {
+    static constexpr int8_t kObserved = -2;
     uint32_t declaration;
     uint32_t tag;
     HistoryEvent event;
+    int8_t relabelled_to = kObserved;
 };
+
+// What an UPDATE of a row did to one declaration's event (before and after: the event of the old and of the new
+// row): nothing; only its label changed (the state relabels it); or its entity, time, value or distinct key
+// changed, or it became valid or invalid (the state cannot take an event back: the caller rebuilds it).
+enum class EventChange { Unchanged, Relabelled, Moved };
+EventChange event_change(const HistoryEvent& before, const HistoryEvent& after);
 
 struct HistoryJournal {
     std::vector<JournaledEvent> events;
@@ -49,7 +58,7 @@ struct HistoryJournal {
     bool overflowed = false;
     std::atomic<uint32_t> tag{0};  // set by the backend's thread while a helper thread may be observing
 
-    void record(size_t declaration, const HistoryEvent& event);
+    void record(size_t declaration, const HistoryEvent& event, int8_t relabelled_to = JournaledEvent::kObserved);
     void give_up();  // overflowed: the readers rebuild (rows were deleted, or more came than the ring holds)
     void drop_from_tag(uint32_t first_dropped);  // the events tagged first_dropped or later
     void clear();                                // events and overflow, after publishing or an abort
@@ -67,6 +76,7 @@ public:
     const T& operator[](size_t i) const { return buffer_[(head_ + i) & mask_]; }
     const T& front() const { return buffer_[head_]; }
     const T& back() const { return (*this)[size_ - 1]; }
+    T& operator[](size_t i) { return buffer_[(head_ + i) & mask_]; }
     void push_back(const T& value) {
         if (size_ == buffer_.size()) grow();
         buffer_[(head_ + size_) & mask_] = value;
@@ -105,6 +115,21 @@ public:
     // Asks for the cache line of entity key's table slot, for a compute() a little later (a hint only).
     void prefetch(size_t h, uint64_t key) const;
     void observe(size_t h, const HistoryEvent& event);
+    // The label of a row observed earlier changed (its fraud confirmed after the fact): event is the row as it was
+    // observed, new_label (0, 1, or -1: unknown) its label now. The item of the row's time with its value, label
+    // and distinct key is relabelled (among several alike, any: they count alike) and the windows that hold it
+    // recounted; a window it has not entered yet counts the new label when it does, as the offline pass over
+    // today's rows would. An event older than the entity's latest time less the horizon has left every window:
+    // nothing changes. Journaled like observe(). Returns false when the state cannot tell what to relabel: no
+    // item of the row's time is alike, but a later one is (the row may have been kept at a later time, having
+    // arrived after a later row of its entity, or never observed): the caller rebuilds the state.
+    [[nodiscard]] bool relabel(size_t h, const HistoryEvent& event, int8_t new_label);
+    // A journaled entry: observed, or relabelled (false: see relabel).
+    [[nodiscard]] bool replay(size_t h, const HistoryEvent& event, int8_t relabelled_to) {
+        if (relabelled_to != JournaledEvent::kObserved) return relabel(h, event, relabelled_to);
+        observe(h, event);
+        return true;
+    }
     // While attached (not null), observe() also records each valid event in journal (not owned).
     void attach_journal(HistoryJournal* journal) { journal_ = journal; }
     HistoryJournal* journal() const { return journal_; }
@@ -134,6 +159,7 @@ private:
         int64_t first = 0;  // sequence number of items.front()
         int64_t latest = INT64_MIN;
         const Item& at(int64_t sequence) const { return items[size_t(sequence - first)]; }
+        Item& at(int64_t sequence) { return items[size_t(sequence - first)]; }
         int64_t next() const { return first + int64_t(items.size()); }
         Window* windows() { return reinterpret_cast<Window*>(this + 1); }
         const Window* windows() const { return reinterpret_cast<const Window*>(this + 1); }

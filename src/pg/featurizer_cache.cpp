@@ -181,6 +181,28 @@ void forget_inline_history(const CachedFeaturizer* featurizer) {
     shared_history_forget(entry->featurizer_id);
 }
 
+void relabel_inline_history(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
+                            const engine::HistoryEvent* after) {
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    track_transaction();  // the journal is published, or dropped, when the transaction ends
+    // A session that only updates labels (a batch of chargebacks) builds no state for it: the others get the
+    // relabelling through the journal, and this one's state, built later, reads the labels from the table.
+    engine::HistoryState* state = featurizer->inline_history ? inline_history_for_update(featurizer) : nullptr;
+    engine::HistoryJournal* journal = state ? nullptr : shared_history_journal(featurizer->featurizer_id);
+    if (journal) journal->tag = GetCurrentSubTransactionId();
+    bool complete = true;
+    engine_call([&] {
+        for (size_t h = 0; h < engine_featurizer->history_declarations(); ++h) {
+            if (engine::event_change(before[h], after[h]) != engine::EventChange::Relabelled) continue;
+            if (state)
+                complete = state->relabel(h, before[h], after[h].label) && complete;
+            else if (journal)
+                journal->record(h, before[h], after[h].label);
+        }
+    });
+    if (!complete) forget_inline_history(featurizer);
+}
+
 namespace {
 
 // Brings a built state up to date with the rows other sessions committed since it last looked. false: it
@@ -206,8 +228,9 @@ bool catch_up_or_discard(CachedFeaturizer* entry) {
                 (errmsg("the inline history of featurizer \"%s\" does not follow what other sessions committed",
                         entry->name),
                  errdetail("While this transaction held rows of its own in it, another session deleted rows the "
-                           "history reads, or this one fell more than dendrite.shared_history_events history events "
-                           "behind; the history is rebuilt when this transaction ends."),
+                           "history reads, relabelled a row this history keeps at another time than its own, or this "
+                           "one fell more than dendrite.shared_history_events history events behind; the history is "
+                           "rebuilt when this transaction ends."),
                  errhint("Raise dendrite.shared_history_events (with dendrite in shared_preload_libraries) if "
                          "sessions fall behind.")));
     entry->rebuild_history_at_transaction_end = true;

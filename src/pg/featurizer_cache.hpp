@@ -76,5 +76,11 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 // Rows the history reads were deleted or truncated in the open transaction: this backend's state is rebuilt
 // when the transaction ends (until then it still counts them), and every other session's once it commits.
 void forget_inline_history(const CachedFeaturizer* featurizer);
+// An updated row's labels changed (before and after: its events, one per declaration, of the old and the new
+// row; any other change of them is forget_inline_history's): they are relabelled in this backend's state when it
+// has one (none is built for it) and, once the transaction commits, in every other session's. A state that cannot
+// tell which event to relabel is forgotten instead.
+void relabel_inline_history(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
+                            const engine::HistoryEvent* after);
 
 }  // namespace dendrite::pg

@@ -181,8 +181,14 @@ DENDRITE_FUNCTION(dendrite_guard) {
     GuardState* state = guard_state(fcinfo, trigger, "dendrite.guard", false);
     const bool inserting = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
     HeapTuple tuple = inserting ? trigger->tg_trigtuple : trigger->tg_newtuple;
-    // An UPDATE that changes no column the model reads (a payment's status, an analyst clearing its flag) leaves
-    // the row as it is: the decision taken at its insert stands, and nothing is scored, rejected or logged.
+    // A label that arrived (a chargeback), or a payment's amount corrected: the inline history follows, as the
+    // offline pass over the table's rows of today would count them.
+    if (!inserting && state->follows_updates) follow_updated_row(state, trigger->tg_trigtuple, tuple);
+    if (state->history_only)
+        return TRIGGER_FIRED_BEFORE(trigger->tg_event) ? PointerGetDatum(tuple) : PointerGetDatum(nullptr);
+    // An UPDATE that changes no column the model reads (a payment's status, an analyst clearing its flag, its label
+    // arriving) leaves the row as it is: the decision taken at its insert stands, and nothing is scored, rejected or
+    // logged.
     // Scored again, it would see another history than its insert did (the row itself and the later rows of its
     // entities are in the inline state now): a different score from unchanged inputs.
     if (!inserting && model_inputs_unchanged(state, trigger->tg_trigtuple, tuple)) return PointerGetDatum(tuple);

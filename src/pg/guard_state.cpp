@@ -243,6 +243,62 @@ void check_flag_columns(const GuardState* state, Relation relation, const char* 
     }
 }
 
+// Whether an enabled dendrite.guard row trigger on relation fires on UPDATE for model (only_history_only: one
+// with the model's name alone).
+bool has_update_follower(Relation relation, const char* model, bool only_history_only) {
+    const TriggerDesc* triggers = relation->trigdesc;
+    const Oid schema = get_namespace_oid("dendrite", true);
+    const bool replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+    for (int i = 0; triggers && i < triggers->numtriggers; ++i) {
+        const Trigger* t = &triggers->triggers[i];
+        if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_UPDATE(t->tgtype) || t->tgnargs < 1 ||
+            (only_history_only && t->tgnargs != 1) || strcmp(t->tgargs[0], model) != 0)
+            continue;
+        const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS || (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA
+                                                                            : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
+        if (!fires || get_func_namespace(t->tgfoid) != schema) continue;
+        const char* name = get_func_name(t->tgfoid);
+        if (name && strcmp(name, "guard") == 0) return true;
+    }
+    return false;
+}
+
+// A trigger scoring inserted rows whose featurizer counts frauds (fraud_rate, fraud_count): the labels of its rows
+// arrive later, by UPDATE, and reach the inline history only through a dendrite.guard trigger fired on UPDATE.
+// Without one the history counts them only once it is rebuilt, where training and score_query count them: said
+// once when the trigger's state is built.
+void note_labels_not_followed(const GuardState* state, Relation relation) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    if (!featurizer->featurizer->history_counts_labels() || has_update_follower(relation, state->model, false)) return;
+    const char* label = nullptr;
+    bool label_in_table = true;
+    for (const auto& h : featurizer->featurizer->spec().all_history()) {
+        if (h.label.empty()) continue;
+        label = h.label.c_str();
+        for (int j = 0; j < featurizer->n_inputs; ++j)
+            if (strcmp(featurizer->input_names[j], label) == 0) label_in_table = state->binding.attnums[j] >= 0;
+        break;
+    }
+    ereport(
+        NOTICE,
+        (errmsg("%s: labels set after a row of %s is inserted do not reach the inline history of featurizer "
+                "\"%s\"",
+                state->function, state->table_name, featurizer->name),
+         label_in_table
+             ? errdetail("Its history counts frauds by column \"%s\", and no dendrite.guard trigger fires on UPDATE "
+                         "of the table: a label set later counts in a session's history only once that history is "
+                         "rebuilt, where training and score_query count it.",
+                         label)
+             : errdetail("Its history counts frauds by column \"%s\", which the table does not have: its rows join "
+                         "the history with unknown labels, counted only once a session's history is rebuilt.",
+                         label),
+         label_in_table ? errhint("CREATE TRIGGER ... AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
+                                  "dendrite.guard('%s');",
+                                  state->table_name, state->model)
+                        : errhint("Keep the labels in a column of %s, and fire dendrite.guard('%s') on UPDATE.",
+                                  state->table_name, state->model)));
+}
+
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
 // context (which the state then belongs to, pins included).
 GuardState* build_guard_state(TriggerData* trigger, const char* function, bool batch, MemoryContext context) {
@@ -254,6 +310,25 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     Relation relation = trigger->tg_relation;
     TupleDesc descriptor = RelationGetDescr(relation);
     const Trigger* t = trigger->tg_trigger;
+    state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
+                                                   RelationGetRelationName(relation));
+    if (!batch && t->tgnargs == 1 && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
+        // The model's name alone: the history follows the updated rows; nothing is scored.
+        state->history_only = true;
+        state->model = pstrdup(t->tgargs[0]);
+        state->version = serving_version(state->model);
+        pin_version(state->version, context);
+        bind_row(&state->binding, state->version->featurizer, descriptor, context);
+        state->binding.never_missing = nullptr;  // nothing is scored: a NULL is imputed nowhere
+        if (TRIGGER_FIRED_BEFORE(trigger->tg_event)) bind_generated_inputs(&state->binding, relation, context);
+        state->follows_updates = state->version->featurizer->featurizer->keeps_history();
+        MemoryContextSwitchTo(old);
+        return state;
+    }
+    if (!batch && t->tgnargs == 1)
+        bad_argument(function, "the model's name alone scores nothing",
+                     "Fired with only the model's name on UPDATE or DELETE (or TRUNCATE), it keeps the inline history "
+                     "in step with the table; to score inserted rows, give an action as the second argument.");
     if (t->tgnargs < 2 || t->tgnargs > 5)
         bad_argument(function, psprintf("expected 2 to 5 trigger arguments, got %d", int(t->tgnargs)), nullptr);
     state->model = pstrdup(t->tgargs[0]);
@@ -331,8 +406,6 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         state->key_typlen = key->attlen;
         state->key_align = key->attalign;
     }
-    state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
-                                                   RelationGetRelationName(relation));
     state->logged_table_name = state->table_name;
     if (relation->rd_rel->relispartition) {  // a trigger cloned onto a partition logs under the partitioned table
         const Oid root = llast_oid(get_partition_ancestors(RelationGetRelid(relation)));
@@ -352,13 +425,19 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
         bind_generated_inputs(&state->binding, relation, context);
     check_flag_columns(state, relation, function);
+    const engine::Featurizer* engine_featurizer = state->version->featurizer->featurizer;
     if (!batch && TRIGGER_FOR_UPDATE(t->tgtype)) {
         state->input_attributes = static_cast<int*>(palloc(sizeof(int) * size_t(descriptor->natts)));
         for (int attnum = 0; attnum < descriptor->natts; ++attnum)
             if (!TupleDescAttr(descriptor, attnum)->attisdropped &&
-                binding_reads_column(&state->binding, relation, attnum))
+                binding_reads_column(&state->binding, relation, attnum, &engine_featurizer->label_only_inputs()))
                 state->input_attributes[state->n_input_attributes++] = attnum;
+        state->follows_updates =
+            engine_featurizer->keeps_history() && !has_update_follower(relation, state->model, true);
     }
+    // The statement trigger of a row capture says it, not the row trigger too.
+    if (TRIGGER_FOR_INSERT(t->tgtype) && !(batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event)))
+        note_labels_not_followed(state, relation);
     if (state->reasons) {
         if (batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -494,15 +573,26 @@ void check_trigger_context(FunctionCallInfo fcinfo, const char* function, bool b
                         errmsg("%s can only be called as a trigger", function)));
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     const TriggerEvent event = trigger->tg_event;
-    // dendrite.guard: BEFORE INSERT OR UPDATE ... FOR EACH ROW scores; on DELETE (row or statement, before or
-    // after) and TRUNCATE it makes the inline history forget the rows that went.
+    // dendrite.guard: BEFORE INSERT OR UPDATE ... FOR EACH ROW scores (and, fired by UPDATE, keeps the inline history
+    // in step with the row); with the model's name alone, fired by UPDATE ... FOR EACH ROW (before or after), it
+    // only does the latter; on DELETE (row or statement, before or after) and TRUNCATE it makes the inline history
+    // forget the rows that went.
     const bool scores = TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_ROW(event) &&
                         (TRIGGER_FIRED_BY_INSERT(event) || TRIGGER_FIRED_BY_UPDATE(event));
-    if (!batch && !scores && !TRIGGER_FIRED_BY_DELETE(event) && !TRIGGER_FIRED_BY_TRUNCATE(event))
+    const bool follows =
+        TRIGGER_FIRED_FOR_ROW(event) && TRIGGER_FIRED_BY_UPDATE(event) && trigger->tg_trigger->tgnargs == 1;
+    if (!batch && TRIGGER_FIRED_BY_UPDATE(event) && TRIGGER_FIRED_FOR_STATEMENT(event))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s fired by UPDATE must be fired FOR EACH ROW", function),
+                        errdetail("On UPDATE it keeps the inline history in step with each row whose label, entity, "
+                                  "time or value changed, which a statement trigger does not see."),
+                        errhint("CREATE TRIGGER ... AFTER UPDATE ON t FOR EACH ROW EXECUTE FUNCTION "
+                                "dendrite.guard('model');")));
+    if (!batch && !scores && !follows && !TRIGGER_FIRED_BY_DELETE(event) && !TRIGGER_FIRED_BY_TRUNCATE(event))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be fired BEFORE INSERT OR UPDATE ... FOR EACH ROW", function),
-                        errdetail("It may also be fired on DELETE and TRUNCATE, to make the inline history forget "
-                                  "the rows that go."),
+                        errdetail("With the model's name alone it may also be fired AFTER UPDATE ... FOR EACH ROW, "
+                                  "and on DELETE and TRUNCATE, to keep the inline history in step with the table."),
                         errhint("For a statement-level trigger use dendrite.guard_batch.")));
     // guard_batch: AFTER INSERT ... FOR EACH STATEMENT (with a transition table, or closing a row capture),
     // or BEFORE INSERT ... FOR EACH ROW (the row capture).
@@ -535,6 +625,30 @@ void observe_row(GuardState* state) {
     if (!history) return;
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
     engine_call([&] { engine_featurizer->observe(state->binding.raw, history); });
+}
+
+void follow_updated_row(GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    const size_t n = engine_featurizer->history_declarations();
+    auto* before = static_cast<engine::HistoryEvent*>(palloc0(sizeof(engine::HistoryEvent) * n));
+    auto* after = static_cast<engine::HistoryEvent*>(palloc0(sizeof(engine::HistoryEvent) * n));
+    load_row(&state->binding, old_tuple);
+    engine_call([&] { engine_featurizer->history_events(state->binding.raw, before); });
+    load_row(&state->binding, new_tuple);
+    engine_call([&] { engine_featurizer->history_events(state->binding.raw, after); });
+    bool moved = false, relabelled = false;
+    for (size_t h = 0; h < n; ++h) {
+        const engine::EventChange change = engine::event_change(before[h], after[h]);
+        moved = moved || change == engine::EventChange::Moved;
+        relabelled = relabelled || change == engine::EventChange::Relabelled;
+    }
+    if (moved)
+        forget_inline_history(featurizer);
+    else if (relabelled)
+        relabel_inline_history(featurizer, before, after);
+    pfree(before);
+    pfree(after);
 }
 
 // Compared as stored (datumIsEqual): a value rewritten to an equal one of another form (numeric 1.0 as 1.00,

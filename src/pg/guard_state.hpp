@@ -21,6 +21,12 @@ struct Capture;  // guard_capture.hpp
 struct GuardState {
     const char* function;  // "dendrite.guard" or "dendrite.guard_batch", for messages
     char* model;
+    // dendrite.guard with the model's name alone, fired by UPDATE: it scores nothing and only keeps the inline
+    // history in step with the updated rows (follow_updated_row).
+    bool history_only;
+    // Fired by UPDATE, this trigger keeps the inline history in step with the updated rows: the history-only
+    // trigger, or a scoring one when the table has no history-only trigger for the model (one follows, not two).
+    bool follows_updates;
     bool reject, flag, log;
     bool reasons;  // 'reasons': log the top reasons of flagged rows (needs 'log'; explainable versions only)
     bool default_threshold;
@@ -55,7 +61,8 @@ struct GuardState {
     int log_attributes[9];  // reasons (7) only with 'reasons'; shadow (8) -1 on a catalog without the column
     RowBinding binding;
     // dendrite.guard fired by UPDATE: the table's columns (0-based) the model reads, directly or behind a derived
-    // or stored generated input; an UPDATE that changes none of them is left as it is (see dendrite_guard).
+    // or stored generated input, other than a label (a row's label is never in its own features); an UPDATE that
+    // changes none of them is not scored again (see dendrite_guard).
     int* input_attributes;
     int n_input_attributes;
     bool update_history_noted;  // this statement's NOTICE that updated rows were scored on today's history
@@ -87,5 +94,10 @@ void observe_row(GuardState* state);
 char* key_text(const GuardState* state);
 // dendrite.guard on UPDATE: whether NEW holds the same value as OLD in every column the model reads.
 bool model_inputs_unchanged(const GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple);
+// dendrite.guard on UPDATE, for a state that follows_updates: a row whose labels changed is relabelled in the inline
+// history (this session's, and every other's once the transaction commits); a row whose entity, time, value or
+// distinct column changed makes the history forget it, as a DELETE does (the new row counts once the states are
+// rebuilt). Leaves the binding loaded with new_tuple.
+void follow_updated_row(GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple);
 
 }  // namespace dendrite::pg

@@ -464,7 +464,7 @@ void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext
     binding->generated = generated;
 }
 
-bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum) {
+bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum, const std::vector<bool>* unread) {
     // Derived and generation expressions are over the row alone (varno 1); a whole-row reference reads every
     // column.
     const auto reads = [&](Node* expression) {
@@ -474,7 +474,9 @@ bool binding_reads_column(const RowBinding* binding, Relation relation, int attn
                bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, columns);
     };
     TupleDesc descriptor = RelationGetDescr(relation);
+    const DerivedInputs* derived = binding->derived;
     for (int j = 0; j < binding->n_inputs; ++j) {
+        if (unread && (*unread)[size_t(j)]) continue;
         const int input = binding->attnums[j];
         if (input == attnum) return true;
         if (input >= 0 && input < descriptor->natts &&
@@ -482,10 +484,11 @@ bool binding_reads_column(const RowBinding* binding, Relation relation, int attn
             Node* generation = build_column_default(relation, input + 1);
             if (generation && reads(generation)) return true;
         }
+        if (input >= descriptor->natts && derived)
+            for (int k = 0; k < derived->n; ++k)
+                if (derived->value_index[k] == input && reads(reinterpret_cast<Node*>(derived->expressions[k]->expr)))
+                    return true;
     }
-    if (const DerivedInputs* derived = binding->derived)
-        for (int k = 0; k < derived->n; ++k)
-            if (reads(reinterpret_cast<Node*>(derived->expressions[k]->expr))) return true;
     return false;
 }
 

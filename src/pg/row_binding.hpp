@@ -83,8 +83,10 @@ void load_composite(RowBinding* binding, bool* bound, const CachedFeaturizer* fe
 // other columns, exactly as PostgreSQL will store them. Nothing to do when no input is generated.
 void bind_generated_inputs(RowBinding* binding, Relation relation, MemoryContext context);
 // Whether the featurizer bound here to a row of relation reads its attribute attnum (0-based): as an input, or
-// through a derived input or a stored generated input that is computed from it.
-bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum);
+// through a derived input or a stored generated input that is computed from it. unread: per input, those not to
+// count (NULL: all count).
+bool binding_reads_column(const RowBinding* binding, Relation relation, int attnum,
+                          const std::vector<bool>* unread = nullptr);
 // Reads a tuple into binding->raw (text values point into the tuple, a detoasted copy in the current
 // memory context, or a derived value that lives until the next row is loaded).
 void load_row(RowBinding* binding, HeapTuple tuple);

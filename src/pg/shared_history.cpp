@@ -34,6 +34,7 @@ struct SharedEvent {
     TransactionId xid;  // the publishing transaction (InvalidTransactionId: it wrote nothing)
     int64 featurizer_id;
     uint32 declaration;  // kOverflowMark: the transaction observed more events than the ring holds (none follow)
+    int8 relabelled_to;  // JournaledEvent::kObserved: event was observed; else its row's label became this
     engine::HistoryEvent event;
 };
 
@@ -101,8 +102,9 @@ constexpr uint64 kOldestHeld = ~uint64(0);
 
 // Replays into state the events of this featurizer published since *from that classify() says to apply, and
 // moves *from to the end (*first_examined: where it began). Returns false when some are lost: the ring no longer
-// holds them (a publisher wrapped past *from), or classify() met an overflow mark that it does not skip. The
-// events are copied out under the lock and replayed after it (replaying may raise).
+// holds them (a publisher wrapped past *from), classify() met an overflow mark that it does not skip, or the state
+// could not tell which of its events a relabelling names. The events are copied out under the lock and replayed
+// after it (replaying may raise).
 template <typename Classify>
 bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from, Classify classify,
                   uint64* first_examined = nullptr) {
@@ -133,7 +135,8 @@ bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from
     *from = head;
     engine_call([&] {
         const engine::UnjournaledScope unjournaled(state);  // other backends' rows: not this one's to publish
-        for (size_t i = 0; i < n; ++i) state->observe(copied[i].declaration, copied[i].event);
+        for (size_t i = 0; i < n; ++i)
+            complete = state->replay(copied[i].declaration, copied[i].event, copied[i].relabelled_to) && complete;
     });
     pfree(copied);
     return complete;
@@ -250,7 +253,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
         range.from = head;
         for (int i = 0; i < n_pending; ++i) {
             const engine::HistoryJournal* journal = pending[i].journal;
-            auto publish = [&](uint32 declaration, const engine::HistoryEvent& event) {
+            auto publish = [&](uint32 declaration, const engine::HistoryEvent& event, int8 relabelled_to) {
                 SharedEvent& e = area->events[head % area->capacity];
                 e.position = head;
                 e.database = MyDatabaseId;
@@ -259,6 +262,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 e.xid = xid;
                 e.featurizer_id = pending[i].featurizer_id;
                 e.declaration = declaration;
+                e.relabelled_to = relabelled_to;
                 e.event = event;
                 ++head;
             };
@@ -267,11 +271,11 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 // every other session's state of this featurizer either meets the mark or has fallen behind the
                 // ring; both rebuild from the history query (which the commit has made see these rows). Other
                 // featurizers' readers skip the mark and the slots it passed over.
-                publish(kOverflowMark, engine::HistoryEvent{});
+                publish(kOverflowMark, engine::HistoryEvent{}, engine::JournaledEvent::kObserved);
                 head += area->capacity - 1;
                 continue;
             }
-            for (const engine::JournaledEvent& j : journal->events) publish(j.declaration, j.event);
+            for (const engine::JournaledEvent& j : journal->events) publish(j.declaration, j.event, j.relabelled_to);
         }
         pg_atomic_write_u64(&area->head, head);
         LWLockRelease(&area->lock);

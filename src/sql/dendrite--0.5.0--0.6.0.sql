@@ -1821,3 +1821,6 @@ $$;
 -- The inline history is shared between sessions (the rows guards observed, at commit).
 COMMENT ON FUNCTION dendrite.features IS 'the feature vector of a row under the latest version of a featurizer (history features from the inline state: this backend''s, with the rows other sessions'' guards committed)';
 COMMENT ON FUNCTION dendrite.observe IS 'adds a row to this backend''s inline history state of a featurizer (not shared with other sessions)';
+
+-- dendrite.guard(model) alone, fired by UPDATE, DELETE or TRUNCATE, keeps the inline history in step with the table.
+COMMENT ON FUNCTION dendrite.guard IS 'row trigger: guard(model, action [, threshold [, columns [, key]]]) fired BEFORE INSERT OR UPDATE scores NEW with the serving version and rejects, flags and/or logs it; guard(model) fired by UPDATE ... FOR EACH ROW, DELETE or TRUNCATE keeps the inline history in step with the table (labels set later, corrected and deleted rows)';

@@ -1418,7 +1418,7 @@ COMMENT ON FUNCTION dendrite.internal_may_manage IS 'internal: whether a caller 
 CREATE FUNCTION dendrite.guard() RETURNS trigger
 AS 'MODULE_PATHNAME', 'dendrite_guard'
 LANGUAGE C;
-COMMENT ON FUNCTION dendrite.guard IS 'BEFORE INSERT OR UPDATE row trigger: guard(model, action [, threshold [, columns [, key]]]) scores NEW with the serving version and rejects, flags and/or logs it';
+COMMENT ON FUNCTION dendrite.guard IS 'row trigger: guard(model, action [, threshold [, columns [, key]]]) fired BEFORE INSERT OR UPDATE scores NEW with the serving version and rejects, flags and/or logs it; guard(model) fired by UPDATE ... FOR EACH ROW, DELETE or TRUNCATE keeps the inline history in step with the table (labels set later, corrected and deleted rows)';
 
 CREATE FUNCTION dendrite.guard_batch() RETURNS trigger
 AS 'MODULE_PATHNAME', 'dendrite_guard_batch'

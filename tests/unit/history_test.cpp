@@ -392,3 +392,162 @@ TEST(History, JournalOverflowsAndDropsRolledBackTags) {
     EXPECT_TRUE(journal.overflowed);
     EXPECT_TRUE(journal.events.empty());
 }
+
+// Labels that arrive after their rows (HistoryState::relabel): at every row, the label aggregates count each earlier
+// row with the label known at that row's time (today's once it arrived, else the one it came with), as brute force
+// over the rows does; the other aggregates do not move. Arrivals come before their row enters a window (short lags),
+// while it is in one, and after every window has left it; the journal replayed into another state gives the same.
+TEST(History, RelabelledRowsCountWithTheLabelKnownThen) {
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
+                                           {"at", SqlTypeClass::Timestamp},
+                                           {"amount", SqlTypeClass::Number},
+                                           {"y", SqlTypeClass::Integer}};
+    const FeaturizerSpec spec =
+        resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
+                     R"([{"entity": "card", "time": "at", "value": "amount", "label": "y", "delay": "1 day",
+                          "windows": ["1 day", "5 days"], "aggregates": ["count", "max", "fraud_count", "fraud_rate"]}])",
+                     "y", "error");
+    struct Row {
+        int64_t card, at, arrives;  // arrives: when its final label is set (INT64_MAX: never)
+        double amount;
+        int8_t first, final;  // the label it came with (mostly unknown), and the one set later
+    };
+    std::vector<Row> rows;
+    Rng rng(11);
+    int64_t now = 0;
+    for (int i = 0; i < 3000; ++i) {
+        now += int64_t(rng.uniform(0, 2 * kHour)) * (rng.uniform() < 0.1 ? 0 : 1);  // some equal times
+        const int8_t first = rng.uniform() < 0.8 ? -1 : int8_t(rng.uniform() < 0.3);
+        const int8_t final = rng.uniform() < 0.1 ? -1 : int8_t(rng.uniform() < 0.25);
+        const double lag_days = rng.uniform() < 0.1   ? 1e9
+                                : rng.uniform() < 0.2 ? rng.uniform(8, 12)
+                                                      : rng.uniform(0, 3);
+        const int64_t arrives = lag_days > 1e8 ? INT64_MAX : now + int64_t(lag_days * 24 * kHour);
+        rows.push_back({int64_t(rng.below(15)), now, arrives, double(rng.below(50)), first, final});
+    }
+    const auto event_of = [](const Row& r, int8_t label) {
+        return HistoryEvent{true, category_key(RawValue::of_number(double(r.card))), r.at, r.amount, label};
+    };
+    HistoryState state(spec.history), replayed(spec.history);
+    HistoryJournal journal;
+    journal.limit = 100000;
+    state.attach_journal(&journal);
+    std::vector<bool> relabelled(rows.size(), false);
+    std::vector<double> got(16);
+    const int64_t delay = spec.history[0].delay_us;
+    size_t checked_with_arrived = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const Row& r = rows[i];
+        for (size_t j = 0; j < i; ++j)
+            if (!relabelled[j] && rows[j].arrives <= r.at) {
+                ASSERT_TRUE(state.relabel(0, event_of(rows[j], rows[j].first), rows[j].final)) << "row " << j;
+                relabelled[j] = true;
+            }
+        state.compute(0, event_of(r, r.first), got.data());
+        size_t k = 0;
+        for (int64_t w : spec.history[0].windows_us) {
+            double count = 0, max = -INFINITY, labelled = 0, frauds = 0;
+            for (size_t j = 0; j < i; ++j) {
+                if (rows[j].card != r.card || rows[j].at <= r.at - delay - w || rows[j].at > r.at - delay) continue;
+                ++count;
+                max = std::max(max, rows[j].amount);
+                const int8_t label = relabelled[j] ? rows[j].final : rows[j].first;
+                checked_with_arrived += relabelled[j];
+                if (label >= 0) {
+                    ++labelled;
+                    frauds += label;
+                }
+            }
+            ASSERT_EQ(got[k++], count) << "row " << i;
+            ASSERT_EQ(got[k++], count > 0 ? max : 0.0) << "row " << i;
+            ASSERT_EQ(got[k++], frauds) << "row " << i;
+            ASSERT_EQ(got[k++], labelled > 0 ? frauds / labelled : 0.0) << "row " << i;
+        }
+        state.observe(0, event_of(r, r.first));
+    }
+    EXPECT_GT(checked_with_arrived, 1000u);
+    // Another backend replaying the journal (observed rows and relabellings, in order) ends where this one did.
+    for (const JournaledEvent& e : journal.events)
+        ASSERT_TRUE(replayed.replay(e.declaration, e.event, e.relabelled_to));
+    size_t relabellings = 0;
+    for (const JournaledEvent& e : journal.events) relabellings += e.relabelled_to != JournaledEvent::kObserved;
+    EXPECT_GT(relabellings, 1000u);
+    std::vector<double> expected(16);
+    for (int64_t card = 0; card < 15; ++card) {
+        const Row probe{card, now + 2 * 24 * kHour, INT64_MAX, 1.0, -1, -1};
+        state.compute(0, event_of(probe, -1), expected.data());
+        replayed.compute(0, event_of(probe, -1), got.data());
+        EXPECT_EQ(0, std::memcmp(expected.data(), got.data(), 8 * sizeof(double))) << "card " << card;
+    }
+}
+
+// What relabel cannot place it says (the caller rebuilds); what the state never kept, or what every window has
+// left, changes nothing.
+TEST(History, RelabelOfARowKeptAtAnotherTimeAsksForARebuild) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"y", SqlTypeClass::Integer}};
+    const FeaturizerSpec spec = resolve_spec(columns, R"({"at": "ignore"})",
+                                             R"([{"entity": "card", "time": "at", "label": "y", "delay": "1 hour",
+                                                  "windows": ["1 day"], "aggregates": ["fraud_count"]}])",
+                                             "y", "error");
+    HistoryState state(spec.history);
+    const auto at = [](int64_t hours) { return hours * kHour; };
+    state.observe(0, HistoryEvent{true, 1, at(10), NAN, -1});
+    state.observe(0, HistoryEvent{true, 1, at(5), NAN, -1});  // out of order: kept at 10 h
+    EXPECT_FALSE(state.relabel(0, HistoryEvent{true, 1, at(5), NAN, -1}, 1));
+    EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 1, at(7), NAN, 0}, 1));    // nothing alike: never observed
+    EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 2, at(10), NAN, -1}, 1));  // another card: never observed
+    EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 1, at(10), NAN, -1}, 1));  // one of the two at 10 h
+    double frauds = 0;
+    state.compute(0, HistoryEvent{true, 1, at(12), NAN, -1}, &frauds);
+    EXPECT_EQ(frauds, 1.0);
+    // Much later: the rows at 10 h have left the window for good; relabelling one changes nothing.
+    state.observe(0, HistoryEvent{true, 1, at(100), NAN, -1});
+    EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 1, at(10), NAN, -1}, 1));
+    state.compute(0, HistoryEvent{true, 1, at(102), NAN, -1}, &frauds);
+    EXPECT_EQ(frauds, 0.0);
+}
+
+// An UPDATE's events: a label alone is a relabelling; any other history input, or a row becoming valid or invalid,
+// a move; the featurizer reads its label columns as labels only.
+TEST(History, EventChangeTellsLabelsFromMoves) {
+    const HistoryEvent base{true, 1, 100, 5.0, -1, 7};
+    auto with = [&](auto change) {
+        HistoryEvent e = base;
+        change(e);
+        return e;
+    };
+    EXPECT_EQ(event_change(base, base), EventChange::Unchanged);
+    EXPECT_EQ(event_change(HistoryEvent{}, HistoryEvent{}), EventChange::Unchanged);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.label = 1; })), EventChange::Relabelled);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.value = 6; })), EventChange::Moved);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.value = NAN; })), EventChange::Moved);
+    EXPECT_EQ(event_change(with([](HistoryEvent& e) { e.value = NAN; }), with([](HistoryEvent& e) { e.value = NAN; })),
+              EventChange::Unchanged);
+    EXPECT_EQ(event_change(with([](HistoryEvent& e) { e.value = 0.0; }), with([](HistoryEvent& e) { e.value = -0.0; })),
+              EventChange::Moved);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.time_us = 101; })), EventChange::Moved);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.entity = 2; })), EventChange::Moved);
+    EXPECT_EQ(event_change(base, with([](HistoryEvent& e) { e.distinct_key = 8; })), EventChange::Moved);
+    EXPECT_EQ(event_change(base, HistoryEvent{}), EventChange::Moved);
+
+    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},       {"terminal", SqlTypeClass::Integer},
+                                           {"at", SqlTypeClass::Timestamp},       {"amount", SqlTypeClass::Number},
+                                           {"chargeback", SqlTypeClass::Boolean}, {"y", SqlTypeClass::Boolean}};
+    const FeaturizerSpec spec =
+        resolve_spec(columns, R"({"terminal": "ignore", "chargeback": "ignore"})",
+                     R"([{"entity": "terminal", "time": "at", "label": "chargeback", "delay": "1 day",
+                          "windows": ["7 days"], "aggregates": ["fraud_rate"]}])",
+                     "y", "error");
+    FeaturizerFitter fitter(spec);
+    std::vector<RawValue> row;
+    for (const auto& name : fitter.inputs())
+        row.push_back(name == "at" ? RawValue::of_time(0) : RawValue::of_number(1));
+    fitter.add(row.data());
+    const Featurizer f = fitter.finish();
+    ASSERT_TRUE(f.history_counts_labels());
+    for (size_t i = 0; i < f.inputs().size(); ++i) {
+        const std::string& name = f.inputs()[i];
+        EXPECT_EQ(f.label_only_inputs()[i], name == "chargeback" || name == "y") << name;
+    }
+}
