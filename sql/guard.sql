@@ -514,3 +514,14 @@ CREATE TRIGGER lab_guard BEFORE INSERT ON lab_unlabelled FOR EACH ROW EXECUTE FU
 SET LOCAL client_min_messages = notice;
 INSERT INTO lab_unlabelled SELECT transaction_id, tx_time, terminal_id, amount FROM lab ORDER BY transaction_id LIMIT 1;
 ROLLBACK;
+-- A trigger fired by UPDATE OF other columns does not follow the labels (the NOTICE stays); one fired by UPDATE OF
+-- the label column does.
+BEGIN;
+CREATE TABLE lab_of (LIKE lab_live INCLUDING ALL);
+CREATE TRIGGER lab_guard BEFORE INSERT ON lab_of FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm', 'flag', '1', 'score');
+CREATE TRIGGER lab_amounts AFTER UPDATE OF amount ON lab_of FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm');
+SET LOCAL client_min_messages = notice;
+INSERT INTO lab_of SELECT * FROM lab_live ORDER BY transaction_id LIMIT 1;
+CREATE TRIGGER lab_labels AFTER UPDATE OF is_fraud ON lab_of FOR EACH ROW EXECUTE FUNCTION dendrite.guard('glm');
+INSERT INTO lab_of SELECT * FROM lab_live ORDER BY transaction_id OFFSET 1 LIMIT 1;
+ROLLBACK;

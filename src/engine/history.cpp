@@ -292,7 +292,9 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     const Declaration& d = declarations_[h];
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;
-    entity.items.push_back({now, event.value, event.label});
+    const int64_t later = now - event.time_us;
+    entity.items.push_back({now, event.value, event.label,
+                            later < int64_t(Item::kFarLater) ? uint32_t(later) : Item::kFarLater});
     if (d.keeps_keys) distinct_keys(d, &entity)->push_back(event.distinct_key);
     const int64_t upper = now - spec.delay_us;
     const int64_t next = entity.next();
@@ -390,13 +392,17 @@ bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label
         else
             high = middle;
     }
-    int64_t found = -1;
-    for (int64_t s = low; s < entity->next() && entity->at(s).time == event.time_us && found < 0; ++s)
-        if (alike(s)) found = s;
+    // Then the items of the row's own time: kept at it, or up to an hour later.
+    int64_t found = -1, s = low;
+    for (; s < entity->next() && entity->at(s).time - event.time_us < int64_t(Item::kFarLater) && found < 0; ++s) {
+        const Item& item = entity->at(s);
+        if (item.kept_later != Item::kFarLater && item.time - int64_t(item.kept_later) == event.time_us && alike(s))
+            found = s;
+    }
     if (found < 0) {
-        for (int64_t s = low; s < entity->next(); ++s)
-            if (alike(s)) return false;  // kept later, or another row alike: which one is not known here
-        return true;                     // not in the state (never observed, or already left)
+        for (s = low; s < entity->next(); ++s)
+            if (entity->at(s).kept_later == Item::kFarLater && alike(s)) return false;  // it, or another: not known
+        return true;  // not in the state (never observed, or already left)
     }
     Item& item = entity->at(found);
     for (size_t w = 0; w < d.windows; ++w) {

@@ -116,13 +116,13 @@ public:
     void prefetch(size_t h, uint64_t key) const;
     void observe(size_t h, const HistoryEvent& event);
     // The label of a row observed earlier changed (its fraud confirmed after the fact): event is the row as it was
-    // observed, new_label (0, 1, or -1: unknown) its label now. The item of the row's time with its value, label
-    // and distinct key is relabelled (among several alike, any: they count alike) and the windows that hold it
-    // recounted; a window it has not entered yet counts the new label when it does, as the offline pass over
-    // today's rows would. An event older than the entity's latest time less the horizon has left every window:
-    // nothing changes. Journaled like observe(). Returns false when the state cannot tell what to relabel: no
-    // item of the row's time is alike, but a later one is (the row may have been kept at a later time, having
-    // arrived after a later row of its entity, or never observed): the caller rebuilds the state.
+    // observed, new_label (0, 1, or -1: unknown) its label now. The item of the row's own time with its value,
+    // label and distinct key (one kept later, having come after a later row of its entity, included) is
+    // relabelled (among several alike, any: they count alike) and the windows that hold it recounted; a window it
+    // has not entered yet counts the new label when it does, as the offline pass over today's rows would. An event
+    // older than the entity's latest time less the horizon has left every window: nothing changes. Journaled like
+    // observe(). Returns false when the state cannot tell what to relabel: no item of the row's own time is alike,
+    // but one kept an hour or more later than its own is (the row, or another): the caller rebuilds the state.
     [[nodiscard]] bool relabel(size_t h, const HistoryEvent& event, int8_t new_label);
     // A journaled entry: observed, or relabelled (false: see relabel).
     [[nodiscard]] bool replay(size_t h, const HistoryEvent& event, int8_t relabelled_to) {
@@ -140,10 +140,15 @@ public:
 
 private:
     struct Item {
-        int64_t time;
+        int64_t time;  // the row's time, or its entity's latest then when it came out of order (later)
         double value;
         int8_t label;
+        // How much later than its own time the row is kept (time less the row's), in microseconds; kFarLater
+        // when an hour or more (it fits in the record's padding: relabel() finds a row by its own time).
+        uint32_t kept_later;
+        static constexpr uint32_t kFarLater = ~uint32_t(0);
     };
+    static_assert(sizeof(Item) == 24, "an item's offset lives in its padding");
     struct Window {
         int64_t begin = 0, end = 0;  // sequence numbers: the window holds [begin, end)
         int64_t count = 0, valued = 0, labelled = 0, frauds = 0;

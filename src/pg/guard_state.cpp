@@ -243,9 +243,10 @@ void check_flag_columns(const GuardState* state, Relation relation, const char* 
     }
 }
 
-// Whether an enabled dendrite.guard row trigger on relation fires on UPDATE for model (only_history_only: one
-// with the model's name alone).
-bool has_update_follower(Relation relation, const char* model, bool only_history_only) {
+// Whether an enabled dendrite.guard row trigger on relation fires on UPDATE for model (only_history_only: one with the
+// model's name alone). It must fire on every UPDATE (no column list, no WHEN), or, with label_attnum (1-based; 0:
+// every UPDATE needed), at least on the updates of that column.
+bool has_update_follower(Relation relation, const char* model, bool only_history_only, int label_attnum) {
     const TriggerDesc* triggers = relation->trigdesc;
     const Oid schema = get_namespace_oid("dendrite", true);
     const bool replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
@@ -256,7 +257,10 @@ bool has_update_follower(Relation relation, const char* model, bool only_history
             continue;
         const bool fires = t->tgenabled == TRIGGER_FIRES_ALWAYS || (replica ? t->tgenabled == TRIGGER_FIRES_ON_REPLICA
                                                                             : t->tgenabled == TRIGGER_FIRES_ON_ORIGIN);
-        if (!fires || get_func_namespace(t->tgfoid) != schema) continue;
+        bool every_update = t->tgnattr == 0 && !t->tgqual;
+        for (int a = 0; !every_update && label_attnum > 0 && a < t->tgnattr; ++a)
+            every_update = t->tgattr[a] == label_attnum;
+        if (!fires || !every_update || get_func_namespace(t->tgfoid) != schema) continue;
         const char* name = get_func_name(t->tgfoid);
         if (name && strcmp(name, "guard") == 0) return true;
     }
@@ -269,25 +273,31 @@ bool has_update_follower(Relation relation, const char* model, bool only_history
 // once when the trigger's state is built.
 void note_labels_not_followed(const GuardState* state, Relation relation) {
     const CachedFeaturizer* featurizer = state->version->featurizer;
-    if (!featurizer->featurizer->history_counts_labels() || has_update_follower(relation, state->model, false)) return;
+    if (!featurizer->featurizer->history_counts_labels()) return;
     const char* label = nullptr;
-    bool label_in_table = true;
+    bool label_in_table = false;
+    int label_attnum = 0;  // 1-based; 0 for a derived label (any column may change it)
     for (const auto& h : featurizer->featurizer->spec().all_history()) {
         if (h.label.empty()) continue;
         label = h.label.c_str();
-        for (int j = 0; j < featurizer->n_inputs; ++j)
-            if (strcmp(featurizer->input_names[j], label) == 0) label_in_table = state->binding.attnums[j] >= 0;
+        for (int j = 0; j < featurizer->n_inputs; ++j) {
+            if (strcmp(featurizer->input_names[j], label) != 0) continue;
+            label_in_table = state->binding.attnums[j] >= 0;
+            if (state->binding.attnums[j] < state->binding.descriptor->natts)
+                label_attnum = state->binding.attnums[j] + 1;
+        }
         break;
     }
+    if (label_in_table && has_update_follower(relation, state->model, false, label_attnum)) return;
     ereport(
         NOTICE,
         (errmsg("%s: labels set after a row of %s is inserted do not reach the inline history of featurizer "
                 "\"%s\"",
                 state->function, state->table_name, featurizer->name),
          label_in_table
-             ? errdetail("Its history counts frauds by column \"%s\", and no dendrite.guard trigger fires on UPDATE "
-                         "of the table: a label set later counts in a session's history only once that history is "
-                         "rebuilt, where training and score_query count it.",
+             ? errdetail("Its history counts frauds by column \"%s\", and no dendrite.guard trigger for the model "
+                         "fires on every UPDATE of it: a label set later counts in a session's history only once that "
+                         "history is rebuilt, where training and score_query count it.",
                          label)
              : errdetail("Its history counts frauds by column \"%s\", which the table does not have: its rows join "
                          "the history with unknown labels, counted only once a session's history is rebuilt.",
@@ -433,7 +443,7 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
                 binding_reads_column(&state->binding, relation, attnum, &engine_featurizer->label_only_inputs()))
                 state->input_attributes[state->n_input_attributes++] = attnum;
         state->follows_updates =
-            engine_featurizer->keeps_history() && !has_update_follower(relation, state->model, true);
+            engine_featurizer->keeps_history() && !has_update_follower(relation, state->model, true, 0);
     }
     // The statement trigger of a row capture says it, not the row trigger too.
     if (TRIGGER_FOR_INSERT(t->tgtype) && !(batch && TRIGGER_FIRED_FOR_ROW(trigger->tg_event)))

@@ -481,8 +481,8 @@ TEST(History, RelabelledRowsCountWithTheLabelKnownThen) {
     }
 }
 
-// What relabel cannot place it says (the caller rebuilds); what the state never kept, or what every window has
-// left, changes nothing.
+// What relabel cannot place it says (the caller rebuilds); a row kept minutes after its own time is found; what the
+// state never kept, or what every window has left, changes nothing.
 TEST(History, RelabelOfARowKeptAtAnotherTimeAsksForARebuild) {
     const std::vector<InputColumn> columns{
         {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"y", SqlTypeClass::Integer}};
@@ -500,6 +500,13 @@ TEST(History, RelabelOfARowKeptAtAnotherTimeAsksForARebuild) {
     EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 1, at(10), NAN, -1}, 1));  // one of the two at 10 h
     double frauds = 0;
     state.compute(0, HistoryEvent{true, 1, at(12), NAN, -1}, &frauds);
+    EXPECT_EQ(frauds, 1.0);
+    // A row that came minutes after a later one of its card is kept at that one's time and found by its own.
+    const int64_t minute = kHour / 60;
+    state.observe(0, HistoryEvent{true, 3, at(10) + 10 * minute, NAN, -1});
+    state.observe(0, HistoryEvent{true, 3, at(10) + 5 * minute, NAN, 0});  // kept at 10:10
+    EXPECT_TRUE(state.relabel(0, HistoryEvent{true, 3, at(10) + 5 * minute, NAN, 0}, 1));
+    state.compute(0, HistoryEvent{true, 3, at(12), NAN, -1}, &frauds);
     EXPECT_EQ(frauds, 1.0);
     // Much later: the rows at 10 h have left the window for good; relabelling one changes nothing.
     state.observe(0, HistoryEvent{true, 1, at(100), NAN, -1});
