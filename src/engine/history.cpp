@@ -293,8 +293,8 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;
     const int64_t later = now - event.time_us;
-    entity.items.push_back({now, event.value, event.label,
-                            later < int64_t(Item::kFarLater) ? uint32_t(later) : Item::kFarLater});
+    entity.items.push_back(
+        {now, event.value, event.label, later < int64_t(Item::kFarLater) ? uint32_t(later) : Item::kFarLater});
     if (d.keeps_keys) distinct_keys(d, &entity)->push_back(event.distinct_key);
     const int64_t upper = now - spec.delay_us;
     const int64_t next = entity.next();
