@@ -292,6 +292,7 @@ void HistoryState::observe(size_t h, const HistoryEvent& event) {
     const Declaration& d = declarations_[h];
     const int64_t now = std::max(event.time_us, entity.latest);
     entity.latest = now;
+    latest_ = std::max(latest_, now);
     const int64_t later = now - event.time_us;
     entity.items.push_back(
         {now, event.value, event.label, later < int64_t(Item::kFarLater) ? uint32_t(later) : Item::kFarLater});
@@ -370,14 +371,9 @@ EventChange event_change(const HistoryEvent& before, const HistoryEvent& after) 
     return before.label == after.label ? EventChange::Unchanged : EventChange::Relabelled;
 }
 
-bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label) {
-    if (!event.valid || event.label == new_label) return true;
-    if (journal_) journal_->record(h, event, new_label);
-    Entity* entity = find_entity(h, event.entity);
-    if (!entity || entity->items.empty()) return true;
+int64_t HistoryState::find_row(size_t h, const Entity* entity, const HistoryEvent& event) const {
     const Declaration& d = declarations_[h];
-    if (event.time_us <= entity->latest - d.horizon) return true;  // every window has left it, or will
-    const Ring<uint64_t>* keys = d.keeps_keys ? distinct_keys(d, entity) : nullptr;
+    const Ring<uint64_t>* keys = d.keeps_keys ? distinct_keys(d, const_cast<Entity*>(entity)) : nullptr;
     const auto alike = [&](int64_t s) {
         const Item& item = entity->at(s);
         return item.label == event.label && same_value(item.value, event.value) &&
@@ -393,19 +389,27 @@ bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label
             high = middle;
     }
     // Then the items of the row's own time: kept at it, or up to an hour later.
-    int64_t found = -1, s = low;
-    for (; s < entity->next() && entity->at(s).time - event.time_us < int64_t(Item::kFarLater) && found < 0; ++s) {
+    for (int64_t s = low; s < entity->next() && entity->at(s).time - event.time_us < int64_t(Item::kFarLater); ++s) {
         const Item& item = entity->at(s);
         if (item.kept_later != Item::kFarLater && item.time - int64_t(item.kept_later) == event.time_us && alike(s))
-            found = s;
+            return s;
     }
-    if (found < 0) {
-        for (s = low; s < entity->next(); ++s)
-            if (entity->at(s).kept_later == Item::kFarLater && alike(s)) return false;  // it, or another: not known
-        return true;  // not in the state (never observed, or already left)
-    }
+    for (int64_t s = low; s < entity->next(); ++s)
+        if (entity->at(s).kept_later == Item::kFarLater && alike(s)) return kUnknown;  // it, or another
+    return kNotKept;
+}
+
+bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label) {
+    if (!event.valid || event.label == new_label) return true;
+    if (journal_) journal_->record(h, event, new_label);
+    const Entity* found_entity = find_entity(h, event.entity);
+    if (!found_entity || before_every_window(h, event)) return true;
+    const int64_t found = find_row(h, found_entity, event);
+    if (found == kUnknown) return false;
+    if (found == kNotKept) return true;  // never observed, or no longer kept
+    Entity* entity = const_cast<Entity*>(found_entity);
     Item& item = entity->at(found);
-    for (size_t w = 0; w < d.windows; ++w) {
+    for (size_t w = 0; w < declarations_[h].windows; ++w) {
         Window& window = entity->windows()[w];
         if (found < window.begin || found >= window.end) continue;
         if (item.label >= 0) {
@@ -419,6 +423,13 @@ bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label
     }
     item.label = new_label;
     return true;
+}
+
+bool HistoryState::row_deleted(size_t h, const HistoryEvent& event) {
+    if (!event.valid) return true;
+    if (journal_) journal_->record(h, event, JournaledEvent::kDeleted);
+    const Entity* entity = find_entity(h, event.entity);
+    return !entity || before_every_window(h, event) || find_row(h, entity, event) == kNotKept;
 }
 
 size_t HistoryState::entity_count() const {
@@ -435,13 +446,13 @@ size_t HistoryState::event_count() const {
     return n;
 }
 
-void HistoryJournal::record(size_t declaration, const HistoryEvent& event, int8_t relabelled_to) {
+void HistoryJournal::record(size_t declaration, const HistoryEvent& event, int8_t what) {
     if (overflowed) return;
     if (events.size() >= limit) {
         give_up();
         return;
     }
-    events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event, relabelled_to});
+    events.push_back({uint32_t(declaration), tag.load(std::memory_order_relaxed), event, what});
 }
 
 void HistoryJournal::give_up() {

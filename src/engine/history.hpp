@@ -36,14 +36,15 @@ struct HistoryEvent {
 // The events an inline state observed, kept for other backends to replay (src/pg/shared_history.hpp): while a
 // journal is attached to a state, observe() appends each valid event to it, stamped with the journal's tag (the
 // pg side's subtransaction, so that a rolled-back part can be dropped). Beyond limit events the journal gives
-// up (overflowed, its events freed): the readers then rebuild their states instead of replaying. An entry is an
-// observed event, or a relabelling: the label of the row behind event (as observed) became relabelled_to.
+// up (overflowed, its events freed): the readers then rebuild their states instead of replaying. An entry (what)
+// is an observed event (kObserved), the deletion of the row behind event (kDeleted, event as observed), or a
+// relabelling: the label of the row behind event became what (0, 1, or -1: unknown).
 struct JournaledEvent {
-    static constexpr int8_t kObserved = -2;
+    static constexpr int8_t kObserved = -2, kDeleted = -3;
     uint32_t declaration;
     uint32_t tag;
     HistoryEvent event;
-    int8_t relabelled_to = kObserved;
+    int8_t what = kObserved;
 };
 
 // What an UPDATE of a row did to one declaration's event (before and after: the event of the old and of the new
@@ -58,7 +59,7 @@ struct HistoryJournal {
     bool overflowed = false;
     std::atomic<uint32_t> tag{0};  // set by the backend's thread while a helper thread may be observing
 
-    void record(size_t declaration, const HistoryEvent& event, int8_t relabelled_to = JournaledEvent::kObserved);
+    void record(size_t declaration, const HistoryEvent& event, int8_t what = JournaledEvent::kObserved);
     void give_up();  // overflowed: the readers rebuild (rows were deleted, or more came than the ring holds)
     void drop_from_tag(uint32_t first_dropped);  // the events tagged first_dropped or later
     void clear();                                // events and overflow, after publishing or an abort
@@ -119,18 +120,27 @@ public:
     // observed, new_label (0, 1, or -1: unknown) its label now. The item of the row's own time with its value,
     // label and distinct key (one kept later, having come after a later row of its entity, included) is
     // relabelled (among several alike, any: they count alike) and the windows that hold it recounted; a window it
-    // has not entered yet counts the new label when it does, as the offline pass over today's rows would. An event
-    // older than the entity's latest time less the horizon has left every window: nothing changes. Journaled like
-    // observe(). Returns false when the state cannot tell what to relabel: no item of the row's own time is alike,
-    // but one kept an hour or more later than its own is (the row, or another): the caller rebuilds the state.
+    // has not entered yet counts the new label when it does, as the offline pass over today's rows would. A row
+    // older than the latest time observed less the horizon has left every window a later row reads: nothing
+    // changes. Journaled like observe(). Returns false when the state cannot tell what to relabel: no item of the
+    // row's own time is alike, but one kept an hour or more later than its own is (the row, or another): the
+    // caller rebuilds the state.
     [[nodiscard]] bool relabel(size_t h, const HistoryEvent& event, int8_t new_label);
-    // A journaled entry: observed, or relabelled (false: see relabel).
-    [[nodiscard]] bool replay(size_t h, const HistoryEvent& event, int8_t relabelled_to) {
-        if (relabelled_to != JournaledEvent::kObserved) return relabel(h, event, relabelled_to);
-        observe(h, event);
-        return true;
+    // A row observed earlier was deleted (event as observed). Returns whether the state is unaffected: it keeps no
+    // item of the row (never observed, or no longer kept), or the row is older than the latest time observed less
+    // the horizon (a retention purge). false: it may count the row, which cannot be taken out of its windows; the
+    // caller rebuilds the state. Journaled (kDeleted), for each other state to ask itself.
+    [[nodiscard]] bool row_deleted(size_t h, const HistoryEvent& event);
+    // A journaled entry (false: see relabel, row_deleted).
+    [[nodiscard]] bool replay(size_t h, const HistoryEvent& event, int8_t what) {
+        if (what == JournaledEvent::kObserved) {
+            observe(h, event);
+            return true;
+        }
+        return what == JournaledEvent::kDeleted ? row_deleted(h, event) : relabel(h, event, what);
     }
-    // While attached (not null), observe() also records each valid event in journal (not owned).
+    // While attached (not null), observe(), relabel() and row_deleted() also record each valid event in journal
+    // (not owned).
     void attach_journal(HistoryJournal* journal) { journal_ = journal; }
     HistoryJournal* journal() const { return journal_; }
 
@@ -207,6 +217,15 @@ private:
         return reinterpret_cast<Ring<uint64_t>*>(extrema(d, entity) + d.rings);
     }
     Entity* find_entity(size_t h, uint64_t key) const;
+    // The sequence number of entity's item of the row behind event (its own time, value, label, distinct key);
+    // kNotKept when none is alike, kUnknown when only items kept an hour or more after their own time are.
+    static constexpr int64_t kNotKept = -1, kUnknown = -2;
+    int64_t find_row(size_t h, const Entity* entity, const HistoryEvent& event) const;
+    // Whether a row of event's time is older than the latest time observed less declaration h's horizon (with an
+    // hour's margin for an item kept later than its own time): no window a later row reads holds it.
+    bool before_every_window(size_t h, const HistoryEvent& event) const {
+        return event.time_us <= latest_ - declarations_[h].horizon - int64_t(Item::kFarLater);
+    }
     Entity* add_entity(size_t h, uint64_t key);
     static void place(std::vector<Slot>& slots, const Slot& slot);  // into the first free slot of its probe sequence
 
@@ -216,6 +235,7 @@ private:
     // state (no caller makes them: a state is a backend's, or one pass's).
     mutable std::vector<uint64_t> distinct_scratch_;
     HistoryJournal* journal_ = nullptr;
+    int64_t latest_ = INT64_MIN / 2;  // the latest time observed (halved: before_every_window subtracts from it)
 };
 
 // Observing without journaling for the life of the scope: rows that are not this backend's to publish (other

@@ -181,26 +181,28 @@ void forget_inline_history(const CachedFeaturizer* featurizer) {
     shared_history_forget(entry->featurizer_id);
 }
 
-void relabel_inline_history(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
-                            const engine::HistoryEvent* after) {
+void follow_row_change(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
+                       const engine::HistoryEvent* after) {
     const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    auto* entry = const_cast<CachedFeaturizer*>(featurizer);
     track_transaction();  // the journal is published, or dropped, when the transaction ends
-    // A session that only updates labels (a batch of chargebacks) builds no state for it: the others get the
-    // relabelling through the journal, and this one's state, built later, reads the labels from the table.
+    // A session that only updates labels (a batch of chargebacks) or purges old rows builds no state for it: the
+    // others get the change through the journal, and this one's state, built later, reads the table as it is.
     engine::HistoryState* state = featurizer->inline_history ? inline_history_for_update(featurizer) : nullptr;
     engine::HistoryJournal* journal = state ? nullptr : shared_history_journal(featurizer->featurizer_id);
     if (journal) journal->tag = GetCurrentSubTransactionId();
-    bool complete = true;
+    bool state_follows = true;
     engine_call([&] {
         for (size_t h = 0; h < engine_featurizer->history_declarations(); ++h) {
-            if (engine::event_change(before[h], after[h]) != engine::EventChange::Relabelled) continue;
+            if (after && engine::event_change(before[h], after[h]) != engine::EventChange::Relabelled) continue;
+            const int8_t what = after ? after[h].label : engine::JournaledEvent::kDeleted;
             if (state)
-                complete = state->relabel(h, before[h], after[h].label) && complete;
-            else if (journal)
-                journal->record(h, before[h], after[h].label);
+                state_follows = state->replay(h, before[h], what) && state_follows;
+            else if (journal && before[h].valid)
+                journal->record(h, before[h], what);
         }
     });
-    if (!complete) forget_inline_history(featurizer);
+    if (!state_follows) entry->rebuild_history_at_transaction_end = true;
 }
 
 namespace {

@@ -76,11 +76,14 @@ engine::HistoryState* inline_history_for_update(const CachedFeaturizer* featuriz
 // Rows the history reads were deleted or truncated in the open transaction: this backend's state is rebuilt
 // when the transaction ends (until then it still counts them), and every other session's once it commits.
 void forget_inline_history(const CachedFeaturizer* featurizer);
-// An updated row's labels changed (before and after: its events, one per declaration, of the old and the new
-// row; any other change of them is forget_inline_history's): they are relabelled in this backend's state when it
-// has one (none is built for it) and, once the transaction commits, in every other session's. A state that cannot
-// tell which event to relabel is forgotten instead.
-void relabel_inline_history(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
-                            const engine::HistoryEvent* after);
+// A row the history reads changed (before: its events as observed, one per declaration; after: the updated row's,
+// or NULL for a deleted row), as dendrite.guard fired FOR EACH ROW by UPDATE or DELETE sees it. A row whose labels
+// alone changed is relabelled; a deleted row is checked: a state that may count it (it keeps an item of the row
+// within its windows) cannot take it out. This backend's state, when it has one (none is built for it), is changed
+// or, where it cannot tell or cannot take the row out, rebuilt when the transaction ends; the change is journaled,
+// and every other session's state replays it once the transaction commits (rebuilding where it must). Another
+// change of an updated row is forget_inline_history's.
+void follow_row_change(const CachedFeaturizer* featurizer, const engine::HistoryEvent* before,
+                       const engine::HistoryEvent* after);
 
 }  // namespace dendrite::pg

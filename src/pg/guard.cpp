@@ -168,12 +168,17 @@ DENDRITE_FUNCTION(dendrite_guard) {
     check_trigger_context(fcinfo, "dendrite.guard", false);
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     if (TRIGGER_FIRED_BY_DELETE(trigger->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
-        // Rows the history reads go: the inline history (this session's when the transaction ends, the others'
-        // once it commits) is rebuilt from the history query, which no longer has them.
         if (trigger->tg_trigger->tgnargs < 1)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("dendrite.guard: the first argument names the model")));
-        forget_inline_history(serving_version(trigger->tg_trigger->tgargs[0])->featurizer);
+        // Rows the history reads go. One row: each session's state that may still count it is rebuilt (one that
+        // no longer does, after a purge of old rows, is left as it is). A statement's rows, unseen: the inline
+        // history (this session's when the transaction ends, the others' once it commits) is rebuilt from the
+        // history query, which no longer has them.
+        if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event) && trigger->tg_trigger->tgnargs == 1)
+            follow_deleted_row(guard_state(fcinfo, trigger, "dendrite.guard", false), trigger->tg_trigtuple);
+        else
+            forget_inline_history(serving_version(trigger->tg_trigger->tgargs[0])->featurizer);
         return TRIGGER_FIRED_FOR_ROW(trigger->tg_event) && TRIGGER_FIRED_BEFORE(trigger->tg_event)
                    ? PointerGetDatum(trigger->tg_trigtuple)
                    : PointerGetDatum(nullptr);

@@ -322,8 +322,9 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
     const Trigger* t = trigger->tg_trigger;
     state->table_name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(relation)),
                                                    RelationGetRelationName(relation));
-    if (!batch && t->tgnargs == 1 && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-        // The model's name alone: the history follows the updated rows; nothing is scored.
+    if (!batch && t->tgnargs == 1 && TRIGGER_FIRED_FOR_ROW(trigger->tg_event) &&
+        (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) || TRIGGER_FIRED_BY_DELETE(trigger->tg_event))) {
+        // The model's name alone: the history follows the updated and deleted rows; nothing is scored.
         state->history_only = true;
         state->model = pstrdup(t->tgargs[0]);
         state->version = serving_version(state->model);
@@ -656,9 +657,21 @@ void follow_updated_row(GuardState* state, HeapTuple old_tuple, HeapTuple new_tu
     if (moved)
         forget_inline_history(featurizer);
     else if (relabelled)
-        relabel_inline_history(featurizer, before, after);
+        follow_row_change(featurizer, before, after);
     pfree(before);
     pfree(after);
+}
+
+void follow_deleted_row(GuardState* state, HeapTuple old_tuple) {
+    const CachedFeaturizer* featurizer = state->version->featurizer;
+    const engine::Featurizer* engine_featurizer = featurizer->featurizer;
+    if (!engine_featurizer->keeps_history()) return;
+    auto* before = static_cast<engine::HistoryEvent*>(
+        palloc0(sizeof(engine::HistoryEvent) * engine_featurizer->history_declarations()));
+    load_row(&state->binding, old_tuple);
+    engine_call([&] { engine_featurizer->history_events(state->binding.raw, before); });
+    follow_row_change(featurizer, before, nullptr);
+    pfree(before);
 }
 
 // Compared as stored (datumIsEqual): a value rewritten to an equal one of another form (numeric 1.0 as 1.00,

@@ -21,8 +21,8 @@ struct Capture;  // guard_capture.hpp
 struct GuardState {
     const char* function;  // "dendrite.guard" or "dendrite.guard_batch", for messages
     char* model;
-    // dendrite.guard with the model's name alone, fired by UPDATE: it scores nothing and only keeps the inline
-    // history in step with the updated rows (follow_updated_row).
+    // dendrite.guard with the model's name alone, fired FOR EACH ROW by UPDATE or DELETE: it scores nothing and only
+    // keeps the inline history in step with the updated and deleted rows (follow_updated_row, follow_deleted_row).
     bool history_only;
     // Fired by UPDATE, this trigger keeps the inline history in step with the updated rows: the history-only
     // trigger, or a scoring one when the table has no history-only trigger for the model (one follows, not two).
@@ -99,5 +99,8 @@ bool model_inputs_unchanged(const GuardState* state, HeapTuple old_tuple, HeapTu
 // distinct column changed makes the history forget it, as a DELETE does (the new row counts once the states are
 // rebuilt). Leaves the binding loaded with new_tuple.
 void follow_updated_row(GuardState* state, HeapTuple old_tuple, HeapTuple new_tuple);
+// dendrite.guard fired by DELETE ... FOR EACH ROW: the inline history forgets the row (follow_row_change): a state
+// that no longer counts it (a retention purge of old rows) is left as it is, one that may count it is rebuilt.
+void follow_deleted_row(GuardState* state, HeapTuple old_tuple);
 
 }  // namespace dendrite::pg

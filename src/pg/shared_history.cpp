@@ -34,7 +34,7 @@ struct SharedEvent {
     TransactionId xid;  // the publishing transaction (InvalidTransactionId: it wrote nothing)
     int64 featurizer_id;
     uint32 declaration;  // kOverflowMark: the transaction observed more events than the ring holds (none follow)
-    int8 relabelled_to;  // JournaledEvent::kObserved: event was observed; else its row's label became this
+    int8 what;           // as JournaledEvent::what: observed, deleted, or relabelled
     engine::HistoryEvent event;
 };
 
@@ -127,16 +127,16 @@ bool replay_since(int64 featurizer_id, engine::HistoryState* state, uint64* from
         if (e.position != p || e.featurizer_id != featurizer_id || e.database != MyDatabaseId ||
             e.extension != extension)
             continue;
-        const Replay what = classify(e, p);
-        if (what == Replay::Lost) complete = false;
-        if (what == Replay::Apply && e.declaration != kOverflowMark) copied[n++] = e;
+        const Replay verdict = classify(e, p);
+        if (verdict == Replay::Lost) complete = false;
+        if (verdict == Replay::Apply && e.declaration != kOverflowMark) copied[n++] = e;
     }
     LWLockRelease(&area->lock);
     *from = head;
     engine_call([&] {
         const engine::UnjournaledScope unjournaled(state);  // other backends' rows: not this one's to publish
         for (size_t i = 0; i < n; ++i)
-            complete = state->replay(copied[i].declaration, copied[i].event, copied[i].relabelled_to) && complete;
+            complete = state->replay(copied[i].declaration, copied[i].event, copied[i].what) && complete;
     });
     pfree(copied);
     return complete;
@@ -253,7 +253,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
         range.from = head;
         for (int i = 0; i < n_pending; ++i) {
             const engine::HistoryJournal* journal = pending[i].journal;
-            auto publish = [&](uint32 declaration, const engine::HistoryEvent& event, int8 relabelled_to) {
+            auto publish = [&](uint32 declaration, const engine::HistoryEvent& event, int8 what) {
                 SharedEvent& e = area->events[head % area->capacity];
                 e.position = head;
                 e.database = MyDatabaseId;
@@ -262,7 +262,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 e.xid = xid;
                 e.featurizer_id = pending[i].featurizer_id;
                 e.declaration = declaration;
-                e.relabelled_to = relabelled_to;
+                e.what = what;
                 e.event = event;
                 ++head;
             };
@@ -275,7 +275,7 @@ PublishedRange shared_history_transaction_ended(bool committed) {
                 head += area->capacity - 1;
                 continue;
             }
-            for (const engine::JournaledEvent& j : journal->events) publish(j.declaration, j.event, j.relabelled_to);
+            for (const engine::JournaledEvent& j : journal->events) publish(j.declaration, j.event, j.what);
         }
         pg_atomic_write_u64(&area->head, head);
         LWLockRelease(&area->lock);

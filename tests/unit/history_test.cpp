@@ -467,10 +467,9 @@ TEST(History, RelabelledRowsCountWithTheLabelKnownThen) {
     }
     EXPECT_GT(checked_with_arrived, 1000u);
     // Another backend replaying the journal (observed rows and relabellings, in order) ends where this one did.
-    for (const JournaledEvent& e : journal.events)
-        ASSERT_TRUE(replayed.replay(e.declaration, e.event, e.relabelled_to));
+    for (const JournaledEvent& e : journal.events) ASSERT_TRUE(replayed.replay(e.declaration, e.event, e.what));
     size_t relabellings = 0;
-    for (const JournaledEvent& e : journal.events) relabellings += e.relabelled_to != JournaledEvent::kObserved;
+    for (const JournaledEvent& e : journal.events) relabellings += e.what != JournaledEvent::kObserved;
     EXPECT_GT(relabellings, 1000u);
     std::vector<double> expected(16);
     for (int64_t card = 0; card < 15; ++card) {
@@ -557,4 +556,38 @@ TEST(History, EventChangeTellsLabelsFromMoves) {
         const std::string& name = f.inputs()[i];
         EXPECT_EQ(f.label_only_inputs()[i], name == "chargeback" || name == "y") << name;
     }
+}
+
+// A deleted row (HistoryState::row_deleted): a state that may still count it says so (the caller rebuilds it); one
+// that never kept it, no longer keeps it, or keeps it only for an entity idle since long before the horizon (a
+// retention purge) is unaffected. The journal carries the deletions for other states to ask themselves.
+TEST(History, DeletedRowsAStateMayCountAskForARebuild) {
+    const std::vector<InputColumn> columns{
+        {"card", SqlTypeClass::Integer}, {"at", SqlTypeClass::Timestamp}, {"amount", SqlTypeClass::Number}};
+    const FeaturizerSpec spec = resolve_spec(columns, R"({"at": "ignore"})",
+                                             R"([{"entity": "card", "time": "at", "value": "amount",
+                                                  "windows": ["1 day"], "aggregates": ["count", "max"]}])",
+                                             "", "error");
+    const auto at = [](int64_t hours) { return hours * kHour; };
+    const auto row = [&](uint64_t card, int64_t hours, double amount) {
+        return HistoryEvent{true, card, at(hours), amount, -1};
+    };
+    HistoryState state(spec.history), other(spec.history);
+    HistoryJournal journal;
+    journal.limit = 1000;
+    other.observe(0, row(2, 0, 7));  // the other state knows the idle card 2 only
+    state.observe(0, row(2, 0, 7));  // card 2: one payment, then idle
+    for (int64_t h = 0; h <= 200; ++h) state.observe(0, row(1, h, double(h % 10)));
+    state.attach_journal(&journal);
+    EXPECT_FALSE(state.row_deleted(0, row(1, 199, 9)));  // in the window: it may count
+    EXPECT_TRUE(state.row_deleted(0, row(1, 199, 5)));   // no such row (another amount)
+    EXPECT_TRUE(state.row_deleted(0, row(1, 3, 3)));     // long left the window, no longer kept
+    EXPECT_TRUE(state.row_deleted(0, row(2, 0, 7)));     // kept, but 200 hours before the latest time
+    EXPECT_TRUE(state.row_deleted(0, row(3, 150, 1)));   // never observed
+    ASSERT_EQ(journal.events.size(), 5u);
+    for (const JournaledEvent& e : journal.events) EXPECT_EQ(e.what, JournaledEvent::kDeleted);
+    // Replayed by a state that knows card 2's payment alone, with nothing observed after it: the deletions of card 1's
+    // and 3's rows leave it as it is; card 2's row may still count there.
+    for (const JournaledEvent& e : journal.events)
+        EXPECT_EQ(other.replay(e.declaration, e.event, e.what), e.event.entity != 2) << "card " << e.event.entity;
 }
