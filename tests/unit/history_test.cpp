@@ -28,12 +28,17 @@ std::vector<RawValue> in_input_order(const std::vector<std::string>& inputs, con
     return row;
 }
 
+// The columns of a card's payments with an integer label.
+std::vector<InputColumn> card_at_amount_y() {
+    return {{"card", SqlTypeClass::Integer},
+            {"at", SqlTypeClass::Timestamp},
+            {"amount", SqlTypeClass::Number},
+            {"y", SqlTypeClass::Integer}};
+}
+
 // History: the incremental state against the definition, recomputed by brute force for every row.
 TEST(History, IncrementalMatchesBruteForce) {
-    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
-                                           {"at", SqlTypeClass::Timestamp},
-                                           {"amount", SqlTypeClass::Number},
-                                           {"y", SqlTypeClass::Integer}};
+    const std::vector<InputColumn> columns = card_at_amount_y();
     const FeaturizerSpec spec =
         resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
                      R"([{"entity": "card", "time": "at", "value": "amount", "windows": ["1 hour", "1 day", "7 days"],
@@ -398,10 +403,7 @@ TEST(History, JournalOverflowsAndDropsRolledBackTags) {
 // over the rows does; the other aggregates do not move. Arrivals come before their row enters a window (short lags),
 // while it is in one, and after every window has left it; the journal replayed into another state gives the same.
 TEST(History, RelabelledRowsCountWithTheLabelKnownThen) {
-    const std::vector<InputColumn> columns{{"card", SqlTypeClass::Integer},
-                                           {"at", SqlTypeClass::Timestamp},
-                                           {"amount", SqlTypeClass::Number},
-                                           {"y", SqlTypeClass::Integer}};
+    const std::vector<InputColumn> columns = card_at_amount_y();
     const FeaturizerSpec spec =
         resolve_spec(columns, R"({"amount": "raw", "at": "ignore"})",
                      R"([{"entity": "card", "time": "at", "value": "amount", "label": "y", "delay": "1 day",
