@@ -402,12 +402,11 @@ int64_t HistoryState::find_row(size_t h, const Entity* entity, const HistoryEven
 bool HistoryState::relabel(size_t h, const HistoryEvent& event, int8_t new_label) {
     if (!event.valid || event.label == new_label) return true;
     if (journal_) journal_->record(h, event, new_label);
-    const Entity* found_entity = find_entity(h, event.entity);
-    if (!found_entity || before_every_window(h, event)) return true;
-    const int64_t found = find_row(h, found_entity, event);
+    Entity* entity = find_entity(h, event.entity);
+    if (!entity || before_every_window(h, event)) return true;
+    const int64_t found = find_row(h, entity, event);
     if (found == kUnknown) return false;
     if (found == kNotKept) return true;  // never observed, or no longer kept
-    Entity* entity = const_cast<Entity*>(found_entity);
     Item& item = entity->at(found);
     for (size_t w = 0; w < declarations_[h].windows; ++w) {
         Window& window = entity->windows()[w];

@@ -309,6 +309,16 @@ void note_labels_not_followed(const GuardState* state, Relation relation) {
                                   state->table_name, state->model)));
 }
 
+// The model's serving version, pinned for as long as the state lives (in context), and the table's rows bound to its
+// featurizer: a row trigger fired BEFORE sees no stored generated column yet, so those the model reads are computed.
+void bind_serving_version(GuardState* state, TriggerData* trigger, MemoryContext context) {
+    state->version = serving_version(state->model);
+    pin_version(state->version, context);
+    bind_row(&state->binding, state->version->featurizer, RelationGetDescr(trigger->tg_relation), context);
+    if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+        bind_generated_inputs(&state->binding, trigger->tg_relation, context);
+}
+
 // Parses the trigger's arguments and binds them to the table and the serving version, allocating in
 // context (which the state then belongs to, pins included).
 GuardState* build_guard_state(TriggerData* trigger, const char* function, bool batch, MemoryContext context) {
@@ -327,11 +337,8 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
         // The model's name alone: the history follows the updated and deleted rows; nothing is scored.
         state->history_only = true;
         state->model = pstrdup(t->tgargs[0]);
-        state->version = serving_version(state->model);
-        pin_version(state->version, context);
-        bind_row(&state->binding, state->version->featurizer, descriptor, context);
+        bind_serving_version(state, trigger, context);
         state->binding.never_missing = nullptr;  // nothing is scored: a NULL is imputed nowhere
-        if (TRIGGER_FIRED_BEFORE(trigger->tg_event)) bind_generated_inputs(&state->binding, relation, context);
         state->follows_updates = state->version->featurizer->featurizer->keeps_history();
         MemoryContextSwitchTo(old);
         return state;
@@ -427,14 +434,9 @@ GuardState* build_guard_state(TriggerData* trigger, const char* function, bool b
 
     if (state->log) resolve_log_relation(state);  // once per state, not per logged row
 
-    state->version = serving_version(state->model);
-    pin_version(state->version, context);  // for as long as the state lives
+    bind_serving_version(state, trigger, context);
     state->threshold = state->default_threshold ? state->version->threshold : state->threshold;
     if (state->shadow_request) resolve_shadow(state, batch, TRIGGER_FIRED_FOR_ROW(trigger->tg_event), context);
-    bind_row(&state->binding, state->version->featurizer, descriptor, context);
-    // A row trigger fired BEFORE sees no stored generated column yet: compute those the model reads.
-    if (TRIGGER_FIRED_BEFORE(trigger->tg_event) && TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
-        bind_generated_inputs(&state->binding, relation, context);
     check_flag_columns(state, relation, function);
     const engine::Featurizer* engine_featurizer = state->version->featurizer->featurizer;
     if (!batch && TRIGGER_FOR_UPDATE(t->tgtype)) {
